@@ -1,0 +1,9 @@
+// Where tests find the data in ../shared (never copied into the repository).
+import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+
+export const repositoryRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const sharedDir = process.env.FACEGAR_SHARED_DIR ?? resolve(repositoryRoot, '../shared');
+export const modelDir = process.env.FACEGAR_MODEL_DIR ?? join(sharedDir, 'models/ict-facekit');
+export const photosDir = join(sharedDir, 'photos/examples');
+export const detectionsDir = join(photosDir, 'detections');
