@@ -67,12 +67,16 @@ export function downscaleToMaxSide(image: RgbaImage, maxSide: number): { image: 
   const height = Math.max(1, Math.round(image.height * scale));
   // Bilinear sampling alone aliases when shrinking a lot: halve by 2×2 averages first.
   let current = image;
-  while (Math.max(current.width, current.height) / 2 >= maxSide) current = halve(current);
+  while (Math.max(current.width, current.height) / 2 >= maxSide) current = halveImage(current);
   const sx = current.width / width, sy = current.height / height;
   return { image: warpAffine(current, { a: sx, b: 0, c: 0, d: sy, tx: 0, ty: 0 }, width, height), scale: width / image.width };
 }
 
-function halve(image: RgbaImage): RgbaImage {
+/**
+ * Halve both sides (floor) by averaging 2×2 blocks; an odd last row or column is dropped,
+ * so output continuous coordinate u is exactly input coordinate 2u.
+ */
+export function halveImage(image: RgbaImage): RgbaImage {
   const width = Math.max(1, image.width >> 1), height = Math.max(1, image.height >> 1);
   const out = createRgbaImage(width, height);
   const s = image.data, d = out.data, sw = image.width;

@@ -7,3 +7,6 @@ export const sharedDir = process.env.FACEGAR_SHARED_DIR ?? resolve(repositoryRoo
 export const modelDir = process.env.FACEGAR_MODEL_DIR ?? join(sharedDir, 'models/ict-facekit');
 export const photosDir = join(sharedDir, 'photos/examples');
 export const detectionsDir = join(photosDir, 'detections');
+
+/** One compact-model cache for the whole test run (tests of the cache itself use their own). */
+export const testCacheDir = process.env.FACEGAR_CACHE_DIR ?? join(repositoryRoot, '.cache', 'test');

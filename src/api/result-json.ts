@@ -1,0 +1,57 @@
+import type { FaceReconstruction, Reconstruction } from './reconstruct.ts';
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits));
+const points = (flat: Float32Array) => Array.from({ length: flat.length / 2 }, (_, k) => [round(flat[2 * k], 2), round(flat[2 * k + 1], 2)]);
+
+/** One face as plain JSON: what `<stem>.json` holds per face. */
+export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
+  const r = face.rotation;
+  return {
+    faceNumber: face.faceNumber,
+    box: { x: round(face.box.x, 1), y: round(face.box.y, 1), width: round(face.box.width, 1), height: round(face.box.height, 1) },
+    detectionScore: round(face.detectionScore, 4),
+    meshScore: round(face.meshScore, 4),
+    landmarks2d: points(face.landmarks2d),
+    detectedLandmarks2d: points(face.detectedLandmarks2d),
+    landmarkErrorPx: round(face.landmarkErrorPx, 3),
+    interOcularPx: round(face.interOcularPx, 2),
+    identity: Array.from(face.identity, (v) => round(v, 5)),
+    expression: Object.fromEntries(Object.entries(face.expression).map(([name, weight]) => [name, round(weight, 5)])),
+    pose: {
+      rotation: [[r[0], r[1], r[2]], [r[3], r[4], r[5]], [r[6], r[7], r[8]]].map((row) => row.map((v) => round(v, 7))),
+      anglesDeg: { pitch: round(face.anglesDeg[0], 3), yaw: round(face.anglesDeg[1], 3), roll: round(face.anglesDeg[2], 3) },
+      translationMm: face.translationMm.map((v) => round(v, 3)),
+      focalPx: round(face.focalPx, 3),
+      principalPointPx: face.principalPointPx.map((v) => round(v, 3)),
+    },
+    light: Array.from(face.light, (v) => round(v, 5)),
+    albedo: Array.from(face.albedo, (v) => round(v, 5)),
+    finalLoss: {
+      landmark: round(face.lossHistory.landmark.at(-1) ?? NaN, 8),
+      photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
+    },
+  };
+}
+
+/**
+ * The whole `<stem>.json`: image facts, face 1's fields at the top level (the common case of
+ * one face), and every face under `faces`. Conventions are spelled out under `conventions`.
+ */
+export function reconstructionToJson(reconstruction: Reconstruction, extra: { input: string; outputs: Record<string, unknown>[]; timingsMs: Record<string, number>; version: string }): Record<string, unknown> {
+  const faces = reconstruction.faces.map((face, i) => ({ ...faceToJson(face), outputs: extra.outputs[i] }));
+  return {
+    facegar: extra.version,
+    input: extra.input,
+    imageSize: reconstruction.imageSize,
+    faceCount: faces.length,
+    ...faces[0],
+    timingsMs: Object.fromEntries(Object.entries(extra.timingsMs).map(([k, v]) => [k, round(v, 1)])),
+    faces,
+    conventions: {
+      pixels: 'original image, origin top-left, pixel centres at +0.5',
+      landmarks: 'iBUG-68 order',
+      pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
+      mesh: 'model space, millimetres, right-handed, +y up',
+    },
+  };
+}

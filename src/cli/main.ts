@@ -1,0 +1,203 @@
+import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
+import { VERSION } from './version.ts';
+
+const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
+
+Usage:
+  facegar reconstruct <inputs...> [options]   photo(s) → mesh, parameters JSON, overlay PNG
+  facegar --version [--verbose]               version (and tensor backend with --verbose)
+  facegar <command> --help                    options of a command
+
+Exit codes:
+  0 ok · 1 internal error · 2 usage · 3 input missing · 4 not an image · 5 no face
+  6 model unavailable · 7 output not writable · 8 fit failed · 9 batch with some failures
+
+Environment:
+  FACEGAR_MODEL_DIR   ICT-FaceKit model directory (else the cache, else downloaded once)
+  FACEGAR_CACHE_DIR   cache for the model and its compact form (default ~/.cache/facegar)
+  FACEGAR_OFFLINE=1   never download
+  FACEGAR_BACKEND     tensor backend: wasm (default) | cpu | tensorflow
+`;
+
+const RECONSTRUCT_HELP = `Usage: facegar reconstruct <inputs...> [options]
+
+Inputs are image files (JPEG, PNG, WebP, TIFF, …), directories (searched recursively) or
+quoted globs ("photos/**/*.jpg"). For each input <stem> it writes, atomically:
+  <stem>.obj            fitted mesh (full face area, UVs, normals), model space, millimetres
+                        (several faces: <stem>.face1.obj, <stem>.face2.obj, … largest first)
+  <stem>.overlay.png    the photo with the fitted mesh drawn over it
+  <stem>.json           landmarks (68, original pixels), identity, expression, pose, camera, timings
+and one line per input in <out>/summary.jsonl as it finishes.
+
+Options:
+  -o, --out <dir>            [string] output directory (default: out)
+  -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
+      --format <list>        [string] mesh formats, comma-separated: obj, ply (default: obj)
+      --max-faces <n>        [number] most faces per photo, largest first (default: 4)
+      --resume               [boolean] skip inputs whose outputs are complete (default: false)
+      --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
+      --landmark-steps <n>   [number] landmark-stage iterations (default: 150)
+      --photometric-steps <n> [number] photometric-stage iterations, 0 = landmarks only (default: 30)
+      --render-size <px>     [number] photometric render size (default: 128)
+      --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: 4096)
+      --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
+      --offline              [boolean] never download the model (default: false)
+      --json                 [boolean] print one JSON summary on stdout instead of progress
+  -q, --quiet                [boolean] no progress, only the final line
+  -v, --verbose              [boolean] stack traces for internal errors
+  -h, --help                 [boolean] this help
+`;
+
+/** Run the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(MAIN_HELP);
+      return command === undefined ? EXIT_CODES.usage : EXIT_CODES.ok;
+    }
+    if (command === '--version' || command === '-V') {
+      process.stdout.write(`facegar ${VERSION}\n`);
+      if (verbose) {
+        const { initBackend, describeBackend } = await import('../engine/backend.ts');
+        await initBackend();
+        const info = describeBackend();
+        process.stdout.write(`node ${process.version}\nbackend ${JSON.stringify(info)}\n`);
+      }
+      return EXIT_CODES.ok;
+    }
+    if (command === 'reconstruct') return await reconstructCommand(rest);
+    throw new UsageError(`unknown command "${command}" (try: facegar --help)`);
+  } catch (error) {
+    return reportError(error, verbose);
+  }
+}
+
+async function reconstructCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOrExplain(args, {
+    out: { type: 'string', short: 'o', default: 'out' },
+    model: { type: 'string', short: 'm' },
+    format: { type: 'string', default: 'obj' },
+    'max-faces': { type: 'string', default: '4' },
+    resume: { type: 'boolean', default: false },
+    workers: { type: 'string' },
+    'landmark-steps': { type: 'string' },
+    'photometric-steps': { type: 'string' },
+    'render-size': { type: 'string' },
+    'max-decode-side': { type: 'string', default: '4096' },
+    backend: { type: 'string' },
+    offline: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', short: 'q', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) {
+    process.stdout.write(RECONSTRUCT_HELP);
+    return EXIT_CODES.ok;
+  }
+  if (positionals.length === 0) throw new UsageError('no inputs given (try: facegar reconstruct --help)');
+  const formats = String(values.format).split(',').map((f) => f.trim().toLowerCase());
+  for (const format of formats) {
+    if (format !== 'obj' && format !== 'ply') throw new UsageError(`Expected one of obj, ply for --format but received ${format}`);
+  }
+  const backend = values.backend ?? process.env.FACEGAR_BACKEND;
+  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
+    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
+  }
+  const fit = {
+    landmarkSteps: optionalInteger(values['landmark-steps'], 'landmark-steps', 0),
+    photometricSteps: optionalInteger(values['photometric-steps'], 'photometric-steps', 0),
+    renderSizePx: optionalInteger(values['render-size'], 'render-size', 16),
+  };
+  const { validateFitConfig } = await import('../fit/fit-config.ts');
+  validateFitConfig(fit);
+  const maxFaces = optionalInteger(values['max-faces'], 'max-faces', 1) ?? 4;
+  const maxDecodeSidePx = optionalInteger(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
+  const workers = optionalInteger(values.workers, 'workers', 1) ?? availableParallelism();
+
+  // Heavy modules load only now, so --help stays instant.
+  const { expandInputs } = await import('./expand-inputs.ts');
+  const { runBatch } = await import('./run-batch.ts');
+  const { BatchProgress, formatBytesProgress, formatDuration } = await import('./progress.ts');
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+
+  const inputs = await expandInputs(positionals);
+  if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
+  const showProgress = !values.json && !values.quiet;
+  const progress = new BatchProgress(inputs.length, { enabled: showProgress });
+  const printLine = (line: string) => { if (showProgress) progress.log(line); };
+
+  let lastDownloadLine = 0;
+  const loaded = await loadMorphableModel({
+    modelDir: values.model,
+    offline: values.offline || undefined,
+    onProgress: (stage, done, total) => {
+      if (!showProgress || Date.now() - lastDownloadLine < 500) return;
+      lastDownloadLine = Date.now();
+      printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
+    },
+  });
+  const outcome = await runBatch({
+    inputs,
+    resume: values.resume,
+    workers,
+    progress,
+    settings: {
+      outDir: resolve(values.out),
+      formats: formats as ('obj' | 'ply')[],
+      maxFaces,
+      fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
+      compactModelPath: loaded.compactPath,
+      backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined,
+      maxDecodeSidePx,
+    },
+  });
+  progress.close();
+  const ok = outcome.results.filter((r) => r.status === 'ok').length;
+  const failed = outcome.results.length - ok;
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ version: VERSION, outDir: resolve(values.out), inputs: inputs.length, ok, failed, skipped: outcome.skipped, exitCode: outcome.exitCode, elapsedMs: Math.round(outcome.elapsedMs), results: outcome.results }) + '\n');
+  } else {
+    const reasons = new Map<string, number>();
+    for (const r of outcome.results) if (r.status === 'failed') reasons.set(r.code ?? 'internal', (reasons.get(r.code ?? 'internal') ?? 0) + 1);
+    const reasonText = failed ? ` (${[...reasons].map(([code, n]) => `${code}: ${n}`).join(', ')})` : '';
+    const skippedText = outcome.skipped ? `, ${outcome.skipped} already done` : '';
+    process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
+  }
+  return outcome.exitCode;
+}
+
+type OptionSpec = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+function parseOrExplain<T extends OptionSpec>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+}
+
+function optionalInteger(value: string | boolean | undefined, name: string, minimum: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
+  return number;
+}
+
+/** One line on stderr and the error's exit code; a stack trace only for internal errors with --verbose. */
+export function reportError(error: unknown, verbose: boolean): number {
+  if (error instanceof FacegarError) {
+    process.stderr.write(`facegar: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const exitCode = (error as { exitCode?: unknown })?.exitCode;
+  const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+  process.stderr.write(`facegar: internal error: ${message}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  return typeof exitCode === 'number' ? exitCode : EXIT_CODES.internal;
+}

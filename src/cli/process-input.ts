@@ -1,0 +1,137 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FacegarError, EXIT_CODES, type ErrorCode } from '../common/errors.ts';
+import { decodeCompactModel } from '../morphable/compact-model.ts';
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+import { Reconstructor, rescaleReconstruction } from '../api/reconstruct.ts';
+import { reconstructionToJson } from '../api/result-json.ts';
+import type { FitConfig } from '../fit/fit-config.ts';
+import { renderOverlay } from '../fit/render-overlay.ts';
+import { meshToObj, meshToPly } from '../io/mesh-export.ts';
+import { writeFileAtomic } from '../io/node/atomic-write.ts';
+import { writePngAtomic } from '../io/node/encode-image.ts';
+import { decodeImageFileScaled } from '../io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../io/node/detector-models.ts';
+import type { BackendName } from '../engine/backend.ts';
+import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
+import { VERSION } from './version.ts';
+
+export type MeshFormat = 'obj' | 'ply';
+
+/** What every input of a batch shares. Plain data: it crosses to worker threads. */
+export interface BatchSettings {
+  outDir: string;
+  formats: MeshFormat[];
+  maxFaces: number;
+  fit: Partial<FitConfig>;
+  /** The compact model file prepared by the main thread. */
+  compactModelPath: string;
+  backend?: BackendName;
+  /** Photos are decoded with at most this many pixels on the longer side; results are in original pixels. */
+  maxDecodeSidePx: number;
+}
+
+export interface InputJob { index: number; path: string; stem: string }
+
+/** One line of summary.jsonl. */
+export interface InputResult {
+  input: string;
+  stem: string;
+  status: 'ok' | 'failed';
+  /** For failures: the error kind and its exit code. */
+  code?: ErrorCode;
+  exitCode: number;
+  reason?: string;
+  faces?: number;
+  landmarkErrorPx?: number;
+  /** Files written, relative to the output directory; the JSON is last. */
+  outputs: string[];
+  timingsMs: Record<string, number>;
+}
+
+export interface ProcessContext {
+  reconstructor: Reconstructor;
+  model: MorphableModel;
+  settings: BatchSettings;
+}
+
+export async function createProcessContext(settings: BatchSettings): Promise<ProcessContext> {
+  const model = decodeCompactModel(await readFile(settings.compactModelPath), settings.compactModelPath);
+  const detector = await loadDetectorModelFiles();
+  const reconstructor = await Reconstructor.create({ model, detector }, { backend: settings.backend });
+  return { reconstructor, model, settings };
+}
+
+/**
+ * Reconstruct one photo and write its outputs atomically, the JSON last (its presence marks the
+ * input complete). Never throws for a user error: failures come back as a result line.
+ */
+export async function processInput(job: InputJob, context: ProcessContext, onProgress?: (fraction: number, stage: string) => void): Promise<InputResult> {
+  const { settings, model, reconstructor } = context;
+  const timingsMs: Record<string, number> = {};
+  const started = performance.now();
+  let mark = started;
+  const lap = (name: string) => { const now = performance.now(); timingsMs[name] = now - mark; mark = now; };
+  try {
+    onProgress?.(0, 'decode');
+    const decoded = await decodeImageFileScaled(job.path, { maxSide: settings.maxDecodeSidePx });
+    lap('decode');
+    const raw = await reconstructor.reconstruct(decoded.image, {
+      maxFaces: settings.maxFaces,
+      fit: settings.fit,
+      onProgress: (event) => onProgress?.(0.05 + 0.85 * event.fraction, event.stage),
+    });
+    timingsMs.detect = raw.timingsMs.detect;
+    timingsMs.fit = raw.timingsMs.fit;
+    mark = performance.now();
+    const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
+
+    onProgress?.(0.9, 'write');
+    const outputs: string[] = [];
+    const perFaceOutputs: Record<string, string>[] = [];
+    const single = reconstruction.faces.length === 1;
+    for (const face of reconstruction.faces) {
+      const base = single ? job.stem : `${job.stem}.face${face.faceNumber}`;
+      const mesh = {
+        positions: face.vertices,
+        triangles: model.triangles,
+        normals: computeVertexNormalsArray(face.vertices, model.triangles),
+        uvs: model.uvs,
+        triangleUvIndices: model.triangleUvIndices,
+      };
+      const written: Record<string, string> = {};
+      for (const format of settings.formats) {
+        const name = `${base}.${format}`;
+        const data = format === 'obj' ? meshToObj(mesh, { comment: `facegar ${VERSION}: ${job.path} face ${face.faceNumber}, model space, millimetres` }) : meshToPly(mesh);
+        await writeFileAtomic(join(settings.outDir, name), data);
+        written[format] = name;
+        outputs.push(name);
+      }
+      perFaceOutputs.push(written);
+    }
+    const overlayName = `${job.stem}.overlay.png`;
+    await writePngAtomic(join(settings.outDir, overlayName), renderOverlay(decoded.image, raw.faces, model));
+    outputs.push(overlayName);
+    lap('write');
+    timingsMs.total = performance.now() - started;
+    const jsonName = `${job.stem}.json`;
+    const json = reconstructionToJson(reconstruction, { input: job.path, outputs: perFaceOutputs.map((o) => ({ ...o, overlay: overlayName })), timingsMs, version: VERSION });
+    await writeFileAtomic(join(settings.outDir, jsonName), JSON.stringify(json, null, 1) + '\n');
+    outputs.push(jsonName);
+    onProgress?.(1, 'done');
+    const meanError = reconstruction.faces[0].landmarkErrorPx;
+    return { input: job.path, stem: job.stem, status: 'ok', exitCode: 0, faces: reconstruction.faces.length, landmarkErrorPx: Number(meanError.toFixed(3)), outputs, timingsMs: roundTimings(timingsMs) };
+  } catch (error) {
+    timingsMs.total = performance.now() - started;
+    if (error instanceof FacegarError) {
+      const reason = error.message.includes(job.path) ? error.message : `${job.path}: ${error.message}`;
+      return { input: job.path, stem: job.stem, status: 'failed', code: error.code, exitCode: error.exitCode, reason, outputs: [], timingsMs: roundTimings(timingsMs) };
+    }
+    const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+    return { input: job.path, stem: job.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${job.path}: internal error: ${message}`, outputs: [], timingsMs: roundTimings(timingsMs) };
+  }
+}
+
+function roundTimings(timings: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
+}

@@ -1,0 +1,168 @@
+import { initBackend } from '../engine/backend.ts';
+import { invalidParameterError } from '../common/errors.ts';
+import type { RgbaImage } from '../common/image.ts';
+import { BlazeFace, boxIoU, type FaceBox } from './blazeface.ts';
+import { FaceMesh, MESH_POINT_COUNT } from './facemesh.ts';
+import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
+import { meshToIbug68 } from './ibug68.ts';
+import { ImagePyramid } from './image-pyramid.ts';
+
+export interface FaceDetectorConfig {
+  /** Most faces returned (largest first). */
+  maxFaces?: number;
+  /** BlazeFace score (0..1) a candidate needs. */
+  minDetectionScore?: number;
+  /** FaceMesh face flag (0..1) a fitted mesh needs; below it the candidate is dropped. */
+  minMeshScore?: number;
+  /** Images with a longer side above this many pixels are downscaled for detection; results are in original pixels. */
+  maxDetectionSide?: number;
+  /** Re-crops around the previous mesh after the first FaceMesh pass. */
+  refineIterations?: number;
+  /** Side of the FaceMesh crop relative to the face's extent. */
+  cropEnlarge?: number;
+}
+
+export const DEFAULT_FACE_DETECTOR_CONFIG: Readonly<Required<FaceDetectorConfig>> = Object.freeze({
+  maxFaces: 4,
+  minDetectionScore: 0.5,
+  minMeshScore: 0.25,
+  maxDetectionSide: 1024,
+  refineIterations: 2,
+  cropEnlarge: 1.5,
+});
+
+/** The model files a detector needs, as bytes (Node: `loadDetectorModelFiles`). */
+export interface DetectorModelFiles {
+  /** BlazeFace short-range detector (`blazeface.json`, 256 px, or `blazeface-front.json`, 128 px). */
+  blazeface: ModelBytes;
+  /** MediaPipe FaceMesh (`facemesh.json`, 192 px crop, 468 points). */
+  facemesh: ModelBytes;
+}
+
+export interface DetectedFace {
+  /** Extent of the mesh's x, y, original image pixels. */
+  box: FaceBox;
+  /** BlazeFace score, 0..1. */
+  detectionScore: number;
+  /** FaceMesh face flag, 0..1. */
+  meshScore: number;
+  /** [468 * 3] MediaPipe mesh: x, y in original image pixels, z relative depth in the same scale (smaller = nearer). */
+  mesh468: Float32Array;
+  /** [68 * 2] iBUG-68 x, y in original image pixels (jaw = visible silhouette). */
+  landmarks68: Float32Array;
+}
+
+export interface FaceDetector {
+  /** Faces in `image`, sorted by box area, largest first; [] when none. */
+  detect(image: RgbaImage): Promise<DetectedFace[]>;
+  /** Frees the models' weights; the detector is unusable afterwards. */
+  dispose(): void;
+}
+
+/** Load BlazeFace and FaceMesh from bytes and return a detector (initialises the tensor backend). */
+export async function createFaceDetector(files: DetectorModelFiles, config: FaceDetectorConfig = {}): Promise<FaceDetector> {
+  const settings = checkConfig(config);
+  await initBackend();
+  const blazeface = new BlazeFace(await loadGraphModelFromBytes(files.blazeface, 'blazeface'));
+  let facemesh: FaceMesh;
+  try {
+    facemesh = new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh'));
+  } catch (error) {
+    blazeface.dispose();
+    throw error;
+  }
+  let disposed = false;
+  return {
+    async detect(image: RgbaImage): Promise<DetectedFace[]> {
+      if (disposed) throw new Error('FaceDetector.detect called after dispose()');
+      checkImage(image);
+      if (image.width === 0 || image.height === 0) return [];
+      return detectFaces(image, blazeface, facemesh, settings);
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      blazeface.dispose();
+      facemesh.dispose();
+    },
+  };
+}
+
+async function detectFaces(image: RgbaImage, blazeface: BlazeFace, facemesh: FaceMesh, settings: Required<FaceDetectorConfig>): Promise<DetectedFace[]> {
+  const { detectionImage, scaleX, scaleY } = imageForDetection(image, settings.maxDetectionSide);
+  const pyramid = new ImagePyramid(detectionImage);
+  // Room for candidates the mesh rejects or that turn out to be the same face.
+  const detections = await blazeface.detect(pyramid, { minScore: settings.minDetectionScore, maxDetections: 2 * settings.maxFaces + 2, iouThreshold: 0.3 });
+  const faces: DetectedFace[] = [];
+  for (const detection of detections) {
+    const fit = await facemesh.fitFromDetection(pyramid, detection, settings.refineIterations, settings.cropEnlarge);
+    if (fit.score < settings.minMeshScore) continue;
+    const mesh468 = fit.mesh;
+    const scaleZ = Math.sqrt(scaleX * scaleY);
+    for (let i = 0; i < mesh468.length; i += 3) { mesh468[i] /= scaleX; mesh468[i + 1] /= scaleY; mesh468[i + 2] /= scaleZ; }
+    const face: DetectedFace = { box: meshBox(mesh468), detectionScore: detection.score, meshScore: fit.score, mesh468, landmarks68: meshToIbug68(mesh468) };
+    // Two detections can converge on one face: keep the first (higher detection score).
+    if (faces.some((kept) => boxIoU(kept.box, face.box) > 0.5)) continue;
+    faces.push(face);
+  }
+  faces.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
+  return faces.slice(0, settings.maxFaces);
+}
+
+/**
+ * The image detection runs on: `image` itself, or a copy whose longer side is `maxSide`
+ * (2×2-averaged halvings, then bilinear). Detection pixel = original pixel × scale, per axis, exactly.
+ */
+function imageForDetection(image: RgbaImage, maxSide: number): { detectionImage: RgbaImage; scaleX: number; scaleY: number } {
+  const longer = Math.max(image.width, image.height);
+  if (longer <= maxSide) return { detectionImage: image, scaleX: 1, scaleY: 1 };
+  const width = Math.max(1, Math.round((image.width * maxSide) / longer));
+  const height = Math.max(1, Math.round((image.height * maxSide) / longer));
+  const detectionToImage = { a: image.width / width, b: 0, c: 0, d: image.height / height, tx: 0, ty: 0 };
+  return { detectionImage: new ImagePyramid(image).sampleCrop(detectionToImage, width, height), scaleX: width / image.width, scaleY: height / image.height };
+}
+
+function meshBox(mesh: Float32Array): FaceBox {
+  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  for (let i = 0; i < MESH_POINT_COUNT; i++) {
+    const x = mesh[3 * i], y = mesh[3 * i + 1];
+    minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+  }
+  return { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
+}
+
+function checkConfig(config: FaceDetectorConfig): Required<FaceDetectorConfig> {
+  const settings = { ...DEFAULT_FACE_DETECTOR_CONFIG, ...stripUndefined(config) };
+  const integer = (name: keyof FaceDetectorConfig, min: number) => {
+    const v = settings[name];
+    if (!Number.isInteger(v) || v < min) throw invalidParameterError(name, `an integer >= ${min}`, v);
+  };
+  const fraction = (name: keyof FaceDetectorConfig) => {
+    const v = settings[name];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw invalidParameterError(name, 'a number between 0 and 1', v);
+  };
+  integer('maxFaces', 1);
+  integer('maxDetectionSide', 64);
+  integer('refineIterations', 0);
+  fraction('minDetectionScore');
+  fraction('minMeshScore');
+  if (typeof settings.cropEnlarge !== 'number' || !(settings.cropEnlarge >= 1 && settings.cropEnlarge <= 4)) {
+    throw invalidParameterError('cropEnlarge', 'a number between 1 and 4', settings.cropEnlarge);
+  }
+  return settings;
+}
+
+function stripUndefined(config: FaceDetectorConfig): FaceDetectorConfig {
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+}
+
+function checkImage(image: RgbaImage): void {
+  const ok = image !== null && typeof image === 'object' && Number.isInteger(image.width) && Number.isInteger(image.height)
+    && image.width >= 0 && image.height >= 0 && image.data instanceof Uint8ClampedArray && image.data.length === image.width * image.height * 4;
+  if (!ok) throw invalidParameterError('image', 'an RgbaImage {width, height, data: Uint8ClampedArray of width*height*4}', describe(image));
+}
+
+function describe(image: RgbaImage): string {
+  if (image === null || typeof image !== 'object') return String(image);
+  return `{width: ${image.width}, height: ${image.height}, data length ${image.data?.length}}`;
+}

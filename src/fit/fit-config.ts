@@ -1,0 +1,56 @@
+import { invalidParameterError } from '../common/errors.ts';
+
+/** Weights and schedules of the graphics-renderer fit. All losses are dimensionless (see fit-face.ts). */
+export interface FitConfig {
+  /** Adam steps of the landmark-only stage (pose, focal, identity, expression). */
+  landmarkSteps: number;
+  /** Adam steps of the photometric stage (adds light and albedo, renders the face). 0 = skip. */
+  photometricSteps: number;
+  /** Side of the square face crop the photometric stage renders, in pixels. */
+  renderSizePx: number;
+  learningRate: number;
+  /** Weight of the 17 jaw-contour landmarks relative to the inner ones (detectors follow the visible silhouette). */
+  contourLandmarkWeight: number;
+  photometricWeight: number;
+  landmarkWeight: number;
+  identityPriorWeight: number;
+  expressionPriorWeight: number;
+  /** Pull of log(focal / focal prior) towards 0; focal and distance are nearly interchangeable. */
+  focalPriorWeight: number;
+  /** Focal length prior as a multiple of the image's longer side. */
+  focalPriorPerImageSide: number;
+}
+
+export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
+  landmarkSteps: 150,
+  photometricSteps: 30,
+  renderSizePx: 128,
+  learningRate: 0.03,
+  contourLandmarkWeight: 0.3,
+  photometricWeight: 0.2,
+  landmarkWeight: 1,
+  identityPriorWeight: 2e-6,
+  expressionPriorWeight: 2e-5,
+  focalPriorWeight: 1e-3,
+  focalPriorPerImageSide: 1.5,
+});
+
+/** Copy `config` over the defaults (never mutating it) and check ranges. */
+export function validateFitConfig(config: Partial<FitConfig> = {}): FitConfig {
+  const out: FitConfig = { ...DEFAULT_FIT_CONFIG };
+  for (const [key, value] of Object.entries(config) as [keyof FitConfig, number | undefined][]) {
+    if (value == null) continue;
+    if (!(key in DEFAULT_FIT_CONFIG)) throw invalidParameterError(`fit option ${key}`, 'a known fit option', key);
+    out[key] = value;
+  }
+  for (const key of ['landmarkSteps', 'photometricSteps'] as const) {
+    if (!Number.isInteger(out[key]) || out[key] < 0) throw invalidParameterError(key, 'non-negative integer', out[key]);
+  }
+  if (!Number.isInteger(out.renderSizePx) || out.renderSizePx < 16 || out.renderSizePx > 1024) {
+    throw invalidParameterError('renderSizePx', 'integer between 16 and 1024', out.renderSizePx);
+  }
+  for (const key of Object.keys(out) as (keyof FitConfig)[]) {
+    if (!Number.isFinite(out[key]) || out[key] < 0) throw invalidParameterError(key, 'finite non-negative number', out[key]);
+  }
+  return out;
+}

