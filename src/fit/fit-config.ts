@@ -22,15 +22,15 @@ export interface FitConfig {
 }
 
 export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
-  landmarkSteps: 150,
-  photometricSteps: 30,
+  landmarkSteps: 200,
+  photometricSteps: 24,
   renderSizePx: 128,
   learningRate: 0.03,
   contourLandmarkWeight: 0.3,
-  photometricWeight: 0.2,
+  photometricWeight: 0.005,
   landmarkWeight: 1,
-  identityPriorWeight: 2e-6,
-  expressionPriorWeight: 2e-5,
+  identityPriorWeight: 1e-7,
+  expressionPriorWeight: 1e-6,
   focalPriorWeight: 1e-3,
   focalPriorPerImageSide: 1.5,
 });

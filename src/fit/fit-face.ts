@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RgbaImage } from '../common/image.ts';
 import { FitFailedError } from '../common/errors.ts';
 import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
-import { rotationFromEuler } from '../geometry/rotation.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
 import { createFitFrame, estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
-import { projectLandmarks, runLandmarkStage } from './landmark-stage.ts';
+import { currentPose, projectLandmarks, runLandmarkStage } from './landmark-stage.ts';
+import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { createFaceCrop, runPhotometricStage } from './photometric-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 
@@ -53,10 +53,11 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   const model = models.model;
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
+  const correspondence = new LandmarkCorrespondence(model);
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {
     let started = performance.now();
-    const landmarkHistory = runLandmarkStage(models, variables, frame, landmarks68, config, (s, n) => onProgress?.('landmarks', s, n));
+    const landmarkHistory = runLandmarkStage(models, correspondence, variables, frame, landmarks68, config, (s, n) => onProgress?.('landmarks', s, n));
     const landmarkFitMs = performance.now() - started;
     checkFinite(landmarkHistory, 'landmark');
 
@@ -64,7 +65,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     let photometricHistory: number[] = [];
     if (config.photometricSteps > 0) {
       crop = createFaceCrop(image, landmarks68, config.renderSizePx);
-      photometricHistory = runPhotometricStage(models, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n));
+      photometricHistory = runPhotometricStage(models, correspondence, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n));
       checkFinite(photometricHistory, 'photometric');
     }
     const photometricFitMs = performance.now() - started;
@@ -73,15 +74,8 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     const identity = coefficients.slice(0, models.identityCount);
     const expressionWeights = coefficients.slice(models.identityCount);
     const [pitch, yaw, roll] = Array.from(variables.angles.dataSync());
-    const rotation = rotationFromEuler(pitch, yaw, roll);
-    const depth = frame.initialDepthMm * Math.exp(variables.logDepth.dataSync()[0]);
-    const [dx, dy] = Array.from(variables.direction.dataSync());
-    const pivot = frame.pivotMm;
-    const translationMm: [number, number, number] = [dx * depth, dy * depth, -depth];
-    for (let row = 0; row < 3; row++) {
-      translationMm[row] -= rotation[3 * row] * pivot[0] + rotation[3 * row + 1] * pivot[1] + rotation[3 * row + 2] * pivot[2];
-    }
-    const projected = tf.tidy(() => projectLandmarks(models, variables, frame).dataSync() as Float32Array);
+    const { rotation, translationMm, focalPx } = currentPose(variables, frame);
+    const projected = tf.tidy(() => projectLandmarks(correspondence, variables, frame).dataSync() as Float32Array);
     let errorSum = 0;
     for (let k = 0; k < 68; k++) errorSum += Math.hypot(projected[2 * k] - landmarks68[2 * k], projected[2 * k + 1] - landmarks68[2 * k + 1]);
     const toDegrees = 180 / Math.PI;
@@ -91,7 +85,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
       rotation,
       anglesDeg: [pitch * toDegrees, yaw * toDegrees, roll * toDegrees],
       translationMm,
-      focalPx: frame.focalPriorPx * Math.exp(variables.logFocal.dataSync()[0]),
+      focalPx,
       principalPointPx: frame.principalPointPx,
       light: variables.light.dataSync() as Float32Array,
       albedo: variables.albedo.dataSync() as Float32Array,
@@ -103,6 +97,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     };
   } finally {
     variables.dispose();
+    correspondence.dispose();
     crop?.target.dispose();
   }
 }

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FitConfig } from './fit-config.ts';
 import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
-import { rotationMatrixTensor } from '../geometry/rotation.ts';
+import { rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
+import type { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { projectToPixels } from '../geometry/camera.ts';
 
 /** Fixed parts of one photo's fit: camera priors and the pivot the pose rotates about. */
@@ -34,6 +35,9 @@ export function focalTensor(variables: FitVariables, frame: FitFrame): tf.Scalar
   return tf.tidy(() => tf.mul(frame.focalPriorPx, tf.exp(variables.logFocal)));
 }
 
+/** Steps between re-picks of the sliding jaw contour. */
+export const CONTOUR_UPDATE_INTERVAL = 10;
+
 /** Per-landmark weights: the 17 contour points count less; eyes and mouth corners count more. */
 export function landmarkWeights(contourWeight: number): Float32Array {
   const weights = new Float32Array(68).fill(1);
@@ -43,14 +47,34 @@ export function landmarkWeights(contourWeight: number): Float32Array {
 }
 
 /** Projected landmarks [68, 2] in original-image pixels. */
-export function projectLandmarks(models: ModelTensors, variables: FitVariables, frame: FitFrame): tf.Tensor2D {
-  return tf.tidy(() => projectToPixels(toCameraSpace(models.landmarkVertices(variables.coefficients), variables, frame), focalTensor(variables, frame), frame.principalPointPx));
+export function projectLandmarks(correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame): tf.Tensor2D {
+  return tf.tidy(() => projectToPixels(toCameraSpace(correspondence.vertices(variables.coefficients), variables, frame), focalTensor(variables, frame), frame.principalPointPx));
+}
+
+/** The variables' pose as plain numbers: p_cam = R p + t (R row-major [9], t mm), and the focal length. */
+export function currentPose(variables: FitVariables, frame: FitFrame): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number } {
+  const [pitch, yaw, roll] = Array.from(variables.angles.dataSync());
+  const rotation = rotationFromEuler(pitch, yaw, roll);
+  const depth = frame.initialDepthMm * Math.exp(variables.logDepth.dataSync()[0]);
+  const [dx, dy] = Array.from(variables.direction.dataSync());
+  const pivot = frame.pivotMm;
+  const translationMm: [number, number, number] = [dx * depth, dy * depth, -depth];
+  for (let row = 0; row < 3; row++) {
+    translationMm[row] -= rotation[3 * row] * pivot[0] + rotation[3 * row + 1] * pivot[1] + rotation[3 * row + 2] * pivot[2];
+  }
+  return { rotation, translationMm, focalPx: frame.focalPriorPx * Math.exp(variables.logFocal.dataSync()[0]) };
+}
+
+/** Re-pick the sliding jaw-contour vertices for the current fit. */
+export function updateContour(correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame): void {
+  const { rotation, translationMm, focalPx } = currentPose(variables, frame);
+  correspondence.update(variables.coefficients.dataSync() as Float32Array, rotation, translationMm, { focalPx, principalPointPx: frame.principalPointPx });
 }
 
 /** Landmark loss + priors, dimensionless. `detected` [68, 2] px, `weights` [68]. */
-export function landmarkLoss(models: ModelTensors, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig): tf.Scalar {
+export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig): tf.Scalar {
   return tf.tidy(() => {
-    const projected = projectLandmarks(models, variables, frame);
+    const projected = projectLandmarks(correspondence, variables, frame);
     const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
     const perPoint = tf.sum(tf.square(residual), 1);
     const data = tf.div(tf.sum(tf.mul(perPoint, weights)), tf.sum(weights));
@@ -84,7 +108,7 @@ export function clampExpression(models: ModelTensors, variables: FitVariables): 
  * Landmark-only fitting: first the rigid pose alone (a third of the steps), then everything but
  * light and albedo. Returns the loss after each step.
  */
-export function runLandmarkStage(models: ModelTensors, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
   const history: number[] = [];
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
   const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
@@ -95,8 +119,9 @@ export function runLandmarkStage(models: ModelTensors, variables: FitVariables, 
   try {
     for (let step = 0; step < config.landmarkSteps; step++) {
       const rigid = step < rigidSteps;
+      if (step >= rigidSteps / 2 && step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(correspondence, variables, frame);
       const loss = (rigid ? rigidOptimizer : optimizer).minimize(
-        () => landmarkLoss(models, variables, frame, detectedTensor, weights, config),
+        () => landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config),
         true,
         rigid ? variables.rigid() : free,
       ) as tf.Scalar;

@@ -14,9 +14,6 @@ export class ModelTensors {
   readonly neutral: tf.Tensor2D;
   /** [V*3, K+E], vertex-major rows. */
   readonly basis: tf.Tensor2D;
-  /** [68, 3] and [68*3, K+E]: the same for the landmark vertices only (cheap landmark fitting). */
-  readonly landmarkNeutral: tf.Tensor2D;
-  readonly landmarkBasis: tf.Tensor2D;
 
   constructor(model: MorphableModel) {
     this.model = model;
@@ -37,16 +34,6 @@ export class ModelTensors {
     this.neutral = tf.tensor2d(model.neutral, [V, 3]);
     this.basis = tf.tensor2d(rows, [V * 3, modes]);
 
-    const landmarkRows = new Float32Array(68 * 3 * modes);
-    const landmarkNeutral = new Float32Array(68 * 3);
-    model.landmarkVertexIndices.forEach((vertex, k) => {
-      for (let axis = 0; axis < 3; axis++) {
-        landmarkNeutral[k * 3 + axis] = model.neutral[vertex * 3 + axis];
-        landmarkRows.set(rows.subarray((vertex * 3 + axis) * modes, (vertex * 3 + axis + 1) * modes), (k * 3 + axis) * modes);
-      }
-    });
-    this.landmarkNeutral = tf.tensor2d(landmarkNeutral, [68, 3]);
-    this.landmarkBasis = tf.tensor2d(landmarkRows, [68 * 3, modes]);
   }
 
   /** Vertices [V, 3] mm for coefficients [K+E]. */
@@ -54,12 +41,7 @@ export class ModelTensors {
     return tf.tidy(() => tf.add(this.neutral, tf.reshape(tf.matMul(this.basis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
   }
 
-  /** The 68 landmark vertices [68, 3] mm. */
-  landmarkVertices(coefficients: tf.Tensor1D): tf.Tensor2D {
-    return tf.tidy(() => tf.add(this.landmarkNeutral, tf.reshape(tf.matMul(this.landmarkBasis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
-  }
-
   dispose(): void {
-    tf.dispose([this.neutral, this.basis, this.landmarkNeutral, this.landmarkBasis]);
+    tf.dispose([this.neutral, this.basis]);
   }
 }

@@ -9,7 +9,8 @@ import { renderShaded } from '../shading/render-shaded.ts';
 import type { FitConfig } from './fit-config.ts';
 import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
-import { clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, type FitFrame } from './landmark-stage.ts';
+import { CONTOUR_UPDATE_INTERVAL, clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
+import type { LandmarkCorrespondence } from './contour-landmarks.ts';
 
 /** A square crop of the photo around the face, where the photometric loss is measured. */
 export interface FaceCrop {
@@ -86,28 +87,40 @@ export function initialiseAppearance(models: ModelTensors, variables: FitVariabl
  * Landmark + photometric fitting through the graphics renderer (albedo × SH light), every
  * variable free. Returns the total loss after each step.
  */
-export function runPhotometricStage(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+export function runPhotometricStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
   const triangles = trianglesWithinVertexRange(models.model.triangles, models.model.narrowFaceVertexCount);
   initialiseAppearance(models, variables, frame, crop, triangles);
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
   const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
-  const optimizer = tf.train.adam(config.learningRate * 0.5);
+  // Adam moves every free variable by ~its learning rate in its first steps, however small
+  // its gradient: geometry, already placed by the landmark stage, gets a much smaller rate
+  // than light and albedo, and stays put while they settle during the first third.
+  const appearanceOptimizer = tf.train.adam(config.learningRate * 2);
+  const geometryOptimizer = tf.train.adam(config.learningRate * 0.1);
+  const appearance = [variables.light, variables.albedo];
+  const geometry = [variables.coefficients, variables.angles, variables.direction, variables.logDepth, variables.logFocal];
+  const appearanceOnlySteps = Math.round(config.photometricSteps / 3);
   const history: number[] = [];
   try {
     for (let step = 0; step < config.photometricSteps; step++) {
-      const loss = optimizer.minimize(() => {
+      if (step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(correspondence, variables, frame);
+      const withGeometry = step >= appearanceOnlySteps;
+      const { value, grads } = tf.variableGrads(() => {
         const { image, mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
         const photometric = tf.mul(config.photometricWeight, photometricLoss(image, mask, crop.target));
-        return tf.add(photometric, landmarkLoss(models, variables, frame, detectedTensor, weights, config)) as tf.Scalar;
-      }, true, variables.all()) as tf.Scalar;
-      history.push(loss.dataSync()[0]);
-      loss.dispose();
+        return tf.add(photometric, landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config)) as tf.Scalar;
+      }, withGeometry ? [...appearance, ...geometry] : appearance);
+      appearanceOptimizer.applyGradients(appearance.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+      if (withGeometry) geometryOptimizer.applyGradients(geometry.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+      history.push(value.dataSync()[0]);
+      tf.dispose([value, ...Object.values(grads)]);
       clampExpression(models, variables);
       onStep?.(step + 1, config.photometricSteps);
     }
   } finally {
     tf.dispose([detectedTensor, weights]);
-    optimizer.dispose();
+    appearanceOptimizer.dispose();
+    geometryOptimizer.dispose();
   }
   return history;
 }

@@ -46,13 +46,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  */
 export async function ensureWritableDirectory(dir: string): Promise<void> {
   try {
-    // EEXIST means a file sits where the folder should be: reported as ENOTDIR below.
-    await mkdir(dir, { recursive: true }).catch((error) => { if (error?.code !== 'EEXIST') throw error; });
+    await makeDirectories(dir);
     const info = await stat(dir);
     if (!info.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw notWritable(dir, error);
+  }
+}
+
+/**
+ * `mkdir -p` that always terminates. Node's own `mkdir(dir, { recursive: true })` spins
+ * forever where a parent exists but refuses children with ENOENT (e.g. under /proc).
+ * An existing path, file or folder, is left for the caller to check.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+    await makeDirectories(parent);
+    await mkdir(dir).catch((again) => { if (again.code !== 'EEXIST') throw again; });
   }
 }
 

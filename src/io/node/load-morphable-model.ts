@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat, mkdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -7,7 +7,7 @@ import { ModelUnavailableError } from '../../common/errors.ts';
 import type { MorphableModel } from '../../morphable/morphable-model.ts';
 import { loadIctFaceKit, type ModelTextReader } from '../../morphable/ict-facekit.ts';
 import { decodeCompactModel, encodeCompactModel, COMPACT_MODEL_FORMAT_VERSION } from '../../morphable/compact-model.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { makeDirectories, writeFileAtomic } from './atomic-write.ts';
 import { defaultCacheDir, ensureBundle } from './model-cache.ts';
 import { ICT_FACEKIT_BUNDLE } from './bundles.ts';
 
@@ -52,7 +52,7 @@ export async function loadMorphableModel(options: LoadMorphableModelOptions = {}
     onProgress: (done, total) => options.onProgress?.('parse', done, total),
   });
   try {
-    await mkdir(join(cacheDir, 'compact'), { recursive: true });
+    await makeDirectories(join(cacheDir, 'compact'));
     await writeFileAtomic(compactPath, encodeCompactModel(model));
   } catch {
     // A read-only cache only costs speed next time; the model itself is fine.

@@ -8,11 +8,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { ModelUnavailableError, invalidParameterError } from '../../common/errors.ts';
-import { notWritable, writeFileAtomic } from './atomic-write.ts';
+import { makeDirectories, notWritable, writeFileAtomic } from './atomic-write.ts';
 
 /** One file of a bundle. */
 export interface RemoteFile {
@@ -38,7 +38,8 @@ export interface EnsureBundleOptions {
   cacheDir?: string;
   /** Never touch the network; default true when FACEGAR_OFFLINE=1. */
   offline?: boolean;
-  /** Called as bytes arrive: totals over the files this call downloads. */
+  /** Called as bytes arrive: totals over the files this call downloads. doneBytes steps back
+   * when a source fails part-way and the next one is tried. */
   onProgress?: (doneBytes: number, totalBytes: number, file: string) => void;
   /** For tests and custom transports. Default: the global fetch. */
   fetchImpl?: typeof fetch;
@@ -102,7 +103,7 @@ async function downloadAll(bundle: RemoteBundle, files: RemoteFile[], dir: strin
   for (const file of files) {
     const finalPath = join(dir, file.path);
     try {
-      await mkdir(dirname(finalPath), { recursive: true });
+      await makeDirectories(dirname(finalPath));
     } catch (error) {
       throw notWritable(dirname(finalPath), error);
     }

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+import { projectPointsArray, transformPointsArray } from '../geometry/camera.ts';
+
+/** Jaw-contour landmarks that slide along the face (the chin, 6–10, stays fixed). */
+const SLIDING_CONTOUR = [0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16];
+const BAND_HALF_HEIGHT_MM = 3;
+const BAND_DEPTH_BEHIND_MM = 20;
+
+/**
+ * Detectors mark the jaw where the face's *visible outline* is, while a model's contour
+ * landmarks are fixed vertices; on a turned face the two part. Like landmark marching
+ * (Zhu et al., CVPR 2015), each contour landmark gets a band of candidate vertices at its own
+ * height on its own side of the face, and the candidate that lies outermost in the image under
+ * the current pose stands in for it.
+ *
+ * Holds the 68 landmark vertices' rows of the model as tensors, rebuilt when they change.
+ */
+export class LandmarkCorrespondence {
+  private readonly model: MorphableModel;
+  private readonly candidates: Uint32Array[];
+  /** Current vertex of each of the 68 landmarks. */
+  readonly vertexIndices: Uint32Array;
+  /** [68, 3] mm and [68*3, K+E]. */
+  neutral: tf.Tensor2D;
+  basis: tf.Tensor2D;
+
+  constructor(model: MorphableModel) {
+    this.model = model;
+    this.vertexIndices = Uint32Array.from(model.landmarkVertexIndices);
+    this.candidates = SLIDING_CONTOUR.map((k) => contourCandidates(model, model.landmarkVertexIndices[k]));
+    [this.neutral, this.basis] = this.buildTensors();
+  }
+
+  /**
+   * Re-pick the sliding contour vertices for the current fit (coefficients [K+E], pose as
+   * rotation row-major [9] and translation mm, camera). Returns true when any changed.
+   */
+  update(coefficients: Float32Array, rotation: ArrayLike<number>, translationMm: ArrayLike<number>, camera: { focalPx: number; principalPointPx: [number, number] }): boolean {
+    const model = this.model;
+    // The face's own +x axis in the image: outward for the left contour, inward for the right.
+    const axisPoints = transformPointsArray([0, 0, 0, 1, 0, 0], rotation, translationMm);
+    const axisPixels = projectPointsArray(axisPoints, { ...camera, width: 0, height: 0 });
+    const outward = [axisPixels[2] - axisPixels[0], axisPixels[3] - axisPixels[1]];
+    let changed = false;
+    SLIDING_CONTOUR.forEach((landmark, i) => {
+      const candidates = this.candidates[i];
+      const positions = evaluateVertices(model, coefficients, candidates);
+      const pixels = projectPointsArray(transformPointsArray(positions, rotation, translationMm), { ...camera, width: 0, height: 0 });
+      const side = landmark < 8 ? -1 : 1;
+      let best = 0, bestScore = -Infinity;
+      for (let c = 0; c < candidates.length; c++) {
+        const score = side * (pixels[2 * c] * outward[0] + pixels[2 * c + 1] * outward[1]);
+        if (score > bestScore) { bestScore = score; best = c; }
+      }
+      if (this.vertexIndices[landmark] !== candidates[best]) {
+        this.vertexIndices[landmark] = candidates[best];
+        changed = true;
+      }
+    });
+    if (changed) {
+      tf.dispose([this.neutral, this.basis]);
+      [this.neutral, this.basis] = this.buildTensors();
+    }
+    return changed;
+  }
+
+  /** The 68 landmark vertices [68, 3] mm for coefficients [K+E]. */
+  vertices(coefficients: tf.Tensor1D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(this.neutral, tf.reshape(tf.matMul(this.basis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
+  }
+
+  dispose(): void {
+    tf.dispose([this.neutral, this.basis]);
+  }
+
+  private buildTensors(): [tf.Tensor2D, tf.Tensor2D] {
+    const { model } = this;
+    const V = model.vertexCount;
+    const K = model.identityCount, E = model.expressionNames.length;
+    const neutral = new Float32Array(68 * 3);
+    const rows = new Float32Array(68 * 3 * (K + E));
+    this.vertexIndices.forEach((vertex, k) => {
+      for (let axis = 0; axis < 3; axis++) {
+        const element = vertex * 3 + axis;
+        const row = (k * 3 + axis) * (K + E);
+        neutral[k * 3 + axis] = model.neutral[element];
+        for (let m = 0; m < K; m++) rows[row + m] = model.identityBasis[m * V * 3 + element];
+        for (let m = 0; m < E; m++) rows[row + K + m] = model.expressionBasis[m * V * 3 + element];
+      }
+    });
+    return [tf.tensor2d(neutral, [68, 3]), tf.tensor2d(rows, [68 * 3, K + E])];
+  }
+}
+
+/** Vertices at the landmark's height (±3 mm), on its side, from half its distance to the midline outwards, not far behind it. */
+function contourCandidates(model: MorphableModel, landmarkVertex: number): Uint32Array {
+  const [lx, ly, lz] = model.neutral.subarray(landmarkVertex * 3, landmarkVertex * 3 + 3);
+  const found: number[] = [];
+  for (let v = 0; v < model.vertexCount; v++) {
+    const x = model.neutral[3 * v], y = model.neutral[3 * v + 1], z = model.neutral[3 * v + 2];
+    if (Math.abs(y - ly) <= BAND_HALF_HEIGHT_MM && Math.sign(x) === Math.sign(lx) && Math.abs(x) >= 0.5 * Math.abs(lx) && z >= lz - BAND_DEPTH_BEHIND_MM) found.push(v);
+  }
+  if (!found.includes(landmarkVertex)) found.push(landmarkVertex);
+  return Uint32Array.from(found);
+}
+
+function evaluateVertices(model: MorphableModel, coefficients: Float32Array, vertices: Uint32Array): Float32Array {
+  const V = model.vertexCount, K = model.identityCount;
+  const out = new Float32Array(vertices.length * 3);
+  vertices.forEach((vertex, i) => {
+    for (let axis = 0; axis < 3; axis++) {
+      const element = vertex * 3 + axis;
+      let value = model.neutral[element];
+      for (let m = 0; m < K; m++) value += coefficients[m] * model.identityBasis[m * V * 3 + element];
+      for (let m = K; m < coefficients.length; m++) value += coefficients[m] * model.expressionBasis[(m - K) * V * 3 + element];
+      out[3 * i + axis] = value;
+    }
+  });
+  return out;
+}
