@@ -16,7 +16,7 @@ const PIECEWISE_CONSTANT_KERNELS: Array<[string, string[]]> = [
 function zeroGradients(inputNames: string[]): tf.GradConfig {
   return {
     kernelName: '', inputsToSave: inputNames,
-    gradFunc: (_dy, saved) => Object.fromEntries(inputNames.map((name, i) => [name, () => tf.zerosLike(saved[i])])),
+    gradFunc: (_dy, saved) => Object.fromEntries(inputNames.map((name, i) => [name, () => tf.zeros(saved[i]!.shape, 'float32')])),
   };
 }
 
@@ -91,13 +91,13 @@ const gatherNdGrad: GradFunc = (dy, saved) => {
   const [params, indices] = saved;
   return {
     params: () => tf.scatterND(indices, dy as tf.Tensor, params.shape),
-    indices: () => tf.zerosLike(indices),
+    indices: () => tf.zeros(indices.shape, 'float32'),
   };
 };
 
 const scatterNdGrad: GradFunc = (dy, saved) => {
   const [indices] = saved;
-  return { updates: () => tf.gatherND(dy as tf.Tensor, indices), indices: () => tf.zerosLike(indices) };
+  return { updates: () => tf.gatherND(dy as tf.Tensor, indices), indices: () => tf.zeros(indices.shape, 'float32') };
 };
 
 /** tfjs' own Prod gradient calls chained ops (`x.reshape`), which this setup does not register. */

@@ -14,6 +14,9 @@ export class ModelTensors {
   readonly neutral: tf.Tensor2D;
   /** [V*3, K+E], vertex-major rows. */
   readonly basis: tf.Tensor2D;
+  /** The same for the narrow face area only (its vertices come first): what the photometric stage renders. */
+  readonly narrowNeutral: tf.Tensor2D;
+  readonly narrowBasis: tf.Tensor2D;
 
   constructor(model: MorphableModel) {
     this.model = model;
@@ -33,15 +36,19 @@ export class ModelTensors {
     transposeInto(model.expressionBasis, this.expressionCount, this.identityCount);
     this.neutral = tf.tensor2d(model.neutral, [V, 3]);
     this.basis = tf.tensor2d(rows, [V * 3, modes]);
+    const narrow = model.narrowFaceVertexCount;
+    this.narrowNeutral = tf.tensor2d(model.neutral.subarray(0, narrow * 3), [narrow, 3]);
+    this.narrowBasis = tf.tensor2d(rows.subarray(0, narrow * 3 * modes), [narrow * 3, modes]);
 
   }
 
-  /** Vertices [V, 3] mm for coefficients [K+E]. */
-  vertices(coefficients: tf.Tensor1D): tf.Tensor2D {
-    return tf.tidy(() => tf.add(this.neutral, tf.reshape(tf.matMul(this.basis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
+  /** Vertices [V, 3] mm for coefficients [K+E]; `narrow` gives only the narrow face area's. */
+  vertices(coefficients: tf.Tensor1D, region: 'full' | 'narrow' = 'full'): tf.Tensor2D {
+    const [neutral, basis] = region === 'full' ? [this.neutral, this.basis] : [this.narrowNeutral, this.narrowBasis];
+    return tf.tidy(() => tf.add(neutral, tf.reshape(tf.matMul(basis, tf.reshape(coefficients, [-1, 1])), [-1, 3])) as tf.Tensor2D);
   }
 
   dispose(): void {
-    tf.dispose([this.neutral, this.basis]);
+    tf.dispose([this.neutral, this.basis, this.narrowNeutral, this.narrowBasis]);
   }
 }

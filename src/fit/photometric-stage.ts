@@ -47,7 +47,7 @@ export function createFaceCrop(image: RgbaImage, landmarks68: Float32Array, size
  */
 export function renderFaceInCrop(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, triangles: Uint32Array): { image: tf.Tensor3D; mask: tf.Tensor3D } {
   return tf.tidy(() => {
-    const vertices = models.vertices(variables.coefficients);
+    const vertices = models.vertices(variables.coefficients, 'narrow');
     const cameraPoints = toCameraSpace(vertices, variables, frame);
     const focalCrop = tf.mul(focalTensor(variables, frame), crop.scale) as tf.Scalar;
     const principalPointPx: [number, number] = [

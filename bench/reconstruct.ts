@@ -1,0 +1,91 @@
+/**
+ * Per-stage wall time of one reconstruction on the graphics path: a photo resized to 500 px
+ * on its longer side, through the same calls the CLI makes (decode → detect → landmark fit →
+ * photometric fit → overlay → OBJ), in one process after a warm-up run.
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { Reconstructor } from '../src/api/reconstruct.ts';
+import { renderOverlay } from '../src/fit/render-overlay.ts';
+import { meshToObj } from '../src/io/mesh-export.ts';
+import { decodeImageBytes } from '../src/io/node/decode-image.ts';
+import { encodePng } from '../src/io/node/encode-image.ts';
+import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
+import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
+import { rasterize } from '../src/raster/rasterize.ts';
+import { cameraToClipArray, transformPointsArray } from '../src/geometry/camera.ts';
+import { rotationFromEuler } from '../src/geometry/rotation.ts';
+
+const repositoryRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const sharedDir = process.env.FACEGAR_SHARED_DIR ?? resolve(repositoryRoot, '../shared');
+
+export interface ReconstructBench {
+  photo: string;
+  imageSize: { width: number; height: number };
+  stagesMs: Record<string, number>;
+  reconstructMs: number;
+  /** rasterize() of the full face area at 256×256. */
+  rasterMs: number;
+  landmarkErrorPx: number;
+}
+
+export async function benchReconstruct(options: { photo?: string; repeats?: number } = {}): Promise<ReconstructBench> {
+  const photo = options.photo ?? join(sharedDir, 'photos/examples/000114.jpg');
+  const stagesMs: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => { const now = performance.now(); stagesMs[name] = (stagesMs[name] ?? 0) + now - mark; mark = now; };
+
+  const { model } = await loadMorphableModel({ modelDir: process.env.FACEGAR_MODEL_DIR ?? join(sharedDir, 'models/ict-facekit') });
+  lap('loadModel');
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles() });
+  lap('createReconstructor');
+  const bytes = await sharp(photo).resize({ width: 500, height: 500, fit: 'inside' }).jpeg({ quality: 92 }).toBuffer();
+  const image = await decodeImageBytes(bytes, photo);
+  await reconstructor.reconstruct(image); // warm-up: first-call kernel setup
+  const repeats = options.repeats ?? 3;
+  for (const key of Object.keys(stagesMs)) stagesMs[key] = Math.round(stagesMs[key]);
+  const perRun: Record<string, number>[] = [];
+  let landmarkErrorPx = 0;
+  for (let r = 0; r < repeats; r++) {
+    const t: Record<string, number> = {};
+    let m = performance.now();
+    const step = (name: string) => { const now = performance.now(); t[name] = now - m; m = now; };
+    const decoded = await decodeImageBytes(bytes, photo);
+    step('decode');
+    const result = await reconstructor.reconstruct(decoded);
+    t.detect = result.timingsMs.detect;
+    t.landmarkFit = result.faces[0].timingsMs.landmarkFit;
+    t.photometricFit = result.faces[0].timingsMs.photometricFit;
+    m = performance.now();
+    await encodePng(renderOverlay(decoded, result.faces, model));
+    step('overlay');
+    meshToObj({ positions: result.faces[0].vertices, triangles: model.triangles, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices });
+    step('exportObj');
+    t.total = t.decode + result.timingsMs.total + t.overlay + t.exportObj;
+    landmarkErrorPx = result.faces[0].landmarkErrorPx;
+    perRun.push(t);
+  }
+  for (const key of Object.keys(perRun[0])) stagesMs[key] = Math.round(median(perRun.map((run) => run[key])));
+  reconstructor.dispose();
+
+  // Rasteriser alone: the full face area, frontal, filling most of a 256×256 image.
+  const cameraPoints = transformPointsArray(model.neutral, rotationFromEuler(0, 0.3, 0), [0, 0, -600]);
+  const clip = cameraToClipArray(cameraPoints, { focalPx: 700, principalPointPx: [128, 128], width: 256, height: 256 });
+  const rasterTimes: number[] = [];
+  for (let r = 0; r < 20; r++) {
+    const started = performance.now();
+    rasterize(clip, model.triangles, { width: 256, height: 256 });
+    rasterTimes.push(performance.now() - started);
+  }
+  return { photo, imageSize: { width: image.width, height: image.height }, stagesMs, reconstructMs: stagesMs.total, rasterMs: Number(median(rasterTimes).toFixed(2)), landmarkErrorPx: Number(landmarkErrorPx.toFixed(2)) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(await benchReconstruct(), null, 1));
+}
