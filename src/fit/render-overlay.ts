@@ -10,11 +10,14 @@ import type { FaceFit } from './fit-face.ts';
 export interface OverlayOptions {
   /** Longer side of the overlay image; larger photos are downscaled first. Default 2048. */
   maxSidePx?: number;
-  /** Opacity of the shaded mesh over the photo, 0..1. Default 0.6. */
+  /** Opacity of the shaded mesh over the photo, 0..1. Default 0.7. */
   opacity?: number;
   /** Draw detected (green) and projected (red) landmarks. Default true. */
   drawLandmarks?: boolean;
 }
+
+/** A pale blue clay: clearly a render, never mistaken for skin. */
+const CLAY_COLOUR = [0.78, 0.88, 1.0];
 
 type OverlayFace = Pick<FaceFit, 'vertices' | 'rotation' | 'translationMm' | 'focalPx' | 'principalPointPx' | 'landmarks2d'> & { detectedLandmarks2d?: Float32Array };
 
@@ -26,7 +29,7 @@ export function renderOverlay(image: RgbaImage, faces: OverlayFace[], model: Mor
   const { image: base, scale } = downscaleToMaxSide(image, options.maxSidePx ?? 2048);
   const out = createRgbaImage(base.width, base.height);
   out.data.set(base.data);
-  const opacity = options.opacity ?? 0.6;
+  const opacity = options.opacity ?? 0.7;
   const triangles = trianglesWithinVertexRange(model.triangles, model.vertexCount);
   // Light from the upper left, in front of the face (camera space).
   const light = normalise([-0.4, 0.5, 0.75]);
@@ -47,10 +50,10 @@ export function renderOverlay(image: RgbaImage, faces: OverlayFace[], model: Mor
       }
       const length = Math.hypot(nx, ny, nz) || 1;
       const diffuse = Math.max(0, (nx * light[0] + ny * light[1] + nz * light[2]) / length);
-      const shade = 255 * (0.25 + 0.7 * diffuse);
+      const shade = 255 * (0.2 + 0.8 * diffuse);
       for (let c = 0; c < 3; c++) {
         const i = 4 * p + c;
-        out.data[i] = (1 - opacity) * out.data[i] + opacity * shade * [0.95, 0.92, 0.9][c];
+        out.data[i] = (1 - opacity) * out.data[i] + opacity * shade * CLAY_COLOUR[c];
       }
     }
     if (options.drawLandmarks ?? true) {

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { defaultCacheDir, ensureBundle, type RemoteBundle } from '../../src/io/node/model-cache.ts';
 import { EXIT_CODES, ModelUnavailableError, OutputNotWritableError } from '../../src/common/errors.ts';
 
+// CI runs with FACEGAR_OFFLINE=1 so nothing reaches the internet; these tests download only from
+// their own server on 127.0.0.1, and set the variable themselves where they test it.
+delete process.env.FACEGAR_OFFLINE;
+
 let root: string;
 let server: Server;
 let baseUrl: string;

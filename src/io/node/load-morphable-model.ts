@@ -20,6 +20,8 @@ export interface LoadMorphableModelOptions {
   cacheDir?: string;
   /** Never download (default from FACEGAR_OFFLINE=1). */
   offline?: boolean;
+  /** Download sources tried in order, instead of the pinned ones (default: $FACEGAR_MODEL_URL, else the bundle's). */
+  baseUrls?: string[];
   onProgress?: (stage: 'download' | 'parse', done: number, total: number) => void;
 }
 
@@ -71,7 +73,9 @@ async function resolveSourceDir(options: LoadMorphableModelOptions, cacheDir: st
     }
     return dir;
   }
-  return ensureBundle(ICT_FACEKIT_BUNDLE, {
+  const override = options.baseUrls ?? (process.env.FACEGAR_MODEL_URL ? [process.env.FACEGAR_MODEL_URL] : undefined);
+  const bundle = override ? { ...ICT_FACEKIT_BUNDLE, baseUrls: override } : ICT_FACEKIT_BUNDLE;
+  return ensureBundle(bundle, {
     cacheDir,
     offline: options.offline,
     onProgress: (done, total) => options.onProgress?.('download', done, total),
