@@ -51,6 +51,13 @@ Options:
   -h, --help                 [boolean] this help
 `;
 
+/**
+ * Commands that live in their own file (`src/cli/<name>-command.ts`, exporting
+ * `run(args): Promise<number>`), loaded only when called so `--help` stays instant.
+ */
+const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+};
+
 /** Run the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
@@ -71,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CODES.ok;
     }
     if (command === 'reconstruct') return await reconstructCommand(rest);
+    const external = COMMAND_MODULES[command];
+    if (external) return await (await external()).run(rest);
     throw new UsageError(`unknown command "${command}" (try: facegar --help)`);
   } catch (error) {
     return reportError(error, verbose);
