@@ -25,6 +25,8 @@ export interface ReconstructBench {
   imageSize: { width: number; height: number };
   stagesMs: Record<string, number>;
   reconstructMs: number;
+  /** stagesMs.reconstructCpu is the CPU time of detect + fit: the wall time on an otherwise idle machine
+   * (the fit runs on one thread), a steadier number than wall time on a busy one. */
   /** rasterize() of the full face area at 256×256. */
   rasterMs: number;
   landmarkErrorPx: number;
@@ -53,7 +55,10 @@ export async function benchReconstruct(options: { photo?: string; repeats?: numb
     const step = (name: string) => { const now = performance.now(); t[name] = now - m; m = now; };
     const decoded = await decodeImageBytes(bytes, photo);
     step('decode');
+    const cpuBefore = process.cpuUsage();
     const result = await reconstructor.reconstruct(decoded);
+    const cpu = process.cpuUsage(cpuBefore);
+    t.reconstructCpu = (cpu.user + cpu.system) / 1000;
     t.detect = result.timingsMs.detect;
     t.landmarkFit = result.faces[0].timingsMs.landmarkFit;
     t.photometricFit = result.faces[0].timingsMs.photometricFit;

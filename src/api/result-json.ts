@@ -55,3 +55,8 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
     },
   };
 }
+
+/** JSON text with one key per line but short arrays of numbers kept on one line: readable and diffable. */
+export function formatJson(value: unknown): string {
+  return JSON.stringify(value, null, 1).replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_, inner: string) => `[${inner.replace(/,\s+/g, ', ')}]`) + '\n';
+}

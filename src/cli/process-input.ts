@@ -4,7 +4,7 @@ import { FacegarError, EXIT_CODES, type ErrorCode } from '../common/errors.ts';
 import { decodeCompactModel } from '../morphable/compact-model.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { Reconstructor, rescaleReconstruction } from '../api/reconstruct.ts';
-import { reconstructionToJson } from '../api/result-json.ts';
+import { formatJson, reconstructionToJson } from '../api/result-json.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
@@ -116,7 +116,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     timingsMs.total = performance.now() - started;
     const jsonName = `${job.stem}.json`;
     const json = reconstructionToJson(reconstruction, { input: job.path, outputs: perFaceOutputs.map((o) => ({ ...o, overlay: overlayName })), timingsMs, version: VERSION });
-    await writeFileAtomic(join(settings.outDir, jsonName), JSON.stringify(json, null, 1) + '\n');
+    await writeFileAtomic(join(settings.outDir, jsonName), formatJson(json));
     outputs.push(jsonName);
     onProgress?.(1, 'done');
     const meanError = reconstruction.faces[0].landmarkErrorPx;

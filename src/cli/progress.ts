@@ -5,6 +5,7 @@
  */
 export class BatchProgress {
   private readonly stream: NodeJS.WriteStream;
+  private readonly enabled: boolean;
   private readonly interactive: boolean;
   private readonly total: number;
   private done = 0;
@@ -14,7 +15,8 @@ export class BatchProgress {
 
   constructor(total: number, options: { stream?: NodeJS.WriteStream; enabled?: boolean } = {}) {
     this.stream = options.stream ?? process.stderr;
-    this.interactive = (options.enabled ?? true) && Boolean(this.stream.isTTY);
+    this.enabled = options.enabled ?? true;
+    this.interactive = this.enabled && Boolean(this.stream.isTTY);
     this.total = total;
   }
 
@@ -29,12 +31,13 @@ export class BatchProgress {
     this.active.delete(index);
     this.done++;
     this.clearStatus();
-    this.stream.write(line + '\n');
+    if (this.enabled) this.stream.write(line + '\n');
     this.draw();
   }
 
   /** Print a line that is not about one input (e.g. model download). */
   log(line: string): void {
+    if (!this.enabled) return;
     this.clearStatus();
     this.stream.write(line + '\n');
     this.draw();

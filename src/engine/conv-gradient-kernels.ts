@@ -1,16 +1,13 @@
 // Convolution gradient kernels for the wasm backend, built from ops wasm runs fast.
 // Conv2DBackpropInput: a stride-1 XNNPACK convolution of zero-dilated dy with the flipped,
 // in/out-swapped filter (~10× faster than wasm's own kernel). Conv2DBackpropFilter
-// (absent on wasm): the input's strided windows stacked into one matrix and one plain
-// matMul with dy (matMul with transposeA is ~13× slower on wasm, so the input is
-// transposed once to channels-first instead).
+// (absent on wasm): one plain matMul per filter tap of a contiguous window of the
+// channels-first input with dy (matMul with transposeA is ~13× slower on wasm, and an
+// im2col concat costs as much as the products).
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  asTensor, pair, requireChannelsLast, stridedWindows, transposedConvolutionInput,
+  asTensor, pair, requireChannelsLast, transposedConvolutionInput,
 } from './kernel-helpers.ts';
-
-/** Above this many floats in the window matrix, Conv2DBackpropFilter works batch by batch. */
-const MAX_WINDOW_FLOATS = 1 << 25;
 
 /**
  * dx of a 2-D convolution. dy: [N, outH, outW, Cout] float32, filter: [kh, kw, Cin, Cout];
@@ -34,6 +31,11 @@ function conv2dBackpropInput({ inputs, attrs }: { inputs: tf.NamedTensorInfoMap;
 /**
  * dW of a 2-D convolution. x: [N, H, W, Cin], dy: [N, outH, outW, Cout] float32;
  * returns attrs.filterShape = [kh, kw, Cin, Cout]. Strides any, dilation 1, NHWC.
+ *
+ * dW[a, b] = Σ_pixels x_window(a, b)ᵀ · dy, one plain matMul per filter tap. The padded input,
+ * split into its stride phases and transposed once to channels-first, is laid out with dy on
+ * one flat grid per phase, so every tap's window is a contiguous range of that grid (a cheap
+ * row copy, no im2col concat) and dy is zero wherever the range reaches past a valid pixel.
  */
 function conv2dBackpropFilter({ inputs, attrs }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -43,22 +45,59 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: tf.NamedTensorInfoMap
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
     const info = tf.backend_util.computeConv2DInfo(
       x.shape, a.filterShape, pair(a.strides), 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const { batchSize, filterHeight: kh, filterWidth: kw, inChannels, outChannels, outHeight, outWidth, padInfo } = info;
-    const floatsPerSample = kh * kw * inChannels * outHeight * outWidth;
-    const samplesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(MAX_WINDOW_FLOATS / floatsPerSample)));
-    let dW: tf.Tensor | undefined;
-    for (let start = 0; start < batchSize; start += samplesPerChunk) {
-      const count = Math.min(samplesPerChunk, batchSize - start);
-      const xChunk = count === batchSize ? x : tf.slice(x, [start, 0, 0, 0], [count, -1, -1, -1]);
-      const dyChunk = count === batchSize ? dy : tf.slice(dy, [start, 0, 0, 0], [count, -1, -1, -1]);
-      const xChannelsFirst = tf.pad(tf.transpose(xChunk, [3, 0, 1, 2]),
-        [[0, 0], [0, 0], [padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right]]);
-      const windows = stridedWindows(xChannelsFirst, info);
-      const part: tf.Tensor2D = tf.matMul(windows, tf.reshape(dyChunk, [count * outHeight * outWidth, outChannels]));
-      dW = dW === undefined ? part : tf.add(dW, part);
+    const grid = phaseGrid(info);
+    const { phases, length } = inputPhases(x, info, grid);
+    const dyOnGrid = tf.reshape(
+      tf.pad(dy, [[0, 0], [0, grid.height - info.outHeight], [0, grid.width - info.outWidth], [0, 0]]),
+      [length, info.outChannels]);
+    // Every window is `length − maxOffset` long; dy is zero past that (see phaseGrid).
+    const used = length - grid.maxOffset;
+    const dyUsed = used === length ? dyOnGrid : tf.slice(dyOnGrid, [0, 0], [used, -1]);
+    const taps: tf.Tensor2D[] = [];
+    for (let r = 0; r < info.filterHeight; r++) {
+      for (let c = 0; c < info.filterWidth; c++) {
+        const phase = (r % info.strideHeight) * info.strideWidth + (c % info.strideWidth);
+        const offset = Math.floor(r / info.strideHeight) * grid.width + Math.floor(c / info.strideWidth);
+        const window = tf.reshape(tf.slice(phases, [phase, 0, offset], [1, info.inChannels, used]), [info.inChannels, used]);
+        taps.push(tf.matMul(window, dyUsed));
+        window.dispose(); // keep at most one window alive: each is as large as the input
+      }
     }
-    return tf.reshape(dW!, [kh, kw, inChannels, outChannels]);
+    return tf.reshape(tf.stack(taps), a.filterShape);
   });
+}
+
+/** Size of one stride phase of the padded input, as laid out for conv2dBackpropFilter. */
+interface PhaseGrid { height: number; width: number; maxOffset: number }
+
+/**
+ * Rows/columns per phase: enough for the input and for every output pixel shifted by the
+ * largest tap offset. Then a valid pixel's shifted index stays inside its own sample, and the
+ * last valid pixel lies before `length − maxOffset`, so every window can have that length.
+ */
+function phaseGrid(info: tf.backend_util.Conv2DInfo): PhaseGrid {
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, padInfo } = info;
+  const maxRowShift = Math.floor((kh - 1) / sh), maxColumnShift = Math.floor((kw - 1) / sw);
+  const paddedHeight = info.inHeight + padInfo.top + Math.max(0, padInfo.bottom);
+  const paddedWidth = info.inWidth + padInfo.left + Math.max(0, padInfo.right);
+  const height = Math.max(Math.ceil(paddedHeight / sh), info.outHeight + maxRowShift);
+  const width = Math.max(Math.ceil(paddedWidth / sw), info.outWidth + maxColumnShift);
+  return { height, width, maxOffset: maxRowShift * width + maxColumnShift };
+}
+
+/**
+ * x: [N, H, W, Cin] → phases [sh·sw, Cin, N·grid.height·grid.width]: the zero-padded input's
+ * pixels (p + sh·i, q + sw·j) at (phase p·sw + q, channel, flat (n, i, j)).
+ */
+function inputPhases(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, grid: PhaseGrid) {
+  const { strideHeight: sh, strideWidth: sw, inChannels: channels, padInfo } = info;
+  const [n, h, w] = x.shape;
+  const length = n * grid.height * grid.width;
+  const padded = tf.pad(tf.transpose(x, [3, 0, 1, 2]), [[0, 0], [0, 0],
+    [padInfo.top, grid.height * sh - h - padInfo.top], [padInfo.left, grid.width * sw - w - padInfo.left]]);
+  if (sh === 1 && sw === 1) return { phases: tf.reshape(padded, [1, channels, length]), length };
+  const split = tf.reshape(padded, [channels, n, grid.height, sh, grid.width, sw]);
+  return { phases: tf.reshape(tf.transpose(split, [3, 5, 0, 1, 2, 4]), [sh * sw, channels, length]), length };
 }
 
 export const conv2dBackpropInputConfig: tf.KernelConfig = {

@@ -120,8 +120,22 @@ const prodGrad: GradFunc = (dy, saved, attrs) => {
   };
 };
 
-/** Gradients registered even if tfjs has one, because tfjs' one is broken here. */
-const REPLACEMENTS: tf.GradConfig[] = [{ kernelName: tf.Prod, inputsToSave: ['x'], gradFunc: prodGrad }];
+/**
+ * dy · (x > 0 ? 1 : alpha) with one Step and one multiply: tfjs' own (greater → where) costs
+ * 14 ms on wasm for a [1, 128, 128, 64] tensor, this 0.5 ms. Step's gradient is zero, so the
+ * second-order use (R1) sees the same piecewise-constant mask as before.
+ */
+const leakyReluGrad: GradFunc = (dy, saved, attrs) => {
+  const [x] = saved;
+  const { alpha } = attrs as unknown as tf.LeakyReluAttrs;
+  return { x: () => tf.mul(dy as tf.Tensor, tf.step(x, alpha)) };
+};
+
+/** Gradients registered even if tfjs has one, because tfjs' one is broken or slow here. */
+const REPLACEMENTS: tf.GradConfig[] = [
+  { kernelName: tf.Prod, inputsToSave: ['x'], gradFunc: prodGrad },
+  { kernelName: tf.LeakyRelu, inputsToSave: ['x'], gradFunc: leakyReluGrad },
+];
 
 /** Gradients registered only where tfjs has none. */
 const ADDITIONS: tf.GradConfig[] = [

@@ -64,6 +64,74 @@ function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Slice without the copy of the whole input that wasm's own kernel makes (it reads x through
+ * readSync, which copies the heap: ~3 ms for a 4 MB input vs ~0.2 ms for the slice itself).
+ * Copies runs of the contiguous trailing block straight between heap views.
+ */
+function wrapSlice(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    if (x.dtype === 'string') return original(args);
+    const { begin, size } = attrs as unknown as tf.SliceAttrs;
+    const [start, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const wasm = backend as unknown as WasmHeapAccess;
+    const out = wasm.makeOutput(extent, x.dtype);
+    const total = tf.util.sizeFromShape(extent);
+    if (total === 0) return out;
+    // Read both views after makeOutput: growing the heap there detaches older views.
+    const source = wasm.typedArrayFromHeap(x), target = wasm.typedArrayFromHeap(out);
+    const strides = [...tf.util.computeStrides(x.shape), 1];
+    // The trailing axes that the slice takes whole (plus the first partial one) form one run.
+    let inner = x.shape.length - 1;
+    while (inner > 0 && extent[inner] === x.shape[inner]) inner--;
+    const run = extent.slice(inner).reduce((a, b) => a * b, 1);
+    const outer = extent.slice(0, inner);
+    const index = new Array<number>(inner).fill(0);
+    const base = start.reduce((sum, s, axis) => sum + s * strides[axis]!, 0);
+    for (let written = 0; written < total; written += run) {
+      let offset = base;
+      for (let axis = 0; axis < inner; axis++) offset += index[axis]! * strides[axis]!;
+      target.set(source.subarray(offset, offset + run), written);
+      for (let axis = inner - 1; axis >= 0; axis--) {
+        if (++index[axis]! < outer[axis]!) break;
+        index[axis] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * LeakyRelu as relu(x) + (−alpha)·relu(−x): five SIMD element-wise passes (~1 ms for 1M
+ * floats) instead of wasm's own kernel (~5.5 ms). Same values (±∞ included): one of the two
+ * terms is exactly zero and negation is exact.
+ */
+function leakyRelu({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const { alpha } = attrs as unknown as tf.LeakyReluAttrs;
+  return tf.tidy(() => {
+    const x = asTensor(inputs.x);
+    return tf.add(tf.relu(x), tf.mul(tf.relu(tf.neg(x)), tf.scalar(-alpha, x.dtype)));
+  });
+}
+
+export const leakyReluConfig: tf.KernelConfig = {
+  kernelName: tf.LeakyRelu, backendName: 'wasm', kernelFunc: leakyRelu as unknown as tf.KernelFunc,
+};
+
+/** The parts of the wasm backend's class the slice kernel uses (not in its public types). */
+interface WasmHeapAccess {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** Replacement config for wasm's Slice, wrapping the registered original (kept for strings). */
+export function fastSliceConfigs(): tf.KernelConfig[] {
+  const original = tf.getKernel(tf.Slice, 'wasm');
+  return original === undefined ? [] : [{ ...original, kernelFunc: wrapSlice(original.kernelFunc) }];
+}
+
 export const unsortedSegmentSumConfig: tf.KernelConfig = {
   kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
 };

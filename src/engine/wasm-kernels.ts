@@ -1,9 +1,12 @@
 // Installs the engine's kernels on the 'wasm' backend: the gradient kernels it lacks,
-// a faster Conv2DBackpropInput, and matMul wrappers that avoid its slow transposed path.
+// a faster Conv2DBackpropInput, matMul wrappers that avoid its slow transposed path, a
+// Slice that does not copy its whole input first, and a faster LeakyRelu.
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv-gradient-kernels.ts';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-gradient-kernels.ts';
-import { explicitTransposeMatMulConfigs, unsortedSegmentSumConfig } from './misc-wasm-kernels.ts';
+import {
+  explicitTransposeMatMulConfigs, fastSliceConfigs, leakyReluConfig, unsortedSegmentSumConfig,
+} from './misc-wasm-kernels.ts';
 
 let installed: string[] | undefined;
 const replaced = new Map<string, tf.KernelConfig>();
@@ -23,7 +26,7 @@ export function installWasmKernels(): string[] {
   const configs = [
     conv2dBackpropInputConfig, conv2dBackpropFilterConfig,
     depthwiseBackpropInputConfig, depthwiseBackpropFilterConfig,
-    unsortedSegmentSumConfig, ...explicitTransposeMatMulConfigs(),
+    unsortedSegmentSumConfig, leakyReluConfig, ...explicitTransposeMatMulConfigs(), ...fastSliceConfigs(),
   ];
   for (const config of configs) {
     const builtin = tf.getKernel(config.kernelName, 'wasm');

@@ -2,7 +2,7 @@ import { invalidParameterError } from '../common/errors.ts';
 
 /** Weights and schedules of the graphics-renderer fit. All losses are dimensionless (see fit-face.ts). */
 export interface FitConfig {
-  /** Adam steps of the landmark-only stage (pose, focal, identity, expression). */
+  /** Most Adam steps of the landmark-only stage (pose, focal, identity, expression); it stops earlier once converged. */
   landmarkSteps: number;
   /** Adam steps of the photometric stage (adds light and albedo, renders the face). 0 = skip. */
   photometricSteps: number;
@@ -23,7 +23,7 @@ export interface FitConfig {
 
 export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   landmarkSteps: 200,
-  photometricSteps: 24,
+  photometricSteps: 16,
   renderSizePx: 128,
   learningRate: 0.03,
   contourLandmarkWeight: 0.3,

@@ -35,6 +35,18 @@ export function focalTensor(variables: FitVariables, frame: FitFrame): tf.Scalar
   return tf.tidy(() => tf.mul(frame.focalPriorPx, tf.exp(variables.logFocal)));
 }
 
+/** Stop when the loss fell by less than this fraction over the last CONVERGENCE_WINDOW steps. */
+const CONVERGENCE_TOLERANCE = 2e-3;
+const CONVERGENCE_WINDOW = 25;
+
+/** `freeSteps` counts the steps since all variables were freed (the rigid phase never stops early). */
+function hasConverged(history: number[], freeSteps: number): boolean {
+  if (freeSteps < 2 * CONVERGENCE_WINDOW) return false;
+  const now = history[history.length - 1];
+  const before = history[history.length - 1 - CONVERGENCE_WINDOW];
+  return before - now < CONVERGENCE_TOLERANCE * before;
+}
+
 /** Steps between re-picks of the sliding jaw contour. */
 export const CONTOUR_UPDATE_INTERVAL = 10;
 
@@ -129,6 +141,10 @@ export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkC
       loss.dispose();
       if (!rigid) clampExpression(models, variables);
       onStep?.(step + 1, config.landmarkSteps);
+      if (!rigid && hasConverged(history, step - rigidSteps)) {
+        onStep?.(config.landmarkSteps, config.landmarkSteps);
+        break;
+      }
     }
   } finally {
     tf.dispose([detectedTensor, weights]);

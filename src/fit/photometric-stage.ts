@@ -92,13 +92,14 @@ export function runPhotometricStage(models: ModelTensors, correspondence: Landma
   initialiseAppearance(models, variables, frame, crop, triangles);
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
   const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
-  // Adam moves every free variable by ~its learning rate in its first steps, however small
-  // its gradient: geometry, already placed by the landmark stage, gets a much smaller rate
-  // than light and albedo, and stays put while they settle during the first third.
+  // Adam moves every free variable by ~its learning rate per step, however small its gradient:
+  // the pose and camera, which the landmarks pin down well, stay as the landmark stage left them
+  // (a 2° drift moves landmarks by pixels); the shape coefficients get a small rate and wait
+  // while light and albedo settle during the first third.
   const appearanceOptimizer = tf.train.adam(config.learningRate * 2);
   const geometryOptimizer = tf.train.adam(config.learningRate * 0.1);
   const appearance = [variables.light, variables.albedo];
-  const geometry = [variables.coefficients, variables.angles, variables.direction, variables.logDepth, variables.logFocal];
+  const geometry = [variables.coefficients];
   const appearanceOnlySteps = Math.round(config.photometricSteps / 3);
   const history: number[] = [];
   try {

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.ts';
+await initBackend({ backend: 'wasm' });
+function t(name:string,f:()=>tf.Tensor){const once=()=>{const s=performance.now();tf.tidy(()=>{f();});return performance.now()-s;};for(let i=0;i<3;i++)once();const ts=Array.from({length:15},once).sort((a,b)=>a-b);console.log(name.padEnd(34),ts[7].toFixed(2));}
+const x=tf.randomNormal([1,128,128,64]), dy=tf.randomNormal([1,128,128,64]); const m=tf.greater(x,0); const al=tf.scalar(0.2);
+t('add',()=>tf.add(x,dy));
+t('mul scalar',()=>tf.mul(x,0.2));
+t('leakyRelu',()=>tf.leakyRelu(x,0.2));
+t('prelu',()=>tf.prelu(x,al));
+t('maximum(x,0.2x)',()=>tf.maximum(x,tf.mul(x,0.2)));
+t('relu',()=>tf.relu(x));
+t('greater',()=>tf.greater(x,0));
+t('step',()=>tf.step(x,0.2));
+t('where',()=>tf.where(m,dy,x));
+t('grad leakyRelu',()=>tf.grad((a:tf.Tensor)=>tf.leakyRelu(a,0.2))(x,dy));
+t('transpose 3012',()=>tf.transpose(x,[3,0,1,2]));
+t('pad 1',()=>tf.pad(x,[[0,0],[1,1],[1,1],[0,0]]));
+t('sum axes 012',()=>tf.sum(x,[0,1,2]));
+t('identity/clone',()=>tf.clone(x));
+t('reverse small',()=>tf.reverse(tf.randomNormal([3,3,64,64]),[0,1]));

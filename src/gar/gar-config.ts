@@ -1,0 +1,59 @@
+import { invalidParameterError } from '../common/errors.ts';
+
+/** Architecture of a GAR (generator + discriminator); the constructor arguments saved in checkpoints. */
+export interface GarNetworkConfig {
+  /** Output resolution, a power of two ≥ 8. */
+  resolution: number;
+  zDim: number;
+  wDim: number;
+  mappingLayers: number;
+  mappingLrMultiplier: number;
+  /** Channels at resolution r: min(channelBase / r, channelMax). */
+  channelBase: number;
+  channelMax: number;
+  /** Hidden channels of each normal injection module. */
+  injectionHiddenChannels: number;
+  /** Minibatch-stddev group size of the discriminator. */
+  mbstdGroupSize: number;
+}
+
+export type GarPresetName = 'tiny' | 'small' | 'base' | 'paper';
+
+const COMMON = { mappingLrMultiplier: 0.01, mbstdGroupSize: 4 } as const;
+
+/** Architectures by name: `tiny` for tests, `paper` close to StyleGAN2 config-f at 256². */
+export const GAR_PRESETS: Readonly<Record<GarPresetName, Readonly<GarNetworkConfig>>> = Object.freeze({
+  tiny: { ...COMMON, resolution: 32, zDim: 64, wDim: 64, mappingLayers: 2, channelBase: 512, channelMax: 32, injectionHiddenChannels: 8 },
+  small: { ...COMMON, resolution: 64, zDim: 256, wDim: 256, mappingLayers: 4, channelBase: 4096, channelMax: 128, injectionHiddenChannels: 16 },
+  base: { ...COMMON, resolution: 128, zDim: 512, wDim: 512, mappingLayers: 8, channelBase: 16384, channelMax: 256, injectionHiddenChannels: 32 },
+  paper: { ...COMMON, resolution: 256, zDim: 512, wDim: 512, mappingLayers: 8, channelBase: 32768, channelMax: 512, injectionHiddenChannels: 32 },
+});
+
+/** Channels of the feature maps at `resolution`. */
+export function channelsAt(config: GarNetworkConfig, resolution: number): number {
+  return Math.max(1, Math.min(Math.floor(config.channelBase / resolution), config.channelMax));
+}
+
+/** Resolutions 4, 8, …, config.resolution. */
+export function blockResolutions(config: GarNetworkConfig): number[] {
+  const out: number[] = [];
+  for (let r = 4; r <= config.resolution; r *= 2) out.push(r);
+  return out;
+}
+
+/** The preset by name, with overrides; throws UsageError on an unknown name or bad values. */
+export function garNetworkConfig(preset: string, overrides: Partial<GarNetworkConfig> = {}): GarNetworkConfig {
+  if (!(preset in GAR_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(GAR_PRESETS).join(', ')}`, preset);
+  return validateGarNetworkConfig({ ...GAR_PRESETS[preset as GarPresetName], ...overrides });
+}
+
+/** Check every field; returns the config. */
+export function validateGarNetworkConfig(config: GarNetworkConfig): GarNetworkConfig {
+  const r = config.resolution;
+  if (!Number.isInteger(r) || r < 8 || r > 1024 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two between 8 and 1024', r);
+  for (const key of ['zDim', 'wDim', 'mappingLayers', 'channelBase', 'channelMax', 'injectionHiddenChannels', 'mbstdGroupSize'] as const) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) throw invalidParameterError(key, 'a positive integer', config[key]);
+  }
+  if (!(config.mappingLrMultiplier > 0)) throw invalidParameterError('mappingLrMultiplier', 'a positive number', config.mappingLrMultiplier);
+  return config;
+}

@@ -1,0 +1,232 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { invalidParameterError } from '../common/errors.ts';
+import type { RgbaImage } from '../common/image.ts';
+import { AdamOptimizer, updateEma } from './adam.ts';
+import { Discriminator } from './discriminator.ts';
+import type { GarNetworkConfig } from './gar-config.ts';
+import { Generator } from './generator.ts';
+import type { GeometrySampler } from './geometry-sampler.ts';
+import { SeededRandom } from './seeded-random.ts';
+
+export interface TrainGarConfig {
+  batchSize: number;
+  /** Adam learning rate of G and D. */
+  learningRate: number;
+  /** R1 weight γ and its lazy interval (D steps). */
+  r1Gamma: number;
+  r1Interval: number;
+  /** Path-length regularisation weight (0 = off) and its lazy interval (G steps). */
+  pathLengthWeight: number;
+  pathLengthInterval: number;
+  /** EMA half-life of G in thousands of images, with StyleGAN2's ramp-up (fraction of images seen). */
+  emaKimg: number;
+  emaRampup: number;
+  /** Probability of mixing two latents in one sample. */
+  styleMixingProbability: number;
+  /** Mirror real images left-right with probability ½. */
+  mirrorReal: boolean;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze({
+  batchSize: 4, learningRate: 0.0025, r1Gamma: 10, r1Interval: 16, pathLengthWeight: 2, pathLengthInterval: 4,
+  emaKimg: 10, emaRampup: 0.05, styleMixingProbability: 0.9, mirrorReal: true, seed: 0,
+});
+
+/** Fill in defaults and check every field; throws UsageError naming the bad one. */
+export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGarConfig {
+  const out = { ...DEFAULT_TRAIN_GAR_CONFIG, ...config };
+  for (const key of ['batchSize', 'r1Interval', 'pathLengthInterval'] as const) {
+    if (!Number.isInteger(out[key]) || out[key] < 1) throw invalidParameterError(key, 'a positive integer', out[key]);
+  }
+  for (const key of ['learningRate', 'emaKimg'] as const) if (!(out[key] > 0)) throw invalidParameterError(key, 'a positive number', out[key]);
+  for (const key of ['r1Gamma', 'pathLengthWeight', 'emaRampup', 'styleMixingProbability'] as const) {
+    if (!(out[key] >= 0)) throw invalidParameterError(key, 'a number ≥ 0', out[key]);
+  }
+  if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
+  return out;
+}
+
+export interface StepLosses {
+  step: number;
+  /** Non-saturating G loss, mean softplus(−D(G(z))). */
+  lossG: number;
+  /** D loss, mean softplus(D(fake)) + softplus(−D(real)). */
+  lossD: number;
+  /** γ/2·|∇D(real)|² on steps where R1 ran. */
+  r1?: number;
+  /** Path-length penalty on steps where it ran. */
+  pathLength?: number;
+}
+
+export interface GarTrainerOptions {
+  network: GarNetworkConfig;
+  train: Partial<TrainGarConfig>;
+  sampler: GeometrySampler;
+  /** Real aligned crops, each network.resolution² (RGBA; alpha ignored). */
+  realImages: RgbaImage[];
+}
+
+/**
+ * Unpaired adversarial training of the GAR, one optimiser step of G and of D per `step()`:
+ * geometry from the model prior (the sampler) → normal maps; G(normals, z) against D(real crops);
+ * non-saturating logistic loss, lazy R1, optional lazy path-length regularisation, EMA of G,
+ * Adam(β1 = 0, β2 = 0.99). Every random draw comes from one seeded stream whose state is
+ * part of the training state, so a resumed run continues exactly.
+ */
+export class GarTrainer {
+  readonly network: GarNetworkConfig;
+  readonly config: TrainGarConfig;
+  readonly generator: Generator;
+  readonly generatorEma: Generator;
+  readonly discriminator: Discriminator;
+  readonly optimizerG: AdamOptimizer;
+  readonly optimizerD: AdamOptimizer;
+  readonly random: SeededRandom;
+  readonly sampler: GeometrySampler;
+  private readonly realImages: RgbaImage[];
+  step = 0;
+  pathLengthMean = 0;
+
+  constructor(options: GarTrainerOptions) {
+    this.network = options.network;
+    this.config = validateTrainGarConfig(options.train);
+    const R = options.network.resolution;
+    if (options.realImages.length === 0) throw invalidParameterError('realImages', 'at least one image', 0);
+    const bad = options.realImages.find((im) => im.width !== R || im.height !== R);
+    if (bad) throw invalidParameterError('realImages', `${R}×${R} images`, `${bad.width}×${bad.height}`);
+    if (options.sampler.config.resolution !== R) throw invalidParameterError('sampler.resolution', String(R), options.sampler.config.resolution);
+    if (this.config.batchSize % Math.min(options.network.mbstdGroupSize, this.config.batchSize) !== 0) {
+      throw invalidParameterError('batchSize', `a multiple of the minibatch-stddev group (${options.network.mbstdGroupSize})`, this.config.batchSize);
+    }
+    this.sampler = options.sampler;
+    this.realImages = options.realImages;
+    this.random = new SeededRandom(this.config.seed);
+    this.generator = new Generator(this.network, this.config.seed * 3 + 1);
+    this.generatorEma = new Generator(this.network, this.config.seed * 3 + 1);
+    this.discriminator = new Discriminator(this.network, this.config.seed * 3 + 2);
+    const adam = { learningRate: this.config.learningRate, beta1: 0, beta2: 0.99, epsilon: 1e-8 };
+    this.optimizerG = new AdamOptimizer(this.generator.namedParameters().filter(([, v]) => v.trainable), adam);
+    this.optimizerD = new AdamOptimizer(this.discriminator.namedParameters(), adam);
+  }
+
+  /** One G step and one D step (with R1 / path length on their intervals). */
+  trainStep(): StepLosses {
+    const { batchSize } = this.config;
+    this.step++;
+    const losses: StepLosses = { step: this.step, lossG: 0, lossD: 0 };
+
+    // Generator: non-saturating loss.
+    const g = this.generatorInputs(batchSize);
+    const gVars = this.generator.trainableVariables();
+    const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
+    const gResult = tf.variableGrads(() => tf.tidy(() => {
+      const images = this.generator.synthesize(this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true }), g.normals, { kind: 'random', random: this.random });
+      return tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+    }), gVars);
+    losses.lossG = gResult.value.dataSync()[0];
+    this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
+    tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
+
+    if (this.config.pathLengthWeight > 0 && this.step % this.config.pathLengthInterval === 0) losses.pathLength = this.pathLengthStep();
+    g.dispose();
+
+    // Discriminator: fakes (no gradient to G) vs reals, plus lazy R1 on reals.
+    const d = this.generatorInputs(batchSize);
+    const fakes = tf.tidy(() => this.generator.synthesize(this.generator.mapLatents(d.z, d.mixing), d.normals, { kind: 'random', random: this.random }));
+    d.dispose();
+    const reals = this.realBatch(batchSize);
+    const withR1 = this.config.r1Gamma > 0 && this.step % this.config.r1Interval === 0;
+    let r1Value: tf.Scalar | undefined;
+    const dResult = tf.variableGrads(() => tf.tidy(() => {
+      const adversarial = tf.add(tf.mean(tf.softplus(this.discriminator.apply(fakes))), tf.mean(tf.softplus(tf.neg(this.discriminator.apply(reals)))));
+      if (!withR1) return adversarial as tf.Scalar;
+      const gradient = tf.grad((x: tf.Tensor) => tf.sum(this.discriminator.apply(x as tf.Tensor4D)))(reals);
+      const penalty = tf.mul(tf.mean(tf.sum(tf.square(gradient), [1, 2, 3])), this.config.r1Gamma / 2);
+      r1Value = tf.keep(tf.clone(penalty)) as tf.Scalar;
+      return tf.add(adversarial, tf.mul(penalty, this.config.r1Interval)) as tf.Scalar;
+    }), this.discriminator.trainableVariables());
+    const total = dResult.value.dataSync()[0];
+    if (r1Value) {
+      losses.r1 = r1Value.dataSync()[0];
+      losses.lossD = total - losses.r1 * this.config.r1Interval;
+      r1Value.dispose();
+    } else {
+      losses.lossD = total;
+    }
+    this.optimizerD.apply(this.discriminator.namedParameters().map(([, v]) => dResult.grads[v.name]));
+    tf.dispose([dResult.value, ...Object.values(dResult.grads), fakes, reals]);
+
+    // EMA of G (half-life emaKimg thousand images, ramped up early in training).
+    const imagesSeen = this.step * batchSize;
+    const emaImages = Math.min(this.config.emaKimg * 1000, imagesSeen * this.config.emaRampup);
+    updateEma(this.generatorEma.namedParameters().map(([, v]) => v), this.generator.namedParameters().map(([, v]) => v), 0.5 ** (batchSize / Math.max(emaImages, 1e-8)));
+    return losses;
+  }
+
+  /** Path-length regularisation (StyleGAN2): |J_wᵀ y| towards its running mean, y ~ N(0, 1/(H·W)) per pixel. */
+  private pathLengthStep(): number {
+    const n = Math.max(1, Math.floor(this.config.batchSize / 2));
+    const inputs = this.generatorInputs(n);
+    const R = this.network.resolution;
+    const noiseSeed = this.random.seed();
+    let lengths: number[] = [];
+    const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
+    const result = tf.variableGrads(() => tf.tidy(() => {
+      const ws = this.generator.mapLatents(inputs.z, inputs.mixing);
+      const projection = tf.div(tf.randomNormal([n, R, R, 3], 0, 1, 'float32', noiseSeed), R);
+      const wsGradient = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(this.generator.synthesize(w as tf.Tensor3D, inputs.normals), projection)))(ws);
+      const pathLengths = tf.sqrt(tf.mean(tf.sum(tf.square(wsGradient), 2), 1)); // [n]
+      lengths = Array.from(pathLengths.dataSync());
+      const penalty = tf.mean(tf.square(tf.sub(pathLengths, this.pathLengthMean)));
+      return tf.mul(penalty, this.config.pathLengthWeight * this.config.pathLengthInterval) as tf.Scalar;
+    }), this.generator.trainableVariables());
+    const value = result.value.dataSync()[0] / this.config.pathLengthInterval;
+    this.optimizerG.apply(gNames.map(([, v]) => result.grads[v.name]));
+    tf.dispose([result.value, ...Object.values(result.grads)]);
+    inputs.dispose();
+    const batchMean = lengths.reduce((s, x) => s + x, 0) / lengths.length;
+    this.pathLengthMean += 0.01 * (batchMean - this.pathLengthMean);
+    return value;
+  }
+
+  /** Normal maps, latents and a style-mixing choice for `count` samples. */
+  private generatorInputs(count: number) {
+    const { normals } = this.sampler.sampleNormalMaps(this.random, count);
+    const zDim = this.network.zDim;
+    const z = tf.tensor2d(this.random.normals(count * zDim), [count, zDim]);
+    let mixing: { mixingZ?: tf.Tensor2D; mixingCutoff?: number } = {};
+    if (this.random.next() < this.config.styleMixingProbability) {
+      const numWs = this.generator.numWs;
+      const cutoff = this.random.next() < 0.5 ? 1 + this.random.integer(numWs - 1) : numWs;
+      mixing = { mixingZ: tf.tensor2d(this.random.normals(count * zDim), [count, zDim]), mixingCutoff: cutoff };
+    }
+    return { normals, z, mixing, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : [])]) };
+  }
+
+  /** `count` random real crops as [count, R, R, 3] in −1…1, mirrored at random. */
+  private realBatch(count: number): tf.Tensor4D {
+    const R = this.network.resolution;
+    const out = new Float32Array(count * R * R * 3);
+    for (let b = 0; b < count; b++) {
+      const image = this.realImages[this.random.integer(this.realImages.length)];
+      const mirror = this.config.mirrorReal && this.random.next() < 0.5;
+      for (let y = 0; y < R; y++) {
+        for (let x = 0; x < R; x++) {
+          const source = (y * R + (mirror ? R - 1 - x : x)) * 4;
+          const target = ((b * R + y) * R + x) * 3;
+          for (let c = 0; c < 3; c++) out[target + c] = image.data[source + c] / 127.5 - 1;
+        }
+      }
+    }
+    return tf.tensor4d(out, [count, R, R, 3]);
+  }
+
+  dispose(): void {
+    this.generator.dispose();
+    this.generatorEma.dispose();
+    this.discriminator.dispose();
+    this.optimizerG.dispose();
+    this.optimizerD.dispose();
+  }
+}

@@ -1,0 +1,88 @@
+import type { RgbaImage } from '../common/image.ts';
+import { SeededRandom } from './studio-random.ts';
+
+/** Camera effects applied after shading. */
+export interface StudioPostProcess {
+  seed: number;
+  /** Gaussian lens blur σ in pixels (0 = none). */
+  blurSigmaPx: number;
+  /** Gaussian sensor noise σ in 8-bit levels. */
+  noiseSigma: number;
+  /** Exposure multiplier before the sRGB curve. */
+  exposure: number;
+  /** Strength (0..1) of 8×8 block flattening, a cheap stand-in for JPEG compression. */
+  blockiness: number;
+}
+
+/** Point-in-polygon (even-odd rule); polygon as [x0, y0, x1, y1, …]. */
+export function pointInPolygon(polygon: ArrayLike<number>, x: number, y: number): boolean {
+  let inside = false;
+  const n = polygon.length / 2;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const xi = polygon[2 * i], yi = polygon[2 * i + 1], xj = polygon[2 * j], yj = polygon[2 * j + 1];
+    if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/**
+ * Linear RGB [H*W*3] → 8-bit sRGB RGBA in `image`: exposure, lens blur, sRGB curve, block
+ * flattening, sensor noise, quantisation.
+ */
+export function applyStudioPostProcess(linear: Float32Array, image: RgbaImage, post: StudioPostProcess): void {
+  const { width, height } = image;
+  const blurred = post.blurSigmaPx > 0 ? gaussianBlur(linear, width, height, post.blurSigmaPx) : linear;
+  const encoded = new Float32Array(width * height * 3);
+  for (let i = 0; i < encoded.length; i++) {
+    const v = Math.min(1, Math.max(0, blurred[i] * post.exposure));
+    encoded[i] = 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
+  }
+  if (post.blockiness > 0) flattenBlocks(encoded, width, height, post.blockiness);
+  const random = new SeededRandom(post.seed);
+  for (let pixel = 0; pixel < width * height; pixel++) {
+    for (let k = 0; k < 3; k++) image.data[4 * pixel + k] = Math.round(encoded[3 * pixel + k] + post.noiseSigma * random.normal());
+    image.data[4 * pixel + 3] = 255;
+  }
+}
+
+/** Pull every 8×8 block towards its mean: the low-pass look of a strongly compressed JPEG. */
+function flattenBlocks(values: Float32Array, width: number, height: number, amount: number): void {
+  for (let by = 0; by < height; by += 8) for (let bx = 0; bx < width; bx += 8) {
+    const mean = [0, 0, 0];
+    let count = 0;
+    for (let y = by; y < Math.min(height, by + 8); y++) for (let x = bx; x < Math.min(width, bx + 8); x++) {
+      for (let k = 0; k < 3; k++) mean[k] += values[3 * (y * width + x) + k];
+      count++;
+    }
+    for (let y = by; y < Math.min(height, by + 8); y++) for (let x = bx; x < Math.min(width, bx + 8); x++) {
+      for (let k = 0; k < 3; k++) {
+        const i = 3 * (y * width + x) + k;
+        values[i] += amount * (mean[k] / count - values[i]);
+      }
+    }
+  }
+}
+
+function gaussianBlur(values: Float32Array, width: number, height: number, sigma: number): Float32Array {
+  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const kernel = new Float32Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) { kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma)); sum += kernel[i + radius]; }
+  for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
+  const pass = (input: Float32Array, horizontal: boolean) => {
+    const output = new Float32Array(input.length);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let i = -radius; i <= radius; i++) {
+        const sx = horizontal ? Math.min(width - 1, Math.max(0, x + i)) : x;
+        const sy = horizontal ? y : Math.min(height - 1, Math.max(0, y + i));
+        const w = kernel[i + radius], s = 3 * (sy * width + sx);
+        r += w * input[s]; g += w * input[s + 1]; b += w * input[s + 2];
+      }
+      const o = 3 * (y * width + x);
+      output[o] = r; output[o + 1] = g; output[o + 2] = b;
+    }
+    return output;
+  };
+  return pass(pass(values, true), false);
+}

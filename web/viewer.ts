@@ -1,0 +1,70 @@
+// The orbitable 3D view: loads the GLB the worker wrote (so what you see is what you download).
+import * as THREE from 'three';
+import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+
+export class MeshViewer {
+  private readonly renderer: THREE.WebGLRenderer | undefined;
+  private readonly scene = new THREE.Scene();
+  private readonly camera = new THREE.PerspectiveCamera(30, 1, 0.01, 10);
+  private controls: OrbitControls | undefined;
+  private current: THREE.Object3D | undefined;
+  /** Why there is no 3D view (no WebGL), or undefined. */
+  readonly unavailable: string | undefined;
+
+  constructor(private readonly container: HTMLElement) {
+    try {
+      this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    } catch (error) {
+      this.unavailable = `3D view unavailable: ${(error as Error).message}`;
+      container.textContent = this.unavailable;
+      return;
+    }
+    this.renderer.setPixelRatio(Math.min(2, globalThis.devicePixelRatio ?? 1));
+    container.appendChild(this.renderer.domElement);
+    this.scene.background = new THREE.Color(0x20242c);
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x404040, 2.2));
+    const key = new THREE.DirectionalLight(0xffffff, 1.2);
+    key.position.set(-0.3, 0.4, 1);
+    this.scene.add(key);
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.controls.addEventListener('change', () => this.draw());
+    new ResizeObserver(() => this.resize()).observe(container);
+    this.resize();
+  }
+
+  /** Show the mesh of a GLB (replaces the previous one). Resolves with the vertex count three.js loaded. */
+  async show(glb: Uint8Array): Promise<number> {
+    if (!this.renderer || !this.controls) return 0;
+    const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
+    const gltf = await new GLTFLoader().parseAsync(buffer, '');
+    if (this.current) this.scene.remove(this.current);
+    this.current = gltf.scene;
+    this.scene.add(gltf.scene);
+    const box = new THREE.Box3().setFromObject(gltf.scene);
+    const centre = box.getCenter(new THREE.Vector3());
+    const radius = box.getSize(new THREE.Vector3()).length() / 2;
+    this.controls.target.copy(centre);
+    this.camera.position.set(centre.x, centre.y, centre.z + radius * 3.2);
+    this.camera.near = radius / 20; this.camera.far = radius * 20;
+    this.camera.updateProjectionMatrix();
+    this.controls.update();
+    this.draw();
+    let vertices = 0;
+    gltf.scene.traverse((node) => { if ((node as THREE.Mesh).isMesh) vertices += (node as THREE.Mesh).geometry.attributes.position.count; });
+    return vertices;
+  }
+
+  private resize(): void {
+    if (!this.renderer) return;
+    const width = this.container.clientWidth || 400, height = this.container.clientHeight || 400;
+    this.renderer.setSize(width, height, false);
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
+    this.draw();
+  }
+
+  private draw(): void {
+    this.renderer?.render(this.scene, this.camera);
+  }
+}
