@@ -89,3 +89,23 @@ test('unwritable output directory and missing model directory: exit 7 and 6, one
   assert.ok(!hasStackTrace(noModel.stderr));
   assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
 });
+
+test('a 12000×9000 photo is downscaled for the work, and its landmarks come back in original pixels', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-huge-'));
+  const photo = join(photosDir, '000114.jpg');
+  const { width, height } = await sharp(photo).metadata();
+  await sharp(photo).resize(12000, 9000, { fit: 'fill' }).jpeg({ quality: 80 }).toFile(join(dir, 'huge.jpg'));
+  await copyFile(photo, join(dir, 'small.jpg'));
+  const out = await mkdtemp(join(tmpdir(), 'facegar-huge-out-'));
+  const run = await runCli(['reconstruct', join(dir, 'huge.jpg'), join(dir, 'small.jpg'), '--out', out, ...fast]);
+  assert.equal(run.code, 0, run.stderr);
+  const huge = JSON.parse(await readFile(join(out, 'huge.json'), 'utf8'));
+  const small = JSON.parse(await readFile(join(out, 'small.json'), 'utf8'));
+  assert.deepEqual(huge.imageSize, { width: 12000, height: 9000 });
+  const scaleX = 12000 / (width as number), scaleY = 9000 / (height as number);
+  for (const k of [30, 36, 45, 48, 54]) {
+    const dx = huge.detectedLandmarks2d[k][0] / scaleX - small.detectedLandmarks2d[k][0];
+    const dy = huge.detectedLandmarks2d[k][1] / scaleY - small.detectedLandmarks2d[k][1];
+    assert.ok(Math.hypot(dx, dy) < 0.05 * small.interOcularPx, `landmark ${k} off by ${Math.hypot(dx, dy)} px`);
+  }
+});

@@ -9,6 +9,7 @@ import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { projectPointsArray, transformPointsArray } from '../../src/geometry/camera.ts';
 import { createRgbaImage } from '../../src/common/image.ts';
 import { LandmarkCorrespondence } from '../../src/fit/contour-landmarks.ts';
+import { FitFailedError } from '../../src/common/errors.ts';
 import { sharedModel } from '../helpers/model.ts';
 
 /** Landmarks of a known face under a known camera: the fit must find them again. */
@@ -80,6 +81,22 @@ test('bad fit options are rejected with a one-line message', async () => {
     const { landmarks, image } = await syntheticLandmarks(0);
     assert.throws(() => fitFace(tensors, image, landmarks, { landmarkSteps: -1 }), /Expected non-negative integer for landmarkSteps but received -1/);
     assert.throws(() => fitFace(tensors, image, landmarks, { renderSizePx: 3 }), /renderSizePx/);
+  } finally {
+    tensors.dispose();
+  }
+});
+
+test('a fit that turns NaN stops with FitFailedError (exit code 8), leaking nothing', async () => {
+  await initBackend();
+  const model = await sharedModel();
+  const tensors = new ModelTensors(model);
+  try {
+    const { landmarks, image } = await syntheticLandmarks(0);
+    landmarks[10] = Number.NaN;
+    const before = tf.memory().numTensors;
+    assert.throws(() => fitFace(tensors, image, landmarks, { landmarkSteps: 20, photometricSteps: 0 }), (error: unknown) =>
+      error instanceof FitFailedError && error.exitCode === 8 && /diverged/.test(error.message));
+    assert.equal(tf.memory().numTensors, before);
   } finally {
     tensors.dispose();
   }
