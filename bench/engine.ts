@@ -1,96 +1,138 @@
-// Engine benchmark (not a test): a small StyleGAN2-like stack of modulated 3×3 convolutions,
-// forward and forward+backward on wasm, forward+backward on cpu, and wasm's built-in vs the
-// engine's Conv2DBackpropInput. Run: node --import tsx bench/engine.ts [--json] [--quick]
+// Engine benchmark (not a test): a StyleGAN2-like stack of modulated 3×3 convolutions standing
+// in for the GAR generator, forward and forward+backward on wasm (and cpu), wasm's built-in vs
+// the engine's Conv2DBackpropInput, and data-parallel training steps on 1 vs 2 worker threads.
+// Run alone: node --import tsx bench/engine.ts [--json] [--quick] [--cpu-only]; bench/run.ts uses its exports.
 import * as tf from '@tensorflow/tfjs-core';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { builtinWasmKernel } from '../src/engine/wasm-kernels.ts';
+import type { DataParallelModel, TrainingBatch } from '../src/io/node/data-parallel.ts';
 
-const args = new Set(process.argv.slice(2));
-const asJson = args.has('--json');
-const quick = args.has('--quick');
-const SIZE = 128, CHANNELS = 64, BLOCKS = 4, LATENT = 128;
-
-function seeded(shape: number[], seed: number, scale = 1): tf.Tensor {
-  return tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
+/** What the bench needs of a generator: trainable variables and a forward pass. */
+export interface BenchGenerator {
+  readonly variables: tf.Variable[];
+  /** input: [N, S, S, C] feature/normal map, latent: [N, latentSize] → [N, S, S, C]. */
+  forward(input: tf.Tensor4D, latent: tf.Tensor2D): tf.Tensor4D;
+  dispose(): void;
 }
 
-/** Parameters of one modulated conv block: style affine, 3×3 weight, bias. */
-interface Block { affine: tf.Tensor2D; weight: tf.Tensor4D; bias: tf.Tensor1D }
+export interface BenchGeneratorConfig { size: number; channels: number; blocks: number; latentSize: number; seed: number }
+export const DEFAULT_BENCH_GENERATOR_CONFIG: BenchGeneratorConfig = { size: 128, channels: 64, blocks: 4, latentSize: 128, seed: 1 };
 
-function makeBlocks(): Block[] {
-  return Array.from({ length: BLOCKS }, (_, i) => ({
-    affine: seeded([LATENT, CHANNELS], 10 + i, 1 / Math.sqrt(LATENT)) as tf.Tensor2D,
-    weight: seeded([3, 3, CHANNELS, CHANNELS], 20 + i) as tf.Tensor4D,
-    bias: tf.zeros([CHANNELS]) as tf.Tensor1D,
+/**
+ * Stand-in until src/gar/ has the real generator: `blocks` StyleGAN2 modulated 3×3 convs at
+ * one resolution. Modulation scales the input's channels by the style and demodulation the
+ * output's (the same as modulating the weight, and valid for any batch size).
+ */
+export function createStandInGenerator(config: BenchGeneratorConfig): BenchGenerator {
+  const { channels: c, blocks, latentSize, seed } = config;
+  const normal = (shape: number[], s: number, scale: number) => tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', s), scale));
+  const layers = Array.from({ length: blocks }, (_, i) => ({
+    affine: tf.variable(normal([latentSize, c], seed * 100 + 10 + i, 1 / Math.sqrt(latentSize))) as tf.Variable<tf.Rank.R2>,
+    weight: tf.variable(normal([3, 3, c, c], seed * 100 + 20 + i, 1)) as tf.Variable<tf.Rank.R4>,
+    bias: tf.variable(tf.zeros([c])) as tf.Variable<tf.Rank.R1>,
   }));
+  const forward = (input: tf.Tensor4D, latent: tf.Tensor2D) => tf.tidy(() => {
+    const n = input.shape[0];
+    let h = input;
+    for (const { affine, weight, bias } of layers) {
+      const style = tf.add(tf.matMul(latent, affine), 1); // [N, C]
+      // demodulation[n, o] = 1 / sqrt(Σ_{k,i} (w[k,i,o]·style[n,i])²)
+      const demodulation = tf.rsqrt(tf.add(tf.matMul(tf.square(style), tf.sum(tf.square(weight), [0, 1])), 1e-8));
+      const y = tf.conv2d(tf.mul(h, tf.reshape(style, [n, 1, 1, c])) as tf.Tensor4D, weight, 1, 'same');
+      const z = tf.add(tf.mul(y, tf.reshape(demodulation, [n, 1, 1, c])), bias);
+      h = tf.mul(tf.leakyRelu(z, 0.2), Math.SQRT2) as tf.Tensor4D;
+    }
+    return h;
+  });
+  const variables = layers.flatMap((l) => [l.affine, l.weight, l.bias]);
+  return { variables, forward, dispose: () => tf.dispose(variables) };
 }
 
-/** StyleGAN2 modulated conv (batch 1): scale input channels by the style, demodulate, leakyRelu. */
-function modulatedConv(x: tf.Tensor4D, latent: tf.Tensor2D, block: Block): tf.Tensor4D {
-  const style = tf.add(tf.reshape(tf.matMul(latent, block.affine), [1, 1, CHANNELS, 1]), 1);
-  const modulated = tf.mul(block.weight, style);
-  const demodulation = tf.rsqrt(tf.add(tf.sum(tf.square(modulated), [0, 1, 2], true), 1e-8));
-  const y = tf.conv2d(x, tf.mul(modulated, demodulation) as tf.Tensor4D, 1, 'same');
-  return tf.mul(tf.leakyRelu(tf.add(y, block.bias), 0.2), Math.SQRT2);
-}
+// ▶ The one line to change when the real GAR generator exists (e.g. a factory from src/gar/).
+export const createBenchGenerator: (config: BenchGeneratorConfig) => BenchGenerator = createStandInGenerator;
 
-function network(x: tf.Tensor, latent: tf.Tensor, blocks: Block[], target: tf.Tensor): tf.Scalar {
-  let h = x as tf.Tensor4D;
-  for (const block of blocks) h = modulatedConv(h, latent as tf.Tensor2D, block);
-  return tf.mean(tf.square(tf.sub(h, target)));
-}
-
-/** Median wall time of `runs` calls after one warm-up; each call reads its result back. */
-function timeMs(run: () => tf.Tensor | tf.Tensor[], runs: number): number {
+/** Times of `runs` calls (after one warm-up unless told); each call reads its results back. */
+function timeRuns(run: () => tf.Tensor | tf.Tensor[], runs: number, warmUp = true): number[] {
   const once = () => {
     const start = performance.now();
     tf.tidy(() => { const out = run(); (Array.isArray(out) ? out : [out]).forEach((t) => t.dataSync()); });
     return performance.now() - start;
   };
-  once();
-  const times = Array.from({ length: runs }, once).sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  if (warmUp) once();
+  return Array.from({ length: runs }, once);
 }
 
-function measureStack(runs: number) {
-  const x = seeded([1, SIZE, SIZE, CHANNELS], 1);
-  const latent = seeded([1, LATENT], 2);
-  const target = seeded([1, SIZE, SIZE, CHANNELS], 3);
-  const blocks = makeBlocks();
-  const variables = [x, latent, ...blocks.flatMap((b) => [b.affine, b.weight, b.bias])];
-  const forwardMs = timeMs(() => network(x, latent, blocks, target), runs);
-  const forwardBackwardMs = timeMs(() => tf.grads((...vs: tf.Tensor[]) => {
-    const [xs, ls, ...rest] = vs;
-    const bs = Array.from({ length: BLOCKS }, (_, i) => ({
-      affine: rest[3 * i] as tf.Tensor2D, weight: rest[3 * i + 1] as tf.Tensor4D, bias: rest[3 * i + 2] as tf.Tensor1D,
-    }));
-    return network(xs!, ls!, bs, target);
-  })(variables), runs);
-  tf.dispose([...variables, target]);
-  return { forwardMs, forwardBackwardMs };
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** Best of the runs: on a machine shared with other jobs, the least-disturbed estimate. */
+const best = (values: number[]) => Math.min(...values);
+
+export interface GeneratorTimes {
+  forwardMs: number;
+  /** Gradients of an L2 loss w.r.t. the input, the latent and every generator variable. */
+  forwardBackwardMs: number;
+  /** Gradients w.r.t. the generator variables only (a training step's backward). */
+  forwardBackwardParamsMs: number;
+  runs: number;
 }
 
-/** wasm's own Conv2DBackpropInput vs the engine's, on the same shapes. */
-function measureBackpropInput(runs: number) {
+/**
+ * Forward and forward+backward of the bench generator on the current backend, batch 1.
+ * The three are measured in turns (both backward variants, forward, repeat) and the best of
+ * the runs kept, so a change of load on a shared machine hits all of them alike.
+ */
+export function measureGenerator(options: { size: number; runs: number; forwardBackwardOnly?: boolean; warmUp?: boolean }): GeneratorTimes {
+  const config = { ...DEFAULT_BENCH_GENERATOR_CONFIG, size: options.size };
+  const generator = createBenchGenerator(config);
+  const { size, channels, latentSize } = config;
+  // Variables, so that one backward pass can also differentiate with respect to them.
+  const input = tf.variable(tf.randomNormal([1, size, size, channels], 0, 1, 'float32', 1)) as tf.Variable<tf.Rank.R4>;
+  const latent = tf.variable(tf.randomNormal([1, latentSize], 0, 1, 'float32', 2)) as tf.Variable<tf.Rank.R2>;
+  const target = tf.randomNormal([1, size, size, channels], 0, 1, 'float32', 3);
+  const loss = (x: tf.Tensor, w: tf.Tensor): tf.Scalar => tf.mean(tf.square(tf.sub(generator.forward(x as tf.Tensor4D, w as tf.Tensor2D), target)));
+  const forward = () => loss(input, latent);
+  const all = () => {
+    const { value, grads } = tf.variableGrads(forward, [input, latent, ...generator.variables]);
+    return [value, ...Object.values(grads)];
+  };
+  const params = () => { const { value, grads } = tf.variableGrads(forward, generator.variables); return [value, ...Object.values(grads)]; };
+  const times = { forward: [] as number[], all: [] as number[], params: [] as number[] };
+  const warmUp = options.warmUp ?? true;
+  for (let r = 0; r < options.runs; r++) {
+    times.all.push(...timeRuns(all, 1, warmUp));
+    if (options.forwardBackwardOnly) continue;
+    times.forward.push(...timeRuns(forward, 1, warmUp));
+    times.params.push(...timeRuns(params, 1, warmUp));
+  }
+  tf.dispose([input, latent, target]);
+  generator.dispose();
+  const optional = (values: number[]) => (values.length === 0 ? NaN : best(values));
+  return { forwardMs: optional(times.forward), forwardBackwardMs: best(times.all), forwardBackwardParamsMs: optional(times.params), runs: options.runs };
+}
+
+/** wasm's own Conv2DBackpropInput vs the engine's, at 128×128×64. Call with wasm active. */
+export function measureBackpropInput(runs: number): Record<string, { builtinMs: number; engineMs: number }> {
   const builtin = builtinWasmKernel(tf.Conv2DBackpropInput);
   const engine = tf.getKernel(tf.Conv2DBackpropInput, 'wasm')!;
-  const shapes = [
-    { name: 'stride 1, 128×128×64', dy: [1, SIZE, SIZE, CHANNELS], out: [1, SIZE, SIZE, CHANNELS], stride: 1 },
-    { name: 'stride 2 (upsample 64→128), 64 ch', dy: [1, SIZE / 2, SIZE / 2, CHANNELS], out: [1, SIZE, SIZE, CHANNELS], stride: 2 },
+  type Shape4 = [number, number, number, number];
+  const shapes: Array<{ name: string; dy: Shape4; out: Shape4; stride: number }> = [
+    { name: 'stride 1, 128×128×64', dy: [1, 128, 128, 64], out: [1, 128, 128, 64], stride: 1 },
+    { name: 'stride 2 (upsample 64→128), 64 ch', dy: [1, 64, 64, 64], out: [1, 128, 128, 64], stride: 2 },
   ];
   const results: Record<string, { builtinMs: number; engineMs: number }> = {};
   for (const s of shapes) {
-    const dy = seeded(s.dy, 4) as tf.Tensor4D;
-    const filter = seeded([3, 3, CHANNELS, CHANNELS], 5) as tf.Tensor4D;
-    const run = () => tf.conv2dTranspose(dy, filter, s.out as [number, number, number, number], s.stride, 'same');
-    const engineMs = timeMs(run, runs);
+    const dy = tf.randomNormal(s.dy, 0, 1, 'float32', 4) as tf.Tensor4D;
+    const filter = tf.randomNormal([3, 3, 64, 64], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const run = () => tf.conv2dTranspose(dy, filter, s.out, s.stride, 'same');
+    const engineMs = median(timeRuns(run, runs));
     let builtinMs = NaN;
     if (builtin !== undefined) {
       tf.unregisterKernel(engine.kernelName, 'wasm');
       tf.registerKernel(builtin);
       // Its setup (binding the wasm function) never ran: it was unregistered before wasm started.
       builtin.setupFunc?.(tf.backend());
-      try { builtinMs = timeMs(run, runs); } finally {
+      try { builtinMs = median(timeRuns(run, runs)); } finally {
         tf.unregisterKernel(engine.kernelName, 'wasm');
         tf.registerKernel(engine);
       }
@@ -101,46 +143,90 @@ function measureBackpropInput(runs: number) {
   return results;
 }
 
-async function main(): Promise<void> {
-  await initBackend({ backend: 'wasm' });
-  const backend = describeBackend();
-  const wasm = measureStack(3);
-  const backpropInput = measureBackpropInput(3);
-  let cpu: { forwardBackwardMs: number } | undefined;
-  if (!quick) {
-    await initBackend({ backend: 'cpu' });
-    cpu = { forwardBackwardMs: measureStack(1).forwardBackwardMs };
-    await initBackend({ backend: 'wasm' });
-  }
-  const result = {
-    setup: `${BLOCKS} modulated 3×3 conv blocks, ${CHANNELS} channels, ${SIZE}×${SIZE}, batch 1`,
-    backend: { name: backend.name, threads: backend.threads, simd: backend.simd },
-    wasm,
-    cpu,
-    ratios: {
-      forwardBackwardOverForward: wasm.forwardBackwardMs / wasm.forwardMs,
-      cpuOverWasm: cpu === undefined ? undefined : cpu.forwardBackwardMs / wasm.forwardBackwardMs,
-    },
-    conv2dBackpropInput: backpropInput,
+/**
+ * For the data-parallel trainer's workers (src/io/node/data-parallel.ts): the bench generator
+ * with an L2 loss. Batch entries: input [N, S, S, C], latent [N, latentSize], target [N, S, S, C].
+ */
+export function createModel(options: Partial<BenchGeneratorConfig> = {}): DataParallelModel {
+  const generator = createBenchGenerator({ ...DEFAULT_BENCH_GENERATOR_CONFIG, ...options });
+  return {
+    variables: generator.variables,
+    loss: (batch) => tf.tidy(() => tf.mean(tf.square(tf.sub(
+      generator.forward(batch.input as tf.Tensor4D, batch.latent as tf.Tensor2D), batch.target!)))),
+    dispose: () => generator.dispose(),
   };
-  if (asJson) {
-    console.log(JSON.stringify(result, null, 2));
-    return;
-  }
-  const ms = (v: number) => `${v.toFixed(1)} ms`;
-  console.log(result.setup);
-  console.log(`backend ${backend.name}, threads ${backend.threads}, simd ${backend.simd}`);
-  console.log(`wasm forward          ${ms(wasm.forwardMs)}`);
-  console.log(`wasm forward+backward ${ms(wasm.forwardBackwardMs)}  (ratio ${result.ratios.forwardBackwardOverForward.toFixed(2)}, target ≤ 3)`);
-  if (cpu !== undefined) {
-    console.log(`cpu  forward+backward ${ms(cpu.forwardBackwardMs)}  (cpu/wasm ${result.ratios.cpuOverWasm!.toFixed(1)}, target ≥ 50)`);
-  }
-  for (const [name, r] of Object.entries(backpropInput)) {
-    console.log(`Conv2DBackpropInput ${name}: wasm built-in ${ms(r.builtinMs)}, engine ${ms(r.engineMs)}`);
-  }
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench failed: ${String(error instanceof Error ? error.message : error).slice(0, 300)}`);
-  process.exitCode = 1;
-});
+/** A seeded training batch for createModel. */
+export function makeTrainingBatch(size: number, config: BenchGeneratorConfig = DEFAULT_BENCH_GENERATOR_CONFIG): TrainingBatch {
+  const { size: s, channels, latentSize } = config;
+  const values = (count: number, seed: number) => {
+    const out = new Float32Array(count);
+    let state = seed >>> 0;
+    for (let i = 0; i < count; i++) { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; out[i] = state / 2 ** 31 - 1; }
+    return out;
+  };
+  return {
+    input: { data: values(size * s * s * channels, 1), shape: [size, s, s, channels] },
+    latent: { data: values(size * latentSize, 2), shape: [size, latentSize] },
+    target: { data: values(size * s * s * channels, 3), shape: [size, s, s, channels] },
+  };
+}
+
+export interface TrainingThroughput {
+  batch: number;
+  stepsPerSec: Record<string, number>;
+  /** 2 workers over 1 worker, same batch. */
+  speedup: number | null;
+}
+
+/** Training steps per second with 1 and 2 worker threads on the bench generator (same batch). */
+export async function measureTraining(options: { batch: number; steps: number; size?: number; updates?: Array<'workers' | 'main'> }): Promise<TrainingThroughput> {
+  const { createDataParallelTrainer } = await import('../src/io/node/data-parallel.ts');
+  const modelOptions = { size: options.size ?? DEFAULT_BENCH_GENERATOR_CONFIG.size };
+  const batch = makeTrainingBatch(options.batch, { ...DEFAULT_BENCH_GENERATOR_CONFIG, ...modelOptions });
+  const stepsPerSec: Record<string, number> = {};
+  const runs: Array<{ key: string; workers: number; update: 'workers' | 'main' }> = [{ key: '1', workers: 1, update: 'workers' }];
+  for (const update of options.updates ?? ['workers']) runs.push({ key: update === 'workers' ? '2' : '2-main', workers: 2, update });
+  for (const run of runs) {
+    const trainer = await createDataParallelTrainer({ modulePath: fileURLToPath(import.meta.url), modelOptions, workers: run.workers, update: run.update });
+    try {
+      await trainer.step(batch); // warm-up
+      const started = performance.now();
+      for (let i = 0; i < options.steps; i++) await trainer.step(batch);
+      stepsPerSec[run.key] = options.steps / ((performance.now() - started) / 1000);
+    } finally {
+      await trainer.close();
+    }
+  }
+  return { batch: options.batch, stepsPerSec, speedup: stepsPerSec['2'] !== undefined ? stepsPerSec['2'] / stepsPerSec['1']! : null };
+}
+
+async function main(): Promise<void> {
+  const args = new Set(process.argv.slice(2));
+  if (args.has('--cpu-only')) {
+    // The cpu backend takes minutes here: one forward+backward, no warm-up (it compiles nothing).
+    await initBackend({ backend: 'cpu' });
+    console.log(JSON.stringify({ cpu: measureGenerator({ size: 128, runs: 1, forwardBackwardOnly: true, warmUp: false }) }));
+    return;
+  }
+  await initBackend({ backend: 'wasm' });
+  const backend = describeBackend();
+  const wasm = measureGenerator({ size: 128, runs: args.has('--quick') ? 3 : 5 });
+  const backpropInput = measureBackpropInput(3);
+  let cpu: GeneratorTimes | undefined;
+  if (!args.has('--quick')) {
+    await initBackend({ backend: 'cpu' });
+    cpu = measureGenerator({ size: 128, runs: 1, forwardBackwardOnly: true, warmUp: false });
+    await initBackend({ backend: 'wasm' });
+  }
+  const result = { backend: { name: backend.name, threads: backend.threads, simd: backend.simd }, wasm, cpu, backpropInput };
+  console.log(args.has('--json') ? JSON.stringify(result, null, 2) : result);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(`bench failed: ${String(error instanceof Error ? error.message : error).slice(0, 300)}`);
+    process.exitCode = 1;
+  });
+}

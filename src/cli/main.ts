@@ -3,11 +3,16 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
 import { VERSION } from './version.ts';
+import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
 
 const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
 
 Usage:
   facegar reconstruct <inputs...> [options]   photo(s) → mesh, parameters JSON, overlay PNG
+  facegar prepare <photos dir> --out <dir>     detect + align faces into a GAR training dataset
+  facegar train-gar --data <dir> --out <dir>  train the Generative Adversarial Renderer
+  facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
+  facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
   facegar --version [--verbose]               version (and tensor backend with --verbose)
   facegar <command> --help                    options of a command
 
@@ -35,7 +40,7 @@ and one line per input in <out>/summary.jsonl as it finishes.
 Options:
   -o, --out <dir>            [string] output directory (default: out)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
-      --format <list>        [string] mesh formats, comma-separated: obj, ply (default: obj)
+      --format <list>        [string] mesh formats, comma-separated: obj, ply, glb (textured) (default: obj)
       --max-faces <n>        [number] most faces per photo, largest first (default: 4)
       --resume               [boolean] skip inputs whose outputs are complete (default: false)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
@@ -56,6 +61,10 @@ Options:
  * `run(args): Promise<number>`), loaded only when called so `--help` stays instant.
  */
 const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
+  eval: () => import('./eval-command.ts'),
+  'train-gar': () => import('./train-gar-command.ts'),
+  prepare: () => import('./prepare-command.ts'),
+  bench: () => import('./bench-command.ts'),
 };
 
 /** Run the CLI; resolves to the process exit code. Never throws. */
@@ -112,7 +121,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('no inputs given (try: facegar reconstruct --help)');
   const formats = String(values.format).split(',').map((f) => f.trim().toLowerCase());
   for (const format of formats) {
-    if (format !== 'obj' && format !== 'ply') throw new UsageError(`Expected one of obj, ply for --format but received ${format}`);
+    if (!(MESH_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
   }
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
   if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
@@ -158,7 +167,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     progress,
     settings: {
       outDir: resolve(values.out),
-      formats: formats as ('obj' | 'ply')[],
+      formats: formats as MeshFormat[],
       maxFaces,
       fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
       compactModelPath: loaded.compactPath,

@@ -8,6 +8,7 @@ import { formatJson, reconstructionToJson } from '../api/result-json.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
+import { encodeFaceGlb } from '../io/node/face-glb.ts';
 import { writeFileAtomic } from '../io/node/atomic-write.ts';
 import { writePngAtomic } from '../io/node/encode-image.ts';
 import { decodeImageFileScaled } from '../io/node/decode-image.ts';
@@ -16,7 +17,7 @@ import type { BackendName } from '../engine/backend.ts';
 import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { VERSION } from './version.ts';
 
-export type MeshFormat = 'obj' | 'ply';
+import type { MeshFormat } from './mesh-formats.ts';
 
 /** What every input of a batch shares. Plain data: it crosses to worker threads. */
 export interface BatchSettings {
@@ -102,7 +103,10 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
       const written: Record<string, string> = {};
       for (const format of settings.formats) {
         const name = `${base}.${format}`;
-        const data = format === 'obj' ? meshToObj(mesh, { comment: `facegar ${VERSION}: ${job.path} face ${face.faceNumber}, model space, millimetres` }) : meshToPly(mesh);
+        // The GLB's texture is baked in the pixels the fit was made in: the decoded image and the raw face.
+        const data = format === 'obj' ? meshToObj(mesh, { comment: `facegar ${VERSION}: ${job.path} face ${face.faceNumber}, model space, millimetres` })
+          : format === 'ply' ? meshToPly(mesh)
+            : (await encodeFaceGlb(decoded.image, raw.faces[face.faceNumber - 1], model)).glb;
         await writeFileAtomic(join(settings.outDir, name), data);
         written[format] = name;
         outputs.push(name);

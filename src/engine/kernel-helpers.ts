@@ -70,26 +70,6 @@ export function transposedConvolutionInput(dy: tf.Tensor4D, info: tf.backend_uti
   return cropForPadding(dilated, top, bottom, left, right);
 }
 
-/**
- * The kh·kw strided windows of a convolution's input, laid out for one plain matMul.
- * xChannelsFirst: [C, N, H, W] (already padded by the convolution's padding) →
- * [kh·kw·C, N·outH·outW], rows ordered (tap row, tap column, channel) like a filter.
- */
-export function stridedWindows(xChannelsFirst: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor2D {
-  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
-  const [c, n] = xChannelsFirst.shape;
-  const windows: tf.Tensor2D[] = [];
-  for (let a = 0; a < kh; a++) {
-    for (let b = 0; b < kw; b++) {
-      const window = sh === 1 && sw === 1
-        ? tf.slice(xChannelsFirst, [0, 0, a, b], [c, n, oh, ow])
-        : tf.stridedSlice(xChannelsFirst, [0, 0, a, b], [c, n, a + (oh - 1) * sh + 1, b + (ow - 1) * sw + 1], [1, 1, sh, sw]);
-      windows.push(tf.reshape(window, [c, n * oh * ow]));
-    }
-  }
-  return windows.length === 1 ? windows[0] : tf.concat(windows, 0);
-}
-
 /** Throw for a layout the kernels here do not handle (the error names the kernel). */
 export function requireChannelsLast(kernelName: string, dataFormat: string | undefined): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {

@@ -26,7 +26,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   photometricSteps: 16,
   renderSizePx: 128,
   learningRate: 0.03,
-  contourLandmarkWeight: 0.3,
+  contourLandmarkWeight: 0.6,
   photometricWeight: 0.005,
   landmarkWeight: 1,
   identityPriorWeight: 1e-7,

@@ -23,7 +23,7 @@ export interface StudioSceneConfig {
 
 export const DEFAULT_STUDIO_SCENE_CONFIG: Readonly<StudioSceneConfig> = Object.freeze({
   width: 512, height: 512, identityScale: 0.7, activeExpressions: 3, maxExpressionWeight: 0.7,
-  maxYawDeg: 60, maxPitchDeg: 15, maxRollDeg: 10, faceFraction: [0.35, 0.6], focalPerWidth: [1.5, 4],
+  maxYawDeg: 60, maxPitchDeg: 15, maxRollDeg: 10, faceFraction: [0.35, 0.6] as [number, number], focalPerWidth: [1.5, 4] as [number, number],
 });
 
 /** Forehead-to-chin height of an average face (mm), for framing. */

@@ -1,0 +1,36 @@
+// `facegar bench [--json] [--quick]`: the same measurements as `npm run bench` (bench/run.ts).
+import { parseArgs } from 'node:util';
+import { EXIT_CODES, UsageError } from '../common/errors.ts';
+
+const BENCH_HELP = `Usage: facegar bench [options]
+
+Measures the tensor engine and the graphics path on this machine: generator forward and
+forward+backward (wasm, cpu), 256×256, training steps on 1 vs 2 worker threads, rasteriser,
+one reconstruction. Prints a table, or one JSON object with --json.
+
+Options:
+      --json     [boolean] one JSON object on stdout
+      --quick    [boolean] skip the cpu backend and repeat less (under ~2 minutes)
+  -h, --help     [boolean] this help
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let values: { json?: boolean; quick?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args, allowPositionals: false, strict: true,
+      options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(BENCH_HELP);
+    return EXIT_CODES.ok;
+  }
+  // The benchmark lives beside the sources (bench/), loaded only when asked for.
+  const { runBench, formatBenchTable } = await import('../../bench/run.ts');
+  const report = await runBench({ quick: values.quick ?? false, onProgress: (stage) => process.stderr.write(`facegar bench: ${stage}\n`) });
+  process.stdout.write(values.json ? JSON.stringify(report) + '\n' : formatBenchTable(report));
+  return EXIT_CODES.ok;
+}

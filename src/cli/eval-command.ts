@@ -1,0 +1,203 @@
+import { parseArgs } from 'node:util';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { parseNpy, parseObjMesh, parsePickedPoints, parseTextMatrix } from '../eval/benchmark-files.ts';
+import { evaluateNowScan, NOW_SUBSETS, parseNowImagePath } from '../eval/now-protocol.ts';
+import { concatSamples, summarizeErrors } from '../eval/error-statistics.ts';
+
+const EVAL_HELP = `Usage: facegar eval <benchmark> [options]
+
+Benchmarks:
+  synthetic    studio-rendered photos with exact ground truth (runs anywhere, nothing to download)
+  now          the NoW challenge protocol on a local copy of the NoW data (validation scans)
+
+facegar eval synthetic [options]
+  Renders --n photos with the studio renderer (specular light, cast shadows, textured skin,
+  eyes, backgrounds, blur, noise; scene seeds = hash("benchmark", seed, index), a stream no
+  training data uses), reconstructs each through the normal library path (detection
+  included: a missed face counts against the success rate), aligns each mesh to the truth
+  with a similarity transform on the narrow face area and reports per-vertex error in mm
+  (median, mean, 90th percentile), split by |yaw| 0–20°, 20–40°, 40–60°, landmark NME (mean
+  2D distance / true inter-ocular distance), success rate and time per image. A mean-face
+  row (the model's neutral shape, no fitting) is always printed for scale.
+
+facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--json]
+  NOW_DIR as published: imagepathsvalidation.txt (lines …/<subject>/<subset>/<file>.jpg),
+  scans/<subject>/*.obj, scans_lmks_onlypp/<subject>/*.pp (7 MeshLab picked points, mm).
+  PRED_DIR/<subject>/<subset>/<file stem>.obj (or .ply-free OBJ only here) plus the 7 landmarks
+  on the prediction as <stem>.npy (float 7×3) or <stem>.txt (7 lines "x y z"), in the order
+  right eye outer, inner, left eye inner, outer, nose bottom, mouth right, left corner.
+  Each scan is cropped around the face centre, the prediction aligned by a similarity from the
+  7 landmarks then refined by scan-to-mesh ICP, and every scan point's distance to the mesh
+  counted: median, mean, std in mm, overall and per subset (neutral, expression, occluded, selfie).
+  Predictions missing from PRED_DIR are counted and reported, not scored.
+
+Options of synthetic:
+      --n <count>            [number] photos (default: 50)
+      --seed <n>             [number] benchmark seed (default: 1)
+      --renderer <name>      [string] graphics (default: graphics; gar once it exists)
+      --landmark-steps <n>   [number] landmark-stage iterations (default: the fit's default)
+      --photometric-steps <n> [number] photometric-stage iterations (default: the fit's default)
+  -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
+      --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
+      --json                 [boolean] print one JSON object { rows: [...] } on stdout
+  -q, --quiet                [boolean] no progress lines on stderr
+  -h, --help                 [boolean] this help
+`;
+
+/** `facegar eval …`; resolves to the exit code. User errors are thrown as typed errors. */
+export async function run(args: string[]): Promise<number> {
+  const [benchmark, ...rest] = args;
+  if (benchmark === undefined || benchmark === '--help' || benchmark === '-h') {
+    process.stdout.write(EVAL_HELP);
+    return benchmark === undefined ? EXIT_CODES.usage : EXIT_CODES.ok;
+  }
+  if (benchmark === 'synthetic') return syntheticCommand(rest);
+  if (benchmark === 'now') return nowCommand(rest, EVAL_HELP);
+  throw new UsageError(`unknown benchmark "${benchmark}" (try: facegar eval --help)`);
+}
+
+async function syntheticCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: false, strict: true, options: {
+        n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string', default: 'graphics' },
+        'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
+        backend: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+  const { values } = parsed;
+  if (values.help) { process.stdout.write(EVAL_HELP); return EXIT_CODES.ok; }
+  const count = integerOption(values.n, 'n', 1);
+  const seed = integerOption(values.seed, 'seed', 0);
+  if (values.renderer !== 'graphics') throw new UsageError(`Expected graphics for --renderer but received ${values.renderer} (the GAR path does not exist yet)`);
+  const backend = values.backend ?? process.env.FACEGAR_BACKEND;
+  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
+  const fit: Record<string, number> = {};
+  if (values['landmark-steps'] !== undefined) fit.landmarkSteps = integerOption(values['landmark-steps'], 'landmark-steps', 0);
+  if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
+
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+  const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
+  const { Reconstructor } = await import('../api/reconstruct.ts');
+  const { runSyntheticBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
+  const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
+  const reconstructor = await Reconstructor.create({ model, detector }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
+  try {
+    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit }, (_index, _count, line) => {
+      if (!values.quiet) process.stderr.write(`${line}\n`);
+    });
+    if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');
+    else process.stdout.write(formatBenchmarkTable(result.rows));
+  } finally {
+    reconstructor.dispose();
+  }
+  return EXIT_CODES.ok;
+}
+
+function integerOption(value: string | undefined, name: string, minimum: number): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
+  return number;
+}
+
+/** `facegar eval now`: the NoW protocol over a local copy of the data and a predictions folder. */
+async function nowCommand(args: string[], help: string): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: {
+      data: { type: 'string' }, predictions: { type: 'string' }, 'image-list': { type: 'string' }, json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+    } }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+  if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
+  if (!values.data || !values.predictions) throw new UsageError('facegar eval now needs --data NOW_DIR and --predictions PRED_DIR (try --help)');
+  const dataDir = resolve(values.data), predictionsDir = resolve(values.predictions);
+  const listPath = values['image-list'] ? resolve(values['image-list']) : join(dataDir, 'imagepathsvalidation.txt');
+  const lines = (await readText(listPath, 'NoW image list')).split('\n').filter((l) => l.trim().length > 0);
+  const perSubset = new Map<string, Float64Array[]>();
+  let missing = 0, scored = 0;
+  const scanCache = new Map<string, { vertices: Float64Array; landmarks: Float64Array }>();
+  for (const [lineNumber, line] of lines.entries()) {
+    const entry = parseNowImagePath(line);
+    if (!entry) throw new UsageError(`${listPath}:${lineNumber + 1}: expected …/<subject>/<subset>/<file>, got "${line.trim()}"`);
+    const base = join(predictionsDir, entry.subject, entry.subset, entry.stem);
+    const meshText = await readOptional(`${base}.obj`);
+    const landmarks = await readPredictedLandmarks(base);
+    if (meshText === undefined || landmarks === undefined) {
+      missing++;
+      if (!values.quiet) process.stderr.write(`${lineNumber + 1}/${lines.length} ${entry.subject}/${entry.subset}/${entry.stem}: prediction missing\n`);
+      continue;
+    }
+    let scan = scanCache.get(entry.subject);
+    if (!scan) {
+      const scanFile = await firstWithExtension(join(dataDir, 'scans', entry.subject), '.obj');
+      const ppFile = await firstWithExtension(join(dataDir, 'scans_lmks_onlypp', entry.subject), '.pp');
+      scan = { vertices: parseObjMesh(await readText(scanFile, 'NoW scan')).vertices, landmarks: parsePickedPoints(await readText(ppFile, 'NoW landmarks')) };
+      scanCache.set(entry.subject, scan);
+    }
+    const { distances } = evaluateNowScan(scan.vertices, scan.landmarks, parseObjMesh(meshText), landmarks);
+    scored++;
+    const list = perSubset.get(entry.subset) ?? [];
+    list.push(distances);
+    perSubset.set(entry.subset, list);
+    if (!values.quiet) process.stderr.write(`${lineNumber + 1}/${lines.length} ${entry.subject}/${entry.subset}/${entry.stem}: median ${summarizeErrors(distances).median.toFixed(3)} mm\n`);
+  }
+  const summary = (parts: Float64Array[]) => {
+    const s = summarizeErrors(concatSamples(parts));
+    return { medianMm: s.median, meanMm: s.mean, stdMm: s.std, points: s.count, images: parts.length };
+  };
+  const result = {
+    overall: summary([...perSubset.values()].flat()),
+    subsets: Object.fromEntries([...new Set([...NOW_SUBSETS, ...perSubset.keys()])].map((name) => [name, summary(perSubset.get(name) ?? [])])),
+    scored, missing,
+  };
+  if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else {
+    const row = (name: string, s: ReturnType<typeof summary>) => `${name.padEnd(22)} ${fmt(s.medianMm)}  ${fmt(s.meanMm)}  ${fmt(s.stdMm)}  ${String(s.images).padStart(6)}\n`;
+    process.stdout.write(`${'subset'.padEnd(22)} median  mean    std     images\n`);
+    process.stdout.write(row('all', result.overall));
+    for (const [name, s] of Object.entries(result.subsets)) process.stdout.write(row(name, s));
+    process.stdout.write(`${scored} scored, ${missing} predictions missing\n`);
+  }
+  return EXIT_CODES.ok;
+}
+
+const fmt = (value: number) => (Number.isFinite(value) ? value.toFixed(3) : '—').padStart(6);
+
+async function readText(path: string, what: string): Promise<string> {
+  try { return await readFile(path, 'utf8'); } catch { throw new InputMissingError(`${what} not found: ${path}`); }
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try { return await readFile(path, 'utf8'); } catch { return undefined; }
+}
+
+async function readPredictedLandmarks(base: string): Promise<Float64Array | undefined> {
+  try {
+    const bytes = new Uint8Array(await readFile(`${base}.npy`));
+    return parseNpy(bytes).data;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`${base}.npy: ${(error as Error).message}`);
+  }
+  const text = await readOptional(`${base}.txt`);
+  return text === undefined ? undefined : parseTextMatrix(text);
+}
+
+async function firstWithExtension(dir: string, extension: string): Promise<string> {
+  try {
+    if ((await stat(dir)).isDirectory()) {
+      const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(extension)).sort();
+      if (names.length) return join(dir, names[0]);
+    }
+  } catch { /* reported below */ }
+  throw new InputMissingError(`no ${extension} file in ${dir}`);
+}

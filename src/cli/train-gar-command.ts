@@ -1,0 +1,146 @@
+// `facegar train-gar --data DATASET_DIR --out RUN_DIR`: adversarial training of the GAR on a
+// prepared dataset, with progress on stderr, a JSONL loss log, periodic atomic checkpoints,
+// sample grids, and resume.
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { halveImage, type RgbaImage } from '../common/image.ts';
+
+const HELP = `Usage: facegar train-gar --data <dataset dir> --out <run dir> [options]
+
+Trains the Generative Adversarial Renderer on aligned crops made by \`facegar prepare\`.
+Writes to the run dir: checkpoint.json + checkpoint-<step>.safetensors (atomically),
+samples-<step>.png (normal map | renders with 4 latents per row), losses.jsonl.
+
+Options:
+      --data <dir>        [string] dataset made by facegar prepare (required)
+      --out <dir>         [string] run directory (required)
+      --preset <name>     [string] tiny (32²) | small (64²) | base (128²) | paper (256²) (default: tiny)
+      --steps <n>         [number] total optimiser steps (default: 1000)
+      --batch <n>         [number] batch size (default: 4)
+      --seed <n>          [number] random seed (default: 0)
+      --lr <x>            [number] Adam learning rate (default: 0.0025)
+      --checkpoint-every <n> [number] steps between checkpoints and sample grids (default: 100)
+      --no-path-length    [boolean] switch path-length regularisation off
+      --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
+      --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
+  -q, --quiet             [boolean] no progress
+  -h, --help              [boolean] this help
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: false, strict: true, options: {
+        data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
+        steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
+        lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
+        resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+  const { values } = parsed;
+  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  if (!values.data) throw new UsageError('--data <dataset dir> is required (try --help)');
+  if (!values.out) throw new UsageError('--out <run dir> is required (try --help)');
+  const steps = integerOption(values.steps, 'steps', 1);
+  const batchSize = integerOption(values.batch, 'batch', 1);
+  const seed = integerOption(values.seed, 'seed', 0);
+  const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
+  const learningRate = values.lr === undefined ? undefined : Number(values.lr);
+  if (learningRate !== undefined && !(learningRate > 0)) throw new UsageError(`Expected a positive number for --lr but received ${values.lr}`);
+
+  const { garNetworkConfig } = await import('../gar/gar-config.ts');
+  const network = garNetworkConfig(values.preset!);
+  const { initBackend } = await import('../engine/backend.ts');
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+  const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
+  const { GarTrainer } = await import('../gar/train-gar.ts');
+  const { decodeGarTrainer } = await import('../gar/checkpoint.ts');
+  const { readGarCheckpoint, saveGarCheckpoint } = await import('../io/node/checkpoint-files.ts');
+  const { renderSampleGrid } = await import('../gar/sample-grid.ts');
+  const { SeededRandom } = await import('../gar/seeded-random.ts');
+  const { writePngAtomic } = await import('../io/node/encode-image.ts');
+  const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
+  const { appendFile } = await import('node:fs/promises');
+  const tf = await import('@tensorflow/tfjs-core');
+
+  await initBackend();
+  const outDir = resolve(values.out);
+  await ensureWritableDirectory(outDir);
+  const existing = await readGarCheckpoint(outDir);
+  if (existing && !values.resume) throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
+  const resolution = existing ? existing.manifest.config.network.resolution : network.resolution;
+  const realImages = await loadDatasetImages(resolve(values.data), resolution);
+  const { model } = await loadMorphableModel({ modelDir: values.model });
+  const sampler = new GeometrySampler(model, { resolution });
+  const trainer = existing
+    ? decodeGarTrainer(existing.manifest, existing.weights, sampler, realImages)
+    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}) } });
+  const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
+  const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
+  log(`facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);
+
+  const gridRandom = new SeededRandom(1234);
+  const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
+  const notes = { command: `facegar train-gar ${args.join(' ')}` };
+  const save = async () => {
+    await saveGarCheckpoint(outDir, trainer, notes);
+    const grid = renderSampleGrid(trainer.generatorEma, gridNormals, { latentsPerRow: 4, seed: 7 });
+    await writePngAtomic(join(outDir, `samples-${String(trainer.step).padStart(8, '0')}.png`), grid);
+  };
+  const started = Date.now();
+  const startStep = trainer.step;
+  try {
+    while (trainer.step < steps) {
+      const losses = trainer.trainStep();
+      await appendFile(join(outDir, 'losses.jsonl'), JSON.stringify({ ...losses, time: new Date().toISOString() }) + '\n');
+      const done = trainer.step - startStep, seconds = (Date.now() - started) / 1000;
+      const imagesPerSecond = done * trainer.config.batchSize / seconds;
+      const eta = (steps - trainer.step) * seconds / done;
+      const width = 24, filled = Math.round(width * trainer.step / steps);
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      if (interactive) log(`\r\x1b[2K${line}`);
+      else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
+      if (trainer.step % every === 0 || trainer.step === steps) await save();
+    }
+  } finally {
+    if (interactive) log('\n');
+    tf.dispose(gridNormals);
+    trainer.dispose();
+  }
+  log(`facegar train-gar: step ${Math.max(trainer.step, startStep)} saved in ${values.out} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  return EXIT_CODES.ok;
+}
+
+/** The dataset's crops at `resolution` (a larger stored size is halved down to it). */
+async function loadDatasetImages(dataDir: string, resolution: number): Promise<RgbaImage[]> {
+  const { decodeImageFile } = await import('../io/node/decode-image.ts');
+  let dataset: { sizes: number[]; images: { files: Record<string, string> }[] };
+  try {
+    dataset = JSON.parse(await readFile(join(dataDir, 'dataset.json'), 'utf8'));
+  } catch (error) {
+    throw new InputMissingError(`${join(dataDir, 'dataset.json')}: cannot read a dataset (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make one with facegar prepare`);
+  }
+  const size = dataset.sizes.filter((s) => s >= resolution && Number.isInteger(Math.log2(s / resolution))).sort((a, b) => a - b)[0];
+  if (size === undefined) throw new UsageError(`${dataDir}: no crops of ${resolution}px or a power-of-two multiple (have ${dataset.sizes.join(', ')}); run facegar prepare --size ${resolution}`);
+  if (dataset.images.length === 0) throw new UsageError(`${dataDir}: the dataset has no images`);
+  const images: RgbaImage[] = [];
+  for (const entry of dataset.images) {
+    let image = await decodeImageFile(join(dataDir, entry.files[String(size)]));
+    while (image.width > resolution) image = halveImage(image);
+    images.push(image);
+  }
+  return images;
+}
+
+function integerOption(value: string | undefined, name: string, minimum: number): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
+  return number;
+}

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readdir, readFile, rm, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, hasStackTrace } from '../helpers/cli.ts';
+import { photosDir } from '../helpers/shared-data.ts';
+
+test('facegar prepare then train-gar (tiny), refuse to overwrite, resume', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-gar-cli-'));
+  try {
+    const photos = join(dir, 'photos');
+    await mkdir(photos);
+    const examples = (await readdir(photosDir)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, 3);
+    for (const f of examples) await copyFile(join(photosDir, f), join(photos, f));
+    const prepared = await runCli(['prepare', photos, '--out', join(dir, 'ds'), '--size', '32']);
+    assert.equal(prepared.code, 0, prepared.stderr);
+    const dataset = JSON.parse(await readFile(join(dir, 'ds', 'dataset.json'), 'utf8'));
+    assert.equal(dataset.images.length + dataset.skipped.length, 3);
+    assert.ok(dataset.images.length >= 2);
+    assert.equal(dataset.images[0].landmarks68.length, 136);
+    const again = await runCli(['prepare', photos, '--out', join(dir, 'ds'), '--size', '32']);
+    assert.match(again.stderr, /0 processed now/);
+
+    const run = join(dir, 'run');
+    const trained = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', run, '--steps', '2', '--batch', '2', '--checkpoint-every', '2']);
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.deepEqual((await readdir(run)).sort(), ['checkpoint-00000002.safetensors', 'checkpoint.json', 'losses.jsonl', 'samples-00000002.png']);
+    const refused = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', run, '--steps', '3']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--resume/);
+    assert.ok(!hasStackTrace(refused.stderr));
+    const resumed = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', run, '--steps', '3', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(JSON.parse(await readFile(join(run, 'checkpoint.json'), 'utf8')).step, 3);
+    assert.equal((await readFile(join(run, 'losses.jsonl'), 'utf8')).trim().split('\n').length, 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,131 @@
+// End-to-end: the demo page in headless Debian Chromium, driven with playwright-core.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startDemoServer } from '../../web/serve.ts';
+import { Reconstructor, rescaleReconstruction } from '../../src/api/reconstruct.ts';
+import { decodeImageFileScaled } from '../../src/io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/shared-data.ts';
+import { sharedModel } from '../helpers/model.ts';
+
+export const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const PHOTOS = ['000002.jpg', '000031.jpg'];
+/** The same fit options on the page (?fit=) and in Node. */
+const FIT = { landmarkSteps: 200, photometricSteps: 16 };
+const artifactsDir = join(repositoryRoot, 'test-artifacts');
+
+let server: Awaited<ReturnType<typeof startDemoServer>> | undefined;
+let context: BrowserContext | undefined;
+let profileDir = '';
+
+before(async () => {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install it (apt-get install -y chromium) or set FACEGAR_CHROMIUM`);
+  }
+  server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true }, photosDir });
+  profileDir = await mkdtemp(join(tmpdir(), 'facegar-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, acceptDownloads: true, viewport: { width: 1200, height: 900 } });
+  await mkdir(artifactsDir, { recursive: true });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const page = await context!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
+  await page.goto(`${server!.url}?backend=wasm&fit=${encodeURIComponent(JSON.stringify(FIT))}`);
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
+  const state = await page.evaluate(() => document.body.dataset.state);
+  assert.equal(state, 'ready', `page did not get ready: ${await page.textContent('#message')} ${errors.join(' | ')}`);
+  return page;
+}
+
+/** Vertex count of the POSITION accessor of a GLB, read with a minimal parser. */
+function glbPositionCount(bytes: Uint8Array): { vertices: number; hasTexture: boolean } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(view.getUint32(0, true), 0x46546c67, 'GLB magic');
+  const jsonLength = view.getUint32(12, true);
+  const json = JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + jsonLength)));
+  const position = json.accessors[json.meshes[0].primitives[0].attributes.POSITION];
+  return { vertices: position.count, hasTexture: Array.isArray(json.images) && json.images.length === 1 };
+}
+
+test('the demo page reconstructs two example photos like the Node library does', { timeout: 170_000 }, async () => {
+  const model = await sharedModel();
+  const expectedVertices = new Set(Array.from(model.triangles, (v, k) => v * 1e6 + model.triangleUvIndices[k])).size;
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles() }, { backend: 'wasm' });
+  const page = await openPage();
+  try {
+    const backend = await page.textContent('#backend');
+    assert.match(backend ?? '', /wasm/);
+    for (const photo of PHOTOS) {
+      const path = join(photosDir, photo);
+      await page.setInputFiles('#file', path);
+      await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
+      const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][] }; meshVertexCount: number } }).facegar);
+
+      // The GLB the page offers: the whole mesh, textured.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
+      const glb = new Uint8Array(await readFile(await download.path()));
+      const { vertices, hasTexture } = glbPositionCount(glb);
+      assert.equal(vertices, expectedVertices, `${photo}: GLB vertices`);
+      assert.ok(hasTexture, `${photo}: GLB texture`);
+      assert.equal(exposed.meshVertexCount, expectedVertices, `${photo}: vertices three.js loaded`);
+
+      // The page's landmarks against the library in Node on the same photo with the same options.
+      const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
+      const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, fit: FIT });
+      const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
+      let worstPx = 0;
+      exposed.result.landmarks2d.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node.landmarks2d[2 * k], y - node.landmarks2d[2 * k + 1])); });
+      assert.ok(worstPx < 2, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+      console.log(`# ${photo}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; GLB ${glb.length} bytes, ${vertices} vertices`);
+      await page.screenshot({ path: join(artifactsDir, `web-demo-${photo.replace(/\.\w+$/, '')}.png`) });
+    }
+  } finally {
+    reconstructor.dispose();
+    await page.close();
+  }
+});
+
+test('bad input on the page gives a message on the page', { timeout: 60_000 }, async () => {
+  const page = await openPage();
+  try {
+    const dir = await mkdtemp(join(tmpdir(), 'facegar-bad-'));
+    const notImage = join(dir, 'notes.jpg');
+    await writeFile(notImage, 'this is text, not a photo\n');
+    await page.setInputFiles('#file', notImage);
+    await page.waitForFunction(() => document.body.dataset.state === 'failed', undefined, { timeout: 20_000 });
+    assert.match(await page.textContent('#message') ?? '', /notes\.jpg: not an image/);
+    await rm(dir, { recursive: true, force: true });
+  } finally {
+    await page.close();
+  }
+});
+
+test("the README's 10-line embedding example runs as written in a page of its own", { timeout: 90_000 }, async () => {
+  const page = await context!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
+  try {
+    await page.goto(`${server!.url}embed.html`);
+    await page.waitForFunction(() => /vertices/.test(document.title), undefined, { timeout: 80_000 }).catch(() => undefined);
+    const title = await page.title();
+    assert.match(title, /^9409 vertices, landmark error \d+\.\d\d px$/, `embed page: "${title}" ${errors.join(' | ')}`);
+  } finally {
+    await page.close();
+  }
+});
