@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { projectPointsArray, transformPointsArray } from '../geometry/camera.ts';
+import { DETECTOR_LANDMARK_VERTICES } from '../morphable/detector-landmark-vertices.ts';
 
 /** Jaw-contour landmarks that slide along the face (the chin, 6–10, stays fixed). */
 const SLIDING_CONTOUR = [0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16];
@@ -25,9 +26,14 @@ export class LandmarkCorrespondence {
   neutral: tf.Tensor2D;
   basis: tf.Tensor2D;
 
-  constructor(model: MorphableModel) {
+  /**
+   * @param innerVertices the vertices of the 68 landmarks as the detector places them (the jaw
+   *   entries only seed the sliding contour); default: calibrated for the FaceMesh detector on
+   *   ICT-FaceKit, or the model's own landmarks for another model.
+   */
+  constructor(model: MorphableModel, innerVertices: ArrayLike<number> = defaultLandmarkVertices(model)) {
     this.model = model;
-    this.vertexIndices = Uint32Array.from(model.landmarkVertexIndices);
+    this.vertexIndices = Uint32Array.from(innerVertices);
     this.candidates = SLIDING_CONTOUR.map((k) => contourCandidates(model, model.landmarkVertexIndices[k]));
     [this.neutral, this.basis] = this.buildTensors();
   }
@@ -91,6 +97,11 @@ export class LandmarkCorrespondence {
     });
     return [tf.tensor2d(neutral, [68, 3]), tf.tensor2d(rows, [68 * 3, K + E])];
   }
+}
+
+function defaultLandmarkVertices(model: MorphableModel): ArrayLike<number> {
+  const calibratedFor = DETECTOR_LANDMARK_VERTICES.every((v) => v < model.vertexCount) && model.name.startsWith('ict-facekit');
+  return calibratedFor ? DETECTOR_LANDMARK_VERTICES : model.landmarkVertexIndices;
 }
 
 /** Vertices at the landmark's height (±3 mm), on its side, from half its distance to the midline outwards, not far behind it. */

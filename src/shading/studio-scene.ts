@@ -7,7 +7,7 @@ import type { StudioScene } from './studio-renderer.ts';
 export interface StudioSceneConfig {
   width: number;
   height: number;
-  /** Identity coefficients ~ N(0, identityScale²). */
+  /** Identity coefficients ~ N(0, identityScale²); 1 = the model's own prior (its modes have unit variance). */
   identityScale: number;
   /** How many expressions are active (each weight uniform in [0, maxExpressionWeight]). */
   activeExpressions: number;
@@ -22,7 +22,7 @@ export interface StudioSceneConfig {
 }
 
 export const DEFAULT_STUDIO_SCENE_CONFIG: Readonly<StudioSceneConfig> = Object.freeze({
-  width: 512, height: 512, identityScale: 0.7, activeExpressions: 3, maxExpressionWeight: 0.7,
+  width: 512, height: 512, identityScale: 1, activeExpressions: 3, maxExpressionWeight: 0.7,
   maxYawDeg: 60, maxPitchDeg: 15, maxRollDeg: 10, faceFraction: [0.35, 0.6] as [number, number], focalPerWidth: [1.5, 4] as [number, number],
 });
 
