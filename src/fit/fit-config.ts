@@ -33,7 +33,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   // priors give slightly better meshes, weaker ones follow the detector's landmarks more closely.
   identityPriorWeight: 3e-6,
   expressionPriorWeight: 3e-5,
-  focalPriorWeight: 1e-3,
+  focalPriorWeight: 0.1,
   focalPriorPerImageSide: 1.5,
 });
 
