@@ -34,6 +34,8 @@ export interface BenchReport {
   trainStepsPerSec: number;
   trainStepsPerSec1: number;
   trainBatch: number;
+  /** Browser demo: bundle sizes and photo-to-mesh time in headless Chromium; null with --quick. */
+  web: Record<string, unknown> | null;
   ratios: { fwdBwdOverFwd: number; cpuOverWasm: number | null; twoCoresOverOne: number };
 }
 
@@ -60,6 +62,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const training = await measureTraining({ batch: trainBatch, steps: options.quick ? 2 : 5 });
   progress('reconstruction (graphics path) and rasteriser');
   const reconstruct = await benchReconstruct({ repeats: options.quick ? 1 : 3 });
+  // The browser demo needs Chromium and ~30 s: full runs only.
+  let web: Record<string, unknown> | null = null;
+  if (!options.quick) {
+    progress('browser demo in headless Chromium');
+    web = await (await import('./web.ts')).benchWeb();
+  }
   const { size, channels, blocks } = DEFAULT_BENCH_GENERATOR_CONFIG;
   const round = (v: number) => Math.round(v * 10) / 10;
   return {
@@ -76,6 +84,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     trainStepsPerSec: Number(training.stepsPerSec['2']!.toFixed(3)),
     trainStepsPerSec1: Number(training.stepsPerSec['1']!.toFixed(3)),
     trainBatch,
+    web,
     ratios: {
       fwdBwdOverFwd: Number((g128.forwardBackwardMs / g128.forwardMs).toFixed(2)),
       cpuOverWasm: cpuMs === null ? null : Number((cpuMs / g128.forwardBackwardMs).toFixed(1)),
@@ -98,6 +107,11 @@ export function formatBenchTable(report: BenchReport): string {
     [`training, batch ${report.trainBatch}, ${report.threads} workers`, `${report.trainStepsPerSec} steps/s`,
       `${report.ratios.twoCoresOverOne}× one worker (${report.trainStepsPerSec1} steps/s; target ≥ 1.6)`],
   ];
+  if (report.web) {
+    const web = report.web as { totalGzipBytes: number; photoToMeshMs: { median: number } };
+    rows.push(['browser demo: photo to mesh (Chromium, wasm)', `${web.photoToMeshMs.median} ms`, 'median of 3 photos']);
+    rows.push(['browser demo: bundle', `${Math.round(web.totalGzipBytes / 1024)} KiB gzip`, 'app + worker + page']);
+  }
   const width = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => `${r[0].padEnd(width[0]!)}  ${r[1].padStart(width[1]!)}  ${r[2]}`.trimEnd());
   return [report.setup, `backend ${report.backend.name}, ${report.backend.threads} thread(s), simd ${report.backend.simd}`, ...lines].join('\n') + '\n';

@@ -8,12 +8,14 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { startDemoServer } from '../web/serve.ts';
 import { DEFAULT_DIST_DIR } from '../web/build.ts';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { modelDir, photosDir, testCacheDir } from '../test/helpers/shared-data.ts';
 
 const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const photos = process.argv.slice(2).length ? process.argv.slice(2) : ['000002.jpg', '000031.jpg', '000037.jpg'];
 
+export async function benchWeb(photos: string[] = ['000002.jpg', '000031.jpg', '000037.jpg']): Promise<Record<string, unknown>> {
 const server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true } });
 const profileDir = await mkdtemp(join(tmpdir(), 'facegar-bench-'));
 const context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: ARGS });
@@ -39,16 +41,22 @@ try {
     runs.push({ photo, ...timings });
   }
   const photoToMesh = runs.map((r) => r.photoToMesh as number);
-  console.log(JSON.stringify({
+  return {
     chromium: await context.browser()?.version() ?? 'persistent context',
     backend: await page.textContent('#backend'),
     bundle,
     totalGzipBytes: Object.values(bundle).reduce((s, b) => s + b.gzipBytes, 0),
     pageReadyMs: { firstVisit: loads[0], secondVisitModelFromCache: loads[1] },
     photoToMeshMs: { median: photoToMesh.sort((a, b) => a - b)[Math.floor(photoToMesh.length / 2)], runs },
-  }, null, 1));
+  };
 } finally {
   await context.close();
   await server.close();
   await rm(profileDir, { recursive: true, force: true });
+}
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const photos = process.argv.slice(2);
+  console.log(JSON.stringify(await benchWeb(photos.length ? photos : undefined), null, 1));
 }

@@ -7,7 +7,7 @@
  *   node --import tsx scripts/batch-resume-check.ts [--count 200] [--fast]
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ export async function batchResumeCheck(options: { count: number; extraArgs?: str
   const resumedMs = Date.now() - started;
 
   const differences = await compareFolders(outA, outB);
+  await Promise.all([inputs, outA, outB].map((dir) => rm(dir, { recursive: true, force: true })));
   return { inputs: options.count, killedAfter, identical: differences.length === 0, differences, uninterruptedMs, resumedMs };
 }
 
