@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { builtinWasmKernel } from '../src/engine/wasm-kernels.ts';
 import type { DataParallelModel, TrainingBatch } from '../src/io/node/data-parallel.ts';
+import { GAR_PRESETS } from '../src/gar/gar-config.ts';
+import { Generator } from '../src/gar/generator.ts';
 
 /** What the bench needs of a generator: trainable variables and a forward pass. */
 export interface BenchGenerator {
@@ -50,8 +52,23 @@ export function createStandInGenerator(config: BenchGeneratorConfig): BenchGener
   return { variables, forward, dispose: () => tf.dispose(variables) };
 }
 
-// ▶ The one line to change when the real GAR generator exists (e.g. a factory from src/gar/).
-export const createBenchGenerator: (config: BenchGeneratorConfig) => BenchGenerator = createStandInGenerator;
+/**
+ * The real GAR generator (`base` preset: 64 channels up to 128², 32 above; z and w 256), at
+ * `config.size`. Adapts the bench's shapes: the input's first 3 channels are the normal map,
+ * the latent is tiled/cut to zDim, and the RGB output is tiled to `config.channels`.
+ */
+export function createBenchGenerator(config: BenchGeneratorConfig): BenchGenerator {
+  const generator = new Generator({ ...GAR_PRESETS.base, resolution: config.size }, config.seed);
+  const { zDim } = generator.config;
+  const forward = (input: tf.Tensor4D, latent: tf.Tensor2D) => tf.tidy(() => {
+    const [n, s, , c] = input.shape;
+    const normals = tf.slice(input, [0, 0, 0, 0], [n, s, s, Math.min(3, c)]) as tf.Tensor4D;
+    const z = tf.slice(tf.tile(latent, [1, Math.ceil(zDim / latent.shape[1])]), [0, 0], [n, zDim]) as tf.Tensor2D;
+    const image = generator.generate(normals, z);
+    return tf.slice(tf.tile(image, [1, 1, 1, Math.ceil(c / 3)]), [0, 0, 0, 0], [n, s, s, c]) as tf.Tensor4D;
+  });
+  return { variables: generator.trainableVariables(), forward, dispose: () => generator.dispose() };
+}
 
 /** Times of `runs` calls (after one warm-up unless told); each call reads its results back. */
 function timeRuns(run: () => tf.Tensor | tf.Tensor[], runs: number, warmUp = true): number[] {

@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
-import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
-import { parseNpy, parseObjMesh, parsePickedPoints, parseTextMatrix } from '../eval/benchmark-files.ts';
+import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
+import { firstWithExtension, formatMm as fmt, integerOption, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
+import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
+import { AFLW2000_HELP, aflw2000Command } from './eval-aflw2000-command.ts';
 import { evaluateNowScan, NOW_SUBSETS, parseNowImagePath } from '../eval/now-protocol.ts';
 import { concatSamples, summarizeErrors } from '../eval/error-statistics.ts';
 
@@ -11,6 +13,8 @@ const EVAL_HELP = `Usage: facegar eval <benchmark> [options]
 Benchmarks:
   synthetic    studio-rendered photos with exact ground truth (runs anywhere, nothing to download)
   now          the NoW challenge protocol on a local copy of the NoW data (validation scans)
+  micc         the MICC Florence protocol (RMSE per video setting) on a local copy of the data
+  aflw2000     68-point landmark NME on a local copy of AFLW2000-3D, split by yaw
 
 facegar eval synthetic [options]
   Renders --n photos with the studio renderer (specular light, cast shadows, textured skin,
@@ -33,6 +37,8 @@ facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--js
   counted: median, mean, std in mm, overall and per subset (neutral, expression, occluded, selfie).
   Predictions missing from PRED_DIR are counted and reported, not scored.
 
+${MICC_HELP}
+${AFLW2000_HELP}
 Options of synthetic:
       --n <count>            [number] photos (default: 50)
       --seed <n>             [number] benchmark seed (default: 1)
@@ -42,6 +48,8 @@ Options of synthetic:
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --json                 [boolean] print one JSON object { rows: [...] } on stdout
+      --report <dir>         [string] also write DIR/contact-sheet.png (render | fit overlay for the
+                             first 12 images; failures tinted red), DIR/report.md and DIR/report.json
   -q, --quiet                [boolean] no progress lines on stderr
   -h, --help                 [boolean] this help
 `;
@@ -55,6 +63,8 @@ export async function run(args: string[]): Promise<number> {
   }
   if (benchmark === 'synthetic') return syntheticCommand(rest);
   if (benchmark === 'now') return nowCommand(rest, EVAL_HELP);
+  if (benchmark === 'micc') return miccCommand(rest, EVAL_HELP);
+  if (benchmark === 'aflw2000') return aflw2000Command(rest, EVAL_HELP);
   throw new UsageError(`unknown benchmark "${benchmark}" (try: facegar eval --help)`);
 }
 
@@ -65,7 +75,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       args, allowPositionals: false, strict: true, options: {
         n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string', default: 'graphics' },
         'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
-        backend: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false },
+        backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
       },
     });
@@ -95,17 +105,13 @@ async function syntheticCommand(args: string[]): Promise<number> {
     });
     if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');
     else process.stdout.write(formatBenchmarkTable(result.rows));
+    if (values.report !== undefined) await writeSyntheticReport(resolve(values.report), result, model, ['facegar', 'eval', 'synthetic', ...args].join(' '));
   } finally {
     reconstructor.dispose();
   }
   return EXIT_CODES.ok;
 }
 
-function integerOption(value: string | undefined, name: string, minimum: number): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
-  return number;
-}
 
 /** `facegar eval now`: the NoW protocol over a local copy of the data and a predictions folder. */
 async function nowCommand(args: string[], help: string): Promise<number> {
@@ -171,33 +177,20 @@ async function nowCommand(args: string[], help: string): Promise<number> {
   return EXIT_CODES.ok;
 }
 
-const fmt = (value: number) => (Number.isFinite(value) ? value.toFixed(3) : '—').padStart(6);
-
-async function readText(path: string, what: string): Promise<string> {
-  try { return await readFile(path, 'utf8'); } catch { throw new InputMissingError(`${what} not found: ${path}`); }
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try { return await readFile(path, 'utf8'); } catch { return undefined; }
-}
-
-async function readPredictedLandmarks(base: string): Promise<Float64Array | undefined> {
+/** `--report DIR`: contact sheet PNG, Markdown and JSON reports (atomic writes). */
+async function writeSyntheticReport(dir: string, result: import('../eval/synthetic-benchmark.ts').SyntheticBenchmarkResult,
+                                    model: import('../morphable/morphable-model.ts').MorphableModel, commandLine: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  const { OutputNotWritableError } = await import('../common/errors.ts');
+  const { writeFileAtomic } = await import('../io/node/atomic-write.ts');
+  const { writePngAtomic } = await import('../io/node/encode-image.ts');
+  const { benchmarkReportJson, formatBenchmarkMarkdown, renderContactSheet } = await import('../eval/benchmark-report.ts');
   try {
-    const bytes = new Uint8Array(await readFile(`${base}.npy`));
-    return parseNpy(bytes).data;
+    await mkdir(dir, { recursive: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`${base}.npy: ${(error as Error).message}`);
+    throw new OutputNotWritableError(`cannot create report folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const text = await readOptional(`${base}.txt`);
-  return text === undefined ? undefined : parseTextMatrix(text);
-}
-
-async function firstWithExtension(dir: string, extension: string): Promise<string> {
-  try {
-    if ((await stat(dir)).isDirectory()) {
-      const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith(extension)).sort();
-      if (names.length) return join(dir, names[0]);
-    }
-  } catch { /* reported below */ }
-  throw new InputMissingError(`no ${extension} file in ${dir}`);
+  await writePngAtomic(join(dir, 'contact-sheet.png'), renderContactSheet(result, model));
+  await writeFileAtomic(join(dir, 'report.md'), formatBenchmarkMarkdown(result, commandLine));
+  await writeFileAtomic(join(dir, 'report.json'), JSON.stringify(benchmarkReportJson(result, commandLine), null, 1) + '\n');
 }

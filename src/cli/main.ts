@@ -11,6 +11,8 @@ Usage:
   facegar reconstruct <inputs...> [options]   photo(s) → mesh, parameters JSON, overlay PNG
   facegar prepare <photos dir> --out <dir>     detect + align faces into a GAR training dataset
   facegar train-gar --data <dir> --out <dir>  train the Generative Adversarial Renderer
+  facegar sample --gar <run dir> --out <png>  a grid of GAR renders over random normal maps
+  facegar train-encoder --gar <dir> --out <dir>  train the encoder that inverts a GAR
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
   facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
   facegar --version [--verbose]               version (and tensor backend with --verbose)
@@ -63,6 +65,8 @@ Options:
 const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promise<number> }>> = {
   eval: () => import('./eval-command.ts'),
   'train-gar': () => import('./train-gar-command.ts'),
+  sample: () => import('./sample-command.ts'),
+  'train-encoder': () => import('./train-encoder-command.ts'),
   prepare: () => import('./prepare-command.ts'),
   bench: () => import('./bench-command.ts'),
 };

@@ -1,12 +1,15 @@
 // `facegar prepare PHOTOS_DIR --out DATASET_DIR`: detect and align the largest face of every
-// photo into canonical crops for GAR training, with a dataset.json index. Resumable: photos
-// already listed (as images or as skipped) are not processed again.
+// photo into canonical crops for GAR training, with a dataset.json index. `--synthetic N`
+// does the same for N studio renders. Resumable: sources already listed (as images or as
+// skipped) are not processed again.
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import type { RgbaImage } from '../common/image.ts';
 
 const HELP = `Usage: facegar prepare <photos dir> --out <dataset dir> [options]
+       facegar prepare --synthetic <n> --out <dataset dir> [options]
 
 Detects the largest face in every photo (searched recursively), aligns it to the canonical
 crop (similarity transform from the eye centres and mouth corners) and writes, atomically:
@@ -17,21 +20,35 @@ Running again on the same --out continues where it stopped.
 
 Options:
   -o, --out <dir>       [string] dataset directory (required)
-      --size <list>     [string] crop sizes in pixels, comma-separated (default: 128)
-      --synthetic <n>   [number] studio renders instead of photos (needs src/shading/studio-renderer.ts; not available yet)
+      --size <list>     [string] crop sizes in pixels, comma-separated (default: 128; 64 with --synthetic)
+      --synthetic <n>   [number] n studio renders (seed stream 'train', never the benchmark's) instead of photos
+      --seed <n>        [number] seed of the synthetic stream (default: 0)
+      --align <how>     [string] synthetic faces: truth (model landmarks of the render, the ones the
+                        GAR's normal maps are framed by) | detect (the detector, as for photos) (default: truth)
+  -m, --model <dir>     [string] ICT-FaceKit model directory for --synthetic (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet           [boolean] no progress
   -h, --help            [boolean] this help
 `;
 
-interface DatasetImage { id: string; source: string; files: Record<string, string>; landmarks68: number[]; detectionScore: number }
+interface DatasetImage {
+  id: string; source: string; files: Record<string, string>; landmarks68: number[];
+  /** Detector score; absent when the crop was aligned on known (synthetic truth) landmarks. */
+  detectionScore?: number;
+  /** Synthetic faces: the scene's head angles [pitch, yaw, roll], degrees. */
+  anglesDeg?: number[];
+}
 interface Dataset { format: 1; sizes: number[]; images: DatasetImage[]; skipped: { source: string; reason: string }[] }
+
+/** One thing to crop: a photo file or a synthetic render, by its dataset source name. */
+interface PrepareSource { source: string; stem: string; load(): Promise<{ image: RgbaImage; truthLandmarks68?: Float32Array; anglesDeg?: number[] }> }
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args, allowPositionals: true, strict: true, options: {
-        out: { type: 'string', short: 'o' }, size: { type: 'string', default: '128' }, synthetic: { type: 'string' },
+        out: { type: 'string', short: 'o' }, size: { type: 'string' }, synthetic: { type: 'string' },
+        seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
         quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
         verbose: { type: 'boolean', short: 'v', default: false },
       },
@@ -41,24 +58,52 @@ export async function run(args: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
-  if (values.synthetic !== undefined) throw new UsageError('--synthetic needs the studio renderer (src/shading/studio-renderer.ts), which this version does not have yet');
   if (!values.out) throw new UsageError('--out <dataset dir> is required (try --help)');
-  if (positionals.length !== 1) throw new UsageError('give exactly one photos directory (try --help)');
-  const sizes = String(values.size).split(',').map((s) => Number(s.trim()));
-  for (const size of sizes) if (!Number.isInteger(size) || size < 8 || size > 4096) throw new UsageError(`Expected integers between 8 and 4096 for --size but received ${values.size}`);
+  const synthetic = values.synthetic !== undefined;
+  if (synthetic && positionals.length !== 0) throw new UsageError('give either a photos directory or --synthetic <n>, not both (try --help)');
+  if (!synthetic && positionals.length !== 1) throw new UsageError('give exactly one photos directory (try --help)');
+  const sizeText = values.size ?? (synthetic ? '64' : '128');
+  const sizes = sizeText.split(',').map((s) => Number(s.trim()));
+  for (const size of sizes) if (!Number.isInteger(size) || size < 8 || size > 4096) throw new UsageError(`Expected integers between 8 and 4096 for --size but received ${sizeText}`);
+  const count = Number(values.synthetic);
+  if (synthetic && (!Number.isInteger(count) || count < 1)) throw new UsageError(`Expected a positive integer for --synthetic but received ${values.synthetic}`);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`Expected an integer ≥ 0 for --seed but received ${values.seed}`);
+  if (values.align !== 'truth' && values.align !== 'detect') throw new UsageError(`Expected truth or detect for --align but received ${values.align}`);
+  const useDetector = !synthetic || values.align === 'detect';
 
-  const { expandInputs } = await import('./expand-inputs.ts');
   const { decodeImageFile } = await import('../io/node/decode-image.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
   const { ensureWritableDirectory, writeFileAtomic } = await import('../io/node/atomic-write.ts');
-  const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
-  const { createFaceDetector, alignFaceCrop } = await import('../detect/index.ts');
+  const { alignFaceCrop } = await import('../detect/align-face-crop.ts');
   const { applyAffine2D } = await import('../common/image.ts');
   const { FacegarError } = await import('../common/errors.ts');
 
-  const photosDir = resolve(positionals[0]);
-  const inputs = await expandInputs([photosDir]);
-  if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals[0]}`);
+  const sources: PrepareSource[] = [];
+  const largest = Math.max(...sizes);
+  if (synthetic) {
+    const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+    const { renderTrainingFace, syntheticRenderSizePx, syntheticSourceName } = await import('../gar/synthetic-faces.ts');
+    let model: Awaited<ReturnType<typeof loadMorphableModel>>['model'] | undefined;
+    const renderSize = syntheticRenderSizePx(largest);
+    for (let index = 0; index < count; index++) {
+      sources.push({
+        source: syntheticSourceName(seed, index), stem: `synthetic-s${seed}-${index}`,
+        load: async () => {
+          model ??= (await loadMorphableModel({ modelDir: values.model })).model;
+          const { image, truth } = renderTrainingFace(model, seed, index, renderSize);
+          return { image, truthLandmarks68: truth.landmarks2d, anglesDeg: truth.anglesDeg.map((a) => Math.round(a * 100) / 100) };
+        },
+      });
+    }
+  } else {
+    const { expandInputs } = await import('./expand-inputs.ts');
+    const photosDir = resolve(positionals[0]);
+    const inputs = await expandInputs([photosDir]);
+    if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals[0]}`);
+    for (const { path } of inputs) sources.push({ source: relative(photosDir, path), stem: basename(path, extname(path)), load: async () => ({ image: await decodeImageFile(path) }) });
+  }
+
   const outDir = resolve(values.out);
   await ensureWritableDirectory(outDir);
   for (const size of sizes) await ensureWritableDirectory(join(outDir, String(size)));
@@ -72,36 +117,48 @@ export async function run(args: string[]): Promise<number> {
     if (error instanceof UsageError) throw error;
   }
   const done = new Set([...dataset.images.map((i) => i.source), ...dataset.skipped.map((s) => s.source)]);
-  const detector = await createFaceDetector(await loadDetectorModelFiles());
-  const largest = Math.max(...sizes);
+  let detector: { detect(image: RgbaImage): Promise<{ landmarks68: Float32Array; detectionScore: number }[]>; dispose(): void } | undefined;
+  if (useDetector) {
+    const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
+    const { createFaceDetector } = await import('../detect/index.ts');
+    detector = await createFaceDetector(await loadDetectorModelFiles());
+  }
   const show = !values.quiet;
   const started = Date.now();
   let processed = 0;
   try {
-    for (const [index, { path }] of inputs.entries()) {
-      const source = relative(photosDir, path);
+    for (const [index, { source, stem, load }] of sources.entries()) {
       if (done.has(source)) continue;
       try {
-        const image = await decodeImageFile(path);
-        const faces = await detector.detect(image);
-        if (faces.length === 0) {
+        const { image, truthLandmarks68, anglesDeg } = await load();
+        let landmarks: Float32Array | undefined = truthLandmarks68;
+        let detectionScore: number | undefined;
+        if (detector) {
+          const faces = await detector.detect(image);
+          landmarks = faces[0]?.landmarks68;
+          detectionScore = faces[0]?.detectionScore;
+        }
+        if (!landmarks) {
           dataset.skipped.push({ source, reason: 'no face found' });
         } else {
-          const face = faces[0];
-          const id = `${String(dataset.images.length + dataset.skipped.length).padStart(6, '0')}-${basename(path, extname(path)).replace(/[^\w.-]+/g, '_')}`;
+          const id = `${String(dataset.images.length + dataset.skipped.length).padStart(6, '0')}-${stem.replace(/[^\w.-]+/g, '_')}`;
           const files: Record<string, string> = {};
           let landmarks68: number[] = [];
           for (const size of sizes) {
-            const { crop, cropFromImage } = alignFaceCrop(image, face.landmarks68, size);
+            const { crop, cropFromImage } = alignFaceCrop(image, landmarks, size);
             for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255; // outside the photo: opaque black
             files[String(size)] = `${size}/${id}.png`;
             await writePngAtomic(join(outDir, files[String(size)]), crop);
             if (size === largest) {
               landmarks68 = [];
-              for (let i = 0; i < 68; i++) landmarks68.push(...applyAffine2D(cropFromImage, face.landmarks68[2 * i], face.landmarks68[2 * i + 1]).map((v) => Math.round(v * 100) / 100));
+              for (let i = 0; i < 68; i++) landmarks68.push(...applyAffine2D(cropFromImage, landmarks[2 * i], landmarks[2 * i + 1]).map((v) => Math.round(v * 100) / 100));
             }
           }
-          dataset.images.push({ id, source, files, landmarks68, detectionScore: Math.round(face.detectionScore * 1000) / 1000 });
+          dataset.images.push({
+            id, source, files, landmarks68,
+            ...(detectionScore !== undefined ? { detectionScore: Math.round(detectionScore * 1000) / 1000 } : {}),
+            ...(anglesDeg ? { anglesDeg } : {}),
+          });
         }
       } catch (error) {
         if (!(error instanceof FacegarError)) throw error;
@@ -110,13 +167,14 @@ export async function run(args: string[]): Promise<number> {
       await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');
       processed++;
       if (show) {
-        const filled = Math.round(24 * (index + 1) / inputs.length);
-        const line = `${'█'.repeat(filled)}${'░'.repeat(24 - filled)} ${index + 1}/${inputs.length} ${source}`;
+        const filled = Math.round(24 * (index + 1) / sources.length);
+        const elapsed = (Date.now() - started) / 1000;
+        const line = `${'█'.repeat(filled)}${'░'.repeat(24 - filled)} ${index + 1}/${sources.length} ${source} (${(processed / elapsed).toFixed(1)}/s)`;
         process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
       }
     }
   } finally {
-    detector.dispose();
+    detector?.dispose();
     if (show && process.stderr.isTTY) process.stderr.write('\n');
   }
   await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');

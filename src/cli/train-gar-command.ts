@@ -22,6 +22,7 @@ Options:
       --seed <n>          [number] random seed (default: 0)
       --lr <x>            [number] Adam learning rate (default: 0.0025)
       --checkpoint-every <n> [number] steps between checkpoints and sample grids (default: 100)
+      --r1-gamma <x>      [number] R1 weight γ (default: 10; StyleGAN2-ADA's rule 0.0002·R²/batch gives ~0.05 at 32², batch 4)
       --no-path-length    [boolean] switch path-length regularisation off
       --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
@@ -37,6 +38,7 @@ export async function run(args: string[]): Promise<number> {
         data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
         steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
         lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
+        'r1-gamma': { type: 'string' },
         resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
       },
@@ -54,6 +56,8 @@ export async function run(args: string[]): Promise<number> {
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const learningRate = values.lr === undefined ? undefined : Number(values.lr);
   if (learningRate !== undefined && !(learningRate > 0)) throw new UsageError(`Expected a positive number for --lr but received ${values.lr}`);
+  const r1Gamma = values['r1-gamma'] === undefined ? undefined : Number(values['r1-gamma']);
+  if (r1Gamma !== undefined && !(r1Gamma >= 0)) throw new UsageError(`Expected a number ≥ 0 for --r1-gamma but received ${values['r1-gamma']}`);
 
   const { garNetworkConfig } = await import('../gar/gar-config.ts');
   const network = garNetworkConfig(values.preset!);
@@ -81,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
   const sampler = new GeometrySampler(model, { resolution });
   const trainer = existing
     ? decodeGarTrainer(existing.manifest, existing.weights, sampler, realImages)
-    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}) } });
+    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}) } });
   const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
   log(`facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);

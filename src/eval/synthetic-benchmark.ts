@@ -1,4 +1,4 @@
-import { interOcularDistance, type Reconstructor } from '../api/reconstruct.ts';
+import { interOcularDistance, type FaceReconstruction, type Reconstructor } from '../api/reconstruct.ts';
 import { FacegarError } from '../common/errors.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../geometry/similarity-alignment.ts';
@@ -57,7 +57,12 @@ export interface BenchmarkSample {
   ms: number;
   /** Predicted model-space vertices [V*3] (for reports). */
   vertices?: Float32Array;
+  /** Pose, camera and landmarks of the fit (for overlays in reports); absent for mean-face and failures. */
+  fit?: BenchmarkFitView;
 }
+
+/** What an overlay of a fit needs (see `renderOverlay`). */
+export type BenchmarkFitView = Pick<FaceReconstruction, 'vertices' | 'rotation' | 'translationMm' | 'focalPx' | 'principalPointPx' | 'landmarks2d' | 'detectedLandmarks2d'>;
 
 export interface SyntheticBenchmarkResult {
   rows: BenchmarkRow[];
@@ -120,6 +125,7 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
         const face = result.faces[0];
         sample = {
           index, sceneSeed, yawDeg, ok: true, ms: performance.now() - started, vertices: face.vertices,
+          fit: { vertices: face.vertices, rotation: face.rotation, translationMm: face.translationMm, focalPx: face.focalPx, principalPointPx: face.principalPointPx, landmarks2d: face.landmarks2d, detectedLandmarks2d: face.detectedLandmarks2d },
           vertexErrorsMm: alignedVertexErrorsMm(face.vertices, render.truth.verticesModel, narrow),
           landmarkNme: landmarkNme(face.landmarks2d, render.truth.landmarks2d),
         };

@@ -15,6 +15,8 @@ export interface FitConfig {
   landmarkWeight: number;
   identityPriorWeight: number;
   expressionPriorWeight: number;
+  /** Shape priors are multiplied by 1 + gain·sin²(yaw): landmarks of turned faces are less reliable. */
+  turnedFacePriorGain: number;
   /** Pull of log(focal / focal prior) towards 0; focal and distance are nearly interchangeable. */
   focalPriorWeight: number;
   /** Focal length prior as a multiple of the image's longer side. */
@@ -33,6 +35,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   // priors give slightly better meshes, weaker ones follow the detector's landmarks more closely.
   identityPriorWeight: 3e-6,
   expressionPriorWeight: 3e-5,
+  turnedFacePriorGain: 8,
   focalPriorWeight: 0.1,
   focalPriorPerImageSide: 1.5,
 });

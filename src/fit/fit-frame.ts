@@ -34,7 +34,7 @@ export function createFitFrame(model: MorphableModel, landmarks68: Float32Array,
   const length2dPx = Math.max(1, Math.hypot(landmarks68[NOSE_BRIDGE_TOP * 2] - landmarks68[CHIN * 2], landmarks68[NOSE_BRIDGE_TOP * 2 + 1] - landmarks68[CHIN * 2 + 1]));
   const initialDepthMm = focalPriorPx * length3dMm / length2dPx;
   const direction: [number, number] = [(meanU - principalPointPx[0]) / focalPriorPx, -(meanV - principalPointPx[1]) / focalPriorPx];
-  return { frame: { focalPriorPx, principalPointPx, initialDepthMm, pivotMm: pivot, faceSizePx }, direction };
+  return { frame: { focalPriorPx, principalPointPx, initialDepthMm, pivotMm: pivot, faceSizePx, shapePriorScale: 1 }, direction };
 }
 
 /** A first guess of yaw (radians) from where the nose tip sits between the outer eye corners. */

@@ -17,6 +17,12 @@ export interface FitFrame {
   pivotMm: [number, number, number];
   /** Face size in pixels (geometric mean of the landmark box sides); landmark errors are divided by it. */
   faceSizePx: number;
+  /**
+   * Multiplies the shape priors once the head's turn is known: detectors place landmarks less
+   * reliably on turned faces, so the fit trusts the model's prior more there. Set after the
+   * rigid phase (1 until then, and when absent).
+   */
+  shapePriorScale?: number;
 }
 
 /** Model-space points [N, 3] → camera space [N, 3] under the variables' pose. */
@@ -90,18 +96,18 @@ export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorre
     const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
     const perPoint = tf.sum(tf.square(residual), 1);
     const data = tf.div(tf.sum(tf.mul(perPoint, weights)), tf.sum(weights));
-    return tf.add(tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config)) as tf.Scalar;
+    return tf.add(tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config, frame.shapePriorScale)) as tf.Scalar;
   });
 }
 
 /** Gaussian priors on identity and expression, and on log focal. */
-export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig): tf.Scalar {
+export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig, shapePriorScale = 1): tf.Scalar {
   return tf.tidy(() => {
     const identity = tf.slice(variables.coefficients, [0], [models.identityCount]);
     const expression = tf.slice(variables.coefficients, [models.identityCount], [models.expressionCount]);
     return tf.addN([
-      tf.mul(config.identityPriorWeight, tf.sum(tf.square(identity))),
-      tf.mul(config.expressionPriorWeight, tf.sum(tf.square(expression))),
+      tf.mul(config.identityPriorWeight * shapePriorScale, tf.sum(tf.square(identity))),
+      tf.mul(config.expressionPriorWeight * shapePriorScale, tf.sum(tf.square(expression))),
       tf.mul(config.focalPriorWeight, tf.square(variables.logFocal)),
     ]) as tf.Scalar;
   });
@@ -131,6 +137,10 @@ export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkC
   try {
     for (let step = 0; step < config.landmarkSteps; step++) {
       const rigid = step < rigidSteps;
+      if (step === rigidSteps) {
+        const yaw = variables.angles.dataSync()[1];
+        frame.shapePriorScale = 1 + config.turnedFacePriorGain * Math.sin(yaw) ** 2;
+      }
       if (step >= rigidSteps / 2 && step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(correspondence, variables, frame);
       const loss = (rigid ? rigidOptimizer : optimizer).minimize(
         () => landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config),

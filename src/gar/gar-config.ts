@@ -21,11 +21,15 @@ export type GarPresetName = 'tiny' | 'small' | 'base' | 'paper';
 
 const COMMON = { mappingLrMultiplier: 0.01, mbstdGroupSize: 4 } as const;
 
-/** Architectures by name: `tiny` for tests, `paper` close to StyleGAN2 config-f at 256². */
+/**
+ * Architectures by name. `tiny`, `small` and `base` are sized for a 2-core CPU (wasm): at most
+ * 64 channels per block, 32 at the top resolution of tiny and small, w 128–256, 2–4 mapping
+ * layers (bench/gar.ts measures them). `paper` is close to StyleGAN2 config-f at 256², for GPUs.
+ */
 export const GAR_PRESETS: Readonly<Record<GarPresetName, Readonly<GarNetworkConfig>>> = Object.freeze({
-  tiny: { ...COMMON, resolution: 32, zDim: 64, wDim: 64, mappingLayers: 2, channelBase: 512, channelMax: 32, injectionHiddenChannels: 8 },
-  small: { ...COMMON, resolution: 64, zDim: 256, wDim: 256, mappingLayers: 4, channelBase: 4096, channelMax: 128, injectionHiddenChannels: 16 },
-  base: { ...COMMON, resolution: 128, zDim: 512, wDim: 512, mappingLayers: 8, channelBase: 16384, channelMax: 256, injectionHiddenChannels: 32 },
+  tiny: { ...COMMON, resolution: 32, zDim: 128, wDim: 128, mappingLayers: 2, channelBase: 1024, channelMax: 64, injectionHiddenChannels: 8 },
+  small: { ...COMMON, resolution: 64, zDim: 128, wDim: 128, mappingLayers: 3, channelBase: 2048, channelMax: 64, injectionHiddenChannels: 16 },
+  base: { ...COMMON, resolution: 128, zDim: 256, wDim: 256, mappingLayers: 4, channelBase: 8192, channelMax: 64, injectionHiddenChannels: 16 },
   paper: { ...COMMON, resolution: 256, zDim: 512, wDim: 512, mappingLayers: 8, channelBase: 32768, channelMax: 512, injectionHiddenChannels: 32 },
 });
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import {
   Discriminator, GAR_PRESETS, Generator, MappingNetwork, SeededRandom, SynthesisLayer, ToRgbLayer, NormalInjection,
-  formatModelSummary, minibatchStddev, modulatedConv2d, garNetworkConfig, decodeSafetensors, encodeSafetensors,
+  formatModelSummary, minibatchStddev, modulatedConv2d, garNetworkConfig, decodeSafetensors, encodeSafetensors, blockResolutions, channelsAt,
 } from '../../src/gar/index.ts';
 
 before(async () => { await initBackend({ backend: 'wasm' }); });
@@ -61,7 +61,7 @@ describe('layers and networks (tiny preset)', () => {
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const normals = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-      const z = randomTensor([2, 64], 7) as tf.Tensor2D;
+      const z = randomTensor([2, tiny.zDim], 7) as tf.Tensor2D;
       const a = g.generate(normals, z), b = g2.generate(normals, z);
       assert.deepEqual(a.shape, [2, 32, 32, 3]);
       assert.equal(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], 0);
@@ -74,7 +74,7 @@ describe('layers and networks (tiny preset)', () => {
   test('normal injection: changing the normal map changes the image; same normals, same image', () => {
     const g = new Generator(tiny, 9);
     tf.tidy(() => {
-      const z = randomTensor([1, 64], 1) as tf.Tensor2D;
+      const z = randomTensor([1, tiny.zDim], 1) as tf.Tensor2D;
       const flat = tf.concat([tf.fill([1, 32, 16, 3], 0.5), tf.zeros([1, 32, 16, 3])], 2) as tf.Tensor4D;
       const other = tf.concat([tf.zeros([1, 32, 16, 3]), tf.fill([1, 32, 16, 3], 0.9)], 2) as tf.Tensor4D;
       const a = g.generate(flat, z), b = g.generate(other, z), again = g.generate(flat, z);
@@ -105,8 +105,8 @@ describe('layers and networks (tiny preset)', () => {
     });
     const g = new Generator(tiny, 3);
     tf.tidy(() => {
-      const ws = g.mapLatents(randomTensor([2, 64], 1) as tf.Tensor2D, { mixingZ: randomTensor([2, 64], 2) as tf.Tensor2D, mixingCutoff: 3 });
-      assert.deepEqual(ws.shape, [2, 8, 64]);
+      const ws = g.mapLatents(randomTensor([2, tiny.zDim], 1) as tf.Tensor2D, { mixingZ: randomTensor([2, tiny.zDim], 2) as tf.Tensor2D, mixingCutoff: 3 });
+      assert.deepEqual(ws.shape, [2, 8, tiny.wDim]);
       const rows = tf.unstack(ws, 1);
       assert.equal(tf.max(tf.abs(tf.sub(rows[0], rows[2]))).dataSync()[0], 0);
       assert.ok(tf.max(tf.abs(tf.sub(rows[2], rows[3]))).dataSync()[0] > 0);
@@ -135,6 +135,16 @@ describe('layers and networks (tiny preset)', () => {
     assert.equal(garNetworkConfig('paper').resolution, 256);
     assert.throws(() => garNetworkConfig('huge'), /one of tiny, small, base, paper/);
     assert.throws(() => garNetworkConfig('tiny', { resolution: 48 }), /power of two/);
+    // CPU presets stay CPU-sized: ≤ 64 channels anywhere, 32 at the top of tiny/small, w 128–256, ≤ 4 mapping layers.
+    for (const name of ['tiny', 'small', 'base'] as const) {
+      const config = garNetworkConfig(name);
+      for (const r of blockResolutions(config)) assert.ok(channelsAt(config, r) <= 64, `${name} ${r}²: ${channelsAt(config, r)} channels`);
+      assert.ok(config.wDim >= 128 && config.wDim <= 256 && config.mappingLayers >= 2 && config.mappingLayers <= 4, name);
+    }
+    assert.equal(channelsAt(garNetworkConfig('tiny'), 32), 32);
+    assert.equal(channelsAt(garNetworkConfig('small'), 64), 32);
+    assert.equal(channelsAt(garNetworkConfig('base'), 128), 64);
+    assert.equal(channelsAt(garNetworkConfig('paper'), 256), 128);
   });
 
   test('safetensors round trip', () => {

@@ -1,0 +1,173 @@
+// `facegar train-encoder --gar RUN_DIR --out ENC_DIR`: self-supervised training of the face
+// encoder on renders of a frozen GAR (EMA generator), with progress on stderr, a JSONL loss log,
+// periodic atomic checkpoints (checkpoint.json + checkpoint-<step>.safetensors, as train-gar's)
+// and resume.
+import { parseArgs } from 'node:util';
+import { appendFile, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import type { EncoderCheckpointManifest } from '../invert/encoder-checkpoint.ts';
+import type { EncoderTrainer } from '../invert/train-encoder.ts';
+
+const HELP = `Usage: facegar train-encoder --gar <run dir> --out <encoder dir> [options]
+
+Trains the face encoder (renderer inverting) on images the GAR of <run dir> renders from
+random geometry (model prior + pose distribution) and latents: it learns to predict identity,
+expression, pose, focal, depth and w back. The encoder's preset follows the GAR's resolution.
+Writes to the encoder dir: checkpoint.json + checkpoint-<step>.safetensors (atomically), losses.jsonl.
+
+Options:
+      --gar <dir>         [string] GAR run dir made by facegar train-gar (required)
+      --out <dir>         [string] encoder dir (required)
+      --steps <n>         [number] total optimiser steps (default: 2000)
+      --batch <n>         [number] batch size (default: 8)
+      --seed <n>          [number] random seed (default: 0)
+      --lr <x>            [number] Adam learning rate (default: 0.001)
+      --rerender <x>      [number] weight of the re-render consistency loss, 0 = off (default: 0)
+      --checkpoint-every <n> [number] steps between checkpoints (default: 100)
+      --resume            [boolean] continue from the encoder dir's checkpoint (required if one exists)
+      --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
+  -q, --quiet             [boolean] no progress
+  -h, --help              [boolean] this help
+`;
+
+export const ENCODER_MANIFEST = 'checkpoint.json';
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, allowPositionals: false, strict: true, options: {
+        gar: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '2000' }, batch: { type: 'string', default: '8' },
+        seed: { type: 'string', default: '0' }, lr: { type: 'string' }, rerender: { type: 'string', default: '0' },
+        'checkpoint-every': { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, model: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+  const { values } = parsed;
+  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  if (!values.gar) throw new UsageError('--gar <run dir> is required (try --help)');
+  if (!values.out) throw new UsageError('--out <encoder dir> is required (try --help)');
+  const steps = integerOption(values.steps, 'steps', 1);
+  const batchSize = integerOption(values.batch, 'batch', 1);
+  const seed = integerOption(values.seed, 'seed', 0);
+  const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
+  const learningRate = values.lr === undefined ? undefined : Number(values.lr);
+  if (learningRate !== undefined && !(learningRate > 0)) throw new UsageError(`Expected a positive number for --lr but received ${values.lr}`);
+  const rerenderWeight = Number(values.rerender);
+  if (!(rerenderWeight >= 0)) throw new UsageError(`Expected a number ≥ 0 for --rerender but received ${values.rerender}`);
+
+  const { initBackend } = await import('../engine/backend.ts');
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+  const { readGarCheckpoint } = await import('../io/node/checkpoint-files.ts');
+  const { decodeGarGenerator } = await import('../gar/checkpoint.ts');
+  const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
+  const { encoderNetworkConfig, encoderPresetForResolution } = await import('../invert/encoder-config.ts');
+  const { EncoderTrainer } = await import('../invert/train-encoder.ts');
+  const { decodeEncoderTrainer } = await import('../invert/encoder-checkpoint.ts');
+  const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
+
+  await initBackend();
+  const garDir = resolve(values.gar);
+  const gar = await readGarCheckpoint(garDir);
+  if (!gar) throw new InputMissingError(`${values.gar}: no GAR checkpoint (${ENCODER_MANIFEST}) there; make one with facegar train-gar`);
+  const outDir = resolve(values.out);
+  await ensureWritableDirectory(outDir);
+  const existing = await readEncoderCheckpoint(outDir);
+  if (existing && !values.resume) throw new UsageError(`${values.out} already holds an encoder checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
+  const { model } = await loadMorphableModel({ modelDir: values.model });
+  const generator = decodeGarGenerator(gar.manifest, gar.weights, 'G_ema');
+  const resolution = generator.config.resolution;
+  const sampler = new GeometrySampler(model, { resolution });
+  let trainer: EncoderTrainer;
+  try {
+    if (existing) {
+      trainer = decodeEncoderTrainer(existing.manifest, existing.weights, generator, sampler);
+    } else {
+      const network = encoderNetworkConfig(encoderPresetForResolution(resolution), { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: generator.config.wDim });
+      trainer = new EncoderTrainer({ network, generator, sampler, train: { batchSize, seed, rerenderWeight, ...(learningRate ? { learningRate } : {}) } });
+      trainer.initialiseOutputStatistics();
+    }
+  } catch (error) {
+    generator.dispose();
+    throw error instanceof Error && !(error instanceof UsageError) && /checkpoint|manifest/.test(error.message) ? new UsageError(`${values.out}: ${error.message}`) : error;
+  }
+  const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
+  const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
+  log(`facegar train-encoder: GAR ${values.gar} (step ${gar.manifest.step}, ${resolution}²), ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);
+  const extra = { gar: { step: gar.manifest.step, weightsPath: join(garDir, gar.manifest.weightsPath) }, notes: { command: `facegar train-encoder ${args.join(' ')}` } };
+  const started = Date.now();
+  const startStep = trainer.step;
+  try {
+    while (trainer.step < steps) {
+      const losses = trainer.trainStep();
+      if (!Number.isFinite(losses.total)) throw new UsageError(`the encoder loss diverged at step ${trainer.step} (try a smaller --lr)`);
+      await appendFile(join(outDir, 'losses.jsonl'), JSON.stringify({ ...losses, time: new Date().toISOString() }) + '\n');
+      const done = trainer.step - startStep, seconds = (Date.now() - started) / 1000;
+      const eta = (steps - trainer.step) * seconds / done;
+      const width = 24, filled = Math.round(width * trainer.step / steps);
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} loss ${losses.total.toFixed(4)} param ${losses.parameter.toFixed(4)} vertex ${losses.vertexMm.toFixed(2)} mm${losses.rerender !== undefined ? ` rerender ${losses.rerender.toFixed(4)}` : ''} ${(done * trainer.config.batchSize / seconds).toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      if (interactive) log(`\r\x1b[2K${line}`);
+      else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
+      if (trainer.step % every === 0 || trainer.step === steps) await saveEncoderCheckpoint(outDir, trainer, extra);
+    }
+  } finally {
+    if (interactive) log('\n');
+    trainer.dispose();
+    generator.dispose();
+  }
+  log(`facegar train-encoder: step ${Math.max(trainer.step, startStep)} saved in ${values.out} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  return EXIT_CODES.ok;
+}
+
+/**
+ * Save the encoder trainer into `dir` atomically: weights first, then the manifest naming them,
+ * then the previous weights are removed (a crash leaves the previous checkpoint intact).
+ */
+export async function saveEncoderCheckpoint(dir: string, trainer: EncoderTrainer, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): Promise<EncoderCheckpointManifest> {
+  const { encodeEncoderCheckpoint } = await import('../invert/encoder-checkpoint.ts');
+  const { writeFileAtomic } = await import('../io/node/atomic-write.ts');
+  const previous = await readManifestIfAny(dir);
+  const weightsPath = `checkpoint-${String(trainer.step).padStart(8, '0')}.safetensors`;
+  const { manifest, weights } = encodeEncoderCheckpoint(trainer, weightsPath, extra);
+  await writeFileAtomic(join(dir, weightsPath), weights);
+  await writeFileAtomic(join(dir, ENCODER_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  if (previous && previous.weightsPath !== weightsPath) await rm(join(dir, previous.weightsPath), { force: true });
+  return manifest;
+}
+
+/** The encoder checkpoint in `dir` (manifest + weight bytes), or undefined when there is none. */
+export async function readEncoderCheckpoint(dir: string): Promise<{ manifest: EncoderCheckpointManifest; weights: Uint8Array } | undefined> {
+  const manifest = await readManifestIfAny(dir);
+  if (!manifest) return undefined;
+  try {
+    return { manifest, weights: new Uint8Array(await readFile(join(dir, manifest.weightsPath))) };
+  } catch (error) {
+    throw new InputMissingError(`${join(dir, manifest.weightsPath)}: cannot read the encoder weights (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
+}
+
+async function readManifestIfAny(dir: string): Promise<EncoderCheckpointManifest | undefined> {
+  const { validateEncoderCheckpointManifest } = await import('../invert/encoder-checkpoint.ts');
+  let text: string;
+  try {
+    text = await readFile(join(dir, ENCODER_MANIFEST), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputMissingError(`${join(dir, ENCODER_MANIFEST)}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
+  try {
+    return validateEncoderCheckpointManifest(JSON.parse(text));
+  } catch (error) {
+    throw new UsageError(`${join(dir, ENCODER_MANIFEST)}: not a facegar encoder checkpoint (${(error as Error).message})`);
+  }
+}
+
+function integerOption(value: string | undefined, name: string, minimum: number): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
+  return number;
+}

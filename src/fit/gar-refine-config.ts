@@ -1,0 +1,68 @@
+import { invalidParameterError } from '../common/errors.ts';
+
+/**
+ * Weights, steps and learning rates of the GAR refinement (fit/gar-refine.ts). Losses are
+ * dimensionless: the pixel loss is the mean colour distance over covered pixels in the GAR's
+ * −1…1 range; the landmark loss is the squared landmark error over the face size (as in the
+ * graphics fit); priors are sums of squared coefficients; the latent prior is the mean squared
+ * distance of w from the GAR's w̄ per dimension.
+ */
+export interface GarRefineConfig {
+  /** Adam steps. */
+  steps: number;
+  /** Adam learning rates: identity + expression coefficients, pose + camera (angles, pivot direction, log depth, log focal), latent w. */
+  learningRateShape: number;
+  learningRatePose: number;
+  learningRateLatent: number;
+  pixelWeight: number;
+  landmarkWeight: number;
+  /** Weight of the 17 jaw-contour landmarks relative to the inner ones. */
+  contourLandmarkWeight: number;
+  identityPriorWeight: number;
+  expressionPriorWeight: number;
+  focalPriorWeight: number;
+  latentPriorWeight: number;
+}
+
+export type GarRefinePresetName = 'fast' | 'default' | 'quality';
+
+const BASE: GarRefineConfig = {
+  steps: 60,
+  learningRateShape: 0.03,
+  learningRatePose: 0.01,
+  learningRateLatent: 0.02,
+  pixelWeight: 0.01,
+  landmarkWeight: 1,
+  contourLandmarkWeight: 0.6,
+  identityPriorWeight: 3e-6,
+  expressionPriorWeight: 3e-5,
+  focalPriorWeight: 0.1,
+  latentPriorWeight: 1e-3,
+};
+
+/**
+ * Presets: `fast` (20 steps, larger rates), `default` (60), `quality` (200, smaller rates).
+ * The weights are first guesses scaled like the graphics fit's; they are to be tuned on the
+ * synthetic benchmark once a trained GAR and encoder exist.
+ */
+export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
+  fast: { ...BASE, steps: 20, learningRateShape: 0.05, learningRatePose: 0.015, learningRateLatent: 0.03 },
+  default: BASE,
+  quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRatePose: 0.006, learningRateLatent: 0.012 },
+});
+
+/** A preset (default `default`) with overrides, checked; throws UsageError naming the bad field. */
+export function validateGarRefineConfig(overrides: Partial<GarRefineConfig> = {}, preset: string = 'default'): GarRefineConfig {
+  if (!(preset in GAR_REFINE_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(GAR_REFINE_PRESETS).join(', ')}`, preset);
+  const out: GarRefineConfig = { ...GAR_REFINE_PRESETS[preset as GarRefinePresetName] };
+  for (const [key, value] of Object.entries(overrides) as [keyof GarRefineConfig, number | undefined][]) {
+    if (value == null) continue;
+    if (!(key in BASE)) throw invalidParameterError(`GAR refine option ${key}`, 'a known option', key);
+    out[key] = value;
+  }
+  if (!Number.isInteger(out.steps) || out.steps < 0) throw invalidParameterError('steps', 'a non-negative integer', out.steps);
+  for (const key of Object.keys(out) as (keyof GarRefineConfig)[]) {
+    if (!Number.isFinite(out[key]) || out[key] < 0) throw invalidParameterError(key, 'a finite number ≥ 0', out[key]);
+  }
+  return out;
+}

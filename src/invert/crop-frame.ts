@@ -1,0 +1,130 @@
+// The parameterisation shared by the encoder and the GAR refinement: a face seen in an aligned
+// crop (alignFaceCrop / GeometrySampler framing), posed about a fixed pivot, with focal length
+// and depth as log offsets from reference values of the crop frame.
+import * as tf from '@tensorflow/tfjs-core';
+import { rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
+import { projectPointsArray, transformPointsArray, type PinholeCamera } from '../geometry/camera.ts';
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+import type { SampledGeometry } from '../gar/geometry-sampler.ts';
+
+/**
+ * Fixed numbers of one aligned crop. Camera space of the crop: +x right, +y up, looking down −z;
+ * a model point p lands at  R(angles)·(p − pivot) + (dx·D, dy·D, −D),  D = depthRefMm·exp(logDepth),
+ * seen with focal f = focalRefPx·exp(logFocal) and principal point `principalPointPx` (crop px).
+ * The same formula as fit/landmark-stage.ts `toCameraSpace`, so FitVariables drive it too.
+ */
+export interface CropFrame {
+  /** Crop side, pixels. */
+  sizePx: number;
+  focalRefPx: number;
+  depthRefMm: number;
+  /** Principal point in crop pixels (the photo's optical centre mapped into the crop). */
+  principalPointPx: [number, number];
+  /** [3] mm, the mean face's landmark centroid. */
+  pivotMm: [number, number, number];
+}
+
+/**
+ * Focal reference per crop side: the median GeometrySampler framing gives at 600 mm
+ * (measured over 200 samples: median 2.26, range 1.88–3.09).
+ */
+export const CROP_FOCAL_PER_SIDE = 2.26;
+/** Depth reference, mm: GeometrySampler's default camera distance. */
+export const CROP_DEPTH_REF_MM = 600;
+
+/** The mean face's landmark centroid (mm), the pivot poses turn about (as fit/fit-frame.ts). */
+export function landmarkPivotMm(model: MorphableModel): [number, number, number] {
+  const pivot: [number, number, number] = [0, 0, 0];
+  for (const v of model.landmarkVertexIndices) for (let a = 0; a < 3; a++) pivot[a] += model.neutral[3 * v + a] / 68;
+  return pivot;
+}
+
+/** The crop frame for a `sizePx` crop; principal point default: the crop centre. */
+export function createCropFrame(model: MorphableModel, sizePx: number, principalPointPx: [number, number] = [sizePx / 2, sizePx / 2]): CropFrame {
+  return { sizePx, focalRefPx: CROP_FOCAL_PER_SIDE * sizePx, depthRefMm: CROP_DEPTH_REF_MM, principalPointPx, pivotMm: landmarkPivotMm(model) };
+}
+
+/** Pose and camera in crop-frame units. `pivotPx` is where the pivot projects, as (u/S − ½, v/S − ½). */
+export interface CropPose {
+  /** [pitch, yaw, roll] radians in the crop's camera space. */
+  eulerRad: [number, number, number];
+  pivotPx: [number, number];
+  logFocal: number;
+  logDepth: number;
+}
+
+/** Plain numbers of a pose: p_cam = R p + t, the focal length, and the pose's direction vector. */
+export function cropPoseToCamera(pose: CropPose, frame: CropFrame): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number; direction: [number, number] } {
+  const focalPx = frame.focalRefPx * Math.exp(pose.logFocal);
+  const depth = frame.depthRefMm * Math.exp(pose.logDepth);
+  const direction = pivotDirection(pose.pivotPx, focalPx, frame);
+  const rotation = rotationFromEuler(...pose.eulerRad);
+  const [px, py, pz] = frame.pivotMm;
+  const t: [number, number, number] = [direction[0] * depth, direction[1] * depth, -depth];
+  for (let r = 0; r < 3; r++) t[r] -= rotation[3 * r] * px + rotation[3 * r + 1] * py + rotation[3 * r + 2] * pz;
+  return { rotation, translationMm: t, focalPx, direction };
+}
+
+/** (x, y)/depth of the pivot from its pixel position (normalised as in CropPose.pivotPx). */
+export function pivotDirection(pivotPx: [number, number], focalPx: number, frame: CropFrame): [number, number] {
+  const u = (pivotPx[0] + 0.5) * frame.sizePx, v = (pivotPx[1] + 0.5) * frame.sizePx;
+  return [(u - frame.principalPointPx[0]) / focalPx, -(v - frame.principalPointPx[1]) / focalPx];
+}
+
+/**
+ * The crop pose of a sampled geometry (its frame must carry the sample's principal point and
+ * size). The sampler turns the head about the optical axis after posing it; that turn is
+ * folded into roll here, measured from the camera-space vertices.
+ */
+export function cropPoseOfSample(model: MorphableModel, sample: Pick<SampledGeometry, 'eulerRad' | 'camera' | 'verticesCamera'>, modelVertices: Float32Array, frame: CropFrame): CropPose {
+  const posed = transformPointsArray(modelVertices, rotationFromEuler(...sample.eulerRad), [0, 0, 0]);
+  let cross = 0, dot = 0;
+  const camera = sample.verticesCamera;
+  for (let i = 0; i < posed.length; i += 3) {
+    cross += posed[i] * camera[i + 1] - posed[i + 1] * camera[i];
+    dot += posed[i] * camera[i] + posed[i + 1] * camera[i + 1];
+  }
+  const eulerRad: [number, number, number] = [sample.eulerRad[0], sample.eulerRad[1], sample.eulerRad[2] + Math.atan2(cross, dot)];
+  const rotation = rotationFromEuler(...eulerRad);
+  // t from one vertex: camera = R·p + t.
+  const t = [0, 1, 2].map((r) => camera[r] - (rotation[3 * r] * modelVertices[0] + rotation[3 * r + 1] * modelVertices[1] + rotation[3 * r + 2] * modelVertices[2]));
+  const pivotCamera = transformPointsArray(frame.pivotMm, rotation, t);
+  const [u, v] = projectPointsArray(pivotCamera, sample.camera);
+  return {
+    eulerRad,
+    pivotPx: [u / frame.sizePx - 0.5, v / frame.sizePx - 0.5],
+    logFocal: Math.log(sample.camera.focalPx / frame.focalRefPx),
+    logDepth: Math.log(-pivotCamera[2] / frame.depthRefMm),
+  };
+}
+
+/** Pose tensors (batched or not) in crop-frame units; see CropFrame for the formula. */
+export interface CropPoseTensors {
+  /** [3] radians. */
+  angles: tf.Tensor1D;
+  /** [2] (x, y)/depth of the pivot. */
+  direction: tf.Tensor1D;
+  logDepth: tf.Scalar;
+  logFocal: tf.Scalar;
+}
+
+/** Model-space points [N, 3] → crop camera space [N, 3], differentiable in every pose tensor. */
+export function cropCameraPoints(points: tf.Tensor2D, pose: CropPoseTensors, frame: CropFrame): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rotation = rotationMatrixTensor(pose.angles);
+    const depth = tf.mul(frame.depthRefMm, tf.exp(pose.logDepth));
+    const [dx, dy] = tf.unstack(pose.direction);
+    const translation = tf.stack([tf.mul(dx, depth), tf.mul(dy, depth), tf.neg(depth)]);
+    return tf.add(tf.matMul(tf.sub(points, tf.tensor1d(frame.pivotMm)), rotation, false, true), translation) as tf.Tensor2D;
+  });
+}
+
+/** Focal length tensor (crop px). */
+export function cropFocal(pose: Pick<CropPoseTensors, 'logFocal'>, frame: CropFrame): tf.Scalar {
+  return tf.tidy(() => tf.mul(frame.focalRefPx, tf.exp(pose.logFocal)));
+}
+
+/** The crop camera for plain-JS projection. */
+export function cropCamera(frame: CropFrame, focalPx: number): PinholeCamera {
+  return { focalPx, principalPointPx: frame.principalPointPx, width: frame.sizePx, height: frame.sizePx };
+}

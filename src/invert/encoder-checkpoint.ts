@@ -1,0 +1,94 @@
+// (De)serialisation of encoder training state, in the GAR checkpoints' style: a JSON manifest
+// (format, class, constructor config, step, random state, the GAR it was trained on) plus one
+// safetensors blob with every weight, named "<group>.<parameter path>" (groups: E, opt_E).
+// File IO lives in the CLI command (Node only).
+import * as tf from '@tensorflow/tfjs-core';
+import type { Generator } from '../gar/generator.ts';
+import type { GeometrySampler } from '../gar/geometry-sampler.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../gar/safetensors.ts';
+import type { EncoderNetworkConfig } from './encoder-config.ts';
+import { FaceEncoder } from './face-encoder.ts';
+import { EncoderTrainer, type TrainEncoderConfig } from './train-encoder.ts';
+
+export const ENCODER_CHECKPOINT_FORMAT = 1;
+
+export interface EncoderCheckpointManifest {
+  format: 1;
+  className: 'EncoderTrainer';
+  config: { network: EncoderNetworkConfig; train: TrainEncoderConfig };
+  step: number;
+  randomState: number;
+  adamSteps: number;
+  /** The weight file beside the manifest. */
+  weightsPath: string;
+  /** The GAR checkpoint the encoder learned from (its step and weight file name). */
+  gar?: { step: number; weightsPath: string };
+  notes?: Record<string, string>;
+}
+
+function groups(trainer: EncoderTrainer): [string, [string, tf.Variable][]][] {
+  return [['E', trainer.encoder.namedParameters()], ['opt_E', trainer.optimizer.namedState()]];
+}
+
+/** Snapshot a trainer: manifest + safetensors bytes. */
+export function encodeEncoderCheckpoint(trainer: EncoderTrainer, weightsPath: string, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): { manifest: EncoderCheckpointManifest; weights: Uint8Array } {
+  const arrays: NamedArray[] = [];
+  for (const [group, params] of groups(trainer)) {
+    for (const [name, v] of params) arrays.push({ name: `${group}.${name}`, shape: v.shape, values: v.dataSync() as Float32Array });
+  }
+  const manifest: EncoderCheckpointManifest = {
+    format: ENCODER_CHECKPOINT_FORMAT, className: 'EncoderTrainer', config: { network: trainer.network, train: trainer.config },
+    step: trainer.step, randomState: trainer.random.state, adamSteps: trainer.optimizer.step, weightsPath, ...extra,
+  };
+  return { manifest, weights: encodeSafetensors(arrays, { format: 'facegar-encoder', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
+}
+
+/** Check a parsed manifest; throws Error with a one-line reason. */
+export function validateEncoderCheckpointManifest(value: unknown): EncoderCheckpointManifest {
+  const m = value as EncoderCheckpointManifest;
+  if (!m || typeof m !== 'object') throw new Error('encoder manifest is not a JSON object');
+  if (m.format !== ENCODER_CHECKPOINT_FORMAT) throw new Error(`encoder checkpoint format ${String(m.format)} is not supported (expected ${ENCODER_CHECKPOINT_FORMAT})`);
+  if (m.className !== 'EncoderTrainer') throw new Error(`checkpoint class ${String(m.className)} is not EncoderTrainer`);
+  if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string') throw new Error('encoder manifest lacks config, step or weightsPath');
+  return m;
+}
+
+function restoreGroup(params: [string, tf.Variable][], group: string, tensors: Map<string, NamedArray>): void {
+  for (const [name, v] of params) {
+    const saved = tensors.get(`${group}.${name}`);
+    if (!saved) throw new Error(`checkpoint lacks ${group}.${name}`);
+    if (saved.shape.join(',') !== v.shape.join(',')) throw new Error(`checkpoint ${group}.${name} has shape [${saved.shape}], expected [${v.shape}]`);
+    tf.tidy(() => v.assign(tf.tensor(saved.values, saved.shape, 'float32')));
+  }
+}
+
+/** Rebuild a trainer from a checkpoint: weights, optimiser moments, step and random stream. */
+export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array, generator: Generator, sampler: GeometrySampler): EncoderTrainer {
+  const manifest = validateEncoderCheckpointManifest(manifestJson);
+  const { tensors } = decodeSafetensors(weights);
+  const trainer = new EncoderTrainer({ network: manifest.config.network, train: manifest.config.train, generator, sampler });
+  try {
+    for (const [group, params] of groups(trainer)) restoreGroup(params, group, tensors);
+  } catch (error) {
+    trainer.dispose();
+    throw error;
+  }
+  trainer.step = manifest.step;
+  trainer.random.state = manifest.randomState;
+  trainer.optimizer.step = manifest.adamSteps;
+  return trainer;
+}
+
+/** Load only the encoder (for inference). */
+export function decodeFaceEncoder(manifestJson: unknown, weights: Uint8Array): FaceEncoder {
+  const manifest = validateEncoderCheckpointManifest(manifestJson);
+  const { tensors } = decodeSafetensors(weights);
+  const encoder = new FaceEncoder(manifest.config.network, 0);
+  try {
+    restoreGroup(encoder.namedParameters(), 'E', tensors);
+  } catch (error) {
+    encoder.dispose();
+    throw error;
+  }
+  return encoder;
+}

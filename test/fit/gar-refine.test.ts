@@ -1,0 +1,109 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/engine/backend.ts';
+import { applyAffine2D } from '../../src/common/image.ts';
+import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
+import { GAR_PRESETS, Generator } from '../../src/gar/index.ts';
+import { ModelTensors } from '../../src/fit/model-tensors.ts';
+import { GarRefinement, refineWithGar, type GarRefineInput } from '../../src/fit/gar-refine.ts';
+import { validateGarRefineConfig } from '../../src/fit/gar-refine-config.ts';
+import { createCropFrame, cropFocal, cropPoseToCamera, renderThroughGar } from '../../src/invert/index.ts';
+import { transformPointsArray } from '../../src/geometry/camera.ts';
+import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
+import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
+import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
+import { sharedModel } from '../helpers/model.ts';
+
+let model: MorphableModel;
+let models: ModelTensors;
+let generator: Generator;
+let input: GarRefineInput;
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+  model = await sharedModel();
+  models = new ModelTensors(model);
+  generator = new Generator(GAR_PRESETS.tiny, 21);
+  const render = renderStudioPhoto(model, sampleStudioScene(model, 12345, { width: 160, height: 160, maxYawDeg: 20 }));
+  const { crop, cropFromImage } = alignFaceCrop(render.image, render.truth.landmarks2d, 32);
+  const landmarks68 = new Float32Array(136);
+  for (let k = 0; k < 68; k++) landmarks68.set(applyAffine2D(cropFromImage, render.truth.landmarks2d[2 * k], render.truth.landmarks2d[2 * k + 1]), 2 * k);
+  const principal = applyAffine2D(cropFromImage, ...render.truth.camera.principalPointPx);
+  input = { crop, landmarks68, frame: createCropFrame(model, 32, principal) };
+});
+
+describe('GAR refinement (random tiny GAR, studio render)', () => {
+  test('presets validate; unknown options and bad inputs are usage errors', () => {
+    assert.equal(validateGarRefineConfig({}, 'fast').steps, 20);
+    assert.ok(validateGarRefineConfig({}, 'quality').steps > validateGarRefineConfig().steps);
+    assert.throws(() => validateGarRefineConfig({}, 'slow'), /fast, default, quality/);
+    assert.throws(() => validateGarRefineConfig({ steps: -1 }), /steps/);
+    assert.throws(() => new GarRefinement(generator, models, { ...input, crop: { width: 16, height: 16, data: new Uint8ClampedArray(1024) } }), /32×32/);
+  });
+
+  test('a few steps lower the loss, results are finite, no tensor leaks', () => {
+    refineWithGar(generator, models, input, { steps: 1 }); // warm-up: backends create a few lasting constants on first use
+    const before = tf.memory().numTensors;
+    const result = refineWithGar(generator, models, input, { steps: 8 }, () => {});
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.equal(result.lossHistory.length, 9);
+    assert.ok(result.lossHistory[8] < 0.8 * result.lossHistory[0], `loss ${result.lossHistory[0]} → ${result.lossHistory[8]}`);
+    assert.ok(result.vertices.every(Number.isFinite) && result.w.every(Number.isFinite));
+    assert.equal(result.render.width, 32);
+    assert.ok(result.finalTerms.pixel > 0 && result.finalTerms.landmarkAndPriors > 0);
+    assert.ok(result.expressionWeights.every((e) => e >= 0 && e <= 1));
+    // Deterministic.
+    const again = refineWithGar(generator, models, input, { steps: 8 });
+    assert.deepEqual(again.lossHistory, result.lossHistory);
+  });
+
+  test('the GAR image has gradients with respect to the vertices that match finite differences', () => {
+    const frame = input.frame;
+    const camera = cropPoseToCamera({ eulerRad: [0, 0.2, 0], pivotPx: [0, 0.05], logFocal: 0, logDepth: 0 }, frame);
+    const base = tf.tensor2d(transformPointsArray(model.neutral, camera.rotation, camera.translationMm), [model.vertexCount, 3]);
+    const projection = tf.randomNormal([1, 32, 32, 3], 0, 1, 'float32', 3);
+    const w = tf.tidy(() => tf.expandDims(generator.mapping.wAvg, 0)) as tf.Tensor2D;
+    const focal = cropFocal({ logFocal: tf.scalar(0) }, frame);
+    const f = (points: tf.Tensor) => tf.tidy(() => tf.sum(tf.mul(renderThroughGar(generator, points as tf.Tensor2D, focal, frame.principalPointPx, model.triangles, w).image, projection)));
+    const gradient = tf.tidy(() => tf.grad(f)(base));
+    const g = gradient.arraySync() as number[][];
+    const norms = g.map((row) => Math.hypot(...row));
+    const top = norms.map((n, i) => [n, i]).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, i]) => i);
+    assert.ok(norms[top[0]] > 0, 'some vertex has a gradient');
+    for (const vertex of top) {
+      const direction = new Float32Array(model.vertexCount * 3);
+      direction.set(g[vertex].map((x) => x / norms[vertex]), 3 * vertex);
+      const epsilon = 0.02; // mm: far below a pixel, so coverage stays put
+      const value = (sign: number) => tf.tidy(() => f(tf.add(base, tf.mul(tf.tensor2d(direction, [model.vertexCount, 3]), sign * epsilon))).dataSync()[0]);
+      const numeric = (value(1) - value(-1)) / (2 * epsilon);
+      assert.ok(Math.abs(numeric - norms[vertex]) < 0.15 * norms[vertex], `vertex ${vertex}: analytic ${norms[vertex]}, finite difference ${numeric}`);
+    }
+    tf.dispose([base, projection, w, focal, gradient]);
+  });
+
+  test('the pixel loss alone moves every refined quantity (gradients through the GAR)', () => {
+    const pixelOnly = { landmarkWeight: 0, identityPriorWeight: 0, expressionPriorWeight: 0, focalPriorWeight: 0, latentPriorWeight: 0 };
+    const refinement = new GarRefinement(generator, models, { ...input, landmarks68: undefined }, pixelOnly);
+    try {
+      const variables = refinement.refinedVariables();
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => refinement.lossTerms().total), variables);
+      const loss = value.dataSync()[0];
+      for (const v of variables) {
+        const g = grads[v.name];
+        const norm = Math.sqrt(tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]));
+        assert.ok(norm > 0, `no gradient for ${v.name} ${v.shape}`);
+        // A small step against the gradient lowers the loss.
+        const saved = tf.clone(v);
+        const step = v.size > 3 ? 1e-3 : 1e-4;
+        tf.tidy(() => v.assign(tf.sub(v, tf.mul(g, step / norm))));
+        const moved = refinement.evaluate().total;
+        v.assign(saved);
+        saved.dispose();
+        assert.ok(moved < loss, `${v.shape}: loss ${loss} → ${moved}`);
+      }
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      refinement.dispose();
+    }
+  });
+});
