@@ -16,6 +16,9 @@ import { loadDetectorModelFiles } from '../io/node/detector-models.ts';
 import type { BackendName } from '../engine/backend.ts';
 import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { VERSION } from './version.ts';
+import { writeNowPrediction } from '../eval/prediction-layout.ts';
+import { dirname, basename, extname } from 'node:path';
+import { makeDirectories } from '../io/node/atomic-write.ts';
 
 import type { MeshFormat } from './mesh-formats.ts';
 
@@ -30,6 +33,8 @@ export interface BatchSettings {
   backend?: BackendName;
   /** Photos are decoded with at most this many pixels on the longer side; results are in original pixels. */
   maxDecodeSidePx: number;
+  /** Also write benchmark predictions (see eval/prediction-layout.ts): 'now' = NoW challenge layout. */
+  layout?: 'now';
 }
 
 export interface InputJob { index: number; path: string; stem: string }
@@ -112,6 +117,15 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
         outputs.push(name);
       }
       perFaceOutputs.push(written);
+    }
+    if (settings.layout === 'now') {
+      // NoW images live at …/<subject>/<subset>/<image>.jpg; predictions mirror that under --out.
+      const subset = basename(dirname(job.path)), subject = basename(dirname(dirname(job.path)));
+      for (const file of writeNowPrediction(reconstruction.faces[0], model, { subject, subset, stem: basename(job.path, extname(job.path)) })) {
+        await makeDirectories(dirname(join(settings.outDir, file.path)));
+        await writeFileAtomic(join(settings.outDir, file.path), file.bytes);
+        outputs.push(file.path);
+      }
     }
     const overlayName = `${job.stem}.overlay.png`;
     await writePngAtomic(join(settings.outDir, overlayName), renderOverlay(decoded.image, raw.faces, model));
