@@ -87,7 +87,7 @@ export class Reconstructor {
       const fit = fitFace(this.modelTensors, image, face.landmarks68, options.fit, (stage, step, total) => {
         const fraction = 0.05 + 0.95 * (index + (stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total)) / detected.length;
         options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction });
-      });
+      }, face.mesh468);
       faces.push(this.describe(fit, face, index + 1));
     });
     const total = performance.now() - started;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { projectPointsArray, transformPointsArray } from '../geometry/camera.ts';
 import { DETECTOR_LANDMARK_VERTICES } from '../morphable/detector-landmark-vertices.ts';
+import { modelRowsForVertices } from './model-tensors.ts';
 
 /** Jaw-contour landmarks that slide along the face (the chin, 6–10, stays fixed). */
 const SLIDING_CONTOUR = [0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16];
@@ -81,22 +82,10 @@ export class LandmarkCorrespondence {
   }
 
   private buildTensors(): [tf.Tensor2D, tf.Tensor2D] {
-    const { model } = this;
-    const V = model.vertexCount;
-    const K = model.identityCount, E = model.expressionNames.length;
-    const neutral = new Float32Array(68 * 3);
-    const rows = new Float32Array(68 * 3 * (K + E));
-    this.vertexIndices.forEach((vertex, k) => {
-      for (let axis = 0; axis < 3; axis++) {
-        const element = vertex * 3 + axis;
-        const row = (k * 3 + axis) * (K + E);
-        neutral[k * 3 + axis] = model.neutral[element];
-        for (let m = 0; m < K; m++) rows[row + m] = model.identityBasis[m * V * 3 + element];
-        for (let m = 0; m < E; m++) rows[row + K + m] = model.expressionBasis[m * V * 3 + element];
-      }
-    });
-    return [tf.tensor2d(neutral, [68, 3]), tf.tensor2d(rows, [68 * 3, K + E])];
+    const { neutral, rows } = modelRowsForVertices(this.model, this.vertexIndices);
+    return [tf.tensor2d(neutral, [68, 3]), tf.tensor2d(rows, [68 * 3, rows.length / (68 * 3)])];
   }
+
 }
 
 function defaultLandmarkVertices(model: MorphableModel): ArrayLike<number> {

@@ -13,6 +13,8 @@ export interface FitConfig {
   contourLandmarkWeight: number;
   photometricWeight: number;
   landmarkWeight: number;
+  /** Weight of the dense FaceMesh-point term (used when the detector's 468-point mesh is given; 0 = off). */
+  denseLandmarkWeight: number;
   identityPriorWeight: number;
   expressionPriorWeight: number;
   /** Shape priors are multiplied by 1 + gain·sin²(yaw): landmarks of turned faces are less reliable. */
@@ -31,6 +33,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   contourLandmarkWeight: 0.6,
   photometricWeight: 0.005,
   landmarkWeight: 1,
+  denseLandmarkWeight: 0,
   // Chosen on studio renders with known geometry (scripts in the README's "Measured"): stronger
   // priors give slightly better meshes, weaker ones follow the detector's landmarks more closely.
   identityPriorWeight: 3e-6,

@@ -7,6 +7,7 @@ import { createFitFrame, estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
 import { currentPose, projectLandmarks, runLandmarkStage } from './landmark-stage.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
+import { DenseLandmarkTerm } from './dense-landmarks.ts';
 import { createFaceCrop, runPhotometricStage } from './photometric-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 
@@ -46,18 +47,20 @@ export type FitProgress = (stage: 'landmarks' | 'photometric', step: number, tot
  *
  * @param image the whole photo.
  * @param landmarks68 [68*2] detected iBUG-68 landmarks in the photo's pixels.
+ * @param mesh468 optional [468*3] the detector's FaceMesh points (px) for the dense landmark term.
  */
-export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress): FaceFit {
+export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress, mesh468?: Float32Array): FaceFit {
   if (landmarks68.length !== 136) throw new RangeError(`landmarks68 must have 136 numbers, got ${landmarks68.length}`);
   const config = validateFitConfig(configOverrides);
   const model = models.model;
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
   const correspondence = new LandmarkCorrespondence(model);
+  const dense = mesh468 && config.denseLandmarkWeight > 0 ? new DenseLandmarkTerm(model, mesh468) : undefined;
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {
     let started = performance.now();
-    const landmarkHistory = runLandmarkStage(models, correspondence, variables, frame, landmarks68, config, (s, n) => onProgress?.('landmarks', s, n));
+    const landmarkHistory = runLandmarkStage(models, correspondence, variables, frame, landmarks68, config, (s, n) => onProgress?.('landmarks', s, n), dense);
     const landmarkFitMs = performance.now() - started;
     checkFinite(landmarkHistory, 'landmark');
 
@@ -65,7 +68,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     let photometricHistory: number[] = [];
     if (config.photometricSteps > 0) {
       crop = createFaceCrop(image, landmarks68, config.renderSizePx);
-      photometricHistory = runPhotometricStage(models, correspondence, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n));
+      photometricHistory = runPhotometricStage(models, correspondence, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n), dense);
       checkFinite(photometricHistory, 'photometric');
     }
     const photometricFitMs = performance.now() - started;
@@ -98,6 +101,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   } finally {
     variables.dispose();
     correspondence.dispose();
+    dense?.dispose();
     crop?.target.dispose();
   }
 }

@@ -4,6 +4,7 @@ import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
 import type { LandmarkCorrespondence } from './contour-landmarks.ts';
+import type { DenseLandmarkTerm } from './dense-landmarks.ts';
 import { projectToPixels } from '../geometry/camera.ts';
 
 /** Fixed parts of one photo's fit: camera priors and the pivot the pose rotates about. */
@@ -90,13 +91,15 @@ export function updateContour(correspondence: LandmarkCorrespondence, variables:
 }
 
 /** Landmark loss + priors, dimensionless. `detected` [68, 2] px, `weights` [68]. */
-export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig): tf.Scalar {
+export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig, dense?: DenseLandmarkTerm): tf.Scalar {
   return tf.tidy(() => {
     const projected = projectLandmarks(correspondence, variables, frame);
     const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
     const perPoint = tf.sum(tf.square(residual), 1);
     const data = tf.div(tf.sum(tf.mul(perPoint, weights)), tf.sum(weights));
-    return tf.add(tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config, frame.shapePriorScale)) as tf.Scalar;
+    const terms = [tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config, frame.shapePriorScale)];
+    if (dense && config.denseLandmarkWeight > 0) terms.push(tf.mul(config.denseLandmarkWeight, dense.loss(variables, frame)));
+    return tf.addN(terms) as tf.Scalar;
   });
 }
 
@@ -126,7 +129,7 @@ export function clampExpression(models: ModelTensors, variables: FitVariables): 
  * Landmark-only fitting: first the rigid pose alone (a third of the steps), then everything but
  * light and albedo. Returns the loss after each step.
  */
-export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void, dense?: DenseLandmarkTerm): number[] {
   const history: number[] = [];
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
   const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));
@@ -143,7 +146,7 @@ export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkC
       }
       if (step >= rigidSteps / 2 && step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(correspondence, variables, frame);
       const loss = (rigid ? rigidOptimizer : optimizer).minimize(
-        () => landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config),
+        () => landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config, rigid ? undefined : dense),
         true,
         rigid ? variables.rigid() : free,
       ) as tf.Scalar;

@@ -52,3 +52,25 @@ export class ModelTensors {
     tf.dispose([this.neutral, this.basis, this.narrowNeutral, this.narrowBasis]);
   }
 }
+
+/**
+ * The neutral positions [N*3] and basis rows [N*3, K+E] (vertex-major, identity then expression
+ * columns) of a few vertices, straight from the model's mode-major arrays: what landmark terms
+ * need without the full [V*3, K+E] matrix.
+ */
+export function modelRowsForVertices(model: MorphableModel, vertices: ArrayLike<number>): { neutral: Float32Array; rows: Float32Array } {
+  const V = model.vertexCount;
+  const K = model.identityCount, E = model.expressionNames.length;
+  const neutral = new Float32Array(vertices.length * 3);
+  const rows = new Float32Array(vertices.length * 3 * (K + E));
+  for (let k = 0; k < vertices.length; k++) {
+    for (let axis = 0; axis < 3; axis++) {
+      const element = vertices[k] * 3 + axis;
+      const row = (k * 3 + axis) * (K + E);
+      neutral[k * 3 + axis] = model.neutral[element];
+      for (let m = 0; m < K; m++) rows[row + m] = model.identityBasis[m * V * 3 + element];
+      for (let m = 0; m < E; m++) rows[row + K + m] = model.expressionBasis[m * V * 3 + element];
+    }
+  }
+  return { neutral, rows };
+}

@@ -11,6 +11,7 @@ import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { CONTOUR_UPDATE_INTERVAL, clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
 import type { LandmarkCorrespondence } from './contour-landmarks.ts';
+import type { DenseLandmarkTerm } from './dense-landmarks.ts';
 
 /** A square crop of the photo around the face, where the photometric loss is measured. */
 export interface FaceCrop {
@@ -87,7 +88,7 @@ export function initialiseAppearance(models: ModelTensors, variables: FitVariabl
  * Landmark + photometric fitting through the graphics renderer (albedo × SH light), every
  * variable free. Returns the total loss after each step.
  */
-export function runPhotometricStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void): number[] {
+export function runPhotometricStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void, dense?: DenseLandmarkTerm): number[] {
   const triangles = trianglesWithinVertexRange(models.model.triangles, models.model.narrowFaceVertexCount);
   initialiseAppearance(models, variables, frame, crop, triangles);
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
@@ -109,7 +110,7 @@ export function runPhotometricStage(models: ModelTensors, correspondence: Landma
       const { value, grads } = tf.variableGrads(() => {
         const { image, mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
         const photometric = tf.mul(config.photometricWeight, photometricLoss(image, mask, crop.target));
-        return tf.add(photometric, landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config)) as tf.Scalar;
+        return tf.add(photometric, landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config, dense)) as tf.Scalar;
       }, withGeometry ? [...appearance, ...geometry] : appearance);
       appearanceOptimizer.applyGradients(appearance.map((v) => ({ name: v.name, tensor: grads[v.name] })));
       if (withGeometry) geometryOptimizer.applyGradients(geometry.map((v) => ({ name: v.name, tensor: grads[v.name] })));

@@ -102,3 +102,26 @@ test('a fit that turns NaN stops with FitFailedError (exit code 8), leaking noth
     tensors.dispose();
   }
 });
+
+test('the dense FaceMesh term is zero at the truth and grows when the points move', async () => {
+  await initBackend();
+  const model = await sharedModel();
+  const { DenseLandmarkTerm } = await import('../../src/fit/dense-landmarks.ts');
+  const { DETECTOR_MESH_VERTICES } = await import('../../src/morphable/detector-landmark-vertices.ts');
+  const { FitVariables } = await import('../../src/fit/fit-variables.ts');
+  // Mean face straight ahead: variables at rest put the pivot on the optical axis at depth D0.
+  const frame = { focalPriorPx: 800, principalPointPx: [256, 256] as [number, number], initialDepthMm: 600, pivotMm: [0, 0, 0] as [number, number, number], faceSizePx: 150 };
+  const camera = { focalPx: 800, principalPointPx: [256, 256] as [number, number], width: 512, height: 512 };
+  const pixels = projectPointsArray(transformPointsArray(model.neutral, rotationFromEuler(0, 0, 0), [0, 0, -600]), camera);
+  const mesh468 = new Float32Array(468 * 3);
+  DETECTOR_MESH_VERTICES.forEach((vertex, point) => { if (vertex >= 0) { mesh468[3 * point] = pixels[2 * vertex]; mesh468[3 * point + 1] = pixels[2 * vertex + 1]; } });
+  const variables = new FitVariables({ modeCount: 153, yaw: 0, direction: [0, 0] });
+  const atTruth = new DenseLandmarkTerm(model, mesh468);
+  assert.ok(atTruth.pointCount > 400);
+  const zero = tf.tidy(() => atTruth.loss(variables, frame).dataSync()[0]);
+  const shifted = new DenseLandmarkTerm(model, mesh468.map((value, i) => (i % 3 === 0 ? value + 3 : value)));
+  const moved = tf.tidy(() => shifted.loss(variables, frame).dataSync()[0]);
+  assert.ok(zero < 1e-8, `loss at the truth ${zero}`);
+  assert.ok(Math.abs(moved - (3 / 150) ** 2) < 1e-6, `loss for a 3 px shift ${moved}`);
+  atTruth.dispose(); shifted.dispose(); variables.dispose();
+});
