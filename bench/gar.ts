@@ -2,6 +2,8 @@
 // every trainable variable, an L2 loss), batch 1, best of the runs; then training steps
 // (G + D, R1 and path length every 4th step) per second. Prints JSON.
 // Run: FACEGAR_MODEL_DIR=... node --import tsx bench/gar.ts [--presets tiny,small,base] [--runs 3] [--train tiny,small]
+// With --run RUN_DIR instead: how much of a trained EMA generator's output follows the geometry
+// (geometryShare, below) against the same architecture at initialisation.
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, describeBackend } from '../src/engine/backend.ts';
@@ -9,7 +11,7 @@ import { GAR_PRESETS, Generator, GarTrainer, GeometrySampler, type GarPresetName
 import { createRgbaImage } from '../src/common/image.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 
-const { values } = parseArgs({ options: { presets: { type: 'string', default: 'tiny,small,base' }, runs: { type: 'string', default: '3' }, train: { type: 'string', default: 'tiny,small' }, batch: { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { presets: { type: 'string', default: 'tiny,small,base' }, runs: { type: 'string', default: '3' }, train: { type: 'string', default: 'tiny,small' }, batch: { type: 'string', default: '4' }, run: { type: 'string' } } });
 const runs = Number(values.runs);
 const round = (x: number) => Math.round(x * 10) / 10;
 const best = (count: number, f: () => void) => { f(); let min = Infinity; for (let i = 0; i < count; i++) { const t = performance.now(); f(); min = Math.min(min, performance.now() - t); } return min; };
@@ -33,7 +35,38 @@ export function measureGarGenerator(preset: GarPresetName, runCount: number): { 
   return { forwardMs: round(forwardMs), forwardBackwardMs: round(forwardBackwardMs), parameters };
 }
 
+/**
+ * geometryShare: for G geometries × L latents (noise off), the mean over pixels of the variance
+ * across geometries (latent fixed) over that plus the variance across latents (geometry fixed).
+ * 1 = the image is set by the normal map alone, 0 = by the latent alone.
+ */
+function geometryShare(generator: Generator, normals: tf.Tensor4D, latents: number, seed: number): number {
+  return tf.tidy(() => {
+    const g = normals.shape[0], zDim = generator.config.zDim;
+    const z = tf.randomNormal([latents, zDim], 0, 1, 'float32', seed);
+    const images = tf.stack(Array.from({ length: latents }, (_, l) => generator.generate(normals, tf.tile(tf.slice(z, [l, 0], [1, zDim]), [g, 1]) as tf.Tensor2D))); // [L, G, R, R, 3]
+    const acrossGeometries = tf.mean(tf.moments(images, 1).variance);
+    const acrossLatents = tf.mean(tf.moments(images, 0).variance);
+    return tf.div(acrossGeometries, tf.add(acrossGeometries, acrossLatents)).dataSync()[0];
+  });
+}
+
 await initBackend();
+if (values.run) {
+  const { readGarCheckpoint } = await import('../src/io/node/checkpoint-files.ts');
+  const { decodeGarGenerator } = await import('../src/gar/checkpoint.ts');
+  const { SeededRandom } = await import('../src/gar/seeded-random.ts');
+  const saved = await readGarCheckpoint(values.run);
+  if (!saved) throw new Error(`${values.run}: no checkpoint`);
+  const trained = decodeGarGenerator(saved.manifest, saved.weights);
+  const initial = new Generator(saved.manifest.config.network, saved.manifest.config.train.seed * 3 + 1);
+  const { model } = await loadMorphableModel({});
+  const sampler = new GeometrySampler(model, { resolution: trained.config.resolution });
+  const { normals } = sampler.sampleNormalMaps(new SeededRandom(99), 16);
+  const share = (generator: Generator) => Math.round(geometryShare(generator, normals, 16, 5) * 1000) / 1000;
+  process.stdout.write(JSON.stringify({ run: values.run, step: saved.manifest.step, geometries: 16, latents: 16, geometryShareTrained: share(trained), geometryShareInitial: share(initial) }) + '\n');
+  process.exit(0);
+}
 const generators: Record<string, unknown> = {};
 for (const preset of values.presets.split(',').filter(Boolean) as GarPresetName[]) {
   const c = GAR_PRESETS[preset];

@@ -11,7 +11,7 @@ export type { FitConfig } from './fit/fit-config.ts';
 export { ModelTensors } from './fit/model-tensors.ts';
 export type { MorphableModel } from './morphable/morphable-model.ts';
 export { evaluateMorphableModel, trianglesWithinVertexRange } from './morphable/morphable-model.ts';
-export { loadIctFaceKit, ICT_FACEKIT } from './morphable/ict-facekit.ts';
+export { loadIctFaceKit, ICT_FACEKIT } from './morphable/ict-face-kit.ts';
 export { encodeCompactModel, decodeCompactModel } from './morphable/compact-model.ts';
 export { meshToObj, meshToPly } from './io/mesh-export.ts';
 export type { ExportMesh } from './io/mesh-export.ts';

@@ -17,3 +17,4 @@ export type { GarCheckpointManifest } from './checkpoint.ts';
 export { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 export { renderSampleGrid } from './sample-grid.ts';
 export { SeededRandom } from './seeded-random.ts';
+export { renderTrainingFace, trainingSceneSeed, syntheticRenderSizePx, syntheticSourceName } from './synthetic-faces.ts';

@@ -61,6 +61,14 @@ test('facegar prepare --synthetic 3: aligned crops on the template, dataset.json
     assert.equal(repeat.code, 0, repeat.stderr);
     assert.deepEqual(await readFile(join(other, '32', '000000-synthetic-s5-0.png')), await readFile(join(out, '32', '000000-synthetic-s5-0.png')));
 
+    // --align detect: aligned on the detector's landmarks, as photos are.
+    const detected = join(dir, 'ds3');
+    const viaDetector = await runCli(['prepare', '--synthetic', '2', '--out', detected, '--size', '32', '--align', 'detect', '-q']);
+    assert.equal(viaDetector.code, 0, viaDetector.stderr);
+    const detectedSet = JSON.parse(await readFile(join(detected, 'dataset.json'), 'utf8'));
+    assert.equal(detectedSet.images.length + detectedSet.skipped.length, 2);
+    for (const entry of detectedSet.images) assert.ok(entry.detectionScore > 0.3, `detection score ${entry.detectionScore}`);
+
     const bad = await runCli(['prepare', '--synthetic', '2', 'photos', '--out', other]);
     assert.equal(bad.code, 2);
     assert.ok(!hasStackTrace(bad.stderr));

@@ -5,7 +5,7 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ModelUnavailableError } from '../../common/errors.ts';
 import type { MorphableModel } from '../../morphable/morphable-model.ts';
-import { loadIctFaceKit, type ModelTextReader } from '../../morphable/ict-facekit.ts';
+import { loadIctFaceKit, type ModelTextReader } from '../../morphable/ict-face-kit.ts';
 import { decodeCompactModel, encodeCompactModel, COMPACT_MODEL_FORMAT_VERSION } from '../../morphable/compact-model.ts';
 import { makeDirectories, writeFileAtomic } from './atomic-write.ts';
 import { defaultCacheDir, ensureBundle } from './model-cache.ts';
