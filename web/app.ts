@@ -4,11 +4,7 @@
 import { loadCompactModelBytes, loadGraphModelBytes } from './model-store.ts';
 import { MeshViewer } from './viewer.ts';
 import type { WorkerRequest, WorkerResponse } from './messages.ts';
-
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
-const MAX_PIXELS = 80e6;
-/** Photos are fitted at most this large on the longer side; results are given in original pixels. */
-const MAX_FIT_SIDE_PX = 2048;
+import { MAX_FILE_BYTES, MAX_FIT_SIDE_PX, MAX_PIXELS } from './limits.ts';
 
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? 'models/ict-facekit.fgmm', location.href).href;
@@ -109,6 +105,7 @@ async function reconstructBlob(blob: Blob, name: string): Promise<void> {
   busy = true;
   state('busy');
   clearMessage();
+  clearResult();
   for (const stage of ['detect', 'landmarks', 'photometric', 'texture']) setProgress(stage, 0);
   photoStartedMs = performance.now();
   try {
@@ -164,6 +161,18 @@ async function showResult(result: Extract<WorkerResponse, { type: 'result' }>, p
   link(files.names.json, files.json, 'application/json', 'download-json');
 }
 
+/** Forget the previous photo's result, so a failure never shows beside another photo's mesh and downloads. */
+function clearResult(): void {
+  for (const id of ['photo-canvas', 'render-canvas']) { const canvas = $<HTMLCanvasElement>(id); canvas.width = 0; canvas.height = 0; }
+  viewer.clear();
+  $('summary').textContent = '';
+  for (const a of $('downloads').querySelectorAll('a')) URL.revokeObjectURL(a.href);
+  $('downloads').replaceChildren();
+  exposed.result = undefined;
+  exposed.meshVertexCount = undefined;
+  exposed.timingsMs = undefined;
+}
+
 function drawImage(canvas: HTMLCanvasElement, image: ImageData): void {
   canvas.width = image.width;
   canvas.height = image.height;
@@ -177,7 +186,10 @@ function applyBlend(): void {
 // Inputs: file picker, drag and drop, webcam.
 $<HTMLInputElement>('blend').addEventListener('input', applyBlend);
 $<HTMLInputElement>('file').addEventListener('change', (event) => {
-  const file = (event.target as HTMLInputElement).files?.[0];
+  const input = event.target as HTMLInputElement;
+  const file = input.files?.[0];
+  // Reset, so picking the same file again (after a failure, say) fires 'change' again.
+  input.value = '';
   if (file) void reconstructBlob(file, file.name);
 });
 const drop = $('drop');
@@ -197,6 +209,7 @@ $('webcam').addEventListener('click', async () => {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } });
     video.style.display = 'block';
     $<HTMLButtonElement>('capture').disabled = false;
+    clearMessage();
   } catch (error) {
     const name = (error as Error).name;
     showMessage(name === 'NotAllowedError' ? 'The webcam was denied: allow camera access for this page, or pick a photo instead.'

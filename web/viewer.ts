@@ -55,6 +55,13 @@ export class MeshViewer {
     return vertices;
   }
 
+  /** Remove the mesh shown (a new photo is on its way, or it failed). */
+  clear(): void {
+    if (this.current) this.scene.remove(this.current);
+    this.current = undefined;
+    this.draw();
+  }
+
   private resize(): void {
     if (!this.renderer) return;
     const width = this.container.clientWidth || 400, height = this.container.clientHeight || 400;
