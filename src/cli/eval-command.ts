@@ -48,8 +48,10 @@ Options of synthetic:
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --json                 [boolean] print one JSON object { rows: [...] } on stdout
-      --report <dir>         [string] also write DIR/contact-sheet.png (render | fit overlay for the
-                             first 12 images; failures tinted red), DIR/report.md and DIR/report.json
+      --report <dir>         [string] also write DIR/contact-sheet.png (render | fit overlay | per-vertex
+                             error heat map, legend in mm, for the first 12 images; failures tinted red),
+                             DIR/error-histogram.png, DIR/report.md and DIR/report.json (with every
+                             image's scene parameters)
   -q, --quiet                [boolean] no progress lines on stderr
   -h, --help                 [boolean] this help
 `;
@@ -184,13 +186,14 @@ async function writeSyntheticReport(dir: string, result: import('../eval/synthet
   const { OutputNotWritableError } = await import('../common/errors.ts');
   const { writeFileAtomic } = await import('../io/node/atomic-write.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
-  const { benchmarkReportJson, formatBenchmarkMarkdown, renderContactSheet } = await import('../eval/benchmark-report.ts');
+  const { benchmarkReportJson, formatBenchmarkMarkdown, renderBenchmarkHistogram, renderContactSheet } = await import('../eval/benchmark-report.ts');
   try {
     await mkdir(dir, { recursive: true });
   } catch (error) {
     throw new OutputNotWritableError(`cannot create report folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   await writePngAtomic(join(dir, 'contact-sheet.png'), renderContactSheet(result, model));
+  await writePngAtomic(join(dir, 'error-histogram.png'), renderBenchmarkHistogram(result));
   await writeFileAtomic(join(dir, 'report.md'), formatBenchmarkMarkdown(result, commandLine));
   await writeFileAtomic(join(dir, 'report.json'), JSON.stringify(benchmarkReportJson(result, commandLine), null, 1) + '\n');
 }

@@ -1,4 +1,5 @@
 import type { RgbaImage } from '../common/image.ts';
+import { jpegRoundTrip } from './studio-jpeg.ts';
 import { SeededRandom } from './studio-random.ts';
 
 /** Camera effects applied after shading. */
@@ -10,8 +11,8 @@ export interface StudioPostProcess {
   noiseSigma: number;
   /** Exposure multiplier before the sRGB curve. */
   exposure: number;
-  /** Strength (0..1) of 8×8 block flattening, a cheap stand-in for JPEG compression. */
-  blockiness: number;
+  /** JPEG quality (IJG scale, 1–100) of the compression round trip; 100 still quantises a little. */
+  jpegQuality: number;
 }
 
 /** Point-in-polygon (even-odd rule); polygon as [x0, y0, x1, y1, …]. */
@@ -26,8 +27,8 @@ export function pointInPolygon(polygon: ArrayLike<number>, x: number, y: number)
 }
 
 /**
- * Linear RGB [H*W*3] → 8-bit sRGB RGBA in `image`: exposure, lens blur, sRGB curve, block
- * flattening, sensor noise, quantisation.
+ * Linear RGB [H*W*3] → 8-bit sRGB RGBA in `image`: exposure, lens blur, sRGB curve, sensor
+ * noise, JPEG round trip (the camera compresses what the sensor saw), 8-bit quantisation.
  */
 export function applyStudioPostProcess(linear: Float32Array, image: RgbaImage, post: StudioPostProcess): void {
   const { width, height } = image;
@@ -37,29 +38,12 @@ export function applyStudioPostProcess(linear: Float32Array, image: RgbaImage, p
     const v = Math.min(1, Math.max(0, blurred[i] * post.exposure));
     encoded[i] = 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
   }
-  if (post.blockiness > 0) flattenBlocks(encoded, width, height, post.blockiness);
   const random = new SeededRandom(post.seed);
+  for (let i = 0; i < encoded.length; i++) encoded[i] += post.noiseSigma * random.normal();
+  jpegRoundTrip(encoded, width, height, post.jpegQuality);
   for (let pixel = 0; pixel < width * height; pixel++) {
-    for (let k = 0; k < 3; k++) image.data[4 * pixel + k] = Math.round(encoded[3 * pixel + k] + post.noiseSigma * random.normal());
+    for (let k = 0; k < 3; k++) image.data[4 * pixel + k] = Math.round(encoded[3 * pixel + k]);
     image.data[4 * pixel + 3] = 255;
-  }
-}
-
-/** Pull every 8×8 block towards its mean: the low-pass look of a strongly compressed JPEG. */
-function flattenBlocks(values: Float32Array, width: number, height: number, amount: number): void {
-  for (let by = 0; by < height; by += 8) for (let bx = 0; bx < width; bx += 8) {
-    const mean = [0, 0, 0];
-    let count = 0;
-    for (let y = by; y < Math.min(height, by + 8); y++) for (let x = bx; x < Math.min(width, bx + 8); x++) {
-      for (let k = 0; k < 3; k++) mean[k] += values[3 * (y * width + x) + k];
-      count++;
-    }
-    for (let y = by; y < Math.min(height, by + 8); y++) for (let x = bx; x < Math.min(width, bx + 8); x++) {
-      for (let k = 0; k < 3; k++) {
-        const i = 3 * (y * width + x) + k;
-        values[i] += amount * (mean[k] / count - values[i]);
-      }
-    }
   }
 }
 

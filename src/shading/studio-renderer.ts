@@ -6,7 +6,9 @@ import { evaluateMorphableModel, type MorphableModel } from '../morphable/morpha
 import { rasterize } from '../raster/rasterize.ts';
 import { backgroundColor, skinAlbedo, type SkinTexture, type StudioBackground } from './studio-texture.ts';
 import { applyStudioPostProcess, pointInPolygon, type StudioPostProcess } from './studio-post.ts';
+import { paintOccluders, type StudioOccluders } from './studio-occluders.ts';
 import { computeFaceRegions } from './studio-regions.ts';
+import { buildShadowMap, computeAmbientOcclusion } from './studio-shadow-map.ts';
 
 /**
  * Everything that defines one synthetic studio photo. Every number is recorded with the
@@ -37,6 +39,9 @@ export interface StudioScene {
   irisRgb: [number, number, number];
   background: StudioBackground;
   post: StudioPostProcess;
+  /** How much per-vertex ambient occlusion darkens the ambient light and the specular (0..1). */
+  ambientOcclusion: { strength: number };
+  occluders: StudioOccluders;
 }
 
 /** Ground truth of one render. */
@@ -51,7 +56,12 @@ export interface StudioTruth {
   landmarks2d: Float32Array;
 }
 
-export interface StudioRender { image: RgbaImage; truth: StudioTruth }
+export interface StudioRender {
+  image: RgbaImage;
+  truth: StudioTruth;
+  /** The scene that made the image (record it with `studioSceneRecord`). */
+  scene: StudioScene;
+}
 
 const SHADOW_MAP_SIZE = 512;
 const SHADOW_BIAS_MM = 1.2;
@@ -72,7 +82,8 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
   const raster = rasterize(cameraToClipArray(cameraPoints, camera), triangles, { width, height }, { cullBackFaces: true });
   const normals = computeVertexNormalsArray(cameraPoints, triangles);
   const regions = computeFaceRegions(model);
-  const shadow = buildShadowMap(cameraPoints, triangles, scene.light.directionCamera);
+  const shadow = buildShadowMap(cameraPoints, triangles, scene.light.directionCamera, SHADOW_MAP_SIZE, SHADOW_BIAS_MM);
+  const occlusion = computeAmbientOcclusion(cameraPoints, normals, triangles);
   const landmarks3d = new Float32Array(68 * 3);
   model.landmarkVertexIndices.forEach((v, k) => landmarks3d.set(cameraPoints.subarray(3 * v, 3 * v + 3), 3 * k));
   const landmarks2d = projectPointsArray(landmarks3d, camera);
@@ -104,6 +115,7 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
     const lowerFace = b0 * regions.lowerFaceWeight[ia / 3] + b1 * regions.lowerFaceWeight[ib / 3] + b2 * regions.lowerFaceWeight[ic / 3];
     skinAlbedo(scene.skin, at(model.neutral, 0), at(model.neutral, 1), at(model.neutral, 2), region, lowerFace, albedo);
     const visibility = shadow.visibility(px, py, pz);
+    const ao = 1 - scene.ambientOcclusion.strength * (1 - (b0 * occlusion[ia / 3] + b1 * occlusion[ib / 3] + b2 * occlusion[ic / 3]));
     const nDotL = Math.max(0, nx * lx + ny * ly + nz * lz);
     const viewLength = Math.hypot(px, py, pz) || 1;
     let hx = lx - px / viewLength, hy = ly - py / viewLength, hz = lz - pz / viewLength;
@@ -111,73 +123,35 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
     hx /= hLength; hy /= hLength; hz /= hLength;
     const nDotH = Math.max(0, nx * hx + ny * hy + nz * hz);
     const gloss = region === 1 ? 1.6 : region === 2 ? 0.2 : 1;
-    const specular = nDotL > 0 ? gloss * scene.specular.strength * nDotH ** scene.specular.shininess * visibility : 0;
-    const ambient = scene.light.ambient * (0.75 + 0.25 * ny);
+    const specular = nDotL > 0 ? gloss * scene.specular.strength * nDotH ** scene.specular.shininess * visibility * ao : 0;
+    const ambient = scene.light.ambient * (0.75 + 0.25 * ny) * ao;
     for (let k = 0; k < 3; k++) {
       const lightK = scene.light.colorRgb[k] * scene.light.intensity;
       linear[3 * pixel + k] = albedo[k] * (ambient + lightK * nDotL * visibility) + specular * lightK;
     }
   }
   paintEyesAndMouth(linear, depthMm, landmarks2d, landmarks3d, scene);
+  paintOccluders(linear, width, height, scene.occluders, faceFrame(landmarks2d), scene.light.ambient + 0.6 * scene.light.intensity);
   const image = createRgbaImage(width, height);
   applyStudioPostProcess(linear, image, scene.post);
   return {
     image,
     truth: { verticesModel, rotation, translationMm: [...scene.translationMm], anglesDeg: [...scene.anglesDeg], camera, landmarks2d },
+    scene,
   };
+}
+
+/** Face units of the occluders: origin between the eye centres, unit = outer eye corner distance (px). */
+function faceFrame(landmarks2d: Float32Array): { originPx: [number, number]; unitPx: number } {
+  let x = 0, y = 0;
+  for (let k = 36; k < 48; k++) { x += landmarks2d[2 * k] / 12; y += landmarks2d[2 * k + 1] / 12; }
+  const unitPx = Math.hypot(landmarks2d[2 * 45] - landmarks2d[2 * 36], landmarks2d[2 * 45 + 1] - landmarks2d[2 * 36 + 1]);
+  return { originPx: [x, y], unitPx: Math.max(unitPx, 1) };
 }
 
 function regionAt(region: Uint8Array, a: number, b: number, c: number, b0: number, b1: number, b2: number): number {
   // The vertex with the largest weight decides (regions are labels, not blendable).
   return b0 >= b1 && b0 >= b2 ? region[a] : b1 >= b2 ? region[b] : region[c];
-}
-
-/** An orthographic depth map seen from the light; `visibility` is 0..1 with 3×3 percentage-closer filtering. */
-function buildShadowMap(cameraPoints: Float32Array, triangles: Uint32Array, towardsLight: [number, number, number]) {
-  const [lx, ly, lz] = towardsLight;
-  // u, v span the plane orthogonal to the light.
-  const helper = Math.abs(ly) < 0.9 ? [0, 1, 0] : [1, 0, 0];
-  let ux = helper[1] * lz - helper[2] * ly, uy = helper[2] * lx - helper[0] * lz, uz = helper[0] * ly - helper[1] * lx;
-  const uLength = Math.hypot(ux, uy, uz);
-  ux /= uLength; uy /= uLength; uz /= uLength;
-  const vx = ly * uz - lz * uy, vy = lz * ux - lx * uz, vz = lx * uy - ly * ux;
-  const n = cameraPoints.length / 3;
-  const su = new Float64Array(n), sv = new Float64Array(n), sd = new Float64Array(n);
-  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity, minD = Infinity, maxD = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const x = cameraPoints[3 * i], y = cameraPoints[3 * i + 1], z = cameraPoints[3 * i + 2];
-    su[i] = x * ux + y * uy + z * uz; sv[i] = x * vx + y * vy + z * vz; sd[i] = -(x * lx + y * ly + z * lz);
-    minU = Math.min(minU, su[i]); maxU = Math.max(maxU, su[i]); minV = Math.min(minV, sv[i]); maxV = Math.max(maxV, sv[i]);
-    minD = Math.min(minD, sd[i]); maxD = Math.max(maxD, sd[i]);
-  }
-  const centreU = (minU + maxU) / 2, centreV = (minV + maxV) / 2;
-  const half = Math.max(maxU - minU, maxV - minV) / 2 * 1.05 + 1;
-  const depthRange = Math.max(maxD - minD, 1);
-  const clip = new Float32Array(n * 4);
-  for (let i = 0; i < n; i++) {
-    clip[4 * i] = (su[i] - centreU) / half;
-    clip[4 * i + 1] = (sv[i] - centreV) / half;
-    clip[4 * i + 2] = 2 * (sd[i] - minD) / depthRange - 1;
-    clip[4 * i + 3] = 1;
-  }
-  const map = rasterize(clip, triangles, { width: SHADOW_MAP_SIZE, height: SHADOW_MAP_SIZE });
-  const size = SHADOW_MAP_SIZE;
-  return {
-    visibility(x: number, y: number, z: number): number {
-      const u = x * ux + y * uy + z * uz, v = x * vx + y * vy + z * vz, d = -(x * lx + y * ly + z * lz);
-      const column = ((u - centreU) / half + 1) * 0.5 * size - 0.5;
-      const row = (1 - (v - centreV) / half) * 0.5 * size - 0.5;
-      let lit = 0;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const c = Math.round(column) + dx, r = Math.round(row) + dy;
-        if (c < 0 || r < 0 || c >= size || r >= size) { lit++; continue; }
-        const stored = map.depth[r * size + c];
-        const storedMm = stored === Infinity ? Infinity : minD + (stored + 1) / 2 * depthRange;
-        if (d <= storedMm + SHADOW_BIAS_MM) lit++;
-      }
-      return lit / 9;
-    },
-  };
 }
 
 /**

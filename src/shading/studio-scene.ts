@@ -1,6 +1,7 @@
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { rotationFromEuler } from '../geometry/rotation.ts';
 import { SeededRandom } from './studio-random.ts';
+import type { StudioOccluders } from './studio-occluders.ts';
 import type { StudioScene } from './studio-renderer.ts';
 
 /** Ranges the studio scenes are drawn from. */
@@ -19,11 +20,15 @@ export interface StudioSceneConfig {
   faceFraction: [number, number];
   /** Focal length as a multiple of the image width, uniform in [min, max]. */
   focalPerWidth: [number, number];
+  /** Chance of loose hair strands across the forehead/cheek, and of a hand at the jaw. */
+  hairProbability: number;
+  handProbability: number;
 }
 
 export const DEFAULT_STUDIO_SCENE_CONFIG: Readonly<StudioSceneConfig> = Object.freeze({
   width: 512, height: 512, identityScale: 1, activeExpressions: 3, maxExpressionWeight: 0.7,
   maxYawDeg: 60, maxPitchDeg: 15, maxRollDeg: 10, faceFraction: [0.35, 0.6] as [number, number], focalPerWidth: [1.5, 4] as [number, number],
+  hairProbability: 0.3, handProbability: 0.15,
 });
 
 /** Forehead-to-chin height of an average face (mm), for framing. */
@@ -77,8 +82,52 @@ export function sampleStudioScene(model: MorphableModel, seed: number, overrides
       seed: random.integer(2 ** 31), colorA: backgroundColorRgb(), colorB: backgroundColorRgb(), angle: random.uniform(0, 2 * Math.PI),
       noiseAmount: random.uniform(0, 0.4), noiseScalePx: random.uniform(8, 80),
     },
-    post: { seed: random.integer(2 ** 31), blurSigmaPx: random.uniform(0.3, 1.1), noiseSigma: random.uniform(1, 5), exposure: random.uniform(0.9, 1.3), blockiness: random.uniform(0, 0.25) },
+    post: { seed: random.integer(2 ** 31), blurSigmaPx: random.uniform(0.3, 1.1), noiseSigma: random.uniform(1, 5), exposure: random.uniform(0.9, 1.3), jpegQuality: Math.round(random.uniform(60, 95)) },
+    // Drawn last so that adding them left every earlier parameter of a seed unchanged.
+    ambientOcclusion: { strength: random.uniform(0.6, 1) },
+    occluders: { hair: random.next() < config.hairProbability ? sampleHair(random, width) : null, hand: random.next() < config.handProbability ? sampleHand(random, tone) : null },
   };
+}
+
+function sampleHair(random: SeededRandom, widthPx: number): NonNullable<StudioOccluders['hair']> {
+  const colours: [number, number, number][] = [[0.03, 0.02, 0.015], [0.09, 0.05, 0.03], [0.2, 0.12, 0.06], [0.45, 0.33, 0.18]];
+  const colorRgb = colours[random.integer(colours.length)].map((c) => c * random.uniform(0.8, 1.2)) as [number, number, number];
+  const count = 5 + random.integer(16);
+  // Strands fall from above the brows down across the forehead and a cheek, mostly on one side.
+  const side = random.next() < 0.5 ? -1 : 1;
+  const strands = Array.from({ length: count }, () => {
+    const x0 = side * random.uniform(-0.5, 0.9), y0 = random.uniform(-1.6, -1.0);
+    const x3 = x0 + side * random.uniform(-0.2, 0.6), y3 = random.uniform(-0.5, 1.2);
+    const bend = random.uniform(-0.4, 0.4);
+    const controlPoints = [x0, y0, x0 + (x3 - x0) / 3 + bend, y0 + (y3 - y0) / 3, x0 + 2 * (x3 - x0) / 3 - bend * random.uniform(0, 1.5), y0 + 2 * (y3 - y0) / 3, x3, y3];
+    return { controlPoints, widthPx: random.uniform(1, 2.5) * widthPx / 512 };
+  });
+  return { colorRgb, strands };
+}
+
+function sampleHand(random: SeededRandom, tone: [number, number, number]): NonNullable<StudioOccluders['hand']> {
+  // A hand at the side of the jaw with the fingers up and inwards, as when resting a chin.
+  const side = random.next() < 0.5 ? -1 : 1;
+  return {
+    centre: [side * random.uniform(0.6, 1.1), random.uniform(1.1, 1.6)], palmRadius: random.uniform(0.45, 0.65),
+    angleRad: -side * random.uniform(0.1, 0.7), fingerLength: random.uniform(0.5, 0.8),
+    toneRgb: tone.map((c) => c * random.uniform(0.9, 1.1)) as [number, number, number],
+  };
+}
+
+/**
+ * The scene as a plain JSON-serialisable record (typed arrays become number arrays, numbers
+ * rounded to 6 significant digits): every parameter that made the image, for reports.
+ */
+export function studioSceneRecord(scene: StudioScene): Record<string, unknown> {
+  const round = (value: unknown): unknown => {
+    if (typeof value === 'number') return Number.isInteger(value) ? value : Number(value.toPrecision(6));
+    if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v) => round(v));
+    if (Array.isArray(value)) return value.map(round);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]));
+    return value;
+  };
+  return round(scene) as Record<string, unknown>;
 }
 
 function faceCentre(model: MorphableModel): [number, number, number] {
