@@ -44,7 +44,8 @@ const denseSums = new Float64Array(densePoints.length * V);
 const ictSums = new Float64Array(68);
 let used = 0;
 for (let i = 0; i < count; i++) {
-  const render = renderStudioPhoto(model, sampleStudioScene(model, hashSeed('calibration', seed, i)));
+  // Unoccluded faces: the question is where the detector puts a point it can see.
+  const render = renderStudioPhoto(model, sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 }));
   const face = (await detector.detect(render.image))[0];
   if (!face) continue;
   const { truth } = render;
