@@ -1,6 +1,6 @@
 // `facegar bench [--json] [--quick]`: the same measurements as `npm run bench` (bench/run.ts).
-import { parseArgs } from 'node:util';
-import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import { EXIT_CODES } from '../common/errors.ts';
+import { parseCommandArgs } from './command-options.ts';
 
 const BENCH_HELP = `Usage: facegar bench [options]
 
@@ -15,15 +15,9 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let values: { json?: boolean; quick?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args, allowPositionals: false, strict: true,
-      options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
+  const { values } = parseCommandArgs(args, {
+    json: { type: 'boolean' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, { allowPositionals: false });
   if (values.help) {
     process.stdout.write(BENCH_HELP);
     return EXIT_CODES.ok;

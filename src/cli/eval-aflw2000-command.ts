@@ -1,9 +1,8 @@
 /** `facegar eval aflw2000`: 68-point landmark NME on a local copy of AFLW2000-3D. */
-import { parseArgs } from 'node:util';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
-import { integerOption } from './eval-files.ts';
+import { integerOption, parseCommandArgs } from './command-options.ts';
 
 export const AFLW2000_HELP = `facegar eval aflw2000 --data AFLW_DIR [--limit N] [--json]
   AFLW_DIR as published (AFLW2000-3D): image00002.jpg … with image00002.mat beside each
@@ -17,17 +16,12 @@ export const AFLW2000_HELP = `facegar eval aflw2000 --data AFLW_DIR [--limit N] 
 `;
 
 export async function aflw2000Command(args: string[], help: string): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: {
-      data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false },
-      model: { type: 'string', short: 'm' }, backend: { type: 'string' },
-      'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-    } }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
+  const { values } = parseCommandArgs(args, {
+    data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false },
+    model: { type: 'string', short: 'm' }, backend: { type: 'string' },
+    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
   if (!values.data) throw new UsageError('facegar eval aflw2000 needs --data AFLW_DIR (try --help)');
   const limit = values.limit === undefined ? Infinity : integerOption(values.limit, 'limit', 1);

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import { integerOption, parseCommandArgs } from './command-options.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
-import { firstWithExtension, formatMm as fmt, integerOption, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
+import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
 import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
 import { AFLW2000_HELP, aflw2000Command } from './eval-aflw2000-command.ts';
 import { evaluateNowScan, NOW_SUBSETS, parseNowImagePath } from '../eval/now-protocol.ts';
@@ -71,20 +71,12 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function syntheticCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: false, strict: true, options: {
-        n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string', default: 'graphics' },
-        'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
-        backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(args, {
+    n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string', default: 'graphics' },
+    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
+    backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
+    help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(EVAL_HELP); return EXIT_CODES.ok; }
   const count = integerOption(values.n, 'n', 1);
   const seed = integerOption(values.seed, 'seed', 0);
@@ -117,15 +109,10 @@ async function syntheticCommand(args: string[]): Promise<number> {
 
 /** `facegar eval now`: the NoW protocol over a local copy of the data and a predictions folder. */
 async function nowCommand(args: string[], help: string): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: {
-      data: { type: 'string' }, predictions: { type: 'string' }, 'image-list': { type: 'string' }, json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-    } }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
+  const { values } = parseCommandArgs(args, {
+    data: { type: 'string' }, predictions: { type: 'string' }, 'image-list': { type: 'string' }, json: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
   if (!values.data || !values.predictions) throw new UsageError('facegar eval now needs --data NOW_DIR and --predictions PRED_DIR (try --help)');
   const dataDir = resolve(values.data), predictionsDir = resolve(values.predictions);

@@ -41,10 +41,4 @@ export async function firstWithExtension(dir: string, extension: string): Promis
   return found;
 }
 
-export function integerOption(value: string | undefined, name: string, minimum: number): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
-  return number;
-}
-
 export const formatMm = (value: number) => (Number.isFinite(value) ? value.toFixed(3) : '—').padStart(6);

@@ -1,8 +1,8 @@
 /** `facegar eval micc`: the MICC Florence protocol over a local copy of the data and a predictions folder. */
-import { parseArgs } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { parseCommandArgs } from './command-options.ts';
 import { parseObjMesh, parsePickedPoints, type PlainMesh } from '../eval/benchmark-files.ts';
 import { evaluateMiccScan, MICC_SETTINGS, summarizeMiccRmse, type MiccSummary } from '../eval/micc-protocol.ts';
 import { parseVrmlMesh } from '../eval/vrml-mesh.ts';
@@ -27,16 +27,11 @@ export const MICC_HELP = `facegar eval micc --data MICC_DIR --predictions PRED_D
 `;
 
 export async function miccCommand(args: string[], help: string): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: {
-      data: { type: 'string' }, predictions: { type: 'string' }, json: { type: 'boolean', default: false },
-      'with-scale': { type: 'boolean', default: false }, 'crop-radius': { type: 'string', default: '95' },
-      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-    } }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
+  const { values } = parseCommandArgs(args, {
+    data: { type: 'string' }, predictions: { type: 'string' }, json: { type: 'boolean', default: false },
+    'with-scale': { type: 'boolean', default: false }, 'crop-radius': { type: 'string', default: '95' },
+    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
   if (!values.data || !values.predictions) throw new UsageError('facegar eval micc needs --data MICC_DIR and --predictions PRED_DIR (try --help)');
   const cropRadiusMm = Number(values['crop-radius']);

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
 import { VERSION } from './version.ts';
+import { optionalIntegerOption, parseCommandArgs } from './command-options.ts';
 import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
 
 const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
@@ -103,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function reconstructCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrExplain(args, {
+  const { values, positionals } = parseCommandArgs(args, {
     out: { type: 'string', short: 'o', default: 'out' },
     model: { type: 'string', short: 'm' },
     format: { type: 'string', default: 'obj' },
@@ -121,7 +121,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     quiet: { type: 'boolean', short: 'q', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
     help: { type: 'boolean', short: 'h', default: false },
-  });
+  }, { allowPositionals: true });
   if (values.help) {
     process.stdout.write(RECONSTRUCT_HELP);
     return EXIT_CODES.ok;
@@ -137,15 +137,15 @@ async function reconstructCommand(args: string[]): Promise<number> {
     throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
   }
   const fit = {
-    landmarkSteps: optionalInteger(values['landmark-steps'], 'landmark-steps', 0),
-    photometricSteps: optionalInteger(values['photometric-steps'], 'photometric-steps', 0),
-    renderSizePx: optionalInteger(values['render-size'], 'render-size', 16),
+    landmarkSteps: optionalIntegerOption(values['landmark-steps'], 'landmark-steps', 0),
+    photometricSteps: optionalIntegerOption(values['photometric-steps'], 'photometric-steps', 0),
+    renderSizePx: optionalIntegerOption(values['render-size'], 'render-size', 16),
   };
   const { validateFitConfig } = await import('../fit/fit-config.ts');
   validateFitConfig(fit);
-  const maxFaces = optionalInteger(values['max-faces'], 'max-faces', 1) ?? 4;
-  const maxDecodeSidePx = optionalInteger(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
-  const workers = optionalInteger(values.workers, 'workers', 1) ?? availableParallelism();
+  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
+  const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
+  const workers = optionalIntegerOption(values.workers, 'workers', 1) ?? availableParallelism();
 
   // Heavy modules load only now, so --help stays instant.
   const { expandInputs } = await import('./expand-inputs.ts');
@@ -198,23 +198,6 @@ async function reconstructCommand(args: string[]): Promise<number> {
     process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
   }
   return outcome.exitCode;
-}
-
-type OptionSpec = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-
-function parseOrExplain<T extends OptionSpec>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-}
-
-function optionalInteger(value: string | boolean | undefined, name: string, minimum: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
-  return number;
 }
 
 /** One line on stderr and the error's exit code; a stack trace only for internal errors with --verbose. */

@@ -2,10 +2,10 @@
 // photo into canonical crops for GAR training, with a dataset.json index. `--synthetic N`
 // does the same for N studio renders. Resumable: sources already listed (as images or as
 // skipped) are not processed again.
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import { parseCommandArgs, requireOption } from './command-options.ts';
 import type { RgbaImage } from '../common/image.ts';
 
 const HELP = `Usage: facegar prepare <photos dir> --out <dataset dir> [options]
@@ -43,22 +43,14 @@ interface Dataset { format: 1; sizes: number[]; images: DatasetImage[]; skipped:
 interface PrepareSource { source: string; stem: string; load(): Promise<{ image: RgbaImage; truthLandmarks68?: Float32Array; anglesDeg?: number[] }> }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true, options: {
-        out: { type: 'string', short: 'o' }, size: { type: 'string' }, synthetic: { type: 'string' },
-        seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
-        quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
-        verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(args, {
+    out: { type: 'string', short: 'o' }, size: { type: 'string' }, synthetic: { type: 'string' },
+    seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
+    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: true });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
-  if (!values.out) throw new UsageError('--out <dataset dir> is required (try --help)');
+  requireOption(values.out, '--out <dataset dir>');
   const synthetic = values.synthetic !== undefined;
   if (synthetic && positionals.length !== 0) throw new UsageError('give either a photos directory or --synthetic <n>, not both (try --help)');
   if (!synthetic && positionals.length !== 1) throw new UsageError('give exactly one photos directory (try --help)');

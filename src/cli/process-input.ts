@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { FacegarError, EXIT_CODES, type ErrorCode } from '../common/errors.ts';
 import { decodeCompactModel } from '../morphable/compact-model.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
@@ -9,7 +9,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
 import { encodeFaceGlb } from '../io/node/face-glb.ts';
-import { writeFileAtomic } from '../io/node/atomic-write.ts';
+import { makeDirectories, writeFileAtomic } from '../io/node/atomic-write.ts';
 import { writePngAtomic } from '../io/node/encode-image.ts';
 import { decodeImageFileScaled } from '../io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../io/node/detector-models.ts';
@@ -17,9 +17,6 @@ import type { BackendName } from '../engine/backend.ts';
 import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { VERSION } from './version.ts';
 import { writeNowPrediction } from '../eval/prediction-layout.ts';
-import { dirname, basename, extname } from 'node:path';
-import { makeDirectories } from '../io/node/atomic-write.ts';
-
 import type { MeshFormat } from './mesh-formats.ts';
 
 /** What every input of a batch shares. Plain data: it crosses to worker threads. */

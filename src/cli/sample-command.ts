@@ -1,9 +1,9 @@
 // `facegar sample --gar RUN_DIR --out grid.png`: what a trained GAR draws. Random geometries
 // from the model prior and the training pose distribution → normal maps → renders of the EMA
 // generator, as one PNG grid (a row per geometry: normal map | renders with several latents).
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { integerOption, parseCommandArgs, requireOption } from './command-options.ts';
 
 const HELP = `Usage: facegar sample --gar <run dir> --out <grid.png> [options]
 
@@ -26,23 +26,15 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: false, strict: true, options: {
-        gar: { type: 'string' }, out: { type: 'string', short: 'o' }, n: { type: 'string', default: '8' }, latents: { type: 'string', default: '4' },
-        seed: { type: 'string', default: '0' }, truncation: { type: 'string', default: '1' }, generator: { type: 'string', default: 'ema' },
-        model: { type: 'string', short: 'm' }, quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(args, {
+    gar: { type: 'string' }, out: { type: 'string', short: 'o' }, n: { type: 'string', default: '8' }, latents: { type: 'string', default: '4' },
+    seed: { type: 'string', default: '0' }, truncation: { type: 'string', default: '1' }, generator: { type: 'string', default: 'ema' },
+    model: { type: 'string', short: 'm' }, quiet: { type: 'boolean', short: 'q', default: false },
+    help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
-  if (!values.gar) throw new UsageError('--gar <run dir> is required (try --help)');
-  if (!values.out) throw new UsageError('--out <grid.png> is required (try --help)');
+  requireOption(values.gar, '--gar <run dir>');
+  requireOption(values.out, '--out <grid.png>');
   const rows = integerOption(values.n, 'n', 1, 256);
   const latents = integerOption(values.latents, 'latents', 1, 64);
   const seed = integerOption(values.seed, 'seed', 0, 2 ** 31);
@@ -87,10 +79,4 @@ export async function run(args: string[]): Promise<number> {
     generator.dispose();
   }
   return EXIT_CODES.ok;
-}
-
-function integerOption(value: string | undefined, name: string, minimum: number, maximum: number): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum || number > maximum) throw new UsageError(`Expected an integer between ${minimum} and ${maximum} for --${name} but received ${value}`);
-  return number;
 }

@@ -2,12 +2,13 @@
 // encoder on renders of a frozen GAR (EMA generator), with progress on stderr, a JSONL loss log,
 // periodic atomic checkpoints (checkpoint.json + checkpoint-<step>.safetensors, as train-gar's)
 // and resume.
-import { parseArgs } from 'node:util';
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { integerOption, nonNegativeNumberOption, optionalPositiveNumberOption, parseCommandArgs, requireOption } from './command-options.ts';
 import type { EncoderCheckpointManifest } from '../invert/encoder-checkpoint.ts';
 import type { EncoderTrainer } from '../invert/train-encoder.ts';
+import type { CheckpointKind } from '../io/node/checkpoint-files.ts';
 
 const HELP = `Usage: facegar train-encoder --gar <run dir> --out <encoder dir> [options]
 
@@ -34,31 +35,21 @@ Options:
 export const ENCODER_MANIFEST = 'checkpoint.json';
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: false, strict: true, options: {
-        gar: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '2000' }, batch: { type: 'string', default: '8' },
-        seed: { type: 'string', default: '0' }, lr: { type: 'string' }, rerender: { type: 'string', default: '0' },
-        'checkpoint-every': { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, model: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(args, {
+      gar: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '2000' }, batch: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '0' }, lr: { type: 'string' }, rerender: { type: 'string', default: '0' },
+      'checkpoint-every': { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, model: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
-  if (!values.gar) throw new UsageError('--gar <run dir> is required (try --help)');
-  if (!values.out) throw new UsageError('--out <encoder dir> is required (try --help)');
+  requireOption(values.gar, '--gar <run dir>');
+  requireOption(values.out, '--out <encoder dir>');
   const steps = integerOption(values.steps, 'steps', 1);
   const batchSize = integerOption(values.batch, 'batch', 1);
   const seed = integerOption(values.seed, 'seed', 0);
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
-  const learningRate = values.lr === undefined ? undefined : Number(values.lr);
-  if (learningRate !== undefined && !(learningRate > 0)) throw new UsageError(`Expected a positive number for --lr but received ${values.lr}`);
-  const rerenderWeight = Number(values.rerender);
-  if (!(rerenderWeight >= 0)) throw new UsageError(`Expected a number ≥ 0 for --rerender but received ${values.rerender}`);
+  const learningRate = optionalPositiveNumberOption(values.lr, 'lr');
+  const rerenderWeight = nonNegativeNumberOption(values.rerender, 'rerender');
 
   const { initBackend } = await import('../engine/backend.ts');
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
@@ -129,45 +120,17 @@ export async function run(args: string[]): Promise<number> {
  */
 export async function saveEncoderCheckpoint(dir: string, trainer: EncoderTrainer, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): Promise<EncoderCheckpointManifest> {
   const { encodeEncoderCheckpoint } = await import('../invert/encoder-checkpoint.ts');
-  const { writeFileAtomic } = await import('../io/node/atomic-write.ts');
-  const previous = await readManifestIfAny(dir);
-  const weightsPath = `checkpoint-${String(trainer.step).padStart(8, '0')}.safetensors`;
-  const { manifest, weights } = encodeEncoderCheckpoint(trainer, weightsPath, extra);
-  await writeFileAtomic(join(dir, weightsPath), weights);
-  await writeFileAtomic(join(dir, ENCODER_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-  if (previous && previous.weightsPath !== weightsPath) await rm(join(dir, previous.weightsPath), { force: true });
-  return manifest;
+  const { saveCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
+  return saveCheckpointFiles(dir, trainer.step, (weightsPath) => encodeEncoderCheckpoint(trainer, weightsPath, extra), await encoderCheckpointKind());
 }
 
 /** The encoder checkpoint in `dir` (manifest + weight bytes), or undefined when there is none. */
 export async function readEncoderCheckpoint(dir: string): Promise<{ manifest: EncoderCheckpointManifest; weights: Uint8Array } | undefined> {
-  const manifest = await readManifestIfAny(dir);
-  if (!manifest) return undefined;
-  try {
-    return { manifest, weights: new Uint8Array(await readFile(join(dir, manifest.weightsPath))) };
-  } catch (error) {
-    throw new InputMissingError(`${join(dir, manifest.weightsPath)}: cannot read the encoder weights (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
-  }
+  const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
+  return readCheckpointFiles(dir, await encoderCheckpointKind());
 }
 
-async function readManifestIfAny(dir: string): Promise<EncoderCheckpointManifest | undefined> {
+async function encoderCheckpointKind(): Promise<CheckpointKind<EncoderCheckpointManifest>> {
   const { validateEncoderCheckpointManifest } = await import('../invert/encoder-checkpoint.ts');
-  let text: string;
-  try {
-    text = await readFile(join(dir, ENCODER_MANIFEST), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputMissingError(`${join(dir, ENCODER_MANIFEST)}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
-  }
-  try {
-    return validateEncoderCheckpointManifest(JSON.parse(text));
-  } catch (error) {
-    throw new UsageError(`${join(dir, ENCODER_MANIFEST)}: not a facegar encoder checkpoint (${(error as Error).message})`);
-  }
-}
-
-function integerOption(value: string | undefined, name: string, minimum: number): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
-  return number;
+  return { validate: validateEncoderCheckpointManifest, name: 'encoder checkpoint', weightsName: 'encoder weights' };
 }

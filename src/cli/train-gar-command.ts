@@ -1,10 +1,10 @@
 // `facegar train-gar --data DATASET_DIR --out RUN_DIR`: adversarial training of the GAR on a
 // prepared dataset, with progress on stderr, a JSONL loss log, periodic atomic checkpoints,
 // sample grids, and resume.
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { integerOption, nonNegativeNumberOption, optionalPositiveNumberOption, parseCommandArgs, requireOption } from './command-options.ts';
 import { halveImage, type RgbaImage } from '../common/image.ts';
 
 const HELP = `Usage: facegar train-gar --data <dataset dir> --out <run dir> [options]
@@ -31,33 +31,23 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: false, strict: true, options: {
-        data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
-        steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
-        lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
-        'r1-gamma': { type: 'string' },
-        resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(args, {
+      data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
+      steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
+      lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
+      'r1-gamma': { type: 'string' },
+      resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
+  }, { allowPositionals: false });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
-  if (!values.data) throw new UsageError('--data <dataset dir> is required (try --help)');
-  if (!values.out) throw new UsageError('--out <run dir> is required (try --help)');
+  requireOption(values.data, '--data <dataset dir>');
+  requireOption(values.out, '--out <run dir>');
   const steps = integerOption(values.steps, 'steps', 1);
   const batchSize = integerOption(values.batch, 'batch', 1);
   const seed = integerOption(values.seed, 'seed', 0);
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
-  const learningRate = values.lr === undefined ? undefined : Number(values.lr);
-  if (learningRate !== undefined && !(learningRate > 0)) throw new UsageError(`Expected a positive number for --lr but received ${values.lr}`);
-  const r1Gamma = values['r1-gamma'] === undefined ? undefined : Number(values['r1-gamma']);
-  if (r1Gamma !== undefined && !(r1Gamma >= 0)) throw new UsageError(`Expected a number ≥ 0 for --r1-gamma but received ${values['r1-gamma']}`);
+  const learningRate = optionalPositiveNumberOption(values.lr, 'lr');
+  const r1Gamma = values['r1-gamma'] === undefined ? undefined : nonNegativeNumberOption(values['r1-gamma'], 'r1-gamma');
 
   const { garNetworkConfig } = await import('../gar/gar-config.ts');
   const network = garNetworkConfig(values.preset!);
@@ -141,10 +131,4 @@ async function loadDatasetImages(dataDir: string, resolution: number): Promise<R
     images.push(image);
   }
   return images;
-}
-
-function integerOption(value: string | undefined, name: string, minimum: number): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
-  return number;
 }

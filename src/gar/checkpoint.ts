@@ -1,8 +1,7 @@
 // (De)serialisation of GAR training state: a JSON manifest (format, class, constructor
 // config, step, random state, …) plus one safetensors blob with every weight, named
 // "<group>.<parameter path>" (groups: G, G_ema, D, opt_G, opt_D). File IO lives in io/node.
-import * as tf from '@tensorflow/tfjs-core';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from './safetensors.ts';
+import { encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from './checkpoint-weights.ts';
 import { GarTrainer, type TrainGarConfig } from './train-gar.ts';
 import { Generator } from './generator.ts';
 import type { GarNetworkConfig } from './gar-config.ts';
@@ -27,7 +26,7 @@ export interface GarCheckpointManifest {
   notes?: Record<string, string>;
 }
 
-function groups(trainer: GarTrainer): [string, [string, tf.Variable][]][] {
+function groups(trainer: GarTrainer): ParameterGroup[] {
   return [
     ['G', trainer.generator.namedParameters()],
     ['G_ema', trainer.generatorEma.namedParameters()],
@@ -39,10 +38,6 @@ function groups(trainer: GarTrainer): [string, [string, tf.Variable][]][] {
 
 /** Snapshot a trainer: manifest + safetensors bytes (reads weights synchronously). */
 export function encodeGarCheckpoint(trainer: GarTrainer, weightsPath: string, notes?: Record<string, string>): { manifest: GarCheckpointManifest; weights: Uint8Array } {
-  const arrays: NamedArray[] = [];
-  for (const [group, params] of groups(trainer)) {
-    for (const [name, v] of params) arrays.push({ name: `${group}.${name}`, shape: v.shape, values: v.dataSync() as Float32Array });
-  }
   const manifest: GarCheckpointManifest = {
     format: CHECKPOINT_FORMAT, className: 'GarTrainer',
     config: { network: trainer.network, train: trainer.config },
@@ -51,7 +46,7 @@ export function encodeGarCheckpoint(trainer: GarTrainer, weightsPath: string, no
     adamSteps: { G: trainer.optimizerG.step, D: trainer.optimizerD.step },
     weightsPath, ...(notes ? { notes } : {}),
   };
-  return { manifest, weights: encodeSafetensors(arrays, { format: 'facegar-gar', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
+  return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-gar', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
 }
 
 /** Check a parsed manifest; throws Error with a one-line reason. */
@@ -64,26 +59,11 @@ export function validateGarCheckpointManifest(value: unknown): GarCheckpointMani
   return m;
 }
 
-function restoreGroup(params: [string, tf.Variable][], group: string, tensors: Map<string, NamedArray>): void {
-  for (const [name, v] of params) {
-    const saved = tensors.get(`${group}.${name}`);
-    if (!saved) throw new Error(`checkpoint lacks ${group}.${name}`);
-    if (saved.shape.join(',') !== v.shape.join(',')) throw new Error(`checkpoint ${group}.${name} has shape [${saved.shape}], expected [${v.shape}]`);
-    tf.tidy(() => v.assign(tf.tensor(saved.values, saved.shape, 'float32')));
-  }
-}
-
 /** Rebuild a trainer from a checkpoint: same weights, optimiser moments, step and random stream. */
 export function decodeGarTrainer(manifestJson: unknown, weights: Uint8Array, sampler: GeometrySampler, realImages: RgbaImage[]): GarTrainer {
   const manifest = validateGarCheckpointManifest(manifestJson);
-  const { tensors } = decodeSafetensors(weights);
   const trainer = new GarTrainer({ network: manifest.config.network, train: manifest.config.train, sampler, realImages });
-  try {
-    for (const [group, params] of groups(trainer)) restoreGroup(params, group, tensors);
-  } catch (error) {
-    trainer.dispose();
-    throw error;
-  }
+  restoreParameterGroups(trainer, groups(trainer), weights);
   trainer.step = manifest.step;
   trainer.random.state = manifest.randomState;
   trainer.pathLengthMean = manifest.pathLengthMean;
@@ -95,13 +75,6 @@ export function decodeGarTrainer(manifestJson: unknown, weights: Uint8Array, sam
 /** Load only a generator (the EMA weights by default) from a checkpoint, for sampling and fitting. */
 export function decodeGarGenerator(manifestJson: unknown, weights: Uint8Array, which: 'G_ema' | 'G' = 'G_ema'): Generator {
   const manifest = validateGarCheckpointManifest(manifestJson);
-  const { tensors } = decodeSafetensors(weights);
   const generator = new Generator(manifest.config.network, 0);
-  try {
-    restoreGroup(generator.namedParameters(), which, tensors);
-  } catch (error) {
-    generator.dispose();
-    throw error;
-  }
-  return generator;
+  return restoreParameterGroups(generator, [[which, generator.namedParameters()]], weights);
 }

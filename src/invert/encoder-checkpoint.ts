@@ -2,10 +2,9 @@
 // (format, class, constructor config, step, random state, the GAR it was trained on) plus one
 // safetensors blob with every weight, named "<group>.<parameter path>" (groups: E, opt_E).
 // File IO lives in the CLI command (Node only).
-import * as tf from '@tensorflow/tfjs-core';
 import type { Generator } from '../gar/generator.ts';
 import type { GeometrySampler } from '../gar/geometry-sampler.ts';
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../gar/safetensors.ts';
+import { encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from '../gar/checkpoint-weights.ts';
 import type { EncoderNetworkConfig } from './encoder-config.ts';
 import { FaceEncoder } from './face-encoder.ts';
 import { EncoderTrainer, type TrainEncoderConfig } from './train-encoder.ts';
@@ -26,21 +25,17 @@ export interface EncoderCheckpointManifest {
   notes?: Record<string, string>;
 }
 
-function groups(trainer: EncoderTrainer): [string, [string, tf.Variable][]][] {
+function groups(trainer: EncoderTrainer): ParameterGroup[] {
   return [['E', trainer.encoder.namedParameters()], ['opt_E', trainer.optimizer.namedState()]];
 }
 
 /** Snapshot a trainer: manifest + safetensors bytes. */
 export function encodeEncoderCheckpoint(trainer: EncoderTrainer, weightsPath: string, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): { manifest: EncoderCheckpointManifest; weights: Uint8Array } {
-  const arrays: NamedArray[] = [];
-  for (const [group, params] of groups(trainer)) {
-    for (const [name, v] of params) arrays.push({ name: `${group}.${name}`, shape: v.shape, values: v.dataSync() as Float32Array });
-  }
   const manifest: EncoderCheckpointManifest = {
     format: ENCODER_CHECKPOINT_FORMAT, className: 'EncoderTrainer', config: { network: trainer.network, train: trainer.config },
     step: trainer.step, randomState: trainer.random.state, adamSteps: trainer.optimizer.step, weightsPath, ...extra,
   };
-  return { manifest, weights: encodeSafetensors(arrays, { format: 'facegar-encoder', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
+  return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-encoder', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
 }
 
 /** Check a parsed manifest; throws Error with a one-line reason. */
@@ -53,26 +48,11 @@ export function validateEncoderCheckpointManifest(value: unknown): EncoderCheckp
   return m;
 }
 
-function restoreGroup(params: [string, tf.Variable][], group: string, tensors: Map<string, NamedArray>): void {
-  for (const [name, v] of params) {
-    const saved = tensors.get(`${group}.${name}`);
-    if (!saved) throw new Error(`checkpoint lacks ${group}.${name}`);
-    if (saved.shape.join(',') !== v.shape.join(',')) throw new Error(`checkpoint ${group}.${name} has shape [${saved.shape}], expected [${v.shape}]`);
-    tf.tidy(() => v.assign(tf.tensor(saved.values, saved.shape, 'float32')));
-  }
-}
-
 /** Rebuild a trainer from a checkpoint: weights, optimiser moments, step and random stream. */
 export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array, generator: Generator, sampler: GeometrySampler): EncoderTrainer {
   const manifest = validateEncoderCheckpointManifest(manifestJson);
-  const { tensors } = decodeSafetensors(weights);
   const trainer = new EncoderTrainer({ network: manifest.config.network, train: manifest.config.train, generator, sampler });
-  try {
-    for (const [group, params] of groups(trainer)) restoreGroup(params, group, tensors);
-  } catch (error) {
-    trainer.dispose();
-    throw error;
-  }
+  restoreParameterGroups(trainer, groups(trainer), weights);
   trainer.step = manifest.step;
   trainer.random.state = manifest.randomState;
   trainer.optimizer.step = manifest.adamSteps;
@@ -82,13 +62,6 @@ export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array,
 /** Load only the encoder (for inference). */
 export function decodeFaceEncoder(manifestJson: unknown, weights: Uint8Array): FaceEncoder {
   const manifest = validateEncoderCheckpointManifest(manifestJson);
-  const { tensors } = decodeSafetensors(weights);
   const encoder = new FaceEncoder(manifest.config.network, 0);
-  try {
-    restoreGroup(encoder.namedParameters(), 'E', tensors);
-  } catch (error) {
-    encoder.dispose();
-    throw error;
-  }
-  return encoder;
+  return restoreParameterGroups(encoder, [['E', encoder.namedParameters()]], weights);
 }

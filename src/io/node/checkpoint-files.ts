@@ -1,8 +1,8 @@
 /**
- * GAR checkpoints on disk: `<dir>/checkpoint.safetensors` (weights) and `<dir>/checkpoint.json`
- * (manifest), each written atomically; the manifest goes last and names the weights file, so a
- * crash between the two leaves the previous checkpoint intact (the old manifest points at the
- * old step-stamped weights, removed only after the new manifest is in place).
+ * Checkpoints on disk (GAR and encoder): `<dir>/checkpoint-<step>.safetensors` (weights) and
+ * `<dir>/checkpoint.json` (manifest), each written atomically; the manifest goes last and names
+ * the weights file, so a crash between the two leaves the previous checkpoint intact (the old
+ * manifest points at the old step-stamped weights, removed only after the new manifest is in place).
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,32 +13,59 @@ import { ensureWritableDirectory, writeFileAtomic } from './atomic-write.ts';
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
 
+/** How one kind of checkpoint is checked and named in messages. */
+export interface CheckpointKind<M extends { weightsPath: string }> {
+  /** Checks an already parsed manifest, throwing Error with a one-line reason. */
+  validate(value: unknown): M;
+  /** e.g. "GAR checkpoint", in "not a facegar GAR checkpoint". */
+  name: string;
+  /** e.g. "checkpoint weights", in "cannot read the checkpoint weights". */
+  weightsName: string;
+}
+
+const GAR_CHECKPOINT: CheckpointKind<GarCheckpointManifest> = { validate: validateGarCheckpointManifest, name: 'GAR checkpoint', weightsName: 'checkpoint weights' };
+
 /** Save the trainer's state into `dir` atomically; returns the manifest written. */
 export async function saveGarCheckpoint(dir: string, trainer: GarTrainer, notes?: Record<string, string>): Promise<GarCheckpointManifest> {
   await ensureWritableDirectory(dir);
-  const previous = await readManifestIfAny(dir);
-  const weightsPath = `checkpoint-${String(trainer.step).padStart(8, '0')}.safetensors`;
-  const { manifest, weights } = encodeGarCheckpoint(trainer, weightsPath, notes);
+  return saveCheckpointFiles(dir, trainer.step, (weightsPath) => encodeGarCheckpoint(trainer, weightsPath, notes), GAR_CHECKPOINT);
+}
+
+/** The manifest and weight bytes of the checkpoint in `dir`, or undefined when there is none. */
+export async function readGarCheckpoint(dir: string): Promise<{ manifest: GarCheckpointManifest; weights: Uint8Array } | undefined> {
+  return readCheckpointFiles(dir, GAR_CHECKPOINT);
+}
+
+/**
+ * Write a checkpoint at `step` into the existing folder `dir`: `encode(weightsPath)` gives the
+ * manifest and weight bytes; weights first, then the manifest, then the previous weights go.
+ */
+export async function saveCheckpointFiles<M extends { weightsPath: string }>(
+  dir: string, step: number, encode: (weightsPath: string) => { manifest: M; weights: Uint8Array }, kind: CheckpointKind<M>,
+): Promise<M> {
+  const previous = await readManifestIfAny(dir, kind);
+  const weightsPath = `checkpoint-${String(step).padStart(8, '0')}.safetensors`;
+  const { manifest, weights } = encode(weightsPath);
   await writeFileAtomic(join(dir, weightsPath), weights);
   await writeFileAtomic(join(dir, CHECKPOINT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   if (previous && previous.weightsPath !== weightsPath) await rm(join(dir, previous.weightsPath), { force: true });
   return manifest;
 }
 
-/** The manifest and weight bytes of the checkpoint in `dir`, or undefined when there is none. */
-export async function readGarCheckpoint(dir: string): Promise<{ manifest: GarCheckpointManifest; weights: Uint8Array } | undefined> {
-  const manifest = await readManifestIfAny(dir);
+/** The checkpoint in `dir` (validated manifest + weight bytes), or undefined when there is none. */
+export async function readCheckpointFiles<M extends { weightsPath: string }>(dir: string, kind: CheckpointKind<M>): Promise<{ manifest: M; weights: Uint8Array } | undefined> {
+  const manifest = await readManifestIfAny(dir, kind);
   if (!manifest) return undefined;
   let weights: Uint8Array;
   try {
     weights = new Uint8Array(await readFile(join(dir, manifest.weightsPath)));
   } catch (error) {
-    throw new InputMissingError(`${join(dir, manifest.weightsPath)}: cannot read the checkpoint weights (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    throw new InputMissingError(`${join(dir, manifest.weightsPath)}: cannot read the ${kind.weightsName} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
   }
   return { manifest, weights };
 }
 
-async function readManifestIfAny(dir: string): Promise<GarCheckpointManifest | undefined> {
+async function readManifestIfAny<M extends { weightsPath: string }>(dir: string, kind: CheckpointKind<M>): Promise<M | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, CHECKPOINT_MANIFEST), 'utf8');
@@ -47,8 +74,8 @@ async function readManifestIfAny(dir: string): Promise<GarCheckpointManifest | u
     throw new InputMissingError(`${join(dir, CHECKPOINT_MANIFEST)}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
   }
   try {
-    return validateGarCheckpointManifest(JSON.parse(text));
+    return kind.validate(JSON.parse(text));
   } catch (error) {
-    throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: not a facegar GAR checkpoint (${(error as Error).message})`);
+    throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: not a facegar ${kind.name} (${(error as Error).message})`);
   }
 }

@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../common/errors.ts';
+
+type ParseArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>;
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `parseArgs` in strict mode; a parse failure (unknown option, missing value, stray positional)
+ * becomes a one-line UsageError pointing at --help.
+ */
+export function parseCommandArgs<T extends OptionSpec, P extends boolean>(
+  args: string[],
+  options: T,
+  { allowPositionals }: { allowPositionals: P },
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (try --help)`);
+  }
+}
+
+/** A required option's value; `label` names it with its placeholder, e.g. `--out <run dir>`. */
+export function requireOption(value: string | undefined, label: string): asserts value is string {
+  if (!value) throw new UsageError(`${label} is required (try --help)`);
+}
+
+/**
+ * An integer option within [minimum, maximum]. Without a maximum the message reads
+ * "Expected integer ≥ min", with one "Expected an integer between min and max".
+ */
+export function integerOption(value: string | boolean | undefined, name: string, minimum: number, maximum?: number): number {
+  const number = Number(value);
+  if (maximum === undefined) {
+    if (!Number.isInteger(number) || number < minimum) throw new UsageError(`Expected integer ≥ ${minimum} for --${name} but received ${value}`);
+  } else if (!Number.isInteger(number) || number < minimum || number > maximum) {
+    throw new UsageError(`Expected an integer between ${minimum} and ${maximum} for --${name} but received ${value}`);
+  }
+  return number;
+}
+
+/** Like integerOption, but an absent option gives undefined. */
+export function optionalIntegerOption(value: string | boolean | undefined, name: string, minimum: number, maximum?: number): number | undefined {
+  return value === undefined ? undefined : integerOption(value, name, minimum, maximum);
+}
+
+/** An optional number > 0 (e.g. a learning rate); absent gives undefined. */
+export function optionalPositiveNumberOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!(number > 0)) throw new UsageError(`Expected a positive number for --${name} but received ${value}`);
+  return number;
+}
+
+/** A number ≥ 0 (e.g. a loss weight). */
+export function nonNegativeNumberOption(value: string | undefined, name: string): number {
+  const number = Number(value);
+  if (!(number >= 0)) throw new UsageError(`Expected a number ≥ 0 for --${name} but received ${value}`);
+  return number;
+}
