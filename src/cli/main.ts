@@ -45,9 +45,12 @@ Options:
       --format <list>        [string] mesh formats, comma-separated: obj, ply, glb (textured) (default: obj)
       --max-faces <n>        [number] most faces per photo, largest first (default: 4)
       --resume               [boolean] skip inputs whose outputs are complete (default: false)
-      --layout <name>        [string] also write benchmark predictions into --out: now = NoW challenge layout,
-                             <subject>/<subset>/<stem>.obj + <stem>.txt (7 landmarks, mm), subject and subset
-                             from the input path …/<subject>/<subset>/<stem>.jpg (read by facegar eval now)
+      --layout <name>        [string] also write benchmark predictions into --out:
+                             now:  <subject>/<subset>/<stem>.obj + <stem>.txt (7 landmarks, mm), subject and
+                                   subset from the input path …/<subject>/<subset>/<stem>.jpg (facegar eval now)
+                             micc: <subject>/<video>.obj + .txt, the mean mesh over the frames of each input
+                                   folder …/<subject>/<video>/ (Indoor-Cooperative, PTZ-Indoor, PTZ-Outdoor;
+                                   facegar eval micc)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
       --landmark-steps <n>   [number] landmark-stage iterations (default: 150)
       --photometric-steps <n> [number] photometric-stage iterations, 0 = landmarks only (default: 30)
@@ -131,7 +134,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
   for (const format of formats) {
     if (!(MESH_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
   }
-  if (values.layout !== undefined && values.layout !== 'now') throw new UsageError(`Expected now for --layout but received ${values.layout}`);
+  if (values.layout !== undefined && values.layout !== 'now' && values.layout !== 'micc') throw new UsageError(`Expected one of now, micc for --layout but received ${values.layout}`);
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
   if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
     throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
@@ -182,9 +185,14 @@ async function reconstructCommand(args: string[]): Promise<number> {
       compactModelPath: loaded.compactPath,
       backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined,
       maxDecodeSidePx,
-      layout: values.layout as 'now' | undefined,
+      layout: values.layout as 'now' | 'micc' | undefined,
     },
   });
+  if (values.layout === 'micc') {
+    const { writeMiccPredictions } = await import('./micc-predictions.ts');
+    const videos = await writeMiccPredictions(resolve(values.out), loaded.model);
+    if (showProgress) progress.log(`MICC predictions: ${videos} videos averaged`);
+  }
   progress.close();
   const ok = outcome.results.filter((r) => r.status === 'ok').length;
   const failed = outcome.results.length - ok;

@@ -18,6 +18,7 @@ import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { VERSION } from './version.ts';
 import { writeNowPrediction } from '../eval/prediction-layout.ts';
 import type { MeshFormat } from './mesh-formats.ts';
+import { miccFramePath } from './micc-predictions.ts';
 
 /** What every input of a batch shares. Plain data: it crosses to worker threads. */
 export interface BatchSettings {
@@ -30,8 +31,12 @@ export interface BatchSettings {
   backend?: BackendName;
   /** Photos are decoded with at most this many pixels on the longer side; results are in original pixels. */
   maxDecodeSidePx: number;
-  /** Also write benchmark predictions (see eval/prediction-layout.ts): 'now' = NoW challenge layout. */
-  layout?: 'now';
+  /**
+   * Also write benchmark predictions (see eval/prediction-layout.ts): 'now' = NoW challenge
+   * layout; 'micc' = each frame's vertices under micc-frames/, averaged per video after the batch
+   * (micc-predictions.ts).
+   */
+  layout?: 'now' | 'micc';
 }
 
 export interface InputJob { index: number; path: string; stem: string }
@@ -123,6 +128,12 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
         await writeFileAtomic(join(settings.outDir, file.path), file.bytes);
         outputs.push(file.path);
       }
+    } else if (settings.layout === 'micc') {
+      const path = miccFramePath(job.path);
+      await makeDirectories(dirname(join(settings.outDir, path)));
+      const vertices = reconstruction.faces[0].vertices;
+      await writeFileAtomic(join(settings.outDir, path), new Uint8Array(vertices.buffer, vertices.byteOffset, vertices.byteLength));
+      outputs.push(path);
     }
     const overlayName = `${job.stem}.overlay.png`;
     await writePngAtomic(join(settings.outDir, overlayName), renderOverlay(decoded.image, raw.faces, model));

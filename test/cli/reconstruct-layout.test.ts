@@ -22,3 +22,27 @@ test('reconstruct --layout now writes predictions where facegar eval now looks f
   const bad = await runCli(['reconstruct', imageDir, '--out', out, '--layout', 'florence']);
   assert.equal(bad.code, 2);
 });
+
+test('reconstruct --layout micc averages each video folder\'s frames into the prediction facegar eval micc reads', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'facegar-micc-'));
+  const video = join(root, 'frames', 'subject_01', 'Indoor-Cooperative');
+  await mkdir(video, { recursive: true });
+  await copyFile(join(photosDir, '000033.jpg'), join(video, 'frame0001.jpg'));
+  await copyFile(join(photosDir, '000114.jpg'), join(video, 'frame0002.jpg'));
+  const out = join(root, 'predictions');
+  const run = await runCli(['reconstruct', join(root, 'frames'), '--out', out, '--layout', 'micc', '--landmark-steps', '40', '--photometric-steps', '0']);
+  assert.equal(run.code, 0, run.stderr);
+  const frame = async (name: string) => new Float32Array((await readFile(join(out, 'micc-frames', 'subject_01', 'Indoor-Cooperative', `${name}.f32`))).buffer.slice(0));
+  const [a, b] = [await frame('frame0001'), await frame('frame0002')];
+  const obj = await readFile(join(out, 'subject_01', 'Indoor-Cooperative.obj'), 'utf8');
+  const firstVertex = obj.split('\n').find((line) => line.startsWith('v '))!.split(/\s+/).slice(1, 4).map(Number);
+  for (let axis = 0; axis < 3; axis++) assert.ok(Math.abs(firstVertex[axis] - (a[axis] + b[axis]) / 2) < 0.01, `axis ${axis}`);
+  assert.equal((await readFile(join(out, 'subject_01', 'Indoor-Cooperative.txt'), 'utf8')).trim().split('\n').length, 7);
+
+  const wrong = join(root, 'other', 'subject_02', 'Holiday');
+  await mkdir(wrong, { recursive: true });
+  await copyFile(join(photosDir, '000033.jpg'), join(wrong, 'frame0001.jpg'));
+  const bad = await runCli(['reconstruct', wrong, '--out', out, '--layout', 'micc', '--landmark-steps', '40', '--photometric-steps', '0']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--layout micc expects frames in/);
+});
