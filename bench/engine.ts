@@ -20,37 +20,8 @@ export interface BenchGenerator {
 }
 
 export interface BenchGeneratorConfig { size: number; channels: number; blocks: number; latentSize: number; seed: number }
-export const DEFAULT_BENCH_GENERATOR_CONFIG: BenchGeneratorConfig = { size: 128, channels: 64, blocks: 4, latentSize: 128, seed: 1 };
-
-/**
- * Stand-in until src/gar/ has the real generator: `blocks` StyleGAN2 modulated 3×3 convs at
- * one resolution. Modulation scales the input's channels by the style and demodulation the
- * output's (the same as modulating the weight, and valid for any batch size).
- */
-export function createStandInGenerator(config: BenchGeneratorConfig): BenchGenerator {
-  const { channels: c, blocks, latentSize, seed } = config;
-  const normal = (shape: number[], s: number, scale: number) => tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', s), scale));
-  const layers = Array.from({ length: blocks }, (_, i) => ({
-    affine: tf.variable(normal([latentSize, c], seed * 100 + 10 + i, 1 / Math.sqrt(latentSize))) as tf.Variable<tf.Rank.R2>,
-    weight: tf.variable(normal([3, 3, c, c], seed * 100 + 20 + i, 1)) as tf.Variable<tf.Rank.R4>,
-    bias: tf.variable(tf.zeros([c])) as tf.Variable<tf.Rank.R1>,
-  }));
-  const forward = (input: tf.Tensor4D, latent: tf.Tensor2D) => tf.tidy(() => {
-    const n = input.shape[0];
-    let h = input;
-    for (const { affine, weight, bias } of layers) {
-      const style = tf.add(tf.matMul(latent, affine), 1); // [N, C]
-      // demodulation[n, o] = 1 / sqrt(Σ_{k,i} (w[k,i,o]·style[n,i])²)
-      const demodulation = tf.rsqrt(tf.add(tf.matMul(tf.square(style), tf.sum(tf.square(weight), [0, 1])), 1e-8));
-      const y = tf.conv2d(tf.mul(h, tf.reshape(style, [n, 1, 1, c])) as tf.Tensor4D, weight, 1, 'same');
-      const z = tf.add(tf.mul(y, tf.reshape(demodulation, [n, 1, 1, c])), bias);
-      h = tf.mul(tf.leakyRelu(z, 0.2), Math.SQRT2) as tf.Tensor4D;
-    }
-    return h;
-  });
-  const variables = layers.flatMap((l) => [l.affine, l.weight, l.bias]);
-  return { variables, forward, dispose: () => tf.dispose(variables) };
-}
+// The GAR generator's own shapes: a 3-channel normal map in, z of the `base` preset (256), RGB out.
+export const DEFAULT_BENCH_GENERATOR_CONFIG: BenchGeneratorConfig = { size: 128, channels: 3, blocks: 4, latentSize: 256, seed: 1 };
 
 /**
  * The real GAR generator (`base` preset: 64 channels up to 128², 32 above; z and w 256), at

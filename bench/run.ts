@@ -68,10 +68,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     progress('browser demo in headless Chromium');
     web = await (await import('./web.ts')).benchWeb();
   }
-  const { size, channels, blocks } = DEFAULT_BENCH_GENERATOR_CONFIG;
+  const { size } = DEFAULT_BENCH_GENERATOR_CONFIG;
   const round = (v: number) => Math.round(v * 10) / 10;
   return {
-    setup: `generator: ${blocks} modulated 3×3 conv blocks, ${channels} channels, ${size}×${size}, batch 1 (stand-in until src/gar/ lands)`,
+    setup: `generator: the GAR's base preset (64 channels up to 128², z/w 256), ${size}×${size}, batch 1`,
     backend: { name: backend.name, threads: backend.threads, simd: backend.simd },
     gFwdMs: round(g128.forwardMs),
     gFwdBwdMs: round(g128.forwardBackwardMs),
