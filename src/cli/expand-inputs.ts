@@ -44,39 +44,34 @@ export async function expandInputs(args: string[]): Promise<PlannedInput[]> {
   return planned;
 }
 
-async function listImages(dir: string): Promise<string[]> {
+/** Files below `dir` (recursively, names sorted, hidden entries skipped) that `keep` accepts. */
+async function walkFiles(dir: string, keep: (path: string) => boolean): Promise<string[]> {
   const found: string[] = [];
   const walk = async (current: string) => {
-    const entries = (await readdir(current, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const path = join(current, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) found.push(path);
+      else if (keep(path)) found.push(path);
     }
   };
   await walk(dir);
   return found;
 }
 
+function listImages(dir: string): Promise<string[]> {
+  return walkFiles(dir, (path) => IMAGE_EXTENSIONS.has(extname(path).toLowerCase()));
+}
+
 /** Expand a glob: the folders before the first wildcard are the root, the rest a pattern. */
-async function matchGlob(pattern: string): Promise<string[]> {
+function matchGlob(pattern: string): Promise<string[]> {
   const parts = pattern.split(/[\\/]/);
   const firstWild = parts.findIndex((part) => /[*?[]/.test(part));
   const root = parts.slice(0, firstWild).join(sep) || (pattern.startsWith('/') ? '/' : '.');
   const regex = globToRegExp(parts.slice(firstWild).join('/'));
-  const found: string[] = [];
-  const walk = async (current: string) => {
-    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (regex.test(relative(root, path).split(sep).join('/'))) found.push(path);
-    }
-  };
-  await walk(root);
-  return found;
+  return walkFiles(root, (path) => regex.test(relative(root, path).split(sep).join('/')));
 }
 
 export function globToRegExp(glob: string): RegExp {

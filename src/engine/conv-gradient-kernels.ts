@@ -6,7 +6,7 @@
 // im2col concat costs as much as the products).
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  asTensor, pair, requireChannelsLast, transposedConvolutionInput,
+  asTensor, convolutionInfo, requireChannelsLast, transposedConvolutionInput,
 } from './kernel-helpers.ts';
 
 /**
@@ -19,8 +19,7 @@ function conv2dBackpropInput({ inputs, attrs }: { inputs: tf.NamedTensorInfoMap;
   return tf.tidy(() => {
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
     const filter = asTensor<tf.Rank.R4>(inputs.filter);
-    const info = tf.backend_util.computeConv2DInfo(
-      a.inputShape, filter.shape, pair(a.strides), 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const info = convolutionInfo(a.inputShape, filter.shape, a, false);
     const { x, padding } = transposedConvolutionInput(dy, info);
     // [kh, kw, Cin, Cout] → flipped in both spatial axes, as [kh, kw, Cout, Cin].
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
@@ -43,8 +42,7 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: tf.NamedTensorInfoMap
   return tf.tidy(() => {
     const x = asTensor<tf.Rank.R4>(inputs.x);
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape, a.filterShape, pair(a.strides), 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const info = convolutionInfo(x.shape, a.filterShape, a, false);
     const grid = phaseGrid(info);
     const { phases, length } = inputPhases(x, info, grid);
     const dyOnGrid = tf.reshape(

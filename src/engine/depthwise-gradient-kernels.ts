@@ -3,7 +3,7 @@
 // tap one multiply-and-sum over the input's strided window for dW.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  asTensor, pair, requireNoDilation, transposedConvolutionInput,
+  asTensor, convolutionInfo, requireNoDilation, transposedConvolutionInput,
 } from './kernel-helpers.ts';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap };
@@ -19,8 +19,7 @@ function depthwiseBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
     const filter = asTensor<tf.Rank.R4>(inputs.filter);
     const [kh, kw, channels, multiplier] = filter.shape;
-    const info = tf.backend_util.computeConv2DInfo(
-      a.inputShape, filter.shape, pair(a.strides), 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+    const info = convolutionInfo(a.inputShape, filter.shape, a, true);
     const { x, padding } = transposedConvolutionInput(dy, info);
     // Each of the C·M dy channels flows back through its own flipped 2-D filter.
     const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
@@ -41,8 +40,7 @@ function depthwiseBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
   return tf.tidy(() => {
     const x = asTensor<tf.Rank.R4>(inputs.x);
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape, a.filterShape, pair(a.strides), 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+    const info = convolutionInfo(x.shape, a.filterShape, a, true);
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, padInfo } = info;
     const [n, , , channels] = x.shape;
     const multiplier = a.filterShape[3];

@@ -23,6 +23,19 @@ export function pair(value: number | [number, number]): [number, number] {
  * a strided convolution's transpose becomes a stride-1 convolution.
  * x: [N, H, W, C] → [N, H·strideH, W·strideW, C] (trailing zeros included).
  */
+/** Attributes every convolution gradient kernel reads to rebuild its forward convolution's geometry. */
+export interface ConvolutionGeometryAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The forward convolution's geometry (NHWC, dilation 1) from a gradient kernel's attributes. */
+export function convolutionInfo(inputShape: [number, number, number, number], filterShape: [number, number, number, number],
+                                attrs: ConvolutionGeometryAttrs, depthwise: boolean): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(inputShape, filterShape, pair(attrs.strides), 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
+}
+
 export function dilateWithZeros(x: tf.Tensor4D, strideH: number, strideW: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   let y: tf.Tensor = x;

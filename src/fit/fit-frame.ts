@@ -22,12 +22,9 @@ export function createFitFrame(model: MorphableModel, landmarks68: Float32Array,
     const p = landmark3d(k);
     for (let a = 0; a < 3; a++) pivot[a] += p[a] / 68;
   }
-  let meanU = 0, meanV = 0, minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    const u = landmarks68[k * 2], v = landmarks68[k * 2 + 1];
-    meanU += u / 68; meanV += v / 68;
-    minU = Math.min(minU, u); maxU = Math.max(maxU, u); minV = Math.min(minV, v); maxV = Math.max(maxV, v);
-  }
+  let meanU = 0, meanV = 0;
+  for (let k = 0; k < 68; k++) { meanU += landmarks68[k * 2] / 68; meanV += landmarks68[k * 2 + 1] / 68; }
+  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
   const faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
   const top = landmark3d(NOSE_BRIDGE_TOP), chin = landmark3d(CHIN);
   const length3dMm = Math.hypot(top[0] - chin[0], top[1] - chin[1], top[2] - chin[2]);
@@ -45,4 +42,14 @@ export function estimateYaw(landmarks68: Float32Array): number {
   // Measured on the mean face: the nose tip shifts ~1.6 half-eye-widths per unit sin(yaw).
   const ratio = Math.max(-0.95, Math.min(0.95, (nose - mid) / half / 1.6));
   return Math.asin(ratio) * Math.sign(rightEye - leftEye || 1);
+}
+
+/** The bounding box of [68*2] landmarks (px). */
+export function landmarkBounds(landmarks68: Float32Array): { minU: number; maxU: number; minV: number; maxV: number } {
+  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+  for (let k = 0; k < 68; k++) {
+    const u = landmarks68[k * 2], v = landmarks68[k * 2 + 1];
+    minU = Math.min(minU, u); maxU = Math.max(maxU, u); minV = Math.min(minV, v); maxV = Math.max(maxV, v);
+  }
+  return { minU, maxU, minV, maxV };
 }

@@ -11,6 +11,7 @@ import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { CONTOUR_UPDATE_INTERVAL, clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
 import type { LandmarkCorrespondence } from './contour-landmarks.ts';
+import { landmarkBounds } from './fit-frame.ts';
 import type { DenseLandmarkTerm } from './dense-landmarks.ts';
 
 /** A square crop of the photo around the face, where the photometric loss is measured. */
@@ -25,11 +26,7 @@ export interface FaceCrop {
 
 /** Crop a square of 1.5× the landmark box around its centre and resample it to `sizePx`. */
 export function createFaceCrop(image: RgbaImage, landmarks68: Float32Array, sizePx: number): FaceCrop {
-  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    minU = Math.min(minU, landmarks68[2 * k]); maxU = Math.max(maxU, landmarks68[2 * k]);
-    minV = Math.min(minV, landmarks68[2 * k + 1]); maxV = Math.max(maxV, landmarks68[2 * k + 1]);
-  }
+  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
   const side = 1.5 * Math.max(maxU - minU, maxV - minV, 1);
   const originPx: [number, number] = [(minU + maxU) / 2 - side / 2, (minV + maxV) / 2 - side / 2];
   const scale = sizePx / side;

@@ -2,21 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meshToObj, meshToPly, type ExportMesh } from '../../src/io/mesh-export.ts';
 import { UsageError } from '../../src/common/errors.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMesh(vertexCount: number, triangleCount: number, uvCount: number, seed: number): Required<ExportMesh> {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const positions = new Float32Array(vertexCount * 3).map(() => (r() - 0.5) * 200);
   const normals = new Float32Array(vertexCount * 3);
   for (let i = 0; i < vertexCount; i++) {
