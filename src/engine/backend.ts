@@ -8,6 +8,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import './generated/register-all-gradients.js';
 import { invalidParameterError, UsageError } from '../common/errors.ts';
 import { registerExtraGradients } from './extra-gradients.ts';
+import { loadEngineKernels } from './simd-kernels.ts';
 import { installWasmKernels } from './wasm-kernels.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
@@ -122,6 +123,8 @@ async function start(name: BackendName, named: boolean, wasmPath?: string): Prom
   }
   if (name === 'wasm') {
     if (wasmPath !== undefined) setWasmPaths(wasmPath);
+    // Compiled ahead, asynchronously: browsers refuse synchronous compiles of this size on the page's thread.
+    await loadEngineKernels();
   }
   let ok = false;
   try {

@@ -1,6 +1,7 @@
 // Other kernels the wasm backend lacks or runs slowly, expressed with fast wasm ops.
 import * as tf from '@tensorflow/tfjs-core';
 import { asTensor } from './kernel-helpers.ts';
+import { sumMiddleAxisSimd, type WasmHeapAccess } from './simd-kernels.ts';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -120,12 +121,6 @@ export const leakyReluConfig: tf.KernelConfig = {
   kernelName: tf.LeakyRelu, backendName: 'wasm', kernelFunc: leakyRelu as unknown as tf.KernelFunc,
 };
 
-/** The parts of the wasm backend's class the slice kernel uses (not in its public types). */
-interface WasmHeapAccess {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
 /** Replacement config for wasm's Slice, wrapping the registered original (kept for strings). */
 export function fastSliceConfigs(): tf.KernelConfig[] {
   const original = tf.getKernel(tf.Slice, 'wasm');
@@ -145,4 +140,48 @@ export function explicitTransposeMatMulConfigs(): tf.KernelConfig[] {
     configs.push({ ...original, kernelFunc: withExplicitTranspose(original.kernelFunc) });
   }
   return configs;
+}
+
+/** Below this many values wasm's own Sum is fine (the copy into the SIMD module would dominate). */
+const FAST_SUM_MIN_VALUES = 1 << 12;
+
+/**
+ * x's shape as [outer, middle, inner] where `middle` covers exactly the reduced axes, or null
+ * when the reduced axes (ignoring size-1 ones) are not one contiguous block.
+ */
+export function reductionBlock(shape: number[], axes: number[]): { outer: number; middle: number; inner: number } | null {
+  const reduced = new Set(axes);
+  const dims = shape.map((size, axis) => ({ size, reduced: reduced.has(axis) })).filter((d) => d.size !== 1);
+  const first = dims.findIndex((d) => d.reduced);
+  if (first < 0) return null;
+  let last = first;
+  while (last + 1 < dims.length && dims[last + 1]!.reduced) last++;
+  if (dims.slice(last + 1).some((d) => d.reduced)) return null;
+  const product = (part: typeof dims) => part.reduce((p, d) => p * d.size, 1);
+  return { outer: product(dims.slice(0, first)), middle: product(dims.slice(first, last + 1)), inner: product(dims.slice(last + 1)) };
+}
+
+/**
+ * Sum over leading or middle axes (the gradient of a broadcast bias or per-channel scale,
+ * e.g. [1, 128, 128, 64] → [64]) on the SIMD kernel: wasm's own Sum transposes the reduced
+ * axes to the end first (~7 ms for that shape on this machine). Other sums go to the original.
+ */
+function wrapSum(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const x = inputs.x!;
+    const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+    if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) < FAST_SUM_MIN_VALUES) return original(args);
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const block = reductionBlock(x.shape, axes);
+    if (block === null || block.inner === 1) return original(args); // innermost sums need no transpose
+    const outShape = keepDims ? x.shape.map((size, i) => (axes.includes(i) ? 1 : size)) : x.shape.filter((_, i) => !axes.includes(i));
+    return sumMiddleAxisSimd(backend as unknown as WasmHeapAccess, x, block.outer, block.middle, block.inner, outShape) ?? original(args);
+  };
+}
+
+/** Replacement config for wasm's Sum, wrapping the registered original. */
+export function fastSumConfigs(): tf.KernelConfig[] {
+  const original = tf.getKernel(tf.Sum, 'wasm');
+  return original === undefined ? [] : [{ ...original, kernelFunc: wrapSum(original.kernelFunc) }];
 }
