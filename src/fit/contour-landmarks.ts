@@ -9,18 +9,35 @@ const SLIDING_CONTOUR = [0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 16];
 const BAND_HALF_HEIGHT_MM = 3;
 const BAND_DEPTH_BEHIND_MM = 20;
 
+export interface LandmarkCorrespondenceOptions {
+  /**
+   * Slide the jaw contour to the face's outline under the current pose (re-picked by
+   * `update`). Default: only for models without a detector calibration; with one, the jaw
+   * stays on its calibrated vertices (see the class comment).
+   */
+  slidingContour?: boolean;
+}
+
 /**
- * Detectors mark the jaw where the face's *visible outline* is, while a model's contour
- * landmarks are fixed vertices; on a turned face the two part. Like landmark marching
- * (Zhu et al., CVPR 2015), each contour landmark gets a band of candidate vertices at its own
- * height on its own side of the face, and the candidate that lies outermost in the image under
- * the current pose stands in for it.
+ * Which model vertex stands in for each of the 68 detected landmarks.
+ *
+ * The jaw is the hard part: on a turned face a model's fixed contour vertices and the face's
+ * visible outline part. Measured on studio renders with known geometry (turned 20–40°), the
+ * FaceMesh-based detector's jaw does *not* follow the visible outline: on the far side it stays
+ * 12–42 % of the eye distance inside it, on a fixed line of the face, and a vertex calibrated
+ * per jaw point (scripts/calibrate-landmarks.ts) matches it at every yaw far better than the
+ * outline does. So with a calibrated model the jaw is fixed vertices. For other models the jaw
+ * can slide, like landmark marching (Zhu et al., CVPR 2015): each contour landmark gets a band
+ * of candidate vertices at its own height on its own side of the face, and the candidate that
+ * lies outermost in the image under the current pose stands in for it.
  *
  * Holds the 68 landmark vertices' rows of the model as tensors, rebuilt when they change.
  */
 export class LandmarkCorrespondence {
   private readonly model: MorphableModel;
   private readonly candidates: Uint32Array[];
+  /** Whether `update` re-picks the jaw contour (false: the 68 vertices never change). */
+  readonly sliding: boolean;
   /** Current vertex of each of the 68 landmarks. */
   readonly vertexIndices: Uint32Array;
   /** [68, 3] mm and [68*3, K+E]. */
@@ -28,22 +45,26 @@ export class LandmarkCorrespondence {
   basis: tf.Tensor2D;
 
   /**
-   * @param innerVertices the vertices of the 68 landmarks as the detector places them (the jaw
-   *   entries only seed the sliding contour); default: calibrated for the FaceMesh detector on
-   *   ICT-FaceKit, or the model's own landmarks for another model.
+   * @param landmarkVertices the vertices of the 68 landmarks as the detector places them (when
+   *   sliding, the jaw entries only seed the contour); default: calibrated for the FaceMesh
+   *   detector on ICT-FaceKit, or the model's own landmarks for another model.
    */
-  constructor(model: MorphableModel, innerVertices: ArrayLike<number> = defaultLandmarkVertices(model)) {
+  constructor(model: MorphableModel, landmarkVertices?: ArrayLike<number>, options: LandmarkCorrespondenceOptions = {}) {
     this.model = model;
-    this.vertexIndices = Uint32Array.from(innerVertices);
-    this.candidates = SLIDING_CONTOUR.map((k) => contourCandidates(model, model.landmarkVertexIndices[k]));
+    const calibrated = hasDetectorCalibration(model);
+    this.vertexIndices = Uint32Array.from(landmarkVertices ?? (calibrated ? DETECTOR_LANDMARK_VERTICES : model.landmarkVertexIndices));
+    this.sliding = options.slidingContour ?? !calibrated;
+    this.candidates = this.sliding ? SLIDING_CONTOUR.map((k) => contourCandidates(model, model.landmarkVertexIndices[k])) : [];
     [this.neutral, this.basis] = this.buildTensors();
   }
 
   /**
    * Re-pick the sliding contour vertices for the current fit (coefficients [K+E], pose as
-   * rotation row-major [9] and translation mm, camera). Returns true when any changed.
+   * rotation row-major [9] and translation mm, camera). Returns true when any changed; a
+   * fixed correspondence never changes.
    */
   update(coefficients: Float32Array, rotation: ArrayLike<number>, translationMm: ArrayLike<number>, camera: { focalPx: number; principalPointPx: [number, number] }): boolean {
+    if (!this.sliding) return false;
     const model = this.model;
     // The face's own +x axis in the image: outward for the left contour, inward for the right.
     const axisPoints = transformPointsArray([0, 0, 0, 1, 0, 0], rotation, translationMm);
@@ -88,9 +109,9 @@ export class LandmarkCorrespondence {
 
 }
 
-function defaultLandmarkVertices(model: MorphableModel): ArrayLike<number> {
-  const calibratedFor = DETECTOR_LANDMARK_VERTICES.every((v) => v < model.vertexCount) && model.name.startsWith('ict-facekit');
-  return calibratedFor ? DETECTOR_LANDMARK_VERTICES : model.landmarkVertexIndices;
+/** Whether DETECTOR_LANDMARK_VERTICES were calibrated on this model (ICT-FaceKit's face area). */
+function hasDetectorCalibration(model: MorphableModel): boolean {
+  return DETECTOR_LANDMARK_VERTICES.every((v) => v < model.vertexCount) && model.name.startsWith('ict-facekit');
 }
 
 /** Vertices at the landmark's height (±3 mm), on its side, from half its distance to the midline outwards, not far behind it. */

@@ -9,8 +9,14 @@ export interface FitConfig {
   /** Side of the square face crop the photometric stage renders, in pixels. */
   renderSizePx: number;
   learningRate: number;
-  /** Weight of the 17 jaw-contour landmarks relative to the inner ones (detectors follow the visible silhouette). */
+  /** Weight of the 17 jaw-contour landmarks relative to the inner ones. */
   contourLandmarkWeight: number;
+  /**
+   * 1 = slide the jaw landmarks to the mesh's outline under the current pose even when the model
+   * has a detector calibration; 0 = only for models without one (a calibrated jaw stays on its
+   * vertices: see LandmarkCorrespondence).
+   */
+  slidingContour: number;
   photometricWeight: number;
   landmarkWeight: number;
   /** Weight of the dense FaceMesh-point term (used when the detector's 468-point mesh is given; 0 = off). */
@@ -31,6 +37,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   renderSizePx: 128,
   learningRate: 0.03,
   contourLandmarkWeight: 0.6,
+  slidingContour: 0,
   photometricWeight: 0.005,
   landmarkWeight: 1,
   denseLandmarkWeight: 0,
@@ -54,6 +61,7 @@ export function validateFitConfig(config: Partial<FitConfig> = {}): FitConfig {
   for (const key of ['landmarkSteps', 'photometricSteps'] as const) {
     if (!Number.isInteger(out[key]) || out[key] < 0) throw invalidParameterError(key, 'non-negative integer', out[key]);
   }
+  if (out.slidingContour !== 0 && out.slidingContour !== 1) throw invalidParameterError('slidingContour', '0 or 1', out.slidingContour);
   if (!Number.isInteger(out.renderSizePx) || out.renderSizePx < 16 || out.renderSizePx > 1024) {
     throw invalidParameterError('renderSizePx', 'integer between 16 and 1024', out.renderSizePx);
   }

@@ -5,7 +5,7 @@ import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
 import { createFitFrame, estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
-import { currentPose, projectLandmarks, runLandmarkStage } from './landmark-stage.ts';
+import { currentPose, projectLandmarks, runLandmarkStage, updateContour } from './landmark-stage.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { DenseLandmarkTerm } from './dense-landmarks.ts';
 import { createFaceCrop, runPhotometricStage } from './photometric-stage.ts';
@@ -55,7 +55,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   const model = models.model;
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
-  const correspondence = new LandmarkCorrespondence(model);
+  const correspondence = new LandmarkCorrespondence(model, undefined, { slidingContour: config.slidingContour === 1 ? true : undefined });
   const dense = mesh468 && config.denseLandmarkWeight > 0 ? new DenseLandmarkTerm(model, mesh468) : undefined;
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {
@@ -78,6 +78,8 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     const expressionWeights = coefficients.slice(models.identityCount);
     const [pitch, yaw, roll] = Array.from(variables.angles.dataSync());
     const { rotation, translationMm, focalPx } = currentPose(variables, frame);
+    // A sliding contour was last re-picked a few steps ago: report it for the final pose.
+    updateContour(correspondence, variables, frame);
     const projected = tf.tidy(() => projectLandmarks(correspondence, variables, frame).dataSync() as Float32Array);
     let errorSum = 0;
     for (let k = 0; k < 68; k++) errorSum += Math.hypot(projected[2 * k] - landmarks68[2 * k], projected[2 * k + 1] - landmarks68[2 * k + 1]);

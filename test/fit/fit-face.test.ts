@@ -23,7 +23,7 @@ async function syntheticLandmarks(yawDeg: number) {
   const camera = { focalPx: 900, principalPointPx: [250, 260] as [number, number], width: 500, height: 520 };
   const translation = [15, -10, -650];
   const pixels = projectPointsArray(transformPointsArray(vertices, rotation, translation), camera);
-  // Jaw points where a detector puts them: on the visible outline under the true pose.
+  // Jaw points where the detector puts them: on the calibrated vertices (fixed; update is a no-op).
   const correspondence = new LandmarkCorrespondence(model);
   const coefficients = new Float32Array([...identity, ...expression]);
   correspondence.update(coefficients, rotation, translation, camera);
@@ -82,6 +82,7 @@ test('bad fit options are rejected with a one-line message', async () => {
     const { landmarks, image } = await syntheticLandmarks(0);
     assert.throws(() => fitFace(tensors, image, landmarks, { landmarkSteps: -1 }), /Expected non-negative integer for landmarkSteps but received -1/);
     assert.throws(() => fitFace(tensors, image, landmarks, { renderSizePx: 3 }), /renderSizePx/);
+    assert.throws(() => fitFace(tensors, image, landmarks, { slidingContour: 0.5 }), /Expected 0 or 1 for slidingContour but received 0.5/);
   } finally {
     tensors.dispose();
   }
