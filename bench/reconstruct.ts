@@ -1,7 +1,9 @@
 /**
  * Per-stage wall time of one reconstruction on the graphics path: a photo resized to 500 px
  * on its longer side, through the same calls the CLI makes (decode → detect → landmark fit →
- * photometric fit → overlay → OBJ), in one process after a warm-up run.
+ * photometric fit → overlay → OBJ), in one process after a warm-up run. benchGarReconstruct: the
+ * GAR path's time per photo for each preset (instant, fast, default, quality).
+ * Run: node --import tsx bench/reconstruct.ts [--gar]
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,14 @@ import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { rasterize } from '../src/raster/rasterize.ts';
 import { cameraToClipArray, transformPointsArray } from '../src/geometry/camera.ts';
 import { rotationFromEuler } from '../src/geometry/rotation.ts';
+import type { GarModelFiles } from '../src/api/gar-models.ts';
+import { initBackend } from '../src/engine/backend.ts';
+import type { GarRefinePresetName } from '../src/fit/gar-refine-config.ts';
+import { DEFAULT_TRAIN_GAR_CONFIG, GAR_PRESETS, Generator } from '../src/gar/index.ts';
+import { encodeParameterGroups } from '../src/gar/checkpoint-weights.ts';
+import { DEFAULT_TRAIN_ENCODER_CONFIG, FaceEncoder, encoderNetworkConfig } from '../src/invert/index.ts';
+import { chooseRenderer, readGarModelFiles } from '../src/io/node/gar-models.ts';
+import type { MorphableModel } from '../src/morphable/morphable-model.ts';
 
 const repositoryRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const sharedDir = process.env.FACEGAR_SHARED_DIR ?? resolve(repositoryRoot, '../shared');
@@ -91,6 +101,80 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+
+export interface GarReconstructBench {
+  photo: string;
+  /** Which networks: the shipped ones, or random weights of the small preset (speed does not depend on training). */
+  networks: string;
+  resolution: number;
+  /** Photo → mesh (decode excluded: detect + align + encode + refine), per preset, median of the repeats. */
+  presetsMs: Partial<Record<GarRefinePresetName, number>>;
+  /** Per preset: the stage times of the last run (detect, align, encode, refine). */
+  stagesMs: Partial<Record<GarRefinePresetName, Record<string, number>>>;
+  refineMsPerStep: number | null;
+}
+
+/**
+ * Time per photo on the GAR path for each preset (a 500-px photo, one process, after a warm-up):
+ * the shipped GAR + encoder when both exist, else random-weight networks of the small preset.
+ */
+export async function benchGarReconstruct(options: { photo?: string; repeats?: number; presets?: GarRefinePresetName[] } = {}): Promise<GarReconstructBench> {
+  const photo = options.photo ?? join(sharedDir, 'photos/examples/000114.jpg');
+  const presets = options.presets ?? ['instant', 'fast', 'default', 'quality'];
+  await initBackend();
+  const { model } = await loadMorphableModel({ modelDir: process.env.FACEGAR_MODEL_DIR ?? join(sharedDir, 'models/ict-facekit') });
+  let files: GarModelFiles, networks: string;
+  const choice = await chooseRenderer({ renderer: 'gar' }).catch(() => undefined);
+  if (choice?.encoderDir) {
+    files = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+    networks = `shipped ${choice.garDir} + ${choice.encoderDir}`;
+  } else {
+    files = randomGarModelFiles(model, 'small');
+    networks = 'random weights, small preset (no shipped GAR + encoder)';
+  }
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: files });
+  const bytes = await sharp(photo).resize({ width: 500, height: 500, fit: 'inside' }).jpeg({ quality: 92 }).toBuffer();
+  const image = await decodeImageBytes(bytes, photo);
+  await reconstructor.reconstruct(image, { renderer: 'gar', garPreset: 'fast', garRefine: { steps: 2 } }); // warm-up
+  const presetsMs: GarReconstructBench['presetsMs'] = {}, stagesMs: GarReconstructBench['stagesMs'] = {};
+  let refineMsPerStep: number | null = null;
+  for (const preset of presets) {
+    const times: number[] = [];
+    for (let r = 0; r < (options.repeats ?? 1); r++) {
+      const result = await reconstructor.reconstruct(image, { renderer: 'gar', garPreset: preset });
+      times.push(result.timingsMs.total);
+      const { detect, align, encode, refine } = result.timingsMs;
+      stagesMs[preset] = Object.fromEntries(Object.entries({ detect, align, encode, refine }).map(([k, v]) => [k, Math.round(v ?? 0)]));
+      const steps = result.faces[0].gar!.steps;
+      if (steps > 0) refineMsPerStep = Number(((refine ?? 0) / steps).toFixed(1));
+    }
+    presetsMs[preset] = Math.round(median(times));
+  }
+  const resolution = reconstructor.garAvailable.resolution!;
+  reconstructor.dispose();
+  return { photo, networks, resolution, presetsMs, stagesMs, refineMsPerStep };
+}
+
+/** Checkpoint bytes of random-weight networks of a GAR preset and its encoder (for timing only). */
+function randomGarModelFiles(model: MorphableModel, preset: 'tiny' | 'small'): GarModelFiles {
+  const generator = new Generator(GAR_PRESETS[preset], 1);
+  const network = encoderNetworkConfig(preset, { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: GAR_PRESETS[preset].wDim });
+  const encoder = new FaceEncoder(network, 2);
+  const files: GarModelFiles = {
+    gar: {
+      manifest: { format: 1, className: 'GarTrainer', config: { network: GAR_PRESETS[preset], train: DEFAULT_TRAIN_GAR_CONFIG }, step: 0, imagesSeen: 0, randomState: 0, pathLengthMean: 0, adamSteps: { G: 0, D: 0 }, weightsPath: 'random' },
+      weights: encodeParameterGroups([['G_ema', generator.namedParameters()]], {}),
+    },
+    encoder: {
+      manifest: { format: 1, className: 'EncoderTrainer', config: { network, train: DEFAULT_TRAIN_ENCODER_CONFIG }, step: 0, randomState: 0, adamSteps: 0, weightsPath: 'random' },
+      weights: encodeParameterGroups([['E', encoder.namedParameters()]], {}),
+    },
+  };
+  generator.dispose();
+  encoder.dispose();
+  return files;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(JSON.stringify(await benchReconstruct(), null, 1));
+  console.log(JSON.stringify(process.argv.includes('--gar') ? await benchGarReconstruct() : await benchReconstruct(), null, 1));
 }

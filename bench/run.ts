@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { DEFAULT_BENCH_GENERATOR_CONFIG, measureGenerator, measureTraining } from './engine.ts';
-import { benchReconstruct } from './reconstruct.ts';
+import { benchGarReconstruct, benchReconstruct } from './reconstruct.ts';
 
 export interface BenchOptions {
   /** Skip the cpu backend (minutes here) and take fewer repeats: under ~2 minutes. */
@@ -29,6 +29,10 @@ export interface BenchReport {
   gFwdBwd256Ms: number;
   rasterMs: number;
   reconstructMs: number;
+  /** GAR path, one 500-px photo: ms per preset (--quick: instant and fast only), the networks timed, ms per refinement step. */
+  reconstructGarMs: Record<string, number>;
+  reconstructGarNetworks: string;
+  garRefineMsPerStep: number | null;
   /** Worker threads (cores) the training step used, its throughput, and the same with one. */
   threads: number;
   trainStepsPerSec: number;
@@ -62,6 +66,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const training = await measureTraining({ batch: trainBatch, steps: options.quick ? 2 : 5 });
   progress('reconstruction (graphics path) and rasteriser');
   const reconstruct = await benchReconstruct({ repeats: options.quick ? 1 : 3 });
+  progress('reconstruction (GAR path), per preset');
+  const garReconstruct = await benchGarReconstruct({ presets: options.quick ? ['instant', 'fast'] : ['instant', 'fast', 'default', 'quality'] });
   // The browser demo needs Chromium and ~30 s: full runs only.
   let web: Record<string, unknown> | null = null;
   if (!options.quick) {
@@ -80,6 +86,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     gFwdBwd256Ms: round(g256.forwardBackwardMs),
     rasterMs: reconstruct.rasterMs,
     reconstructMs: reconstruct.reconstructMs,
+    reconstructGarMs: garReconstruct.presetsMs as Record<string, number>,
+    reconstructGarNetworks: `${garReconstruct.networks}, ${garReconstruct.resolution}²`,
+    garRefineMsPerStep: garReconstruct.refineMsPerStep,
     threads: 2,
     trainStepsPerSec: Number(training.stepsPerSec['2']!.toFixed(3)),
     trainStepsPerSec1: Number(training.stepsPerSec['1']!.toFixed(3)),
@@ -103,7 +112,8 @@ export function formatBenchTable(report: BenchReport): string {
       report.ratios.cpuOverWasm === null ? '' : `${report.ratios.cpuOverWasm}× wasm (target ≥ 50)`],
     ['generator forward+backward 256×256', `${report.gFwdBwd256Ms} ms`, ''],
     ['rasterise full face 256×256', `${report.rasterMs} ms`, ''],
-    ['reconstruct one 500-px photo', `${report.reconstructMs} ms`, ''],
+    ['reconstruct one 500-px photo', `${report.reconstructMs} ms`, 'graphics path'],
+    ...Object.entries(report.reconstructGarMs).map(([preset, ms]): [string, string, string] => [`  GAR path, --preset ${preset}`, `${ms} ms`, preset === 'instant' ? report.reconstructGarNetworks : '']),
     [`training, batch ${report.trainBatch}, ${report.threads} workers`, `${report.trainStepsPerSec} steps/s`,
       `${report.ratios.twoCoresOverOne}× one worker (${report.trainStepsPerSec1} steps/s; target ≥ 1.6)`],
   ];

@@ -2,6 +2,12 @@
 export { Reconstructor, reconstruct, rescaleReconstruction, interOcularDistance } from './api/reconstruct.ts';
 export type { FaceReconstruction, Reconstruction, ReconstructorResources, ReconstructorConfig, ReconstructOptions } from './api/reconstruct.ts';
 export { faceToJson, reconstructionToJson } from './api/result-json.ts';
+export { DEFAULT_RENDERER } from './api/default-renderer.ts';
+export type { RendererName } from './api/default-renderer.ts';
+export { decodeGarModels } from './api/gar-models.ts';
+export type { CheckpointBytes, GarModelFiles, GarModels } from './api/gar-models.ts';
+export { reconstructFaceWithGar, renderGarComparison } from './api/gar-face.ts';
+export type { GarFaceDetails, GarFaceFit, GarFaceOptions } from './api/gar-face.ts';
 export { renderOverlay } from './fit/render-overlay.ts';
 export type { OverlayOptions } from './fit/render-overlay.ts';
 export { fitFace } from './fit/fit-face.ts';

@@ -1,16 +1,24 @@
-import type { RgbaImage } from '../common/image.ts';
-import { NoFaceError, UsageError } from '../common/errors.ts';
+import type { Affine2D, RgbaImage } from '../common/image.ts';
+import { ModelUnavailableError, NoFaceError, UsageError } from '../common/errors.ts';
 import { initBackend, type BackendName } from '../engine/backend.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { createFaceDetector, type DetectedFace, type DetectorModelFiles, type FaceDetector, type FaceDetectorConfig } from '../detect/index.ts';
 import { ModelTensors } from '../fit/model-tensors.ts';
 import { fitFace, type FaceFit } from '../fit/fit-face.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
+import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
+import { reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
+import type { RendererName } from './default-renderer.ts';
+
+export type { RendererName } from './default-renderer.ts';
 
 /** What a reconstructor needs: the morphable model and the detector's model files (or a ready detector). */
 export interface ReconstructorResources {
   model: MorphableModel;
   detector: FaceDetector | DetectorModelFiles;
+  /** GAR (and encoder) checkpoints for the GAR path; without them only the graphics path runs. */
+  gar?: GarModelFiles;
 }
 
 export interface ReconstructorConfig {
@@ -22,11 +30,21 @@ export interface ReconstructorConfig {
 export interface ReconstructOptions {
   /** Most faces to reconstruct, largest first. Default 4. */
   maxFaces?: number;
-  /** Overrides of DEFAULT_FIT_CONFIG. */
+  /** Default: 'gar' when the reconstructor holds a GAR, else 'graphics'. */
+  renderer?: RendererName;
+  /** Overrides of DEFAULT_FIT_CONFIG (graphics path). */
   fit?: Partial<FitConfig>;
+  /** GAR path: refinement preset (`instant` = encoder only). Default `default`. */
+  garPreset?: GarRefinePresetName;
+  /** GAR path: overrides of the preset's refinement config. */
+  garRefine?: Partial<GarRefineConfig>;
+  /** GAR path: start from the encoder's estimate (default when there is an encoder) or the mean face and w̄. */
+  garStart?: 'encoder' | 'mean';
   /** Called as work advances; `fraction` of the whole image's work in [0, 1]. */
-  onProgress?: (event: { stage: 'detect' | 'landmarks' | 'photometric'; face: number; faceCount: number; fraction: number }) => void;
+  onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number }) => void;
 }
+
+export type ReconstructStage = 'detect' | 'landmarks' | 'photometric' | 'gar';
 
 /** One reconstructed face: the fit plus what the detector saw. */
 export interface FaceReconstruction extends FaceFit {
@@ -41,57 +59,95 @@ export interface FaceReconstruction extends FaceFit {
   interOcularPx: number;
   /** Expression name → weight. */
   expression: Record<string, number>;
+  /** The renderer the fit ran through. */
+  renderer: RendererName;
+  /** GAR path only: crop, render, latent, loss terms, per-stage timings. */
+  gar?: GarFaceDetails;
 }
 
 export interface Reconstruction {
   imageSize: { width: number; height: number };
   faces: FaceReconstruction[];
-  timingsMs: { detect: number; fit: number; total: number };
+  /** GAR path: also `align`, `encode`, `refine`, summed over faces (parts of `fit`). */
+  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; refine?: number };
 }
 
 /**
- * Photo → 3D faces, with the graphics renderer. Create once, reconstruct many images, dispose.
- * Runs in Node and in browsers (no file access: give it an RgbaImage and loaded models).
+ * Photo → 3D faces, through the GAR (when its checkpoints are given) or the graphics renderer.
+ * Create once, reconstruct many images, dispose. Runs in Node and in browsers (no file access:
+ * give it an RgbaImage and loaded models).
  */
 export class Reconstructor {
   readonly model: MorphableModel;
   private readonly modelTensors: ModelTensors;
   private readonly detector: FaceDetector;
   private readonly ownsDetector: boolean;
+  private readonly garModels: GarModels | undefined;
 
-  private constructor(model: MorphableModel, modelTensors: ModelTensors, detector: FaceDetector, ownsDetector: boolean) {
+  private constructor(model: MorphableModel, modelTensors: ModelTensors, detector: FaceDetector, ownsDetector: boolean, garModels: GarModels | undefined) {
     this.model = model;
     this.modelTensors = modelTensors;
     this.detector = detector;
     this.ownsDetector = ownsDetector;
+    this.garModels = garModels;
   }
 
+  /** Throws ModelUnavailableError when the GAR or encoder checkpoints cannot be decoded or do not fit together. */
   static async create(resources: ReconstructorResources, config: ReconstructorConfig = {}): Promise<Reconstructor> {
     await initBackend({ backend: config.backend });
+    const garModels = resources.gar ? decodeGarModels(resources.gar, resources.model) : undefined;
     const ready = 'detect' in resources.detector;
-    const detector = ready ? resources.detector as FaceDetector : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
-    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready);
+    let detector: FaceDetector;
+    try {
+      detector = ready ? resources.detector as FaceDetector : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
+    } catch (error) {
+      garModels?.dispose();
+      throw error;
+    }
+    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready, garModels);
+  }
+
+  /** Whether the GAR path is available, and with an encoder. */
+  get garAvailable(): { gar: boolean; encoder: boolean; resolution?: number; garStep?: number } {
+    const m = this.garModels;
+    return m ? { gar: true, encoder: Boolean(m.encoder), resolution: m.generator.config.resolution, garStep: m.garStep } : { gar: false, encoder: false };
   }
 
   /** Detect faces (largest first) and fit each. Throws NoFaceError when none is found. */
   async reconstruct(image: RgbaImage, options: ReconstructOptions = {}): Promise<Reconstruction> {
     const maxFaces = options.maxFaces ?? 4;
     if (!Number.isInteger(maxFaces) || maxFaces < 1) throw new UsageError(`Expected positive integer for maxFaces but received ${maxFaces}`);
+    const renderer = options.renderer ?? (this.garModels ? 'gar' : 'graphics');
+    if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
+    const garModels = this.garModels;
+    if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
     const detected = (await this.detector.detect(image)).slice(0, maxFaces);
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
     const faces: FaceReconstruction[] = [];
+    const garTimings = { align: 0, encode: 0, refine: 0 };
     detected.forEach((face, index) => {
-      const fit = fitFace(this.modelTensors, image, face.landmarks68, options.fit, (stage, step, total) => {
-        const fraction = 0.05 + 0.95 * (index + (stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total)) / detected.length;
-        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction });
-      }, face.mesh468);
-      faces.push(this.describe(fit, face, index + 1));
+      const report = (stage: ReconstructStage, part: number) => {
+        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length });
+      };
+      if (renderer === 'gar') {
+        const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, onStep: (step, total) => report('gar', step / total),
+        });
+        for (const key of ['align', 'encode', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
+        faces.push({ ...this.describe(fit, face, index + 1), renderer: 'gar', gar: fit.gar });
+      } else {
+        const fit = fitFace(this.modelTensors, image, face.landmarks68, options.fit, (stage, step, total) => {
+          report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total);
+        }, face.mesh468);
+        faces.push(this.describe(fit, face, index + 1));
+      }
     });
     const total = performance.now() - started;
-    return { imageSize: { width: image.width, height: image.height }, faces, timingsMs: { detect: detectMs, fit: total - detectMs, total } };
+    const timingsMs = { detect: detectMs, fit: total - detectMs, total, ...(renderer === 'gar' ? garTimings : {}) };
+    return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
   }
 
   private describe(fit: FaceFit, face: DetectedFace, faceNumber: number): FaceReconstruction {
@@ -106,11 +162,13 @@ export class Reconstructor {
       detectedLandmarks2d: face.landmarks68,
       interOcularPx: interOcularDistance(face.landmarks68),
       expression,
+      renderer: 'graphics',
     };
   }
 
   dispose(): void {
     this.modelTensors.dispose();
+    this.garModels?.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
 }
@@ -156,6 +214,12 @@ export function rescaleReconstruction(reconstruction: Reconstruction, factor: nu
       box: { x: face.box.x * factor, y: face.box.y * factor, width: face.box.width * factor, height: face.box.height * factor },
       focalPx: face.focalPx * factor,
       principalPointPx: [face.principalPointPx[0] * factor, face.principalPointPx[1] * factor],
+      ...(face.gar ? { gar: { ...face.gar, cropFromImage: scaleAffineInput(face.gar.cropFromImage, 1 / factor) } } : {}),
     })),
   };
+}
+
+/** m ∘ (x ↦ k·x): the same map for input points given in pixels k times smaller. */
+function scaleAffineInput(m: Affine2D, k: number): Affine2D {
+  return { a: m.a * k, b: m.b * k, c: m.c * k, d: m.d * k, tx: m.tx, ty: m.ty };
 }

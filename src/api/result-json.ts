@@ -1,4 +1,5 @@
 import type { FaceReconstruction, Reconstruction } from './reconstruct.ts';
+import type { GarFaceDetails } from './gar-face.ts';
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 const points = (flat: Float32Array) => Array.from({ length: flat.length / 2 }, (_, k) => [round(flat[2 * k], 2), round(flat[2 * k + 1], 2)]);
@@ -24,11 +25,31 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
       focalPx: round(face.focalPx, 3),
       principalPointPx: face.principalPointPx.map((v) => round(v, 3)),
     },
-    light: Array.from(face.light, (v) => round(v, 5)),
-    albedo: Array.from(face.albedo, (v) => round(v, 5)),
-    finalLoss: {
-      landmark: round(face.lossHistory.landmark.at(-1) ?? NaN, 8),
-      photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
+    renderer: face.renderer,
+    ...(face.gar ? garFields(face.gar) : {
+      light: Array.from(face.light, (v) => round(v, 5)),
+      albedo: Array.from(face.albedo, (v) => round(v, 5)),
+      finalLoss: {
+        landmark: round(face.lossHistory.landmark.at(-1) ?? NaN, 8),
+        photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
+      },
+    }),
+  };
+}
+
+/** The GAR path's own fields: final loss terms (weighted), refinement settings and stage timings, the latent. */
+function garFields(gar: GarFaceDetails): Record<string, unknown> {
+  const t = gar.finalTerms;
+  return {
+    finalLoss: { total: round(t.total, 8), pixel: round(t.pixel, 8), landmarkAndPriors: round(t.landmarkAndPriors, 8), latentPrior: round(t.latentPrior, 8) },
+    gar: {
+      preset: gar.preset,
+      start: gar.start,
+      steps: gar.steps,
+      cropSizePx: gar.crop.width,
+      lossHistory: { first: round(gar.lossHistory[0], 8), last: round(gar.lossHistory.at(-1) as number, 8), values: gar.lossHistory.length },
+      timingsMs: { align: round(gar.timingsMs.align, 1), encode: round(gar.timingsMs.encode, 1), refine: round(gar.timingsMs.refine, 1) },
+      w: Array.from(gar.w, (v) => round(v, 5)),
     },
   };
 }
@@ -52,6 +73,7 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
       landmarks: 'iBUG-68 order',
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
+      ...(reconstruction.faces.some((face) => face.gar) ? { gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)' } : {}),
     },
   };
 }

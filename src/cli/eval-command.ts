@@ -5,6 +5,7 @@ import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
 import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
 import { AFLW2000_HELP, aflw2000Command } from './eval-aflw2000-command.ts';
+import { EVAL_GAR_HELP, evalGarCommand } from './eval-gar-command.ts';
 import { evaluateNowScan, NOW_SUBSETS, parseNowImagePath } from '../eval/now-protocol.ts';
 import { concatSamples, summarizeErrors } from '../eval/error-statistics.ts';
 
@@ -15,6 +16,7 @@ Benchmarks:
   now          the NoW challenge protocol on a local copy of the NoW data (validation scans)
   micc         the MICC Florence protocol (RMSE per video setting) on a local copy of the data
   aflw2000     68-point landmark NME on a local copy of AFLW2000-3D, split by yaw
+  gar          quality of a trained GAR (KID, landmark agreement, geometry swap) on held-back crops
 
 facegar eval synthetic [options]
   Renders --n photos with the studio renderer (specular light, cast shadows, textured skin,
@@ -24,7 +26,10 @@ facegar eval synthetic [options]
   with a similarity transform on the narrow face area and reports per-vertex error in mm
   (median, mean, 90th percentile), split by |yaw| 0–20°, 20–40°, 40–60°, landmark NME (mean
   2D distance / true inter-ocular distance), success rate and time per image. A mean-face
-  row (the model's neutral shape, no fitting) is always printed for scale.
+  row (the model's neutral shape, no fitting) is always printed for scale. With a GAR (--gar, or
+  the one shipped under models/), the paper's three variants share the table: graphics (graphics-
+  renderer fit), gar-mean-init (GAR refinement from the mean face and w̄) and gar-encoder-init
+  (GAR refinement from the encoder's estimate; needs an encoder).
 
 facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--json]
   NOW_DIR as published: imagepathsvalidation.txt (lines …/<subject>/<subset>/<file>.jpg),
@@ -39,10 +44,17 @@ facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--js
 
 ${MICC_HELP}
 ${AFLW2000_HELP}
+${EVAL_GAR_HELP}
 Options of synthetic:
       --n <count>            [number] photos (default: 50)
       --seed <n>             [number] benchmark seed (default: 1)
-      --renderer <name>      [string] graphics (default: graphics; gar once it exists)
+      --methods <list>       [string] rows, comma-separated: graphics, gar-mean-init, gar-encoder-init
+                             (default: graphics and every GAR row a GAR/encoder is found for)
+      --renderer <name>      [string] graphics | gar: only that renderer's rows (default: both)
+      --gar <dir>            [string] GAR run or model dir (default: the shipped models/gar-small, if any)
+      --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
+      --preset <name>        [string] GAR rows: fast | default | quality (default: default)
+      --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --landmark-steps <n>   [number] landmark-stage iterations (default: the fit's default)
       --photometric-steps <n> [number] photometric-stage iterations (default: the fit's default)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
@@ -67,12 +79,14 @@ export async function run(args: string[]): Promise<number> {
   if (benchmark === 'now') return nowCommand(rest, EVAL_HELP);
   if (benchmark === 'micc') return miccCommand(rest, EVAL_HELP);
   if (benchmark === 'aflw2000') return aflw2000Command(rest, EVAL_HELP);
+  if (benchmark === 'gar') return evalGarCommand(rest, EVAL_HELP);
   throw new UsageError(`unknown benchmark "${benchmark}" (try: facegar eval --help)`);
 }
 
 async function syntheticCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, {
-    n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string', default: 'graphics' },
+    n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string' }, methods: { type: 'string' },
+    gar: { type: 'string' }, encoder: { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' },
     'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
     backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
@@ -80,7 +94,19 @@ async function syntheticCommand(args: string[]): Promise<number> {
   if (values.help) { process.stdout.write(EVAL_HELP); return EXIT_CODES.ok; }
   const count = integerOption(values.n, 'n', 1);
   const seed = integerOption(values.seed, 'seed', 0);
-  if (values.renderer !== 'graphics') throw new UsageError(`Expected graphics for --renderer but received ${values.renderer} (the GAR path does not exist yet)`);
+  if (values.renderer !== undefined && values.renderer !== 'graphics' && values.renderer !== 'gar') throw new UsageError(`Expected graphics or gar for --renderer but received ${values.renderer}`);
+  const { BENCHMARK_METHODS } = await import('../eval/synthetic-benchmark.ts');
+  type Method = typeof BENCHMARK_METHODS[number];
+  let methods: Method[] | undefined;
+  if (values.methods !== undefined) {
+    methods = values.methods.split(',').map((m) => m.trim()) as Method[];
+    const bad = methods.find((m) => !(BENCHMARK_METHODS as readonly string[]).includes(m));
+    if (bad !== undefined) throw new UsageError(`Expected ${BENCHMARK_METHODS.join(', ')} in --methods but received ${bad}`);
+  }
+  if (!['fast', 'default', 'quality'].includes(values.preset)) throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
+  const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
+  const wantsGar = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m !== 'graphics') ?? false);
+  if (values.renderer === 'graphics' && wantsGar) throw new UsageError('--renderer graphics excludes the GAR rows (--gar, --encoder, gar-* methods)');
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
   if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
   const fit: Record<string, number> = {};
@@ -91,10 +117,30 @@ async function syntheticCommand(args: string[]): Promise<number> {
   const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
   const { Reconstructor } = await import('../api/reconstruct.ts');
   const { runSyntheticBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
+  const { chooseRenderer, readGarModelFiles } = await import('../io/node/gar-models.ts');
+  const { ModelUnavailableError } = await import('../common/errors.ts');
+  let gar: Awaited<ReturnType<typeof readGarModelFiles>> | undefined;
+  if (values.renderer !== 'graphics') {
+    let choice: Awaited<ReturnType<typeof chooseRenderer>> | undefined;
+    try {
+      choice = await chooseRenderer({ renderer: 'gar', gar: values.gar, encoder: values.encoder });
+    } catch (error) {
+      // No GAR anywhere: the graphics row alone, unless a GAR row was asked for.
+      if (!(error instanceof ModelUnavailableError) || wantsGar) throw error;
+    }
+    if (choice) gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+  }
   const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
-  const reconstructor = await Reconstructor.create({ model, detector }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
+  const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
+  if (methods === undefined && values.renderer === 'gar') methods = ['gar-mean-init', ...(reconstructor.garAvailable.encoder ? ['gar-encoder-init' as const] : [])];
+  if (methods === undefined && values.renderer === 'graphics') methods = ['graphics'];
+  if (methods?.includes('gar-encoder-init') && !reconstructor.garAvailable.encoder) {
+    reconstructor.dispose();
+    throw new ModelUnavailableError('gar-encoder-init needs an encoder: pass --encoder ENC_DIR (made by facegar train-encoder)');
+  }
+  if (!values.quiet && gar) process.stderr.write(`GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`);
   try {
-    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit }, (_index, _count, line) => {
+    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', ...(garSteps !== undefined ? { garRefine: { steps: garSteps } } : {}) }, (_index, _count, line) => {
       if (!values.quiet) process.stderr.write(`${line}\n`);
     });
     if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');

@@ -4,6 +4,7 @@ import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
 import { VERSION } from './version.ts';
 import { optionalIntegerOption, parseCommandArgs } from './command-options.ts';
 import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
+import { DEFAULT_RENDERER } from '../api/default-renderer.ts';
 
 const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
 
@@ -13,6 +14,7 @@ Usage:
   facegar train-gar --data <dir> --out <dir>  train the Generative Adversarial Renderer
   facegar sample --gar <run dir> --out <png>  a grid of GAR renders over random normal maps
   facegar train-encoder --gar <dir> --out <dir>  train the encoder that inverts a GAR
+  facegar train-normals --out <dir>           train the normal estimator of the GAR's consistency loss
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
   facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
   facegar --version [--verbose]               version (and tensor backend with --verbose)
@@ -29,6 +31,8 @@ Environment:
   FACEGAR_BACKEND     tensor backend: wasm (default) | cpu | tensorflow
 `;
 
+const DEFAULT_RENDERER_TEXT: string = DEFAULT_RENDERER;
+
 const RECONSTRUCT_HELP = `Usage: facegar reconstruct <inputs...> [options]
 
 Inputs are image files (JPEG, PNG, WebP, TIFF, …), directories (searched recursively) or
@@ -37,7 +41,14 @@ quoted globs ("photos/**/*.jpg"). For each input <stem> it writes, atomically:
                         (several faces: <stem>.face1.obj, <stem>.face2.obj, … largest first)
   <stem>.overlay.png    the photo with the fitted mesh drawn over it
   <stem>.json           landmarks (68, original pixels), identity, expression, pose, camera, timings
+  <stem>.gar.png        GAR path only: the aligned crop beside the final GAR render, enlarged
 and one line per input in <out>/summary.jsonl as it finishes.
+
+Renderers: the GAR path (detect → aligned crop at the GAR's resolution → encoder estimate →
+refinement through the Generative Adversarial Renderer) or the graphics path (landmark fit, then
+photometric fit through the SH graphics renderer). --gar/--encoder select the GAR path; with no
+option, the GAR and encoder shipped under models/ are used when both exist and the default
+renderer is gar (it is ${DEFAULT_RENDERER_TEXT} in this version); otherwise the graphics path runs.
 
 Options:
   -o, --out <dir>            [string] output directory (default: out)
@@ -51,10 +62,16 @@ Options:
                              micc: <subject>/<video>.obj + .txt, the mean mesh over the frames of each input
                                    folder …/<subject>/<video>/ (Indoor-Cooperative, PTZ-Indoor, PTZ-Outdoor;
                                    facegar eval micc)
+      --renderer <name>      [string] gar | graphics (default: ${DEFAULT_RENDERER_TEXT}; gar needs a GAR)
+      --gar <dir>            [string] GAR run dir (facegar train-gar) or model dir (default: models/gar-small
+                             when shipped; $FACEGAR_SHIPPED_MODELS_DIR replaces models/)
+      --encoder <dir>        [string] encoder dir (facegar train-encoder) (default: models/encoder-small with
+                             the shipped GAR; none with --gar: refinement starts from the mean face)
+      --preset <name>        [string] GAR path: instant (encoder only) | fast | default | quality (default: default)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
-      --landmark-steps <n>   [number] landmark-stage iterations (default: 150)
-      --photometric-steps <n> [number] photometric-stage iterations, 0 = landmarks only (default: 30)
-      --render-size <px>     [number] photometric render size (default: 128)
+      --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 150)
+      --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 30)
+      --render-size <px>     [number] graphics path: photometric render size (default: 128)
       --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: 4096)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --offline              [boolean] never download the model (default: false)
@@ -73,6 +90,7 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promi
   'train-gar': () => import('./train-gar-command.ts'),
   sample: () => import('./sample-command.ts'),
   'train-encoder': () => import('./train-encoder-command.ts'),
+  'train-normals': () => import('./train-normals-command.ts'),
   prepare: () => import('./prepare-command.ts'),
   bench: () => import('./bench-command.ts'),
 };
@@ -113,6 +131,10 @@ async function reconstructCommand(args: string[]): Promise<number> {
     'max-faces': { type: 'string', default: '4' },
     resume: { type: 'boolean', default: false },
     layout: { type: 'string' },
+    renderer: { type: 'string' },
+    gar: { type: 'string' },
+    encoder: { type: 'string' },
+    preset: { type: 'string' },
     workers: { type: 'string' },
     'landmark-steps': { type: 'string' },
     'photometric-steps': { type: 'string' },
@@ -149,6 +171,12 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
   const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
   const workers = optionalIntegerOption(values.workers, 'workers', 1) ?? availableParallelism();
+  const presets = ['instant', 'fast', 'default', 'quality'];
+  if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
+  const { chooseRenderer } = await import('../io/node/gar-models.ts');
+  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder });
+  if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
+  if (choice.renderer === 'gar' && values.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
 
   // Heavy modules load only now, so --help stays instant.
   const { expandInputs } = await import('./expand-inputs.ts');
@@ -172,6 +200,9 @@ async function reconstructCommand(args: string[]): Promise<number> {
       printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
     },
   });
+  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, preset: (values.preset ?? 'default') as 'instant' | 'fast' | 'default' | 'quality' } : undefined;
+  if (gar) await checkGarModels(gar, loaded.model, backend as 'wasm' | 'cpu' | 'tensorflow' | undefined);
+  if (gar) printLine(`renderer: ${choice.reason}, preset ${gar.preset}`);
   const outcome = await runBatch({
     inputs,
     resume: values.resume,
@@ -182,6 +213,8 @@ async function reconstructCommand(args: string[]): Promise<number> {
       formats: formats as MeshFormat[],
       maxFaces,
       fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
+      renderer: choice.renderer,
+      gar,
       compactModelPath: loaded.compactPath,
       backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined,
       maxDecodeSidePx,
@@ -206,6 +239,19 @@ async function reconstructCommand(args: string[]): Promise<number> {
     process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
   }
   return outcome.exitCode;
+}
+
+/**
+ * Read and decode the GAR path's networks once before the batch starts, so a missing or corrupt
+ * GAR or encoder ends the command with one line and exit 6 instead of failing in every worker.
+ */
+async function checkGarModels(dirs: { garDir: string; encoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
+  const { readGarModelFiles } = await import('../io/node/gar-models.ts');
+  const { decodeGarModels } = await import('../api/gar-models.ts');
+  const { initBackend } = await import('../engine/backend.ts');
+  const files = await readGarModelFiles(dirs);
+  await initBackend({ backend });
+  decodeGarModels(files, model).dispose();
 }
 
 /** One line on stderr and the error's exit code; a stack trace only for internal errors with --verbose. */

@@ -6,6 +6,10 @@ import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { Reconstructor, rescaleReconstruction } from '../api/reconstruct.ts';
 import { formatJson, reconstructionToJson } from '../api/result-json.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
+import type { GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import type { RendererName } from '../api/reconstruct.ts';
+import { renderGarComparison } from '../api/gar-face.ts';
+import { readGarModelFiles } from '../io/node/gar-models.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
 import { encodeFaceGlb } from '../io/node/face-glb.ts';
@@ -26,6 +30,10 @@ export interface BatchSettings {
   formats: MeshFormat[];
   maxFaces: number;
   fit: Partial<FitConfig>;
+  /** Default graphics. */
+  renderer?: RendererName;
+  /** The GAR path's networks (absolute directories; no encoder = refinement from the mean face) and preset. */
+  gar?: { garDir: string; encoderDir?: string; preset: GarRefinePresetName };
   /** The compact model file prepared by the main thread. */
   compactModelPath: string;
   backend?: BackendName;
@@ -66,7 +74,8 @@ export interface ProcessContext {
 export async function createProcessContext(settings: BatchSettings): Promise<ProcessContext> {
   const model = decodeCompactModel(await readFile(settings.compactModelPath), settings.compactModelPath);
   const detector = await loadDetectorModelFiles();
-  const reconstructor = await Reconstructor.create({ model, detector }, { backend: settings.backend });
+  const gar = settings.renderer === 'gar' && settings.gar ? await readGarModelFiles(settings.gar) : undefined;
+  const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: settings.backend });
   return { reconstructor, model, settings };
 }
 
@@ -87,10 +96,13 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     const raw = await reconstructor.reconstruct(decoded.image, {
       maxFaces: settings.maxFaces,
       fit: settings.fit,
+      renderer: settings.renderer ?? 'graphics',
+      garPreset: settings.gar?.preset,
       onProgress: (event) => onProgress?.(0.05 + 0.85 * event.fraction, event.stage),
     });
     timingsMs.detect = raw.timingsMs.detect;
     timingsMs.fit = raw.timingsMs.fit;
+    for (const key of ['align', 'encode', 'refine'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
     mark = performance.now();
     const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
 
@@ -116,6 +128,12 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
             : (await encodeFaceGlb(decoded.image, raw.faces[face.faceNumber - 1], model)).glb;
         await writeFileAtomic(join(settings.outDir, name), data);
         written[format] = name;
+        outputs.push(name);
+      }
+      if (face.gar) {
+        const name = `${base}.gar.png`;
+        await writePngAtomic(join(settings.outDir, name), renderGarComparison(face.gar));
+        written.gar = name;
         outputs.push(name);
       }
       perFaceOutputs.push(written);

@@ -1,6 +1,7 @@
 import { interOcularDistance, type FaceReconstruction, type Reconstructor } from '../api/reconstruct.ts';
 import { FacegarError } from '../common/errors.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
+import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../geometry/similarity-alignment.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { hashSeed } from '../shading/studio-random.ts';
@@ -25,9 +26,28 @@ export interface SyntheticBenchmarkConfig {
   /** Fit options for the graphics path (e.g. fewer steps in tests). */
   fit: Partial<FitConfig>;
   scene: Partial<StudioSceneConfig>;
+  /**
+   * Methods compared, each a row: `graphics` (graphics-renderer fit), `gar-mean-init` (GAR
+   * refinement from the mean face and w̄), `gar-encoder-init` (GAR refinement from the encoder's
+   * estimate), the paper's three variants. Default: graphics, plus the GAR rows the reconstructor can run.
+   */
+  methods?: BenchmarkMethod[];
+  /** GAR rows: refinement preset. Default `default`. */
+  garPreset: GarRefinePresetName;
+  /** GAR rows: overrides of the preset (e.g. fewer steps in tests). */
+  garRefine?: Partial<GarRefineConfig>;
 }
 
-export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({ count: 50, seed: 1, fit: {}, scene: {} });
+export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init'] as const;
+export type BenchmarkMethod = typeof BENCHMARK_METHODS[number];
+
+export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({ count: 50, seed: 1, fit: {}, scene: {}, garPreset: 'default' });
+
+/** The methods a reconstructor can run: graphics always, the GAR rows when it holds a GAR (encoder row: with an encoder). */
+export function availableBenchmarkMethods(reconstructor: Reconstructor): BenchmarkMethod[] {
+  const gar = reconstructor.garAvailable;
+  return ['graphics', ...(gar.gar ? ['gar-mean-init' as const] : []), ...(gar.encoder ? ['gar-encoder-init' as const] : [])];
+}
 
 /** Per-yaw-bucket summary, keyed "0-20", "20-40", "40-60". */
 export type YawBreakdown = Record<string, { medianMm: number; meanMm: number; p90Mm: number; images: number }>;
@@ -107,8 +127,14 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
   const config = { ...DEFAULT_SYNTHETIC_BENCHMARK_CONFIG, ...configOverrides };
   if (!Number.isInteger(config.count) || config.count < 1) throw new RangeError(`count must be a positive integer, got ${config.count}`);
   const narrow = model.narrowFaceVertexCount;
+  const methods = reconstructor ? config.methods ?? availableBenchmarkMethods(reconstructor) : [];
+  if (reconstructor) {
+    const available = availableBenchmarkMethods(reconstructor);
+    const missing = methods.find((m) => !available.includes(m));
+    if (missing) throw new RangeError(`method ${missing} needs ${missing === 'gar-encoder-init' ? 'an encoder' : 'a GAR'} in the reconstructor`);
+  }
   const samples: Record<string, BenchmarkSample[]> = { 'mean-face': [] };
-  if (reconstructor) samples.graphics = [];
+  for (const method of methods) samples[method] = [];
   const renders: StudioRender[] = [];
   for (let index = 0; index < config.count; index++) {
     const sceneSeed = benchmarkSceneSeed(config.seed, index);
@@ -117,11 +143,14 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
     const yawDeg = render.truth.anglesDeg[1];
     samples['mean-face'].push({ index, sceneSeed, yawDeg, ok: true, ms: 0, vertexErrorsMm: alignedVertexErrorsMm(model.neutral, render.truth.verticesModel, narrow), vertices: model.neutral });
     let line = `image ${index + 1}/${config.count} yaw ${yawDeg.toFixed(0)}°`;
-    if (reconstructor) {
+    for (const method of methods) {
       const started = performance.now();
       let sample: BenchmarkSample;
       try {
-        const result = await reconstructor.reconstruct(render.image, { maxFaces: 1, fit: config.fit });
+        const result = await reconstructor!.reconstruct(render.image, {
+          maxFaces: 1, fit: config.fit,
+          ...(method === 'graphics' ? { renderer: 'graphics' } : { renderer: 'gar', garPreset: config.garPreset, garRefine: config.garRefine, garStart: method === 'gar-mean-init' ? 'mean' : 'encoder' }),
+        });
         const face = result.faces[0];
         sample = {
           index, sceneSeed, yawDeg, ok: true, ms: performance.now() - started, vertices: face.vertices,
@@ -130,13 +159,13 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
           landmarkNme: landmarkNme(face.landmarks2d, render.truth.landmarks2d),
         };
         const errors = summarizeErrors(sample.vertexErrorsMm!);
-        line += `: graphics median ${errors.median.toFixed(2)} mm, NME ${(100 * sample.landmarkNme!).toFixed(1)} %, ${sample.ms.toFixed(0)} ms`;
+        line += `; ${method} median ${errors.median.toFixed(2)} mm, NME ${(100 * sample.landmarkNme!).toFixed(1)} %, ${sample.ms.toFixed(0)} ms`;
       } catch (error) {
         if (!(error instanceof FacegarError)) throw error;
         sample = { index, sceneSeed, yawDeg, ok: false, failure: error.code, ms: performance.now() - started };
-        line += `: graphics failed (${error.code})`;
+        line += `; ${method} failed (${error.code})`;
       }
-      samples.graphics.push(sample);
+      samples[method].push(sample);
     }
     onImage?.(index, config.count, line);
   }

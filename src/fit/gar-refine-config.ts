@@ -24,7 +24,7 @@ export interface GarRefineConfig {
   latentPriorWeight: number;
 }
 
-export type GarRefinePresetName = 'fast' | 'default' | 'quality';
+export type GarRefinePresetName = 'instant' | 'fast' | 'default' | 'quality';
 
 const BASE: GarRefineConfig = {
   steps: 60,
@@ -41,11 +41,13 @@ const BASE: GarRefineConfig = {
 };
 
 /**
- * Presets: `fast` (20 steps, larger rates), `default` (60), `quality` (200, smaller rates).
+ * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
+ * (20 steps, larger rates), `default` (60), `quality` (200, smaller rates).
  * The weights are first guesses scaled like the graphics fit's; they are to be tuned on the
  * synthetic benchmark once a trained GAR and encoder exist.
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
+  instant: { ...BASE, steps: 0 },
   fast: { ...BASE, steps: 20, learningRateShape: 0.05, learningRatePose: 0.015, learningRateLatent: 0.03 },
   default: BASE,
   quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRatePose: 0.006, learningRateLatent: 0.012 },

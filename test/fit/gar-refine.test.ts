@@ -106,4 +106,35 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
       refinement.dispose();
     }
   });
+
+  test('identity, expression, pose, depth, focal and w each get a gradient, and a step along it alone lowers the full loss', () => {
+    const refinement = new GarRefinement(generator, models, input);
+    try {
+      const K = models.identityCount;
+      const v = refinement.variables;
+      // Each quantity: its variable and the entries of it that belong to the quantity.
+      const quantities: [string, tf.Variable, number, number][] = [
+        ['identity', v.coefficients, 0, K], ['expression', v.coefficients, K, models.expressionCount],
+        ['rotation', v.angles, 0, 3], ['translation (pivot direction)', v.direction, 0, 2], ['depth', v.logDepth, 0, 1], ['focal', v.logFocal, 0, 1], ['w', refinement.w, 0, generator.config.wDim],
+      ];
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => refinement.lossTerms().total), refinement.refinedVariables());
+      const loss = value.dataSync()[0];
+      for (const [name, variable, offset, count] of quantities) {
+        const g = grads[variable.name].dataSync();
+        const part = new Float32Array(g.length);
+        part.set(g.subarray(offset, offset + count), offset);
+        const norm = Math.hypot(...part);
+        assert.ok(norm > 0, `no gradient reaches ${name}`);
+        const saved = variable.dataSync().slice();
+        const step = count > 3 ? 1e-3 : 1e-4;
+        tf.tidy(() => variable.assign(tf.sub(variable, tf.mul(tf.tensor(part, variable.shape), step / norm))));
+        const moved = refinement.evaluate().total;
+        tf.tidy(() => variable.assign(tf.tensor(saved, variable.shape)));
+        assert.ok(moved < loss, `${name}: loss ${loss} → ${moved}`);
+      }
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      refinement.dispose();
+    }
+  });
 });

@@ -1,0 +1,157 @@
+// One face through the GAR path: align the crop at the GAR's resolution (as `facegar prepare`
+// does for training), the encoder's estimate, refinement through the GAR, and the result moved
+// from the crop's camera back to the photo's, so it reads like the graphics path's FaceFit.
+import { applyAffine2D, invertAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts';
+import { UsageError } from '../common/errors.ts';
+import { alignFaceCrop } from '../detect/align-face-crop.ts';
+import type { FaceFit } from '../fit/fit-face.ts';
+import { refineWithGar, type GarRefineTerms } from '../fit/gar-refine.ts';
+import { validateGarRefineConfig, type GarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import type { ModelTensors } from '../fit/model-tensors.ts';
+import { eulerFromRotation } from '../geometry/rotation.ts';
+import { createCropFrame } from '../invert/crop-frame.ts';
+import type { EncoderEstimate } from '../invert/face-encoder.ts';
+import { imageToGarTensor } from '../invert/render-through-gar.ts';
+import type { GarModels } from './gar-models.ts';
+
+export interface GarFaceOptions {
+  /** Refinement preset; `instant` = the encoder's estimate, no refinement. Default `default`. */
+  preset?: GarRefinePresetName;
+  /** Overrides of the preset's refinement config. */
+  refine?: Partial<GarRefineConfig>;
+  /** Where refinement starts: the encoder's estimate (needs an encoder) or the mean face and w̄. Default: encoder when there is one. */
+  start?: 'encoder' | 'mean';
+  onStep?: (step: number, total: number) => void;
+}
+
+/** What the GAR path adds to a face's fit. */
+export interface GarFaceDetails {
+  preset: GarRefinePresetName;
+  start: 'encoder' | 'mean';
+  steps: number;
+  /** The aligned crop (GAR resolution², opaque) and the final GAR render of the fit in it. */
+  crop: RgbaImage;
+  render: RgbaImage;
+  /** Photo pixels → crop pixels. */
+  cropFromImage: Affine2D;
+  /** [wDim] the refined latent. */
+  w: Float32Array;
+  /** Weighted loss terms after the last step. */
+  finalTerms: GarRefineTerms;
+  /** Total loss before each step, then after the last. */
+  lossHistory: number[];
+  timingsMs: { align: number; encode: number; refine: number };
+}
+
+export type GarFaceFit = FaceFit & { gar: GarFaceDetails };
+
+/**
+ * Reconstruct one face through the GAR. `landmarks68` [68*2] are the detector's iBUG-68 points in
+ * photo pixels; the photo's principal point is its centre (as the graphics fit assumes). Returns
+ * the pose and camera in photo pixels: p_cam = R p + t, u = cx + f·x/(−z), v = cy − f·y/(−z).
+ * Deterministic; leaves no tensors behind; FitFailedError on a diverging refinement.
+ */
+export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTensors, image: RgbaImage, landmarks68: Float32Array, options: GarFaceOptions = {}): GarFaceFit {
+  const preset = options.preset ?? 'default';
+  const config = validateGarRefineConfig(options.refine, preset);
+  const start = options.start ?? (models.encoder ? 'encoder' : 'mean');
+  if (start === 'encoder' && !models.encoder) throw new UsageError('the GAR path was asked to start from the encoder, but no encoder is loaded');
+  if (preset === 'instant' && start !== 'encoder') throw new UsageError('the instant preset (no refinement) needs an encoder');
+  const size = models.generator.config.resolution;
+
+  let mark = performance.now();
+  const lap = () => { const now = performance.now(), ms = now - mark; mark = now; return ms; };
+  const { crop, cropFromImage } = alignFaceCrop(image, landmarks68, size);
+  for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255; // outside the photo: opaque black, as in training
+  const cropLandmarks = new Float32Array(136);
+  for (let k = 0; k < 68; k++) cropLandmarks.set(applyAffine2D(cropFromImage, landmarks68[2 * k], landmarks68[2 * k + 1]), 2 * k);
+  const frame = createCropFrame(modelTensors.model, size, applyAffine2D(cropFromImage, image.width / 2, image.height / 2));
+  const alignMs = lap();
+
+  let estimate: EncoderEstimate | undefined;
+  if (start === 'encoder') {
+    const crops = imageToGarTensor(crop);
+    try {
+      estimate = models.encoder!.estimate(crops)[0];
+    } finally {
+      crops.dispose();
+    }
+  }
+  const encodeMs = lap();
+  const refined = refineWithGar(models.generator, modelTensors, { crop, frame, landmarks68: cropLandmarks, start: estimate }, config, options.onStep && ((step, total) => options.onStep!(step, total)));
+  const refineMs = lap();
+
+  // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the
+  // crop's turned by θ about the optical axis, with focal length f / s.
+  const scale = Math.hypot(cropFromImage.a, cropFromImage.c);
+  const turn = Math.atan2(cropFromImage.c, cropFromImage.a);
+  const cos = Math.cos(turn), sin = Math.sin(turn);
+  const turnAboutAxis = (x: number, y: number, z: number): [number, number, number] => [cos * x - sin * y, sin * x + cos * y, z];
+  const r = refined.rotation;
+  const rotation = new Float64Array(9);
+  for (let column = 0; column < 3; column++) {
+    const turned = turnAboutAxis(r[column], r[3 + column], r[6 + column]);
+    for (let row = 0; row < 3; row++) rotation[3 * row + column] = turned[row];
+  }
+  const translationMm = turnAboutAxis(...refined.translationMm);
+  const imageFromCrop = invertAffine2D(cropFromImage);
+  const landmarks2d = new Float32Array(136);
+  let errorSum = 0;
+  for (let k = 0; k < 68; k++) {
+    const [x, y] = applyAffine2D(imageFromCrop, refined.landmarks2d[2 * k], refined.landmarks2d[2 * k + 1]);
+    landmarks2d[2 * k] = x;
+    landmarks2d[2 * k + 1] = y;
+    errorSum += Math.hypot(x - landmarks68[2 * k], y - landmarks68[2 * k + 1]);
+  }
+  const toDegrees = 180 / Math.PI;
+  const [pitch, yaw, roll] = eulerFromRotation(rotation);
+  return {
+    identity: refined.identity,
+    expressionWeights: refined.expressionWeights,
+    rotation,
+    anglesDeg: [pitch * toDegrees, yaw * toDegrees, roll * toDegrees],
+    translationMm,
+    focalPx: refined.focalPx / scale,
+    principalPointPx: [image.width / 2, image.height / 2],
+    // The GAR has no explicit light or albedo: appearance lives in w.
+    light: new Float32Array(0),
+    albedo: new Float32Array(0),
+    vertices: refined.vertices,
+    landmarks2d,
+    landmarkErrorPx: errorSum / 68,
+    lossHistory: { landmark: [], photometric: [] },
+    timingsMs: { landmarkFit: 0, photometricFit: 0 },
+    gar: {
+      preset, start, steps: config.steps, crop, render: refined.render, cropFromImage, w: refined.w,
+      finalTerms: refined.finalTerms, lossHistory: refined.lossHistory,
+      timingsMs: { align: alignMs, encode: encodeMs, refine: refineMs },
+    },
+  };
+}
+
+/**
+ * The crop and the GAR's render of the fit side by side, each enlarged (nearest neighbour) to
+ * about `panelPx` so a person can see them: what `<stem>.gar.png` holds.
+ */
+export function renderGarComparison(details: Pick<GarFaceDetails, 'crop' | 'render'>, panelPx = 256): RgbaImage {
+  const size = details.crop.width;
+  const factor = Math.max(1, Math.round(panelPx / size));
+  const side = size * factor, gap = factor;
+  const width = 2 * side + gap;
+  const data = new Uint8ClampedArray(width * side * 4);
+  for (let i = 3; i < data.length; i += 4) data[i] = 255;
+  [details.crop, details.render].forEach((panel, index) => {
+    const left = index * (side + gap);
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const source = 4 * (Math.floor(y / factor) * panel.width + Math.floor(x / factor));
+        const target = 4 * (y * width + left + x);
+        data[target] = panel.data[source];
+        data[target + 1] = panel.data[source + 1];
+        data[target + 2] = panel.data[source + 2];
+      }
+    }
+  });
+  return { width, height: side, data };
+}
+

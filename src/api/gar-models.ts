@@ -1,0 +1,80 @@
+// The trained networks of the GAR path, decoded from checkpoint bytes: the GAR generator (EMA
+// weights) and, optionally, the encoder that inverts it. Plain bytes in, so the same code serves
+// Node (files read by io/node/gar-models.ts) and browsers (fetched bytes).
+import { ModelUnavailableError } from '../common/errors.ts';
+import { decodeGarGenerator, validateGarCheckpointManifest } from '../gar/checkpoint.ts';
+import type { Generator } from '../gar/generator.ts';
+import { decodeFaceEncoder } from '../invert/encoder-checkpoint.ts';
+import type { FaceEncoder } from '../invert/face-encoder.ts';
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+
+/** One checkpoint as read from disk: the parsed checkpoint.json and its safetensors bytes. */
+export interface CheckpointBytes {
+  manifest: unknown;
+  weights: Uint8Array;
+}
+
+/**
+ * What the GAR path needs. The GAR checkpoint may hold only the `G_ema.*` weights (a shipped
+ * model); the encoder is optional (without it, refinement starts from the mean face).
+ */
+export interface GarModelFiles {
+  gar: CheckpointBytes;
+  encoder?: CheckpointBytes;
+  /** Where they came from, for messages (e.g. a directory). */
+  garSource?: string;
+  encoderSource?: string;
+}
+
+/** The decoded networks. Owns tensors: dispose(). */
+export interface GarModels {
+  generator: Generator;
+  encoder?: FaceEncoder;
+  /** Training step of the GAR checkpoint. */
+  garStep: number;
+  dispose(): void;
+}
+
+/**
+ * Decode the GAR generator (EMA weights) and the encoder, and check they fit each other and the
+ * morphable model. Throws ModelUnavailableError (exit 6) with a one-line reason naming the source.
+ */
+export function decodeGarModels(files: GarModelFiles, model: MorphableModel): GarModels {
+  const garName = files.garSource ?? 'the GAR checkpoint';
+  const encoderName = files.encoderSource ?? 'the encoder checkpoint';
+  let generator: Generator;
+  let garStep: number;
+  try {
+    garStep = validateGarCheckpointManifest(files.gar.manifest).step;
+    generator = decodeGarGenerator(files.gar.manifest, files.gar.weights, 'G_ema');
+  } catch (error) {
+    throw new ModelUnavailableError(`${garName}: cannot load the GAR (${oneLine(error)})`, { cause: error });
+  }
+  let encoder: FaceEncoder | undefined;
+  try {
+    if (files.encoder) encoder = decodeFaceEncoder(files.encoder.manifest, files.encoder.weights);
+  } catch (error) {
+    generator.dispose();
+    throw new ModelUnavailableError(`${encoderName}: cannot load the encoder (${oneLine(error)})`, { cause: error });
+  }
+  if (encoder) {
+    const e = encoder.config, g = generator.config;
+    const mismatch = e.resolution !== g.resolution ? `resolution ${e.resolution} vs the GAR's ${g.resolution}`
+      : e.wDim !== g.wDim ? `latent size ${e.wDim} vs the GAR's ${g.wDim}`
+        : e.identityCount !== model.identityCount || e.expressionCount !== model.expressionNames.length
+          ? `${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}` : '';
+    if (mismatch) {
+      generator.dispose();
+      encoder.dispose();
+      throw new ModelUnavailableError(`${encoderName}: the encoder does not fit ${garName} (${mismatch})`);
+    }
+  }
+  return {
+    generator, encoder, garStep,
+    dispose() { generator.dispose(); encoder?.dispose(); },
+  };
+}
+
+function oneLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0].slice(0, 300);
+}

@@ -1,0 +1,128 @@
+// Where the GAR path's networks come from: `--gar` / `--encoder` directories, else the GAR and
+// encoder shipped in the repository's `models/` folder. Each directory holds a checkpoint.json
+// and the safetensors file it names (a training run directory or a shipped model directory; a
+// shipped GAR may hold only the EMA generator's weights).
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FacegarError, ModelUnavailableError, UsageError } from '../../common/errors.ts';
+import type { CheckpointBytes, GarModelFiles } from '../../api/gar-models.ts';
+import { DEFAULT_RENDERER, type RendererName } from '../../api/default-renderer.ts';
+import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
+import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
+import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
+
+export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
+
+/** The shipped models' folder names, in order of preference; other `gar-*` / `encoder-*` folders come after, by name. */
+export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
+export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
+
+/** `$FACEGAR_SHIPPED_MODELS_DIR`, else the repository's `models/` folder. */
+export function shippedModelsDir(): string {
+  return process.env.FACEGAR_SHIPPED_MODELS_DIR
+    ? resolve(process.env.FACEGAR_SHIPPED_MODELS_DIR)
+    : fileURLToPath(new URL('../../../models/', import.meta.url));
+}
+
+export interface RendererRequest {
+  /** --renderer: 'gar' | 'graphics'; absent = `defaultRenderer`. */
+  renderer?: string;
+  /** --gar RUN_DIR_OR_MODEL_DIR */
+  gar?: string;
+  /** --encoder ENC_DIR */
+  encoder?: string;
+  /** Where shipped models are looked for (default shippedModelsDir()). */
+  modelsDir?: string;
+  /** Default DEFAULT_RENDERER. */
+  defaultRenderer?: RendererName;
+}
+
+export interface RendererChoice {
+  renderer: RendererName;
+  /** Absolute directories, for the GAR path. No encoder: refinement starts from the mean face. */
+  garDir?: string;
+  encoderDir?: string;
+  /** One line saying why, for progress output. */
+  reason: string;
+}
+
+/**
+ * Decide the renderer and find the GAR and encoder directories. Explicit directories win; then
+ * the shipped ones. Throws UsageError for contradictory options and ModelUnavailableError (exit 6)
+ * when the GAR path is requested and no GAR is found. Does not read the checkpoints (see
+ * readGarModelFiles).
+ */
+export async function chooseRenderer(request: RendererRequest): Promise<RendererChoice> {
+  const { renderer } = request;
+  if (renderer !== undefined && renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for --renderer but received ${renderer}`);
+  if (renderer === 'graphics') {
+    if (request.gar !== undefined || request.encoder !== undefined) throw new UsageError('--gar and --encoder belong to the GAR path: drop them or --renderer graphics');
+    return { renderer: 'graphics', reason: 'graphics renderer (--renderer graphics)' };
+  }
+  const modelsDir = request.modelsDir ?? shippedModelsDir();
+  if (request.gar !== undefined) {
+    const garDir = resolve(request.gar);
+    const encoderDir = request.encoder !== undefined ? resolve(request.encoder) : undefined;
+    return { renderer: 'gar', garDir, encoderDir, reason: `GAR ${request.gar}${encoderDir ? `, encoder ${request.encoder}` : ', no encoder (refinement from the mean face)'}` };
+  }
+  const shippedGar = await findShipped(modelsDir, 'gar-', SHIPPED_GAR_NAMES);
+  if (request.encoder !== undefined) {
+    if (!shippedGar) throw new ModelUnavailableError(`--encoder ${request.encoder} needs a GAR: none is shipped in ${modelsDir}; pass --gar RUN_DIR`);
+    return { renderer: 'gar', garDir: shippedGar, encoderDir: resolve(request.encoder), reason: `shipped GAR ${shippedGar}, encoder ${request.encoder}` };
+  }
+  const wanted = renderer ?? request.defaultRenderer ?? DEFAULT_RENDERER;
+  if (wanted === 'graphics') return { renderer: 'graphics', reason: 'graphics renderer (the default)' };
+  const shippedEncoder = await findShipped(modelsDir, 'encoder-', SHIPPED_ENCODER_NAMES);
+  if (renderer === 'gar') {
+    if (!shippedGar) throw new ModelUnavailableError(`--renderer gar: no GAR found (none shipped in ${modelsDir}); pass --gar RUN_DIR (made by facegar train-gar)`);
+    return { renderer: 'gar', garDir: shippedGar, encoderDir: shippedEncoder, reason: `shipped GAR ${shippedGar}${shippedEncoder ? ` and encoder ${shippedEncoder}` : ', no encoder (refinement from the mean face)'}` };
+  }
+  // The default says GAR: only with both shipped networks, else the baseline.
+  if (shippedGar && shippedEncoder) return { renderer: 'gar', garDir: shippedGar, encoderDir: shippedEncoder, reason: `shipped GAR ${shippedGar} and encoder ${shippedEncoder} (the default)` };
+  return { renderer: 'graphics', reason: `graphics renderer (no shipped GAR and encoder in ${modelsDir})` };
+}
+
+/** The first shipped checkpoint directory: preferred names first, then `<prefix>*` by name; undefined when none. */
+async function findShipped(modelsDir: string, prefix: string, preferred: readonly string[]): Promise<string | undefined> {
+  const names = await readdir(modelsDir).catch(() => [] as string[]);
+  const candidates = [...preferred.filter((n) => names.includes(n)), ...names.filter((n) => n.startsWith(prefix) && !preferred.includes(n)).sort()];
+  for (const name of candidates) {
+    const dir = join(modelsDir, name);
+    if (await stat(join(dir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false)) return dir;
+  }
+  return undefined;
+}
+
+const GAR_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateGarCheckpointManifest(v), name: 'GAR checkpoint', weightsName: 'GAR weights' };
+const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateEncoderCheckpointManifest(v), name: 'encoder checkpoint', weightsName: 'encoder weights' };
+
+/**
+ * Read the GAR (and encoder) checkpoint files. Any missing, unreadable or malformed manifest or
+ * weights file, or weights whose SHA-256 differs from the manifest's `weightsSha256` (when it has
+ * one), is a ModelUnavailableError (exit 6) naming the directory. The weights themselves
+ * are checked when decoded (decodeGarModels, also exit 6).
+ */
+export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string }): Promise<GarModelFiles> {
+  const gar = await readCheckpointDir(dirs.garDir, GAR_KIND, 'GAR', 'facegar train-gar');
+  const encoder = dirs.encoderDir ? await readCheckpointDir(dirs.encoderDir, ENCODER_KIND, 'encoder', 'facegar train-encoder') : undefined;
+  return { gar, encoder, garSource: dirs.garDir, ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}) };
+}
+
+async function readCheckpointDir(dir: string, kind: CheckpointKind<{ weightsPath: string }>, what: string, maker: string): Promise<CheckpointBytes> {
+  let files: { manifest: { weightsPath: string }; weights: Uint8Array } | undefined;
+  try {
+    files = await readCheckpointFiles(dir, kind);
+  } catch (error) {
+    const reason = error instanceof FacegarError ? error.message : String((error as Error)?.message ?? error).split('\n')[0];
+    throw new ModelUnavailableError(`${what} unavailable: ${reason}`, { cause: error });
+  }
+  if (!files) throw new ModelUnavailableError(`${dir}: no ${what} checkpoint (${CHECKPOINT_MANIFEST}) there; make one with ${maker}`);
+  // Shipped models carry their weights' SHA-256 (scripts/export-gar.ts): a damaged file is caught here.
+  const expected = (files.manifest as { weightsSha256?: unknown }).weightsSha256;
+  if (typeof expected === 'string' && createHash('sha256').update(files.weights).digest('hex') !== expected.toLowerCase()) {
+    throw new ModelUnavailableError(`${join(dir, files.manifest.weightsPath)}: the ${what} weights do not match the SHA-256 in ${CHECKPOINT_MANIFEST} (damaged or replaced file)`);
+  }
+  return files;
+}

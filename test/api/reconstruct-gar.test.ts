@@ -1,0 +1,100 @@
+// The library's GAR path: reconstruct(image, { renderer: 'gar' }) with tiny random-weight networks.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { Reconstructor, reconstruct, ModelUnavailableError, type RgbaImage } from '../../src/index.ts';
+import type { GarModelFiles } from '../../src/api/gar-models.ts';
+import { initBackend } from '../../src/engine/backend.ts';
+import { LandmarkCorrespondence } from '../../src/fit/contour-landmarks.ts';
+import { projectPointsArray, transformPointsArray } from '../../src/geometry/camera.ts';
+import { readGarModelFiles } from '../../src/io/node/gar-models.ts';
+import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { loadReconstructorResources } from '../../src/io/node/index.ts';
+import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
+import { sharedModel } from '../helpers/model.ts';
+import { modelDir, photosDir, testCacheDir } from '../helpers/shared-data.ts';
+import { writeTinyGarModels } from '../cli/reconstruct-gar-fixtures.ts';
+
+let work: string;
+let model: MorphableModel;
+let files: GarModelFiles;
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+  model = await sharedModel();
+  work = await mkdtemp(join(tmpdir(), 'facegar-gar-api-'));
+  await writeTinyGarModels(model, join(work, 'gar'), join(work, 'encoder'));
+  files = await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') });
+});
+after(async () => { await rm(work, { recursive: true, force: true }); });
+
+async function photo(name: string, rotateDeg = 0): Promise<RgbaImage> {
+  const { data, info } = await sharp(join(photosDir, name)).rotate(rotateDeg, { background: '#808080' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8ClampedArray(data) };
+}
+
+/**
+ * Largest distance between the face's inner landmarks (iBUG 17–67) and its landmark vertices
+ * projected with the returned photo camera: the crop's camera was moved back to the photo correctly.
+ */
+function cameraMismatchPx(face: Awaited<ReturnType<typeof reconstruct>>['faces'][number]): number {
+  const correspondence = new LandmarkCorrespondence(model);
+  const indices = correspondence.vertexIndices.slice();
+  correspondence.dispose();
+  const points = new Float32Array(68 * 3);
+  indices.forEach((v, k) => points.set(face.vertices.subarray(3 * v, 3 * v + 3), 3 * k));
+  const projected = projectPointsArray(transformPointsArray(points, face.rotation, face.translationMm), { focalPx: face.focalPx, principalPointPx: face.principalPointPx, width: 1, height: 1 });
+  let worst = 0;
+  for (let k = 17; k < 68; k++) worst = Math.max(worst, Math.hypot(projected[2 * k] - face.landmarks2d[2 * k], projected[2 * k + 1] - face.landmarks2d[2 * k + 1]));
+  return worst;
+}
+
+test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo pixels, also on a photo turned in plane; no tensors leak", async () => {
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: files });
+  try {
+    assert.deepEqual(reconstructor.garAvailable, { gar: true, encoder: true, resolution: 32, garStep: 7 });
+    const image = await photo('000033.jpg');
+    await reconstructor.reconstruct(image, { garPreset: 'instant' }); // warm-up: backends create a few lasting constants on first use
+    const before = tf.memory().numTensors;
+    const result = await reconstructor.reconstruct(image, { garPreset: 'instant' });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    const face = result.faces[0];
+    assert.equal(face.renderer, 'gar', 'gar is the default renderer of a reconstructor holding a GAR');
+    assert.equal(face.gar!.preset, 'instant');
+    assert.equal(face.gar!.render.width, 32);
+    assert.equal(face.vertices.length, model.vertexCount * 3);
+    assert.ok(cameraMismatchPx(face) < 0.5, `projection vs landmarks: ${cameraMismatchPx(face)} px`);
+    assert.ok(result.timingsMs.align! >= 0 && result.timingsMs.encode! > 0 && result.timingsMs.refine! >= 0);
+
+    const turned = await reconstructor.reconstruct(await photo('000033.jpg', 25), { garPreset: 'instant' });
+    const turnedFace = turned.faces[0];
+    assert.ok(cameraMismatchPx(turnedFace) < 0.5, `turned photo: ${cameraMismatchPx(turnedFace)} px`);
+    // sharp turns the photo clockwise on screen: about the camera's +z (towards the viewer) that is a roll of −25°.
+    assert.ok(Math.abs(turnedFace.anglesDeg[2] - face.anglesDeg[2] + 25) < 8, `roll ${face.anglesDeg[2]} → ${turnedFace.anglesDeg[2]} for a 25° clockwise turn`);
+
+    const graphics = await reconstructor.reconstruct(image, { renderer: 'graphics', fit: { landmarkSteps: 10, photometricSteps: 0 } });
+    assert.equal(graphics.faces[0].renderer, 'graphics');
+    assert.equal(graphics.faces[0].gar, undefined);
+  } finally {
+    reconstructor.dispose();
+  }
+});
+
+test('the one-shot reconstruct() runs a short refinement from the mean face; a reconstructor without a GAR refuses the GAR renderer', async () => {
+  const detector = await loadDetectorModelFiles();
+  const image = await photo('000114.jpg');
+  const result = await reconstruct(image, { model, detector, gar: files }, { renderer: 'gar', garStart: 'mean', garRefine: { steps: 3 } });
+  const gar = result.faces[0].gar!;
+  assert.deepEqual([gar.start, gar.steps, gar.lossHistory.length], ['mean', 3, 4]);
+  assert.ok(gar.finalTerms.total < gar.lossHistory[0], `loss ${gar.lossHistory[0]} → ${gar.finalTerms.total}`);
+  await assert.rejects(reconstruct(image, { model, detector }, { renderer: 'gar' }), ModelUnavailableError);
+  // facegar/node's loader takes the CLI's options and brings the checkpoints along.
+  const resources = await loadReconstructorResources({ modelDir, cacheDir: testCacheDir, gar: join(work, 'gar'), encoder: join(work, 'encoder') });
+  assert.equal(resources.gar?.gar.weights.length, files.gar.weights.length);
+  assert.equal((await loadReconstructorResources({ modelDir, cacheDir: testCacheDir, renderer: 'graphics' })).gar, undefined);
+  const corrupt = { ...files, gar: { ...files.gar, weights: files.gar.weights.slice(0, 100) } };
+  await assert.rejects(Reconstructor.create({ model, detector, gar: corrupt }), ModelUnavailableError);
+});
