@@ -24,6 +24,12 @@ Options:
       --checkpoint-every <n> [number] steps between checkpoints and sample grids (default: 100)
       --r1-gamma <x>      [number] R1 weight γ (default: 10; StyleGAN2-ADA's rule 0.0002·R²/batch gives ~0.05 at 32², batch 4)
       --no-path-length    [boolean] switch path-length regularisation off
+      --normal-estimator <dir> [string] a facegar train-normals output (needed by --normal-weight > 0; remembered on resume)
+      --normal-weight <x> [number] normal-consistency weight: estimated normals of G's image vs its normal map (default: 0)
+      --landmark-weight <x> [number] landmark-consistency weight: FaceMesh landmarks of G's image vs the
+                          geometry's projected model landmarks, over the inter-ocular distance (default: 0)
+      --landmark-interval <n> [number] G steps between landmark-loss evaluations (lazy, like R1) (default: 4)
+                          With --resume, these four (and only these) override the checkpoint's settings.
       --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet             [boolean] no progress
@@ -35,7 +41,8 @@ export async function run(args: string[]): Promise<number> {
       data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
       steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
       lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
-      'r1-gamma': { type: 'string' },
+      'r1-gamma': { type: 'string' }, 'normal-estimator': { type: 'string' }, 'normal-weight': { type: 'string' },
+      'landmark-weight': { type: 'string' }, 'landmark-interval': { type: 'string' },
       resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
   }, { allowPositionals: false });
@@ -48,6 +55,11 @@ export async function run(args: string[]): Promise<number> {
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const learningRate = optionalPositiveNumberOption(values.lr, 'lr');
   const r1Gamma = values['r1-gamma'] === undefined ? undefined : nonNegativeNumberOption(values['r1-gamma'], 'r1-gamma');
+  const consistencyOverrides = {
+    ...(values['normal-weight'] !== undefined ? { normalWeight: nonNegativeNumberOption(values['normal-weight'], 'normal-weight') } : {}),
+    ...(values['landmark-weight'] !== undefined ? { landmarkWeight: nonNegativeNumberOption(values['landmark-weight'], 'landmark-weight') } : {}),
+    ...(values['landmark-interval'] !== undefined ? { landmarkInterval: integerOption(values['landmark-interval'], 'landmark-interval', 1) } : {}),
+  };
 
   const { garNetworkConfig } = await import('../gar/gar-config.ts');
   const network = garNetworkConfig(values.preset!);
@@ -74,15 +86,17 @@ export async function run(args: string[]): Promise<number> {
   const { model } = await loadMorphableModel({ modelDir: values.model });
   const sampler = new GeometrySampler(model, { resolution });
   const trainer = existing
-    ? decodeGarTrainer(existing.manifest, existing.weights, sampler, realImages)
-    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}) } });
+    ? decodeGarTrainer({ ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } }, existing.weights, sampler, realImages)
+    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}), ...consistencyOverrides } });
+  const estimatorDir = values['normal-estimator'] ? resolve(values['normal-estimator']) : existing?.manifest.notes?.normalEstimator;
+  const consistency = await loadConsistencyJudges(trainer, estimatorDir).catch((error) => { trainer.dispose(); throw error; });
   const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
   log(`facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);
 
   const gridRandom = new SeededRandom(1234);
   const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
-  const notes = { command: `facegar train-gar ${args.join(' ')}` };
+  const notes: Record<string, string> = { command: `facegar train-gar ${args.join(' ')}`, ...(estimatorDir ? { normalEstimator: estimatorDir } : {}) };
   const save = async () => {
     await saveGarCheckpoint(outDir, trainer, notes);
     const grid = renderSampleGrid(trainer.generatorEma, gridNormals, { latentsPerRow: 4, seed: 7 });
@@ -98,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
       const imagesPerSecond = done * trainer.config.batchSize / seconds;
       const eta = (steps - trainer.step) * seconds / done;
       const width = 24, filled = Math.round(width * trainer.step / steps);
-      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
       if (interactive) log(`\r\x1b[2K${line}`);
       else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
       if (trainer.step % every === 0 || trainer.step === steps) await save();
@@ -107,9 +121,47 @@ export async function run(args: string[]): Promise<number> {
     if (interactive) log('\n');
     tf.dispose(gridNormals);
     trainer.dispose();
+    consistency.dispose();
   }
   log(`facegar train-gar: step ${Math.max(trainer.step, startStep)} saved in ${values.out} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   return EXIT_CODES.ok;
+}
+
+/**
+ * Load the frozen judges the trainer's consistency weights need (the normal estimator from
+ * `estimatorDir`, FaceMesh from the detector models) and hand them to the trainer.
+ */
+async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarTrainer, estimatorDir: string | undefined): Promise<{ dispose(): void }> {
+  const disposers: (() => void)[] = [];
+  if (trainer.config.normalWeight > 0) {
+    if (!estimatorDir) throw new UsageError('--normal-weight > 0 needs --normal-estimator <dir> (make one with facegar train-normals)');
+    const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
+    const { decodeNormalEstimator, validateNormalEstimatorManifest } = await import('../gar/normal-estimator-training.ts');
+    const saved = await readCheckpointFiles(estimatorDir, { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' });
+    if (!saved) throw new InputMissingError(`${estimatorDir}: no normal-estimator checkpoint (checkpoint.json) there`);
+    let estimator;
+    try {
+      estimator = decodeNormalEstimator(saved.manifest, saved.weights);
+    } catch (error) {
+      throw new UsageError(`${estimatorDir}: unusable normal-estimator checkpoint (${(error as Error).message})`);
+    }
+    if (estimator.config.resolution !== trainer.network.resolution) {
+      estimator.dispose();
+      throw new UsageError(`${estimatorDir}: the normal estimator works at ${saved.manifest.config.network.resolution}², the GAR at ${trainer.network.resolution}² (train one with --size ${trainer.network.resolution})`);
+    }
+    trainer.consistency.normalEstimator = estimator;
+    disposers.push(() => estimator.dispose());
+  }
+  if (trainer.config.landmarkWeight > 0) {
+    const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
+    const { loadGraphModelFromBytes } = await import('../detect/graph-model.ts');
+    const { FaceMeshLandmarks } = await import('../gar/geometry-consistency.ts');
+    const graph = await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh');
+    const landmarks = new FaceMeshLandmarks(graph);
+    trainer.consistency.landmarks = landmarks;
+    disposers.push(() => { landmarks.dispose(); graph.dispose(); });
+  }
+  return { dispose: () => { for (const dispose of disposers) dispose(); } };
 }
 
 /** The dataset's crops at `resolution` (a larger stored size is halved down to it). */

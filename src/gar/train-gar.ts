@@ -5,7 +5,8 @@ import { AdamOptimizer, updateEma } from './adam.ts';
 import { Discriminator } from './discriminator.ts';
 import type { GarNetworkConfig } from './gar-config.ts';
 import { Generator } from './generator.ts';
-import type { GeometrySampler } from './geometry-sampler.ts';
+import type { GeometrySampler, SampledGeometry } from './geometry-sampler.ts';
+import { landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss, type GeometryConsistencyModels } from './geometry-consistency.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export interface TrainGarConfig {
@@ -26,21 +27,28 @@ export interface TrainGarConfig {
   /** Mirror real images left-right with probability ½. */
   mirrorReal: boolean;
   seed: number;
+  /** Geometry-consistency weights (0 = off; checkpoints without them resume with 0) and the landmark loss's lazy interval (G steps). */
+  normalWeight: number;
+  landmarkWeight: number;
+  landmarkInterval: number;
+  /** Weight of the identity-feature loss given through `consistency.identity`. */
+  identityWeight: number;
 }
 
 export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze({
   batchSize: 4, learningRate: 0.0025, r1Gamma: 10, r1Interval: 16, pathLengthWeight: 2, pathLengthInterval: 4,
   emaKimg: 10, emaRampup: 0.05, styleMixingProbability: 0.9, mirrorReal: true, seed: 0,
+  normalWeight: 0, landmarkWeight: 0, landmarkInterval: 4, identityWeight: 0,
 });
 
 /** Fill in defaults and check every field; throws UsageError naming the bad one. */
 export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGarConfig {
   const out = { ...DEFAULT_TRAIN_GAR_CONFIG, ...config };
-  for (const key of ['batchSize', 'r1Interval', 'pathLengthInterval'] as const) {
+  for (const key of ['batchSize', 'r1Interval', 'pathLengthInterval', 'landmarkInterval'] as const) {
     if (!Number.isInteger(out[key]) || out[key] < 1) throw invalidParameterError(key, 'a positive integer', out[key]);
   }
   for (const key of ['learningRate', 'emaKimg'] as const) if (!(out[key] > 0)) throw invalidParameterError(key, 'a positive number', out[key]);
-  for (const key of ['r1Gamma', 'pathLengthWeight', 'emaRampup', 'styleMixingProbability'] as const) {
+  for (const key of ['r1Gamma', 'pathLengthWeight', 'emaRampup', 'styleMixingProbability', 'normalWeight', 'landmarkWeight', 'identityWeight'] as const) {
     if (!(out[key] >= 0)) throw invalidParameterError(key, 'a number ≥ 0', out[key]);
   }
   if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
@@ -57,7 +65,13 @@ export interface StepLosses {
   r1?: number;
   /** Path-length penalty on steps where it ran. */
   pathLength?: number;
+  /** Unweighted consistency losses on steps where they ran (normal: cosine distance; landmark: error / inter-ocular distance). */
+  normal?: number;
+  landmark?: number;
+  identity?: number;
 }
+
+type ConsistencyName = 'normal' | 'landmark' | 'identity';
 
 export interface GarTrainerOptions {
   network: GarNetworkConfig;
@@ -87,6 +101,8 @@ export class GarTrainer {
   private readonly realImages: RgbaImage[];
   step = 0;
   pathLengthMean = 0;
+  /** Frozen judges of the consistency losses; set them before stepping with their weights > 0 (also after decoding a checkpoint). */
+  consistency: GeometryConsistencyModels = {};
 
   constructor(options: GarTrainerOptions) {
     this.network = options.network;
@@ -113,6 +129,7 @@ export class GarTrainer {
   /** One G step and one D step (with R1 / path length on their intervals). */
   trainStep(): StepLosses {
     const { batchSize } = this.config;
+    const terms = this.consistencyTerms(this.step + 1); // checks the judges before any state changes
     this.step++;
     const losses: StepLosses = { step: this.step, lossG: 0, lossD: 0 };
 
@@ -120,11 +137,24 @@ export class GarTrainer {
     const g = this.generatorInputs(batchSize);
     const gVars = this.generator.trainableVariables();
     const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
+    const termValues: [ConsistencyName, tf.Scalar][] = [];
+    let adversarial: tf.Scalar | undefined;
     const gResult = tf.variableGrads(() => tf.tidy(() => {
-      const images = this.generator.synthesize(this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true }), g.normals, { kind: 'random', random: this.random });
-      return tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+      const ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+      const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
+      let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+      if (terms.length === 0) return loss;
+      adversarial = tf.keep(tf.clone(loss));
+      for (const [name, weight] of terms) {
+        const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
+        termValues.push([name, tf.keep(tf.clone(value))]);
+        loss = tf.add(loss, tf.mul(value, weight));
+      }
+      return loss;
     }), gVars);
-    losses.lossG = gResult.value.dataSync()[0];
+    losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
+    for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
+    tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
     this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
     tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
 
@@ -164,6 +194,30 @@ export class GarTrainer {
     return losses;
   }
 
+  /** The consistency losses due this step and their effective weights (the lazy landmark loss scaled by its interval). */
+  private consistencyTerms(step: number): [ConsistencyName, number][] {
+    const c = this.config, { normalEstimator, landmarks, identity } = this.consistency;
+    if (c.normalWeight > 0 && !normalEstimator) throw invalidParameterError('consistency.normalEstimator', 'a loaded normal estimator (normalWeight > 0)', 'none');
+    if (c.landmarkWeight > 0 && !landmarks) throw invalidParameterError('consistency.landmarks', 'a loaded FaceMesh (landmarkWeight > 0)', 'none');
+    if (c.identityWeight > 0 && !identity) throw invalidParameterError('consistency.identity', 'an identity loss function (identityWeight > 0)', 'none');
+    const terms: [ConsistencyName, number][] = [];
+    if (c.normalWeight > 0) terms.push(['normal', c.normalWeight]);
+    if (c.landmarkWeight > 0 && step % c.landmarkInterval === 0) terms.push(['landmark', c.landmarkWeight * c.landmarkInterval]);
+    if (c.identityWeight > 0) terms.push(['identity', c.identityWeight]);
+    return terms;
+  }
+
+  /** One unweighted consistency loss of G's `images` [N, R, R, 3] for their geometry. */
+  private consistencyLoss(name: ConsistencyName, images: tf.Tensor4D, ws: tf.Tensor3D, normals: tf.Tensor4D, geometries: SampledGeometry[]): tf.Scalar {
+    const { normalEstimator, landmarks, identity } = this.consistency; // present: checked by consistencyTerms
+    if (name === 'normal') return normalConsistencyLoss(normalEstimator!, images, normals);
+    if (name === 'landmark') {
+      const targets = landmarkTargets(geometries);
+      return landmarkConsistencyLoss(landmarks!, images, targets.points, targets.interOcularPx);
+    }
+    return identity!(images, ws, geometries);
+  }
+
   /** Path-length regularisation (StyleGAN2): |J_wᵀ y| towards its running mean, y ~ N(0, 1/(H·W)) per pixel. */
   private pathLengthStep(): number {
     const n = Math.max(1, Math.floor(this.config.batchSize / 2));
@@ -192,7 +246,7 @@ export class GarTrainer {
 
   /** Normal maps, latents and a style-mixing choice for `count` samples. */
   private generatorInputs(count: number) {
-    const { normals } = this.sampler.sampleNormalMaps(this.random, count);
+    const { normals, geometries } = this.sampler.sampleNormalMaps(this.random, count);
     const zDim = this.network.zDim;
     const z = tf.tensor2d(this.random.normals(count * zDim), [count, zDim]);
     let mixing: { mixingZ?: tf.Tensor2D; mixingCutoff?: number } = {};
@@ -201,7 +255,7 @@ export class GarTrainer {
       const cutoff = this.random.next() < 0.5 ? 1 + this.random.integer(numWs - 1) : numWs;
       mixing = { mixingZ: tf.tensor2d(this.random.normals(count * zDim), [count, zDim]), mixingCutoff: cutoff };
     }
-    return { normals, z, mixing, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : [])]) };
+    return { normals, geometries, z, mixing, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : [])]) };
   }
 
   /** `count` random real crops as [count, R, R, 3] in −1…1, mirrored at random. */
