@@ -19,6 +19,7 @@ test('all 17 example photos reconstruct; landmarks agree with the detector and w
   const photos = (await readdir(photosDir)).filter((name) => name.endsWith('.jpg')).sort();
   let fivePointSum = 0;
   const report: string[] = [];
+  const above3: string[] = [];
   for (const photo of photos) {
     const stem = photo.replace(/\.jpg$/, '');
     const json = JSON.parse(await readFile(join(out, `${stem}.json`), 'utf8'));
@@ -46,9 +47,11 @@ test('all 17 example photos reconstruct; landmarks agree with the detector and w
     const fivePoint = ours.reduce((s, q, i) => s + Math.hypot(q[0] - reference[i][0], q[1] - reference[i][1]), 0) / 5 / referenceInterOcular;
     fivePointSum += fivePoint;
     report.push(`${stem}: landmark error ${(100 * errorRatio).toFixed(2)}% IOD, 5-point ${fivePoint.toFixed(3)}`);
-    assert.ok(errorRatio < 0.05, `${photo}: landmark error ${(100 * errorRatio).toFixed(2)}% of the inter-ocular distance`);
+    if (errorRatio >= 0.03) above3.push(stem);
   }
   const fivePointMean = fivePointSum / photos.length;
   console.log(report.join('\n') + `\nmean 5-point error ${fivePointMean.toFixed(4)}`);
   assert.ok(fivePointMean < 0.06, `5-point mean ${fivePointMean}`);
+  // Issue 2's acceptance number: every photo's landmark error below 3 % of the inter-ocular distance.
+  assert.deepEqual(above3, [], `landmark error at or above 3 % of the inter-ocular distance: ${above3.join(', ')}`);
 });
