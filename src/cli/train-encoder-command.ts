@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<number> {
 
   const { initBackend } = await import('../engine/backend.ts');
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
-  const { readGarCheckpoint } = await import('../io/node/checkpoint-files.ts');
+  const { readGarCheckpoint, trimLossLog } = await import('../io/node/checkpoint-files.ts');
   const { decodeGarGenerator } = await import('../gar/checkpoint.ts');
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
   const { encoderNetworkConfig, encoderPresetForResolution } = await import('../invert/encoder-config.ts');
@@ -86,6 +86,7 @@ export async function run(args: string[]): Promise<number> {
     generator.dispose();
     throw error instanceof Error && !(error instanceof UsageError) && /checkpoint|manifest/.test(error.message) ? new UsageError(`${values.out}: ${error.message}`) : error;
   }
+  await trimLossLog(outDir, trainer.step);
   const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
   log(`facegar train-encoder: GAR ${values.gar} (step ${gar.manifest.step}, ${resolution}²), ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);

@@ -68,7 +68,7 @@ export async function run(args: string[]): Promise<number> {
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
   const { GarTrainer } = await import('../gar/train-gar.ts');
   const { decodeGarTrainer } = await import('../gar/checkpoint.ts');
-  const { readGarCheckpoint, saveGarCheckpoint } = await import('../io/node/checkpoint-files.ts');
+  const { readGarCheckpoint, saveGarCheckpoint, trimLossLog } = await import('../io/node/checkpoint-files.ts');
   const { renderSampleGrid } = await import('../gar/sample-grid.ts');
   const { SeededRandom } = await import('../gar/seeded-random.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
@@ -90,6 +90,7 @@ export async function run(args: string[]): Promise<number> {
     : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}), ...consistencyOverrides } });
   const estimatorDir = values['normal-estimator'] ? resolve(values['normal-estimator']) : existing?.manifest.notes?.normalEstimator;
   const consistency = await loadConsistencyJudges(trainer, estimatorDir).catch((error) => { trainer.dispose(); throw error; });
+  await trimLossLog(outDir, trainer.step);
   const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
   log(`facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);

@@ -58,7 +58,7 @@ export async function run(args: string[]): Promise<number> {
   const { initBackend } = await import('../engine/backend.ts');
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
-  const { readCheckpointFiles, saveCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
+  const { readCheckpointFiles, saveCheckpointFiles, trimLossLog } = await import('../io/node/checkpoint-files.ts');
   const training = await import('../gar/normal-estimator-training.ts');
   const { appendFile } = await import('node:fs/promises');
   await initBackend();
@@ -88,6 +88,7 @@ export async function run(args: string[]): Promise<number> {
     ? training.decodeNormalEstimatorTrainer(existing.manifest, existing.weights)
     : new training.NormalEstimatorTrainer({ resolution: size, seed }, { batchSize, seed, ...(learningRate ? { learningRate } : {}) });
   try {
+    await trimLossLog(outDir, trainer.step);
     const R = trainer.estimator.config.resolution;
     const trainSamples = await loadSamples(outDir, model, 'train', seed, faces, R, log);
     const heldOutSamples = await loadSamples(outDir, model, 'heldout', seed, heldout, R, log);

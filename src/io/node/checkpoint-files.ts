@@ -79,3 +79,28 @@ async function readManifestIfAny<M extends { weightsPath: string }>(dir: string,
     throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: not a facegar ${kind.name} (${(error as Error).message})`);
   }
 }
+
+/**
+ * Drop the loss-log lines (`<dir>/losses.jsonl`, one JSON object with a `step` per line) past
+ * `step`: a run killed after its last checkpoint logged steps that the resumed run repeats, and
+ * the log must read as if the run had never stopped. Rewritten atomically; no log, no change.
+ */
+export async function trimLossLog(dir: string, step: number): Promise<void> {
+  const path = join(dir, 'losses.jsonl');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const kept = lines.filter((line) => {
+    try {
+      return (JSON.parse(line) as { step?: number }).step! <= step;
+    } catch {
+      return false; // a line cut short by the kill
+    }
+  });
+  if (kept.length !== lines.length) await writeFileAtomic(path, kept.map((line) => line + '\n').join(''));
+}
