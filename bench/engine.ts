@@ -41,15 +41,30 @@ export function createBenchGenerator(config: BenchGeneratorConfig): BenchGenerat
   return { variables: generator.trainableVariables(), forward, dispose: () => generator.dispose() };
 }
 
-/** Times of `runs` calls (after one warm-up unless told); each call reads its results back. */
-function timeRuns(run: () => tf.Tensor | tf.Tensor[], runs: number, warmUp = true): number[] {
-  const once = () => {
+/** Wall-clock and process CPU time of one call, in ms. */
+interface RunTime { wallMs: number; cpuMs: number }
+
+/**
+ * Times of `runs` calls (after one warm-up unless told); each call reads its results back.
+ * CPU time (this process, all its threads) is what a call costs whatever else runs on the
+ * machine; wall time also counts the time other processes held the cores.
+ */
+function timeRunsWithCpu(run: () => tf.Tensor | tf.Tensor[], runs: number, warmUp = true): RunTime[] {
+  const once = (): RunTime => {
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
     tf.tidy(() => { const out = run(); (Array.isArray(out) ? out : [out]).forEach((t) => t.dataSync()); });
-    return performance.now() - start;
+    const wallMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpuStart);
+    return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
   };
   if (warmUp) once();
   return Array.from({ length: runs }, once);
+}
+
+/** Wall-clock times of `runs` calls (see timeRunsWithCpu). */
+function timeRuns(run: () => tf.Tensor | tf.Tensor[], runs: number, warmUp = true): number[] {
+  return timeRunsWithCpu(run, runs, warmUp).map((t) => t.wallMs);
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -62,6 +77,9 @@ export interface GeneratorTimes {
   forwardBackwardMs: number;
   /** Gradients w.r.t. the generator variables only (a training step's backward). */
   forwardBackwardParamsMs: number;
+  /** Process CPU time of forwardMs / forwardBackwardMs (best of the runs): the work itself, independent of the machine's load. */
+  forwardCpuMs: number;
+  forwardBackwardCpuMs: number;
   runs: number;
 }
 
@@ -85,18 +103,23 @@ export function measureGenerator(options: { size: number; runs: number; forwardB
     return [value, ...Object.values(grads)];
   };
   const params = () => { const { value, grads } = tf.variableGrads(forward, generator.variables); return [value, ...Object.values(grads)]; };
-  const times = { forward: [] as number[], all: [] as number[], params: [] as number[] };
+  const times = { forward: [] as RunTime[], all: [] as RunTime[], params: [] as number[] };
   const warmUp = options.warmUp ?? true;
   for (let r = 0; r < options.runs; r++) {
-    times.all.push(...timeRuns(all, 1, warmUp));
+    times.all.push(...timeRunsWithCpu(all, 1, warmUp));
     if (options.forwardBackwardOnly) continue;
-    times.forward.push(...timeRuns(forward, 1, warmUp));
+    times.forward.push(...timeRunsWithCpu(forward, 1, warmUp));
     times.params.push(...timeRuns(params, 1, warmUp));
   }
   tf.dispose([input, latent, target]);
   generator.dispose();
   const optional = (values: number[]) => (values.length === 0 ? NaN : best(values));
-  return { forwardMs: optional(times.forward), forwardBackwardMs: best(times.all), forwardBackwardParamsMs: optional(times.params), runs: options.runs };
+  return {
+    forwardMs: optional(times.forward.map((t) => t.wallMs)), forwardBackwardMs: best(times.all.map((t) => t.wallMs)),
+    forwardBackwardParamsMs: optional(times.params),
+    forwardCpuMs: optional(times.forward.map((t) => t.cpuMs)), forwardBackwardCpuMs: best(times.all.map((t) => t.cpuMs)),
+    runs: options.runs,
+  };
 }
 
 /** wasm's own Conv2DBackpropInput vs the engine's, at 128×128×64. Call with wasm active. */
@@ -208,7 +231,10 @@ async function main(): Promise<void> {
     cpu = measureGenerator({ size: 128, runs: 1, forwardBackwardOnly: true, warmUp: false });
     await initBackend({ backend: 'wasm' });
   }
-  const result = { backend: { name: backend.name, threads: backend.threads, simd: backend.simd }, wasm, cpu, backpropInput };
+  const round2 = (value: number) => Math.round(value * 100) / 100;
+  // The target is forward+backward ≤ 3× forward; the CPU-time ratio does not move with the machine's load.
+  const ratios = { forwardBackwardOverForward: round2(wasm.forwardBackwardMs / wasm.forwardMs), cpu: round2(wasm.forwardBackwardCpuMs / wasm.forwardCpuMs) };
+  const result = { backend: { name: backend.name, threads: backend.threads, simd: backend.simd, engineKernels: backend.engineKernels }, wasm, ratios, cpu, backpropInput };
   console.log(args.has('--json') ? JSON.stringify(result, null, 2) : result);
 }
 

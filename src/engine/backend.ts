@@ -8,7 +8,9 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import './generated/register-all-gradients.js';
 import { invalidParameterError, UsageError } from '../common/errors.ts';
 import { registerExtraGradients } from './extra-gradients.ts';
-import { loadEngineKernels } from './simd-kernels.ts';
+import {
+  bindEngineKernelsToHeap, engineKernelsMode, loadEngineKernels, type EngineKernelsMode, type WasmHeapAccess,
+} from './simd-kernels.ts';
 import { installWasmKernels } from './wasm-kernels.ts';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
@@ -27,6 +29,8 @@ export interface BackendDescription {
   threads: number;
   /** wasm only: whether the SIMD build runs. */
   simd?: boolean;
+  /** wasm only: how the engine's own SIMD kernels run (in place on the tfjs heap, on copies, or not). */
+  engineKernels?: EngineKernelsMode;
   /** Kernels this module registered or replaced on the active backend. */
   kernelsAdded: string[];
   /** Gradient functions this module added to tfjs (all backends). */
@@ -66,7 +70,7 @@ export function describeBackend(): BackendDescription {
   const threads = name === 'wasm' ? getThreadsCount() : name === 'cpu' ? 1 : logicalCpus ?? 1;
   return {
     name, threads,
-    ...(name === 'wasm' ? { simd: active?.simd ?? false } : {}),
+    ...(name === 'wasm' ? { simd: active?.simd ?? false, engineKernels: engineKernelsMode(tf.backend() as unknown as WasmHeapAccess) } : {}),
     kernelsAdded: name === 'wasm' ? [...wasmKernels] : [],
     gradientsAdded: [...gradientsAdded],
   };
@@ -137,6 +141,8 @@ async function start(name: BackendName, named: boolean, wasmPath?: string): Prom
     const hint = name === 'webgl' || name === 'webgpu' ? ` (import @tensorflow/tfjs-backend-${name} first)` : '';
     throw new UsageError(`backend ${name} could not be initialised${named ? hint : ''}`);
   }
+  // The in-place kernels import the backend's heap: instantiated asynchronously, like the compile above.
+  if (name === 'wasm') await bindEngineKernelsToHeap(tf.backend() as unknown as WasmHeapAccess);
   const simd = name === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : undefined;
   active = { name, simd };
   return name;

@@ -1,6 +1,7 @@
 // Convolution gradient kernels for the wasm backend, built from ops wasm runs fast.
-// Conv2DBackpropInput: a stride-1 XNNPACK convolution of zero-dilated dy with the flipped,
-// in/out-swapped filter (~10× faster than wasm's own kernel). Conv2DBackpropFilter
+// Conv2DBackpropInput: stride 1 on the engine's SIMD kernel (~1.3× XNNPACK's rate), else a
+// stride-1 XNNPACK convolution of zero-dilated dy with the flipped, in/out-swapped filter
+// (~10× faster than wasm's own kernel). Conv2DBackpropFilter
 // (absent on wasm): one plain matMul per filter tap of a contiguous window of the
 // channels-first input with dy (matMul with transposeA is ~13× slower on wasm, and an
 // im2col concat costs as much as the products).
@@ -8,19 +9,28 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   asTensor, convolutionInfo, requireChannelsLast, transposedConvolutionInput,
 } from './kernel-helpers.ts';
-import { conv2dBackpropFilterSimd, type WasmHeapAccess } from './simd-kernels.ts';
+import { conv2dBackpropFilterSimd, conv2dBackpropInputSimd, type WasmHeapAccess } from './simd-kernels.ts';
 
 /**
  * dx of a 2-D convolution. dy: [N, outH, outW, Cout] float32, filter: [kh, kw, Cin, Cout];
- * returns [N, H, W, Cin] = attrs.inputShape. Strides any, dilation 1, NHWC.
+ * returns [N, H, W, Cin] = attrs.inputShape. Strides any, dilation 1, NHWC. Stride 1 runs on
+ * the SIMD kernel where it can (Cin a multiple of 4), the rest as a transposed XNNPACK conv.
  */
 function conv2dBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
   const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   requireChannelsLast('Conv2DBackpropInput', a.dataFormat);
+  const info = convolutionInfo(a.inputShape, inputs.filter!.shape as [number, number, number, number], a, false);
+  if (info.strideHeight === 1 && info.strideWidth === 1) {
+    const simd = conv2dBackpropInputSimd(backend as unknown as WasmHeapAccess, inputs.dy!, inputs.filter!, {
+      batch: info.batchSize, inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
+      outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
+      filterHeight: info.filterHeight, filterWidth: info.filterWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    });
+    if (simd !== null) return simd;
+  }
   return tf.tidy(() => {
     const dy = asTensor<tf.Rank.R4>(inputs.dy);
     const filter = asTensor<tf.Rank.R4>(inputs.filter);
-    const info = convolutionInfo(a.inputShape, filter.shape, a, false);
     const { x, padding } = transposedConvolutionInput(dy, info);
     return tf.conv2d(x, flippedFilter(backend as unknown as WasmHeapAccess, filter), 1, padding);
   });

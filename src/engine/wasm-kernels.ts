@@ -1,13 +1,15 @@
 // Installs the engine's kernels on the 'wasm' backend: the gradient kernels it lacks,
 // a faster Conv2DBackpropInput, matMul wrappers that avoid its slow transposed path, a
 // Slice that does not copy its whole input first, a faster LeakyRelu, and a Sum over
-// leading axes without wasm's transpose.
+// leading axes without wasm's transpose, and an Identity / same-dtype Cast that share their
+// input's memory instead of copying it.
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv-gradient-kernels.ts';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-gradient-kernels.ts';
 import {
   explicitTransposeMatMulConfigs, fastSliceConfigs, fastSumConfigs, leakyReluConfig, unsortedSegmentSumConfig,
 } from './misc-wasm-kernels.ts';
+import { sharedDataConfigs } from './shared-data-kernels.ts';
 
 let installed: string[] | undefined;
 const replaced = new Map<string, tf.KernelConfig>();
@@ -28,7 +30,7 @@ export function installWasmKernels(): string[] {
     conv2dBackpropInputConfig, conv2dBackpropFilterConfig,
     depthwiseBackpropInputConfig, depthwiseBackpropFilterConfig,
     unsortedSegmentSumConfig, leakyReluConfig, ...explicitTransposeMatMulConfigs(), ...fastSliceConfigs(),
-    ...fastSumConfigs(),
+    ...fastSumConfigs(), ...sharedDataConfigs(),
   ];
   for (const config of configs) {
     const builtin = tf.getKernel(config.kernelName, 'wasm');

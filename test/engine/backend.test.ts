@@ -28,5 +28,6 @@ test('naming another backend switches to it; describeBackend reports it', async 
   assert.equal(wasm.name, 'wasm');
   assert.equal(wasm.threads, 1);
   assert.equal(typeof wasm.simd, 'boolean');
+  assert.equal(wasm.engineKernels, 'in-place');
   assert.ok(wasm.kernelsAdded.includes('Conv2DBackpropFilter'));
 });
