@@ -46,7 +46,7 @@ let active: { name: BackendName; simd?: boolean } | undefined;
 
 /**
  * Choose and initialise the tensor backend. The first call decides, in this order: options.backend,
- * env FACEGAR_BACKEND, then in Node 'tensorflow' when @tensorflow/tfjs-node can be imported else
+ * env FACEGAR_BACKEND, then in Node 'tensorflow' when @tensorflow/tfjs-node(-gpu) can be imported else
  * 'wasm', in browsers 'webgpu' / 'webgl' when their packages are loaded else 'wasm'; 'cpu' if the
  * chosen one fails to start without being asked for by name. Later calls without options.backend
  * return the first choice; a later call naming another backend switches to it.
@@ -109,21 +109,26 @@ async function automaticCandidates(): Promise<BackendName[]> {
   return [...loaded, 'wasm', 'cpu'];
 }
 
-/** Import @tensorflow/tfjs-node if installed (it registers 'tensorflow'); never required. */
+/**
+ * Import @tensorflow/tfjs-node-gpu (CUDA) or else @tensorflow/tfjs-node if installed; either
+ * registers the 'tensorflow' backend. Never required.
+ */
 async function loadTfjsNode(): Promise<boolean> {
   if (tf.findBackendFactory('tensorflow') !== null) return true;
-  const specifier = '@tensorflow/tfjs-node';
-  try {
-    await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
-    return tf.findBackendFactory('tensorflow') !== null;
-  } catch {
-    return false;
+  for (const specifier of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+      if (tf.findBackendFactory('tensorflow') !== null) return true;
+    } catch {
+      // not installed (or its native binding failed to load): try the next, then wasm
+    }
   }
+  return false;
 }
 
 async function start(name: BackendName, named: boolean, wasmPath?: string): Promise<BackendName> {
   if (name === 'tensorflow' && !(await loadTfjsNode())) {
-    throw new UsageError('backend tensorflow is not available: install @tensorflow/tfjs-node');
+    throw new UsageError('backend tensorflow is not available: install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu)');
   }
   if (name === 'wasm') {
     if (wasmPath !== undefined) setWasmPaths(wasmPath);
