@@ -12,7 +12,7 @@ Usage:
   facegar reconstruct <inputs...> [options]   photo(s) → mesh, parameters JSON, overlay PNG
   facegar prepare <photos dir> --out <dir>     detect + align faces into a GAR training dataset
   facegar train-gar --data <dir> --out <dir>  train the Generative Adversarial Renderer
-  facegar sample --gar <run dir> --out <png>  a grid of GAR renders over random normal maps
+  facegar sample [--normal-from <photo>] --out <png>  GAR renders over random or fitted normal maps
   facegar train-encoder --gar <dir> --out <dir>  train the encoder that inverts a GAR
   facegar train-normals --out <dir>           train the normal estimator of the GAR's consistency loss
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
