@@ -1,8 +1,10 @@
 // Cost of the GAR's geometry-consistency losses: mean wall and CPU time of a training step (G + D; R1
 // every 16th, path length every 4th step as by default) with the losses off, with each on, and
 // with both, on the same seed. Prints JSON. The estimator's weights do not change its cost, so an
-// untrained one is used unless --normal-estimator names a train-normals output.
+// untrained one is used unless --normal-estimator names a train-normals output. The identity loss
+// (pairs in G's batch, --embedding network, default faceres) runs every step or every 4th.
 // Run: FACEGAR_MODEL_DIR=... node --import tsx bench/gar-consistency.ts [--preset small] [--batch 4] [--steps 8]
+//        [--settings off,identityEveryStep,identityEvery4] [--embedding faceres|mobilefacenet]
 // With --run RUN_DIR instead: geometry agreement of a trained GAR's EMA generator against the same
 // architecture at initialisation (the landmark loss, and the normal loss + mean angle when
 // --normal-estimator matches its resolution), over --geometries random geometries, noise off.
@@ -14,6 +16,9 @@ import { createRgbaImage } from '../src/common/image.ts';
 import { loadGraphModelFromBytes } from '../src/detect/graph-model.ts';
 import { GAR_PRESETS, GarTrainer, Generator, GeometrySampler, SeededRandom, decodeGarGenerator, type GarPresetName, type TrainGarConfig } from '../src/gar/index.ts';
 import { FaceMeshLandmarks, landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss } from '../src/gar/geometry-consistency.ts';
+import { createIdentityConsistencyLoss } from '../src/gar/identity-consistency.ts';
+import { createFaceEmbedder, FACE_EMBEDDING_MODELS, type FaceEmbeddingModelName } from '../src/detect/face-embedding.ts';
+import { loadFaceEmbeddingModelFile } from '../src/io/node/face-embedding-model.ts';
 import { NormalEstimator, meanNormalAngleDeg } from '../src/gar/normal-estimator.ts';
 import { readGarCheckpoint } from '../src/io/node/checkpoint-files.ts';
 import { decodeNormalEstimator, validateNormalEstimatorManifest } from '../src/gar/normal-estimator-training.ts';
@@ -23,6 +28,7 @@ import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 
 const { values } = parseArgs({ options: {
   preset: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, steps: { type: 'string', default: '8' }, 'normal-estimator': { type: 'string' }, run: { type: 'string' }, geometries: { type: 'string', default: '32' },
+  settings: { type: 'string' }, embedding: { type: 'string', default: 'faceres' },
 } });
 if (values.run) {
   await measureAgreement(values.run, Number(values.geometries));
@@ -48,13 +54,23 @@ if (values['normal-estimator']) {
 }
 const graph = await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh');
 const landmarks = new FaceMeshLandmarks(graph);
+const embeddingName = values.embedding as FaceEmbeddingModelName;
+if (!Object.hasOwn(FACE_EMBEDDING_MODELS, embeddingName)) throw new Error(`--embedding: one of ${Object.keys(FACE_EMBEDDING_MODELS).join(', ')}`);
+const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile({ name: embeddingName }), FACE_EMBEDDING_MODELS[embeddingName]);
+const identity = createIdentityConsistencyLoss(embedder);
 
-const settings: [string, Partial<TrainGarConfig>][] = [
+const allSettings: [string, Partial<TrainGarConfig>][] = [
   ['off', {}],
   ['normal', { normalWeight: 1 }],
   ['landmarkEveryStep', { landmarkWeight: 1, landmarkInterval: 1 }],
   ['normalAndLandmarkEvery4', { normalWeight: 1, landmarkWeight: 1, landmarkInterval: 4 }],
+  ['identityEveryStep', { identityWeight: 1, identityInterval: 1 }],
+  ['identityEvery4', { identityWeight: 1, identityInterval: 4 }],
 ];
+const chosen = values.settings?.split(',');
+const unknown = chosen?.filter((name) => !allSettings.some(([known]) => known === name));
+if (unknown?.length) throw new Error(`--settings: unknown ${unknown.join(', ')} (known: ${allSettings.map(([name]) => name).join(', ')})`);
+const settings = chosen ? allSettings.filter(([name]) => chosen.includes(name)) : allSettings;
 const results: Record<string, number> = {};
 // CPU time too: on a machine shared with other jobs the wall time mostly measures the contention.
 const cpuResults: Record<string, number> = {};
@@ -62,7 +78,7 @@ const cpuResults: Record<string, number> = {};
 // load fall on all of them alike.
 const trainers = settings.map(([name, train]) => {
   const trainer = new GarTrainer({ network, sampler, realImages: reals, train: { batchSize, seed: 0, ...train } });
-  trainer.consistency = { normalEstimator: estimator, landmarks };
+  trainer.consistency = { normalEstimator: estimator, landmarks, identity };
   trainer.trainStep(); // warm-up
   results[name] = 0; cpuResults[name] = 0;
   return [name, trainer] as const;
@@ -84,7 +100,8 @@ for (const [name, trainer] of trainers) {
 estimator.dispose();
 landmarks.dispose();
 graph.dispose();
-console.log(JSON.stringify({ preset, batchSize, steps, msPerStep: results, cpuMsPerStep: cpuResults, loadAverage1m: Math.round(loadavg()[0] * 10) / 10, backend: describeBackend(), tensorsLeft: tf.memory().numTensors }));
+embedder.dispose();
+console.log(JSON.stringify({ preset, batchSize, steps, embedding: embeddingName, msPerStep: results, cpuMsPerStep: cpuResults, loadAverage1m: Math.round(loadavg()[0] * 10) / 10, backend: describeBackend(), tensorsLeft: tf.memory().numTensors }));
 
 /** Landmark (and normal) agreement of the run's EMA generator vs the untrained architecture. */
 async function measureAgreement(runDir: string, count: number): Promise<void> {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
 import { integerOption, nonNegativeNumberOption, optionalPositiveNumberOption, parseCommandArgs, requireOption } from './command-options.ts';
 import { halveImage, type RgbaImage } from '../common/image.ts';
+import type { FaceEmbeddingModelName } from '../detect/face-embedding.ts';
 
 const HELP = `Usage: facegar train-gar --data <dataset dir> --out <run dir> [options]
 
@@ -29,7 +30,13 @@ Options:
       --landmark-weight <x> [number] landmark-consistency weight: FaceMesh landmarks of G's image vs the
                           geometry's projected model landmarks, over the inter-ocular distance (default: 0)
       --landmark-interval <n> [number] G steps between landmark-loss evaluations (lazy, like R1) (default: 4)
-                          With --resume, these four (and only these) override the checkpoint's settings.
+      --identity-weight <x> [number] identity contrastive loss weight: on its steps G renders pairs that share
+                          z and identity coefficients with other pose and expression, and the
+                          embeddings of a pair are pulled together, other pairs' pushed apart
+                          (default: 0; needs an even --batch)
+      --identity-interval <n> [number] G steps between identity-loss evaluations (lazy) (default: 4)
+      --embedding <name>  [string] faceres | mobilefacenet: the identity network (default: faceres; remembered on resume)
+                          With --resume, these seven (and only these) override the checkpoint's settings.
       --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet             [boolean] no progress
@@ -43,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
       'r1-gamma': { type: 'string' }, 'normal-estimator': { type: 'string' }, 'normal-weight': { type: 'string' },
       'landmark-weight': { type: 'string' }, 'landmark-interval': { type: 'string' },
+      'identity-weight': { type: 'string' }, 'identity-interval': { type: 'string' }, embedding: { type: 'string' },
       resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
   }, { allowPositionals: false });
@@ -59,7 +67,13 @@ export async function run(args: string[]): Promise<number> {
     ...(values['normal-weight'] !== undefined ? { normalWeight: nonNegativeNumberOption(values['normal-weight'], 'normal-weight') } : {}),
     ...(values['landmark-weight'] !== undefined ? { landmarkWeight: nonNegativeNumberOption(values['landmark-weight'], 'landmark-weight') } : {}),
     ...(values['landmark-interval'] !== undefined ? { landmarkInterval: integerOption(values['landmark-interval'], 'landmark-interval', 1) } : {}),
+    ...(values['identity-weight'] !== undefined ? { identityWeight: nonNegativeNumberOption(values['identity-weight'], 'identity-weight') } : {}),
+    ...(values['identity-interval'] !== undefined ? { identityInterval: integerOption(values['identity-interval'], 'identity-interval', 1) } : {}),
   };
+  const { FACE_EMBEDDING_MODELS, DEFAULT_FACE_EMBEDDING_MODEL } = await import('../detect/face-embedding.ts');
+  if (values.embedding !== undefined && !Object.hasOwn(FACE_EMBEDDING_MODELS, values.embedding)) {
+    throw new UsageError(`Expected one of ${Object.keys(FACE_EMBEDDING_MODELS).join(', ')} for --embedding but received ${values.embedding}`);
+  }
 
   const { garNetworkConfig } = await import('../gar/gar-config.ts');
   const network = garNetworkConfig(values.preset!);
@@ -89,7 +103,9 @@ export async function run(args: string[]): Promise<number> {
     ? decodeGarTrainer({ ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } }, existing.weights, sampler, realImages)
     : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}), ...consistencyOverrides } });
   const estimatorDir = values['normal-estimator'] ? resolve(values['normal-estimator']) : existing?.manifest.notes?.normalEstimator;
-  const consistency = await loadConsistencyJudges(trainer, estimatorDir).catch((error) => { trainer.dispose(); throw error; });
+  // The identity network is recorded in the checkpoint's notes, so a resumed run keeps it even if the default changes.
+  const embedding = (values.embedding ?? existing?.manifest.notes?.identityEmbedding ?? (trainer.config.identityWeight > 0 ? DEFAULT_FACE_EMBEDDING_MODEL : undefined)) as FaceEmbeddingModelName | undefined;
+  const consistency = await loadConsistencyJudges(trainer, estimatorDir, embedding).catch((error) => { trainer.dispose(); throw error; });
   await trimLossLog(outDir, trainer.step);
   const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
@@ -97,7 +113,9 @@ export async function run(args: string[]): Promise<number> {
 
   const gridRandom = new SeededRandom(1234);
   const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
-  const notes: Record<string, string> = { command: `facegar train-gar ${args.join(' ')}`, ...(estimatorDir ? { normalEstimator: estimatorDir } : {}) };
+  const notes: Record<string, string> = {
+    command: `facegar train-gar ${args.join(' ')}`, ...(estimatorDir ? { normalEstimator: estimatorDir } : {}), ...(embedding ? { identityEmbedding: embedding } : {}),
+  };
   const save = async () => {
     await saveGarCheckpoint(outDir, trainer, notes);
     const grid = renderSampleGrid(trainer.generatorEma, gridNormals, { latentsPerRow: 4, seed: 7 });
@@ -113,7 +131,7 @@ export async function run(args: string[]): Promise<number> {
       const imagesPerSecond = done * trainer.config.batchSize / seconds;
       const eta = (steps - trainer.step) * seconds / done;
       const width = 24, filled = Math.round(width * trainer.step / steps);
-      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''}${losses.identity !== undefined ? ` I ${losses.identity.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
       if (interactive) log(`\r\x1b[2K${line}`);
       else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
       if (trainer.step % every === 0 || trainer.step === steps) await save();
@@ -130,39 +148,56 @@ export async function run(args: string[]): Promise<number> {
 
 /**
  * Load the frozen judges the trainer's consistency weights need (the normal estimator from
- * `estimatorDir`, FaceMesh from the detector models) and hand them to the trainer.
+ * `estimatorDir`, FaceMesh from the detector models, the `embedding` identity network from the
+ * same models) and hand them to the trainer.
  */
-async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarTrainer, estimatorDir: string | undefined): Promise<{ dispose(): void }> {
+async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarTrainer, estimatorDir: string | undefined,
+                                     embedding: FaceEmbeddingModelName | undefined): Promise<{ dispose(): void }> {
   const disposers: (() => void)[] = [];
-  if (trainer.config.normalWeight > 0) {
-    if (!estimatorDir) throw new UsageError('--normal-weight > 0 needs --normal-estimator <dir> (make one with facegar train-normals)');
-    const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
-    const { decodeNormalEstimator, validateNormalEstimatorManifest } = await import('../gar/normal-estimator-training.ts');
-    const saved = await readCheckpointFiles(estimatorDir, { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' });
-    if (!saved) throw new InputMissingError(`${estimatorDir}: no normal-estimator checkpoint (checkpoint.json) there`);
-    let estimator;
-    try {
-      estimator = decodeNormalEstimator(saved.manifest, saved.weights);
-    } catch (error) {
-      throw new UsageError(`${estimatorDir}: unusable normal-estimator checkpoint (${(error as Error).message})`);
+  const release = () => { for (const dispose of disposers.splice(0)) dispose(); };
+  try {
+    if (trainer.config.normalWeight > 0) {
+      if (!estimatorDir) throw new UsageError('--normal-weight > 0 needs --normal-estimator <dir> (make one with facegar train-normals)');
+      const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
+      const { decodeNormalEstimator, validateNormalEstimatorManifest } = await import('../gar/normal-estimator-training.ts');
+      const saved = await readCheckpointFiles(estimatorDir, { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' });
+      if (!saved) throw new InputMissingError(`${estimatorDir}: no normal-estimator checkpoint (checkpoint.json) there`);
+      let estimator;
+      try {
+        estimator = decodeNormalEstimator(saved.manifest, saved.weights);
+      } catch (error) {
+        throw new UsageError(`${estimatorDir}: unusable normal-estimator checkpoint (${(error as Error).message})`);
+      }
+      if (estimator.config.resolution !== trainer.network.resolution) {
+        estimator.dispose();
+        throw new UsageError(`${estimatorDir}: the normal estimator works at ${saved.manifest.config.network.resolution}², the GAR at ${trainer.network.resolution}² (train one with --size ${trainer.network.resolution})`);
+      }
+      trainer.consistency.normalEstimator = estimator;
+      disposers.push(() => estimator.dispose());
     }
-    if (estimator.config.resolution !== trainer.network.resolution) {
-      estimator.dispose();
-      throw new UsageError(`${estimatorDir}: the normal estimator works at ${saved.manifest.config.network.resolution}², the GAR at ${trainer.network.resolution}² (train one with --size ${trainer.network.resolution})`);
+    if (trainer.config.landmarkWeight > 0) {
+      const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
+      const { loadGraphModelFromBytes } = await import('../detect/graph-model.ts');
+      const { FaceMeshLandmarks } = await import('../gar/geometry-consistency.ts');
+      const graph = await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh');
+      const landmarks = new FaceMeshLandmarks(graph);
+      trainer.consistency.landmarks = landmarks;
+      disposers.push(() => { landmarks.dispose(); graph.dispose(); });
     }
-    trainer.consistency.normalEstimator = estimator;
-    disposers.push(() => estimator.dispose());
+    if (trainer.config.identityWeight > 0) {
+      const { loadFaceEmbeddingModelFile } = await import('../io/node/face-embedding-model.ts');
+      const { createFaceEmbedder, FACE_EMBEDDING_MODELS, DEFAULT_FACE_EMBEDDING_MODEL } = await import('../detect/face-embedding.ts');
+      const { createIdentityConsistencyLoss } = await import('../gar/identity-consistency.ts');
+      const name = embedding ?? DEFAULT_FACE_EMBEDDING_MODEL;
+      const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile({ name }), FACE_EMBEDDING_MODELS[name]);
+      trainer.consistency.identity = createIdentityConsistencyLoss(embedder);
+      disposers.push(() => embedder.dispose());
+    }
+  } catch (error) {
+    release(); // the judges loaded before the failure
+    throw error;
   }
-  if (trainer.config.landmarkWeight > 0) {
-    const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
-    const { loadGraphModelFromBytes } = await import('../detect/graph-model.ts');
-    const { FaceMeshLandmarks } = await import('../gar/geometry-consistency.ts');
-    const graph = await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh');
-    const landmarks = new FaceMeshLandmarks(graph);
-    trainer.consistency.landmarks = landmarks;
-    disposers.push(() => { landmarks.dispose(); graph.dispose(); });
-  }
-  return { dispose: () => { for (const dispose of disposers) dispose(); } };
+  return { dispose: release };
 }
 
 /** The dataset's crops at `resolution` (a larger stored size is halved down to it). */

@@ -63,8 +63,10 @@ export class FaceMeshLandmarks {
 }
 
 /**
- * An identity-feature loss (e.g. a contrastive loss on MobileFaceNet embeddings) for the hook:
+ * An identity-feature loss (e.g. `createIdentityConsistencyLoss` on FaceRes embeddings) for the hook:
  * images [N, R, R, 3] −1…1, their ws [N, numWs, wDim] and geometries → a scalar to minimise.
+ * GarTrainer calls it every `identityInterval` G steps on a batch of pairs: samples 2k and 2k + 1
+ * have equal ws rows and identity coefficients and differ in pose and expression.
  */
 export type IdentityConsistencyLoss = (images: tf.Tensor4D, ws: tf.Tensor3D, geometries: SampledGeometry[]) => tf.Scalar;
 

@@ -82,8 +82,8 @@ export function identityGroups(ws: tf.Tensor3D, geometries: Pick<SampledGeometry
 /**
  * The loss as train-gar's identity hook (`GeometryConsistencyModels.identity`): groups from ws and
  * the geometries' identity coefficients, then identityContrastiveLoss. It pulls only where the batch
- * holds pairs: the trainer must generate them (same z and identity coefficients, other pose or
- * expression; samplePairedGeometries draws such geometries). The embedder stays the caller's.
+ * holds pairs (same z and identity coefficients, other pose or expression): GarTrainer generates
+ * such batches with samplePairedGeometries on the steps it calls the hook. The embedder stays the caller's.
  */
 export function createIdentityConsistencyLoss(embedder: FaceEmbedder, config: Partial<IdentityConsistencyConfig> = {}): IdentityConsistencyLoss {
   const settings = validateIdentityConsistencyConfig(config);

@@ -7,6 +7,7 @@ import type { GarNetworkConfig } from './gar-config.ts';
 import { Generator } from './generator.ts';
 import type { GeometrySampler, SampledGeometry } from './geometry-sampler.ts';
 import { landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss, type GeometryConsistencyModels } from './geometry-consistency.ts';
+import { samplePairedGeometries } from './identity-consistency.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export interface TrainGarConfig {
@@ -31,20 +32,25 @@ export interface TrainGarConfig {
   normalWeight: number;
   landmarkWeight: number;
   landmarkInterval: number;
-  /** Weight of the identity-feature loss given through `consistency.identity`. */
+  /**
+   * Weight of the identity-feature loss given through `consistency.identity`, and its lazy interval
+   * (G steps). On those steps the G batch is made of pairs (same z and identity coefficients, other
+   * pose and expression), so the batch size must be even when the weight is > 0.
+   */
   identityWeight: number;
+  identityInterval: number;
 }
 
 export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze({
   batchSize: 4, learningRate: 0.0025, r1Gamma: 10, r1Interval: 16, pathLengthWeight: 2, pathLengthInterval: 4,
   emaKimg: 10, emaRampup: 0.05, styleMixingProbability: 0.9, mirrorReal: true, seed: 0,
-  normalWeight: 0, landmarkWeight: 0, landmarkInterval: 4, identityWeight: 0,
+  normalWeight: 0, landmarkWeight: 0, landmarkInterval: 4, identityWeight: 0, identityInterval: 4,
 });
 
 /** Fill in defaults and check every field; throws UsageError naming the bad one. */
 export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGarConfig {
   const out = { ...DEFAULT_TRAIN_GAR_CONFIG, ...config };
-  for (const key of ['batchSize', 'r1Interval', 'pathLengthInterval', 'landmarkInterval'] as const) {
+  for (const key of ['batchSize', 'r1Interval', 'pathLengthInterval', 'landmarkInterval', 'identityInterval'] as const) {
     if (!Number.isInteger(out[key]) || out[key] < 1) throw invalidParameterError(key, 'a positive integer', out[key]);
   }
   for (const key of ['learningRate', 'emaKimg'] as const) if (!(out[key] > 0)) throw invalidParameterError(key, 'a positive number', out[key]);
@@ -52,6 +58,7 @@ export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGa
     if (!(out[key] >= 0)) throw invalidParameterError(key, 'a number ≥ 0', out[key]);
   }
   if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
+  if (out.identityWeight > 0 && out.batchSize % 2 !== 0) throw invalidParameterError('batchSize', 'an even number (identityWeight > 0 pairs the samples)', out.batchSize);
   return out;
 }
 
@@ -65,7 +72,10 @@ export interface StepLosses {
   r1?: number;
   /** Path-length penalty on steps where it ran. */
   pathLength?: number;
-  /** Unweighted consistency losses on steps where they ran (normal: cosine distance; landmark: error / inter-ocular distance). */
+  /**
+   * Unweighted consistency losses on steps where they ran (normal: cosine distance; landmark: error /
+   * inter-ocular distance; identity: the hook's value on a batch of pairs).
+   */
   normal?: number;
   landmark?: number;
   identity?: number;
@@ -85,8 +95,10 @@ export interface GarTrainerOptions {
  * Unpaired adversarial training of the GAR, one optimiser step of G and of D per `step()`:
  * geometry from the model prior (the sampler) → normal maps; G(normals, z) against D(real crops);
  * non-saturating logistic loss, lazy R1, optional lazy path-length regularisation, EMA of G,
- * Adam(β1 = 0, β2 = 0.99). Every random draw comes from one seeded stream whose state is
- * part of the training state, so a resumed run continues exactly.
+ * Adam(β1 = 0, β2 = 0.99); optional geometry-consistency losses through frozen judges (the
+ * identity loss, every `identityInterval` G steps, on a G batch of pairs that share z and identity
+ * coefficients). Every random draw comes from one seeded stream whose state is part of the
+ * training state, so a resumed run continues exactly.
  */
 export class GarTrainer {
   readonly network: GarNetworkConfig;
@@ -133,14 +145,15 @@ export class GarTrainer {
     this.step++;
     const losses: StepLosses = { step: this.step, lossG: 0, lossD: 0 };
 
-    // Generator: non-saturating loss.
-    const g = this.generatorInputs(batchSize);
+    // Generator: non-saturating loss (on a batch of pairs when the identity loss is due).
+    const g = this.generatorInputs(batchSize, terms.some(([name]) => name === 'identity'));
     const gVars = this.generator.trainableVariables();
     const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
     const termValues: [ConsistencyName, tf.Scalar][] = [];
     let adversarial: tf.Scalar | undefined;
     const gResult = tf.variableGrads(() => tf.tidy(() => {
-      const ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+      let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+      if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
       const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
       let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
       if (terms.length === 0) return loss;
@@ -194,7 +207,7 @@ export class GarTrainer {
     return losses;
   }
 
-  /** The consistency losses due this step and their effective weights (the lazy landmark loss scaled by its interval). */
+  /** The consistency losses due this step and their effective weights (the lazy landmark and identity losses scaled by their intervals). */
   private consistencyTerms(step: number): [ConsistencyName, number][] {
     const c = this.config, { normalEstimator, landmarks, identity } = this.consistency;
     if (c.normalWeight > 0 && !normalEstimator) throw invalidParameterError('consistency.normalEstimator', 'a loaded normal estimator (normalWeight > 0)', 'none');
@@ -203,7 +216,7 @@ export class GarTrainer {
     const terms: [ConsistencyName, number][] = [];
     if (c.normalWeight > 0) terms.push(['normal', c.normalWeight]);
     if (c.landmarkWeight > 0 && step % c.landmarkInterval === 0) terms.push(['landmark', c.landmarkWeight * c.landmarkInterval]);
-    if (c.identityWeight > 0) terms.push(['identity', c.identityWeight]);
+    if (c.identityWeight > 0 && step % c.identityInterval === 0) terms.push(['identity', c.identityWeight * c.identityInterval]);
     return terms;
   }
 
@@ -244,18 +257,31 @@ export class GarTrainer {
     return value;
   }
 
-  /** Normal maps, latents and a style-mixing choice for `count` samples. */
-  private generatorInputs(count: number) {
-    const { normals, geometries } = this.sampler.sampleNormalMaps(this.random, count);
+  /**
+   * Normal maps, latents and a style-mixing choice for `count` samples. `paired`: samples 2k and
+   * 2k + 1 share z (and the mixing z) and the identity coefficients, and differ in pose and
+   * expression; z then holds one row per pair and `pairRows` [count] int32 maps samples to rows.
+   * Unpaired draws are the same as before pairing existed (resumed runs keep their stream).
+   */
+  private generatorInputs(count: number, paired = false) {
+    let normals: tf.Tensor4D, geometries: SampledGeometry[];
+    if (paired) {
+      geometries = samplePairedGeometries(this.sampler, this.random, count / 2);
+      normals = this.sampler.renderNormalMaps(geometries);
+    } else {
+      ({ normals, geometries } = this.sampler.sampleNormalMaps(this.random, count));
+    }
+    const rows = paired ? count / 2 : count;
     const zDim = this.network.zDim;
-    const z = tf.tensor2d(this.random.normals(count * zDim), [count, zDim]);
+    const z = tf.tensor2d(this.random.normals(rows * zDim), [rows, zDim]);
     let mixing: { mixingZ?: tf.Tensor2D; mixingCutoff?: number } = {};
     if (this.random.next() < this.config.styleMixingProbability) {
       const numWs = this.generator.numWs;
       const cutoff = this.random.next() < 0.5 ? 1 + this.random.integer(numWs - 1) : numWs;
-      mixing = { mixingZ: tf.tensor2d(this.random.normals(count * zDim), [count, zDim]), mixingCutoff: cutoff };
+      mixing = { mixingZ: tf.tensor2d(this.random.normals(rows * zDim), [rows, zDim]), mixingCutoff: cutoff };
     }
-    return { normals, geometries, z, mixing, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : [])]) };
+    const pairRows = paired ? tf.tensor1d(Int32Array.from({ length: count }, (_, i) => i >> 1), 'int32') : undefined;
+    return { normals, geometries, z, mixing, pairRows, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : []), ...(pairRows ? [pairRows] : [])]) };
   }
 
   /** `count` random real crops as [count, R, R, 3] in −1…1, mirrored at random. */

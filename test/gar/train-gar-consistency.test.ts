@@ -35,11 +35,16 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
   test('normal, landmark (lazy) and identity-hook losses run, are logged, move G, leak nothing', () => {
     const reals = flatCrops(4, 1);
     const estimator = new NormalEstimator({ resolution: 32, channels: [8, 8], seed: 1 });
-    const trainer = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train: { ...base, normalWeight: 1, landmarkWeight: 0.5, landmarkInterval: 2, identityWeight: 0.1 } });
+    const trainer = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train: { ...base, normalWeight: 1, landmarkWeight: 0.5, landmarkInterval: 2, identityWeight: 0.1, identityInterval: 1 } });
     let identityCalls = 0;
     trainer.consistency = {
       normalEstimator: estimator, landmarks,
-      identity: (images, ws, geometries) => { identityCalls++; assert.equal(geometries.length, ws.shape[0]); return tf.mean(tf.square(images)) as tf.Scalar; },
+      identity: (images, ws, geometries) => {
+        identityCalls++;
+        assert.equal(geometries.length, ws.shape[0]);
+        assert.deepEqual(geometries[1].identity, geometries[0].identity, 'a batch of pairs');
+        return tf.mean(tf.square(images)) as tf.Scalar;
+      },
     };
     const estimatorBefore = estimator.namedParameters().map(([, v]) => Array.from(v.dataSync()));
     try {
@@ -85,7 +90,7 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
       trainer.trainStep();
       const { manifest, weights } = encodeGarCheckpoint(trainer, 'checkpoint-00000001.safetensors');
       const old = JSON.parse(JSON.stringify(manifest));
-      for (const key of ['normalWeight', 'landmarkWeight', 'landmarkInterval', 'identityWeight']) delete old.config.train[key];
+      for (const key of ['normalWeight', 'landmarkWeight', 'landmarkInterval', 'identityWeight', 'identityInterval']) delete old.config.train[key];
       trainer.trainStep();
       trainer.trainStep();
       const uninterrupted = weightsOf(trainer);
@@ -94,6 +99,7 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
       try {
         assert.equal(resumed.config.normalWeight, 0);
         assert.equal(resumed.config.landmarkInterval, 4);
+        assert.equal(resumed.config.identityWeight, 0);
         const losses = [resumed.trainStep(), resumed.trainStep()];
         assert.ok(losses.every((l) => l.normal === undefined && l.landmark === undefined));
         assert.deepEqual(weightsOf(resumed), uninterrupted, 'old run continues to the same weights');
@@ -101,12 +107,13 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
         resumed.dispose();
       }
       // The lead's resume: the old checkpoint with the losses switched on.
-      const withLosses = decodeGarTrainer({ ...old, config: { ...old.config, train: { ...old.config.train, normalWeight: 0.5 } } }, weights, sampler, reals);
+      const withLosses = decodeGarTrainer({ ...old, config: { ...old.config, train: { ...old.config.train, normalWeight: 0.5, identityWeight: 0.2, identityInterval: 2 } } }, weights, sampler, reals);
       try {
-        withLosses.consistency = { normalEstimator: estimator };
+        withLosses.consistency = { normalEstimator: estimator, identity: (images) => tf.mean(tf.square(images)) as tf.Scalar };
         const step = withLosses.trainStep();
         assert.equal(step.step, 2);
         assert.ok(step.normal !== undefined && step.normal > 0);
+        assert.ok(step.identity !== undefined && step.identity > 0, 'identity loss on (step 2 of interval 2)');
       } finally {
         withLosses.dispose();
       }
