@@ -43,7 +43,9 @@ export const DEPTH_RANGE_MM = { near: 10, far: 100000 } as const;
  */
 export function cameraToClip(pointsCamera: tf.Tensor2D, focalPx: tf.Scalar | number, camera: Omit<PinholeCamera, 'focalPx'>): tf.Tensor2D {
   return tf.tidy(() => {
-    const [x, y, z] = tf.split(pointsCamera, 3, 1);
+    // Columns as rows of the transpose, and the result stacked then transposed back: on wasm,
+    // column slices and concatenation copy element by element (~5× slower at 5000 points).
+    const [x, y, z] = tf.unstack(tf.transpose(pointsCamera));
     const w = tf.neg(z);
     const { width, height } = camera;
     const [cx, cy] = camera.principalPointPx;
@@ -52,7 +54,7 @@ export function cameraToClip(pointsCamera: tf.Tensor2D, focalPx: tf.Scalar | num
     const yClip = tf.sub(w, tf.mul(2 / height, tf.sub(tf.mul(cy, w), tf.mul(focalPx, y))));
     const { near, far } = DEPTH_RANGE_MM;
     const zClip = tf.sub(tf.mul((far + near) / (far - near), w), (2 * far * near) / (far - near));
-    return tf.concat([xClip, yClip, zClip, w], 1) as tf.Tensor2D;
+    return tf.transpose(tf.stack([xClip, yClip, zClip, w])) as tf.Tensor2D;
   });
 }
 

@@ -80,8 +80,10 @@ export function interpolate(attributes: tf.Tensor2D, rasterization: Rasterizatio
 function barycentricsFromPositions(positionsClip: tf.Tensor2D, covered: CoveredPixels): tf.Tensor2D {
   const n = covered.count;
   const vertexCount = positionsClip.shape[0];
-  // Gathering single columns is much faster on wasm than slicing gathered [N, 3, 4] blocks.
-  const column = (c: number) => tf.slice(positionsClip, [0, c], [vertexCount, 1]);
+  // Gathering single columns is much faster on wasm than slicing gathered [N, 3, 4] blocks, and a
+  // column is fastest cut as a row of the transpose (a contiguous slice; wasm's strided slice is slow).
+  const rows = tf.transpose(positionsClip);
+  const column = (c: number) => tf.reshape(tf.slice(rows, [c, 0], [1, vertexCount]), [vertexCount, 1]) as tf.Tensor2D;
   const x = column(0), y = column(1), w = column(3);
   // For weight k: q_i = q[(k+1) % 3], q_j = q[(k+2) % 3].
   const atNext = (t: tf.Tensor2D) => tf.reshape(gatherRows(t, covered.nextVertices), [n, 3]);
