@@ -4,20 +4,25 @@
  * agreement with the reference detections. Used to see what fit settings cost on real photos.
  *
  *   node --import tsx scripts/landmark-agreement.ts '{"identityPriorWeight": 1e-5}'
+ *   node --import tsx scripts/landmark-agreement.ts --renderer gar [--preset fast] [--gar DIR --encoder DIR]
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Reconstructor } from '../src/api/reconstruct.ts';
 import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { decodeImageFile } from '../src/io/node/decode-image.ts';
 
 const photosDir = join(process.env.FACEGAR_SHARED_DIR ?? resolve(fileURLToPath(new URL('../../shared', import.meta.url))), 'photos/examples');
-const fit = JSON.parse(process.argv[2] ?? '{}') as Record<string, number>;
-const reconstructor = await Reconstructor.create(await loadReconstructorResources());
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { renderer: { type: 'string' }, preset: { type: 'string' }, gar: { type: 'string' }, encoder: { type: 'string' } } });
+const fit = JSON.parse(positionals[0] ?? '{}') as Record<string, number>;
+const renderer = values.renderer as 'gar' | 'graphics' | undefined;
+const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer, gar: values.gar, encoder: values.encoder }));
+const options = { fit, ...(renderer ? { renderer } : {}), ...(values.preset ? { garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' } : {}) };
 let errorSum = 0, fivePointSum = 0, above3 = 0, count = 0;
 for (const name of (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort()) {
-  const face = (await reconstructor.reconstruct(await decodeImageFile(join(photosDir, name)), { fit })).faces[0];
+  const face = (await reconstructor.reconstruct(await decodeImageFile(join(photosDir, name)), options)).faces[0];
   const reference = (await readFile(join(photosDir, 'detections', name.replace('.jpg', '.txt')), 'utf8')).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
   const p = face.landmarks2d;
   const centre = (first: number) => [0, 1].map((axis) => Array.from({ length: 6 }, (_, k) => p[2 * (first + k) + axis]).reduce((s, v) => s + v, 0) / 6);
