@@ -4,7 +4,7 @@
  * agreement with the reference detections. Used to see what fit settings cost on real photos.
  *
  *   node --import tsx scripts/landmark-agreement.ts '{"identityPriorWeight": 1e-5}'
- *   node --import tsx scripts/landmark-agreement.ts --renderer gar [--preset fast] [--gar DIR --encoder DIR]
+ *   node --import tsx scripts/landmark-agreement.ts --renderer gar [--preset fast] [--gar DIR --encoder DIR] ['{GAR refine overrides}']
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -19,7 +19,7 @@ const { values, positionals } = parseArgs({ allowPositionals: true, options: { r
 const fit = JSON.parse(positionals[0] ?? '{}') as Record<string, number>;
 const renderer = values.renderer as 'gar' | 'graphics' | undefined;
 const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer, gar: values.gar, encoder: values.encoder }));
-const options = { fit, ...(renderer ? { renderer } : {}), ...(values.preset ? { garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' } : {}) };
+const options = { fit, ...(renderer === 'gar' ? { garRefine: fit } : {}), ...(renderer ? { renderer } : {}), ...(values.preset ? { garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' } : {}) };
 let errorSum = 0, fivePointSum = 0, above3 = 0, count = 0;
 for (const name of (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort()) {
   const face = (await reconstructor.reconstruct(await decodeImageFile(join(photosDir, name)), options)).faces[0];
