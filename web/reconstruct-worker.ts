@@ -50,7 +50,8 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
   const raw = await reconstructor.reconstruct(image, {
     maxFaces: 1,
     fit,
-    onProgress: (p) => post({ type: 'progress', stage: p.stage, fraction: p.fraction }),
+    // The page runs the graphics path: its stages are the only ones it draws bars for.
+    onProgress: (p) => { if (p.stage !== 'gar') post({ type: 'progress', stage: p.stage, fraction: p.fraction }); },
   });
   const started = performance.now();
   post({ type: 'progress', stage: 'texture', fraction: 0 });
