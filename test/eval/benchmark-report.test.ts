@@ -88,7 +88,7 @@ test('facegar eval synthetic --report writes the contact sheet, report.md and re
   const dir = await mkdtemp(join(tmpdir(), 'facegar-report-'));
   try {
     const report = join(dir, 'nested', 'report');
-    const run = await runCli(['eval', 'synthetic', '--n', '1', '--seed', '4', '--landmark-steps', '10', '--photometric-steps', '0', '--report', report, '--quiet']);
+    const run = await runCli(['eval', 'synthetic', '--n', '1', '--seed', '4', '--renderer', 'graphics', '--landmark-steps', '10', '--photometric-steps', '0', '--report', report, '--quiet']);
     assert.equal(run.code, 0, run.stderr);
     const png = await sharp(join(report, 'contact-sheet.png')).metadata();
     assert.deepEqual([png.width, png.height], [3 * 260 + 4, 264]);
