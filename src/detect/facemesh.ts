@@ -21,6 +21,21 @@ export interface MeshFit {
 }
 
 /**
+ * A FaceMesh graph's square input size and the names of its mesh and face-flag outputs; throws
+ * ModelUnavailableError when the graph does not take [N, S, S, 3] images.
+ */
+export function faceMeshGraphInfo(model: GraphModel): { inputSize: number; meshOutput: string; scoreOutput: string } {
+  const shape = model.inputs[0]?.shape;
+  const size = shape?.[1];
+  if (!shape || shape.length !== 4 || typeof size !== 'number' || size !== shape[2]) {
+    throw new ModelUnavailableError(`facemesh: unexpected input shape ${JSON.stringify(shape)} (want [N, S, S, 3])`);
+  }
+  // The converted graph names its outputs in `signature`; fall back to MediaPipe's usual names.
+  const outputs = (model.modelSignature as { outputs?: Record<string, { name?: string }> } | undefined)?.outputs;
+  return { inputSize: size, meshOutput: outputs?.output_mesh?.name ?? 'Identity_2:0', scoreOutput: outputs?.output_faceflag?.name ?? 'Identity_1:0' };
+}
+
+/**
  * MediaPipe FaceMesh (468 points from a square RGB crop in [0, 1]). The crop is a
  * rotated square: eyes level, side = `enlarge` × face size.
  */
@@ -31,17 +46,8 @@ export class FaceMesh {
   private readonly scoreOutput: string;
 
   constructor(model: GraphModel) {
-    const shape = model.inputs[0]?.shape;
-    const size = shape?.[1];
-    if (!shape || shape.length !== 4 || typeof size !== 'number' || size !== shape[2]) {
-      throw new ModelUnavailableError(`facemesh: unexpected input shape ${JSON.stringify(shape)} (want [N, S, S, 3])`);
-    }
-    // The converted graph names its outputs in `signature`; fall back to MediaPipe's usual names.
-    const outputs = (model.modelSignature as { outputs?: Record<string, { name?: string }> } | undefined)?.outputs;
-    this.meshOutput = outputs?.output_mesh?.name ?? 'Identity_2:0';
-    this.scoreOutput = outputs?.output_faceflag?.name ?? 'Identity_1:0';
+    ({ inputSize: this.inputSize, meshOutput: this.meshOutput, scoreOutput: this.scoreOutput } = faceMeshGraphInfo(model));
     this.model = model;
-    this.inputSize = size;
   }
 
   /** Estimate the mesh in the crop `cropToBase` maps from (crop pixels → base pixels). */

@@ -4,16 +4,16 @@
 // projected model landmarks of the sampled geometry). A hook takes an identity-feature loss.
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { invalidParameterError, ModelUnavailableError } from '../common/errors.ts';
-import { MESH_POINT_COUNT } from '../detect/facemesh.ts';
+import { invalidParameterError } from '../common/errors.ts';
+import { faceMeshGraphInfo, MESH_POINT_COUNT } from '../detect/facemesh.ts';
 import { IBUG68_FROM_MESH468 } from '../detect/ibug68.ts';
 import type { SampledGeometry } from './geometry-sampler.ts';
 import { normalCosineLoss, type NormalEstimator } from './normal-estimator.ts';
 
 /**
  * iBUG points the landmark loss compares by default: brows, nose, eyes, mouth (17–67). The jaw
- * (0–16) is left out: FaceMesh follows the visible cheek silhouette, the model's jaw landmarks
- * are a fixed 3D contour, and the two part ways as the head turns.
+ * (0–16) is left out: FaceMesh's face oval and the model's jaw landmarks are different lines on
+ * the face (the fit calibrates one to the other), and they part ways as the head turns.
  */
 export const DEFAULT_CONSISTENCY_LANDMARKS: readonly number[] = Object.freeze(Array.from({ length: 51 }, (_, i) => 17 + i));
 
@@ -30,15 +30,8 @@ export class FaceMeshLandmarks {
   private readonly meshToIbug: tf.Tensor2D;
 
   constructor(model: GraphModel) {
-    const shape = model.inputs[0]?.shape;
-    const size = shape?.[1];
-    if (!shape || shape.length !== 4 || typeof size !== 'number' || size !== shape[2]) {
-      throw new ModelUnavailableError(`facemesh: unexpected input shape ${JSON.stringify(shape)} (want [N, S, S, 3])`);
-    }
-    const outputs = (model.modelSignature as { outputs?: Record<string, { name?: string }> } | undefined)?.outputs;
-    this.meshOutput = outputs?.output_mesh?.name ?? 'Identity_2:0';
+    ({ inputSize: this.inputSize, meshOutput: this.meshOutput } = faceMeshGraphInfo(model));
     this.model = model;
-    this.inputSize = size;
     const weights = new Float32Array(MESH_POINT_COUNT * 68);
     IBUG68_FROM_MESH468.forEach((points, k) => { for (const [i, w] of points) weights[i * 68 + k] += w; });
     this.meshToIbug = tf.tensor2d(weights, [MESH_POINT_COUNT, 68]);
