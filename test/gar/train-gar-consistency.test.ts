@@ -2,10 +2,10 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
-import { createRgbaImage, type RgbaImage } from '../../src/common/image.ts';
+import { flatCrops } from '../helpers/flat-crops.ts';
 import { loadGraphModelFromBytes } from '../../src/detect/graph-model.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import { GAR_PRESETS, GarTrainer, GeometrySampler, SeededRandom, decodeGarTrainer, encodeGarCheckpoint } from '../../src/gar/index.ts';
+import { GAR_PRESETS, GarTrainer, GeometrySampler, decodeGarTrainer, encodeGarCheckpoint } from '../../src/gar/index.ts';
 import { FaceMeshLandmarks } from '../../src/gar/geometry-consistency.ts';
 import { NormalEstimator } from '../../src/gar/normal-estimator.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -18,15 +18,6 @@ before(async () => {
   landmarks = new FaceMeshLandmarks(await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh'));
 });
 
-function flatCrops(count: number, seed: number): RgbaImage[] {
-  const random = new SeededRandom(seed);
-  return Array.from({ length: count }, () => {
-    const image = createRgbaImage(32, 32);
-    const shade = 255 * random.next();
-    for (let i = 0; i < image.data.length; i += 4) { image.data[i] = shade; image.data[i + 1] = 128; image.data[i + 2] = 255 - shade; image.data[i + 3] = 255; }
-    return image;
-  });
-}
 
 const base = { batchSize: 2, r1Interval: 2, pathLengthInterval: 2, seed: 5 };
 const weightsOf = (trainer: GarTrainer) => trainer.generator.namedParameters().map(([, v]) => Array.from(v.dataSync()));

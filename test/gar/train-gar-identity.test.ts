@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
-import { createRgbaImage, type RgbaImage } from '../../src/common/image.ts';
+import { flatCrops } from '../helpers/flat-crops.ts';
 import { createFaceEmbedder, type FaceEmbedder } from '../../src/detect/face-embedding.ts';
 import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
 import { encodePng } from '../../src/io/node/encode-image.ts';
-import { GAR_PRESETS, GarTrainer, GeometrySampler, SeededRandom, validateTrainGarConfig, type TrainGarConfig } from '../../src/gar/index.ts';
+import { GAR_PRESETS, GarTrainer, GeometrySampler, validateTrainGarConfig, type TrainGarConfig } from '../../src/gar/index.ts';
 import type { SampledGeometry } from '../../src/gar/geometry-sampler.ts';
 import { createIdentityConsistencyLoss, identityGroups } from '../../src/gar/identity-consistency.ts';
 import { runCli, hasStackTrace } from '../helpers/cli.ts';
@@ -25,15 +25,6 @@ before(async () => {
 after(() => embedder?.dispose());
 
 /** Flat two-tone crops (as written by the trainer tests before the identity loss existed). */
-function flatCrops(count: number, seed: number): RgbaImage[] {
-  const random = new SeededRandom(seed);
-  return Array.from({ length: count }, () => {
-    const image = createRgbaImage(32, 32);
-    const shade = 255 * random.next();
-    for (let i = 0; i < image.data.length; i += 4) { image.data[i] = shade; image.data[i + 1] = 128; image.data[i + 2] = 255 - shade; image.data[i + 3] = 255; }
-    return image;
-  });
-}
 
 const base: Partial<TrainGarConfig> = { batchSize: 2, r1Interval: 2, pathLengthInterval: 2, seed: 5 };
 const parameters = (trainer: GarTrainer) => [...trainer.generator.namedParameters(), ...trainer.discriminator.namedParameters()].map(([, v]) => Array.from(v.dataSync()));
