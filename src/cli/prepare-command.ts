@@ -1,7 +1,8 @@
 // `facegar prepare PHOTOS_DIR --out DATASET_DIR`: detect and align the largest face of every
 // photo into canonical crops for GAR training, with a dataset.json index. `--synthetic N`
-// does the same for N studio renders. Resumable: sources already listed (as images or as
-// skipped) are not processed again.
+// does the same for N studio renders; `--fit` adds the graphics-path fit of every face (the
+// encoder's pseudo-labels). Resumable: sources already listed (as images or as skipped) are not
+// processed again, except to add a missing fit.
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
@@ -14,9 +15,10 @@ const HELP = `Usage: facegar prepare <photos dir> --out <dataset dir> [options]
 Detects the largest face in every photo (searched recursively), aligns it to the canonical
 crop (similarity transform from the eye centres and mouth corners) and writes, atomically:
   <out>/<size>/<id>.png   the aligned crop at each size
-  <out>/dataset.json      images (files, landmarks in crop pixels of the largest size, source),
-                          skipped photos and why
-Running again on the same --out continues where it stopped.
+  <out>/dataset.json      images (files, landmarks in crop pixels of the largest size, source,
+                          with --fit the graphics-path fit), skipped photos and why
+Running again on the same --out continues where it stopped (and with --fit, fits the crops
+an earlier run prepared without).
 
 Options:
   -o, --out <dir>       [string] dataset directory (required)
@@ -25,7 +27,10 @@ Options:
       --seed <n>        [number] seed of the synthetic stream (default: 0)
       --align <how>     [string] synthetic faces: truth (model landmarks of the render, the ones the
                         GAR's normal maps are framed by) | detect (the detector, as for photos) (default: truth)
-  -m, --model <dir>     [string] ICT-FaceKit model directory for --synthetic (default: $FACEGAR_MODEL_DIR, cache)
+      --fit             [boolean] also fit the morphable model to every face through the graphics
+                        renderer (as facegar reconstruct --renderer graphics, ~1.5 s a face) and store
+                        identity, expression, pose and camera, in the photo and in the largest crop
+  -m, --model <dir>     [string] ICT-FaceKit model directory for --synthetic and --fit (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet           [boolean] no progress
   -h, --help            [boolean] this help
 `;
@@ -36,6 +41,16 @@ interface DatasetImage {
   detectionScore?: number;
   /** Synthetic faces: the scene's head angles [pitch, yaw, roll], degrees. */
   anglesDeg?: number[];
+  /** With --fit: the graphics-path fit. */
+  fit?: DatasetFit;
+}
+/** The graphics fit of one face: model coefficients, the pose in the photo, and in the crop frame (invert/crop-frame.ts). */
+interface DatasetFit {
+  identity: number[]; expression: number[];
+  photo: { rotation: number[]; anglesDeg: number[]; translationMm: number[]; focalPx: number; principalPointPx: number[] };
+  crop: { sizePx: number; principalPointPx: number[]; eulerRad: number[]; pivotPx: number[]; logFocal: number; logDepth: number };
+  /** Mean landmark distance between fit and detection (or synthetic truth), over the inter-ocular distance. */
+  landmarkErrorIod: number;
 }
 interface Dataset { format: 1; sizes: number[]; images: DatasetImage[]; skipped: { source: string; reason: string }[] }
 
@@ -47,7 +62,7 @@ export async function run(args: string[]): Promise<number> {
     out: { type: 'string', short: 'o' }, size: { type: 'string' }, synthetic: { type: 'string' },
     seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
     quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
-    verbose: { type: 'boolean', short: 'v', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false }, fit: { type: 'boolean', default: false },
   }, { allowPositionals: true });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
   requireOption(values.out, '--out <dataset dir>');
@@ -71,10 +86,10 @@ export async function run(args: string[]): Promise<number> {
   const { applyAffine2D } = await import('../common/image.ts');
   const { FacegarError } = await import('../common/errors.ts');
 
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   const sources: PrepareSource[] = [];
   const largest = Math.max(...sizes);
   if (synthetic) {
-    const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
     const { renderTrainingFace, syntheticRenderSizePx, syntheticSourceName } = await import('../gar/synthetic-faces.ts');
     let model: Awaited<ReturnType<typeof loadMorphableModel>>['model'] | undefined;
     const renderSize = syntheticRenderSizePx(largest);
@@ -108,12 +123,40 @@ export async function run(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) throw error;
   }
-  const done = new Set([...dataset.images.map((i) => i.source), ...dataset.skipped.map((s) => s.source)]);
-  let detector: { detect(image: RgbaImage): Promise<{ landmarks68: Float32Array; detectionScore: number }[]>; dispose(): void } | undefined;
+  const wantsFit = values.fit;
+  const recordsBySource = new Map(dataset.images.map((record) => [record.source, record]));
+  const done = new Set([...dataset.images.filter((i) => !wantsFit || i.fit).map((i) => i.source), ...dataset.skipped.map((s) => s.source)]);
+  let detector: { detect(image: RgbaImage): Promise<{ landmarks68: Float32Array; detectionScore: number; mesh468?: Float32Array }[]>; dispose(): void } | undefined;
   if (useDetector) {
     const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
     const { createFaceDetector } = await import('../detect/index.ts');
     detector = await createFaceDetector(await loadDetectorModelFiles());
+  }
+  let fitter: ((image: RgbaImage, landmarks68: Float32Array, mesh468: Float32Array | undefined) => DatasetFit) | undefined;
+  let disposeFitter = () => {};
+  if (wantsFit && sources.some(({ source }) => !done.has(source))) {
+    const { initBackend } = await import('../engine/backend.ts');
+    const { ModelTensors } = await import('../fit/model-tensors.ts');
+    const { fitFace } = await import('../fit/fit-face.ts');
+    const { interOcularDistance } = await import('../api/reconstruct.ts');
+    const { cropPoseOfPhotoFit } = await import('../invert/crop-frame.ts');
+    await initBackend();
+    const { model } = await loadMorphableModel({ modelDir: values.model });
+    const modelTensors = new ModelTensors(model);
+    disposeFitter = () => modelTensors.dispose();
+    const round = (v: number, digits: number) => Number(v.toFixed(digits));
+    const list = (values: ArrayLike<number>, digits: number) => Array.from(values, (v) => round(v, digits));
+    fitter = (image, landmarks68, mesh468) => {
+      const fit = fitFace(modelTensors, image, landmarks68, {}, undefined, mesh468);
+      const { cropFromImage } = alignFaceCrop(image, landmarks68, largest);
+      const { frame, pose } = cropPoseOfPhotoFit(model, fit, cropFromImage, largest);
+      return {
+        identity: list(fit.identity, 5), expression: list(fit.expressionWeights, 5),
+        photo: { rotation: list(fit.rotation, 7), anglesDeg: list(fit.anglesDeg, 3), translationMm: list(fit.translationMm, 3), focalPx: round(fit.focalPx, 3), principalPointPx: list(fit.principalPointPx, 3) },
+        crop: { sizePx: largest, principalPointPx: list(frame.principalPointPx, 4), eulerRad: list(pose.eulerRad, 6), pivotPx: list(pose.pivotPx, 6), logFocal: round(pose.logFocal, 6), logDepth: round(pose.logDepth, 6) },
+        landmarkErrorIod: round(fit.landmarkErrorPx / interOcularDistance(landmarks68), 5),
+      };
+    };
   }
   const show = !values.quiet;
   const started = Date.now();
@@ -125,12 +168,18 @@ export async function run(args: string[]): Promise<number> {
         const { image, truthLandmarks68, anglesDeg } = await load();
         let landmarks: Float32Array | undefined = truthLandmarks68;
         let detectionScore: number | undefined;
+        let mesh468: Float32Array | undefined;
         if (detector) {
           const faces = await detector.detect(image);
           landmarks = faces[0]?.landmarks68;
           detectionScore = faces[0]?.detectionScore;
+          mesh468 = faces[0]?.mesh468;
         }
-        if (!landmarks) {
+        const earlier = recordsBySource.get(source);
+        if (earlier) {
+          // Prepared by an earlier run without --fit: only the fit is missing.
+          if (landmarks) earlier.fit = fitter!(image, landmarks, mesh468);
+        } else if (!landmarks) {
           dataset.skipped.push({ source, reason: 'no face found' });
         } else {
           const id = `${String(dataset.images.length + dataset.skipped.length).padStart(6, '0')}-${stem.replace(/[^\w.-]+/g, '_')}`;
@@ -150,6 +199,7 @@ export async function run(args: string[]): Promise<number> {
             id, source, files, landmarks68,
             ...(detectionScore !== undefined ? { detectionScore: Math.round(detectionScore * 1000) / 1000 } : {}),
             ...(anglesDeg ? { anglesDeg } : {}),
+            ...(fitter ? { fit: fitter(image, landmarks, mesh468) } : {}),
           });
         }
       } catch (error) {
@@ -167,6 +217,7 @@ export async function run(args: string[]): Promise<number> {
     }
   } finally {
     detector?.dispose();
+    disposeFitter();
     if (show && process.stderr.isTTY) process.stderr.write('\n');
   }
   await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');

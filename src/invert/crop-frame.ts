@@ -2,9 +2,10 @@
 // crop (alignFaceCrop / GeometrySampler framing), posed about a fixed pivot, with focal length
 // and depth as log offsets from reference values of the crop frame.
 import * as tf from '@tensorflow/tfjs-core';
-import { rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
+import { eulerFromRotation, rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
 import { projectPointsArray, transformPointsArray, type PinholeCamera } from '../geometry/camera.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
+import { applyAffine2D, type Affine2D } from '../common/image.ts';
 import type { SampledGeometry } from '../gar/geometry-sampler.ts';
 
 /**
@@ -96,6 +97,49 @@ export function cropPoseOfSample(model: MorphableModel, sample: Pick<SampledGeom
     logFocal: Math.log(sample.camera.focalPx / frame.focalRefPx),
     logDepth: Math.log(-pivotCamera[2] / frame.depthRefMm),
   };
+}
+
+/** A pose and camera in a photo's pixels (the graphics fit's FaceFit fields). */
+export interface PhotoPose {
+  /** Row-major 3×3: p_camera = rotation · p_model + translationMm. */
+  rotation: ArrayLike<number>;
+  translationMm: [number, number, number];
+  focalPx: number;
+  principalPointPx: [number, number];
+}
+
+/**
+ * The crop frame and crop pose of a face fitted in a photo, for a crop that is a similarity of
+ * the photo (`cropFromImage`, as alignFaceCrop returns): the crop's camera is the photo's turned
+ * about the optical axis by the crop's in-plane angle, with focal length scaled like the pixels.
+ * The inverse of what api/gar-face.ts does to bring a crop fit back to the photo.
+ */
+export function cropPoseOfPhotoFit(model: MorphableModel, fit: PhotoPose, cropFromImage: Affine2D, sizePx: number): { frame: CropFrame; pose: CropPose } {
+  const scale = Math.hypot(cropFromImage.a, cropFromImage.c);
+  // The inverse of api/gar-face.ts's crop → photo turn.
+  const turn = -Math.atan2(cropFromImage.c, cropFromImage.a);
+  const cos = Math.cos(turn), sin = Math.sin(turn);
+  const r = fit.rotation;
+  const rotation = new Float64Array(9);
+  for (let column = 0; column < 3; column++) {
+    const x = r[column], y = r[3 + column];
+    rotation[column] = cos * x - sin * y;
+    rotation[3 + column] = sin * x + cos * y;
+    rotation[6 + column] = r[6 + column];
+  }
+  const [tx, ty, tz] = fit.translationMm;
+  const translation: [number, number, number] = [cos * tx - sin * ty, sin * tx + cos * ty, tz];
+  const frame = createCropFrame(model, sizePx, applyAffine2D(cropFromImage, fit.principalPointPx[0], fit.principalPointPx[1]));
+  const focalPx = fit.focalPx * scale;
+  const pivotCamera = transformPointsArray(frame.pivotMm, rotation, translation);
+  const [u, v] = projectPointsArray(pivotCamera, cropCamera(frame, focalPx));
+  const pose: CropPose = {
+    eulerRad: eulerFromRotation(rotation),
+    pivotPx: [u / sizePx - 0.5, v / sizePx - 0.5],
+    logFocal: Math.log(focalPx / frame.focalRefPx),
+    logDepth: Math.log(-pivotCamera[2] / frame.depthRefMm),
+  };
+  return { frame, pose };
 }
 
 /** Pose tensors (batched or not) in crop-frame units; see CropFrame for the formula. */
