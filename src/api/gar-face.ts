@@ -40,7 +40,8 @@ export interface GarFaceDetails {
   finalTerms: GarRefineTerms;
   /** Total loss before each step, then after the last. */
   lossHistory: number[];
-  timingsMs: { align: number; encode: number; refine: number };
+  /** `landmarks`: the landmark stage before the GAR steps (`refine`). */
+  timingsMs: { align: number; encode: number; landmarks: number; refine: number };
 }
 
 export type GarFaceFit = FaceFit & { gar: GarFaceDetails };
@@ -124,7 +125,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     gar: {
       preset, start, steps: config.steps, crop, render: refined.render, cropFromImage, w: refined.w,
       finalTerms: refined.finalTerms, lossHistory: refined.lossHistory,
-      timingsMs: { align: alignMs, encode: encodeMs, refine: refineMs },
+      timingsMs: { align: alignMs, encode: encodeMs, landmarks: refined.timingsMs.landmarks, refine: refineMs - refined.timingsMs.landmarks },
     },
   };
 }

@@ -68,8 +68,8 @@ export interface FaceReconstruction extends FaceFit {
 export interface Reconstruction {
   imageSize: { width: number; height: number };
   faces: FaceReconstruction[];
-  /** GAR path: also `align`, `encode`, `refine`, summed over faces (parts of `fit`). */
-  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; refine?: number };
+  /** GAR path: also `align`, `encode`, `landmarks`, `refine`, summed over faces (parts of `fit`). */
+  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; landmarks?: number; refine?: number };
 }
 
 /**
@@ -127,7 +127,7 @@ export class Reconstructor {
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
     const faces: FaceReconstruction[] = [];
-    const garTimings = { align: 0, encode: 0, refine: 0 };
+    const garTimings = { align: 0, encode: 0, landmarks: 0, refine: 0 };
     detected.forEach((face, index) => {
       const report = (stage: ReconstructStage, part: number) => {
         options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length });
@@ -136,7 +136,7 @@ export class Reconstructor {
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
           preset: options.garPreset, refine: options.garRefine, start: options.garStart, onStep: (step, total) => report('gar', step / total),
         });
-        for (const key of ['align', 'encode', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
+        for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
         faces.push({ ...this.describe(fit, face, index + 1), renderer: 'gar', gar: fit.gar });
       } else {
         const fit = fitFace(this.modelTensors, image, face.landmarks68, options.fit, (stage, step, total) => {

@@ -48,7 +48,7 @@ function garFields(gar: GarFaceDetails): Record<string, unknown> {
       steps: gar.steps,
       cropSizePx: gar.crop.width,
       lossHistory: { first: round(gar.lossHistory[0], 8), last: round(gar.lossHistory.at(-1) as number, 8), values: gar.lossHistory.length },
-      timingsMs: { align: round(gar.timingsMs.align, 1), encode: round(gar.timingsMs.encode, 1), refine: round(gar.timingsMs.refine, 1) },
+      timingsMs: { align: round(gar.timingsMs.align, 1), encode: round(gar.timingsMs.encode, 1), landmarks: round(gar.timingsMs.landmarks, 1), refine: round(gar.timingsMs.refine, 1) },
       w: Array.from(gar.w, (v) => round(v, 5)),
     },
   };

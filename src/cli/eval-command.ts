@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
 import { integerOption, parseCommandArgs } from './command-options.ts';
+import { validateGarRefineConfig } from '../fit/gar-refine-config.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
 import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
@@ -55,6 +56,8 @@ Options of synthetic:
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --preset <name>        [string] GAR rows: fast | default | quality (default: default)
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
+      --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
+                             '{"pixelWeight": 0.03, "landmarkStageSteps": 0}' (fields: fit/gar-refine-config.ts)
       --landmark-steps <n>   [number] landmark-stage iterations (default: the fit's default)
       --photometric-steps <n> [number] photometric-stage iterations (default: the fit's default)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
@@ -86,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
 async function syntheticCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, {
     n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string' }, methods: { type: 'string' },
-    gar: { type: 'string' }, encoder: { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' },
+    gar: { type: 'string' }, encoder: { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
     'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
     backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
@@ -105,6 +108,17 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   if (!['fast', 'default', 'quality'].includes(values.preset)) throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
   const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
+  let garRefine: Record<string, number> = {};
+  if (values['gar-refine'] !== undefined) {
+    try {
+      garRefine = JSON.parse(values['gar-refine']);
+    } catch {
+      throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
+    }
+    if (typeof garRefine !== 'object' || garRefine === null || Array.isArray(garRefine)) throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
+    validateGarRefineConfig(garRefine, values.preset);
+  }
+  if (garSteps !== undefined) garRefine.steps = garSteps;
   const wantsGar = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m !== 'graphics') ?? false);
   if (values.renderer === 'graphics' && wantsGar) throw new UsageError('--renderer graphics excludes the GAR rows (--gar, --encoder, gar-* methods)');
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
@@ -140,7 +154,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   if (!values.quiet && gar) process.stderr.write(`GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`);
   try {
-    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', ...(garSteps !== undefined ? { garRefine: { steps: garSteps } } : {}) }, (_index, _count, line) => {
+    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine }, (_index, _count, line) => {
       if (!values.quiet) process.stderr.write(`${line}\n`);
     });
     if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');

@@ -102,7 +102,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     });
     timingsMs.detect = raw.timingsMs.detect;
     timingsMs.fit = raw.timingsMs.fit;
-    for (const key of ['align', 'encode', 'refine'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
+    for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
     mark = performance.now();
     const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
 

@@ -8,7 +8,12 @@ import { invalidParameterError } from '../common/errors.ts';
  * distance of w from the GAR's w̄ per dimension.
  */
 export interface GarRefineConfig {
-  /** Adam steps. */
+  /**
+   * Steps of the graphics path's landmark stage (rigid pose, then shape) run before the GAR
+   * steps, from the same start; it stops early once converged. 0 = none.
+   */
+  landmarkStageSteps: number;
+  /** Adam steps through the GAR. */
   steps: number;
   /** Adam learning rates: identity + expression coefficients, pose + camera (angles, pivot direction, log depth, log focal), latent w. */
   learningRateShape: number;
@@ -27,6 +32,7 @@ export interface GarRefineConfig {
 export type GarRefinePresetName = 'instant' | 'fast' | 'default' | 'quality';
 
 const BASE: GarRefineConfig = {
+  landmarkStageSteps: 200,
   steps: 60,
   learningRateShape: 0.03,
   learningRatePose: 0.01,
@@ -42,13 +48,14 @@ const BASE: GarRefineConfig = {
 
 /**
  * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
- * (20 steps, larger rates), `default` (60), `quality` (200, smaller rates).
+ * (a 100-step landmark stage, 20 GAR steps with larger rates), `default` (200 + 60), `quality`
+ * (200 + 200, smaller rates).
  * The weights are first guesses scaled like the graphics fit's; they are to be tuned on the
  * synthetic benchmark once a trained GAR and encoder exist.
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
-  instant: { ...BASE, steps: 0 },
-  fast: { ...BASE, steps: 20, learningRateShape: 0.05, learningRatePose: 0.015, learningRateLatent: 0.03 },
+  instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },
+  fast: { ...BASE, landmarkStageSteps: 100, steps: 20, learningRateShape: 0.05, learningRatePose: 0.015, learningRateLatent: 0.03 },
   default: BASE,
   quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRatePose: 0.006, learningRateLatent: 0.012 },
 });

@@ -44,7 +44,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   test('a few steps lower the loss, results are finite, no tensor leaks', () => {
     refineWithGar(generator, models, input, { steps: 1 }); // warm-up: backends create a few lasting constants on first use
     const before = tf.memory().numTensors;
-    const result = refineWithGar(generator, models, input, { steps: 8 }, () => {});
+    const result = refineWithGar(generator, models, input, { steps: 8, landmarkStageSteps: 0 }, () => {});
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.equal(result.lossHistory.length, 9);
     assert.ok(result.lossHistory[8] < 0.8 * result.lossHistory[0], `loss ${result.lossHistory[0]} → ${result.lossHistory[8]}`);
@@ -53,8 +53,24 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.ok(result.finalTerms.pixel > 0 && result.finalTerms.landmarkAndPriors > 0);
     assert.ok(result.expressionWeights.every((e) => e >= 0 && e <= 1));
     // Deterministic.
-    const again = refineWithGar(generator, models, input, { steps: 8 });
+    const again = refineWithGar(generator, models, input, { steps: 8, landmarkStageSteps: 0 });
     assert.deepEqual(again.lossHistory, result.lossHistory);
+  });
+
+  test('the landmark stage before the GAR steps puts the model landmarks on the detected ones', () => {
+    const landmarkError = (landmarks2d: Float32Array) => {
+      let sum = 0;
+      for (let k = 0; k < 68; k++) sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
+      return sum;
+    };
+    const without = refineWithGar(generator, models, input, { steps: 0, landmarkStageSteps: 0 });
+    const staged = refineWithGar(generator, models, input, { steps: 0, landmarkStageSteps: 200 });
+    assert.equal(without.landmarkStageSteps, 0);
+    assert.ok(staged.landmarkStageSteps > 20 && staged.landmarkStageSteps <= 200, `${staged.landmarkStageSteps} steps`);
+    assert.ok(staged.timingsMs.landmarks > 0);
+    // 32-px crop: the mean face, frontal, is off by pixels; the fitted one by a fraction of one.
+    assert.ok(landmarkError(staged.landmarks2d) < 0.5 * landmarkError(without.landmarks2d), `${landmarkError(without.landmarks2d)} → ${landmarkError(staged.landmarks2d)} px`);
+    assert.ok(landmarkError(staged.landmarks2d) < 0.6, `${landmarkError(staged.landmarks2d)} px`);
   });
 
   test('the GAR image has gradients with respect to the vertices that match finite differences', () => {
