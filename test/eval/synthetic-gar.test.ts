@@ -55,11 +55,14 @@ test('facegar eval synthetic --gar --encoder prints the GAR rows in the same tab
   const garDir = join(work, 'cli-gar'), encoderDir = join(work, 'cli-encoder');
   await writeTinyGarModels(await sharedModel(), garDir, encoderDir);
   const run = await runCli(['eval', 'synthetic', '--n', '1', '--seed', '2', '--gar', garDir, '--encoder', encoderDir, '--preset', 'fast', '--gar-steps', '2',
-    '--landmark-steps', '20', '--photometric-steps', '0', '--json']);
+    '--gar-refine', '{"pixelWeight": 0.01, "landmarkStageSteps": 20}', '--landmark-steps', '20', '--photometric-steps', '0', '--json']);
   assert.equal(run.code, 0, run.stderr.slice(-600));
   const parsed = JSON.parse(run.stdout);
   assert.deepEqual(parsed.rows.map((r: { name: string }) => r.name), ['mean-face', 'graphics', 'gar-mean-init', 'gar-encoder-init']);
   for (const row of parsed.rows.slice(1)) for (const key of ['medianMm', 'p90Mm', 'byYaw']) assert.ok(key in row, `${row.name}.${key}`);
+  const misspelt = await runCli(['eval', 'synthetic', '--n', '1', '--gar', garDir, '--gar-refine', '{"pixelWeigth": 0.01}']);
+  assert.equal(misspelt.code, 2, misspelt.stderr);
+  assert.match(misspelt.stderr, /pixelWeigth/);
   const noEncoder = await runCli(['eval', 'synthetic', '--n', '1', '--gar', garDir, '--methods', 'gar-encoder-init']);
   assert.equal(noEncoder.code, 6, noEncoder.stderr);
   assert.match(noEncoder.stderr, /needs an encoder/);
