@@ -37,7 +37,7 @@ const BASE: GarRefineConfig = {
   learningRateShape: 0.03,
   learningRatePose: 0.01,
   learningRateLatent: 0.02,
-  pixelWeight: 0.003,
+  pixelWeight: 0.01,
   landmarkWeight: 1,
   contourLandmarkWeight: 0.6,
   identityPriorWeight: 3e-6,
@@ -50,10 +50,12 @@ const BASE: GarRefineConfig = {
  * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
  * (a 100-step landmark stage, 20 GAR steps with larger rates), `default` (200 + 60), `quality`
  * (200 + 200, smaller rates).
- * Tuned on `facegar eval synthetic --n 50 --seed 1 --methods gar-encoder-init --gar-refine …`
- * with the shipped GAR: the landmark stage first took the median vertex error from 2.97 to
- * 2.52 mm; pixel weight 0.03 → 2.77 mm, 0.01 → 2.52, 0.003 → 2.51 (and 2.44 → 2.17 % of the eye
- * distance on the example photos), 0 GAR steps → 2.57; identity prior 1.5e-6 → 2.55.
+ * Tuned on `facegar eval synthetic --n 50 --seed 1 --methods … --gar-refine '{…}'` (median /
+ * 90th-percentile vertex error). With the step-2000 GAR and the encoder start, the landmark stage
+ * took 2.97 / 6.59 mm to 2.52 / 5.11; pixel weight 0.03 → 2.77 / 5.58, 0.01 → 2.52 / 5.11,
+ * 0.003 → 2.51 / 5.07, no GAR steps → 2.57 / 5.15; identity prior 1.5e-6 → 2.55 / 5.21. With the
+ * step-6000 GAR (mean start) the better renderer earns more weight: pixel weight 0.003 → 2.46 /
+ * 4.90, 0.01 → 2.41 / 4.74, 0.03 → 2.47 / 4.90.
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
   instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },
