@@ -9,7 +9,7 @@ import { refineWithGar, type GarRefineTerms } from '../fit/gar-refine.ts';
 import { validateGarRefineConfig, type GarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
-import { createCropFrame } from '../invert/crop-frame.ts';
+import { createCropFrame, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate } from '../invert/face-encoder.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import type { GarModels } from './gar-models.ts';
@@ -84,17 +84,8 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the
   // crop's turned by θ about the optical axis, with focal length f / s.
-  const scale = Math.hypot(cropFromImage.a, cropFromImage.c);
-  const turn = Math.atan2(cropFromImage.c, cropFromImage.a);
-  const cos = Math.cos(turn), sin = Math.sin(turn);
-  const turnAboutAxis = (x: number, y: number, z: number): [number, number, number] => [cos * x - sin * y, sin * x + cos * y, z];
-  const r = refined.rotation;
-  const rotation = new Float64Array(9);
-  for (let column = 0; column < 3; column++) {
-    const turned = turnAboutAxis(r[column], r[3 + column], r[6 + column]);
-    for (let row = 0; row < 3; row++) rotation[3 * row + column] = turned[row];
-  }
-  const translationMm = turnAboutAxis(...refined.translationMm);
+  const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
+  const { rotation, translationMm } = turnAboutOpticalAxis(refined.rotation, refined.translationMm, turnRad);
   const imageFromCrop = invertAffine2D(cropFromImage);
   const landmarks2d = new Float32Array(136);
   let errorSum = 0;

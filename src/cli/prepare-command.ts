@@ -82,7 +82,7 @@ export async function run(args: string[]): Promise<number> {
   const { decodeImageFile } = await import('../io/node/decode-image.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
   const { ensureWritableDirectory, writeFileAtomic } = await import('../io/node/atomic-write.ts');
-  const { alignFaceCrop } = await import('../detect/align-face-crop.ts');
+  const { alignFaceCrop, faceCropTransform } = await import('../detect/align-face-crop.ts');
   const { applyAffine2D } = await import('../common/image.ts');
   const { FacegarError } = await import('../common/errors.ts');
 
@@ -148,8 +148,7 @@ export async function run(args: string[]): Promise<number> {
     const list = (values: ArrayLike<number>, digits: number) => Array.from(values, (v) => round(v, digits));
     fitter = (image, landmarks68, mesh468) => {
       const fit = fitFace(modelTensors, image, landmarks68, {}, undefined, mesh468);
-      const { cropFromImage } = alignFaceCrop(image, landmarks68, largest);
-      const { frame, pose } = cropPoseOfPhotoFit(model, fit, cropFromImage, largest);
+      const { frame, pose } = cropPoseOfPhotoFit(model, fit, faceCropTransform(landmarks68, largest), largest);
       return {
         identity: list(fit.identity, 5), expression: list(fit.expressionWeights, 5),
         photo: { rotation: list(fit.rotation, 7), anglesDeg: list(fit.anglesDeg, 3), translationMm: list(fit.translationMm, 3), focalPx: round(fit.focalPx, 3), principalPointPx: list(fit.principalPointPx, 3) },

@@ -24,6 +24,13 @@ const MOUTH_LEFT = 48, MOUTH_RIGHT = 54;
  * image = transparent black) and `cropFromImage`, image pixels → crop pixels.
  */
 export function alignFaceCrop(image: RgbaImage, landmarks68: Float32Array, sizePx: number): { crop: RgbaImage; cropFromImage: Affine2D } {
+  const cropFromImage = faceCropTransform(landmarks68, sizePx);
+  const crop = new ImagePyramid(image).sampleCrop(invertAffine2D(cropFromImage), sizePx, sizePx);
+  return { crop, cropFromImage };
+}
+
+/** The similarity alignFaceCrop cuts with (image pixels → crop pixels), without cutting. */
+export function faceCropTransform(landmarks68: Float32Array, sizePx: number): Affine2D {
   if (!(landmarks68 instanceof Float32Array) || landmarks68.length !== 136) {
     throw invalidParameterError('landmarks68', 'a Float32Array of 68 * 2 values', landmarks68?.length);
   }
@@ -37,9 +44,7 @@ export function alignFaceCrop(image: RgbaImage, landmarks68: Float32Array, sizeP
   ];
   if (!from.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y))) throw invalidParameterError('landmarks68', 'finite coordinates', 'NaN or Infinity');
   const to = ALIGNED_CROP_TEMPLATE.map(([x, y]) => [x * sizePx, y * sizePx] as [number, number]);
-  const cropFromImage = fitSimilarity2D(from, to);
-  const crop = new ImagePyramid(image).sampleCrop(invertAffine2D(cropFromImage), sizePx, sizePx);
-  return { crop, cropFromImage };
+  return fitSimilarity2D(from, to);
 }
 
 /**

@@ -89,14 +89,41 @@ export function cropPoseOfSample(model: MorphableModel, sample: Pick<SampledGeom
   const rotation = rotationFromEuler(...eulerRad);
   // t from one vertex: camera = R·p + t.
   const t = [0, 1, 2].map((r) => camera[r] - (rotation[3 * r] * modelVertices[0] + rotation[3 * r + 1] * modelVertices[1] + rotation[3 * r + 2] * modelVertices[2]));
-  const pivotCamera = transformPointsArray(frame.pivotMm, rotation, t);
-  const [u, v] = projectPointsArray(pivotCamera, sample.camera);
+  return cropPoseOfCamera(eulerRad, rotation, t, sample.camera.focalPx, frame);
+}
+
+/** The crop pose of p_cam = rotation · p + translation seen with `focalPx` in `frame`. */
+function cropPoseOfCamera(eulerRad: [number, number, number], rotation: ArrayLike<number>, translationMm: ArrayLike<number>, focalPx: number, frame: CropFrame): CropPose {
+  const pivotCamera = transformPointsArray(frame.pivotMm, rotation, translationMm);
+  const [u, v] = projectPointsArray(pivotCamera, cropCamera(frame, focalPx));
   return {
     eulerRad,
     pivotPx: [u / frame.sizePx - 0.5, v / frame.sizePx - 0.5],
-    logFocal: Math.log(sample.camera.focalPx / frame.focalRefPx),
+    logFocal: Math.log(focalPx / frame.focalRefPx),
     logDepth: Math.log(-pivotCamera[2] / frame.depthRefMm),
   };
+}
+
+/**
+ * A camera-space pose turned by `angleRad` about the optical axis (z): what a crop that is a
+ * similarity of a photo does to the camera. Returns the turned rotation and translation.
+ */
+export function turnAboutOpticalAxis(rotation: ArrayLike<number>, translationMm: ArrayLike<number>, angleRad: number): { rotation: Float64Array; translationMm: [number, number, number] } {
+  const cos = Math.cos(angleRad), sin = Math.sin(angleRad);
+  const turned = new Float64Array(9);
+  for (let column = 0; column < 3; column++) {
+    const x = rotation[column], y = rotation[3 + column];
+    turned[column] = cos * x - sin * y;
+    turned[3 + column] = sin * x + cos * y;
+    turned[6 + column] = rotation[6 + column];
+  }
+  const tx = translationMm[0], ty = translationMm[1], tz = translationMm[2];
+  return { rotation: turned, translationMm: [cos * tx - sin * ty, sin * tx + cos * ty, tz] };
+}
+
+/** The in-plane angle (radians, image convention) and scale of a similarity `cropFromImage`. */
+export function similarityTurnAndScale(cropFromImage: Affine2D): { turnRad: number; scale: number } {
+  return { turnRad: Math.atan2(cropFromImage.c, cropFromImage.a), scale: Math.hypot(cropFromImage.a, cropFromImage.c) };
 }
 
 /** A pose and camera in a photo's pixels (the graphics fit's FaceFit fields). */
@@ -115,31 +142,11 @@ export interface PhotoPose {
  * The inverse of what api/gar-face.ts does to bring a crop fit back to the photo.
  */
 export function cropPoseOfPhotoFit(model: MorphableModel, fit: PhotoPose, cropFromImage: Affine2D, sizePx: number): { frame: CropFrame; pose: CropPose } {
-  const scale = Math.hypot(cropFromImage.a, cropFromImage.c);
+  const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
   // The inverse of api/gar-face.ts's crop → photo turn.
-  const turn = -Math.atan2(cropFromImage.c, cropFromImage.a);
-  const cos = Math.cos(turn), sin = Math.sin(turn);
-  const r = fit.rotation;
-  const rotation = new Float64Array(9);
-  for (let column = 0; column < 3; column++) {
-    const x = r[column], y = r[3 + column];
-    rotation[column] = cos * x - sin * y;
-    rotation[3 + column] = sin * x + cos * y;
-    rotation[6 + column] = r[6 + column];
-  }
-  const [tx, ty, tz] = fit.translationMm;
-  const translation: [number, number, number] = [cos * tx - sin * ty, sin * tx + cos * ty, tz];
+  const { rotation, translationMm } = turnAboutOpticalAxis(fit.rotation, fit.translationMm, -turnRad);
   const frame = createCropFrame(model, sizePx, applyAffine2D(cropFromImage, fit.principalPointPx[0], fit.principalPointPx[1]));
-  const focalPx = fit.focalPx * scale;
-  const pivotCamera = transformPointsArray(frame.pivotMm, rotation, translation);
-  const [u, v] = projectPointsArray(pivotCamera, cropCamera(frame, focalPx));
-  const pose: CropPose = {
-    eulerRad: eulerFromRotation(rotation),
-    pivotPx: [u / sizePx - 0.5, v / sizePx - 0.5],
-    logFocal: Math.log(focalPx / frame.focalRefPx),
-    logDepth: Math.log(-pivotCamera[2] / frame.depthRefMm),
-  };
-  return { frame, pose };
+  return { frame, pose: cropPoseOfCamera(eulerFromRotation(rotation), rotation, translationMm, fit.focalPx * scale, frame) };
 }
 
 /** Pose tensors (batched or not) in crop-frame units; see CropFrame for the formula. */

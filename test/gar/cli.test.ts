@@ -1,18 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readdir, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, hasStackTrace } from '../helpers/cli.ts';
-import { photosDir } from '../helpers/shared-data.ts';
+import { copyExamplePhotos } from '../helpers/example-photos.ts';
 
 test('facegar prepare then train-gar (tiny), refuse to overwrite, resume', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-gar-cli-'));
   try {
-    const photos = join(dir, 'photos');
-    await mkdir(photos);
-    const examples = (await readdir(photosDir)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, 3);
-    for (const f of examples) await copyFile(join(photosDir, f), join(photos, f));
+    const photos = await copyExamplePhotos(dir, 3);
     const prepared = await runCli(['prepare', photos, '--out', join(dir, 'ds'), '--size', '32']);
     assert.equal(prepared.code, 0, prepared.stderr);
     const dataset = JSON.parse(await readFile(join(dir, 'ds', 'dataset.json'), 'utf8'));

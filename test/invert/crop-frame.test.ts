@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cropPoseOfPhotoFit, cropPoseToCamera, cropCamera, createCropFrame } from '../../src/invert/crop-frame.ts';
@@ -10,7 +10,7 @@ import { applyAffine2D } from '../../src/common/image.ts';
 import { evaluateMorphableModel } from '../../src/morphable/morphable-model.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
-import { photosDir } from '../helpers/shared-data.ts';
+import { copyExamplePhotos } from '../helpers/example-photos.ts';
 
 test('cropPoseOfPhotoFit: every vertex lands where the photo pose puts it, mapped into the crop', async () => {
   const model = await sharedModel();
@@ -35,10 +35,7 @@ test('cropPoseOfPhotoFit: every vertex lands where the photo pose puts it, mappe
 test('facegar prepare --fit: the graphics fit of every face, added on resume to crops prepared without', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-prepare-fit-'));
   try {
-    const photos = join(dir, 'photos');
-    await mkdir(photos);
-    const examples = (await readdir(photosDir)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, 2);
-    for (const f of examples) await copyFile(join(photosDir, f), join(photos, f));
+    const photos = await copyExamplePhotos(dir, 2);
     const plain = await runCli(['prepare', photos, '--out', join(dir, 'ds'), '--size', '64']);
     assert.equal(plain.code, 0, plain.stderr);
     const cropFile = join(dir, 'ds', JSON.parse(await readFile(join(dir, 'ds', 'dataset.json'), 'utf8')).images[0].files['64']);
