@@ -29,7 +29,7 @@ export interface BenchReport {
   gFwdBwd256Ms: number;
   rasterMs: number;
   reconstructMs: number;
-  /** GAR path, one 500-px photo: ms per preset (--quick: instant and fast only), the networks timed, ms per refinement step. */
+  /** GAR path, one 500-px photo: ms per preset (--quick: no quality), the networks timed, ms per refinement step. */
   reconstructGarMs: Record<string, number>;
   reconstructGarNetworks: string;
   garRefineMsPerStep: number | null;
@@ -67,7 +67,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   progress('reconstruction (graphics path) and rasteriser');
   const reconstruct = await benchReconstruct({ repeats: options.quick ? 1 : 3 });
   progress('reconstruction (GAR path), per preset');
-  const garReconstruct = await benchGarReconstruct({ presets: options.quick ? ['instant', 'fast'] : ['instant', 'fast', 'default', 'quality'] });
+  const garReconstruct = await benchGarReconstruct({ presets: options.quick ? ['instant', 'fast', 'default'] : ['instant', 'fast', 'default', 'quality'] });
   // The browser demo needs Chromium and ~30 s: full runs only.
   let web: Record<string, unknown> | null = null;
   if (!options.quick) {

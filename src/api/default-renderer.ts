@@ -8,4 +8,4 @@ export type RendererName = 'gar' | 'graphics';
  * --gar, --encoder). Set by the numbers on the example photos and the synthetic benchmark (README).
  * A file of its own, free of imports, so the CLI's --help can show it without loading networks.
  */
-export const DEFAULT_RENDERER: RendererName = 'graphics';
+export const DEFAULT_RENDERER: RendererName = 'gar';

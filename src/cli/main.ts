@@ -69,9 +69,10 @@ Options:
                              the shipped GAR; none with --gar: refinement starts from the mean face)
       --preset <name>        [string] GAR path: instant (encoder only) | fast | default | quality (default: default)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
-      --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 150)
-      --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 30)
+      --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 200)
+      --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 16)
       --render-size <px>     [number] graphics path: photometric render size (default: 128)
+                             (any of these three, with no renderer named, selects the graphics path)
       --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: 4096)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --offline              [boolean] never download the model (default: false)
@@ -174,7 +175,12 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const presets = ['instant', 'fast', 'default', 'quality'];
   if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
   const { chooseRenderer } = await import('../io/node/gar-models.ts');
-  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder });
+  // Options of the graphics path only: with no renderer named they choose it; with the GAR path named they are a mistake.
+  const graphicsOptions = (['landmark-steps', 'photometric-steps', 'render-size'] as const).filter((name) => values[name] !== undefined);
+  const garNamed = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined;
+  if (graphicsOptions.length > 0 && values.preset !== undefined && values.renderer === undefined) throw new UsageError(`--${graphicsOptions[0]} belongs to the graphics path and --preset to the GAR path: name one with --renderer`);
+  if (graphicsOptions.length > 0 && garNamed) throw new UsageError(`--${graphicsOptions[0]} belongs to the graphics path (drop it, or use --renderer graphics)`);
+  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, ...(graphicsOptions.length > 0 ? { defaultRenderer: 'graphics' as const } : {}) });
   if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
   if (choice.renderer === 'gar' && values.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
 

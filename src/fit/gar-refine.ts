@@ -201,12 +201,26 @@ export class GarRefinement {
     const submesh = garVisibleSubmesh(clipAll, models.model.triangles, size);
     const points = toCameraSpace(gatherRows(vertices, submesh.vertexIds), variables, fitFrame);
     const render = renderSubmeshThroughGar(this.generator, submesh, points, focalTensor(variables, fitFrame), fitFrame.principalPointPx, this.w);
-    const pixel = tf.mul(config.pixelWeight, photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target)) as tf.Scalar;
+    const pixelDistance = photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target);
+    const pixel = tf.mul(this.pixelWeightFor(pixelDistance.dataSync()[0]), pixelDistance) as tf.Scalar;
     const landmarkAndPriors = this.detected
       ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig)
       : priorLoss(models, variables, this.fitConfig, fitFrame.shapePriorScale);
     const latentPrior = tf.mul(config.latentPriorWeight, tf.mean(tf.square(tf.sub(this.w, this.generator.mapping.wAvg)))) as tf.Scalar;
     return { pixel, landmarkAndPriors, latentPrior, total: tf.addN([pixel, landmarkAndPriors, latentPrior]) as tf.Scalar, render: render.image };
+  }
+
+  /**
+   * The pixel weight at a current mean colour distance: `pixelWeight`, lowered as
+   * (pixelNoiseReference / distance)² where the GAR leaves more than the reference unexplained.
+   * This is inverse-variance weighting with the noise level estimated from the residual: a photo
+   * unlike the GAR's training renders (a real photo, for a GAR trained on studio renders) leaves a
+   * large residual, and its pixel loss then pulls the mesh less against the landmarks.
+   */
+  pixelWeightFor(distance: number): number {
+    const { pixelWeight, pixelNoiseReference } = this.config;
+    if (pixelNoiseReference === 0 || !(distance > pixelNoiseReference)) return pixelWeight;
+    return pixelWeight * (pixelNoiseReference / distance) ** 2;
   }
 
   /** Evaluate the loss terms as numbers. */

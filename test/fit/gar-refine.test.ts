@@ -97,8 +97,25 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     tf.dispose([base, projection, w, focal, gradient]);
   });
 
+  test('the pixel weight falls as (reference / distance)² once the GAR leaves more than the reference unexplained', () => {
+    const pixelTerm = (config: Record<string, number>) => {
+      const refinement = new GarRefinement(generator, models, input, config);
+      try {
+        return refinement.evaluate().pixel;
+      } finally {
+        refinement.dispose();
+      }
+    };
+    const distance = pixelTerm({ pixelWeight: 1, pixelNoiseReference: 0 });
+    assert.ok(distance > 0.05, `mean colour distance ${distance}`);
+    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 0 }) - 0.01 * distance) < 1e-6 * distance);
+    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 2 * distance }) - 0.01 * distance) < 1e-6 * distance, 'below the reference: the full weight');
+    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: distance / 2 }) - 0.01 * distance / 4) < 1e-6 * distance, 'twice the reference: a quarter');
+  });
+
   test('the pixel loss alone moves every refined quantity (gradients through the GAR)', () => {
-    const pixelOnly = { landmarkWeight: 0, identityPriorWeight: 0, expressionPriorWeight: 0, focalPriorWeight: 0, latentPriorWeight: 0 };
+    // A constant pixel weight: the noise-reference weight is re-measured at each step, not differentiated.
+    const pixelOnly = { landmarkWeight: 0, identityPriorWeight: 0, expressionPriorWeight: 0, focalPriorWeight: 0, latentPriorWeight: 0, pixelNoiseReference: 0 };
     const refinement = new GarRefinement(generator, models, { ...input, landmarks68: undefined }, pixelOnly);
     try {
       const variables = refinement.refinedVariables();
@@ -124,7 +141,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('identity, expression, pose, depth, focal and w each get a gradient, and a step along it alone lowers the full loss', () => {
-    const refinement = new GarRefinement(generator, models, input);
+    const refinement = new GarRefinement(generator, models, input, { pixelNoiseReference: 0 }); // constant pixel weight, as above
     try {
       const K = models.identityCount;
       const v = refinement.variables;
