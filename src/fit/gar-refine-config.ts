@@ -21,8 +21,8 @@ export interface GarRefineConfig {
   learningRateLatent: number;
   pixelWeight: number;
   /**
-   * Mean colour distance (GAR −1…1 units, covered pixels) above which the pixel weight falls as
-   * (reference / distance)², the distance re-measured at every step. 0 = a constant pixel weight.
+   * Mean colour distance r (GAR −1…1 units, covered pixels) above which the pixel loss d turns
+   * into 2r − r²/d, its pull falling as (r / d)² (robustPixelLoss in gar-refine.ts). 0 = d as is.
    */
   pixelNoiseReference: number;
   landmarkWeight: number;
@@ -54,8 +54,8 @@ const BASE: GarRefineConfig = {
 
 /**
  * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
- * (a 100-step landmark stage, 20 GAR steps with larger rates), `default` (200 + 60), `quality`
- * (200 + 200, smaller rates).
+ * (a 100-step landmark stage, 20 GAR steps with larger shape and latent rates), `default`
+ * (200 + 60), `quality` (200 + 200, smaller shape and latent rates).
  * Tuned on `facegar eval synthetic --n 50 --seed 1 --methods … --gar-refine '{…}'` (median /
  * 90th-percentile vertex error). With the step-2000 GAR and the encoder start, the landmark stage
  * took 2.97 / 6.59 mm to 2.52 / 5.11; pixel weight 0.03 → 2.77 / 5.58, 0.01 → 2.52 / 5.11,
@@ -77,13 +77,14 @@ const BASE: GarRefineConfig = {
  * `fast` had a pose rate of 0.015: its 20 Adam steps, each moving every angle by about the rate
  * whatever the gradient's size, threw the pose off the landmarks (examples 5.39 %, benchmark 2.53 /
  * 4.96, NME 11.7 %); pose rate 0.01 → 3.99 %, 0.005 → 2.73 %, 0.002 → 2.14 % and 2.41 / 4.71 mm.
- * In `default` the pose rate 0.002 (was 0.01) gives examples 1.92 % (2.00) at 2.40 / 4.74 mm (2.39 / 4.74).
+ * In `default` the pose rate 0.002 (was 0.01) gives examples 1.92 % (2.00) at 2.40 / 4.74 mm (2.39 / 4.74);
+ * in `quality` 1.93 % (1.95 with its former 0.006).
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
   instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },
   fast: { ...BASE, landmarkStageSteps: 100, steps: 20, learningRateShape: 0.05, learningRateLatent: 0.03 },
   default: BASE,
-  quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRatePose: 0.006, learningRateLatent: 0.012 },
+  quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRateLatent: 0.012 },
 });
 
 /** A preset (default `default`) with overrides, checked; throws UsageError naming the bad field. */

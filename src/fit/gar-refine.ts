@@ -201,26 +201,12 @@ export class GarRefinement {
     const submesh = garVisibleSubmesh(clipAll, models.model.triangles, size);
     const points = toCameraSpace(gatherRows(vertices, submesh.vertexIds), variables, fitFrame);
     const render = renderSubmeshThroughGar(this.generator, submesh, points, focalTensor(variables, fitFrame), fitFrame.principalPointPx, this.w);
-    const pixelDistance = photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target);
-    const pixel = tf.mul(this.pixelWeightFor(pixelDistance.dataSync()[0]), pixelDistance) as tf.Scalar;
+    const pixel = tf.mul(config.pixelWeight, robustPixelLoss(photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target), config.pixelNoiseReference)) as tf.Scalar;
     const landmarkAndPriors = this.detected
       ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig)
       : priorLoss(models, variables, this.fitConfig, fitFrame.shapePriorScale);
     const latentPrior = tf.mul(config.latentPriorWeight, tf.mean(tf.square(tf.sub(this.w, this.generator.mapping.wAvg)))) as tf.Scalar;
     return { pixel, landmarkAndPriors, latentPrior, total: tf.addN([pixel, landmarkAndPriors, latentPrior]) as tf.Scalar, render: render.image };
-  }
-
-  /**
-   * The pixel weight at a current mean colour distance: `pixelWeight`, lowered as
-   * (pixelNoiseReference / distance)² where the GAR leaves more than the reference unexplained.
-   * This is inverse-variance weighting with the noise level estimated from the residual: a photo
-   * unlike the GAR's training renders (a real photo, for a GAR trained on studio renders) leaves a
-   * large residual, and its pixel loss then pulls the mesh less against the landmarks.
-   */
-  pixelWeightFor(distance: number): number {
-    const { pixelWeight, pixelNoiseReference } = this.config;
-    if (pixelNoiseReference === 0 || !(distance > pixelNoiseReference)) return pixelWeight;
-    return pixelWeight * (pixelNoiseReference / distance) ** 2;
   }
 
   /** Evaluate the loss terms as numbers. */
@@ -312,6 +298,18 @@ export function refineWithGar(generator: Generator, models: ModelTensors, input:
   } finally {
     refinement.dispose();
   }
+}
+
+/**
+ * The mean colour distance d made robust: d up to the reference r, then 2r − r²/d, whose slope
+ * falls as (r / d)². That is inverse-variance weighting with the noise level estimated from the
+ * residual: a photo unlike the GAR's training renders (a real photo, for a GAR trained on studio
+ * renders) leaves a large residual, and its pixel loss then pulls the mesh less against the
+ * landmarks. r = 0: d as is.
+ */
+export function robustPixelLoss(distance: tf.Scalar, reference: number): tf.Scalar {
+  if (reference === 0) return distance;
+  return tf.tidy(() => tf.where(tf.greater(distance, reference), tf.sub(2 * reference, tf.div(reference * reference, distance)), distance) as tf.Scalar);
 }
 
 /** Landmark box size (geometric mean of its sides) in crop pixels; without landmarks, the template's face size. */

@@ -76,6 +76,27 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.equal(json.gar.lossHistory.values, 1);
   });
 
+  test('with no option the shipped GAR runs; graphics-only options choose the graphics path, and clash with a named GAR path', async () => {
+    const photo = join(photosDir, '000006.jpg');
+    const env = { FACEGAR_SHIPPED_MODELS_DIR: shipped };
+    const byDefault = await runCli(['reconstruct', photo, '--preset', 'instant', '--out', join(work, 'o-default'), '--workers', '1', '--json'], { env });
+    assert.equal(byDefault.code, 0, byDefault.stderr.slice(-600));
+    assert.equal(JSON.parse(await readFile(join(work, 'o-default', '000006.json'), 'utf8')).renderer, 'gar');
+    const graphics = await runCli(['reconstruct', photo, '--landmark-steps', '30', '--photometric-steps', '0', '--out', join(work, 'o-graphics'), '--workers', '1', '--json'], { env });
+    assert.equal(graphics.code, 0, graphics.stderr.slice(-600));
+    assert.equal(JSON.parse(await readFile(join(work, 'o-graphics', '000006.json'), 'utf8')).renderer, 'graphics');
+    const clashes = [
+      await runCli(['reconstruct', photo, '--photometric-steps', '0', '--renderer', 'gar', '--out', join(work, 'o-clash1')], { env }),
+      await runCli(['reconstruct', photo, '--render-size', '64', '--gar', garDir, '--out', join(work, 'o-clash2')], { env }),
+      await runCli(['reconstruct', photo, '--landmark-steps', '30', '--preset', 'fast', '--out', join(work, 'o-clash3')], { env }),
+    ];
+    for (const run of clashes) {
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /belongs to the graphics path/);
+      assert.ok(!hasStackTrace(run.stderr));
+    }
+  });
+
   test('a missing or corrupt GAR, or --renderer gar without any GAR, exits 6 with one line', async () => {
     const photo = join(photosDir, '000002.jpg');
     const missing = await runCli(['reconstruct', photo, '--gar', join(work, 'nowhere'), '--out', join(work, 'o1')]);

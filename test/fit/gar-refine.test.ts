@@ -6,7 +6,7 @@ import { applyAffine2D } from '../../src/common/image.ts';
 import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
 import { GAR_PRESETS, Generator } from '../../src/gar/index.ts';
 import { ModelTensors } from '../../src/fit/model-tensors.ts';
-import { GarRefinement, refineWithGar, type GarRefineInput } from '../../src/fit/gar-refine.ts';
+import { GarRefinement, refineWithGar, robustPixelLoss, type GarRefineInput } from '../../src/fit/gar-refine.ts';
 import { validateGarRefineConfig } from '../../src/fit/gar-refine-config.ts';
 import { createCropFrame, cropFocal, cropPoseToCamera, renderThroughGar } from '../../src/invert/index.ts';
 import { transformPointsArray } from '../../src/geometry/camera.ts';
@@ -97,7 +97,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     tf.dispose([base, projection, w, focal, gradient]);
   });
 
-  test('the pixel weight falls as (reference / distance)² once the GAR leaves more than the reference unexplained', () => {
+  test('past the noise reference r the pixel loss d becomes 2r − r²/d: continuous, its slope falling as (r / d)²', () => {
     const pixelTerm = (config: Record<string, number>) => {
       const refinement = new GarRefinement(generator, models, input, config);
       try {
@@ -108,14 +108,22 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     };
     const distance = pixelTerm({ pixelWeight: 1, pixelNoiseReference: 0 });
     assert.ok(distance > 0.05, `mean colour distance ${distance}`);
-    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 0 }) - 0.01 * distance) < 1e-6 * distance);
-    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 2 * distance }) - 0.01 * distance) < 1e-6 * distance, 'below the reference: the full weight');
-    assert.ok(Math.abs(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: distance / 2 }) - 0.01 * distance / 4) < 1e-6 * distance, 'twice the reference: a quarter');
+    const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-5 * b, `${what}: ${a} vs ${b}`);
+    close(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 0 }), 0.01 * distance, 'weighted');
+    close(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 2 * distance }), 0.01 * distance, 'below the reference: d');
+    close(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: distance / 2 }), 0.01 * (distance - distance / 4), 'd = 2r: 2r − r/2');
+    // Hand-computed with r = 0.2: d ≤ r → d; d > r → 0.4 − 0.04 / d, slope 0.04 / d².
+    for (const [d, expected, slope] of [[0.1, 0.1, 1], [0.2, 0.2, 1], [0.4, 0.3, 0.25], [0.8, 0.35, 0.0625]]) {
+      const { value, grad } = tf.valueAndGrad((x: tf.Scalar) => robustPixelLoss(x, 0.2))(tf.scalar(d));
+      close(value.dataSync()[0], expected, `value at ${d}`);
+      close(grad.dataSync()[0], slope, `slope at ${d}`);
+      tf.dispose([value, grad]);
+    }
+    assert.ok(Math.abs(robustPixelLoss(tf.scalar(0.2 + 1e-6), 0.2).dataSync()[0] - 0.2) < 1e-5, 'continuous at r');
   });
 
   test('the pixel loss alone moves every refined quantity (gradients through the GAR)', () => {
-    // A constant pixel weight: the noise-reference weight is re-measured at each step, not differentiated.
-    const pixelOnly = { landmarkWeight: 0, identityPriorWeight: 0, expressionPriorWeight: 0, focalPriorWeight: 0, latentPriorWeight: 0, pixelNoiseReference: 0 };
+    const pixelOnly = { landmarkWeight: 0, identityPriorWeight: 0, expressionPriorWeight: 0, focalPriorWeight: 0, latentPriorWeight: 0 };
     const refinement = new GarRefinement(generator, models, { ...input, landmarks68: undefined }, pixelOnly);
     try {
       const variables = refinement.refinedVariables();
@@ -141,7 +149,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('identity, expression, pose, depth, focal and w each get a gradient, and a step along it alone lowers the full loss', () => {
-    const refinement = new GarRefinement(generator, models, input, { pixelNoiseReference: 0 }); // constant pixel weight, as above
+    const refinement = new GarRefinement(generator, models, input);
     try {
       const K = models.identityCount;
       const v = refinement.variables;
