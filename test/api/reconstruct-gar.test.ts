@@ -86,9 +86,10 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
 test('the one-shot reconstruct() runs a short refinement from the mean face; a reconstructor without a GAR refuses the GAR renderer', async () => {
   const detector = await loadDetectorModelFiles();
   const image = await photo('000114.jpg');
-  const result = await reconstruct(image, { model, detector, gar: files }, { renderer: 'gar', garStart: 'mean', garRefine: { steps: 3 } });
+  // Adam's first step after the converged landmark stage moves every variable by its rate and may raise the loss; a few more bring it below the start.
+  const result = await reconstruct(image, { model, detector, gar: files }, { renderer: 'gar', garStart: 'mean', garRefine: { steps: 8 } });
   const gar = result.faces[0].gar!;
-  assert.deepEqual([gar.start, gar.steps, gar.lossHistory.length], ['mean', 3, 4]);
+  assert.deepEqual([gar.start, gar.steps, gar.lossHistory.length], ['mean', 8, 9]);
   assert.ok(gar.finalTerms.total < gar.lossHistory[0], `loss ${gar.lossHistory[0]} → ${gar.finalTerms.total}`);
   await assert.rejects(reconstruct(image, { model, detector }, { renderer: 'gar' }), ModelUnavailableError);
   // facegar/node's loader takes the CLI's options and brings the checkpoints along.
