@@ -175,12 +175,11 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const presets = ['instant', 'fast', 'default', 'quality'];
   if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
   const { chooseRenderer } = await import('../io/node/gar-models.ts');
-  // Options of the graphics path only: with no renderer named they choose it; with the GAR path named they are a mistake.
-  const graphicsOptions = (['landmark-steps', 'photometric-steps', 'render-size'] as const).filter((name) => values[name] !== undefined);
-  const garNamed = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined;
-  if (graphicsOptions.length > 0 && values.preset !== undefined && values.renderer === undefined) throw new UsageError(`--${graphicsOptions[0]} belongs to the graphics path and --preset to the GAR path: name one with --renderer`);
-  if (graphicsOptions.length > 0 && garNamed) throw new UsageError(`--${graphicsOptions[0]} belongs to the graphics path (drop it, or use --renderer graphics)`);
-  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, ...(graphicsOptions.length > 0 ? { defaultRenderer: 'graphics' as const } : {}) });
+  // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
+  const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
+  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
+  if (graphicsOption && garOption) throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
+  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
   if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
   if (choice.renderer === 'gar' && values.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
 
