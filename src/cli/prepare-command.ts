@@ -4,8 +4,8 @@
 // encoder's pseudo-labels). Resumable: sources already listed (as images or as skipped) are not
 // processed again, except to add a missing fit.
 import { readFile } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve } from 'node:path';
-import { EXIT_CODES, UsageError } from '../common/errors.ts';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
 import { parseCommandArgs, requireOption } from './command-options.ts';
 import type { RgbaImage } from '../common/image.ts';
 
@@ -27,6 +27,12 @@ Options:
       --seed <n>        [number] seed of the synthetic stream (default: 0)
       --align <how>     [string] synthetic faces: truth (model landmarks of the render, the ones the
                         GAR's normal maps are framed by) | detect (the detector, as for photos) (default: truth)
+      --pad <fraction>  [number] photos: mirror-pad each side by this fraction of the longer side before
+                        detecting and cropping, for tight crops such as UTKFace's (default: 0)
+      --max-outside <f> [number] photos: skip a face whose aligned crop has more than this fraction of its
+                        area outside the original photo (mirror padding or black) (default: 1, keep all)
+      --include <file>  [string] photos: only these sources (one path per line, relative to the photos dir)
+      --exclude <file>  [string] photos: never these sources (same format; e.g. a held-out list)
       --fit             [boolean] also fit the morphable model to every face through the graphics
                         renderer (as facegar reconstruct --renderer graphics, ~1.5 s a face) and store
                         identity, expression, pose and camera, in the photo and in the largest crop
@@ -39,6 +45,8 @@ interface DatasetImage {
   id: string; source: string; files: Record<string, string>; landmarks68: number[];
   /** Detector score; absent when the crop was aligned on known (synthetic truth) landmarks. */
   detectionScore?: number;
+  /** With --pad: fraction of the largest crop's area that lies outside the original photo (filled by the mirror). */
+  outsideFraction?: number;
   /** Synthetic faces: the scene's head angles [pitch, yaw, roll], degrees. */
   anglesDeg?: number[];
   /** With --fit: the graphics-path fit. */
@@ -52,6 +60,20 @@ interface DatasetFit {
   /** Mean landmark distance between fit and detection (or synthetic truth), over the inter-ocular distance. */
   landmarkErrorIod: number;
 }
+/** Longest time between two saves of dataset.json. */
+const SAVE_INTERVAL_MS = 10_000;
+
+/** A list file: one source path per line (relative, '/'-separated); blank lines and '#' comments ignored. */
+async function readSourceList(path: string, option: string): Promise<Set<string>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputMissingError(`cannot read ${option} list ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return new Set(text.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#')));
+}
+
 interface Dataset { format: 1; sizes: number[]; images: DatasetImage[]; skipped: { source: string; reason: string }[] }
 
 /** One thing to crop: a photo file or a synthetic render, by its dataset source name. */
@@ -63,6 +85,7 @@ export async function run(args: string[]): Promise<number> {
     seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
     quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
     verbose: { type: 'boolean', short: 'v', default: false }, fit: { type: 'boolean', default: false },
+    pad: { type: 'string', default: '0' }, 'max-outside': { type: 'string', default: '1' }, include: { type: 'string' }, exclude: { type: 'string' },
   }, { allowPositionals: true });
   if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
   requireOption(values.out, '--out <dataset dir>');
@@ -78,12 +101,19 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`Expected an integer ≥ 0 for --seed but received ${values.seed}`);
   if (values.align !== 'truth' && values.align !== 'detect') throw new UsageError(`Expected truth or detect for --align but received ${values.align}`);
   const useDetector = !synthetic || values.align === 'detect';
+  const padFraction = Number(values.pad);
+  if (!(padFraction >= 0 && padFraction <= 2)) throw new UsageError(`Expected a number between 0 and 2 for --pad but received ${values.pad}`);
+  const maxOutside = Number(values['max-outside']);
+  if (!(maxOutside >= 0 && maxOutside <= 1)) throw new UsageError(`Expected a number between 0 and 1 for --max-outside but received ${values['max-outside']}`);
+  if (synthetic && (values.include !== undefined || values.exclude !== undefined || padFraction > 0)) {
+    throw new UsageError('--pad, --include and --exclude apply to photos, not to --synthetic');
+  }
 
   const { decodeImageFile } = await import('../io/node/decode-image.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
   const { ensureWritableDirectory, writeFileAtomic } = await import('../io/node/atomic-write.ts');
   const { alignFaceCrop, faceCropTransform } = await import('../detect/align-face-crop.ts');
-  const { applyAffine2D } = await import('../common/image.ts');
+  const { applyAffine2D, fractionOutsideRect, invertAffine2D, padImageMirror } = await import('../common/image.ts');
   const { FacegarError } = await import('../common/errors.ts');
 
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
@@ -108,7 +138,14 @@ export async function run(args: string[]): Promise<number> {
     const photosDir = resolve(positionals[0]);
     const inputs = await expandInputs([photosDir]);
     if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals[0]}`);
-    for (const { path } of inputs) sources.push({ source: relative(photosDir, path), stem: basename(path, extname(path)), load: async () => ({ image: await decodeImageFile(path) }) });
+    const include = values.include === undefined ? undefined : await readSourceList(values.include, '--include');
+    const exclude = values.exclude === undefined ? undefined : await readSourceList(values.exclude, '--exclude');
+    for (const { path } of inputs) {
+      const source = relative(photosDir, path).split(sep).join('/');
+      if ((include && !include.has(source)) || exclude?.has(source)) continue;
+      sources.push({ source, stem: basename(path, extname(path)), load: async () => ({ image: await decodeImageFile(path) }) });
+    }
+    if (sources.length === 0) throw new UsageError(`no photo of ${positionals[0]} is left after --include/--exclude`);
   }
 
   const outDir = resolve(values.out);
@@ -160,11 +197,17 @@ export async function run(args: string[]): Promise<number> {
   const show = !values.quiet;
   const started = Date.now();
   let processed = 0;
+  let lastSaved = Date.now();
   try {
     for (const [index, { source, stem, load }] of sources.entries()) {
       if (done.has(source)) continue;
       try {
-        const { image, truthLandmarks68, anglesDeg } = await load();
+        const loaded = await load();
+        const { truthLandmarks68, anglesDeg } = loaded;
+        const padPx = Math.round(padFraction * Math.max(loaded.image.width, loaded.image.height));
+        const original = { left: padPx, top: padPx, width: loaded.image.width, height: loaded.image.height };
+        // Coordinates below (landmarks, the fit's photo pose) are those of the padded photo.
+        const image = padPx > 0 ? padImageMirror(loaded.image, padPx) : loaded.image;
         let landmarks: Float32Array | undefined = truthLandmarks68;
         let detectionScore: number | undefined;
         let mesh468: Float32Array | undefined;
@@ -180,6 +223,9 @@ export async function run(args: string[]): Promise<number> {
           if (landmarks) earlier.fit = fitter!(image, landmarks, mesh468);
         } else if (!landmarks) {
           dataset.skipped.push({ source, reason: 'no face found' });
+        } else if (maxOutside < 1 && fractionOutsideRect(invertAffine2D(faceCropTransform(landmarks, largest)), largest, largest, original) > maxOutside) {
+          const outside = fractionOutsideRect(invertAffine2D(faceCropTransform(landmarks, largest)), largest, largest, original);
+          dataset.skipped.push({ source, reason: `aligned crop ${(100 * outside).toFixed(0)} % outside the photo (--max-outside ${maxOutside})` });
         } else {
           const id = `${String(dataset.images.length + dataset.skipped.length).padStart(6, '0')}-${stem.replace(/[^\w.-]+/g, '_')}`;
           const files: Record<string, string> = {};
@@ -194,8 +240,10 @@ export async function run(args: string[]): Promise<number> {
               for (let i = 0; i < 68; i++) landmarks68.push(...applyAffine2D(cropFromImage, landmarks[2 * i], landmarks[2 * i + 1]).map((v) => Math.round(v * 100) / 100));
             }
           }
+          const outsideFraction = padPx > 0 ? fractionOutsideRect(invertAffine2D(faceCropTransform(landmarks, largest)), largest, largest, original) : undefined;
           dataset.images.push({
             id, source, files, landmarks68,
+            ...(outsideFraction !== undefined ? { outsideFraction: Math.round(outsideFraction * 1000) / 1000 } : {}),
             ...(detectionScore !== undefined ? { detectionScore: Math.round(detectionScore * 1000) / 1000 } : {}),
             ...(anglesDeg ? { anglesDeg } : {}),
             ...(fitter ? { fit: fitter(image, landmarks, mesh468) } : {}),
@@ -205,8 +253,13 @@ export async function run(args: string[]): Promise<number> {
         if (!(error instanceof FacegarError)) throw error;
         dataset.skipped.push({ source, reason: error.message });
       }
-      await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');
       processed++;
+      // dataset.json grows with every face: rewriting it after each one is quadratic on large
+      // folders. A kill loses at most the last few seconds' faces, which a rerun prepares again.
+      if (Date.now() - lastSaved > SAVE_INTERVAL_MS) {
+        await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');
+        lastSaved = Date.now();
+      }
       if (show) {
         const filled = Math.round(24 * (index + 1) / sources.length);
         const elapsed = (Date.now() - started) / 1000;

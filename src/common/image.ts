@@ -89,3 +89,43 @@ export function halveImage(image: RgbaImage): RgbaImage {
   }
   return out;
 }
+
+/**
+ * `image` with `padPx` pixels added on every side, filled by mirroring the image about its
+ * edges (repeatedly for pads wider than the image). Tight face crops need room around the
+ * face for the detector and for a canonical crop; a mirror continues skin and background
+ * where black would add an edge no photo has.
+ */
+export function padImageMirror(image: RgbaImage, padPx: number): RgbaImage {
+  if (!Number.isInteger(padPx) || padPx < 0) throw new RangeError(`padPx must be a non-negative integer, got ${padPx}`);
+  const { width, height } = image;
+  const out = createRgbaImage(width + 2 * padPx, height + 2 * padPx);
+  const mirror = (i: number, n: number) => {
+    const period = 2 * n;
+    const m = ((i % period) + period) % period;
+    return m < n ? m : period - 1 - m;
+  };
+  for (let y = 0; y < out.height; y++) {
+    const sy = mirror(y - padPx, height);
+    for (let x = 0; x < out.width; x++) {
+      const sx = mirror(x - padPx, width);
+      out.data.set(image.data.subarray((sy * width + sx) * 4, (sy * width + sx) * 4 + 4), (y * out.width + x) * 4);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fraction of a `width`×`height` crop's pixel centres that `cropToImage` maps outside the
+ * rectangle [left, left + rectWidth) × [top, top + rectHeight) of the image.
+ */
+export function fractionOutsideRect(cropToImage: Affine2D, width: number, height: number, rect: { left: number; top: number; width: number; height: number }): number {
+  let outside = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [u, v] = applyAffine2D(cropToImage, x + 0.5, y + 0.5);
+      if (u < rect.left || v < rect.top || u >= rect.left + rect.width || v >= rect.top + rect.height) outside++;
+    }
+  }
+  return outside / (width * height);
+}
