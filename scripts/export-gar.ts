@@ -29,6 +29,15 @@ const sha256 = createHash('sha256').update(weights).digest('hex');
 const weightsPath = `${isEncoder ? 'encoder' : 'gar'}-${manifest.config.network.resolution}px-step${manifest.step}.safetensors`;
 await ensureWritableDirectory(outDir);
 await writeFileAtomic(join(outDir, weightsPath), weights);
-const exported = { ...manifest, weightsPath, weightsSha256: sha256, notes: { ...manifest.notes, exportedFrom: `step ${manifest.step} of a facegar ${isEncoder ? 'train-encoder' : 'train-gar'} run` } };
+// A shipped manifest names no folder of the machine it was made on: absolute paths in the
+// notes (the training command) and the GAR reference keep only their last component.
+const withoutMachinePaths = (text: string) => text.replace(/(^|[\s=])\/[^\s]*\/([^\s/]+)/g, (_, lead: string, last: string) => `${lead}${last}`);
+const notes = Object.fromEntries(Object.entries(manifest.notes ?? {}).map(([key, value]) => [key, withoutMachinePaths(String(value))]));
+const gar = (manifest as { gar?: { step: number; weightsPath: string } }).gar;
+const exported = {
+  ...manifest, weightsPath, weightsSha256: sha256,
+  ...(gar ? { gar: { ...gar, weightsPath: withoutMachinePaths(gar.weightsPath) } } : {}),
+  notes: { ...notes, exportedFrom: `step ${manifest.step} of a facegar ${isEncoder ? 'train-encoder' : 'train-gar'} run` },
+};
 await writeFileAtomic(join(outDir, 'checkpoint.json'), JSON.stringify(exported, null, 2) + '\n');
 process.stdout.write(`${join(outDir, weightsPath)}: ${kept.length} tensors, ${(weights.length / 1e6).toFixed(2)} MB, sha256 ${sha256}\n`);

@@ -204,7 +204,7 @@ export class GarRefinement {
     const pixel = tf.mul(config.pixelWeight, robustPixelLoss(photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target), config.pixelNoiseReference)) as tf.Scalar;
     const landmarkAndPriors = this.detected
       ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig)
-      : priorLoss(models, variables, this.fitConfig, fitFrame.shapePriorScale);
+      : priorLoss(models, variables, this.fitConfig, fitFrame);
     const latentPrior = tf.mul(config.latentPriorWeight, tf.mean(tf.square(tf.sub(this.w, this.generator.mapping.wAvg)))) as tf.Scalar;
     return { pixel, landmarkAndPriors, latentPrior, total: tf.addN([pixel, landmarkAndPriors, latentPrior]) as tf.Scalar, render: render.image };
   }

@@ -24,6 +24,15 @@ export interface FitFrame {
    * rigid phase (1 until then, and when absent).
    */
   shapePriorScale?: number;
+  /**
+   * Where the identity prior is centred, and how tightly per mode: Σ precision_k (α_k − mean_k)².
+   * Absent: the model's own prior, N(0, 1) per mode (mean 0, precision 1). A shape encoder's
+   * estimate with its per-mode error on held-out renders (precision = 1 / error²) takes its place,
+   * so the landmarks move identity only where they say more than the encoder did.
+   */
+  identityPrior?: { mean: Float32Array; precision: Float32Array };
+  /** Centre of the log-focal prior (log of focal / focalPriorPx). Default 0. */
+  logFocalPriorMean?: number;
 }
 
 /** Model-space points [N, 3] → camera space [N, 3] under the variables' pose. */
@@ -97,21 +106,26 @@ export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorre
     const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
     const perPoint = tf.sum(tf.square(residual), 1);
     const data = tf.div(tf.sum(tf.mul(perPoint, weights)), tf.sum(weights));
-    const terms = [tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config, frame.shapePriorScale)];
+    const terms = [tf.mul(config.landmarkWeight, data), priorLoss(models, variables, config, frame)];
     if (dense && config.denseLandmarkWeight > 0) terms.push(tf.mul(config.denseLandmarkWeight, dense.loss(variables, frame)));
     return tf.addN(terms) as tf.Scalar;
   });
 }
 
-/** Gaussian priors on identity and expression, and on log focal. */
-export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig, shapePriorScale = 1): tf.Scalar {
+/** Gaussian priors on identity and expression, and on log focal (centres and scales from `frame`). */
+export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig, frame: Pick<FitFrame, 'shapePriorScale' | 'identityPrior' | 'logFocalPriorMean'> = {}): tf.Scalar {
   return tf.tidy(() => {
+    const shapePriorScale = frame.shapePriorScale ?? 1;
     const identity = tf.slice(variables.coefficients, [0], [models.identityCount]);
     const expression = tf.slice(variables.coefficients, [models.identityCount], [models.expressionCount]);
+    const prior = frame.identityPrior;
+    const identityTerm = prior
+      ? tf.sum(tf.mul(tf.tensor1d(prior.precision), tf.square(tf.sub(identity, tf.tensor1d(prior.mean)))))
+      : tf.sum(tf.square(identity));
     return tf.addN([
-      tf.mul(config.identityPriorWeight * shapePriorScale, tf.sum(tf.square(identity))),
+      tf.mul(config.identityPriorWeight * shapePriorScale, identityTerm),
       tf.mul(config.expressionPriorWeight * shapePriorScale, tf.sum(tf.square(expression))),
-      tf.mul(config.focalPriorWeight, tf.square(variables.logFocal)),
+      tf.mul(config.focalPriorWeight, tf.square(tf.sub(variables.logFocal, frame.logFocalPriorMean ?? 0))),
     ]) as tf.Scalar;
   });
 }
