@@ -126,7 +126,7 @@ export async function benchGarReconstruct(options: { photo?: string; repeats?: n
   let files: GarModelFiles, networks: string;
   const choice = await chooseRenderer({ renderer: 'gar' }).catch(() => undefined);
   if (choice?.encoderDir) {
-    files = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+    files = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
     networks = `shipped ${choice.garDir} + ${choice.encoderDir}`;
   } else {
     files = randomGarModelFiles(model, 'small');

@@ -10,7 +10,7 @@ import { validateGarRefineConfig, type GarRefineConfig, type GarRefinePresetName
 import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
-import type { EncoderEstimate } from '../invert/face-encoder.ts';
+import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import type { GarModels } from './gar-models.ts';
 
@@ -62,8 +62,9 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   let mark = performance.now();
   const lap = () => { const now = performance.now(), ms = now - mark; mark = now; return ms; };
-  const { crop, cropFromImage } = alignFaceCrop(image, landmarks68, size);
-  for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255; // outside the photo: opaque black, as in training
+  const aligned = alignFaceCrop(image, landmarks68, size);
+  const { cropFromImage } = aligned;
+  const crop = opaque(aligned.crop);
   const cropLandmarks = new Float32Array(136);
   for (let k = 0; k < 68; k++) cropLandmarks.set(applyAffine2D(cropFromImage, landmarks68[2 * k], landmarks68[2 * k + 1]), 2 * k);
   const frame = createCropFrame(modelTensors.model, size, applyAffine2D(cropFromImage, image.width / 2, image.height / 2));
@@ -71,15 +72,23 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   let estimate: EncoderEstimate | undefined;
   if (start === 'encoder') {
-    const crops = imageToGarTensor(crop);
-    try {
-      estimate = models.encoder!.estimate(crops)[0];
-    } finally {
-      crops.dispose();
+    estimate = encodeCrop(models.encoder!, crop);
+    // The shape encoder's crop is the same similarity of the photo at its own resolution, so its
+    // crop-frame pose (normalised pivot, focal and depth relative to the frame) carries over.
+    if (models.shapeEncoder) {
+      const shape = encodeCrop(models.shapeEncoder, opaque(alignFaceCrop(image, landmarks68, models.shapeEncoder.config.resolution).crop));
+      estimate = { ...shape, w: estimate.w };
     }
   }
   const encodeMs = lap();
-  const refined = refineWithGar(models.generator, modelTensors, { crop, frame, landmarks68: cropLandmarks, start: estimate }, config, options.onStep && ((step, total) => options.onStep!(step, total)));
+  const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
+  const identityPrior = shapeEncoder && estimate
+    ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
+    : undefined;
+  const refined = refineWithGar(models.generator, modelTensors, {
+    crop, frame, landmarks68: cropLandmarks, start: estimate,
+    ...(identityPrior ? { identityPrior, logFocalPriorMean: estimate!.pose.logFocal } : {}),
+  }, config, options.onStep && ((step, total) => options.onStep!(step, total)));
   const refineMs = lap();
 
   // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the
@@ -119,6 +128,21 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
       timingsMs: { align: alignMs, encode: encodeMs, landmarks: refined.timingsMs.landmarks, refine: refineMs - refined.timingsMs.landmarks },
     },
   };
+}
+
+/** Outside the photo: opaque black, as in training. Changes `crop` in place and returns it. */
+function opaque(crop: RgbaImage): RgbaImage {
+  for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255;
+  return crop;
+}
+
+function encodeCrop(encoder: FaceEncoder, crop: RgbaImage): EncoderEstimate {
+  const crops = imageToGarTensor(crop);
+  try {
+    return encoder.estimate(crops)[0];
+  } finally {
+    crops.dispose();
+  }
 }
 
 /**

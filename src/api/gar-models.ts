@@ -21,15 +21,23 @@ export interface CheckpointBytes {
 export interface GarModelFiles {
   gar: CheckpointBytes;
   encoder?: CheckpointBytes;
+  /**
+   * A shape encoder (the encoder architecture, trained on renders of known geometry for identity,
+   * expression, pose and camera, not for the GAR latent): when given, its estimate starts the
+   * fit and centres the identity prior; the GAR encoder then supplies only w.
+   */
+  shapeEncoder?: CheckpointBytes;
   /** Where they came from, for messages (e.g. a directory). */
   garSource?: string;
   encoderSource?: string;
+  shapeEncoderSource?: string;
 }
 
 /** The decoded networks. Owns tensors: dispose(). */
 export interface GarModels {
   generator: Generator;
   encoder?: FaceEncoder;
+  shapeEncoder?: FaceEncoder;
   /** Training step of the GAR checkpoint. */
   garStep: number;
   dispose(): void;
@@ -57,6 +65,21 @@ export function decodeGarModels(files: GarModelFiles, model: MorphableModel): Ga
     generator.dispose();
     throw new ModelUnavailableError(`${encoderName}: cannot load the encoder (${oneLine(error)})`, { cause: error });
   }
+  let shapeEncoder: FaceEncoder | undefined;
+  try {
+    if (files.shapeEncoder) shapeEncoder = decodeFaceEncoder(files.shapeEncoder.manifest, files.shapeEncoder.weights);
+  } catch (error) {
+    generator.dispose();
+    encoder?.dispose();
+    throw new ModelUnavailableError(`${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: cannot load the shape encoder (${oneLine(error)})`, { cause: error });
+  }
+  if (shapeEncoder && (shapeEncoder.config.identityCount !== model.identityCount || shapeEncoder.config.expressionCount !== model.expressionNames.length)) {
+    const e = shapeEncoder.config;
+    generator.dispose();
+    encoder?.dispose();
+    shapeEncoder.dispose();
+    throw new ModelUnavailableError(`${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: ${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}`);
+  }
   if (encoder) {
     const e = encoder.config, g = generator.config;
     const mismatch = e.resolution !== g.resolution ? `resolution ${e.resolution} vs the GAR's ${g.resolution}`
@@ -66,12 +89,13 @@ export function decodeGarModels(files: GarModelFiles, model: MorphableModel): Ga
     if (mismatch) {
       generator.dispose();
       encoder.dispose();
+      shapeEncoder?.dispose();
       throw new ModelUnavailableError(`${encoderName}: the encoder does not fit ${garName} (${mismatch})`);
     }
   }
   return {
-    generator, encoder, garStep,
-    dispose() { generator.dispose(); encoder?.dispose(); },
+    generator, encoder, shapeEncoder, garStep,
+    dispose() { generator.dispose(); encoder?.dispose(); shapeEncoder?.dispose(); },
   };
 }
 

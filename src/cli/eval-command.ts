@@ -54,6 +54,7 @@ Options of synthetic:
       --renderer <name>      [string] graphics | gar: only that renderer's rows (default: both)
       --gar <dir>            [string] GAR run or model dir (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
+      --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
       --preset <name>        [string] GAR rows: fast | default | quality (default: default)
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
@@ -89,7 +90,7 @@ export async function run(args: string[]): Promise<number> {
 async function syntheticCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, {
     n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string' }, methods: { type: 'string' },
-    gar: { type: 'string' }, encoder: { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
+    gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
     'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
     backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
@@ -137,12 +138,12 @@ async function syntheticCommand(args: string[]): Promise<number> {
   if (values.renderer !== 'graphics') {
     let choice: Awaited<ReturnType<typeof chooseRenderer>> | undefined;
     try {
-      choice = await chooseRenderer({ renderer: 'gar', gar: values.gar, encoder: values.encoder });
+      choice = await chooseRenderer({ renderer: 'gar', gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'] });
     } catch (error) {
       // No GAR anywhere: the graphics row alone, unless a GAR row was asked for.
       if (!(error instanceof ModelUnavailableError) || wantsGar) throw error;
     }
-    if (choice) gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+    if (choice) gar = await readGarModelFiles(choice as typeof choice & { garDir: string });
   }
   const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
   const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });

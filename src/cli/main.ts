@@ -67,6 +67,9 @@ Options:
                              when shipped; $FACEGAR_SHIPPED_MODELS_DIR replaces models/)
       --encoder <dir>        [string] encoder dir (facegar train-encoder) (default: models/encoder-small with
                              the shipped GAR; none with --gar: refinement starts from the mean face)
+      --shape-encoder <dir>  [string] GAR path: a shape encoder (identity, expression, pose, camera from renders of
+                             known geometry) that starts the fit and centres its identity prior; none = without
+                             (default: models/shape-encoder-* when shipped, with an encoder)
       --preset <name>        [string] GAR path: instant (encoder only) | fast | default | quality (default: default)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
       --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 200)
@@ -135,6 +138,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     renderer: { type: 'string' },
     gar: { type: 'string' },
     encoder: { type: 'string' },
+    'shape-encoder': { type: 'string' },
     preset: { type: 'string' },
     workers: { type: 'string' },
     'landmark-steps': { type: 'string' },
@@ -177,9 +181,9 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const { chooseRenderer } = await import('../io/node/gar-models.ts');
   // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
   const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
-  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
+  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values['shape-encoder'] !== undefined ? '--shape-encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
   if (graphicsOption && garOption) throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
-  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
+  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'], ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
   if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
   if (choice.renderer === 'gar' && values.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
 
@@ -205,7 +209,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
       printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
     },
   });
-  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, preset: (values.preset ?? 'default') as 'instant' | 'fast' | 'default' | 'quality' } : undefined;
+  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: (values.preset ?? 'default') as 'instant' | 'fast' | 'default' | 'quality' } : undefined;
   if (gar) await checkGarModels(gar, loaded.model, backend as 'wasm' | 'cpu' | 'tensorflow' | undefined);
   if (gar) printLine(`renderer: ${choice.reason}, preset ${gar.preset}`);
   const outcome = await runBatch({
@@ -250,7 +254,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
  * Read and decode the GAR path's networks once before the batch starts, so a missing or corrupt
  * GAR or encoder ends the command with one line and exit 6 instead of failing in every worker.
  */
-async function checkGarModels(dirs: { garDir: string; encoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
+async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
   const { readGarModelFiles } = await import('../io/node/gar-models.ts');
   const { decodeGarModels } = await import('../api/gar-models.ts');
   const { initBackend } = await import('../engine/backend.ts');

@@ -31,6 +31,10 @@ export interface GarRefineInput {
   landmarks68?: Float32Array;
   /** Start (the encoder's estimate); default the mean face, frontal (yaw from the landmarks), w = w̄. */
   start?: EncoderEstimate;
+  /** Identity prior centre and per-mode precision (a shape encoder's estimate and confidence); default N(0, 1). */
+  identityPrior?: { mean: Float32Array; precision: Float32Array };
+  /** Centre of the log-focal prior, relative to the crop frame's focal reference. Default 0. */
+  logFocalPriorMean?: number;
 }
 
 /** Loss terms of one evaluation (each already multiplied by its weight). */
@@ -151,7 +155,13 @@ export class GarRefinement {
     const wStart = start?.w ?? generator.mapping.wAvg.dataSync() as Float32Array;
     if (wStart.length !== generator.config.wDim) throw invalidParameterError('start.w', `${generator.config.wDim} values`, wStart.length);
     this.w = tf.tidy(() => tf.variable(tf.tensor2d(wStart, [1, wStart.length]))) as tf.Variable<tf.Rank.R2>;
-    this.fitFrame = { focalPriorPx: frame.focalRefPx, principalPointPx: frame.principalPointPx, initialDepthMm: frame.depthRefMm, pivotMm: frame.pivotMm, faceSizePx: faceSize(input.landmarks68, R), shapePriorScale: 1 };
+    if (input.identityPrior && (input.identityPrior.mean.length !== K || input.identityPrior.precision.length !== K)) {
+      throw invalidParameterError('identityPrior', `mean and precision of ${K} modes`, `${input.identityPrior.mean.length}, ${input.identityPrior.precision.length}`);
+    }
+    this.fitFrame = {
+      focalPriorPx: frame.focalRefPx, principalPointPx: frame.principalPointPx, initialDepthMm: frame.depthRefMm, pivotMm: frame.pivotMm, faceSizePx: faceSize(input.landmarks68, R), shapePriorScale: 1,
+      ...(input.identityPrior ? { identityPrior: input.identityPrior } : {}), logFocalPriorMean: input.logFocalPriorMean ?? 0,
+    };
     this.fitConfig = validateFitConfig({
       landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
       identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,

@@ -39,6 +39,8 @@ export class FaceEncoder implements ParameterOwner {
   /** [P] non-trainable output standardisation. */
   readonly outputMean: tf.Variable;
   readonly outputStd: tf.Variable;
+  /** [K] RMS identity error on held-out renders, when its checkpoint says (see EncoderCheckpointManifest). */
+  identityErrorStd?: Float32Array;
 
   constructor(config: EncoderNetworkConfig, seed = 0) {
     this.config = validateEncoderNetworkConfig({ ...config });

@@ -18,6 +18,8 @@ export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
 /** The shipped models' folder names, in order of preference; other `gar-*` / `encoder-*` folders come after, by name. */
 export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
+/** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
+export const SHIPPED_SHAPE_ENCODER_NAMES = [] as const;
 
 /** `$FACEGAR_SHIPPED_MODELS_DIR`, else the repository's `models/` folder. */
 export function shippedModelsDir(): string {
@@ -33,6 +35,8 @@ export interface RendererRequest {
   gar?: string;
   /** --encoder ENC_DIR */
   encoder?: string;
+  /** --shape-encoder DIR, or 'none' for no shape encoder; absent = the shipped one, when the GAR path starts from an encoder. */
+  shapeEncoder?: string;
   /** Where shipped models are looked for (default shippedModelsDir()). */
   modelsDir?: string;
   /** Default DEFAULT_RENDERER. */
@@ -44,6 +48,8 @@ export interface RendererChoice {
   /** Absolute directories, for the GAR path. No encoder: refinement starts from the mean face. */
   garDir?: string;
   encoderDir?: string;
+  /** The shape encoder's directory: starts the fit and centres its identity prior (with an encoder only). */
+  shapeEncoderDir?: string;
   /** One line saying why, for progress output. */
   reason: string;
 }
@@ -55,6 +61,16 @@ export interface RendererChoice {
  * readGarModelFiles).
  */
 export async function chooseRenderer(request: RendererRequest): Promise<RendererChoice> {
+  const choice = await chooseGarNetworks(request);
+  if (request.shapeEncoder !== undefined && choice.renderer === 'graphics') throw new UsageError('--shape-encoder belongs to the GAR path: drop it or --renderer graphics');
+  if (choice.renderer !== 'gar' || !choice.encoderDir || request.shapeEncoder === 'none') return choice;
+  const shapeEncoderDir = request.shapeEncoder !== undefined
+    ? resolve(request.shapeEncoder)
+    : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
+  return shapeEncoderDir ? { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` } : choice;
+}
+
+async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoice> {
   const { renderer } = request;
   if (renderer !== undefined && renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for --renderer but received ${renderer}`);
   if (renderer === 'graphics') {
@@ -104,10 +120,14 @@ const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) =>
  * one), is a ModelUnavailableError (exit 6) naming the directory. The weights themselves
  * are checked when decoded (decodeGarModels, also exit 6).
  */
-export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string }): Promise<GarModelFiles> {
+export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }): Promise<GarModelFiles> {
   const gar = await readCheckpointDir(dirs.garDir, GAR_KIND, 'GAR', 'facegar train-gar');
   const encoder = dirs.encoderDir ? await readCheckpointDir(dirs.encoderDir, ENCODER_KIND, 'encoder', 'facegar train-encoder') : undefined;
-  return { gar, encoder, garSource: dirs.garDir, ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}) };
+  const shapeEncoder = dirs.shapeEncoderDir ? await readCheckpointDir(dirs.shapeEncoderDir, ENCODER_KIND, 'shape encoder', 'scripts/gpu/train_shape_encoder.py') : undefined;
+  return {
+    gar, encoder, garSource: dirs.garDir, ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}),
+    ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: dirs.shapeEncoderDir } : {}),
+  };
 }
 
 async function readCheckpointDir(dir: string, kind: CheckpointKind<{ weightsPath: string }>, what: string, maker: string): Promise<CheckpointBytes> {

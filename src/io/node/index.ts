@@ -14,7 +14,7 @@ export { writeFileAtomic, ensureWritableDirectory } from './atomic-write.ts';
 export { defaultCacheDir, ensureBundle } from './model-cache.ts';
 export type { RemoteBundle, RemoteFile, EnsureBundleOptions } from './model-cache.ts';
 export { ICT_FACEKIT_BUNDLE, HUMAN_MODELS_BUNDLE } from './bundles.ts';
-export { chooseRenderer, readGarModelFiles, shippedModelsDir, SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES } from './gar-models.ts';
+export { chooseRenderer, readGarModelFiles, shippedModelsDir, SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES, SHIPPED_SHAPE_ENCODER_NAMES } from './gar-models.ts';
 export type { RendererChoice, RendererRequest } from './gar-models.ts';
 
 /**
@@ -27,7 +27,7 @@ export async function loadReconstructorResources(options: LoadMorphableModelOpti
   const choice = await chooseRenderer(options);
   const [{ model }, detector, gar] = await Promise.all([
     loadMorphableModel(options), loadDetectorModelFiles(),
-    choice.renderer === 'gar' ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir }) : undefined,
+    choice.renderer === 'gar' ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir }) : undefined,
   ]);
   return { model, detector, ...(gar ? { gar } : {}) };
 }
