@@ -8,7 +8,7 @@ import { fitFace, type FaceFit } from '../fit/fit-face.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
-import { reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
+import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
 import type { RendererName } from './default-renderer.ts';
 
 export type { RendererName } from './default-renderer.ts';
@@ -40,6 +40,11 @@ export interface ReconstructOptions {
   garRefine?: Partial<GarRefineConfig>;
   /** GAR path: start from the encoder's estimate (default when there is an encoder) or the mean face and w̄. */
   garStart?: 'encoder' | 'mean';
+  /**
+   * The camera's focal length in pixels of `image`, when known (EXIF, calibration): both paths
+   * hold the fit to it instead of estimating it. Default: estimated.
+   */
+  knownFocalPx?: number;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1]. */
   onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number }) => void;
 }
@@ -63,6 +68,8 @@ export interface FaceReconstruction extends FaceFit {
   renderer: RendererName;
   /** GAR path only: crop, render, latent, loss terms, per-stage timings. */
   gar?: GarFaceDetails;
+  /** Where focalPx comes from: 'known' (given, e.g. from EXIF) or 'fit' (estimated from the photo). */
+  focalSource: 'known' | 'fit';
 }
 
 export interface Reconstruction {
@@ -120,6 +127,8 @@ export class Reconstructor {
     const renderer = options.renderer ?? (this.garModels ? 'gar' : 'graphics');
     if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
     const garModels = this.garModels;
+    const knownFocalPx = options.knownFocalPx;
+    if (knownFocalPx !== undefined && !(knownFocalPx > 0 && Number.isFinite(knownFocalPx))) throw new UsageError(`Expected a positive number for knownFocalPx but received ${knownFocalPx}`);
     if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
@@ -134,15 +143,16 @@ export class Reconstructor {
       };
       if (renderer === 'gar') {
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, onStep: (step, total) => report('gar', step / total),
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, onStep: (step, total) => report('gar', step / total), knownFocalPx,
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({ ...this.describe(fit, face, index + 1), renderer: 'gar', gar: fit.gar });
+        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), renderer: 'gar', gar: fit.gar });
       } else {
-        const fit = fitFace(this.modelTensors, image, face.landmarks68, options.fit, (stage, step, total) => {
+        const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
+        const fit = fitFace(this.modelTensors, image, face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
           report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total);
         }, face.mesh468);
-        faces.push(this.describe(fit, face, index + 1));
+        faces.push(this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'));
       }
     });
     const total = performance.now() - started;
@@ -150,7 +160,7 @@ export class Reconstructor {
     return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
   }
 
-  private describe(fit: FaceFit, face: DetectedFace, faceNumber: number): FaceReconstruction {
+  private describe(fit: FaceFit, face: DetectedFace, faceNumber: number, focalSource: 'known' | 'fit'): FaceReconstruction {
     const expression: Record<string, number> = {};
     this.model.expressionNames.forEach((name, i) => { expression[name] = fit.expressionWeights[i]; });
     return {
@@ -163,6 +173,7 @@ export class Reconstructor {
       interOcularPx: interOcularDistance(face.landmarks68),
       expression,
       renderer: 'graphics',
+      focalSource,
     };
   }
 

@@ -23,6 +23,7 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
       anglesDeg: { pitch: round(face.anglesDeg[0], 3), yaw: round(face.anglesDeg[1], 3), roll: round(face.anglesDeg[2], 3) },
       translationMm: face.translationMm.map((v) => round(v, 3)),
       focalPx: round(face.focalPx, 3),
+      focalSource: face.focalSource,
       principalPointPx: face.principalPointPx.map((v) => round(v, 3)),
     },
     renderer: face.renderer,

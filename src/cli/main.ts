@@ -76,6 +76,8 @@ Options:
       --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 16)
       --render-size <px>     [number] graphics path: photometric render size (default: 128)
                              (any of these three, with no renderer named, selects the graphics path)
+      --focal <how>          [string] the camera's focal length: exif (from the photo's EXIF when it has one, else
+                             estimated), fit (always estimated) or a number of pixels (default: exif)
       --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: 4096)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --offline              [boolean] never download the model (default: false)
@@ -145,6 +147,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     'photometric-steps': { type: 'string' },
     'render-size': { type: 'string' },
     'max-decode-side': { type: 'string', default: '4096' },
+    focal: { type: 'string', default: 'exif' },
     backend: { type: 'string' },
     offline: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -176,6 +179,8 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
   const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
   const workers = optionalIntegerOption(values.workers, 'workers', 1) ?? availableParallelism();
+  const focal = values.focal === 'exif' || values.focal === 'fit' ? values.focal : Number(values.focal);
+  if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal))) throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
   const presets = ['instant', 'fast', 'default', 'quality'];
   if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
   const { chooseRenderer } = await import('../io/node/gar-models.ts');
@@ -228,6 +233,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
       backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined,
       maxDecodeSidePx,
       layout: values.layout as 'now' | 'micc' | undefined,
+      focal,
     },
   });
   if (values.layout === 'micc') {

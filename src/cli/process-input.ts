@@ -45,6 +45,11 @@ export interface BatchSettings {
    * (micc-predictions.ts).
    */
   layout?: 'now' | 'micc';
+  /**
+   * The camera's focal length: a number of pixels of the original photos, 'exif' (from each
+   * file's EXIF when it records one, else estimated) or 'fit' (always estimated). Default 'exif'.
+   */
+  focal?: number | 'exif' | 'fit';
 }
 
 export interface InputJob { index: number; path: string; stem: string }
@@ -93,7 +98,10 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     onProgress?.(0, 'decode');
     const decoded = await decodeImageFileScaled(job.path, { maxSide: settings.maxDecodeSidePx });
     lap('decode');
+    const focal = settings.focal ?? 'exif';
+    const knownFocalPx = typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
     const raw = await reconstructor.reconstruct(decoded.image, {
+      knownFocalPx,
       maxFaces: settings.maxFaces,
       fit: settings.fit,
       renderer: settings.renderer ?? 'graphics',

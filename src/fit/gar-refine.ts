@@ -137,7 +137,7 @@ export class GarRefinement {
     const start = input.start;
     const K = models.identityCount, E = models.expressionCount;
     const yaw = start ? start.pose.eulerRad[1] : input.landmarks68 ? estimateYaw(input.landmarks68) : 0;
-    const pose = start?.pose ?? { eulerRad: [0, yaw, 0] as [number, number, number], pivotPx: MEAN_PIVOT_PX, logFocal: 0, logDepth: 0 };
+    const pose = start?.pose ?? { eulerRad: [0, yaw, 0] as [number, number, number], pivotPx: MEAN_PIVOT_PX, logFocal: input.logFocalPriorMean ?? 0, logDepth: 0 };
     const camera = cropPoseToCamera(pose, frame);
     this.variables = new FitVariables({ modeCount: K + E, yaw, direction: camera.direction });
     tf.tidy(() => {

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import type { RgbaImage } from '../../common/image.ts';
 import { InputMissingError, NotAnImageError, invalidParameterError } from '../../common/errors.ts';
+import { focalFromExif } from '../exif-focal.ts';
 
 /** Largest image decoded at full size (sharp's default guard: 16383², ~1 GiB of RGBA). */
 export const MAX_FULL_DECODE_PIXELS = 0x3fff * 0x3fff;
@@ -31,6 +32,8 @@ export interface DecodedImage {
   /** Size of the upright original, before any downscaling. */
   originalWidth: number;
   originalHeight: number;
+  /** The camera's focal length in pixels of `image`, from the file's EXIF when it records one. */
+  exifFocalPx?: number;
 }
 
 /**
@@ -68,12 +71,17 @@ export async function decodeImageBytesScaled(bytes: Uint8Array, label: string, o
     const originalWidth = metadata.autoOrient?.width ?? metadata.width;
     const originalHeight = metadata.autoOrient?.height ?? metadata.height;
     if (!originalWidth || !originalHeight) throw new Error('image has no size');
+    const focal = (image: RgbaImage) => {
+      const found = focalFromExif(metadata.exif, image.width, image.height);
+      return found ? { exifFocalPx: found.focalPx } : {};
+    };
     if (Math.max(originalWidth, originalHeight) <= options.maxSide) {
       if (originalWidth * originalHeight > MAX_FULL_DECODE_PIXELS) throw new Error('exceeds pixel limit');
-      return { image: await decodeRaw(input), scale: 1, originalWidth, originalHeight };
+      const image = await decodeRaw(input);
+      return { image, scale: 1, originalWidth, originalHeight, ...focal(image) };
     }
     const image = await decodeRaw(input.resize({ width: options.maxSide, height: options.maxSide, fit: 'inside' }));
-    return { image, scale: image.width / originalWidth, originalWidth, originalHeight };
+    return { image, scale: image.width / originalWidth, originalWidth, originalHeight, ...focal(image) };
   } catch (error) {
     throw decodeError(error, label, MAX_SCALED_DECODE_PIXELS);
   }
