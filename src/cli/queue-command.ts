@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
 import { integerOption, parseCommandArgs } from './command-options.ts';
 import { RECONSTRUCT_SETTING_OPTIONS, readReconstructRequest } from './reconstruct-options.ts';
-import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, bullmqConnection, checkRedis, describeRedisUrl, isDrained, jobIdFor, namedCounts, readRedisUrl, type QueueCounts, type QueueJobData } from './queue-connection.ts';
+import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, describeRedisUrl, isDrained, jobIdFor, namedCounts, openQueue, readRedisUrl, type QueueCounts } from './queue-connection.ts';
 
 const HELP = `Usage: facegar queue add <inputs...> --redis <url> --out <dir> [reconstruct options]
        facegar queue status --redis <url> [--wait] [--failed] [--json]
@@ -69,11 +69,7 @@ async function addCommand(args: string[]): Promise<number> {
   const { expandInputs } = await import('./expand-inputs.ts');
   const inputs = await expandInputs(positionals);
   if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
-  await checkRedis(url);
-
-  const { Queue } = await import('bullmq');
-  const queue = new Queue<QueueJobData>(values.queue, { connection: bullmqConnection(url) });
-  queue.on('error', () => undefined); // reported through the awaited calls
+  const queue = await openQueue(url, values.queue);
   try {
     const total = async () => Object.values(await queue.getJobCounts()).reduce((sum, n) => sum + n, 0);
     const before = await total();
@@ -109,11 +105,7 @@ async function statusCommand(args: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT_CODES.ok;
   }
-  const url = readRedisUrl(values.redis);
-  await checkRedis(url);
-  const { Queue } = await import('bullmq');
-  const queue = new Queue<QueueJobData>(values.queue, { connection: bullmqConnection(url) });
-  queue.on('error', () => undefined);
+  const queue = await openQueue(readRedisUrl(values.redis), values.queue);
   try {
     const read = async () => namedCounts(await queue.getJobCounts());
     let counts = await read();

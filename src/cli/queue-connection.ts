@@ -84,6 +84,15 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Check Redis (exit 10 when unreachable), then open the BullMQ queue; the caller closes it. */
+export async function openQueue(url: string, name: string) {
+  await checkRedis(url);
+  const { Queue } = await import('bullmq');
+  const queue = new Queue<QueueJobData>(name, { connection: bullmqConnection(url) });
+  queue.on('error', () => undefined); // connection trouble surfaces through the awaited calls
+  return queue;
+}
+
 /** Job counts as the CLI names them: waiting (incl. prioritized), active, retrying (delayed by backoff), done, failed. */
 export interface QueueCounts { waiting: number; active: number; retrying: number; done: number; failed: number }
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, FacegarError, QueueUnavailableError } from '../common/errors.ts';
 import { integerOption, optionalIntegerOption, parseCommandArgs } from './command-options.ts';
 import { MACHINE_OPTIONS, prepareBatchSettings, readBackendOption } from './reconstruct-options.ts';
-import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, bullmqConnection, checkRedis, describeRedisUrl, isDrained, namedCounts, readRedisUrl, withTimeout, type QueueJobData } from './queue-connection.ts';
+import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, bullmqConnection, checkRedis, describeRedisUrl, isDrained, namedCounts, openQueue, readRedisUrl, withTimeout, type QueueJobData } from './queue-connection.ts';
 import type { BatchSettings, InputResult } from './process-input.ts';
 
 const HELP = `Usage: facegar worker --redis <url> [options]
@@ -89,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
   };
   const record = (data: QueueJobData, result: InputResult) => appendFile(join(data.outDir, summaryName), JSON.stringify(result) + '\n');
 
-  const { Queue, Worker, UnrecoverableError } = await import('bullmq');
+  const { Worker, UnrecoverableError } = await import('bullmq');
   let index = 0;
   const worker = new Worker<QueueJobData, InputResult>(values.queue, async (job) => {
     const data = job.data;
@@ -119,8 +119,7 @@ export async function run(args: string[]): Promise<number> {
   }, { connection: bullmqConnection(url), concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 2, autorun: false });
   worker.on('error', () => undefined); // connection trouble: the watchdog below decides
 
-  const queue = new Queue(values.queue, { connection: bullmqConnection(url) });
-  queue.on('error', () => undefined);
+  const queue = await openQueue(url, values.queue);
   log.line(`facegar worker ${workerName}: queue "${values.queue}" at ${describeRedisUrl(url)}, ${concurrency} at a time`);
   const running = worker.run();
 
