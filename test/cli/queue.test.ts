@@ -127,6 +127,10 @@ test('two workers over 40 inputs, one SIGKILLed mid-batch and another started: e
     assert.equal(failure.reason, referenceLines.find((l) => l.input === failure.input)?.reason, 'the same reason as a single-machine run');
   }
 
+  const waited = await runCli(['queue', 'status', '--redis', redis!.url, '--queue', queue, '--wait']);
+  assert.equal(waited.code, 9, 'drained, some failed');
+  assert.match(waited.stdout, new RegExp(`waiting 0 · active 0 · retrying 0 · done ${GOOD_COUNT} · failed ${bad.size}`));
+
   // Outputs byte for byte as one machine's (JSON without timings), no temp file left, one merged summary.
   const merged = await runCli(['merge-summary', out]);
   assert.equal(merged.code, 9, merged.stderr);
