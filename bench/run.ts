@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { DEFAULT_BENCH_GENERATOR_CONFIG, measureGenerator, measureTraining } from './engine.ts';
 import { benchGarReconstruct, benchReconstruct } from './reconstruct.ts';
+import { benchCluster, formatClusterRows, type ClusterReport } from './cluster.ts';
 
 export interface BenchOptions {
   /** Skip the cpu backend (minutes here) and take fewer repeats: under ~2 minutes. */
@@ -40,6 +41,8 @@ export interface BenchReport {
   trainBatch: number;
   /** Browser demo: bundle sizes and photo-to-mesh time in headless Chromium; null with --quick. */
   web: Record<string, unknown> | null;
+  /** Many machines on this one: shards and queue workers against one reconstruct (bench/cluster.ts). */
+  cluster: ClusterReport;
   ratios: { fwdBwdOverFwd: number; cpuOverWasm: number | null; twoCoresOverOne: number };
 }
 
@@ -68,6 +71,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const reconstruct = await benchReconstruct({ repeats: options.quick ? 1 : 3 });
   progress('reconstruction (GAR path), per preset');
   const garReconstruct = await benchGarReconstruct({ presets: options.quick ? ['instant', 'fast', 'default'] : ['instant', 'fast', 'default', 'quality'] });
+  const cluster = await benchCluster({ photos: options.quick ? 6 : 16, onProgress: progress });
   // The browser demo needs Chromium and ~30 s: full runs only.
   let web: Record<string, unknown> | null = null;
   if (!options.quick) {
@@ -94,6 +98,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     trainStepsPerSec1: Number(training.stepsPerSec['1']!.toFixed(3)),
     trainBatch,
     web,
+    cluster,
     ratios: {
       fwdBwdOverFwd: Number((g128.forwardBackwardMs / g128.forwardMs).toFixed(2)),
       cpuOverWasm: cpuMs === null ? null : Number((cpuMs / g128.forwardBackwardMs).toFixed(1)),
@@ -117,6 +122,7 @@ export function formatBenchTable(report: BenchReport): string {
     [`training, batch ${report.trainBatch}, ${report.threads} workers`, `${report.trainStepsPerSec} steps/s`,
       `${report.ratios.twoCoresOverOne}× one worker (${report.trainStepsPerSec1} steps/s; target ≥ 1.6)`],
   ];
+  rows.push(...formatClusterRows(report.cluster));
   if (report.web) {
     const web = report.web as { totalGzipBytes: number; photoToMeshMs: { median: number } };
     rows.push(['browser demo: photo to mesh (Chromium, wasm)', `${web.photoToMeshMs.median} ms`, 'median of 3 photos']);

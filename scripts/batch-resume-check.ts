@@ -73,10 +73,10 @@ function runAndKill(args: string[], summaryPath: string, lines: number, env?: Re
   });
 }
 
-/** Differences between two output folders; JSON files and summary lines ignore timings. */
-async function compareFolders(a: string, b: string): Promise<string[]> {
+/** Differences between two output folders; JSON files and summary lines ignore timings; `ignore` leaves names out. */
+export async function compareFolders(a: string, b: string, ignore: (name: string) => boolean = () => false): Promise<string[]> {
   const differences: string[] = [];
-  const namesA = (await readdir(a)).sort(), namesB = (await readdir(b)).sort();
+  const namesA = (await readdir(a)).filter((n) => !ignore(n)).sort(), namesB = (await readdir(b)).filter((n) => !ignore(n)).sort();
   const leftovers = [...namesA, ...namesB].filter((name) => name.endsWith('.tmp'));
   if (leftovers.length) differences.push(`temp files left: ${leftovers.join(', ')}`);
   if (JSON.stringify(namesA) !== JSON.stringify(namesB)) differences.push(`file lists differ: ${namesA.filter((n) => !namesB.includes(n)).concat(namesB.filter((n) => !namesA.includes(n))).join(', ')}`);

@@ -9,6 +9,11 @@ export interface PlannedInput {
   path: string;
   /** Output base name, unique within the batch. */
   stem: string;
+  /**
+   * The path below the directory or glob root it was found under ('/'-separated; a file given
+   * by name: its base name). The same on every machine whatever the mount point: `--shard` hashes it.
+   */
+  relativePath: string;
 }
 
 /**
@@ -19,12 +24,18 @@ export interface PlannedInput {
  */
 export async function expandInputs(args: string[]): Promise<PlannedInput[]> {
   const paths: string[] = [];
+  const relativePaths = new Map<string, string>();
+  const underRoot = (root: string) => (path: string) => {
+    if (!relativePaths.has(path)) relativePaths.set(path, relative(root, path).split(sep).join('/'));
+    return path;
+  };
   for (const arg of args) {
     const info = await stat(arg).catch(() => undefined);
     if (info?.isDirectory()) {
-      paths.push(...(await listImages(arg)));
+      paths.push(...(await listImages(arg)).map(underRoot(arg)));
     } else if (!info && /[*?[]/.test(arg)) {
-      paths.push(...(await matchGlob(arg)));
+      const { root, files } = await matchGlob(arg);
+      paths.push(...files.map(underRoot(root)));
     } else {
       paths.push(arg);
     }
@@ -39,7 +50,7 @@ export async function expandInputs(args: string[]): Promise<PlannedInput[]> {
     const base = basename(path, extname(path)) || basename(path);
     const count = (stemCounts.get(base) ?? 0) + 1;
     stemCounts.set(base, count);
-    planned.push({ path, stem: count === 1 ? base : `${base}-${count}` });
+    planned.push({ path, stem: count === 1 ? base : `${base}-${count}`, relativePath: relativePaths.get(path) ?? basename(path) });
   }
   return planned;
 }
@@ -66,12 +77,12 @@ function listImages(dir: string): Promise<string[]> {
 }
 
 /** Expand a glob: the folders before the first wildcard are the root, the rest a pattern. */
-function matchGlob(pattern: string): Promise<string[]> {
+async function matchGlob(pattern: string): Promise<{ root: string; files: string[] }> {
   const parts = pattern.split(/[\\/]/);
   const firstWild = parts.findIndex((part) => /[*?[]/.test(part));
   const root = parts.slice(0, firstWild).join(sep) || (pattern.startsWith('/') ? '/' : '.');
   const regex = globToRegExp(parts.slice(firstWild).join('/'));
-  return walkFiles(root, (path) => regex.test(relative(root, path).split(sep).join('/')));
+  return { root, files: await walkFiles(root, (path) => regex.test(relative(root, path).split(sep).join('/'))) };
 }
 
 export function globToRegExp(glob: string): RegExp {

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
 import { VERSION } from './version.ts';
 import { optionalIntegerOption, parseCommandArgs } from './command-options.ts';
-import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
 import { DEFAULT_RENDERER } from '../api/default-renderer.ts';
+import { MACHINE_OPTIONS, RECONSTRUCT_SETTING_OPTIONS, prepareBatchSettings, readBackendOption, readReconstructRequest } from './reconstruct-options.ts';
+import { chooseShard, selectShard, shardSummaryName } from './shard.ts';
 
 const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
 
@@ -17,12 +18,17 @@ Usage:
   facegar train-normals --out <dir>           train the normal estimator of the GAR's consistency loss
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
   facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
+  facegar queue add <inputs...> --redis <url> --out <dir>   enqueue a batch for workers (BullMQ on Redis)
+  facegar queue status --redis <url> [--wait]  waiting, active, done and failed jobs
+  facegar worker --redis <url>                take reconstruction jobs from the queue (any number of machines)
+  facegar merge-summary <out dir>             one summary.jsonl from the shards' and workers' summaries
   facegar --version [--verbose]               version (and tensor backend with --verbose)
   facegar <command> --help                    options of a command
 
 Exit codes:
   0 ok · 1 internal error · 2 usage · 3 input missing · 4 not an image · 5 no face
   6 model unavailable · 7 output not writable · 8 fit failed · 9 batch with some failures
+  10 queue unavailable (Redis cannot be reached)
 
 Environment:
   FACEGAR_MODEL_DIR   ICT-FaceKit model directory (else the cache, else downloaded once)
@@ -72,6 +78,12 @@ Options:
                              (default: models/shape-encoder-* when shipped, with an encoder)
       --preset <name>        [string] GAR path: instant (encoder only) | fast | default | quality (default: default)
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
+      --shard <K/N>          [string] take only shard K of N (0-based): the inputs whose path below its folder
+                             or glob root hashes to K; summary in <out>/summary.shard-K-of-N.jsonl (see
+                             docs/cluster.md; facegar merge-summary joins them). Without it: shard
+                             $JOB_COMPLETION_INDEX of --shard-count N (Kubernetes Indexed Job), else
+                             $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT (Slurm array); --shard 0/1 takes all
+      --shard-count <n>      [number] the N for $JOB_COMPLETION_INDEX
       --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 200)
       --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 16)
       --render-size <px>     [number] graphics path: photometric render size (default: 128)
@@ -99,6 +111,9 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promi
   'train-normals': () => import('./train-normals-command.ts'),
   prepare: () => import('./prepare-command.ts'),
   bench: () => import('./bench-command.ts'),
+  queue: () => import('./queue-command.ts'),
+  worker: () => import('./worker-command.ts'),
+  'merge-summary': () => import('./merge-summary-command.ts'),
 };
 
 /** Run the CLI; resolves to the process exit code. Never throws. */
@@ -132,24 +147,13 @@ export async function main(argv: string[]): Promise<number> {
 async function reconstructCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     out: { type: 'string', short: 'o', default: 'out' },
-    model: { type: 'string', short: 'm' },
-    format: { type: 'string', default: 'obj' },
-    'max-faces': { type: 'string', default: '4' },
+    ...RECONSTRUCT_SETTING_OPTIONS,
+    ...MACHINE_OPTIONS,
     resume: { type: 'boolean', default: false },
     layout: { type: 'string' },
-    renderer: { type: 'string' },
-    gar: { type: 'string' },
-    encoder: { type: 'string' },
-    'shape-encoder': { type: 'string' },
-    preset: { type: 'string' },
+    shard: { type: 'string' },
+    'shard-count': { type: 'string' },
     workers: { type: 'string' },
-    'landmark-steps': { type: 'string' },
-    'photometric-steps': { type: 'string' },
-    'render-size': { type: 'string' },
-    'max-decode-side': { type: 'string', default: '4096' },
-    focal: { type: 'string', default: 'exif' },
-    backend: { type: 'string' },
-    offline: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     quiet: { type: 'boolean', short: 'q', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
@@ -160,113 +164,65 @@ async function reconstructCommand(args: string[]): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (positionals.length === 0) throw new UsageError('no inputs given (try: facegar reconstruct --help)');
-  const formats = String(values.format).split(',').map((f) => f.trim().toLowerCase());
-  for (const format of formats) {
-    if (!(MESH_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
-  }
+  const request = await readReconstructRequest(values);
   if (values.layout !== undefined && values.layout !== 'now' && values.layout !== 'micc') throw new UsageError(`Expected one of now, micc for --layout but received ${values.layout}`);
-  const backend = values.backend ?? process.env.FACEGAR_BACKEND;
-  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
-    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
-  }
-  const fit = {
-    landmarkSteps: optionalIntegerOption(values['landmark-steps'], 'landmark-steps', 0),
-    photometricSteps: optionalIntegerOption(values['photometric-steps'], 'photometric-steps', 0),
-    renderSizePx: optionalIntegerOption(values['render-size'], 'render-size', 16),
-  };
-  const { validateFitConfig } = await import('../fit/fit-config.ts');
-  validateFitConfig(fit);
-  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
-  const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
+  const backend = readBackendOption(values.backend);
   const workers = optionalIntegerOption(values.workers, 'workers', 1) ?? availableParallelism();
-  const focal = values.focal === 'exif' || values.focal === 'fit' ? values.focal : Number(values.focal);
-  if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal))) throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
-  const presets = ['instant', 'fast', 'default', 'quality'];
-  if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
-  const { chooseRenderer } = await import('../io/node/gar-models.ts');
-  // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
-  const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
-  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values['shape-encoder'] !== undefined ? '--shape-encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
-  if (graphicsOption && garOption) throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
-  const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'], ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
-  if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
-  if (choice.renderer === 'gar' && values.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
+  const shard = chooseShard({ shard: values.shard, shardCount: values['shard-count'] });
 
   // Heavy modules load only now, so --help stays instant.
   const { expandInputs } = await import('./expand-inputs.ts');
   const { runBatch } = await import('./run-batch.ts');
   const { BatchProgress, formatBytesProgress, formatDuration } = await import('./progress.ts');
-  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
 
-  const inputs = await expandInputs(positionals);
-  if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
+  const allInputs = await expandInputs(positionals);
+  if (allInputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
+  const inputs = shard ? selectShard(allInputs, shard) : allInputs;
   const showProgress = !values.json && !values.quiet;
   const progress = new BatchProgress(inputs.length, { enabled: showProgress });
   const printLine = (line: string) => { if (showProgress) progress.log(line); };
+  if (shard) printLine(`shard ${shard.index}/${shard.count} (${shard.source}): ${inputs.length} of ${allInputs.length} inputs`);
 
   let lastDownloadLine = 0;
-  const loaded = await loadMorphableModel({
+  const { settings, rendererReason, model } = await prepareBatchSettings(request, {
+    outDir: resolve(values.out),
     modelDir: values.model,
-    offline: values.offline || undefined,
-    onProgress: (stage, done, total) => {
+    offline: values.offline,
+    backend,
+    onModelProgress: (stage, done, total) => {
       if (!showProgress || Date.now() - lastDownloadLine < 500) return;
       lastDownloadLine = Date.now();
       printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
     },
   });
-  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: (values.preset ?? 'default') as 'instant' | 'fast' | 'default' | 'quality' } : undefined;
-  if (gar) await checkGarModels(gar, loaded.model, backend as 'wasm' | 'cpu' | 'tensorflow' | undefined);
-  if (gar) printLine(`renderer: ${choice.reason}, preset ${gar.preset}`);
+  if (settings.gar) printLine(rendererReason);
   const outcome = await runBatch({
     inputs,
     resume: values.resume,
     workers,
     progress,
-    settings: {
-      outDir: resolve(values.out),
-      formats: formats as MeshFormat[],
-      maxFaces,
-      fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
-      renderer: choice.renderer,
-      gar,
-      compactModelPath: loaded.compactPath,
-      backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined,
-      maxDecodeSidePx,
-      layout: values.layout as 'now' | 'micc' | undefined,
-      focal,
-    },
+    settings: { ...settings, layout: values.layout as 'now' | 'micc' | undefined },
+    ...(shard ? { summaryName: shardSummaryName(shard) } : {}),
   });
   if (values.layout === 'micc') {
     const { writeMiccPredictions } = await import('./micc-predictions.ts');
-    const videos = await writeMiccPredictions(resolve(values.out), loaded.model);
+    const videos = await writeMiccPredictions(resolve(values.out), model);
     if (showProgress) progress.log(`MICC predictions: ${videos} videos averaged`);
   }
   progress.close();
   const ok = outcome.results.filter((r) => r.status === 'ok').length;
   const failed = outcome.results.length - ok;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ version: VERSION, outDir: resolve(values.out), inputs: inputs.length, ok, failed, skipped: outcome.skipped, exitCode: outcome.exitCode, elapsedMs: Math.round(outcome.elapsedMs), results: outcome.results }) + '\n');
+    process.stdout.write(JSON.stringify({ version: VERSION, outDir: resolve(values.out), ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}), inputs: inputs.length, ok, failed, skipped: outcome.skipped, exitCode: outcome.exitCode, elapsedMs: Math.round(outcome.elapsedMs), results: outcome.results }) + '\n');
   } else {
     const reasons = new Map<string, number>();
     for (const r of outcome.results) if (r.status === 'failed') reasons.set(r.code ?? 'internal', (reasons.get(r.code ?? 'internal') ?? 0) + 1);
     const reasonText = failed ? ` (${[...reasons].map(([code, n]) => `${code}: ${n}`).join(', ')})` : '';
     const skippedText = outcome.skipped ? `, ${outcome.skipped} already done` : '';
-    process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
+    const shardText = shard ? ` (shard ${shard.index}/${shard.count})` : '';
+    process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${shardText}${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
   }
   return outcome.exitCode;
-}
-
-/**
- * Read and decode the GAR path's networks once before the batch starts, so a missing or corrupt
- * GAR or encoder ends the command with one line and exit 6 instead of failing in every worker.
- */
-async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
-  const { readGarModelFiles } = await import('../io/node/gar-models.ts');
-  const { decodeGarModels } = await import('../api/gar-models.ts');
-  const { initBackend } = await import('../engine/backend.ts');
-  const files = await readGarModelFiles(dirs);
-  await initBackend({ backend });
-  decodeGarModels(files, model).dispose();
 }
 
 /** One line on stderr and the error's exit code; a stack trace only for internal errors with --verbose. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { EXIT_CODES } from '../common/errors.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../io/node/atomic-write.ts';
 import type { PlannedInput } from './expand-inputs.ts';
@@ -18,6 +18,8 @@ export interface BatchOptions {
   /** Worker threads (each holds its own backend and model). 1 = run in this thread. */
   workers: number;
   progress: BatchProgress;
+  /** This run's summary file in the output directory (default summary.jsonl; a shard writes its own, see shard.ts). */
+  summaryName?: string;
 }
 
 export interface BatchOutcome {
@@ -36,10 +38,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const started = performance.now();
   const { settings, progress } = options;
   await ensureWritableDirectory(settings.outDir);
-  await removeStaleTempFiles(settings.outDir);
-  const summaryPath = join(settings.outDir, SUMMARY_FILE);
+  const summaryPath = join(settings.outDir, options.summaryName ?? SUMMARY_FILE);
+  // Only this batch's own leftovers: other shards or queue workers may be writing beside it.
+  await removeStaleTempFiles(settings.outDir, new Set(options.inputs.map((input) => input.stem)), [basename(summaryPath)]);
 
-  const previous = options.resume ? await readSummary(summaryPath) : new Map<string, InputResult>();
+  // Any summary in the folder counts (shards', workers', merged), so a resume may change --shard.
+  const previous = options.resume ? await readAllSummaries(settings.outDir) : new Map<string, InputResult>();
   const kept: InputResult[] = [];
   const todo: InputJob[] = [];
   for (const [index, input] of options.inputs.entries()) {
@@ -136,6 +140,23 @@ export async function readSummary(path: string): Promise<Map<string, InputResult
   return lines;
 }
 
+/** A summary file: summary.jsonl, or a part written by a shard or a queue worker (summary.<part>.jsonl). */
+export function isSummaryFile(name: string): boolean {
+  return name === SUMMARY_FILE || /^summary\.[^/]+\.jsonl$/.test(name);
+}
+
+/** Every summary file's lines in `outDir`, one per input; a success wins over a failure. */
+export async function readAllSummaries(outDir: string): Promise<Map<string, InputResult>> {
+  const names = (await readdir(outDir).catch(() => [] as string[])).filter(isSummaryFile).sort();
+  const merged = new Map<string, InputResult>();
+  for (const name of names) {
+    for (const [input, line] of await readSummary(join(outDir, name))) {
+      if (merged.get(input)?.status !== 'ok' || line.status === 'ok') merged.set(input, line);
+    }
+  }
+  return merged;
+}
+
 /** Done means: it succeeded and every output it listed is still there. Failures are retried. */
 async function isComplete(line: InputResult, outDir: string): Promise<boolean> {
   if (line.status !== 'ok' || line.outputs.length === 0) return false;
@@ -145,11 +166,21 @@ async function isComplete(line: InputResult, outDir: string): Promise<boolean> {
   return true;
 }
 
-/** Temp files of writes a kill interrupted (see atomic-write.ts for the naming). */
-async function removeStaleTempFiles(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (/^\..+\.\d+\.[0-9a-f]+\.tmp$/.test(name)) await rm(join(dir, name), { force: true });
+/**
+ * Temp files of writes a kill interrupted (see atomic-write.ts for the naming), of the outputs
+ * of the given stems and of the named files only.
+ */
+export async function removeStaleTempFiles(dir: string, stems: ReadonlySet<string>, names: string[] = []): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const target = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
+    if (target !== undefined && (names.includes(target) || stems.has(stemOfOutput(target)) || stems.has(stemOfOutput(target, true)))) await rm(join(dir, name), { force: true });
   }
+}
+
+/** `<stem>.obj`, `<stem>.face2.glb`, `<stem>.overlay.png`, … → `<stem>` (`perFace`: strip a `.faceN` too). */
+function stemOfOutput(name: string, perFace = false): string {
+  const base = name.replace(/\.(?:obj|ply|glb|gar\.png|overlay\.png|json)$/, '');
+  return perFace ? base.replace(/\.face\d+$/, '') : base;
 }
 
 export function batchExitCode(results: InputResult[]): number {

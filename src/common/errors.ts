@@ -17,6 +17,8 @@ export const EXIT_CODES = {
   fitFailed: 8,
   /** A batch where some inputs succeeded and some failed. */
   partialBatch: 9,
+  /** The work queue (Redis) cannot be reached. */
+  queueUnavailable: 10,
 } as const;
 
 export type ErrorCode = keyof typeof EXIT_CODES;
@@ -53,6 +55,10 @@ export class OutputNotWritableError extends FacegarError {
 }
 export class FitFailedError extends FacegarError {
   constructor(message: string) { super('fitFailed', message); this.name = 'FitFailedError'; }
+}
+
+export class QueueUnavailableError extends FacegarError {
+  constructor(message: string, options?: { cause?: unknown }) { super('queueUnavailable', message, options); this.name = 'QueueUnavailableError'; }
 }
 
 /** sharp-style message for a bad option: "Expected X for name but received v of type t". */

@@ -1,0 +1,148 @@
+// The options that say how to reconstruct (renderer, preset, steps, formats), shared by
+// `facegar reconstruct` and the work queue: `queue add` checks them and stores them with each
+// job; each `facegar worker` turns them into batch settings with its own model files.
+import { resolve } from 'node:path';
+import { UsageError } from '../common/errors.ts';
+import { optionalIntegerOption, type OptionSpec } from './command-options.ts';
+import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
+import type { BatchSettings } from './process-input.ts';
+
+export const RECONSTRUCT_SETTING_OPTIONS = {
+  format: { type: 'string', default: 'obj' },
+  'max-faces': { type: 'string', default: '4' },
+  renderer: { type: 'string' },
+  gar: { type: 'string' },
+  encoder: { type: 'string' },
+  'shape-encoder': { type: 'string' },
+  preset: { type: 'string' },
+  'landmark-steps': { type: 'string' },
+  'photometric-steps': { type: 'string' },
+  'render-size': { type: 'string' },
+  'max-decode-side': { type: 'string', default: '4096' },
+  focal: { type: 'string', default: 'exif' },
+} as const satisfies OptionSpec;
+
+/** Where the work runs: the model, backend and download policy of this machine. */
+export const MACHINE_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  backend: { type: 'string' },
+  offline: { type: 'boolean', default: false },
+} as const satisfies OptionSpec;
+
+type PresetName = 'instant' | 'fast' | 'default' | 'quality';
+const PRESETS: readonly PresetName[] = ['instant', 'fast', 'default', 'quality'];
+
+/** A checked reconstruction request, plain JSON, the same on every machine (directories absolute). */
+export interface ReconstructRequest {
+  formats: MeshFormat[];
+  maxFaces: number;
+  fit: { landmarkSteps?: number; photometricSteps?: number; renderSizePx?: number };
+  renderer?: 'gar' | 'graphics';
+  gar?: string;
+  encoder?: string;
+  /** A directory, or 'none' for no shape encoder. */
+  shapeEncoder?: string;
+  preset?: PresetName;
+  maxDecodeSidePx: number;
+  /** Pixels of the original photos, 'exif' (from each photo's EXIF, else estimated) or 'fit' (always estimated). */
+  focal: number | 'exif' | 'fit';
+  /** A graphics-path option was given: with no renderer named it chooses the graphics path. */
+  graphicsOption?: string;
+}
+
+type SettingValues = { [K in keyof typeof RECONSTRUCT_SETTING_OPTIONS]?: string };
+
+/** Check the reconstruction options; one-line UsageErrors name the option. */
+export async function readReconstructRequest(values: SettingValues): Promise<ReconstructRequest> {
+  const formats = String(values.format ?? 'obj').split(',').map((f) => f.trim().toLowerCase());
+  for (const format of formats) {
+    if (!(MESH_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
+  }
+  const fit = {
+    landmarkSteps: optionalIntegerOption(values['landmark-steps'], 'landmark-steps', 0),
+    photometricSteps: optionalIntegerOption(values['photometric-steps'], 'photometric-steps', 0),
+    renderSizePx: optionalIntegerOption(values['render-size'], 'render-size', 16),
+  };
+  const { validateFitConfig } = await import('../fit/fit-config.ts');
+  validateFitConfig(fit);
+  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
+  const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
+  const focalText = values.focal ?? 'exif';
+  const focal = focalText === 'exif' || focalText === 'fit' ? focalText : Number(focalText);
+  if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal))) throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
+  if (values.preset !== undefined && !(PRESETS as readonly string[]).includes(values.preset)) throw new UsageError(`Expected one of ${PRESETS.join(', ')} for --preset but received ${values.preset}`);
+  if (values.renderer !== undefined && values.renderer !== 'gar' && values.renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for --renderer but received ${values.renderer}`);
+  // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
+  const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
+  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values['shape-encoder'] !== undefined ? '--shape-encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
+  if (graphicsOption && garOption) throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
+  return {
+    formats: formats as MeshFormat[],
+    maxFaces,
+    fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
+    ...(values.renderer !== undefined ? { renderer: values.renderer } : {}),
+    ...(values.gar !== undefined ? { gar: resolve(values.gar) } : {}),
+    ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
+    ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
+    ...(values.preset !== undefined ? { preset: values.preset as PresetName } : {}),
+    maxDecodeSidePx,
+    focal,
+    ...(graphicsOption ? { graphicsOption } : {}),
+  };
+}
+
+/** The tensor backend: --backend, else FACEGAR_BACKEND, else the engine's default. */
+export function readBackendOption(value: string | undefined): 'wasm' | 'cpu' | 'tensorflow' | undefined {
+  const backend = value ?? process.env.FACEGAR_BACKEND;
+  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
+    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
+  }
+  return backend as 'wasm' | 'cpu' | 'tensorflow' | undefined;
+}
+
+export interface MachineSetup {
+  outDir: string;
+  modelDir?: string;
+  offline?: boolean;
+  backend?: 'wasm' | 'cpu' | 'tensorflow';
+  /** Model download / first-use progress lines. */
+  onModelProgress?: (stage: 'download' | 'parse', done: number, total: number) => void;
+}
+
+/**
+ * Turn a request into batch settings on this machine: choose the renderer, find the GAR and
+ * encoder, load (and cache) the morphable model, and decode the GAR's networks once so a bad
+ * one ends the command with one line and exit 6 instead of failing in every worker.
+ */
+export async function prepareBatchSettings(request: ReconstructRequest, machine: MachineSetup): Promise<{ settings: BatchSettings; rendererReason: string; model: import('../morphable/morphable-model.ts').MorphableModel }> {
+  const { chooseRenderer } = await import('../io/node/gar-models.ts');
+  const choice = await chooseRenderer({ renderer: request.renderer, gar: request.gar, encoder: request.encoder, shapeEncoder: request.shapeEncoder, ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
+  if (choice.renderer === 'graphics' && request.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
+  if (choice.renderer === 'gar' && request.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
+  const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+  const loaded = await loadMorphableModel({ modelDir: machine.modelDir, offline: machine.offline || undefined, onProgress: machine.onModelProgress });
+  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? 'default' } : undefined;
+  if (gar) await checkGarModels(gar, loaded.model, machine.backend);
+  const settings: BatchSettings = {
+    outDir: machine.outDir,
+    formats: request.formats,
+    maxFaces: request.maxFaces,
+    fit: request.fit,
+    renderer: choice.renderer,
+    gar,
+    compactModelPath: loaded.compactPath,
+    backend: machine.backend,
+    maxDecodeSidePx: request.maxDecodeSidePx,
+    focal: request.focal,
+  };
+  return { settings, rendererReason: gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`, model: loaded.model };
+}
+
+async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
+  const { readGarModelFiles } = await import('../io/node/gar-models.ts');
+  const { decodeGarModels } = await import('../api/gar-models.ts');
+  const { initBackend } = await import('../engine/backend.ts');
+  const files = await readGarModelFiles(dirs);
+  await initBackend({ backend });
+  decodeGarModels(files, model).dispose();
+}
