@@ -69,7 +69,7 @@ def camera_effects(linear, generator):
     low = uniform(batch) < 0.25
     if bool(low.any()):
         side = int(size * (0.35 + 0.45 * float(uniform(1))))
-        small = F.interpolate(image[low], size=(side, side), mode='bilinear', align_corners=False, antialias=True) if _has_antialias() else F.adaptive_avg_pool2d(image[low], side)
+        small = F.interpolate(image[low], size=(side, side), mode='bilinear', align_corners=False, antialias=True)
         image[low] = F.interpolate(small, size=(size, size), mode='bilinear', align_corners=False)
     encoded = linear_to_srgb(image) ** (0.85 + 0.3 * uniform(batch, 1, 1, 1))
     grey = encoded.mean(1, keepdim=True)
@@ -87,7 +87,3 @@ def camera_effects(linear, generator):
     side = ramp[None, None, :] * torch.cos(angle)[:, None, None] + ramp[None, :, None] * torch.sin(angle)[:, None, None]
     encoded = encoded * (1 - past * (side > offset[:, None, None]).float()[:, None])
     return encoded / 127.5 - 1
-
-
-def _has_antialias():
-    return 'antialias' in F.interpolate.__code__.co_varnames

@@ -26,6 +26,20 @@ class Rasterization:
         return self.triangle >= 0
 
 
+def _nearest_per_pixel(pixel, key, pixel_count):
+    """[pixel_count] int64: the least key written to each pixel (EMPTY_KEY where none)."""
+    buffer = torch.full((pixel_count,), EMPTY_KEY, dtype=torch.int64, device=key.device)
+    try:
+        return buffer.scatter_reduce_(0, pixel, key, reduce='amin', include_self=True)
+    except RuntimeError:  # a build without int64 amin: sort by key, then stably by pixel, keep each pixel's first
+        by_key = torch.argsort(key)
+        order = by_key[torch.sort(pixel[by_key], stable=True).indices]
+        first = torch.ones_like(order, dtype=torch.bool)
+        first[1:] = pixel[order[1:]] != pixel[order[:-1]]
+        buffer[pixel[order[first]]] = key[order[first]]
+        return buffer
+
+
 def _edge(ax, ay, bx, by, px, py):
     """(b - a) x (p - a): positive on the left of a->b in a y-down frame."""
     return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
@@ -89,8 +103,7 @@ def rasterize(screen_xy, depth_mm, triangles, height, width, cull_back_faces=Tru
     key = depth_steps * (2 ** TRIANGLE_BITS) + cf
     pixel = (cs * height + py) * width + px
     key, pixel = key[inside], pixel[inside]
-    buffer = torch.full((batch * height * width,), EMPTY_KEY, dtype=torch.int64, device=device)
-    buffer.scatter_reduce_(0, pixel, key, reduce='amin', include_self=True)
+    buffer = _nearest_per_pixel(pixel, key, batch * height * width)
     covered = buffer != EMPTY_KEY
     triangle = torch.where(covered, buffer % (2 ** TRIANGLE_BITS), torch.full_like(buffer, -1))
     barycentrics = torch.zeros(batch * height * width, 3, dtype=screen_xy.dtype, device=device)

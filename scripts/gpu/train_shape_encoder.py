@@ -147,11 +147,11 @@ def main():
     step, trained_s, history = 0, 0.0, []
     state_path = os.path.join(args.state_dir, 'state.pt')
     if args.resume and os.path.exists(state_path):
-        state = torch.load(state_path, map_location=device)
+        state = torch.load(state_path, map_location='cpu', weights_only=False)
         encoder.load_state_dict(state['encoder'])
         ema.load_state_dict(state['ema'])
         optimiser.load_state_dict(state['optimiser'])
-        generator.set_state(state['generator'].cpu() if not cuda else state['generator'])
+        generator.set_state(state['generator'])
         step, trained_s, history = state['step'], state['trained_s'], state['history']
         log(f'resumed from {state_path} at step {step} ({trained_s / 60:.1f} min trained)')
     model = encoder
