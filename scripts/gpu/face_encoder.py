@@ -18,6 +18,11 @@ from pack_io import TsNormals
 SQRT2 = math.sqrt(2.0)
 
 
+class _Zeros:
+    def normals(self, count, scale=1.0):
+        return np.zeros(count, np.float32)
+
+
 def channels_at(config, resolution):
     return max(1, min(config['channelBase'] // resolution, config['channelMax']))
 
@@ -83,9 +88,10 @@ class FaceEncoder(torch.nn.Module):
     """crops [N, 3, R, R] in -1..1 (NCHW) -> standardised raw outputs [N, P]."""
 
     def __init__(self, config, seed):
+        """seed: TS's FaceEncoder seed (the same initial weights), or None for zeros (weights to be loaded)."""
         super().__init__()
         self.config = dict(config)
-        random = TsNormals(seed)
+        random = TsNormals(seed) if seed is not None else _Zeros()
         resolution = config['resolution']
         self.stem = Conv2dLayer(3, channels_at(config, resolution), 1, random, activation='lrelu')
         blocks, r = [], resolution

@@ -129,7 +129,7 @@ def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config):
     manifest = {'format': 1, 'className': 'EncoderTrainer', 'config': {'network': network, 'train': train_config},
                 'step': step, 'randomState': 0, 'adamSteps': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
     write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps(manifest, indent=2))
-    reloaded = FaceEncoder(encoder.config, 0)
+    reloaded = FaceEncoder(encoder.config, None)
     reloaded.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(folder, name)).items()})
     return name, reloaded.eval()
 
