@@ -107,11 +107,14 @@ def validate(encoder, layout, geometry, crops, targets, top_modes, batch=100):
         'focal_error_median_pct': float(100 * focal_error.median()),
         'yaw_error_median_deg': float((pose[:, 1] - true_pose[:, 1]).abs().median() * 180 / math.pi),
         'parameter_loss': float((standardised ** 2).mean()),
+        # Per-mode RMS identity error: the export's identityErrorStd (the fit's identity prior precision).
+        'identity_rms_per_mode': [round(float(v), 4) for v in ((identity - true_identity) ** 2).mean(0).sqrt()],
     }
 
 
-def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config):
-    """Write checkpoint.json + a float16 safetensors (E.* in TS names and layouts), atomically.
+def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config, identity_error_std=None):
+    """Write checkpoint.json + a float16 safetensors (E.* in TS names and layouts), atomically;
+    identity_error_std [K]: measured RMS identity errors (manifest identityErrorStd, clamped to (0, 10]).
     Returns (weights path, the exported encoder re-read as float32 on the CPU)."""
     os.makedirs(folder, exist_ok=True)
     parameters = dict(encoder.ts_parameters())
@@ -128,6 +131,8 @@ def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config):
             os.remove(os.path.join(folder, old))
     manifest = {'format': 1, 'className': 'EncoderTrainer', 'config': {'network': network, 'train': train_config},
                 'step': step, 'randomState': 0, 'adamSteps': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
+    if identity_error_std is not None:
+        manifest['identityErrorStd'] = [min(10.0, max(0.05, float(v))) for v in identity_error_std]
     write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps(manifest, indent=2))
     reloaded = FaceEncoder(encoder.config, None)
     reloaded.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(folder, name)).items()})

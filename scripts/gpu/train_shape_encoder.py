@@ -170,9 +170,11 @@ def main():
     def export(reason):
         notes = {'trainedWith': 'scripts/gpu/train_shape_encoder.py on synthetic renders of ICT-FaceKit (MIT)', 'w': 'untrained: the outputs equal the GAR mean latent w_avg of ' + pack.manifest['gar']['weightsPath'],
                  'minutesTrained': f'{trained_s / 60:.2f}', 'device': torch.cuda.get_device_name(0) if cuda else 'cpu', 'exported': reason,
-                 'lastValidation': json.dumps(history[-1] if history else {})}
+                 'lastValidation': json.dumps({k: v for k, v in history[-1].items() if k != 'identity_rms_per_mode'} if history else {}),
+                 'identityErrorStd': f'RMS identity error per mode on the pack\'s {len(val_x)} held-out studio crops at the last validation'}
         cpu_ema = copy.deepcopy(ema).float().cpu()
-        name, reloaded = export_encoder(cpu_ema, layout, w_avg, os.path.join(args.out, 'encoder'), step, notes, train_config)
+        errors = history[-1]['identity_rms_per_mode'] if history else None
+        name, reloaded = export_encoder(cpu_ema, layout, w_avg, os.path.join(args.out, 'encoder'), step, notes, train_config, errors)
         write_reference_outputs(reloaded, fixture_crops, os.path.join(args.out, 'encoder', 'pytorch-outputs.json'))
         write_atomic(os.path.join(args.out, 'metrics.json'), json.dumps(history, indent=1))
         log(f'exported {name} ({reason})')
@@ -248,6 +250,8 @@ def main():
         if step % args.val_every == 0:
             run_validation()
         if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+            if history[-1]['step'] != step:
+                run_validation()  # the export's identityErrorStd is measured on the weights it holds
             checkpoint()
             export(f'checkpoint at step {step}')
             save_grid([to_uint8(val_x[:8])] + [samples[r * 8:(r + 1) * 8] for r in range(len(samples) // 8)], os.path.join(args.out, 'samples.png'))
