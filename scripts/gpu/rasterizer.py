@@ -12,7 +12,6 @@ import torch
 TRIANGLE_BITS = 20
 EMPTY_KEY = torch.iinfo(torch.int64).max
 NEAR_MM = 1.0
-DEBUG = False
 
 
 class Rasterization:
@@ -77,7 +76,6 @@ def rasterize(screen_xy, depth_mm, triangles, height, width, cull_back_faces=Tru
     box_width = (col_end - col_start + 1)[sample, face]
     counts = box_width * (row_end - row_start + 1)[sample, face]
     total = int(counts.sum())
-    if DEBUG: print("candidates", total, "triangles", sample.shape[0])
     owner = torch.repeat_interleave(torch.arange(sample.shape[0], device=device), counts, output_size=total)
     local = torch.arange(total, device=device) - (torch.cumsum(counts, 0) - counts)[owner]
     px = col_start[sample, face][owner] + local % box_width[owner]
