@@ -1,5 +1,5 @@
 // One face through the GAR path: align the crop at the GAR's resolution (as `facegar prepare`
-// does for training), the encoder's estimate, refinement through the GAR, and the result moved
+// does for training), the encoder's estimate (from a crop at its own resolution), refinement through the GAR, and the result moved
 // from the crop's camera back to the photo's, so it reads like the graphics path's FaceFit.
 import { applyAffine2D, invertAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts';
 import { UsageError } from '../common/errors.ts';
@@ -74,7 +74,9 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   let estimate: EncoderEstimate | undefined;
   if (start === 'encoder') {
-    estimate = encodeCrop(models.encoder!, crop);
+    // An encoder of another resolution than the GAR gets its own crop, as the shape encoder does below.
+    const encoderSize = models.encoder!.config.resolution;
+    estimate = encodeCrop(models.encoder!, encoderSize === size ? crop : opaque(alignFaceCrop(image, landmarks68, encoderSize).crop));
     // The shape encoder's crop is the same similarity of the photo at its own resolution, so its
     // crop-frame pose (normalised pivot, focal and depth relative to the frame) carries over.
     if (models.shapeEncoder) {

@@ -82,8 +82,8 @@ export function decodeGarModels(files: GarModelFiles, model: MorphableModel): Ga
   }
   if (encoder) {
     const e = encoder.config, g = generator.config;
-    const mismatch = e.resolution !== g.resolution ? `resolution ${e.resolution} vs the GAR's ${g.resolution}`
-      : e.wDim !== g.wDim ? `latent size ${e.wDim} vs the GAR's ${g.wDim}`
+    // The resolutions may differ: the encoder gets its own crop (see api/gar-face.ts).
+    const mismatch = e.wDim !== g.wDim ? `latent size ${e.wDim} vs the GAR's ${g.wDim}`
         : e.identityCount !== model.identityCount || e.expressionCount !== model.expressionNames.length
           ? `${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}` : '';
     if (mismatch) {

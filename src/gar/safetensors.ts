@@ -1,7 +1,8 @@
 /**
  * The safetensors container (readable by PyTorch users): 8-byte little-endian header length,
  * a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}},
- * then the raw little-endian tensor bytes. Only float32 ("F32") is written here.
+ * then the raw little-endian tensor bytes. Only float32 ("F32") is written here; float16 ("F16")
+ * is read too (widened to float32), so networks trained elsewhere can ship at half the size.
  */
 export interface NamedArray {
   name: string;
@@ -30,7 +31,18 @@ export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string
   return out;
 }
 
-/** Parse a safetensors file (F32 tensors only); throws Error with a one-line reason when malformed. */
+/** IEEE 754 half-precision bits → the float32 value they denote (exact: every half is a float32). */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f, fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+const BYTES_PER_VALUE: Record<string, number> = { F32: 4, F16: 2 };
+
+/** Parse a safetensors file (F32 and F16 tensors, returned as float32); throws Error with a one-line reason when malformed. */
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedArray>; metadata: Record<string, string> } {
   if (bytes.length < 8) throw new Error('not a safetensors file (too short)');
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
@@ -41,12 +53,20 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') { metadata = entry as unknown as Record<string, string>; continue; }
-    if (entry.dtype !== 'F32') throw new Error(`tensor ${name}: dtype ${entry.dtype} is not supported (F32 only)`);
+    const size = BYTES_PER_VALUE[entry.dtype];
+    if (!size) throw new Error(`tensor ${name}: dtype ${entry.dtype} is not supported (F32 or F16)`);
     const [begin, end] = entry.data_offsets;
     const count = entry.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * 4 || dataStart + end > bytes.length) throw new Error(`tensor ${name}: data offsets do not match its shape`);
+    if (end - begin !== count * size || dataStart + end > bytes.length) throw new Error(`tensor ${name}: data offsets do not match its shape`);
     const copy = bytes.slice(dataStart + begin, dataStart + end); // aligned copy
-    tensors.set(name, { name, shape: entry.shape, values: new Float32Array(copy.buffer, copy.byteOffset, count) });
+    let values: Float32Array;
+    if (size === 4) values = new Float32Array(copy.buffer, copy.byteOffset, count);
+    else {
+      const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+      values = new Float32Array(count);
+      for (let i = 0; i < count; i++) values[i] = halfToFloat(view.getUint16(2 * i, true));
+    }
+    tensors.set(name, { name, shape: entry.shape, values });
   }
   return { tensors, metadata };
 }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { Reconstructor, reconstruct, ModelUnavailableError, type RgbaImage } from '../../src/index.ts';
-import type { GarModelFiles } from '../../src/api/gar-models.ts';
+import { decodeGarModels, type GarModelFiles } from '../../src/api/gar-models.ts';
+import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
+import { imageToGarTensor } from '../../src/invert/render-through-gar.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { LandmarkCorrespondence } from '../../src/fit/contour-landmarks.ts';
 import { projectPointsArray, transformPointsArray } from '../../src/geometry/camera.ts';
@@ -80,6 +82,31 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
     assert.equal(graphics.faces[0].gar, undefined);
   } finally {
     reconstructor.dispose();
+  }
+});
+
+test('an encoder of another resolution than the GAR gets its own crop: the same estimate as on that crop, in the GAR crop frame', async () => {
+  const dirs = { garDir: join(work, 'gar'), encoderDir: join(work, 'encoder64') };
+  await writeTinyGarModels(model, join(work, 'gar-unused'), dirs.encoderDir, 3, 64);
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: await readGarModelFiles(dirs) });
+  const models = decodeGarModels(await readGarModelFiles(dirs), model);
+  try {
+    assert.equal(models.encoder!.config.resolution, 64);
+    assert.equal(models.generator.config.resolution, 32);
+    const image = await photo('000033.jpg');
+    const face = (await reconstructor.reconstruct(image, { garPreset: 'instant' })).faces[0];
+    assert.equal(face.gar!.crop.width, 32, 'the GAR crop keeps the GAR resolution');
+    assert.ok(cameraMismatchPx(face) < 0.5, `projection vs landmarks: ${cameraMismatchPx(face)} px`);
+    // The instant preset returns the encoder's estimate: its identity is what the encoder says on a 64² crop.
+    const { crop } = alignFaceCrop(image, face.detectedLandmarks2d, 64);
+    for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255;
+    const input = imageToGarTensor(crop);
+    const direct = models.encoder!.estimate(input)[0];
+    input.dispose();
+    assert.ok(Math.max(...direct.identity.map((v, k) => Math.abs(v - face.identity[k]))) < 1e-5, 'identity from the 64² crop');
+  } finally {
+    reconstructor.dispose();
+    models.dispose();
   }
 });
 

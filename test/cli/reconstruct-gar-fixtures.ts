@@ -7,10 +7,13 @@ import { encodeParameterGroups } from '../../src/gar/checkpoint-weights.ts';
 import { DEFAULT_TRAIN_ENCODER_CONFIG, FaceEncoder, encoderNetworkConfig } from '../../src/invert/index.ts';
 import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
 
-/** Writes `<garDir>/checkpoint.json + gar.safetensors` and `<encoderDir>/checkpoint.json + encoder.safetensors`. */
-export async function writeTinyGarModels(model: MorphableModel, garDir: string, encoderDir: string, seed = 3): Promise<void> {
+/**
+ * Writes `<garDir>/checkpoint.json + gar.safetensors` and `<encoderDir>/checkpoint.json + encoder.safetensors`;
+ * `encoderResolution` (default the GAR's) gives the encoder a crop size of its own.
+ */
+export async function writeTinyGarModels(model: MorphableModel, garDir: string, encoderDir: string, seed = 3, encoderResolution = GAR_PRESETS.tiny.resolution): Promise<void> {
   const generator = new Generator(GAR_PRESETS.tiny, seed);
-  const network = encoderNetworkConfig('tiny', { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: GAR_PRESETS.tiny.wDim });
+  const network = encoderNetworkConfig('tiny', { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: GAR_PRESETS.tiny.wDim }, { resolution: encoderResolution });
   const encoder = new FaceEncoder(network, seed + 1);
   try {
     await mkdir(garDir, { recursive: true });

@@ -156,4 +156,22 @@ describe('layers and networks (tiny preset)', () => {
     const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     assert.equal((8 + headerLength) % 8, 0);
   });
+
+  test('safetensors: float16 tensors (as PyTorch writes them) read back as the float32 values they denote', () => {
+    const halves = [0x3c00, 0xc000, 0x3555, 0x0001, 0x7bff, 0x8000];
+    const denoted = [1, -2, 0.333251953125, 2 ** -24, 65504, -0];
+    const build = (dtype: string, dataBytes: number) => {
+      const header = new TextEncoder().encode(JSON.stringify({ h: { dtype, shape: [halves.length], data_offsets: [0, dataBytes] } }));
+      const out = new Uint8Array(8 + header.length + dataBytes);
+      new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+      out.set(header, 8);
+      halves.forEach((bits, i) => new DataView(out.buffer).setUint16(8 + header.length + 2 * i, bits, true));
+      return out;
+    };
+    const values = decodeSafetensors(build('F16', 2 * halves.length)).tensors.get('h')!.values;
+    assert.ok(values instanceof Float32Array);
+    assert.deepEqual(Array.from(values), denoted);
+    assert.throws(() => decodeSafetensors(build('I16', 2 * halves.length)), /dtype I16 is not supported/);
+    assert.throws(() => decodeSafetensors(build('F16', 4 * halves.length)), /data offsets do not match/);
+  });
 });

@@ -1,0 +1,127 @@
+"""Reading the training pack (scripts/gpu/export-training-pack.ts) and writing facegar's files.
+
+Needs only numpy, pillow and torch (no safetensors package: the container format is small enough
+to write here, and the GPU machine and the local Debian torch both lack or differ in it).
+"""
+import hashlib
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class Pack:
+    """The pack folder: manifest, geometry, textures, studio validation crops and fixtures."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        manifest_path = os.path.join(folder, 'manifest.json')
+        if not os.path.exists(manifest_path):
+            raise FileNotFoundError(f'{folder}: no manifest.json (make the pack with scripts/gpu/export-training-pack.ts)')
+        with open(manifest_path) as f:
+            self.manifest = json.load(f)
+        if self.manifest.get('format') != 1:
+            raise ValueError(f'{folder}: pack format {self.manifest.get("format")} is not 1')
+
+    def array(self, name):
+        return np.load(os.path.join(self.folder, name + '.npy'))
+
+    def skin_textures(self):
+        """[T, 3, H, W] float32 linear albedo in 0..1 (the JPEGs hold sRGB)."""
+        count = self.manifest['skinTextures']['count']
+        images = [np.asarray(Image.open(os.path.join(self.folder, 'skin_textures', f'{i:03d}.jpg')).convert('RGB')) for i in range(count)]
+        return srgb_to_linear(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0)
+
+    def studio_validation(self):
+        """crops [N, S, S, 3] uint8 (as the encoder sees them), targets [N, K+E+7], alignment offsets [N, 4, 2] crop px."""
+        info = self.manifest['studioValidation']
+        mosaic = np.asarray(Image.open(os.path.join(self.folder, 'studio_val_crops.jpg')).convert('RGB'))
+        size, columns = info['sizePx'], info['columns']
+        crops = np.stack([mosaic[(i // columns) * size:(i // columns + 1) * size, (i % columns) * size:(i % columns + 1) * size] for i in range(info['count'])])
+        return crops, self.array('studio_val_targets'), self.array('studio_val_alignment_offsets_px')
+
+
+def srgb_to_linear(x):
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x):
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+# --- TS SeededRandom (src/gar/seeded-random.ts), vectorised: its state after n calls is seed + n·C. ---
+
+def ts_uniforms(seed, count, first_call=0):
+    """The `count` uniforms mulberry32 gives from call `first_call` on (float64, as JS computes them)."""
+    mask = np.uint64(0xFFFFFFFF)
+    start = (seed & 0xFFFFFFFF) ^ 0x9E3779B9
+    n = np.arange(first_call + 1, first_call + count + 1, dtype=np.uint64)
+    t = (np.uint64(start) + n * np.uint64(0x6D2B79F5)) & mask
+
+    def imul(a, b):
+        return (a * b) & mask
+
+    t = imul(t ^ (t >> np.uint64(15)), t | np.uint64(1))
+    t = t ^ ((t + imul(t ^ (t >> np.uint64(7)), t | np.uint64(61))) & mask)
+    return ((t ^ (t >> np.uint64(14))) & mask).astype(np.float64) / 4294967296.0
+
+
+class TsNormals:
+    """SeededRandom.normals(): Box–Muller, two uniforms per value, no spare kept."""
+
+    def __init__(self, seed):
+        self.seed, self.calls = seed, 0
+
+    def normals(self, count, scale=1.0):
+        u = ts_uniforms(self.seed, 2 * count, self.calls)
+        self.calls += 2 * count
+        values = np.sqrt(-2.0 * np.log(1.0 - u[0::2])) * np.cos(2.0 * math.pi * u[1::2])
+        return (values * scale).astype(np.float32)
+
+
+# --- safetensors and the encoder checkpoint folder ---
+
+_DTYPES = {'F32': (np.float32, 4), 'F16': (np.float16, 2)}
+
+
+def write_safetensors(path, tensors, metadata, dtype='F16'):
+    """tensors: list of (name, numpy array); all stored as `dtype`. Atomic (temp + rename)."""
+    numpy_type, size = _DTYPES[dtype]
+    header, blobs, offset = {'__metadata__': metadata}, [], 0
+    for name, value in tensors:
+        data = np.ascontiguousarray(value, dtype=numpy_type).astype(f'<{numpy_type().dtype.char}').tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(value.shape), 'data_offsets': [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(',', ':'))
+    text += ' ' * ((8 - len(text) % 8) % 8)
+    payload = struct.pack('<Q', len(text)) + text.encode() + b''.join(blobs)
+    write_atomic(path, payload)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        payload = f.read()
+    length = struct.unpack('<Q', payload[:8])[0]
+    header = json.loads(payload[8:8 + length])
+    out = {}
+    for name, entry in header.items():
+        if name == '__metadata__':
+            continue
+        numpy_type, _ = _DTYPES[entry['dtype']]
+        begin, end = entry['data_offsets']
+        out[name] = np.frombuffer(payload[8 + length + begin:8 + length + end], dtype=np.dtype(numpy_type).newbyteorder('<')).reshape(entry['shape']).astype(np.float32)
+    return out
+
+
+def write_atomic(path, payload):
+    temp = path + '.tmp'
+    with open(temp, 'wb' if isinstance(payload, bytes) else 'w') as f:
+        f.write(payload)
+    os.replace(temp, path)
