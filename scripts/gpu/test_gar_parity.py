@@ -1,6 +1,9 @@
 """Parity of the torch GAR (gar_torch.py) with TF.js, on fixtures from export-gar-parity.ts.
 
   python3 scripts/gpu/test_gar_parity.py [.gpu-pack/gar/parity-small.safetensors …] [--device cuda] [--tolerance 1e-3]
+  python3 scripts/gpu/test_gar_parity.py FIXTURE --render-export GAR_DIR --to FILE
+      (torch render of an exported GAR, for: node --import tsx scripts/gpu/export-gar-parity.ts
+       --check-export GAR_DIR --torch-render FILE)
 
 Loads each fixture's weights into the torch networks, runs the fixture's inputs and prints the
 largest absolute difference per output; exits 1 on any difference above the tolerance (the device
@@ -15,7 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gar_checkpoint import decode_safetensors, load_group, read_checkpoint_dir, read_file  # noqa: E402
+from gar_checkpoint import decode_safetensors, encode_safetensors, load_group, read_checkpoint_dir, read_file, write_file_atomic  # noqa: E402
 from gar_torch import Discriminator, Generator, NormalEstimator, normal_cosine_loss  # noqa: E402
 
 
@@ -72,13 +75,31 @@ def check_fixture(path, device, tolerance):
     return ok
 
 
+def render_export(gar_dir, fixture, out_path, device):
+    """Render the fixture's normal maps and z through `gar_dir`'s G_ema in torch, for export-gar-parity.ts --check-export."""
+    manifest, weights = read_checkpoint_dir(gar_dir)
+    tensors, _ = decode_safetensors(read_file(fixture))
+    g = Generator(manifest['config']['network']).to(device)
+    load_group(g, weights, 'G_ema')
+    normals, z = tensors['in.normals'], tensors['in.z']
+    with torch.no_grad():
+        image = g(nchw(normals, device), torch.from_numpy(z).to(device)).permute(0, 2, 3, 1)
+    write_file_atomic(out_path, encode_safetensors([('normals', normals), ('z', z), ('image', image)], {'gar': gar_dir}))
+    print(f'{out_path}: torch render of {gar_dir} (step {manifest["step"]}) on {fixture}\'s inputs')
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('fixtures', nargs='*')
+    parser.add_argument('--render-export', metavar='GAR_DIR', help='instead: render GAR_DIR in torch on the first fixture\'s inputs into --to')
+    parser.add_argument('--to', metavar='FILE')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--tolerance', type=float, default=1e-3)
     args = parser.parse_args()
     fixtures = args.fixtures or sorted(glob.glob('.gpu-pack/gar/parity-*.safetensors'))
+    if args.render_export and fixtures:
+        return render_export(args.render_export, fixtures[0], args.to, args.device)
     if not fixtures:
         print('no parity fixtures: make them with node --import tsx scripts/gpu/export-gar-parity.ts', file=sys.stderr)
         return 3
