@@ -75,10 +75,13 @@ class GarTrainer:
             raise ValueError(f'batch {batch} is not a multiple of the minibatch-stddev group {network["mbstdGroupSize"]}')
         if self.config['identityWeight'] > 0 and batch % 2:
             raise ValueError('identityWeight > 0 pairs the samples: the batch size must be even')
+        seed = self.config['seed']
+        torch.manual_seed(seed * 3 + 1)  # initialisation from the seed (TS: G from seed·3+1, D from seed·3+2)
         self.G = Generator(network).to(device)
         self.G_ema = Generator(network).to(device)
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False)
+        torch.manual_seed(seed * 3 + 2)
         self.D = Discriminator(network).to(device)
         lr = self.config['learningRate']
         self.opt_G = Adam(list(self.G.named_parameters()), lr)

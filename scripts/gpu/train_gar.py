@@ -42,7 +42,7 @@ def parse_args(argv):
     p.add_argument('--lr', type=float, default=0.0025)
     p.add_argument('--r1-gamma', type=float, default=None, help='default: StyleGAN2-ADA rule 0.0002·R²/batch')
     p.add_argument('--r1-interval', type=int, default=16)
-    p.add_argument('--ema-kimg', type=float, default=10.0)
+    p.add_argument('--ema-kimg', type=float, default=None, help='EMA half-life, thousands of images (default: max(10, batch·10/32): TS 10, StyleGAN2-ADA rule for large batches)')
     p.add_argument('--ema-rampup', type=float, default=0.05)
     p.add_argument('--style-mixing', type=float, default=0.9)
     p.add_argument('--no-mirror', action='store_true', help='do not mirror real crops')
@@ -120,6 +120,23 @@ def restore(trainer, manifest, tensors):
     trainer.opt_G.step, trainer.opt_D.step = manifest['adamSteps']['G'], manifest['adamSteps']['D']
 
 
+def trim_loss_log(path, step):
+    """Drop log lines past `step` (logged after the last checkpoint of a killed run), as checkpoint-files.ts trimLossLog."""
+    if not os.path.exists(path):
+        return
+    kept = []
+    with open(path) as f:
+        for line in f:
+            try:
+                if json.loads(line)['step'] <= step:
+                    kept.append(line)
+            except (ValueError, KeyError):
+                pass  # a line cut short by the kill
+    with open(f'{path}.tmp', 'w') as f:
+        f.writelines(kept)
+    os.replace(f'{path}.tmp', path)
+
+
 def to_png(path, array):
     from PIL import Image
     tmp = f'{path}.{os.getpid()}.tmp.png'
@@ -168,7 +185,7 @@ def main(argv=None):
         R = network['resolution']
         train = {
             'batchSize': args.batch, 'learningRate': args.lr, 'r1Gamma': args.r1_gamma if args.r1_gamma is not None else 0.0002 * R * R / args.batch,
-            'r1Interval': args.r1_interval, 'pathLengthWeight': args.path_length_weight, 'pathLengthInterval': 4, 'emaKimg': args.ema_kimg,
+            'r1Interval': args.r1_interval, 'pathLengthWeight': args.path_length_weight, 'pathLengthInterval': 4, 'emaKimg': args.ema_kimg if args.ema_kimg is not None else max(10.0, args.batch * 10 / 32),
             'emaRampup': args.ema_rampup, 'styleMixingProbability': args.style_mixing, 'mirrorReal': not args.no_mirror, 'seed': args.seed, **overrides,
         }
         notes = {}
@@ -205,6 +222,7 @@ def main(argv=None):
     window = {}
     log_path = os.path.join(args.out, 'losses.jsonl')
     os.makedirs(args.out, exist_ok=True)
+    trim_loss_log(log_path, trainer.step)
     while trainer.step < args.steps and stop['signal'] is None:
         if args.minutes is not None and time.time() - started >= args.minutes * 60:
             break
