@@ -80,10 +80,10 @@ const generators: [string, Generator][] = [];
 const shippedDir = resolve(values.shipped!);
 const shipped = await readGarModelFiles({ garDir: shippedDir }).catch(() => undefined);
 const shippedNetwork = (shipped?.gar.manifest as unknown as { config?: { network: GarNetworkConfig } } | undefined)?.config?.network;
-let shippedNote: Record<string, string> = {};
+let fixtureNotes: Record<string, string> = {};
 if (shipped && JSON.stringify(shippedNetwork) === JSON.stringify(network)) {
   generators.push(['G_ship', decodeGarGenerator(shipped.gar.manifest, shipped.gar.weights, 'G_ema')]);
-  shippedNote = { shippedGar: values.shipped!, shippedGarSha256: createHash('sha256').update(shipped.gar.weights).digest('hex') };
+  fixtureNotes = { shippedGar: values.shipped!, shippedGarSha256: createHash('sha256').update(shipped.gar.weights).digest('hex') };
 } else {
   const randomG = new Generator(network, seed);
   perturb(randomG, 0.1);
@@ -116,6 +116,7 @@ if (estimatorDir) {
   const saved = await readCheckpointFiles(resolve(estimatorDir), { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'weights' });
   if (!saved) throw new Error(`${estimatorDir}: no checkpoint.json`);
   estimator = decodeNormalEstimator(saved.manifest, saved.weights);
+  fixtureNotes.normalEstimatorSha256 = createHash('sha256').update(saved.weights).digest('hex');
 } else {
   estimator = new NormalEstimator({ resolution: R, seed: seed + 3 });
   perturb(estimator, 0.05);
@@ -127,7 +128,7 @@ put('out.N.loss', tf.reshape(normalCosineLoss(tf.slice(predicted, [0, 0, 0, 0], 
 
 const metadata = {
   format: 'facegar-gar-parity', preset: values.preset!, network: JSON.stringify(network), normalEstimator: JSON.stringify(estimator.config),
-  generators: generators.map(([g]) => g).join(','), mixingCutoff: String(mixingCutoff), truncationPsi: String(truncationPsi), backend: tf.getBackend(), ...shippedNote,
+  generators: generators.map(([g]) => g).join(','), mixingCutoff: String(mixingCutoff), truncationPsi: String(truncationPsi), backend: tf.getBackend(), ...fixtureNotes,
 };
 const outDir = resolve(values.out!);
 await ensureWritableDirectory(outDir);

@@ -85,6 +85,15 @@ class NormalMapSource:
         return None
 
 
+_MIRROR_INDEX = {}
+
+
+def _mirror_index(device):
+    if str(device) not in _MIRROR_INDEX:
+        _MIRROR_INDEX[str(device)] = torch.tensor(IBUG68_MIRROR, device=device)
+    return _MIRROR_INDEX[str(device)]
+
+
 def mirror_normal_maps(normals, landmarks2d=None):
     """Left-right mirror: flip, negate the x normal (encoded: 1 − e on the face), swap iBUG sides."""
     flipped = normals.flip(3)
@@ -93,7 +102,7 @@ def mirror_normal_maps(normals, landmarks2d=None):
     out = torch.cat([x, flipped[:, 1:]], dim=1)
     if landmarks2d is None:
         return out, None
-    mirrored = landmarks2d[:, IBUG68_MIRROR]
+    mirrored = landmarks2d.index_select(1, _mirror_index(landmarks2d.device))
     mirrored = torch.stack([normals.shape[3] - mirrored[..., 0], mirrored[..., 1]], dim=-1)
     return out, mirrored
 

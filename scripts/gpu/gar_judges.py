@@ -46,7 +46,7 @@ def inter_ocular_px(landmarks2d):
 def landmark_consistency_loss(found, targets, indices=DEFAULT_CONSISTENCY_LANDMARKS):
     """Mean over samples and `indices` of |found − target| / inter-ocular distance (of the targets)."""
     iod = inter_ocular_px(targets).clamp(min=1e-3)
-    chosen = torch.as_tensor(indices, device=found.device)
+    chosen = slice(indices[0], indices[-1] + 1) if list(indices) == list(range(indices[0], indices[-1] + 1)) else list(indices)
     distance = torch.sqrt((found[:, chosen] - targets[:, chosen]).square().sum(dim=2) + 1e-6)
     return (distance / iod[:, None]).mean()
 
@@ -75,17 +75,26 @@ class FaceEmbedder(torch.nn.Module):
         return raw / raw.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
 
+_PAIR_MASKS = {}
+
+
+def _pair_masks(groups, device):
+    """Same- and different-group masks over pairs i < j, made once per grouping (no host→device copy per step)."""
+    key = (groups, str(device))
+    if key not in _PAIR_MASKS:
+        n = len(groups)
+        same = [[float(i < j and groups[i] == groups[j]) for j in range(n)] for i in range(n)]
+        different = [[float(i < j and groups[i] != groups[j]) for j in range(n)] for i in range(n)]
+        _PAIR_MASKS[key] = (torch.tensor(same, device=device), torch.tensor(different, device=device), sum(map(sum, same)), sum(map(sum, different)))
+    return _PAIR_MASKS[key]
+
+
 def identity_contrastive_loss(embeddings, groups, margin=0.5, negative_weight=1.0):
     """Mean (1 − cos) over same-group pairs + negative_weight · mean max(0, cos − margin) over the others (i < j).
 
     `groups`: a list of group ids (host side, so the pair counts need no device sync).
     """
-    n = embeddings.shape[0]
-    same_list = [[float(i < j and groups[i] == groups[j]) for j in range(n)] for i in range(n)]
-    different_list = [[float(i < j and groups[i] != groups[j]) for j in range(n)] for i in range(n)]
-    same_count, different_count = sum(map(sum, same_list)), sum(map(sum, different_list))
-    same = torch.tensor(same_list, device=embeddings.device)
-    different = torch.tensor(different_list, device=embeddings.device)
+    same, different, same_count, different_count = _pair_masks(tuple(groups), embeddings.device)
     cosine = embeddings.matmul(embeddings.t())
     loss = embeddings.new_zeros([])
     if same_count > 0:

@@ -11,6 +11,7 @@ wrapper runs this before training and stops on a mismatch).
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import sys
@@ -26,8 +27,16 @@ def nchw(array, device):
     return torch.from_numpy(array).to(device).permute(0, 3, 1, 2)
 
 
-def check_fixture(path, device, tolerance):
+def check_fixture(path, device, tolerance, estimator_dir=None):
     tensors, meta = decode_safetensors(read_file(path))
+    if estimator_dir:  # the estimator training will use must be the one the fixture checks
+        manifest_path = os.path.join(estimator_dir, 'checkpoint.json')
+        with open(manifest_path) as f:
+            weights = read_file(os.path.join(estimator_dir, json.load(f)['weightsPath']))
+        if hashlib.sha256(weights).hexdigest() != meta.get('normalEstimatorSha256'):
+            print(f'{path}: made without (or with another) normal estimator than {estimator_dir}: '
+                  f'rerun export-gar-parity.ts --normal-estimator {estimator_dir}')
+            return False
     network = json.loads(meta['network'])
     cutoff, psi = int(meta['mixingCutoff']), float(meta['truncationPsi'])
     t = lambda name: torch.from_numpy(tensors[name]).to(device)  # noqa: E731
@@ -96,6 +105,7 @@ def main():
     parser.add_argument('--to', metavar='FILE')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--tolerance', type=float, default=1e-3)
+    parser.add_argument('--normal-estimator', metavar='DIR', help='also require that the fixture holds this normal estimator\'s weights')
     args = parser.parse_args()
     fixtures = args.fixtures or sorted(glob.glob('.gpu-pack/gar/parity-*.safetensors'))
     if args.render_export and fixtures:
@@ -103,7 +113,7 @@ def main():
     if not fixtures:
         print('no parity fixtures: make them with node --import tsx scripts/gpu/export-gar-parity.ts', file=sys.stderr)
         return 3
-    ok = all([check_fixture(path, args.device, args.tolerance) for path in fixtures])
+    ok = all([check_fixture(path, args.device, args.tolerance, args.normal_estimator) for path in fixtures])
     print('parity: ok' if ok else 'parity: MISMATCH')
     return 0 if ok else 1
 

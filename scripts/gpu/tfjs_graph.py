@@ -96,10 +96,13 @@ class TfjsGraph(nn.Module):
         self.output = output.split(':')[0]
         self.input_name = next(n['name'] for n in self.nodes.values() if n['op'] == 'Placeholder')
         self.order = self._topological(self.output)
-        self.const_names = {}
+        self.const_names, self.host_consts = {}, {}
         for i, name in enumerate(n for n in self.order if self.nodes[n]['op'] == 'Const'):
             value = torch.from_numpy(np.ascontiguousarray(weights[name]))
-            self.register_buffer(f'c{i}', value)
+            if value.dtype == torch.int32:  # shapes, axes, paddings: read on the host, never a device sync
+                self.host_consts[name] = value
+            else:
+                self.register_buffer(f'c{i}', value)
             self.const_names[name] = f'c{i}'
         self.requires_grad_(False)
 
@@ -127,7 +130,7 @@ class TfjsGraph(nn.Module):
             if name in values:
                 continue
             if node['op'] == 'Const':
-                values[name] = getattr(self, self.const_names[name])
+                values[name] = self.host_consts[name] if name in self.host_consts else getattr(self, self.const_names[name])
                 continue
             names = [i.split(':')[0] for i in node.get('input', []) if not i.startswith('^')]
             values[name] = self._run(node, [values[n] for n in names], [n in self.const_names for n in names])
