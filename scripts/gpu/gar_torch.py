@@ -48,17 +48,13 @@ def upsample2(x):
     return F.interpolate(x, size=(x.shape[2] * 2, x.shape[3] * 2), mode='bilinear', align_corners=False)
 
 
-def _randn(shape, random_scale=1.0):
-    return torch.randn(shape) * random_scale
-
-
 class FullyConnected(nn.Module):
     """y = act(x·W·(lr/√in) + b·lr); weight [in, out] stored as N(0, 1)/lr (layers.ts FullyConnectedLayer)."""
 
     def __init__(self, in_features, out_features, activation='linear', lr_multiplier=1.0, bias_init=0.0):
         super().__init__()
         self.activation, self.lr_multiplier = activation, lr_multiplier
-        self.weight = nn.Parameter(_randn([in_features, out_features], 1.0 / lr_multiplier))
+        self.weight = nn.Parameter(torch.randn([in_features, out_features]) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_features], bias_init / lr_multiplier))
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
 
@@ -73,7 +69,7 @@ class Conv2d(nn.Module):
     def __init__(self, in_channels, out_channels, kernel_size, activation='linear', bias=True, down=1, gain=1.0, init_scale=1.0):
         super().__init__()
         self.activation, self.down, self.gain, self.kernel_size = activation, down, gain, kernel_size
-        self.weight = nn.Parameter(_randn([kernel_size, kernel_size, in_channels, out_channels], init_scale))
+        self.weight = nn.Parameter(torch.randn([kernel_size, kernel_size, in_channels, out_channels]) * init_scale)
         if bias:
             self.bias = nn.Parameter(torch.zeros([out_channels]))
         else:
@@ -370,12 +366,3 @@ def normal_cosine_loss(predicted_unit, target_normal_maps):
     decoded = (target_normal_maps * 2 - 1) * mask
     cosine = (predicted_unit * decoded).sum(dim=1, keepdim=True)
     return ((1 - cosine) * mask).sum() / mask.sum().clamp(min=1)
-
-
-def trainable_named_parameters(module):
-    return [(name, p) for name, p in module.named_parameters()]
-
-
-def named_tensors(module):
-    """Every TS-named tensor of a module (parameters and the w_avg buffer), in state_dict order."""
-    return [(name, t) for name, t in module.state_dict(keep_vars=True).items()]
