@@ -6,6 +6,7 @@ checkpoints and write ones that `facegar train-gar --resume`, `facegar sample --
 import hashlib
 import json
 import os
+import re
 import struct
 
 import numpy as np
@@ -111,9 +112,15 @@ def save_checkpoint_dir(directory, step, manifest, tensors, metadata, weights_na
     return manifest, data
 
 
+def without_machine_paths(text):
+    """Absolute paths keep only their last component (scripts/export-gar.ts: a shipped manifest names no machine's folders)."""
+    return re.sub(r'(^|[\s=])/[^\s]*/([^\s/]+)', lambda m: m.group(1) + m.group(2), text)
+
+
 def export_generator(directory, generator, network, train, step, notes):
     """The shipped-model form (scripts/export-gar.ts): manifest + `G_ema.*` safetensors with its SHA-256."""
     os.makedirs(directory, exist_ok=True)
+    notes = {key: without_machine_paths(str(value)) for key, value in notes.items()}
     data = encode_safetensors(group_tensors(generator, 'G_ema'), {
         'format': 'facegar-gar', 'step': str(step), 'network': json.dumps(network), 'content': 'G_ema.* only (exported by scripts/gpu/train_gar.py)'})
     weights_path = f'gar-{network["resolution"]}px-step{step}.safetensors'
