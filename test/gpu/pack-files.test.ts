@@ -2,7 +2,7 @@
 // decodes back to what TS training would have used.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -12,18 +12,15 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { samplePairedGeometries } from '../../src/gar/identity-consistency.ts';
 import { SeededRandom } from '../../src/gar/seeded-random.ts';
-import { encodePng } from '../../src/io/node/encode-image.ts';
 import { sharedModel } from '../helpers/model.ts';
-import { runScript } from '../helpers/scripts.ts';
+import { runScript, writePreparedDataset } from '../helpers/scripts.ts';
 
 test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded subset honoured', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-pack-crops-'));
   try {
     const data = join(dir, 'ds');
-    await mkdir(join(data, '128'), { recursive: true });
     const random = new SeededRandom(3);
-    const crops = [];
-    for (let i = 0; i < 5; i++) {
+    const crops = Array.from({ length: 5 }, () => {
       // Smooth colour ramps with a per-crop tint: lossy WebP keeps them within a few levels.
       const crop = createRgbaImage(128, 128);
       const tint = [random.integer(200), random.integer(200), random.integer(200)];
@@ -31,12 +28,9 @@ test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded s
         const x = p % 128, y = Math.floor(p / 128);
         crop.data.set([tint[0] + x / 4, tint[1] + y / 4, tint[2] + (x + y) / 8, 255], p * 4);
       }
-      crops.push(crop);
-      await writeFile(join(data, '128', `${i}.png`), await encodePng(crop));
-    }
-    await writeFile(join(data, 'dataset.json'), JSON.stringify({
-      format: 1, sizes: [128], skipped: [], images: crops.map((_, i) => ({ id: String(i), source: `dir/photo${i}.jpg`, files: { 128: `128/${i}.png` }, landmarks68: [] })),
-    }));
+      return crop;
+    });
+    await writePreparedDataset(data, crops);
     await writeFile(join(dir, 'exclude.txt'), '# held out\nphoto1.jpg\ndir/photo3.jpg\n');
     const out = join(dir, 'pack', 'crops-64');
     const run = await runScript('scripts/gpu/pack-crops.ts', ['--data', data, '--out', out, '--resolution', '64', '--exclude', join(dir, 'exclude.txt')]);

@@ -5,14 +5,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRgbaImage } from '../../src/common/image.ts';
 import { decodeSafetensors } from '../../src/gar/safetensors.ts';
 import { SeededRandom } from '../../src/gar/seeded-random.ts';
-import { encodePng } from '../../src/io/node/encode-image.ts';
-import { runProcess, runScript } from '../helpers/scripts.ts';
+import { runProcess, runScript, writePreparedDataset } from '../helpers/scripts.ts';
 
 const python = process.env.FACEGAR_TORCH_PYTHON ?? '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch, numpy, PIL'], { stdio: 'ignore' }).status === 0;
@@ -42,16 +41,12 @@ test('torch training: 2 steps export a GAR TF.js renders alike; 1 + 1 resumed st
   try {
     // A tiny prepared dataset (8 crops at 64²) and a pool of 8 normal maps.
     const data = join(dir, 'ds');
-    await mkdir(join(data, '64'), { recursive: true });
     const random = new SeededRandom(2);
-    const images = [];
-    for (let i = 0; i < 8; i++) {
+    await writePreparedDataset(data, Array.from({ length: 8 }, () => {
       const crop = createRgbaImage(64, 64);
       for (let p = 0; p < crop.data.length; p += 4) crop.data.set([random.integer(256), random.integer(256), random.integer(256), 255], p);
-      await writeFile(join(data, '64', `${i}.png`), await encodePng(crop));
-      images.push({ id: String(i), source: `${i}.jpg`, files: { 64: `64/${i}.png` }, landmarks68: [] });
-    }
-    await writeFile(join(data, 'dataset.json'), JSON.stringify({ format: 1, sizes: [64], skipped: [], images }));
+      return crop;
+    }));
     for (const [script, args] of [
       ['scripts/gpu/pack-crops.ts', ['--data', data, '--out', join(dir, 'crops-64')]],
       ['scripts/gpu/export-normal-maps.ts', ['--out', join(dir, 'maps-64'), '--count', '8']],

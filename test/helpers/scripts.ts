@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RgbaImage } from '../../src/common/image.ts';
+import { encodePng } from '../../src/io/node/encode-image.ts';
 import type { CliRun } from './cli.ts';
 import { modelDir, repositoryRoot, testCacheDir } from './shared-data.ts';
 
@@ -23,4 +26,18 @@ export function runProcess(program: string, args: string[], options: { timeoutMs
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000);
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
+}
+
+/**
+ * A folder shaped like a `facegar prepare` output: `<dir>/<size>/<i>.png` per crop and a dataset.json
+ * whose sources are `dir/photo<i>.jpg`. Crops are square RGBA images of one size.
+ */
+export async function writePreparedDataset(dir: string, crops: RgbaImage[]): Promise<void> {
+  const size = crops[0].width;
+  await mkdir(join(dir, String(size)), { recursive: true });
+  for (const [i, crop] of crops.entries()) await writeFile(join(dir, String(size), `${i}.png`), await encodePng(crop));
+  await writeFile(join(dir, 'dataset.json'), JSON.stringify({
+    format: 1, sizes: [size], skipped: [],
+    images: crops.map((_, i) => ({ id: String(i), source: `dir/photo${i}.jpg`, files: { [size]: `${size}/${i}.png` }, landmarks68: [] })),
+  }));
 }
