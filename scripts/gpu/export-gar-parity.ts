@@ -2,7 +2,7 @@
  * Parity fixtures for the PyTorch port of the GAR (scripts/gpu/gar_torch.py), and the check that a
  * torch-exported GAR loads and renders the same in TF.js.
  *
- *   node --import tsx scripts/gpu/export-gar-parity.ts [--preset small] [--out .gpu-pack/gar]
+ *   node --import tsx scripts/gpu/export-gar-parity.ts [--preset small] [--out .gpu-pack-gar]
  *        [--normal-estimator DIR] [--shipped models/gar-small]
  *     writes <out>/parity-<preset>.safetensors: weights (the shipped G_ema when its architecture
  *     matches the preset, named in the metadata and read by the torch side from --shipped; else G_rand:
@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 const TOLERANCE = 1e-3;
 const { values } = parseArgs({
   options: {
-    preset: { type: 'string', default: 'small' }, out: { type: 'string', default: '.gpu-pack/gar' },
+    preset: { type: 'string', default: 'small' }, out: { type: 'string', default: '.gpu-pack-gar' },
     'normal-estimator': { type: 'string' }, shipped: { type: 'string', default: 'models/gar-small' },
     'check-export': { type: 'string' }, 'torch-render': { type: 'string' }, seed: { type: 'string', default: '5' },
   },

@@ -8,7 +8,7 @@
  *   <out>/parity-judges.safetensors      TF.js outputs on `--images` (or on shipped-GAR renders): iBUG-68 points,
  *                                        embeddings, the landmark and identity losses
  *
- *   FACEGAR_MODEL_DIR=… node --import tsx scripts/gpu/export-judges.ts --out .gpu-pack/gar/judges [--no-identity]
+ *   FACEGAR_MODEL_DIR=… node --import tsx scripts/gpu/export-judges.ts --out .gpu-pack-gar/judges [--no-identity]
  */
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -31,7 +31,7 @@ import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-mod
 import { readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadMorphableModel } from '../../src/io/node/load-morphable-model.ts';
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: '.gpu-pack/gar/judges' }, 'no-identity': { type: 'boolean', default: false }, shipped: { type: 'string', default: 'models/gar-small' } } });
+const { values } = parseArgs({ options: { out: { type: 'string', default: '.gpu-pack-gar/judges' }, 'no-identity': { type: 'boolean', default: false }, shipped: { type: 'string', default: 'models/gar-small' } } });
 const outDir = resolve(values.out!);
 await ensureWritableDirectory(outDir);
 await initBackend();

@@ -9,7 +9,7 @@
  * coefficients, other pose and expression), for the identity loss; each map alone is a draw
  * from the sampler's prior.
  *
- *   FACEGAR_MODEL_DIR=… node --import tsx scripts/gpu/export-normal-maps.ts --out .gpu-pack/gar/normal-maps-64
+ *   FACEGAR_MODEL_DIR=… node --import tsx scripts/gpu/export-normal-maps.ts --out .gpu-pack-gar/normal-maps-64
  *        [--resolution 64] [--count 4000] [--seed 0] [--yaw-std 0.5] [--pitch-std 0.1] [--roll-std 0.05]
  *        [--near-lossless 60] [--max-bytes N]   (stop adding maps once the sheets would pass N bytes)
  *

@@ -4,7 +4,7 @@
  * alpha dropped as GarTrainer drops it), <out>.json the index (byte offsets, sources, resolution).
  * At 64² WebP quality 85 averages ~1.1 kB a crop (36 dB PSNR) where a PNG takes ~11 kB.
  *
- *   node --import tsx scripts/gpu/pack-crops.ts --data DATASET_DIR [--data DATASET_DIR …] --out .gpu-pack/gar/crops-64
+ *   node --import tsx scripts/gpu/pack-crops.ts --data DATASET_DIR [--data DATASET_DIR …] --out .gpu-pack-gar/crops-64
  *        [--resolution 64] [--quality 85] [--exclude LIST] [--max-count N] [--seed 0]
  *
  * --exclude LIST: a text file of dataset `source` names (one a line, `#` comments), e.g. the

@@ -4,7 +4,7 @@
 #
 #   scripts/gpu/run-gar-on-device.sh OUT MINUTES [train_gar.py options, which win over the defaults]
 #
-# Reads the pack (GAR_PACK, default .gpu-pack/gar; made on the dev machine, see scripts/gpu/README.md):
+# Reads the pack (GAR_PACK, default .gpu-pack-gar; made on the dev machine, see scripts/gpu/GAR.md):
 #   crops-<R>.json/.bin, normal-maps-<R>.json/.bin, parity-<preset>.safetensors,
 #   normals-<R>/ (a facegar train-normals checkpoint: checkpoint.json + its .safetensors; optional),
 #   judges/ (export-judges.ts: FaceMesh, FaceRes, judges.json, parity-judges.safetensors; optional).
@@ -15,20 +15,23 @@
 #   G_ema only: `facegar sample|reconstruct --gar OUT/gar`), OUT/run/{checkpoint.json,
 #   checkpoint-<N>.safetensors} (the full training state in facegar's format, for --resume here or in
 #   `facegar train-gar`; left out when over 16 MB), OUT/samples.png, OUT/real-crops.png,
-#   OUT/losses.jsonl, OUT/train.log. Wall time ≈ MINUTES + ~1 min (CUDA start, decoding, parity, saving).
+#   OUT/losses.jsonl, OUT/train.log. GAR_OUTPUTS=tar: two files instead (OUT/gar-run.tar with all of that
+#   but the full state's weights, and OUT/gar-state-<step>.safetensors), for a call whose OUT also holds
+#   another task's files. Wall time ≈ MINUTES + ~1 min (CUDA start, decoding, parity, saving).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/../.."
 if [ $# -lt 2 ]; then echo "usage: $0 OUT MINUTES [train_gar.py options]" >&2; exit 2; fi
 OUT=$1 MINUTES=$2
 shift 2
-PACK=${GAR_PACK:-.gpu-pack/gar}
+PACK=${GAR_PACK:-.gpu-pack-gar}
 PRESET=${GAR_PRESET:-small}
 BATCH=${GAR_BATCH:-64}
 PY=${PYTHON:-python3}
 RUN=${GAR_RUN_DIR:-/tmp/gar-run}
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$RUN"
 LOG=$OUT/train.log
+[ "${GAR_OUTPUTS:-files}" = tar ] && LOG=$RUN/train.log  # in the tar, so that OUT holds two files
 exec > >(tee -a "$LOG") 2>&1
 
 R=$($PY -c "import sys; sys.path.insert(0, 'scripts/gpu'); from gar_torch import GAR_PRESETS; print(GAR_PRESETS['$PRESET']['resolution'])") || exit 2
@@ -36,18 +39,32 @@ INIT=${GAR_INIT:-}
 if [ -z "$INIT" ] && [ "$PRESET" = small ]; then INIT=models/gar-small; fi
 
 collect() {
-  mkdir -p "$OUT/gar" "$OUT/run"
-  [ -f "$RUN/export/checkpoint.json" ] && cp "$RUN/export/checkpoint.json" "$RUN"/export/gar-*.safetensors "$OUT/gar/" 2>/dev/null
+  # Staging: the run's keepers under their OUT names, then either copied as they are or put in one tar.
+  local stage=$RUN/stage
+  rm -rf "$stage"; mkdir -p "$stage/gar" "$stage/run"
+  [ -f "$RUN/export/checkpoint.json" ] && cp "$RUN/export/checkpoint.json" "$RUN"/export/gar-*.safetensors "$stage/gar/" 2>/dev/null
+  local weights=""
   if [ -f "$RUN/checkpoint.json" ]; then
     weights=$($PY -c "import json; print(json.load(open('$RUN/checkpoint.json'))['weightsPath'])")
-    if [ "$(stat -c %s "$RUN/$weights")" -le 16000000 ]; then cp "$RUN/checkpoint.json" "$RUN/$weights" "$OUT/run/"
-    else echo "full checkpoint $weights is over 16 MB: not copied (the inference GAR is in OUT/gar)"; fi
+    if [ "$(stat -c %s "$RUN/$weights")" -le 16000000 ]; then cp "$RUN/checkpoint.json" "$RUN/$weights" "$stage/run/"
+    else echo "full checkpoint $weights is over 16 MB: not copied (the inference GAR is in gar/)"; weights=""; fi
   fi
+  local latest
   latest=$(ls "$RUN"/samples-*.png 2>/dev/null | tail -1)
-  [ -n "$latest" ] && cp "$latest" "$OUT/samples.png"
-  [ -f "$RUN/real-crops.png" ] && cp "$RUN/real-crops.png" "$OUT/"
-  [ -f "$RUN/losses.jsonl" ] && cp "$RUN/losses.jsonl" "$OUT/"
-  rmdir "$OUT/gar" "$OUT/run" 2>/dev/null
+  [ -n "$latest" ] && cp "$latest" "$stage/samples.png"
+  [ -f "$RUN/real-crops.png" ] && cp "$RUN/real-crops.png" "$stage/"
+  [ -f "$RUN/losses.jsonl" ] && cp "$RUN/losses.jsonl" "$stage/"
+  rmdir "$stage/gar" "$stage/run" 2>/dev/null
+  if [ "${GAR_OUTPUTS:-files}" = tar ]; then
+    # Two files, for a call that brings back another task's outputs too: OUT/gar-run.tar (everything but
+    # the full state's weights, which would pass 16 MB with the rest) and OUT/gar-state-<step>.safetensors.
+    cp "$LOG" "$stage/train.log"
+    [ -n "$weights" ] && mv "$stage/run/$weights" "$OUT/gar-state-${weights#checkpoint-}"
+    tar -cf "$OUT/gar-run.tar" -C "$stage" .
+    echo "unpack: mkdir DIR && tar -xf OUT/gar-run.tar -C DIR${weights:+ && mv OUT/gar-state-${weights#checkpoint-} DIR/run/$weights}"
+  else
+    cp -r "$stage"/. "$OUT/"
+  fi
   echo "== outputs"; find "$OUT" -type f -printf '%p %s\n' | sort
 }
 trap collect EXIT

@@ -1,6 +1,6 @@
 """Parity of the torch GAR (gar_torch.py) with TF.js, on fixtures from export-gar-parity.ts.
 
-  python3 scripts/gpu/test_gar_parity.py [.gpu-pack/gar/parity-small.safetensors …] [--device cuda] [--tolerance 1e-3]
+  python3 scripts/gpu/test_gar_parity.py [.gpu-pack-gar/parity-small.safetensors …] [--device cuda] [--tolerance 1e-3]
   python3 scripts/gpu/test_gar_parity.py FIXTURE --render-export GAR_DIR --to FILE
       (torch render of an exported GAR, for: node --import tsx scripts/gpu/export-gar-parity.ts
        --check-export GAR_DIR --torch-render FILE)
@@ -107,7 +107,7 @@ def main():
     parser.add_argument('--tolerance', type=float, default=1e-3)
     parser.add_argument('--normal-estimator', metavar='DIR', help='also require that the fixture holds this normal estimator\'s weights')
     args = parser.parse_args()
-    fixtures = args.fixtures or sorted(glob.glob('.gpu-pack/gar/parity-*.safetensors'))
+    fixtures = args.fixtures or sorted(glob.glob('.gpu-pack-gar/parity-*.safetensors'))
     if args.render_export and fixtures:
         return render_export(args.render_export, fixtures[0], args.to, args.device)
     if not fixtures:

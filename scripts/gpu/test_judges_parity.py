@@ -1,7 +1,7 @@
 """Parity of the torch FaceMesh / FaceRes judges (gar_judges.py, tfjs_graph.py) with TF.js, on the
 fixture export-judges.ts writes beside the graphs.
 
-  python3 scripts/gpu/test_judges_parity.py [.gpu-pack/gar/judges] [--device cuda] [--tolerance 1e-3]
+  python3 scripts/gpu/test_judges_parity.py [.gpu-pack-gar/judges] [--device cuda] [--tolerance 1e-3]
 
 Landmarks are compared in crop pixels after dividing by the crop side (so the tolerance reads as a
 fraction of the crop, like the other outputs' absolute units); exits 1 above the tolerance.
@@ -19,7 +19,7 @@ from gar_judges import FaceEmbedder, FaceMeshLandmarks, identity_contrastive_los
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('directory', nargs='?', default='.gpu-pack/gar/judges')
+    parser.add_argument('directory', nargs='?', default='.gpu-pack-gar/judges')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--tolerance', type=float, default=1e-3)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Train facegar's GAR in PyTorch (GPU; CPU works for tests), with the semantics of `facegar train-gar`.
 
-  python3 scripts/gpu/train_gar.py --crops .gpu-pack/gar/crops-64 --normal-maps .gpu-pack/gar/normal-maps-64 \\
+  python3 scripts/gpu/train_gar.py --crops .gpu-pack-gar/crops-64 --normal-maps .gpu-pack-gar/normal-maps-64 \\
       --out runs/gar-gpu --preset small --batch 64 --minutes 5 \\
       [--normal-estimator DIR --normal-weight 1] [--init-from models/gar-small] [--resume] [--export DIR]
 
