@@ -13,17 +13,19 @@ import numpy as np
 import torch
 
 CHECKPOINT_MANIFEST = 'checkpoint.json'
-_DTYPES = {'F32': np.float32, 'U8': np.uint8, 'I32': np.int32}
+_DTYPES = {'F32': np.float32, 'F16': np.float16, 'U8': np.uint8, 'I32': np.int32}
 
 
-def encode_safetensors(tensors, metadata=None):
-    """tensors: list of (name, array-like float32) → bytes (8-byte aligned data, as safetensors.ts)."""
+def encode_safetensors(tensors, metadata=None, dtype='F32'):
+    """tensors: list of (name, torch tensor or array) → bytes, every tensor stored as `dtype` ('F32' or 'F16';
+    TS reads both), data 8-byte aligned as safetensors.ts writes it."""
+    numpy_type = np.dtype(_DTYPES[dtype]).newbyteorder('<')
     header = {'__metadata__': {k: str(v) for k, v in (metadata or {}).items()}}
     blobs, offset = [], 0
     for name, value in tensors:
-        array = value.detach().to('cpu', torch.float32).contiguous().numpy() if isinstance(value, torch.Tensor) else np.ascontiguousarray(value, dtype=np.float32)
-        data = array.astype('<f4').tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(array.shape), 'data_offsets': [offset, offset + len(data)]}
+        array = value.detach().to('cpu', torch.float32).numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        data = np.ascontiguousarray(array, dtype=numpy_type).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(array.shape), 'data_offsets': [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(',', ':'))
@@ -33,7 +35,7 @@ def encode_safetensors(tensors, metadata=None):
 
 
 def decode_safetensors(data):
-    """bytes → ({name: np.ndarray}, metadata)."""
+    """bytes → ({name: np.ndarray in its stored dtype}, metadata)."""
     if len(data) < 8:
         raise ValueError('not a safetensors file (too short)')
     (length,) = struct.unpack('<Q', data[:8])
