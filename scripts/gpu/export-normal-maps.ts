@@ -26,6 +26,7 @@ import { samplePairedGeometries } from '../../src/gar/identity-consistency.ts';
 import { SeededRandom } from '../../src/gar/seeded-random.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../../src/io/node/atomic-write.ts';
 import { loadMorphableModel } from '../../src/io/node/load-morphable-model.ts';
+import { floatToHalfBits } from './npy-file.ts';
 
 const TILES_PER_SIDE = 32;
 const { values } = parseArgs({
@@ -104,7 +105,7 @@ process.stderr.write('\n');
 
 const f16 = (values: number[]) => {
   const out = Buffer.alloc(values.length * 2);
-  values.forEach((v, i) => out.writeUInt16LE(toHalf(v), i * 2));
+  values.forEach((v, i) => out.writeUInt16LE(floatToHalfBits(v), i * 2));
   return out;
 };
 const landmarkBytes = f16(landmarks), angleBytes = f16(angles);
@@ -131,11 +132,3 @@ await writeFileAtomic(`${out}.json`, JSON.stringify(index) + '\n');
 process.stdout.write(`${out}.bin: ${total} maps at ${R}², ${(offset / 1e6).toFixed(2)} MB (sheets ${(bytes / 1e6).toFixed(2)} MB, `
   + `${(bytes / total).toFixed(0)} B a map), ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
-/** IEEE 754 half (round to nearest) of a float. */
-function toHalf(value: number): number {
-  const f32 = new Float32Array([value]), bits = new Uint32Array(f32.buffer)[0];
-  const sign = (bits >>> 16) & 0x8000, exponent = ((bits >>> 23) & 0xff) - 127 + 15, mantissa = bits & 0x7fffff;
-  if (exponent >= 31) return sign | 0x7c00;
-  if (exponent <= 0) return sign | (exponent < -10 ? 0 : Math.round((mantissa | 0x800000) / 2 ** (14 - exponent)));
-  return sign | ((exponent << 10) + Math.round(mantissa / 8192)); // a mantissa rounding up carries into the exponent
-}
