@@ -7,11 +7,12 @@ import hashlib
 import json
 import math
 import os
-import struct
 
 import numpy as np
 import torch
 from PIL import Image
+
+from gar_checkpoint import decode_safetensors, encode_safetensors  # the container format, written once
 
 
 class Pack:
@@ -86,38 +87,17 @@ class TsNormals:
 
 # --- safetensors and the encoder checkpoint folder ---
 
-_DTYPES = {'F32': (np.float32, 4), 'F16': (np.float16, 2)}
-
-
 def write_safetensors(path, tensors, metadata, dtype='F16'):
     """tensors: list of (name, numpy array); all stored as `dtype`. Atomic (temp + rename)."""
-    numpy_type, size = _DTYPES[dtype]
-    header, blobs, offset = {'__metadata__': metadata}, [], 0
-    for name, value in tensors:
-        data = np.ascontiguousarray(value, dtype=numpy_type).astype(f'<{numpy_type().dtype.char}').tobytes()
-        header[name] = {'dtype': dtype, 'shape': list(value.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(',', ':'))
-    text += ' ' * ((8 - len(text) % 8) % 8)
-    payload = struct.pack('<Q', len(text)) + text.encode() + b''.join(blobs)
+    payload = encode_safetensors(tensors, metadata, dtype)
     write_atomic(path, payload)
     return hashlib.sha256(payload).hexdigest()
 
 
 def read_safetensors(path):
     with open(path, 'rb') as f:
-        payload = f.read()
-    length = struct.unpack('<Q', payload[:8])[0]
-    header = json.loads(payload[8:8 + length])
-    out = {}
-    for name, entry in header.items():
-        if name == '__metadata__':
-            continue
-        numpy_type, _ = _DTYPES[entry['dtype']]
-        begin, end = entry['data_offsets']
-        out[name] = np.frombuffer(payload[8 + length + begin:8 + length + end], dtype=np.dtype(numpy_type).newbyteorder('<')).reshape(entry['shape']).astype(np.float32)
-    return out
+        tensors, _ = decode_safetensors(f.read())
+    return {name: value.astype(np.float32) for name, value in tensors.items()}
 
 
 def write_atomic(path, payload):

@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RgbaImage } from '../../src/common/image.ts';
+import { encodePng } from '../../src/io/node/encode-image.ts';
+import type { CliRun } from './cli.ts';
+import { modelDir, repositoryRoot, testCacheDir } from './shared-data.ts';
+
+/** Run a repository script (`node --import tsx <script> …args`) with the test model and cache, offline. */
+export function runScript(script: string, args: string[], options: { timeoutMs?: number } = {}): Promise<CliRun> {
+  return runProcess(process.execPath, ['--import', 'tsx', join(repositoryRoot, script), ...args], options);
+}
+
+/** Run any program from the repository root with the test environment; never rejects. */
+export function runProcess(program: string, args: string[], options: { timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, {
+      cwd: repositoryRoot,
+      env: { ...process.env, FACEGAR_MODEL_DIR: modelDir, FACEGAR_CACHE_DIR: testCacheDir, FACEGAR_OFFLINE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', (error) => { stderr += String(error); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+/**
+ * A folder shaped like a `facegar prepare` output: `<dir>/<size>/<i>.png` per crop and a dataset.json
+ * whose sources are `dir/photo<i>.jpg`. Crops are square RGBA images of one size.
+ */
+export async function writePreparedDataset(dir: string, crops: RgbaImage[]): Promise<void> {
+  const size = crops[0].width;
+  await mkdir(join(dir, String(size)), { recursive: true });
+  for (const [i, crop] of crops.entries()) await writeFile(join(dir, String(size), `${i}.png`), await encodePng(crop));
+  await writeFile(join(dir, 'dataset.json'), JSON.stringify({
+    format: 1, sizes: [size], skipped: [],
+    images: crops.map((_, i) => ({ id: String(i), source: `dir/photo${i}.jpg`, files: { [size]: `${size}/${i}.png` }, landmarks68: [] })),
+  }));
+}
