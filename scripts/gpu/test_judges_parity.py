@@ -37,7 +37,8 @@ def main():
         results.append(('FaceMesh iBUG-68 points / crop side', ((points - t('out.ibug68')).abs().max() / R).item()))
         loss = landmark_consistency_loss(points, t('in.landmarks2d'))
         results.append(('landmark-consistency loss', (loss - t('out.landmark_loss')[0]).abs().item()))
-        if 'out.embeddings' in tensors:
+        # A pack without FaceRes (identity loss off, to fit the carry limit) checks FaceMesh only.
+        if 'out.embeddings' in tensors and os.path.exists(os.path.join(args.directory, 'faceres.json')):
             embedder = FaceEmbedder(args.directory, spec).to(args.device)
             embeddings = embedder((images * 0.5 + 0.5).clamp(0, 1))
             results.append(('FaceRes embeddings (unit length)', (embeddings - t('out.embeddings')).abs().max().item()))
