@@ -10,6 +10,7 @@ import { startDemoServer } from '../../web/serve.ts';
 import { Reconstructor, rescaleReconstruction } from '../../src/api/reconstruct.ts';
 import { decodeImageFileScaled } from '../../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/shared-data.ts';
 import { sharedModel } from '../helpers/model.ts';
 
@@ -41,11 +42,11 @@ after(async () => {
   if (profileDir) await rm(profileDir, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<Page> {
+async function openPage(query = `?backend=wasm&fit=${encodeURIComponent(JSON.stringify(FIT))}`): Promise<Page> {
   const page = await context!.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
-  await page.goto(`${server!.url}?backend=wasm&fit=${encodeURIComponent(JSON.stringify(FIT))}`);
+  await page.goto(`${server!.url}${query}`);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
   const state = await page.evaluate(() => document.body.dataset.state);
   assert.equal(state, 'ready', `page did not get ready: ${await page.textContent('#message')} ${errors.join(' | ')}`);
@@ -89,12 +90,54 @@ test('the demo page reconstructs two example photos like the Node library does',
       const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
       const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, fit: FIT });
       const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
-      let worstPx = 0;
-      exposed.result.landmarks2d.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node.landmarks2d[2 * k], y - node.landmarks2d[2 * k + 1])); });
-      assert.ok(worstPx < 2, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+      const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
+      assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
       console.log(`# ${photo}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; GLB ${glb.length} bytes, ${vertices} vertices`);
       await page.screenshot({ path: join(artifactsDir, `web-demo-${photo.replace(/\.\w+$/, '')}.png`) });
     }
+  } finally {
+    reconstructor.dispose();
+    await page.close();
+  }
+});
+
+/** Worst distance (px) between two [68] × [x, y] landmark sets, the second flat. */
+function worstLandmarkDistancePx(page: number[][], node: Float32Array): number {
+  let worstPx = 0;
+  page.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node[2 * k], y - node[2 * k + 1])); });
+  return worstPx;
+}
+
+test('the GAR path on the page: the encoder\'s estimate first, then the refinement, landmarks as the CLI\'s within 0.5 px', { timeout: 240_000 }, async () => {
+  const photo = '000031.jpg', preset = 'fast';
+  const model = await sharedModel();
+  const choice = await chooseRenderer({ renderer: 'gar' });
+  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+  // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
+  const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
+  try {
+    assert.equal(await page.inputValue('#mode'), `gar:${preset}`);
+    await page.setInputFiles('#file', join(photosDir, photo));
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 200_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
+    const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; faces: { renderer: string; gar: { preset: string } }[] }; estimate?: { shownAfterMs: number }; timingsMs: Record<string, number> } }).facegar);
+    assert.ok(exposed.estimate, 'the encoder\'s estimate was shown');
+    assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
+    assert.equal(exposed.result.faces[0].renderer, 'gar');
+    assert.equal(exposed.result.faces[0].gar.preset, preset);
+    for (const stage of ['detect', 'encode', 'landmarks', 'refine', 'texture']) assert.equal(await page.evaluate((id) => (document.getElementById(id) as HTMLProgressElement).value, `p-${stage}`), 1, `${stage} bar full`);
+    // The crop beside the GAR's render: two 64² panels enlarged 4×, one pixel column of gap.
+    assert.deepEqual(await page.evaluate(() => { const c = document.getElementById('gar-canvas') as HTMLCanvasElement; return [c.width, c.height]; }), [2 * 256 + 4, 256]);
+    assert.ok(await page.isVisible('#gar-canvas'));
+
+    const decoded = await decodeImageFileScaled(join(photosDir, photo), { maxSide: 2048 });
+    const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset });
+    const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
+    const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
+    console.log(`# ${photo} GAR ${preset}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; page ${exposed.timingsMs.photoToMesh} ms photo to mesh, estimate shown after ${exposed.estimate.shownAfterMs} ms`);
+    assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+    await page.screenshot({ path: join(artifactsDir, `web-demo-gar-${photo.replace(/\.\w+$/, '')}.png`) });
   } finally {
     reconstructor.dispose();
     await page.close();
