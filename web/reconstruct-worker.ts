@@ -79,11 +79,13 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
       onProgress: (p) => { if (p.stage === 'landmarks' || p.stage === 'gar') progress(p.stage === 'gar' ? 'refine' : 'landmarks', p.stageFraction ?? 0); },
     });
   } else {
+    let detected = false;
     raw = await reconstructor.reconstruct(image, {
       maxFaces: 1, renderer: 'graphics', fit: settings.fit,
       onProgress: (p) => {
-        if (p.stage === 'detect') progress('detect', 0.5);
-        else progress(p.stage === 'photometric' ? 'refine' : 'landmarks', p.stageFraction ?? 0);
+        if (p.stage === 'detect') { progress('detect', 0.5); return; }
+        if (!detected) { detected = true; progress('detect', 1); }
+        progress(p.stage === 'photometric' ? 'refine' : 'landmarks', p.stageFraction ?? 0);
       },
     });
   }
@@ -106,7 +108,8 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
   // GAR path: the estimate's pass detected the face (the refinement's pass reused it) and ran the encoder.
   const fitMs = raw.timingsMs.fit + (estimate && estimate !== raw ? estimate.timingsMs.fit : 0);
   const timingsMs: Record<string, number> = { detect: (estimate ?? raw).timingsMs.detect, fit: fitMs, texture: textureMs, total: (estimate ?? raw).timingsMs.detect + fitMs + textureMs };
-  if (estimate) Object.assign(timingsMs, { encode: estimate.timingsMs.encode!, landmarks: raw.timingsMs.landmarks!, refine: raw.timingsMs.refine! });
+  if (estimate) timingsMs.encode = estimate.timingsMs.encode!;
+  if (estimate && estimate !== raw) Object.assign(timingsMs, { landmarks: raw.timingsMs.landmarks!, refine: raw.timingsMs.refine! });
   const json = reconstructionToJson(reconstruction, { input: name, outputs: [{ glb: names.glb, obj: names.obj, mtl: names.mtl, texture: names.texture }], timingsMs, version: VERSION });
   post({
     type: 'result',

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { Reconstructor, ModelUnavailableError, UsageError, type RgbaImage } from '../../src/index.ts';
+import { Reconstructor, ModelUnavailableError, UsageError, type RgbaImage, type TrackedFace } from '../../src/index.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
@@ -45,7 +45,7 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
   const tracker = reconstructor.createTracker();
   try {
     const offsets = [0, 30, 60, 30, 0, -30, -60];
-    const frames = [];
+    const frames: TrackedFace[] = [];
     let tensorsAfterFirst = 0;
     for (const [k, offset] of offsets.entries()) {
       const tracked = await tracker.track(frameWithFaceAt(offset));
