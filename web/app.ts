@@ -4,7 +4,7 @@
 // viewer, the numbers, and offers the downloads. Live mode follows the webcam's face in 3D.
 // URL options: ?model=<url of the compact model> ?backend=wasm|webgl|cpu ?renderer=gar|graphics
 // ?preset=instant|fast|default|quality ?fit=<JSON of FitConfig overrides: the graphics path>
-import { loadCompactModelBytes, loadGraphModelBytes, loadNetworkFiles } from './model-store.ts';
+import { loadCompactModelBytes, loadGraphModelBytes, loadNetworkFiles, type NetworkList } from './model-store.ts';
 import { MeshViewer } from './viewer.ts';
 import type { PhotoSettings, ProgressStage, WorkerResponse } from './messages.ts';
 import { MAX_FILE_BYTES, MAX_FIT_SIDE_PX, MAX_PIXELS } from './limits.ts';
@@ -27,7 +27,7 @@ const state = (value: string) => { document.body.dataset.state = value; };
 /** What the page exposes for scripts and tests: the last result's JSON, the last error, the backend choice, live stats. */
 const exposed: {
   result?: Record<string, unknown>; error?: string; meshVertexCount?: number; timingsMs?: Record<string, number>;
-  backend?: ReadyResponse; estimate?: { landmarkErrorPercent: number; shownAfterMs: number }; slowOffer?: string; live?: LiveStats;
+  backend?: Omit<ReadyResponse, 'triangles'>; estimate?: { landmarkErrorPercent: number; shownAfterMs: number }; slowOffer?: string; live?: LiveStats;
 } = {};
 (globalThis as unknown as { facegar: typeof exposed }).facegar = exposed;
 
@@ -78,7 +78,10 @@ async function start(): Promise<void> {
     setProgress('model', 0.4);
     const detectorBase = new URL('detector/', location.href).href;
     const [blazeface, facemesh] = await Promise.all([loadGraphModelBytes(detectorBase, 'blazeface'), loadGraphModelBytes(detectorBase, 'facemesh')]);
-    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status);
+    // The GAR path's networks are optional: without them the graphics path still runs.
+    let networkProblem: string | undefined;
+    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status)
+      .catch((error: Error) => { networkProblem = error.message; return { files: undefined, list: {} as NetworkList, fromCache: false }; });
     setProgress('model', 0.7);
     client = new WorkerClient(new URL('worker.js', location.href), {
       type: 'init', wasmPath: new URL('wasm/', location.href).href, modelBytes: bytes, detector: { blazeface, facemesh }, networks: networks.files,
@@ -88,7 +91,9 @@ async function start(): Promise<void> {
     modeSelect.value = initialMode(networks.list.defaultRenderer, ready!.gar && ready!.encoder);
     if (modeSelect.selectedIndex < 0 || modeSelect.selectedOptions[0]?.disabled) modeSelect.value = 'graphics';
     showStagesFor(photoSettings());
-    const garText = networks.files ? ` + ${networks.list.gar}${networks.list.encoder ? `, ${networks.list.encoder}` : ''}` : '';
+    networkProblem ??= ready!.garError;
+    if (networkProblem) showMessage(`${networkProblem} The graphics path runs without the GAR networks.`, 'info');
+    const garText = ready!.gar ? ` + ${networks.list.gar}${networks.list.encoder ? `, ${networks.list.encoder}` : ''}` : '';
     status(`ICT-FaceKit${garText} (${fromCache && (networks.fromCache || !networks.files) ? 'browser cache' : 'downloaded, now cached'})`);
     state('ready');
   } catch (error) {
@@ -105,7 +110,8 @@ async function startWorker(backend?: string): Promise<void> {
   const response = await client!.start(backend);
   ready = response;
   triangles = response.triangles;
-  exposed.backend = response;
+  const { triangles: _, ...facts } = response;
+  exposed.backend = facts;
   setProgress('model', 1);
   $('backend').textContent = response.backend === 'wasm' ? `wasm (${response.threads} thread${response.threads === 1 ? '' : 's'})` : response.backend;
   $('backend-reason').textContent = response.choice.reason;
@@ -147,8 +153,8 @@ async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData
 async function reconstructBlob(blob: Blob, name: string): Promise<void> {
   if (!ready || !client) { showMessage('The models are not loaded yet (see the message above or wait a moment).', 'error'); return; }
   if (busy) { showMessage('Still working on the previous photo.', 'info'); return; }
-  if (live.running) stopLive();
   busy = true;
+  if (live.running) await stopLive();
   current = { blob, name };
   state('busy');
   clearMessage();
@@ -186,10 +192,10 @@ async function reconstructBlob(blob: Blob, name: string): Promise<void> {
  * Every second while a photo runs: past SLOW_FACTOR × what wasm should take (from its probe),
  * offer to switch to wasm and redo the photo; on wasm itself, say the device seems busy.
  */
-function watchForSlowPhoto(settings: PhotoSettings): ReturnType<typeof setInterval> {
+function watchForSlowPhoto(settings: PhotoSettings): ReturnType<typeof setInterval> | undefined {
   exposed.slowOffer = undefined;
   const wasmProbeMs = ready?.choice.probeMs.wasm;
-  if (wasmProbeMs === undefined) return setInterval(() => undefined, 60_000);
+  if (wasmProbeMs === undefined) return undefined;
   const expectedMs = expectedPhotoMs(wasmProbeMs, settings.renderer, settings.preset);
   const watch = setInterval(() => {
     const elapsedMs = performance.now() - photoStartedMs;
@@ -330,7 +336,7 @@ const live = new LiveMode({
     $('live-stats').textContent = `live: ${stats.fps.toFixed(1)} frames/s on ${ready?.backend} · ${stats.framesWithFace}/${stats.frames} frames with a face`
       + (last ? ` · identity from ${last.identityFrames} frames · landmark error ${last.landmarkErrorPercent.toFixed(1)} % · per frame: detect ${Math.round(last.timingsMs.detect)} ms, encoder ${Math.round(last.timingsMs.encode)} ms, landmark steps ${Math.round(last.timingsMs.landmarks)} ms` : '');
   },
-  onError: (message) => { showMessage(message, 'error'); stopLive(); },
+  onError: (message) => { showMessage(message, 'error'); void stopLive(); },
 });
 
 async function startLive(): Promise<void> {
@@ -348,12 +354,13 @@ async function startLive(): Promise<void> {
   await live.start(camera);
 }
 
-function stopLive(): void {
-  live.stop();
+async function stopLive(): Promise<void> {
+  const stopped = live.stop();
   $('photo-stack').style.display = '';
   $('blend-row').style.display = '';
   $('live-stack').classList.remove('shown');
   $('live').textContent = 'live 3D from the webcam';
+  await stopped;
   if (document.body.dataset.state === 'live') state('ready');
 }
 
@@ -390,7 +397,7 @@ $('capture').addEventListener('click', async () => {
   canvas.getContext('2d')!.drawImage(video, 0, 0);
   void reconstructBlob(await canvas.convertToBlob({ type: 'image/png' }), 'webcam.png');
 });
-$('live').addEventListener('click', () => { if (live.running) stopLive(); else void startLive(); });
+$('live').addEventListener('click', () => void (live.running ? stopLive() : startLive()));
 window.addEventListener('unhandledrejection', (event) => showMessage(`Unexpected error: ${String((event.reason as Error)?.message ?? event.reason).split('\n')[0]}`, 'error'));
 
 void start();

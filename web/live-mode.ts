@@ -38,6 +38,7 @@ export class LiveMode {
   readonly stats: LiveStats = { running: false, frames: 0, framesWithFace: 0, fps: 0, recent: [] };
   private readonly doneAt: number[] = [];
   private startedMs = 0;
+  private loopDone: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: LiveModeParts) {}
 
@@ -53,12 +54,14 @@ export class LiveMode {
     this.doneAt.length = 0;
     this.startedMs = performance.now();
     await this.parts.reset();
-    void this.loop();
+    this.loopDone = this.loop();
   }
 
-  stop(): void {
+  /** Stop after the frame in flight; resolves once the worker is free. */
+  stop(): Promise<void> {
     this.stats.running = false;
     this.parts.viewer.endLive();
+    return this.loopDone;
   }
 
   private async loop(): Promise<void> {
@@ -72,11 +75,11 @@ export class LiveMode {
         response = await this.parts.track(bitmap);
       } catch (error) {
         if (this.stats.running) this.parts.onError(`Live mode stopped: ${(error as Error).message}`);
-        this.stop();
+        this.stats.running = false;
         return;
       }
       if (!this.stats.running) return;
-      if (response.type === 'error') { this.parts.onError(`Live mode stopped: ${response.message}`); this.stop(); return; }
+      if (response.type === 'error') { this.stats.running = false; this.parts.onError(`Live mode stopped: ${response.message}`); return; }
       if (response.type !== 'tracked') continue;
       const now = performance.now();
       this.doneAt.push(now);

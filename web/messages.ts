@@ -51,8 +51,8 @@ export interface TrackedFrame {
 }
 
 export type WorkerResponse =
-  /** `triangles`: the model's [F*3], for live mode's mesh. */
-  | { type: 'ready'; backend: string; threads: number; choice: BackendChoice; gar: boolean; encoder: boolean; triangles: Uint32Array }
+  /** `triangles`: the model's [F*3], for live mode's mesh; `garError`: why the networks sent were not usable. */
+  | { type: 'ready'; backend: string; threads: number; choice: BackendChoice; gar: boolean; encoder: boolean; garError?: string; triangles: Uint32Array }
   | { type: 'progress'; stage: ProgressStage; fraction: number }
   /** GAR path: the encoder's estimate, shown while the refinement runs. */
   | { type: 'estimate'; overlay: RgbaImage; glb: Uint8Array; garComparison: RgbaImage; landmarkErrorPercent: number; encodeMs: number }

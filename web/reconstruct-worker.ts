@@ -5,7 +5,7 @@
 import '@tensorflow/tfjs-backend-webgl';
 import {
   Reconstructor, rescaleReconstruction, reconstructionToJson, renderGarComparison, renderOverlay, describeBackend, createFaceDetector,
-  bakeFaceTexture, findMirrorVertices, computeVertexNormalsArray, meshToGlb, meshToObj, decodeCompactModel, FacegarError,
+  bakeFaceTexture, findMirrorVertices, computeVertexNormalsArray, meshToGlb, meshToObj, decodeCompactModel, FacegarError, ModelUnavailableError,
   type BackendName, type DetectedFace, type DetectorModelFiles, type FaceDetector, type FaceTracker, type MorphableModel, type Reconstruction, type RgbaImage,
 } from '../src/index.ts';
 import { chooseBackend } from './backend-probe.ts';
@@ -28,10 +28,16 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       model = decodeCompactModel(new Uint8Array(request.modelBytes), 'morphable model');
       mirrorVertices = findMirrorVertices(model.neutral, model.vertexCount);
       const detector = rememberLastDetection(await createFaceDetector(request.detector as DetectorModelFiles));
-      reconstructor = await Reconstructor.create({ model, detector, gar: request.networks });
+      // Networks that do not decode (or do not fit the model) leave the graphics path usable.
+      let garError: string | undefined;
+      reconstructor = await Reconstructor.create({ model, detector, gar: request.networks }).catch(async (error) => {
+        if (!(error instanceof ModelUnavailableError) || !request.networks) throw error;
+        garError = error.message;
+        return Reconstructor.create({ model: model!, detector });
+      });
       const { name, threads } = describeBackend();
       const { gar, encoder } = reconstructor.garAvailable;
-      post({ type: 'ready', backend: name, threads, choice, gar, encoder, triangles: model.triangles.slice() });
+      post({ type: 'ready', backend: name, threads, choice, gar, encoder, garError, triangles: model.triangles.slice() });
     } else if (request.type === 'reconstruct') {
       await reconstructPhoto(request.image, request.scale, request.originalSize, request.name, request.settings);
     } else if (request.type === 'track') {

@@ -25,7 +25,12 @@ export class WorkerClient {
     this.stop();
     const worker = new Worker(this.url, { type: 'module' });
     this.worker = worker;
-    worker.onerror = (event) => this.onFailure(`The reconstruction worker failed to start: ${event.message || 'unknown error'}`);
+    worker.onerror = (event) => {
+      const message = `The reconstruction worker failed: ${event.message || 'unknown error'}`;
+      const pending = this.pending;
+      this.pending = undefined;
+      if (pending) pending.reject(new Error(message)); else this.onFailure(message);
+    };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       if (worker !== this.worker) return;
       const response = event.data;
