@@ -14,6 +14,7 @@ import { createFitFrame, landmarkBounds } from '../fit/fit-frame.ts';
 import { FitVariables } from '../fit/fit-variables.ts';
 import { currentPose, landmarkLoss, landmarkWeights, projectLandmarks, type FitFrame } from '../fit/landmark-stage.ts';
 import type { ModelTensors } from '../fit/model-tensors.ts';
+import type { FaceFit } from '../fit/fit-face.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, cropPoseToCamera, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
@@ -39,24 +40,14 @@ export const DEFAULT_FACE_TRACKER_CONFIG: Readonly<Required<FaceTrackerConfig>> 
   learningRate: 0.03,
 });
 
-/** One frame's face: the mesh with the accumulated identity, this frame's expression and pose. */
-export interface TrackedFace {
-  /** [V*3] model space, mm: the accumulated identity with this frame's expression. */
-  vertices: Float32Array;
-  /** [K] the identity's running mean. */
-  identity: Float32Array;
-  /** [E] this frame's expression weights, 0..1. */
-  expressionWeights: Float32Array;
-  /** Row-major 3×3, p_cam = R p + t. */
-  rotation: Float64Array;
-  anglesDeg: [number, number, number];
-  translationMm: [number, number, number];
-  focalPx: number;
-  principalPointPx: [number, number];
-  /** [68*2] the mesh's landmarks projected (px) and the detector's. */
-  landmarks2d: Float32Array;
+/**
+ * One frame's face, in the fields of a photo's fit: `identity` is the running mean over frames,
+ * `vertices` [V*3] (model space, mm) that identity with this frame's `expressionWeights`, and the
+ * pose and camera this frame's (p_cam = R p + t).
+ */
+export interface TrackedFace extends Pick<FaceFit, 'identity' | 'expressionWeights' | 'rotation' | 'anglesDeg' | 'translationMm' | 'focalPx' | 'principalPointPx' | 'vertices' | 'landmarks2d' | 'landmarkErrorPx'> {
+  /** [68*2] the detector's landmarks (px). */
   detectedLandmarks2d: Float32Array;
-  landmarkErrorPx: number;
   interOcularPx: number;
   /** Frames in the identity's mean. */
   identityFrames: number;
