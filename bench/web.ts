@@ -122,7 +122,8 @@ export async function benchWeb(options: BenchWebOptions = {}): Promise<Record<st
 
 async function openPage(page: Page, url: string): Promise<number> {
   const started = Date.now();
-  await page.goto(url);
+  // Long: after a photo given up on software WebGL, Chromium's GPU process may still be busy with it.
+  await page.goto(url, { timeout: 180_000 });
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 180_000 });
   return Date.now() - started;
 }

@@ -29,7 +29,7 @@ export interface FaceTrackerConfig {
   acquireSteps?: number;
   /** The identity is the mean of at most this many frames' encoder estimates (then a moving mean of that length). Default 100. */
   identityFrames?: number;
-  /** Adam learning rate of the landmark steps. Default 0.03 (the landmark stage's). */
+  /** Adam learning rate of a followed frame's landmark steps (a face found anew gets the landmark stage's, 0.03). Default 0.01. */
   learningRate?: number;
 }
 
@@ -37,7 +37,7 @@ export const DEFAULT_FACE_TRACKER_CONFIG: Readonly<Required<FaceTrackerConfig>> 
   landmarkSteps: 4,
   acquireSteps: 40,
   identityFrames: 100,
-  learningRate: 0.03,
+  learningRate: 0.01,
 });
 
 /**
@@ -67,7 +67,7 @@ export class FaceTracker {
   private readonly correspondence: LandmarkCorrespondence;
   private readonly weights: tf.Tensor1D;
   private previous: DetectedFace | undefined;
-  private state: { variables: FitVariables; frame: FitFrame; optimizer: tf.Optimizer; imageWidth: number; imageHeight: number } | undefined;
+  private state: { variables: FitVariables; frame: FitFrame; imageWidth: number; imageHeight: number } | undefined;
   private identityMean: Float32Array;
   private identityCount = 0;
 
@@ -103,7 +103,8 @@ export class FaceTracker {
     const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks68);
     fitFrame.faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
     if (followed) this.recentre(face.landmarks68);
-    this.landmarkSteps(face.landmarks68, followed ? this.config.landmarkSteps : this.config.acquireSteps);
+    if (followed) this.landmarkSteps(face.landmarks68, this.config.landmarkSteps, this.config.learningRate, false);
+    else this.landmarkSteps(face.landmarks68, this.config.acquireSteps, this.fitConfig.learningRate, true);
     const landmarks2d = tf.tidy(() => projectLandmarks(this.correspondence, variables, fitFrame).dataSync() as Float32Array);
     const expressionWeights = (variables.coefficients.dataSync() as Float32Array).slice(this.models.identityCount);
     const landmarksMs = performance.now() - started - detectMs - encodeMs;
@@ -141,7 +142,6 @@ export class FaceTracker {
 
   private dropPose(): void {
     this.state?.variables.dispose();
-    this.state?.optimizer.dispose();
     this.state = undefined;
   }
 
@@ -160,9 +160,7 @@ export class FaceTracker {
    * A face found anew: pose and expression start from the encoder's estimate, the pose moved
    * from the crop's camera to the frame's (turned about the optical axis by the crop's in-plane
    * angle); the focal length stays the frame's prior, with the depth scaled so the face keeps
-   * its size. A fresh optimiser: its moment estimates then carry over from frame to frame, so
-   * its steps shrink as the fit settles (fresh Adam steps each move every variable by about the
-   * learning rate, and the pose jittered by centimetres).
+   * its size.
    */
   private acquire(frame: RgbaImage, landmarks68: Float32Array, estimate: EncoderEstimate, cropFromImage: Affine2D): void {
     this.dropPose();
@@ -186,14 +184,16 @@ export class FaceTracker {
         variables.logDepth.assign(tf.scalar(Math.log(depthMm * (fitFrame.focalPriorPx / (crop.focalPx / scale)) / fitFrame.initialDepthMm)));
       }
     });
-    this.state = { variables, frame: fitFrame, optimizer: tf.train.adam(this.config.learningRate), imageWidth: frame.width, imageHeight: frame.height };
+    this.state = { variables, frame: fitFrame, imageWidth: frame.width, imageHeight: frame.height };
   }
 
   /**
    * Move the previous frame's pose to this frame's landmarks in closed form: shift it so the
    * projected landmarks' centroid lands on the detected one, and change the depth by the ratio
-   * of their spreads. A face moves tens of pixels between frames at a few frames per second,
-   * more than a few Adam steps catch up with; they are left the turn and the expression.
+   * of their spreads. A face moves tens of pixels between frames at a few frames per second;
+   * the Adam steps after it are left the turn and the expression (`node --import tsx
+   * bench/tracker.ts --stride 7`: median landmark error 3.35 % of the eye distance with 4 steps at
+   * rate 0.01; one optimiser for the whole pose kept across frames did worse, its momentum overshot).
    */
   private recentre(landmarks68: Float32Array): void {
     const { variables, frame } = this.state!;
@@ -209,12 +209,17 @@ export class FaceTracker {
     });
   }
 
-  /** Adam steps on pose and expression (focal fixed); identity held at the running mean, expressions in [0, 1]. */
-  private landmarkSteps(landmarks68: Float32Array, steps: number): void {
-    const { variables, frame, optimizer } = this.state!;
+  /**
+   * Adam steps (a fresh optimiser each frame) on the turn and the expression, or on the whole pose
+   * when the face is found anew; focal fixed, identity held at the running mean, expressions in [0, 1].
+   */
+  private landmarkSteps(landmarks68: Float32Array, steps: number, learningRate: number, wholePose: boolean): void {
+    const { variables, frame } = this.state!;
     const K = this.models.identityCount;
     const detected = tf.tensor2d(landmarks68, [68, 2]);
     const identity = tf.tensor1d(this.identityMean);
+    const optimizer = tf.train.adam(learningRate);
+    const free = wholePose ? [variables.coefficients, variables.angles, variables.direction, variables.logDepth] : [variables.coefficients, variables.angles];
     const holdIdentity = () => tf.tidy(() => {
       const expression = tf.clipByValue(tf.slice(variables.coefficients, [K], [this.models.expressionCount]), 0, 1);
       variables.coefficients.assign(tf.concat([identity, expression]));
@@ -222,11 +227,11 @@ export class FaceTracker {
     try {
       holdIdentity();
       for (let step = 0; step < steps; step++) {
-        optimizer.minimize(() => landmarkLoss(this.models, this.correspondence, variables, frame, detected, this.weights, this.fitConfig), false,
-          [variables.coefficients, variables.angles, variables.direction, variables.logDepth]);
+        optimizer.minimize(() => landmarkLoss(this.models, this.correspondence, variables, frame, detected, this.weights, this.fitConfig), false, free);
         holdIdentity();
       }
     } finally {
+      optimizer.dispose();
       tf.dispose([detected, identity]);
     }
   }

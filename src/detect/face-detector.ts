@@ -56,9 +56,9 @@ export interface FaceDetector {
   /** Faces in `image`, sorted by box area, largest first; [] when none. */
   detect(image: RgbaImage): Promise<DetectedFace[]>;
   /**
-   * Video frames: the face found in the previous frame, followed into `image` with one FaceMesh
-   * pass in a crop around its previous mesh (no BlazeFace search). Undefined when the mesh score
-   * falls below `minMeshScore` (the face moved too far or left): detect again.
+   * Video frames: the face found in the previous frame, followed into `image` by FaceMesh in a
+   * crop around its previous mesh, re-cropped `refineIterations` times (no BlazeFace search).
+   * Undefined when the mesh score falls below `minMeshScore` (the face left): detect again.
    */
   track?(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined>;
   /** Frees the models' weights; the detector is unusable afterwards. */
@@ -90,8 +90,11 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       checkImage(image);
       if (image.width === 0 || image.height === 0) return undefined;
       const { detectionImage, scaleX, scaleY } = imageForDetection(image, settings.maxDetectionSide);
-      const scaled = unscaleMesh(previous.mesh468, 1 / scaleX, 1 / scaleY);
-      const fit = await facemesh.fitInCrop(new ImagePyramid(detectionImage), facemesh.cropAroundMesh(scaled, settings.cropEnlarge));
+      const pyramid = new ImagePyramid(detectionImage);
+      let fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(unscaleMesh(previous.mesh468, 1 / scaleX, 1 / scaleY), settings.cropEnlarge));
+      // A face that moved far since the last frame sits off-centre in that crop, and FaceMesh then
+      // leaves its points near the old place (with a full score): re-crop around the new mesh.
+      for (let i = 0; i < settings.refineIterations; i++) fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(fit.mesh, settings.cropEnlarge));
       if (fit.score < settings.minMeshScore) return undefined;
       return faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score);
     },

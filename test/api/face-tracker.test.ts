@@ -6,8 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
-import { Reconstructor, ModelUnavailableError, UsageError, type RgbaImage, type TrackedFace } from '../../src/index.ts';
+import { Reconstructor, ModelUnavailableError, UsageError, type TrackedFace } from '../../src/index.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
@@ -15,28 +14,18 @@ import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { photosDir } from '../helpers/shared-data.ts';
 import { writeTinyGarModels } from '../cli/reconstruct-gar-fixtures.ts';
+import { frameWithFaceAt, loadFacePicture, type FacePicture } from '../helpers/moving-face.ts';
 
 const FRAME_WIDTH = 640, FRAME_HEIGHT = 480;
 let model: MorphableModel;
-let face: { data: Buffer; width: number; height: number };
+let picture: FacePicture;
+const frameAt = (offsetPx: number) => frameWithFaceAt(picture, offsetPx, FRAME_WIDTH, FRAME_HEIGHT);
 
 before(async () => {
   await initBackend({ backend: 'wasm' });
   model = await sharedModel();
-  const { data, info } = await sharp(join(photosDir, '000002.jpg')).resize({ height: 384 }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  face = { data, width: info.width, height: info.height };
+  picture = await loadFacePicture(join(photosDir, '000002.jpg'), 384);
 });
-
-/** The photo pasted into a grey 640×480 frame, `offsetPx` right of centre. */
-function frameWithFaceAt(offsetPx: number): RgbaImage {
-  const data = new Uint8ClampedArray(FRAME_WIDTH * FRAME_HEIGHT * 4).fill(90);
-  const left = Math.round((FRAME_WIDTH - face.width) / 2) + offsetPx, top = Math.round((FRAME_HEIGHT - face.height) / 2);
-  for (let y = 0; y < face.height; y++) {
-    const row = face.data.subarray(4 * y * face.width, 4 * (y + 1) * face.width);
-    data.set(row, 4 * ((top + y) * FRAME_WIDTH + left));
-  }
-  return { width: FRAME_WIDTH, height: FRAME_HEIGHT, data };
-}
 
 test('a tracker follows a moving face: the mesh moves with it, the identity is a running mean, no tensors leak', { timeout: 120_000 }, async () => {
   const choice = await chooseRenderer({ renderer: 'gar' });
@@ -48,7 +37,7 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
     const frames: TrackedFace[] = [];
     let tensorsAfterFirst = 0;
     for (const [k, offset] of offsets.entries()) {
-      const tracked = await tracker.track(frameWithFaceAt(offset));
+      const tracked = await tracker.track(frameAt(offset));
       assert.ok(tracked, `frame ${k}: face found`);
       if (k === 1) tensorsAfterFirst = tf.memory().numTensors;
       frames.push(tracked);
@@ -72,10 +61,10 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
 
     // A frame without a face: none tracked; the next with a face is searched for afresh.
     assert.equal(await tracker.track({ width: FRAME_WIDTH, height: FRAME_HEIGHT, data: new Uint8ClampedArray(FRAME_WIDTH * FRAME_HEIGHT * 4).fill(90) }), undefined);
-    assert.equal((await tracker.track(frameWithFaceAt(0)))?.followed, false);
+    assert.equal((await tracker.track(frameAt(0)))?.followed, false);
     tracker.reset();
     assert.equal(tracker.identityFrames, 0);
-    assert.equal((await tracker.track(frameWithFaceAt(0)))?.identityFrames, 1);
+    assert.equal((await tracker.track(frameAt(0)))?.identityFrames, 1);
     assert.throws(() => reconstructor.createTracker({ landmarkSteps: -1 }), UsageError);
   } finally {
     tracker.dispose();
@@ -91,7 +80,7 @@ test('the GAR path reports its landmark stage and GAR steps as stages of their o
     const reconstructor = await Reconstructor.create({ model, detector, gar: await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') }) });
     const events: { stage: string; stageFraction?: number }[] = [];
     try {
-      await reconstructor.reconstruct(frameWithFaceAt(0), { garRefine: { landmarkStageSteps: 60, steps: 2 }, onProgress: (e) => events.push({ stage: e.stage, stageFraction: e.stageFraction }) });
+      await reconstructor.reconstruct(frameAt(0), { garRefine: { landmarkStageSteps: 60, steps: 2 }, onProgress: (e) => events.push({ stage: e.stage, stageFraction: e.stageFraction }) });
     } finally {
       reconstructor.dispose();
     }
