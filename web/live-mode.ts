@@ -1,6 +1,7 @@
-// Live mode: webcam frames go to the worker one at a time (a frame that arrives while the last is
-// being tracked is skipped); each tracked frame moves the mesh in the 3D view and the landmarks
-// over the video. Frames per second count tracked frames over the last two seconds.
+// Live mode: webcam frames go to the worker one at a time (frames that arrive while one is being
+// tracked are skipped), the next sent as soon as the last is answered; each tracked frame moves
+// the mesh in the 3D view and the landmarks over the video. Frames per second count tracked
+// frames over the last two seconds.
 import type { MeshViewer } from './viewer.ts';
 import type { TrackedFrame, WorkerResponse } from './messages.ts';
 
@@ -64,22 +65,22 @@ export class LiveMode {
     return this.loopDone;
   }
 
+  /** Frames in a pipeline of one: the worker tracks the next frame while this one is drawn. */
   private async loop(): Promise<void> {
-    const { video, viewer } = this.parts;
+    const { viewer } = this.parts;
+    let next = this.trackNextFrame();
     while (this.stats.running) {
-      if (video.readyState < 2 || video.videoWidth === 0) { await sleep(30); continue; }
-      const scale = Math.min(1, MAX_FRAME_WIDTH_PX / video.videoWidth);
-      let response: WorkerResponse;
+      let response: WorkerResponse | undefined;
       try {
-        const bitmap = await createImageBitmap(video, { resizeWidth: Math.round(video.videoWidth * scale), resizeHeight: Math.round(video.videoHeight * scale), resizeQuality: 'medium' });
-        response = await this.parts.track(bitmap);
+        response = await next;
       } catch (error) {
         if (this.stats.running) this.parts.onError(`Live mode stopped: ${(error as Error).message}`);
         this.stats.running = false;
         return;
       }
-      if (!this.stats.running) return;
-      if (response.type === 'error') { this.stats.running = false; this.parts.onError(`Live mode stopped: ${response.message}`); return; }
+      next = this.stats.running ? this.trackNextFrame() : Promise.resolve(undefined);
+      if (!response || !this.stats.running) continue;
+      if (response.type === 'error') { this.stats.running = false; this.parts.onError(`Live mode stopped: ${response.message}`); break; }
       if (response.type !== 'tracked') continue;
       const now = performance.now();
       this.doneAt.push(now);
@@ -99,9 +100,18 @@ export class LiveMode {
       }
       this.drawLandmarks(frame);
       this.parts.onFrame(this.stats);
-      // Let the page paint between frames.
-      await sleep(0);
     }
+    // stop() resolves once the worker has answered the frame in flight.
+    await next.catch(() => undefined);
+  }
+
+  /** The video's current frame, scaled down, sent to the worker; undefined after a short wait while the video has none yet. */
+  private async trackNextFrame(): Promise<WorkerResponse | undefined> {
+    const { video } = this.parts;
+    if (video.readyState < 2 || video.videoWidth === 0) { await sleep(30); return undefined; }
+    const scale = Math.min(1, MAX_FRAME_WIDTH_PX / video.videoWidth);
+    const bitmap = await createImageBitmap(video, { resizeWidth: Math.round(video.videoWidth * scale), resizeHeight: Math.round(video.videoHeight * scale), resizeQuality: 'medium' });
+    return this.parts.track(bitmap);
   }
 
   /** The detector's landmarks (green) and the mesh's (red) over the video, in the frame's pixels. */
