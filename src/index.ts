@@ -15,6 +15,8 @@ export type { GarRefineConfig, GarRefinePresetName } from './fit/gar-refine-conf
 export { bakeFaceTexture, findMirrorVertices } from './fit/face-texture.ts';
 export { computeVertexNormalsArray } from './geometry/vertex-normals.ts';
 export { meshToGlb } from './io/gltf-export.ts';
+export { focalFromExif } from './io/exif-focal.ts';
+export type { ExifFocal } from './io/exif-focal.ts';
 export { renderOverlay } from './fit/render-overlay.ts';
 export type { OverlayOptions } from './fit/render-overlay.ts';
 export { fitFace } from './fit/fit-face.ts';

@@ -12,6 +12,9 @@ import { WorkerClient, WorkerReplacedError, type ReadyResponse } from './worker-
 import { expectedPhotoMs } from './expected-time.ts';
 import { LiveMode, type LiveStats } from './live-mode.ts';
 import type { GarRefinePresetName, RendererName } from '../src/index.ts';
+// Straight from its module: the library's entry would bring TF.js into the page's own bundle.
+import { focalFromExif } from '../src/io/exif-focal.ts';
+import { EXIF_SEARCH_BYTES, jpegExifBlock } from './jpeg-exif.ts';
 
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? 'models/ict-facekit.fgmm', location.href).href;
@@ -130,7 +133,7 @@ function onWorkerEvent(event: Extract<WorkerResponse, { type: 'progress' | 'esti
 
 // ---- a photo ----
 /** Decode a file to RGBA in the page (EXIF orientation applied by the browser), downscaled for fitting. */
-async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData; scale: number; originalSize: { width: number; height: number } }> {
+async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData; scale: number; originalSize: { width: number; height: number }; exifFocalPx?: number }> {
   if (blob.size > MAX_FILE_BYTES) throw new Error(`${name}: the file is ${(blob.size / 1e6).toFixed(0)} MB; photos up to ${MAX_FILE_BYTES / 1e6} MB are accepted.`);
   let bitmap: ImageBitmap;
   try {
@@ -147,7 +150,10 @@ async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData
   context.imageSmoothingQuality = 'high';
   context.drawImage(bitmap, 0, 0, w, h);
   bitmap.close();
-  return { image: context.getImageData(0, 0, w, h), scale: w / width, originalSize: { width, height } };
+  // The camera's focal length from EXIF, in pixels of the image fitted (as the CLI's decode gives it).
+  const exif = jpegExifBlock(new Uint8Array(await blob.slice(0, EXIF_SEARCH_BYTES).arrayBuffer()));
+  const exifFocalPx = focalFromExif(exif, w, h)?.focalPx;
+  return { image: context.getImageData(0, 0, w, h), scale: w / width, originalSize: { width, height }, exifFocalPx };
 }
 
 async function reconstructBlob(blob: Blob, name: string): Promise<void> {
@@ -165,11 +171,11 @@ async function reconstructBlob(blob: Blob, name: string): Promise<void> {
   photoStartedMs = performance.now();
   const watch = watchForSlowPhoto(settings);
   try {
-    const { image, scale, originalSize } = await decodePhoto(blob, name);
+    const { image, scale, originalSize, exifFocalPx } = await decodePhoto(blob, name);
     if (scale < 1) showMessage(`${name}: ${originalSize.width}×${originalSize.height} px, fitted at ${image.width}×${image.height}; results are in the original pixels.`, 'info');
     drawImage($('photo-canvas'), image);
     const rgba = { width: image.width, height: image.height, data: image.data };
-    const response = await client.ask({ type: 'reconstruct', image: rgba, scale, originalSize, name, settings }, [image.data.buffer]);
+    const response = await client.ask({ type: 'reconstruct', image: rgba, scale, originalSize, name, settings: { ...settings, knownFocalPx: exifFocalPx } }, [image.data.buffer]);
     if (response.type === 'error') {
       throw new Error(response.code === 'no_face' || /no face/i.test(response.message) ? `${name}: no face found in this photo. Try a photo where the face is visible and at least ~80 px wide.` : `${name}: ${response.message}`);
     }

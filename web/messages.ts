@@ -10,6 +10,8 @@ export interface PhotoSettings {
   preset: GarRefinePresetName;
   /** Graphics path: overrides of the fit options (?fit=). */
   fit?: Partial<FitConfig>;
+  /** The camera's focal length (px of the image sent) from the photo's EXIF; the fit holds it, as the CLI's does. */
+  knownFocalPx?: number;
 }
 
 export type WorkerRequest =

@@ -76,18 +76,18 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
   let estimate: Reconstruction | undefined;
   if (settings.renderer === 'gar') {
     progress('detect', 0.5);
-    estimate = await reconstructor.reconstruct(image, { maxFaces: 1, renderer: 'gar', garPreset: 'instant' });
+    estimate = await reconstructor.reconstruct(image, { maxFaces: 1, renderer: 'gar', garPreset: 'instant', knownFocalPx: settings.knownFocalPx });
     progress('detect', 1);
     progress('encode', 1);
     postEstimate(image, estimate);
     raw = settings.preset === 'instant' ? estimate : await reconstructor.reconstruct(image, {
-      maxFaces: 1, renderer: 'gar', garPreset: settings.preset,
+      maxFaces: 1, renderer: 'gar', garPreset: settings.preset, knownFocalPx: settings.knownFocalPx,
       onProgress: (p) => { if (p.stage === 'landmarks' || p.stage === 'gar') progress(p.stage === 'gar' ? 'refine' : 'landmarks', p.stageFraction ?? 0); },
     });
   } else {
     let detected = false;
     raw = await reconstructor.reconstruct(image, {
-      maxFaces: 1, renderer: 'graphics', fit: settings.fit,
+      maxFaces: 1, renderer: 'graphics', fit: settings.fit, knownFocalPx: settings.knownFocalPx,
       onProgress: (p) => {
         if (p.stage === 'detect') { progress('detect', 0.5); return; }
         if (!detected) { detected = true; progress('detect', 1); }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startDemoServer } from '../../web/serve.ts';
 import { Reconstructor, rescaleReconstruction } from '../../src/api/reconstruct.ts';
@@ -108,8 +109,12 @@ function worstLandmarkDistancePx(page: number[][], node: Float32Array): number {
   return worstPx;
 }
 
-test('the GAR path on the page: the encoder\'s estimate first, then the refinement, landmarks as the CLI\'s within 0.5 px', { timeout: 240_000 }, async () => {
-  const photo = '000031.jpg', preset = 'fast';
+test('the GAR path on the page: the encoder\'s estimate first, then the refinement, landmarks as the CLI\'s within 0.5 px (EXIF focal length read alike)', { timeout: 240_000 }, async () => {
+  const photo = '000031-exif.jpg', preset = 'fast';
+  // An example photo whose EXIF gives the focal length (100 mm full-frame equivalent): the CLI holds the fit to it, and so must the page.
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-exif-'));
+  const path = join(dir, photo);
+  await sharp(join(photosDir, '000031.jpg')).withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } }).jpeg({ quality: 95 }).toFile(path);
   const model = await sharedModel();
   const choice = await chooseRenderer({ renderer: 'gar' });
   const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
@@ -118,10 +123,10 @@ test('the GAR path on the page: the encoder\'s estimate first, then the refineme
   const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
   try {
     assert.equal(await page.inputValue('#mode'), `gar:${preset}`);
-    await page.setInputFiles('#file', join(photosDir, photo));
+    await page.setInputFiles('#file', path);
     await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 200_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
-    const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; faces: { renderer: string; gar: { preset: string } }[] }; estimate?: { shownAfterMs: number }; timingsMs: Record<string, number> } }).facegar);
+    const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; pose: { focalPx: number; focalSource: string }; faces: { renderer: string; gar: { preset: string } }[] }; estimate?: { shownAfterMs: number }; timingsMs: Record<string, number> } }).facegar);
     assert.ok(exposed.estimate, 'the encoder\'s estimate was shown');
     assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
     assert.equal(exposed.result.faces[0].renderer, 'gar');
@@ -131,16 +136,20 @@ test('the GAR path on the page: the encoder\'s estimate first, then the refineme
     assert.deepEqual(await page.evaluate(() => { const c = document.getElementById('gar-canvas') as HTMLCanvasElement; return [c.width, c.height]; }), [2 * 256 + 4, 256]);
     assert.ok(await page.isVisible('#gar-canvas'));
 
-    const decoded = await decodeImageFileScaled(join(photosDir, photo), { maxSide: 2048 });
-    const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset });
+    const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
+    assert.ok(decoded.exifFocalPx, 'the test photo carries an EXIF focal length');
+    const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset, knownFocalPx: decoded.exifFocalPx });
     const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
+    assert.equal(exposed.result.pose.focalSource, 'known', 'the page read the focal length from EXIF');
+    assert.ok(Math.abs(exposed.result.pose.focalPx / node.focalPx - 1) < 1e-3, `focal: page ${exposed.result.pose.focalPx}, Node ${node.focalPx}`);
     const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
     console.log(`# ${photo} GAR ${preset}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; page ${exposed.timingsMs.photoToMesh} ms photo to mesh, estimate shown after ${exposed.estimate.shownAfterMs} ms`);
     assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
-    await page.screenshot({ path: join(artifactsDir, `web-demo-gar-${photo.replace(/\.\w+$/, '')}.png`) });
+    await page.screenshot({ path: join(artifactsDir, 'web-demo-gar.png') });
   } finally {
     reconstructor.dispose();
     await page.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
