@@ -50,12 +50,13 @@ export async function loadGraphModelBytes(base: string, name: string): Promise<M
 export interface NetworkList {
   gar?: string;
   encoder?: string;
+  shapeEncoder?: string;
   /** The CLI's default renderer ('gar' or 'graphics'). */
   defaultRenderer?: string;
 }
 
 /**
- * The GAR and encoder checkpoints named by `<base>networks.json` (each `<base><folder>/checkpoint.json`
+ * The GAR, encoder and shape-encoder checkpoints named by `<base>networks.json` (each `<base><folder>/checkpoint.json`
  * and the weights file it names), or undefined when the server lists none (the page then runs the
  * graphics path only). Weights come from Cache Storage when this URL with this SHA-256 was cached
  * before, else from the network; weights whose SHA-256 differs from the manifest's are refused.
@@ -94,7 +95,11 @@ export async function loadNetworkFiles(base: string, onProgress: (text: string) 
   };
   const gar = await checkpoint(list.gar, 'GAR');
   const encoder = list.encoder ? await checkpoint(list.encoder, 'encoder') : undefined;
-  return { files: { gar, encoder, garSource: list.gar, encoderSource: list.encoder }, list, fromCache };
+  const shapeEncoder = list.shapeEncoder ? await checkpoint(list.shapeEncoder, 'shape encoder') : undefined;
+  return {
+    files: { gar, encoder, garSource: list.gar, encoderSource: list.encoder, ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: list.shapeEncoder } : {}) },
+    list, fromCache,
+  };
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string | undefined> {

@@ -77,13 +77,13 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
 }
 
 /** The GAR and encoder the CLI's default lookup finds, for the page: folder names and where they are. */
-async function findNetworks(modelsDir?: string): Promise<{ list: { gar?: string; encoder?: string; defaultRenderer: string }; dir: (name: string) => string }> {
+async function findNetworks(modelsDir?: string): Promise<{ list: { gar?: string; encoder?: string; shapeEncoder?: string; defaultRenderer: string }; dir: (name: string) => string }> {
   const dirs = new Map<string, string>();
   const choice = await chooseRenderer({ renderer: 'gar', modelsDir }).catch(() => undefined);
-  for (const dir of [choice?.garDir, choice?.encoderDir]) if (dir) dirs.set(basename(dir), dir);
+  for (const dir of [choice?.garDir, choice?.encoderDir, choice?.shapeEncoderDir]) if (dir) dirs.set(basename(dir), dir);
   const name = (dir?: string) => (dir ? basename(dir) : undefined);
   return {
-    list: { gar: name(choice?.garDir), encoder: name(choice?.encoderDir), defaultRenderer: DEFAULT_RENDERER },
+    list: { gar: name(choice?.garDir), encoder: name(choice?.encoderDir), shapeEncoder: name(choice?.shapeEncoderDir), defaultRenderer: DEFAULT_RENDERER },
     // Thrown inside the request handler's try: a 404.
     dir: (folder) => { const dir = dirs.get(folder); if (!dir) throw new Error('not served'); return dir; },
   };

@@ -102,9 +102,12 @@ export class FaceTracker {
     const { variables, frame: fitFrame } = this.state!;
     const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks68);
     fitFrame.faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
-    if (followed) this.recentre(face.landmarks68);
-    if (followed) this.landmarkSteps(face.landmarks68, this.config.landmarkSteps, this.config.learningRate, false);
-    else this.landmarkSteps(face.landmarks68, this.config.acquireSteps, this.fitConfig.learningRate, true);
+    if (followed) {
+      this.recentre(face.landmarks68);
+      this.landmarkSteps(face.landmarks68, this.config.landmarkSteps, this.config.learningRate, false);
+    } else {
+      this.landmarkSteps(face.landmarks68, this.config.acquireSteps, this.fitConfig.learningRate, true);
+    }
     const landmarks2d = tf.tidy(() => projectLandmarks(this.correspondence, variables, fitFrame).dataSync() as Float32Array);
     const expressionWeights = (variables.coefficients.dataSync() as Float32Array).slice(this.models.identityCount);
     const landmarksMs = performance.now() - started - detectMs - encodeMs;

@@ -143,7 +143,7 @@ export class Reconstructor {
         options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length, stageFraction });
       };
       if (renderer === 'gar') {
-        // The landmark stage takes about a tenth of a default-preset face (README, per-stage times).
+        // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
           preset: options.garPreset, refine: options.garRefine, start: options.garStart, knownFocalPx,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),

@@ -29,7 +29,7 @@ before(async () => {
 
 test('a tracker follows a moving face: the mesh moves with it, the identity is a running mean, no tensors leak', { timeout: 120_000 }, async () => {
   const choice = await chooseRenderer({ renderer: 'gar' });
-  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar });
   const tracker = reconstructor.createTracker();
   try {

@@ -117,7 +117,7 @@ test('the GAR path on the page: the encoder\'s estimate first, then the refineme
   await sharp(join(photosDir, '000031.jpg')).withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } }).jpeg({ quality: 95 }).toFile(path);
   const model = await sharedModel();
   const choice = await chooseRenderer({ renderer: 'gar' });
-  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir });
+  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
   // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
   const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
