@@ -1,41 +1,50 @@
-// The page's worker: loads the models once, then reconstructs photos off the main thread so the
-// page stays responsive and the progress bars move. Everything here is facegar's core: the photo
-// never leaves the browser.
+// The page's worker: chooses the backend, loads the models once, then reconstructs photos (the
+// GAR path as the CLI runs it, or the graphics path) and follows the webcam's face, off the main
+// thread so the page stays responsive and the progress bars move. Everything here is facegar's
+// core through its public entry: the photo never leaves the browser.
 import '@tensorflow/tfjs-backend-webgl';
-import { Reconstructor, rescaleReconstruction } from '../src/api/reconstruct.ts';
-import { reconstructionToJson } from '../src/api/result-json.ts';
-import { FacegarError } from '../src/common/errors.ts';
-import type { RgbaImage } from '../src/common/image.ts';
-import { describeBackend, initBackend, type BackendName } from '../src/engine/backend.ts';
-import type { DetectorModelFiles } from '../src/detect/index.ts';
-import { bakeFaceTexture, findMirrorVertices } from '../src/fit/face-texture.ts';
-import type { FitConfig } from '../src/fit/fit-config.ts';
-import { renderOverlay } from '../src/fit/render-overlay.ts';
-import { computeVertexNormalsArray } from '../src/geometry/vertex-normals.ts';
-import { meshToGlb } from '../src/io/gltf-export.ts';
-import { meshToObj } from '../src/io/mesh-export.ts';
-import { decodeCompactModel } from '../src/morphable/compact-model.ts';
-import type { MorphableModel } from '../src/morphable/morphable-model.ts';
-import type { WorkerRequest, WorkerResponse } from './messages.ts';
+import {
+  Reconstructor, rescaleReconstruction, reconstructionToJson, renderGarComparison, renderOverlay, describeBackend, createFaceDetector,
+  bakeFaceTexture, findMirrorVertices, computeVertexNormalsArray, meshToGlb, meshToObj, decodeCompactModel, FacegarError, ModelUnavailableError,
+  type BackendName, type DetectedFace, type DetectorModelFiles, type FaceDetector, type FaceTracker, type MorphableModel, type Reconstruction, type RgbaImage,
+} from '../src/index.ts';
+import { chooseBackend } from './backend-probe.ts';
+import type { PhotoSettings, ProgressStage, WorkerRequest, WorkerResponse } from './messages.ts';
 
 const VERSION = '0.1.0';
 let reconstructor: Reconstructor | undefined;
+let tracker: FaceTracker | undefined;
 let model: MorphableModel | undefined;
 let mirrorVertices: Int32Array | undefined;
 
 const post = (message: WorkerResponse, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
+const progress = (stage: ProgressStage, fraction: number) => post({ type: 'progress', stage, fraction });
 
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   try {
     if (request.type === 'init') {
-      await initBackend({ backend: request.backend as BackendName | undefined, wasmPath: request.wasmPath });
+      const choice = await chooseBackend(request.backend as BackendName | undefined, request.wasmPath);
       model = decodeCompactModel(new Uint8Array(request.modelBytes), 'morphable model');
       mirrorVertices = findMirrorVertices(model.neutral, model.vertexCount);
-      reconstructor = await Reconstructor.create({ model, detector: request.detector as DetectorModelFiles });
-      post({ type: 'ready', backend: describeBackend().name, threads: describeBackend().threads });
+      const detector = rememberLastDetection(await createFaceDetector(request.detector as DetectorModelFiles));
+      // Networks that do not decode (or do not fit the model) leave the graphics path usable.
+      let garError: string | undefined;
+      reconstructor = await Reconstructor.create({ model, detector, gar: request.networks }).catch(async (error) => {
+        if (!(error instanceof ModelUnavailableError) || !request.networks) throw error;
+        garError = error.message;
+        return Reconstructor.create({ model: model!, detector });
+      });
+      const { name, threads } = describeBackend();
+      const { gar, encoder } = reconstructor.garAvailable;
+      post({ type: 'ready', backend: name, threads, choice, gar, encoder, garError, triangles: model.triangles.slice() });
     } else if (request.type === 'reconstruct') {
-      await reconstructPhoto(request.image, request.scale, request.originalSize, request.name, request.fit);
+      await reconstructPhoto(request.image, request.scale, request.originalSize, request.name, request.settings);
+    } else if (request.type === 'track') {
+      await trackFrame(request.frame);
+    } else if (request.type === 'track-reset') {
+      tracker?.reset();
+      post({ type: 'tracked' });
     }
   } catch (error) {
     const known = error instanceof FacegarError;
@@ -44,31 +53,69 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   }
 };
 
-async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: { width: number; height: number }, name: string, fit: Partial<FitConfig> | undefined): Promise<void> {
+/**
+ * The detector, remembering its last answer: the GAR path reconstructs a photo twice (the
+ * encoder's estimate first, shown at once, then the refinement), and detects it once.
+ */
+function rememberLastDetection(detector: FaceDetector): FaceDetector {
+  let last: { image: RgbaImage; faces: Promise<DetectedFace[]> } | undefined;
+  return {
+    detect(image) {
+      if (last?.image !== image) last = { image, faces: detector.detect(image) };
+      return last.faces;
+    },
+    track: detector.track?.bind(detector),
+    dispose() { last = undefined; detector.dispose(); },
+  };
+}
+
+async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: { width: number; height: number }, name: string, settings: PhotoSettings): Promise<void> {
   if (!reconstructor || !model) throw new Error('the worker was not initialised');
   const stem = name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'face';
-  const raw = await reconstructor.reconstruct(image, {
-    maxFaces: 1,
-    fit,
-    // The page runs the graphics path: its stages are the only ones it draws bars for.
-    onProgress: (p) => { if (p.stage !== 'gar') post({ type: 'progress', stage: p.stage, fraction: p.fraction }); },
-  });
+  let raw: Reconstruction;
+  let estimate: Reconstruction | undefined;
+  if (settings.renderer === 'gar') {
+    progress('detect', 0.5);
+    estimate = await reconstructor.reconstruct(image, { maxFaces: 1, renderer: 'gar', garPreset: 'instant', knownFocalPx: settings.knownFocalPx });
+    progress('detect', 1);
+    progress('encode', 1);
+    postEstimate(image, estimate);
+    raw = settings.preset === 'instant' ? estimate : await reconstructor.reconstruct(image, {
+      maxFaces: 1, renderer: 'gar', garPreset: settings.preset, knownFocalPx: settings.knownFocalPx,
+      onProgress: (p) => { if (p.stage === 'landmarks' || p.stage === 'gar') progress(p.stage === 'gar' ? 'refine' : 'landmarks', p.stageFraction ?? 0); },
+    });
+  } else {
+    let detected = false;
+    raw = await reconstructor.reconstruct(image, {
+      maxFaces: 1, renderer: 'graphics', fit: settings.fit, knownFocalPx: settings.knownFocalPx,
+      onProgress: (p) => {
+        if (p.stage === 'detect') { progress('detect', 0.5); return; }
+        if (!detected) { detected = true; progress('detect', 1); }
+        progress(p.stage === 'photometric' ? 'refine' : 'landmarks', p.stageFraction ?? 0);
+      },
+    });
+  }
+  progress('landmarks', 1);
+  progress('refine', 1);
   const started = performance.now();
-  post({ type: 'progress', stage: 'texture', fraction: 0 });
+  progress('texture', 0);
   const face = raw.faces[0];
   const texture = bakeFaceTexture(image, face, model, {}, mirrorVertices);
   const texturePng = await encodePngInWorker(texture.image);
-  const normals = computeVertexNormalsArray(face.vertices, model.triangles);
-  const mesh = { positions: face.vertices, triangles: model.triangles, normals, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices };
+  const mesh = exportMesh(face.vertices);
   const glb = meshToGlb(mesh, { texturePng }).bytes;
   const names = { glb: `${stem}.glb`, obj: `${stem}.obj`, mtl: `${stem}.mtl`, texture: `${stem}.texture.png`, json: `${stem}.json` };
   const obj = meshToObj(mesh, { materialLibrary: names.mtl, materialName: 'face', comment: `facegar ${VERSION}: ${name}, model space, millimetres` });
   const mtl = `# facegar ${VERSION}\nnewmtl face\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\nmap_Kd ${names.texture}\n`;
   const textureMs = performance.now() - started;
-  post({ type: 'progress', stage: 'texture', fraction: 1 });
+  progress('texture', 1);
   const overlay = renderOverlay(image, raw.faces, model, { maxSidePx: 1024, opacity: 1 });
   const reconstruction = rescaleReconstruction(raw, 1 / scale, originalSize);
-  const timingsMs = { detect: raw.timingsMs.detect, fit: raw.timingsMs.fit, texture: textureMs, total: raw.timingsMs.total + textureMs };
+  // GAR path: the estimate's pass detected the face (the refinement's pass reused it) and ran the encoder.
+  const fitMs = raw.timingsMs.fit + (estimate && estimate !== raw ? estimate.timingsMs.fit : 0);
+  const timingsMs: Record<string, number> = { detect: (estimate ?? raw).timingsMs.detect, fit: fitMs, texture: textureMs, total: (estimate ?? raw).timingsMs.detect + fitMs + textureMs };
+  if (estimate) timingsMs.encode = estimate.timingsMs.encode!;
+  if (estimate && estimate !== raw) Object.assign(timingsMs, { landmarks: raw.timingsMs.landmarks!, refine: raw.timingsMs.refine! });
   const json = reconstructionToJson(reconstruction, { input: name, outputs: [{ glb: names.glb, obj: names.obj, mtl: names.mtl, texture: names.texture }], timingsMs, version: VERSION });
   post({
     type: 'result',
@@ -76,7 +123,50 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
     overlay,
     files: { names, glb, obj, mtl, texturePng, json: JSON.stringify(json, null, 1) + '\n' },
     coverage: texture.coverage,
+    garComparison: face.gar ? renderGarComparison(face.gar) : undefined,
   }, [glb.buffer as ArrayBuffer]);
+}
+
+/** The encoder's estimate as the page shows it while the refinement runs: overlay, untextured mesh, crop beside GAR render. */
+function postEstimate(image: RgbaImage, estimate: Reconstruction): void {
+  const face = estimate.faces[0];
+  const glb = meshToGlb(exportMesh(face.vertices)).bytes;
+  post({
+    type: 'estimate',
+    overlay: renderOverlay(image, estimate.faces, model!, { maxSidePx: 1024, opacity: 1 }),
+    glb,
+    garComparison: renderGarComparison(face.gar!),
+    landmarkErrorPercent: 100 * face.landmarkErrorPx / face.interOcularPx,
+    encodeMs: estimate.timingsMs.total,
+  }, [glb.buffer as ArrayBuffer]);
+}
+
+function exportMesh(vertices: Float32Array) {
+  const m = model!;
+  return { positions: vertices, triangles: m.triangles, normals: computeVertexNormalsArray(vertices, m.triangles), uvs: m.uvs, triangleUvIndices: m.triangleUvIndices };
+}
+
+/** One webcam frame: follow the face (encoder + a few landmark steps), send the mesh and pose. */
+async function trackFrame(bitmap: ImageBitmap): Promise<void> {
+  if (!reconstructor) throw new Error('the worker was not initialised');
+  tracker ??= reconstructor.createTracker();
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  if (!context) throw new Error('no 2D canvas context in this browser');
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+  const face = await tracker.track({ width: pixels.width, height: pixels.height, data: pixels.data });
+  if (!face) { post({ type: 'tracked' }); return; }
+  post({
+    type: 'tracked',
+    frame: {
+      vertices: face.vertices, rotation: face.rotation, translationMm: face.translationMm, focalPx: face.focalPx, principalPointPx: face.principalPointPx,
+      frameSize: { width: pixels.width, height: pixels.height }, landmarks2d: face.landmarks2d, detectedLandmarks2d: face.detectedLandmarks2d,
+      landmarkErrorPercent: 100 * face.landmarkErrorPx / face.interOcularPx, anglesDeg: face.anglesDeg, identityFrames: face.identityFrames,
+      identity: face.identity, timingsMs: face.timingsMs,
+    },
+  }, [face.vertices.buffer as ArrayBuffer]);
 }
 
 async function encodePngInWorker(image: RgbaImage): Promise<Uint8Array> {

@@ -24,6 +24,8 @@ export interface GarFaceOptions {
   onStep?: (step: number, total: number) => void;
   /** The camera's focal length in photo pixels when known (EXIF, calibration): the fit keeps it. */
   knownFocalPx?: number;
+  /** After each step of the landmark stage that runs before the GAR steps. */
+  onLandmarkStep?: (step: number, total: number) => void;
 }
 
 /** What the GAR path adds to a face's fit. */
@@ -96,7 +98,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const refined = refineWithGar(models.generator, modelTensors, {
     crop, frame, landmarks68: cropLandmarks, start: estimate,
     ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
-  }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)));
+  }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
   const refineMs = lap();
 
   // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the

@@ -10,6 +10,7 @@ import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-con
 import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
 import type { RendererName } from './default-renderer.ts';
+import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 
 export type { RendererName } from './default-renderer.ts';
 
@@ -45,8 +46,8 @@ export interface ReconstructOptions {
    * hold the fit to it instead of estimating it. Default: estimated.
    */
   knownFocalPx?: number;
-  /** Called as work advances; `fraction` of the whole image's work in [0, 1]. */
-  onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number }) => void;
+  /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
+  onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
 }
 
 export type ReconstructStage = 'detect' | 'landmarks' | 'photometric' | 'gar';
@@ -138,19 +139,22 @@ export class Reconstructor {
     const faces: FaceReconstruction[] = [];
     const garTimings = { align: 0, encode: 0, landmarks: 0, refine: 0 };
     detected.forEach((face, index) => {
-      const report = (stage: ReconstructStage, part: number) => {
-        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length });
+      const report = (stage: ReconstructStage, part: number, stageFraction: number) => {
+        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length, stageFraction });
       };
       if (renderer === 'gar') {
+        // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, onStep: (step, total) => report('gar', step / total), knownFocalPx,
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, knownFocalPx,
+          onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
+          onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
         faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), renderer: 'gar', gar: fit.gar });
       } else {
         const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
         const fit = fitFace(this.modelTensors, image, face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
-          report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total);
+          report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total, step / total);
         }, face.mesh468);
         faces.push(this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'));
       }
@@ -158,6 +162,16 @@ export class Reconstructor {
     const total = performance.now() - started;
     const timingsMs = { detect: detectMs, fit: total - detectMs, total, ...(renderer === 'gar' ? garTimings : {}) };
     return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
+  }
+
+  /**
+   * A tracker for video frames that shares this reconstructor's model, detector and encoder
+   * (dispose it before this reconstructor). Throws ModelUnavailableError without an encoder.
+   */
+  createTracker(config: FaceTrackerConfig = {}): FaceTracker {
+    const encoder = this.garModels?.encoder;
+    if (!encoder) throw new ModelUnavailableError('face tracking needs the GAR path\'s encoder (resources.gar with an encoder)');
+    return new FaceTracker(this.modelTensors, this.detector, encoder, config);
   }
 
   private describe(fit: FaceFit, face: DetectedFace, faceNumber: number, focalSource: 'known' | 'fit'): FaceReconstruction {

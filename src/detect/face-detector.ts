@@ -55,6 +55,12 @@ export interface DetectedFace {
 export interface FaceDetector {
   /** Faces in `image`, sorted by box area, largest first; [] when none. */
   detect(image: RgbaImage): Promise<DetectedFace[]>;
+  /**
+   * Video frames: the face found in the previous frame, followed into `image` by FaceMesh in a
+   * crop around its previous mesh, re-cropped `refineIterations` times (no BlazeFace search).
+   * Undefined when the mesh score falls below `minMeshScore` (the face left): detect again.
+   */
+  track?(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined>;
   /** Frees the models' weights; the detector is unusable afterwards. */
   dispose(): void;
 }
@@ -79,6 +85,19 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       if (image.width === 0 || image.height === 0) return [];
       return detectFaces(image, blazeface, facemesh, settings);
     },
+    async track(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined> {
+      if (disposed) throw new Error('FaceDetector.track called after dispose()');
+      checkImage(image);
+      if (image.width === 0 || image.height === 0) return undefined;
+      const { detectionImage, scaleX, scaleY } = imageForDetection(image, settings.maxDetectionSide);
+      const pyramid = new ImagePyramid(detectionImage);
+      let fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(unscaleMesh(previous.mesh468, 1 / scaleX, 1 / scaleY), settings.cropEnlarge));
+      // A face that moved far since the last frame sits off-centre in that crop, and FaceMesh then
+      // leaves its points near the old place (with a full score): re-crop around the new mesh.
+      for (let i = 0; i < settings.refineIterations; i++) fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(fit.mesh, settings.cropEnlarge));
+      if (fit.score < settings.minMeshScore) return undefined;
+      return faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score);
+    },
     dispose(): void {
       if (disposed) return;
       disposed = true;
@@ -97,10 +116,7 @@ async function detectFaces(image: RgbaImage, blazeface: BlazeFace, facemesh: Fac
   for (const detection of detections) {
     const fit = await facemesh.fitFromDetection(pyramid, detection, settings.refineIterations, settings.cropEnlarge);
     if (fit.score < settings.minMeshScore) continue;
-    const mesh468 = fit.mesh;
-    const scaleZ = Math.sqrt(scaleX * scaleY);
-    for (let i = 0; i < mesh468.length; i += 3) { mesh468[i] /= scaleX; mesh468[i + 1] /= scaleY; mesh468[i + 2] /= scaleZ; }
-    const face: DetectedFace = { box: meshBox(mesh468), detectionScore: detection.score, meshScore: fit.score, mesh468, landmarks68: meshToIbug68(mesh468) };
+    const face = faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), detection.score, fit.score);
     // Two detections can converge on one face: keep the first (higher detection score).
     if (faces.some((kept) => boxIoU(kept.box, face.box) > 0.5)) continue;
     faces.push(face);
@@ -120,6 +136,19 @@ function imageForDetection(image: RgbaImage, maxSide: number): { detectionImage:
   const height = Math.max(1, Math.round((image.height * maxSide) / longer));
   const detectionToImage = { a: image.width / width, b: 0, c: 0, d: image.height / height, tx: 0, ty: 0 };
   return { detectionImage: new ImagePyramid(image).sampleCrop(detectionToImage, width, height), scaleX: width / image.width, scaleY: height / image.height };
+}
+
+function faceFromMesh(mesh468: Float32Array, detectionScore: number, meshScore: number): DetectedFace {
+  return { box: meshBox(mesh468), detectionScore, meshScore, mesh468, landmarks68: meshToIbug68(mesh468) };
+}
+
+/** [468*3] mesh with x, y divided per axis and z by their geometric mean (a copy): detection pixels → image pixels. */
+function unscaleMesh(mesh: Float32Array, scaleX: number, scaleY: number): Float32Array {
+  const out = new Float32Array(mesh);
+  if (scaleX === 1 && scaleY === 1) return out;
+  const scaleZ = Math.sqrt(scaleX * scaleY);
+  for (let i = 0; i < out.length; i += 3) { out[i] /= scaleX; out[i + 1] /= scaleY; out[i + 2] /= scaleZ; }
+  return out;
 }
 
 function meshBox(mesh: Float32Array): FaceBox {

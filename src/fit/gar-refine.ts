@@ -188,9 +188,9 @@ export class GarRefinement {
    * The graphics path's landmark stage (fit/landmark-stage.ts) on this refinement's variables:
    * no rendering, so ~100× cheaper per step than a GAR step. Returns the steps it ran.
    */
-  runLandmarkStage(): number {
+  runLandmarkStage(onStep?: (step: number, total: number) => void): number {
     if (!this.input.landmarks68 || this.config.landmarkStageSteps === 0) return 0;
-    return runLandmarkStage(this.models, this.correspondence, this.variables, this.fitFrame, this.input.landmarks68, { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps }).length;
+    return runLandmarkStage(this.models, this.correspondence, this.variables, this.fitFrame, this.input.landmarks68, { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps }, onStep).length;
   }
 
   /** The refined variables, in the order of the optimisers. */
@@ -289,12 +289,14 @@ export class GarRefinement {
  *
  * @param generator the GAR generator (EMA weights), frozen: only the face's variables move.
  * @param models the morphable model as tensors.
+ * @param onStep after each GAR step; `onLandmarkStep` after each landmark-stage step.
  */
-export function refineWithGar(generator: Generator, models: ModelTensors, input: GarRefineInput, config: Partial<GarRefineConfig> = {}, onStep?: (step: number, total: number, loss: number) => void): GarRefineResult {
+export function refineWithGar(generator: Generator, models: ModelTensors, input: GarRefineInput, config: Partial<GarRefineConfig> = {}, onStep?: (step: number, total: number, loss: number) => void,
+  onLandmarkStep?: (step: number, total: number) => void): GarRefineResult {
   const refinement = new GarRefinement(generator, models, input, config);
   try {
     const stageStarted = performance.now();
-    const landmarkStage = { steps: refinement.runLandmarkStage(), ms: 0 };
+    const landmarkStage = { steps: refinement.runLandmarkStage(onLandmarkStep), ms: 0 };
     landmarkStage.ms = performance.now() - stageStarted;
     const started = performance.now();
     const history: number[] = [];

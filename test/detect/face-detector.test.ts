@@ -7,6 +7,9 @@ import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
 import { UsageError } from '../../src/common/errors.ts';
 import type { DetectorModelFiles } from '../../src/detect/face-detector.ts';
+import { join } from 'node:path';
+import { frameWithFaceAt, loadFacePicture } from '../helpers/moving-face.ts';
+import { photosDir } from '../helpers/shared-data.ts';
 import { fivePointsFromIbug68, listExamplePhotos, normalisedMeanError, readFivePoints, type FivePoints } from './photo-data.ts';
 
 let files: DetectorModelFiles;
@@ -162,4 +165,18 @@ describe('resources and options', () => {
     const broken = { width: 4, height: 4, data: new Uint8ClampedArray(3) };
     await assert.rejects(detector.detect(broken), (e) => e instanceof UsageError && /image/.test(e.message));
   });
+});
+
+test('track() follows a face that moved 60 px since the last frame as well as a fresh detection does; a blank frame loses it', async () => {
+  const picture = await loadFacePicture(join(photosDir, '000002.jpg'), 384);
+  const [first] = await detector.detect(frameWithFaceAt(picture, 0));
+  const moved = frameWithFaceAt(picture, 60);
+  const tracked = await detector.track!(moved, first);
+  const [fresh] = await detector.detect(moved);
+  assert.ok(tracked);
+  let meanPx = 0;
+  for (let k = 0; k < 68; k++) meanPx += Math.hypot(tracked.landmarks68[2 * k] - fresh.landmarks68[2 * k], tracked.landmarks68[2 * k + 1] - fresh.landmarks68[2 * k + 1]) / 68;
+  const eyes = Math.hypot(fresh.landmarks68[2 * 45] - fresh.landmarks68[2 * 36], fresh.landmarks68[2 * 45 + 1] - fresh.landmarks68[2 * 36 + 1]);
+  assert.ok(meanPx < 0.05 * eyes, `tracked vs detected: ${meanPx.toFixed(1)} px (eye corners ${eyes.toFixed(0)} px apart)`);
+  assert.equal(await detector.track!({ width: 640, height: 480, data: new Uint8ClampedArray(640 * 480 * 4).fill(90) }, first), undefined);
 });

@@ -5,11 +5,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startDemoServer } from '../../web/serve.ts';
 import { Reconstructor, rescaleReconstruction } from '../../src/api/reconstruct.ts';
 import { decodeImageFileScaled } from '../../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/shared-data.ts';
 import { sharedModel } from '../helpers/model.ts';
 
@@ -41,11 +43,11 @@ after(async () => {
   if (profileDir) await rm(profileDir, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<Page> {
+async function openPage(query = `?backend=wasm&fit=${encodeURIComponent(JSON.stringify(FIT))}`): Promise<Page> {
   const page = await context!.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
-  await page.goto(`${server!.url}?backend=wasm&fit=${encodeURIComponent(JSON.stringify(FIT))}`);
+  await page.goto(`${server!.url}${query}`);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
   const state = await page.evaluate(() => document.body.dataset.state);
   assert.equal(state, 'ready', `page did not get ready: ${await page.textContent('#message')} ${errors.join(' | ')}`);
@@ -89,15 +91,65 @@ test('the demo page reconstructs two example photos like the Node library does',
       const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
       const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, fit: FIT });
       const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
-      let worstPx = 0;
-      exposed.result.landmarks2d.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node.landmarks2d[2 * k], y - node.landmarks2d[2 * k + 1])); });
-      assert.ok(worstPx < 2, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+      const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
+      assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
       console.log(`# ${photo}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; GLB ${glb.length} bytes, ${vertices} vertices`);
       await page.screenshot({ path: join(artifactsDir, `web-demo-${photo.replace(/\.\w+$/, '')}.png`) });
     }
   } finally {
     reconstructor.dispose();
     await page.close();
+  }
+});
+
+/** Worst distance (px) between two [68] × [x, y] landmark sets, the second flat. */
+function worstLandmarkDistancePx(page: number[][], node: Float32Array): number {
+  let worstPx = 0;
+  page.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node[2 * k], y - node[2 * k + 1])); });
+  return worstPx;
+}
+
+test('the GAR path on the page: the encoder\'s estimate first, then the refinement, landmarks as the CLI\'s within 0.5 px (EXIF focal length read alike)', { timeout: 240_000 }, async () => {
+  const photo = '000031-exif.jpg', preset = 'fast';
+  // An example photo whose EXIF gives the focal length (100 mm full-frame equivalent): the CLI holds the fit to it, and so must the page.
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-exif-'));
+  const path = join(dir, photo);
+  await sharp(join(photosDir, '000031.jpg')).withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } }).jpeg({ quality: 95 }).toFile(path);
+  const model = await sharedModel();
+  const choice = await chooseRenderer({ renderer: 'gar' });
+  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
+  // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
+  const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
+  try {
+    assert.equal(await page.inputValue('#mode'), `gar:${preset}`);
+    await page.setInputFiles('#file', path);
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 200_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
+    const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; pose: { focalPx: number; focalSource: string }; faces: { renderer: string; gar: { preset: string } }[] }; estimate?: { shownAfterMs: number }; timingsMs: Record<string, number> } }).facegar);
+    assert.ok(exposed.estimate, 'the encoder\'s estimate was shown');
+    assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
+    assert.equal(exposed.result.faces[0].renderer, 'gar');
+    assert.equal(exposed.result.faces[0].gar.preset, preset);
+    for (const stage of ['detect', 'encode', 'landmarks', 'refine', 'texture']) assert.equal(await page.evaluate((id) => (document.getElementById(id) as HTMLProgressElement).value, `p-${stage}`), 1, `${stage} bar full`);
+    // The crop beside the GAR's render: two 64² panels enlarged 4×, one pixel column of gap.
+    assert.deepEqual(await page.evaluate(() => { const c = document.getElementById('gar-canvas') as HTMLCanvasElement; return [c.width, c.height]; }), [2 * 256 + 4, 256]);
+    assert.ok(await page.isVisible('#gar-canvas'));
+
+    const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
+    assert.ok(decoded.exifFocalPx, 'the test photo carries an EXIF focal length');
+    const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset, knownFocalPx: decoded.exifFocalPx });
+    const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
+    assert.equal(exposed.result.pose.focalSource, 'known', 'the page read the focal length from EXIF');
+    assert.ok(Math.abs(exposed.result.pose.focalPx / node.focalPx - 1) < 1e-3, `focal: page ${exposed.result.pose.focalPx}, Node ${node.focalPx}`);
+    const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
+    console.log(`# ${photo} GAR ${preset}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; page ${exposed.timingsMs.photoToMesh} ms photo to mesh, estimate shown after ${exposed.estimate.shownAfterMs} ms`);
+    assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+    await page.screenshot({ path: join(artifactsDir, 'web-demo-gar.png') });
+  } finally {
+    reconstructor.dispose();
+    await page.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
