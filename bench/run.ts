@@ -1,4 +1,4 @@
-// `npm run bench` and `facegar bench`: one implementation. Measures the engine (generator
+// `npm run bench`. Measures the engine (generator
 // forward / forward+backward on wasm and cpu, 256×256, data-parallel training on 1 vs 2
 // worker threads) and the graphics path (bench/reconstruct.ts), prints a table or one JSON.
 // Run: node --import tsx bench/run.ts [--json] [--quick]

@@ -17,7 +17,6 @@ Usage:
   facegar train-encoder --gar <dir> --out <dir>  train the encoder that inverts a GAR
   facegar train-normals --out <dir>           train the normal estimator of the GAR's consistency loss
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
-  facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
   facegar queue add <inputs...> --redis <url> --out <dir>   enqueue a batch for workers (BullMQ on Redis)
   facegar queue status --redis <url> [--wait]  waiting, active, done and failed jobs
   facegar worker --redis <url>                take reconstruction jobs from the queue (any number of machines)
@@ -110,7 +109,6 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promi
   'train-encoder': () => import('./train-encoder-command.ts'),
   'train-normals': () => import('./train-normals-command.ts'),
   prepare: () => import('./prepare-command.ts'),
-  bench: () => import('./bench-command.ts'),
   queue: () => import('./queue-command.ts'),
   worker: () => import('./worker-command.ts'),
   'merge-summary': () => import('./merge-summary-command.ts'),
