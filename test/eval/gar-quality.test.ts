@@ -64,7 +64,7 @@ async function sharedJudges() {
 }
 test.after(() => { judges?.embedder.dispose(); judges?.faceMesh.dispose(); });
 
-test('FaceMesh finds a studio face where its model landmarks are; a flat grey crop is no face', { timeout: 60_000 }, async () => {
+test('FaceMesh finds a studio face where its model landmarks are; a flat grey crop is no face', async () => {
   const { faceMesh } = await sharedJudges();
   const model = await sharedModel();
   const face = studioCrop(model, 0, 3, 64);
@@ -75,7 +75,7 @@ test('FaceMesh finds a studio face where its model landmarks are; a flat grey cr
   assert.ok((await landmarksInAlignedCrop(faceMesh, grey)).score < 0.25);
 });
 
-test('measureGenerator on a tiny random generator: every measure, deterministic per seed, no tensors left', { timeout: 90_000 }, async () => {
+test('measureGenerator on a tiny random generator: every measure, deterministic per seed, no tensors left', async () => {
   const { embedder, faceMesh } = await sharedJudges();
   const model = await sharedModel();
   const generator = new Generator(garNetworkConfig('tiny'), 1);

@@ -83,7 +83,7 @@ test('mesh index gives the same closest distances as testing every triangle', as
   }
 });
 
-test('mesh index: 100k points against the full face area take seconds', async () => {
+test('mesh index: distances from 100k points near the full face area are plausible (time: npm run bench)', async () => {
   const model = await sharedModel();
   const triangles = trianglesWithinVertexRange(model.triangles, 9409);
   const random = new SeededRandom(9);
@@ -92,17 +92,11 @@ test('mesh index: 100k points against the full face area take seconds', async ()
     const v = random.integer(9409);
     for (let k = 0; k < 3; k++) points[3 * i + k] = model.neutral[3 * v + k] + random.normal() * 2;
   }
-  // CPU time, not wall time: on a shared machine the wall clock measures the other jobs.
-  const started = process.cpuUsage();
   const index = new TriangleMeshIndex(model.neutral, triangles);
   const distances = index.distancesFrom(points);
-  const used = process.cpuUsage(started);
-  const elapsedMs = (used.user + used.system) / 1000;
   let mean = 0;
   for (const d of distances) mean += d / distances.length;
-  console.log(`# ${triangles.length / 3} triangles, 100000 points: ${elapsedMs.toFixed(0)} ms CPU, mean distance ${mean.toFixed(3)} mm`);
   assert.ok(mean > 0.3 && mean < 3, `mean distance ${mean}`);
-  assert.ok(elapsedMs < 15_000, `took ${elapsedMs} ms`);
 });
 
 test('similarity alignment recovers a known transform, with and without scale, and ignores zero-weight outliers', () => {
