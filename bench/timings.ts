@@ -10,7 +10,7 @@ import { meshToObj } from '../src/io/mesh-export.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 import { TriangleMeshIndex } from '../src/geometry/triangle-mesh-index.ts';
 import { trianglesWithinVertexRange } from '../src/morphable/morphable-model.ts';
-import { SeededRandom } from '../src/shading/studio-random.ts';
+import { SeededRandom } from '../src/common/seeded-random.ts';
 
 export interface TimingRow { name: string; ms: number; targetMs: number }
 

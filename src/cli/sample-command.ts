@@ -153,7 +153,7 @@ interface NormalMapRows {
 
 async function randomNormalMaps(model: MorphableModel, resolution: number, rows: number, seed: number): Promise<NormalMapRows> {
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
-  const { SeededRandom } = await import('../gar/seeded-random.ts');
+  const { SeededRandom } = await import('../common/seeded-random.ts');
   const { normals } = new GeometrySampler(model, { resolution }).sampleNormalMaps(new SeededRandom(seed), rows);
   return { normals };
 }

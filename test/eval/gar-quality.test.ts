@@ -11,7 +11,7 @@ import { garNetworkConfig } from '../../src/gar/gar-config.ts';
 import { Generator } from '../../src/gar/generator.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { NormalEstimator } from '../../src/gar/normal-estimator.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { kernelInceptionDistance, landmarkError, landmarksInAlignedCrop } from '../../src/eval/gar-quality-measures.ts';
 import { embedCrops, formatGarQualityTable, measureGenerator, measureRealSet, validateGarQualityConfig } from '../../src/eval/gar-quality.ts';
 import { renderQualityGrid } from '../../src/eval/gar-quality-grid.ts';

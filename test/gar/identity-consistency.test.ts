@@ -10,7 +10,7 @@ import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { garNetworkConfig } from '../../src/gar/gar-config.ts';
 import { Generator } from '../../src/gar/generator.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import {
   createIdentityConsistencyLoss, identityContrastiveLoss, identityGroups, samplePairedGeometries, validateIdentityConsistencyConfig,
 } from '../../src/gar/identity-consistency.ts';
