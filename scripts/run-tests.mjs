@@ -22,6 +22,7 @@ export const SLOW_TESTS = [
   'test/cli/reconstruct-gar.test.ts',
   'test/cli/reconstruct-layout.test.ts',
   'test/cli/sample-normal-from.test.ts',
+  'test/detect/face-embedding.test.ts',
   'test/engine/data-parallel.test.ts',
   'test/engine/shared-data-kernels.test.ts',
   'test/engine/simd-kernels.test.ts',
@@ -31,12 +32,14 @@ export const SLOW_TESTS = [
   'test/eval/geometry-primitives.test.ts',
   'test/eval/micc-protocol.test.ts',
   'test/eval/now-protocol.test.ts',
+  'test/eval/prediction-layout.test.ts',
   'test/eval/synthetic-benchmark.test.ts',
   'test/eval/synthetic-gar.test.ts',
   'test/fit/fit-face.test.ts',
   'test/fit/gar-refine.test.ts',
   'test/gar/cli.test.ts',
   'test/gar/geometry-consistency.test.ts',
+  'test/gar/identity-consistency.test.ts',
   'test/gar/prepare-synthetic.test.ts',
   'test/gar/sample.test.ts',
   'test/gar/train-gar-consistency.test.ts',
@@ -48,6 +51,7 @@ export const SLOW_TESTS = [
   'test/morphable/load-morphable-model.test.ts',
   'test/web/bad-input-page.test.ts',
   'test/web/demo-page.test.ts',
+  'test/web/gltf-export.test.ts',
 ];
 
 /** FACEGAR_CHROMIUM, else `chromium` on PATH, else the browser playwright-core manages; undefined when none exists. */
