@@ -155,7 +155,7 @@ export function measureBackpropInput(runs: number): Record<string, { builtinMs: 
 }
 
 /**
- * For the data-parallel trainer's workers (src/io/node/data-parallel.ts): the bench generator
+ * For the data-parallel trainer's workers (bench/data-parallel.ts): the bench generator
  * with an L2 loss. Batch entries: input [N, S, S, C], latent [N, latentSize], target [N, S, S, C].
  */
 export function createModel(options: Partial<BenchGeneratorConfig> = {}): DataParallelModel {

@@ -9,7 +9,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
-import type { RendererName } from './default-renderer.ts';
+import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 
 export type { RendererName } from './default-renderer.ts';
@@ -29,7 +29,7 @@ export interface ReconstructorConfig {
 }
 
 export interface ReconstructOptions {
-  /** Most faces to reconstruct, largest first. Default 4. */
+  /** Most faces to reconstruct, largest first. Default DEFAULT_MAX_FACES (4). */
   maxFaces?: number;
   /** Default: 'gar' when the reconstructor holds a GAR, else 'graphics'. */
   renderer?: RendererName;
@@ -123,7 +123,7 @@ export class Reconstructor {
 
   /** Detect faces (largest first) and fit each. Throws NoFaceError when none is found. */
   async reconstruct(image: RgbaImage, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const maxFaces = options.maxFaces ?? 4;
+    const maxFaces = options.maxFaces ?? DEFAULT_MAX_FACES;
     if (!Number.isInteger(maxFaces) || maxFaces < 1) throw new UsageError(`Expected positive integer for maxFaces but received ${maxFaces}`);
     const renderer = options.renderer ?? (this.garModels ? 'gar' : 'graphics');
     if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
