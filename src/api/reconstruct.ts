@@ -11,8 +11,10 @@ import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-model
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
+import { interOcularDistance } from './inter-ocular-distance.ts';
 
 export type { RendererName } from './default-renderer.ts';
+export { interOcularDistance } from './inter-ocular-distance.ts';
 
 /** What a reconstructor needs: the morphable model and the detector's model files (or a ready detector). */
 export interface ReconstructorResources {
@@ -196,17 +198,6 @@ export class Reconstructor {
     this.garModels?.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
-}
-
-/** Distance between the eye centres (mean of iBUG points 36–41 and 42–47), px. */
-export function interOcularDistance(landmarks68: Float32Array): number {
-  const centre = (first: number) => {
-    let x = 0, y = 0;
-    for (let k = first; k < first + 6; k++) { x += landmarks68[2 * k] / 6; y += landmarks68[2 * k + 1] / 6; }
-    return [x, y];
-  };
-  const [lx, ly] = centre(36), [rx, ry] = centre(42);
-  return Math.hypot(rx - lx, ry - ly);
 }
 
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */
