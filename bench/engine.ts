@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { builtinWasmKernel } from '../src/engine/wasm-kernels.ts';
-import type { DataParallelModel, TrainingBatch } from '../src/io/node/data-parallel.ts';
+import type { DataParallelModel, TrainingBatch } from './data-parallel.ts';
 import { GAR_PRESETS } from '../src/gar/gar-config.ts';
 import { Generator } from '../src/gar/generator.ts';
 
@@ -155,7 +155,7 @@ export function measureBackpropInput(runs: number): Record<string, { builtinMs: 
 }
 
 /**
- * For the data-parallel trainer's workers (src/io/node/data-parallel.ts): the bench generator
+ * For the data-parallel trainer's workers (bench/data-parallel.ts): the bench generator
  * with an L2 loss. Batch entries: input [N, S, S, C], latent [N, latentSize], target [N, S, S, C].
  */
 export function createModel(options: Partial<BenchGeneratorConfig> = {}): DataParallelModel {
@@ -193,7 +193,7 @@ export interface TrainingThroughput {
 
 /** Training steps per second with 1 and 2 worker threads on the bench generator (same batch). */
 export async function measureTraining(options: { batch: number; steps: number; size?: number; updates?: Array<'workers' | 'main'> }): Promise<TrainingThroughput> {
-  const { createDataParallelTrainer } = await import('../src/io/node/data-parallel.ts');
+  const { createDataParallelTrainer } = await import('./data-parallel.ts');
   const modelOptions = { size: options.size ?? DEFAULT_BENCH_GENERATOR_CONFIG.size };
   const batch = makeTrainingBatch(options.batch, { ...DEFAULT_BENCH_GENERATOR_CONFIG, ...modelOptions });
   const stepsPerSec: Record<string, number> = {};

@@ -55,7 +55,7 @@ await initBackend();
 if (values.run) {
   const { readGarCheckpoint } = await import('../src/io/node/checkpoint-files.ts');
   const { decodeGarGenerator } = await import('../src/gar/checkpoint.ts');
-  const { SeededRandom } = await import('../src/gar/seeded-random.ts');
+  const { SeededRandom } = await import('../src/common/seeded-random.ts');
   const saved = await readGarCheckpoint(values.run);
   if (!saved) throw new Error(`${values.run}: no checkpoint`);
   const trained = decodeGarGenerator(saved.manifest, saved.weights);

@@ -1,4 +1,4 @@
-// `npm run bench` and `facegar bench`: one implementation. Measures the engine (generator
+// `npm run bench`. Measures the engine (generator
 // forward / forward+backward on wasm and cpu, 256×256, data-parallel training on 1 vs 2
 // worker threads) and the graphics path (bench/reconstruct.ts), prints a table or one JSON.
 // Run: node --import tsx bench/run.ts [--json] [--quick]
@@ -8,6 +8,7 @@ import { describeBackend, initBackend } from '../src/engine/backend.ts';
 import { DEFAULT_BENCH_GENERATOR_CONFIG, measureGenerator, measureTraining } from './engine.ts';
 import { benchGarReconstruct, benchReconstruct } from './reconstruct.ts';
 import { benchCluster, formatClusterRows, type ClusterReport } from './cluster.ts';
+import { formatTimings, measureTimings, type TimingRow } from './timings.ts';
 
 export interface BenchOptions {
   /** Skip the cpu backend (minutes here) and take fewer repeats: under ~2 minutes. */
@@ -44,6 +45,8 @@ export interface BenchReport {
   /** Many machines on this one: shards and queue workers against one reconstruct (bench/cluster.ts). */
   cluster: ClusterReport;
   ratios: { fwdBwdOverFwd: number; cpuOverWasm: number | null; twoCoresOverOne: number };
+  /** Speeds the tests used to assert (bench/timings.ts), each with its target. */
+  timings: TimingRow[];
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
@@ -72,6 +75,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   progress('reconstruction (GAR path), per preset');
   const garReconstruct = await benchGarReconstruct({ presets: options.quick ? ['instant', 'fast', 'default'] : ['instant', 'fast', 'default', 'quality'] });
   const cluster = await benchCluster({ photos: options.quick ? 6 : 16, onProgress: progress });
+  progress('OBJ export, cached model load, mesh index');
+  const timings = await measureTimings();
   // The browser demo needs Chromium and ~30 s: full runs only.
   let web: Record<string, unknown> | null = null;
   if (!options.quick) {
@@ -104,6 +109,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       cpuOverWasm: cpuMs === null ? null : Number((cpuMs / g128.forwardBackwardMs).toFixed(1)),
       twoCoresOverOne: Number(training.speedup!.toFixed(2)),
     },
+    timings,
   };
 }
 
@@ -130,7 +136,7 @@ export function formatBenchTable(report: BenchReport): string {
   }
   const width = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => `${r[0].padEnd(width[0]!)}  ${r[1].padStart(width[1]!)}  ${r[2]}`.trimEnd());
-  return [report.setup, `backend ${report.backend.name}, ${report.backend.threads} thread(s), simd ${report.backend.simd}`, ...lines].join('\n') + '\n';
+  return [report.setup, `backend ${report.backend.name}, ${report.backend.threads} thread(s), simd ${report.backend.simd}`, ...lines].join('\n') + '\n' + formatTimings(report.timings);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

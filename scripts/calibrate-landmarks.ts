@@ -24,7 +24,8 @@ import { writeFileAtomic } from '../src/io/node/atomic-write.ts';
 import { createFaceDetector } from '../src/detect/index.ts';
 import { renderStudioPhoto } from '../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
-import { SeededRandom, hashSeed } from '../src/shading/studio-random.ts';
+import { hashSeed } from '../src/common/seeded-random.ts';
+import { StudioRandom } from '../src/shading/studio-random.ts';
 import { projectPointsArray, transformPointsArray } from '../src/geometry/camera.ts';
 import { interOcularDistance } from '../src/api/reconstruct.ts';
 
@@ -49,7 +50,7 @@ const denseSums = new Float64Array(densePoints.length * V);
 const ictSums = new Float64Array(68);
 const expressionIndex = (name: string) => model.expressionNames.indexOf(name);
 /** Open the mouth (jawOpen 0.15–0.6) and, in half the cases, add a smile (0.3–0.8 on both sides). */
-function openMouth(expression: Float32Array, random: SeededRandom): void {
+function openMouth(expression: Float32Array, random: StudioRandom): void {
   expression[expressionIndex('jawOpen')] = random.uniform(0.15, 0.6);
   if (random.next() < 0.5) {
     const smile = random.uniform(0.3, 0.8);
@@ -61,7 +62,7 @@ let used = 0;
 for (let i = 0; i < count + openMouths; i++) {
   // Unoccluded faces: the question is where the detector puts a point it can see.
   const scene = sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 });
-  if (i >= count) openMouth(scene.expression, new SeededRandom(hashSeed('calibration-mouth', seed, i)));
+  if (i >= count) openMouth(scene.expression, new StudioRandom(hashSeed('calibration-mouth', seed, i)));
   const render = renderStudioPhoto(model, scene);
   const face = (await detector.detect(render.image))[0];
   if (!face) continue;

@@ -42,7 +42,7 @@ import {
   decodeNormalEstimator, encodeNormalEstimatorCheckpoint, evaluateNormalEstimator, NormalEstimatorTrainer, validateNormalEstimatorManifest,
 } from '../src/gar/normal-estimator-training.ts';
 import { renderNormalSample, type NormalSample, type NormalSampleStream } from '../src/gar/normal-training-data.ts';
-import { SeededRandom } from '../src/gar/seeded-random.ts';
+import { SeededRandom } from '../src/common/seeded-random.ts';
 import { GarTrainer } from '../src/gar/train-gar.ts';
 import { ensureWritableDirectory, makeDirectories, writeFileAtomic } from '../src/io/node/atomic-write.ts';
 import { readCheckpointFiles, saveCheckpointFiles } from '../src/io/node/checkpoint-files.ts';

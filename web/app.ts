@@ -13,7 +13,7 @@ import { expectedPhotoMs } from './expected-time.ts';
 import { LiveMode, type LiveStats } from './live-mode.ts';
 import type { GarRefinePresetName, RendererName } from '../src/index.ts';
 // Straight from its module: the library's entry would bring TF.js into the page's own bundle.
-import { focalFromExif } from '../src/io/exif-focal.ts';
+import { focalFromExif } from '../src/index.ts';
 import { EXIF_SEARCH_BYTES, jpegExifBlock } from './jpeg-exif.ts';
 
 const params = new URLSearchParams(location.search);

@@ -1,7 +1,5 @@
 // Messages between the page and its worker (structured-cloned; typed arrays travel as they are).
-import type { RgbaImage } from '../src/common/image.ts';
-import type { FitConfig } from '../src/fit/fit-config.ts';
-import type { GarModelFiles, GarRefinePresetName, RendererName } from '../src/index.ts';
+import type { FitConfig, GarModelFiles, GarRefinePresetName, RendererName, RgbaImage } from '../src/index.ts';
 import type { BackendChoice } from './backend-probe.ts';
 
 /** What the page asks for a photo: the renderer and, on the GAR path, the preset (as the CLI's --renderer, --preset). */

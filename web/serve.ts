@@ -8,8 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadMorphableModel, type LoadMorphableModelOptions } from '../src/io/node/load-morphable-model.ts';
-import { chooseRenderer, DEFAULT_RENDERER } from '../src/io/node/gar-models.ts';
+import { chooseRenderer, loadMorphableModel, type LoadMorphableModelOptions } from '../src/io/node/index.ts';
+import { DEFAULT_RENDERER } from '../src/index.ts';
 import { buildDemo, DEFAULT_DIST_DIR } from './build.ts';
 
 const require = createRequire(import.meta.url);

@@ -31,7 +31,7 @@ import { NormalEstimator, normalCosineLoss } from '../../src/gar/normal-estimato
 import { decodeNormalEstimator, validateNormalEstimatorManifest } from '../../src/gar/normal-estimator-training.ts';
 import type { ParameterOwner } from '../../src/gar/parameters.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../../src/gar/safetensors.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../../src/io/node/atomic-write.ts';
 import { readCheckpointFiles } from '../../src/io/node/checkpoint-files.ts';
 import { readGarModelFiles } from '../../src/io/node/gar-models.ts';

@@ -24,7 +24,7 @@ import { FaceMeshLandmarks, landmarkConsistencyLoss, landmarkTargets } from '../
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { DEFAULT_IDENTITY_CONSISTENCY_CONFIG, identityContrastiveLoss, samplePairedGeometries } from '../../src/gar/identity-consistency.ts';
 import { encodeSafetensors, type NamedArray } from '../../src/gar/safetensors.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../../src/io/node/atomic-write.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';

@@ -23,7 +23,7 @@ import sharp from 'sharp';
 import { initBackend } from '../../src/engine/backend.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { samplePairedGeometries } from '../../src/gar/identity-consistency.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../../src/io/node/atomic-write.ts';
 import { loadMorphableModel } from '../../src/io/node/load-morphable-model.ts';
 import { floatToHalfBits } from './npy-file.ts';

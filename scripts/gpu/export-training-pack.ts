@@ -33,7 +33,7 @@ import { DETECTOR_LANDMARK_VERTICES } from '../../src/morphable/detector-landmar
 import { evaluateMorphableModel } from '../../src/morphable/morphable-model.ts';
 import { rasterize } from '../../src/raster/rasterize.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
-import { hashSeed } from '../../src/shading/studio-random.ts';
+import { hashSeed } from '../../src/common/seeded-random.ts';
 import { encodeNpy, type NpyArray } from './npy-file.ts';
 import { bakeSkinTexture, loadRenderMesh, MATERIALS, skinTexelMap } from './pack-geometry.ts';
 import { WIDE_SCENE_CONFIG, cropTargets, detectorLikeLandmarks, renderValidationSet, sceneRotation, targetSize } from './pack-studio-set.ts';

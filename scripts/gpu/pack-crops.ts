@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { halveImage } from '../../src/common/image.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../../src/io/node/atomic-write.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 

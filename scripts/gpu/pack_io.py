@@ -55,7 +55,7 @@ def linear_to_srgb(x):
     return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
-# --- TS SeededRandom (src/gar/seeded-random.ts), vectorised: its state after n calls is seed + n·C. ---
+# --- TS SeededRandom (src/common/seeded-random.ts), vectorised: its state after n calls is seed + n·C. ---
 
 def ts_uniforms(seed, count, first_call=0):
     """The `count` uniforms mulberry32 gives from call `first_call` on (float64, as JS computes them)."""

@@ -1,5 +1,9 @@
 /** Which renderer a fit runs through: the GAR (encoder + refinement) or the graphics renderer (SH shading). */
-export type RendererName = 'gar' | 'graphics';
+export const RENDERER_NAMES = ['gar', 'graphics'] as const;
+export type RendererName = (typeof RENDERER_NAMES)[number];
+
+/** Most faces reconstructed per photo, largest first, unless asked otherwise (library and CLI). */
+export const DEFAULT_MAX_FACES = 4;
 
 /**
  * THE default renderer of `facegar reconstruct` (and of loadReconstructorResources-style lookups):

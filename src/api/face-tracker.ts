@@ -20,7 +20,7 @@ import { createCropFrame, cropPoseToCamera, similarityTurnAndScale, turnAboutOpt
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
-import { interOcularDistance } from './reconstruct.ts';
+import { interOcularDistance } from './inter-ocular-distance.ts';
 
 export interface FaceTrackerConfig {
   /** Landmark steps per followed frame (pose and expression; the identity is held at its running mean). Default 4. */

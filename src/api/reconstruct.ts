@@ -9,10 +9,12 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
-import type { RendererName } from './default-renderer.ts';
+import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
+import { interOcularDistance } from './inter-ocular-distance.ts';
 
 export type { RendererName } from './default-renderer.ts';
+export { interOcularDistance } from './inter-ocular-distance.ts';
 
 /** What a reconstructor needs: the morphable model and the detector's model files (or a ready detector). */
 export interface ReconstructorResources {
@@ -29,7 +31,7 @@ export interface ReconstructorConfig {
 }
 
 export interface ReconstructOptions {
-  /** Most faces to reconstruct, largest first. Default 4. */
+  /** Most faces to reconstruct, largest first. Default DEFAULT_MAX_FACES (4). */
   maxFaces?: number;
   /** Default: 'gar' when the reconstructor holds a GAR, else 'graphics'. */
   renderer?: RendererName;
@@ -123,7 +125,7 @@ export class Reconstructor {
 
   /** Detect faces (largest first) and fit each. Throws NoFaceError when none is found. */
   async reconstruct(image: RgbaImage, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const maxFaces = options.maxFaces ?? 4;
+    const maxFaces = options.maxFaces ?? DEFAULT_MAX_FACES;
     if (!Number.isInteger(maxFaces) || maxFaces < 1) throw new UsageError(`Expected positive integer for maxFaces but received ${maxFaces}`);
     const renderer = options.renderer ?? (this.garModels ? 'gar' : 'graphics');
     if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
@@ -196,17 +198,6 @@ export class Reconstructor {
     this.garModels?.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
-}
-
-/** Distance between the eye centres (mean of iBUG points 36–41 and 42–47), px. */
-export function interOcularDistance(landmarks68: Float32Array): number {
-  const centre = (first: number) => {
-    let x = 0, y = 0;
-    for (let k = first; k < first + 6; k++) { x += landmarks68[2 * k] / 6; y += landmarks68[2 * k + 1] / 6; }
-    return [x, y];
-  };
-  const [lx, ly] = centre(36), [rx, ry] = centre(42);
-  return Math.hypot(rx - lx, ry - ly);
 }
 
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */

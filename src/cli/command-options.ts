@@ -12,7 +12,7 @@ export function parseCommandArgs<T extends OptionSpec, P extends boolean>(
   args: string[],
   options: T,
   { allowPositionals }: { allowPositionals: P },
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: P; strict: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {

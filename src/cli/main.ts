@@ -3,8 +3,14 @@ import { resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, UsageError } from '../common/errors.ts';
 import { VERSION } from './version.ts';
 import { optionalIntegerOption, parseCommandArgs } from './command-options.ts';
-import { DEFAULT_RENDERER } from '../api/default-renderer.ts';
-import { MACHINE_OPTIONS, RECONSTRUCT_SETTING_OPTIONS, prepareBatchSettings, readBackendOption, readReconstructRequest } from './reconstruct-options.ts';
+import { DEFAULT_MAX_FACES, DEFAULT_RENDERER, RENDERER_NAMES } from '../api/default-renderer.ts';
+import { NODE_BACKEND_NAMES } from '../engine/backend-names.ts';
+import { DEFAULT_FIT_CONFIG } from '../fit/fit-config.ts';
+import { MESH_FORMATS, PREDICTION_LAYOUTS } from './mesh-formats.ts';
+import {
+  DEFAULT_GAR_PRESET, DEFAULT_MAX_DECODE_SIDE_PX, GAR_PRESET_NAMES, MACHINE_OPTIONS, RECONSTRUCT_SETTING_OPTIONS,
+  oneOf, prepareBatchSettings, readBackendOption, readReconstructRequest,
+} from './reconstruct-options.ts';
 import { chooseShard, selectShard, shardSummaryName } from './shard.ts';
 
 const MAIN_HELP = `facegar ${VERSION} — 3D face reconstruction from a single photo
@@ -17,7 +23,6 @@ Usage:
   facegar train-encoder --gar <dir> --out <dir>  train the encoder that inverts a GAR
   facegar train-normals --out <dir>           train the normal estimator of the GAR's consistency loss
   facegar eval <benchmark> [options]          accuracy: synthetic (studio renders), see facegar eval --help
-  facegar bench [--json] [--quick]           engine and reconstruction speed on this machine
   facegar queue add <inputs...> --redis <url> --out <dir>   enqueue a batch for workers (BullMQ on Redis)
   facegar queue status --redis <url> [--wait]  waiting, active, done and failed jobs
   facegar worker --redis <url>                take reconstruction jobs from the queue (any number of machines)
@@ -37,7 +42,7 @@ Environment:
   FACEGAR_BACKEND     tensor backend: wasm (default) | cpu | tensorflow
 `;
 
-const DEFAULT_RENDERER_TEXT: string = DEFAULT_RENDERER;
+// Enums and defaults in the help come from the code's own constants, so the help cannot drift from them.
 
 const RECONSTRUCT_HELP = `Usage: facegar reconstruct <inputs...> [options]
 
@@ -54,13 +59,13 @@ Renderers: the GAR path (detect → aligned crop at the GAR's resolution → enc
 refinement through the Generative Adversarial Renderer) or the graphics path (landmark fit, then
 photometric fit through the SH graphics renderer). --gar/--encoder select the GAR path; with no
 option, the GAR and encoder shipped under models/ are used when both exist and the default
-renderer is gar (it is ${DEFAULT_RENDERER_TEXT} in this version); otherwise the graphics path runs.
+renderer is gar (it is ${DEFAULT_RENDERER} in this version); otherwise the graphics path runs.
 
 Options:
   -o, --out <dir>            [string] output directory (default: out)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
-      --format <list>        [string] mesh formats, comma-separated: obj, ply, glb (textured) (default: obj)
-      --max-faces <n>        [number] most faces per photo, largest first (default: 4)
+      --format <list>        [string] mesh formats, comma-separated: ${MESH_FORMATS.join(', ')} (glb is textured) (default: obj)
+      --max-faces <n>        [number] most faces per photo, largest first (default: ${DEFAULT_MAX_FACES})
       --resume               [boolean] skip inputs whose outputs are complete (default: false)
       --layout <name>        [string] also write benchmark predictions into --out:
                              now:  <subject>/<subset>/<stem>.obj + <stem>.txt (7 landmarks, mm), subject and
@@ -68,7 +73,7 @@ Options:
                              micc: <subject>/<video>.obj + .txt, the mean mesh over the frames of each input
                                    folder …/<subject>/<video>/ (Indoor-Cooperative, PTZ-Indoor, PTZ-Outdoor;
                                    facegar eval micc)
-      --renderer <name>      [string] gar | graphics (default: ${DEFAULT_RENDERER_TEXT}; gar needs a GAR)
+      --renderer <name>      [string] ${RENDERER_NAMES.join(' | ')} (default: ${DEFAULT_RENDERER}; gar needs a GAR)
       --gar <dir>            [string] GAR run dir (facegar train-gar) or model dir (default: models/gar-small
                              when shipped; $FACEGAR_SHIPPED_MODELS_DIR replaces models/)
       --encoder <dir>        [string] encoder dir (facegar train-encoder) (default: models/encoder-small with
@@ -76,7 +81,7 @@ Options:
       --shape-encoder <dir>  [string] GAR path: a shape encoder (identity, expression, pose, camera from renders of
                              known geometry) that starts the fit and centres its identity prior; none = without
                              (default: models/shape-encoder-* when shipped, with an encoder)
-      --preset <name>        [string] GAR path: instant (encoder only) | fast | default | quality (default: default)
+      --preset <name>        [string] GAR path: ${GAR_PRESET_NAMES.join(' | ')} (instant: encoder only) (default: ${DEFAULT_GAR_PRESET})
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
       --shard <K/N>          [string] take only shard K of N (0-based): the inputs whose path below its folder
                              or glob root hashes to K; summary in <out>/summary.shard-K-of-N.jsonl (see
@@ -84,14 +89,14 @@ Options:
                              $JOB_COMPLETION_INDEX of --shard-count N (Kubernetes Indexed Job), else
                              $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT (Slurm array); --shard 0/1 takes all
       --shard-count <n>      [number] the N for $JOB_COMPLETION_INDEX
-      --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: 200)
-      --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: 16)
-      --render-size <px>     [number] graphics path: photometric render size (default: 128)
+      --landmark-steps <n>   [number] graphics path: landmark-stage iterations (default: ${DEFAULT_FIT_CONFIG.landmarkSteps})
+      --photometric-steps <n> [number] graphics path: photometric-stage iterations, 0 = landmarks only (default: ${DEFAULT_FIT_CONFIG.photometricSteps})
+      --render-size <px>     [number] graphics path: photometric render size (default: ${DEFAULT_FIT_CONFIG.renderSizePx})
                              (any of these three, with no renderer named, selects the graphics path)
       --focal <how>          [string] the camera's focal length: exif (from the photo's EXIF when it has one, else
                              estimated), fit (always estimated) or a number of pixels (default: exif)
-      --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: 4096)
-      --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
+      --max-decode-side <px> [number] larger photos are downscaled on decode; results stay in original pixels (default: ${DEFAULT_MAX_DECODE_SIDE_PX})
+      --backend <name>       [string] ${NODE_BACKEND_NAMES.join(' | ')} (default: wasm)
       --offline              [boolean] never download the model (default: false)
       --json                 [boolean] print one JSON summary on stdout instead of progress
   -q, --quiet                [boolean] no progress, only the final line
@@ -110,7 +115,6 @@ const COMMAND_MODULES: Record<string, () => Promise<{ run(args: string[]): Promi
   'train-encoder': () => import('./train-encoder-command.ts'),
   'train-normals': () => import('./train-normals-command.ts'),
   prepare: () => import('./prepare-command.ts'),
-  bench: () => import('./bench-command.ts'),
   queue: () => import('./queue-command.ts'),
   worker: () => import('./worker-command.ts'),
   'merge-summary': () => import('./merge-summary-command.ts'),
@@ -165,7 +169,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
   }
   if (positionals.length === 0) throw new UsageError('no inputs given (try: facegar reconstruct --help)');
   const request = await readReconstructRequest(values);
-  if (values.layout !== undefined && values.layout !== 'now' && values.layout !== 'micc') throw new UsageError(`Expected one of now, micc for --layout but received ${values.layout}`);
+  const layout = oneOf(values.layout, PREDICTION_LAYOUTS, '--layout');
   const backend = readBackendOption(values.backend);
   const workers = optionalIntegerOption(values.workers, 'workers', 1) ?? availableParallelism();
   const shard = chooseShard({ shard: values.shard, shardCount: values['shard-count'] });
@@ -201,10 +205,10 @@ async function reconstructCommand(args: string[]): Promise<number> {
     resume: values.resume,
     workers,
     progress,
-    settings: { ...settings, layout: values.layout as 'now' | 'micc' | undefined },
+    settings: { ...settings, layout },
     ...(shard ? { summaryName: shardSummaryName(shard) } : {}),
   });
-  if (values.layout === 'micc') {
+  if (layout === 'micc') {
     const { writeMiccPredictions } = await import('./micc-predictions.ts');
     const videos = await writeMiccPredictions(resolve(values.out), model);
     if (showProgress) progress.log(`MICC predictions: ${videos} videos averaged`);

@@ -21,7 +21,7 @@ import type { BackendName } from '../engine/backend.ts';
 import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { VERSION } from './version.ts';
 import { writeNowPrediction } from '../eval/prediction-layout.ts';
-import type { MeshFormat } from './mesh-formats.ts';
+import type { MeshFormat, PredictionLayout } from './mesh-formats.ts';
 import { miccFramePath } from './micc-predictions.ts';
 
 /** What every input of a batch shares. Plain data: it crosses to worker threads. */
@@ -44,7 +44,7 @@ export interface BatchSettings {
    * layout; 'micc' = each frame's vertices under micc-frames/, averaged per video after the batch
    * (micc-predictions.ts).
    */
-  layout?: 'now' | 'micc';
+  layout?: PredictionLayout;
   /**
    * The camera's focal length: a number of pixels of the original photos, 'exif' (from each
    * file's EXIF when it records one, else estimated) or 'fit' (always estimated). Default 'exif'.

@@ -5,11 +5,19 @@ import { resolve } from 'node:path';
 import { UsageError } from '../common/errors.ts';
 import { optionalIntegerOption, type OptionSpec } from './command-options.ts';
 import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
+import { DEFAULT_MAX_FACES, RENDERER_NAMES, type RendererName } from '../api/default-renderer.ts';
+import { NODE_BACKEND_NAMES, type NodeBackendName } from '../engine/backend-names.ts';
+import { GAR_REFINE_PRESETS, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
+
+/** Photos with a longer side than this are downscaled on decode (results stay in original pixels). */
+export const DEFAULT_MAX_DECODE_SIDE_PX = 4096;
+export const GAR_PRESET_NAMES = Object.keys(GAR_REFINE_PRESETS) as GarRefinePresetName[];
+export const DEFAULT_GAR_PRESET: GarRefinePresetName = 'default';
 import type { BatchSettings } from './process-input.ts';
 
 export const RECONSTRUCT_SETTING_OPTIONS = {
   format: { type: 'string', default: 'obj' },
-  'max-faces': { type: 'string', default: '4' },
+  'max-faces': { type: 'string', default: String(DEFAULT_MAX_FACES) },
   renderer: { type: 'string' },
   gar: { type: 'string' },
   encoder: { type: 'string' },
@@ -18,7 +26,7 @@ export const RECONSTRUCT_SETTING_OPTIONS = {
   'landmark-steps': { type: 'string' },
   'photometric-steps': { type: 'string' },
   'render-size': { type: 'string' },
-  'max-decode-side': { type: 'string', default: '4096' },
+  'max-decode-side': { type: 'string', default: String(DEFAULT_MAX_DECODE_SIDE_PX) },
   focal: { type: 'string', default: 'exif' },
 } as const satisfies OptionSpec;
 
@@ -29,15 +37,14 @@ export const MACHINE_OPTIONS = {
   offline: { type: 'boolean', default: false },
 } as const satisfies OptionSpec;
 
-type PresetName = 'instant' | 'fast' | 'default' | 'quality';
-const PRESETS: readonly PresetName[] = ['instant', 'fast', 'default', 'quality'];
+type PresetName = GarRefinePresetName;
 
 /** A checked reconstruction request, plain JSON, the same on every machine (directories absolute). */
 export interface ReconstructRequest {
   formats: MeshFormat[];
   maxFaces: number;
   fit: { landmarkSteps?: number; photometricSteps?: number; renderSizePx?: number };
-  renderer?: 'gar' | 'graphics';
+  renderer?: RendererName;
   gar?: string;
   encoder?: string;
   /** A directory, or 'none' for no shape encoder. */
@@ -65,13 +72,13 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
   };
   const { validateFitConfig } = await import('../fit/fit-config.ts');
   validateFitConfig(fit);
-  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? 4;
-  const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? 4096;
+  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? DEFAULT_MAX_FACES;
+  const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? DEFAULT_MAX_DECODE_SIDE_PX;
   const focalText = values.focal ?? 'exif';
   const focal = focalText === 'exif' || focalText === 'fit' ? focalText : Number(focalText);
   if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal))) throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
-  if (values.preset !== undefined && !(PRESETS as readonly string[]).includes(values.preset)) throw new UsageError(`Expected one of ${PRESETS.join(', ')} for --preset but received ${values.preset}`);
-  if (values.renderer !== undefined && values.renderer !== 'gar' && values.renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for --renderer but received ${values.renderer}`);
+  oneOf(values.preset, GAR_PRESET_NAMES, '--preset');
+  oneOf(values.renderer, RENDERER_NAMES, '--renderer');
   // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
   const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
   const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values['shape-encoder'] !== undefined ? '--shape-encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
@@ -80,7 +87,7 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     formats: formats as MeshFormat[],
     maxFaces,
     fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
-    ...(values.renderer !== undefined ? { renderer: values.renderer } : {}),
+    ...(values.renderer !== undefined ? { renderer: values.renderer as RendererName } : {}),
     ...(values.gar !== undefined ? { gar: resolve(values.gar) } : {}),
     ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
     ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
@@ -92,19 +99,21 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
 }
 
 /** The tensor backend: --backend, else FACEGAR_BACKEND, else the engine's default. */
-export function readBackendOption(value: string | undefined): 'wasm' | 'cpu' | 'tensorflow' | undefined {
-  const backend = value ?? process.env.FACEGAR_BACKEND;
-  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) {
-    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
-  }
-  return backend as 'wasm' | 'cpu' | 'tensorflow' | undefined;
+export function readBackendOption(value: string | undefined): NodeBackendName | undefined {
+  return oneOf(value ?? process.env.FACEGAR_BACKEND, NODE_BACKEND_NAMES, '--backend');
+}
+
+/** `value` when it is one of `allowed` (undefined passes through), else a UsageError listing them. */
+export function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], option: string): T | undefined {
+  if (value === undefined || (allowed as readonly string[]).includes(value)) return value as T | undefined;
+  throw new UsageError(`Expected one of ${allowed.join(', ')} for ${option} but received ${value}`);
 }
 
 export interface MachineSetup {
   outDir: string;
   modelDir?: string;
   offline?: boolean;
-  backend?: 'wasm' | 'cpu' | 'tensorflow';
+  backend?: NodeBackendName;
   /** Model download / first-use progress lines. */
   onModelProgress?: (stage: 'download' | 'parse', done: number, total: number) => void;
 }
@@ -121,7 +130,7 @@ export async function prepareBatchSettings(request: ReconstructRequest, machine:
   if (choice.renderer === 'gar' && request.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   const loaded = await loadMorphableModel({ modelDir: machine.modelDir, offline: machine.offline || undefined, onProgress: machine.onModelProgress });
-  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? 'default' } : undefined;
+  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? DEFAULT_GAR_PRESET } : undefined;
   if (gar) await checkGarModels(gar, loaded.model, machine.backend);
   const settings: BatchSettings = {
     outDir: machine.outDir,
@@ -138,7 +147,7 @@ export async function prepareBatchSettings(request: ReconstructRequest, machine:
   return { settings, rendererReason: gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`, model: loaded.model };
 }
 
-async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: 'wasm' | 'cpu' | 'tensorflow' | undefined): Promise<void> {
+async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: NodeBackendName | undefined): Promise<void> {
   const { readGarModelFiles } = await import('../io/node/gar-models.ts');
   const { decodeGarModels } = await import('../api/gar-models.ts');
   const { initBackend } = await import('../engine/backend.ts');

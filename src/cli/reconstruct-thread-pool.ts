@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { EXIT_CODES } from '../common/errors.ts';
 import type { BatchSettings, InputJob, InputResult } from './process-input.ts';
 import type { FromWorker, ToWorker } from './reconstruct-worker.ts';
+import { reconstructWorkerEntry } from './worker-entry-url.ts';
 
 interface PoolThread {
   worker: Worker;
@@ -19,7 +20,7 @@ interface PoolThread {
 
 export class ReconstructThreadPool {
   private readonly threads: PoolThread[] = [];
-  private readonly entry = new URL('./worker-entry.mjs', import.meta.url);
+  private readonly entry = reconstructWorkerEntry();
 
   constructor(private readonly size: number) {}
 

@@ -7,6 +7,7 @@ import type { PlannedInput } from './expand-inputs.ts';
 import { createProcessContext, processInput, type BatchSettings, type InputJob, type InputResult } from './process-input.ts';
 import type { FromWorker, ToWorker } from './reconstruct-worker.ts';
 import { BatchProgress, formatDuration } from './progress.ts';
+import { reconstructWorkerEntry } from './worker-entry-url.ts';
 
 export const SUMMARY_FILE = 'summary.jsonl';
 
@@ -85,7 +86,7 @@ async function runInThisThread(todo: InputJob[], settings: BatchSettings, progre
 
 async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCount: number, progress: BatchProgress, onResult: (job: InputJob, result: InputResult) => Promise<void>): Promise<void> {
   const queue = [...todo];
-  const entry = new URL('./worker-entry.mjs', import.meta.url);
+  const entry = reconstructWorkerEntry();
   // One worker per core; a worker that dies takes only its current input down, and a fresh one takes over.
   const runWorker = () => new Promise<void>((resolveWorker, rejectWorker) => {
     const worker = new Worker(entry, { stdout: false, stderr: true });

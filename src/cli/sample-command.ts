@@ -7,6 +7,8 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, InputMissingError, ModelUnavailableError, UsageError } from '../common/errors.ts';
 import { createRgbaImage, type RgbaImage } from '../common/image.ts';
+import { DEFAULT_MAX_FACES } from '../api/default-renderer.ts';
+import { DEFAULT_MAX_DECODE_SIDE_PX } from './reconstruct-options.ts';
 import type { Generator } from '../gar/generator.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { integerOption, optionalIntegerOption, parseCommandArgs, requireOption } from './command-options.ts';
@@ -30,7 +32,7 @@ Options:
   -o, --out <file>          [string] grid PNG to write (required)
       --normal-from <photo> [string] photo (file, directory or quoted glob) whose fitted faces to render;
                             more may follow as arguments
-      --max-faces <n>       [number] with --normal-from: most faces per photo, largest first (default: 4)
+      --max-faces <n>       [number] with --normal-from: most faces per photo, largest first (default: ${DEFAULT_MAX_FACES})
       --n <n>               [number] without --normal-from: random geometries, one row each (default: 8)
       --latents <n>         [number] renders per row, one column each (default: 4)
       --scale <n>           [number] enlarge every cell n× (nearest neighbour) (default: with --normal-from,
@@ -45,8 +47,6 @@ Options:
 
 /** With --normal-from, cells are enlarged to at least this side by default. */
 const MIN_PHOTO_CELL_PX = 128;
-/** Photos are decoded with at most this many pixels on the longer side (as reconstruct's default). */
-const MAX_DECODE_SIDE_PX = 4096;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -64,7 +64,7 @@ export async function run(args: string[]): Promise<number> {
   if (fromPhotos && values.n !== undefined) throw new UsageError('--n counts random geometries: drop it with --normal-from (one row per face found)');
   if (!fromPhotos && values['max-faces'] !== undefined) throw new UsageError('--max-faces belongs to --normal-from');
   const rows = integerOption(values.n ?? '8', 'n', 1, 256);
-  const maxFaces = integerOption(values['max-faces'] ?? '4', 'max-faces', 1, 64);
+  const maxFaces = integerOption(values['max-faces'] ?? String(DEFAULT_MAX_FACES), 'max-faces', 1, 64);
   const latents = integerOption(values.latents, 'latents', 1, 64);
   const scaleOption = optionalIntegerOption(values.scale, 'scale', 1, 64);
   const seed = integerOption(values.seed, 'seed', 0, 2 ** 31);
@@ -153,7 +153,7 @@ interface NormalMapRows {
 
 async function randomNormalMaps(model: MorphableModel, resolution: number, rows: number, seed: number): Promise<NormalMapRows> {
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
-  const { SeededRandom } = await import('../gar/seeded-random.ts');
+  const { SeededRandom } = await import('../common/seeded-random.ts');
   const { normals } = new GeometrySampler(model, { resolution }).sampleNormalMaps(new SeededRandom(seed), rows);
   return { normals };
 }
@@ -180,7 +180,7 @@ async function photoNormalMaps(model: MorphableModel, photos: string[], resoluti
   try {
     for (const photo of photos) {
       const faces = await namingPhoto(photo, async () => {
-        const { image } = await decodeImageFileScaled(photo, { maxSide: MAX_DECODE_SIDE_PX });
+        const { image } = await decodeImageFileScaled(photo, { maxSide: DEFAULT_MAX_DECODE_SIDE_PX /* as reconstruct's default */ });
         const { faces } = await reconstructor.reconstruct(image, { renderer: 'graphics', maxFaces });
         return faces.map((face) => ({ face, image }));
       });

@@ -84,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
   const { decodeGarTrainer } = await import('../gar/checkpoint.ts');
   const { readGarCheckpoint, saveGarCheckpoint, trimLossLog } = await import('../io/node/checkpoint-files.ts');
   const { renderSampleGrid } = await import('../gar/sample-grid.ts');
-  const { SeededRandom } = await import('../gar/seeded-random.ts');
+  const { SeededRandom } = await import('../common/seeded-random.ts');
   const { writePngAtomic } = await import('../io/node/encode-image.ts');
   const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
   const { appendFile } = await import('node:fs/promises');

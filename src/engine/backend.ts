@@ -13,8 +13,9 @@ import {
 } from './simd-kernels.ts';
 import { installWasmKernels } from './wasm-kernels.ts';
 
-export type BackendName = 'wasm' | 'cpu' | 'tensorflow' | 'webgl' | 'webgpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'];
+import { BACKEND_NAMES, type BackendName } from './backend-names.ts';
+
+export { BACKEND_NAMES, NODE_BACKEND_NAMES, type BackendName, type NodeBackendName } from './backend-names.ts';
 
 export interface InitBackendOptions {
   /** Backend to use; default from env FACEGAR_BACKEND (Node), else the fastest available. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRgbaImage, type RgbaImage } from '../common/image.ts';
 import type { Generator } from '../gar/generator.ts';
 import type { GeometrySampler, SampledGeometry } from '../gar/geometry-sampler.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface QualityGridOptions {
   /** Geometry rows (normal map, then one render per latent). Default 4. */

@@ -6,7 +6,7 @@ import type { RgbaImage } from '../common/image.ts';
 import type { FaceMesh } from '../detect/facemesh.ts';
 import { meshToIbug68 } from '../detect/ibug68.ts';
 import { ImagePyramid } from '../detect/image-pyramid.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface KidOptions {
   /** Random subsets averaged (StyleGAN2-ADA: 100). */

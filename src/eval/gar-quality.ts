@@ -16,7 +16,7 @@ import type { FaceMesh } from '../detect/facemesh.ts';
 import type { Generator } from '../gar/generator.ts';
 import type { GeometrySampler, SampledGeometry } from '../gar/geometry-sampler.ts';
 import { meanNormalAngleDeg, type NormalEstimator } from '../gar/normal-estimator.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 import { cosineSimilarity } from '../detect/face-embedding.ts';
 import {
   ALL_LANDMARKS, garImagesToRgba, kernelInceptionDistance, landmarkError, landmarksInAlignedCrop, mean, rgbaToUnitTensor, type CropLandmarks,

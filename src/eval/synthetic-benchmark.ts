@@ -4,7 +4,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../geometry/similarity-alignment.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
-import { hashSeed } from '../shading/studio-random.ts';
+import { hashSeed } from '../common/seeded-random.ts';
 import { renderStudioPhoto, type StudioRender } from '../shading/studio-renderer.ts';
 import { sampleStudioScene, type StudioSceneConfig } from '../shading/studio-scene.ts';
 import { concatSamples, summarizeErrors } from './error-statistics.ts';

@@ -4,7 +4,7 @@ import { DETECTOR_MESH_VERTICES } from '../morphable/detector-landmark-vertices.
 import { projectToPixels } from '../geometry/camera.ts';
 import { modelRowsForVertices } from './model-tensors.ts';
 import type { FitVariables } from './fit-variables.ts';
-import { focalTensor, toCameraSpace, type FitFrame } from './landmark-stage.ts';
+import { focalTensor, toCameraSpace, type FitFrame } from './fit-camera.ts';
 
 /**
  * A dense landmark term: FaceMesh's 468 points (the face-oval ring aside) each pinned to the

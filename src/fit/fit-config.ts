@@ -41,11 +41,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   photometricWeight: 0.005,
   landmarkWeight: 1,
   denseLandmarkWeight: 0,
-  // Chosen on studio renders with known geometry (scripts in the README's "Measured"): stronger
-  // priors give slightly better meshes, weaker ones follow the detector's landmarks more closely.
-  // Identity 1.5e-6 (was 3e-6): the same 3D error on scripts/compare-fit-settings.ts (median 2.51
-  // vs 2.55 mm, mean 2.46 vs 2.45 mm), and the turned face of example 000037 reaches its detected
-  // jaw (3.17 → 2.82 % IOD).
+  // Priors chosen on studio renders with known geometry: docs/tuning.md.
   identityPriorWeight: 1.5e-6,
   expressionPriorWeight: 3e-5,
   turnedFacePriorGain: 8,

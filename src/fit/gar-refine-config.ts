@@ -56,30 +56,7 @@ const BASE: GarRefineConfig = {
  * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
  * (a 100-step landmark stage, 20 GAR steps with larger shape and latent rates), `default`
  * (200 + 60), `quality` (200 + 200, smaller shape and latent rates).
- * Tuned on `facegar eval synthetic --n 50 --seed 1 --methods … --gar-refine '{…}'` (median /
- * 90th-percentile vertex error). With the step-2000 GAR and the encoder start, the landmark stage
- * took 2.97 / 6.59 mm to 2.52 / 5.11; pixel weight 0.03 → 2.77 / 5.58, 0.01 → 2.52 / 5.11,
- * 0.003 → 2.51 / 5.07, no GAR steps → 2.57 / 5.15; identity prior 1.5e-6 → 2.55 / 5.21. With the
- * step-6000 GAR (mean start) the better renderer earns more weight: pixel weight 0.003 → 2.46 /
- * 4.90, 0.01 → 2.41 / 4.74, 0.03 → 2.47 / 4.90.
- * Real photos (the 17 example photos, `node --import tsx scripts/landmark-agreement.ts --renderer gar
- * '{…}'`, mean landmark error % of the eye distance; graphics path 2.04) pull the other way: with
- * those settings the GAR path gave 2.53 (landmark stage alone 2.16). Holding the landmarks harder
- * costs the benchmark what the GAR gained: landmark weight 3 → 1.85 % but 2.55 mm (encoder start);
- * a hinge penalty on the landmark term rising above its landmark-stage value → 1.76 % but 2.82 mm.
- * Rigid-pose landmark steps after the GAR steps do not help (2.51 %): the drift is in the shape.
- * What separates the two kinds of photo is how much of the crop the GAR explains: the mean colour
- * distance at the first GAR step is 0.18–0.67 (median 0.27) on 20 benchmark photos and 0.37–0.97
- * (median 0.64) on the example photos. So `pixelNoiseReference` 0.2 lowers the pixel weight where
- * the GAR leaves more unexplained, and the identity prior is the graphics path's (1.5e-6; with
- * 3e-6 the landmark stage alone gave 2.16 %, with 1.5e-6 2.00): examples 2.00 %, benchmark 2.39 /
- * 4.74 (encoder start), 2.42 / 4.77 (mean start), against 2.37 / 4.70 and 2.41 / 4.74 before.
- * `fast` had a pose rate of 0.015: its 20 Adam steps, each moving every angle by about the rate
- * whatever the gradient's size, threw the pose off the landmarks (examples 5.39 %, benchmark 2.53 /
- * 4.96, NME 11.7 %); pose rate 0.01 → 3.99 %, 0.005 → 2.73 %, 0.002 → 2.14 % and 2.41 / 4.71 mm.
- * In `default` the pose rate 0.002 (was 0.01) gives examples 1.92 % (2.00) at 2.40 / 4.74 mm (2.39 / 4.74);
- * in `quality` 1.93 % (1.95 with its former 0.006). (These runs weighted the pixel distance per step;
- * robustPixelLoss gives the same gradients as one objective: default 1.96 %, fast 2.14 % with it.)
+ * The measurements that chose these numbers: docs/tuning.md.
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
   instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },

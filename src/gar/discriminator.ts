@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { blockResolutions, channelsAt, validateGarNetworkConfig, type GarNetworkConfig } from './gar-config.ts';
 import { Conv2dLayer, FullyConnectedLayer } from './layers.ts';
 import { disposeParameters, prefixed, type ParameterOwner } from './parameters.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface DiscriminatorBlockConfig {
   inChannels: number;

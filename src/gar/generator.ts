@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { validateGarNetworkConfig, type GarNetworkConfig } from './gar-config.ts';
 import { MappingNetwork } from './mapping-network.ts';
 import { disposeParameters, prefixed, type ParameterOwner } from './parameters.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 import { SynthesisNetwork } from './synthesis-network.ts';
 import type { NoiseMode } from './synthesis-layers.ts';
 

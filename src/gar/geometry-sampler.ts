@@ -7,7 +7,7 @@ import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { evaluateMorphableModel, expressionCount, type MorphableModel } from '../morphable/morphable-model.ts';
 import { rasterize } from '../raster/rasterize.ts';
 import { renderNormalMap } from '../shading/render-normal-map.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 export interface GeometrySamplerConfig {
   /** Normal-map side in pixels (the GAR resolution). */

@@ -7,7 +7,7 @@ import { invalidParameterError } from '../common/errors.ts';
 import type { FaceEmbedder } from '../detect/face-embedding.ts';
 import type { IdentityConsistencyLoss } from './geometry-consistency.ts';
 import type { GeometrySampler, SampledGeometry } from './geometry-sampler.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 export interface IdentityConsistencyConfig {
   /** Different-identity pairs are pushed only while their cosine exceeds this. */

@@ -16,5 +16,5 @@ export { encodeGarCheckpoint, decodeGarTrainer, decodeGarGenerator, validateGarC
 export type { GarCheckpointManifest } from './checkpoint.ts';
 export { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 export { renderSampleGrid } from './sample-grid.ts';
-export { SeededRandom } from './seeded-random.ts';
+export { SeededRandom } from '../common/seeded-random.ts';
 export { renderTrainingFace, trainingSceneSeed, syntheticRenderSizePx, syntheticSourceName } from './synthetic-faces.ts';

@@ -3,7 +3,7 @@
 // the synthesis blocks and the discriminator.
 import * as tf from '@tensorflow/tfjs-core';
 import { createVariable, leakyReluGain, type ParameterOwner } from './parameters.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 export type Activation = 'linear' | 'lrelu';
 

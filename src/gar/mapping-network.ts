@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FullyConnectedLayer } from './layers.ts';
 import { createVariable, prefixed, type ParameterOwner } from './parameters.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 export interface MappingNetworkConfig {
   zDim: number;

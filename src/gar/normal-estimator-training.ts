@@ -6,7 +6,7 @@ import { AdamOptimizer } from './adam.ts';
 import { encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from './checkpoint-weights.ts';
 import { NormalEstimator, meanNormalAngleDeg, normalCosineLoss, validateNormalEstimatorConfig, type NormalEstimatorConfig } from './normal-estimator.ts';
 import { stackNormalSamples, type NormalSample } from './normal-training-data.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface TrainNormalEstimatorConfig {
   batchSize: number;

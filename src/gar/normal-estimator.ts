@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { invalidParameterError } from '../common/errors.ts';
 import { Conv2dLayer } from './layers.ts';
 import { disposeParameters, prefixed, type ParameterOwner } from './parameters.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface NormalEstimatorConfig {
   /** Input and output side in pixels, a power of two ≥ 8 (the GAR resolution it judges). */

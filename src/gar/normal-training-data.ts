@@ -8,11 +8,11 @@ import { alignFaceCrop } from '../detect/align-face-crop.ts';
 import type { PinholeCamera } from '../geometry/camera.ts';
 import { transformPointsArray } from '../geometry/camera.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
-import { hashSeed } from '../shading/studio-random.ts';
+import { hashSeed } from '../common/seeded-random.ts';
 import { renderStudioPhoto } from '../shading/studio-renderer.ts';
 import { sampleStudioScene } from '../shading/studio-scene.ts';
 import { GeometrySampler } from './geometry-sampler.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 import { syntheticRenderSizePx, trainingSceneSeed } from './synthetic-faces.ts';
 
 /** One aligned crop and its truth, both `sizePx`². */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRgbaImage, type RgbaImage } from '../common/image.ts';
 import type { Generator } from './generator.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 /**
  * A grid to look at: one row per geometry, its normal map then `latentsPerRow` renders with

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Conv2dLayer, FullyConnectedLayer } from './layers.ts';
 import { modulatedConv2d } from './modulated-conv2d.ts';
 import { createVariable, leakyReluGain, prefixed, type ParameterOwner } from './parameters.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 /** How noise inputs are drawn: 'random' from a seed per call, 'none' switched off (deterministic renders). */
 export type NoiseMode = { kind: 'random'; random: SeededRandom } | { kind: 'none' };

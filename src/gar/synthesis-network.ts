@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { blockResolutions, channelsAt, type GarNetworkConfig } from './gar-config.ts';
 import { createVariable, prefixed, type ParameterOwner } from './parameters.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 import { SynthesisLayer, ToRgbLayer, type NoiseMode } from './synthesis-layers.ts';
 
 export interface SynthesisBlockConfig {

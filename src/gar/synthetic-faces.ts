@@ -2,7 +2,7 @@
 // drawn from their own seed stream so they never repeat the benchmark's scenes.
 import { invalidParameterError } from '../common/errors.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
-import { hashSeed } from '../shading/studio-random.ts';
+import { hashSeed } from '../common/seeded-random.ts';
 import { renderStudioPhoto, type StudioRender } from '../shading/studio-renderer.ts';
 import { sampleStudioScene } from '../shading/studio-scene.ts';
 

@@ -8,7 +8,7 @@ import { Generator } from './generator.ts';
 import type { GeometrySampler, SampledGeometry } from './geometry-sampler.ts';
 import { landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss, type GeometryConsistencyModels } from './geometry-consistency.ts';
 import { samplePairedGeometries } from './identity-consistency.ts';
-import { SeededRandom } from './seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 
 export interface TrainGarConfig {
   batchSize: number;

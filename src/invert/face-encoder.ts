@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DiscriminatorBlock } from '../gar/discriminator.ts';
 import { Conv2dLayer, FullyConnectedLayer } from '../gar/layers.ts';
 import { createVariable, disposeParameters, prefixed, type ParameterOwner } from '../gar/parameters.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 import type { CropPose } from './crop-frame.ts';
 import { encoderOutputLayout, validateEncoderNetworkConfig, type EncoderNetworkConfig } from './encoder-config.ts';
 

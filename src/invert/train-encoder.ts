@@ -3,7 +3,7 @@ import { invalidParameterError } from '../common/errors.ts';
 import { AdamOptimizer } from '../gar/adam.ts';
 import type { Generator } from '../gar/generator.ts';
 import type { GeometrySampler, SampledGeometry } from '../gar/geometry-sampler.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 import { rotationFromEuler, rotationMatrixTensor } from '../geometry/rotation.ts';
 import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
 import { createCropFrame, cropCameraPoints, cropFocal, cropPoseOfSample, pivotDirection, type CropFrame, type CropPose } from './crop-frame.ts';

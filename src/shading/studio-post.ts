@@ -1,6 +1,6 @@
 import type { RgbaImage } from '../common/image.ts';
 import { jpegRoundTrip } from './studio-jpeg.ts';
-import { SeededRandom } from './studio-random.ts';
+import { StudioRandom } from './studio-random.ts';
 
 /** Camera effects applied after shading. */
 export interface StudioPostProcess {
@@ -38,7 +38,7 @@ export function applyStudioPostProcess(linear: Float32Array, image: RgbaImage, p
     const v = Math.min(1, Math.max(0, blurred[i] * post.exposure));
     encoded[i] = 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055);
   }
-  const random = new SeededRandom(post.seed);
+  const random = new StudioRandom(post.seed);
   for (let i = 0; i < encoded.length; i++) encoded[i] += post.noiseSigma * random.normal();
   jpegRoundTrip(encoded, width, height, post.jpegQuality);
   for (let pixel = 0; pixel < width * height; pixel++) {

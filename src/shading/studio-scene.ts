@@ -1,6 +1,6 @@
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { rotationFromEuler } from '../geometry/rotation.ts';
-import { SeededRandom } from './studio-random.ts';
+import { StudioRandom } from './studio-random.ts';
 import type { StudioOccluders } from './studio-occluders.ts';
 import type { StudioScene } from './studio-renderer.ts';
 
@@ -41,7 +41,7 @@ const SKIN_TONES: [number, number, number][] = [
 /** Draw one scene from the model prior and the pose/light/camera ranges; the same seed gives the same scene. */
 export function sampleStudioScene(model: MorphableModel, seed: number, overrides: Partial<StudioSceneConfig> = {}): StudioScene {
   const config = { ...DEFAULT_STUDIO_SCENE_CONFIG, ...overrides };
-  const random = new SeededRandom(seed);
+  const random = new StudioRandom(seed);
   const identity = new Float32Array(model.identityCount).map(() => config.identityScale * random.normal());
   const expression = new Float32Array(model.expressionNames.length);
   for (let k = 0; k < config.activeExpressions; k++) expression[random.integer(expression.length)] = random.uniform(0, config.maxExpressionWeight);
@@ -89,7 +89,7 @@ export function sampleStudioScene(model: MorphableModel, seed: number, overrides
   };
 }
 
-function sampleHair(random: SeededRandom, widthPx: number): NonNullable<StudioOccluders['hair']> {
+function sampleHair(random: StudioRandom, widthPx: number): NonNullable<StudioOccluders['hair']> {
   const colours: [number, number, number][] = [[0.03, 0.02, 0.015], [0.09, 0.05, 0.03], [0.2, 0.12, 0.06], [0.45, 0.33, 0.18]];
   const colorRgb = colours[random.integer(colours.length)].map((c) => c * random.uniform(0.8, 1.2)) as [number, number, number];
   const count = 5 + random.integer(16);
@@ -105,7 +105,7 @@ function sampleHair(random: SeededRandom, widthPx: number): NonNullable<StudioOc
   return { colorRgb, strands };
 }
 
-function sampleHand(random: SeededRandom, tone: [number, number, number]): NonNullable<StudioOccluders['hand']> {
+function sampleHand(random: StudioRandom, tone: [number, number, number]): NonNullable<StudioOccluders['hand']> {
   // A hand at the side of the jaw with the fingers up and inwards, as when resting a chin.
   const side = random.next() < 0.5 ? -1 : 1;
   return {

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { reconstruct, Reconstructor, meshToObj, NoFaceError, type RgbaImage } from '../../src/index.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { sharedModel } from '../helpers/model.ts';
-import { photosDir, repositoryRoot } from '../helpers/shared-data.ts';
+import { photosDir } from '../helpers/shared-data.ts';
 
 async function inMemoryImage(name: string): Promise<RgbaImage> {
   // Decoded here with sharp directly: the library itself only ever sees pixels.
@@ -43,25 +42,4 @@ test('a Reconstructor leaves tf.memory() where it found it, and says NoFaceError
   await assert.rejects(reconstructor.reconstruct(blank), NoFaceError);
   assert.equal(tf.memory().numTensors, before);
   reconstructor.dispose();
-});
-
-test('the core imports nothing from Node: node:* and sharp only under src/io/node and src/cli', async () => {
-  const offenders: string[] = [];
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      const rel = relative(join(repositoryRoot, 'src'), path);
-      if (entry.isDirectory()) {
-        if (rel !== join('io', 'node') && rel !== 'cli') await walk(path);
-      } else if (/\.(ts|js|mjs)$/.test(entry.name)) {
-        const text = await readFile(path, 'utf8');
-        const imports = [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
-        for (const spec of imports) {
-          if (/^(node:|fs$|path$|os$|sharp$|worker_threads$|child_process$|crypto$|zlib$)/.test(spec) || spec.includes('/io/node/') || spec.includes('/cli/')) offenders.push(`${rel}: ${spec}`);
-        }
-      }
-    }
-  };
-  await walk(join(repositoryRoot, 'src'));
-  assert.deepEqual(offenders, []);
 });

@@ -16,7 +16,7 @@ import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { hasStackTrace, runCli } from '../helpers/cli.ts';
 import { sharedModel } from '../helpers/model.ts';
 
-test('facegar eval gar: table or JSON with trained, initial and real rows, a grid PNG, typed errors', { timeout: 180_000 }, async () => {
+test('facegar eval gar: table or JSON with trained, initial and real rows, a grid PNG, typed errors', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-eval-gar-'));
   try {
     await initBackend();

@@ -49,7 +49,6 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.ok(json.finalLoss.pixel > 0 && json.finalLoss.landmarkAndPriors > 0);
     assert.ok(json.gar.lossHistory.last < json.gar.lossHistory.first, 'refinement lowered the loss');
     for (const key of ['decode', 'detect', 'fit', 'align', 'encode', 'landmarks', 'refine', 'write', 'total']) assert.ok(json.timingsMs[key] >= 0, `timingsMs.${key}`);
-    assert.ok(json.timingsMs.refine > json.timingsMs.encode, 'refinement is the long stage');
     assert.deepEqual(json.outputs, { obj: '000002.obj', ply: '000002.ply', glb: '000002.glb', gar: '000002.gar.png', overlay: '000002.overlay.png' });
     assert.equal(json.light, undefined, 'no SH light on the GAR path');
     // Landmarks in original-image pixels, near the detector's; the error field agrees with them.

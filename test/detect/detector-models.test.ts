@@ -19,12 +19,16 @@ async function copyModel(name: string): Promise<void> {
   await copyFile(join(packageModels, `${name}.bin`), join(dir, `${name}.bin`));
 }
 
-test('reads both models from the installed package by default', async () => {
-  const files = await loadDetectorModelFiles();
-  for (const model of [files.blazeface, files.facemesh]) {
-    assert.ok('modelTopology' in model.json);
-    const bytes = model.weights instanceof ArrayBuffer ? model.weights.byteLength : model.weights.reduce((s, w) => s + w.byteLength, 0);
-    assert.ok(bytes > 100_000);
+test('reads both models from the copies shipped in models/detector by default, the same as the installed package', async () => {
+  const shipped = await loadDetectorModelFiles();
+  const fromPackage = await loadDetectorModelFiles({ modelsDir: packageModels });
+  assert.deepEqual(shipped.facemesh.json, fromPackage.facemesh.json);
+  for (const files of [shipped, fromPackage]) {
+    for (const model of [files.blazeface, files.facemesh]) {
+      assert.ok('modelTopology' in model.json);
+      const bytes = model.weights instanceof ArrayBuffer ? model.weights.byteLength : model.weights.reduce((s, w) => s + w.byteLength, 0);
+      assert.ok(bytes > 100_000);
+    }
   }
 });
 

@@ -48,7 +48,7 @@ test('the recognition square sits inside the aligned crop, about 0.83 of its sid
   assert.ok(Math.abs(box.left + box.side / 2 - 0.5) < 0.01, 'centred horizontally');
 });
 
-test('same face (mirror, 3 px shift) embeds closer than any two different example photos', { timeout: 60_000 }, async () => {
+test('same face (mirror, 3 px shift) embeds closer than any two different example photos', async () => {
   const e = await sharedEmbedder();
   const photos = (await listExamplePhotos()).slice(0, 6);
   const crops = await Promise.all(photos.map((p) => alignedCrop(p.path, p.name)));
@@ -65,7 +65,7 @@ test('same face (mirror, 3 px shift) embeds closer than any two different exampl
   }
 });
 
-test('embed is differentiable on the backend: finite, non-zero pixel gradients, no tensors left', { timeout: 30_000 }, async () => {
+test('embed is differentiable on the backend: finite, non-zero pixel gradients, no tensors left', async () => {
   const e = await sharedEmbedder();
   const before = tf.memory().numTensors;
   const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -79,7 +79,7 @@ test('embed is differentiable on the backend: finite, non-zero pixel gradients, 
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('the MobileFaceNet row loads too (192-d); a folder without the model is a one-line ModelUnavailableError', { timeout: 30_000 }, async () => {
+test('the MobileFaceNet row loads too (192-d); a folder without the model is a one-line ModelUnavailableError', async () => {
   await initBackend();
   const mobile = await createFaceEmbedder(await loadFaceEmbeddingModelFile({ name: 'mobilefacenet' }), FACE_EMBEDDING_MODELS.mobilefacenet);
   try {

@@ -1,6 +1,6 @@
 // A tiny conv model for the data-parallel tests (loaded by worker threads via its path).
 import * as tf from '@tensorflow/tfjs-core';
-import type { DataParallelModel } from '../../src/io/node/data-parallel.ts';
+import type { DataParallelModel } from '../../bench/data-parallel.ts';
 import { randomTensor } from './helpers.ts';
 
 export function createModel(options: { seed?: number } = {}): DataParallelModel {

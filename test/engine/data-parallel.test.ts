@@ -5,7 +5,7 @@ import { UsageError } from '../../src/common/errors.ts';
 import {
   createDataParallelTrainer, splitBatch, validateDataParallelConfig, DEFAULT_DATA_PARALLEL_CONFIG,
   type DataParallelTrainer, type TrainingBatch,
-} from '../../src/io/node/data-parallel.ts';
+} from '../../bench/data-parallel.ts';
 import { randomValues, relativeError } from './helpers.ts';
 
 const modulePath = fileURLToPath(new URL('./data-parallel-model.ts', import.meta.url));

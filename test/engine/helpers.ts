@@ -1,18 +1,11 @@
 // Shared by the engine tests: seeded inputs and a cpu-vs-wasm comparison.
 import * as tf from '@tensorflow/tfjs-core';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 
-/** Seeded uniform values in [−1, 1) (mulberry32), so failures reproduce. */
+/** Seeded uniform values in [−1, 1) from the project's PRNG (state `seed` as given), so failures reproduce. */
 export function randomValues(size: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    values[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return values;
+  const random = SeededRandom.fromState(seed);
+  return new Float32Array(size).map(() => random.next() * 2 - 1);
 }
 
 export function randomTensor(shape: number[], seed: number): tf.Tensor {

@@ -11,7 +11,7 @@ import { garNetworkConfig } from '../../src/gar/gar-config.ts';
 import { Generator } from '../../src/gar/generator.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { NormalEstimator } from '../../src/gar/normal-estimator.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { kernelInceptionDistance, landmarkError, landmarksInAlignedCrop } from '../../src/eval/gar-quality-measures.ts';
 import { embedCrops, formatGarQualityTable, measureGenerator, measureRealSet, validateGarQualityConfig } from '../../src/eval/gar-quality.ts';
 import { renderQualityGrid } from '../../src/eval/gar-quality-grid.ts';
@@ -64,7 +64,7 @@ async function sharedJudges() {
 }
 test.after(() => { judges?.embedder.dispose(); judges?.faceMesh.dispose(); });
 
-test('FaceMesh finds a studio face where its model landmarks are; a flat grey crop is no face', { timeout: 60_000 }, async () => {
+test('FaceMesh finds a studio face where its model landmarks are; a flat grey crop is no face', async () => {
   const { faceMesh } = await sharedJudges();
   const model = await sharedModel();
   const face = studioCrop(model, 0, 3, 64);
@@ -75,7 +75,7 @@ test('FaceMesh finds a studio face where its model landmarks are; a flat grey cr
   assert.ok((await landmarksInAlignedCrop(faceMesh, grey)).score < 0.25);
 });
 
-test('measureGenerator on a tiny random generator: every measure, deterministic per seed, no tensors left', { timeout: 90_000 }, async () => {
+test('measureGenerator on a tiny random generator: every measure, deterministic per seed, no tensors left', async () => {
   const { embedder, faceMesh } = await sharedJudges();
   const model = await sharedModel();
   const generator = new Generator(garNetworkConfig('tiny'), 1);

@@ -6,7 +6,7 @@ import { applySimilarityTransform, estimateSimilarityTransform, invertSimilarity
 import { alignMeshToPoints } from '../../src/geometry/icp.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { trianglesWithinVertexRange } from '../../src/morphable/morphable-model.ts';
-import { SeededRandom } from '../../src/shading/studio-random.ts';
+import { StudioRandom } from '../../src/shading/studio-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 
 type V3 = [number, number, number];
@@ -46,7 +46,7 @@ test('closest point on a triangle matches the reference in all seven Voronoi reg
     assert.ok(Math.abs(d2 - referenceDistanceSquared(p, a, b, c)) < 1e-9, `distance at ${p}`);
     for (let k = 0; k < 3; k++) assert.ok(Math.abs(out[k] - expected[k]) < 1e-9, `closest point at ${p}: ${Array.from(out)}`);
   }
-  const random = new SeededRandom(3);
+  const random = new StudioRandom(3);
   for (let trial = 0; trial < 2000; trial++) {
     const r = () => [random.uniform(-5, 5), random.uniform(-5, 5), random.uniform(-5, 5)] as V3;
     const [ta, tb, tc, p] = [r(), r(), r(), r()];
@@ -63,7 +63,7 @@ test('mesh index gives the same closest distances as testing every triangle', as
   const model = await sharedModel();
   const triangles = trianglesWithinVertexRange(model.triangles, model.narrowFaceVertexCount).slice(0, 3 * 3000);
   const index = new TriangleMeshIndex(model.neutral, triangles);
-  const random = new SeededRandom(5);
+  const random = new StudioRandom(5);
   const out = new Float64Array(3);
   const vertex = (i: number): V3 => [model.neutral[3 * i], model.neutral[3 * i + 1], model.neutral[3 * i + 2]];
   const result = TriangleMeshIndex.createResult();
@@ -83,30 +83,24 @@ test('mesh index gives the same closest distances as testing every triangle', as
   }
 });
 
-test('mesh index: 100k points against the full face area take seconds', async () => {
+test('mesh index: distances from 100k points near the full face area are plausible (time: npm run bench)', async () => {
   const model = await sharedModel();
   const triangles = trianglesWithinVertexRange(model.triangles, 9409);
-  const random = new SeededRandom(9);
+  const random = new StudioRandom(9);
   const points = new Float64Array(100_000 * 3);
   for (let i = 0; i < 100_000; i++) {
     const v = random.integer(9409);
     for (let k = 0; k < 3; k++) points[3 * i + k] = model.neutral[3 * v + k] + random.normal() * 2;
   }
-  // CPU time, not wall time: on a shared machine the wall clock measures the other jobs.
-  const started = process.cpuUsage();
   const index = new TriangleMeshIndex(model.neutral, triangles);
   const distances = index.distancesFrom(points);
-  const used = process.cpuUsage(started);
-  const elapsedMs = (used.user + used.system) / 1000;
   let mean = 0;
   for (const d of distances) mean += d / distances.length;
-  console.log(`# ${triangles.length / 3} triangles, 100000 points: ${elapsedMs.toFixed(0)} ms CPU, mean distance ${mean.toFixed(3)} mm`);
   assert.ok(mean > 0.3 && mean < 3, `mean distance ${mean}`);
-  assert.ok(elapsedMs < 15_000, `took ${elapsedMs} ms`);
 });
 
 test('similarity alignment recovers a known transform, with and without scale, and ignores zero-weight outliers', () => {
-  const random = new SeededRandom(11);
+  const random = new StudioRandom(11);
   const source = new Float64Array(50 * 3).map(() => random.uniform(-50, 50));
   const truth = { scale: 1.37, rotation: Float64Array.from(rotationFromEuler(0.4, -0.9, 0.2)), translation: Float64Array.from([10, -20, 300]) };
   const target = applySimilarityTransform(source, truth);
@@ -147,7 +141,7 @@ test('ICP brings a mesh back onto its moved vertices, also with outliers when tr
   assert.ok(Math.hypot(...error.translation) < 0.1, `translation error ${Math.hypot(...error.translation)} mm`);
   assert.ok(result.rms < 0.05, `rms ${result.rms}`);
   // 5 % outliers 30 mm off the surface: trimmed ICP still converges.
-  const random = new SeededRandom(2);
+  const random = new StudioRandom(2);
   const noisy = Float64Array.from(points);
   for (let i = 0; i < noisy.length / 3; i += 20) noisy[3 * i + 2] += 30 + random.uniform(0, 10);
   const trimmed = alignMeshToPoints(noisy, index, undefined, { maxIterations: 150, inlierFraction: 0.9 });

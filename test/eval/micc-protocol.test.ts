@@ -10,7 +10,7 @@ import { applySimilarityTransform } from '../../src/geometry/similarity-alignmen
 import { TriangleMeshIndex } from '../../src/geometry/triangle-mesh-index.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { computeVertexNormalsArray } from '../../src/geometry/vertex-normals.ts';
-import { SeededRandom } from '../../src/shading/studio-random.ts';
+import { StudioRandom } from '../../src/shading/studio-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -53,7 +53,7 @@ async function fakeSubject() {
   const triangles = model.triangles;
   const clean = Float64Array.from(model.neutral.subarray(0, 3 * model.vertexCount));
   const normals = computeVertexNormalsArray(Float32Array.from(clean), triangles);
-  const random = new SeededRandom(5);
+  const random = new StudioRandom(5);
   const surface = Float64Array.from(clean);
   for (let v = 0; v < model.vertexCount; v++) {
     const d = v % 100 === 7 ? 6 : 0.5 * random.normal();

@@ -10,7 +10,7 @@ import { applySimilarityTransform } from '../../src/geometry/similarity-alignmen
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { computeVertexNormalsArray } from '../../src/geometry/vertex-normals.ts';
 import { trianglesWithinVertexRange } from '../../src/morphable/morphable-model.ts';
-import { SeededRandom } from '../../src/shading/studio-random.ts';
+import { StudioRandom } from '../../src/shading/studio-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -47,7 +47,7 @@ async function fakeSubject() {
   const triangles = trianglesWithinVertexRange(model.triangles, model.narrowFaceVertexCount);
   const vertices = model.neutral.slice(0, 3 * model.narrowFaceVertexCount);
   const normals = computeVertexNormalsArray(vertices, triangles);
-  const random = new SeededRandom(21);
+  const random = new StudioRandom(21);
   const sigma = 0.5;
   const scan = Float64Array.from(vertices);
   const displacement = new Float64Array(vertices.length / 3);

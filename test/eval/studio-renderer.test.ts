@@ -7,11 +7,12 @@ import { computeAmbientOcclusion } from '../../src/shading/studio-shadow-map.ts'
 import { paintOccluders } from '../../src/shading/studio-occluders.ts';
 import { computeVertexNormalsArray } from '../../src/geometry/vertex-normals.ts';
 import { trianglesWithinVertexRange } from '../../src/morphable/morphable-model.ts';
-import { hashSeed, SeededRandom } from '../../src/shading/studio-random.ts';
+import { hashSeed } from '../../src/common/seeded-random.ts';
+import { StudioRandom } from '../../src/shading/studio-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 
 test('seeded random and seed hashing are deterministic and distinct per stream', () => {
-  const a = new SeededRandom(7), b = new SeededRandom(7);
+  const a = new StudioRandom(7), b = new StudioRandom(7);
   for (let i = 0; i < 100; i++) assert.equal(a.next(), b.next());
   assert.notEqual(hashSeed('benchmark', 1, 0), hashSeed('train', 1, 0));
   assert.notEqual(hashSeed('benchmark', 1, 0), hashSeed('benchmark', 1, 1));
@@ -71,7 +72,7 @@ test('JPEG round trip: standard tables scaled by quality, 8×8 blocking, 4:2:0 c
   assert.equal(jpegQuantisationTable(75, false)[0], 8);
   assert.equal(jpegQuantisationTable(50, true)[63], 99);
   const width = 64, height = 64;
-  const random = new SeededRandom(3);
+  const random = new StudioRandom(3);
   const source = new Float32Array(width * height * 3);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let k = 0; k < 3; k++) source[3 * (y * width + x) + k] = 60 + 2 * x + y + 25 * random.normal();
   const errorAt = (quality: number) => {

@@ -8,7 +8,7 @@ import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { Reconstructor } from '../../src/api/reconstruct.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import { hashSeed } from '../../src/shading/studio-random.ts';
+import { hashSeed } from '../../src/common/seeded-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
 

@@ -111,7 +111,7 @@ describe('GAR training with the identity contrastive loss (tiny)', () => {
     assert.equal(validateTrainGarConfig({ batchSize: 3 }).identityInterval, 4);
   });
 
-  test('facegar train-gar --identity-weight: logged, remembered on resume, bad --embedding refused', { timeout: 120_000 }, async () => {
+  test('facegar train-gar --identity-weight: logged, remembered on resume, bad --embedding refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'facegar-gar-identity-'));
     try {
       const data = join(dir, 'ds');

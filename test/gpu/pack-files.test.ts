@@ -11,7 +11,7 @@ import { halveImage, createRgbaImage } from '../../src/common/image.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { samplePairedGeometries } from '../../src/gar/identity-consistency.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runScript, writePreparedDataset } from '../helpers/scripts.ts';
 

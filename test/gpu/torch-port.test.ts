@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRgbaImage } from '../../src/common/image.ts';
 import { decodeSafetensors } from '../../src/gar/safetensors.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { runProcess, runScript, writePreparedDataset } from '../helpers/scripts.ts';
 
 const python = process.env.FACEGAR_TORCH_PYTHON ?? '/usr/bin/python3';

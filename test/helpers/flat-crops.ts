@@ -1,5 +1,5 @@
 import { createRgbaImage, type RgbaImage } from '../../src/common/image.ts';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 
 /** `count` 32×32 one-colour "real" crops (seeded shades): enough for a GAR trainer to run a step. */
 export function flatCrops(count: number, seed: number): RgbaImage[] {

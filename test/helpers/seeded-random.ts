@@ -1,11 +1,7 @@
-/** Deterministic uniform random numbers in [0, 1) (mulberry32), so test failures reproduce. */
+import { SeededRandom } from '../../src/common/seeded-random.ts';
+
+/** Deterministic uniform random numbers in [0, 1) from the project's PRNG, state `seed` as given, so test failures reproduce. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = SeededRandom.fromState(seed);
+  return () => random.next();
 }

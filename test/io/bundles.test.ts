@@ -70,3 +70,13 @@ test('each graph model json names weight files that are in the bundle', async ()
     for (const path of manifest.weightsManifest.flatMap((g) => g.paths)) assert.ok(inBundle.has(path), `${file.path} needs ${path}`);
   }
 });
+
+test('the detector graphs shipped in models/detector are the pinned human-models files, byte for byte', async () => {
+  const { SHIPPED_DETECTOR_DIR } = await import('../../src/io/node/detector-models.ts');
+  for (const name of ['blazeface.json', 'blazeface.bin', 'facemesh.json', 'facemesh.bin']) {
+    const pinned = HUMAN_MODELS_BUNDLE.files.find((file) => file.path === name);
+    assert.ok(pinned, name);
+    const bytes = await readFile(join(SHIPPED_DETECTOR_DIR, name));
+    assert.equal(sha256(bytes), pinned.sha256, name);
+  }
+});

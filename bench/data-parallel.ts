@@ -4,14 +4,11 @@
 import { Worker } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import { invalidParameterError } from '../../common/errors.ts';
-import {
-  adamStep, createAdamState, DEFAULT_ADAM_CONFIG, validateAdamConfig,
-  type AdamConfig, type AdamState, type FromDataParallelWorker, type ToDataParallelWorker, type TrainingBatch,
-} from './data-parallel-adam.ts';
+import { invalidParameterError } from '../src/common/errors.ts';
+import { adamStepFlat, createAdamState, DEFAULT_ADAM_CONFIG, validateAdamConfig, type AdamConfig, type AdamState } from '../src/gar/adam.ts';
+import type { FromDataParallelWorker, ToDataParallelWorker, TrainingBatch } from './data-parallel-messages.ts';
 
-export type { AdamConfig, BatchEntry, TrainingBatch } from './data-parallel-adam.ts';
-export { DEFAULT_ADAM_CONFIG } from './data-parallel-adam.ts';
+export type { BatchEntry, TrainingBatch } from './data-parallel-messages.ts';
 
 /** A model replica inside one worker. */
 export interface DataParallelModel {
@@ -149,7 +146,7 @@ class Trainer implements DataParallelTrainer {
     const started = performance.now();
     const { gradient, loss, slowestWorkerMs } = await this.gradients(batch);
     if (this.adam !== undefined) {
-      adamStep(this.mainWeights, gradient, this.adam, this.config.adam);
+      adamStepFlat(this.mainWeights, gradient, this.adam, this.config.adam);
       await Promise.all(this.links.map((link) => {
         const copy = this.mainWeights.slice();
         return link.request({ type: 'setWeights', weights: copy }, [copy.buffer]);
@@ -177,7 +174,7 @@ class Trainer implements DataParallelTrainer {
 
 /**
  * Worker threads do not inherit the tsx loader: a small inline entry registers it, then
- * loads the TypeScript worker (the same trick as cli/worker-entry.mjs, without a .mjs file).
+ * loads the TypeScript worker (the same trick as src/cli/worker-entry.mjs, without a .mjs file).
  */
 function startWorker(): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
