@@ -162,7 +162,7 @@ test('an error that is not the input\'s fault (output folder missing) is retried
   const starts = events.filter((e) => e.event === 'start').map((e) => e.attempt);
   assert.ok(starts.length >= 2 && starts.every((attempt, i) => attempt === i + 1), `attempts ${starts}`);
   assert.equal(events.at(-1)?.event, 'done');
-  assert.ok((await readdir(join(blocker, 'out'))).includes('face.obj'));
+  assert.ok((await readdir(join(blocker, 'out'))).includes('face.jpg.obj'));
   await rm(dir, { recursive: true, force: true });
 });
 
