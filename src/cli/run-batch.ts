@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { EXIT_CODES } from '../common/errors.ts';
 import { ensureWritableDirectory, notWritable, writeFileAtomic } from '../io/node/atomic-write.ts';
+import { readRegularFile } from '../io/node/read-regular-file.ts';
 import type { PlannedInput } from './expand-inputs.ts';
 import { createProcessContext, processInput, type BatchSettings, type InputJob, type InputResult } from './process-input.ts';
 import type { FromWorker, ToWorker } from './reconstruct-worker.ts';
@@ -10,6 +11,8 @@ import { BatchProgress, formatDuration } from './progress.ts';
 import { reconstructWorkerEntry } from './worker-entry-url.ts';
 
 export const SUMMARY_FILE = 'summary.jsonl';
+/** Largest summary read by --resume (bytes): about a million inputs' lines. */
+const MAX_SUMMARY_BYTES = 1024 * 1024 * 1024;
 
 export interface BatchOptions {
   settings: BatchSettings;
@@ -144,7 +147,8 @@ async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCou
  */
 export async function readSummary(path: string): Promise<Map<string, InputResult>> {
   const lines = new Map<string, InputResult>();
-  const text = await readFile(path, 'utf8').catch(() => '');
+  // Not a regular file, or absurdly large: nothing is known to be done.
+  const text = await readRegularFile(path, MAX_SUMMARY_BYTES).then((bytes) => bytes.toString('utf8'), () => '');
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let parsed: unknown;
