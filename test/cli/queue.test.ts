@@ -87,7 +87,7 @@ test('two workers over 40 inputs, one SIGKILLed mid-batch and another started: e
       killed = { input: event.input };
       workerA.child.kill('SIGKILL');
       // What a kill during a write leaves (atomic-write.ts's temp name): the job's next taker removes it.
-      void writeFile(join(out, `.${event.input.split('/').pop()!.replace('.jpg', '')}.obj.99999.0badf00d.tmp`), 'half a mesh');
+      void writeFile(join(out, `.${event.input.split('/').pop()!}.obj.99999.0badf00d.tmp`), 'half a mesh');
       workerC = startWorker('C', queue, events);
     }
   });
