@@ -4,7 +4,7 @@
 // documented exit code, no stack trace, no hang and bounded memory.
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SeededRandom } from '../../src/gar/seeded-random.ts';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
 import type { HostileCase } from './case.ts';
 import { editSafetensorsHeader, editedVertexIndices, spoiledCheckpoint, spoiledModelDir } from './model-cases.ts';
 import { writeMat } from './mat-writer.ts';
