@@ -36,7 +36,7 @@ export FACEGAR_OFFLINE=1 FACEGAR_CACHE_DIR="$work/cache"
 start=$(now)
 npx facegar reconstruct "$photo" --out out
 echo "first reconstruct from the installed package: $(seconds "$start" "$(now)") s (builds the compact model cache)"
-test -s out/000002.obj && test -s out/000002.json && test -s out/000002.overlay.png
+test -s out/000002.jpg.obj && test -s out/000002.jpg.json && test -s out/000002.jpg.overlay.png
 
 echo "== package: import { reconstruct } in plain Node (no loader)"
 cat > reconstruct.mjs <<'JS'

@@ -135,7 +135,7 @@ export class Reconstructor {
     if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
-    const detected = (await this.detector.detect(image)).slice(0, maxFaces);
+    const detected = (await this.detector.detect(image, { maxFaces })).slice(0, maxFaces);
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
     const faces: FaceReconstruction[] = [];

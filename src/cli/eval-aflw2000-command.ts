@@ -1,8 +1,12 @@
 /** `facegar eval aflw2000`: 68-point landmark NME on a local copy of AFLW2000-3D. */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EXIT_CODES, InputMissingError, UsageError } from '../common/errors.ts';
+import { EXIT_CODES, FacegarError, InputMissingError, UsageError } from '../common/errors.ts';
 import { integerOption, parseCommandArgs } from './command-options.ts';
+import { readBenchmarkFile } from './eval-files.ts';
+
+/** Largest annotation file read (bytes): AFLW2000-3D's are about 2 KB. */
+const MAX_MAT_FILE_BYTES = 16 * 1024 * 1024;
 
 export const AFLW2000_HELP = `facegar eval aflw2000 --data AFLW_DIR [--limit N] [--json]
   AFLW_DIR as published (AFLW2000-3D): image00002.jpg … with image00002.mat beside each
@@ -61,8 +65,9 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       const matPath = join(dataDir, entry.mat);
       let truth;
       try {
-        truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(matPath))));
+        truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readBenchmarkFile(matPath, 'AFLW2000-3D annotation', MAX_MAT_FILE_BYTES))));
       } catch (error) {
+        if (error instanceof FacegarError) throw error;
         throw new UsageError(`${matPath}: ${(error as Error).message}`);
       }
       const image = await decodeImageFile(join(dataDir, entry.image));

@@ -8,7 +8,7 @@ import { NODE_BACKEND_NAMES } from '../engine/backend-names.ts';
 import { DEFAULT_FIT_CONFIG } from '../fit/fit-config.ts';
 import { MESH_FORMATS, PREDICTION_LAYOUTS } from './mesh-formats.ts';
 import {
-  DEFAULT_GAR_PRESET, DEFAULT_MAX_DECODE_SIDE_PX, GAR_PRESET_NAMES, MACHINE_OPTIONS, RECONSTRUCT_SETTING_OPTIONS,
+  DEFAULT_GAR_PRESET, DEFAULT_MAX_DECODE_SIDE_PX, GAR_PRESET_NAMES, MACHINE_OPTIONS, MAX_FACES, RECONSTRUCT_SETTING_OPTIONS,
   oneOf, prepareBatchSettings, readBackendOption, readReconstructRequest,
 } from './reconstruct-options.ts';
 import { chooseShard, selectShard, shardSummaryName } from './shard.ts';
@@ -47,7 +47,15 @@ Environment:
 const RECONSTRUCT_HELP = `Usage: facegar reconstruct <inputs...> [options]
 
 Inputs are image files (JPEG, PNG, WebP, TIFF, …), directories (searched recursively) or
-quoted globs ("photos/**/*.jpg"). For each input <stem> it writes, atomically:
+quoted globs ("photos/**/*.jpg", "photos/[!a]*.jpg"; a malformed glob is a usage error). Only
+regular files are read (a FIFO or device fails with exit 4, files over 256 MiB too), and
+facegar's own output images in the --out folder are never taken as photos.
+The <stem> of an input is its path below its root (the directory argument, the glob's folder
+before the first wildcard, or the file's own folder), extension kept: photos/a.jpg, photos/a.png
+and photos/trip/a.jpg give a.jpg, a.png and trip/a.jpg (subfolders are made in --out). It
+depends on that path alone, so it is the same in every run, --resume and shard. (A name ending
+in .face<N> gets a trailing _.) Two inputs with the same stem from different roots are refused.
+For each input <stem> it writes, atomically:
   <stem>.obj            fitted mesh (full face area, UVs, normals), model space, millimetres
                         (several faces: <stem>.face1.obj, <stem>.face2.obj, … largest first)
   <stem>.overlay.png    the photo with the fitted mesh drawn over it
@@ -65,7 +73,7 @@ Options:
   -o, --out <dir>            [string] output directory (default: out)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
       --format <list>        [string] mesh formats, comma-separated: ${MESH_FORMATS.join(', ')} (glb is textured) (default: obj)
-      --max-faces <n>        [number] most faces per photo, largest first (default: ${DEFAULT_MAX_FACES})
+      --max-faces <n>        [number] most faces per photo, largest first, 1–${MAX_FACES} (default: ${DEFAULT_MAX_FACES})
       --resume               [boolean] skip inputs whose outputs are complete (default: false)
       --layout <name>        [string] also write benchmark predictions into --out:
                              now:  <subject>/<subset>/<stem>.obj + <stem>.txt (7 landmarks, mm), subject and
@@ -168,6 +176,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (positionals.length === 0) throw new UsageError('no inputs given (try: facegar reconstruct --help)');
+  if (values.out.trim() === '') throw new UsageError('--out is empty: name an output folder (--out . for the current one)');
   const request = await readReconstructRequest(values);
   const layout = oneOf(values.layout, PREDICTION_LAYOUTS, '--layout');
   const backend = readBackendOption(values.backend);
@@ -175,12 +184,14 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const shard = chooseShard({ shard: values.shard, shardCount: values['shard-count'] });
 
   // Heavy modules load only now, so --help stays instant.
-  const { expandInputs } = await import('./expand-inputs.ts');
+  const { checkUniqueStems, expandInputs } = await import('./expand-inputs.ts');
   const { runBatch } = await import('./run-batch.ts');
   const { BatchProgress, formatBytesProgress, formatDuration } = await import('./progress.ts');
 
-  const allInputs = await expandInputs(positionals);
+  const allInputs = await expandInputs(positionals, { outDir: values.out });
   if (allInputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
+  // Checked over all inputs, so every shard refuses the same batch.
+  checkUniqueStems(allInputs);
   const inputs = shard ? selectShard(allInputs, shard) : allInputs;
   const showProgress = !values.json && !values.quiet;
   const progress = new BatchProgress(inputs.length, { enabled: showProgress });

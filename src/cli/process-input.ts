@@ -13,7 +13,7 @@ import { readGarModelFiles } from '../io/node/gar-models.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
 import { encodeFaceGlb } from '../io/node/face-glb.ts';
-import { makeDirectories, writeFileAtomic } from '../io/node/atomic-write.ts';
+import { makeDirectories, notWritable, writeFileAtomic } from '../io/node/atomic-write.ts';
 import { writePngAtomic } from '../io/node/encode-image.ts';
 import { decodeImageFileScaled } from '../io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../io/node/detector-models.ts';
@@ -115,6 +115,8 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
 
     onProgress?.(0.9, 'write');
+    // A stem from a subfolder of the input root writes into the same subfolder of --out.
+    await makeOutputDirectory(dirname(join(settings.outDir, job.stem)));
     const outputs: string[] = [];
     const perFaceOutputs: Record<string, string>[] = [];
     const single = reconstruction.faces.length === 1;
@@ -150,13 +152,13 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
       // NoW images live at …/<subject>/<subset>/<image>.jpg; predictions mirror that under --out.
       const subset = basename(dirname(job.path)), subject = basename(dirname(dirname(job.path)));
       for (const file of writeNowPrediction(reconstruction.faces[0], model, { subject, subset, stem: basename(job.path, extname(job.path)) })) {
-        await makeDirectories(dirname(join(settings.outDir, file.path)));
+        await makeOutputDirectory(dirname(join(settings.outDir, file.path)));
         await writeFileAtomic(join(settings.outDir, file.path), file.bytes);
         outputs.push(file.path);
       }
     } else if (settings.layout === 'micc') {
       const path = miccFramePath(job.path);
-      await makeDirectories(dirname(join(settings.outDir, path)));
+      await makeOutputDirectory(dirname(join(settings.outDir, path)));
       const vertices = reconstruction.faces[0].vertices;
       await writeFileAtomic(join(settings.outDir, path), new Uint8Array(vertices.buffer, vertices.byteOffset, vertices.byteLength));
       outputs.push(path);
@@ -182,6 +184,11 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
     return { input: job.path, stem: job.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${job.path}: internal error: ${message}`, outputs: [], timingsMs: roundTimings(timingsMs) };
   }
+}
+
+/** `mkdir -p` of an output folder; failing is the input's exit 7, as a failing write is. */
+async function makeOutputDirectory(dir: string): Promise<void> {
+  await makeDirectories(dir).catch((error) => { throw notWritable(dir, error); });
 }
 
 function roundTimings(timings: Record<string, number>): Record<string, number> {

@@ -65,10 +65,12 @@ async function addCommand(args: string[]): Promise<number> {
   const attempts = integerOption(values.attempts, 'attempts', 1);
   const backoffMs = 1000 * Number(values.backoff);
   if (!(backoffMs >= 0)) throw new UsageError(`Expected a number ≥ 0 for --backoff but received ${values.backoff}`);
+  if (values.out.trim() === '') throw new UsageError('--out is empty: name an output folder');
   const outDir = resolve(values.out);
-  const { expandInputs } = await import('./expand-inputs.ts');
-  const inputs = await expandInputs(positionals);
+  const { checkUniqueStems, expandInputs } = await import('./expand-inputs.ts');
+  const inputs = await expandInputs(positionals, { outDir });
   if (inputs.length === 0) throw new UsageError(`no image files found in ${positionals.join(' ')}`);
+  checkUniqueStems(inputs);
   const queue = await openQueue(url, values.queue);
   try {
     const total = async () => Object.values(await queue.getJobCounts()).reduce((sum, n) => sum + n, 0);

@@ -37,6 +37,9 @@ export const MACHINE_OPTIONS = {
   offline: { type: 'boolean', default: false },
 } as const satisfies OptionSpec;
 
+/** Most faces one photo may ask for (--max-faces): each is a full fit, so a photo's work stays bounded. */
+export const MAX_FACES = 64;
+
 type PresetName = GarRefinePresetName;
 
 /** A checked reconstruction request, plain JSON, the same on every machine (directories absolute). */
@@ -72,7 +75,7 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
   };
   const { validateFitConfig } = await import('../fit/fit-config.ts');
   validateFitConfig(fit);
-  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1) ?? DEFAULT_MAX_FACES;
+  const maxFaces = optionalIntegerOption(values['max-faces'], 'max-faces', 1, MAX_FACES) ?? DEFAULT_MAX_FACES;
   const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? DEFAULT_MAX_DECODE_SIDE_PX;
   const focalText = values.focal ?? 'exif';
   const focal = focalText === 'exif' || focalText === 'fit' ? focalText : Number(focalText);

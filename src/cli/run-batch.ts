@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { appendFile, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { appendFile, readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { EXIT_CODES } from '../common/errors.ts';
-import { ensureWritableDirectory, writeFileAtomic } from '../io/node/atomic-write.ts';
+import { ensureWritableDirectory, notWritable, writeFileAtomic } from '../io/node/atomic-write.ts';
+import { readRegularFile } from '../io/node/read-regular-file.ts';
 import type { PlannedInput } from './expand-inputs.ts';
 import { createProcessContext, processInput, type BatchSettings, type InputJob, type InputResult } from './process-input.ts';
 import type { FromWorker, ToWorker } from './reconstruct-worker.ts';
@@ -10,6 +11,8 @@ import { BatchProgress, formatDuration } from './progress.ts';
 import { reconstructWorkerEntry } from './worker-entry-url.ts';
 
 export const SUMMARY_FILE = 'summary.jsonl';
+/** Largest summary read by --resume (bytes): about a million inputs' lines. */
+const MAX_SUMMARY_BYTES = 1024 * 1024 * 1024;
 
 export interface BatchOptions {
   settings: BatchSettings;
@@ -40,7 +43,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const { settings, progress } = options;
   await ensureWritableDirectory(settings.outDir);
   const summaryPath = join(settings.outDir, options.summaryName ?? SUMMARY_FILE);
-  // Only this batch's own leftovers: other shards or queue workers may be writing beside it.
+  // Only this batch's own leftovers (other shards or queue workers may be writing beside it), in
+  // every folder its stems write to (a stem may hold subfolders, see stemFor).
   await removeStaleTempFiles(settings.outDir, new Set(options.inputs.map((input) => input.stem)), [basename(summaryPath)]);
 
   // Any summary in the folder counts (shards', workers', merged), so a resume may change --shard.
@@ -58,7 +62,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
 
   const results: InputResult[] = [...kept];
   const onResult = async (job: InputJob, result: InputResult) => {
-    await appendFile(summaryPath, JSON.stringify(result) + '\n');
+    // Without its summary line a finished input would be redone on --resume: a failing append (full disk) ends the batch, exit 7.
+    await appendFile(summaryPath, JSON.stringify(result) + '\n').catch((error) => { throw notWritable(summaryPath, error); });
     results.push(result);
     progress.finish(job.index, describeResult(result));
   };
@@ -87,9 +92,18 @@ async function runInThisThread(todo: InputJob[], settings: BatchSettings, progre
 async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCount: number, progress: BatchProgress, onResult: (job: InputJob, result: InputResult) => Promise<void>): Promise<void> {
   const queue = [...todo];
   const entry = reconstructWorkerEntry();
+  const live = new Set<Worker>();
+  let failure: { error: unknown } | undefined;
+  // A batch-wide failure (a fatal worker error, an unwritable summary) stops every worker: none may keep the process alive.
+  const stopAll = (error: unknown) => {
+    failure ??= { error };
+    queue.length = 0;
+    for (const worker of live) void worker.terminate();
+  };
   // One worker per core; a worker that dies takes only its current input down, and a fresh one takes over.
   const runWorker = () => new Promise<void>((resolveWorker, rejectWorker) => {
     const worker = new Worker(entry, { stdout: false, stderr: true });
+    live.add(worker);
     let current: InputJob | undefined;
     let pending = Promise.resolve();
     const next = () => {
@@ -103,40 +117,48 @@ async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCou
       else if (message.type === 'result' && current) {
         const job = current;
         pending = pending.then(() => onResult(job, message.result));
+        pending.catch(stopAll);
         next();
       } else if (message.type === 'fatal') {
-        void worker.terminate();
-        rejectWorker(Object.assign(new Error(message.message), { exitCode: message.exitCode }));
+        stopAll(Object.assign(new Error(message.message), { exitCode: message.exitCode }));
       }
     });
     worker.on('error', () => undefined);
     worker.on('exit', (code) => {
+      live.delete(worker);
       const lost = current;
       current = undefined;
-      if (lost && code !== 0) {
-        const failure: InputResult = { input: lost.path, stem: lost.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${lost.path}: internal error: worker exited with code ${code}`, outputs: [], timingsMs: {} };
-        pending = pending.then(() => onResult(lost, failure));
+      if (lost && code !== 0 && !failure) {
+        const lostResult: InputResult = { input: lost.path, stem: lost.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${lost.path}: internal error: worker exited with code ${code}`, outputs: [], timingsMs: {} };
+        pending = pending.then(() => onResult(lost, lostResult));
       }
       pending.then(() => resolveWorker(), rejectWorker);
     });
     worker.postMessage({ type: 'init', settings } satisfies ToWorker);
   });
-  const lane = async () => { while (queue.length > 0) await runWorker(); };
+  const lane = async () => { while (queue.length > 0 && !failure) await runWorker().catch(stopAll); };
   await Promise.all(Array.from({ length: workerCount }, lane));
+  if (failure) throw failure.error;
 }
 
-/** summary.jsonl lines by input path; a line cut short by a kill is ignored. */
+/**
+ * summary.jsonl lines by input path. Only well-formed lines count: a line cut short by a kill,
+ * or one with missing or mistyped fields, is dropped (its input is simply done again).
+ */
 export async function readSummary(path: string): Promise<Map<string, InputResult>> {
   const lines = new Map<string, InputResult>();
-  const text = await readFile(path, 'utf8').catch(() => '');
+  // Not a regular file, or absurdly large: nothing is known to be done.
+  const text = await readRegularFile(path, MAX_SUMMARY_BYTES).then((bytes) => bytes.toString('utf8'), () => '');
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(line) as InputResult;
-      if (typeof parsed.input === 'string') lines.set(parsed.input, parsed);
+      parsed = JSON.parse(line);
     } catch {
-      // Half-written last line of a killed run.
+      continue; // Half-written last line of a killed run.
     }
+    const result = summaryLine(parsed);
+    if (result) lines.set(result.input, result);
   }
   return lines;
 }
@@ -158,23 +180,54 @@ export async function readAllSummaries(outDir: string): Promise<Map<string, Inpu
   return merged;
 }
 
-/** Done means: it succeeded and every output it listed is still there. Failures are retried. */
+/** `value` as a summary line when every field has its type, else undefined. */
+function summaryLine(value: unknown): InputResult | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const line = value as Record<string, unknown>;
+  const ok = typeof line.input === 'string' && typeof line.stem === 'string'
+    && (line.status === 'ok' || line.status === 'failed') && Number.isInteger(line.exitCode)
+    && Array.isArray(line.outputs) && line.outputs.every((name) => typeof name === 'string')
+    && (line.code === undefined || (typeof line.code === 'string' && line.code in EXIT_CODES))
+    && typeof line.timingsMs === 'object' && line.timingsMs !== null;
+  return ok ? line as unknown as InputResult : undefined;
+}
+
+/**
+ * Done means: it succeeded, its JSON (`<stem>.json`, written last) is among its outputs, and every
+ * output it lists is a regular file inside the output folder. Anything else is done again.
+ */
 async function isComplete(line: InputResult, outDir: string): Promise<boolean> {
-  if (line.status !== 'ok' || line.outputs.length === 0) return false;
+  if (line.status !== 'ok' || !line.outputs.includes(`${line.stem}.json`)) return false;
   for (const name of line.outputs) {
+    if (!isInsideOutput(name)) return false;
     if (!(await stat(join(outDir, name)).then((s) => s.isFile(), () => false))) return false;
   }
   return true;
 }
 
+/** A relative '/'-path that stays below the output folder (no '..', not absolute, no NUL). */
+function isInsideOutput(name: string): boolean {
+  return name !== '' && !name.includes('\0') && !name.includes('\\') && !isAbsolute(name)
+    && posix.normalize(name) === name && !name.split('/').includes('..');
+}
+
 /**
  * Temp files of writes a kill interrupted (see atomic-write.ts for the naming), of the outputs
- * of the given stems and of the named files only.
+ * of the given stems (in the folders they write to) and of the named files (in `outDir`) only.
  */
-export async function removeStaleTempFiles(dir: string, stems: ReadonlySet<string>, names: string[] = []): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const target = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
-    if (target !== undefined && (names.includes(target) || stems.has(stemOfOutput(target)) || stems.has(stemOfOutput(target, true)))) await rm(join(dir, name), { force: true });
+export async function removeStaleTempFiles(outDir: string, stems: ReadonlySet<string>, names: string[] = []): Promise<void> {
+  const byFolder = new Map<string, Set<string>>([[outDir, new Set()]]);
+  for (const stem of stems) {
+    const folder = dirname(join(outDir, stem));
+    if (!byFolder.has(folder)) byFolder.set(folder, new Set());
+    byFolder.get(folder)!.add(basename(stem));
+  }
+  for (const [folder, baseStems] of byFolder) {
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      const target = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
+      const named = folder === outDir && names.includes(target ?? '');
+      if (target !== undefined && (named || baseStems.has(stemOfOutput(target)) || baseStems.has(stemOfOutput(target, true)))) await rm(join(folder, name), { force: true });
+    }
   }
 }
 

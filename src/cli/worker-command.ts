@@ -71,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
   const workerName = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const summaryName = `summary.worker-${workerName}.jsonl`;
   const { ReconstructThreadPool } = await import('./reconstruct-thread-pool.ts');
-  const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
+  const { ensureWritableDirectory, notWritable } = await import('../io/node/atomic-write.ts');
   const { removeStaleTempFiles, describeResult } = await import('./run-batch.ts');
   const pool = new ReconstructThreadPool(concurrency);
   const settingsByKey = new Map<string, Promise<BatchSettings>>();
@@ -87,7 +87,10 @@ export async function run(args: string[]): Promise<number> {
     }
     return settingsByKey.get(key)!;
   };
-  const record = (data: QueueJobData, result: InputResult) => appendFile(join(data.outDir, summaryName), JSON.stringify(result) + '\n');
+  const record = (data: QueueJobData, result: InputResult) => {
+    const path = join(data.outDir, summaryName);
+    return appendFile(path, JSON.stringify(result) + '\n').catch((error) => { throw notWritable(path, error); });
+  };
 
   const { Worker, UnrecoverableError } = await import('bullmq');
   let index = 0;

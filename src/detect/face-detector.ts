@@ -53,8 +53,8 @@ export interface DetectedFace {
 }
 
 export interface FaceDetector {
-  /** Faces in `image`, sorted by box area, largest first; [] when none. */
-  detect(image: RgbaImage): Promise<DetectedFace[]>;
+  /** Faces in `image`, sorted by box area, largest first; [] when none. `options.maxFaces` overrides the config's for this call. */
+  detect(image: RgbaImage, options?: { maxFaces?: number }): Promise<DetectedFace[]>;
   /**
    * Video frames: the face found in the previous frame, followed into `image` by FaceMesh in a
    * crop around its previous mesh, re-cropped `refineIterations` times (no BlazeFace search).
@@ -79,11 +79,12 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
   }
   let disposed = false;
   return {
-    async detect(image: RgbaImage): Promise<DetectedFace[]> {
+    async detect(image: RgbaImage, options: { maxFaces?: number } = {}): Promise<DetectedFace[]> {
       if (disposed) throw new Error('FaceDetector.detect called after dispose()');
       checkImage(image);
+      const callSettings = options.maxFaces === undefined ? settings : checkConfig({ ...settings, maxFaces: options.maxFaces });
       if (image.width === 0 || image.height === 0) return [];
-      return detectFaces(image, blazeface, facemesh, settings);
+      return detectFaces(image, blazeface, facemesh, callSettings);
     },
     async track(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined> {
       if (disposed) throw new Error('FaceDetector.track called after dispose()');

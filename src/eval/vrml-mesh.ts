@@ -7,7 +7,15 @@ import type { PlainMesh } from './benchmark-files.ts';
  * concatenated. Colours, normals, texture coordinates and transforms are ignored (scans carry
  * their geometry in the coordinates). `USE` of a coordinate node defined elsewhere is resolved.
  */
-export function parseVrmlMesh(text: string): PlainMesh {
+/**
+ * Most points and triangles one file may give, all sets together (defaults of parseVrmlMesh's
+ * options). A MICC scan has about 40,000 points; `USE` can repeat one large node any number of
+ * times, so the work a small file asks for is bounded here.
+ */
+export const VRML_LIMITS = { maxPoints: 5_000_000, maxTriangles: 10_000_000 } as const;
+
+export function parseVrmlMesh(text: string, limits: { maxPoints?: number; maxTriangles?: number } = {}): PlainMesh {
+  const maxPoints = limits.maxPoints ?? VRML_LIMITS.maxPoints, maxTriangles = limits.maxTriangles ?? VRML_LIMITS.maxTriangles;
   const tokens = tokenizeVrml(text);
   const vertices: number[] = [];
   const triangles: number[] = [];
@@ -39,9 +47,11 @@ export function parseVrmlMesh(text: string): PlainMesh {
     sets++;
     const offset = vertices.length / 3;
     const count = points.length / 3;
+    if (offset + count > maxPoints) throw new RangeError(`the VRML file gives more than ${maxPoints} points (IndexedFaceSet ${sets}; USE repeats a node's points each time)`);
     for (const v of points) vertices.push(v);
     let polygon: number[] = [];
     const flush = () => {
+      if (triangles.length / 3 + Math.max(0, polygon.length - 2) > maxTriangles) throw new RangeError(`the VRML file gives more than ${maxTriangles} triangles`);
       for (let c = 1; c + 1 < polygon.length; c++) triangles.push(offset + polygon[0], offset + polygon[c], offset + polygon[c + 1]);
       polygon = [];
     };

@@ -1,10 +1,10 @@
 // (De)serialisation of GAR training state: a JSON manifest (format, class, constructor
 // config, step, random state, …) plus one safetensors blob with every weight, named
 // "<group>.<parameter path>" (groups: G, G_ema, D, opt_G, opt_D). File IO lives in io/node.
-import { encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from './checkpoint-weights.ts';
+import { checkWeightsCover, encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from './checkpoint-weights.ts';
 import { GarTrainer, type TrainGarConfig } from './train-gar.ts';
 import { Generator } from './generator.ts';
-import type { GarNetworkConfig } from './gar-config.ts';
+import { garGeneratorWeightLowerBound, validateGarNetworkConfig, type GarNetworkConfig } from './gar-config.ts';
 import type { GeometrySampler } from './geometry-sampler.ts';
 import type { RgbaImage } from '../common/image.ts';
 
@@ -49,19 +49,34 @@ export function encodeGarCheckpoint(trainer: GarTrainer, weightsPath: string, no
   return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-gar', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
 }
 
-/** Check a parsed manifest; throws Error with a one-line reason. */
+/**
+ * A checkpoint's weights file name: beside its manifest, nothing else (no folders, no "..",
+ * nothing hidden), since the manifest may come from a download.
+ */
+export function isPlainWeightsName(name: unknown): name is string {
+  return typeof name === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/.test(name);
+}
+
+/** Check a parsed manifest (its network config within bounds, its weights beside it); throws Error with a one-line reason. */
 export function validateGarCheckpointManifest(value: unknown): GarCheckpointManifest {
   const m = value as GarCheckpointManifest;
   if (!m || typeof m !== 'object') throw new Error('checkpoint manifest is not a JSON object');
   if (m.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint format ${String(m.format)} is not supported (expected ${CHECKPOINT_FORMAT})`);
   if (m.className !== 'GarTrainer') throw new Error(`checkpoint class ${String(m.className)} is not GarTrainer`);
   if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step)) throw new Error('checkpoint manifest lacks config or step');
+  if (!isPlainWeightsName(m.weightsPath)) throw new Error(`weightsPath ${JSON.stringify(m.weightsPath)} is not a file name beside the manifest`);
+  try {
+    validateGarNetworkConfig(m.config.network);
+  } catch (error) {
+    throw new Error(`network config: ${(error as Error).message}`);
+  }
   return m;
 }
 
 /** Rebuild a trainer from a checkpoint: same weights, optimiser moments, step and random stream. */
 export function decodeGarTrainer(manifestJson: unknown, weights: Uint8Array, sampler: GeometrySampler, realImages: RgbaImage[]): GarTrainer {
   const manifest = validateGarCheckpointManifest(manifestJson);
+  for (const group of ['G', 'G_ema']) checkWeightsCover(weights, group, garGeneratorWeightLowerBound(manifest.config.network));
   const trainer = new GarTrainer({ network: manifest.config.network, train: manifest.config.train, sampler, realImages });
   restoreParameterGroups(trainer, groups(trainer), weights);
   trainer.step = manifest.step;
@@ -75,6 +90,7 @@ export function decodeGarTrainer(manifestJson: unknown, weights: Uint8Array, sam
 /** Load only a generator (the EMA weights by default) from a checkpoint, for sampling and fitting. */
 export function decodeGarGenerator(manifestJson: unknown, weights: Uint8Array, which: 'G_ema' | 'G' = 'G_ema'): Generator {
   const manifest = validateGarCheckpointManifest(manifestJson);
+  checkWeightsCover(weights, which, garGeneratorWeightLowerBound(manifest.config.network));
   const generator = new Generator(manifest.config.network, 0);
   return restoreParameterGroups(generator, [[which, generator.namedParameters()]], weights);
 }

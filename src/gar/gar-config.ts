@@ -34,7 +34,7 @@ export const GAR_PRESETS: Readonly<Record<GarPresetName, Readonly<GarNetworkConf
 });
 
 /** Channels of the feature maps at `resolution`. */
-export function channelsAt(config: GarNetworkConfig, resolution: number): number {
+export function channelsAt(config: Pick<GarNetworkConfig, 'channelBase' | 'channelMax'>, resolution: number): number {
   return Math.max(1, Math.min(Math.floor(config.channelBase / resolution), config.channelMax));
 }
 
@@ -51,13 +51,40 @@ export function garNetworkConfig(preset: string, overrides: Partial<GarNetworkCo
   return validateGarNetworkConfig({ ...GAR_PRESETS[preset as GarPresetName], ...overrides });
 }
 
+/**
+ * Upper bounds of the integer fields: several times the `paper` preset's (StyleGAN2 config-f),
+ * so a checkpoint's config (it comes from a file) cannot ask for gigabytes of weights.
+ */
+export const GAR_CONFIG_MAXIMA: Readonly<Record<'zDim' | 'wDim' | 'mappingLayers' | 'channelBase' | 'channelMax' | 'injectionHiddenChannels' | 'mbstdGroupSize', number>> = Object.freeze({
+  zDim: 2048, wDim: 2048, mappingLayers: 16, channelBase: 262144, channelMax: 2048, injectionHiddenChannels: 512, mbstdGroupSize: 64,
+});
+
 /** Check every field; returns the config. */
 export function validateGarNetworkConfig(config: GarNetworkConfig): GarNetworkConfig {
+  if (!config || typeof config !== 'object') throw invalidParameterError('network', 'a GAR network config object', config);
   const r = config.resolution;
   if (!Number.isInteger(r) || r < 8 || r > 1024 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two between 8 and 1024', r);
-  for (const key of ['zDim', 'wDim', 'mappingLayers', 'channelBase', 'channelMax', 'injectionHiddenChannels', 'mbstdGroupSize'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw invalidParameterError(key, 'a positive integer', config[key]);
+  for (const [key, maximum] of Object.entries(GAR_CONFIG_MAXIMA) as [keyof typeof GAR_CONFIG_MAXIMA, number][]) {
+    if (!Number.isInteger(config[key]) || config[key] < 1 || config[key] > maximum) throw invalidParameterError(key, `an integer between 1 and ${maximum}`, config[key]);
   }
   if (!(config.mappingLrMultiplier > 0)) throw invalidParameterError('mappingLrMultiplier', 'a positive number', config.mappingLrMultiplier);
   return config;
+}
+
+/**
+ * Fewer weights than a generator of `config` has (its mapping layers, convolutions, style
+ * affines and constant input; biases and the normal injections left out), computed without
+ * building it: a checkpoint holding fewer cannot be this network, and is refused before the
+ * network's memory is allocated (see checkWeightsCover).
+ */
+export function garGeneratorWeightLowerBound(config: GarNetworkConfig): number {
+  let count = config.zDim * config.wDim + (config.mappingLayers - 1) * config.wDim * config.wDim;
+  let previous = 0;
+  for (const r of blockResolutions(config)) {
+    const channels = channelsAt(config, r);
+    count += previous === 0 ? 16 * channels : 9 * previous * channels + config.wDim * previous; // const input, or conv0 + its affine
+    count += 9 * channels * channels + 2 * config.wDim * channels; // conv1, the affines of conv1 and toRGB
+    previous = channels;
+  }
+  return count;
 }

@@ -4,8 +4,9 @@
 // File IO lives in the CLI command (Node only).
 import type { Generator } from '../gar/generator.ts';
 import type { GeometrySampler } from '../gar/geometry-sampler.ts';
-import { encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from '../gar/checkpoint-weights.ts';
-import type { EncoderNetworkConfig } from './encoder-config.ts';
+import { checkWeightsCover, encodeParameterGroups, restoreParameterGroups, type ParameterGroup } from '../gar/checkpoint-weights.ts';
+import { isPlainWeightsName } from '../gar/checkpoint.ts';
+import { encoderWeightLowerBound, validateEncoderNetworkConfig, type EncoderNetworkConfig } from './encoder-config.ts';
 import { FaceEncoder } from './face-encoder.ts';
 import { EncoderTrainer, type TrainEncoderConfig } from './train-encoder.ts';
 
@@ -51,6 +52,12 @@ export function validateEncoderCheckpointManifest(value: unknown): EncoderCheckp
   if (m.format !== ENCODER_CHECKPOINT_FORMAT) throw new Error(`encoder checkpoint format ${String(m.format)} is not supported (expected ${ENCODER_CHECKPOINT_FORMAT})`);
   if (m.className !== 'EncoderTrainer') throw new Error(`checkpoint class ${String(m.className)} is not EncoderTrainer`);
   if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string') throw new Error('encoder manifest lacks config, step or weightsPath');
+  if (!isPlainWeightsName(m.weightsPath)) throw new Error(`weightsPath ${JSON.stringify(m.weightsPath)} is not a file name beside the manifest`);
+  try {
+    validateEncoderNetworkConfig(m.config.network);
+  } catch (error) {
+    throw new Error(`network config: ${(error as Error).message}`);
+  }
   if (m.identityErrorStd !== undefined) {
     const errors = m.identityErrorStd;
     if (!Array.isArray(errors) || errors.length !== m.config.network.identityCount || !errors.every((e) => typeof e === 'number' && e > 0 && e <= 10)) {
@@ -63,6 +70,7 @@ export function validateEncoderCheckpointManifest(value: unknown): EncoderCheckp
 /** Rebuild a trainer from a checkpoint: weights, optimiser moments, step and random stream. */
 export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array, generator: Generator, sampler: GeometrySampler): EncoderTrainer {
   const manifest = validateEncoderCheckpointManifest(manifestJson);
+  checkWeightsCover(weights, 'E', encoderWeightLowerBound(manifest.config.network));
   const trainer = new EncoderTrainer({ network: manifest.config.network, train: manifest.config.train, generator, sampler });
   restoreParameterGroups(trainer, groups(trainer), weights);
   trainer.step = manifest.step;
@@ -74,6 +82,7 @@ export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array,
 /** Load only the encoder (for inference). */
 export function decodeFaceEncoder(manifestJson: unknown, weights: Uint8Array): FaceEncoder {
   const manifest = validateEncoderCheckpointManifest(manifestJson);
+  checkWeightsCover(weights, 'E', encoderWeightLowerBound(manifest.config.network));
   const encoder = new FaceEncoder(manifest.config.network, 0);
   restoreParameterGroups(encoder, [['E', encoder.namedParameters()]], weights);
   if (manifest.identityErrorStd) encoder.identityErrorStd = Float32Array.from(manifest.identityErrorStd);

@@ -1,4 +1,5 @@
 import { invalidParameterError } from '../common/errors.ts';
+import { channelsAt } from '../gar/gar-config.ts';
 
 /** Architecture of a face encoder: the constructor arguments saved in its checkpoints. */
 export interface EncoderNetworkConfig {
@@ -40,14 +41,29 @@ export function encoderNetworkConfig(preset: string, outputs: Pick<EncoderNetwor
   return validateEncoderNetworkConfig({ ...ENCODER_PRESETS[preset as EncoderPresetName], ...outputs, ...overrides });
 }
 
+/** Upper bounds of the sizes (several times the `paper` preset's): a checkpoint's config comes from a file. */
+export const ENCODER_CONFIG_MAXIMA: Readonly<Record<'channelBase' | 'channelMax' | 'hiddenFeatures' | 'identityCount' | 'expressionCount' | 'wDim', number>> = Object.freeze({
+  channelBase: 262144, channelMax: 2048, hiddenFeatures: 8192, identityCount: 1000, expressionCount: 1000, wDim: 2048,
+});
+
 export function validateEncoderNetworkConfig(config: EncoderNetworkConfig): EncoderNetworkConfig {
+  if (!config || typeof config !== 'object') throw invalidParameterError('network', 'an encoder network config object', config);
   const r = config.resolution;
   if (!Number.isInteger(r) || r < 8 || r > 1024 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two between 8 and 1024', r);
-  for (const key of ['channelBase', 'channelMax', 'hiddenFeatures', 'identityCount', 'wDim'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw invalidParameterError(key, 'a positive integer', config[key]);
+  for (const [key, maximum] of Object.entries(ENCODER_CONFIG_MAXIMA) as [keyof typeof ENCODER_CONFIG_MAXIMA, number][]) {
+    const minimum = key === 'expressionCount' ? 0 : 1;
+    if (!Number.isInteger(config[key]) || config[key] < minimum || config[key] > maximum) throw invalidParameterError(key, `an integer between ${minimum} and ${maximum}`, config[key]);
   }
-  if (!Number.isInteger(config.expressionCount) || config.expressionCount < 0) throw invalidParameterError('expressionCount', 'an integer ≥ 0', config.expressionCount);
   return config;
+}
+
+/**
+ * Fewer weights than an encoder of `config` has (its input layer, fully connected layer and
+ * heads; the convolution blocks left out), computed without building it (see checkWeightsCover).
+ */
+export function encoderWeightLowerBound(config: EncoderNetworkConfig): number {
+  const hiddenInputs = channelsAt(config, 4) * 16;
+  return 3 * channelsAt(config, config.resolution) + hiddenInputs * config.hiddenFeatures + config.hiddenFeatures * encoderOutputLayout(config).size;
 }
 
 /**

@@ -27,8 +27,18 @@ const CLASS_NAMES: Record<number, string> = {
 };
 const NUMERIC_CLASSES = new Set([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 
-/** Parse a level-5 .mat file → variables by name (file order). Throws RangeError on a malformed file. */
-export async function parseMatFile(bytes: Uint8Array): Promise<Map<string, MatArray>> {
+/**
+ * Most bytes the compressed elements of one file may inflate to, all together (default of
+ * `maxInflatedBytes`). AFLW2000-3D's files inflate to about 2 KB; a "zip bomb" stops here.
+ */
+export const MAX_MAT_INFLATED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Parse a level-5 .mat file → variables by name (file order). Throws RangeError on a malformed
+ * file, and when its compressed elements inflate past `options.maxInflatedBytes` or nest (MATLAB
+ * never nests them).
+ */
+export async function parseMatFile(bytes: Uint8Array, options: { maxInflatedBytes?: number } = {}): Promise<Map<string, MatArray>> {
   if (bytes.length < 128) throw new RangeError('not a MATLAB 5 .mat file (shorter than its 128-byte header)');
   const header = new TextDecoder('latin1').decode(bytes.subarray(0, 116));
   if (header.startsWith('MATLAB 7.3') || header.includes('HDF')) throw new RangeError('MATLAB 7.3 (HDF5) .mat files are not supported; save with -v7 or -v6');
@@ -36,18 +46,21 @@ export async function parseMatFile(bytes: Uint8Array): Promise<Map<string, MatAr
   if (endian !== 'IM' && endian !== 'MI') throw new RangeError('not a MATLAB 5 .mat file (no endian indicator)');
   const little = endian === 'IM';
   const variables = new Map<string, MatArray>();
-  await readElements(bytes.subarray(128), little, variables, true);
+  const limitBytes = options.maxInflatedBytes ?? MAX_MAT_INFLATED_BYTES;
+  const budget = { limitBytes, remainingBytes: limitBytes };
+  await readElements(bytes.subarray(128), little, variables, true, budget);
   return variables;
 }
 
-async function readElements(bytes: Uint8Array, little: boolean, out: Map<string, MatArray>, topLevel: boolean): Promise<void> {
+async function readElements(bytes: Uint8Array, little: boolean, out: Map<string, MatArray>, topLevel: boolean, budget: InflateBudget): Promise<void> {
   let offset = 0;
   while (offset + 8 <= bytes.length) {
     const tag = readTag(bytes, offset, little);
     const body = bytes.subarray(tag.dataStart, tag.dataStart + tag.size);
     if (body.length < tag.size) throw new RangeError(`.mat data element at byte ${offset} runs past the end of the file`);
     if (tag.type === MI.COMPRESSED) {
-      await readElements(await inflate(body), little, out, topLevel);
+      if (!topLevel) throw new RangeError('.mat compressed element inside a compressed element (MATLAB never writes these)');
+      await readElements(await inflate(body, budget), little, out, false, budget);
       offset = tag.dataStart + tag.size; // compressed elements are not padded
       continue;
     }
@@ -97,7 +110,7 @@ function readMatrix(body: Uint8Array, little: boolean): MatArray | undefined {
   } else if (classId === 4 && parts.length >= 4) {
     const part = parts[3];
     if (part.type === MI.UTF8 || part.type === MI.INT8 || part.type === MI.UINT8) array.text = new TextDecoder('utf-8').decode(part.data);
-    else array.text = String.fromCharCode(...numericValues(part.type, part.data, little));
+    else array.text = charCodesToText(numericValues(part.type, part.data, little));
   }
   return array;
 }
@@ -121,16 +134,44 @@ function numericValues(type: number, data: Uint8Array, little: boolean): Float64
   return out;
 }
 
-/** zlib-inflate through the platform's DecompressionStream. */
-async function inflate(data: Uint8Array): Promise<Uint8Array> {
+/** Text from character codes, in slices: spreading 400,000 codes into one call overflows the stack. */
+function charCodesToText(codes: Float64Array): string {
+  const parts: string[] = [];
+  for (let i = 0; i < codes.length; i += 8192) parts.push(String.fromCharCode(...codes.subarray(i, i + 8192)));
+  return parts.join('');
+}
+
+interface InflateBudget { limitBytes: number; remainingBytes: number }
+
+/** zlib-inflate through the platform's DecompressionStream, chunk by chunk, stopping once past the budget. */
+async function inflate(data: Uint8Array, budget: InflateBudget): Promise<Uint8Array> {
   if (typeof DecompressionStream === 'undefined') throw new RangeError('compressed .mat files need DecompressionStream (Node ≥ 18 or a current browser)');
-  const stream = new Blob([new Uint8Array(data)]).stream().pipeThrough(new DecompressionStream('deflate'));
+  const reader = new Blob([new Uint8Array(data)]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > budget.remainingBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new InflateLimitError(`.mat compressed data inflates to more than ${budget.limitBytes} bytes (the limit: a zip bomb, or not an annotation file)`);
+      }
+      chunks.push(value);
+    }
   } catch (error) {
+    if (error instanceof InflateLimitError) throw error;
     throw new RangeError(`a compressed .mat element does not inflate: ${(error as Error).message}`);
   }
+  budget.remainingBytes -= total;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) { out.set(chunk, at); at += chunk.length; }
+  return out;
 }
+
+class InflateLimitError extends RangeError {}
 
 /** Element (row, col) of a 2D MATLAB array (0-based indices, column-major storage). */
 export function matElement(array: MatArray, row: number, col: number): number {

@@ -1,5 +1,6 @@
 import { ModelUnavailableError } from '../common/errors.ts';
 import type { MorphableModel } from './morphable-model.ts';
+import { MODEL_LIMITS, validateMorphableModel } from './validate-model.ts';
 
 /**
  * A compact binary form of a MorphableModel: loads in milliseconds in Node and in browsers
@@ -15,6 +16,8 @@ export const COMPACT_MODEL_FORMAT_VERSION = 1;
 
 type ArrayKey = 'neutral' | 'identityBasis' | 'expressionBasis' | 'triangles' | 'uvs' | 'triangleUvIndices' | 'landmarkVertexIndices';
 const ARRAY_KEYS: ArrayKey[] = ['neutral', 'identityBasis', 'expressionBasis', 'triangles', 'uvs', 'triangleUvIndices', 'landmarkVertexIndices'];
+/** The arrays of indices (u32); the rest are f32. */
+const INDEX_KEYS: ArrayKey[] = ['triangles', 'triangleUvIndices', 'landmarkVertexIndices'];
 
 interface Header {
   name: string;
@@ -74,8 +77,14 @@ export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): 
     fail('corrupt header');
   }
   const h = header as Header;
+  const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (!h || typeof h !== 'object' || !Array.isArray(h.arrays) || !Array.isArray(h.expressionNames) || !h.expressionNames.every((n) => typeof n === 'string')
+    || ![h.vertexCount, h.identityCount, h.narrowFaceVertexCount].every(count)) fail('corrupt header');
+  // Sizes are bounded before any product of them is taken (a header can claim anything).
+  if (h.vertexCount > MODEL_LIMITS.maxVertices || h.identityCount > MODEL_LIMITS.maxModes || h.expressionNames.length > MODEL_LIMITS.maxExpressions) fail('sizes out of bounds');
   const arrays = {} as Record<ArrayKey, Float32Array | Uint32Array>;
   for (const entry of h.arrays) {
+    if (!entry || !ARRAY_KEYS.includes(entry.key) || entry.type !== (INDEX_KEYS.includes(entry.key) ? 'u32' : 'f32') || !count(entry.byteOffset) || !count(entry.length)) fail('corrupt array table');
     const end = entry.byteOffset + entry.length * 4;
     if (entry.byteOffset % 4 !== 0 || end > buffer.byteLength) fail(`array ${entry.key} out of bounds (truncated file)`);
     arrays[entry.key] = entry.type === 'f32' ? new Float32Array(buffer, entry.byteOffset, entry.length) : new Uint32Array(buffer, entry.byteOffset, entry.length);
@@ -93,8 +102,8 @@ export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): 
   for (const key of ARRAY_KEYS) {
     if (!arrays[key] || arrays[key].length !== expected[key]) fail(`array ${key} has the wrong length`);
   }
-  return {
-    name: h.name,
+  return validateMorphableModel({
+    name: String(h.name),
     vertexCount: V,
     identityCount: h.identityCount,
     expressionNames: h.expressionNames,
@@ -106,7 +115,7 @@ export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): 
     uvs: arrays.uvs as Float32Array,
     triangleUvIndices: arrays.triangleUvIndices as Uint32Array,
     landmarkVertexIndices: arrays.landmarkVertexIndices as Uint32Array,
-  };
+  }, label);
 }
 
 function align4(n: number): number {

@@ -1,6 +1,10 @@
 import { ModelUnavailableError } from '../common/errors.ts';
 import type { MorphableModel } from './morphable-model.ts';
 import { parseObjPositions, parseObjTopology } from './obj-text.ts';
+import { MODEL_LIMITS, validateMorphableModel } from './validate-model.ts';
+
+/** A file name in the model's own folder: no separators, no "..", nothing hidden. */
+const PLAIN_FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 
 /** The ICT-FaceKit light model's published layout (README of its repository). */
 export const ICT_FACEKIT = {
@@ -41,6 +45,12 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
       !Array.isArray(landmarks) || landmarks.length !== 68) {
     throw new ModelUnavailableError('vertex_indices.json: missing "expressions" or the 68 "idx_to_landmark_verts"');
   }
+  // Each expression name becomes a file name: it must name a file in this folder and nothing else.
+  const badName = (expressionNames as string[]).find((name) => !PLAIN_FILE_NAME.test(name));
+  if (badName !== undefined) throw new ModelUnavailableError(`vertex_indices.json: expression name ${JSON.stringify(badName.slice(0, 80))} is not a plain file name (letters, digits, _ - .)`);
+  if (expressionNames.length > MODEL_LIMITS.maxExpressions) throw new ModelUnavailableError(`vertex_indices.json: ${expressionNames.length} expressions, expected at most ${MODEL_LIMITS.maxExpressions}`);
+  const badLandmark = (landmarks as unknown[]).findIndex((v) => !Number.isInteger(v) || (v as number) < 0 || (v as number) >= ICT_FACEKIT.fullFaceVertexCount);
+  if (badLandmark >= 0) throw new ModelUnavailableError(`vertex_indices.json: landmark ${badLandmark} is vertex ${JSON.stringify(landmarks[badLandmark])}, outside the ${ICT_FACEKIT.fullFaceVertexCount} face-area vertices`);
 
   const { fullFaceVertexCount: V, identityCount, millimetresPerUnit } = ICT_FACEKIT;
   const total = 1 + identityCount + expressionNames.length;
@@ -49,7 +59,16 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
 
   const neutralText = await requireFile(readText, 'generic_neutral_mesh', '.obj');
   const neutral = checkedPositions(neutralText, 'generic_neutral_mesh.obj', V);
-  const topology = parseObjTopology(neutralText);
+  let topology: ReturnType<typeof parseObjTopology>;
+  try {
+    topology = parseObjTopology(neutralText);
+  } catch (error) {
+    throw new ModelUnavailableError(`generic_neutral_mesh.obj: ${(error as Error).message}`);
+  }
+  const polygonCount = topology.polygonFirstTriangle.length - 1;
+  if (polygonCount < ICT_FACEKIT.fullFacePolygonCount) {
+    throw new ModelUnavailableError(`generic_neutral_mesh.obj: ${polygonCount} faces, expected at least the ${ICT_FACEKIT.fullFacePolygonCount} of the face area (truncated or not an ICT-FaceKit file)`);
+  }
   const faceTriangleCount = topology.polygonFirstTriangle[ICT_FACEKIT.fullFacePolygonCount];
   const triangles = topology.triangles.slice(0, faceTriangleCount * 3);
   const triangleUvIndices = topology.triangleUvIndices.slice(0, faceTriangleCount * 3);
@@ -77,7 +96,7 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
   const expressionBasis = new Float32Array(expressionNames.length * V * 3);
   await readDeltas(expressionNames as string[], expressionBasis);
 
-  return {
+  return validateMorphableModel({
     name: 'ict-facekit-light (full face area)',
     vertexCount: V,
     neutral,
@@ -90,7 +109,7 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
     triangleUvIndices,
     landmarkVertexIndices: Uint32Array.from(landmarks as number[]),
     narrowFaceVertexCount: ICT_FACEKIT.narrowFaceVertexCount,
-  };
+  }, 'model directory', { mesh: 'generic_neutral_mesh.obj', landmarks: 'vertex_indices.json' });
 
   function checkedPositions(text: string, label: string, count: number): Float32Array {
     const positions = parseObjPositions(text, millimetresPerUnit, count);

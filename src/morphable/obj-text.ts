@@ -32,7 +32,14 @@ export interface ObjTopology {
   polygonFirstTriangle: Uint32Array;
 }
 
-/** Read `vt` and `f` lines. Faces must carry `v/vt` pairs; polygons with n > 3 corners are fanned. */
+/** A 1-based OBJ index as 0-based; throws RangeError unless it is a positive integer (relative, negative indices are not read). */
+function objIndex(text: string, line: string): number {
+  const index = Number(text);
+  if (!Number.isInteger(index) || index < 1) throw new RangeError(`bad face line "${line.slice(0, 60)}"`);
+  return index - 1;
+}
+
+/** Read `vt` and `f` lines. Faces must carry `v/vt` pairs; polygons with n > 3 corners are fanned. Throws RangeError on a bad index. */
 export function parseObjTopology(text: string): ObjTopology {
   const uvs: number[] = [];
   const triangles: number[] = [];
@@ -44,8 +51,8 @@ export function parseObjTopology(text: string): ObjTopology {
       uvs.push(Number(parts[0]), Number(parts[1]));
     } else if (line.startsWith('f ')) {
       const corners = line.slice(2).trim().split(/\s+/);
-      const vertexIds = corners.map((c) => Number(c.split('/')[0]) - 1);
-      const uvIds = corners.map((c) => Number(c.split('/')[1] ?? c.split('/')[0]) - 1);
+      const vertexIds = corners.map((c) => objIndex(c.split('/')[0], line));
+      const uvIds = corners.map((c) => objIndex(c.split('/')[1] ?? c.split('/')[0], line));
       polygonFirst.push(triangles.length / 3);
       for (let k = 1; k + 1 < corners.length; k++) {
         triangles.push(vertexIds[0], vertexIds[k], vertexIds[k + 1]);

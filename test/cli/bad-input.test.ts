@@ -50,11 +50,11 @@ test('a batch of good and bad inputs: each bad one gets its own one-line reason 
     }
   }
   // The EXIF-rotated copy is reconstructed upright: same face, landmarks in the upright frame.
-  const plain = JSON.parse(await readFile(join(out, 'plain.json'), 'utf8'));
-  const rotated = JSON.parse(await readFile(join(out, 'exif6.json'), 'utf8'));
+  const plain = JSON.parse(await readFile(join(out, 'plain.jpg.json'), 'utf8'));
+  const rotated = JSON.parse(await readFile(join(out, 'exif6.jpg.json'), 'utf8'));
   assert.deepEqual(rotated.imageSize, plain.imageSize);
   assert.ok(Math.abs(rotated.landmarks2d[30][0] - plain.landmarks2d[30][0]) < 0.05 * plain.interOcularPx);
-  const gray = JSON.parse(await readFile(join(out, 'gray.json'), 'utf8'));
+  const gray = JSON.parse(await readFile(join(out, 'gray.png.json'), 'utf8'));
   assert.ok(Math.abs(gray.landmarks2d[30][1] - plain.landmarks2d[30][1]) < 0.1 * plain.interOcularPx);
   assert.match(run.stderr, /facegar: 6 of 11 reconstructed, 5 failed/);
 });
@@ -99,8 +99,8 @@ test('a 12000×9000 photo is downscaled for the work, and its landmarks come bac
   const out = await mkdtemp(join(tmpdir(), 'facegar-huge-out-'));
   const run = await runCli(['reconstruct', join(dir, 'huge.jpg'), join(dir, 'small.jpg'), '--out', out, ...fast]);
   assert.equal(run.code, 0, run.stderr);
-  const huge = JSON.parse(await readFile(join(out, 'huge.json'), 'utf8'));
-  const small = JSON.parse(await readFile(join(out, 'small.json'), 'utf8'));
+  const huge = JSON.parse(await readFile(join(out, 'huge.jpg.json'), 'utf8'));
+  const small = JSON.parse(await readFile(join(out, 'small.jpg.json'), 'utf8'));
   assert.deepEqual(huge.imageSize, { width: 12000, height: 9000 });
   const scaleX = 12000 / (width as number), scaleY = 9000 / (height as number);
   for (const k of [30, 36, 45, 48, 54]) {

@@ -19,7 +19,7 @@ test('reconstruct holds the focal length from EXIF, from --focal N, or estimates
     const pose = async (out: string, extra: string[]) => {
       const run = await runCli(['reconstruct', photo, '--out', join(dir, out), ...FAST, ...extra]);
       assert.equal(run.code, 0, run.stderr);
-      return JSON.parse(await readFile(join(dir, out, 'exif100.json'), 'utf8')).pose as { focalPx: number; focalSource: string };
+      return JSON.parse(await readFile(join(dir, out, 'exif100.jpg.json'), 'utf8')).pose as { focalPx: number; focalSource: string };
     };
     const exif = await pose('exif', []);
     assert.equal(exif.focalSource, 'known');

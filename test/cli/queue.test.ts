@@ -87,7 +87,7 @@ test('two workers over 40 inputs, one SIGKILLed mid-batch and another started: e
       killed = { input: event.input };
       workerA.child.kill('SIGKILL');
       // What a kill during a write leaves (atomic-write.ts's temp name): the job's next taker removes it.
-      void writeFile(join(out, `.${event.input.split('/').pop()!.replace('.jpg', '')}.obj.99999.0badf00d.tmp`), 'half a mesh');
+      void writeFile(join(out, `.${event.input.split('/').pop()!}.obj.99999.0badf00d.tmp`), 'half a mesh');
       workerC = startWorker('C', queue, events);
     }
   });
@@ -162,7 +162,7 @@ test('an error that is not the input\'s fault (output folder missing) is retried
   const starts = events.filter((e) => e.event === 'start').map((e) => e.attempt);
   assert.ok(starts.length >= 2 && starts.every((attempt, i) => attempt === i + 1), `attempts ${starts}`);
   assert.equal(events.at(-1)?.event, 'done');
-  assert.ok((await readdir(join(blocker, 'out'))).includes('face.obj'));
+  assert.ok((await readdir(join(blocker, 'out'))).includes('face.jpg.obj'));
   await rm(dir, { recursive: true, force: true });
 });
 

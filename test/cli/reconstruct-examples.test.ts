@@ -21,7 +21,8 @@ test('all 17 example photos reconstruct; landmarks agree with the detector and w
   const report: string[] = [];
   const above3: string[] = [];
   for (const photo of photos) {
-    const stem = photo.replace(/\.jpg$/, '');
+    const stem = photo; // stems keep the extension
+    const photoName = photo.replace(/\.jpg$/, '');
     const json = JSON.parse(await readFile(join(out, `${stem}.json`), 'utf8'));
     for (const name of [`${stem}.obj`, `${stem}.overlay.png`]) assert.ok((await stat(join(out, name))).size > 1000, name);
     assert.equal(json.faceCount, 1, photo);
@@ -39,15 +40,15 @@ test('all 17 example photos reconstruct; landmarks agree with the detector and w
     const errorRatio = json.landmarkErrorPx / json.interOcularPx;
 
     // Projected eye centres, nose tip and mouth corners vs the reference 5-point detections.
-    const reference = (await readFile(join(detectionsDir, `${stem}.txt`), 'utf8')).trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
+    const reference = (await readFile(join(detectionsDir, `${photoName}.txt`), 'utf8')).trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
     const p = json.landmarks2d as number[][];
     const centre = (first: number) => [0, 1].map((axis) => p.slice(first, first + 6).reduce((s, q) => s + q[axis], 0) / 6);
     const ours = [centre(36), centre(42), p[30], p[48], p[54]];
     const referenceInterOcular = Math.hypot(reference[0][0] - reference[1][0], reference[0][1] - reference[1][1]);
     const fivePoint = ours.reduce((s, q, i) => s + Math.hypot(q[0] - reference[i][0], q[1] - reference[i][1]), 0) / 5 / referenceInterOcular;
     fivePointSum += fivePoint;
-    report.push(`${stem}: landmark error ${(100 * errorRatio).toFixed(2)}% IOD, 5-point ${fivePoint.toFixed(3)}`);
-    if (errorRatio >= 0.03) above3.push(stem);
+    report.push(`${photoName}: landmark error ${(100 * errorRatio).toFixed(2)}% IOD, 5-point ${fivePoint.toFixed(3)}`);
+    if (errorRatio >= 0.03) above3.push(photoName);
   }
   const fivePointMean = fivePointSum / photos.length;
   console.log(report.join('\n') + `\nmean 5-point error ${fivePointMean.toFixed(4)}`);

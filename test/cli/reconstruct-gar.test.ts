@@ -38,10 +38,10 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.equal(run.code, 0, run.stderr.slice(-600));
     assert.ok(!hasStackTrace(run.stderr));
     assert.match(run.stderr, /renderer: GAR .*preset fast/);
-    for (const name of ['000002.obj', '000002.ply', '000002.glb', '000002.json', '000002.overlay.png', '000002.gar.png', 'summary.jsonl']) {
+    for (const name of ['000002.jpg.obj', '000002.jpg.ply', '000002.jpg.glb', '000002.jpg.json', '000002.jpg.overlay.png', '000002.jpg.gar.png', 'summary.jsonl']) {
       assert.ok((await stat(join(out, name))).size > 0, `${name} written`);
     }
-    const json = JSON.parse(await readFile(join(out, '000002.json'), 'utf8'));
+    const json = JSON.parse(await readFile(join(out, '000002.jpg.json'), 'utf8'));
     assert.equal(json.renderer, 'gar');
     assert.deepEqual({ preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, cropSizePx: json.gar.cropSizePx }, { preset: 'fast', start: 'encoder', steps: 20, cropSizePx: 32 });
     assert.equal(json.gar.w.length, 128);
@@ -49,7 +49,7 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.ok(json.finalLoss.pixel > 0 && json.finalLoss.landmarkAndPriors > 0);
     assert.ok(json.gar.lossHistory.last < json.gar.lossHistory.first, 'refinement lowered the loss');
     for (const key of ['decode', 'detect', 'fit', 'align', 'encode', 'landmarks', 'refine', 'write', 'total']) assert.ok(json.timingsMs[key] >= 0, `timingsMs.${key}`);
-    assert.deepEqual(json.outputs, { obj: '000002.obj', ply: '000002.ply', glb: '000002.glb', gar: '000002.gar.png', overlay: '000002.overlay.png' });
+    assert.deepEqual(json.outputs, { obj: '000002.jpg.obj', ply: '000002.jpg.ply', glb: '000002.jpg.glb', gar: '000002.jpg.gar.png', overlay: '000002.jpg.overlay.png' });
     assert.equal(json.light, undefined, 'no SH light on the GAR path');
     // Landmarks in original-image pixels, near the detector's; the error field agrees with them.
     assert.equal(json.landmarks2d.length, 68);
@@ -59,18 +59,18 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.ok(json.landmarkErrorPx < 0.2 * json.interOcularPx, `landmark error ${json.landmarkErrorPx} px, inter-ocular ${json.interOcularPx} px`);
     assert.equal(json.pose.principalPointPx[0], json.imageSize.width / 2);
     assert.ok(json.pose.focalPx > 100 && json.pose.translationMm[2] < -100, 'camera in photo pixels, face in front of it');
-    const gar = await sharp(join(out, '000002.gar.png')).metadata();
+    const gar = await sharp(join(out, '000002.jpg.gar.png')).metadata();
     assert.deepEqual([gar.width, gar.height], [2 * 256 + 8, 256], 'crop | render, 8× enlarged');
     const summary = JSON.parse((await readFile(join(out, 'summary.jsonl'), 'utf8')).trim());
     assert.equal(summary.status, 'ok');
-    assert.ok(summary.outputs.includes('000002.gar.png') && summary.timingsMs.refine >= 0);
+    assert.ok(summary.outputs.includes('000002.jpg.gar.png') && summary.timingsMs.refine >= 0);
   });
 
   test('--renderer gar finds the shipped GAR + encoder; --preset instant runs the encoder alone', async () => {
     const out = join(work, 'out-shipped');
     const run = await runCli(['reconstruct', join(photosDir, '000006.jpg'), '--renderer', 'gar', '--preset', 'instant', '--out', out, '--workers', '1', '--json'], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
     assert.equal(run.code, 0, run.stderr.slice(-600));
-    const json = JSON.parse(await readFile(join(out, '000006.json'), 'utf8'));
+    const json = JSON.parse(await readFile(join(out, '000006.jpg.json'), 'utf8'));
     assert.deepEqual([json.renderer, json.gar.preset, json.gar.steps, json.gar.start], ['gar', 'instant', 0, 'encoder']);
     assert.equal(json.gar.lossHistory.values, 1);
   });
@@ -80,10 +80,10 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     const env = { FACEGAR_SHIPPED_MODELS_DIR: shipped };
     const byDefault = await runCli(['reconstruct', photo, '--preset', 'instant', '--out', join(work, 'o-default'), '--workers', '1', '--json'], { env });
     assert.equal(byDefault.code, 0, byDefault.stderr.slice(-600));
-    assert.equal(JSON.parse(await readFile(join(work, 'o-default', '000006.json'), 'utf8')).renderer, 'gar');
+    assert.equal(JSON.parse(await readFile(join(work, 'o-default', '000006.jpg.json'), 'utf8')).renderer, 'gar');
     const graphics = await runCli(['reconstruct', photo, '--landmark-steps', '30', '--photometric-steps', '0', '--out', join(work, 'o-graphics'), '--workers', '1', '--json'], { env });
     assert.equal(graphics.code, 0, graphics.stderr.slice(-600));
-    assert.equal(JSON.parse(await readFile(join(work, 'o-graphics', '000006.json'), 'utf8')).renderer, 'graphics');
+    assert.equal(JSON.parse(await readFile(join(work, 'o-graphics', '000006.jpg.json'), 'utf8')).renderer, 'graphics');
     const clashes = [
       await runCli(['reconstruct', photo, '--photometric-steps', '0', '--renderer', 'gar', '--out', join(work, 'o-clash1')], { env }),
       await runCli(['reconstruct', photo, '--render-size', '64', '--gar', garDir, '--out', join(work, 'o-clash2')], { env }),

@@ -13,6 +13,7 @@ export function runScript(script: string, args: string[], options: { timeoutMs?:
 
 /** Run any program from the repository root with the test environment; never rejects. */
 export function runProcess(program: string, args: string[], options: { timeoutMs?: number } = {}): Promise<CliRun> {
+  const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(program, args, {
       cwd: repositoryRoot,
@@ -24,7 +25,7 @@ export function runProcess(program: string, args: string[], options: { timeoutMs
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', (error) => { stderr += String(error); });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started }); });
   });
 }
 

@@ -5,11 +5,12 @@
  * manifest points at the old step-stamped weights, removed only after the new manifest is in place).
  */
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputMissingError, UsageError } from '../../common/errors.ts';
 import { encodeGarCheckpoint, validateGarCheckpointManifest, type GarCheckpointManifest } from '../../gar/checkpoint.ts';
 import type { GarTrainer } from '../../gar/train-gar.ts';
 import { ensureWritableDirectory, writeFileAtomic } from './atomic-write.ts';
+import { readRegularFile, UnreadableFileError } from './read-regular-file.ts';
 
 export const CHECKPOINT_MANIFEST = 'checkpoint.json';
 
@@ -52,15 +53,27 @@ export async function saveCheckpointFiles<M extends { weightsPath: string }>(
   return manifest;
 }
 
-/** The checkpoint in `dir` (validated manifest + weight bytes), or undefined when there is none. */
+/** Largest weights file read (bytes): a `paper`-sized training state (G, G_ema, D, Adam moments) is under 1 GiB. */
+export const MAX_WEIGHTS_FILE_BYTES = 2 * 1024 ** 3;
+/** Largest manifest read (bytes); real ones are about 2 KB. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The checkpoint in `dir` (validated manifest + weight bytes), or undefined when there is none.
+ * The weights file must be a regular file inside `dir` (the manifests' validators allow only a
+ * plain file name; checked again here), of at most MAX_WEIGHTS_FILE_BYTES.
+ */
 export async function readCheckpointFiles<M extends { weightsPath: string }>(dir: string, kind: CheckpointKind<M>): Promise<{ manifest: M; weights: Uint8Array } | undefined> {
   const manifest = await readManifestIfAny(dir, kind);
   if (!manifest) return undefined;
+  const path = resolve(dir, manifest.weightsPath);
+  if (dirname(path) !== resolve(dir)) throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: weightsPath ${manifest.weightsPath} leaves the checkpoint folder (refused)`);
   let weights: Uint8Array;
   try {
-    weights = new Uint8Array(await readFile(join(dir, manifest.weightsPath)));
+    weights = new Uint8Array(await readRegularFile(path, MAX_WEIGHTS_FILE_BYTES));
   } catch (error) {
-    throw new InputMissingError(`${join(dir, manifest.weightsPath)}: cannot read the ${kind.weightsName} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    const reason = error instanceof UnreadableFileError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new InputMissingError(`${path}: cannot read the ${kind.weightsName} (${reason})`, { cause: error });
   }
   return { manifest, weights };
 }
@@ -68,10 +81,11 @@ export async function readCheckpointFiles<M extends { weightsPath: string }>(dir
 async function readManifestIfAny<M extends { weightsPath: string }>(dir: string, kind: CheckpointKind<M>): Promise<M | undefined> {
   let text: string;
   try {
-    text = await readFile(join(dir, CHECKPOINT_MANIFEST), 'utf8');
+    text = (await readRegularFile(join(dir, CHECKPOINT_MANIFEST), MAX_MANIFEST_BYTES)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputMissingError(`${join(dir, CHECKPOINT_MANIFEST)}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    const reason = error instanceof UnreadableFileError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new InputMissingError(`${join(dir, CHECKPOINT_MANIFEST)}: cannot read (${reason})`, { cause: error });
   }
   try {
     return kind.validate(JSON.parse(text));

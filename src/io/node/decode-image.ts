@@ -6,16 +6,22 @@
  * The file's content decides the format, never its extension. Damaged files (truncated
  * JPEG or PNG) fail instead of coming out partly grey.
  */
-import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import type { RgbaImage } from '../../common/image.ts';
 import { InputMissingError, NotAnImageError, invalidParameterError } from '../../common/errors.ts';
 import { focalFromExif } from '../exif-focal.ts';
+import { formatBytes, readRegularFile, UnreadableFileError } from './read-regular-file.ts';
 
 /** Largest image decoded at full size (sharp's default guard: 16383², ~1 GiB of RGBA). */
 export const MAX_FULL_DECODE_PIXELS = 0x3fff * 0x3fff;
 /** Largest image accepted when decoding with `maxSide` (it is shrunk while it is read). */
 export const MAX_SCALED_DECODE_PIXELS = 30000 * 30000;
+/**
+ * Largest image file read (bytes). A camera JPEG is 2–30 MB and the 30000² limit above, as a
+ * JPEG, is about 150–250 MB; past this a file is refused before reading (also an endless
+ * device or a growing file: reading stops here).
+ */
+export const MAX_INPUT_FILE_BYTES = 256 * 1024 * 1024;
 
 export interface DecodeOptions {
   /** Longest side, in pixels, of the decoded image; larger images are downscaled while
@@ -87,13 +93,19 @@ export async function decodeImageBytesScaled(bytes: Uint8Array, label: string, o
   }
 }
 
+/** Only regular files, at most MAX_INPUT_FILE_BYTES: a FIFO, a device or a huge file is exit 4, at once. */
 async function readInput(path: string): Promise<Uint8Array> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path, MAX_INPUT_FILE_BYTES);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputMissingError(`${path}: no such file`, { cause: error });
     if (code === 'EISDIR') throw new NotAnImageError(`${path}: is a directory, not an image`, { cause: error });
+    if (code === 'ENXIO') throw new NotAnImageError(`${path}: not a regular file (a socket), not an image`, { cause: error });
+    if (error instanceof UnreadableFileError && error.code === 'EFBIG') {
+      throw new NotAnImageError(`${path}: file too large (over ${formatBytes(MAX_INPUT_FILE_BYTES)}), not read`, { cause: error });
+    }
+    if (error instanceof UnreadableFileError) throw new NotAnImageError(`${path}: ${error.message}, not an image`, { cause: error });
     throw new InputMissingError(`${path}: cannot read (${code ?? 'unknown error'})`, { cause: error });
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ModelUnavailableError } from '../../common/errors.ts';
@@ -10,6 +10,7 @@ import { decodeCompactModel, encodeCompactModel, COMPACT_MODEL_FORMAT_VERSION } 
 import { makeDirectories, writeFileAtomic } from './atomic-write.ts';
 import { defaultCacheDir, ensureBundle } from './model-cache.ts';
 import { ICT_FACEKIT_BUNDLE } from './bundles.ts';
+import { formatBytes, readRegularFile, UnreadableFileError } from './read-regular-file.ts';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -82,22 +83,40 @@ async function resolveSourceDir(options: LoadMorphableModelOptions, cacheDir: st
   });
 }
 
-/** Reads `name` as given when it has an extension, else `name.obj`, then `name.obj.gz`. */
+/**
+ * Largest model file read or inflated (bytes). ICT-FaceKit's largest OBJ is 2.6 MB; past this a
+ * file (or a gzip bomb, inflated) is refused before it can take the memory.
+ */
+export const MAX_MODEL_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads `name` as given when it has an extension, else `name.obj`, then `name.obj.gz`. Only
+ * regular files inside `dir`, at most MAX_MODEL_FILE_BYTES read and inflated; anything else is a
+ * ModelUnavailableError (exit 6) naming the file. A missing file resolves undefined.
+ */
 export function directoryReader(dir: string): ModelTextReader {
+  const root = resolve(dir);
   return async (name) => {
     const candidates = name.includes('.') ? [name] : [`${name}.obj`, `${name}.obj.gz`];
     for (const candidate of candidates) {
+      const path = resolve(root, candidate);
+      if (relative(root, path).startsWith('..') || dirname(path) !== root) throw new ModelUnavailableError(`${candidate}: a model file outside the model directory ${root} (refused)`);
       let bytes: Buffer;
       try {
-        bytes = await readFile(join(dir, candidate));
-      } catch {
-        continue;
+        bytes = await readRegularFile(path, MAX_MODEL_FILE_BYTES);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        const reason = error instanceof UnreadableFileError ? error.message : `cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+        throw new ModelUnavailableError(`${path}: ${reason}`, { cause: error });
       }
       if (candidate.endsWith('.gz')) {
         try {
-          bytes = await gunzipAsync(bytes);
-        } catch {
-          throw new ModelUnavailableError(`${join(dir, candidate)}: corrupt gzip data`);
+          bytes = await gunzipAsync(bytes, { maxOutputLength: MAX_MODEL_FILE_BYTES });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+            throw new ModelUnavailableError(`${path}: inflates to more than ${formatBytes(MAX_MODEL_FILE_BYTES)} (a gzip bomb, or not a model file)`, { cause: error });
+          }
+          throw new ModelUnavailableError(`${path}: corrupt gzip data`, { cause: error });
         }
       }
       return bytes.toString('utf8');
