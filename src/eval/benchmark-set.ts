@@ -8,26 +8,23 @@
  */
 import { UsageError } from '../common/errors.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
+import type { StudioTruth } from '../shading/studio-renderer.ts';
 
 export const SET_FACE_FORMAT = 'facegar-synthetic-face';
 export const SET_FORMAT = 'facegar-synthetic-set';
 
-/** What the benchmark knows about one photo. Pose: p_cam = R p + t; camera as in geometry/camera.ts. */
-export interface BenchmarkTruth {
-  /** [V*3] mm, model space (the shape before pose). */
-  verticesModel: Float32Array;
+/**
+ * What the benchmark knows about one photo: the studio truth's shape, pose and landmarks
+ * (verticesModel [V*3] mm model space, rotation row-major with p_cam = R p + t, translationMm,
+ * anglesDeg, landmarks2d [68*2] = the model's landmark vertices projected with the true camera),
+ * the coefficients, and the camera as plain numbers (geometry/camera.ts conventions).
+ */
+export interface BenchmarkTruth extends Pick<StudioTruth, 'verticesModel' | 'rotation' | 'translationMm' | 'anglesDeg' | 'landmarks2d'> {
   /** [K] identity coefficients, [E] expression weights (model order). */
   identity: Float32Array;
   expression: Float32Array;
-  /** Row-major 3×3. */
-  rotation: Float64Array;
-  translationMm: [number, number, number];
-  /** [pitch, yaw, roll], R = Rz(roll)·Ry(yaw)·Rx(pitch). */
-  anglesDeg: [number, number, number];
   focalPx: number;
   principalPointPx: [number, number];
-  /** [68*2] the model's 68 landmark vertices projected with the true camera (px). */
-  landmarks2d: Float32Array;
   /** [68] whether each landmark is seen (not hidden by the face); absent when unknown. */
   landmarkVisible?: boolean[];
 }
