@@ -1,5 +1,4 @@
 import { eulerFromRotation } from '../geometry/rotation.ts';
-import type { FitFrame } from './landmark-stage.ts';
 
 /**
  * A head pose and focal length to hold fixed during a fit (diagnostics: the benchmark's
@@ -22,10 +21,11 @@ export interface PoseVariableValues {
 }
 
 /**
- * The pose variables that make `currentPose(variables, frame)` return `pose`: camera point =
+ * The pose variables that make `currentPose(variables, frame)` return `pose` (frame: the fit's
+ * FitFrame, landmark-stage.ts, or the parts of it used here): camera point =
  * R·(p − pivot) + (dx·D, dy·D, −D), so (dx·D, dy·D, −D) = t + R·pivot.
  */
-export function poseVariableValues(pose: FixedPose, frame: Pick<FitFrame, 'pivotMm' | 'initialDepthMm' | 'focalPriorPx'>): PoseVariableValues {
+export function poseVariableValues(pose: FixedPose, frame: { pivotMm: ArrayLike<number>; initialDepthMm: number; focalPriorPx: number }): PoseVariableValues {
   const r = pose.rotation, p = frame.pivotMm;
   const centre = [0, 1, 2].map((row) => pose.translationMm[row] + r[3 * row] * p[0] + r[3 * row + 1] * p[1] + r[3 * row + 2] * p[2]);
   const depth = -centre[2];
