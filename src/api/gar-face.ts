@@ -5,6 +5,7 @@ import { applyAffine2D, invertAffine2D, type Affine2D, type RgbaImage } from '..
 import { UsageError } from '../common/errors.ts';
 import { alignFaceCrop } from '../detect/align-face-crop.ts';
 import type { FaceFit } from '../fit/fit-face.ts';
+import type { FixedPose } from '../fit/fixed-pose.ts';
 import { refineWithGar, type GarRefineTerms } from '../fit/gar-refine.ts';
 import { validateGarRefineConfig, type GarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import type { ModelTensors } from '../fit/model-tensors.ts';
@@ -21,6 +22,8 @@ export interface GarFaceOptions {
   refine?: Partial<GarRefineConfig>;
   /** Where refinement starts: the encoder's estimate (needs an encoder) or the mean face and w̄. Default: encoder when there is one. */
   start?: 'encoder' | 'mean';
+  /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
+  fixedPose?: FixedPose;
   onStep?: (step: number, total: number) => void;
   /** The camera's focal length in photo pixels when known (EXIF, calibration): the fit keeps it. */
   knownFocalPx?: number;
@@ -87,6 +90,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     }
   }
   const encodeMs = lap();
+  const fixedPose = options.fixedPose && cropFixedPose(options.fixedPose, cropFromImage);
   const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
   const identityPrior = shapeEncoder && estimate
     ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
@@ -96,7 +100,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   if (knownLogFocal !== undefined && estimate) estimate = { ...estimate, pose: { ...estimate.pose, logFocal: knownLogFocal } };
   const logFocalPriorMean = knownLogFocal ?? (identityPrior ? estimate!.pose.logFocal : undefined);
   const refined = refineWithGar(models.generator, modelTensors, {
-    crop, frame, landmarks68: cropLandmarks, start: estimate,
+    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose,
     ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
   }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
   const refineMs = lap();
@@ -138,6 +142,13 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
       timingsMs: { align: alignMs, encode: encodeMs, landmarks: refined.timingsMs.landmarks, refine: refineMs - refined.timingsMs.landmarks },
     },
   };
+}
+
+/** A photo camera's pose as the crop's camera sees it: turned about the optical axis, focal length scaled like the pixels. */
+function cropFixedPose(pose: FixedPose, cropFromImage: Affine2D): FixedPose {
+  const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
+  const { rotation, translationMm } = turnAboutOpticalAxis(pose.rotation, pose.translationMm, -turnRad);
+  return { rotation, translationMm, focalPx: pose.focalPx * scale };
 }
 
 /**

@@ -6,6 +6,8 @@ import { createFaceDetector, type DetectedFace, type DetectorModelFiles, type Fa
 import { ModelTensors } from '../fit/model-tensors.ts';
 import { fitFace, type FaceFit } from '../fit/fit-face.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
+import { landmarkBounds } from '../fit/fit-frame.ts';
+import type { FixedPose } from '../fit/fixed-pose.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
@@ -48,6 +50,16 @@ export interface ReconstructOptions {
    * hold the fit to it instead of estimating it. Default: estimated.
    */
   knownFocalPx?: number;
+  /**
+   * Diagnostics: fit one face to these [68*2] iBUG-68 points (px) instead of running the detector
+   * (no FaceMesh points, so no dense landmark term). The benchmark's oracle-landmarks row passes
+   * the true projected landmarks.
+   */
+  landmarks68?: Float32Array;
+  /** Graphics path: the model vertex under each of the 68 landmarks (default: calibrated for the detector). */
+  landmarkVertices?: ArrayLike<number>;
+  /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
+  fixedPose?: FixedPose;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
   onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
 }
@@ -135,7 +147,8 @@ export class Reconstructor {
     if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
-    const detected = (await this.detector.detect(image, { maxFaces })).slice(0, maxFaces);
+    if (options.landmarks68 && options.landmarks68.length !== 136) throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
+    const detected = options.landmarks68 ? [faceFromLandmarks(options.landmarks68)] : (await this.detector.detect(image, { maxFaces })).slice(0, maxFaces);
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
     const faces: FaceReconstruction[] = [];
@@ -147,7 +160,7 @@ export class Reconstructor {
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, knownFocalPx,
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, knownFocalPx,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
         });
@@ -157,7 +170,7 @@ export class Reconstructor {
         const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
         const fit = fitFace(this.modelTensors, image, face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
           report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total, step / total);
-        }, face.mesh468);
+        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: options.landmarkVertices, fixedPose: options.fixedPose });
         faces.push(this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'));
       }
     });
@@ -198,6 +211,12 @@ export class Reconstructor {
     this.garModels?.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
+}
+
+/** A face given by its landmarks alone (no detector ran): box = the landmarks' extent, scores 1, no mesh. */
+function faceFromLandmarks(landmarks68: Float32Array): DetectedFace {
+  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
+  return { box: { x: minU, y: minV, width: maxU - minU, height: maxV - minV }, detectionScore: 1, meshScore: 1, mesh468: new Float32Array(0), landmarks68 };
 }
 
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */

@@ -22,15 +22,26 @@ Benchmarks:
 facegar eval synthetic [options]
   Renders --n photos with the studio renderer (specular light, cast shadows, textured skin,
   eyes, backgrounds, blur, noise; scene seeds = hash("benchmark", seed, index), a stream no
-  training data uses), reconstructs each through the normal library path (detection
-  included: a missed face counts against the success rate), aligns each mesh to the truth
-  with a similarity transform on the narrow face area and reports per-vertex error in mm
-  (median, mean, 90th percentile), split by |yaw| 0–20°, 20–40°, 40–60°, landmark NME (mean
-  2D distance / true inter-ocular distance), success rate and time per image. A mean-face
-  row (the model's neutral shape, no fitting) is always printed for scale. With a GAR (--gar, or
-  the one shipped under models/), the paper's three variants share the table: graphics (graphics-
-  renderer fit), gar-mean-init (GAR refinement from the mean face and w̄) and gar-encoder-init
-  (GAR refinement from the encoder's estimate; needs an encoder).
+  training data uses), or reads a test set folder (--set, e.g. Blender Cycles renders made by
+  scripts/render-cycles-set.py), reconstructs each through the normal library path (detection
+  included: a missed face counts against the success rate), aligns each mesh to the truth with
+  a similarity transform and reports, per method row:
+    median mm     per image the median per-vertex error over the full face area (9,409
+                  vertices), then the mean over images; p90 mm: 90th percentile over images
+    × mean face   median mm over the mean face's on the same images
+    id r          mean over identity modes of the correlation across images between fitted and
+                  true coefficients; top20: over the 20 modes of largest geometric effect
+    focal err %   median over images of |f − f_true| / f_true
+    NME %         mean 2D landmark distance / true inter-ocular distance
+    success, ms/img, median mm by |yaw| 0–30°, 30–60°, 60–90°, and the original columns: all
+                  images' errors on the narrow face area (6,706 vertices) pooled: median, mean, p90
+  A mean-face row (the model's neutral shape, no fitting) is always printed for scale. With a GAR
+  (--gar, or the one shipped under models/), the paper's three variants share the table: graphics
+  (graphics-renderer fit), gar-mean-init (GAR refinement from the mean face and w̄) and
+  gar-encoder-init (GAR refinement from the encoder's estimate; needs an encoder). Diagnostics:
+  oracle-landmarks (the graphics path's landmark stage fed the true 2D landmarks, the model's own
+  landmark vertices, no detector; on by default) and true-pose (the default fit, GAR when there is
+  one, with the true pose and focal length held fixed; ask for it with --methods).
 
 facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--json]
   NOW_DIR as published: imagepathsvalidation.txt (lines …/<subject>/<subset>/<file>.jpg),
@@ -47,10 +58,15 @@ ${MICC_HELP}
 ${AFLW2000_HELP}
 ${EVAL_GAR_HELP}
 Options of synthetic:
-      --n <count>            [number] photos (default: 50)
+      --n <count>            [number] photos (default: 50; with --set: the whole set)
+      --set <dir>            [string] score a test set folder instead of studio renders: per face
+                             NNNN.png, NNNN.json (truth), NNNN.f32 (vertices), and set.json (README
+                             "Accuracy"); a malformed file exits 2, a missing one 3, a bad photo 4
+      --write-set <dir>      [string] write --n studio renders (--seed) in that layout and exit
       --seed <n>             [number] benchmark seed (default: 1)
-      --methods <list>       [string] rows, comma-separated: graphics, gar-mean-init, gar-encoder-init
-                             (default: graphics and every GAR row a GAR/encoder is found for)
+      --methods <list>       [string] rows, comma-separated: graphics, gar-mean-init, gar-encoder-init,
+                             oracle-landmarks, true-pose (default: graphics, every GAR row a GAR/encoder
+                             is found for, and oracle-landmarks)
       --renderer <name>      [string] graphics | gar: only that renderer's rows (default: both)
       --gar <dir>            [string] GAR run or model dir (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
@@ -64,8 +80,9 @@ Options of synthetic:
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
       --backend <name>       [string] wasm | cpu | tensorflow (default: wasm)
       --json                 [boolean] print one JSON object { rows: [...] } on stdout
-      --report <dir>         [string] also write DIR/contact-sheet.png (render | fit overlay | per-vertex
-                             error heat map, legend in mm, for the first 12 images; failures tinted red),
+      --report <dir>         [string] also write DIR/contact-sheet.png (photo | fit overlay | one per-vertex
+                             error heat map per method, legend in mm, for the first 12 images; failures
+                             tinted red),
                              DIR/error-histogram.png, DIR/report.md and DIR/report.json (with every
                              image's scene parameters)
   -q, --quiet                [boolean] no progress lines on stderr
@@ -89,14 +106,15 @@ export async function run(args: string[]): Promise<number> {
 
 async function syntheticCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, {
-    n: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, renderer: { type: 'string' }, methods: { type: 'string' },
+    n: { type: 'string' }, seed: { type: 'string', default: '1' }, set: { type: 'string' }, 'write-set': { type: 'string' }, renderer: { type: 'string' }, methods: { type: 'string' },
     gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
     'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
     backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
   }, { allowPositionals: false });
   if (values.help) { process.stdout.write(EVAL_HELP); return EXIT_CODES.ok; }
-  const count = integerOption(values.n, 'n', 1);
+  const count = integerOption(values.n ?? '50', 'n', 1);
+  if (values.set !== undefined && values['write-set'] !== undefined) throw new UsageError('--set reads a test set and --write-set writes one: give one of them');
   const seed = integerOption(values.seed, 'seed', 0);
   if (values.renderer !== undefined && values.renderer !== 'graphics' && values.renderer !== 'gar') throw new UsageError(`Expected graphics or gar for --renderer but received ${values.renderer}`);
   const { BENCHMARK_METHODS } = await import('../eval/synthetic-benchmark.ts');
@@ -120,7 +138,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
     validateGarRefineConfig(garRefine, values.preset);
   }
   if (garSteps !== undefined) garRefine.steps = garSteps;
-  const wantsGar = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m !== 'graphics') ?? false);
+  const wantsGar = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m.startsWith('gar-')) ?? false);
   if (values.renderer === 'graphics' && wantsGar) throw new UsageError('--renderer graphics excludes the GAR rows (--gar, --encoder, gar-* methods)');
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
   if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
@@ -129,9 +147,27 @@ async function syntheticCommand(args: string[]): Promise<number> {
   if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
 
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
+  if (values['write-set'] !== undefined) {
+    const { model } = await loadMorphableModel({ modelDir: values.model });
+    const { writeSyntheticSet } = await import('../io/node/synthetic-set-files.ts');
+    const { benchmarkSceneSeed, studioBenchmarkFace } = await import('../eval/synthetic-benchmark.ts');
+    const { renderStudioPhoto } = await import('../shading/studio-renderer.ts');
+    const { sampleStudioScene } = await import('../shading/studio-scene.ts');
+    const dir = resolve(values['write-set']);
+    function* faces() {
+      for (let index = 0; index < count; index++) {
+        const sceneSeed = benchmarkSceneSeed(seed, index);
+        if (!values.quiet) process.stderr.write(`image ${index + 1}/${count}\n`);
+        yield studioBenchmarkFace(renderStudioPhoto(model, sampleStudioScene(model, sceneSeed)), sceneSeed);
+      }
+    }
+    const stems = await writeSyntheticSet(dir, faces(), model, { name: 'facegar-studio', seed, version: (await import('./version.ts')).VERSION });
+    process.stdout.write(`${stems.length} studio faces written to ${dir}\n`);
+    return EXIT_CODES.ok;
+  }
   const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
   const { Reconstructor } = await import('../api/reconstruct.ts');
-  const { runSyntheticBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
+  const { runSyntheticBenchmark, runBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
   const { chooseRenderer, readGarModelFiles } = await import('../io/node/gar-models.ts');
   const { ModelUnavailableError } = await import('../common/errors.ts');
   let gar: Awaited<ReturnType<typeof readGarModelFiles>> | undefined;
@@ -146,18 +182,22 @@ async function syntheticCommand(args: string[]): Promise<number> {
     if (choice) gar = await readGarModelFiles(choice as typeof choice & { garDir: string });
   }
   const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
+  // Read the set's file list before the networks load: a wrong folder fails fast.
+  const setSource = values.set === undefined ? undefined : await (await import('../io/node/synthetic-set-files.ts')).syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : count);
   const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
   if (methods === undefined && values.renderer === 'gar') methods = ['gar-mean-init', ...(reconstructor.garAvailable.encoder ? ['gar-encoder-init' as const] : [])];
   if (methods === undefined && values.renderer === 'graphics') methods = ['graphics'];
+  // Default: every renderer row this reconstructor can run, and the cheap oracle-landmarks diagnostic.
+  methods ??= [...(await import('../eval/synthetic-benchmark.ts')).availableBenchmarkMethods(reconstructor), 'oracle-landmarks'];
   if (methods?.includes('gar-encoder-init') && !reconstructor.garAvailable.encoder) {
     reconstructor.dispose();
     throw new ModelUnavailableError('gar-encoder-init needs an encoder: pass --encoder ENC_DIR (made by facegar train-encoder)');
   }
   if (!values.quiet && gar) process.stderr.write(`GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`);
   try {
-    const result = await runSyntheticBenchmark(model, reconstructor, { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine }, (_index, _count, line) => {
-      if (!values.quiet) process.stderr.write(`${line}\n`);
-    });
+    const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine };
+    const onImage = (_index: number, _count: number, line: string) => { if (!values.quiet) process.stderr.write(`${line}\n`); };
+    const result = setSource ? await runBenchmark(model, reconstructor, setSource, config, onImage) : await runSyntheticBenchmark(model, reconstructor, config, onImage);
     if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');
     else process.stdout.write(formatBenchmarkTable(result.rows));
     if (values.report !== undefined) await writeSyntheticReport(resolve(values.report), result, model, ['facegar', 'eval', 'synthetic', ...args].join(' '));

@@ -1,4 +1,5 @@
-import { interOcularDistance, type FaceReconstruction, type Reconstructor } from '../api/reconstruct.ts';
+import { interOcularDistance, type ReconstructOptions, type Reconstructor } from '../api/reconstruct.ts';
+import type { RgbaImage } from '../common/image.ts';
 import { FacegarError } from '../common/errors.ts';
 import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
@@ -6,10 +7,11 @@ import { applySimilarityTransform, estimateSimilarityTransform } from '../geomet
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { hashSeed } from '../common/seeded-random.ts';
 import { renderStudioPhoto, type StudioRender } from '../shading/studio-renderer.ts';
-import { sampleStudioScene, type StudioSceneConfig } from '../shading/studio-scene.ts';
-import { concatSamples, summarizeErrors } from './error-statistics.ts';
+import { sampleStudioScene, studioSceneRecord, type StudioSceneConfig } from '../shading/studio-scene.ts';
+import type { BenchmarkTruth } from './benchmark-set.ts';
+import { imageMedianMm, summarizeRows, type BenchmarkRow, type BenchmarkSample } from './benchmark-rows.ts';
 
-export const YAW_BUCKETS = [[0, 20], [20, 40], [40, 60]] as const;
+export { YAW_BUCKETS, formatBenchmarkTable, type BenchmarkFitView, type BenchmarkRow, type BenchmarkSample, type YawBreakdown } from './benchmark-rows.ts';
 
 /**
  * Seed of benchmark image `index`: hash('benchmark', seed, index). Training data derives its
@@ -29,7 +31,10 @@ export interface SyntheticBenchmarkConfig {
   /**
    * Methods compared, each a row: `graphics` (graphics-renderer fit), `gar-mean-init` (GAR
    * refinement from the mean face and w̄), `gar-encoder-init` (GAR refinement from the encoder's
-   * estimate), the paper's three variants. Default: graphics, plus the GAR rows the reconstructor can run.
+   * estimate), the paper's three variants; and two diagnostics: `oracle-landmarks` (the graphics
+   * path's landmark stage alone, fed the true 2D landmarks with the model's own landmark vertices,
+   * no detector) and `true-pose` (the default fit, GAR when the reconstructor holds one, with the
+   * true pose and focal length held fixed). Default: graphics, plus the GAR rows the reconstructor can run.
    */
   methods?: BenchmarkMethod[];
   /** GAR rows: refinement preset. Default `default`. */
@@ -38,62 +43,45 @@ export interface SyntheticBenchmarkConfig {
   garRefine?: Partial<GarRefineConfig>;
 }
 
-export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init'] as const;
+export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose'] as const;
 export type BenchmarkMethod = typeof BENCHMARK_METHODS[number];
 
 export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({ count: 50, seed: 1, fit: {}, scene: {}, garPreset: 'default' });
 
-/** The methods a reconstructor can run: graphics always, the GAR rows when it holds a GAR (encoder row: with an encoder). */
+/** The renderer rows a reconstructor can run: graphics always, the GAR rows when it holds a GAR (encoder row: with an encoder). */
 export function availableBenchmarkMethods(reconstructor: Reconstructor): BenchmarkMethod[] {
   const gar = reconstructor.garAvailable;
   return ['graphics', ...(gar.gar ? ['gar-mean-init' as const] : []), ...(gar.encoder ? ['gar-encoder-init' as const] : [])];
 }
 
-/** Per-yaw-bucket summary, keyed "0-20", "20-40", "40-60". */
-export type YawBreakdown = Record<string, { medianMm: number; meanMm: number; p90Mm: number; images: number }>;
-
-export interface BenchmarkRow {
-  name: string;
-  medianMm: number;
-  meanMm: number;
-  p90Mm: number;
-  /** Mean 2D landmark distance / true inter-ocular distance; null when the row does not fit landmarks. */
-  landmarkNme: number | null;
-  successRate: number;
-  msPerImage: number;
-  byYaw: YawBreakdown;
-}
-
-/** One image's outcome for one method. */
-export interface BenchmarkSample {
-  index: number;
+/** One photo of a benchmark with its truth, and a plain record of how it was made (for reports). */
+export interface BenchmarkFace {
+  image: RgbaImage;
+  truth: BenchmarkTruth;
+  /** Studio: the scene seed; a set: the generator's index (or the position in the set). */
   sceneSeed: number;
-  yawDeg: number;
-  ok: boolean;
-  failure?: string;
-  /** [narrow face vertex count] mm, after similarity alignment; absent when failed. */
-  vertexErrorsMm?: Float64Array;
-  landmarkNme?: number;
-  ms: number;
-  /** Predicted model-space vertices [V*3] (for reports). */
-  vertices?: Float32Array;
-  /** Pose, camera and landmarks of the fit (for overlays in reports); absent for mean-face and failures. */
-  fit?: BenchmarkFitView;
+  record: Record<string, unknown>;
 }
 
-/** What an overlay of a fit needs (see `renderOverlay`). */
-export type BenchmarkFitView = Pick<FaceReconstruction, 'vertices' | 'rotation' | 'translationMm' | 'focalPx' | 'principalPointPx' | 'landmarks2d' | 'detectedLandmarks2d'>;
+/** The photos of a benchmark, fetched one at a time (a set on disk is read lazily). */
+export interface BenchmarkFaceSource {
+  count: number;
+  face(index: number): BenchmarkFace | Promise<BenchmarkFace>;
+}
 
 export interface SyntheticBenchmarkResult {
   rows: BenchmarkRow[];
   samples: Record<string, BenchmarkSample[]>;
-  renders: StudioRender[];
+  /** Every photo scored, in order. */
+  faces: BenchmarkFace[];
+  /** Studio mode: the renders (the same photos, with their scenes). */
+  renders?: StudioRender[];
 }
 
 /**
- * Per-vertex error (mm) between a prediction and the truth on the narrow face area, after the
- * least-squares similarity alignment of the prediction onto the truth over those vertices
- * (same topology: the correspondences are the vertex ids).
+ * Per-vertex error (mm) between a prediction and the truth over vertices [0, vertexCount),
+ * after the least-squares similarity alignment of the prediction onto the truth over those
+ * vertices (same topology: the correspondences are the vertex ids).
  */
 export function alignedVertexErrorsMm(predicted: ArrayLike<number>, truth: ArrayLike<number>, vertexCount: number): Float64Array {
   const p = Float64Array.from({ length: vertexCount * 3 }, (_, i) => predicted[i]);
@@ -116,50 +104,78 @@ export function renderBenchmarkScenes(model: MorphableModel, config: Pick<Synthe
   return Array.from({ length: config.count }, (_, index) => renderStudioPhoto(model, sampleStudioScene(model, benchmarkSceneSeed(config.seed, index), config.scene)));
 }
 
+/** A studio render as a benchmark face. */
+export function studioBenchmarkFace(render: StudioRender, sceneSeed: number): BenchmarkFace {
+  const { truth, scene } = render;
+  return {
+    image: render.image, sceneSeed, record: studioSceneRecord(scene),
+    truth: { verticesModel: truth.verticesModel, identity: scene.identity, expression: scene.expression, rotation: truth.rotation, translationMm: truth.translationMm,
+      anglesDeg: truth.anglesDeg, focalPx: truth.camera.focalPx, principalPointPx: truth.camera.principalPointPx, landmarks2d: truth.landmarks2d },
+  };
+}
+
 /**
- * Run the synthetic benchmark: render the photos, reconstruct each through `reconstructor`
- * (detection included: a missed face counts against the success rate), and summarise the
- * errors. Always includes a `mean-face` row (the model's neutral shape, no fitting).
- * `onImage` is called after each image with a one-line description.
+ * Run the synthetic benchmark on studio renders: render the photos (seeds from
+ * benchmarkSceneSeed), then {@link runBenchmark}.
  */
 export async function runSyntheticBenchmark(model: MorphableModel, reconstructor: Reconstructor | undefined, configOverrides: Partial<SyntheticBenchmarkConfig> = {},
                                             onImage?: (index: number, count: number, line: string) => void): Promise<SyntheticBenchmarkResult> {
   const config = { ...DEFAULT_SYNTHETIC_BENCHMARK_CONFIG, ...configOverrides };
   if (!Number.isInteger(config.count) || config.count < 1) throw new RangeError(`count must be a positive integer, got ${config.count}`);
-  const narrow = model.narrowFaceVertexCount;
+  const renders: StudioRender[] = [];
+  const source: BenchmarkFaceSource = {
+    count: config.count,
+    face: (index) => {
+      const sceneSeed = benchmarkSceneSeed(config.seed, index);
+      const render = renderStudioPhoto(model, sampleStudioScene(model, sceneSeed, config.scene));
+      renders.push(render);
+      return studioBenchmarkFace(render, sceneSeed);
+    },
+  };
+  return { ...await runBenchmark(model, reconstructor, source, config, onImage), renders };
+}
+
+/**
+ * Reconstruct each photo of `source` through `reconstructor` (detection included: a missed face
+ * counts against the success rate; the oracle-landmarks row skips the detector) and summarise
+ * the errors. Always includes a `mean-face` row (the model's neutral shape, no fitting).
+ * `onImage` is called after each image with a one-line description.
+ */
+export async function runBenchmark(model: MorphableModel, reconstructor: Reconstructor | undefined, source: BenchmarkFaceSource,
+                                   configOverrides: Partial<SyntheticBenchmarkConfig> = {}, onImage?: (index: number, count: number, line: string) => void): Promise<SyntheticBenchmarkResult> {
+  const config = { ...DEFAULT_SYNTHETIC_BENCHMARK_CONFIG, ...configOverrides };
+  const narrow = model.narrowFaceVertexCount, full = model.vertexCount;
   const methods = reconstructor ? config.methods ?? availableBenchmarkMethods(reconstructor) : [];
   if (reconstructor) {
-    const available = availableBenchmarkMethods(reconstructor);
+    const available: BenchmarkMethod[] = [...availableBenchmarkMethods(reconstructor), 'oracle-landmarks', 'true-pose'];
     const missing = methods.find((m) => !available.includes(m));
     if (missing) throw new RangeError(`method ${missing} needs ${missing === 'gar-encoder-init' ? 'an encoder' : 'a GAR'} in the reconstructor`);
   }
   const samples: Record<string, BenchmarkSample[]> = { 'mean-face': [] };
   for (const method of methods) samples[method] = [];
-  const renders: StudioRender[] = [];
-  for (let index = 0; index < config.count; index++) {
-    const sceneSeed = benchmarkSceneSeed(config.seed, index);
-    const render = renderStudioPhoto(model, sampleStudioScene(model, sceneSeed, config.scene));
-    renders.push(render);
-    const yawDeg = render.truth.anglesDeg[1];
-    samples['mean-face'].push({ index, sceneSeed, yawDeg, ok: true, ms: 0, vertexErrorsMm: alignedVertexErrorsMm(model.neutral, render.truth.verticesModel, narrow), vertices: model.neutral });
-    let line = `image ${index + 1}/${config.count} yaw ${yawDeg.toFixed(0)}°`;
+  const faces: BenchmarkFace[] = [];
+  for (let index = 0; index < source.count; index++) {
+    const face = await source.face(index);
+    faces.push(face);
+    const { truth, sceneSeed } = face;
+    const yawDeg = truth.anglesDeg[1];
+    samples['mean-face'].push({ index, sceneSeed, yawDeg, ok: true, ms: 0, vertices: model.neutral,
+      vertexErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, narrow), faceErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, full) });
+    let line = `image ${index + 1}/${source.count} yaw ${yawDeg.toFixed(0)}°; mean-face median ${imageMedianMm(samples['mean-face'][index]).toFixed(2)} mm`;
     for (const method of methods) {
       const started = performance.now();
       let sample: BenchmarkSample;
       try {
-        const result = await reconstructor!.reconstruct(render.image, {
-          maxFaces: 1, fit: config.fit,
-          ...(method === 'graphics' ? { renderer: 'graphics' } : { renderer: 'gar', garPreset: config.garPreset, garRefine: config.garRefine, garStart: method === 'gar-mean-init' ? 'mean' : 'encoder' }),
-        });
-        const face = result.faces[0];
+        const result = await reconstructor!.reconstruct(face.image, { maxFaces: 1, ...methodOptions(method, config, reconstructor!, model, face) });
+        const fitted = result.faces[0];
         sample = {
-          index, sceneSeed, yawDeg, ok: true, ms: performance.now() - started, vertices: face.vertices,
-          fit: { vertices: face.vertices, rotation: face.rotation, translationMm: face.translationMm, focalPx: face.focalPx, principalPointPx: face.principalPointPx, landmarks2d: face.landmarks2d, detectedLandmarks2d: face.detectedLandmarks2d },
-          vertexErrorsMm: alignedVertexErrorsMm(face.vertices, render.truth.verticesModel, narrow),
-          landmarkNme: landmarkNme(face.landmarks2d, render.truth.landmarks2d),
+          index, sceneSeed, yawDeg, ok: true, ms: performance.now() - started, vertices: fitted.vertices, identity: fitted.identity, focalPx: fitted.focalPx,
+          fit: { vertices: fitted.vertices, rotation: fitted.rotation, translationMm: fitted.translationMm, focalPx: fitted.focalPx, principalPointPx: fitted.principalPointPx, landmarks2d: fitted.landmarks2d, detectedLandmarks2d: fitted.detectedLandmarks2d },
+          vertexErrorsMm: alignedVertexErrorsMm(fitted.vertices, truth.verticesModel, narrow),
+          faceErrorsMm: alignedVertexErrorsMm(fitted.vertices, truth.verticesModel, full),
+          landmarkNme: landmarkNme(fitted.landmarks2d, truth.landmarks2d),
         };
-        const errors = summarizeErrors(sample.vertexErrorsMm!);
-        line += `; ${method} median ${errors.median.toFixed(2)} mm, NME ${(100 * sample.landmarkNme!).toFixed(1)} %, ${sample.ms.toFixed(0)} ms`;
+        line += `; ${method} median ${imageMedianMm(sample).toFixed(2)} mm, NME ${(100 * sample.landmarkNme!).toFixed(1)} %, ${sample.ms.toFixed(0)} ms`;
       } catch (error) {
         if (!(error instanceof FacegarError)) throw error;
         sample = { index, sceneSeed, yawDeg, ok: false, failure: error.code, ms: performance.now() - started };
@@ -167,41 +183,27 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
       }
       samples[method].push(sample);
     }
-    onImage?.(index, config.count, line);
+    onImage?.(index, source.count, line);
   }
-  const rows = Object.entries(samples).map(([name, list]) => summarizeRow(name, list, name !== 'mean-face'));
-  return { rows, samples, renders };
+  return { rows: summarizeRows(samples, faces.map((f) => f.truth), model), samples, faces };
 }
 
-function summarizeRow(name: string, samples: BenchmarkSample[], hasLandmarks: boolean): BenchmarkRow {
-  const ok = samples.filter((s) => s.ok);
-  const all = summarizeErrors(concatSamples(ok.map((s) => s.vertexErrorsMm!)));
-  const byYaw: YawBreakdown = {};
-  for (const [low, high] of YAW_BUCKETS) {
-    const inBucket = ok.filter((s) => Math.abs(s.yawDeg) >= low && (Math.abs(s.yawDeg) < high || high === 60));
-    const summary = summarizeErrors(concatSamples(inBucket.map((s) => s.vertexErrorsMm!)));
-    byYaw[`${low}-${high}`] = { medianMm: round(summary.median), meanMm: round(summary.mean), p90Mm: round(summary.p90), images: inBucket.length };
+/** The reconstruct options of one benchmark row for one photo. */
+function methodOptions(method: BenchmarkMethod, config: SyntheticBenchmarkConfig, reconstructor: Reconstructor, model: MorphableModel, face: BenchmarkFace): ReconstructOptions {
+  const gar = (start?: 'mean' | 'encoder'): ReconstructOptions => ({ renderer: 'gar', garPreset: config.garPreset, garRefine: config.garRefine, ...(start ? { garStart: start } : {}) });
+  switch (method) {
+    case 'graphics': return { renderer: 'graphics', fit: config.fit };
+    case 'gar-mean-init': return gar('mean');
+    case 'gar-encoder-init': return gar('encoder');
+    case 'oracle-landmarks':
+      return { renderer: 'graphics', fit: { ...config.fit, photometricSteps: 0 }, landmarks68: face.truth.landmarks2d, landmarkVertices: model.landmarkVertexIndices };
+    case 'true-pose': {
+      const { truth } = face;
+      const [cx, cy] = truth.principalPointPx;
+      // The fits put the principal point at the image centre: a truth elsewhere cannot be held.
+      if (Math.abs(cx - face.image.width / 2) > 0.5 || Math.abs(cy - face.image.height / 2) > 0.5) throw new RangeError(`true-pose needs the true principal point at the image centre, got (${cx}, ${cy})`);
+      const fixedPose = { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.focalPx };
+      return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), fixedPose };
+    }
   }
-  const nmes = ok.map((s) => s.landmarkNme ?? NaN);
-  return {
-    name,
-    medianMm: round(all.median), meanMm: round(all.mean), p90Mm: round(all.p90),
-    landmarkNme: hasLandmarks && nmes.length ? round(nmes.reduce((a, b) => a + b, 0) / nmes.length, 4) : null,
-    successRate: samples.length ? ok.length / samples.length : 0,
-    msPerImage: round(samples.reduce((s, x) => s + x.ms, 0) / Math.max(1, samples.length), 0),
-    byYaw,
-  };
-}
-
-function round(value: number, digits = 3): number {
-  return Number.isFinite(value) ? Number(value.toFixed(digits)) : NaN;
-}
-
-/** The rows as an aligned text table. */
-export function formatBenchmarkTable(rows: BenchmarkRow[]): string {
-  const header = ['method', 'median mm', 'mean mm', 'p90 mm', 'NME %', 'success', 'ms/img', ...YAW_BUCKETS.map(([l, h]) => `median ${l}-${h}°`)];
-  const lines = rows.map((r) => [r.name, r.medianMm.toFixed(2), r.meanMm.toFixed(2), r.p90Mm.toFixed(2), r.landmarkNme === null ? '—' : (100 * r.landmarkNme).toFixed(2),
-    `${(100 * r.successRate).toFixed(0)} %`, String(r.msPerImage), ...YAW_BUCKETS.map(([l, h]) => { const b = r.byYaw[`${l}-${h}`]; return b.images ? `${b.medianMm.toFixed(2)} (${b.images})` : '—'; })]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n') + '\n';
 }

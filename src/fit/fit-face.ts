@@ -5,6 +5,7 @@ import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
 import { createFitFrame, estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
+import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { currentPose, projectLandmarks, runLandmarkStage, updateContour } from './landmark-stage.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { DenseLandmarkTerm } from './dense-landmarks.ts';
@@ -40,6 +41,14 @@ export interface FaceFit {
 
 export type FitProgress = (stage: 'landmarks' | 'photometric', step: number, total: number) => void;
 
+/** Diagnostics hooks of a fit (the benchmark's oracle-landmarks and true-pose rows). */
+export interface FitConstraints {
+  /** The model vertex under each of the 68 landmarks (default: LandmarkCorrespondence's choice). */
+  landmarkVertices?: ArrayLike<number>;
+  /** Hold the head pose and focal length at these (the photo's camera); only shape, expression and appearance are fitted. */
+  fixedPose?: FixedPose;
+}
+
 /**
  * Fit the morphable model to one face: a landmark-only stage (rigid pose first), then landmark
  * + photometric analysis-by-synthesis through the graphics renderer. Deterministic: the same
@@ -48,14 +57,16 @@ export type FitProgress = (stage: 'landmarks' | 'photometric', step: number, tot
  * @param image the whole photo.
  * @param landmarks68 [68*2] detected iBUG-68 landmarks in the photo's pixels.
  * @param mesh468 optional [468*3] the detector's FaceMesh points (px) for the dense landmark term.
+ * @param constraints diagnostics: other landmark vertices, or a pose held fixed.
  */
-export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress, mesh468?: Float32Array): FaceFit {
+export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress, mesh468?: Float32Array, constraints: FitConstraints = {}): FaceFit {
   if (landmarks68.length !== 136) throw new RangeError(`landmarks68 must have 136 numbers, got ${landmarks68.length}`);
   const config = validateFitConfig(configOverrides);
   const model = models.model;
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
-  const correspondence = new LandmarkCorrespondence(model, undefined, { slidingContour: config.slidingContour === 1 ? true : undefined });
+  if (constraints.fixedPose) variables.lockPose(poseVariableValues(constraints.fixedPose, frame));
+  const correspondence = new LandmarkCorrespondence(model, constraints.landmarkVertices, { slidingContour: config.slidingContour === 1 ? true : undefined });
   const dense = mesh468 && config.denseLandmarkWeight > 0 ? new DenseLandmarkTerm(model, mesh468) : undefined;
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {

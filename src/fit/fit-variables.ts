@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { PoseVariableValues } from './fixed-pose.ts';
 
 /**
  * Everything the fit optimises, as tf.Variables, in well-conditioned units:
@@ -32,6 +33,27 @@ export class FitVariables {
     light[0] = light[1] = light[2] = 1; // ambient only
     this.light = variable(() => tf.tensor2d(light, [9, 3]));
     this.albedo = variable(() => tf.tensor1d(init.albedo ?? [0.6, 0.45, 0.38]));
+  }
+
+  /** Pose values held fixed (lockPose), restored after every optimiser step; undefined = free. */
+  private lockedPose: PoseVariableValues | undefined;
+
+  /** Hold the pose and focal length at `values` from now on: the stages call restoreLockedPose after each step. */
+  lockPose(values: PoseVariableValues): void {
+    this.lockedPose = values;
+    this.restoreLockedPose();
+  }
+
+  /** Put a locked pose back after an optimiser step moved it (no-op when the pose is free). */
+  restoreLockedPose(): void {
+    const locked = this.lockedPose;
+    if (!locked) return;
+    tf.tidy(() => {
+      this.angles.assign(tf.tensor1d(locked.angles));
+      this.direction.assign(tf.tensor1d(locked.direction));
+      this.logDepth.assign(tf.scalar(locked.logDepth));
+      this.logFocal.assign(tf.scalar(locked.logFocal));
+    });
   }
 
   rigid(): tf.Variable[] {

@@ -17,6 +17,7 @@ import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
 import { estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
+import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { validateGarRefineConfig, type GarRefineConfig } from './gar-refine-config.ts';
 import { CONTOUR_UPDATE_INTERVAL, clampExpression, currentPose, focalTensor, landmarkLoss, landmarkWeights, priorLoss, projectLandmarks, runLandmarkStage, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
@@ -35,6 +36,8 @@ export interface GarRefineInput {
   identityPrior?: { mean: Float32Array; precision: Float32Array };
   /** Centre of the log-focal prior, relative to the crop frame's focal reference. Default 0. */
   logFocalPriorMean?: number;
+  /** Diagnostics: hold this pose and focal length (crop camera, crop pixels) fixed; only shape, expression and w move. */
+  fixedPose?: FixedPose;
 }
 
 /** Loss terms of one evaluation (each already multiplied by its weight). */
@@ -162,6 +165,7 @@ export class GarRefinement {
       focalPriorPx: frame.focalRefPx, principalPointPx: frame.principalPointPx, initialDepthMm: frame.depthRefMm, pivotMm: frame.pivotMm, faceSizePx: faceSize(input.landmarks68, R), shapePriorScale: 1,
       ...(input.identityPrior ? { identityPrior: input.identityPrior } : {}), logFocalPriorMean: input.logFocalPriorMean ?? 0,
     };
+    if (input.fixedPose) this.variables.lockPose(poseVariableValues(input.fixedPose, this.fitFrame));
     this.fitConfig = validateFitConfig({
       landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
       identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,
@@ -240,6 +244,7 @@ export class GarRefinement {
     this.optimizers.pose.apply([g(v.angles), g(v.direction), g(v.logDepth), g(v.logFocal)]);
     this.optimizers.latent.apply([g(this.w)]);
     tf.dispose([value, ...Object.values(grads)]);
+    this.variables.restoreLockedPose();
     clampExpression(this.models, this.variables);
     return loss;
   }

@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { createRgbaImage } from '../../src/common/image.ts';
 import { drawText, errorRampRgb, renderErrorHistogram } from '../../src/eval/report-drawing.ts';
 import { benchmarkReportJson, formatBenchmarkMarkdown, renderContactSheet } from '../../src/eval/benchmark-report.ts';
-import { renderBenchmarkScenes, type BenchmarkSample, type SyntheticBenchmarkResult } from '../../src/eval/synthetic-benchmark.ts';
+import { renderBenchmarkScenes, studioBenchmarkFace, type BenchmarkSample, type SyntheticBenchmarkResult } from '../../src/eval/synthetic-benchmark.ts';
+import { summarizeRows } from '../../src/eval/benchmark-rows.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -16,14 +17,12 @@ test('contact sheet: render | overlay pairs; the overlay of a perfect fit change
   const renders = renderBenchmarkScenes(model, { count: 2, seed: 3, scene: { width: 128, height: 128 } });
   const perfect = (i: number): BenchmarkSample => {
     const t = renders[i].truth;
-    return { index: i, sceneSeed: 0, yawDeg: t.anglesDeg[1], ok: true, ms: 1, vertexErrorsMm: Float64Array.from([0.5, 1]), landmarkNme: 0.02,
+    return { index: i, sceneSeed: 0, yawDeg: t.anglesDeg[1], ok: true, ms: 1, vertexErrorsMm: Float64Array.from([0.5, 1]), faceErrorsMm: Float64Array.from([0.5, 1]), landmarkNme: 0.02,
       fit: { vertices: t.verticesModel, rotation: t.rotation, translationMm: t.translationMm, focalPx: t.camera.focalPx, principalPointPx: t.camera.principalPointPx, landmarks2d: t.landmarks2d, detectedLandmarks2d: t.landmarks2d } };
   };
-  const result: SyntheticBenchmarkResult = {
-    rows: [{ name: 'graphics', medianMm: 0.75, meanMm: 0.75, p90Mm: 1, landmarkNme: 0.02, successRate: 0.5, msPerImage: 1, byYaw: { '0-20': { medianMm: 0.75, meanMm: 0.75, p90Mm: 1, images: 1 }, '20-40': { medianMm: NaN, meanMm: NaN, p90Mm: NaN, images: 0 }, '40-60': { medianMm: NaN, meanMm: NaN, p90Mm: NaN, images: 0 } } }],
-    samples: { graphics: [perfect(0), { index: 1, sceneSeed: 0, yawDeg: 5, ok: false, failure: 'noFace', ms: 1 }] },
-    renders,
-  };
+  const samples = { graphics: [perfect(0), { index: 1, sceneSeed: 0, yawDeg: 5, ok: false, failure: 'noFace', ms: 1 }] };
+  const faces = renders.map((render, i) => studioBenchmarkFace(render, i));
+  const result: SyntheticBenchmarkResult = { rows: summarizeRows(samples, faces.map((f) => f.truth), model), samples, faces, renders };
   const cell = 128, gap = 4;
   const sheet = renderContactSheet(result, model, { cellPx: cell, imagesPerRow: 2 });
   assert.equal(sheet.width, 6 * (cell + gap) + gap);
@@ -55,7 +54,8 @@ test('contact sheet: render | overlay pairs; the overlay of a perfect fit change
   const changedHeat = input0.filter((v, i) => Math.abs(v - heat0[i]) > 20).length / input0.length;
   assert.ok(changedHeat > 0.2, `heat map differs from the input (${changedHeat})`);
   const markdown = formatBenchmarkMarkdown(result, 'facegar eval synthetic --n 2');
-  assert.match(markdown, /\| graphics \| 0\.75 \| 0\.75 \| 1\.00 \| 2\.00 \| 50 % \|/);
+  // One fitted image with errors 0.5 and 1 mm: median 0.75 mm, NME 2 %, half the images fitted; no mean-face row, so no ratio.
+  assert.match(markdown, /\| graphics \| 0\.75 \| 0\.75 \| — \| — \| — \| — \| 2\.00 \| 50 % \|/);
   assert.match(markdown, /\| 2 \| 0 \| 5\.0 \| graphics \| failed \(noFace\) \|/);
   const json = benchmarkReportJson(result, 'x') as { images: { ok: boolean; medianMm: number | null }[] };
   assert.deepEqual(json.images.map((i) => [i.ok, i.medianMm]), [[true, 0.75], [false, null]]);

@@ -32,9 +32,12 @@ test('gar-mean-init and gar-encoder-init rows share the table with graphics; met
     assert.deepEqual(availableBenchmarkMethods(garOnly), ['graphics', 'gar-mean-init']);
     await assert.rejects(runSyntheticBenchmark(model, garOnly, { count: 1, methods: ['gar-encoder-init'] }), /needs an encoder/);
     const lines: string[] = [];
-    const result = await runSyntheticBenchmark(model, withEncoder, { count: 2, seed: 3, methods: ['graphics', 'gar-mean-init', 'gar-encoder-init'], fit: { landmarkSteps: 20, photometricSteps: 0 }, garPreset: 'fast', garRefine: { steps: 3 } },
+    const result = await runSyntheticBenchmark(model, withEncoder, { count: 2, seed: 3, methods: ['graphics', 'gar-mean-init', 'gar-encoder-init', 'true-pose'], fit: { landmarkSteps: 20, photometricSteps: 0 }, garPreset: 'fast', garRefine: { steps: 3 } },
       (_i, _n, line) => lines.push(line));
-    assert.deepEqual(result.rows.map((r) => r.name), ['mean-face', 'graphics', 'gar-mean-init', 'gar-encoder-init']);
+    assert.deepEqual(result.rows.map((r) => r.name), ['mean-face', 'graphics', 'gar-mean-init', 'gar-encoder-init', 'true-pose']);
+    // true-pose runs the default (GAR) path with the true camera held: its focal length is the truth's.
+    assert.equal(result.rows[4].focalErrorPct, 0);
+    assert.ok(result.rows[3].focalErrorPct! > 0);
     for (const row of result.rows.slice(2)) {
       assert.ok(row.successRate > 0, `${row.name} fitted a face`);
       assert.ok(row.medianMm > 0 && row.p90Mm >= row.medianMm, `${row.name}: median ${row.medianMm}, p90 ${row.p90Mm}`);
@@ -58,7 +61,7 @@ test('facegar eval synthetic --gar --encoder prints the GAR rows in the same tab
     '--gar-refine', '{"pixelWeight": 0.01, "landmarkStageSteps": 20}', '--landmark-steps', '20', '--photometric-steps', '0', '--json']);
   assert.equal(run.code, 0, run.stderr.slice(-600));
   const parsed = JSON.parse(run.stdout);
-  assert.deepEqual(parsed.rows.map((r: { name: string }) => r.name), ['mean-face', 'graphics', 'gar-mean-init', 'gar-encoder-init']);
+  assert.deepEqual(parsed.rows.map((r: { name: string }) => r.name), ['mean-face', 'graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks']);
   for (const row of parsed.rows.slice(1)) for (const key of ['medianMm', 'p90Mm', 'byYaw']) assert.ok(key in row, `${row.name}.${key}`);
   const misspelt = await runCli(['eval', 'synthetic', '--n', '1', '--gar', garDir, '--gar-refine', '{"pixelWeigth": 0.01}']);
   assert.equal(misspelt.code, 2, misspelt.stderr);

@@ -1,0 +1,61 @@
+import type { MorphableModel } from '../morphable/morphable-model.ts';
+import { quantile } from './error-statistics.ts';
+
+/**
+ * Pearson correlation of two equally long samples; 0 when either is constant (a method that
+ * always returns the same coefficient tells nothing about the truth), NaN with fewer than 2.
+ */
+export function pearsonCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  if (n !== b.length) throw new RangeError(`samples differ in length: ${n} and ${b.length}`);
+  if (n < 2) return NaN;
+  let meanA = 0, meanB = 0;
+  for (let i = 0; i < n; i++) { meanA += a[i] / n; meanB += b[i] / n; }
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - meanA, db = b[i] - meanB;
+    ab += da * db; aa += da * da; bb += db * db;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/**
+ * For each of the K identity modes, the correlation across images between fitted and true
+ * coefficients (`fitted[i]`, `truth[i]`: image i's K coefficients). [K]; NaN with fewer than 2 images.
+ */
+export function perModeCorrelation(fitted: ArrayLike<number>[], truth: ArrayLike<number>[]): Float64Array {
+  if (fitted.length !== truth.length) throw new RangeError(`${fitted.length} fitted and ${truth.length} true coefficient vectors`);
+  const modes = truth[0]?.length ?? 0;
+  const out = new Float64Array(modes);
+  for (let k = 0; k < modes; k++) out[k] = pearsonCorrelation(fitted.map((f) => f[k]), truth.map((t) => t[k]));
+  return out;
+}
+
+/**
+ * Identity modes ordered by geometric effect, largest first: the norm of the mode's basis over
+ * the first `vertexCount` vertices (mm per unit coefficient) times its prior std. ICT-FaceKit's
+ * identity coefficients are N(0, 1) (morphable-model.ts), so the std is 1 and the norm decides.
+ */
+export function modesByGeometricEffect(model: MorphableModel, vertexCount = model.vertexCount): number[] {
+  const stride = model.vertexCount * 3, n = Math.min(vertexCount, model.vertexCount) * 3;
+  const effect = Array.from({ length: model.identityCount }, (_, k) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += model.identityBasis[k * stride + i] ** 2;
+    return Math.sqrt(sum);
+  });
+  return effect.map((e, k) => [e, k]).sort((a, b) => b[0] - a[0]).map(([, k]) => k);
+}
+
+/** Mean of per-mode correlations over all modes, and over the modes in `topModes`. */
+export function identityCorrelationSummary(perMode: Float64Array, topModes: number[]): { allModes: number; topModes: number } {
+  const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
+  return { allModes: mean(Array.from(perMode)), topModes: mean(topModes.map((k) => perMode[k])) };
+}
+
+/** |fitted − true| / true for each image, and their median (a fraction; NaN when empty). */
+export function medianRelativeError(fitted: number[], truth: number[]): number {
+  if (fitted.length !== truth.length) throw new RangeError(`${fitted.length} fitted and ${truth.length} true values`);
+  if (fitted.length === 0) return NaN;
+  const errors = Float64Array.from(fitted, (f, i) => Math.abs(f - truth[i]) / truth[i]).sort();
+  return quantile(errors, 0.5);
+}
