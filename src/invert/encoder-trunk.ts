@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DiscriminatorBlock } from '../gar/discriminator.ts';
 import { Conv2dLayer, FullyConnectedLayer } from '../gar/layers.ts';
 import { prefixed, type ParameterOwner } from '../gar/parameters.ts';
-import type { SeededRandom } from '../gar/seeded-random.ts';
+import type { SeededRandom } from '../common/seeded-random.ts';
 
 /** Architecture of the convolutional trunk the crop networks share (FaceEncoder, LandmarkRegressor). */
 export interface EncoderTrunkConfig {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { invalidParameterError } from '../common/errors.ts';
 import { FullyConnectedLayer } from '../gar/layers.ts';
 import { createVariable, disposeParameters, prefixed, type ParameterOwner } from '../gar/parameters.ts';
-import { SeededRandom } from '../gar/seeded-random.ts';
+import { SeededRandom } from '../common/seeded-random.ts';
 import { EncoderTrunk, type EncoderTrunkConfig } from './encoder-trunk.ts';
 
 /** Architecture of a landmark regressor: the constructor arguments saved in its checkpoints. */
