@@ -21,6 +21,11 @@ export interface LandmarkRegressorCheckpointManifest {
   step: number;
   /** The weight file beside the manifest. */
   weightsPath: string;
+  /**
+   * Passes inference runs by default: 2 re-cuts the crop around the first pass's points. The
+   * trainer picks the one with the lower error on its held-out studio crops. Default 1.
+   */
+  passes?: number;
   /** SHA-256 of the weight file (hex); the Node loader checks it. */
   weightsSha256?: string;
   notes?: Record<string, string>;
@@ -39,6 +44,7 @@ export function validateLandmarkRegressorManifest(value: unknown): LandmarkRegre
     throw new Error(`landmarkVertices must be ${count} vertex indices`);
   }
   if (!m.model || typeof m.model.name !== 'string' || !Number.isInteger(m.model.vertexCount)) throw new Error('landmark regressor manifest lacks model name and vertexCount');
+  if (m.passes !== undefined && !(Number.isInteger(m.passes) && m.passes >= 1 && m.passes <= 4)) throw new Error('passes must be an integer from 1 to 4');
   if (m.weightsSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(String(m.weightsSha256))) throw new Error('weightsSha256 must be 64 hex digits');
   return m;
 }
