@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from face_encoder import LandmarkRegressor
 from pack_io import read_safetensors, write_atomic, write_safetensors
+from post_process import camera_effects
 from scenes import alignment_points, apply_similarity, fit_similarity, invert_similarity, sample_scenes
 
 YAW_BINS_DEG = (0.0, 30.0, 60.0, 90.01)  # AFLW2000-3D's bins of |yaw|
@@ -37,6 +38,22 @@ def output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, c
             for _ in range(count // batch)]
     values = torch.cat(rows)
     return values.mean(0), values.std(0).clamp_min(1e-3)
+
+
+@torch.no_grad()
+def held_out_renders(geometry, renderer, config, count, batch, jitter_mean, jitter_std, crop_px, shadows, device, seed=987654321):
+    """(crops [N, 3, S, S], landmarks [N, 68, 2] crop px, yaw [N] deg) of `count` renders from a
+    generator of their own (the same set at every validation and in every run); None when count is 0."""
+    if count <= 0:
+        return None
+    generator = torch.Generator(device=device).manual_seed(seed)
+    crops, points, yaw = [], [], []
+    for start in range(0, count, batch):
+        scenes = sample_scenes(geometry, config, min(batch, count - start), generator, jitter_mean, jitter_std, crop_px)
+        crops.append(camera_effects(renderer.render(scenes, generator, shadows=shadows), generator))
+        points.append(scenes['landmarks_crop_px'])
+        yaw.append(scenes['yaw'] * 180 / np.pi)
+    return torch.cat(crops).contiguous(memory_format=torch.channels_last), torch.cat(points), torch.cat(yaw)
 
 
 def eye_centres(points):
@@ -96,6 +113,11 @@ def validate(network, crops, truth, yaw_deg, template, crop_px):
     return metrics
 
 
+def best_passes(metrics):
+    """2 when the second pass's mean error (over the box) beat the first pass's in `metrics` (validate's), else 1."""
+    return 2 if metrics['second_pass']['nme_box_pct'] < metrics['nme_box_pct'] else 1
+
+
 def describe_metrics(m):
     by_yaw = lambda values: '/'.join('-' if v is None else f'{v:.2f}' for v in values)
     s = m['second_pass']
@@ -104,9 +126,9 @@ def describe_metrics(m):
             f'second pass {s["nme_io_pct"]:.2f} % eye / {s["nme_box_pct"]:.2f} % box ({by_yaw(s["nme_box_pct_by_yaw"])})')
 
 
-def export_regressor(regressor, folder, step, landmark_vertices, model, notes):
+def export_regressor(regressor, folder, step, landmark_vertices, model, notes, passes=1):
     """Write checkpoint.json + a float16 safetensors (L.* in TS names and layouts), atomically.
-    model: {'name', 'vertexCount'} of the morphable model the vertices index.
+    model: {'name', 'vertexCount'} of the morphable model the vertices index; passes: inference's default.
     Returns (weights path, the exported regressor re-read as float32 on the CPU)."""
     os.makedirs(folder, exist_ok=True)
     network = {k: regressor.config[k] for k in ('resolution', 'channelBase', 'channelMax', 'hiddenFeatures', 'landmarkCount')}
@@ -117,7 +139,7 @@ def export_regressor(regressor, folder, step, landmark_vertices, model, notes):
         if old.endswith('.safetensors') and old != name:
             os.remove(os.path.join(folder, old))
     manifest = {'format': 1, 'className': 'LandmarkRegressor', 'config': {'network': network}, 'landmarkVertices': [int(v) for v in landmark_vertices],
-                'model': model, 'step': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
+                'model': model, 'passes': int(passes), 'step': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
     write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps(manifest, indent=2))
     reloaded = LandmarkRegressor(network, None)
     reloaded.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(folder, name)).items()})

@@ -10,8 +10,10 @@ occluded ones included. Framing: half the scenes as the detector frames them (it
 widened by --detector-jitter-scale), half from the model's own landmarks under a random similarity
 (shift, scale and turn up to 10 % / 0.1 / 0.1 rad: a second pass re-cut around a first pass's
 points). Loss: mean point distance in crop px (smoothed below --floor-px). Validation on the pack's
-500 studio crops, cut by the real detector: NME over the true eye distance and over the true
-landmark box, by |yaw| bin, for one pass and for a second pass re-cut from the crop itself.
+500 studio crops (|yaw| < 60 deg), cut by the real detector, and on --synthetic-val held-out renders
+of the training distribution (|yaw| to 90 deg, detector-like framing): NME over the true eye
+distance and over the true landmark box, by |yaw| bin, for one pass and for a second pass re-cut
+from the crop itself.
 Writes into OUT (5 files): train.log, metrics.json (validation history; `exportCheck`: the export's
 raw outputs on the pack's fixture crops, for check-landmark-export.ts), samples.png (validation
 crops with predicted (green) and true (red) points, then training renders with their targets),
@@ -32,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crop_training import CropTrainer, Log, add_training_arguments, allow_fast_math, choose_device, save_grid, to_uint8  # noqa: E402
 from face_encoder import LandmarkRegressor  # noqa: E402
 from face_renderer import FaceRenderer  # noqa: E402
-from landmark_training import describe_metrics, draw_points, export_regressor, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
+from landmark_training import best_passes, describe_metrics, draw_points, export_regressor, held_out_renders, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
 from pack_io import Pack, read_safetensors, write_atomic  # noqa: E402
 from parity_checks import check_landmark_regressor, run_parity_checks  # noqa: E402
 from post_process import camera_effects  # noqa: E402
@@ -49,6 +51,8 @@ def parse_args():
     p.add_argument('--own-framing-share', type=float, default=0.5, help='share of scenes framed from the model\'s own landmarks (second pass)')
     p.add_argument('--own-framing-range', type=float, default=0.1, help='that framing\'s random shift (eye distances), log-scale and turn (rad), each up to +-this')
     p.add_argument('--detector-jitter-scale', type=float, default=1.5, help='times the detector\'s measured framing spread (first pass)')
+    p.add_argument('--synthetic-val', type=int, default=512, help='held-out renders of the training distribution (yaw to 90 deg, first-pass framing) validated beside the studio crops (0 = none)')
+    p.add_argument('--standardisation-scenes', type=int, default=16384, help='scenes (not rendered) the output mean and spread come from')
     return p.parse_args()
 
 
@@ -84,11 +88,14 @@ def main():
     val_truth = torch.from_numpy(pack.array('studio_val_landmarks_px')).float().to(device)
     val_yaw = torch.tensor([r['yawDeg'] for r in pack.manifest['studioValidation']['records']], dtype=torch.float32, device=device)
 
+    synthetic = held_out_renders(geometry, renderer, SceneConfig(max_yaw_deg=90.0), args.synthetic_val, min(args.batch, 128), jitter_mean, jitter_std, crop_px, not args.no_shadows, device)
+    if synthetic:
+        log(f'{args.synthetic_val} held-out renders of the training distribution (|yaw| to 90 deg, detector-like framing) for validation')
     regressor = LandmarkRegressor(network, info['seed'])
-    mean, std = output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px)
+    mean, std = output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, count=args.standardisation_scenes)
     regressor.output_mean.copy_(mean.cpu())
     regressor.output_std.copy_(std.cpu())
-    log(f'output standardisation from 16384 scenes: position spread {float(std.mean()) * crop_px:.1f} px mean over the {len(std)} outputs')
+    log(f'output standardisation from {args.standardisation_scenes} scenes: position spread {float(std.mean()) * crop_px:.1f} px mean over the {len(std)} outputs')
     if args.init_from:
         manifest = json.load(open(os.path.join(args.init_from, 'checkpoint.json')))
         regressor.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(args.init_from, manifest['weightsPath'])).items() if k.startswith('L.')})
@@ -111,8 +118,12 @@ def main():
         return landmark_loss(raw, regressor, target_px, crop_px, args.floor_px)
 
     def measure(ema):
-        metrics = validate(ema, val_x, val_truth, val_yaw, geometry.template, crop_px)
-        return metrics, describe_metrics(metrics)
+        metrics = {'studio': validate(ema, val_x, val_truth, val_yaw, geometry.template, crop_px)}
+        line = f'studio crops (|yaw| < 60, detector-cut): {describe_metrics(metrics["studio"])}'
+        if synthetic:
+            metrics['synthetic'] = validate(ema, *synthetic, geometry.template, crop_px)
+            line += f' | held-out renders (|yaw| to 90): {describe_metrics(metrics["synthetic"])}'
+        return metrics, line
 
     def export(reason):
         history = trainer.history
@@ -120,7 +131,9 @@ def main():
                  'device': torch.cuda.get_device_name(0) if cuda else 'cpu', 'exported': reason, 'points': 'the model landmark vertices projected, occluded ones included',
                  'lastValidation': json.dumps({k: v for k, v in history[-1].items()} if history else {})}
         model = {'name': pack.manifest['model']['name'], 'vertexCount': pack.manifest['model']['faceVertexCount']}
-        name, reloaded = export_regressor(copy.deepcopy(trainer.ema).float().cpu(), os.path.join(args.out, 'regressor'), trainer.step, info['landmarkVertices'], model, notes)
+        passes = best_passes(history[-1]['studio']) if history else 1
+        notes['passes'] = f'{passes}: the pass count with the lower NME on the studio crops at the last validation (a second pass re-cut from the first crop)'
+        name, reloaded = export_regressor(copy.deepcopy(trainer.ema).float().cpu(), os.path.join(args.out, 'regressor'), trainer.step, info['landmarkVertices'], model, notes, passes)
         write_atomic(os.path.join(args.out, 'metrics.json'), json.dumps({'history': history, 'exportCheck': reference_outputs(reloaded, fixture_crops)}, indent=1))
         log(f'exported {name} ({reason})')
 

@@ -214,7 +214,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
       printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
     },
   });
-  if (settings.gar) printLine(rendererReason);
+  if (settings.gar || settings.landmarkRegressorDir) printLine(rendererReason);
   const outcome = await runBatch({
     inputs,
     resume: values.resume,
