@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { decodeLandmarkRegressor } from '../../src/invert/landmark-regressor-checkpoint.ts';
@@ -18,8 +19,8 @@ await initBackend();
 const regressorDir = resolve(values.regressor);
 const files = await readLandmarkRegressorFiles(regressorDir);
 const { regressor, landmarkVertices, manifest } = decodeLandmarkRegressor(files.manifest, files.weights);
-const crops = decodeNpy(await readFile(join(resolve(values.pack!), 'fixture_landmark_crops.npy')));
-if (crops.dtype !== 'u1') throw new Error('fixture_landmark_crops.npy is not uint8');
+const crops = decodeNpy(gunzipSync(await readFile(join(resolve(values.pack!), 'fixture_landmark_crops.npy.gz'))));
+if (crops.dtype !== 'u1') throw new Error('fixture_landmark_crops is not uint8');
 const metrics = JSON.parse(await readFile(values.metrics ?? join(dirname(regressorDir), 'metrics.json'), 'utf8')) as { exportCheck: { raw: number[][] }; history: unknown[] };
 const shape = crops.shape as [number, number, number, number];
 const input = tf.tensor4d(Float32Array.from(crops.values, (v) => v / 127.5 - 1), shape);

@@ -3,16 +3,17 @@
  * seconds from the shape encoder's pack (export-training-pack.ts; nothing is rendered or detected
  * again). It keeps only what scripts/gpu/train_landmarks.py reads, so the device call can carry it
  * beside the GAR's pack:
- *   the render mesh and shapes (with --basis-bits 8, each shape as gzipped int8 with a scale per
- *     shape and axis, `<name>.q8.npy.gz` + `<name>.scale.npy`: vertex error 0.07 mm mean, 0.3 mm at
- *     most on random faces), skin textures (resized by --texture-scale: the crops are 128 px),
+ *   the render mesh and shapes (with --basis-bits 8, each shape as int8 with a scale per shape and
+ *     axis, `<name>.q8` + `<name>.scale`: vertex error 0.07 mm mean, 0.3 mm at most on random
+ *     faces), skin textures (resized by --texture-scale: the crops are 128 px),
  *   the 500 studio validation crops and the detector's framing offsets, the rasteriser fixture;
  *   studio_val_landmarks_px.npy [N, 68, 2]: where the model's own landmark vertices (occluded ones
  *     included) lie in each validation crop, from the scene's seed and the detector's framing
  *     offsets; each crop's pose target is recomputed the same way and must match the pack's;
- *   fixture_landmark_crops.npy (8-bit) + fixture_landmark_raw_outputs.npy: the TS LandmarkRegressor
- *     at its initial weights (seed 1) on those crops, for the torch parity check;
+ *   fixture_landmark_crops (8-bit) + fixture_landmark_raw_outputs: the TS LandmarkRegressor at its
+ *     initial weights (seed 1) on the first 4 of the shape pack's fixture crops, for the torch parity check;
  *   manifest.json: the source manifest plus `landmarks` (network, seed, files).
+ * Every array is a gzipped .npy (`<name>.npy.gz`; pack_io.Pack.array reads both forms).
  *
  *   node --import tsx scripts/gpu/export-landmark-pack.ts [--pack .gpu-pack] [--out .gpu-pack-landmarks]
  *     [--channel-base 4096] [--texture-scale 0.5]
@@ -39,9 +40,9 @@ const REGRESSOR_SEED = 1;
 /** Largest |difference| allowed between a recomputed pose target and the pack's (rad, crop fractions, log units). */
 const TARGET_TOLERANCE = 2e-3;
 const BASES = ['identity_basis', 'expression_basis'];
-const COPIED = ['neutral.npy', 'triangles.npy', 'triangle_uvs.npy', 'triangle_material.npy',
-  'vertex_ambient_occlusion.npy', 'vertex_eye_radius_mm.npy', 'studio_val_crops.jpg', 'studio_val_alignment_offsets_px.npy',
-  'fixture_raster_points.npy', 'fixture_raster_normals.npy', 'fixture_raster_ids.npy'];
+const COPIED_ARRAYS = ['neutral', 'triangles', 'triangle_uvs', 'triangle_material', 'vertex_ambient_occlusion', 'vertex_eye_radius_mm',
+  'studio_val_alignment_offsets_px', 'fixture_raster_points', 'fixture_raster_normals', 'fixture_raster_ids'];
+const PARITY_CROPS = 4;
 
 const { values } = parseArgs({
   options: {
@@ -60,7 +61,8 @@ const S: number = manifest.network.resolution;
 const npy = async (name: string) => decodeNpy(await readFile(join(packDir, name)));
 await rm(outDir, { recursive: true, force: true });
 await mkdir(join(outDir, 'skin_textures'), { recursive: true });
-const save = (name: string, array: Parameters<typeof encodeNpy>[0]) => writeFile(join(outDir, name), encodeNpy(array));
+const saveGzip = (name: string, npyBytes: Uint8Array) => writeFile(join(outDir, `${name}.npy.gz`), gzipSync(npyBytes, { level: 9 }));
+const save = (name: string, array: Parameters<typeof encodeNpy>[0]) => saveGzip(name, encodeNpy(array));
 
 // Truth of the validation crops: each scene again from its seed, and the crop the detector framed.
 const records: { seed: number; detected: boolean }[] = manifest.studioValidation.records;
@@ -92,24 +94,26 @@ records.forEach((record, i) => {
 });
 console.log(`validation truth: ${records.length} crops, recomputed pose targets within ${worstTarget.toExponential(2)} of the pack's (tolerance ${TARGET_TOLERANCE})`);
 if (!(worstTarget < TARGET_TOLERANCE)) throw new Error('the recomputed framing does not match the pack: was the pack made by another model or code version?');
-await save('studio_val_landmarks_px.npy', { dtype: 'f4', shape: [records.length, 68, 2], values: landmarks });
+await save('studio_val_landmarks_px', { dtype: 'f4', shape: [records.length, 68, 2], values: landmarks });
 
 // Parity fixture: the TS regressor at its initial weights on 8-bit crops.
 const network = { ...DEFAULT_LANDMARK_REGRESSOR_CONFIG, resolution: S, channelBase: Number(values['channel-base']) };
 const encoderCrops = await npy('fixture_encoder_crops.npy');
-const crops8 = Uint8Array.from(encoderCrops.values, (v) => Math.round((v + 1) * 127.5));
+const cropShape = [PARITY_CROPS, ...encoderCrops.shape.slice(1)] as [number, number, number, number];
+const crops8 = Uint8Array.from(encoderCrops.values.subarray(0, cropShape.reduce((a, b) => a * b, 1)), (v) => Math.round((v + 1) * 127.5));
 const regressor = new LandmarkRegressor(network, REGRESSOR_SEED);
-const raw = tf.tidy(() => regressor.applyRaw(tf.tensor4d(Float32Array.from(crops8, (v) => v / 127.5 - 1), encoderCrops.shape as [number, number, number, number])).dataSync() as Float32Array);
+const raw = tf.tidy(() => regressor.applyRaw(tf.tensor4d(Float32Array.from(crops8, (v) => v / 127.5 - 1), cropShape)).dataSync() as Float32Array);
 regressor.dispose();
-await save('fixture_landmark_crops.npy', { dtype: 'u1', shape: encoderCrops.shape, values: crops8 });
-await save('fixture_landmark_raw_outputs.npy', { dtype: 'f4', shape: [encoderCrops.shape[0], 2 * network.landmarkCount], values: raw });
+await save('fixture_landmark_crops', { dtype: 'u1', shape: cropShape, values: crops8 });
+await save('fixture_landmark_raw_outputs', { dtype: 'f4', shape: [PARITY_CROPS, 2 * network.landmarkCount], values: raw });
 
 // What the trainer reads, as it is; shapes quantised, skin textures resized.
-for (const name of COPIED) await copyFile(join(packDir, name), join(outDir, name));
+for (const name of COPIED_ARRAYS) await saveGzip(name, await readFile(join(packDir, `${name}.npy`)));
+await copyFile(join(packDir, 'studio_val_crops.jpg'), join(outDir, 'studio_val_crops.jpg'));
 const bits = Number(values['basis-bits']);
 if (bits !== 8 && bits !== 16) throw new Error(`--basis-bits must be 8 or 16, got ${values['basis-bits']}`);
 for (const name of BASES) {
-  if (bits === 16) { await copyFile(join(packDir, `${name}.npy`), join(outDir, `${name}.npy`)); continue; }
+  if (bits === 16) { await saveGzip(name, await readFile(join(packDir, `${name}.npy`))); continue; }
   const basis = await npy(`${name}.npy`);
   const [modes, count] = basis.shape;
   const steps = new Float32Array(modes * 3), quantised = new Int8Array(basis.values.length);
@@ -120,8 +124,8 @@ for (const name of BASES) {
       quantised[m * count * 3 + i] = step > 0 ? Math.round(basis.values[m * count * 3 + i] / step) : 0;
     }
   }
-  await writeFile(join(outDir, `${name}.q8.npy.gz`), gzipSync(encodeNpy({ dtype: 'i1', shape: basis.shape, values: quantised }), { level: 9 }));
-  await save(`${name}.scale.npy`, { dtype: 'f4', shape: [modes, 3], values: steps });
+  await save(`${name}.q8`, { dtype: 'i1', shape: basis.shape, values: quantised });
+  await save(`${name}.scale`, { dtype: 'f4', shape: [modes, 3], values: steps });
 }
 const textureScale = Number(values['texture-scale']);
 for (const name of (await readdir(join(packDir, 'skin_textures'))).filter((n) => n.endsWith('.jpg')).sort()) {

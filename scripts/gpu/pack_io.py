@@ -32,19 +32,22 @@ class Pack:
     @property
     def quantised_basis(self):
         """Whether the shapes are the landmark pack's int8 form (see basis)."""
-        return not os.path.exists(os.path.join(self.folder, 'identity_basis.npy'))
+        return os.path.exists(os.path.join(self.folder, 'identity_basis.q8.npy.gz'))
 
     def array(self, name):
-        return np.load(os.path.join(self.folder, name + '.npy'))
+        """`name`.npy, or `name`.npy.gz (the landmark pack gzips its arrays)."""
+        path = os.path.join(self.folder, name + '.npy')
+        if os.path.exists(path):
+            return np.load(path)
+        with gzip.open(path + '.gz', 'rb') as f:
+            return np.load(f)
 
     def basis(self, name):
         """A shape basis [M, V, 3] as float32: `name`.npy (float16), or the landmark pack's int8 form
-        (`name`.q8.npy.gz times `name`.scale.npy [M, 3], export-landmark-pack.ts --basis-bits 8)."""
-        if os.path.exists(os.path.join(self.folder, name + '.npy')):
+        (`name`.q8 times `name`.scale [M, 3], export-landmark-pack.ts --basis-bits 8)."""
+        if not os.path.exists(os.path.join(self.folder, name + '.q8.npy.gz')):
             return self.array(name).astype(np.float32)
-        with gzip.open(os.path.join(self.folder, name + '.q8.npy.gz'), 'rb') as f:
-            quantised = np.load(f)
-        return quantised.astype(np.float32) * self.array(name + '.scale')[:, None, :]
+        return self.array(name + '.q8').astype(np.float32) * self.array(name + '.scale')[:, None, :]
 
     def skin_textures(self):
         """[T, 3, H, W] float32 linear albedo in 0..1 (the JPEGs hold sRGB)."""

@@ -3,7 +3,7 @@
   python3 scripts/gpu/test_landmark_training.py FIXTURE_DIR
 
 FIXTURE_DIR holds a TS LandmarkRegressor fixture in the landmark pack's layout (manifest.json with
-`landmarks.network` and `.seed`, fixture_landmark_crops.npy, fixture_landmark_raw_outputs.npy).
+`landmarks.network` and `.seed`, fixture_landmark_crops.npy, fixture_landmark_raw_outputs.npy; gzipped or not).
 - torch LandmarkRegressor = TS at the same seed (parity_checks.check_landmark_regressor);
 - an export (landmark_training.export_regressor) goes to FIXTURE_DIR/regressor, with its raw outputs
   on the fixture crops in FIXTURE_DIR/reference.json, for the TS side to load and compare;

@@ -102,7 +102,7 @@ def main():
         log(f'started from {args.init_from} (step {manifest["step"]})')
     trainer = CropTrainer(args, log, regressor, device, cuda)
     constant = summarise(((regressor.output_mean.to(device).view(1, -1, 2) + 0.5) * crop_px).expand_as(val_truth), val_truth, val_yaw)
-    log(f'baseline, the mean training landmarks for every crop: NME {constant["nme_io_pct"]:.2f} % of the eye distance, {constant["nme_box_pct"]:.2f} % of the box')
+    log(f'baseline, the mean training landmarks for every crop: NME {constant["nme_io_pct"]:.2f} % of the eye distance, {constant["nme_box_pct"]:.2f} % of the box (studio crops)')
     fixture_crops = pack.array('fixture_landmark_crops')
     samples = []
 
