@@ -8,10 +8,14 @@ import contextlib
 import copy
 import math
 import os
+import sys
 import time
 
 import numpy as np
 import torch
+
+from pack_io import Pack
+from parity_checks import check_encoder, run_parity_checks
 
 
 def add_training_arguments(parser, state_dir):
@@ -69,6 +73,23 @@ def allow_fast_math(cuda):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+
+
+def start_run(args, network_check=check_encoder):
+    """The output folder and its train.log, the device, args.pack and the parity checks (exit 3 when one
+    fails). Returns (log, device, cuda, pack), or None after --parity-only."""
+    os.makedirs(args.out, exist_ok=True)
+    log = Log(os.path.join(args.out, 'train.log'))
+    device, cuda = choose_device(args, log)
+    pack = Pack(args.pack)
+    if not run_parity_checks(pack, device, log, network_check):
+        log('parity checks FAILED: not training (see the lines above)')
+        sys.exit(3)
+    log('parity checks passed')
+    if args.parity_only:
+        return None
+    allow_fast_math(cuda)
+    return log, device, cuda, pack
 
 
 def save_grid(rows, path):

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from face_encoder import LandmarkRegressor
-from pack_io import read_safetensors, write_atomic, write_safetensors
+from pack_io import read_safetensors, write_checkpoint_folder
 from post_process import camera_effects
 from scenes import alignment_points, apply_similarity, fit_similarity, invert_similarity, sample_scenes
 
@@ -135,17 +135,12 @@ def export_regressor(regressor, folder, step, landmark_vertices, model, notes, p
     """Write checkpoint.json + a float16 safetensors (L.* in TS names and layouts), atomically.
     model: {'name', 'vertexCount'} of the morphable model the vertices index; passes: inference's default.
     Returns (weights path, the exported regressor re-read as float32 on the CPU)."""
-    os.makedirs(folder, exist_ok=True)
     network = {k: regressor.config[k] for k in ('resolution', 'channelBase', 'channelMax', 'hiddenFeatures', 'landmarkCount')}
     name = f'landmarks-{network["resolution"]}px-step{step}.safetensors'
-    sha = write_safetensors(os.path.join(folder, name), [(f'L.{k}', v) for k, v in regressor.ts_parameters()],
-                            {'format': 'facegar-landmark-regressor', 'step': str(step), 'network': json.dumps(network)})
-    for old in os.listdir(folder):
-        if old.endswith('.safetensors') and old != name:
-            os.remove(os.path.join(folder, old))
-    manifest = {'format': 1, 'className': 'LandmarkRegressor', 'config': {'network': network}, 'landmarkVertices': [int(v) for v in landmark_vertices],
-                'model': model, 'passes': int(passes), 'step': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
-    write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps(manifest, indent=2))
+    write_checkpoint_folder(folder, name, [(f'L.{k}', v) for k, v in regressor.ts_parameters()],
+                            {'format': 'facegar-landmark-regressor', 'step': str(step), 'network': json.dumps(network)},
+                            {'format': 1, 'className': 'LandmarkRegressor', 'config': {'network': network}, 'landmarkVertices': [int(v) for v in landmark_vertices],
+                             'model': model, 'passes': int(passes), 'step': step, 'notes': notes})
     reloaded = LandmarkRegressor(network, None)
     reloaded.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(folder, name)).items()})
     return name, reloaded.eval()

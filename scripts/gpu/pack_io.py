@@ -115,6 +115,18 @@ def write_safetensors(path, tensors, metadata, dtype='F16'):
     return hashlib.sha256(payload).hexdigest()
 
 
+def write_checkpoint_folder(folder, weights_name, tensors, metadata, manifest):
+    """A facegar checkpoint folder: the float16 safetensors, then checkpoint.json (`manifest` plus
+    weightsPath and weightsSha256), then older .safetensors removed; each file atomic. Returns the SHA-256."""
+    os.makedirs(folder, exist_ok=True)
+    sha = write_safetensors(os.path.join(folder, weights_name), tensors, metadata)
+    write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps({**manifest, 'weightsPath': weights_name, 'weightsSha256': sha}, indent=2))
+    for old in os.listdir(folder):
+        if old.endswith('.safetensors') and old != weights_name:
+            os.remove(os.path.join(folder, old))
+    return sha
+
+
 def read_safetensors(path):
     with open(path, 'rb') as f:
         tensors, _ = decode_safetensors(f.read())

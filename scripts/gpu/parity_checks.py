@@ -46,6 +46,8 @@ def check_encoder(pack, device):
 
 def check_landmark_regressor(pack, device):
     """The landmark pack's fixture (export-landmark-pack.ts): TS LandmarkRegressor outputs at its initial weights."""
+    if 'landmarks' not in pack.manifest:
+        return False, [f'{pack.folder} is not a landmark pack: make one with scripts/gpu/export-landmark-pack.ts']
     info = pack.manifest['landmarks']
     regressor = LandmarkRegressor(info['network'], info['seed']).to(device).eval()
     crops = torch.from_numpy(pack.array('fixture_landmark_crops')).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)

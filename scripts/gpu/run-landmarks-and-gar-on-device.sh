@@ -39,8 +39,9 @@ wait "$landmarks_pid"; landmarks_status=$?
 wait "$gar_pid"; gar_status=$?
 
 echo "== summary: landmarks exit $landmarks_status, GAR exit $gar_status"
-grep -h 'val step\|baseline\|timing\|parity\|exported\|done:' "$OUT/landmarks/train.log" 2>/dev/null | sed 's/^/[landmarks] /' | tail -30
-tar -xOf "$OUT/gar/gar-run.tar" ./train.log 2>/dev/null | tail -15 | sed 's/^/[gar] /'
+log=$OUT/landmarks/train.log
+{ grep -h 'parity checks\|baseline\|timing' "$log"; grep -h 'val step' "$log" | tail -3; grep -h 'exported' "$log" | tail -1; grep -h 'done:' "$log"; } 2>/dev/null | sed 's/^/[landmarks] /'
+tar -xOf "$OUT/gar/gar-run.tar" ./train.log 2>/dev/null | tail -10 | sed 's/^/[gar] /'
 echo "== outputs"
 find "$OUT" -type f -printf '%p %s\n' | sort
 files=$(find "$OUT" -type f | wc -l)

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crop_training import CropTrainer, Log, add_training_arguments, allow_fast_math, choose_device, save_grid, to_uint8  # noqa: E402
+from crop_training import CropTrainer, add_training_arguments, save_grid, start_run, to_uint8  # noqa: E402
 from face_encoder import LandmarkRegressor  # noqa: E402
 from face_renderer import FaceRenderer  # noqa: E402
 from landmark_training import best_passes, describe_metrics, draw_points, export_regressor, held_out_renders, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
-from pack_io import Pack, read_safetensors, write_atomic  # noqa: E402
-from parity_checks import check_landmark_regressor, run_parity_checks  # noqa: E402
+from pack_io import read_safetensors, write_atomic  # noqa: E402
+from parity_checks import check_landmark_regressor  # noqa: E402
 from post_process import camera_effects  # noqa: E402
 from scenes import SceneConfig, SceneGeometry, detector_framing_jitter, sample_scenes  # noqa: E402
 
@@ -58,20 +58,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    log = Log(os.path.join(args.out, 'train.log'))
-    device, cuda = choose_device(args, log)
-    pack = Pack(args.pack)
-    if 'landmarks' not in pack.manifest:
-        log(f'{args.pack} is not a landmark pack: make one with scripts/gpu/export-landmark-pack.ts')
-        sys.exit(3)
-    if not run_parity_checks(pack, device, log, check_landmark_regressor):
-        log('parity checks FAILED: not training (see the lines above)')
-        sys.exit(3)
-    log('parity checks passed')
-    if args.parity_only:
+    started = start_run(args, check_landmark_regressor)
+    if not started:
         return
-    allow_fast_math(cuda)
+    log, device, cuda, pack = started
 
     info = pack.manifest['landmarks']
     network = info['network']
