@@ -135,6 +135,20 @@ test('options: regressor landmarks need a regressor, unknown sources are refused
   } finally {
     plain.dispose();
   }
+  const withOracle = await Reconstructor.create({ model, detector, landmarkRegressor: oracleFiles() });
+  try {
+    // Given points (the benchmark's oracle row) replace the detector: fitted as given, or framing the regressor's crop.
+    const fit = { landmarkSteps: 5, photometricSteps: 0 };
+    const given = (await withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarkVertices: model.landmarkVertexIndices })).faces[0];
+    assert.equal(given.landmarkSource, 'given');
+    const regressed = (await withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarks: 'regressor' })).faces[0];
+    assert.equal(regressed.landmarkSource, 'regressor');
+    assert.ok(worstDistancePx(regressed.regressedLandmarks2d!, truth.landmarks2d) < 0.05, 'the given points framed the crop as the detector\'s would');
+    await assert.rejects(withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarks: 'facemesh' }), UsageError);
+    await assert.rejects(withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks: 'given' }), UsageError);
+  } finally {
+    withOracle.dispose();
+  }
   await assert.rejects(Reconstructor.create({ model, detector, landmarkRegressor: oracleFiles(model.vertexCount + 1) }), (error: unknown) => error instanceof ModelUnavailableError && /the oracle: cannot load the landmark regressor/.test(error.message));
 
   const regressor = constantRegressor(new Float32Array(136).map((_, i) => (i % 2 ? 9 : 7) + (i % 7) * 0.3));

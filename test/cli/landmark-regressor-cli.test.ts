@@ -40,18 +40,18 @@ test('--landmark-regressor DIR fits its points (JSON landmarkSource, regressedLa
   const given = await runCli(['reconstruct', photo, '--out', join(work, 'given'), '--landmark-regressor', regressorDir, ...graphics], { env: { FACEGAR_SHIPPED_MODELS_DIR: join(work, 'none') } });
   assert.equal(given.code, 0, given.stderr.slice(-600));
   assert.match(given.stdout + given.stderr, /landmarks: regressor .*landmarks-tiny/);
-  const json = JSON.parse(await readFile(join(work, 'given', '000033.json'), 'utf8'));
+  const json = JSON.parse(await readFile(join(work, 'given', '000033.jpg.json'), 'utf8'));
   assert.equal(json.landmarkSource, 'regressor');
   assert.equal(json.regressedLandmarks2d.length, 68);
   assert.equal(json.detectedLandmarks2d.length, 68);
 
   const byDefault = await runCli(['reconstruct', photo, '--out', join(work, 'default'), ...graphics], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
   assert.equal(byDefault.code, 0, byDefault.stderr.slice(-600));
-  assert.equal(JSON.parse(await readFile(join(work, 'default', '000033.json'), 'utf8')).landmarkSource, 'regressor');
+  assert.equal(JSON.parse(await readFile(join(work, 'default', '000033.jpg.json'), 'utf8')).landmarkSource, 'regressor');
 
   const none = await runCli(['reconstruct', photo, '--out', join(work, 'none-out'), '--landmark-regressor', 'none', ...graphics], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
   assert.equal(none.code, 0, none.stderr.slice(-600));
-  const plain = JSON.parse(await readFile(join(work, 'none-out', '000033.json'), 'utf8'));
+  const plain = JSON.parse(await readFile(join(work, 'none-out', '000033.jpg.json'), 'utf8'));
   assert.equal(plain.landmarkSource, 'facemesh');
   assert.equal(plain.regressedLandmarks2d, undefined);
 });
@@ -69,4 +69,7 @@ test('a damaged or missing landmark regressor ends the command with one line and
     assert.ok(!hasStackTrace(run.stderr));
     assert.match(run.stderr, /landmark regressor/);
   }
+  const evaluation = await runCli(['eval', 'synthetic', '--n', '1', '--renderer', 'graphics', '--landmark-regressor', damaged]);
+  assert.equal(evaluation.code, 6, evaluation.stderr);
+  assert.match(evaluation.stderr, /landmark regressor weights do not match/);
 });

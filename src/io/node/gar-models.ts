@@ -125,6 +125,12 @@ export async function chooseLandmarkRegressor(request: string | undefined, model
   return findShipped(modelsDir, 'landmarks-', SHIPPED_LANDMARK_REGRESSOR_NAMES);
 }
 
+/** chooseLandmarkRegressor's directory read (ReconstructorResources.landmarkRegressor, `source` = the directory); undefined for none. */
+export async function readChosenLandmarkRegressor(request: string | undefined, modelsDir?: string): Promise<(CheckpointBytes & { source: string }) | undefined> {
+  const dir = await chooseLandmarkRegressor(request, modelsDir);
+  return dir ? { ...await readLandmarkRegressorFiles(dir), source: dir } : undefined;
+}
+
 /** The landmark regressor's checkpoint files; ModelUnavailableError (exit 6) as readGarModelFiles. */
 export async function readLandmarkRegressorFiles(dir: string): Promise<CheckpointBytes> {
   return readCheckpointDir(dir, LANDMARK_KIND, 'landmark regressor', 'scripts/gpu/train_landmarks.py');

@@ -2,7 +2,7 @@
 import { loadMorphableModel, type LoadMorphableModelOptions } from './load-morphable-model.ts';
 import { loadDetectorModelFiles } from './detector-models.ts';
 import type { ReconstructorResources } from '../../api/reconstruct.ts';
-import { chooseLandmarkRegressor, chooseRenderer, readGarModelFiles, readLandmarkRegressorFiles, type RendererRequest } from './gar-models.ts';
+import { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, type RendererRequest } from './gar-models.ts';
 
 export { loadMorphableModel, directoryReader } from './load-morphable-model.ts';
 export type { LoadMorphableModelOptions, LoadedMorphableModel } from './load-morphable-model.ts';
@@ -15,7 +15,7 @@ export { defaultCacheDir, ensureBundle } from './model-cache.ts';
 export type { RemoteBundle, RemoteFile, EnsureBundleOptions } from './model-cache.ts';
 export { ICT_FACEKIT_BUNDLE, HUMAN_MODELS_BUNDLE } from './bundles.ts';
 export {
-  chooseLandmarkRegressor, chooseRenderer, readGarModelFiles, readLandmarkRegressorFiles, shippedModelsDir,
+  chooseLandmarkRegressor, chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readLandmarkRegressorFiles, shippedModelsDir,
   SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES, SHIPPED_SHAPE_ENCODER_NAMES, SHIPPED_LANDMARK_REGRESSOR_NAMES,
 } from './gar-models.ts';
 export type { RendererChoice, RendererRequest } from './gar-models.ts';
@@ -29,11 +29,10 @@ export type { RendererChoice, RendererRequest } from './gar-models.ts';
  */
 export async function loadReconstructorResources(options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> & { landmarkRegressor?: string } = {}): Promise<ReconstructorResources> {
   const choice = await chooseRenderer(options);
-  const regressorDir = await chooseLandmarkRegressor(options.landmarkRegressor);
   const [{ model }, detector, gar, landmarkRegressor] = await Promise.all([
     loadMorphableModel(options), loadDetectorModelFiles(),
     choice.renderer === 'gar' ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir }) : undefined,
-    regressorDir ? readLandmarkRegressorFiles(regressorDir) : undefined,
+    readChosenLandmarkRegressor(options.landmarkRegressor),
   ]);
-  return { model, detector, ...(gar ? { gar } : {}), ...(landmarkRegressor ? { landmarkRegressor: { ...landmarkRegressor, source: regressorDir } } : {}) };
+  return { model, detector, ...(gar ? { gar } : {}), ...(landmarkRegressor ? { landmarkRegressor } : {}) };
 }
