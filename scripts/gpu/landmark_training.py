@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from face_encoder import LandmarkRegressor
 from pack_io import read_safetensors, write_checkpoint_folder
-from post_process import camera_effects
+from post_process import render_photos
 from scenes import alignment_points, apply_similarity, fit_similarity, invert_similarity, sample_scenes
 
 YAW_BINS_DEG = (0.0, 30.0, 60.0, 90.01)  # AFLW2000-3D's bins of |yaw|
@@ -50,8 +50,8 @@ def held_out_renders(geometry, renderer, config, count, batch, jitter_mean, jitt
     generator = torch.Generator(device=device).manual_seed(seed)
     crops, points, yaw = [], [], []
     for start in range(0, count, batch):
-        scenes = sample_scenes(geometry, config, min(batch, count - start), generator, jitter_mean, jitter_std, crop_px)
-        crops.append(camera_effects(renderer.render(scenes, generator, shadows=shadows), generator))
+        scenes, x = render_photos(geometry, renderer, config, min(batch, count - start), generator, jitter_mean, jitter_std, crop_px, shadows)
+        crops.append(x)
         points.append(scenes['landmarks_crop_px'])
         yaw.append(scenes['yaw'] * 180 / np.pi)
     return torch.cat(crops).contiguous(memory_format=torch.channels_last), torch.cat(points), torch.cat(yaw)

@@ -37,8 +37,8 @@ from face_renderer import FaceRenderer  # noqa: E402
 from landmark_training import best_passes, describe_metrics, draw_points, export_regressor, held_out_renders, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
 from pack_io import read_safetensors, write_atomic  # noqa: E402
 from parity_checks import check_landmark_regressor  # noqa: E402
-from post_process import camera_effects  # noqa: E402
-from scenes import SceneConfig, SceneGeometry, detector_framing_jitter, sample_scenes  # noqa: E402
+from post_process import render_photos  # noqa: E402
+from scenes import SceneConfig, SceneGeometry, detector_framing_jitter  # noqa: E402
 
 GREEN, RED = (40, 255, 40), (255, 40, 40)
 
@@ -97,8 +97,7 @@ def main():
     samples = []
 
     def make_batch():
-        scenes = sample_scenes(geometry, config, args.batch, trainer.generator, jitter_mean, jitter_std, crop_px)
-        x = camera_effects(renderer.render(scenes, trainer.generator, shadows=not args.no_shadows), trainer.generator).contiguous(memory_format=torch.channels_last)
+        scenes, x = render_photos(geometry, renderer, config, args.batch, trainer.generator, jitter_mean, jitter_std, crop_px, not args.no_shadows)
         if sum(len(s) for s in samples) < 32:
             take = 32 - sum(len(s) for s in samples)
             samples.append(draw_points(to_uint8(x[:take]), scenes['landmarks_crop_px'][:take].cpu().numpy(), RED))

@@ -26,8 +26,8 @@ from crop_training import CropTrainer, add_training_arguments, save_grid, start_
 from face_encoder import FaceEncoder  # noqa: E402
 from face_renderer import FaceRenderer  # noqa: E402
 from pack_io import read_safetensors, write_atomic  # noqa: E402
-from post_process import camera_effects  # noqa: E402
-from scenes import SceneConfig, SceneGeometry, detector_framing_jitter, sample_scenes  # noqa: E402
+from post_process import render_photos  # noqa: E402
+from scenes import SceneConfig, SceneGeometry, detector_framing_jitter  # noqa: E402
 from shape_training import OutputLayout, export_encoder, identity_mode_ranking, shape_loss, validate, write_reference_outputs  # noqa: E402
 
 
@@ -78,8 +78,7 @@ def main():
     samples = []
 
     def make_batch():
-        scenes = sample_scenes(geometry, config, args.batch, trainer.generator, jitter_mean, jitter_std, crop_px)
-        x = camera_effects(renderer.render(scenes, trainer.generator, shadows=not args.no_shadows), trainer.generator).contiguous(memory_format=torch.channels_last)
+        scenes, x = render_photos(geometry, renderer, config, args.batch, trainer.generator, jitter_mean, jitter_std, crop_px, not args.no_shadows)
         if sum(len(s) for s in samples) < 64:
             samples.append(to_uint8(x[:64 - sum(len(s) for s in samples)]))
         return x, {'identity': scenes['identity'], 'expression': scenes['expression'], 'pose': scenes['pose']}
