@@ -5,6 +5,8 @@
  *
  *   node --import tsx scripts/landmark-agreement.ts '{"identityPriorWeight": 1e-5}'
  *   node --import tsx scripts/landmark-agreement.ts --renderer gar [--preset fast] [--gar DIR --encoder DIR] ['{GAR refine overrides}']
+ *   ... [--landmark-regressor DIR|none] (default: the shipped one, if any): the landmark error is then vs the
+ *   regressor's points (the fit's landmarkSource); the 5-point agreement is with the reference detections either way
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,10 +17,10 @@ import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { decodeImageFile } from '../src/io/node/decode-image.ts';
 
 const photosDir = join(process.env.FACEGAR_SHARED_DIR ?? resolve(fileURLToPath(new URL('../../shared', import.meta.url))), 'photos/examples');
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { renderer: { type: 'string' }, preset: { type: 'string' }, gar: { type: 'string' }, encoder: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { renderer: { type: 'string' }, preset: { type: 'string' }, gar: { type: 'string' }, encoder: { type: 'string' }, 'landmark-regressor': { type: 'string' } } });
 const fit = JSON.parse(positionals[0] ?? '{}') as Record<string, number>;
 const renderer = values.renderer as 'gar' | 'graphics' | undefined;
-const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer, gar: values.gar, encoder: values.encoder }));
+const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer, gar: values.gar, encoder: values.encoder, landmarkRegressor: values['landmark-regressor'] }));
 const options = { fit, ...(renderer === 'gar' ? { garRefine: fit } : {}), ...(renderer ? { renderer } : {}), ...(values.preset ? { garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' } : {}) };
 let errorSum = 0, fivePointSum = 0, above3 = 0, count = 0;
 for (const name of (await readdir(photosDir)).filter((f) => f.endsWith('.jpg')).sort()) {

@@ -21,6 +21,7 @@ export const SLOW_TESTS = [
   'test/cli/focal.test.ts',
   'test/cli/hostile-inputs.test.ts',
   'test/cli/hostile-models.test.ts',
+  'test/cli/landmark-regressor-cli.test.ts',
   'test/cli/queue.test.ts',
   'test/cli/reconstruct-examples.test.ts',
   'test/cli/reconstruct-gar.test.ts',

@@ -9,16 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { decodeFaceEncoder } from '../../src/invert/encoder-checkpoint.ts';
 import { readGarModelFiles } from '../../src/io/node/gar-models.ts';
-
-/** The float32 array and shape of a little-endian '<f4' .npy file. */
-function readNpyFloat32(bytes: Uint8Array): { shape: number[]; values: Float32Array } {
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
-  const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
-  if (!header.includes("'<f4'")) throw new Error(`npy: ${header.trim()} is not little-endian float32`);
-  const shape = (header.match(/'shape': \(([^)]*)\)/)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const data = bytes.slice(10 + headerLength);
-  return { shape, values: new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) };
-}
+import { decodeNpy } from './npy-file.ts';
 
 const { values } = parseArgs({ options: { encoder: { type: 'string' }, pack: { type: 'string', default: '.gpu-pack' } } });
 if (!values.encoder) throw new Error('--encoder OUT/encoder is required');
@@ -27,7 +18,8 @@ const encoderDir = resolve(values.encoder);
 // The encoder alone: readGarModelFiles needs a GAR folder too, so point it at the shipped one.
 const files = await readGarModelFiles({ garDir: resolve('models/gar-small'), encoderDir });
 const encoder = decodeFaceEncoder(files.encoder!.manifest, files.encoder!.weights);
-const crops = readNpyFloat32(await readFile(join(resolve(values.pack!), 'fixture_encoder_crops.npy')));
+const crops = decodeNpy(await readFile(join(resolve(values.pack!), 'fixture_encoder_crops.npy')));
+if (crops.dtype !== 'f4') throw new Error('fixture_encoder_crops.npy is not float32');
 const reference = JSON.parse(await readFile(join(encoderDir, 'pytorch-outputs.json'), 'utf8')) as { raw: number[][] };
 const raw = tf.tidy(() => encoder.applyRaw(tf.tensor4d(crops.values, crops.shape as [number, number, number, number])).arraySync() as number[][]);
 let worst = 0;

@@ -1,4 +1,5 @@
-"""facegar's FaceEncoder (src/invert/face-encoder.ts) in PyTorch, operation for operation.
+"""facegar's crop networks in PyTorch, operation for operation: FaceEncoder (src/invert/face-encoder.ts)
+and LandmarkRegressor (src/invert/landmark-regressor.ts), one trunk (src/invert/encoder-trunk.ts) and a head each.
 
 Layers follow src/gar/layers.ts and src/gar/discriminator.ts: weights stored ~N(0, 1) and scaled at
 run time by 1/sqrt(fan-in) (equalised learning rate), bias added after, leaky ReLU 0.2 times sqrt(2),
@@ -84,11 +85,12 @@ class ResidualBlock(torch.nn.Module):
         return self.skip(x) + self.conv1(self.conv0(x))
 
 
-class FaceEncoder(torch.nn.Module):
-    """crops [N, 3, R, R] in -1..1 (NCHW) -> standardised raw outputs [N, P]."""
+class CropNetwork(torch.nn.Module):
+    """The crop trunk (src/invert/encoder-trunk.ts: stem, residual blocks, hidden FC) and a linear head
+    of `output_size` standardised outputs: crops [N, 3, R, R] in -1..1 (NCHW) -> raw [N, output_size]."""
 
-    def __init__(self, config, seed):
-        """seed: TS's FaceEncoder seed (the same initial weights), or None for zeros (weights to be loaded)."""
+    def __init__(self, config, seed, output_size):
+        """seed: the TS network's seed (the same initial weights), or None for zeros (weights to be loaded)."""
         super().__init__()
         self.config = dict(config)
         random = TsNormals(seed) if seed is not None else _Zeros()
@@ -100,7 +102,7 @@ class FaceEncoder(torch.nn.Module):
             r //= 2
         self.blocks = torch.nn.ModuleList(blocks)
         self.hidden = DenseLayer(channels_at(config, 4) * 16, config['hiddenFeatures'], random, activation='lrelu')
-        self.output_size = config['identityCount'] + config['expressionCount'] + 7 + config['wDim']
+        self.output_size = output_size
         self.head = DenseLayer(config['hiddenFeatures'], self.output_size, random)
         self.register_buffer('output_mean', torch.zeros(self.output_size))
         self.register_buffer('output_std', torch.ones(self.output_size))
@@ -143,3 +145,17 @@ class FaceEncoder(torch.nn.Module):
                 if tuple(tensor.shape) != tuple(parameter.shape):
                     raise ValueError(f'{name}: shape {tuple(tensor.shape)}, expected {tuple(parameter.shape)}')
                 parameter.copy_(tensor)
+
+
+class FaceEncoder(CropNetwork):
+    """src/invert/face-encoder.ts: identity K | expression logits E | pose 7 | w (standardised raw outputs)."""
+
+    def __init__(self, config, seed):
+        super().__init__(config, seed, config['identityCount'] + config['expressionCount'] + 7 + config['wDim'])
+
+
+class LandmarkRegressor(CropNetwork):
+    """src/invert/landmark-regressor.ts: 2 * landmarkCount outputs, point k at (u/S - 1/2, v/S - 1/2) once destandardised."""
+
+    def __init__(self, config, seed):
+        super().__init__(config, seed, 2 * config['landmarkCount'])

@@ -1,11 +1,13 @@
 // NumPy .npy files (format 1.0, little-endian, C order) for the GPU training pack: numpy.load
 // reads them with no other package. Float16 is written from float32 with round-to-nearest-even.
+import { halfToFloat } from '../../src/gar/safetensors.ts';
 
 export type NpyArray =
   | { dtype: 'f4'; shape: number[]; values: Float32Array }
   | { dtype: 'f2'; shape: number[]; values: Float32Array }
   | { dtype: 'i4'; shape: number[]; values: Int32Array }
-  | { dtype: 'u1'; shape: number[]; values: Uint8Array };
+  | { dtype: 'u1'; shape: number[]; values: Uint8Array }
+  | { dtype: 'i1'; shape: number[]; values: Int8Array };
 
 const scratch = new Float32Array(1);
 const scratchBits = new Uint32Array(scratch.buffer);
@@ -40,11 +42,11 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   const count = array.shape.reduce((a, b) => a * b, 1);
   if (array.values.length !== count) throw new Error(`npy: ${array.values.length} values for shape [${array.shape}]`);
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
-  let header = `{'descr': '${array.dtype === 'u1' ? '|u1' : `<${array.dtype}`}', 'fortran_order': False, 'shape': ${shape}, }`;
+  let header = `{'descr': '${array.dtype === 'u1' || array.dtype === 'i1' ? `|${array.dtype}` : `<${array.dtype}`}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const headerBytes = new TextEncoder().encode(header);
-  const itemSize = { f4: 4, f2: 2, i4: 4, u1: 1 }[array.dtype];
+  const itemSize = { f4: 4, f2: 2, i4: 4, u1: 1, i1: 1 }[array.dtype];
   const out = new Uint8Array(10 + headerBytes.length + count * itemSize);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0); // \x93NUMPY v1.0
   new DataView(out.buffer).setUint16(8, headerBytes.length, true);
@@ -53,6 +55,22 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   if (array.dtype === 'f2') for (let i = 0; i < count; i++) data.setUint16(2 * i, floatToHalfBits(array.values[i]), true);
   else if (array.dtype === 'f4') for (let i = 0; i < count; i++) data.setFloat32(4 * i, array.values[i], true);
   else if (array.dtype === 'i4') for (let i = 0; i < count; i++) data.setInt32(4 * i, array.values[i], true);
-  else out.set(array.values, 10 + headerBytes.length);
+  else out.set(new Uint8Array(array.values.buffer, array.values.byteOffset, count), 10 + headerBytes.length);
   return out;
+}
+
+/** A little-endian '<f4', '<f2' (as float32) or '|u1' .npy file (C order) back as its array. */
+export function decodeNpy(bytes: Uint8Array): NpyArray {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
+  const shape = (header.match(/'shape': \(([^)]*)\)/)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (header.includes('True')) throw new Error(`npy: ${header.trim()} is in Fortran order`);
+  const data = bytes.slice(10 + headerLength);
+  if (header.includes("'<f4'")) return { dtype: 'f4', shape, values: new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) };
+  if (header.includes("'<f2'")) {
+    const view = new DataView(data.buffer, data.byteOffset);
+    return { dtype: 'f2', shape, values: Float32Array.from({ length: data.byteLength / 2 }, (_, i) => halfToFloat(view.getUint16(2 * i, true))) };
+  }
+  if (header.includes("'|u1'")) return { dtype: 'u1', shape, values: data };
+  throw new Error(`npy: ${header.trim()} is not little-endian float32 or float16, or uint8`);
 }

@@ -3,6 +3,7 @@
 Needs only numpy, pillow and torch (no safetensors package: the container format is small enough
 to write here, and the GPU machine and the local Debian torch both lack or differ in it).
 """
+import gzip
 import hashlib
 import json
 import math
@@ -28,8 +29,25 @@ class Pack:
         if self.manifest.get('format') != 1:
             raise ValueError(f'{folder}: pack format {self.manifest.get("format")} is not 1')
 
+    @property
+    def quantised_basis(self):
+        """Whether the shapes are the landmark pack's int8 form (see basis)."""
+        return os.path.exists(os.path.join(self.folder, 'identity_basis.q8.npy.gz'))
+
     def array(self, name):
-        return np.load(os.path.join(self.folder, name + '.npy'))
+        """`name`.npy, or `name`.npy.gz (the landmark pack gzips its arrays)."""
+        path = os.path.join(self.folder, name + '.npy')
+        if os.path.exists(path):
+            return np.load(path)
+        with gzip.open(path + '.gz', 'rb') as f:
+            return np.load(f)
+
+    def basis(self, name):
+        """A shape basis [M, V, 3] as float32: `name`.npy (float16), or the landmark pack's int8 form
+        (`name`.q8 times `name`.scale [M, 3], export-landmark-pack.ts --basis-bits 8)."""
+        if not os.path.exists(os.path.join(self.folder, name + '.q8.npy.gz')):
+            return self.array(name).astype(np.float32)
+        return self.array(name + '.q8').astype(np.float32) * self.array(name + '.scale')[:, None, :]
 
     def skin_textures(self):
         """[T, 3, H, W] float32 linear albedo in 0..1 (the JPEGs hold sRGB)."""
@@ -37,13 +55,16 @@ class Pack:
         images = [np.asarray(Image.open(os.path.join(self.folder, 'skin_textures', f'{i:03d}.jpg')).convert('RGB')) for i in range(count)]
         return srgb_to_linear(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0)
 
-    def studio_validation(self):
-        """crops [N, S, S, 3] uint8 (as the encoder sees them), targets [N, K+E+7], alignment offsets [N, 4, 2] crop px."""
+    def studio_crops(self):
+        """The studio validation crops [N, S, S, 3] uint8, as the encoder sees them."""
         info = self.manifest['studioValidation']
         mosaic = np.asarray(Image.open(os.path.join(self.folder, 'studio_val_crops.jpg')).convert('RGB'))
         size, columns = info['sizePx'], info['columns']
-        crops = np.stack([mosaic[(i // columns) * size:(i // columns + 1) * size, (i % columns) * size:(i % columns + 1) * size] for i in range(info['count'])])
-        return crops, self.array('studio_val_targets'), self.array('studio_val_alignment_offsets_px')
+        return np.stack([mosaic[(i // columns) * size:(i // columns + 1) * size, (i % columns) * size:(i % columns + 1) * size] for i in range(info['count'])])
+
+    def studio_validation(self):
+        """crops [N, S, S, 3] uint8 (as the encoder sees them), targets [N, K+E+7], alignment offsets [N, 4, 2] crop px."""
+        return self.studio_crops(), self.array('studio_val_targets'), self.array('studio_val_alignment_offsets_px')
 
 
 def srgb_to_linear(x):
@@ -92,6 +113,18 @@ def write_safetensors(path, tensors, metadata, dtype='F16'):
     payload = encode_safetensors(tensors, metadata, dtype)
     write_atomic(path, payload)
     return hashlib.sha256(payload).hexdigest()
+
+
+def write_checkpoint_folder(folder, weights_name, tensors, metadata, manifest):
+    """A facegar checkpoint folder: the float16 safetensors, then checkpoint.json (`manifest` plus
+    weightsPath and weightsSha256), then older .safetensors removed; each file atomic. Returns the SHA-256."""
+    os.makedirs(folder, exist_ok=True)
+    sha = write_safetensors(os.path.join(folder, weights_name), tensors, metadata)
+    write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps({**manifest, 'weightsPath': weights_name, 'weightsSha256': sha}, indent=2))
+    for old in os.listdir(folder):
+        if old.endswith('.safetensors') and old != weights_name:
+            os.remove(os.path.join(folder, old))
+    return sha
 
 
 def read_safetensors(path):

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pack_io import linear_to_srgb
+from scenes import sample_scenes
 
 # IJG (libjpeg) base tables, scaled by quality as libjpeg does.
 LUMA_TABLE = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
@@ -56,6 +57,13 @@ def gaussian_blur(image, sigma_px):
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode='replicate'), kernel.view(-1, 1, 1, 2 * radius + 1), groups=batch * channels)
     x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode='replicate'), kernel.view(-1, 1, 2 * radius + 1, 1), groups=batch * channels)
     return x.view(batch, channels, height, width)
+
+
+def render_photos(geometry, renderer, config, batch, generator, jitter_mean, jitter_std, crop_px, shadows=True):
+    """(scenes, network input [B, 3, S, S] channels_last): random scenes (scenes.sample_scenes) rendered
+    into their crops (face_renderer.FaceRenderer) through the camera effects."""
+    scenes = sample_scenes(geometry, config, batch, generator, jitter_mean, jitter_std, crop_px)
+    return scenes, camera_effects(renderer.render(scenes, generator, shadows=shadows), generator).contiguous(memory_format=torch.channels_last)
 
 
 def camera_effects(linear, generator):

@@ -5,6 +5,7 @@ ALIGNED_CROP_TEMPLATE -> crop), with the encoder's targets in that crop's frame
 """
 import math
 
+import numpy as np
 import torch
 
 FACE_HEIGHT_MM = 190.0  # studio-scene.ts: forehead to chin of an average face, for framing
@@ -24,6 +25,15 @@ class SceneConfig:
         self.max_expression_weight = 0.8
         self.landmark_jitter_scale = 1.0  # times the detector's measured alignment-point spread
         self.min_jitter_px = 0.4  # floor of that spread at 128 px (about 1 % of the eye distance)
+        # Share of scenes framed from the model's own landmark vertices instead of the detector's
+        # (a second pass that re-cuts the crop around a landmark regressor's points), with a random
+        # similarity on top: shift up to this fraction of the template eye distance per axis, scale
+        # up to exp(+-this), turn up to +-this rad, and per-point noise of this fraction.
+        self.own_framing_share = 0.0
+        self.own_framing_shift = 0.1
+        self.own_framing_scale = 0.1
+        self.own_framing_turn_rad = 0.1
+        self.own_framing_point_noise = 0.03
         for key, value in overrides.items():
             setattr(self, key, value)
 
@@ -90,13 +100,14 @@ class SceneGeometry:
         m = pack.manifest
         self.device = device
         self.neutral = torch.from_numpy(pack.array('neutral')).to(device)  # [V, 3] mm
-        identity = torch.from_numpy(pack.array('identity_basis').astype('float32'))
-        expression = torch.from_numpy(pack.array('expression_basis').astype('float32'))
+        identity = torch.from_numpy(pack.basis('identity_basis'))
+        expression = torch.from_numpy(pack.basis('expression_basis'))
         self.identity_count, self.expression_count = identity.shape[0], expression.shape[0]
         self.basis = torch.cat([identity, expression]).view(identity.shape[0] + expression.shape[0], -1).to(device)  # [K+E, V*3]
         self.vertex_count = self.neutral.shape[0]
         self.face_vertex_count = m['model']['faceVertexCount']
         self.detector_landmarks = torch.tensor(m['detectorLandmarkVertexIndices'], device=device)
+        self.model_landmarks = torch.tensor(m['landmarkVertexIndices'], device=device)
         self.template = torch.tensor(m['alignment']['template'], dtype=torch.float32, device=device)  # [4, 2] fractions
         self.pivot_mm = torch.tensor(m['cropFrame']['pivotMm'], dtype=torch.float32, device=device)
         self.focal_per_side = m['cropFrame']['focalPerSide']
@@ -134,8 +145,37 @@ class SceneGeometry:
         return pose, crop_rotation
 
 
+def detector_framing_jitter(offsets_px, config, device):
+    """Mean [4, 2] and spread [4, 2] (floored at config.min_jitter_px) of the detector's alignment-point
+    offsets on the pack's studio crops (studio_val_alignment_offsets_px, NaN where nothing was detected)."""
+    detected = ~np.isnan(offsets_px).any((1, 2))
+    mean = np.nanmean(offsets_px[detected], 0) if detected.any() else np.zeros((4, 2), np.float32)
+    std = np.maximum(np.nanstd(offsets_px[detected], 0) if detected.sum() > 1 else np.zeros((4, 2)), config.min_jitter_px)
+    return torch.from_numpy(mean).float().to(device), torch.from_numpy(std).float().to(device), int(detected.sum())
+
+
+def own_landmark_framing(geometry, config, own_px, generator, crop_px):
+    """The similarity a second pass cuts with: alignment points of the model's own landmarks (photo px
+    [B, 68, 2]) under a random similarity and per-point noise (SceneConfig.own_framing_*)."""
+    batch, device = own_px.shape[0], own_px.device
+    uniform = lambda *shape: torch.rand(*shape, generator=generator, device=device) * 2 - 1
+    own_similarity = geometry.crop_similarity(own_px, crop_px)
+    points = apply_similarity(own_similarity, alignment_points(own_px))  # [B, 4, 2] crop px
+    eye_px = float(geometry.template[1, 0] - geometry.template[0, 0]) * crop_px
+    centre = points.mean(1, keepdim=True)
+    turn, scale = uniform(batch) * config.own_framing_turn_rad, torch.exp(uniform(batch) * config.own_framing_scale)
+    a, c = (scale * torch.cos(turn))[:, None], (scale * torch.sin(turn))[:, None]
+    d = points - centre
+    moved = torch.stack([a * d[..., 0] - c * d[..., 1], c * d[..., 0] + a * d[..., 1]], -1) + centre
+    moved = moved + uniform(batch, 1, 2) * config.own_framing_shift * eye_px
+    moved = moved + torch.randn(batch, 4, 2, generator=generator, device=device) * config.own_framing_point_noise * eye_px
+    return fit_similarity(apply_similarity(invert_similarity(own_similarity), moved), geometry.template * crop_px)
+
+
 def sample_scenes(geometry, config, batch, generator, jitter_mean_px, jitter_std_px, crop_px):
-    """One batch of random scenes: coefficients, photo camera, detector-like framing, crop-frame targets."""
+    """One batch of random scenes: coefficients, photo camera, detector-like framing (or, for a share
+    config.own_framing_share, framing from the model's own landmarks), crop-frame targets, and the
+    model's landmark vertices in the crop (`landmarks_crop_px` [B, 68, 2], occluded ones included)."""
     device = geometry.device
     uniform = lambda *shape: torch.rand(*shape, generator=generator, device=device)
     identity = torch.randn(batch, geometry.identity_count, generator=generator, device=device) * config.identity_scale
@@ -166,8 +206,13 @@ def sample_scenes(geometry, config, batch, generator, jitter_mean_px, jitter_std
     noise = torch.randn(batch, 4, 2, generator=generator, device=device)
     points = points + jitter_mean_px + noise * jitter_std_px * config.landmark_jitter_scale
     similarity = fit_similarity(apply_similarity(invert_similarity(true_similarity), points), geometry.template * crop_px)
+    own_px = project(camera[:, geometry.model_landmarks], focal_px, principal)
+    if config.own_framing_share > 0:  # no extra draws otherwise: the shape trainer's stream stays as it was
+        own = uniform(batch) < config.own_framing_share
+        similarity = tuple(torch.where(own, o, d) for o, d in zip(own_landmark_framing(geometry, config, own_px, generator, crop_px), similarity))
     pose, _ = geometry.crop_targets(rotation, translation, focal_px, principal, similarity, crop_px)
     return {
         'identity': identity, 'expression': expression, 'pose': pose, 'camera_points': camera,
         'focal_px': focal_px, 'principal_px': principal, 'similarity': similarity, 'yaw': angles[:, 1],
+        'landmarks_crop_px': apply_similarity(similarity, own_px),
     }

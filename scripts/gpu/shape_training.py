@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from face_encoder import FaceEncoder
-from pack_io import read_safetensors, write_atomic, write_safetensors
+from pack_io import read_safetensors, write_atomic, write_checkpoint_folder
 from scenes import rotation_from_euler
 
 EXPRESSION_SCALE = 0.2  # train-encoder.ts: spread of the expression weights the loss divides by
@@ -116,7 +116,6 @@ def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config, id
     """Write checkpoint.json + a float16 safetensors (E.* in TS names and layouts), atomically;
     identity_error_std [K]: measured RMS identity errors (manifest identityErrorStd, clamped to (0, 10]).
     Returns (weights path, the exported encoder re-read as float32 on the CPU)."""
-    os.makedirs(folder, exist_ok=True)
     parameters = dict(encoder.ts_parameters())
     parameters['head.weight'][:, layout.w:] = 0  # w = output_mean = the GAR's mean latent
     parameters['head.bias'][layout.w:] = 0
@@ -124,16 +123,12 @@ def export_encoder(encoder, layout, w_avg, folder, step, notes, train_config, id
     parameters['output_std'][layout.w:] = 1
     network = {k: encoder.config[k] for k in ('resolution', 'channelBase', 'channelMax', 'hiddenFeatures', 'identityCount', 'expressionCount', 'wDim')}
     name = f'encoder-{network["resolution"]}px-step{step}.safetensors'
-    sha = write_safetensors(os.path.join(folder, name), [(f'E.{k}', v) for k, v in parameters.items()],
-                            {'format': 'facegar-encoder', 'step': str(step), 'network': json.dumps(network)})
-    for old in os.listdir(folder):
-        if old.endswith('.safetensors') and old != name:
-            os.remove(os.path.join(folder, old))
     manifest = {'format': 1, 'className': 'EncoderTrainer', 'config': {'network': network, 'train': train_config},
-                'step': step, 'randomState': 0, 'adamSteps': step, 'weightsPath': name, 'weightsSha256': sha, 'notes': notes}
+                'step': step, 'randomState': 0, 'adamSteps': step, 'notes': notes}
     if identity_error_std is not None:
         manifest['identityErrorStd'] = [min(10.0, max(0.05, float(v))) for v in identity_error_std]
-    write_atomic(os.path.join(folder, 'checkpoint.json'), json.dumps(manifest, indent=2))
+    write_checkpoint_folder(folder, name, [(f'E.{k}', v) for k, v in parameters.items()],
+                            {'format': 'facegar-encoder', 'step': str(step), 'network': json.dumps(network)}, manifest)
     reloaded = FaceEncoder(encoder.config, None)
     reloaded.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(folder, name)).items()})
     return name, reloaded.eval()

@@ -29,6 +29,12 @@ export interface GarFaceOptions {
   knownFocalPx?: number;
   /** After each step of the landmark stage that runs before the GAR steps. */
   onLandmarkStep?: (step: number, total: number) => void;
+  /**
+   * The landmarks the fit matches, when not the framing ones: [68*2] photo pixels and the model
+   * vertex under each (a landmark regressor's points and vertices). The crops are still cut from
+   * `landmarks68`, as the encoders were trained.
+   */
+  fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number> };
 }
 
 /** What the GAR path adds to a face's fit. */
@@ -72,8 +78,9 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const aligned = alignFaceCrop(image, landmarks68, size);
   const { cropFromImage } = aligned;
   const crop = opaque(aligned.crop);
+  const matched = options.fitLandmarks?.landmarks68 ?? landmarks68;
   const cropLandmarks = new Float32Array(136);
-  for (let k = 0; k < 68; k++) cropLandmarks.set(applyAffine2D(cropFromImage, landmarks68[2 * k], landmarks68[2 * k + 1]), 2 * k);
+  for (let k = 0; k < 68; k++) cropLandmarks.set(applyAffine2D(cropFromImage, matched[2 * k], matched[2 * k + 1]), 2 * k);
   const frame = createCropFrame(modelTensors.model, size, applyAffine2D(cropFromImage, image.width / 2, image.height / 2));
   const alignMs = lap();
 
@@ -100,7 +107,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   if (knownLogFocal !== undefined && estimate) estimate = { ...estimate, pose: { ...estimate.pose, logFocal: knownLogFocal } };
   const logFocalPriorMean = knownLogFocal ?? (identityPrior ? estimate!.pose.logFocal : undefined);
   const refined = refineWithGar(models.generator, modelTensors, {
-    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose,
+    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}),
     ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
   }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
   const refineMs = lap();
@@ -116,7 +123,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     const [x, y] = applyAffine2D(imageFromCrop, refined.landmarks2d[2 * k], refined.landmarks2d[2 * k + 1]);
     landmarks2d[2 * k] = x;
     landmarks2d[2 * k + 1] = y;
-    errorSum += Math.hypot(x - landmarks68[2 * k], y - landmarks68[2 * k + 1]);
+    errorSum += Math.hypot(x - matched[2 * k], y - matched[2 * k + 1]);
   }
   const toDegrees = 180 / Math.PI;
   const [pitch, yaw, roll] = eulerFromRotation(rotation);

@@ -9,7 +9,9 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
 import type { FixedPose } from '../fit/fixed-pose.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
-import { decodeGarModels, type GarModelFiles, type GarModels } from './gar-models.ts';
+import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
+import { regressLandmarks } from '../invert/regress-landmarks.ts';
+import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
@@ -24,7 +26,13 @@ export interface ReconstructorResources {
   detector: FaceDetector | DetectorModelFiles;
   /** GAR (and encoder) checkpoints for the GAR path; without them only the graphics path runs. */
   gar?: GarModelFiles;
+  /** A landmark regressor's checkpoint (`source` names it in messages): both paths fit its points. */
+  landmarkRegressor?: CheckpointBytes & { source?: string };
 }
+
+/** Where the 68 landmarks a fit matches come from: the detector (FaceMesh), a landmark regressor, or the caller (`landmarks68`). */
+export type LandmarkSourceName = 'facemesh' | 'regressor' | 'given';
+export const LANDMARK_SOURCE_NAMES: readonly LandmarkSourceName[] = ['facemesh', 'regressor', 'given'];
 
 export interface ReconstructorConfig {
   /** Tensor backend; default chosen by the engine (wasm in Node). */
@@ -56,10 +64,19 @@ export interface ReconstructOptions {
    * the true projected landmarks.
    */
   landmarks68?: Float32Array;
-  /** Graphics path: the model vertex under each of the 68 landmarks (default: calibrated for the detector). */
+  /** The model vertex under each of the 68 landmarks the fit matches (default: calibrated for the detector); a landmark regressor brings its own. */
   landmarkVertices?: ArrayLike<number>;
   /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
   fixedPose?: FixedPose;
+  /**
+   * The landmarks both paths fit: 'regressor' (default when the reconstructor holds one) cuts a
+   * crop from the detector's points (or `landmarks68`) and fits the regressor's 68 points with its
+   * model vertices, occluded ones included (no detector calibration, no sliding contour);
+   * 'facemesh' fits the detector's points; 'given' (the default with `landmarks68`) fits those.
+   */
+  landmarks?: LandmarkSourceName;
+  /** Regressor passes: 2 re-cuts the crop around the first pass's points. Default: the regressor's checkpoint says (else 1). */
+  landmarkPasses?: number;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
   onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
 }
@@ -75,6 +92,10 @@ export interface FaceReconstruction extends FaceFit {
   meshScore: number;
   /** [68*2] detector landmarks (px), iBUG-68 order. */
   detectedLandmarks2d: Float32Array;
+  /** Which landmarks the fit matched (landmarkErrorPx is measured against them). */
+  landmarkSource: LandmarkSourceName;
+  /** [68*2] the landmark regressor's points (px), iBUG-68 order, when it ran. */
+  regressedLandmarks2d?: Float32Array;
   /** Distance between the detected eye centres (px); landmark errors are often quoted relative to it. */
   interOcularPx: number;
   /** Expression name → weight. */
@@ -90,8 +111,8 @@ export interface FaceReconstruction extends FaceFit {
 export interface Reconstruction {
   imageSize: { width: number; height: number };
   faces: FaceReconstruction[];
-  /** GAR path: also `align`, `encode`, `landmarks`, `refine`, summed over faces (parts of `fit`). */
-  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; landmarks?: number; refine?: number };
+  /** GAR path: also `align`, `encode`, `landmarks`, `refine`; with a landmark regressor, `regress`; summed over faces (parts of `fit`). */
+  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; landmarks?: number; refine?: number; regress?: number };
 }
 
 /**
@@ -105,28 +126,38 @@ export class Reconstructor {
   private readonly detector: FaceDetector;
   private readonly ownsDetector: boolean;
   private readonly garModels: GarModels | undefined;
+  private readonly landmarkRegressor: LoadedLandmarkRegressor | undefined;
 
-  private constructor(model: MorphableModel, modelTensors: ModelTensors, detector: FaceDetector, ownsDetector: boolean, garModels: GarModels | undefined) {
+  private constructor(model: MorphableModel, modelTensors: ModelTensors, detector: FaceDetector, ownsDetector: boolean, garModels: GarModels | undefined, landmarkRegressor: LoadedLandmarkRegressor | undefined) {
     this.model = model;
     this.modelTensors = modelTensors;
     this.detector = detector;
     this.ownsDetector = ownsDetector;
     this.garModels = garModels;
+    this.landmarkRegressor = landmarkRegressor;
   }
 
-  /** Throws ModelUnavailableError when the GAR or encoder checkpoints cannot be decoded or do not fit together. */
+  /** Throws ModelUnavailableError when the GAR, encoder or landmark regressor checkpoints cannot be decoded or do not fit together. */
   static async create(resources: ReconstructorResources, config: ReconstructorConfig = {}): Promise<Reconstructor> {
     await initBackend({ backend: config.backend });
     const garModels = resources.gar ? decodeGarModels(resources.gar, resources.model) : undefined;
+    let landmarkRegressor: LoadedLandmarkRegressor | undefined;
     const ready = 'detect' in resources.detector;
     let detector: FaceDetector;
     try {
+      landmarkRegressor = resources.landmarkRegressor && decodeRegressor(resources.landmarkRegressor, resources.model);
       detector = ready ? resources.detector as FaceDetector : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
     } catch (error) {
       garModels?.dispose();
+      landmarkRegressor?.regressor.dispose();
       throw error;
     }
-    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready, garModels);
+    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready, garModels, landmarkRegressor);
+  }
+
+  /** Whether a landmark regressor is loaded (then the default landmark source). */
+  get landmarkRegressorAvailable(): boolean {
+    return Boolean(this.landmarkRegressor);
   }
 
   /** Whether the GAR path is available, and with an encoder. */
@@ -145,6 +176,12 @@ export class Reconstructor {
     const knownFocalPx = options.knownFocalPx;
     if (knownFocalPx !== undefined && !(knownFocalPx > 0 && Number.isFinite(knownFocalPx))) throw new UsageError(`Expected a positive number for knownFocalPx but received ${knownFocalPx}`);
     if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
+    const landmarkSource = options.landmarks ?? (options.landmarks68 ? 'given' : this.landmarkRegressor ? 'regressor' : 'facemesh');
+    if (!LANDMARK_SOURCE_NAMES.includes(landmarkSource)) throw new UsageError(`Expected one of ${LANDMARK_SOURCE_NAMES.join(', ')} for landmarks but received ${String(landmarkSource)}`);
+    if (landmarkSource === 'given' && !options.landmarks68) throw new UsageError('landmarks given needs landmarks68');
+    if (landmarkSource === 'facemesh' && options.landmarks68) throw new UsageError('landmarks68 replace the detector: landmarks facemesh cannot be used with them');
+    if (landmarkSource === 'regressor' && !this.landmarkRegressor) throw new ModelUnavailableError('regressor landmarks were asked for, but this reconstructor was created without a landmark regressor (resources.landmarkRegressor)');
+    const passes = options.landmarkPasses ?? this.landmarkRegressor?.manifest.passes ?? 1;
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
     if (options.landmarks68 && options.landmarks68.length !== 136) throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
@@ -153,29 +190,37 @@ export class Reconstructor {
     if (detected.length === 0) throw new NoFaceError('no face found');
     const faces: FaceReconstruction[] = [];
     const garTimings = { align: 0, encode: 0, landmarks: 0, refine: 0 };
+    let regressMs = 0;
     detected.forEach((face, index) => {
       const report = (stage: ReconstructStage, part: number, stageFraction: number) => {
         options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length, stageFraction });
       };
+      // The regressor's crop is cut from the detector's points; its points, with its vertices, are what the fit matches.
+      const regressStarted = performance.now();
+      const regressed = landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
+      regressMs += performance.now() - regressStarted;
+      const fitLandmarks = regressed ? { landmarks68: regressed, vertices: this.landmarkRegressor!.landmarkVertices }
+        : options.landmarkVertices ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices } : undefined;
+      const source = { landmarkSource, ...(regressed ? { regressedLandmarks2d: regressed } : {}) };
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, knownFocalPx,
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, knownFocalPx, fitLandmarks,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), renderer: 'gar', gar: fit.gar });
+        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source, renderer: 'gar', gar: fit.gar });
       } else {
         const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
-        const fit = fitFace(this.modelTensors, image, face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
+        const fit = fitFace(this.modelTensors, image, fitLandmarks?.landmarks68 ?? face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
           report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total, step / total);
-        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: options.landmarkVertices, fixedPose: options.fixedPose });
-        faces.push(this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'));
+        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose });
+        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source });
       }
     });
     const total = performance.now() - started;
-    const timingsMs = { detect: detectMs, fit: total - detectMs, total, ...(renderer === 'gar' ? garTimings : {}) };
+    const timingsMs = { detect: detectMs, fit: total - detectMs, total, ...(renderer === 'gar' ? garTimings : {}), ...(landmarkSource === 'regressor' ? { regress: regressMs } : {}) };
     return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
   }
 
@@ -199,6 +244,7 @@ export class Reconstructor {
       detectionScore: face.detectionScore,
       meshScore: face.meshScore,
       detectedLandmarks2d: face.landmarks68,
+      landmarkSource: 'facemesh',
       interOcularPx: interOcularDistance(face.landmarks68),
       expression,
       renderer: 'graphics',
@@ -209,6 +255,7 @@ export class Reconstructor {
   dispose(): void {
     this.modelTensors.dispose();
     this.garModels?.dispose();
+    this.landmarkRegressor?.regressor.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
 }
@@ -217,6 +264,14 @@ export class Reconstructor {
 function faceFromLandmarks(landmarks68: Float32Array): DetectedFace {
   const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
   return { box: { x: minU, y: minV, width: maxU - minU, height: maxV - minV }, detectionScore: 1, meshScore: 1, mesh468: new Float32Array(0), landmarks68 };
+}
+
+function decodeRegressor(files: CheckpointBytes & { source?: string }, model: MorphableModel): LoadedLandmarkRegressor {
+  try {
+    return decodeLandmarkRegressor(files.manifest, files.weights, model);
+  } catch (error) {
+    throw new ModelUnavailableError(`${files.source ?? 'the landmark regressor checkpoint'}: cannot load the landmark regressor (${String((error as Error)?.message ?? error).split('\n')[0].slice(0, 300)})`, { cause: error });
+  }
 }
 
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */
@@ -244,6 +299,7 @@ export function rescaleReconstruction(reconstruction: Reconstruction, factor: nu
       ...face,
       landmarks2d: scalePoints(face.landmarks2d),
       detectedLandmarks2d: scalePoints(face.detectedLandmarks2d),
+      ...(face.regressedLandmarks2d ? { regressedLandmarks2d: scalePoints(face.regressedLandmarks2d) } : {}),
       landmarkErrorPx: face.landmarkErrorPx * factor,
       interOcularPx: face.interOcularPx * factor,
       box: { x: face.box.x * factor, y: face.box.y * factor, width: face.box.width * factor, height: face.box.height * factor },

@@ -14,6 +14,8 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     meshScore: round(face.meshScore, 4),
     landmarks2d: points(face.landmarks2d),
     detectedLandmarks2d: points(face.detectedLandmarks2d),
+    landmarkSource: face.landmarkSource,
+    ...(face.regressedLandmarks2d ? { regressedLandmarks2d: points(face.regressedLandmarks2d) } : {}),
     landmarkErrorPx: round(face.landmarkErrorPx, 3),
     interOcularPx: round(face.interOcularPx, 2),
     identity: Array.from(face.identity, (v) => round(v, 5)),
@@ -71,7 +73,7 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
     faces,
     conventions: {
       pixels: 'original image, origin top-left, pixel centres at +0.5',
-      landmarks: 'iBUG-68 order',
+      landmarks: 'iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched (landmarkSource facemesh: detectedLandmarks2d; regressor: regressedLandmarks2d, the landmark regressor\'s model vertices; given: the points passed in, as detectedLandmarks2d)',
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
       ...(reconstruction.faces.some((face) => face.gar) ? { gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)' } : {}),

@@ -16,14 +16,14 @@ export const AFLW2000_HELP = `facegar eval aflw2000 --data AFLW_DIR [--limit N] 
   distance of the model's projected landmarks to pt3d_68 x, y over sqrt(w·h) of the
   ground-truth landmarks' box, in %) per |yaw| bucket 0–30°, 30–60°, 60–90°, their mean, and
   the success rate. --limit takes the first N images in name order. Also takes --model,
-  --backend, --landmark-steps, --photometric-steps, --quiet as eval synthetic does.
+  --backend, --landmark-steps, --photometric-steps, --landmark-regressor, --quiet as eval synthetic does.
 `;
 
 export async function aflw2000Command(args: string[], help: string): Promise<number> {
   const { values } = parseCommandArgs(args, {
     data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false },
     model: { type: 'string', short: 'm' }, backend: { type: 'string' },
-    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' },
+    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, 'landmark-regressor': { type: 'string' },
     quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
   }, { allowPositionals: false });
   if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
@@ -57,8 +57,9 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
   const { Reconstructor } = await import('../api/reconstruct.ts');
   const { aflwGroundTruth, evaluateAflwImage, formatAflwTable, summarizeAflw } = await import('../eval/aflw2000-protocol.ts');
-  const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
-  const reconstructor = await Reconstructor.create({ model, detector }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
+  const { readChosenLandmarkRegressor } = await import('../io/node/gar-models.ts');
+  const [{ model }, detector, landmarkRegressor] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles(), readChosenLandmarkRegressor(values['landmark-regressor'])]);
+  const reconstructor = await Reconstructor.create({ model, detector, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
   const samples = [];
   try {
     for (const [index, entry] of selected.entries()) {

@@ -71,6 +71,8 @@ Options of synthetic:
       --gar <dir>            [string] GAR run or model dir (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
+      --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:
+                             the shipped models/landmarks-*, if any)
       --preset <name>        [string] GAR rows: fast | default | quality (default: default)
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
@@ -107,7 +109,7 @@ export async function run(args: string[]): Promise<number> {
 async function syntheticCommand(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, {
     n: { type: 'string' }, seed: { type: 'string', default: '1' }, set: { type: 'string' }, 'write-set': { type: 'string' }, renderer: { type: 'string' }, methods: { type: 'string' },
-    gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
+    gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, 'landmark-regressor': { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
     'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
     backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
@@ -168,7 +170,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
   const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
   const { Reconstructor } = await import('../api/reconstruct.ts');
   const { runSyntheticBenchmark, runBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
-  const { chooseRenderer, readGarModelFiles } = await import('../io/node/gar-models.ts');
+  const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles } = await import('../io/node/gar-models.ts');
   const { ModelUnavailableError } = await import('../common/errors.ts');
   let gar: Awaited<ReturnType<typeof readGarModelFiles>> | undefined;
   if (values.renderer !== 'graphics') {
@@ -184,7 +186,8 @@ async function syntheticCommand(args: string[]): Promise<number> {
   const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
   // Read the set's file list before the networks load: a wrong folder fails fast.
   const setSource = values.set === undefined ? undefined : await (await import('../io/node/synthetic-set-files.ts')).syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : count);
-  const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
+  const landmarkRegressor = await readChosenLandmarkRegressor(values['landmark-regressor']);
+  const reconstructor = await Reconstructor.create({ model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
   if (methods === undefined && values.renderer === 'gar') methods = ['gar-mean-init', ...(reconstructor.garAvailable.encoder ? ['gar-encoder-init' as const] : [])];
   if (methods === undefined && values.renderer === 'graphics') methods = ['graphics'];
   // Default: every renderer row this reconstructor can run, and the cheap oracle-landmarks diagnostic.

@@ -89,6 +89,10 @@ Options:
       --shape-encoder <dir>  [string] GAR path: a shape encoder (identity, expression, pose, camera from renders of
                              known geometry) that starts the fit and centres its identity prior; none = without
                              (default: models/shape-encoder-* when shipped, with an encoder)
+      --landmark-regressor <dir> [string] both paths: a landmark regressor (scripts/gpu/train_landmarks.py) whose
+                             68 points, cut from the detector's crop, the fit matches with the model's own
+                             landmark vertices; none = the detector's landmarks (default: models/landmarks-*
+                             when shipped, else none)
       --preset <name>        [string] GAR path: ${GAR_PRESET_NAMES.join(' | ')} (instant: encoder only) (default: ${DEFAULT_GAR_PRESET})
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
       --shard <K/N>          [string] take only shard K of N (0-based): the inputs whose path below its folder
@@ -210,7 +214,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
       printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
     },
   });
-  if (settings.gar) printLine(rendererReason);
+  if (settings.gar || settings.landmarkRegressorDir) printLine(rendererReason);
   const outcome = await runBatch({
     inputs,
     resume: values.resume,

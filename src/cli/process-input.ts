@@ -9,7 +9,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import type { RendererName } from '../api/reconstruct.ts';
 import { renderGarComparison } from '../api/gar-face.ts';
-import { readGarModelFiles } from '../io/node/gar-models.ts';
+import { readGarModelFiles, readLandmarkRegressorFiles } from '../io/node/gar-models.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
 import { encodeFaceGlb } from '../io/node/face-glb.ts';
@@ -50,6 +50,8 @@ export interface BatchSettings {
    * file's EXIF when it records one, else estimated) or 'fit' (always estimated). Default 'exif'.
    */
   focal?: number | 'exif' | 'fit';
+  /** A landmark regressor (absolute directory): both paths fit its points instead of the detector's. */
+  landmarkRegressorDir?: string;
 }
 
 export interface InputJob { index: number; path: string; stem: string }
@@ -80,7 +82,8 @@ export async function createProcessContext(settings: BatchSettings): Promise<Pro
   const model = decodeCompactModel(await readFile(settings.compactModelPath), settings.compactModelPath);
   const detector = await loadDetectorModelFiles();
   const gar = settings.renderer === 'gar' && settings.gar ? await readGarModelFiles(settings.gar) : undefined;
-  const reconstructor = await Reconstructor.create({ model, detector, gar }, { backend: settings.backend });
+  const landmarkRegressor = settings.landmarkRegressorDir ? { ...await readLandmarkRegressorFiles(settings.landmarkRegressorDir), source: settings.landmarkRegressorDir } : undefined;
+  const reconstructor = await Reconstructor.create({ model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: settings.backend });
   return { reconstructor, model, settings };
 }
 
@@ -110,7 +113,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     });
     timingsMs.detect = raw.timingsMs.detect;
     timingsMs.fit = raw.timingsMs.fit;
-    for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
+    for (const key of ['align', 'encode', 'landmarks', 'refine', 'regress'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
     mark = performance.now();
     const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
 

@@ -22,6 +22,7 @@ export const RECONSTRUCT_SETTING_OPTIONS = {
   gar: { type: 'string' },
   encoder: { type: 'string' },
   'shape-encoder': { type: 'string' },
+  'landmark-regressor': { type: 'string' },
   preset: { type: 'string' },
   'landmark-steps': { type: 'string' },
   'photometric-steps': { type: 'string' },
@@ -52,6 +53,8 @@ export interface ReconstructRequest {
   encoder?: string;
   /** A directory, or 'none' for no shape encoder. */
   shapeEncoder?: string;
+  /** A directory, or 'none' for the detector's landmarks; absent = the shipped one, when there is one. */
+  landmarkRegressor?: string;
   preset?: PresetName;
   maxDecodeSidePx: number;
   /** Pixels of the original photos, 'exif' (from each photo's EXIF, else estimated) or 'fit' (always estimated). */
@@ -94,6 +97,7 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     ...(values.gar !== undefined ? { gar: resolve(values.gar) } : {}),
     ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
     ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
+    ...(values['landmark-regressor'] !== undefined ? { landmarkRegressor: values['landmark-regressor'] === 'none' ? 'none' : resolve(values['landmark-regressor']) } : {}),
     ...(values.preset !== undefined ? { preset: values.preset as PresetName } : {}),
     maxDecodeSidePx,
     focal,
@@ -127,7 +131,7 @@ export interface MachineSetup {
  * one ends the command with one line and exit 6 instead of failing in every worker.
  */
 export async function prepareBatchSettings(request: ReconstructRequest, machine: MachineSetup): Promise<{ settings: BatchSettings; rendererReason: string; model: import('../morphable/morphable-model.ts').MorphableModel }> {
-  const { chooseRenderer } = await import('../io/node/gar-models.ts');
+  const { chooseLandmarkRegressor, chooseRenderer } = await import('../io/node/gar-models.ts');
   const choice = await chooseRenderer({ renderer: request.renderer, gar: request.gar, encoder: request.encoder, shapeEncoder: request.shapeEncoder, ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
   if (choice.renderer === 'graphics' && request.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
   if (choice.renderer === 'gar' && request.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
@@ -135,6 +139,8 @@ export async function prepareBatchSettings(request: ReconstructRequest, machine:
   const loaded = await loadMorphableModel({ modelDir: machine.modelDir, offline: machine.offline || undefined, onProgress: machine.onModelProgress });
   const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? DEFAULT_GAR_PRESET } : undefined;
   if (gar) await checkGarModels(gar, loaded.model, machine.backend);
+  const landmarkRegressorDir = await chooseLandmarkRegressor(request.landmarkRegressor);
+  if (landmarkRegressorDir) await checkLandmarkRegressor(landmarkRegressorDir, loaded.model, machine.backend);
   const settings: BatchSettings = {
     outDir: machine.outDir,
     formats: request.formats,
@@ -146,8 +152,10 @@ export async function prepareBatchSettings(request: ReconstructRequest, machine:
     backend: machine.backend,
     maxDecodeSidePx: request.maxDecodeSidePx,
     focal: request.focal,
+    ...(landmarkRegressorDir ? { landmarkRegressorDir } : {}),
   };
-  return { settings, rendererReason: gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`, model: loaded.model };
+  const landmarks = landmarkRegressorDir ? `, landmarks: regressor ${landmarkRegressorDir}` : '';
+  return { settings, rendererReason: (gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`) + landmarks, model: loaded.model };
 }
 
 async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: NodeBackendName | undefined): Promise<void> {
@@ -157,4 +165,18 @@ async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shape
   const files = await readGarModelFiles(dirs);
   await initBackend({ backend });
   decodeGarModels(files, model).dispose();
+}
+
+async function checkLandmarkRegressor(dir: string, model: import('../morphable/morphable-model.ts').MorphableModel, backend: NodeBackendName | undefined): Promise<void> {
+  const { readLandmarkRegressorFiles } = await import('../io/node/gar-models.ts');
+  const { decodeLandmarkRegressor } = await import('../invert/landmark-regressor-checkpoint.ts');
+  const { ModelUnavailableError } = await import('../common/errors.ts');
+  const { initBackend } = await import('../engine/backend.ts');
+  const files = await readLandmarkRegressorFiles(dir);
+  await initBackend({ backend });
+  try {
+    decodeLandmarkRegressor(files.manifest, files.weights, model).regressor.dispose();
+  } catch (error) {
+    throw new ModelUnavailableError(`${dir}: cannot load the landmark regressor (${String((error as Error)?.message ?? error).split('\n')[0]})`, { cause: error });
+  }
 }

@@ -41,7 +41,7 @@ export interface FaceFit {
 
 export type FitProgress = (stage: 'landmarks' | 'photometric', step: number, total: number) => void;
 
-/** Diagnostics hooks of a fit (the benchmark's oracle-landmarks and true-pose rows). */
+/** What the landmarks stand for (a landmark regressor's vertices), and diagnostics hooks (the benchmark's oracle-landmarks and true-pose rows). */
 export interface FitConstraints {
   /** The model vertex under each of the 68 landmarks (default: LandmarkCorrespondence's choice). */
   landmarkVertices?: ArrayLike<number>;
@@ -57,7 +57,7 @@ export interface FitConstraints {
  * @param image the whole photo.
  * @param landmarks68 [68*2] detected iBUG-68 landmarks in the photo's pixels.
  * @param mesh468 optional [468*3] the detector's FaceMesh points (px) for the dense landmark term.
- * @param constraints diagnostics: other landmark vertices, or a pose held fixed.
+ * @param constraints other landmark vertices (a landmark regressor's, the oracle's), or a pose held fixed.
  */
 export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress, mesh468?: Float32Array, constraints: FitConstraints = {}): FaceFit {
   if (landmarks68.length !== 136) throw new RangeError(`landmarks68 must have 136 numbers, got ${landmarks68.length}`);

@@ -30,6 +30,8 @@ export interface GarRefineInput {
   frame: CropFrame;
   /** [68*2] detected landmarks in crop pixels; without them only pixel loss and priors act. */
   landmarks68?: Float32Array;
+  /** The model vertex under each of those landmarks (a landmark regressor's); default: calibrated for the detector. */
+  landmarkVertices?: ArrayLike<number>;
   /** Start (the encoder's estimate); default the mean face, frontal (yaw from the landmarks), w = w̄. */
   start?: EncoderEstimate;
   /** Identity prior centre and per-mode precision (a shape encoder's estimate and confidence); default N(0, 1). */
@@ -170,7 +172,7 @@ export class GarRefinement {
       landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
       identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,
     });
-    this.correspondence = new LandmarkCorrespondence(models.model);
+    this.correspondence = new LandmarkCorrespondence(models.model, input.landmarkVertices);
     this.target = tf.tidy(() => tf.squeeze(imageToGarTensor(input.crop), [0]) as tf.Tensor3D);
     this.detected = input.landmarks68 ? tf.tensor2d(input.landmarks68, [68, 2]) : undefined;
     this.weights = tf.tensor1d(landmarkWeights(this.config.contourLandmarkWeight));

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DiscriminatorBlock } from '../gar/discriminator.ts';
-import { Conv2dLayer, FullyConnectedLayer } from '../gar/layers.ts';
+import { FullyConnectedLayer } from '../gar/layers.ts';
 import { createVariable, disposeParameters, prefixed, type ParameterOwner } from '../gar/parameters.ts';
 import { SeededRandom } from '../common/seeded-random.ts';
 import type { CropPose } from './crop-frame.ts';
 import { encoderOutputLayout, validateEncoderNetworkConfig, type EncoderNetworkConfig } from './encoder-config.ts';
+import { EncoderTrunk } from './encoder-trunk.ts';
 
 /** What the encoder predicts for one crop. */
 export interface EncoderEstimate {
@@ -17,13 +17,9 @@ export interface EncoderEstimate {
   w: Float32Array;
 }
 
-function channelsAt(config: EncoderNetworkConfig, resolution: number): number {
-  return Math.max(1, Math.min(Math.floor(config.channelBase / resolution), config.channelMax));
-}
-
 /**
- * ResNet-style face encoder: 1×1 stem at R², residual blocks (3×3, 3×3 ↓2, 1×1 ↓2 skip; the
- * GAR discriminator's block) down to 4², a fully connected layer and a linear head. The head
+ * ResNet-style face encoder: the shared crop trunk (EncoderTrunk: 1×1 stem, residual blocks
+ * down to 4², a fully connected layer) and a linear head. The head
  * predicts standardised outputs: value = outputMean + outputStd · raw, with mean and std fixed
  * buffers set from the training distribution (so every output is O(1) for the loss), except
  * expressions, which are logits (weights = sigmoid). Input: aligned crops [N, R, R, 3] in −1…1.
@@ -32,9 +28,7 @@ export class FaceEncoder implements ParameterOwner {
   static readonly className = 'FaceEncoder';
   readonly config: EncoderNetworkConfig;
   readonly layout: ReturnType<typeof encoderOutputLayout>;
-  readonly stem: Conv2dLayer;
-  readonly blocks: DiscriminatorBlock[] = [];
-  readonly hidden: FullyConnectedLayer;
+  readonly trunk: EncoderTrunk;
   readonly head: FullyConnectedLayer;
   /** [P] non-trainable output standardisation. */
   readonly outputMean: tf.Variable;
@@ -46,11 +40,7 @@ export class FaceEncoder implements ParameterOwner {
     this.config = validateEncoderNetworkConfig({ ...config });
     this.layout = encoderOutputLayout(config);
     const random = new SeededRandom(seed);
-    this.stem = new Conv2dLayer({ inChannels: 3, outChannels: channelsAt(config, config.resolution), kernelSize: 1, activation: 'lrelu' }, random);
-    for (let r = config.resolution; r > 4; r /= 2) {
-      this.blocks.push(new DiscriminatorBlock({ inChannels: channelsAt(config, r), outChannels: channelsAt(config, r / 2), resolution: r }, random));
-    }
-    this.hidden = new FullyConnectedLayer({ inFeatures: channelsAt(config, 4) * 16, outFeatures: config.hiddenFeatures, activation: 'lrelu' }, random);
+    this.trunk = new EncoderTrunk(config, random);
     this.head = new FullyConnectedLayer({ inFeatures: config.hiddenFeatures, outFeatures: this.layout.size }, random);
     const mean = new Float32Array(this.layout.size);
     mean.fill(-3, this.layout.expression, this.layout.euler); // expressions start near 0.05
@@ -60,15 +50,8 @@ export class FaceEncoder implements ParameterOwner {
 
   /** crops [N, R, R, 3] in −1…1 → standardised raw outputs [N, P]. */
   applyRaw(crops: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => {
-      const R = this.config.resolution;
-      if (crops.shape[1] !== R || crops.shape[2] !== R || crops.shape[3] !== 3) throw new Error(`encoder input must be [N, ${R}, ${R}, 3], got [${crops.shape}]`);
-      let x = this.stem.apply(crops);
-      for (const block of this.blocks) x = block.apply(x);
-      const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
-      // The head starts at a tenth of its unit-variance scale, so first predictions sit near the mean.
-      return tf.mul(this.head.apply(this.hidden.apply(flat)), 0.1) as tf.Tensor2D;
-    });
+    // The head starts at a tenth of its unit-variance scale, so first predictions sit near the mean.
+    return tf.tidy(() => tf.mul(this.head.apply(this.trunk.apply(crops)), 0.1) as tf.Tensor2D);
   }
 
   /** crops → outputs [N, P] in parameter units (expression part still logits). */
@@ -103,14 +86,15 @@ export class FaceEncoder implements ParameterOwner {
 
   namedParameters(): [string, tf.Variable][] {
     return [
-      ...prefixed([['stem', this.stem], ...this.blocks.map((b) => [`b${b.config.resolution}`, b] as [string, ParameterOwner]), ['hidden', this.hidden], ['head', this.head]]),
+      ...this.trunk.namedParameters(),
+      ...prefixed([['head', this.head]]),
       ['output_mean', this.outputMean], ['output_std', this.outputStd],
     ];
   }
 
   describe(): string {
     const { resolution, identityCount, expressionCount, wDim } = this.config;
-    return `FaceEncoder ${resolution}², ${this.blocks.length} residual blocks → K${identityCount} E${expressionCount} pose 7 w${wDim}`;
+    return `FaceEncoder ${resolution}², ${this.trunk.blocks.length} residual blocks → K${identityCount} E${expressionCount} pose 7 w${wDim}`;
   }
 
   dispose(): void {

@@ -10,6 +10,7 @@ import type { CheckpointBytes, GarModelFiles } from '../../api/gar-models.ts';
 import { DEFAULT_RENDERER, type RendererName } from '../../api/default-renderer.ts';
 import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
+import { validateLandmarkRegressorManifest } from '../../invert/landmark-regressor-checkpoint.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
 import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
 
@@ -20,6 +21,8 @@ export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
 /** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
 export const SHIPPED_SHAPE_ENCODER_NAMES = [] as const;
+/** Landmark regressors (68 model landmark vertices from a crop, trained on renders; `landmarks-*`). */
+export const SHIPPED_LANDMARK_REGRESSOR_NAMES = [] as const;
 
 /** `$FACEGAR_SHIPPED_MODELS_DIR`, else the repository's `models/` folder. */
 export function shippedModelsDir(): string {
@@ -111,6 +114,29 @@ async function findShipped(modelsDir: string, prefix: string, preferred: readonl
   return undefined;
 }
 
+/**
+ * The landmark regressor's directory: `request` when given (a directory, or 'none' for FaceMesh's
+ * landmarks), else the first shipped `landmarks-*` folder; undefined when there is none. Both
+ * renderers use it.
+ */
+export async function chooseLandmarkRegressor(request: string | undefined, modelsDir = shippedModelsDir()): Promise<string | undefined> {
+  if (request === 'none') return undefined;
+  if (request !== undefined) return resolve(request);
+  return findShipped(modelsDir, 'landmarks-', SHIPPED_LANDMARK_REGRESSOR_NAMES);
+}
+
+/** chooseLandmarkRegressor's directory read (ReconstructorResources.landmarkRegressor, `source` = the directory); undefined for none. */
+export async function readChosenLandmarkRegressor(request: string | undefined, modelsDir?: string): Promise<(CheckpointBytes & { source: string }) | undefined> {
+  const dir = await chooseLandmarkRegressor(request, modelsDir);
+  return dir ? { ...await readLandmarkRegressorFiles(dir), source: dir } : undefined;
+}
+
+/** The landmark regressor's checkpoint files; ModelUnavailableError (exit 6) as readGarModelFiles. */
+export async function readLandmarkRegressorFiles(dir: string): Promise<CheckpointBytes> {
+  return readCheckpointDir(dir, LANDMARK_KIND, 'landmark regressor', 'scripts/gpu/train_landmarks.py');
+}
+
+const LANDMARK_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateLandmarkRegressorManifest(v), name: 'landmark regressor checkpoint', weightsName: 'landmark regressor weights' };
 const GAR_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateGarCheckpointManifest(v), name: 'GAR checkpoint', weightsName: 'GAR weights' };
 const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateEncoderCheckpointManifest(v), name: 'encoder checkpoint', weightsName: 'encoder weights' };
 

@@ -2,7 +2,7 @@
 import { loadMorphableModel, type LoadMorphableModelOptions } from './load-morphable-model.ts';
 import { loadDetectorModelFiles } from './detector-models.ts';
 import type { ReconstructorResources } from '../../api/reconstruct.ts';
-import { chooseRenderer, readGarModelFiles, type RendererRequest } from './gar-models.ts';
+import { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, type RendererRequest } from './gar-models.ts';
 
 export { loadMorphableModel, directoryReader } from './load-morphable-model.ts';
 export type { LoadMorphableModelOptions, LoadedMorphableModel } from './load-morphable-model.ts';
@@ -14,20 +14,25 @@ export { writeFileAtomic, ensureWritableDirectory } from './atomic-write.ts';
 export { defaultCacheDir, ensureBundle } from './model-cache.ts';
 export type { RemoteBundle, RemoteFile, EnsureBundleOptions } from './model-cache.ts';
 export { ICT_FACEKIT_BUNDLE, HUMAN_MODELS_BUNDLE } from './bundles.ts';
-export { chooseRenderer, readGarModelFiles, shippedModelsDir, SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES, SHIPPED_SHAPE_ENCODER_NAMES } from './gar-models.ts';
+export {
+  chooseLandmarkRegressor, chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readLandmarkRegressorFiles, shippedModelsDir,
+  SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES, SHIPPED_SHAPE_ENCODER_NAMES, SHIPPED_LANDMARK_REGRESSOR_NAMES,
+} from './gar-models.ts';
 export type { RendererChoice, RendererRequest } from './gar-models.ts';
 
 /**
  * Load everything a Reconstructor needs from the default places (see loadMorphableModel), with
  * the GAR and encoder checkpoints when the CLI's lookup picks the GAR path (see chooseRenderer:
  * `renderer`, `gar`, `encoder` as the CLI's options; by default the shipped models when the
- * default renderer is gar).
+ * default renderer is gar), and a landmark regressor (`landmarkRegressor`: a directory or 'none';
+ * by default the shipped one, if any).
  */
-export async function loadReconstructorResources(options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> = {}): Promise<ReconstructorResources> {
+export async function loadReconstructorResources(options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> & { landmarkRegressor?: string } = {}): Promise<ReconstructorResources> {
   const choice = await chooseRenderer(options);
-  const [{ model }, detector, gar] = await Promise.all([
+  const [{ model }, detector, gar, landmarkRegressor] = await Promise.all([
     loadMorphableModel(options), loadDetectorModelFiles(),
     choice.renderer === 'gar' ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir }) : undefined,
+    readChosenLandmarkRegressor(options.landmarkRegressor),
   ]);
-  return { model, detector, ...(gar ? { gar } : {}) };
+  return { model, detector, ...(gar ? { gar } : {}), ...(landmarkRegressor ? { landmarkRegressor } : {}) };
 }
