@@ -16,7 +16,9 @@
  * Every array is a gzipped .npy (`<name>.npy.gz`; pack_io.Pack.array reads both forms).
  *
  *   node --import tsx scripts/gpu/export-landmark-pack.ts [--pack .gpu-pack] [--out .gpu-pack-landmarks]
- *     [--channel-base 4096] [--texture-scale 0.5]
+ *     [--channel-base 4096] [--texture-scale 0.5] [--dense K]
+ * --dense K: the regressor predicts K more points after iBUG-68, vertices spread over the face
+ * (morphable/dense-landmark-vertices.ts), which the fit matches as a dense term.
  */
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -31,6 +33,7 @@ import { projectPointsArray, transformPointsArray } from '../../src/geometry/cam
 import { DEFAULT_LANDMARK_REGRESSOR_CONFIG, LandmarkRegressor } from '../../src/invert/landmark-regressor.ts';
 import { loadMorphableModel } from '../../src/io/node/load-morphable-model.ts';
 import { evaluateMorphableModel } from '../../src/morphable/morphable-model.ts';
+import { denseLandmarkVertices } from '../../src/morphable/dense-landmark-vertices.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { decodeNpy, encodeNpy } from './npy-file.ts';
 import { alignmentPoints, cropTargets, detectorLikeLandmarks, sceneRotation, targetSize } from './pack-studio-set.ts';
@@ -48,7 +51,7 @@ const { values } = parseArgs({
   options: {
     pack: { type: 'string', default: '.gpu-pack' }, out: { type: 'string', default: '.gpu-pack-landmarks' }, model: { type: 'string' },
     'channel-base': { type: 'string', default: String(DEFAULT_LANDMARK_REGRESSOR_CONFIG.channelBase) }, 'texture-scale': { type: 'string', default: '0.5' },
-    'basis-bits': { type: 'string', default: '8' },
+    'basis-bits': { type: 'string', default: '8' }, dense: { type: 'string', default: '0' },
   },
 });
 const packDir = resolve(values.pack!), outDir = resolve(values.out!);
@@ -97,7 +100,9 @@ if (!(worstTarget < TARGET_TOLERANCE)) throw new Error('the recomputed framing d
 await save('studio_val_landmarks_px', { dtype: 'f4', shape: [records.length, 68, 2], values: landmarks });
 
 // Parity fixture: the TS regressor at its initial weights on 8-bit crops.
-const network = { ...DEFAULT_LANDMARK_REGRESSOR_CONFIG, resolution: S, channelBase: Number(values['channel-base']) };
+const denseVertices = Number(values.dense) > 0 ? denseLandmarkVertices(model, Number(values.dense)) : [];
+const landmarkVertices = [...Array.from(model.landmarkVertexIndices), ...denseVertices];
+const network = { ...DEFAULT_LANDMARK_REGRESSOR_CONFIG, resolution: S, channelBase: Number(values['channel-base']), landmarkCount: landmarkVertices.length };
 const encoderCrops = await npy('fixture_encoder_crops.npy');
 const cropShape = [PARITY_CROPS, ...encoderCrops.shape.slice(1)] as [number, number, number, number];
 const crops8 = Uint8Array.from(encoderCrops.values.subarray(0, cropShape.reduce((a, b) => a * b, 1)), (v) => Math.round((v + 1) * 127.5));
@@ -135,7 +140,7 @@ for (const name of (await readdir(join(packDir, 'skin_textures'))).filter((n) =>
   await sharp(source).resize(Math.round(width! * textureScale), Math.round(height! * textureScale), { kernel: 'lanczos3' }).jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toFile(target);
 }
 manifest.landmarks = {
-  createdBy: 'scripts/gpu/export-landmark-pack.ts', network, seed: REGRESSOR_SEED, landmarkVertices: Array.from(model.landmarkVertexIndices),
+  createdBy: 'scripts/gpu/export-landmark-pack.ts', network, seed: REGRESSOR_SEED, landmarkVertices, denseCount: denseVertices.length,
   validationTruth: 'studio_val_landmarks_px.npy: the model landmark vertices projected into each validation crop (crop px, pixel centres at +0.5)',
   skinTextureScale: textureScale, basisBits: bits,
 };

@@ -13,7 +13,18 @@ import torch.nn.functional as F
 from face_encoder import LandmarkRegressor
 from pack_io import read_safetensors, write_checkpoint_folder
 from post_process import render_photos
-from scenes import alignment_points, apply_similarity, fit_similarity, invert_similarity, sample_scenes
+from scenes import alignment_points, apply_similarity, fit_similarity, invert_similarity, project, sample_scenes
+
+IBUG = 68  # the first points are iBUG-68; any after them are dense face vertices (export-landmark-pack.ts --dense)
+
+
+def target_points(scenes, dense_vertices):
+    """[B, L, 2] crop px: iBUG-68 (the model's landmark vertices, as the scenes give them) then the dense
+    vertices, each projected by the scene's camera and moved into its crop, occluded ones included."""
+    if dense_vertices is None or len(dense_vertices) == 0:
+        return scenes['landmarks_crop_px']
+    dense = project(scenes['camera_points'][:, dense_vertices], scenes['focal_px'], scenes['principal_px'])
+    return torch.cat([scenes['landmarks_crop_px'], apply_similarity(scenes['similarity'], dense)], 1)
 
 YAW_BINS_DEG = (0.0, 30.0, 60.0, 90.01)  # AFLW2000-3D's bins of |yaw|
 
@@ -31,11 +42,11 @@ def landmark_loss(raw, network, target_px, crop_px, floor_px):
 
 
 @torch.no_grad()
-def output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, count=16384, batch=1024, seed=12345):
+def output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, count=16384, batch=1024, seed=12345, dense_vertices=None):
     """Mean and spread [2L] of the training targets (u/S - 1/2, v/S - 1/2), from `count` scenes (no rendering)."""
     generator = torch.Generator(device=geometry.device).manual_seed(seed)
     sizes = [min(batch, count - start) for start in range(0, count, batch)]
-    rows = [sample_scenes(geometry, config, size, generator, jitter_mean, jitter_std, crop_px)['landmarks_crop_px'].reshape(size, -1) / crop_px - 0.5
+    rows = [target_points(sample_scenes(geometry, config, size, generator, jitter_mean, jitter_std, crop_px), dense_vertices).reshape(size, -1) / crop_px - 0.5
             for size in sizes]
     values = torch.cat(rows)
     return values.mean(0), values.std(0).clamp_min(1e-3)
@@ -108,11 +119,12 @@ def summarise(predicted, truth, yaw_deg):
 
 @torch.no_grad()
 def validate(network, crops, truth, yaw_deg, template, crop_px):
-    """First pass on the detector-cut crops, and a second pass re-cut around the first pass's points."""
-    first = predict(network, crops, crop_px)
+    """First pass on the detector-cut crops, and a second pass re-cut around the first pass's points
+    (iBUG-68 only: the truth of the validation crops has no dense points)."""
+    first = predict(network, crops, crop_px)[:, :IBUG]
     metrics = summarise(first, truth, yaw_deg)
     second_crops, similarity = recut(crops, first, template, crop_px)
-    second = apply_similarity(invert_similarity(similarity), predict(network, second_crops, crop_px))
+    second = apply_similarity(invert_similarity(similarity), predict(network, second_crops, crop_px)[:, :IBUG])
     metrics['second_pass'] = summarise(second, truth, yaw_deg)
     return metrics
 

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crop_training import CropTrainer, add_training_arguments, save_grid, start_run, to_uint8  # noqa: E402
 from face_encoder import LandmarkRegressor  # noqa: E402
 from face_renderer import FaceRenderer  # noqa: E402
-from landmark_training import best_passes, describe_metrics, draw_points, export_regressor, held_out_renders, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
+from landmark_training import target_points, best_passes, describe_metrics, draw_points, export_regressor, held_out_renders, landmark_loss, output_standardisation, predict, reference_outputs, summarise, validate  # noqa: E402
 from pack_io import read_safetensors, write_atomic  # noqa: E402
 from parity_checks import check_landmark_regressor  # noqa: E402
 from post_process import render_photos  # noqa: E402
@@ -82,7 +82,10 @@ def main():
     if synthetic:
         log(f'{args.synthetic_val} held-out renders of the training distribution (|yaw| to 90 deg, detector-like framing) for validation')
     regressor = LandmarkRegressor(network, info['seed'])
-    mean, std = output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, count=args.standardisation_scenes)
+    dense_vertices = torch.tensor(info['landmarkVertices'][68:], dtype=torch.long, device=device)
+    if len(dense_vertices):
+        log(f'{len(dense_vertices)} dense face vertices after iBUG-68 ({network["landmarkCount"]} points)')
+    mean, std = output_standardisation(geometry, config, jitter_mean, jitter_std, crop_px, count=args.standardisation_scenes, dense_vertices=dense_vertices)
     regressor.output_mean.copy_(mean.cpu())
     regressor.output_std.copy_(std.cpu())
     log(f'output standardisation from {args.standardisation_scenes} scenes: position spread {float(std.mean()) * crop_px:.1f} px mean over the {len(std)} outputs')
@@ -91,7 +94,7 @@ def main():
         regressor.load_ts_parameters({k[2:]: v for k, v in read_safetensors(os.path.join(args.init_from, manifest['weightsPath'])).items() if k.startswith('L.')})
         log(f'started from {args.init_from} (step {manifest["step"]})')
     trainer = CropTrainer(args, log, regressor, device, cuda)
-    constant = summarise(((regressor.output_mean.to(device).view(1, -1, 2) + 0.5) * crop_px).expand_as(val_truth), val_truth, val_yaw)
+    constant = summarise(((regressor.output_mean.to(device).view(1, -1, 2)[:, :68] + 0.5) * crop_px).expand_as(val_truth), val_truth, val_yaw)
     log(f'baseline, the mean training landmarks for every crop: NME {constant["nme_io_pct"]:.2f} % of the eye distance, {constant["nme_box_pct"]:.2f} % of the box (studio crops)')
     fixture_crops = pack.array('fixture_landmark_crops')
     samples = []
@@ -101,7 +104,7 @@ def main():
         if sum(len(s) for s in samples) < 32:
             take = 32 - sum(len(s) for s in samples)
             samples.append(draw_points(to_uint8(x[:take]), scenes['landmarks_crop_px'][:take].cpu().numpy(), RED))
-        return x, scenes['landmarks_crop_px']
+        return x, target_points(scenes, dense_vertices)
 
     def loss_of(raw, target_px):
         return landmark_loss(raw, regressor, target_px, crop_px, args.floor_px)

@@ -12,6 +12,7 @@ import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
+import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import type { GarModels } from './gar-models.ts';
 
@@ -34,7 +35,7 @@ export interface GarFaceOptions {
    * vertex under each (a landmark regressor's points and vertices). The crops are still cut from
    * `landmarks68`, as the encoders were trained.
    */
-  fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number> };
+  fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number>; dense?: DensePoints };
 }
 
 /** What the GAR path adds to a face's fit. */
@@ -106,8 +107,10 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const knownLogFocal = options.knownFocalPx ? Math.log(options.knownFocalPx * similarityTurnAndScale(cropFromImage).scale / frame.focalRefPx) : undefined;
   if (knownLogFocal !== undefined && estimate) estimate = { ...estimate, pose: { ...estimate.pose, logFocal: knownLogFocal } };
   const logFocalPriorMean = knownLogFocal ?? (identityPrior ? estimate!.pose.logFocal : undefined);
+  const dense = options.fitLandmarks?.dense;
+  const densePoints = dense && { vertices: dense.vertices, points: Float32Array.from(dense.points, (_, i) => applyAffine2D(cropFromImage, dense.points[i - (i % 2)], dense.points[i - (i % 2) + 1])[i % 2]) };
   const refined = refineWithGar(models.generator, modelTensors, {
-    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}),
+    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}), ...(densePoints ? { densePoints } : {}),
     ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
   }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
   const refineMs = lap();

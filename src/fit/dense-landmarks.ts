@@ -48,3 +48,18 @@ export class DenseLandmarkTerm {
     tf.dispose([this.detected, this.neutral, this.basis]);
   }
 }
+
+/** Dense 2D points (px, x then y per point) and the model vertex each one is. */
+export interface DensePoints {
+  points: Float32Array;
+  vertices: ArrayLike<number>;
+}
+
+/** The dense term of points with known vertices (a landmark regressor's), rather than FaceMesh's 468. */
+export function denseTermOfPoints(model: MorphableModel, dense: DensePoints): DenseLandmarkTerm {
+  const count = dense.vertices.length;
+  if (dense.points.length !== 2 * count) throw new RangeError(`dense points: ${dense.points.length / 2} points for ${count} vertices`);
+  const xyz = new Float32Array(3 * count);
+  for (let k = 0; k < count; k++) { xyz[3 * k] = dense.points[2 * k]; xyz[3 * k + 1] = dense.points[2 * k + 1]; }
+  return new DenseLandmarkTerm(model, xyz, Array.from(dense.vertices));
+}

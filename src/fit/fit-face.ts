@@ -8,7 +8,7 @@ import { FitVariables } from './fit-variables.ts';
 import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { currentPose, projectLandmarks, runLandmarkStage, updateContour } from './landmark-stage.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
-import { DenseLandmarkTerm } from './dense-landmarks.ts';
+import { DenseLandmarkTerm, denseTermOfPoints, type DensePoints } from './dense-landmarks.ts';
 import { createFaceCrop, runPhotometricStage } from './photometric-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 
@@ -47,6 +47,12 @@ export interface FitConstraints {
   landmarkVertices?: ArrayLike<number>;
   /** Hold the head pose and focal length at these (the photo's camera); only shape, expression and appearance are fitted. */
   fixedPose?: FixedPose;
+  /**
+   * Dense points (a landmark regressor's beyond iBUG-68): [N*2] photo px and the model vertex of
+   * each. They replace the detector's 468-point mesh as the dense term (weight
+   * `config.denseLandmarkWeight`).
+   */
+  densePoints?: DensePoints;
 }
 
 /**
@@ -67,7 +73,9 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
   if (constraints.fixedPose) variables.lockPose(poseVariableValues(constraints.fixedPose, frame));
   const correspondence = new LandmarkCorrespondence(model, constraints.landmarkVertices, { slidingContour: config.slidingContour === 1 ? true : undefined });
-  const dense = mesh468 && config.denseLandmarkWeight > 0 ? new DenseLandmarkTerm(model, mesh468) : undefined;
+  const dense = config.denseLandmarkWeight > 0
+    ? constraints.densePoints ? denseTermOfPoints(model, constraints.densePoints) : mesh468 ? new DenseLandmarkTerm(model, mesh468) : undefined
+    : undefined;
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {
     let started = performance.now();

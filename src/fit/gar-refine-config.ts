@@ -32,6 +32,8 @@ export interface GarRefineConfig {
   expressionPriorWeight: number;
   focalPriorWeight: number;
   latentPriorWeight: number;
+  /** Weight of a landmark regressor's dense points (used only when it gives some; see fit-config's denseLandmarkWeight). */
+  denseLandmarkWeight: number;
 }
 
 export type GarRefinePresetName = 'instant' | 'fast' | 'default' | 'quality';
@@ -50,6 +52,7 @@ const BASE: GarRefineConfig = {
   expressionPriorWeight: 3e-5,
   focalPriorWeight: 0.1,
   latentPriorWeight: 1e-3,
+  denseLandmarkWeight: 1,
 };
 
 /**

@@ -14,6 +14,7 @@ import { garTensorToImage, garVisibleSubmesh, imageToGarTensor, renderSubmeshThr
 import { cameraToClipArray, transformPointsArray } from '../geometry/camera.ts';
 import { gatherRows } from '../raster/gather-rows.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
+import { denseTermOfPoints, type DenseLandmarkTerm, type DensePoints } from './dense-landmarks.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
 import { estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
@@ -32,6 +33,8 @@ export interface GarRefineInput {
   landmarks68?: Float32Array;
   /** The model vertex under each of those landmarks (a landmark regressor's); default: calibrated for the detector. */
   landmarkVertices?: ArrayLike<number>;
+  /** A landmark regressor's dense points (crop px) and their vertices: the dense term, at `denseLandmarkWeight`. */
+  densePoints?: DensePoints;
   /** Start (the encoder's estimate); default the mean face, frontal (yaw from the landmarks), w = w̄. */
   start?: EncoderEstimate;
   /** Identity prior centre and per-mode precision (a shape encoder's estimate and confidence); default N(0, 1). */
@@ -124,6 +127,7 @@ export class GarRefinement {
   readonly fitFrame: FitFrame;
   private readonly fitConfig: FitConfig;
   private readonly correspondence: LandmarkCorrespondence;
+  private readonly dense: DenseLandmarkTerm | undefined;
   private readonly target: tf.Tensor3D;
   private readonly detected: tf.Tensor2D | undefined;
   private readonly weights: tf.Tensor1D;
@@ -171,8 +175,10 @@ export class GarRefinement {
     this.fitConfig = validateFitConfig({
       landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
       identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,
+      denseLandmarkWeight: this.config.denseLandmarkWeight,
     });
     this.correspondence = new LandmarkCorrespondence(models.model, input.landmarkVertices);
+    this.dense = input.densePoints && this.config.denseLandmarkWeight > 0 ? denseTermOfPoints(models.model, input.densePoints) : undefined;
     this.target = tf.tidy(() => tf.squeeze(imageToGarTensor(input.crop), [0]) as tf.Tensor3D);
     this.detected = input.landmarks68 ? tf.tensor2d(input.landmarks68, [68, 2]) : undefined;
     this.weights = tf.tensor1d(landmarkWeights(this.config.contourLandmarkWeight));
@@ -196,7 +202,7 @@ export class GarRefinement {
    */
   runLandmarkStage(onStep?: (step: number, total: number) => void): number {
     if (!this.input.landmarks68 || this.config.landmarkStageSteps === 0) return 0;
-    return runLandmarkStage(this.models, this.correspondence, this.variables, this.fitFrame, this.input.landmarks68, { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps }, onStep).length;
+    return runLandmarkStage(this.models, this.correspondence, this.variables, this.fitFrame, this.input.landmarks68, { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps }, onStep, this.dense).length;
   }
 
   /** The refined variables, in the order of the optimisers. */
@@ -219,7 +225,7 @@ export class GarRefinement {
     const render = renderSubmeshThroughGar(this.generator, submesh, points, focalTensor(variables, fitFrame), fitFrame.principalPointPx, this.w);
     const pixel = tf.mul(config.pixelWeight, robustPixelLoss(photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target), config.pixelNoiseReference)) as tf.Scalar;
     const landmarkAndPriors = this.detected
-      ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig)
+      ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig, this.dense)
       : priorLoss(models, variables, this.fitConfig, fitFrame);
     const latentPrior = tf.mul(config.latentPriorWeight, tf.mean(tf.square(tf.sub(this.w, this.generator.mapping.wAvg)))) as tf.Scalar;
     return { pixel, landmarkAndPriors, latentPrior, total: tf.addN([pixel, landmarkAndPriors, latentPrior]) as tf.Scalar, render: render.image };
@@ -283,6 +289,7 @@ export class GarRefinement {
     this.variables.dispose();
     this.w.dispose();
     this.correspondence.dispose();
+    this.dense?.dispose();
     this.vertexEvaluator?.dispose();
     tf.dispose([this.target, this.weights, ...(this.detected ? [this.detected] : [])]);
     for (const optimizer of Object.values(this.optimizers)) optimizer.dispose();

@@ -6,7 +6,7 @@ import { imageToGarTensor } from './render-through-gar.ts';
 
 /** Where a landmark regressor put the points in one photo. */
 export interface RegressedLandmarks {
-  /** [L*2] photo pixels (x, y per point), from the last pass. */
+  /** [L*2] photo pixels (x, y per point), from the last pass: iBUG-68, then any dense points. */
   landmarks: Float32Array;
   /** Photo pixels → crop pixels of each pass's crop. */
   cropFromImage: Affine2D[];
@@ -20,7 +20,7 @@ export interface RegressedLandmarks {
  */
 export function regressLandmarks(regressor: LandmarkRegressor, image: RgbaImage, framing68: Float32Array, passes = 1): RegressedLandmarks {
   if (!Number.isInteger(passes) || passes < 1 || passes > 4) throw invalidParameterError('passes', 'an integer from 1 to 4', passes);
-  if (regressor.config.landmarkCount !== 68) throw invalidParameterError('landmark regressor', 'one of 68 iBUG points', `${regressor.config.landmarkCount} points`);
+  if (regressor.config.landmarkCount < 68) throw invalidParameterError('landmark regressor', 'iBUG-68 points first (then any dense points)', `${regressor.config.landmarkCount} points`);
   const cropFromImage: Affine2D[] = [];
   let framing = framing68, landmarks = framing68;
   for (let pass = 0; pass < passes; pass++) {
@@ -37,7 +37,7 @@ export function regressLandmarks(regressor: LandmarkRegressor, image: RgbaImage,
     landmarks = new Float32Array(points.length);
     for (let k = 0; k < points.length / 2; k++) landmarks.set(applyAffine2D(imageFromCrop, points[2 * k], points[2 * k + 1]), 2 * k);
     cropFromImage.push(aligned.cropFromImage);
-    framing = landmarks;
+    framing = landmarks.subarray(0, 136);
   }
   return { landmarks, cropFromImage };
 }
