@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 photo=${1:-$root/../shared/photos/examples/000002.jpg}
+# The CLI runs from an empty project elsewhere, so a relative photo path is made absolute here.
+photo=$(cd "$(dirname "$photo")" && pwd)/$(basename "$photo")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
