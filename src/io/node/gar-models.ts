@@ -20,7 +20,7 @@ export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
 export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
 /** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
-export const SHIPPED_SHAPE_ENCODER_NAMES = [] as const;
+export const SHIPPED_SHAPE_ENCODER_NAMES = ['shape-encoder-128'] as const;
 /** Landmark regressors (68 model landmark vertices from a crop, trained on renders; `landmarks-*`). */
 export const SHIPPED_LANDMARK_REGRESSOR_NAMES = [] as const;
 
