@@ -2,6 +2,8 @@
 export { Reconstructor, reconstruct, rescaleReconstruction, interOcularDistance } from './api/reconstruct.ts';
 export type { FaceReconstruction, Reconstruction, ReconstructorResources, ReconstructorConfig, ReconstructOptions } from './api/reconstruct.ts';
 export { faceToJson, reconstructionToJson } from './api/result-json.ts';
+export { estimatePersonIdentity, reconstructPerson } from './api/reconstruct-person.ts';
+export type { PersonIdentity, PersonPhoto } from './api/reconstruct-person.ts';
 export { DEFAULT_RENDERER } from './api/default-renderer.ts';
 export type { RendererName } from './api/default-renderer.ts';
 export { decodeGarModels } from './api/gar-models.ts';

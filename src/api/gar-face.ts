@@ -25,6 +25,8 @@ export interface GarFaceOptions {
   start?: 'encoder' | 'mean';
   /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
   fixedPose?: FixedPose;
+  /** Hold the identity coefficients at these (see ReconstructOptions.fixedIdentity). */
+  fixedIdentity?: Float32Array;
   onStep?: (step: number, total: number) => void;
   /** The camera's focal length in photo pixels when known (EXIF, calibration): the fit keeps it. */
   knownFocalPx?: number;
@@ -110,7 +112,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const dense = options.fitLandmarks?.dense;
   const densePoints = dense && { vertices: dense.vertices, points: Float32Array.from(dense.points, (_, i) => applyAffine2D(cropFromImage, dense.points[i - (i % 2)], dense.points[i - (i % 2) + 1])[i % 2]) };
   const refined = refineWithGar(models.generator, modelTensors, {
-    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}), ...(densePoints ? { densePoints } : {}),
+    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fixedIdentity ? { fixedIdentity: options.fixedIdentity } : {}), ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}), ...(densePoints ? { densePoints } : {}),
     ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
   }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
   const refineMs = lap();

@@ -70,6 +70,12 @@ export interface ReconstructOptions {
   /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
   fixedPose?: FixedPose;
   /**
+   * Hold every face's identity coefficients at these (100 for ICT-FaceKit): one person's shape,
+   * known from other photos (Reconstructor.reconstructPerson); expression, pose and camera are
+   * fitted as usual.
+   */
+  fixedIdentity?: Float32Array;
+  /**
    * The landmarks both paths fit: 'regressor' (default when the reconstructor holds one) cuts a
    * crop from the detector's points (or `landmarks68`) and fits the regressor's 68 points with its
    * model vertices, occluded ones included (no detector calibration, no sliding contour);
@@ -186,6 +192,9 @@ export class Reconstructor {
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
     if (options.landmarks68 && options.landmarks68.length !== 136) throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
+    if (options.fixedIdentity && (options.fixedIdentity.length !== this.modelTensors.identityCount || !options.fixedIdentity.every(Number.isFinite))) {
+      throw new UsageError(`Expected ${this.modelTensors.identityCount} finite numbers for fixedIdentity but received ${options.fixedIdentity.length}`);
+    }
     const detected = options.landmarks68 ? [faceFromLandmarks(options.landmarks68)] : (await this.detector.detect(image, { maxFaces })).slice(0, maxFaces);
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
@@ -206,7 +215,7 @@ export class Reconstructor {
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, knownFocalPx, fitLandmarks,
+          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, fixedIdentity: options.fixedIdentity, knownFocalPx, fitLandmarks,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
         });
@@ -218,7 +227,7 @@ export class Reconstructor {
         const denseWeight = fitLandmarks?.dense && options.fit?.denseLandmarkWeight === undefined ? { denseLandmarkWeight: REGRESSED_DENSE_LANDMARK_WEIGHT } : {};
         const fit = fitFace(this.modelTensors, image, fitLandmarks?.landmarks68 ?? face.landmarks68, { ...options.fit, ...known, ...denseWeight }, (stage, step, total) => {
           report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total, step / total);
-        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose, densePoints: fitLandmarks?.dense });
+        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose, densePoints: fitLandmarks?.dense, fixedIdentity: options.fixedIdentity });
         faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source });
       }
     });

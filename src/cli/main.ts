@@ -75,6 +75,11 @@ Options:
       --format <list>        [string] mesh formats, comma-separated: ${MESH_FORMATS.join(', ')} (glb is textured) (default: obj)
       --max-faces <n>        [number] most faces per photo, largest first, 1–${MAX_FACES} (default: ${DEFAULT_MAX_FACES})
       --resume               [boolean] skip inputs whose outputs are complete (default: false)
+      --same-person          [boolean] the inputs are photos of one person: first fit each photo's largest face
+                             (identity prior ÷ the number of photos), then reconstruct every photo with their
+                             mean identity held and its own expression, pose and camera; also writes
+                             <out>/person.json (identity, photos used) and <out>/person.obj (neutral shape).
+                             With --resume, a person.json made from the same inputs is reused
       --layout <name>        [string] also write benchmark predictions into --out:
                              now:  <subject>/<subset>/<stem>.obj + <stem>.txt (7 landmarks, mm), subject and
                                    subset from the input path …/<subject>/<subset>/<stem>.jpg (facegar eval now)
@@ -166,6 +171,7 @@ async function reconstructCommand(args: string[]): Promise<number> {
     ...RECONSTRUCT_SETTING_OPTIONS,
     ...MACHINE_OPTIONS,
     resume: { type: 'boolean', default: false },
+    'same-person': { type: 'boolean', default: false },
     layout: { type: 'string' },
     shard: { type: 'string' },
     'shard-count': { type: 'string' },
@@ -215,6 +221,11 @@ async function reconstructCommand(args: string[]): Promise<number> {
     },
   });
   if (settings.gar || settings.landmarkRegressorDir) printLine(rendererReason);
+  if (values['same-person']) {
+    if (shard) throw new UsageError('--same-person needs all the person\'s photos in one batch: drop --shard');
+    const { preparePersonIdentity } = await import('./person-identity.ts');
+    settings.fixedIdentity = await preparePersonIdentity(inputs, settings, model, { resume: values.resume, log: printLine });
+  }
   const outcome = await runBatch({
     inputs,
     resume: values.resume,

@@ -52,6 +52,8 @@ export interface BatchSettings {
   focal?: number | 'exif' | 'fit';
   /** A landmark regressor (absolute directory): both paths fit its points instead of the detector's. */
   landmarkRegressorDir?: string;
+  /** --same-person: every face's identity is held at these coefficients (cli/person-identity.ts). */
+  fixedIdentity?: number[];
 }
 
 export interface InputJob { index: number; path: string; stem: string }
@@ -109,6 +111,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
       fit: settings.fit,
       renderer: settings.renderer ?? 'graphics',
       garPreset: settings.gar?.preset,
+      ...(settings.fixedIdentity ? { fixedIdentity: Float32Array.from(settings.fixedIdentity) } : {}),
       onProgress: (event) => onProgress?.(0.05 + 0.85 * event.fraction, event.stage),
     });
     timingsMs.detect = raw.timingsMs.detect;

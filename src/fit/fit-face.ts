@@ -53,6 +53,8 @@ export interface FitConstraints {
    * `config.denseLandmarkWeight`).
    */
   densePoints?: DensePoints;
+  /** Hold the identity coefficients at these (one person's joint estimate from several photos); expression, pose and camera stay free. */
+  fixedIdentity?: Float32Array;
 }
 
 /**
@@ -72,6 +74,7 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
   if (constraints.fixedPose) variables.lockPose(poseVariableValues(constraints.fixedPose, frame));
+  if (constraints.fixedIdentity) variables.lockIdentity(constraints.fixedIdentity);
   const correspondence = new LandmarkCorrespondence(model, constraints.landmarkVertices, { slidingContour: config.slidingContour === 1 ? true : undefined });
   const dense = config.denseLandmarkWeight > 0
     ? constraints.densePoints ? denseTermOfPoints(model, constraints.densePoints) : mesh468 ? new DenseLandmarkTerm(model, mesh468) : undefined

@@ -37,22 +37,39 @@ export class FitVariables {
 
   /** Pose values held fixed (lockPose), restored after every optimiser step; undefined = free. */
   private lockedPose: PoseVariableValues | undefined;
+  /** Identity coefficients held fixed (lockIdentity), the first of `coefficients`; undefined = free. */
+  private lockedIdentity: Float32Array | undefined;
 
-  /** Hold the pose and focal length at `values` from now on: the stages call restoreLockedPose after each step. */
+  /** Hold the pose and focal length at `values` from now on: the stages call restoreLocked after each step. */
   lockPose(values: PoseVariableValues): void {
     this.lockedPose = values;
-    this.restoreLockedPose();
+    this.restoreLocked();
   }
 
-  /** Put a locked pose back after an optimiser step moved it (no-op when the pose is free). */
-  restoreLockedPose(): void {
-    const locked = this.lockedPose;
-    if (!locked) return;
+  /**
+   * Hold the identity coefficients (the first `identity.length` of `coefficients`) at `identity`
+   * from now on, as for one person seen in several photos; expression stays free.
+   */
+  lockIdentity(identity: Float32Array): void {
+    if (identity.length > this.coefficients.shape[0] || !identity.every(Number.isFinite)) throw new RangeError(`lockIdentity: expected at most ${this.coefficients.shape[0]} finite coefficients, got ${identity.length}`);
+    this.lockedIdentity = identity;
+    this.restoreLocked();
+  }
+
+  /** Put a locked pose and identity back after an optimiser step moved them (no-op when both are free). */
+  restoreLocked(): void {
+    const pose = this.lockedPose, identity = this.lockedIdentity;
     tf.tidy(() => {
-      this.angles.assign(tf.tensor1d(locked.angles));
-      this.direction.assign(tf.tensor1d(locked.direction));
-      this.logDepth.assign(tf.scalar(locked.logDepth));
-      this.logFocal.assign(tf.scalar(locked.logFocal));
+      if (pose) {
+        this.angles.assign(tf.tensor1d(pose.angles));
+        this.direction.assign(tf.tensor1d(pose.direction));
+        this.logDepth.assign(tf.scalar(pose.logDepth));
+        this.logFocal.assign(tf.scalar(pose.logFocal));
+      }
+      if (identity) {
+        const rest = tf.slice(this.coefficients, [identity.length], [this.coefficients.shape[0] - identity.length]);
+        this.coefficients.assign(tf.concat([tf.tensor1d(identity), rest]));
+      }
     });
   }
 

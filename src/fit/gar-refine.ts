@@ -43,6 +43,8 @@ export interface GarRefineInput {
   logFocalPriorMean?: number;
   /** Diagnostics: hold this pose and focal length (crop camera, crop pixels) fixed; only shape, expression and w move. */
   fixedPose?: FixedPose;
+  /** Hold the identity coefficients at these (one person's joint estimate from several photos). */
+  fixedIdentity?: Float32Array;
 }
 
 /** Loss terms of one evaluation (each already multiplied by its weight). */
@@ -172,6 +174,7 @@ export class GarRefinement {
       ...(input.identityPrior ? { identityPrior: input.identityPrior } : {}), logFocalPriorMean: input.logFocalPriorMean ?? 0,
     };
     if (input.fixedPose) this.variables.lockPose(poseVariableValues(input.fixedPose, this.fitFrame));
+    if (input.fixedIdentity) this.variables.lockIdentity(input.fixedIdentity);
     this.fitConfig = validateFitConfig({
       landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
       identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,
@@ -252,7 +255,7 @@ export class GarRefinement {
     this.optimizers.pose.apply([g(v.angles), g(v.direction), g(v.logDepth), g(v.logFocal)]);
     this.optimizers.latent.apply([g(this.w)]);
     tf.dispose([value, ...Object.values(grads)]);
-    this.variables.restoreLockedPose();
+    this.variables.restoreLocked();
     clampExpression(this.models, this.variables);
     return loss;
   }

@@ -126,7 +126,7 @@ export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkC
       ) as tf.Scalar;
       history.push(loss.dataSync()[0]);
       loss.dispose();
-      variables.restoreLockedPose();
+      variables.restoreLocked();
       if (!rigid) clampExpression(models, variables);
       onStep?.(step + 1, config.landmarkSteps);
       if (!rigid && hasConverged(history, step - rigidSteps)) {

@@ -113,6 +113,7 @@ export function runPhotometricStage(models: ModelTensors, correspondence: Landma
       if (withGeometry) geometryOptimizer.applyGradients(geometry.map((v) => ({ name: v.name, tensor: grads[v.name] })));
       history.push(value.dataSync()[0]);
       tf.dispose([value, ...Object.values(grads)]);
+      variables.restoreLocked();
       clampExpression(models, variables);
       onStep?.(step + 1, config.photometricSteps);
     }

@@ -25,10 +25,38 @@ test('a locked pose is the given camera, and an optimiser step cannot move it', 
     optimizer.minimize(() => tf.addN(variables.all().map((v) => tf.sum(tf.square(tf.sub(v, 3))))) as tf.Scalar, false, variables.all());
     optimizer.dispose();
     assert.notEqual(currentPose(variables, frame).focalPx.toFixed(3), pose.focalPx.toFixed(3), 'the step moved the free variables');
-    variables.restoreLockedPose();
+    variables.restoreLocked();
     check();
   } finally {
     variables.dispose();
   }
   assert.throws(() => poseVariableValues({ ...pose, translationMm: [0, 0, 900] }, frame), /in front of the camera/);
+});
+
+test('a locked identity survives an optimiser step; expression and pose stay free', async () => {
+  await initBackend({ backend: 'cpu' });
+  const variables = new FitVariables({ modeCount: 5, yaw: 0, direction: [0, 0] });
+  try {
+    const identity = Float32Array.from([0.5, -1.25, 2]);
+    variables.lockIdentity(identity);
+    const optimizer = tf.train.adam(0.5);
+    optimizer.minimize(() => tf.addN(variables.all().map((v) => tf.sum(tf.square(tf.sub(v, 3))))) as tf.Scalar, false, variables.all());
+    optimizer.dispose();
+    const moved = Array.from(variables.coefficients.dataSync());
+    assert.notDeepEqual(moved.slice(0, 3), Array.from(identity), 'the step moved the identity before the restore');
+    variables.restoreLocked();
+    const after = Array.from(variables.coefficients.dataSync());
+    assert.deepEqual(after.slice(0, 3), Array.from(identity));
+    assert.deepEqual(after.slice(3), moved.slice(3), 'the expression coefficients keep their step');
+    assert.ok(after[3] > 0.4 && Math.abs(variables.angles.dataSync()[1]) > 0.4, 'expression and yaw moved towards 3');
+  } finally {
+    variables.dispose();
+  }
+  const variables2 = new FitVariables({ modeCount: 2, yaw: 0, direction: [0, 0] });
+  try {
+    assert.throws(() => variables2.lockIdentity(Float32Array.from([1, 2, 3])), /at most 2 finite/);
+    assert.throws(() => variables2.lockIdentity(Float32Array.from([Number.NaN])), /finite/);
+  } finally {
+    variables2.dispose();
+  }
 });

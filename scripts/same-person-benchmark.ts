@@ -1,0 +1,99 @@
+/**
+ * Several photos of one person: does fitting one shared identity (reconstructPerson) beat fitting
+ * each photo alone? Renders --persons studio identities, each in --photos scenes of its own
+ * (pose, expression, light, skin, background differ; the identity is the first scene's), fits
+ * every photo alone and then jointly, and prints per row the mean over photos of
+ *   posed:    the face-area median vertex error of the fitted mesh against the true posed mesh
+ *             (similarity-aligned, as `facegar eval synthetic`), and its ratio to the mean face's;
+ *   identity: the same between the neutral-expression shapes (fitted vs true identity), and its
+ *             ratio to the model's mean shape;
+ * plus the identity correlation over the 20 modes of largest geometric effect. Seeds
+ * hash("same-person", --seed, person, photo); not the seeds of the README's benchmark.
+ *
+ *   node --import tsx scripts/same-person-benchmark.ts [--persons 8] [--photos 4] [--seed 1] [--renderer graphics|gar] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { Reconstructor, type Reconstruction } from '../src/api/reconstruct.ts';
+import { reconstructPerson } from '../src/api/reconstruct-person.ts';
+import { hashSeed } from '../src/common/seeded-random.ts';
+import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
+import { modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
+import { loadReconstructorResources } from '../src/io/node/index.ts';
+import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/morphable-model.ts';
+import { renderStudioPhoto, type StudioRender } from '../src/shading/studio-renderer.ts';
+import { sampleStudioScene } from '../src/shading/studio-scene.ts';
+
+const { values } = parseArgs({ options: {
+  persons: { type: 'string', default: '8' }, photos: { type: 'string', default: '4' }, seed: { type: 'string', default: '1' },
+  renderer: { type: 'string', default: 'graphics' }, json: { type: 'boolean', default: false },
+} });
+const persons = Number(values.persons), photos = Number(values.photos), seed = Number(values.seed);
+const renderer = values.renderer as 'graphics' | 'gar';
+if (!(persons >= 2 && photos >= 2) || !['graphics', 'gar'].includes(renderer)) throw new Error('--persons and --photos ≥ 2; --renderer graphics or gar');
+
+const resources = await loadReconstructorResources({ renderer });
+const model: MorphableModel = resources.model;
+const reconstructor = await Reconstructor.create(resources);
+const median = (values: Float64Array) => { const s = Float64Array.from(values).sort(); return s[Math.floor(s.length / 2)]; };
+const neutralExpression = new Float32Array(model.expressionNames.length);
+const neutralOf = (identity: ArrayLike<number>) => evaluateMorphableModel(model, identity, neutralExpression);
+const topModes = modesByGeometricEffect(model).slice(0, 20);
+
+interface Row { posed: number[]; posedMeanFace: number[]; identity: number[]; identityMeanFace: number[]; fitted: Float32Array[]; truths: Float32Array[] }
+const rows: Record<'alone' | 'joint', Row> = {
+  alone: { posed: [], posedMeanFace: [], identity: [], identityMeanFace: [], fitted: [], truths: [] },
+  joint: { posed: [], posedMeanFace: [], identity: [], identityMeanFace: [], fitted: [], truths: [] },
+};
+const meanShape = neutralOf(new Float32Array(model.identityCount));
+function score(row: Row, render: StudioRender, vertices: Float32Array, identity: Float32Array): void {
+  const truthNeutral = neutralOf(render.scene.identity);
+  row.posed.push(median(alignedVertexErrorsMm(vertices, render.truth.verticesModel, model.vertexCount)));
+  row.posedMeanFace.push(median(alignedVertexErrorsMm(model.neutral, render.truth.verticesModel, model.vertexCount)));
+  row.identity.push(median(alignedVertexErrorsMm(neutralOf(identity), truthNeutral, model.vertexCount)));
+  row.identityMeanFace.push(median(alignedVertexErrorsMm(meanShape, truthNeutral, model.vertexCount)));
+  row.fitted.push(identity);
+  row.truths.push(render.scene.identity);
+}
+
+for (let person = 0; person < persons; person++) {
+  const first = sampleStudioScene(model, hashSeed('same-person', seed, person, 0));
+  const renders = Array.from({ length: photos }, (_, photo) => {
+    const scene = photo === 0 ? first : { ...sampleStudioScene(model, hashSeed('same-person', seed, person, photo)), identity: first.identity };
+    return renderStudioPhoto(model, scene);
+  });
+  const options = { renderer, maxFaces: 1 } as const;
+  const alone: (Reconstruction | undefined)[] = [];
+  for (const render of renders) alone.push(await reconstructor.reconstruct(render.image, options).catch(() => undefined));
+  const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, photos, options);
+  renders.forEach((render, i) => {
+    const a = alone[i], j = joint.photos[i];
+    if (!a || !('reconstruction' in j)) return; // both rows score the same photos
+    score(rows.alone, render, a.faces[0].vertices, a.faces[0].identity);
+    score(rows.joint, render, j.reconstruction.faces[0].vertices, j.reconstruction.faces[0].identity);
+  });
+  process.stderr.write(`person ${person + 1}/${persons}: ${joint.person.photosUsed}/${photos} photos with a face\n`);
+}
+
+function correlation(a: number[], b: number[]): number {
+  const n = a.length, ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < n; i++) { ab += (a[i] - ma) * (b[i] - mb); aa += (a[i] - ma) ** 2; bb += (b[i] - mb) ** 2; }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+const summary = Object.fromEntries(Object.entries(rows).map(([name, row]) => [name, {
+  photos: row.posed.length,
+  posedMm: mean(row.posed), posedRatioToMeanFace: mean(row.posed) / mean(row.posedMeanFace),
+  identityMm: mean(row.identity), identityRatioToMeanShape: mean(row.identity) / mean(row.identityMeanFace),
+  identityCorrelationTop20: mean(topModes.map((k) => correlation(row.fitted.map((f) => f[k]), row.truths.map((t) => t[k])))),
+}]));
+if (values.json) {
+  process.stdout.write(`${JSON.stringify({ persons, photosPerPerson: photos, seed, renderer, rows: summary })}\n`);
+} else {
+  console.log(`${persons} persons × ${photos} studio photos (seed ${seed}), ${renderer} path; means over the ${summary.alone.photos} photos both rows fitted`);
+  console.log('row    posed mm  × mean face  identity mm  × mean shape  id r top20');
+  for (const [name, s] of Object.entries(summary)) {
+    console.log(`${name.padEnd(7)}${s.posedMm.toFixed(2).padStart(8)}${s.posedRatioToMeanFace.toFixed(3).padStart(13)}${s.identityMm.toFixed(2).padStart(13)}${s.identityRatioToMeanShape.toFixed(3).padStart(14)}${s.identityCorrelationTop20.toFixed(2).padStart(12)}`);
+  }
+}
+reconstructor.dispose();
