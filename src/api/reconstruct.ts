@@ -14,6 +14,8 @@ import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails }
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 import { interOcularDistance } from './inter-ocular-distance.ts';
+import type { LandmarkGateOptions } from './landmark-source.ts';
+import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
 
 export type { RendererName } from './default-renderer.ts';
 export { interOcularDistance } from './inter-ocular-distance.ts';
@@ -60,6 +62,8 @@ export interface ReconstructOptions {
   landmarkVertices?: ArrayLike<number>;
   /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
   fixedPose?: FixedPose;
+  /** GAR path with a shape encoder: when the detector's landmarks count as unreliable (api/landmark-source.ts). */
+  landmarkGate?: LandmarkGateOptions;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
   onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
 }
@@ -85,6 +89,14 @@ export interface FaceReconstruction extends FaceFit {
   gar?: GarFaceDetails;
   /** Where focalPx comes from: 'known' (given, e.g. from EXIF) or 'fit' (estimated from the photo). */
   focalSource: 'known' | 'fit';
+  /**
+   * Where the landmarks the fit followed came from: 'facemesh' (the detector), 'encoder' (the
+   * landmarks a shape encoder's estimate implies) or 'facemesh+encoder' (the detector's eyes, nose
+   * and mouth, the encoder's jaw line and brows). Only the GAR path with a shape encoder replaces any.
+   */
+  landmarkSource: LandmarkSource;
+  /** Whether the detector's landmarks looked reliable, and why not. */
+  landmarkAssessment: LandmarkAssessment;
 }
 
 export interface Reconstruction {
@@ -163,9 +175,11 @@ export class Reconstructor {
           preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, knownFocalPx,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
+          // Landmarks given by the caller (diagnostics) are followed as they are.
+          ...(options.landmarks68 ? {} : { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate }),
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), renderer: 'gar', gar: fit.gar });
+        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), renderer: 'gar', gar: fit.gar, landmarkSource: fit.landmarkSource, ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}) });
       } else {
         const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
         const fit = fitFace(this.modelTensors, image, face.landmarks68, { ...options.fit, ...known }, (stage, step, total) => {
@@ -203,6 +217,9 @@ export class Reconstructor {
       expression,
       renderer: 'graphics',
       focalSource,
+      // The graphics path has no pose-robust source: it follows the detector, and says how far to trust it.
+      landmarkSource: 'facemesh',
+      landmarkAssessment: assessDetectorLandmarks({ landmarks68: face.landmarks68, meshScore: face.meshScore, mesh468: face.mesh468 }),
     };
   }
 

@@ -15,6 +15,8 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     landmarks2d: points(face.landmarks2d),
     detectedLandmarks2d: points(face.detectedLandmarks2d),
     landmarkErrorPx: round(face.landmarkErrorPx, 3),
+    landmarkSource: face.landmarkSource,
+    landmarkReliability: landmarkReliability(face.landmarkAssessment),
     interOcularPx: round(face.interOcularPx, 2),
     identity: Array.from(face.identity, (v) => round(v, 5)),
     expression: Object.fromEntries(Object.entries(face.expression).map(([name, weight]) => [name, round(weight, 5)])),
@@ -35,6 +37,16 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
         photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
       },
     }),
+  };
+}
+
+/** Why the detector's landmarks were (not) trusted: yaw estimates in degrees, reasons in words. */
+function landmarkReliability(a: FaceReconstruction['landmarkAssessment']): Record<string, unknown> {
+  return {
+    reliable: a.reliable, reasons: a.reasons, noseShift: round(a.noseShift, 3),
+    ...(a.meshYawDeg !== undefined ? { meshYawDeg: round(a.meshYawDeg, 1) } : {}),
+    ...(a.encoderYawDeg !== undefined ? { encoderYawDeg: round(a.encoderYawDeg, 1) } : {}),
+    keptDetectorPoints: a.keepDetector.reduce((sum, k) => sum + k, 0),
   };
 }
 
@@ -71,7 +83,7 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
     faces,
     conventions: {
       pixels: 'original image, origin top-left, pixel centres at +0.5',
-      landmarks: 'iBUG-68 order',
+      landmarks: 'iBUG-68 order; landmarkSource says where the landmarks the fit followed came from: facemesh (the detector), encoder (the shape encoder\'s estimate, projected), facemesh+encoder (the detector\'s eyes, nose and mouth, the encoder\'s jaw line and brows)',
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
       ...(reconstruction.faces.some((face) => face.gar) ? { gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)' } : {}),
