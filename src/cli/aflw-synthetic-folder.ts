@@ -1,16 +1,14 @@
 // `facegar eval aflw2000 --write-synthetic DIR`: a folder in AFLW2000-3D's layout from studio
 // renders (or, with --from-set, from a rendered set with exact truth such as the Blender Cycles
 // set of scripts/render-cycles-set.py), for `facegar eval aflw2000 --data DIR`.
-import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { InputMissingError, UsageError } from '../common/errors.ts';
 import type { RgbaImage } from '../common/image.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { aflwAnnotation, aflwMatVariables, renderSyntheticAflwImage, type AflwAnnotation } from '../eval/aflw-synthetic.ts';
 import { encodeMatFile } from '../io/mat-file.ts';
 import { ensureWritableDirectory, writeFileAtomic } from '../io/node/atomic-write.ts';
-import { decodeImageFile } from '../io/node/decode-image.ts';
+import { syntheticSetSource } from '../io/node/synthetic-set-files.ts';
 
 /** Written beside the images: how the folder was made and each image's yaw (and scene). */
 export const SYNTHETIC_MANIFEST = 'synthetic-set.json';
@@ -44,42 +42,25 @@ export async function writeSyntheticAflwFolder(model: MorphableModel, dir: strin
 }
 
 /**
- * A rendered set with exact truth (NNNN.png, NNNN.f32 = the face area's vertices in model space,
- * float32 x, y, z mm; NNNN.json with `rotation` (9, row-major), `translationMm`, `focalPx`,
- * `principalPointPx`, `anglesDeg`, as scripts/render-cycles-set.py writes them) → the same images
- * in AFLW2000-3D's layout. Faces are renumbered image00001… in name order.
+ * A rendered set with exact truth (the layout `facegar eval synthetic --set` reads: NNNN.png,
+ * NNNN.f32 = the face area's vertices, NNNN.json = pose, camera, coefficients; what
+ * scripts/render-cycles-set.py writes) → the same photos in AFLW2000-3D's layout, renumbered
+ * image00001… in the set's order. Set errors are those of io/node/synthetic-set-files.ts.
  */
 export async function convertRenderedSetToAflw(model: MorphableModel, setDir: string, dir: string, onImage?: (index: number, name: string, yawDeg: number) => void): Promise<number> {
-  let names: string[];
-  try {
-    names = (await readdir(setDir)).filter((n) => /^\d+\.json$/.test(n)).sort();
-  } catch {
-    throw new InputMissingError(`rendered set not found: ${setDir}`);
-  }
-  if (names.length === 0) throw new InputMissingError(`no NNNN.json truth files in ${setDir}`);
+  const source = await syntheticSetSource(setDir, model);
   await ensureWritableDirectory(dir);
   const images: Record<string, unknown>[] = [];
-  for (const [index, jsonName] of names.entries()) {
-    const stem = jsonName.slice(0, -5);
-    const truth = JSON.parse(await readFile(join(setDir, jsonName), 'utf8')) as { rotation?: number[]; translationMm?: number[]; focalPx?: number; principalPointPx?: number[]; anglesDeg?: number[] };
-    const { rotation, translationMm, focalPx, principalPointPx, anglesDeg } = truth;
-    if (rotation?.length !== 9 || translationMm?.length !== 3 || typeof focalPx !== 'number' || principalPointPx?.length !== 2 || anglesDeg?.length !== 3) {
-      throw new UsageError(`${join(setDir, jsonName)}: expected rotation[9], translationMm[3], focalPx, principalPointPx[2], anglesDeg[3]`);
-    }
-    const bytes = await readFile(join(setDir, `${stem}.f32`));
-    const vertices = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  for (let index = 0; index < source.count; index++) {
+    const { image, truth } = await source.face(index);
     const landmarksModel = new Float32Array(68 * 3);
-    model.landmarkVertexIndices.forEach((v, k) => {
-      if (3 * v + 3 > vertices.length) throw new UsageError(`${join(setDir, `${stem}.f32`)}: ${vertices.length / 3} vertices, landmark vertex ${v} missing`);
-      landmarksModel.set(vertices.subarray(3 * v, 3 * v + 3), 3 * k);
-    });
-    const image = await decodeImageFile(join(setDir, `${stem}.png`));
-    const annotation = aflwAnnotation(landmarksModel, rotation, translationMm, { focalPx, principalPointPx: principalPointPx as [number, number], width: image.width, height: image.height }, anglesDeg);
+    model.landmarkVertexIndices.forEach((v, k) => landmarksModel.set(truth.verticesModel.subarray(3 * v, 3 * v + 3), 3 * k));
+    const camera = { focalPx: truth.focalPx, principalPointPx: truth.principalPointPx, width: image.width, height: image.height };
     const name = `image${String(index + 1).padStart(5, '0')}`;
-    await writeImageAndMat(dir, name, image, annotation);
-    images.push({ name, source: stem, yawDeg: anglesDeg[1] });
-    onImage?.(index, name, anglesDeg[1]);
+    await writeImageAndMat(dir, name, image, aflwAnnotation(landmarksModel, truth.rotation, truth.translationMm, camera, truth.anglesDeg));
+    images.push({ name, source: source.stems[index], yawDeg: truth.anglesDeg[1] });
+    onImage?.(index, name, truth.anglesDeg[1]);
   }
-  await writeFileAtomic(join(dir, SYNTHETIC_MANIFEST), JSON.stringify({ generator: `facegar eval aflw2000 --write-synthetic --from-set (${names.length} faces)`, count: names.length, images }) + '\n');
-  return names.length;
+  await writeFileAtomic(join(dir, SYNTHETIC_MANIFEST), JSON.stringify({ generator: `facegar eval aflw2000 --write-synthetic --from-set (${source.count} faces)`, count: source.count, images }) + '\n');
+  return source.count;
 }

@@ -29,8 +29,8 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   --write-synthetic DIR writes such a folder from studio renders with exact geometry: --n images
   of --size² px whose |yaw| is spread evenly over 0–90° (every prefix too), scene seeds
   hash("aflw-synthetic", --seed, index), plus synthetic-set.json (each image's yaw and scene).
-  With --from-set SET_DIR it converts a rendered set with exact truth instead (NNNN.png,
-  NNNN.f32 vertices, NNNN.json pose and camera: scripts/render-cycles-set.py's layout).
+  With --from-set SET_DIR it converts a rendered set with exact truth instead (the layout eval
+  synthetic --set reads and scripts/render-cycles-set.py writes).
 `;
 
 export async function aflw2000Command(args: string[], help: string): Promise<number> {

@@ -194,21 +194,30 @@ export interface MatVariableToWrite {
  * element (needs the platform's CompressionStream), as MATLAB's default `-v7` save does.
  */
 export async function encodeMatFile(variables: MatVariableToWrite[], options: { compress?: boolean; description?: string } = {}): Promise<Uint8Array> {
-  const header = new Uint8Array(128).fill(32);
-  header.set(new TextEncoder().encode(`MATLAB 5.0 MAT-file, ${options.description ?? 'written by facegar'}`.slice(0, 116)));
-  new DataView(header.buffer).setUint16(124, 0x0100, true);
-  header.set([0x49, 0x4d], 126); // "IM": little-endian
   const parts = await Promise.all(variables.map(async (v) => {
-    const raw = matrixElement(v);
-    if (!options.compress) return raw;
-    if (typeof CompressionStream === 'undefined') throw new RangeError('compressed .mat files need CompressionStream (Node ≥ 18 or a current browser)');
-    const stream = new Blob([new Uint8Array(raw)]).stream().pipeThrough(new CompressionStream('deflate'));
-    return dataElement(MI.COMPRESSED, new Uint8Array(await new Response(stream).arrayBuffer()));
+    const raw = matMatrixElement(v);
+    return options.compress ? matDataElement(MI.COMPRESSED, await deflateBytes(raw)) : raw;
   }));
-  return concatBytes([header, ...parts]);
+  return concatBytes([matFileHeader(options.description ?? 'written by facegar'), ...parts]);
 }
 
-function dataElement(type: number, payload: Uint8Array): Uint8Array {
+/** The 128-byte header of a little-endian level-5 .mat file, with `description` in its text. */
+export function matFileHeader(description: string): Uint8Array {
+  const header = new Uint8Array(128).fill(32);
+  header.set(new TextEncoder().encode(`MATLAB 5.0 MAT-file, ${description}`.slice(0, 116)));
+  new DataView(header.buffer).setUint16(124, 0x0100, true);
+  header.set([0x49, 0x4d], 126); // "IM": little-endian
+  return header;
+}
+
+/** zlib deflate (what a compressed element holds), through the platform's CompressionStream. */
+export async function deflateBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  if (typeof CompressionStream === 'undefined') throw new RangeError('compressed .mat files need CompressionStream (Node ≥ 18 or a current browser)');
+  return new Uint8Array(await new Response(new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer());
+}
+
+/** One data element: tag and payload (the small format for 1–4 bytes), padded to 8 bytes unless compressed (type 15). */
+export function matDataElement(type: number, payload: Uint8Array): Uint8Array {
   if (payload.length > 0 && payload.length <= 4 && type !== MI.MATRIX && type !== MI.COMPRESSED) {
     const small = new Uint8Array(8); // small data element: size and type in one word, data after it
     new DataView(small.buffer).setUint32(0, (payload.length << 16) | type, true);
@@ -224,7 +233,8 @@ function dataElement(type: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
-function matrixElement(v: MatVariableToWrite): Uint8Array {
+/** A miMATRIX element holding `v`; throws RangeError when its values do not fill its dimensions. */
+export function matMatrixElement(v: MatVariableToWrite): Uint8Array {
   const classId = { double: 6, single: 7, int32: 12, char: 4 }[v.className];
   const count = v.dims.reduce((a, b) => a * b, 1);
   const length = v.className === 'char' ? v.text?.length : v.data?.length;
@@ -248,10 +258,11 @@ function matrixElement(v: MatVariableToWrite): Uint8Array {
     type = MI.INT32;
     data = new Uint8Array(Int32Array.from(v.data!).buffer);
   }
-  return dataElement(MI.MATRIX, concatBytes([dataElement(MI.UINT32, flags), dataElement(MI.INT32, dims), dataElement(MI.INT8, new TextEncoder().encode(v.name)), dataElement(type, data)]));
+  return matDataElement(MI.MATRIX, concatBytes([matDataElement(MI.UINT32, flags), matDataElement(MI.INT32, dims), matDataElement(MI.INT8, new TextEncoder().encode(v.name)), matDataElement(type, data)]));
 }
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
+/** The byte arrays one after the other. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let offset = 0;
   for (const p of parts) { out.set(p, offset); offset += p.length; }

@@ -2,7 +2,7 @@
 // CLI that writes them (from studio renders and from a rendered set) and scores detection on them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -10,6 +10,8 @@ import { AFLW_PIXEL_OFFSET, aflwGroundTruth } from '../../src/eval/aflw2000-prot
 import { aflwAnnotation, aflwMatVariables, renderSyntheticAflwImage, spreadYawsDeg } from '../../src/eval/aflw-synthetic.ts';
 import { encodeMatFile, parseMatFile } from '../../src/io/mat-file.ts';
 import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
+import { studioBenchmarkFace } from '../../src/eval/synthetic-benchmark.ts';
+import { writeSyntheticSet } from '../../src/io/node/synthetic-set-files.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -87,14 +89,11 @@ test('facegar eval aflw2000 --write-synthetic (studio renders, and a rendered se
     const table = await runCli(['eval', 'aflw2000', '--data', out, '--detect-only', '--quiet']);
     assert.match(table.stdout, /0-30 .* found \d of \d/);
 
-    // A rendered set with exact truth (scripts/render-cycles-set.py's layout) → the same layout.
+    // A rendered set with exact truth (`eval synthetic --set`'s layout, as scripts/render-cycles-set.py writes it) → the same layout.
     const set = join(dir, 'set');
-    await mkdir(set);
-    const scene = sampleStudioScene(model, 11, { width: 200, height: 160, yawDeg: -70 });
-    const { image, truth: studio } = renderStudioPhoto(model, scene);
-    await sharp(Buffer.from(image.data.buffer), { raw: { width: 200, height: 160, channels: 4 } }).png().toFile(join(set, '0007.png'));
-    await writeFile(join(set, '0007.f32'), new Uint8Array(studio.verticesModel.buffer));
-    await writeFile(join(set, '0007.json'), JSON.stringify({ rotation: Array.from(studio.rotation), translationMm: studio.translationMm, anglesDeg: studio.anglesDeg, focalPx: studio.camera.focalPx, principalPointPx: studio.camera.principalPointPx }));
+    const render = renderStudioPhoto(model, sampleStudioScene(model, 11, { width: 200, height: 160, yawDeg: -70 }));
+    await writeSyntheticSet(set, [studioBenchmarkFace(render, 11)], model, { name: 'test' });
+    const studio = render.truth;
     const converted = join(dir, 'converted');
     const convert = await runCli(['eval', 'aflw2000', '--write-synthetic', converted, '--from-set', set]);
     assert.equal(convert.code, 0, convert.stderr.slice(0, 2000));
