@@ -39,7 +39,8 @@ const seed = argument('--seed', 1);
 
 await initBackend();
 const { model } = await loadMorphableModel();
-const detector = await createFaceDetector(await loadDetectorModelFiles());
+// Only faces FaceMesh accepts: a fallback face's points would blur the calibration.
+const detector = await createFaceDetector(await loadDetectorModelFiles(), { fallbackMinDetectionScore: 1 });
 const V = model.vertexCount;
 // Sum over photos of the normalised distance from every landmark to every vertex.
 const distanceSums = new Float64Array(68 * V);

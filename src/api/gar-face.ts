@@ -10,11 +10,13 @@ import { refineWithGar, type GarRefineTerms } from '../fit/gar-refine.ts';
 import { validateGarRefineConfig, type GarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
-import { createCropFrame, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
+import { createCropFrame, cropCameraToPhoto, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
 import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
+import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
 import type { GarModels } from './gar-models.ts';
+import { chooseFitLandmarks, estimateFromLandmarks, type LandmarkGateOptions } from './landmark-source.ts';
 
 export interface GarFaceOptions {
   /** Refinement preset; `instant` = the encoder's estimate, no refinement. Default `default`. */
@@ -38,6 +40,10 @@ export interface GarFaceOptions {
    * `landmarks68`, as the encoders were trained.
    */
   fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number>; dense?: DensePoints };
+  /** What the detector said of this face besides its landmarks; with a shape encoder, decides whether they are followed (api/landmark-source.ts). */
+  detection?: { meshScore: number; mesh468?: Float32Array };
+  /** Thresholds of that decision. */
+  landmarkGate?: LandmarkGateOptions;
 }
 
 /** What the GAR path adds to a face's fit. */
@@ -60,7 +66,13 @@ export interface GarFaceDetails {
   timingsMs: { align: number; encode: number; landmarks: number; refine: number };
 }
 
-export type GarFaceFit = FaceFit & { gar: GarFaceDetails };
+export type GarFaceFit = FaceFit & {
+  gar: GarFaceDetails;
+  /** Where the landmarks the fit followed came from (the detector's unless a shape encoder replaced unreliable ones). */
+  landmarkSource: LandmarkSource;
+  /** Why the detector's landmarks were (not) trusted, when `options.detection` was given. */
+  landmarkAssessment?: LandmarkAssessment;
+};
 
 /**
  * Reconstruct one face through the GAR. `landmarks68` [68*2] are the detector's iBUG-68 points in
@@ -78,6 +90,11 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   let mark = performance.now();
   const lap = () => { const now = performance.now(), ms = now - mark; mark = now; return ms; };
+  // With a shape encoder, its estimate (made first) judges the detector's landmarks and replaces unreliable ones.
+  const choice = start === 'encoder' && models.shapeEncoder && options.detection && !options.fitLandmarks
+    ? chooseFitLandmarks(modelTensors.model, models.shapeEncoder, image, { landmarks68, ...options.detection }, options.landmarkGate) : undefined;
+  landmarks68 = choice?.landmarks68 ?? landmarks68;
+  const shapeMs = lap();
   const aligned = alignFaceCrop(image, landmarks68, size);
   const { cropFromImage } = aligned;
   const crop = opaque(aligned.crop);
@@ -95,11 +112,11 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     // The shape encoder's crop is the same similarity of the photo at its own resolution, so its
     // crop-frame pose (normalised pivot, focal and depth relative to the frame) carries over.
     if (models.shapeEncoder) {
-      const shape = encodeCrop(models.shapeEncoder, opaque(alignFaceCrop(image, landmarks68, models.shapeEncoder.config.resolution).crop));
+      const shape = choice?.estimate ?? estimateFromLandmarks(models.shapeEncoder, image, landmarks68).estimate;
       estimate = { ...shape, w: estimate.w };
     }
   }
-  const encodeMs = lap();
+  const encodeMs = lap() + shapeMs;
   const fixedPose = options.fixedPose && cropFixedPose(options.fixedPose, cropFromImage);
   const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
   const identityPrior = shapeEncoder && estimate
@@ -119,8 +136,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
 
   // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the
   // crop's turned by θ about the optical axis, with focal length f / s.
-  const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
-  const { rotation, translationMm } = turnAboutOpticalAxis(refined.rotation, refined.translationMm, turnRad);
+  const { rotation, translationMm, focalPx } = cropCameraToPhoto(refined, cropFromImage);
   const imageFromCrop = invertAffine2D(cropFromImage);
   const landmarks2d = new Float32Array(136);
   let errorSum = 0;
@@ -138,7 +154,7 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     rotation,
     anglesDeg: [pitch * toDegrees, yaw * toDegrees, roll * toDegrees],
     translationMm,
-    focalPx: refined.focalPx / scale,
+    focalPx,
     principalPointPx: [image.width / 2, image.height / 2],
     // The GAR has no explicit light or albedo: appearance lives in w.
     light: new Float32Array(0),
@@ -153,6 +169,8 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
       finalTerms: refined.finalTerms, lossHistory: refined.lossHistory,
       timingsMs: { align: alignMs, encode: encodeMs, landmarks: refined.timingsMs.landmarks, refine: refineMs - refined.timingsMs.landmarks },
     },
+    landmarkSource: choice?.source ?? 'facemesh',
+    ...(options.detection ? { landmarkAssessment: choice?.assessment ?? assessDetectorLandmarks({ landmarks68, ...options.detection }, undefined, options.landmarkGate?.reliability) } : {}),
   };
 }
 

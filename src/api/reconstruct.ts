@@ -17,6 +17,8 @@ import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails }
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 import { interOcularDistance } from './inter-ocular-distance.ts';
+import type { LandmarkGateOptions } from './landmark-source.ts';
+import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
 
 export type { RendererName } from './default-renderer.ts';
 export { interOcularDistance } from './inter-ocular-distance.ts';
@@ -84,6 +86,8 @@ export interface ReconstructOptions {
   landmarks?: LandmarkSourceName;
   /** Regressor passes: 2 re-cuts the crop around the first pass's points. Default: the regressor's checkpoint says (else 1). */
   landmarkPasses?: number;
+  /** GAR path with a shape encoder: when the detector's landmarks count as unreliable (api/landmark-source.ts). */
+  landmarkGate?: LandmarkGateOptions;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
   onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
 }
@@ -99,8 +103,13 @@ export interface FaceReconstruction extends FaceFit {
   meshScore: number;
   /** [68*2] detector landmarks (px), iBUG-68 order. */
   detectedLandmarks2d: Float32Array;
-  /** Which landmarks the fit matched (landmarkErrorPx is measured against them). */
-  landmarkSource: LandmarkSourceName;
+  /**
+   * Which landmarks the fit matched (landmarkErrorPx is measured against them): 'facemesh' (the
+   * detector), 'regressor', 'given', or, on the GAR path with a shape encoder when the detector's
+   * points looked unreliable, 'encoder' (the landmarks the shape encoder's estimate implies) or
+   * 'facemesh+encoder' (the detector's eyes, nose and mouth, the encoder's jaw line and brows).
+   */
+  landmarkSource: LandmarkSourceName | Exclude<LandmarkSource, 'facemesh'>;
   /** [68*2] the landmark regressor's points (px), iBUG-68 order, when it ran. */
   regressedLandmarks2d?: Float32Array;
   /** Distance between the detected eye centres (px); landmark errors are often quoted relative to it. */
@@ -113,6 +122,8 @@ export interface FaceReconstruction extends FaceFit {
   gar?: GarFaceDetails;
   /** Where focalPx comes from: 'known' (given, e.g. from EXIF) or 'fit' (estimated from the photo). */
   focalSource: 'known' | 'fit';
+  /** Whether the detector's landmarks looked reliable, and why not. */
+  landmarkAssessment: LandmarkAssessment;
 }
 
 export interface Reconstruction {
@@ -218,9 +229,11 @@ export class Reconstructor {
           preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, fixedIdentity: options.fixedIdentity, knownFocalPx, fitLandmarks,
           onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
+          // The gate judges the detector's own points: not given ones (diagnostics), not a regressor's.
+          ...(landmarkSource === 'facemesh' ? { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate } : {}),
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source, renderer: 'gar', gar: fit.gar });
+        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source, renderer: 'gar', gar: fit.gar, ...(fit.landmarkSource !== 'facemesh' ? { landmarkSource: fit.landmarkSource } : {}), ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}) });
       } else {
         const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
         // A regressor's dense points are the dense term, at its own weight unless the options give one.
@@ -256,11 +269,13 @@ export class Reconstructor {
       detectionScore: face.detectionScore,
       meshScore: face.meshScore,
       detectedLandmarks2d: face.landmarks68,
-      landmarkSource: 'facemesh',
       interOcularPx: interOcularDistance(face.landmarks68),
       expression,
       renderer: 'graphics',
       focalSource,
+      // The graphics path has no pose-robust source: it follows the detector, and says how far to trust it.
+      landmarkSource: 'facemesh',
+      landmarkAssessment: assessDetectorLandmarks({ landmarks68: face.landmarks68, meshScore: face.meshScore, mesh468: face.mesh468 }),
     };
   }
 

@@ -17,6 +17,7 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     landmarkSource: face.landmarkSource,
     ...(face.regressedLandmarks2d ? { regressedLandmarks2d: points(face.regressedLandmarks2d) } : {}),
     landmarkErrorPx: round(face.landmarkErrorPx, 3),
+    landmarkReliability: landmarkReliability(face.landmarkAssessment),
     interOcularPx: round(face.interOcularPx, 2),
     identity: Array.from(face.identity, (v) => round(v, 5)),
     expression: Object.fromEntries(Object.entries(face.expression).map(([name, weight]) => [name, round(weight, 5)])),
@@ -37,6 +38,16 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
         photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
       },
     }),
+  };
+}
+
+/** Why the detector's landmarks were (not) trusted: yaw estimates in degrees, reasons in words. */
+function landmarkReliability(a: FaceReconstruction['landmarkAssessment']): Record<string, unknown> {
+  return {
+    reliable: a.reliable, reasons: a.reasons, noseShift: round(a.noseShift, 3),
+    ...(a.meshYawDeg !== undefined ? { meshYawDeg: round(a.meshYawDeg, 1) } : {}),
+    ...(a.encoderYawDeg !== undefined ? { encoderYawDeg: round(a.encoderYawDeg, 1) } : {}),
+    keptDetectorPoints: a.keepDetector.reduce((sum, k) => sum + k, 0),
   };
 }
 
@@ -73,7 +84,7 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
     faces,
     conventions: {
       pixels: 'original image, origin top-left, pixel centres at +0.5',
-      landmarks: 'iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched (landmarkSource facemesh: detectedLandmarks2d; regressor: regressedLandmarks2d, the landmark regressor\'s model vertices; given: the points passed in, as detectedLandmarks2d)',
+      landmarks: 'iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched, which landmarkSource names: facemesh (the detector, detectedLandmarks2d); regressor (regressedLandmarks2d, the landmark regressor\'s model vertices); given (the points passed in, as detectedLandmarks2d); encoder (the shape encoder\'s estimate, projected, where the detector\'s points looked unreliable: landmarkReliability); facemesh+encoder (the detector\'s eyes, nose and mouth, the encoder\'s jaw line and brows)',
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
       ...(reconstruction.faces.some((face) => face.gar) ? { gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)' } : {}),

@@ -167,7 +167,8 @@ export async function run(args: string[]): Promise<number> {
   if (useDetector) {
     const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
     const { createFaceDetector } = await import('../detect/index.ts');
-    detector = await createFaceDetector(await loadDetectorModelFiles());
+    // Training crops are aligned by the landmarks: no fallback faces whose mesh FaceMesh itself doubts.
+    detector = await createFaceDetector(await loadDetectorModelFiles(), { fallbackMinDetectionScore: 1 });
   }
   let fitter: ((image: RgbaImage, landmarks68: Float32Array, mesh468: Float32Array | undefined) => DatasetFit) | undefined;
   let disposeFitter = () => {};

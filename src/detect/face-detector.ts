@@ -14,6 +14,19 @@ export interface FaceDetectorConfig {
   minDetectionScore?: number;
   /** FaceMesh face flag (0..1) a fitted mesh needs; below it the candidate is dropped. */
   minMeshScore?: number;
+  /**
+   * When no candidate passes minMeshScore, the best one whose BlazeFace score is at least this is
+   * kept anyway, with its low mesh score (a turned face: FaceMesh's flag falls past ~60° of yaw
+   * while BlazeFace still finds the face; the fit then treats its landmarks as unreliable).
+   * 1 turns the fallback off.
+   */
+  fallbackMinDetectionScore?: number;
+  /**
+   * When nothing is found at minDetectionScore, BlazeFace's candidates down to this score are
+   * tried, each needing FaceMesh's face flag (minMeshScore): a second search for faces BlazeFace
+   * is unsure of (turned, odd skin), checked by the mesh. 1 or above minDetectionScore turns it off.
+   */
+  retryMinDetectionScore?: number;
   /** Images with a longer side above this many pixels are downscaled for detection; results are in original pixels. */
   maxDetectionSide?: number;
   /** Re-crops around the previous mesh after the first FaceMesh pass. */
@@ -26,6 +39,8 @@ export const DEFAULT_FACE_DETECTOR_CONFIG: Readonly<Required<FaceDetectorConfig>
   maxFaces: 4,
   minDetectionScore: 0.5,
   minMeshScore: 0.25,
+  fallbackMinDetectionScore: 0.6,
+  retryMinDetectionScore: 0.2,
   maxDetectionSide: 1024,
   refineIterations: 2,
   cropEnlarge: 1.5,
@@ -40,11 +55,11 @@ export interface DetectorModelFiles {
 }
 
 export interface DetectedFace {
-  /** Extent of the mesh's x, y, original image pixels. */
+  /** Extent of the mesh's x, y (a fallback face: BlazeFace's box), original image pixels. */
   box: FaceBox;
   /** BlazeFace score, 0..1. */
   detectionScore: number;
-  /** FaceMesh face flag, 0..1. */
+  /** FaceMesh face flag, 0..1 (below minMeshScore only for a fallback face, see fallbackMinDetectionScore). */
   meshScore: number;
   /** [468 * 3] MediaPipe mesh: x, y in original image pixels, z relative depth in the same scale (smaller = nearer). */
   mesh468: Float32Array;
@@ -114,14 +129,30 @@ async function detectFaces(image: RgbaImage, blazeface: BlazeFace, facemesh: Fac
   // Room for candidates the mesh rejects or that turn out to be the same face.
   const detections = await blazeface.detect(pyramid, { minScore: settings.minDetectionScore, maxDetections: 2 * settings.maxFaces + 2, iouThreshold: 0.3 });
   const faces: DetectedFace[] = [];
-  for (const detection of detections) {
-    const fit = await facemesh.fitFromDetection(pyramid, detection, settings.refineIterations, settings.cropEnlarge);
-    if (fit.score < settings.minMeshScore) continue;
-    const face = faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), detection.score, fit.score);
-    // Two detections can converge on one face: keep the first (higher detection score).
-    if (faces.some((kept) => boxIoU(kept.box, face.box) > 0.5)) continue;
-    faces.push(face);
+  let fallback: DetectedFace | undefined;
+  const fitEach = async (candidates: typeof detections) => {
+    for (const detection of candidates) {
+      const fit = await facemesh.fitFromDetection(pyramid, detection, settings.refineIterations, settings.cropEnlarge);
+      const face = faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), detection.score, fit.score);
+      if (fit.score < settings.minMeshScore) {
+        // Detections come best first: the first one that qualifies is the fallback. A mesh
+        // FaceMesh itself doubts may sit off the face: it keeps BlazeFace's box.
+        const { x, y, width, height } = detection.box;
+        if (!fallback && detection.score >= settings.fallbackMinDetectionScore) fallback = { ...face, box: { x: x / scaleX, y: y / scaleY, width: width / scaleX, height: height / scaleY } };
+        continue;
+      }
+      // Two detections can converge on one face: keep the first (higher detection score).
+      if (faces.some((kept) => boxIoU(kept.box, face.box) > 0.5)) continue;
+      faces.push(face);
+    }
+  };
+  await fitEach(detections);
+  if (faces.length === 0 && !fallback && settings.retryMinDetectionScore < settings.minDetectionScore) {
+    // A second BlazeFace pass (only when the first found nothing, so found faces keep their boxes exactly).
+    const unsure = await blazeface.detect(pyramid, { minScore: settings.retryMinDetectionScore, maxDetections: 2 * settings.maxFaces + 2, iouThreshold: 0.3 });
+    await fitEach(unsure.filter((d) => d.score < settings.minDetectionScore));
   }
+  if (faces.length === 0 && fallback) faces.push(fallback);
   faces.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
   return faces.slice(0, settings.maxFaces);
 }
@@ -176,6 +207,8 @@ function checkConfig(config: FaceDetectorConfig): Required<FaceDetectorConfig> {
   integer('refineIterations', 0);
   fraction('minDetectionScore');
   fraction('minMeshScore');
+  fraction('fallbackMinDetectionScore');
+  fraction('retryMinDetectionScore');
   if (typeof settings.cropEnlarge !== 'number' || !(settings.cropEnlarge >= 1 && settings.cropEnlarge <= 4)) {
     throw invalidParameterError('cropEnlarge', 'a number between 1 and 4', settings.cropEnlarge);
   }

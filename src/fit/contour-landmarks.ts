@@ -52,7 +52,7 @@ export class LandmarkCorrespondence {
   constructor(model: MorphableModel, landmarkVertices?: ArrayLike<number>, options: LandmarkCorrespondenceOptions = {}) {
     this.model = model;
     const calibrated = hasDetectorCalibration(model);
-    this.vertexIndices = Uint32Array.from(landmarkVertices ?? (calibrated ? DETECTOR_LANDMARK_VERTICES : model.landmarkVertexIndices));
+    this.vertexIndices = Uint32Array.from(landmarkVertices ?? defaultLandmarkVertices(model));
     this.sliding = options.slidingContour ?? !calibrated;
     this.candidates = this.sliding ? SLIDING_CONTOUR.map((k) => contourCandidates(model, model.landmarkVertexIndices[k])) : [];
     [this.neutral, this.basis] = this.buildTensors();
@@ -109,6 +109,14 @@ export class LandmarkCorrespondence {
 
 }
 
+/**
+ * The vertices a default LandmarkCorrespondence follows: where the FaceMesh-based detector places
+ * the 68 points (calibrated, ICT-FaceKit), else the model's own landmarks.
+ */
+export function defaultLandmarkVertices(model: MorphableModel): readonly number[] | Uint32Array {
+  return hasDetectorCalibration(model) ? DETECTOR_LANDMARK_VERTICES : model.landmarkVertexIndices;
+}
+
 /** Whether DETECTOR_LANDMARK_VERTICES were calibrated on this model (ICT-FaceKit's face area). */
 function hasDetectorCalibration(model: MorphableModel): boolean {
   return DETECTOR_LANDMARK_VERTICES.every((v) => v < model.vertexCount) && model.name.startsWith('ict-facekit');
@@ -126,10 +134,11 @@ function contourCandidates(model: MorphableModel, landmarkVertex: number): Uint3
   return Uint32Array.from(found);
 }
 
-function evaluateVertices(model: MorphableModel, coefficients: Float32Array, vertices: Uint32Array): Float32Array {
+/** [N*3] mm: the model's vertices `vertices` for coefficients [K+E] (identity, then expression), without evaluating the rest. */
+export function evaluateVertices(model: MorphableModel, coefficients: Float32Array, vertices: ArrayLike<number>): Float32Array {
   const V = model.vertexCount, K = model.identityCount;
   const out = new Float32Array(vertices.length * 3);
-  vertices.forEach((vertex, i) => {
+  Array.from(vertices).forEach((vertex, i) => {
     for (let axis = 0; axis < 3; axis++) {
       const element = vertex * 3 + axis;
       let value = model.neutral[element];

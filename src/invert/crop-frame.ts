@@ -126,6 +126,16 @@ export function similarityTurnAndScale(cropFromImage: Affine2D): { turnRad: numb
   return { turnRad: Math.atan2(cropFromImage.c, cropFromImage.a), scale: Math.hypot(cropFromImage.a, cropFromImage.c) };
 }
 
+/**
+ * A camera in a crop's pixels (p_cam = R p + t, focal length in crop px, principal point = the
+ * photo's centre mapped into the crop) seen from the photo the crop is a similarity of: the pose
+ * turned back about the optical axis by the crop's in-plane angle, focal length in photo px.
+ */
+export function cropCameraToPhoto(camera: { rotation: ArrayLike<number>; translationMm: ArrayLike<number>; focalPx: number }, cropFromImage: Affine2D): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number } {
+  const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
+  return { ...turnAboutOpticalAxis(camera.rotation, camera.translationMm, turnRad), focalPx: camera.focalPx / scale };
+}
+
 /** A pose and camera in a photo's pixels (the graphics fit's FaceFit fields). */
 export interface PhotoPose {
   /** Row-major 3×3: p_camera = rotation · p_model + translationMm. */

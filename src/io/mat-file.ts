@@ -177,3 +177,94 @@ class InflateLimitError extends RangeError {}
 export function matElement(array: MatArray, row: number, col: number): number {
   return array.data[row + col * array.dims[0]];
 }
+
+/** One variable to write: a numeric array (column-major, MATLAB order) or a char array. */
+export interface MatVariableToWrite {
+  name: string;
+  className: 'double' | 'single' | 'int32' | 'char';
+  /** MATLAB dimensions, e.g. [3, 68]; a char array's are [1, text length]. */
+  dims: number[];
+  data?: ArrayLike<number>;
+  text?: string;
+}
+
+/**
+ * Encode variables as a little-endian MATLAB level-5 `.mat` file (what `parseMatFile` reads, and
+ * MATLAB, scipy.io.loadmat and AFLW2000-3D's tools). `compress`: each variable in a zlib-deflated
+ * element (needs the platform's CompressionStream), as MATLAB's default `-v7` save does.
+ */
+export async function encodeMatFile(variables: MatVariableToWrite[], options: { compress?: boolean; description?: string } = {}): Promise<Uint8Array> {
+  const parts = await Promise.all(variables.map(async (v) => {
+    const raw = matMatrixElement(v);
+    return options.compress ? matDataElement(MI.COMPRESSED, await deflateBytes(raw)) : raw;
+  }));
+  return concatBytes([matFileHeader(options.description ?? 'written by facegar'), ...parts]);
+}
+
+/** The 128-byte header of a little-endian level-5 .mat file, with `description` in its text. */
+export function matFileHeader(description: string): Uint8Array {
+  const header = new Uint8Array(128).fill(32);
+  header.set(new TextEncoder().encode(`MATLAB 5.0 MAT-file, ${description}`.slice(0, 116)));
+  new DataView(header.buffer).setUint16(124, 0x0100, true);
+  header.set([0x49, 0x4d], 126); // "IM": little-endian
+  return header;
+}
+
+/** zlib deflate (what a compressed element holds), through the platform's CompressionStream. */
+export async function deflateBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  if (typeof CompressionStream === 'undefined') throw new RangeError('compressed .mat files need CompressionStream (Node ≥ 18 or a current browser)');
+  return new Uint8Array(await new Response(new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer());
+}
+
+/** One data element: tag and payload (the small format for 1–4 bytes), padded to 8 bytes unless compressed (type 15). */
+export function matDataElement(type: number, payload: Uint8Array): Uint8Array {
+  if (payload.length > 0 && payload.length <= 4 && type !== MI.MATRIX && type !== MI.COMPRESSED) {
+    const small = new Uint8Array(8); // small data element: size and type in one word, data after it
+    new DataView(small.buffer).setUint32(0, (payload.length << 16) | type, true);
+    small.set(payload, 4);
+    return small;
+  }
+  const padded = type === MI.COMPRESSED ? payload.length : align8(payload.length);
+  const out = new Uint8Array(8 + padded);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, type, true);
+  view.setUint32(4, payload.length, true);
+  out.set(payload, 8);
+  return out;
+}
+
+/** A miMATRIX element holding `v`; throws RangeError when its values do not fill its dimensions. */
+export function matMatrixElement(v: MatVariableToWrite): Uint8Array {
+  const classId = { double: 6, single: 7, int32: 12, char: 4 }[v.className];
+  const count = v.dims.reduce((a, b) => a * b, 1);
+  const length = v.className === 'char' ? v.text?.length : v.data?.length;
+  if (length !== count) throw new RangeError(`.mat variable "${v.name}": ${length} values for dimensions ${v.dims.join('×')}`);
+  const flags = new Uint8Array(8);
+  new DataView(flags.buffer).setUint32(0, classId, true);
+  const dims = new Uint8Array(4 * v.dims.length);
+  v.dims.forEach((d, i) => new DataView(dims.buffer).setInt32(4 * i, d, true));
+  let type: number, data: Uint8Array;
+  if (v.className === 'char') {
+    type = MI.UINT16;
+    data = new Uint8Array(2 * count);
+    for (let i = 0; i < count; i++) new DataView(data.buffer).setUint16(2 * i, v.text!.charCodeAt(i), true);
+  } else if (v.className === 'double') {
+    type = MI.DOUBLE;
+    data = new Uint8Array(Float64Array.from(v.data!).buffer);
+  } else if (v.className === 'single') {
+    type = MI.SINGLE;
+    data = new Uint8Array(Float32Array.from(v.data!).buffer);
+  } else {
+    type = MI.INT32;
+    data = new Uint8Array(Int32Array.from(v.data!).buffer);
+  }
+  return matDataElement(MI.MATRIX, concatBytes([matDataElement(MI.UINT32, flags), matDataElement(MI.INT32, dims), matDataElement(MI.INT8, new TextEncoder().encode(v.name)), matDataElement(type, data)]));
+}
+
+/** The byte arrays one after the other. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  return out;
+}

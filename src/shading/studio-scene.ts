@@ -16,6 +16,11 @@ export interface StudioSceneConfig {
   maxYawDeg: number;
   maxPitchDeg: number;
   maxRollDeg: number;
+  /**
+   * When set, the yaw (degrees) instead of a uniform draw in ±maxYawDeg; the draw still happens,
+   * so every other parameter of a seed stays the same.
+   */
+  yawDeg?: number;
   /** Forehead-to-chin height as a fraction of the image height, uniform in [min, max]. */
   faceFraction: [number, number];
   /** Focal length as a multiple of the image width, uniform in [min, max]. */
@@ -50,6 +55,7 @@ export function sampleStudioScene(model: MorphableModel, seed: number, overrides
     random.uniform(-config.maxYawDeg, config.maxYawDeg),
     random.uniform(-config.maxRollDeg, config.maxRollDeg),
   ];
+  if (config.yawDeg !== undefined) anglesDeg[1] = config.yawDeg;
   const { width, height } = config;
   const focalPx = width * random.uniform(...config.focalPerWidth);
   const distanceMm = focalPx * FACE_HEIGHT_MM / (random.uniform(...config.faceFraction) * height);

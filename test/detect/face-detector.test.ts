@@ -1,7 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { createFaceDetector, type DetectedFace, type FaceDetector } from '../../src/detect/index.ts';
+import { createFaceDetector, DEFAULT_FACE_DETECTOR_CONFIG, type DetectedFace, type FaceDetector } from '../../src/detect/index.ts';
+import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
+import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
+import { sharedModel } from '../helpers/model.ts';
+import { boxIoU } from '../../src/detect/blazeface.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
@@ -179,4 +183,50 @@ test('track() follows a face that moved 60 px since the last frame as well as a 
   const eyes = Math.hypot(fresh.landmarks68[2 * 45] - fresh.landmarks68[2 * 36], fresh.landmarks68[2 * 45 + 1] - fresh.landmarks68[2 * 36 + 1]);
   assert.ok(meanPx < 0.05 * eyes, `tracked vs detected: ${meanPx.toFixed(1)} px (eye corners ${eyes.toFixed(0)} px apart)`);
   assert.equal(await detector.track!({ width: 640, height: 480, data: new Uint8ClampedArray(640 * 480 * 4).fill(90) }, first), undefined);
+});
+
+describe('turned faces', () => {
+  test('a second search takes faces BlazeFace is unsure of when FaceMesh confirms them; off at retryMinDetectionScore 1', async () => {
+    const image = await decodeImageFile((await listExamplePhotos())[0].path);
+    const picky = await createFaceDetector(files, { minDetectionScore: 0.99 });
+    const pickyNoRetry = await createFaceDetector(files, { minDetectionScore: 0.99, retryMinDetectionScore: 1 });
+    try {
+      const [first] = await detector.detect(image);
+      const retried = await picky.detect(image);
+      assert.ok(retried.length >= 1, 'this photo also has an unsure face in the background');
+      assert.ok(retried[0].detectionScore < 0.99 && retried[0].meshScore >= DEFAULT_FACE_DETECTOR_CONFIG.minMeshScore);
+      assert.ok(boxIoU(retried[0].box, first.box) > 0.8, 'the largest is the same face');
+      assert.deepEqual(await pickyNoRetry.detect(image), []);
+    } finally {
+      picky.dispose();
+      pickyNoRetry.dispose();
+    }
+  });
+
+  test('a profile FaceMesh rejects is kept as a fallback face with its low mesh score and BlazeFace\'s box; off at fallbackMinDetectionScore 1', async () => {
+    const model = await sharedModel();
+    const strict = await createFaceDetector(files, { fallbackMinDetectionScore: 1 });
+    try {
+      let fallbacks = 0;
+      // Studio renders at 82–89° of yaw: BlazeFace finds such faces, FaceMesh's face flag often falls below 0.25.
+      for (const [index, yawDeg] of [[0, 88], [1, -86], [2, 84], [3, -82], [4, 89]] as const) {
+        const { image, truth } = renderStudioPhoto(model, sampleStudioScene(model, 900 + index, { width: 300, height: 300, yawDeg }));
+        const found = await detector.detect(image);
+        const strictFound = await strict.detect(image);
+        assert.ok(found.length >= strictFound.length);
+        const face = found[0];
+        if (!face || face.meshScore >= DEFAULT_FACE_DETECTOR_CONFIG.minMeshScore) continue;
+        fallbacks++;
+        assert.equal(strictFound.length, 0, 'without the fallback FaceMesh\'s flag drops the face');
+        assert.equal(found.length, 1, 'one fallback face at most');
+        assert.ok(face.detectionScore >= DEFAULT_FACE_DETECTOR_CONFIG.fallbackMinDetectionScore);
+        const cx = face.box.x + face.box.width / 2, cy = face.box.y + face.box.height / 2;
+        const xs = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k]), ys = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k + 1]);
+        assert.ok(cx > Math.min(...xs) && cx < Math.max(...xs) && cy > Math.min(...ys) && cy < Math.max(...ys), 'the box is on the face');
+      }
+      assert.ok(fallbacks >= 1, 'at least one of five profiles needs the fallback');
+    } finally {
+      strict.dispose();
+    }
+  });
 });

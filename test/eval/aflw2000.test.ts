@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { matElement, parseMatFile } from '../../src/io/mat-file.ts';
-import { aflwGroundTruth, aflwNme, aflwYawBucket, landmarkBoxSize, summarizeAflw } from '../../src/eval/aflw2000-protocol.ts';
+import { AFLW_PIXEL_OFFSET, aflwGroundTruth, aflwNme, aflwYawBucket, landmarkBoxSize, summarizeAflw } from '../../src/eval/aflw2000-protocol.ts';
 import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -32,7 +32,7 @@ test('MAT v5 reader round-trips numeric and char arrays, uncompressed and compre
     assert.deepEqual(Array.from(read.get('ids')!.data), [-7], 'small data element');
     assert.equal(read.get('label')!.text, 'hello');
     const truth = aflwGroundTruth(read);
-    assert.deepEqual(Array.from(truth.landmarks2d.slice(0, 4)), [points[0], points[1], points[3], points[4]]);
+    assert.deepEqual(Array.from(truth.landmarks2d.slice(0, 4)), [points[0], points[1], points[3], points[4]].map((v) => v - AFLW_PIXEL_OFFSET), 'MATLAB 1-based pixels → facegar pixels');
     assert.ok(Math.abs(truth.yawDeg + 0.5 * 180 / Math.PI) < 1e-4);
   }
   await assert.rejects(parseMatFile(new Uint8Array(10)), /128-byte header/);
@@ -67,7 +67,7 @@ test('facegar eval aflw2000 on a fake AFLW folder of studio renders', async () =
       const { image, truth } = renderStudioPhoto(model, scene);
       const name = `image0000${i + 2}`;
       await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 4 } }).jpeg({ quality: 95 }).toFile(join(dir, `${name}.jpg`));
-      const pt3d = Array.from({ length: 68 }, (_, k) => [truth.landmarks2d[2 * k], truth.landmarks2d[2 * k + 1], 0]).flat();
+      const pt3d = Array.from({ length: 68 }, (_, k) => [truth.landmarks2d[2 * k] + AFLW_PIXEL_OFFSET, truth.landmarks2d[2 * k + 1] + AFLW_PIXEL_OFFSET, 0]).flat();
       await writeFile(join(dir, `${name}.mat`), await writeMat([
         { name: 'pt3d_68', className: 'double', dims: [3, 68], data: pt3d },
         { name: 'Pose_Para', className: 'double', dims: [1, 7], data: [4 * Math.PI / 180, yaw * Math.PI / 180, 2 * Math.PI / 180, 0, 0, 0, 1] },
