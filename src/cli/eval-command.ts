@@ -68,7 +68,8 @@ Options of synthetic:
                              oracle-landmarks, true-pose (default: graphics, every GAR row a GAR/encoder
                              is found for, and oracle-landmarks)
       --renderer <name>      [string] graphics | gar: only that renderer's rows (default: both)
-      --gar <dir>            [string] GAR run or model dir (default: the shipped models/gar-small, if any)
+      --gar <dir>            [string] GAR run or model dir, or studio | real (shipped, see reconstruct --help)
+                             (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
       --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:

@@ -27,7 +27,8 @@ resolution) and its fitted mesh rasterised in that crop's camera, a row each:
 photo crop | normal map | renders.
 
 Options:
-      --gar <dir>           [string] train-gar run directory or exported model directory
+      --gar <dir>           [string] train-gar run directory or exported model directory, or a shipped GAR's
+                            name: studio (models/gar-small, MIT) or real (models/gar-real-64, non-commercial)
                             (default: the shipped GAR, models/gar-small; $FACEGAR_SHIPPED_MODELS_DIR replaces models/)
   -o, --out <file>          [string] grid PNG to write (required)
       --normal-from <photo> [string] photo (file, directory or quoted glob) whose fitted faces to render;
@@ -125,8 +126,9 @@ export async function run(args: string[]): Promise<number> {
  * (exit 6 when none is shipped).
  */
 async function findGarDir(gar: string | undefined): Promise<string> {
-  const { chooseRenderer, shippedModelsDir } = await import('../io/node/gar-models.ts');
+  const { NAMED_GARS, chooseRenderer, shippedModelsDir } = await import('../io/node/gar-models.ts');
   const { CHECKPOINT_MANIFEST } = await import('../io/node/checkpoint-files.ts');
+  if (gar !== undefined && Object.hasOwn(NAMED_GARS, gar)) return (await chooseRenderer({ gar })).garDir!;
   if (gar !== undefined) {
     const dir = resolve(gar);
     const found = await stat(join(dir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false);

@@ -2,7 +2,7 @@
 // written here (no trained model needed), its outputs, and exit 6 for a missing or corrupt GAR.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -132,6 +132,22 @@ describe('renderer choice (models lookup)', () => {
     await assert.rejects(chooseRenderer({ modelsDir: empty, encoder: encoderDir }), ModelUnavailableError);
     await assert.rejects(chooseRenderer({ renderer: 'graphics', gar: garDir }), UsageError);
     await assert.rejects(chooseRenderer({ renderer: 'neural' }), UsageError);
+  });
+
+  test('--gar studio|real picks a shipped GAR by name, with the shipped encoder; a missing one is exit 6', async () => {
+    const studio = await chooseRenderer({ modelsDir: shipped, gar: 'studio' });
+    assert.deepEqual([studio.renderer, studio.garDir, studio.encoderDir], ['gar', garDir, encoderDir]);
+    await assert.rejects(chooseRenderer({ modelsDir: shipped, gar: 'real' }), (error: Error) => error instanceof ModelUnavailableError && /--gar real: .*gar-real-64 is not shipped/.test(error.message));
+    const realDir = join(shipped, 'gar-real-64');
+    await cp(garDir, realDir, { recursive: true });
+    try {
+      const real = await chooseRenderer({ modelsDir: shipped, gar: 'real' });
+      assert.deepEqual([real.garDir, real.encoderDir], [realDir, encoderDir]);
+      assert.match(real.reason, /non-commercial/);
+      assert.equal((await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar' })).garDir, garDir, 'the studio GAR stays the default beside it');
+    } finally {
+      await rm(realDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -18,6 +18,12 @@ export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
 
 /** The shipped models' folder names, in order of preference; other `gar-*` / `encoder-*` folders come after, by name. */
 export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
+/**
+ * Shipped GARs by the name --gar takes: studio (the default; trained on this project's renders,
+ * MIT) and real (fine-tuned on real photos of UTKFace/LFW: non-commercial research use only).
+ */
+export const NAMED_GARS = { studio: 'gar-small', real: 'gar-real-64' } as const;
+export type GarName = keyof typeof NAMED_GARS;
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
 /** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
 export const SHIPPED_SHAPE_ENCODER_NAMES = ['shape-encoder-128'] as const;
@@ -81,6 +87,15 @@ async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoi
     return { renderer: 'graphics', reason: 'graphics renderer (--renderer graphics)' };
   }
   const modelsDir = request.modelsDir ?? shippedModelsDir();
+  if (request.gar !== undefined && Object.hasOwn(NAMED_GARS, request.gar)) {
+    // A name picks a shipped GAR; the shipped encoder comes with it unless --encoder says otherwise.
+    const name = request.gar as GarName;
+    const garDir = join(modelsDir, NAMED_GARS[name]);
+    if (!await stat(join(garDir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false)) throw new ModelUnavailableError(`--gar ${name}: ${garDir} is not shipped here (names: ${Object.keys(NAMED_GARS).join(', ')}; or pass a GAR directory)`);
+    const encoderDir = request.encoder !== undefined ? resolve(request.encoder) : await findShipped(modelsDir, 'encoder-', SHIPPED_ENCODER_NAMES);
+    const licence = name === 'real' ? ' (trained on real photos: non-commercial research use only)' : '';
+    return { renderer: 'gar', garDir, encoderDir, reason: `shipped GAR "${name}" ${garDir}${licence}${encoderDir ? `, encoder ${encoderDir}` : ', no encoder (refinement from the mean face)'}` };
+  }
   if (request.gar !== undefined) {
     const garDir = resolve(request.gar);
     const encoderDir = request.encoder !== undefined ? resolve(request.encoder) : undefined;
