@@ -33,34 +33,49 @@ export async function benchCluster(options: { photos: number; onProgress?: (stag
   const settings = ['--preset', 'fast'];
   const inputs = await mkdtemp(join(tmpdir(), 'facegar-bench-cluster-'));
   const examples = (await readdir(join(sharedDir, 'photos/examples'))).filter((name) => name.endsWith('.jpg')).sort();
-  for (let i = 0; i < options.photos; i++) await copyFile(join(sharedDir, 'photos/examples', examples[i % examples.length]!), join(inputs, `photo${String(i).padStart(4, '0')}.jpg`));
+  for (let i = 0; i < options.photos; i++)
+    await copyFile(join(sharedDir, 'photos/examples', examples[i % examples.length]!), join(inputs, `photo${String(i).padStart(4, '0')}.jpg`));
   const perMin = (ms: number) => Number(((options.photos * 60_000) / ms).toFixed(1));
   const outDir = () => mkdtemp(join(tmpdir(), 'facegar-bench-cluster-out-'));
   const made: string[] = [inputs];
   try {
     progress(`cluster: one reconstruct of ${options.photos} photos, 2 threads`);
-    let out = await outDir(); made.push(out);
+    let out = await outDir();
+    made.push(out);
     const plainMs = await timed(() => facegar(['reconstruct', inputs, '--out', out, '--workers', '2', '-q', ...settings]));
     progress('cluster: one reconstruct, 1 thread');
-    out = await outDir(); made.push(out);
+    out = await outDir();
+    made.push(out);
     const plain1Ms = await timed(() => facegar(['reconstruct', inputs, '--out', out, '--workers', '1', '-q', ...settings]));
     progress('cluster: --shard 0/2 beside --shard 1/2, 1 thread each');
-    out = await outDir(); made.push(out);
-    const shardsMs = await timed(() => Promise.all([0, 1].map((k) => facegar(['reconstruct', inputs, '--out', out, '--shard', `${k}/2`, '--workers', '1', '-q', ...settings]))));
-    let queue1: number | null = null, queue2: number | null = null, queueOverhead: ClusterReport['queueOverhead'] = null, note: string | undefined;
+    out = await outDir();
+    made.push(out);
+    const shardsMs = await timed(() =>
+      Promise.all([0, 1].map((k) => facegar(['reconstruct', inputs, '--out', out, '--shard', `${k}/2`, '--workers', '1', '-q', ...settings]))),
+    );
+    let queue1: number | null = null,
+      queue2: number | null = null,
+      queueOverhead: ClusterReport['queueOverhead'] = null,
+      note: string | undefined;
     if (redisMissing) note = `queue rows skipped: ${redisMissing}`;
     else {
       const redis = await startRedisServer();
       try {
         for (const workers of [1, 2]) {
           progress(`cluster: ${workers} queue worker${workers > 1 ? 's' : ''}, 1 thread each`);
-          out = await outDir(); made.push(out);
+          out = await outDir();
+          made.push(out);
           const queue = `bench-${workers}`;
           const ms = await timed(async () => {
             await facegar(['queue', 'add', inputs, '--redis', redis.url, '--queue', queue, '--out', out, ...settings]);
-            await Promise.all(Array.from({ length: workers }, () => facegar(['worker', '--redis', redis.url, '--queue', queue, '--concurrency', '1', '--exit-when-empty', '-q'])));
+            await Promise.all(
+              Array.from({ length: workers }, () =>
+                facegar(['worker', '--redis', redis.url, '--queue', queue, '--concurrency', '1', '--exit-when-empty', '-q']),
+              ),
+            );
           });
-          if (workers === 1) queue1 = perMin(ms); else queue2 = perMin(ms);
+          if (workers === 1) queue1 = perMin(ms);
+          else queue2 = perMin(ms);
         }
         progress('cluster: queue overhead per job (no-op jobs)');
         queueOverhead = await measureQueueOverhead(redis.url, 300);
@@ -94,20 +109,36 @@ async function measureQueueOverhead(url: string, jobs: number): Promise<NonNulla
   const before = await usedMemory();
   const request = { formats: ['obj'], maxFaces: 4, fit: {}, preset: 'fast', maxDecodeSidePx: 4096 };
   const started = performance.now();
-  await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'reconstruct', data: { path: `/shared/photos/set/photo${i}.jpg`, stem: `photo${i}`, outDir: '/shared/out', request }, opts: { jobId: `in-${i}`, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } })));
+  await queue.addBulk(
+    Array.from({ length: jobs }, (_, i) => ({
+      name: 'reconstruct',
+      data: { path: `/shared/photos/set/photo${i}.jpg`, stem: `photo${i}`, outDir: '/shared/out', request },
+      opts: { jobId: `in-${i}`, attempts: 3, backoff: { type: 'exponential', delay: 10_000 } },
+    })),
+  );
   const enqueueMs = performance.now() - started;
   let finished = 0;
   const workStarted = performance.now();
   const allDone = new Promise<void>((done) => {
-    const worker = new Worker('overhead', async () => ({ status: 'ok', outputs: ['photo.obj', 'photo.overlay.png', 'photo.json'] }), { connection: bullmqConnection(url), concurrency: 1 });
-    worker.on('completed', () => { if (++finished === jobs) void worker.close().then(done); });
+    const worker = new Worker('overhead', async () => ({ status: 'ok', outputs: ['photo.obj', 'photo.overlay.png', 'photo.json'] }), {
+      connection: bullmqConnection(url),
+      concurrency: 1,
+    });
+    worker.on('completed', () => {
+      if (++finished === jobs) void worker.close().then(done);
+    });
   });
   await allDone;
   const workMs = performance.now() - workStarted;
   const bytes = (await usedMemory()) - before;
   await queue.close();
   probe.disconnect();
-  return { jobs, enqueueMsPerJob: Number((enqueueMs / jobs).toFixed(3)), takeAndCompleteMsPerJob: Number((workMs / jobs).toFixed(2)), redisBytesPerJob: Math.round(bytes / jobs) };
+  return {
+    jobs,
+    enqueueMsPerJob: Number((enqueueMs / jobs).toFixed(3)),
+    takeAndCompleteMsPerJob: Number((workMs / jobs).toFixed(2)),
+    redisBytesPerJob: Math.round(bytes / jobs),
+  };
 }
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
@@ -119,10 +150,17 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 /** Run the CLI to its end; a failure (any exit but 0) stops the benchmark with its stderr. */
 function facegar(args: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(repositoryRoot, 'bin/facegar.mjs'), ...args], { env: { ...process.env, FACEGAR_OFFLINE: process.env.FACEGAR_OFFLINE ?? '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(repositoryRoot, 'bin/facegar.mjs'), ...args], {
+      env: { ...process.env, FACEGAR_OFFLINE: process.env.FACEGAR_OFFLINE ?? '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`facegar ${args[0]} exited with ${code}: ${stderr.trim().split('\n').at(-1)}`))));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`facegar ${args[0]} exited with ${code}: ${stderr.trim().split('\n').at(-1)}`)),
+    );
   });
 }
 
@@ -138,7 +176,11 @@ export function formatClusterRows(report: ClusterReport): Array<[string, string,
   ];
   if (report.queueOverhead) {
     const o = report.queueOverhead;
-    rows.push(['queue overhead per job (BullMQ, local Redis)', `${o.takeAndCompleteMsPerJob} ms`, `+ ${o.enqueueMsPerJob} ms to enqueue, ${o.redisBytesPerJob} B of Redis memory per done job`]);
+    rows.push([
+      'queue overhead per job (BullMQ, local Redis)',
+      `${o.takeAndCompleteMsPerJob} ms`,
+      `+ ${o.enqueueMsPerJob} ms to enqueue, ${o.redisBytesPerJob} B of Redis memory per done job`,
+    ]);
   }
   return rows;
 }
@@ -148,5 +190,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const photos = photosIndex > 0 ? Number(process.argv[photosIndex + 1]) : 16;
   const report = await benchCluster({ photos, onProgress: (stage) => process.stderr.write(`bench: ${stage}\n`) });
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(report) + '\n');
-  else process.stdout.write(formatClusterRows(report).map((row) => row.join('  ')).join('\n') + '\n');
+  else
+    process.stdout.write(
+      formatClusterRows(report)
+        .map((row) => row.join('  '))
+        .join('\n') + '\n',
+    );
 }

@@ -4,7 +4,10 @@
 import type { AdamConfig } from '../src/gar/adam.ts';
 
 /** One named batch input: float32 or int32 values, row-major, the first axis the batch axis. */
-export interface BatchEntry { data: Float32Array | Int32Array; shape: number[] }
+export interface BatchEntry {
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
 export type TrainingBatch = Record<string, BatchEntry>;
 
 export type ToDataParallelWorker =

@@ -19,7 +19,10 @@ let adam: AdamState | undefined;
 function readWeights(variables: tf.Variable[]): Float32Array {
   const flat = new Float32Array(variables.reduce((n, v) => n + v.size, 0));
   let offset = 0;
-  for (const variable of variables) { flat.set(variable.dataSync() as Float32Array, offset); offset += variable.size; }
+  for (const variable of variables) {
+    flat.set(variable.dataSync() as Float32Array, offset);
+    offset += variable.size;
+  }
   return flat;
 }
 
@@ -36,8 +39,9 @@ function gradients(current: DataParallelModel, batch: TrainingBatch, weight: num
   const started = performance.now();
   const flat = new Float32Array(current.variables.reduce((n, v) => n + v.size, 0));
   const loss = tf.tidy(() => {
-    const inputs = Object.fromEntries(Object.entries(batch).map(([name, entry]) =>
-      [name, tf.tensor(entry.data, entry.shape, entry.data instanceof Int32Array ? 'int32' : 'float32')]));
+    const inputs = Object.fromEntries(
+      Object.entries(batch).map(([name, entry]) => [name, tf.tensor(entry.data, entry.shape, entry.data instanceof Int32Array ? 'int32' : 'float32')]),
+    );
     const { value, grads } = tf.variableGrads(() => current.loss(inputs), current.variables);
     let offset = 0;
     for (const variable of current.variables) {
@@ -56,7 +60,7 @@ function gradients(current: DataParallelModel, batch: TrainingBatch, weight: num
 async function handle(message: ToDataParallelWorker): Promise<void> {
   if (message.type === 'init') {
     const backend = await initBackend(message.backend === undefined ? {} : { backend: message.backend as BackendName });
-    const module = await import(pathToFileURL(message.modulePath).href) as Partial<DataParallelModelModule>;
+    const module = (await import(pathToFileURL(message.modulePath).href)) as Partial<DataParallelModelModule>;
     if (typeof module.createModel !== 'function') throw new Error(`${message.modulePath} does not export createModel`);
     model = await module.createModel(message.modelOptions);
     weights = readWeights(model.variables);
@@ -90,7 +94,14 @@ async function handle(message: ToDataParallelWorker): Promise<void> {
 // Messages are handled one at a time, in order, so a step never overlaps the previous update.
 let queue = Promise.resolve();
 port.on('message', (message: ToDataParallelWorker) => {
-  queue = queue.then(() => handle(message)).catch((error: unknown) => {
-    send({ type: 'error', message: String((error as Error)?.message ?? error).split('\n')[0]!.slice(0, 500) });
-  });
+  queue = queue
+    .then(() => handle(message))
+    .catch((error: unknown) => {
+      send({
+        type: 'error',
+        message: String((error as Error)?.message ?? error)
+          .split('\n')[0]!
+          .slice(0, 500),
+      });
+    });
 });

@@ -39,7 +39,9 @@ export interface DataParallelConfig {
 }
 
 export const DEFAULT_DATA_PARALLEL_CONFIG: Omit<DataParallelConfig, 'modulePath'> = {
-  workers: 2, update: 'workers', adam: DEFAULT_ADAM_CONFIG,
+  workers: 2,
+  update: 'workers',
+  adam: DEFAULT_ADAM_CONFIG,
 };
 
 export function validateDataParallelConfig(config: DataParallelConfig): DataParallelConfig {
@@ -86,7 +88,9 @@ class WorkerLink {
       for (const w of this.waiting.splice(0)) w.reject(error);
     };
     worker.on('error', (error) => fail(new Error(`data-parallel worker failed: ${String(error.message).split('\n')[0]}`)));
-    worker.on('exit', (code) => { if (code !== 0) fail(new Error(`data-parallel worker exited with code ${code}`)); });
+    worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`data-parallel worker exited with code ${code}`));
+    });
   }
 
   request(message: ToDataParallelWorker, transfer: ArrayBuffer[] = []): Promise<FromDataParallelWorker> {
@@ -103,9 +107,16 @@ export async function createDataParallelTrainer(options: Partial<DataParallelCon
   const config = validateDataParallelConfig({ ...DEFAULT_DATA_PARALLEL_CONFIG, ...options });
   const links = Array.from({ length: config.workers }, () => new WorkerLink(startWorker()));
   try {
-    const ready = await Promise.all(links.map((link) => link.request({
-      type: 'init', modulePath: resolve(config.modulePath), modelOptions: config.modelOptions, backend: config.backend,
-    })));
+    const ready = await Promise.all(
+      links.map((link) =>
+        link.request({
+          type: 'init',
+          modulePath: resolve(config.modulePath),
+          modelOptions: config.modelOptions,
+          backend: config.backend,
+        }),
+      ),
+    );
     const parameterCount = (ready[0] as { parameterCount: number }).parameterCount;
     if (ready.some((r) => (r as { parameterCount: number }).parameterCount !== parameterCount)) {
       throw new Error('data-parallel workers built models of different sizes');
@@ -122,23 +133,30 @@ export async function createDataParallelTrainer(options: Partial<DataParallelCon
 
 class Trainer implements DataParallelTrainer {
   constructor(
-    private readonly links: WorkerLink[], readonly parameterCount: number, private readonly config: DataParallelConfig,
-    private mainWeights: Float32Array, private readonly adam: AdamState | undefined,
+    private readonly links: WorkerLink[],
+    readonly parameterCount: number,
+    private readonly config: DataParallelConfig,
+    private mainWeights: Float32Array,
+    private readonly adam: AdamState | undefined,
   ) {}
 
-  get workers(): number { return this.links.length; }
+  get workers(): number {
+    return this.links.length;
+  }
 
   async gradients(batch: TrainingBatch) {
     const shards = splitBatch(batch, this.links.length);
     const total = batchSize(batch);
-    const replies = await Promise.all(shards.map((shard, i) => {
-      const transfer = Object.values(shard.batch).map((entry) => entry.data.buffer as ArrayBuffer);
-      return this.links[i]!.request({ type: 'gradients', batch: shard.batch, weight: shard.size / total }, transfer);
-    })) as Array<{ gradient: Float32Array; loss: number; computeMs: number }>;
+    const replies = (await Promise.all(
+      shards.map((shard, i) => {
+        const transfer = Object.values(shard.batch).map((entry) => entry.data.buffer as ArrayBuffer);
+        return this.links[i]!.request({ type: 'gradients', batch: shard.batch, weight: shard.size / total }, transfer);
+      }),
+    )) as Array<{ gradient: Float32Array; loss: number; computeMs: number }>;
     // Each worker already scaled its mean-loss gradient by its share of the batch.
     const gradient = replies[0]!.gradient;
     for (const reply of replies.slice(1)) for (let i = 0; i < gradient.length; i++) gradient[i]! += reply.gradient[i]!;
-    const loss = replies.reduce((sum, reply, i) => sum + reply.loss * shards[i]!.size / total, 0);
+    const loss = replies.reduce((sum, reply, i) => sum + (reply.loss * shards[i]!.size) / total, 0);
     return { gradient, loss, slowestWorkerMs: Math.max(...replies.map((r) => r.computeMs)) };
   }
 
@@ -147,15 +165,19 @@ class Trainer implements DataParallelTrainer {
     const { gradient, loss, slowestWorkerMs } = await this.gradients(batch);
     if (this.adam !== undefined) {
       adamStepFlat(this.mainWeights, gradient, this.adam, this.config.adam);
-      await Promise.all(this.links.map((link) => {
-        const copy = this.mainWeights.slice();
-        return link.request({ type: 'setWeights', weights: copy }, [copy.buffer]);
-      }));
+      await Promise.all(
+        this.links.map((link) => {
+          const copy = this.mainWeights.slice();
+          return link.request({ type: 'setWeights', weights: copy }, [copy.buffer]);
+        }),
+      );
     } else {
-      await Promise.all(this.links.map((link, i) => {
-        const copy = i === this.links.length - 1 ? gradient : gradient.slice();
-        return link.request({ type: 'adam', gradient: copy, config: this.config.adam }, [copy.buffer as ArrayBuffer]);
-      }));
+      await Promise.all(
+        this.links.map((link, i) => {
+          const copy = i === this.links.length - 1 ? gradient : gradient.slice();
+          return link.request({ type: 'adam', gradient: copy, config: this.config.adam }, [copy.buffer as ArrayBuffer]);
+        }),
+      );
     }
     return { loss, stepMs: performance.now() - started, slowestWorkerMs };
   }
@@ -165,10 +187,15 @@ class Trainer implements DataParallelTrainer {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.links.map((link) => new Promise<void>((done) => {
-      link.worker.once('exit', () => done());
-      link.worker.postMessage({ type: 'close' } satisfies ToDataParallelWorker);
-    })));
+    await Promise.all(
+      this.links.map(
+        (link) =>
+          new Promise<void>((done) => {
+            link.worker.once('exit', () => done());
+            link.worker.postMessage({ type: 'close' } satisfies ToDataParallelWorker);
+          }),
+      ),
+    );
   }
 }
 

@@ -19,7 +19,13 @@ export interface BenchGenerator {
   dispose(): void;
 }
 
-export interface BenchGeneratorConfig { size: number; channels: number; blocks: number; latentSize: number; seed: number }
+export interface BenchGeneratorConfig {
+  size: number;
+  channels: number;
+  blocks: number;
+  latentSize: number;
+  seed: number;
+}
 // The GAR generator's own shapes: a 3-channel normal map in, z of the `base` preset (256), RGB out.
 export const DEFAULT_BENCH_GENERATOR_CONFIG: BenchGeneratorConfig = { size: 128, channels: 3, blocks: 4, latentSize: 256, seed: 1 };
 
@@ -31,18 +37,22 @@ export const DEFAULT_BENCH_GENERATOR_CONFIG: BenchGeneratorConfig = { size: 128,
 export function createBenchGenerator(config: BenchGeneratorConfig): BenchGenerator {
   const generator = new Generator({ ...GAR_PRESETS.base, resolution: config.size }, config.seed);
   const { zDim } = generator.config;
-  const forward = (input: tf.Tensor4D, latent: tf.Tensor2D) => tf.tidy(() => {
-    const [n, s, , c] = input.shape;
-    const normals = tf.slice(input, [0, 0, 0, 0], [n, s, s, Math.min(3, c)]) as tf.Tensor4D;
-    const z = tf.slice(tf.tile(latent, [1, Math.ceil(zDim / latent.shape[1])]), [0, 0], [n, zDim]) as tf.Tensor2D;
-    const image = generator.generate(normals, z);
-    return tf.slice(tf.tile(image, [1, 1, 1, Math.ceil(c / 3)]), [0, 0, 0, 0], [n, s, s, c]) as tf.Tensor4D;
-  });
+  const forward = (input: tf.Tensor4D, latent: tf.Tensor2D) =>
+    tf.tidy(() => {
+      const [n, s, , c] = input.shape;
+      const normals = tf.slice(input, [0, 0, 0, 0], [n, s, s, Math.min(3, c)]) as tf.Tensor4D;
+      const z = tf.slice(tf.tile(latent, [1, Math.ceil(zDim / latent.shape[1])]), [0, 0], [n, zDim]) as tf.Tensor2D;
+      const image = generator.generate(normals, z);
+      return tf.slice(tf.tile(image, [1, 1, 1, Math.ceil(c / 3)]), [0, 0, 0, 0], [n, s, s, c]) as tf.Tensor4D;
+    });
   return { variables: generator.trainableVariables(), forward, dispose: () => generator.dispose() };
 }
 
 /** Wall-clock and process CPU time of one call, in ms. */
-interface RunTime { wallMs: number; cpuMs: number }
+interface RunTime {
+  wallMs: number;
+  cpuMs: number;
+}
 
 /**
  * Times of `runs` calls (after one warm-up unless told); each call reads its results back.
@@ -53,7 +63,10 @@ function timeRunsWithCpu(run: () => tf.Tensor | tf.Tensor[], runs: number, warmU
   const once = (): RunTime => {
     const cpuStart = process.cpuUsage();
     const start = performance.now();
-    tf.tidy(() => { const out = run(); (Array.isArray(out) ? out : [out]).forEach((t) => t.dataSync()); });
+    tf.tidy(() => {
+      const out = run();
+      (Array.isArray(out) ? out : [out]).forEach((t) => t.dataSync());
+    });
     const wallMs = performance.now() - start;
     const cpu = process.cpuUsage(cpuStart);
     return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
@@ -102,7 +115,10 @@ export function measureGenerator(options: { size: number; runs: number; forwardB
     const { value, grads } = tf.variableGrads(forward, [input, latent, ...generator.variables]);
     return [value, ...Object.values(grads)];
   };
-  const params = () => { const { value, grads } = tf.variableGrads(forward, generator.variables); return [value, ...Object.values(grads)]; };
+  const params = () => {
+    const { value, grads } = tf.variableGrads(forward, generator.variables);
+    return [value, ...Object.values(grads)];
+  };
   const times = { forward: [] as RunTime[], all: [] as RunTime[], params: [] as number[] };
   const warmUp = options.warmUp ?? true;
   for (let r = 0; r < options.runs; r++) {
@@ -115,9 +131,11 @@ export function measureGenerator(options: { size: number; runs: number; forwardB
   generator.dispose();
   const optional = (values: number[]) => (values.length === 0 ? NaN : best(values));
   return {
-    forwardMs: optional(times.forward.map((t) => t.wallMs)), forwardBackwardMs: best(times.all.map((t) => t.wallMs)),
+    forwardMs: optional(times.forward.map((t) => t.wallMs)),
+    forwardBackwardMs: best(times.all.map((t) => t.wallMs)),
     forwardBackwardParamsMs: optional(times.params),
-    forwardCpuMs: optional(times.forward.map((t) => t.cpuMs)), forwardBackwardCpuMs: best(times.all.map((t) => t.cpuMs)),
+    forwardCpuMs: optional(times.forward.map((t) => t.cpuMs)),
+    forwardBackwardCpuMs: best(times.all.map((t) => t.cpuMs)),
     runs: options.runs,
   };
 }
@@ -143,7 +161,9 @@ export function measureBackpropInput(runs: number): Record<string, { builtinMs: 
       tf.registerKernel(builtin);
       // Its setup (binding the wasm function) never ran: it was unregistered before wasm started.
       builtin.setupFunc?.(tf.backend());
-      try { builtinMs = median(timeRuns(run, runs)); } finally {
+      try {
+        builtinMs = median(timeRuns(run, runs));
+      } finally {
         tf.unregisterKernel(engine.kernelName, 'wasm');
         tf.registerKernel(engine);
       }
@@ -162,8 +182,7 @@ export function createModel(options: Partial<BenchGeneratorConfig> = {}): DataPa
   const generator = createBenchGenerator({ ...DEFAULT_BENCH_GENERATOR_CONFIG, ...options });
   return {
     variables: generator.variables,
-    loss: (batch) => tf.tidy(() => tf.mean(tf.square(tf.sub(
-      generator.forward(batch.input as tf.Tensor4D, batch.latent as tf.Tensor2D), batch.target!)))),
+    loss: (batch) => tf.tidy(() => tf.mean(tf.square(tf.sub(generator.forward(batch.input as tf.Tensor4D, batch.latent as tf.Tensor2D), batch.target!)))),
     dispose: () => generator.dispose(),
   };
 }
@@ -174,7 +193,10 @@ export function makeTrainingBatch(size: number, config: BenchGeneratorConfig = D
   const values = (count: number, seed: number) => {
     const out = new Float32Array(count);
     let state = seed >>> 0;
-    for (let i = 0; i < count; i++) { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; out[i] = state / 2 ** 31 - 1; }
+    for (let i = 0; i < count; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      out[i] = state / 2 ** 31 - 1;
+    }
     return out;
   };
   return {
@@ -192,7 +214,12 @@ export interface TrainingThroughput {
 }
 
 /** Training steps per second with 1 and 2 worker threads on the bench generator (same batch). */
-export async function measureTraining(options: { batch: number; steps: number; size?: number; updates?: Array<'workers' | 'main'> }): Promise<TrainingThroughput> {
+export async function measureTraining(options: {
+  batch: number;
+  steps: number;
+  size?: number;
+  updates?: Array<'workers' | 'main'>;
+}): Promise<TrainingThroughput> {
   const { createDataParallelTrainer } = await import('./data-parallel.ts');
   const modelOptions = { size: options.size ?? DEFAULT_BENCH_GENERATOR_CONFIG.size };
   const batch = makeTrainingBatch(options.batch, { ...DEFAULT_BENCH_GENERATOR_CONFIG, ...modelOptions });
@@ -234,7 +261,13 @@ async function main(): Promise<void> {
   const round2 = (value: number) => Math.round(value * 100) / 100;
   // The target is forward+backward ≤ 3× forward; the CPU-time ratio does not move with the machine's load.
   const ratios = { forwardBackwardOverForward: round2(wasm.forwardBackwardMs / wasm.forwardMs), cpu: round2(wasm.forwardBackwardCpuMs / wasm.forwardCpuMs) };
-  const result = { backend: { name: backend.name, threads: backend.threads, simd: backend.simd, engineKernels: backend.engineKernels }, wasm, ratios, cpu, backpropInput };
+  const result = {
+    backend: { name: backend.name, threads: backend.threads, simd: backend.simd, engineKernels: backend.engineKernels },
+    wasm,
+    ratios,
+    cpu,
+    backpropInput,
+  };
   console.log(args.has('--json') ? JSON.stringify(result, null, 2) : result);
 }
 

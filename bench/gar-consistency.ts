@@ -14,7 +14,16 @@ import { loadavg } from 'node:os';
 import { initBackend, describeBackend } from '../src/engine/backend.ts';
 import { createRgbaImage } from '../src/common/image.ts';
 import { loadGraphModelFromBytes } from '../src/detect/graph-model.ts';
-import { GAR_PRESETS, GarTrainer, Generator, GeometrySampler, SeededRandom, decodeGarGenerator, type GarPresetName, type TrainGarConfig } from '../src/gar/index.ts';
+import {
+  GAR_PRESETS,
+  GarTrainer,
+  Generator,
+  GeometrySampler,
+  SeededRandom,
+  decodeGarGenerator,
+  type GarPresetName,
+  type TrainGarConfig,
+} from '../src/gar/index.ts';
 import { FaceMeshLandmarks, landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss } from '../src/gar/geometry-consistency.ts';
 import { createIdentityConsistencyLoss } from '../src/gar/identity-consistency.ts';
 import { createFaceEmbedder, FACE_EMBEDDING_MODELS, type FaceEmbeddingModelName } from '../src/detect/face-embedding.ts';
@@ -26,28 +35,47 @@ import { readCheckpointFiles } from '../src/io/node/checkpoint-files.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 
-const { values } = parseArgs({ options: {
-  preset: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, steps: { type: 'string', default: '8' }, 'normal-estimator': { type: 'string' }, run: { type: 'string' }, geometries: { type: 'string', default: '32' },
-  settings: { type: 'string' }, embedding: { type: 'string', default: 'faceres' },
-} });
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'small' },
+    batch: { type: 'string', default: '4' },
+    steps: { type: 'string', default: '8' },
+    'normal-estimator': { type: 'string' },
+    run: { type: 'string' },
+    geometries: { type: 'string', default: '32' },
+    settings: { type: 'string' },
+    embedding: { type: 'string', default: 'faceres' },
+  },
+});
 if (values.run) {
   await measureAgreement(values.run, Number(values.geometries));
   process.exit(0);
 }
 const preset = values.preset as GarPresetName;
 const network = GAR_PRESETS[preset];
-const R = network.resolution, batchSize = Number(values.batch), steps = Number(values.steps);
+const R = network.resolution,
+  batchSize = Number(values.batch),
+  steps = Number(values.steps);
 await initBackend();
 const { model } = await loadMorphableModel({});
 const sampler = new GeometrySampler(model, { resolution: R });
 const reals = Array.from({ length: 8 }, (_, i) => {
   const image = createRgbaImage(R, R);
-  for (let p = 0; p < image.data.length; p += 4) { image.data[p] = 30 * i; image.data[p + 1] = (p / 4) % 255; image.data[p + 2] = 128; image.data[p + 3] = 255; }
+  for (let p = 0; p < image.data.length; p += 4) {
+    image.data[p] = 30 * i;
+    image.data[p + 1] = (p / 4) % 255;
+    image.data[p + 2] = 128;
+    image.data[p + 3] = 255;
+  }
   return image;
 });
 let estimator: NormalEstimator;
 if (values['normal-estimator']) {
-  const saved = await readCheckpointFiles(values['normal-estimator'], { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'weights' });
+  const saved = await readCheckpointFiles(values['normal-estimator'], {
+    validate: validateNormalEstimatorManifest,
+    name: 'normal-estimator checkpoint',
+    weightsName: 'weights',
+  });
   estimator = decodeNormalEstimator(saved!.manifest, saved!.weights);
 } else {
   estimator = new NormalEstimator({ resolution: R });
@@ -80,12 +108,14 @@ const trainers = settings.map(([name, train]) => {
   const trainer = new GarTrainer({ network, sampler, realImages: reals, train: { batchSize, seed: 0, ...train } });
   trainer.consistency = { normalEstimator: estimator, landmarks, identity };
   trainer.trainStep(); // warm-up
-  results[name] = 0; cpuResults[name] = 0;
+  results[name] = 0;
+  cpuResults[name] = 0;
   return [name, trainer] as const;
 });
 for (let i = 0; i < steps; i++) {
   for (const [name, trainer] of trainers) {
-    const started = performance.now(), cpuStarted = process.cpuUsage();
+    const started = performance.now(),
+      cpuStarted = process.cpuUsage();
     trainer.trainStep();
     const cpu = process.cpuUsage(cpuStarted);
     results[name] += (performance.now() - started) / steps;
@@ -101,7 +131,19 @@ estimator.dispose();
 landmarks.dispose();
 graph.dispose();
 embedder.dispose();
-console.log(JSON.stringify({ preset, batchSize, steps, embedding: embeddingName, msPerStep: results, cpuMsPerStep: cpuResults, loadAverage1m: Math.round(loadavg()[0] * 10) / 10, backend: describeBackend(), tensorsLeft: tf.memory().numTensors }));
+console.log(
+  JSON.stringify({
+    preset,
+    batchSize,
+    steps,
+    embedding: embeddingName,
+    msPerStep: results,
+    cpuMsPerStep: cpuResults,
+    loadAverage1m: Math.round(loadavg()[0] * 10) / 10,
+    backend: describeBackend(),
+    tensorsLeft: tf.memory().numTensors,
+  }),
+);
 
 /** Landmark (and normal) agreement of the run's EMA generator vs the untrained architecture. */
 async function measureAgreement(runDir: string, count: number): Promise<void> {
@@ -117,9 +159,16 @@ async function measureAgreement(runDir: string, count: number): Promise<void> {
   const landmarks = new FaceMeshLandmarks(graph);
   let estimator: NormalEstimator | undefined;
   if (values['normal-estimator']) {
-    const file = await readCheckpointFiles(values['normal-estimator'], { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'weights' });
+    const file = await readCheckpointFiles(values['normal-estimator'], {
+      validate: validateNormalEstimatorManifest,
+      name: 'normal-estimator checkpoint',
+      weightsName: 'weights',
+    });
     estimator = decodeNormalEstimator(file!.manifest, file!.weights);
-    if (estimator.config.resolution !== R) { estimator.dispose(); estimator = undefined; }
+    if (estimator.config.resolution !== R) {
+      estimator.dispose();
+      estimator = undefined;
+    }
   }
   const random = new SeededRandom(2024);
   const { normals, geometries } = sampler.sampleNormalMaps(random, count);
@@ -127,7 +176,9 @@ async function measureAgreement(runDir: string, count: number): Promise<void> {
   const targets = landmarkTargets(geometries);
   const measure = (generator: Generator) => {
     const images = generator.generate(normals, z);
-    const out: Record<string, number> = { landmarkErrorOverInterOcular: round3(tf.tidy(() => landmarkConsistencyLoss(landmarks, images, targets.points, targets.interOcularPx).dataSync()[0])) };
+    const out: Record<string, number> = {
+      landmarkErrorOverInterOcular: round3(tf.tidy(() => landmarkConsistencyLoss(landmarks, images, targets.points, targets.interOcularPx).dataSync()[0])),
+    };
     if (estimator) {
       out.normalCosineDistance = round3(tf.tidy(() => normalConsistencyLoss(estimator!, images, normals).dataSync()[0]));
       const predicted = estimator.predict(images);
@@ -137,9 +188,15 @@ async function measureAgreement(runDir: string, count: number): Promise<void> {
     images.dispose();
     return out;
   };
-  console.log(JSON.stringify({ run: runDir, step: saved.manifest.step, resolution: R, geometries: count, trained: measure(trained), initialisation: measure(untrained) }));
+  console.log(
+    JSON.stringify({ run: runDir, step: saved.manifest.step, resolution: R, geometries: count, trained: measure(trained), initialisation: measure(untrained) }),
+  );
   tf.dispose([normals, z, targets.points, targets.interOcularPx]);
-  trained.dispose(); untrained.dispose(); landmarks.dispose(); graph.dispose(); estimator?.dispose();
+  trained.dispose();
+  untrained.dispose();
+  landmarks.dispose();
+  graph.dispose();
+  estimator?.dispose();
 }
 
 function round3(x: number): number {

@@ -11,10 +11,27 @@ import { GAR_PRESETS, Generator, GarTrainer, GeometrySampler, type GarPresetName
 import { createRgbaImage } from '../src/common/image.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 
-const { values } = parseArgs({ options: { presets: { type: 'string', default: 'tiny,small,base' }, runs: { type: 'string', default: '3' }, train: { type: 'string', default: 'tiny,small' }, batch: { type: 'string', default: '4' }, run: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    presets: { type: 'string', default: 'tiny,small,base' },
+    runs: { type: 'string', default: '3' },
+    train: { type: 'string', default: 'tiny,small' },
+    batch: { type: 'string', default: '4' },
+    run: { type: 'string' },
+  },
+});
 const runs = Number(values.runs);
 const round = (x: number) => Math.round(x * 10) / 10;
-const best = (count: number, f: () => void) => { f(); let min = Infinity; for (let i = 0; i < count; i++) { const t = performance.now(); f(); min = Math.min(min, performance.now() - t); } return min; };
+const best = (count: number, f: () => void) => {
+  f();
+  let min = Infinity;
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    f();
+    min = Math.min(min, performance.now() - t);
+  }
+  return min;
+};
 
 /** Generator forward / forward+backward of a preset at batch 1, ms. */
 export function measureGarGenerator(preset: GarPresetName, runCount: number): { forwardMs: number; forwardBackwardMs: number; parameters: number } {
@@ -23,7 +40,9 @@ export function measureGarGenerator(preset: GarPresetName, runCount: number): { 
   const R = config.resolution;
   const normals = tf.randomUniform([1, R, R, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const z = tf.randomNormal([1, config.zDim], 0, 1, 'float32', 2) as tf.Tensor2D;
-  const forwardMs = best(runCount, () => { tf.tidy(() => generator.generate(normals, z).dataSync()); });
+  const forwardMs = best(runCount, () => {
+    tf.tidy(() => generator.generate(normals, z).dataSync());
+  });
   const forwardBackwardMs = best(runCount, () => {
     const r = tf.variableGrads(() => tf.mean(tf.square(generator.generate(normals, z))) as tf.Scalar, generator.trainableVariables());
     r.value.dataSync();
@@ -42,9 +61,12 @@ export function measureGarGenerator(preset: GarPresetName, runCount: number): { 
  */
 function geometryShare(generator: Generator, normals: tf.Tensor4D, latents: number, seed: number): number {
   return tf.tidy(() => {
-    const g = normals.shape[0], zDim = generator.config.zDim;
+    const g = normals.shape[0],
+      zDim = generator.config.zDim;
     const z = tf.randomNormal([latents, zDim], 0, 1, 'float32', seed);
-    const images = tf.stack(Array.from({ length: latents }, (_, l) => generator.generate(normals, tf.tile(tf.slice(z, [l, 0], [1, zDim]), [g, 1]) as tf.Tensor2D))); // [L, G, R, R, 3]
+    const images = tf.stack(
+      Array.from({ length: latents }, (_, l) => generator.generate(normals, tf.tile(tf.slice(z, [l, 0], [1, zDim]), [g, 1]) as tf.Tensor2D)),
+    ); // [L, G, R, R, 3]
     const acrossGeometries = tf.mean(tf.moments(images, 1).variance);
     const acrossLatents = tf.mean(tf.moments(images, 0).variance);
     return tf.div(acrossGeometries, tf.add(acrossGeometries, acrossLatents)).dataSync()[0];
@@ -64,7 +86,16 @@ if (values.run) {
   const sampler = new GeometrySampler(model, { resolution: trained.config.resolution });
   const { normals } = sampler.sampleNormalMaps(new SeededRandom(99), 16);
   const share = (generator: Generator) => Math.round(geometryShare(generator, normals, 16, 5) * 1000) / 1000;
-  process.stdout.write(JSON.stringify({ run: values.run, step: saved.manifest.step, geometries: 16, latents: 16, geometryShareTrained: share(trained), geometryShareInitial: share(initial) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      run: values.run,
+      step: saved.manifest.step,
+      geometries: 16,
+      latents: 16,
+      geometryShareTrained: share(trained),
+      geometryShareInitial: share(initial),
+    }) + '\n',
+  );
   process.exit(0);
 }
 const generators: Record<string, unknown> = {};
@@ -81,13 +112,26 @@ if (trainPresets.length > 0) {
   for (const preset of trainPresets) {
     const network = GAR_PRESETS[preset];
     const reals = Array.from({ length: 4 }, () => createRgbaImage(network.resolution, network.resolution));
-    const trainer = new GarTrainer({ network, sampler: new GeometrySampler(model, { resolution: network.resolution }), realImages: reals, train: { batchSize: batch, r1Interval: 4, pathLengthInterval: 4 } });
+    const trainer = new GarTrainer({
+      network,
+      sampler: new GeometrySampler(model, { resolution: network.resolution }),
+      realImages: reals,
+      train: { batchSize: batch, r1Interval: 4, pathLengthInterval: 4 },
+    });
     trainer.trainStep();
-    const count = 4, t = performance.now();
+    const count = 4,
+      t = performance.now();
     for (let i = 0; i < count; i++) trainer.trainStep();
-    steps[`${preset}_batch${batch}_steps_per_s`] = Math.round(count / ((performance.now() - t) / 1000) * 100) / 100;
+    steps[`${preset}_batch${batch}_steps_per_s`] = Math.round((count / ((performance.now() - t) / 1000)) * 100) / 100;
     trainer.dispose();
   }
 }
-process.stdout.write(JSON.stringify({ backend: describeBackend().name, threads: describeBackend().threads, generators, trainingStepsPerSecond: steps,
-  note: 'best of runs; training steps include normal-map rasterisation, R1 and path length every 4th step' }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    backend: describeBackend().name,
+    threads: describeBackend().threads,
+    generators,
+    trainingStepsPerSecond: steps,
+    note: 'best of runs; training steps include normal-map rasterisation, R1 and path length every 4th step',
+  }) + '\n',
+);

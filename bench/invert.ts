@@ -41,7 +41,12 @@ for (const preset of ['tiny', 'small'] as const) {
   const encodeMs = (performance.now() - started) / 10;
   crops.dispose();
   encoder.dispose();
-  const trainer = new EncoderTrainer({ network: encoderNetworkConfig(preset, outputs), train: { batchSize: 8, statisticsSamples: 16 }, generator, sampler: new GeometrySampler(model, { resolution: size }) });
+  const trainer = new EncoderTrainer({
+    network: encoderNetworkConfig(preset, outputs),
+    train: { batchSize: 8, statisticsSamples: 16 },
+    generator,
+    sampler: new GeometrySampler(model, { resolution: size }),
+  });
   trainer.initialiseOutputStatistics();
   trainer.trainStep();
   started = performance.now();
@@ -49,7 +54,9 @@ for (const preset of ['tiny', 'small'] as const) {
   const trainMs = (performance.now() - started) / 3;
   trainer.dispose();
   generator.dispose();
-  console.log(`${preset} ${size}²: GAR refine ${result.timingsMs.perStep.toFixed(0)} ms/step, cpu ${stepCpuMs.toFixed(0)} ms/step (GAR fwd+bwd cpu ${garCpuMs.toFixed(0)}, the rest ${(stepCpuMs - garCpuMs).toFixed(0)}; ${steps} steps; presets fast 20 / default 60 / quality 200 steps ≈ ${(result.timingsMs.perStep * 20 / 1000).toFixed(1)} / ${(result.timingsMs.perStep * 60 / 1000).toFixed(1)} / ${(result.timingsMs.perStep * 200 / 1000).toFixed(1)} s), encoder ${encodeMs.toFixed(1)} ms/crop, encoder training ${trainMs.toFixed(0)} ms/step (batch 8) [${backend}]`);
+  console.log(
+    `${preset} ${size}²: GAR refine ${result.timingsMs.perStep.toFixed(0)} ms/step, cpu ${stepCpuMs.toFixed(0)} ms/step (GAR fwd+bwd cpu ${garCpuMs.toFixed(0)}, the rest ${(stepCpuMs - garCpuMs).toFixed(0)}; ${steps} steps; presets fast 20 / default 60 / quality 200 steps ≈ ${((result.timingsMs.perStep * 20) / 1000).toFixed(1)} / ${((result.timingsMs.perStep * 60) / 1000).toFixed(1)} / ${((result.timingsMs.perStep * 200) / 1000).toFixed(1)} s), encoder ${encodeMs.toFixed(1)} ms/crop, encoder training ${trainMs.toFixed(0)} ms/step (batch 8) [${backend}]`,
+  );
 }
 models.dispose();
 
@@ -62,8 +69,13 @@ function cpuMs(): number {
 function garForwardBackwardCpuMs(generator: Generator, size: number, runs = 5): number {
   const w = tf.variable(tf.expandDims(generator.mapping.wAvg, 0));
   const normals = tf.variable(tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 1));
-  const loss = () => tf.tidy(() => tf.sum(generator.synthesize(tf.tile(tf.expandDims(w, 1), [1, generator.numWs, 1]) as tf.Tensor3D, normals as tf.Tensor4D)) as tf.Scalar);
-  const once = () => { const { value, grads } = tf.variableGrads(loss, [w, normals]); value.dataSync(); tf.dispose([value, ...Object.values(grads)]); };
+  const loss = () =>
+    tf.tidy(() => tf.sum(generator.synthesize(tf.tile(tf.expandDims(w, 1), [1, generator.numWs, 1]) as tf.Tensor3D, normals as tf.Tensor4D)) as tf.Scalar);
+  const once = () => {
+    const { value, grads } = tf.variableGrads(loss, [w, normals]);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
   once();
   const started = cpuMs();
   for (let i = 0; i < runs; i++) once();

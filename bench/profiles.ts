@@ -15,19 +15,29 @@ import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 
 const { values } = parseArgs({ options: { encoder: { type: 'string', default: 'models/encoder-small' }, n: { type: 'string', default: '12' } } });
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 await initBackend();
 const { model } = await loadMorphableModel({});
 const files = await loadDetectorModelFiles();
-const detectors = { fallback: await createFaceDetector(files), strict: await createFaceDetector(files, { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 }) };
+const detectors = {
+  fallback: await createFaceDetector(files),
+  strict: await createFaceDetector(files, { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 }),
+};
 const manifest = JSON.parse(await readFile(join(values.encoder!, 'checkpoint.json'), 'utf8'));
 const encoder = decodeFaceEncoder(manifest, new Uint8Array(await readFile(join(values.encoder!, manifest.weightsPath))));
 const count = Number(values.n);
 const renders = Array.from({ length: count }, (_, i) => renderSyntheticAflwImage(model, i, { count, seed: 7 }));
 await detectors.fallback.detect(renders[0].image); // warm-up
 await detectors.strict.detect(renders[0].image);
-estimateFromLandmarks(encoder, renders[0].image, new Float32Array(136).map((_, i) => 200 + (i % 2 ? 3 : 5) * (i % 17)));
+estimateFromLandmarks(
+  encoder,
+  renders[0].image,
+  new Float32Array(136).map((_, i) => 200 + (i % 2 ? 3 : 5) * (i % 17)),
+);
 
 const times: Record<string, number[]> = { detectFallback: [], detectStrict: [], estimate: [], gate: [], gateRefined: [] };
 const sources: Record<string, number> = {};
@@ -35,7 +45,8 @@ let kept = 0;
 for (const render of renders) {
   // Each detector runs twice on each photo, in turn, and keeps its second time: the first pass over a new photo pays for both.
   let started = 0;
-  let found: Awaited<ReturnType<typeof detectors.fallback.detect>> = [], strictFound: typeof found = [];
+  let found: Awaited<ReturnType<typeof detectors.fallback.detect>> = [],
+    strictFound: typeof found = [];
   for (let pass = 0; pass < 2; pass++) {
     started = cpuMs();
     strictFound = await detectors.strict.detect(render.image);
@@ -63,7 +74,12 @@ console.log(`${count} studio renders 450², |yaw| spread over 0–90° (seed 7);
 line('detectStrict', 'detector, fallback and second search off');
 line('detectFallback', `detector, both on (kept ${kept} faces more)`);
 line('estimate', 'shape encoder estimate (the GAR path runs it anyway)');
-line('gate', `estimate + landmark gate (${Object.entries(sources).map(([s, n]) => `${s} ${n}`).join(', ')})`);
+line(
+  'gate',
+  `estimate + landmark gate (${Object.entries(sources)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ')})`,
+);
 line('gateRefined', 'estimate + landmark gate, one crop refinement');
 for (const d of Object.values(detectors)) d.dispose();
 encoder.dispose();

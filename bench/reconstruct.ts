@@ -46,7 +46,11 @@ export async function benchReconstruct(options: { photo?: string; repeats?: numb
   const photo = options.photo ?? join(sharedDir, 'photos/examples/000114.jpg');
   const stagesMs: Record<string, number> = {};
   let mark = performance.now();
-  const lap = (name: string) => { const now = performance.now(); stagesMs[name] = (stagesMs[name] ?? 0) + now - mark; mark = now; };
+  const lap = (name: string) => {
+    const now = performance.now();
+    stagesMs[name] = (stagesMs[name] ?? 0) + now - mark;
+    mark = now;
+  };
 
   const { model } = await loadMorphableModel({ modelDir: process.env.FACEGAR_MODEL_DIR ?? join(sharedDir, 'models/ict-facekit') });
   lap('loadModel');
@@ -62,7 +66,11 @@ export async function benchReconstruct(options: { photo?: string; repeats?: numb
   for (let r = 0; r < repeats; r++) {
     const t: Record<string, number> = {};
     let m = performance.now();
-    const step = (name: string) => { const now = performance.now(); t[name] = now - m; m = now; };
+    const step = (name: string) => {
+      const now = performance.now();
+      t[name] = now - m;
+      m = now;
+    };
     const decoded = await decodeImageBytes(bytes, photo);
     step('decode');
     const cpuBefore = process.cpuUsage();
@@ -93,14 +101,20 @@ export async function benchReconstruct(options: { photo?: string; repeats?: numb
     rasterize(clip, model.triangles, { width: 256, height: 256 });
     rasterTimes.push(performance.now() - started);
   }
-  return { photo, imageSize: { width: image.width, height: image.height }, stagesMs, reconstructMs: stagesMs.total, rasterMs: Number(median(rasterTimes).toFixed(2)), landmarkErrorPx: Number(landmarkErrorPx.toFixed(2)) };
+  return {
+    photo,
+    imageSize: { width: image.width, height: image.height },
+    stagesMs,
+    reconstructMs: stagesMs.total,
+    rasterMs: Number(median(rasterTimes).toFixed(2)),
+    landmarkErrorPx: Number(landmarkErrorPx.toFixed(2)),
+  };
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
-
 
 export interface GarReconstructBench {
   photo: string;
@@ -136,7 +150,8 @@ export async function benchGarReconstruct(options: { photo?: string; repeats?: n
   const bytes = await sharp(photo).resize({ width: 500, height: 500, fit: 'inside' }).jpeg({ quality: 92 }).toBuffer();
   const image = await decodeImageBytes(bytes, photo);
   await reconstructor.reconstruct(image, { renderer: 'gar', garPreset: 'fast', garRefine: { steps: 2 } }); // warm-up
-  const presetsMs: GarReconstructBench['presetsMs'] = {}, stagesMs: GarReconstructBench['stagesMs'] = {};
+  const presetsMs: GarReconstructBench['presetsMs'] = {},
+    stagesMs: GarReconstructBench['stagesMs'] = {};
   let refineMsPerStep: number | null = null;
   for (const preset of presets) {
     const times: number[] = [];
@@ -158,15 +173,37 @@ export async function benchGarReconstruct(options: { photo?: string; repeats?: n
 /** Checkpoint bytes of random-weight networks of a GAR preset and its encoder (for timing only). */
 function randomGarModelFiles(model: MorphableModel, preset: 'tiny' | 'small'): GarModelFiles {
   const generator = new Generator(GAR_PRESETS[preset], 1);
-  const network = encoderNetworkConfig(preset, { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: GAR_PRESETS[preset].wDim });
+  const network = encoderNetworkConfig(preset, {
+    identityCount: model.identityCount,
+    expressionCount: model.expressionNames.length,
+    wDim: GAR_PRESETS[preset].wDim,
+  });
   const encoder = new FaceEncoder(network, 2);
   const files: GarModelFiles = {
     gar: {
-      manifest: { format: 1, className: 'GarTrainer', config: { network: GAR_PRESETS[preset], train: DEFAULT_TRAIN_GAR_CONFIG }, step: 0, imagesSeen: 0, randomState: 0, pathLengthMean: 0, adamSteps: { G: 0, D: 0 }, weightsPath: 'random' },
+      manifest: {
+        format: 1,
+        className: 'GarTrainer',
+        config: { network: GAR_PRESETS[preset], train: DEFAULT_TRAIN_GAR_CONFIG },
+        step: 0,
+        imagesSeen: 0,
+        randomState: 0,
+        pathLengthMean: 0,
+        adamSteps: { G: 0, D: 0 },
+        weightsPath: 'random',
+      },
       weights: encodeParameterGroups([['G_ema', generator.namedParameters()]], {}),
     },
     encoder: {
-      manifest: { format: 1, className: 'EncoderTrainer', config: { network, train: DEFAULT_TRAIN_ENCODER_CONFIG }, step: 0, randomState: 0, adamSteps: 0, weightsPath: 'random' },
+      manifest: {
+        format: 1,
+        className: 'EncoderTrainer',
+        config: { network, train: DEFAULT_TRAIN_ENCODER_CONFIG },
+        step: 0,
+        randomState: 0,
+        adamSteps: 0,
+        weightsPath: 'random',
+      },
       weights: encodeParameterGroups([['E', encoder.namedParameters()]], {}),
     },
   };

@@ -119,14 +119,24 @@ export function formatBenchTable(report: BenchReport): string {
     ['generator forward (wasm)', `${report.gFwdMs} ms`, ''],
     ['generator forward+backward (wasm)', `${report.gFwdBwdMs} ms`, `${report.ratios.fwdBwdOverFwd}× forward (target ≤ 3)`],
     ['  weights-only backward', `${report.gFwdBwdParamsMs} ms`, `${(report.gFwdBwdParamsMs / report.gFwdMs).toFixed(2)}× forward`],
-    ['generator forward+backward (cpu)', report.gFwdBwdCpuMs === null ? 'skipped (--quick)' : `${report.gFwdBwdCpuMs} ms`,
-      report.ratios.cpuOverWasm === null ? '' : `${report.ratios.cpuOverWasm}× wasm (target ≥ 50)`],
+    [
+      'generator forward+backward (cpu)',
+      report.gFwdBwdCpuMs === null ? 'skipped (--quick)' : `${report.gFwdBwdCpuMs} ms`,
+      report.ratios.cpuOverWasm === null ? '' : `${report.ratios.cpuOverWasm}× wasm (target ≥ 50)`,
+    ],
     ['generator forward+backward 256×256', `${report.gFwdBwd256Ms} ms`, ''],
     ['rasterise full face 256×256', `${report.rasterMs} ms`, ''],
     ['reconstruct one 500-px photo', `${report.reconstructMs} ms`, 'graphics path'],
-    ...Object.entries(report.reconstructGarMs).map(([preset, ms]): [string, string, string] => [`  GAR path, --preset ${preset}`, `${ms} ms`, preset === 'instant' ? report.reconstructGarNetworks : '']),
-    [`training, batch ${report.trainBatch}, ${report.threads} workers`, `${report.trainStepsPerSec} steps/s`,
-      `${report.ratios.twoCoresOverOne}× one worker (${report.trainStepsPerSec1} steps/s; target ≥ 1.6)`],
+    ...Object.entries(report.reconstructGarMs).map(([preset, ms]): [string, string, string] => [
+      `  GAR path, --preset ${preset}`,
+      `${ms} ms`,
+      preset === 'instant' ? report.reconstructGarNetworks : '',
+    ]),
+    [
+      `training, batch ${report.trainBatch}, ${report.threads} workers`,
+      `${report.trainStepsPerSec} steps/s`,
+      `${report.ratios.twoCoresOverOne}× one worker (${report.trainStepsPerSec1} steps/s; target ≥ 1.6)`,
+    ],
   ];
   rows.push(...formatClusterRows(report.cluster));
   if (report.web) {
@@ -136,7 +146,11 @@ export function formatBenchTable(report: BenchReport): string {
   }
   const width = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => `${r[0].padEnd(width[0]!)}  ${r[1].padStart(width[1]!)}  ${r[2]}`.trimEnd());
-  return [report.setup, `backend ${report.backend.name}, ${report.backend.threads} thread(s), simd ${report.backend.simd}`, ...lines].join('\n') + '\n' + formatTimings(report.timings);
+  return (
+    [report.setup, `backend ${report.backend.name}, ${report.backend.threads} thread(s), simd ${report.backend.simd}`, ...lines].join('\n') +
+    '\n' +
+    formatTimings(report.timings)
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -146,7 +160,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const report = await runBench({ quick: args.has('--quick'), onProgress: (stage) => process.stderr.write(`bench: ${stage}\n`) });
     process.stdout.write(asJson ? JSON.stringify(report) + '\n' : formatBenchTable(report));
   } catch (error) {
-    process.stderr.write(`bench failed: ${String((error as Error)?.message ?? error).split('\n')[0]!.slice(0, 300)}\n`);
+    process.stderr.write(
+      `bench failed: ${String((error as Error)?.message ?? error)
+        .split('\n')[0]!
+        .slice(0, 300)}\n`,
+    );
     process.exitCode = 1;
   }
 }

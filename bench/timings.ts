@@ -12,11 +12,16 @@ import { TriangleMeshIndex } from '../src/geometry/triangle-mesh-index.ts';
 import { trianglesWithinVertexRange } from '../src/morphable/morphable-model.ts';
 import { SeededRandom } from '../src/common/seeded-random.ts';
 
-export interface TimingRow { name: string; ms: number; targetMs: number }
+export interface TimingRow {
+  name: string;
+  ms: number;
+  targetMs: number;
+}
 
 export async function measureTimings(): Promise<TimingRow[]> {
   const random = new SeededRandom(1);
-  const vertexCount = 10_000, triangleCount = 20_000;
+  const vertexCount = 10_000,
+    triangleCount = 20_000;
   const mesh = {
     positions: new Float32Array(vertexCount * 3).map(() => random.uniform(-100, 100)),
     normals: new Float32Array(vertexCount * 3).map(() => random.uniform(-1, 1)),
@@ -54,7 +59,11 @@ export async function measureTimings(): Promise<TimingRow[]> {
 
 export function formatTimings(rows: TimingRow[]): string {
   const width = Math.max(...rows.map((row) => row.name.length));
-  return rows.map((row) => `${row.name.padEnd(width)}  ${`${row.ms} ms`.padStart(10)}  ${row.ms <= row.targetMs ? 'within' : 'OVER'} the target of ${row.targetMs} ms`).join('\n') + '\n';
+  return (
+    rows
+      .map((row) => `${row.name.padEnd(width)}  ${`${row.ms} ms`.padStart(10)}  ${row.ms <= row.targetMs ? 'within' : 'OVER'} the target of ${row.targetMs} ms`)
+      .join('\n') + '\n'
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -11,7 +11,9 @@ import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { driftOffsetPx, frameWithFaceAt, loadFacePicture } from '../test/helpers/moving-face.ts';
 import { photosDir } from '../test/helpers/shared-data.ts';
 
-export async function benchTracker(options: { photo?: string; stride?: number; frames?: number; landmarkSteps?: number; learningRate?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchTracker(
+  options: { photo?: string; stride?: number; frames?: number; landmarkSteps?: number; learningRate?: number } = {},
+): Promise<Record<string, unknown>> {
   await initBackend({ backend: 'wasm' });
   const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer: 'gar' }));
   const tracker = reconstructor.createTracker({ landmarkSteps: options.landmarkSteps, learningRate: options.learningRate });
@@ -28,8 +30,11 @@ export async function benchTracker(options: { photo?: string; stride?: number; f
       const tracked = await tracker.track(frame);
       const used = process.cpuUsage(cpu);
       if (k > 0) followedCpuUs += used.user + used.system;
-      if (!tracked) { lost++; continue; }
-      errorsPercent.push(100 * tracked.landmarkErrorPx / tracked.interOcularPx);
+      if (!tracked) {
+        lost++;
+        continue;
+      }
+      errorsPercent.push((100 * tracked.landmarkErrorPx) / tracked.interOcularPx);
       if (k > 0) frameMs.push(tracked.timingsMs.total);
     }
   } finally {
@@ -39,7 +44,9 @@ export async function benchTracker(options: { photo?: string; stride?: number; f
   const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
   const round = (v: number) => Math.round(v * 100) / 100;
   return {
-    stride, frames: errorsPercent.length + lost, lost,
+    stride,
+    frames: errorsPercent.length + lost,
+    lost,
     landmarkErrorPercent: { median: round(sorted(errorsPercent)[errorsPercent.length >> 1]), worst: round(Math.max(...errorsPercent)) },
     followedFrameMs: { median: round(sorted(frameMs)[frameMs.length >> 1]) },
     // CPU time, unlike wall time, hardly grows when other jobs share the cores.
@@ -48,7 +55,19 @@ export async function benchTracker(options: { photo?: string; stride?: number; f
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { photo: { type: 'string' }, stride: { type: 'string' }, frames: { type: 'string' }, steps: { type: 'string' }, rate: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { photo: { type: 'string' }, stride: { type: 'string' }, frames: { type: 'string' }, steps: { type: 'string' }, rate: { type: 'string' } },
+  });
   const number = (value?: string) => (value === undefined ? undefined : Number(value));
-  console.log(JSON.stringify(await benchTracker({ photo: values.photo, stride: number(values.stride), frames: number(values.frames), landmarkSteps: number(values.steps), learningRate: number(values.rate) })));
+  console.log(
+    JSON.stringify(
+      await benchTracker({
+        photo: values.photo,
+        stride: number(values.stride),
+        frames: number(values.frames),
+        landmarkSteps: number(values.steps),
+        learningRate: number(values.rate),
+      }),
+    ),
+  );
 }

@@ -18,7 +18,16 @@ import { writeFakeCameraVideo } from '../test/helpers/fake-camera.ts';
 import { modelDir, photosDir, testCacheDir } from '../test/helpers/shared-data.ts';
 
 const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ALL_MODES = ['gar:instant', 'gar:fast', 'gar:default', 'gar:quality', 'graphics'];
 
 export interface BenchWebOptions {
@@ -34,7 +43,11 @@ export interface BenchWebOptions {
   screenshotsDir?: string;
 }
 
-type Exposed = { timingsMs?: Record<string, number>; backend?: { backend: string; threads: number; choice: { reason: string; probeMs: Record<string, number> } }; live?: LiveStats };
+type Exposed = {
+  timingsMs?: Record<string, number>;
+  backend?: { backend: string; threads: number; choice: { reason: string; probeMs: Record<string, number> } };
+  live?: LiveStats;
+};
 const exposed = (page: Page) => page.evaluate(() => (globalThis as unknown as { facegar: Exposed }).facegar);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -47,7 +60,9 @@ export async function benchWeb(options: BenchWebOptions = {}): Promise<Record<st
   await writeFakeCameraVideo(camera, [join(photosDir, photos[0])], { framesPerPhoto: 40 });
   const server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true } });
   const context = await chromium.launchPersistentContext(join(workDir, 'profile'), {
-    executablePath: CHROMIUM_PATH, headless: true, viewport: { width: 1200, height: 960 },
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    viewport: { width: 1200, height: 960 },
     args: [...ARGS, '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
   });
   await context.grantPermissions(['camera'], { origin: new URL(server.url).origin });
@@ -77,10 +92,15 @@ export async function benchWeb(options: BenchWebOptions = {}): Promise<Record<st
           await openPage(run, `${server.url}?backend=${backend}`);
           probeMs ??= (await exposed(run)).backend?.choice.probeMs;
           await run.selectOption('#mode', mode);
-          const timeoutMs = backend === 'wasm' ? 600_000 : options.slowTimeoutMs ?? 120_000;
+          const timeoutMs = backend === 'wasm' ? 600_000 : (options.slowTimeoutMs ?? 120_000);
           const started = Date.now();
           await run.setInputFiles('#file', join(photosDir, photo));
-          const finished = await run.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: timeoutMs }).then(() => true, () => false);
+          const finished = await run
+            .waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: timeoutMs })
+            .then(
+              () => true,
+              () => false,
+            );
           if (finished) {
             runs.push({ photo, ...(await exposed(run)).timingsMs });
             if (options.screenshotsDir && backend === 'wasm' && photo === photos[0] && (mode === 'gar:default' || mode === 'graphics')) {
@@ -144,7 +164,7 @@ async function benchLive(context: BrowserContext, url: string, seconds: number, 
     return {
       backend: 'wasm',
       framesWithFace: stats.framesWithFace,
-      framesPerSecond: spanMs > 0 ? Number(((followed.length - 1) * 1000 / spanMs).toFixed(2)) : 0,
+      framesPerSecond: spanMs > 0 ? Number((((followed.length - 1) * 1000) / spanMs).toFixed(2)) : 0,
       pageFps: Number(stats.fps.toFixed(2)),
       lastFrameMs: stats.last?.timingsMs,
       medianLandmarkErrorPercent: Number(median(followed.map((r) => r.landmarkErrorPercent)).toFixed(2)),
@@ -157,17 +177,33 @@ async function benchLive(context: BrowserContext, url: string, seconds: number, 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
-      photos: { type: 'string' }, modes: { type: 'string' }, backends: { type: 'string' },
-      'slow-timeout-s': { type: 'string' }, 'live-s': { type: 'string' }, screenshots: { type: 'string' },
+      photos: { type: 'string' },
+      modes: { type: 'string' },
+      backends: { type: 'string' },
+      'slow-timeout-s': { type: 'string' },
+      'live-s': { type: 'string' },
+      screenshots: { type: 'string' },
     },
   });
-  const list = (value?: string) => value?.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (value?: string) =>
+    value
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const modes = list(values.modes);
   if (modes?.some((m) => !ALL_MODES.includes(m))) throw new Error(`--modes: each of ${ALL_MODES.join(', ')}`);
-  console.log(JSON.stringify(await benchWeb({
-    photos: list(values.photos), modes, backends: list(values.backends),
-    slowTimeoutMs: values['slow-timeout-s'] ? 1000 * Number(values['slow-timeout-s']) : undefined,
-    liveSeconds: values['live-s'] ? Number(values['live-s']) : undefined,
-    screenshotsDir: values.screenshots ? resolve(values.screenshots) : undefined,
-  }), null, 1));
+  console.log(
+    JSON.stringify(
+      await benchWeb({
+        photos: list(values.photos),
+        modes,
+        backends: list(values.backends),
+        slowTimeoutMs: values['slow-timeout-s'] ? 1000 * Number(values['slow-timeout-s']) : undefined,
+        liveSeconds: values['live-s'] ? Number(values['live-s']) : undefined,
+        screenshotsDir: values.screenshots ? resolve(values.screenshots) : undefined,
+      }),
+      null,
+      1,
+    ),
+  );
 }

@@ -15,7 +15,14 @@ import { fileURLToPath } from 'node:url';
 const repositoryRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const sharedDir = process.env.FACEGAR_SHARED_DIR ?? resolve(repositoryRoot, '../shared');
 
-export interface ResumeCheckResult { inputs: number; killedAfter: number; identical: boolean; differences: string[]; uninterruptedMs: number; resumedMs: number }
+export interface ResumeCheckResult {
+  inputs: number;
+  killedAfter: number;
+  identical: boolean;
+  differences: string[];
+  uninterruptedMs: number;
+  resumedMs: number;
+}
 
 export async function batchResumeCheck(options: { count: number; extraArgs?: string[]; env?: Record<string, string> }): Promise<ResumeCheckResult> {
   const inputs = await mkdtemp(join(tmpdir(), 'facegar-resume-in-'));
@@ -69,24 +76,40 @@ function runAndKill(args: string[], summaryPath: string, lines: number, env?: Re
         clearInterval(timer);
       }
     }, 20);
-    child.on('close', () => { clearInterval(timer); done(seen); });
+    child.on('close', () => {
+      clearInterval(timer);
+      done(seen);
+    });
   });
 }
 
 /** Differences between two output folders; JSON files and summary lines ignore timings; `ignore` leaves names out. */
 export async function compareFolders(a: string, b: string, ignore: (name: string) => boolean = () => false): Promise<string[]> {
   const differences: string[] = [];
-  const namesA = (await readdir(a)).filter((n) => !ignore(n)).sort(), namesB = (await readdir(b)).filter((n) => !ignore(n)).sort();
+  const namesA = (await readdir(a)).filter((n) => !ignore(n)).sort(),
+    namesB = (await readdir(b)).filter((n) => !ignore(n)).sort();
   const leftovers = [...namesA, ...namesB].filter((name) => name.endsWith('.tmp'));
   if (leftovers.length) differences.push(`temp files left: ${leftovers.join(', ')}`);
-  if (JSON.stringify(namesA) !== JSON.stringify(namesB)) differences.push(`file lists differ: ${namesA.filter((n) => !namesB.includes(n)).concat(namesB.filter((n) => !namesA.includes(n))).join(', ')}`);
+  if (JSON.stringify(namesA) !== JSON.stringify(namesB))
+    differences.push(
+      `file lists differ: ${namesA
+        .filter((n) => !namesB.includes(n))
+        .concat(namesB.filter((n) => !namesA.includes(n)))
+        .join(', ')}`,
+    );
   for (const name of namesA.filter((n) => namesB.includes(n))) {
     const [bytesA, bytesB] = await Promise.all([readFile(join(a, name)), readFile(join(b, name))]);
     if (name === 'summary.jsonl') {
-      const normalise = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.stringify(withoutTimings(JSON.parse(line)))).sort();
+      const normalise = (text: string) =>
+        text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.stringify(withoutTimings(JSON.parse(line))))
+          .sort();
       if (JSON.stringify(normalise(bytesA.toString())) !== JSON.stringify(normalise(bytesB.toString()))) differences.push('summary.jsonl lines differ');
     } else if (name.endsWith('.json')) {
-      if (JSON.stringify(withoutTimings(JSON.parse(bytesA.toString()))) !== JSON.stringify(withoutTimings(JSON.parse(bytesB.toString())))) differences.push(`${name} differs`);
+      if (JSON.stringify(withoutTimings(JSON.parse(bytesA.toString()))) !== JSON.stringify(withoutTimings(JSON.parse(bytesB.toString()))))
+        differences.push(`${name} differs`);
     } else if (!bytesA.equals(bytesB)) differences.push(`${name} differs`);
   }
   return differences;
@@ -95,7 +118,11 @@ export async function compareFolders(a: string, b: string, ignore: (name: string
 function withoutTimings(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutTimings);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'timingsMs').map(([key, v]) => [key, withoutTimings(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== 'timingsMs')
+        .map(([key, v]) => [key, withoutTimings(v)]),
+    );
   }
   return value;
 }

@@ -20,7 +20,8 @@ const argument = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const settings = JSON.parse(process.argv.slice(2).find((a) => a.startsWith('[')) ?? '[{}]') as Record<string, number>[];
-const count = argument('--n', 16), seed = argument('--seed', 7);
+const count = argument('--n', 16),
+  seed = argument('--seed', 7);
 
 await initBackend();
 const { model } = await loadMorphableModel();
@@ -47,7 +48,9 @@ for (const setting of settings) {
   });
   const meanRatio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
   const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
-  console.log(`${JSON.stringify(setting)}: median ${median(errors).toFixed(2)} mm, mean ${mean.toFixed(2)} mm, ratio to the mean face ${meanRatio.toFixed(3)} (mean over faces), ${errors.length}/${count} detected, ${(ms / errors.length).toFixed(0)} ms/fit`);
+  console.log(
+    `${JSON.stringify(setting)}: median ${median(errors).toFixed(2)} mm, mean ${mean.toFixed(2)} mm, ratio to the mean face ${meanRatio.toFixed(3)} (mean over faces), ${errors.length}/${count} detected, ${(ms / errors.length).toFixed(0)} ms/fit`,
+  );
 }
 tensors.dispose();
 detector.dispose();

@@ -43,7 +43,9 @@ const withoutMachinePaths = (text: string) => text.replace(/(^|[\s=])\/[^\s]*\/(
 const notes = Object.fromEntries(Object.entries(manifest.notes ?? {}).map(([key, value]) => [key, withoutMachinePaths(String(value))]));
 const gar = (manifest as { gar?: { step: number; weightsPath: string } }).gar;
 const exported = {
-  ...manifest, weightsPath, weightsSha256: sha256,
+  ...manifest,
+  weightsPath,
+  weightsSha256: sha256,
   ...(gar ? { gar: { ...gar, weightsPath: withoutMachinePaths(gar.weightsPath) } } : {}),
   notes: { ...notes, exportedFrom: `step ${manifest.step} of a facegar ${kind.command} run` },
 };

@@ -26,13 +26,20 @@ export const CURATED_CASES: HostileCase[] = [...INPUT_CASES, ...MODEL_CASES, ...
 export function formatTable(outcomes: CaseOutcome[]): string {
   const rows = [['item', 'case', 'exit', 'time s', 'peak MiB', 'held']];
   for (const outcome of outcomes) {
-    if (outcome.skipped) { rows.push([String(outcome.item), outcome.name, '—', '—', '—', `skipped: ${outcome.skipped}`]); continue; }
-    outcome.steps.forEach((step, i) => rows.push([
-      String(outcome.item), outcome.steps.length > 1 ? `${outcome.name} (${i + 1}/${outcome.steps.length})` : outcome.name,
-      step.code === null ? String(step.signal) : String(step.code), (step.wallMs / 1000).toFixed(1),
-      step.peakRssBytes === undefined ? '—' : (step.peakRssBytes / 2 ** 20).toFixed(0),
-      i < outcome.steps.length - 1 ? '' : outcome.problems.length === 0 ? 'yes' : `NO: ${outcome.problems.join('; ')}`,
-    ]));
+    if (outcome.skipped) {
+      rows.push([String(outcome.item), outcome.name, '—', '—', '—', `skipped: ${outcome.skipped}`]);
+      continue;
+    }
+    outcome.steps.forEach((step, i) =>
+      rows.push([
+        String(outcome.item),
+        outcome.steps.length > 1 ? `${outcome.name} (${i + 1}/${outcome.steps.length})` : outcome.name,
+        step.code === null ? String(step.signal) : String(step.code),
+        (step.wallMs / 1000).toFixed(1),
+        step.peakRssBytes === undefined ? '—' : (step.peakRssBytes / 2 ** 20).toFixed(0),
+        i < outcome.steps.length - 1 ? '' : outcome.problems.length === 0 ? 'yes' : `NO: ${outcome.problems.join('; ')}`,
+      ]),
+    );
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const line = (row: string[]) => `| ${row.map((cell, c) => (c === 5 ? cell : cell.padEnd(widths[c]))).join(' | ')} |`;
@@ -40,11 +47,17 @@ export function formatTable(outcomes: CaseOutcome[]): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: {
-    seed: { type: 'string', default: '1' }, mutations: { type: 'string', default: '4' }, only: { type: 'string' },
-    'curated-only': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-  } });
-  const seed = Number(values.seed), mutations = Number(values.mutations);
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string', default: '1' },
+      mutations: { type: 'string', default: '4' },
+      only: { type: 'string' },
+      'curated-only': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const seed = Number(values.seed),
+    mutations = Number(values.mutations);
   let cases = [...CURATED_CASES, ...(values['curated-only'] ? [] : mutationCases(seed, mutations))];
   if (values.only) cases = cases.filter((c) => values.only!.split(',').includes(c.name));
   const data = defaultCaseData();
@@ -53,11 +66,15 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const outcome = await runHostileCase(hostile, data);
     outcomes.push(outcome);
     const last = outcome.steps.at(-1);
-    process.stderr.write(`${outcome.name}: ${outcome.skipped ? `skipped (${outcome.skipped})` : `exit ${last?.code ?? last?.signal}${outcome.problems.length ? ` — ${outcome.problems.join('; ')}` : ''}`}\n`);
+    process.stderr.write(
+      `${outcome.name}: ${outcome.skipped ? `skipped (${outcome.skipped})` : `exit ${last?.code ?? last?.signal}${outcome.problems.length ? ` — ${outcome.problems.join('; ')}` : ''}`}\n`,
+    );
   }
   if (values.json) process.stdout.write(JSON.stringify(outcomes) + '\n');
   else process.stdout.write(formatTable(outcomes));
   const failed = outcomes.filter((o) => o.problems.length > 0);
-  process.stdout.write(`${outcomes.length - failed.length} of ${outcomes.length} cases held${failed.length ? `; failed: ${failed.map((o) => o.name).join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `${outcomes.length - failed.length} of ${outcomes.length} cases held${failed.length ? `; failed: ${failed.map((o) => o.name).join(', ')}` : ''}\n`,
+  );
   process.exitCode = failed.length ? 1 : 0;
 }

@@ -39,7 +39,11 @@ import { Generator } from '../src/gar/generator.ts';
 import { GeometrySampler, type SampledGeometry } from '../src/gar/geometry-sampler.ts';
 import { meanNormalAngleDeg, normalMapMask, type NormalEstimator } from '../src/gar/normal-estimator.ts';
 import {
-  decodeNormalEstimator, encodeNormalEstimatorCheckpoint, evaluateNormalEstimator, NormalEstimatorTrainer, validateNormalEstimatorManifest,
+  decodeNormalEstimator,
+  encodeNormalEstimatorCheckpoint,
+  evaluateNormalEstimator,
+  NormalEstimatorTrainer,
+  validateNormalEstimatorManifest,
 } from '../src/gar/normal-estimator-training.ts';
 import { renderNormalSample, type NormalSample, type NormalSampleStream } from '../src/gar/normal-training-data.ts';
 import { SeededRandom } from '../src/common/seeded-random.ts';
@@ -71,14 +75,28 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const seconds = (startedMs: number) => ((Date.now() - startedMs) / 1000).toFixed(1);
 
 async function main(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    steps: { type: 'string', default: '800' }, faces: { type: 'string', default: '160' }, heldout: { type: 'string', default: '32' },
-    'estimator-steps': { type: 'string', default: '600' }, n: { type: 'string', default: '64' }, swaps: { type: 'string', default: '16' },
-    'colour-swaps': { type: 'string', default: '48' },
-    seed: { type: 'string', default: '0' }, margin: { type: 'string', default: '0.1' }, cache: { type: 'string' }, model: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      steps: { type: 'string', default: '800' },
+      faces: { type: 'string', default: '160' },
+      heldout: { type: 'string', default: '32' },
+      'estimator-steps': { type: 'string', default: '600' },
+      n: { type: 'string', default: '64' },
+      swaps: { type: 'string', default: '16' },
+      'colour-swaps': { type: 'string', default: '48' },
+      seed: { type: 'string', default: '0' },
+      margin: { type: 'string', default: '0.1' },
+      cache: { type: 'string' },
+      model: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   const steps = integerOption(values.steps, 'steps', 1);
   const faces = integerOption(values.faces, 'faces', 4);
   const heldout = integerOption(values.heldout, 'heldout', 4);
@@ -108,7 +126,9 @@ async function main(args: string[]): Promise<number> {
   phase = Date.now();
   const estimator = await cachedNormalEstimator(join(cacheDir, `normals-${RESOLUTION}px-f${faces}-s${estimatorSteps}`), trainSamples, estimatorSteps);
   const estimatorError = evaluateNormalEstimator(estimator, heldOutSamples);
-  log(`normal estimator ${RESOLUTION}²: ${estimatorSteps} steps, held-out mean angle ${estimatorError.meanAngleDeg.toFixed(1)}° on real studio crops (${seconds(phase)} s)`);
+  log(
+    `normal estimator ${RESOLUTION}²: ${estimatorSteps} steps, held-out mean angle ${estimatorError.meanAngleDeg.toFixed(1)}° on real studio crops (${seconds(phase)} s)`,
+  );
 
   // 3. The GAR: initial network (the trainer's seed, before any step) and a short training.
   const setupSeconds = seconds(started);
@@ -138,7 +158,10 @@ async function main(args: string[]): Promise<number> {
     // The floor: FaceMesh on held-out studio crops against their truth landmarks.
     const real = await measureRealSet(realFeatures, judges, config, { crops: heldOutCrops, truthLandmarks: heldOutSamples.map((s) => s.landmarks2d) });
     const results: [string, GeneratorQuality, AppearanceSwap][] = [];
-    for (const [name, generator] of [['initial', initial], [`trained (${steps} steps)`, trainer.generatorEma]] as const) {
+    for (const [name, generator] of [
+      ['initial', initial],
+      [`trained (${steps} steps)`, trainer.generatorEma],
+    ] as const) {
       const quality = await measureGenerator(generator, sampler, realFeatures, judges, config);
       const appearance = appearanceSwap(generator, sampler, estimator, colourSwaps, 2);
       results.push([name, quality, appearance]);
@@ -148,9 +171,15 @@ async function main(args: string[]): Promise<number> {
 
     // 5. Report.
     const out: string[] = [];
-    out.push(`GAR learning check: tiny preset ${RESOLUTION}², ${steps} steps from seed ${seed} on ${faces} studio crops; ${count} renders, ${swaps} swap triplets per generator`);
-    out.push(`normal estimator: ${RESOLUTION}² U-Net trained here (${estimatorSteps} steps), ${estimatorError.meanAngleDeg.toFixed(1)}° mean angle on ${heldout} held-out studio crops`);
-    out.push(`floor (${heldout} held-out studio crops vs their truth): landmark NME inner ${real.landmarks!.nmeInner.toFixed(3)}, all ${real.landmarks!.nmeAll.toFixed(3)}, FaceMesh face score ${real.landmarks!.meanFaceScore.toFixed(2)}, normal angle ${estimatorError.meanAngleDeg.toFixed(1)}°`);
+    out.push(
+      `GAR learning check: tiny preset ${RESOLUTION}², ${steps} steps from seed ${seed} on ${faces} studio crops; ${count} renders, ${swaps} swap triplets per generator`,
+    );
+    out.push(
+      `normal estimator: ${RESOLUTION}² U-Net trained here (${estimatorSteps} steps), ${estimatorError.meanAngleDeg.toFixed(1)}° mean angle on ${heldout} held-out studio crops`,
+    );
+    out.push(
+      `floor (${heldout} held-out studio crops vs their truth): landmark NME inner ${real.landmarks!.nmeInner.toFixed(3)}, all ${real.landmarks!.nmeAll.toFixed(3)}, FaceMesh face score ${real.landmarks!.meanFaceScore.toFixed(2)}, normal angle ${estimatorError.meanAngleDeg.toFixed(1)}°`,
+    );
     out.push('');
     const rows: [string, (q: GeneratorQuality, a: AppearanceSwap) => string][] = [
       ['landmark NME, inner 51 (/ IOD)', (q) => q.landmarks.nmeInner.toFixed(3)],
@@ -176,20 +205,32 @@ async function main(args: string[]): Promise<number> {
       `VERDICT ${label}: trained ${after.toFixed(3)} vs initial ${before.toFixed(3)}, ratio ${(after / before).toFixed(2)} → ${pass ? 'PASS' : 'FAIL'}`;
     const landmarkPass = trained.landmarks.nmeInner < required * init.landmarks.nmeInner;
     const normalPass = trained.normalAngleDeg! < required * init.normalAngleDeg!;
-    out.push(`${verdict('landmark agreement (NME inner / IOD, lower is better)', init.landmarks.nmeInner, trained.landmarks.nmeInner, landmarkPass)} (needs ratio < ${required.toFixed(2)})`);
-    out.push(`${verdict('normal agreement (mean angle °, lower is better)', init.normalAngleDeg!, trained.normalAngleDeg!, normalPass)} (needs ratio < ${required.toFixed(2)})`);
+    out.push(
+      `${verdict('landmark agreement (NME inner / IOD, lower is better)', init.landmarks.nmeInner, trained.landmarks.nmeInner, landmarkPass)} (needs ratio < ${required.toFixed(2)})`,
+    );
+    out.push(
+      `${verdict('normal agreement (mean angle °, lower is better)', init.normalAngleDeg!, trained.normalAngleDeg!, normalPass)} (needs ratio < ${required.toFixed(2)})`,
+    );
     // Shape follows the normal map: the estimated normals of (w, B) lie nearer B's normal map than A's, by a wider
     // margin and more often than at initialisation. (FaceMesh's swap numbers are shown, not judged: an untrained G
     // also scores own < other there, since B's inter-ocular distance, the divisor, differs from A's.)
     const ts = trained.swap!;
     const gap = (x: AppearanceSwap) => x.angleToOtherDeg - x.angleToOwnDeg;
     const shapeFollows = gap(trainedApp) > gap(initApp) && trainedApp.normalsFollowRate > initApp.normalsFollowRate;
-    out.push(`VERDICT shape follows the normal map (swap A → B, same w): estimated normals to B / A ${trainedApp.angleToOwnDeg.toFixed(1)}° / ${trainedApp.angleToOtherDeg.toFixed(1)}°, closer to B in ${percent(trainedApp.normalsFollowRate)} (initial ${initApp.angleToOwnDeg.toFixed(1)}° / ${initApp.angleToOtherDeg.toFixed(1)}°, ${percent(initApp.normalsFollowRate)}); FaceMesh landmarks NME to B / A ${ts.nmeToOwnGeometry.toFixed(3)} / ${ts.nmeToOtherGeometry.toFixed(3)}, closer to B in ${percent(ts.followsGeometryRate)} (initial ${percent(init.swap!.followsGeometryRate)}) → ${shapeFollows ? 'PASS' : 'FAIL'} (informational)`);
+    out.push(
+      `VERDICT shape follows the normal map (swap A → B, same w): estimated normals to B / A ${trainedApp.angleToOwnDeg.toFixed(1)}° / ${trainedApp.angleToOtherDeg.toFixed(1)}°, closer to B in ${percent(trainedApp.normalsFollowRate)} (initial ${initApp.angleToOwnDeg.toFixed(1)}° / ${initApp.angleToOtherDeg.toFixed(1)}°, ${percent(initApp.normalsFollowRate)}); FaceMesh landmarks NME to B / A ${ts.nmeToOwnGeometry.toFixed(3)} / ${ts.nmeToOtherGeometry.toFixed(3)}, closer to B in ${percent(ts.followsGeometryRate)} (initial ${percent(init.swap!.followsGeometryRate)}) → ${shapeFollows ? 'PASS' : 'FAIL'} (informational)`,
+    );
     const keepsAppearance = trainedApp.latentKeepsColourRate >= 0.75 && trainedApp.colourSameLatent < trainedApp.colourOtherLatent;
-    out.push(`VERDICT w keeps appearance (colour distance same w / other w): trained ${trainedApp.colourSameLatent.toFixed(1)} / ${trainedApp.colourOtherLatent.toFixed(1)}, ratio ${(trainedApp.colourSameLatent / trainedApp.colourOtherLatent).toFixed(2)}, same w closer in ${percent(trainedApp.latentKeepsColourRate)} (initial ${(initApp.colourSameLatent / initApp.colourOtherLatent).toFixed(2)}, ${percent(initApp.latentKeepsColourRate)}: an untrained G ignores geometry) → ${keepsAppearance ? 'PASS' : 'FAIL'} (informational)`);
+    out.push(
+      `VERDICT w keeps appearance (colour distance same w / other w): trained ${trainedApp.colourSameLatent.toFixed(1)} / ${trainedApp.colourOtherLatent.toFixed(1)}, ratio ${(trainedApp.colourSameLatent / trainedApp.colourOtherLatent).toFixed(2)}, same w closer in ${percent(trainedApp.latentKeepsColourRate)} (initial ${(initApp.colourSameLatent / initApp.colourOtherLatent).toFixed(2)}, ${percent(initApp.latentKeepsColourRate)}: an untrained G ignores geometry) → ${keepsAppearance ? 'PASS' : 'FAIL'} (informational)`,
+    );
     out.push(`time: data + normal estimator ${setupSeconds} s, GAR training ${trainSeconds} s, measures ${measureSeconds} s, total ${seconds(started)} s`);
     const pass = landmarkPass && normalPass;
-    out.push(pass ? 'RESULT: PASS — the trained generator agrees with the input geometry better than at initialisation' : 'RESULT: FAIL — the trained generator is not clearly better on landmark and normal agreement');
+    out.push(
+      pass
+        ? 'RESULT: PASS — the trained generator agrees with the input geometry better than at initialisation'
+        : 'RESULT: FAIL — the trained generator is not clearly better on landmark and normal agreement',
+    );
     process.stdout.write(out.join('\n') + '\n');
     if (tf.memory().numTensors > 2000) log(`note: ${tf.memory().numTensors} tensors alive at the end`);
     return pass ? EXIT_CODES.ok : CHECK_FAILED;
@@ -202,7 +243,8 @@ const percent = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 /** An RGB −1…1 sample image as an opaque RGBA crop. */
 function sampleToRgba(sample: NormalSample): RgbaImage {
-  const pixels = sample.image.length / 3, side = Math.round(Math.sqrt(pixels));
+  const pixels = sample.image.length / 3,
+    side = Math.round(Math.sqrt(pixels));
   const data = new Uint8ClampedArray(pixels * 4);
   for (let i = 0; i < pixels; i++) {
     for (let c = 0; c < 3; c++) data[4 * i + c] = Math.round((sample.image[3 * i + c] + 1) * 127.5);
@@ -212,22 +254,34 @@ function sampleToRgba(sample: NormalSample): RgbaImage {
 }
 
 /** Studio crops of one stream (seed 0) with their normal maps: rendered once, then read from one float32 file. */
-async function cachedSamples(cacheDir: string, model: Parameters<typeof renderNormalSample>[0], stream: NormalSampleStream, count: number): Promise<NormalSample[]> {
-  const plane = RESOLUTION * RESOLUTION * 3, per = 2 * plane + 136;
+async function cachedSamples(
+  cacheDir: string,
+  model: Parameters<typeof renderNormalSample>[0],
+  stream: NormalSampleStream,
+  count: number,
+): Promise<NormalSample[]> {
+  const plane = RESOLUTION * RESOLUTION * 3,
+    per = 2 * plane + 136;
   const path = join(cacheDir, `samples-${stream}-s0-${RESOLUTION}px-${count}.f32`);
-  const unpack = (values: Float32Array) => Array.from({ length: count }, (_, i) => ({
-    image: values.subarray(i * per, i * per + plane), normalMap: values.subarray(i * per + plane, i * per + 2 * plane), landmarks2d: values.subarray(i * per + 2 * plane, (i + 1) * per),
-  }));
+  const unpack = (values: Float32Array) =>
+    Array.from({ length: count }, (_, i) => ({
+      image: values.subarray(i * per, i * per + plane),
+      normalMap: values.subarray(i * per + plane, i * per + 2 * plane),
+      landmarks2d: values.subarray(i * per + 2 * plane, (i + 1) * per),
+    }));
   try {
     const bytes = await readFile(path);
     if (bytes.byteLength === count * per * 4) return unpack(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
   } catch {
     // Not cached yet: render below.
   }
-  const values = new Float32Array(count * per), phase = Date.now();
+  const values = new Float32Array(count * per),
+    phase = Date.now();
   for (let i = 0; i < count; i++) {
     const sample = renderNormalSample(model, stream, 0, i, RESOLUTION);
-    values.set(sample.image, i * per); values.set(sample.normalMap, i * per + plane); values.set(sample.landmarks2d, i * per + 2 * plane);
+    values.set(sample.image, i * per);
+    values.set(sample.normalMap, i * per + plane);
+    values.set(sample.landmarks2d, i * per + 2 * plane);
     if ((i + 1) % 50 === 0 || i + 1 === count) log(`rendering ${stream} crops: ${i + 1}/${count} (${seconds(phase)} s)`);
   }
   await writeFileAtomic(path, new Uint8Array(values.buffer));
@@ -247,7 +301,12 @@ async function cachedNormalEstimator(dir: string, samples: NormalSample[], steps
       if (s % 200 === 0 || s === steps) log(`normal estimator step ${s}/${steps}: cosine distance ${loss.toFixed(4)} (${seconds(phase)} s)`);
     }
     await makeDirectories(dir);
-    await saveCheckpointFiles(dir, trainer.step, (weightsPath) => encodeNormalEstimatorCheckpoint(trainer, weightsPath, { notes: { command: 'scripts/gar-learning-check.ts' } }), kind);
+    await saveCheckpointFiles(
+      dir,
+      trainer.step,
+      (weightsPath) => encodeNormalEstimatorCheckpoint(trainer, weightsPath, { notes: { command: 'scripts/gar-learning-check.ts' } }),
+      kind,
+    );
     const saved = await readCheckpointFiles(dir, kind);
     return decodeNormalEstimator(saved!.manifest, saved!.weights);
   } finally {
@@ -282,27 +341,43 @@ function appearanceSwap(generator: Generator, sampler: GeometrySampler, estimato
     const other = sampler.sample(random);
     return { identity: g.identity, expression: other.expression, eulerRad: other.eulerRad, ...sampler.frame(g.identity, other.expression, other.eulerRad) };
   });
-  const w = random.normals(count * zDim), w2 = random.normals(count * zDim);
+  const w = random.normals(count * zDim),
+    w2 = random.normals(count * zDim);
   const z = new Float32Array(3 * count * zDim);
-  z.set(w, 0); z.set(w, count * zDim); z.set(w2, 2 * count * zDim);
+  z.set(w, 0);
+  z.set(w, count * zDim);
+  z.set(w2, 2 * count * zDim);
   const geometries = [...a, ...b, ...a];
   const normals = sampler.renderNormalMaps(geometries);
   const images = tf.tidy(() => generator.generate(normals, tf.tensor2d(z, [3 * count, zDim])));
   const masks = normalMapMask(normals);
   const predicted = tf.tidy(() => estimator.predict(images));
   try {
-    const crops = garImagesToRgba(images), maskValues = masks.dataSync();
+    const crops = garImagesToRgba(images),
+      maskValues = masks.dataSync();
     const appearance = crops.map((crop, k) => appearanceVector(crop, maskValues.subarray(k * crop.width * crop.height, (k + 1) * crop.width * crop.height)));
-    const result: AppearanceSwap = { normalsFollowRate: 0, angleToOwnDeg: 0, angleToOtherDeg: 0, colourSameLatent: 0, colourOtherLatent: 0, latentKeepsColourRate: 0 };
+    const result: AppearanceSwap = {
+      normalsFollowRate: 0,
+      angleToOwnDeg: 0,
+      angleToOtherDeg: 0,
+      colourSameLatent: 0,
+      colourOtherLatent: 0,
+      latentKeepsColourRate: 0,
+    };
     for (let k = 0; k < count; k++) {
       const predictedB = tf.slice(predicted, [count + k, 0, 0, 0], [1, -1, -1, -1]);
-      const normalA = tf.slice(normals, [k, 0, 0, 0], [1, -1, -1, -1]), normalB = tf.slice(normals, [count + k, 0, 0, 0], [1, -1, -1, -1]);
-      const toOwn = meanNormalAngleDeg(predictedB, normalB), toOther = meanNormalAngleDeg(predictedB, normalA);
+      const normalA = tf.slice(normals, [k, 0, 0, 0], [1, -1, -1, -1]),
+        normalB = tf.slice(normals, [count + k, 0, 0, 0], [1, -1, -1, -1]);
+      const toOwn = meanNormalAngleDeg(predictedB, normalB),
+        toOther = meanNormalAngleDeg(predictedB, normalA);
       tf.dispose([predictedB, normalA, normalB]);
-      const same = distance(appearance[k], appearance[count + k]), other = distance(appearance[k], appearance[2 * count + k]);
-      result.angleToOwnDeg += toOwn / count; result.angleToOtherDeg += toOther / count;
+      const same = distance(appearance[k], appearance[count + k]),
+        other = distance(appearance[k], appearance[2 * count + k]);
+      result.angleToOwnDeg += toOwn / count;
+      result.angleToOtherDeg += toOther / count;
       result.normalsFollowRate += (toOwn < toOther ? 1 : 0) / count;
-      result.colourSameLatent += same / count; result.colourOtherLatent += other / count;
+      result.colourSameLatent += same / count;
+      result.colourOtherLatent += other / count;
       result.latentKeepsColourRate += (same < other ? 1 : 0) / count;
     }
     return result;
@@ -313,7 +388,8 @@ function appearanceSwap(generator: Generator, sampler: GeometrySampler, estimato
 
 /** [face R, G, B, background R, G, B] means, 0…255. */
 function appearanceVector(crop: RgbaImage, mask: Float32Array | Int32Array | Uint8Array): number[] {
-  const sums = [0, 0, 0, 0, 0, 0], counts = [0, 0];
+  const sums = [0, 0, 0, 0, 0, 0],
+    counts = [0, 0];
   for (let i = 0; i < crop.width * crop.height; i++) {
     const region = mask[i] > 0.5 ? 0 : 1;
     counts[region]++;
@@ -333,7 +409,13 @@ try {
     process.stderr.write(`gar-check: ${error.message}\n`);
     process.exitCode = error.exitCode;
   } else {
-    process.stderr.write(`gar-check: internal error: ${String((error as Error)?.stack ?? error).split('\n').slice(0, 4).join(' | ').slice(0, 600)}\n`);
+    process.stderr.write(
+      `gar-check: internal error: ${String((error as Error)?.stack ?? error)
+        .split('\n')
+        .slice(0, 4)
+        .join(' | ')
+        .slice(0, 600)}\n`,
+    );
     process.exitCode = EXIT_CODES.internal;
   }
 }

@@ -24,7 +24,14 @@ import { renderStudioPhoto, type StudioTruth } from '../src/shading/studio-rende
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
 import { hashSeed } from '../src/common/seeded-random.ts';
 
-const { values } = parseArgs({ options: { regressor: { type: 'string' }, count: { type: 'string', default: '60' }, 'max-yaw': { type: 'string', default: '90' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    regressor: { type: 'string' },
+    count: { type: 'string', default: '60' },
+    'max-yaw': { type: 'string', default: '90' },
+    seed: { type: 'string', default: '1' },
+  },
+});
 if (!values.regressor) throw new Error('--regressor DIR is required');
 await initBackend();
 const { model } = await loadMorphableModel();
@@ -39,25 +46,37 @@ const passMs: number[] = [];
 
 /** Projections [68*2] of `vertices` of the true face into the photo. */
 function project(truth: StudioTruth, vertices: ArrayLike<number>): Float32Array {
-  const points = Float32Array.from(Array.from(vertices).flatMap((v) => [truth.verticesModel[3 * v], truth.verticesModel[3 * v + 1], truth.verticesModel[3 * v + 2]]));
+  const points = Float32Array.from(
+    Array.from(vertices).flatMap((v) => [truth.verticesModel[3 * v], truth.verticesModel[3 * v + 1], truth.verticesModel[3 * v + 2]]),
+  );
   return projectPointsArray(transformPointsArray(points, truth.rotation, truth.translationMm), truth.camera);
 }
 
 function errors(points: Float32Array, truth: Float32Array): { eye: number; box: number } {
-  let sum = 0, minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let sum = 0,
+    minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   const eye = [0, 0, 0, 0];
   for (let k = 0; k < 68; k++) {
     const [x, y] = [truth[2 * k], truth[2 * k + 1]];
     sum += Math.hypot(points[2 * k] - x, points[2 * k + 1] - y);
     [minX, maxX, minY, maxY] = [Math.min(minX, x), Math.max(maxX, x), Math.min(minY, y), Math.max(maxY, y)];
-    if (k >= 36 && k < 48) { eye[k < 42 ? 0 : 2] += x / 6; eye[k < 42 ? 1 : 3] += y / 6; }
+    if (k >= 36 && k < 48) {
+      eye[k < 42 ? 0 : 2] += x / 6;
+      eye[k < 42 ? 1 : 3] += y / 6;
+    }
   }
   return { eye: sum / 68 / Math.hypot(eye[2] - eye[0], eye[3] - eye[1]), box: sum / 68 / Math.sqrt((maxX - minX) * (maxY - minY)) };
 }
 
 const count = Number(values.count);
 for (let i = 0; i < count; i++) {
-  const render = renderStudioPhoto(model, sampleStudioScene(model, hashSeed('landmark-regressor-nme', Number(values.seed), i), { maxYawDeg: Number(values['max-yaw']) }));
+  const render = renderStudioPhoto(
+    model,
+    sampleStudioScene(model, hashSeed('landmark-regressor-nme', Number(values.seed), i), { maxYawDeg: Number(values['max-yaw']) }),
+  );
   const bin = BINS.findIndex((edge, b) => b > 0 && Math.abs(render.truth.anglesDeg[1]) < edge) - 1;
   seen[bin].all++;
   const face = (await detector.detect(render.image))[0];
@@ -70,18 +89,30 @@ for (let i = 0; i < count; i++) {
   const twice = regressLandmarks(regressor, render.image, once.subarray(0, 136), 1).landmarks;
   passMs.push(performance.now() - started);
   const own = project(render.truth, landmarkVertices);
-  [[face.landmarks68, project(render.truth, DETECTOR_LANDMARK_VERTICES)], [once, own], [twice, own]].forEach(([points, truth], r) => {
+  [
+    [face.landmarks68, project(render.truth, DETECTOR_LANDMARK_VERTICES)],
+    [once, own],
+    [twice, own],
+  ].forEach(([points, truth], r) => {
     const e = errors(points, truth);
-    sums[r][bin].eye += e.eye; sums[r][bin].box += e.box; sums[r][bin].n++;
+    sums[r][bin].eye += e.eye;
+    sums[r][bin].box += e.box;
+    sums[r][bin].n++;
   });
 }
-const cell = (s: { eye: number; box: number; n: number }) => (s.n ? `${(100 * s.eye / s.n).toFixed(2)} / ${(100 * s.box / s.n).toFixed(2)}` : '-').padEnd(15);
+const cell = (s: { eye: number; box: number; n: number }) =>
+  (s.n ? `${((100 * s.eye) / s.n).toFixed(2)} / ${((100 * s.box) / s.n).toFixed(2)}` : '-').padEnd(15);
 console.log(`${count} studio renders (|yaw| ≤ ${values['max-yaw']}°), regressor ${values.regressor}`);
-console.log(`${'|yaw| bin'.padEnd(14)}${BINS.slice(1).map((edge, b) => `${BINS[b]}–${Math.round(edge)}°`.padEnd(15)).join('')}`);
+console.log(
+  `${'|yaw| bin'.padEnd(14)}${BINS.slice(1)
+    .map((edge, b) => `${BINS[b]}–${Math.round(edge)}°`.padEnd(15))
+    .join('')}`,
+);
 console.log(`${'detected'.padEnd(14)}${seen.map((s) => `${s.found}/${s.all}`.padEnd(15)).join('')}`);
 rows.forEach((name, r) => console.log(`${name.padEnd(14)}${sums[r].map(cell).join('')}`));
-console.log('NME %: over the eye-centre distance / over sqrt(w·h) of the landmark box, each vs the vertices that row\'s fit pairs its points with');
+console.log("NME %: over the eye-centre distance / over sqrt(w·h) of the landmark box, each vs the vertices that row's fit pairs its points with");
 passMs.sort((a, b) => a - b);
-if (passMs.length) console.log(`regressor: median ${passMs[Math.floor(passMs.length / 2)].toFixed(0)} ms per pass (crop cut, forward, mapping) over ${passMs.length} passes`);
+if (passMs.length)
+  console.log(`regressor: median ${passMs[Math.floor(passMs.length / 2)].toFixed(0)} ms per pass (crop cut, forward, mapping) over ${passMs.length} passes`);
 regressor.dispose();
 detector.dispose();

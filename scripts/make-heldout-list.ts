@@ -9,11 +9,19 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { faces: { type: 'string', default: resolve('../shared/faces') }, out: { type: 'string', default: 'data/heldout-real-faces.txt' }, count: { type: 'string', default: '500' } } });
+const { values } = parseArgs({
+  options: {
+    faces: { type: 'string', default: resolve('../shared/faces') },
+    out: { type: 'string', default: 'data/heldout-real-faces.txt' },
+    count: { type: 'string', default: '500' },
+  },
+});
 const perSet = Number(values.count);
 const rank = (name: string) => createHash('sha256').update(`heldout:${name}`).digest('hex');
 
-const lfwFiles = readdirSync(join(values.faces!, 'lfw')).filter((f) => f.endsWith('.jpg')).sort();
+const lfwFiles = readdirSync(join(values.faces!, 'lfw'))
+  .filter((f) => f.endsWith('.jpg'))
+  .sort();
 const byPerson = new Map<string, string[]>();
 for (const file of lfwFiles) {
   const person = file.replace(/_\d{4}\.jpg$/, '');
@@ -26,7 +34,11 @@ for (const person of people) {
   if (lfw.length >= perSet) break;
   lfw.push(...byPerson.get(person)!.map((f) => `lfw/${f}`));
 }
-const utk = readdirSync(join(values.faces!, 'utkface')).filter((f) => f.endsWith('.jpg')).sort((a, b) => rank(a).localeCompare(rank(b))).slice(0, perSet).map((f) => `utkface/${f}`);
+const utk = readdirSync(join(values.faces!, 'utkface'))
+  .filter((f) => f.endsWith('.jpg'))
+  .sort((a, b) => rank(a).localeCompare(rank(b)))
+  .slice(0, perSet)
+  .map((f) => `utkface/${f}`);
 const lines = [
   '# Real face photos held out from GAR and encoder training (paths relative to the faces folder).',
   `# Made by scripts/make-heldout-list.ts: ${lfw.length} LFW photos of ${new Set(lfw.map((f) => f.replace(/_\d{4}\.jpg$/, ''))).size} people (every photo of each), ${utk.length} UTKFace photos.`,

@@ -81,10 +81,17 @@ export function findChromium() {
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');
 const named = args.filter((arg) => !arg.startsWith('--'));
-let files = named.length > 0 ? named : readdirSync(join(root, 'test'), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .flatMap((dir) => readdirSync(join(root, 'test', dir.name)).filter((name) => name.endsWith('.test.ts')).map((name) => `test/${dir.name}/${name}`))
-  .sort();
+let files =
+  named.length > 0
+    ? named
+    : readdirSync(join(root, 'test'), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .flatMap((dir) =>
+          readdirSync(join(root, 'test', dir.name))
+            .filter((name) => name.endsWith('.test.ts'))
+            .map((name) => `test/${dir.name}/${name}`),
+        )
+        .sort();
 const stale = SLOW_TESTS.filter((file) => !existsSync(join(root, file)));
 if (stale.length > 0) {
   process.stderr.write(`scripts/run-tests.mjs: SLOW_TESTS names files that do not exist: ${stale.join(', ')}\n`);

@@ -23,23 +23,40 @@ import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/mo
 import { renderStudioPhoto, type StudioRender } from '../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
 
-const { values } = parseArgs({ options: {
-  persons: { type: 'string', default: '8' }, photos: { type: 'string', default: '4' }, seed: { type: 'string', default: '1' },
-  renderer: { type: 'string', default: 'graphics' }, json: { type: 'boolean', default: false },
-} });
-const persons = Number(values.persons), photos = Number(values.photos), seed = Number(values.seed);
+const { values } = parseArgs({
+  options: {
+    persons: { type: 'string', default: '8' },
+    photos: { type: 'string', default: '4' },
+    seed: { type: 'string', default: '1' },
+    renderer: { type: 'string', default: 'graphics' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const persons = Number(values.persons),
+  photos = Number(values.photos),
+  seed = Number(values.seed);
 const renderer = values.renderer as 'graphics' | 'gar';
 if (!(persons >= 2 && photos >= 2) || !['graphics', 'gar'].includes(renderer)) throw new Error('--persons and --photos ≥ 2; --renderer graphics or gar');
 
 const resources = await loadReconstructorResources({ renderer });
 const model: MorphableModel = resources.model;
 const reconstructor = await Reconstructor.create(resources);
-const median = (values: Float64Array) => { const s = Float64Array.from(values).sort(); return s[Math.floor(s.length / 2)]; };
+const median = (values: Float64Array) => {
+  const s = Float64Array.from(values).sort();
+  return s[Math.floor(s.length / 2)];
+};
 const neutralExpression = new Float32Array(model.expressionNames.length);
 const neutralOf = (identity: ArrayLike<number>) => evaluateMorphableModel(model, identity, neutralExpression);
 const topModes = modesByGeometricEffect(model).slice(0, 20);
 
-interface Row { posed: number[]; posedMeanFace: number[]; identity: number[]; identityMeanFace: number[]; fitted: Float32Array[]; truths: Float32Array[] }
+interface Row {
+  posed: number[];
+  posedMeanFace: number[];
+  identity: number[];
+  identityMeanFace: number[];
+  fitted: Float32Array[];
+  truths: Float32Array[];
+}
 const rows: Record<'alone' | 'joint', Row> = {
   alone: { posed: [], posedMeanFace: [], identity: [], identityMeanFace: [], fitted: [], truths: [] },
   joint: { posed: [], posedMeanFace: [], identity: [], identityMeanFace: [], fitted: [], truths: [] },
@@ -66,7 +83,8 @@ for (let person = 0; person < persons; person++) {
   for (const render of renders) alone.push(await reconstructor.reconstruct(render.image, options).catch(() => undefined));
   const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, photos, options);
   renders.forEach((render, i) => {
-    const a = alone[i], j = joint.photos[i];
+    const a = alone[i],
+      j = joint.photos[i];
     if (!a || !('reconstruction' in j)) return; // both rows score the same photos
     score(rows.alone, render, a.faces[0].vertices, a.faces[0].identity);
     score(rows.joint, render, j.reconstruction.faces[0].vertices, j.reconstruction.faces[0].identity);
@@ -75,25 +93,49 @@ for (let person = 0; person < persons; person++) {
 }
 
 function correlation(a: number[], b: number[]): number {
-  const n = a.length, ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < n; i++) { ab += (a[i] - ma) * (b[i] - mb); aa += (a[i] - ma) ** 2; bb += (b[i] - mb) ** 2; }
+  const n = a.length,
+    ma = a.reduce((s, v) => s + v, 0) / n,
+    mb = b.reduce((s, v) => s + v, 0) / n;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < n; i++) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-const summary = Object.fromEntries(Object.entries(rows).map(([name, row]) => [name, {
-  photos: row.posed.length,
-  posedMm: mean(row.posed), posedRatioToMeanFace: mean(row.posed) / mean(row.posedMeanFace),
-  identityMm: mean(row.identity), identityRatioToMeanShape: mean(row.identity) / mean(row.identityMeanFace),
-  identityCorrelationTop20: mean(topModes.map((k) => correlation(row.fitted.map((f) => f[k]), row.truths.map((t) => t[k])))),
-}]));
+const summary = Object.fromEntries(
+  Object.entries(rows).map(([name, row]) => [
+    name,
+    {
+      photos: row.posed.length,
+      posedMm: mean(row.posed),
+      posedRatioToMeanFace: mean(row.posed) / mean(row.posedMeanFace),
+      identityMm: mean(row.identity),
+      identityRatioToMeanShape: mean(row.identity) / mean(row.identityMeanFace),
+      identityCorrelationTop20: mean(
+        topModes.map((k) =>
+          correlation(
+            row.fitted.map((f) => f[k]),
+            row.truths.map((t) => t[k]),
+          ),
+        ),
+      ),
+    },
+  ]),
+);
 if (values.json) {
   process.stdout.write(`${JSON.stringify({ persons, photosPerPerson: photos, seed, renderer, rows: summary })}\n`);
 } else {
   console.log(`${persons} persons × ${photos} studio photos (seed ${seed}), ${renderer} path; means over the ${summary.alone.photos} photos both rows fitted`);
   console.log('row    posed mm  × mean face  identity mm  × mean shape  id r top20');
   for (const [name, s] of Object.entries(summary)) {
-    console.log(`${name.padEnd(7)}${s.posedMm.toFixed(2).padStart(8)}${s.posedRatioToMeanFace.toFixed(3).padStart(13)}${s.identityMm.toFixed(2).padStart(13)}${s.identityRatioToMeanShape.toFixed(3).padStart(14)}${s.identityCorrelationTop20.toFixed(2).padStart(12)}`);
+    console.log(
+      `${name.padEnd(7)}${s.posedMm.toFixed(2).padStart(8)}${s.posedRatioToMeanFace.toFixed(3).padStart(13)}${s.identityMm.toFixed(2).padStart(13)}${s.identityRatioToMeanShape.toFixed(3).padStart(14)}${s.identityCorrelationTop20.toFixed(2).padStart(12)}`,
+    );
   }
 }
 reconstructor.dispose();

@@ -14,7 +14,10 @@ import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 import { evaluateMorphableModel } from '../src/morphable/morphable-model.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../src/geometry/similarity-alignment.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'min-photos': { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'min-photos': { type: 'string', default: '2' }, json: { type: 'boolean', default: false } },
+});
 if (positionals.length !== 1) {
   process.stderr.write('usage: node --import tsx scripts/same-person-consistency.ts RECONSTRUCT_OUT_DIR [--min-photos N] [--json]\n');
   process.exit(2);
@@ -24,7 +27,11 @@ const minPhotos = Number(values['min-photos']);
 const { model } = await loadMorphableModel({});
 const faceVertices = 9409;
 
-interface Entry { person: string; stem: string; shape: Float64Array }
+interface Entry {
+  person: string;
+  stem: string;
+  shape: Float64Array;
+}
 const entries: Entry[] = [];
 for (const file of (await readdir(outDir)).filter((f) => f.endsWith('.json')).sort()) {
   const json = JSON.parse(await readFile(join(outDir, file), 'utf8')) as { identity?: number[] };
@@ -46,22 +53,33 @@ if (kept.length < 4) {
 function shapeDistanceMm(a: Float64Array, b: Float64Array): number {
   const aligned = applySimilarityTransform(a, estimateSimilarityTransform(a, b));
   const distances = new Float64Array(faceVertices);
-  for (let v = 0; v < faceVertices; v++) distances[v] = Math.hypot(aligned[3 * v] - b[3 * v], aligned[3 * v + 1] - b[3 * v + 1], aligned[3 * v + 2] - b[3 * v + 2]);
+  for (let v = 0; v < faceVertices; v++)
+    distances[v] = Math.hypot(aligned[3 * v] - b[3 * v], aligned[3 * v + 1] - b[3 * v + 1], aligned[3 * v + 2] - b[3 * v + 2]);
   distances.sort();
   return distances[faceVertices >> 1];
 }
 
 const n = kept.length;
 const distance = new Float64Array(n * n);
-let same = 0, sameCount = 0, other = 0, otherCount = 0;
+let same = 0,
+  sameCount = 0,
+  other = 0,
+  otherCount = 0;
 for (let i = 0; i < n; i++) {
   for (let j = i + 1; j < n; j++) {
     const d = shapeDistanceMm(kept[i].shape, kept[j].shape);
     distance[i * n + j] = distance[j * n + i] = d;
-    if (kept[i].person === kept[j].person) { same += d; sameCount++; } else { other += d; otherCount++; }
+    if (kept[i].person === kept[j].person) {
+      same += d;
+      sameCount++;
+    } else {
+      other += d;
+      otherCount++;
+    }
   }
 }
-let nearestSame = 0, chance = 0;
+let nearestSame = 0,
+  chance = 0;
 for (let i = 0; i < n; i++) {
   let best = -1;
   for (let j = 0; j < n; j++) if (j !== i && (best < 0 || distance[i * n + j] < distance[i * n + best])) best = j;
@@ -69,13 +87,21 @@ for (let i = 0; i < n; i++) {
   chance += (counts.get(kept[i].person)! - 1) / (n - 1);
 }
 const result = {
-  reconstructions: n, people: new Set(kept.map((e) => e.person)).size,
-  samePersonMm: same / sameCount, otherPersonMm: other / otherCount, ratio: (same / sameCount) / (other / otherCount),
-  nearestIsSamePerson: nearestSame / n, chance: chance / n,
+  reconstructions: n,
+  people: new Set(kept.map((e) => e.person)).size,
+  samePersonMm: same / sameCount,
+  otherPersonMm: other / otherCount,
+  ratio: same / sameCount / (other / otherCount),
+  nearestIsSamePerson: nearestSame / n,
+  chance: chance / n,
 };
 if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   process.stdout.write(`${result.reconstructions} reconstructions of ${result.people} people (≥ ${minPhotos} photos each)\n`);
-  process.stdout.write(`identity shape distance: same person ${result.samePersonMm.toFixed(3)} mm, other people ${result.otherPersonMm.toFixed(3)} mm, ratio ${result.ratio.toFixed(3)}\n`);
-  process.stdout.write(`nearest other reconstruction is the same person: ${(100 * result.nearestIsSamePerson).toFixed(1)} % (chance ${(100 * result.chance).toFixed(1)} %)\n`);
+  process.stdout.write(
+    `identity shape distance: same person ${result.samePersonMm.toFixed(3)} mm, other people ${result.otherPersonMm.toFixed(3)} mm, ratio ${result.ratio.toFixed(3)}\n`,
+  );
+  process.stdout.write(
+    `nearest other reconstruction is the same person: ${(100 * result.nearestIsSamePerson).toFixed(1)} % (chance ${(100 * result.chance).toFixed(1)} %)\n`,
+  );
 }

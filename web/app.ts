@@ -25,12 +25,20 @@ const SLOW_SLACK_MS = 5000;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const messageBox = $('message');
-const state = (value: string) => { document.body.dataset.state = value; };
+const state = (value: string) => {
+  document.body.dataset.state = value;
+};
 
 /** What the page exposes for scripts and tests: the last result's JSON, the last error, the backend choice, live stats. */
 const exposed: {
-  result?: Record<string, unknown>; error?: string; meshVertexCount?: number; timingsMs?: Record<string, number>;
-  backend?: Omit<ReadyResponse, 'triangles'>; estimate?: { landmarkErrorPercent: number; shownAfterMs: number }; slowOffer?: string; live?: LiveStats;
+  result?: Record<string, unknown>;
+  error?: string;
+  meshVertexCount?: number;
+  timingsMs?: Record<string, number>;
+  backend?: Omit<ReadyResponse, 'triangles'>;
+  estimate?: { landmarkErrorPercent: number; shownAfterMs: number };
+  slowOffer?: string;
+  live?: LiveStats;
 } = {};
 (globalThis as unknown as { facegar: typeof exposed }).facegar = exposed;
 
@@ -39,7 +47,10 @@ function showMessage(text: string, kind: 'error' | 'info'): void {
   messageBox.className = kind;
   if (kind === 'error') exposed.error = text;
 }
-function clearMessage(): void { messageBox.className = ''; messageBox.textContent = ''; }
+function clearMessage(): void {
+  messageBox.className = '';
+  messageBox.textContent = '';
+}
 
 function setProgress(stage: ProgressStage | 'model', fraction: number): void {
   const bar = document.getElementById(`p-${stage}`) as HTMLProgressElement | null;
@@ -76,21 +87,38 @@ async function start(): Promise<void> {
   state('loading');
   try {
     setProgress('model', 0.1);
-    const status = (text: string) => { $('model-status').textContent = text; };
+    const status = (text: string) => {
+      $('model-status').textContent = text;
+    };
     const { bytes, fromCache } = await loadCompactModelBytes(modelUrl, status);
     setProgress('model', 0.4);
     const detectorBase = new URL('detector/', location.href).href;
     const [blazeface, facemesh] = await Promise.all([loadGraphModelBytes(detectorBase, 'blazeface'), loadGraphModelBytes(detectorBase, 'facemesh')]);
     // The GAR path's networks are optional: without them the graphics path still runs.
     let networkProblem: string | undefined;
-    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status)
-      .catch((error: Error) => { networkProblem = error.message; return { files: undefined, list: {} as NetworkList, fromCache: false }; });
+    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status).catch((error: Error) => {
+      networkProblem = error.message;
+      return { files: undefined, list: {} as NetworkList, fromCache: false };
+    });
     setProgress('model', 0.7);
-    client = new WorkerClient(new URL('worker.js', location.href), {
-      type: 'init', wasmPath: new URL('wasm/', location.href).href, modelBytes: bytes, detector: { blazeface, facemesh }, networks: networks.files,
-    }, onWorkerEvent, (message) => { state('error'); showMessage(message, 'error'); });
+    client = new WorkerClient(
+      new URL('worker.js', location.href),
+      {
+        type: 'init',
+        wasmPath: new URL('wasm/', location.href).href,
+        modelBytes: bytes,
+        detector: { blazeface, facemesh },
+        networks: networks.files,
+      },
+      onWorkerEvent,
+      (message) => {
+        state('error');
+        showMessage(message, 'error');
+      },
+    );
     await startWorker(params.get('backend') ?? undefined);
-    for (const option of modeSelect.options) if (option.value.startsWith('gar:')) option.disabled = !ready!.gar || (option.value === 'gar:instant' && !ready!.encoder);
+    for (const option of modeSelect.options)
+      if (option.value.startsWith('gar:')) option.disabled = !ready!.gar || (option.value === 'gar:instant' && !ready!.encoder);
     modeSelect.value = initialMode(networks.list.defaultRenderer, ready!.gar && ready!.encoder);
     if (modeSelect.selectedIndex < 0 || modeSelect.selectedOptions[0]?.disabled) modeSelect.value = 'graphics';
     showStagesFor(photoSettings());
@@ -121,20 +149,28 @@ async function startWorker(backend?: string): Promise<void> {
 }
 
 function onWorkerEvent(event: Extract<WorkerResponse, { type: 'progress' | 'estimate' }>): void {
-  if (event.type === 'progress') { setProgress(event.stage, event.fraction); return; }
+  if (event.type === 'progress') {
+    setProgress(event.stage, event.fraction);
+    return;
+  }
   // The encoder's estimate: shown at once while the refinement runs.
   drawImage($('render-canvas'), toImageData(event.overlay));
   fitRenderToPhoto();
-  showGarComparison(event.garComparison, 'aligned crop · the GAR\'s render of the encoder\'s estimate');
+  showGarComparison(event.garComparison, "aligned crop · the GAR's render of the encoder's estimate");
   void viewer.show(event.glb);
   exposed.estimate = { landmarkErrorPercent: event.landmarkErrorPercent, shownAfterMs: Math.round(performance.now() - photoStartedMs) };
-  $('summary').textContent = `the encoder's estimate (${Math.round(event.encodeMs)} ms): landmark error ${event.landmarkErrorPercent.toFixed(1)} % of the eye distance${photoSettings().preset === 'instant' ? '' : ' · refining…'}`;
+  $('summary').textContent =
+    `the encoder's estimate (${Math.round(event.encodeMs)} ms): landmark error ${event.landmarkErrorPercent.toFixed(1)} % of the eye distance${photoSettings().preset === 'instant' ? '' : ' · refining…'}`;
 }
 
 // ---- a photo ----
 /** Decode a file to RGBA in the page (EXIF orientation applied by the browser), downscaled for fitting. */
-async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData; scale: number; originalSize: { width: number; height: number }; exifFocalPx?: number }> {
-  if (blob.size > MAX_FILE_BYTES) throw new Error(`${name}: the file is ${(blob.size / 1e6).toFixed(0)} MB; photos up to ${MAX_FILE_BYTES / 1e6} MB are accepted.`);
+async function decodePhoto(
+  blob: Blob,
+  name: string,
+): Promise<{ image: ImageData; scale: number; originalSize: { width: number; height: number }; exifFocalPx?: number }> {
+  if (blob.size > MAX_FILE_BYTES)
+    throw new Error(`${name}: the file is ${(blob.size / 1e6).toFixed(0)} MB; photos up to ${MAX_FILE_BYTES / 1e6} MB are accepted.`);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob);
@@ -142,9 +178,13 @@ async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData
     throw new Error(`${name}: not an image the browser can decode (JPEG, PNG, WebP, …).`);
   }
   const { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) { bitmap.close(); throw new Error(`${name}: the photo is ${width}×${height} pixels; at most ${MAX_PIXELS / 1e6} megapixels are accepted.`); }
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new Error(`${name}: the photo is ${width}×${height} pixels; at most ${MAX_PIXELS / 1e6} megapixels are accepted.`);
+  }
   const scale = Math.min(1, MAX_FIT_SIDE_PX / Math.max(width, height));
-  const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
+  const w = Math.max(1, Math.round(width * scale)),
+    h = Math.max(1, Math.round(height * scale));
   const canvas = new OffscreenCanvas(w, h);
   const context = canvas.getContext('2d')!;
   context.imageSmoothingQuality = 'high';
@@ -157,8 +197,14 @@ async function decodePhoto(blob: Blob, name: string): Promise<{ image: ImageData
 }
 
 async function reconstructBlob(blob: Blob, name: string): Promise<void> {
-  if (!ready || !client) { showMessage('The models are not loaded yet (see the message above or wait a moment).', 'error'); return; }
-  if (busy) { showMessage('Still working on the previous photo.', 'info'); return; }
+  if (!ready || !client) {
+    showMessage('The models are not loaded yet (see the message above or wait a moment).', 'error');
+    return;
+  }
+  if (busy) {
+    showMessage('Still working on the previous photo.', 'info');
+    return;
+  }
   busy = true;
   if (live.running) await stopLive();
   current = { blob, name };
@@ -172,12 +218,22 @@ async function reconstructBlob(blob: Blob, name: string): Promise<void> {
   const watch = watchForSlowPhoto(settings);
   try {
     const { image, scale, originalSize, exifFocalPx } = await decodePhoto(blob, name);
-    if (scale < 1) showMessage(`${name}: ${originalSize.width}×${originalSize.height} px, fitted at ${image.width}×${image.height}; results are in the original pixels.`, 'info');
+    if (scale < 1)
+      showMessage(
+        `${name}: ${originalSize.width}×${originalSize.height} px, fitted at ${image.width}×${image.height}; results are in the original pixels.`,
+        'info',
+      );
     drawImage($('photo-canvas'), image);
     const rgba = { width: image.width, height: image.height, data: image.data };
-    const response = await client.ask({ type: 'reconstruct', image: rgba, scale, originalSize, name, settings: { ...settings, knownFocalPx: exifFocalPx } }, [image.data.buffer]);
+    const response = await client.ask({ type: 'reconstruct', image: rgba, scale, originalSize, name, settings: { ...settings, knownFocalPx: exifFocalPx } }, [
+      image.data.buffer,
+    ]);
     if (response.type === 'error') {
-      throw new Error(response.code === 'no_face' || /no face/i.test(response.message) ? `${name}: no face found in this photo. Try a photo where the face is visible and at least ~80 px wide.` : `${name}: ${response.message}`);
+      throw new Error(
+        response.code === 'no_face' || /no face/i.test(response.message)
+          ? `${name}: no face found in this photo. Try a photo where the face is visible and at least ~80 px wide.`
+          : `${name}: ${response.message}`,
+      );
     }
     if (response.type !== 'result') throw new Error('unexpected worker reply');
     clearInterval(watch);
@@ -209,7 +265,10 @@ function watchForSlowPhoto(settings: PhotoSettings): ReturnType<typeof setInterv
     const seconds = (ms: number) => `${Math.max(1, Math.round(ms / 1000))} s`;
     if (ready?.backend === 'wasm') {
       exposed.slowOffer = 'busy';
-      showMessage(`This photo has taken ${seconds(elapsedMs)}; about ${seconds(expectedMs)} was expected here. The device may be busy, or pick a faster fit above.`, 'info');
+      showMessage(
+        `This photo has taken ${seconds(elapsedMs)}; about ${seconds(expectedMs)} was expected here. The device may be busy, or pick a faster fit above.`,
+        'info',
+      );
       return;
     }
     exposed.slowOffer = 'switch';
@@ -250,10 +309,14 @@ async function showResult(result: Extract<WorkerResponse, { type: 'result' }>, p
   exposed.meshVertexCount = vertexCount;
   exposed.timingsMs = { ...timings, photoToMesh: Math.round(photoToMeshMs) };
   const fitText = settings.renderer === 'gar' ? `GAR path, preset ${settings.preset}` : 'graphics path';
-  const stageText = ['encode', 'landmarks', 'refine'].filter((k) => timings[k] !== undefined).map((k) => `${k} ${Math.round(timings[k])} ms`).join(', ');
-  $('summary').textContent = `${fitText} on ${ready?.backend}: landmark error ${json.landmarkErrorPx} px (${(100 * (json.landmarkErrorPx as number) / (json.interOcularPx as number)).toFixed(1)} % of the eye distance) · `
-    + `yaw ${pose.anglesDeg.yaw.toFixed(0)}°, pitch ${pose.anglesDeg.pitch.toFixed(0)}° · texture: ${(100 * result.coverage.photo).toFixed(0)} % seen, ${(100 * result.coverage.mirror).toFixed(0)} % mirrored · `
-    + `times: detect ${Math.round(timings.detect)} ms, fit ${Math.round(timings.fit)} ms${stageText ? ` (${stageText})` : ''}, texture ${Math.round(timings.texture)} ms, photo to mesh ${Math.round(photoToMeshMs)} ms`;
+  const stageText = ['encode', 'landmarks', 'refine']
+    .filter((k) => timings[k] !== undefined)
+    .map((k) => `${k} ${Math.round(timings[k])} ms`)
+    .join(', ');
+  $('summary').textContent =
+    `${fitText} on ${ready?.backend}: landmark error ${json.landmarkErrorPx} px (${((100 * (json.landmarkErrorPx as number)) / (json.interOcularPx as number)).toFixed(1)} % of the eye distance) · ` +
+    `yaw ${pose.anglesDeg.yaw.toFixed(0)}°, pitch ${pose.anglesDeg.pitch.toFixed(0)}° · texture: ${(100 * result.coverage.photo).toFixed(0)} % seen, ${(100 * result.coverage.mirror).toFixed(0)} % mirrored · ` +
+    `times: detect ${Math.round(timings.detect)} ms, fit ${Math.round(timings.fit)} ms${stageText ? ` (${stageText})` : ''}, texture ${Math.round(timings.texture)} ms, photo to mesh ${Math.round(photoToMeshMs)} ms`;
   const downloads = $('downloads');
   downloads.replaceChildren();
   const link = (name: string, data: BlobPart, type: string, id: string) => {
@@ -273,7 +336,11 @@ async function showResult(result: Extract<WorkerResponse, { type: 'result' }>, p
 
 /** Forget the previous photo's result, so a failure never shows beside another photo's mesh and downloads. */
 function clearResult(): void {
-  for (const id of ['photo-canvas', 'render-canvas', 'gar-canvas']) { const canvas = $<HTMLCanvasElement>(id); canvas.width = 0; canvas.height = 0; }
+  for (const id of ['photo-canvas', 'render-canvas', 'gar-canvas']) {
+    const canvas = $<HTMLCanvasElement>(id);
+    canvas.width = 0;
+    canvas.height = 0;
+  }
   $('gar-panel').classList.remove('shown');
   viewer.clear();
   $('summary').textContent = '';
@@ -302,7 +369,8 @@ function drawImage(canvas: HTMLCanvasElement, image: ImageData): void {
 }
 
 function fitRenderToPhoto(): void {
-  const photo = $<HTMLCanvasElement>('photo-canvas'), render = $<HTMLCanvasElement>('render-canvas');
+  const photo = $<HTMLCanvasElement>('photo-canvas'),
+    render = $<HTMLCanvasElement>('render-canvas');
   render.style.width = `${photo.clientWidth}px`;
   render.style.height = `${photo.clientHeight}px`;
   applyBlend();
@@ -322,9 +390,14 @@ async function startCamera(): Promise<MediaStream | undefined> {
     return stream;
   } catch (error) {
     const name = (error as Error).name;
-    showMessage(name === 'NotAllowedError' ? 'The webcam was denied: allow camera access for this page, or pick a photo instead.'
-      : name === 'NotFoundError' ? 'No webcam found: pick a photo instead.'
-        : `The webcam could not be started: ${(error as Error).message}`, 'error');
+    showMessage(
+      name === 'NotAllowedError'
+        ? 'The webcam was denied: allow camera access for this page, or pick a photo instead.'
+        : name === 'NotFoundError'
+          ? 'No webcam found: pick a photo instead.'
+          : `The webcam could not be started: ${(error as Error).message}`,
+      'error',
+    );
     return undefined;
   }
 }
@@ -339,16 +412,31 @@ const live = new LiveMode({
   onFrame: (stats) => {
     exposed.live = stats;
     const last = stats.last;
-    $('live-stats').textContent = `live: ${stats.fps.toFixed(1)} frames/s on ${ready?.backend} · ${stats.framesWithFace}/${stats.frames} frames with a face`
-      + (last ? ` · identity from ${last.identityFrames} frames · landmark error ${last.landmarkErrorPercent.toFixed(1)} % · per frame: detect ${Math.round(last.timingsMs.detect)} ms, encoder ${Math.round(last.timingsMs.encode)} ms, landmark steps ${Math.round(last.timingsMs.landmarks)} ms` : '');
+    $('live-stats').textContent =
+      `live: ${stats.fps.toFixed(1)} frames/s on ${ready?.backend} · ${stats.framesWithFace}/${stats.frames} frames with a face` +
+      (last
+        ? ` · identity from ${last.identityFrames} frames · landmark error ${last.landmarkErrorPercent.toFixed(1)} % · per frame: detect ${Math.round(last.timingsMs.detect)} ms, encoder ${Math.round(last.timingsMs.encode)} ms, landmark steps ${Math.round(last.timingsMs.landmarks)} ms`
+        : '');
   },
-  onError: (message) => { showMessage(message, 'error'); void stopLive(); },
+  onError: (message) => {
+    showMessage(message, 'error');
+    void stopLive();
+  },
 });
 
 async function startLive(): Promise<void> {
-  if (!ready || !client) { showMessage('The models are not loaded yet (see the message above or wait a moment).', 'error'); return; }
-  if (busy) { showMessage('Still working on the previous photo.', 'info'); return; }
-  if (!ready.encoder) { showMessage('Live mode needs the GAR path\'s encoder, which the server does not offer.', 'error'); return; }
+  if (!ready || !client) {
+    showMessage('The models are not loaded yet (see the message above or wait a moment).', 'error');
+    return;
+  }
+  if (busy) {
+    showMessage('Still working on the previous photo.', 'info');
+    return;
+  }
+  if (!ready.encoder) {
+    showMessage("Live mode needs the GAR path's encoder, which the server does not offer.", 'error');
+    return;
+  }
   const camera = await startCamera();
   if (!camera) return;
   clearResult();
@@ -380,7 +468,10 @@ $<HTMLInputElement>('file').addEventListener('change', (event) => {
   if (file) void reconstructBlob(file, file.name);
 });
 const drop = $('drop');
-drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('over');
+});
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (event) => {
   event.preventDefault();
@@ -404,6 +495,8 @@ $('capture').addEventListener('click', async () => {
   void reconstructBlob(await canvas.convertToBlob({ type: 'image/png' }), 'webcam.png');
 });
 $('live').addEventListener('click', () => void (live.running ? stopLive() : startLive()));
-window.addEventListener('unhandledrejection', (event) => showMessage(`Unexpected error: ${String((event.reason as Error)?.message ?? event.reason).split('\n')[0]}`, 'error'));
+window.addEventListener('unhandledrejection', (event) =>
+  showMessage(`Unexpected error: ${String((event.reason as Error)?.message ?? event.reason).split('\n')[0]}`, 'error'),
+);
 
 void start();

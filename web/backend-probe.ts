@@ -85,23 +85,24 @@ function shortRenderer(name: string): string {
  * (the least disturbed by other work on the machine).
  */
 function timeProbe(): number {
-  const run = () => tf.tidy(() => {
-    const basis = tf.randomNormal([204, 153], 0, 1, 'float32', 1);
-    const target = tf.randomNormal([204, 1], 0, 1, 'float32', 2);
-    let coefficients = tf.zeros([153, 1]);
-    const landmarkLoss = (c: tf.Tensor) => tf.mean(tf.square(tf.sub(tf.matMul(basis, c), target))) as tf.Scalar;
-    for (let step = 0; step < 10; step++) {
-      const gradient = tf.grad(landmarkLoss)(coefficients);
-      coefficients = tf.sub(coefficients, tf.mul(0.01, gradient));
-      coefficients.dataSync();
-    }
-    const image = tf.randomNormal([1, 32, 32, 32], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const filter1 = tf.randomNormal([3, 3, 32, 32], 0, 0.1, 'float32', 4) as tf.Tensor4D;
-    const filter2 = tf.randomNormal([3, 3, 32, 32], 0, 0.1, 'float32', 5) as tf.Tensor4D;
-    const render = (x: tf.Tensor4D, f1: tf.Tensor4D, f2: tf.Tensor4D) => tf.sum(tf.conv2d(tf.relu(tf.conv2d(x, f1, 1, 'same')), f2, 1, 'same')) as tf.Scalar;
-    const gradients = tf.grads((x, f1, f2) => render(x as tf.Tensor4D, f1 as tf.Tensor4D, f2 as tf.Tensor4D))([image, filter1, filter2]);
-    for (const g of gradients) g.dataSync();
-  });
+  const run = () =>
+    tf.tidy(() => {
+      const basis = tf.randomNormal([204, 153], 0, 1, 'float32', 1);
+      const target = tf.randomNormal([204, 1], 0, 1, 'float32', 2);
+      let coefficients = tf.zeros([153, 1]);
+      const landmarkLoss = (c: tf.Tensor) => tf.mean(tf.square(tf.sub(tf.matMul(basis, c), target))) as tf.Scalar;
+      for (let step = 0; step < 10; step++) {
+        const gradient = tf.grad(landmarkLoss)(coefficients);
+        coefficients = tf.sub(coefficients, tf.mul(0.01, gradient));
+        coefficients.dataSync();
+      }
+      const image = tf.randomNormal([1, 32, 32, 32], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const filter1 = tf.randomNormal([3, 3, 32, 32], 0, 0.1, 'float32', 4) as tf.Tensor4D;
+      const filter2 = tf.randomNormal([3, 3, 32, 32], 0, 0.1, 'float32', 5) as tf.Tensor4D;
+      const render = (x: tf.Tensor4D, f1: tf.Tensor4D, f2: tf.Tensor4D) => tf.sum(tf.conv2d(tf.relu(tf.conv2d(x, f1, 1, 'same')), f2, 1, 'same')) as tf.Scalar;
+      const gradients = tf.grads((x, f1, f2) => render(x as tf.Tensor4D, f1 as tf.Tensor4D, f2 as tf.Tensor4D))([image, filter1, filter2]);
+      for (const g of gradients) g.dataSync();
+    });
   run();
   let best = Infinity;
   for (let k = 0; k < 3; k++) {

@@ -11,12 +11,26 @@ export const DEFAULT_DIST_DIR = resolve(webDir, '../.cache/web-dist');
 /** Build app.js and worker.js (ESM, minified) and copy index.html into `outDir`. Returns the output paths. */
 export async function buildDemo(outDir = DEFAULT_DIST_DIR): Promise<{ outDir: string; files: string[] }> {
   await mkdir(outDir, { recursive: true });
-  const common = { bundle: true, format: 'esm' as const, platform: 'browser' as const, target: 'es2022', minify: true, sourcemap: false, logLevel: 'warning' as const, legalComments: 'none' as const };
+  const common = {
+    bundle: true,
+    format: 'esm' as const,
+    platform: 'browser' as const,
+    target: 'es2022',
+    minify: true,
+    sourcemap: false,
+    logLevel: 'warning' as const,
+    legalComments: 'none' as const,
+  };
   await Promise.all([
     build({ ...common, entryPoints: [join(webDir, 'app.ts')], outfile: join(outDir, 'app.js') }),
     build({ ...common, entryPoints: [join(webDir, 'reconstruct-worker.ts')], outfile: join(outDir, 'worker.js') }),
     // The README's embedding example, bundled as a user would ('facegar' is this package).
-    build({ ...common, entryPoints: [join(webDir, 'embed-example.js')], outfile: join(outDir, 'embed.js'), alias: { facegar: resolve(webDir, '../src/index.ts') } }),
+    build({
+      ...common,
+      entryPoints: [join(webDir, 'embed-example.js')],
+      outfile: join(outDir, 'embed.js'),
+      alias: { facegar: resolve(webDir, '../src/index.ts') },
+    }),
   ]);
   await copyFile(join(webDir, 'index.html'), join(outDir, 'index.html'));
   await copyFile(join(webDir, 'embed.html'), join(outDir, 'embed.html'));

@@ -17,7 +17,14 @@ export interface LiveStats {
   fps: number;
   last?: Omit<TrackedFrame, 'vertices' | 'landmarks2d' | 'detectedLandmarks2d' | 'identity'> & { identityFirst: number[] };
   /** The last RECENT_FRAMES frames with a face: when (ms since start), where, how well fitted, and the identity's first coefficients. */
-  recent: { atMs: number; translationMm: [number, number, number]; yawDeg: number; landmarkErrorPercent: number; identityFrames: number; identityFirst: number[] }[];
+  recent: {
+    atMs: number;
+    translationMm: [number, number, number];
+    yawDeg: number;
+    landmarkErrorPercent: number;
+    identityFrames: number;
+    identityFirst: number[];
+  }[];
 }
 
 const RECENT_FRAMES = 300;
@@ -43,7 +50,9 @@ export class LiveMode {
 
   constructor(private readonly parts: LiveModeParts) {}
 
-  get running(): boolean { return this.stats.running; }
+  get running(): boolean {
+    return this.stats.running;
+  }
 
   /** Track the stream's frames until stop(); a new start resets the accumulated identity. */
   async start(stream: MediaStream): Promise<void> {
@@ -80,22 +89,38 @@ export class LiveMode {
       }
       next = this.stats.running ? this.trackNextFrame() : Promise.resolve(undefined);
       if (!response || !this.stats.running) continue;
-      if (response.type === 'error') { this.stats.running = false; this.parts.onError(`Live mode stopped: ${response.message}`); break; }
+      if (response.type === 'error') {
+        this.stats.running = false;
+        this.parts.onError(`Live mode stopped: ${response.message}`);
+        break;
+      }
       if (response.type !== 'tracked') continue;
       const now = performance.now();
       this.doneAt.push(now);
       while (this.doneAt.length > 0 && this.doneAt[0] < now - FPS_WINDOW_MS) this.doneAt.shift();
       this.stats.frames++;
-      this.stats.fps = this.doneAt.length > 1 ? 1000 * (this.doneAt.length - 1) / (now - this.doneAt[0]) : 0;
+      this.stats.fps = this.doneAt.length > 1 ? (1000 * (this.doneAt.length - 1)) / (now - this.doneAt[0]) : 0;
       const frame = response.frame;
       const triangles = this.parts.triangles();
       if (frame && triangles) {
         this.stats.framesWithFace++;
-        viewer.showLive(frame.vertices, triangles, { rotation: frame.rotation, translationMm: frame.translationMm, focalPx: frame.focalPx, frameHeightPx: frame.frameSize.height });
+        viewer.showLive(frame.vertices, triangles, {
+          rotation: frame.rotation,
+          translationMm: frame.translationMm,
+          focalPx: frame.focalPx,
+          frameHeightPx: frame.frameSize.height,
+        });
         const { vertices, landmarks2d, detectedLandmarks2d, identity, ...rest } = frame;
         const identityFirst = Array.from(identity.subarray(0, 8));
         this.stats.last = { ...rest, identityFirst };
-        this.stats.recent.push({ atMs: Math.round(now - this.startedMs), translationMm: frame.translationMm, yawDeg: frame.anglesDeg[1], landmarkErrorPercent: frame.landmarkErrorPercent, identityFrames: frame.identityFrames, identityFirst });
+        this.stats.recent.push({
+          atMs: Math.round(now - this.startedMs),
+          translationMm: frame.translationMm,
+          yawDeg: frame.anglesDeg[1],
+          landmarkErrorPercent: frame.landmarkErrorPercent,
+          identityFrames: frame.identityFrames,
+          identityFirst,
+        });
         if (this.stats.recent.length > RECENT_FRAMES) this.stats.recent.shift();
       }
       this.drawLandmarks(frame);
@@ -108,9 +133,16 @@ export class LiveMode {
   /** The video's current frame, scaled down, sent to the worker; undefined after a short wait while the video has none yet. */
   private async trackNextFrame(): Promise<WorkerResponse | undefined> {
     const { video } = this.parts;
-    if (video.readyState < 2 || video.videoWidth === 0) { await sleep(30); return undefined; }
+    if (video.readyState < 2 || video.videoWidth === 0) {
+      await sleep(30);
+      return undefined;
+    }
     const scale = Math.min(1, MAX_FRAME_WIDTH_PX / video.videoWidth);
-    const bitmap = await createImageBitmap(video, { resizeWidth: Math.round(video.videoWidth * scale), resizeHeight: Math.round(video.videoHeight * scale), resizeQuality: 'medium' });
+    const bitmap = await createImageBitmap(video, {
+      resizeWidth: Math.round(video.videoWidth * scale),
+      resizeHeight: Math.round(video.videoHeight * scale),
+      resizeQuality: 'medium',
+    });
     return this.parts.track(bitmap);
   }
 
@@ -119,7 +151,10 @@ export class LiveMode {
     const { canvas } = this.parts;
     const context = canvas.getContext('2d');
     if (!context) return;
-    if (!frame) { context.clearRect(0, 0, canvas.width, canvas.height); return; }
+    if (!frame) {
+      context.clearRect(0, 0, canvas.width, canvas.height);
+      return;
+    }
     canvas.width = frame.frameSize.width;
     canvas.height = frame.frameSize.height;
     const dots = (points: Float32Array, colour: string) => {

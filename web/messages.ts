@@ -56,7 +56,14 @@ export type WorkerResponse =
   | { type: 'progress'; stage: ProgressStage; fraction: number }
   /** GAR path: the encoder's estimate, shown while the refinement runs. */
   | { type: 'estimate'; overlay: RgbaImage; glb: Uint8Array; garComparison: RgbaImage; landmarkErrorPercent: number; encodeMs: number }
-  | { type: 'result'; json: Record<string, unknown>; overlay: RgbaImage; files: ResultFiles; coverage: { photo: number; mirror: number; filled: number }; garComparison?: RgbaImage }
+  | {
+      type: 'result';
+      json: Record<string, unknown>;
+      overlay: RgbaImage;
+      files: ResultFiles;
+      coverage: { photo: number; mirror: number; filled: number };
+      garComparison?: RgbaImage;
+    }
   /** A frame tracked (no `frame`: no face in it), or the answer to 'track-reset'. */
   | { type: 'tracked'; frame?: TrackedFrame }
   | { type: 'error'; code: string; message: string };

@@ -24,25 +24,31 @@ export async function loadCompactModelBytes(url: string, onProgress: (text: stri
   } catch {
     throw new Error(`The morphable model could not be downloaded from ${url} (network error). Check the URL (?model=…) or your connection.`);
   }
-  if (!response.ok) throw new Error(`The morphable model could not be downloaded from ${url} (HTTP ${response.status}). Serve it with "npm run demo" or pass ?model=<url>.`);
+  if (!response.ok)
+    throw new Error(`The morphable model could not be downloaded from ${url} (HTTP ${response.status}). Serve it with "npm run demo" or pass ?model=<url>.`);
   const bytes = await response.arrayBuffer();
   await cache?.put(url, new Response(bytes.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
   return { bytes, fromCache: false };
 }
 
-interface ModelBytes { json: object; weights: Uint8Array[] }
+interface ModelBytes {
+  json: object;
+  weights: Uint8Array[];
+}
 
 /** A TF.js graph model (`<base><name>.json` and the weight shards its manifest lists) as bytes. */
 export async function loadGraphModelBytes(base: string, name: string): Promise<ModelBytes> {
   const response = await fetch(`${base}${name}.json`);
   if (!response.ok) throw new Error(`The face detector model ${name} could not be loaded from ${base} (HTTP ${response.status}).`);
-  const json = await response.json() as { weightsManifest?: { paths: string[] }[] };
+  const json = (await response.json()) as { weightsManifest?: { paths: string[] }[] };
   const paths = (json.weightsManifest ?? []).flatMap((group) => group.paths);
-  const weights = await Promise.all(paths.map(async (path) => {
-    const shard = await fetch(`${base}${path}`);
-    if (!shard.ok) throw new Error(`The face detector weights ${path} could not be loaded (HTTP ${shard.status}).`);
-    return new Uint8Array(await shard.arrayBuffer());
-  }));
+  const weights = await Promise.all(
+    paths.map(async (path) => {
+      const shard = await fetch(`${base}${path}`);
+      if (!shard.ok) throw new Error(`The face detector weights ${path} could not be loaded (HTTP ${shard.status}).`);
+      return new Uint8Array(await shard.arrayBuffer());
+    }),
+  );
   return { json, weights };
 }
 
@@ -61,7 +67,10 @@ export interface NetworkList {
  * graphics path only). Weights come from Cache Storage when this URL with this SHA-256 was cached
  * before, else from the network; weights whose SHA-256 differs from the manifest's are refused.
  */
-export async function loadNetworkFiles(base: string, onProgress: (text: string) => void): Promise<{ files?: GarModelFiles; list: NetworkList; fromCache: boolean }> {
+export async function loadNetworkFiles(
+  base: string,
+  onProgress: (text: string) => void,
+): Promise<{ files?: GarModelFiles; list: NetworkList; fromCache: boolean }> {
   const listResponse = await fetch(`${base}networks.json`).catch(() => undefined);
   const list: NetworkList = listResponse?.ok ? await listResponse.json() : {};
   if (!list.gar) return { list, fromCache: false };
@@ -71,7 +80,7 @@ export async function loadNetworkFiles(base: string, onProgress: (text: string) 
     const manifestUrl = new URL(`${folder}/checkpoint.json`, base).href;
     const response = await fetch(manifestUrl).catch(() => undefined);
     if (!response?.ok) throw new Error(`The ${what} could not be loaded from ${manifestUrl} (${response ? `HTTP ${response.status}` : 'network error'}).`);
-    const manifest = await response.json() as { weightsPath?: unknown; weightsSha256?: unknown };
+    const manifest = (await response.json()) as { weightsPath?: unknown; weightsSha256?: unknown };
     if (typeof manifest.weightsPath !== 'string') throw new Error(`${manifestUrl}: not a facegar checkpoint (no weightsPath).`);
     const sha256 = typeof manifest.weightsSha256 === 'string' ? manifest.weightsSha256.toLowerCase() : undefined;
     const weightsUrl = new URL(manifest.weightsPath, manifestUrl).href;
@@ -85,10 +94,12 @@ export async function loadNetworkFiles(base: string, onProgress: (text: string) 
       fromCache = false;
       onProgress(`${what}: downloading ${weightsUrl}`);
       const fetched = await fetch(weightsUrl).catch(() => undefined);
-      if (!fetched?.ok) throw new Error(`The ${what} weights could not be downloaded from ${weightsUrl} (${fetched ? `HTTP ${fetched.status}` : 'network error'}).`);
+      if (!fetched?.ok)
+        throw new Error(`The ${what} weights could not be downloaded from ${weightsUrl} (${fetched ? `HTTP ${fetched.status}` : 'network error'}).`);
       weights = new Uint8Array(await fetched.arrayBuffer());
       const actual = sha256 === undefined ? undefined : await sha256Hex(weights);
-      if (actual !== undefined && actual !== sha256) throw new Error(`${weightsUrl}: the ${what} weights do not match the SHA-256 in checkpoint.json (damaged or replaced file).`);
+      if (actual !== undefined && actual !== sha256)
+        throw new Error(`${weightsUrl}: the ${what} weights do not match the SHA-256 in checkpoint.json (damaged or replaced file).`);
       await cache?.put(key, new Response(weights.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
     }
     return { manifest, weights };
@@ -98,7 +109,8 @@ export async function loadNetworkFiles(base: string, onProgress: (text: string) 
   const shapeEncoder = list.shapeEncoder ? await checkpoint(list.shapeEncoder, 'shape encoder') : undefined;
   return {
     files: { gar, encoder, garSource: list.gar, encoderSource: list.encoder, ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: list.shapeEncoder } : {}) },
-    list, fromCache,
+    list,
+    fromCache,
   };
 }
 

@@ -4,9 +4,29 @@
 // core through its public entry: the photo never leaves the browser.
 import '@tensorflow/tfjs-backend-webgl';
 import {
-  Reconstructor, rescaleReconstruction, reconstructionToJson, renderGarComparison, renderOverlay, describeBackend, createFaceDetector,
-  bakeFaceTexture, findMirrorVertices, computeVertexNormalsArray, meshToGlb, meshToObj, decodeCompactModel, FacegarError, ModelUnavailableError,
-  type BackendName, type DetectedFace, type DetectorModelFiles, type FaceDetector, type FaceTracker, type MorphableModel, type Reconstruction, type RgbaImage,
+  Reconstructor,
+  rescaleReconstruction,
+  reconstructionToJson,
+  renderGarComparison,
+  renderOverlay,
+  describeBackend,
+  createFaceDetector,
+  bakeFaceTexture,
+  findMirrorVertices,
+  computeVertexNormalsArray,
+  meshToGlb,
+  meshToObj,
+  decodeCompactModel,
+  FacegarError,
+  ModelUnavailableError,
+  type BackendName,
+  type DetectedFace,
+  type DetectorModelFiles,
+  type FaceDetector,
+  type FaceTracker,
+  type MorphableModel,
+  type Reconstruction,
+  type RgbaImage,
 } from '../src/index.ts';
 import { chooseBackend } from './backend-probe.ts';
 import type { PhotoSettings, ProgressStage, WorkerRequest, WorkerResponse } from './messages.ts';
@@ -65,11 +85,20 @@ function rememberLastDetection(detector: FaceDetector): FaceDetector {
       return last.faces;
     },
     track: detector.track?.bind(detector),
-    dispose() { last = undefined; detector.dispose(); },
+    dispose() {
+      last = undefined;
+      detector.dispose();
+    },
   };
 }
 
-async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: { width: number; height: number }, name: string, settings: PhotoSettings): Promise<void> {
+async function reconstructPhoto(
+  image: RgbaImage,
+  scale: number,
+  originalSize: { width: number; height: number },
+  name: string,
+  settings: PhotoSettings,
+): Promise<void> {
   if (!reconstructor || !model) throw new Error('the worker was not initialised');
   const stem = name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'face';
   let raw: Reconstruction;
@@ -80,17 +109,34 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
     progress('detect', 1);
     progress('encode', 1);
     postEstimate(image, estimate);
-    raw = settings.preset === 'instant' ? estimate : await reconstructor.reconstruct(image, {
-      maxFaces: 1, renderer: 'gar', garPreset: settings.preset, knownFocalPx: settings.knownFocalPx,
-      onProgress: (p) => { if (p.stage === 'landmarks' || p.stage === 'gar') progress(p.stage === 'gar' ? 'refine' : 'landmarks', p.stageFraction ?? 0); },
-    });
+    raw =
+      settings.preset === 'instant'
+        ? estimate
+        : await reconstructor.reconstruct(image, {
+            maxFaces: 1,
+            renderer: 'gar',
+            garPreset: settings.preset,
+            knownFocalPx: settings.knownFocalPx,
+            onProgress: (p) => {
+              if (p.stage === 'landmarks' || p.stage === 'gar') progress(p.stage === 'gar' ? 'refine' : 'landmarks', p.stageFraction ?? 0);
+            },
+          });
   } else {
     let detected = false;
     raw = await reconstructor.reconstruct(image, {
-      maxFaces: 1, renderer: 'graphics', fit: settings.fit, knownFocalPx: settings.knownFocalPx,
+      maxFaces: 1,
+      renderer: 'graphics',
+      fit: settings.fit,
+      knownFocalPx: settings.knownFocalPx,
       onProgress: (p) => {
-        if (p.stage === 'detect') { progress('detect', 0.5); return; }
-        if (!detected) { detected = true; progress('detect', 1); }
+        if (p.stage === 'detect') {
+          progress('detect', 0.5);
+          return;
+        }
+        if (!detected) {
+          detected = true;
+          progress('detect', 1);
+        }
         progress(p.stage === 'photometric' ? 'refine' : 'landmarks', p.stageFraction ?? 0);
       },
     });
@@ -113,37 +159,59 @@ async function reconstructPhoto(image: RgbaImage, scale: number, originalSize: {
   const reconstruction = rescaleReconstruction(raw, 1 / scale, originalSize);
   // GAR path: the estimate's pass detected the face (the refinement's pass reused it) and ran the encoder.
   const fitMs = raw.timingsMs.fit + (estimate && estimate !== raw ? estimate.timingsMs.fit : 0);
-  const timingsMs: Record<string, number> = { detect: (estimate ?? raw).timingsMs.detect, fit: fitMs, texture: textureMs, total: (estimate ?? raw).timingsMs.detect + fitMs + textureMs };
+  const timingsMs: Record<string, number> = {
+    detect: (estimate ?? raw).timingsMs.detect,
+    fit: fitMs,
+    texture: textureMs,
+    total: (estimate ?? raw).timingsMs.detect + fitMs + textureMs,
+  };
   if (estimate) timingsMs.encode = estimate.timingsMs.encode!;
   if (estimate && estimate !== raw) Object.assign(timingsMs, { landmarks: raw.timingsMs.landmarks!, refine: raw.timingsMs.refine! });
-  const json = reconstructionToJson(reconstruction, { input: name, outputs: [{ glb: names.glb, obj: names.obj, mtl: names.mtl, texture: names.texture }], timingsMs, version: VERSION });
-  post({
-    type: 'result',
-    json,
-    overlay,
-    files: { names, glb, obj, mtl, texturePng, json: JSON.stringify(json, null, 1) + '\n' },
-    coverage: texture.coverage,
-    garComparison: face.gar ? renderGarComparison(face.gar) : undefined,
-  }, [glb.buffer as ArrayBuffer]);
+  const json = reconstructionToJson(reconstruction, {
+    input: name,
+    outputs: [{ glb: names.glb, obj: names.obj, mtl: names.mtl, texture: names.texture }],
+    timingsMs,
+    version: VERSION,
+  });
+  post(
+    {
+      type: 'result',
+      json,
+      overlay,
+      files: { names, glb, obj, mtl, texturePng, json: JSON.stringify(json, null, 1) + '\n' },
+      coverage: texture.coverage,
+      garComparison: face.gar ? renderGarComparison(face.gar) : undefined,
+    },
+    [glb.buffer as ArrayBuffer],
+  );
 }
 
 /** The encoder's estimate as the page shows it while the refinement runs: overlay, untextured mesh, crop beside GAR render. */
 function postEstimate(image: RgbaImage, estimate: Reconstruction): void {
   const face = estimate.faces[0];
   const glb = meshToGlb(exportMesh(face.vertices)).bytes;
-  post({
-    type: 'estimate',
-    overlay: renderOverlay(image, estimate.faces, model!, { maxSidePx: 1024, opacity: 1 }),
-    glb,
-    garComparison: renderGarComparison(face.gar!),
-    landmarkErrorPercent: 100 * face.landmarkErrorPx / face.interOcularPx,
-    encodeMs: estimate.timingsMs.total,
-  }, [glb.buffer as ArrayBuffer]);
+  post(
+    {
+      type: 'estimate',
+      overlay: renderOverlay(image, estimate.faces, model!, { maxSidePx: 1024, opacity: 1 }),
+      glb,
+      garComparison: renderGarComparison(face.gar!),
+      landmarkErrorPercent: (100 * face.landmarkErrorPx) / face.interOcularPx,
+      encodeMs: estimate.timingsMs.total,
+    },
+    [glb.buffer as ArrayBuffer],
+  );
 }
 
 function exportMesh(vertices: Float32Array) {
   const m = model!;
-  return { positions: vertices, triangles: m.triangles, normals: computeVertexNormalsArray(vertices, m.triangles), uvs: m.uvs, triangleUvIndices: m.triangleUvIndices };
+  return {
+    positions: vertices,
+    triangles: m.triangles,
+    normals: computeVertexNormalsArray(vertices, m.triangles),
+    uvs: m.uvs,
+    triangleUvIndices: m.triangleUvIndices,
+  };
 }
 
 /** One webcam frame: follow the face (encoder + a few landmark steps), send the mesh and pose. */
@@ -157,16 +225,31 @@ async function trackFrame(bitmap: ImageBitmap): Promise<void> {
   bitmap.close();
   const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
   const face = await tracker.track({ width: pixels.width, height: pixels.height, data: pixels.data });
-  if (!face) { post({ type: 'tracked' }); return; }
-  post({
-    type: 'tracked',
-    frame: {
-      vertices: face.vertices, rotation: face.rotation, translationMm: face.translationMm, focalPx: face.focalPx, principalPointPx: face.principalPointPx,
-      frameSize: { width: pixels.width, height: pixels.height }, landmarks2d: face.landmarks2d, detectedLandmarks2d: face.detectedLandmarks2d,
-      landmarkErrorPercent: 100 * face.landmarkErrorPx / face.interOcularPx, anglesDeg: face.anglesDeg, identityFrames: face.identityFrames,
-      identity: face.identity, timingsMs: face.timingsMs,
+  if (!face) {
+    post({ type: 'tracked' });
+    return;
+  }
+  post(
+    {
+      type: 'tracked',
+      frame: {
+        vertices: face.vertices,
+        rotation: face.rotation,
+        translationMm: face.translationMm,
+        focalPx: face.focalPx,
+        principalPointPx: face.principalPointPx,
+        frameSize: { width: pixels.width, height: pixels.height },
+        landmarks2d: face.landmarks2d,
+        detectedLandmarks2d: face.detectedLandmarks2d,
+        landmarkErrorPercent: (100 * face.landmarkErrorPx) / face.interOcularPx,
+        anglesDeg: face.anglesDeg,
+        identityFrames: face.identityFrames,
+        identity: face.identity,
+        timingsMs: face.timingsMs,
+      },
     },
-  }, [face.vertices.buffer as ArrayBuffer]);
+    [face.vertices.buffer as ArrayBuffer],
+  );
 }
 
 async function encodePngInWorker(image: RgbaImage): Promise<Uint8Array> {

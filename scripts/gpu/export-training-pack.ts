@@ -46,9 +46,15 @@ const POSE_FIXTURE_SCENES = 16;
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: '.gpu-pack' }, model: { type: 'string' }, 'val-count': { type: 'string', default: '500' },
-    textures: { type: 'string', default: '64' }, 'texture-tile': { type: 'string', default: '512' }, preset: { type: 'string', default: 'base' },
-    'channel-base': { type: 'string', default: '8192' }, 'w-dim': { type: 'string', default: '128' }, gar: { type: 'string', default: 'models/gar-small' },
+    out: { type: 'string', default: '.gpu-pack' },
+    model: { type: 'string' },
+    'val-count': { type: 'string', default: '500' },
+    textures: { type: 'string', default: '64' },
+    'texture-tile': { type: 'string', default: '512' },
+    preset: { type: 'string', default: 'base' },
+    'channel-base': { type: 'string', default: '8192' },
+    'w-dim': { type: 'string', default: '128' },
+    gar: { type: 'string', default: 'models/gar-small' },
     'stats-samples': { type: 'string', default: '4096' },
   },
 });
@@ -56,8 +62,13 @@ const outDir = resolve(values.out!);
 await initBackend({ backend: 'wasm' });
 const loaded = await loadMorphableModel({ modelDir: values.model });
 const model = loaded.model;
-const K = model.identityCount, E = model.expressionNames.length;
-const network = encoderNetworkConfig(values.preset!, { identityCount: K, expressionCount: E, wDim: Number(values['w-dim']) }, { channelBase: Number(values['channel-base']) });
+const K = model.identityCount,
+  E = model.expressionNames.length;
+const network = encoderNetworkConfig(
+  values.preset!,
+  { identityCount: K, expressionCount: E, wDim: Number(values['w-dim']) },
+  { channelBase: Number(values['channel-base']) },
+);
 const S = network.resolution;
 const started = performance.now();
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line}`);
@@ -67,10 +78,14 @@ const save = (name: string, array: NpyArray) => writeFile(join(outDir, name), en
 
 // Geometry.
 log(`reading the full ICT-FaceKit mesh from ${loaded.sourceDir}`);
-const mesh = await loadRenderMesh(directoryReader(loaded.sourceDir), model.expressionNames, (done, total) => { if (done % 40 === 0 || done === total) log(`shapes ${done}/${total}`); });
-const V = mesh.sourceVertices.length, F = mesh.triangles.length / 3;
+const mesh = await loadRenderMesh(directoryReader(loaded.sourceDir), model.expressionNames, (done, total) => {
+  if (done % 40 === 0 || done === total) log(`shapes ${done}/${total}`);
+});
+const V = mesh.sourceVertices.length,
+  F = mesh.triangles.length / 3;
 for (let i = 0; i < model.vertexCount * 3; i++) if (mesh.neutral[i] !== model.neutral[i]) throw new Error('render mesh face area differs from the model');
-for (let i = 0; i < model.triangles.length; i++) if (mesh.triangles[i] !== model.triangles[i]) throw new Error('render mesh face triangles differ from the model');
+for (let i = 0; i < model.triangles.length; i++)
+  if (mesh.triangles[i] !== model.triangles[i]) throw new Error('render mesh face triangles differ from the model');
 await save('neutral.npy', { dtype: 'f4', shape: [V, 3], values: mesh.neutral });
 await save('identity_basis.npy', { dtype: 'f2', shape: [K, V, 3], values: mesh.identityBasis });
 await save('expression_basis.npy', { dtype: 'f2', shape: [E, V, 3], values: mesh.expressionBasis });
@@ -89,30 +104,44 @@ for (let i = 0; i < textureCount; i++) {
   const skin = sampleStudioScene(model, hashSeed('gpu-pack-skin', i)).skin;
   const rgb = bakeSkinTexture(texels, skin);
   await sharp(Buffer.from(rgb), { raw: { width: texels.widthPx, height: texels.heightPx, channels: 3 } })
-    .jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toFile(join(outDir, 'skin_textures', `${String(i).padStart(3, '0')}.jpg`));
+    .jpeg({ quality: 92, chromaSubsampling: '4:4:4' })
+    .toFile(join(outDir, 'skin_textures', `${String(i).padStart(3, '0')}.jpg`));
   if ((i + 1) % 16 === 0) log(`skin textures ${i + 1}/${textureCount}`);
 }
 
 // Output standardisation and the pose fixture: wide studio scenes framed by the detector-like landmarks.
 const statsCount = Number(values['stats-samples']);
-const poseMean = new Float64Array(7), poseSquare = new Float64Array(7);
+const poseMean = new Float64Array(7),
+  poseSquare = new Float64Array(7);
 const poseFixture: Record<string, unknown>[] = [];
 for (let i = 0; i < statsCount; i++) {
   const scene = sampleStudioScene(model, hashSeed('gpu-pack-stats', i), WIDE_SCENE_CONFIG);
   const landmarks68 = detectorLikeLandmarks(model, scene);
   const cropFromImage = faceCropTransform(landmarks68, S);
   const row = cropTargets(model, scene, cropFromImage, S);
-  for (let k = 0; k < 7; k++) { poseMean[k] += row[K + E + k] / statsCount; poseSquare[k] += row[K + E + k] ** 2 / statsCount; }
+  for (let k = 0; k < 7; k++) {
+    poseMean[k] += row[K + E + k] / statsCount;
+    poseSquare[k] += row[K + E + k] ** 2 / statsCount;
+  }
   if (i < POSE_FIXTURE_SCENES) {
     poseFixture.push({
-      identity: Array.from(scene.identity), expression: Array.from(scene.expression), anglesDeg: scene.anglesDeg, translationMm: scene.translationMm,
-      focalPx: scene.focalPx, principalPointPx: scene.principalPointPx, widthPx: scene.width, heightPx: scene.height,
-      landmarks68: Array.from(landmarks68), cropFromImage, target: Array.from(row),
+      identity: Array.from(scene.identity),
+      expression: Array.from(scene.expression),
+      anglesDeg: scene.anglesDeg,
+      translationMm: scene.translationMm,
+      focalPx: scene.focalPx,
+      principalPointPx: scene.principalPointPx,
+      widthPx: scene.width,
+      heightPx: scene.height,
+      landmarks68: Array.from(landmarks68),
+      cropFromImage,
+      target: Array.from(row),
     });
   }
 }
 const layout = encoderOutputLayout(network);
-const outputMean = new Float32Array(layout.size), outputStd = new Float32Array(layout.size).fill(1);
+const outputMean = new Float32Array(layout.size),
+  outputStd = new Float32Array(layout.size).fill(1);
 outputMean.fill(-3, layout.expression, layout.euler); // identity: the prior N(0, 1); expressions: logits near 0.05, as in TS
 for (let k = 0; k < 7; k++) {
   outputMean[layout.euler + k] = poseMean[k];
@@ -126,8 +155,12 @@ const rasterArrays: Float32Array[] = [];
 const rasterIds: Int32Array[] = [];
 for (const index of [0, 3]) {
   const scene = sampleStudioScene(model, hashSeed('gpu-pack-stats', index), WIDE_SCENE_CONFIG);
-  const { frame, pose } = cropPoseOfPhotoFit(model, { rotation: sceneRotation(scene), translationMm: scene.translationMm, focalPx: scene.focalPx, principalPointPx: scene.principalPointPx },
-    faceCropTransform(detectorLikeLandmarks(model, scene), S), S);
+  const { frame, pose } = cropPoseOfPhotoFit(
+    model,
+    { rotation: sceneRotation(scene), translationMm: scene.translationMm, focalPx: scene.focalPx, principalPointPx: scene.principalPointPx },
+    faceCropTransform(detectorLikeLandmarks(model, scene), S),
+    S,
+  );
   const cropCamera = cropPoseToCamera(pose, frame);
   const points = transformPointsArray(evaluateMorphableModel(model, scene.identity, scene.expression), cropCamera.rotation, cropCamera.translationMm);
   const camera = { focalPx: cropCamera.focalPx, principalPointPx: frame.principalPointPx, width: S, height: S };
@@ -137,10 +170,15 @@ for (const index of [0, 3]) {
   for (let p = 0; p < S * S; p++) {
     const id = raster.triangleIdPlusOne[p];
     if (!id) continue;
-    const b1 = raster.barycentrics[2 * p], b2 = raster.barycentrics[2 * p + 1], weights = [1 - b1 - b2, b1, b2];
+    const b1 = raster.barycentrics[2 * p],
+      b2 = raster.barycentrics[2 * p + 1],
+      weights = [1 - b1 - b2, b1, b2];
     const n = [0, 1, 2].map((a) => weights.reduce((s, w, k) => s + w * vertexNormals[3 * model.triangles[3 * (id - 1) + k] + a], 0));
     const length = Math.hypot(...n) || 1;
-    normals.set(n.map((c) => c / length), 3 * p);
+    normals.set(
+      n.map((c) => c / length),
+      3 * p,
+    );
   }
   rasterFixture.push({ focalPx: camera.focalPx, principalPointPx: camera.principalPointPx, sizePx: S, yawDeg: scene.anglesDeg[1] });
   rasterArrays.push(points, normals);
@@ -153,16 +191,30 @@ await save('fixture_raster_ids.npy', { dtype: 'i4', shape: [2, S, S], values: In
 // Studio validation set (the slow part: one studio render and one detection per crop).
 const valCount = Number(values['val-count']);
 const detector = await createFaceDetector(await loadDetectorModelFiles());
-const validation = await renderValidationSet(model, detector, valCount, S, (i) => hashSeed('gpu-pack-validation', i), (done) => { if (done % 25 === 0 || done === valCount) log(`studio validation renders ${done}/${valCount}`); });
+const validation = await renderValidationSet(
+  model,
+  detector,
+  valCount,
+  S,
+  (i) => hashSeed('gpu-pack-validation', i),
+  (done) => {
+    if (done % 25 === 0 || done === valCount) log(`studio validation renders ${done}/${valCount}`);
+  },
+);
 detector.dispose();
-const columns = Math.min(valCount, 20), rows = Math.ceil(valCount / columns);
+const columns = Math.min(valCount, 20),
+  rows = Math.ceil(valCount / columns);
 const mosaic = new Uint8Array(columns * S * rows * S * 3);
 for (let i = 0; i < valCount; i++) {
-  const left = (i % columns) * S, top = Math.floor(i / columns) * S;
-  for (let y = 0; y < S; y++) mosaic.set(validation.crops.subarray((i * S * S + y * S) * 3, (i * S * S + (y + 1) * S) * 3), ((top + y) * columns * S + left) * 3);
+  const left = (i % columns) * S,
+    top = Math.floor(i / columns) * S;
+  for (let y = 0; y < S; y++)
+    mosaic.set(validation.crops.subarray((i * S * S + y * S) * 3, (i * S * S + (y + 1) * S) * 3), ((top + y) * columns * S + left) * 3);
 }
 // 4:4:4 and 8-pixel-aligned tiles: no block or chroma sample straddles two crops.
-await sharp(Buffer.from(mosaic), { raw: { width: columns * S, height: rows * S, channels: 3 } }).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toFile(join(outDir, 'studio_val_crops.jpg'));
+await sharp(Buffer.from(mosaic), { raw: { width: columns * S, height: rows * S, channels: 3 } })
+  .jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
+  .toFile(join(outDir, 'studio_val_crops.jpg'));
 await save('studio_val_targets.npy', { dtype: 'f4', shape: [valCount, targetSize(model)], values: validation.targets });
 await save('studio_val_alignment_offsets_px.npy', { dtype: 'f4', shape: [valCount, 4, 2], values: validation.alignmentOffsetsPx });
 log(`studio validation: ${validation.records.filter((r) => r.detected).length}/${valCount} detected`);
@@ -174,12 +226,21 @@ const parityCrops = Float32Array.from(validation.crops.subarray(0, parityCount *
 const rawOutputs = tf.tidy(() => encoder.applyRaw(tf.tensor4d(parityCrops, [parityCount, S, S, 3])).dataSync() as Float32Array);
 await save('fixture_encoder_crops.npy', { dtype: 'f4', shape: [parityCount, S, S, 3], values: parityCrops });
 await save('fixture_encoder_raw_outputs.npy', { dtype: 'f4', shape: [parityCount, layout.size], values: rawOutputs });
-const initChecksums = Object.fromEntries(encoder.namedParameters().filter(([name]) => !name.startsWith('output_')).map(([name, v]) => {
-  const data = v.dataSync();
-  let sum = 0, square = 0;
-  for (const x of data) { sum += x; square += x * x; }
-  return [name, { shape: v.shape, sum, sumOfSquares: square, first: Array.from(data.subarray(0, 4)) }];
-}));
+const initChecksums = Object.fromEntries(
+  encoder
+    .namedParameters()
+    .filter(([name]) => !name.startsWith('output_'))
+    .map(([name, v]) => {
+      const data = v.dataSync();
+      let sum = 0,
+        square = 0;
+      for (const x of data) {
+        sum += x;
+        square += x * x;
+      }
+      return [name, { shape: v.shape, sum, sumOfSquares: square, first: Array.from(data.subarray(0, 4)) }];
+    }),
+);
 encoder.dispose();
 
 // The shipped GAR's mean latent: what the exported encoder's w outputs are set to.
@@ -191,18 +252,50 @@ if (!wAvg || wAvg.values.length !== network.wDim) throw new Error(`${garDir}: no
 const manifest = {
   format: PACK_FORMAT,
   createdBy: 'scripts/gpu/export-training-pack.ts',
-  model: { name: model.name, identityCount: K, expressionNames: model.expressionNames, faceVertexCount: model.vertexCount, narrowFaceVertexCount: model.narrowFaceVertexCount, licence: 'MIT (ICT-FaceKit)' },
-  renderMesh: { vertexCount: V, triangleCount: F, faceTriangleCount: mesh.faceTriangleCount, sourceVertexRanges: 'face+head/neck+mouth socket 0–13293, eyeballs 21451–24590, teeth with z > 80 mm', materials: MATERIALS, irisRadiusMm: mesh.irisRadiusMm, texturesUv: 'u ∈ [0, 2) over the texture width, v up (row 0 = v 1)' },
+  model: {
+    name: model.name,
+    identityCount: K,
+    expressionNames: model.expressionNames,
+    faceVertexCount: model.vertexCount,
+    narrowFaceVertexCount: model.narrowFaceVertexCount,
+    licence: 'MIT (ICT-FaceKit)',
+  },
+  renderMesh: {
+    vertexCount: V,
+    triangleCount: F,
+    faceTriangleCount: mesh.faceTriangleCount,
+    sourceVertexRanges: 'face+head/neck+mouth socket 0–13293, eyeballs 21451–24590, teeth with z > 80 mm',
+    materials: MATERIALS,
+    irisRadiusMm: mesh.irisRadiusMm,
+    texturesUv: 'u ∈ [0, 2) over the texture width, v up (row 0 = v 1)',
+  },
   landmarkVertexIndices: Array.from(model.landmarkVertexIndices),
   detectorLandmarkVertexIndices: DETECTOR_LANDMARK_VERTICES,
-  alignment: { template: ALIGNED_CROP_TEMPLATE, leftEye: [36, 37, 38, 39, 40, 41], rightEye: [42, 43, 44, 45, 46, 47], mouthCorners: [48, 54], rule: 'least-squares similarity (rotation, uniform scale, shift) of the two eye centres and two mouth corners onto template × crop side' },
-  cropFrame: { focalPerSide: CROP_FOCAL_PER_SIDE, depthRefMm: CROP_DEPTH_REF_MM, pivotMm: landmarkPivotMm(model), principalPoint: 'the photo centre mapped into the crop' },
+  alignment: {
+    template: ALIGNED_CROP_TEMPLATE,
+    leftEye: [36, 37, 38, 39, 40, 41],
+    rightEye: [42, 43, 44, 45, 46, 47],
+    mouthCorners: [48, 54],
+    rule: 'least-squares similarity (rotation, uniform scale, shift) of the two eye centres and two mouth corners onto template × crop side',
+  },
+  cropFrame: {
+    focalPerSide: CROP_FOCAL_PER_SIDE,
+    depthRefMm: CROP_DEPTH_REF_MM,
+    pivotMm: landmarkPivotMm(model),
+    principalPoint: 'the photo centre mapped into the crop',
+  },
   network: { ...network, seed: ENCODER_SEED, layout },
   outputStandardisation: { mean: Array.from(outputMean), std: Array.from(outputStd) },
   wAvg: Array.from(wAvg.values),
   gar: { dir: values.gar, weightsPath: garManifest.weightsPath },
   skinTextures: { count: textureCount, widthPx: texels.widthPx, heightPx: texels.heightPx, encoding: 'sRGB 8-bit JPEG of linear albedo' },
-  studioValidation: { count: valCount, columns, sizePx: S, records: validation.records, targetLayout: 'identity K | expression weights E | euler 3 rad | pivotPx 2 | logFocal | logDepth' },
+  studioValidation: {
+    count: valCount,
+    columns,
+    sizePx: S,
+    records: validation.records,
+    targetLayout: 'identity K | expression weights E | euler 3 rad | pivotPx 2 | logFocal | logDepth',
+  },
   fixtures: { encoderInitChecksums: initChecksums, poseScenes: poseFixture, raster: rasterFixture },
   wideSceneConfig: WIDE_SCENE_CONFIG,
 };

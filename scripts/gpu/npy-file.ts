@@ -27,13 +27,14 @@ export function floatToHalfBits(value: number): number {
     const full = mantissa | 0x800000;
     const shift = 14 - halfExponent;
     let half = full >>> shift;
-    const rest = full & ((1 << shift) - 1), halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && (half & 1))) half++;
+    const rest = full & ((1 << shift) - 1),
+      halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
     return sign | half;
   }
   let half = sign | (halfExponent << 10) | (mantissa >>> 13);
   const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++; // may carry into the exponent: still right
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: still right
   return half;
 }
 
@@ -63,7 +64,11 @@ export function encodeNpy(array: NpyArray): Uint8Array {
 export function decodeNpy(bytes: Uint8Array): NpyArray {
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
   const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
-  const shape = (header.match(/'shape': \(([^)]*)\)/)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (header.match(/'shape': \(([^)]*)\)/)?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (header.includes('True')) throw new Error(`npy: ${header.trim()} is in Fortran order`);
   const data = bytes.slice(10 + headerLength);
   if (header.includes("'<f4'")) return { dtype: 'f4', shape, values: new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) };

@@ -14,8 +14,14 @@ import { rasterize } from '../../src/raster/rasterize.ts';
 
 /** Vertex ranges of the ICT-FaceKit full model (its README), [first, end). */
 const RANGES = { faceAndHeadAndMouth: [0, 13294], eyeballs: [21451, 24591], teeth: [17039, 21451] } as const;
-const IRIS_RANGES = [[22221, 23021], [23791, 24591]] as const;
-const EYEBALL_RANGES = [[21451, 23021], [23021, 24591]] as const;
+const IRIS_RANGES = [
+  [22221, 23021],
+  [23791, 24591],
+] as const;
+const EYEBALL_RANGES = [
+  [21451, 23021],
+  [23021, 24591],
+] as const;
 /** Teeth further back than this (model z, mm) never show between the lips. */
 const FRONT_TEETH_MIN_Z_MM = 80;
 
@@ -39,25 +45,37 @@ export interface RenderMesh {
 }
 
 /** Parse the full OBJ files (all 26,719 vertices) and cut the render mesh. */
-export async function loadRenderMesh(readText: ModelTextReader, expressionNames: string[], onProgress: (done: number, total: number) => void): Promise<RenderMesh> {
+export async function loadRenderMesh(
+  readText: ModelTextReader,
+  expressionNames: string[],
+  onProgress: (done: number, total: number) => void,
+): Promise<RenderMesh> {
   const neutralText = (await readText('generic_neutral_mesh'))!;
   const all = parseObjPositions(neutralText, ICT_FACEKIT.millimetresPerUnit);
   const topology = parseObjTopology(neutralText);
   const keep = new Int32Array(all.length / 3).fill(-1);
   const source: number[] = [];
-  const take = (v: number) => { if (keep[v] < 0) { keep[v] = source.length; source.push(v); } };
+  const take = (v: number) => {
+    if (keep[v] < 0) {
+      keep[v] = source.length;
+      source.push(v);
+    }
+  };
   for (let v = RANGES.faceAndHeadAndMouth[0]; v < RANGES.faceAndHeadAndMouth[1]; v++) take(v);
   for (let v = RANGES.eyeballs[0]; v < RANGES.eyeballs[1]; v++) take(v);
   for (let v = RANGES.teeth[0]; v < RANGES.teeth[1]; v++) if (all[3 * v + 2] > FRONT_TEETH_MIN_Z_MM) take(v);
   const sourceVertices = Int32Array.from(source);
   const V = sourceVertices.length;
-  const triangles: number[] = [], uvs: number[] = [], material: number[] = [];
+  const triangles: number[] = [],
+    uvs: number[] = [],
+    material: number[] = [];
   for (let t = 0; t < topology.triangles.length / 3; t++) {
     const corners = [0, 1, 2].map((k) => topology.triangles[3 * t + k]);
     if (corners.some((v) => keep[v] < 0)) continue;
     triangles.push(...corners.map((v) => keep[v]));
     const first = corners[0];
-    const kind = first < 11248 ? MATERIALS.skin : first < 13294 ? MATERIALS.mouthInterior : first < 24591 && first >= 21451 ? MATERIALS.eyeball : MATERIALS.teeth;
+    const kind =
+      first < 11248 ? MATERIALS.skin : first < 13294 ? MATERIALS.mouthInterior : first < 24591 && first >= 21451 ? MATERIALS.eyeball : MATERIALS.teeth;
     material.push(kind);
     for (let k = 0; k < 3; k++) {
       const uv = topology.triangleUvIndices[3 * t + k];
@@ -83,11 +101,16 @@ export async function loadRenderMesh(readText: ModelTextReader, expressionNames:
   const { eyeRadiusMm, irisRadiusMm } = eyeRadii(all, keep, V);
   const normals = computeVertexNormalsArray(neutral, Uint32Array.from(triangleArray));
   return {
-    sourceVertices, neutral,
+    sourceVertices,
+    neutral,
     identityBasis: bases.subarray(0, ICT_FACEKIT.identityCount * V * 3),
     expressionBasis: bases.subarray(ICT_FACEKIT.identityCount * V * 3),
-    triangles: triangleArray, faceTriangleCount, triangleUvs: Float32Array.from(uvs), triangleMaterial: Uint8Array.from(material),
-    eyeRadiusMm, irisRadiusMm,
+    triangles: triangleArray,
+    faceTriangleCount,
+    triangleUvs: Float32Array.from(uvs),
+    triangleMaterial: Uint8Array.from(material),
+    eyeRadiusMm,
+    irisRadiusMm,
     ambientOcclusion: computeAmbientOcclusion(neutral, normals, Uint32Array.from(triangleArray)),
   };
 }
@@ -97,7 +120,12 @@ function eyeRadii(all: Float32Array, keep: Int32Array, V: number): { eyeRadiusMm
   const eyeRadiusMm = new Float32Array(V).fill(99);
   const irisRadiiMm = [0, 0];
   EYEBALL_RANGES.forEach(([first, end], eye) => {
-    const mean = (a: number, b: number) => [0, 1, 2].map((k) => { let s = 0; for (let v = a; v < b; v++) s += all[3 * v + k]; return s / (b - a); });
+    const mean = (a: number, b: number) =>
+      [0, 1, 2].map((k) => {
+        let s = 0;
+        for (let v = a; v < b; v++) s += all[3 * v + k];
+        return s / (b - a);
+      });
     const centre = mean(first, end);
     const iris = mean(IRIS_RANGES[eye][0], IRIS_RANGES[eye][1]);
     const axis = iris.map((c, k) => c - centre[k]);
@@ -127,26 +155,35 @@ export interface SkinTexelMap {
 
 /** Where each texel of the skin texture lies on the neutral face (UV-space rasterisation of the skin triangles). */
 export function skinTexelMap(mesh: RenderMesh, model: MorphableModel, tileSizePx: number): SkinTexelMap {
-  const widthPx = 2 * tileSizePx, heightPx = tileSizePx;
+  const widthPx = 2 * tileSizePx,
+    heightPx = tileSizePx;
   const skin: number[] = [];
   for (let t = 0; t < mesh.triangleMaterial.length; t++) if (mesh.triangleMaterial[t] === MATERIALS.skin) skin.push(t);
   // One clip-space point per triangle corner (UV seams make corners, not vertices, the unit).
   const clip = new Float32Array(skin.length * 3 * 4);
   skin.forEach((t, i) => {
     for (let k = 0; k < 3; k++) {
-      const u = mesh.triangleUvs[6 * t + 2 * k], v = mesh.triangleUvs[6 * t + 2 * k + 1];
+      const u = mesh.triangleUvs[6 * t + 2 * k],
+        v = mesh.triangleUvs[6 * t + 2 * k + 1];
       clip.set([u - 1, 2 * v - 1, 0, 1], 4 * (3 * i + k)); // u ∈ [0, 2) → x ∈ [−1, 1); v up = row 0 at the top
     }
   });
-  const raster = rasterize(clip, Uint32Array.from({ length: skin.length * 3 }, (_, i) => i), { width: widthPx, height: heightPx });
+  const raster = rasterize(
+    clip,
+    Uint32Array.from({ length: skin.length * 3 }, (_, i) => i),
+    { width: widthPx, height: heightPx },
+  );
   const regions = computeFaceRegions(model);
   const positionMm = new Float32Array(widthPx * heightPx * 3).fill(NaN);
-  const region = new Uint8Array(widthPx * heightPx), lowerFaceWeight = new Float32Array(widthPx * heightPx);
+  const region = new Uint8Array(widthPx * heightPx),
+    lowerFaceWeight = new Float32Array(widthPx * heightPx);
   for (let p = 0; p < widthPx * heightPx; p++) {
     const id = raster.triangleIdPlusOne[p];
     if (id === 0) continue;
     const t = skin[id - 1];
-    const b1 = raster.barycentrics[2 * p], b2 = raster.barycentrics[2 * p + 1], weights = [1 - b1 - b2, b1, b2];
+    const b1 = raster.barycentrics[2 * p],
+      b2 = raster.barycentrics[2 * p + 1],
+      weights = [1 - b1 - b2, b1, b2];
     const corners = [0, 1, 2].map((k) => mesh.triangles[3 * t + k]);
     for (let a = 0; a < 3; a++) positionMm[3 * p + a] = corners.reduce((s, v, k) => s + weights[k] * mesh.neutral[3 * v + a], 0);
     const largest = weights.indexOf(Math.max(...weights));
@@ -174,16 +211,26 @@ export function bakeSkinTexture(map: SkinTexelMap, skin: SkinTexture): Uint8Arra
   }
   for (let pass = 0; pass < 8; pass++) {
     const previous = rgb.slice();
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const p = y * W + x;
-      if (!Number.isNaN(previous[3 * p])) continue;
-      for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
-        const nx = x + dx, ny = y + dy;
-        if (nx < 0 || ny < 0 || nx >= W || ny >= H) continue;
-        const q = ny * W + nx;
-        if (!Number.isNaN(previous[3 * q])) { rgb.set(previous.subarray(3 * q, 3 * q + 3), 3 * p); break; }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const p = y * W + x;
+        if (!Number.isNaN(previous[3 * p])) continue;
+        for (const [dx, dy] of [
+          [1, 0],
+          [-1, 0],
+          [0, 1],
+          [0, -1],
+        ]) {
+          const nx = x + dx,
+            ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= W || ny >= H) continue;
+          const q = ny * W + nx;
+          if (!Number.isNaN(previous[3 * q])) {
+            rgb.set(previous.subarray(3 * q, 3 * q + 3), 3 * p);
+            break;
+          }
+        }
       }
-    }
   }
   const bytes = new Uint8Array(W * H * 3);
   for (let i = 0; i < bytes.length; i++) {

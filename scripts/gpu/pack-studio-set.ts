@@ -29,14 +29,20 @@ export function detectorLikeLandmarks(model: MorphableModel, scene: StudioScene)
 }
 
 export function sceneRotation(scene: Pick<StudioScene, 'anglesDeg'>): Float64Array {
-  return rotationFromEuler(...(scene.anglesDeg.map((a) => a * Math.PI / 180) as [number, number, number]));
+  return rotationFromEuler(...(scene.anglesDeg.map((a) => (a * Math.PI) / 180) as [number, number, number]));
 }
 
 /** The encoder's target row for a scene cut with `cropFromImage` into a `sizePx` crop. */
 export function cropTargets(model: MorphableModel, scene: StudioScene, cropFromImage: Affine2D, sizePx: number): Float32Array {
-  const { pose } = cropPoseOfPhotoFit(model, { rotation: sceneRotation(scene), translationMm: scene.translationMm, focalPx: scene.focalPx, principalPointPx: scene.principalPointPx }, cropFromImage, sizePx);
+  const { pose } = cropPoseOfPhotoFit(
+    model,
+    { rotation: sceneRotation(scene), translationMm: scene.translationMm, focalPx: scene.focalPx, principalPointPx: scene.principalPointPx },
+    cropFromImage,
+    sizePx,
+  );
   const row = new Float32Array(targetSize(model));
-  const K = model.identityCount, E = model.expressionNames.length;
+  const K = model.identityCount,
+    E = model.expressionNames.length;
   row.set(scene.identity, 0);
   row.set(scene.expression, K);
   row.set([...pose.eulerRad, ...pose.pivotPx, pose.logFocal, pose.logDepth], K + E);
@@ -45,12 +51,22 @@ export function cropTargets(model: MorphableModel, scene: StudioScene, cropFromI
 
 /** Alignment points of faceCropTransform: the two eye centres and the two mouth corners, [4*2] image px. */
 export function alignmentPoints(landmarks68: Float32Array): Float32Array {
-  const mean = (first: number, axis: number) => { let s = 0; for (let k = first; k < first + 6; k++) s += landmarks68[2 * k + axis]; return s / 6; };
+  const mean = (first: number, axis: number) => {
+    let s = 0;
+    for (let k = first; k < first + 6; k++) s += landmarks68[2 * k + axis];
+    return s / 6;
+  };
   return Float32Array.of(mean(36, 0), mean(36, 1), mean(42, 0), mean(42, 1), landmarks68[96], landmarks68[97], landmarks68[108], landmarks68[109]);
 }
 
 /** The training distribution's wider ranges (studio benchmark's shapes, every pose up to profile). */
-export const WIDE_SCENE_CONFIG: Partial<StudioSceneConfig> = { maxYawDeg: 90, maxPitchDeg: 20, maxRollDeg: 15, focalPerWidth: [1, 4], faceFraction: [0.3, 0.65] };
+export const WIDE_SCENE_CONFIG: Partial<StudioSceneConfig> = {
+  maxYawDeg: 90,
+  maxPitchDeg: 20,
+  maxRollDeg: 15,
+  focalPerWidth: [1, 4],
+  faceFraction: [0.3, 0.65],
+};
 
 export interface ValidationSet {
   /** [N*S*S*3] 8-bit RGB crops, as the encoder sees them (outside the photo: black). */
@@ -67,7 +83,14 @@ export interface ValidationSet {
  * reconstruct` does and cut the crop from the detected landmarks (from the detector-like
  * projected ones when nothing is found: profiles); targets in that crop's frame.
  */
-export async function renderValidationSet(model: MorphableModel, detector: FaceDetector, count: number, sizePx: number, seedOf: (i: number) => number, onProgress: (done: number) => void): Promise<ValidationSet> {
+export async function renderValidationSet(
+  model: MorphableModel,
+  detector: FaceDetector,
+  count: number,
+  sizePx: number,
+  seedOf: (i: number) => number,
+  onProgress: (done: number) => void,
+): Promise<ValidationSet> {
   const crops = new Uint8Array(count * sizePx * sizePx * 3);
   const targets = new Float32Array(count * targetSize(model));
   const alignmentOffsetsPx = new Float32Array(count * 8).fill(NaN);
@@ -84,7 +107,8 @@ export async function renderValidationSet(model: MorphableModel, detector: FaceD
     targets.set(cropTargets(model, scene, cropFromImage, sizePx), i * targetSize(model));
     if (detected) {
       const framing = faceCropTransform(likely, sizePx);
-      const found = alignmentPoints(detected.landmarks68), expected = alignmentPoints(likely);
+      const found = alignmentPoints(detected.landmarks68),
+        expected = alignmentPoints(likely);
       for (let k = 0; k < 4; k++) {
         const [fx, fy] = applyAffine2D(framing, found[2 * k], found[2 * k + 1]);
         const [ex, ey] = applyAffine2D(framing, expected[2 * k], expected[2 * k + 1]);

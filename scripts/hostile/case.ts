@@ -57,8 +57,20 @@ export interface HostileCase {
   make(dir: string, data: CaseData): Promise<CasePlan | string>;
 }
 
-export interface StepOutcome { code: number | null; signal: NodeJS.Signals | null; wallMs: number; peakRssBytes?: number; stderrTail: string }
-export interface CaseOutcome { name: string; item: number; steps: StepOutcome[]; problems: string[]; skipped?: string }
+export interface StepOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  wallMs: number;
+  peakRssBytes?: number;
+  stderrTail: string;
+}
+export interface CaseOutcome {
+  name: string;
+  item: number;
+  steps: StepOutcome[];
+  problems: string[];
+  skipped?: string;
+}
 
 /**
  * Make the case's files in a fresh temp folder, run its steps, and list every problem: a wrong
@@ -78,8 +90,14 @@ export async function runHostileCase(hostile: HostileCase, data = defaultCaseDat
       runs.push(run);
       problems.push(...stepProblems(run, step).map((p) => (plan.steps.length > 1 ? `step ${index + 1}: ${p}` : p)));
     }
-    if (plan.verify && problems.length === 0) problems.push(...await plan.verify(runs));
-    const steps = runs.map((run) => ({ code: run.code, signal: run.signal, wallMs: run.wallMs, peakRssBytes: run.peakRssBytes, stderrTail: run.stderr.trim().split('\n').slice(-2).join(' | ') }));
+    if (plan.verify && problems.length === 0) problems.push(...(await plan.verify(runs)));
+    const steps = runs.map((run) => ({
+      code: run.code,
+      signal: run.signal,
+      wallMs: run.wallMs,
+      peakRssBytes: run.peakRssBytes,
+      stderrTail: run.stderr.trim().split('\n').slice(-2).join(' | '),
+    }));
     return { name: hostile.name, item: hostile.item, steps, problems };
   } finally {
     await rm(dir, { recursive: true, force: true });

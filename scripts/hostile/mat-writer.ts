@@ -10,8 +10,9 @@ export const concat = concatBytes;
 /** A miMATRIX element holding `v`. */
 export const matrixElement = matMatrixElement;
 /** The 128-byte header of a little-endian level-5 .mat file. */
-export const matHeader = (): Uint8Array => matFileHeader('written by facegar\'s tests');
+export const matHeader = (): Uint8Array => matFileHeader("written by facegar's tests");
 /** zlib deflate, through the platform's CompressionStream. */
 export const deflate = deflateBytes;
 /** A .mat file of `variables`, each in a compressed element when `compressed`. */
-export const writeMat = (variables: MatVariable[], compressed: boolean): Promise<Uint8Array> => encodeMatFile(variables, { compress: compressed, description: 'written by facegar\'s tests' });
+export const writeMat = (variables: MatVariable[], compressed: boolean): Promise<Uint8Array> =>
+  encodeMatFile(variables, { compress: compressed, description: "written by facegar's tests" });

@@ -37,7 +37,11 @@ export const HOSTILE_MEMORY_LIMIT_BYTES = 1.5 * 1024 ** 3;
 const peakMemoryReporter = pathToFileURL(join(repositoryRoot, 'scripts/hostile/report-peak-memory.mjs')).href;
 
 /** Start `facegar ...args` (node `nodeOptions` bin/facegar.mjs …, through `options.wrapper` if any), stdout and stderr piped. */
-export function spawnFacegar(args: string[], options: Omit<RunCliOptions, 'timeoutMs'> = {}, nodeOptions: string[] = []): ChildProcessByStdio<null, Readable, Readable> {
+export function spawnFacegar(
+  args: string[],
+  options: Omit<RunCliOptions, 'timeoutMs'> = {},
+  nodeOptions: string[] = [],
+): ChildProcessByStdio<null, Readable, Readable> {
   const [program, ...programArgs] = [...(options.wrapper ?? []), process.execPath, ...nodeOptions, join(repositoryRoot, 'bin/facegar.mjs'), ...args];
   return spawn(program, programArgs, { cwd: options.cwd ?? repositoryRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -49,14 +53,23 @@ export function runFacegar(args: string[], options: RunCliOptions = {}): Promise
   const started = performance.now();
   return new Promise((resolveRun) => {
     const child = spawnFacegar(args, { ...options, env: { ...options.env, FACEGAR_PEAK_MEMORY_FILE: memoryFile } }, ['--import', peakMemoryReporter]);
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       let peakRssBytes: number | undefined;
-      try { peakRssBytes = Number(readFileSync(memoryFile, 'utf8')); } catch { /* killed before it could report */ }
+      try {
+        peakRssBytes = Number(readFileSync(memoryFile, 'utf8'));
+      } catch {
+        /* killed before it could report */
+      }
       rmSync(memoryDir, { recursive: true, force: true });
       resolveRun({ code, signal, stdout, stderr, peakRssBytes, wallMs: performance.now() - started });
     });

@@ -45,7 +45,19 @@ export const DEFAULT_FACE_TRACKER_CONFIG: Readonly<Required<FaceTrackerConfig>> 
  * `vertices` [V*3] (model space, mm) that identity with this frame's `expressionWeights`, and the
  * pose and camera this frame's (p_cam = R p + t).
  */
-export interface TrackedFace extends Pick<FaceFit, 'identity' | 'expressionWeights' | 'rotation' | 'anglesDeg' | 'translationMm' | 'focalPx' | 'principalPointPx' | 'vertices' | 'landmarks2d' | 'landmarkErrorPx'> {
+export interface TrackedFace extends Pick<
+  FaceFit,
+  | 'identity'
+  | 'expressionWeights'
+  | 'rotation'
+  | 'anglesDeg'
+  | 'translationMm'
+  | 'focalPx'
+  | 'principalPointPx'
+  | 'vertices'
+  | 'landmarks2d'
+  | 'landmarkErrorPx'
+> {
   /** [68*2] the detector's landmarks (px). */
   detectedLandmarks2d: Float32Array;
   interOcularPx: number;
@@ -71,7 +83,12 @@ export class FaceTracker {
   private identityMean: Float32Array;
   private identityCount = 0;
 
-  constructor(private readonly models: ModelTensors, private readonly detector: FaceDetector, private readonly encoder: FaceEncoder, config: FaceTrackerConfig = {}) {
+  constructor(
+    private readonly models: ModelTensors,
+    private readonly detector: FaceDetector,
+    private readonly encoder: FaceEncoder,
+    config: FaceTrackerConfig = {},
+  ) {
     this.config = validateTrackerConfig(config);
     this.fitConfig = validateFitConfig({});
     this.correspondence = new LandmarkCorrespondence(models.model);
@@ -80,7 +97,9 @@ export class FaceTracker {
   }
 
   /** Frames averaged into the identity so far. */
-  get identityFrames(): number { return this.identityCount; }
+  get identityFrames(): number {
+    return this.identityCount;
+  }
 
   /** Follow the face into `frame`; undefined when no face is found (the next frame searches again). */
   async track(frame: RgbaImage): Promise<TrackedFace | undefined> {
@@ -89,7 +108,10 @@ export class FaceTracker {
     const followed = face !== undefined && this.state !== undefined && this.state.imageWidth === frame.width && this.state.imageHeight === frame.height;
     face ??= (await this.detector.detect(frame))[0];
     this.previous = face;
-    if (!face) { this.dropPose(); return undefined; }
+    if (!face) {
+      this.dropPose();
+      return undefined;
+    }
     const detectMs = performance.now() - started;
 
     // The encoder's identity joins the running mean; the fit below holds the identity at the mean.
@@ -120,11 +142,19 @@ export class FaceTracker {
     const identity = this.identityMean.slice();
     return {
       vertices: evaluateMorphableModel(this.models.model, identity, expressionWeights),
-      identity, expressionWeights, rotation, translationMm, focalPx,
+      identity,
+      expressionWeights,
+      rotation,
+      translationMm,
+      focalPx,
       anglesDeg: [pitch * toDegrees, yaw * toDegrees, roll * toDegrees],
       principalPointPx: fitFrame.principalPointPx,
-      landmarks2d, detectedLandmarks2d: face.landmarks68, landmarkErrorPx: errorSum / 68, interOcularPx: interOcularDistance(face.landmarks68),
-      identityFrames: this.identityCount, followed,
+      landmarks2d,
+      detectedLandmarks2d: face.landmarks68,
+      landmarkErrorPx: errorSum / 68,
+      interOcularPx: interOcularDistance(face.landmarks68),
+      identityFrames: this.identityCount,
+      followed,
       timingsMs: { detect: detectMs, encode: encodeMs, landmarks: landmarksMs, total: performance.now() - started },
     };
   }
@@ -184,7 +214,7 @@ export class FaceTracker {
       if (depthMm > 0) {
         variables.angles.assign(tf.tensor1d(eulerFromRotation(rotation)));
         variables.direction.assign(tf.tensor1d([pivotCamera[0] / depthMm, pivotCamera[1] / depthMm]));
-        variables.logDepth.assign(tf.scalar(Math.log(depthMm * (fitFrame.focalPriorPx / (crop.focalPx / scale)) / fitFrame.initialDepthMm)));
+        variables.logDepth.assign(tf.scalar(Math.log((depthMm * (fitFrame.focalPriorPx / (crop.focalPx / scale))) / fitFrame.initialDepthMm)));
       }
     });
     this.state = { variables, frame: fitFrame, imageWidth: frame.width, imageHeight: frame.height };
@@ -207,7 +237,9 @@ export class FaceTracker {
     const [dx, dy] = Array.from(variables.direction.dataSync());
     tf.tidy(() => {
       // Image y points down, the camera's y up.
-      variables.direction.assign(tf.tensor1d([dx + (detectedCentre[0] - projectedCentre[0]) / focalPx, dy - (detectedCentre[1] - projectedCentre[1]) / focalPx]));
+      variables.direction.assign(
+        tf.tensor1d([dx + (detectedCentre[0] - projectedCentre[0]) / focalPx, dy - (detectedCentre[1] - projectedCentre[1]) / focalPx]),
+      );
       if (projectedSpread > 0 && detectedSpread > 0) variables.logDepth.assign(tf.add(variables.logDepth, Math.log(projectedSpread / detectedSpread)));
     });
   }
@@ -223,10 +255,11 @@ export class FaceTracker {
     const identity = tf.tensor1d(this.identityMean);
     const optimizer = tf.train.adam(learningRate);
     const free = wholePose ? [variables.coefficients, variables.angles, variables.direction, variables.logDepth] : [variables.coefficients, variables.angles];
-    const holdIdentity = () => tf.tidy(() => {
-      const expression = tf.clipByValue(tf.slice(variables.coefficients, [K], [this.models.expressionCount]), 0, 1);
-      variables.coefficients.assign(tf.concat([identity, expression]));
-    });
+    const holdIdentity = () =>
+      tf.tidy(() => {
+        const expression = tf.clipByValue(tf.slice(variables.coefficients, [K], [this.models.expressionCount]), 0, 1);
+        variables.coefficients.assign(tf.concat([identity, expression]));
+      });
     try {
       holdIdentity();
       for (let step = 0; step < steps; step++) {
@@ -243,8 +276,12 @@ export class FaceTracker {
 /** Centroid (px) and RMS distance from it of [N*2] points. */
 function centroidAndSpread(points: Float32Array): [[number, number], number] {
   const n = points.length / 2;
-  let cx = 0, cy = 0;
-  for (let k = 0; k < n; k++) { cx += points[2 * k] / n; cy += points[2 * k + 1] / n; }
+  let cx = 0,
+    cy = 0;
+  for (let k = 0; k < n; k++) {
+    cx += points[2 * k] / n;
+    cy += points[2 * k + 1] / n;
+  }
   let sum = 0;
   for (let k = 0; k < n; k++) sum += (points[2 * k] - cx) ** 2 + (points[2 * k + 1] - cy) ** 2;
   return [[cx, cy], Math.sqrt(sum / n)];

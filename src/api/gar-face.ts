@@ -80,7 +80,13 @@ export type GarFaceFit = FaceFit & {
  * the pose and camera in photo pixels: p_cam = R p + t, u = cx + f·x/(−z), v = cy − f·y/(−z).
  * Deterministic; leaves no tensors behind; FitFailedError on a diverging refinement.
  */
-export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTensors, image: RgbaImage, landmarks68: Float32Array, options: GarFaceOptions = {}): GarFaceFit {
+export function reconstructFaceWithGar(
+  models: GarModels,
+  modelTensors: ModelTensors,
+  image: RgbaImage,
+  landmarks68: Float32Array,
+  options: GarFaceOptions = {},
+): GarFaceFit {
   const preset = options.preset ?? 'default';
   const config = validateGarRefineConfig(options.refine, preset);
   const start = options.start ?? (models.encoder ? 'encoder' : 'mean');
@@ -89,10 +95,17 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const size = models.generator.config.resolution;
 
   let mark = performance.now();
-  const lap = () => { const now = performance.now(), ms = now - mark; mark = now; return ms; };
+  const lap = () => {
+    const now = performance.now(),
+      ms = now - mark;
+    mark = now;
+    return ms;
+  };
   // With a shape encoder, its estimate (made first) judges the detector's landmarks and replaces unreliable ones.
-  const choice = start === 'encoder' && models.shapeEncoder && options.detection && !options.fitLandmarks
-    ? chooseFitLandmarks(modelTensors.model, models.shapeEncoder, image, { landmarks68, ...options.detection }, options.landmarkGate) : undefined;
+  const choice =
+    start === 'encoder' && models.shapeEncoder && options.detection && !options.fitLandmarks
+      ? chooseFitLandmarks(modelTensors.model, models.shapeEncoder, image, { landmarks68, ...options.detection }, options.landmarkGate)
+      : undefined;
   landmarks68 = choice?.landmarks68 ?? landmarks68;
   const shapeMs = lap();
   const aligned = alignFaceCrop(image, landmarks68, size);
@@ -119,19 +132,38 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
   const encodeMs = lap() + shapeMs;
   const fixedPose = options.fixedPose && cropFixedPose(options.fixedPose, cropFromImage);
   const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
-  const identityPrior = shapeEncoder && estimate
-    ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
-    : undefined;
+  const identityPrior =
+    shapeEncoder && estimate
+      ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
+      : undefined;
   // A known focal length, in crop pixels, replaces the estimate: start there and hold it.
-  const knownLogFocal = options.knownFocalPx ? Math.log(options.knownFocalPx * similarityTurnAndScale(cropFromImage).scale / frame.focalRefPx) : undefined;
+  const knownLogFocal = options.knownFocalPx ? Math.log((options.knownFocalPx * similarityTurnAndScale(cropFromImage).scale) / frame.focalRefPx) : undefined;
   if (knownLogFocal !== undefined && estimate) estimate = { ...estimate, pose: { ...estimate.pose, logFocal: knownLogFocal } };
   const logFocalPriorMean = knownLogFocal ?? (identityPrior ? estimate!.pose.logFocal : undefined);
   const dense = options.fitLandmarks?.dense;
-  const densePoints = dense && { vertices: dense.vertices, points: Float32Array.from(dense.points, (_, i) => applyAffine2D(cropFromImage, dense.points[i - (i % 2)], dense.points[i - (i % 2) + 1])[i % 2]) };
-  const refined = refineWithGar(models.generator, modelTensors, {
-    crop, frame, landmarks68: cropLandmarks, start: estimate, fixedPose, ...(options.fixedIdentity ? { fixedIdentity: options.fixedIdentity } : {}), ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}), ...(densePoints ? { densePoints } : {}),
-    ...(identityPrior ? { identityPrior } : {}), ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
-  }, knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config, options.onStep && ((step, total) => options.onStep!(step, total)), options.onLandmarkStep);
+  const densePoints = dense && {
+    vertices: dense.vertices,
+    points: Float32Array.from(dense.points, (_, i) => applyAffine2D(cropFromImage, dense.points[i - (i % 2)], dense.points[i - (i % 2) + 1])[i % 2]),
+  };
+  const refined = refineWithGar(
+    models.generator,
+    modelTensors,
+    {
+      crop,
+      frame,
+      landmarks68: cropLandmarks,
+      start: estimate,
+      fixedPose,
+      ...(options.fixedIdentity ? { fixedIdentity: options.fixedIdentity } : {}),
+      ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}),
+      ...(densePoints ? { densePoints } : {}),
+      ...(identityPrior ? { identityPrior } : {}),
+      ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
+    },
+    knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config,
+    options.onStep && ((step, total) => options.onStep!(step, total)),
+    options.onLandmarkStep,
+  );
   const refineMs = lap();
 
   // The crop is a similarity of the photo (scale s, in-plane turn θ): the photo's camera is the
@@ -165,12 +197,24 @@ export function reconstructFaceWithGar(models: GarModels, modelTensors: ModelTen
     lossHistory: { landmark: [], photometric: [] },
     timingsMs: { landmarkFit: 0, photometricFit: 0 },
     gar: {
-      preset, start, steps: config.steps, crop, render: refined.render, cropFromImage, w: refined.w,
-      finalTerms: refined.finalTerms, lossHistory: refined.lossHistory,
+      preset,
+      start,
+      steps: config.steps,
+      crop,
+      render: refined.render,
+      cropFromImage,
+      w: refined.w,
+      finalTerms: refined.finalTerms,
+      lossHistory: refined.lossHistory,
       timingsMs: { align: alignMs, encode: encodeMs, landmarks: refined.timingsMs.landmarks, refine: refineMs - refined.timingsMs.landmarks },
     },
     landmarkSource: choice?.source ?? 'facemesh',
-    ...(options.detection ? { landmarkAssessment: choice?.assessment ?? assessDetectorLandmarks({ landmarks68, ...options.detection }, undefined, options.landmarkGate?.reliability) } : {}),
+    ...(options.detection
+      ? {
+          landmarkAssessment:
+            choice?.assessment ?? assessDetectorLandmarks({ landmarks68, ...options.detection }, undefined, options.landmarkGate?.reliability),
+        }
+      : {}),
   };
 }
 
@@ -209,7 +253,8 @@ function encodeCrop(encoder: FaceEncoder, crop: RgbaImage): EncoderEstimate {
 export function renderGarComparison(details: Pick<GarFaceDetails, 'crop' | 'render'>, panelPx = 256): RgbaImage {
   const size = details.crop.width;
   const factor = Math.max(1, Math.round(panelPx / size));
-  const side = size * factor, gap = factor;
+  const side = size * factor,
+    gap = factor;
   const width = 2 * side + gap;
   const data = new Uint8ClampedArray(width * side * 4);
   for (let i = 3; i < data.length; i += 4) data[i] = 255;
@@ -227,4 +272,3 @@ export function renderGarComparison(details: Pick<GarFaceDetails, 'crop' | 'rend
   });
   return { width, height: side, data };
 }
-

@@ -71,21 +71,29 @@ export function decodeGarModels(files: GarModelFiles, model: MorphableModel): Ga
   } catch (error) {
     generator.dispose();
     encoder?.dispose();
-    throw new ModelUnavailableError(`${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: cannot load the shape encoder (${oneLine(error)})`, { cause: error });
+    throw new ModelUnavailableError(`${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: cannot load the shape encoder (${oneLine(error)})`, {
+      cause: error,
+    });
   }
   if (shapeEncoder && (shapeEncoder.config.identityCount !== model.identityCount || shapeEncoder.config.expressionCount !== model.expressionNames.length)) {
     const e = shapeEncoder.config;
     generator.dispose();
     encoder?.dispose();
     shapeEncoder.dispose();
-    throw new ModelUnavailableError(`${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: ${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}`);
+    throw new ModelUnavailableError(
+      `${files.shapeEncoderSource ?? 'the shape encoder checkpoint'}: ${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}`,
+    );
   }
   if (encoder) {
-    const e = encoder.config, g = generator.config;
+    const e = encoder.config,
+      g = generator.config;
     // The resolutions may differ: the encoder gets its own crop (see api/gar-face.ts).
-    const mismatch = e.wDim !== g.wDim ? `latent size ${e.wDim} vs the GAR's ${g.wDim}`
+    const mismatch =
+      e.wDim !== g.wDim
+        ? `latent size ${e.wDim} vs the GAR's ${g.wDim}`
         : e.identityCount !== model.identityCount || e.expressionCount !== model.expressionNames.length
-          ? `${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}` : '';
+          ? `${e.identityCount} identity / ${e.expressionCount} expression outputs vs the model's ${model.identityCount} / ${model.expressionNames.length}`
+          : '';
     if (mismatch) {
       generator.dispose();
       encoder.dispose();
@@ -94,11 +102,20 @@ export function decodeGarModels(files: GarModelFiles, model: MorphableModel): Ga
     }
   }
   return {
-    generator, encoder, shapeEncoder, garStep,
-    dispose() { generator.dispose(); encoder?.dispose(); shapeEncoder?.dispose(); },
+    generator,
+    encoder,
+    shapeEncoder,
+    garStep,
+    dispose() {
+      generator.dispose();
+      encoder?.dispose();
+      shapeEncoder?.dispose();
+    },
   };
 }
 
 function oneLine(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0].slice(0, 300);
+  return String((error as Error)?.message ?? error)
+    .split('\n')[0]
+    .slice(0, 300);
 }

@@ -4,7 +4,14 @@
 import { applyAffine2D, type RgbaImage } from '../common/image.ts';
 import { alignFaceCrop, faceCropTransform } from '../detect/align-face-crop.ts';
 import { defaultLandmarkVertices, evaluateVertices } from '../fit/contour-landmarks.ts';
-import { assessDetectorLandmarks, blendLandmarks, type DetectorLandmarkEvidence, type LandmarkAssessment, type LandmarkReliabilityConfig, type LandmarkSource } from '../fit/landmark-reliability.ts';
+import {
+  assessDetectorLandmarks,
+  blendLandmarks,
+  type DetectorLandmarkEvidence,
+  type LandmarkAssessment,
+  type LandmarkReliabilityConfig,
+  type LandmarkSource,
+} from '../fit/landmark-reliability.ts';
 import { projectPointsArray, transformPointsArray } from '../geometry/camera.ts';
 import { createCropFrame, cropCameraToPhoto, cropPoseOfPhotoFit, cropPoseToCamera, type CropPose } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
@@ -33,7 +40,11 @@ export interface LandmarkChoice {
 }
 
 /** The encoder's estimate on the crop aligned from `landmarks68`. */
-export function estimateFromLandmarks(encoder: FaceEncoder, image: RgbaImage, landmarks68: Float32Array): { estimate: EncoderEstimate; cropFromImage: ReturnType<typeof faceCropTransform> } {
+export function estimateFromLandmarks(
+  encoder: FaceEncoder,
+  image: RgbaImage,
+  landmarks68: Float32Array,
+): { estimate: EncoderEstimate; cropFromImage: ReturnType<typeof faceCropTransform> } {
   const { crop, cropFromImage } = alignFaceCrop(image, landmarks68, encoder.config.resolution);
   // Outside the photo: opaque black, as in training.
   for (let i = 3; i < crop.data.length; i += 4) crop.data[i] = 255;
@@ -46,7 +57,13 @@ export function estimateFromLandmarks(encoder: FaceEncoder, image: RgbaImage, la
 }
 
 /** The photo camera of a crop-frame pose estimated in the crop `cropFromImage` cuts (sizePx² px) from an image of `imageSize`. */
-function photoCameraOfEstimate(model: MorphableModel, pose: CropPose, cropFromImage: ReturnType<typeof faceCropTransform>, sizePx: number, imageSize: { width: number; height: number }) {
+function photoCameraOfEstimate(
+  model: MorphableModel,
+  pose: CropPose,
+  cropFromImage: ReturnType<typeof faceCropTransform>,
+  sizePx: number,
+  imageSize: { width: number; height: number },
+) {
   const frame = createCropFrame(model, sizePx, applyAffine2D(cropFromImage, imageSize.width / 2, imageSize.height / 2));
   return cropCameraToPhoto(cropPoseToCamera(pose, frame), cropFromImage);
 }
@@ -55,13 +72,25 @@ function photoCameraOfEstimate(model: MorphableModel, pose: CropPose, cropFromIm
  * [N*2] photo px: the estimate's vertices `vertexIndices` (default: the ones the fit's landmark
  * term follows) projected through its camera (principal point = the image centre).
  */
-export function estimateLandmarks(model: MorphableModel, estimate: EncoderEstimate, cropFromImage: ReturnType<typeof faceCropTransform>, sizePx: number, imageSize: { width: number; height: number }, vertexIndices: ArrayLike<number> = defaultLandmarkVertices(model)): Float32Array {
+export function estimateLandmarks(
+  model: MorphableModel,
+  estimate: EncoderEstimate,
+  cropFromImage: ReturnType<typeof faceCropTransform>,
+  sizePx: number,
+  imageSize: { width: number; height: number },
+  vertexIndices: ArrayLike<number> = defaultLandmarkVertices(model),
+): Float32Array {
   const camera = photoCameraOfEstimate(model, estimate.pose, cropFromImage, sizePx, imageSize);
   const coefficients = new Float32Array(estimate.identity.length + estimate.expression.length);
   coefficients.set(estimate.identity);
   coefficients.set(estimate.expression, estimate.identity.length);
   const points = transformPointsArray(evaluateVertices(model, coefficients, vertexIndices), camera.rotation, camera.translationMm);
-  return projectPointsArray(points, { focalPx: camera.focalPx, principalPointPx: [imageSize.width / 2, imageSize.height / 2], width: imageSize.width, height: imageSize.height });
+  return projectPointsArray(points, {
+    focalPx: camera.focalPx,
+    principalPointPx: [imageSize.width / 2, imageSize.height / 2],
+    width: imageSize.width,
+    height: imageSize.height,
+  });
 }
 
 /**
@@ -71,10 +100,16 @@ export function estimateLandmarks(model: MorphableModel, estimate: EncoderEstima
  * the frame of the crop the chosen landmarks align, so a fit that cuts its crops from them can
  * start from it. One encoder pass for a reliable face; 1 + cropRefinements otherwise.
  */
-export function chooseFitLandmarks(model: MorphableModel, encoder: FaceEncoder, image: RgbaImage, evidence: DetectorLandmarkEvidence, options: LandmarkGateOptions = {}): LandmarkChoice {
+export function chooseFitLandmarks(
+  model: MorphableModel,
+  encoder: FaceEncoder,
+  image: RgbaImage,
+  evidence: DetectorLandmarkEvidence,
+  options: LandmarkGateOptions = {},
+): LandmarkChoice {
   const sizePx = encoder.config.resolution;
   let { estimate, cropFromImage } = estimateFromLandmarks(encoder, image, evidence.landmarks68);
-  const assessment = assessDetectorLandmarks(evidence, estimate.pose.eulerRad[1] * 180 / Math.PI, options.reliability);
+  const assessment = assessDetectorLandmarks(evidence, (estimate.pose.eulerRad[1] * 180) / Math.PI, options.reliability);
   if (assessment.source === 'facemesh') return { landmarks68: evidence.landmarks68, source: 'facemesh', assessment, estimate, encoderPasses: 1 };
   const implied = () => blendLandmarks(evidence.landmarks68, estimateLandmarks(model, estimate, cropFromImage, sizePx, image), assessment.keepDetector);
   let landmarks68 = implied();
@@ -85,6 +120,11 @@ export function chooseFitLandmarks(model: MorphableModel, encoder: FaceEncoder, 
   }
   // The same camera seen from the crop the chosen landmarks cut.
   const photoCamera = photoCameraOfEstimate(model, estimate.pose, cropFromImage, sizePx, image);
-  const moved = cropPoseOfPhotoFit(model, { ...photoCamera, principalPointPx: [image.width / 2, image.height / 2] }, faceCropTransform(landmarks68, sizePx), sizePx);
+  const moved = cropPoseOfPhotoFit(
+    model,
+    { ...photoCamera, principalPointPx: [image.width / 2, image.height / 2] },
+    faceCropTransform(landmarks68, sizePx),
+    sizePx,
+  );
   return { landmarks68, source: assessment.source, assessment, estimate: { ...estimate, pose: moved.pose }, encoderPasses: 1 + refinements };
 }

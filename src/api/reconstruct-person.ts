@@ -31,14 +31,20 @@ export interface PersonIdentity {
  * memory at a time); a FacegarError from it or from the fit skips that photo. Throws NoFaceError
  * when no photo has a face.
  */
-export async function estimatePersonIdentity(reconstructor: Reconstructor, loadPhoto: (index: number) => Promise<PersonPhoto> | PersonPhoto, count: number, options: ReconstructOptions = {},
-                                             onPhoto?: (index: number, count: number, outcome: { identity: Float32Array } | { error: FacegarError }) => void): Promise<PersonIdentity> {
+export async function estimatePersonIdentity(
+  reconstructor: Reconstructor,
+  loadPhoto: (index: number) => Promise<PersonPhoto> | PersonPhoto,
+  count: number,
+  options: ReconstructOptions = {},
+  onPhoto?: (index: number, count: number, outcome: { identity: Float32Array } | { error: FacegarError }) => void,
+): Promise<PersonIdentity> {
   if (!Number.isInteger(count) || count < 1) throw new UsageError(`Expected a positive number of photos but received ${count}`);
   if (options.fixedIdentity) throw new UsageError('fixedIdentity is what estimatePersonIdentity finds: leave it out');
   const fitPriorWeight = options.fit?.identityPriorWeight ?? DEFAULT_FIT_CONFIG.identityPriorWeight;
   const garPriorWeight = options.garRefine?.identityPriorWeight ?? GAR_REFINE_PRESETS[options.garPreset ?? 'default'].identityPriorWeight;
   const firstPass: ReconstructOptions = {
-    ...options, maxFaces: 1,
+    ...options,
+    maxFaces: 1,
     fit: { ...options.fit, identityPriorWeight: fitPriorWeight / count },
     garRefine: { ...options.garRefine, identityPriorWeight: garPriorWeight / count },
   };
@@ -50,7 +56,9 @@ export async function estimatePersonIdentity(reconstructor: Reconstructor, loadP
       const [image, photoFirstPass] = photoOptions(await loadPhoto(index), firstPass);
       const identity = (await reconstructor.reconstruct(image, photoFirstPass)).faces[0].identity;
       sum ??= new Float64Array(identity.length);
-      identity.forEach((v, k) => { sum![k] += v; });
+      identity.forEach((v, k) => {
+        sum![k] += v;
+      });
       outcome = { identity };
     } catch (error) {
       if (!(error instanceof FacegarError)) throw error;
@@ -70,13 +78,20 @@ export async function estimatePersonIdentity(reconstructor: Reconstructor, loadP
  * expression, pose and camera. `loadPhoto(i)` is called twice per photo, so decoded photos need
  * not all stay in memory. A photo without a face gets its error instead of a reconstruction.
  */
-export async function reconstructPerson(reconstructor: Reconstructor, loadPhoto: (index: number) => Promise<PersonPhoto> | PersonPhoto, count: number, options: ReconstructOptions = {}):
-  Promise<{ person: PersonIdentity; photos: ({ reconstruction: Reconstruction } | { error: FacegarError })[] }> {
+export async function reconstructPerson(
+  reconstructor: Reconstructor,
+  loadPhoto: (index: number) => Promise<PersonPhoto> | PersonPhoto,
+  count: number,
+  options: ReconstructOptions = {},
+): Promise<{ person: PersonIdentity; photos: ({ reconstruction: Reconstruction } | { error: FacegarError })[] }> {
   const person = await estimatePersonIdentity(reconstructor, loadPhoto, count, options);
   const photos: ({ reconstruction: Reconstruction } | { error: FacegarError })[] = [];
   for (let i = 0; i < count; i++) {
     const first = person.perPhoto[i];
-    if ('error' in first) { photos.push({ error: first.error }); continue; }
+    if ('error' in first) {
+      photos.push({ error: first.error });
+      continue;
+    }
     try {
       const [image, photoOptionsHeld] = photoOptions(await loadPhoto(i), { ...options, fixedIdentity: person.identity });
       photos.push({ reconstruction: await reconstructor.reconstruct(image, photoOptionsHeld) });

@@ -146,7 +146,14 @@ export class Reconstructor {
   private readonly garModels: GarModels | undefined;
   private readonly landmarkRegressor: LoadedLandmarkRegressor | undefined;
 
-  private constructor(model: MorphableModel, modelTensors: ModelTensors, detector: FaceDetector, ownsDetector: boolean, garModels: GarModels | undefined, landmarkRegressor: LoadedLandmarkRegressor | undefined) {
+  private constructor(
+    model: MorphableModel,
+    modelTensors: ModelTensors,
+    detector: FaceDetector,
+    ownsDetector: boolean,
+    garModels: GarModels | undefined,
+    landmarkRegressor: LoadedLandmarkRegressor | undefined,
+  ) {
     this.model = model;
     this.modelTensors = modelTensors;
     this.detector = detector;
@@ -164,7 +171,7 @@ export class Reconstructor {
     let detector: FaceDetector;
     try {
       landmarkRegressor = resources.landmarkRegressor && decodeRegressor(resources.landmarkRegressor, resources.model);
-      detector = ready ? resources.detector as FaceDetector : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
+      detector = ready ? (resources.detector as FaceDetector) : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
     } catch (error) {
       garModels?.dispose();
       landmarkRegressor?.regressor.dispose();
@@ -192,17 +199,25 @@ export class Reconstructor {
     if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
     const garModels = this.garModels;
     const knownFocalPx = options.knownFocalPx;
-    if (knownFocalPx !== undefined && !(knownFocalPx > 0 && Number.isFinite(knownFocalPx))) throw new UsageError(`Expected a positive number for knownFocalPx but received ${knownFocalPx}`);
-    if (renderer === 'gar' && !garModels) throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
+    if (knownFocalPx !== undefined && !(knownFocalPx > 0 && Number.isFinite(knownFocalPx)))
+      throw new UsageError(`Expected a positive number for knownFocalPx but received ${knownFocalPx}`);
+    if (renderer === 'gar' && !garModels)
+      throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const landmarkSource = options.landmarks ?? (options.landmarks68 ? 'given' : this.landmarkRegressor ? 'regressor' : 'facemesh');
-    if (!LANDMARK_SOURCE_NAMES.includes(landmarkSource)) throw new UsageError(`Expected one of ${LANDMARK_SOURCE_NAMES.join(', ')} for landmarks but received ${String(landmarkSource)}`);
+    if (!LANDMARK_SOURCE_NAMES.includes(landmarkSource))
+      throw new UsageError(`Expected one of ${LANDMARK_SOURCE_NAMES.join(', ')} for landmarks but received ${String(landmarkSource)}`);
     if (landmarkSource === 'given' && !options.landmarks68) throw new UsageError('landmarks given needs landmarks68');
-    if (landmarkSource === 'facemesh' && options.landmarks68) throw new UsageError('landmarks68 replace the detector: landmarks facemesh cannot be used with them');
-    if (landmarkSource === 'regressor' && !this.landmarkRegressor) throw new ModelUnavailableError('regressor landmarks were asked for, but this reconstructor was created without a landmark regressor (resources.landmarkRegressor)');
+    if (landmarkSource === 'facemesh' && options.landmarks68)
+      throw new UsageError('landmarks68 replace the detector: landmarks facemesh cannot be used with them');
+    if (landmarkSource === 'regressor' && !this.landmarkRegressor)
+      throw new ModelUnavailableError(
+        'regressor landmarks were asked for, but this reconstructor was created without a landmark regressor (resources.landmarkRegressor)',
+      );
     const passes = options.landmarkPasses ?? this.landmarkRegressor?.manifest.passes ?? 1;
     const started = performance.now();
     options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
-    if (options.landmarks68 && options.landmarks68.length !== 136) throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
+    if (options.landmarks68 && options.landmarks68.length !== 136)
+      throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
     if (options.fixedIdentity && (options.fixedIdentity.length !== this.modelTensors.identityCount || !options.fixedIdentity.every(Number.isFinite))) {
       throw new UsageError(`Expected ${this.modelTensors.identityCount} finite numbers for fixedIdentity but received ${options.fixedIdentity.length}`);
     }
@@ -214,38 +229,72 @@ export class Reconstructor {
     let regressMs = 0;
     detected.forEach((face, index) => {
       const report = (stage: ReconstructStage, part: number, stageFraction: number) => {
-        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + 0.95 * (index + part) / detected.length, stageFraction });
+        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + (0.95 * (index + part)) / detected.length, stageFraction });
       };
       // The regressor's crop is cut from the detector's points; its points, with its vertices, are what the fit matches.
       const regressStarted = performance.now();
-      const regressed = landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
+      const regressed =
+        landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
       regressMs += performance.now() - regressStarted;
-      const fitLandmarks: FitLandmarks | undefined = regressed ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
-        : options.landmarkVertices ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices } : undefined;
+      const fitLandmarks: FitLandmarks | undefined = regressed
+        ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
+        : options.landmarkVertices
+          ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices }
+          : undefined;
       const source = { landmarkSource, ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}) };
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
         const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
-          preset: options.garPreset, refine: options.garRefine, start: options.garStart, fixedPose: options.fixedPose, fixedIdentity: options.fixedIdentity, knownFocalPx, fitLandmarks,
-          onLandmarkStep: (step, total) => report('landmarks', 0.1 * step / total, step / total),
-          onStep: (step, total) => report('gar', 0.1 + 0.9 * step / total, step / total),
+          preset: options.garPreset,
+          refine: options.garRefine,
+          start: options.garStart,
+          fixedPose: options.fixedPose,
+          fixedIdentity: options.fixedIdentity,
+          knownFocalPx,
+          fitLandmarks,
+          onLandmarkStep: (step, total) => report('landmarks', (0.1 * step) / total, step / total),
+          onStep: (step, total) => report('gar', 0.1 + (0.9 * step) / total, step / total),
           // The gate judges the detector's own points: not given ones (diagnostics), not a regressor's.
           ...(landmarkSource === 'facemesh' ? { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate } : {}),
         });
         for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source, renderer: 'gar', gar: fit.gar, ...(fit.landmarkSource !== 'facemesh' ? { landmarkSource: fit.landmarkSource } : {}), ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}) });
+        faces.push({
+          ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'),
+          ...source,
+          renderer: 'gar',
+          gar: fit.gar,
+          ...(fit.landmarkSource !== 'facemesh' ? { landmarkSource: fit.landmarkSource } : {}),
+          ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}),
+        });
       } else {
-        const known = knownFocalPx ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : {};
+        const known = knownFocalPx
+          ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT }
+          : {};
         // A regressor's dense points are the dense term, at its own weight unless the options give one.
-        const denseWeight = fitLandmarks?.dense && options.fit?.denseLandmarkWeight === undefined ? { denseLandmarkWeight: REGRESSED_DENSE_LANDMARK_WEIGHT } : {};
-        const fit = fitFace(this.modelTensors, image, fitLandmarks?.landmarks68 ?? face.landmarks68, { ...options.fit, ...known, ...denseWeight }, (stage, step, total) => {
-          report(stage, stage === 'landmarks' ? 0.4 * step / total : 0.4 + 0.6 * step / total, step / total);
-        }, face.mesh468.length ? face.mesh468 : undefined, { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose, densePoints: fitLandmarks?.dense, fixedIdentity: options.fixedIdentity });
+        const denseWeight =
+          fitLandmarks?.dense && options.fit?.denseLandmarkWeight === undefined ? { denseLandmarkWeight: REGRESSED_DENSE_LANDMARK_WEIGHT } : {};
+        const fit = fitFace(
+          this.modelTensors,
+          image,
+          fitLandmarks?.landmarks68 ?? face.landmarks68,
+          { ...options.fit, ...known, ...denseWeight },
+          (stage, step, total) => {
+            report(stage, stage === 'landmarks' ? (0.4 * step) / total : 0.4 + (0.6 * step) / total, step / total);
+          },
+          face.mesh468.length ? face.mesh468 : undefined,
+          { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose, densePoints: fitLandmarks?.dense, fixedIdentity: options.fixedIdentity },
+        );
         faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source });
       }
     });
     const total = performance.now() - started;
-    const timingsMs = { detect: detectMs, fit: total - detectMs, total, ...(renderer === 'gar' ? garTimings : {}), ...(landmarkSource === 'regressor' ? { regress: regressMs } : {}) };
+    const timingsMs = {
+      detect: detectMs,
+      fit: total - detectMs,
+      total,
+      ...(renderer === 'gar' ? garTimings : {}),
+      ...(landmarkSource === 'regressor' ? { regress: regressMs } : {}),
+    };
     return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
   }
 
@@ -255,13 +304,15 @@ export class Reconstructor {
    */
   createTracker(config: FaceTrackerConfig = {}): FaceTracker {
     const encoder = this.garModels?.encoder;
-    if (!encoder) throw new ModelUnavailableError('face tracking needs the GAR path\'s encoder (resources.gar with an encoder)');
+    if (!encoder) throw new ModelUnavailableError("face tracking needs the GAR path's encoder (resources.gar with an encoder)");
     return new FaceTracker(this.modelTensors, this.detector, encoder, config);
   }
 
   private describe(fit: FaceFit, face: DetectedFace, faceNumber: number, focalSource: 'known' | 'fit'): FaceReconstruction {
     const expression: Record<string, number> = {};
-    this.model.expressionNames.forEach((name, i) => { expression[name] = fit.expressionWeights[i]; });
+    this.model.expressionNames.forEach((name, i) => {
+      expression[name] = fit.expressionWeights[i];
+    });
     return {
       ...fit,
       faceNumber,
@@ -295,7 +346,11 @@ export class Reconstructor {
 export const REGRESSED_DENSE_LANDMARK_WEIGHT = 1;
 
 /** The points a fit matches instead of the detector's, with the model vertex each one is. */
-interface FitLandmarks { landmarks68: Float32Array; vertices: ArrayLike<number>; dense?: DensePoints }
+interface FitLandmarks {
+  landmarks68: Float32Array;
+  vertices: ArrayLike<number>;
+  dense?: DensePoints;
+}
 
 /** A regressor's points: iBUG-68 with their vertices, then any dense points with theirs. */
 function splitRegressedPoints(points: Float32Array, vertices: Uint32Array): FitLandmarks {
@@ -314,12 +369,21 @@ function decodeRegressor(files: CheckpointBytes & { source?: string }, model: Mo
   try {
     return decodeLandmarkRegressor(files.manifest, files.weights, model);
   } catch (error) {
-    throw new ModelUnavailableError(`${files.source ?? 'the landmark regressor checkpoint'}: cannot load the landmark regressor (${String((error as Error)?.message ?? error).split('\n')[0].slice(0, 300)})`, { cause: error });
+    throw new ModelUnavailableError(
+      `${files.source ?? 'the landmark regressor checkpoint'}: cannot load the landmark regressor (${String((error as Error)?.message ?? error)
+        .split('\n')[0]
+        .slice(0, 300)})`,
+      { cause: error },
+    );
   }
 }
 
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */
-export async function reconstruct(image: RgbaImage, resources: ReconstructorResources, options: ReconstructOptions & ReconstructorConfig = {}): Promise<Reconstruction> {
+export async function reconstruct(
+  image: RgbaImage,
+  resources: ReconstructorResources,
+  options: ReconstructOptions & ReconstructorConfig = {},
+): Promise<Reconstruction> {
   const reconstructor = await Reconstructor.create(resources, options);
   try {
     return await reconstructor.reconstruct(image, options);

@@ -22,7 +22,11 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     identity: Array.from(face.identity, (v) => round(v, 5)),
     expression: Object.fromEntries(Object.entries(face.expression).map(([name, weight]) => [name, round(weight, 5)])),
     pose: {
-      rotation: [[r[0], r[1], r[2]], [r[3], r[4], r[5]], [r[6], r[7], r[8]]].map((row) => row.map((v) => round(v, 7))),
+      rotation: [
+        [r[0], r[1], r[2]],
+        [r[3], r[4], r[5]],
+        [r[6], r[7], r[8]],
+      ].map((row) => row.map((v) => round(v, 7))),
       anglesDeg: { pitch: round(face.anglesDeg[0], 3), yaw: round(face.anglesDeg[1], 3), roll: round(face.anglesDeg[2], 3) },
       translationMm: face.translationMm.map((v) => round(v, 3)),
       focalPx: round(face.focalPx, 3),
@@ -30,21 +34,25 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
       principalPointPx: face.principalPointPx.map((v) => round(v, 3)),
     },
     renderer: face.renderer,
-    ...(face.gar ? garFields(face.gar) : {
-      light: Array.from(face.light, (v) => round(v, 5)),
-      albedo: Array.from(face.albedo, (v) => round(v, 5)),
-      finalLoss: {
-        landmark: round(face.lossHistory.landmark.at(-1) ?? NaN, 8),
-        photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
-      },
-    }),
+    ...(face.gar
+      ? garFields(face.gar)
+      : {
+          light: Array.from(face.light, (v) => round(v, 5)),
+          albedo: Array.from(face.albedo, (v) => round(v, 5)),
+          finalLoss: {
+            landmark: round(face.lossHistory.landmark.at(-1) ?? NaN, 8),
+            photometric: face.lossHistory.photometric.length ? round(face.lossHistory.photometric.at(-1) as number, 8) : null,
+          },
+        }),
   };
 }
 
 /** Why the detector's landmarks were (not) trusted: yaw estimates in degrees, reasons in words. */
 function landmarkReliability(a: FaceReconstruction['landmarkAssessment']): Record<string, unknown> {
   return {
-    reliable: a.reliable, reasons: a.reasons, noseShift: round(a.noseShift, 3),
+    reliable: a.reliable,
+    reasons: a.reasons,
+    noseShift: round(a.noseShift, 3),
     ...(a.meshYawDeg !== undefined ? { meshYawDeg: round(a.meshYawDeg, 1) } : {}),
     ...(a.encoderYawDeg !== undefined ? { encoderYawDeg: round(a.encoderYawDeg, 1) } : {}),
     keptDetectorPoints: a.keepDetector.reduce((sum, k) => sum + k, 0),
@@ -62,7 +70,12 @@ function garFields(gar: GarFaceDetails): Record<string, unknown> {
       steps: gar.steps,
       cropSizePx: gar.crop.width,
       lossHistory: { first: round(gar.lossHistory[0], 8), last: round(gar.lossHistory.at(-1) as number, 8), values: gar.lossHistory.length },
-      timingsMs: { align: round(gar.timingsMs.align, 1), encode: round(gar.timingsMs.encode, 1), landmarks: round(gar.timingsMs.landmarks, 1), refine: round(gar.timingsMs.refine, 1) },
+      timingsMs: {
+        align: round(gar.timingsMs.align, 1),
+        encode: round(gar.timingsMs.encode, 1),
+        landmarks: round(gar.timingsMs.landmarks, 1),
+        refine: round(gar.timingsMs.refine, 1),
+      },
       w: Array.from(gar.w, (v) => round(v, 5)),
     },
   };
@@ -72,7 +85,10 @@ function garFields(gar: GarFaceDetails): Record<string, unknown> {
  * The whole `<stem>.json`: image facts, face 1's fields at the top level (the common case of
  * one face), and every face under `faces`. Conventions are spelled out under `conventions`.
  */
-export function reconstructionToJson(reconstruction: Reconstruction, extra: { input: string; outputs: Record<string, unknown>[]; timingsMs: Record<string, number>; version: string }): Record<string, unknown> {
+export function reconstructionToJson(
+  reconstruction: Reconstruction,
+  extra: { input: string; outputs: Record<string, unknown>[]; timingsMs: Record<string, number>; version: string },
+): Record<string, unknown> {
   const faces = reconstruction.faces.map((face, i) => ({ ...faceToJson(face), outputs: extra.outputs[i] }));
   return {
     facegar: extra.version,
@@ -84,10 +100,15 @@ export function reconstructionToJson(reconstruction: Reconstruction, extra: { in
     faces,
     conventions: {
       pixels: 'original image, origin top-left, pixel centres at +0.5',
-      landmarks: 'iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched, which landmarkSource names: facemesh (the detector, detectedLandmarks2d); regressor (regressedLandmarks2d, the landmark regressor\'s model vertices); given (the points passed in, as detectedLandmarks2d); encoder (the shape encoder\'s estimate, projected, where the detector\'s points looked unreliable: landmarkReliability); facemesh+encoder (the detector\'s eyes, nose and mouth, the encoder\'s jaw line and brows)',
+      landmarks:
+        "iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched, which landmarkSource names: facemesh (the detector, detectedLandmarks2d); regressor (regressedLandmarks2d, the landmark regressor's model vertices); given (the points passed in, as detectedLandmarks2d); encoder (the shape encoder's estimate, projected, where the detector's points looked unreliable: landmarkReliability); facemesh+encoder (the detector's eyes, nose and mouth, the encoder's jaw line and brows)",
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
-      ...(reconstruction.faces.some((face) => face.gar) ? { gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)' } : {}),
+      ...(reconstruction.faces.some((face) => face.gar)
+        ? {
+            gar: 'renderer "gar": the fit ran through the Generative Adversarial Renderer in an aligned crop; pose, camera and landmarks are given in the original image like the graphics path\'s; finalLoss terms are weighted (see fit/gar-refine-config.ts)',
+          }
+        : {}),
     },
   };
 }

@@ -16,16 +16,27 @@ export const SYNTHETIC_MANIFEST = 'synthetic-set.json';
 async function writeImageAndMat(dir: string, name: string, image: RgbaImage, annotation: AflwAnnotation): Promise<void> {
   const { width, height, data } = image;
   // AFLW2000-3D ships JPEGs; quality 95 adds little to the render's own simulated compression.
-  const jpeg = await sharp(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 4 } }).removeAlpha().jpeg({ quality: 95 }).toBuffer();
+  const jpeg = await sharp(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 4 } })
+    .removeAlpha()
+    .jpeg({ quality: 95 })
+    .toBuffer();
   await writeFileAtomic(join(dir, `${name}.jpg`), new Uint8Array(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength));
-  await writeFileAtomic(join(dir, `${name}.mat`), await encodeMatFile(aflwMatVariables(annotation), { compress: true, description: 'facegar synthetic AFLW2000-3D layout' }));
+  await writeFileAtomic(
+    join(dir, `${name}.mat`),
+    await encodeMatFile(aflwMatVariables(annotation), { compress: true, description: 'facegar synthetic AFLW2000-3D layout' }),
+  );
 }
 
 /**
  * Render `count` studio photos (450² by default, |yaw| spread evenly over 0–90°) into `dir` as
  * image00001.jpg + image00001.mat …, and SYNTHETIC_MANIFEST. Deterministic for (seed, count, size).
  */
-export async function writeSyntheticAflwFolder(model: MorphableModel, dir: string, options: { count: number; seed: number; sizePx?: number }, onImage?: (index: number, name: string, yawDeg: number) => void): Promise<void> {
+export async function writeSyntheticAflwFolder(
+  model: MorphableModel,
+  dir: string,
+  options: { count: number; seed: number; sizePx?: number },
+  onImage?: (index: number, name: string, yawDeg: number) => void,
+): Promise<void> {
   await ensureWritableDirectory(dir);
   const images: Record<string, unknown>[] = [];
   for (let index = 0; index < options.count; index++) {
@@ -34,11 +45,18 @@ export async function writeSyntheticAflwFolder(model: MorphableModel, dir: strin
     images.push({ name: rendered.name, yawDeg: Number(rendered.yawDeg.toFixed(3)), scene: rendered.scene });
     onImage?.(index, rendered.name, rendered.yawDeg);
   }
-  await writeFileAtomic(join(dir, SYNTHETIC_MANIFEST), JSON.stringify({
-    generator: 'facegar eval aflw2000 --write-synthetic (studio renderer)', seed: options.seed, count: options.count, sizePx: images.length ? (images[0].scene as { width: number }).width : undefined,
-    conventions: 'pt3d_68: x, y 1-based image pixels (facegar pixel + 0.5), z depth in pixels at the face, larger = nearer; Pose_Para: pitch, yaw, roll (rad, facegar convention), tx, ty, 0, px per mm',
-    images,
-  }) + '\n');
+  await writeFileAtomic(
+    join(dir, SYNTHETIC_MANIFEST),
+    JSON.stringify({
+      generator: 'facegar eval aflw2000 --write-synthetic (studio renderer)',
+      seed: options.seed,
+      count: options.count,
+      sizePx: images.length ? (images[0].scene as { width: number }).width : undefined,
+      conventions:
+        'pt3d_68: x, y 1-based image pixels (facegar pixel + 0.5), z depth in pixels at the face, larger = nearer; Pose_Para: pitch, yaw, roll (rad, facegar convention), tx, ty, 0, px per mm',
+      images,
+    }) + '\n',
+  );
 }
 
 /**
@@ -47,7 +65,12 @@ export async function writeSyntheticAflwFolder(model: MorphableModel, dir: strin
  * scripts/render-cycles-set.py writes) → the same photos in AFLW2000-3D's layout, renumbered
  * image00001… in the set's order. Set errors are those of io/node/synthetic-set-files.ts.
  */
-export async function convertRenderedSetToAflw(model: MorphableModel, setDir: string, dir: string, onImage?: (index: number, name: string, yawDeg: number) => void): Promise<number> {
+export async function convertRenderedSetToAflw(
+  model: MorphableModel,
+  setDir: string,
+  dir: string,
+  onImage?: (index: number, name: string, yawDeg: number) => void,
+): Promise<number> {
   const source = await syntheticSetSource(setDir, model);
   await ensureWritableDirectory(dir);
   const images: Record<string, unknown>[] = [];
@@ -61,6 +84,9 @@ export async function convertRenderedSetToAflw(model: MorphableModel, setDir: st
     images.push({ name, source: source.stems[index], yawDeg: truth.anglesDeg[1] });
     onImage?.(index, name, truth.anglesDeg[1]);
   }
-  await writeFileAtomic(join(dir, SYNTHETIC_MANIFEST), JSON.stringify({ generator: `facegar eval aflw2000 --write-synthetic --from-set (${source.count} faces)`, count: source.count, images }) + '\n');
+  await writeFileAtomic(
+    join(dir, SYNTHETIC_MANIFEST),
+    JSON.stringify({ generator: `facegar eval aflw2000 --write-synthetic --from-set (${source.count} faces)`, count: source.count, images }) + '\n',
+  );
   return source.count;
 }

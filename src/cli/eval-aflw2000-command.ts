@@ -34,16 +34,42 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
 `;
 
 export async function aflw2000Command(args: string[], help: string): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false }, 'detect-only': { type: 'boolean', default: false }, 'strict-detector': { type: 'boolean', default: false },
-    'write-synthetic': { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, size: { type: 'string' }, 'from-set': { type: 'string' },
-    renderer: { type: 'string' }, gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, preset: { type: 'string' },
-    model: { type: 'string', short: 'm' }, backend: { type: 'string' },
-    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, 'landmark-regressor': { type: 'string' },
-    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
-  const log = (line: string) => { if (!values.quiet) process.stderr.write(`${line}\n`); };
+  const { values } = parseCommandArgs(
+    args,
+    {
+      data: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'detect-only': { type: 'boolean', default: false },
+      'strict-detector': { type: 'boolean', default: false },
+      'write-synthetic': { type: 'string' },
+      n: { type: 'string' },
+      seed: { type: 'string' },
+      size: { type: 'string' },
+      'from-set': { type: 'string' },
+      renderer: { type: 'string' },
+      gar: { type: 'string' },
+      encoder: { type: 'string' },
+      'shape-encoder': { type: 'string' },
+      preset: { type: 'string' },
+      model: { type: 'string', short: 'm' },
+      backend: { type: 'string' },
+      'landmark-steps': { type: 'string' },
+      'photometric-steps': { type: 'string' },
+      'landmark-regressor': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return EXIT_CODES.ok;
+  }
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(`${line}\n`);
+  };
   if (values['write-synthetic'] !== undefined) {
     if (values.data !== undefined) throw new UsageError('--write-synthetic makes a folder and --data scores one: use one at a time');
     const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
@@ -52,7 +78,8 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
     const dir = resolve(values['write-synthetic']);
     const report = (index: number, name: string, yawDeg: number) => log(`${index + 1} ${name} yaw ${yawDeg.toFixed(1)}°`);
     if (values['from-set'] !== undefined) {
-      if (values.n !== undefined || values.seed !== undefined || values.size !== undefined) throw new UsageError('--from-set converts a rendered set: --n, --seed and --size belong to the studio renders');
+      if (values.n !== undefined || values.seed !== undefined || values.size !== undefined)
+        throw new UsageError('--from-set converts a rendered set: --n, --seed and --size belong to the studio renders');
       await convertRenderedSetToAflw(model, resolve(values['from-set']), dir, report);
     } else {
       const count = integerOption(values.n ?? '90', 'n', 1);
@@ -66,12 +93,14 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   if (!values.data) throw new UsageError('facegar eval aflw2000 needs --data AFLW_DIR or --write-synthetic DIR (try --help)');
   const limit = values.limit === undefined ? Infinity : integerOption(values.limit, 'limit', 1);
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
-  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
+  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend))
+    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
   const fit: Record<string, number> = {};
   if (values['landmark-steps'] !== undefined) fit.landmarkSteps = integerOption(values['landmark-steps'], 'landmark-steps', 0);
   if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
   const presets = ['instant', 'fast', 'default', 'quality'];
-  if (values.preset !== undefined && !presets.includes(values.preset)) throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
+  if (values.preset !== undefined && !presets.includes(values.preset))
+    throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
 
   const dataDir = resolve(values.data);
   let names: string[];
@@ -110,7 +139,8 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const detectorConfig = values['strict-detector'] ? { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 } : {};
   const samples = [];
   if (values['detect-only']) {
-    for (const name of ['renderer', 'gar', 'encoder', 'shape-encoder', 'landmark-regressor', 'preset', 'landmark-steps', 'photometric-steps'] as const) if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
+    for (const name of ['renderer', 'gar', 'encoder', 'shape-encoder', 'landmark-regressor', 'preset', 'landmark-steps', 'photometric-steps'] as const)
+      if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
     await initBackend({ backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
     const detector = await createFaceDetector(detectorFiles, detectorConfig);
     try {
@@ -118,7 +148,9 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
         const truth = await readTruth(entry);
         const sample = await evaluateAflwDetection(detector, entry.image, await decodeImageFile(join(dataDir, entry.image)), truth);
         samples.push(sample);
-        log(`${index + 1}/${selected.length} ${entry.image} yaw ${truth.yawDeg.toFixed(0)}°: ${sample.ok ? `found, detector NME ${(100 * sample.nme!).toFixed(2)} %` : 'missed'}, ${sample.ms.toFixed(0)} ms`);
+        log(
+          `${index + 1}/${selected.length} ${entry.image} yaw ${truth.yawDeg.toFixed(0)}°: ${sample.ok ? `found, detector NME ${(100 * sample.nme!).toFixed(2)} %` : 'missed'}, ${sample.ms.toFixed(0)} ms`,
+        );
       }
     } finally {
       detector.dispose();
@@ -126,12 +158,22 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   } else {
     const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles } = await import('../io/node/gar-models.ts');
     const graphicsOption = Object.keys(fit).length > 0;
-    const choice = await chooseRenderer({ renderer: values.renderer, gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'], ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
+    const choice = await chooseRenderer({
+      renderer: values.renderer,
+      gar: values.gar,
+      encoder: values.encoder,
+      shapeEncoder: values['shape-encoder'],
+      ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
+    });
     if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
-    if (choice.renderer === 'gar' && graphicsOption) throw new UsageError('--landmark-steps and --photometric-steps belong to the graphics path (try --renderer graphics)');
+    if (choice.renderer === 'gar' && graphicsOption)
+      throw new UsageError('--landmark-steps and --photometric-steps belong to the graphics path (try --renderer graphics)');
     const gar = choice.renderer === 'gar' ? await readGarModelFiles(choice as typeof choice & { garDir: string }) : undefined;
     const landmarkRegressor = await readChosenLandmarkRegressor(values['landmark-regressor']);
-    const reconstructor = await Reconstructor.create({ model, detector: detectorFiles, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined, detector: detectorConfig });
+    const reconstructor = await Reconstructor.create(
+      { model, detector: detectorFiles, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+      { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined, detector: detectorConfig },
+    );
     log(`renderer: ${choice.reason}${gar ? `, preset ${values.preset ?? 'default'}` : ''}`);
     const options = { renderer: choice.renderer, fit, garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' | undefined };
     try {
@@ -139,7 +181,9 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
         const truth = await readTruth(entry);
         const sample = await evaluateAflwImage(reconstructor, entry.image, await decodeImageFile(join(dataDir, entry.image)), truth, options);
         samples.push(sample);
-        const outcome = sample.ok ? `NME ${(100 * sample.nme!).toFixed(2)} %${sample.landmarkSource ? ` (${sample.landmarkSource})` : ''}` : `failed (${sample.failure})`;
+        const outcome = sample.ok
+          ? `NME ${(100 * sample.nme!).toFixed(2)} %${sample.landmarkSource ? ` (${sample.landmarkSource})` : ''}`
+          : `failed (${sample.failure})`;
         log(`${index + 1}/${selected.length} ${entry.image} yaw ${truth.yawDeg.toFixed(0)}°: ${outcome}, ${sample.ms.toFixed(0)} ms`);
       }
     } finally {

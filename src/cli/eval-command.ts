@@ -108,27 +108,54 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function syntheticCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    n: { type: 'string' }, seed: { type: 'string', default: '1' }, set: { type: 'string' }, 'write-set': { type: 'string' }, renderer: { type: 'string' }, methods: { type: 'string' },
-    gar: { type: 'string' }, encoder: { type: 'string' }, 'shape-encoder': { type: 'string' }, 'landmark-regressor': { type: 'string' }, preset: { type: 'string', default: 'default' }, 'gar-steps': { type: 'string' }, 'gar-refine': { type: 'string' },
-    'landmark-steps': { type: 'string' }, 'photometric-steps': { type: 'string' }, model: { type: 'string', short: 'm' },
-    backend: { type: 'string' }, json: { type: 'boolean', default: false }, report: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
-    help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(EVAL_HELP); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      n: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      set: { type: 'string' },
+      'write-set': { type: 'string' },
+      renderer: { type: 'string' },
+      methods: { type: 'string' },
+      gar: { type: 'string' },
+      encoder: { type: 'string' },
+      'shape-encoder': { type: 'string' },
+      'landmark-regressor': { type: 'string' },
+      preset: { type: 'string', default: 'default' },
+      'gar-steps': { type: 'string' },
+      'gar-refine': { type: 'string' },
+      'landmark-steps': { type: 'string' },
+      'photometric-steps': { type: 'string' },
+      model: { type: 'string', short: 'm' },
+      backend: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(EVAL_HELP);
+    return EXIT_CODES.ok;
+  }
   const count = integerOption(values.n ?? '50', 'n', 1);
-  if (values.set !== undefined && values['write-set'] !== undefined) throw new UsageError('--set reads a test set and --write-set writes one: give one of them');
+  if (values.set !== undefined && values['write-set'] !== undefined)
+    throw new UsageError('--set reads a test set and --write-set writes one: give one of them');
   const seed = integerOption(values.seed, 'seed', 0);
-  if (values.renderer !== undefined && values.renderer !== 'graphics' && values.renderer !== 'gar') throw new UsageError(`Expected graphics or gar for --renderer but received ${values.renderer}`);
+  if (values.renderer !== undefined && values.renderer !== 'graphics' && values.renderer !== 'gar')
+    throw new UsageError(`Expected graphics or gar for --renderer but received ${values.renderer}`);
   const { BENCHMARK_METHODS } = await import('../eval/synthetic-benchmark.ts');
-  type Method = typeof BENCHMARK_METHODS[number];
+  type Method = (typeof BENCHMARK_METHODS)[number];
   let methods: Method[] | undefined;
   if (values.methods !== undefined) {
     methods = values.methods.split(',').map((m) => m.trim()) as Method[];
     const bad = methods.find((m) => !(BENCHMARK_METHODS as readonly string[]).includes(m));
     if (bad !== undefined) throw new UsageError(`Expected ${BENCHMARK_METHODS.join(', ')} in --methods but received ${bad}`);
   }
-  if (!['fast', 'default', 'quality'].includes(values.preset)) throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
+  if (!['fast', 'default', 'quality'].includes(values.preset))
+    throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
   const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
   let garRefine: Record<string, number> = {};
   if (values['gar-refine'] !== undefined) {
@@ -137,14 +164,17 @@ async function syntheticCommand(args: string[]): Promise<number> {
     } catch {
       throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
     }
-    if (typeof garRefine !== 'object' || garRefine === null || Array.isArray(garRefine)) throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
+    if (typeof garRefine !== 'object' || garRefine === null || Array.isArray(garRefine))
+      throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
     validateGarRefineConfig(garRefine, values.preset);
   }
   if (garSteps !== undefined) garRefine.steps = garSteps;
-  const wantsGar = values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m.startsWith('gar-')) ?? false);
+  const wantsGar =
+    values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m.startsWith('gar-')) ?? false);
   if (values.renderer === 'graphics' && wantsGar) throw new UsageError('--renderer graphics excludes the GAR rows (--gar, --encoder, gar-* methods)');
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
-  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend)) throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
+  if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend))
+    throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
   const fit: Record<string, number> = {};
   if (values['landmark-steps'] !== undefined) fit.landmarkSteps = integerOption(values['landmark-steps'], 'landmark-steps', 0);
   if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
@@ -186,10 +216,17 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
   // Read the set's file list before the networks load: a wrong folder fails fast.
-  const setSource = values.set === undefined ? undefined : await (await import('../io/node/synthetic-set-files.ts')).syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : count);
+  const setSource =
+    values.set === undefined
+      ? undefined
+      : await (await import('../io/node/synthetic-set-files.ts')).syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : count);
   const landmarkRegressor = await readChosenLandmarkRegressor(values['landmark-regressor']);
-  const reconstructor = await Reconstructor.create({ model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
-  if (methods === undefined && values.renderer === 'gar') methods = ['gar-mean-init', ...(reconstructor.garAvailable.encoder ? ['gar-encoder-init' as const] : [])];
+  const reconstructor = await Reconstructor.create(
+    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+    { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined },
+  );
+  if (methods === undefined && values.renderer === 'gar')
+    methods = ['gar-mean-init', ...(reconstructor.garAvailable.encoder ? ['gar-encoder-init' as const] : [])];
   if (methods === undefined && values.renderer === 'graphics') methods = ['graphics'];
   // Default: every renderer row this reconstructor can run, and the cheap oracle-landmarks diagnostic.
   methods ??= [...(await import('../eval/synthetic-benchmark.ts')).availableBenchmarkMethods(reconstructor), 'oracle-landmarks'];
@@ -197,11 +234,18 @@ async function syntheticCommand(args: string[]): Promise<number> {
     reconstructor.dispose();
     throw new ModelUnavailableError('gar-encoder-init needs an encoder: pass --encoder ENC_DIR (made by facegar train-encoder)');
   }
-  if (!values.quiet && gar) process.stderr.write(`GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`);
+  if (!values.quiet && gar)
+    process.stderr.write(
+      `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`,
+    );
   try {
     const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine };
-    const onImage = (_index: number, _count: number, line: string) => { if (!values.quiet) process.stderr.write(`${line}\n`); };
-    const result = setSource ? await runBenchmark(model, reconstructor, setSource, config, onImage) : await runSyntheticBenchmark(model, reconstructor, config, onImage);
+    const onImage = (_index: number, _count: number, line: string) => {
+      if (!values.quiet) process.stderr.write(`${line}\n`);
+    };
+    const result = setSource
+      ? await runBenchmark(model, reconstructor, setSource, config, onImage)
+      : await runSyntheticBenchmark(model, reconstructor, config, onImage);
     if (values.json) process.stdout.write(JSON.stringify({ rows: result.rows }) + '\n');
     else process.stdout.write(formatBenchmarkTable(result.rows));
     if (values.report !== undefined) await writeSyntheticReport(resolve(values.report), result, model, ['facegar', 'eval', 'synthetic', ...args].join(' '));
@@ -211,20 +255,33 @@ async function syntheticCommand(args: string[]): Promise<number> {
   return EXIT_CODES.ok;
 }
 
-
 /** `facegar eval now`: the NoW protocol over a local copy of the data and a predictions folder. */
 async function nowCommand(args: string[], help: string): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    data: { type: 'string' }, predictions: { type: 'string' }, 'image-list': { type: 'string' }, json: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      data: { type: 'string' },
+      predictions: { type: 'string' },
+      'image-list': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return EXIT_CODES.ok;
+  }
   if (!values.data || !values.predictions) throw new UsageError('facegar eval now needs --data NOW_DIR and --predictions PRED_DIR (try --help)');
-  const dataDir = resolve(values.data), predictionsDir = resolve(values.predictions);
+  const dataDir = resolve(values.data),
+    predictionsDir = resolve(values.predictions);
   const listPath = values['image-list'] ? resolve(values['image-list']) : join(dataDir, 'imagepathsvalidation.txt');
   const lines = (await readText(listPath, 'NoW image list')).split('\n').filter((l) => l.trim().length > 0);
   const perSubset = new Map<string, Float64Array[]>();
-  let missing = 0, scored = 0;
+  let missing = 0,
+    scored = 0;
   const scanCache = new Map<string, { vertices: Float64Array; landmarks: Float64Array }>();
   for (const [lineNumber, line] of lines.entries()) {
     const entry = parseNowImagePath(line);
@@ -249,7 +306,10 @@ async function nowCommand(args: string[], help: string): Promise<number> {
     const list = perSubset.get(entry.subset) ?? [];
     list.push(distances);
     perSubset.set(entry.subset, list);
-    if (!values.quiet) process.stderr.write(`${lineNumber + 1}/${lines.length} ${entry.subject}/${entry.subset}/${entry.stem}: median ${summarizeErrors(distances).median.toFixed(3)} mm\n`);
+    if (!values.quiet)
+      process.stderr.write(
+        `${lineNumber + 1}/${lines.length} ${entry.subject}/${entry.subset}/${entry.stem}: median ${summarizeErrors(distances).median.toFixed(3)} mm\n`,
+      );
   }
   const summary = (parts: Float64Array[]) => {
     const s = summarizeErrors(concatSamples(parts));
@@ -258,11 +318,13 @@ async function nowCommand(args: string[], help: string): Promise<number> {
   const result = {
     overall: summary([...perSubset.values()].flat()),
     subsets: Object.fromEntries([...new Set([...NOW_SUBSETS, ...perSubset.keys()])].map((name) => [name, summary(perSubset.get(name) ?? [])])),
-    scored, missing,
+    scored,
+    missing,
   };
   if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
   else {
-    const row = (name: string, s: ReturnType<typeof summary>) => `${name.padEnd(22)} ${fmt(s.medianMm)}  ${fmt(s.meanMm)}  ${fmt(s.stdMm)}  ${String(s.images).padStart(6)}\n`;
+    const row = (name: string, s: ReturnType<typeof summary>) =>
+      `${name.padEnd(22)} ${fmt(s.medianMm)}  ${fmt(s.meanMm)}  ${fmt(s.stdMm)}  ${String(s.images).padStart(6)}\n`;
     process.stdout.write(`${'subset'.padEnd(22)} median  mean    std     images\n`);
     process.stdout.write(row('all', result.overall));
     for (const [name, s] of Object.entries(result.subsets)) process.stdout.write(row(name, s));
@@ -272,8 +334,12 @@ async function nowCommand(args: string[], help: string): Promise<number> {
 }
 
 /** `--report DIR`: contact sheet PNG, Markdown and JSON reports (atomic writes). */
-async function writeSyntheticReport(dir: string, result: import('../eval/synthetic-benchmark.ts').SyntheticBenchmarkResult,
-                                    model: import('../morphable/morphable-model.ts').MorphableModel, commandLine: string): Promise<void> {
+async function writeSyntheticReport(
+  dir: string,
+  result: import('../eval/synthetic-benchmark.ts').SyntheticBenchmarkResult,
+  model: import('../morphable/morphable-model.ts').MorphableModel,
+  commandLine: string,
+): Promise<void> {
   const { mkdir } = await import('node:fs/promises');
   const { OutputNotWritableError } = await import('../common/errors.ts');
   const { writeFileAtomic } = await import('../io/node/atomic-write.ts');

@@ -38,20 +38,39 @@ export const EVAL_GAR_HELP = `facegar eval gar --gar RUN_DIR --data HELDOUT_DIR 
 
 /** `facegar eval gar …`; resolves to the exit code. */
 export async function evalGarCommand(args: string[], help: string): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    gar: { type: 'string' }, data: { type: 'string' }, n: { type: 'string', default: '200' }, swaps: { type: 'string', default: '32' },
-    seed: { type: 'string', default: '0' }, embedding: { type: 'string', default: 'faceres' }, out: { type: 'string', short: 'o' }, 'normal-estimator': { type: 'string' },
-    json: { type: 'boolean', default: false }, model: { type: 'string', short: 'm' }, quiet: { type: 'boolean', short: 'q', default: false },
-    help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      gar: { type: 'string' },
+      data: { type: 'string' },
+      n: { type: 'string', default: '200' },
+      swaps: { type: 'string', default: '32' },
+      seed: { type: 'string', default: '0' },
+      embedding: { type: 'string', default: 'faceres' },
+      out: { type: 'string', short: 'o' },
+      'normal-estimator': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      model: { type: 'string', short: 'm' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.gar, '--gar <run dir>');
   requireOption(values.data, '--data <held-back dataset dir>');
   const count = integerOption(values.n, 'n', 4, 100_000);
   const swaps = integerOption(values.swaps, 'swaps', 0, 10_000);
   const seed = integerOption(values.seed, 'seed', 0, 2 ** 31);
-  if (values.embedding !== 'faceres' && values.embedding !== 'mobilefacenet') throw new UsageError(`Expected faceres or mobilefacenet for --embedding but received ${values.embedding}`);
-  const log = (line: string) => { if (!values.quiet) process.stderr.write(`${line}\n`); };
+  if (values.embedding !== 'faceres' && values.embedding !== 'mobilefacenet')
+    throw new UsageError(`Expected faceres or mobilefacenet for --embedding but received ${values.embedding}`);
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(`${line}\n`);
+  };
 
   const { readGarCheckpoint } = await import('../io/node/checkpoint-files.ts');
   const checkpoint = await readGarCheckpoint(resolve(values.gar));
@@ -83,7 +102,9 @@ export async function evalGarCommand(args: string[], help: string): Promise<numb
   const disposables: { dispose(): void }[] = [trained, initial];
   try {
     const [{ model }, detectorFiles, embeddingBytes] = await Promise.all([
-      loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles(), loadFaceEmbeddingModelFile({ name: values.embedding }),
+      loadMorphableModel({ modelDir: values.model }),
+      loadDetectorModelFiles(),
+      loadFaceEmbeddingModelFile({ name: values.embedding }),
     ]);
     const embedder = await createFaceEmbedder(embeddingBytes, FACE_EMBEDDING_MODELS[values.embedding]);
     disposables.push(embedder);
@@ -115,8 +136,18 @@ export async function evalGarCommand(args: string[], help: string): Promise<numb
       { name: 'real vs real', quality: realQuality },
     ];
     if (values.json) {
-      process.stdout.write(JSON.stringify({ gar: values.gar, data: values.data, step: checkpoint.manifest.step, resolution, embedding: values.embedding,
-        realCount: real.crops.length, config: settings, rows }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          gar: values.gar,
+          data: values.data,
+          step: checkpoint.manifest.step,
+          resolution,
+          embedding: values.embedding,
+          realCount: real.crops.length,
+          config: settings,
+          rows,
+        }) + '\n',
+      );
     } else {
       process.stdout.write(quality.formatGarQualityTable(rows));
     }
@@ -136,7 +167,11 @@ export async function evalGarCommand(args: string[], help: string): Promise<numb
 async function loadNormalEstimator(dir: string, resolution: number) {
   const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
   const { decodeNormalEstimator, validateNormalEstimatorManifest } = await import('../gar/normal-estimator-training.ts');
-  const saved = await readCheckpointFiles(dir, { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' });
+  const saved = await readCheckpointFiles(dir, {
+    validate: validateNormalEstimatorManifest,
+    name: 'normal-estimator checkpoint',
+    weightsName: 'normal-estimator weights',
+  });
   if (!saved) throw new InputMissingError(`${dir}: no normal-estimator checkpoint (checkpoint.json) there; train one with facegar train-normals`);
   let estimator;
   try {
@@ -162,14 +197,20 @@ async function readHeldOut(dataDir: string, resolution: number): Promise<{ crops
   try {
     dataset = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new InputMissingError(`${path}: cannot read a dataset (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make one with facegar prepare`);
+    throw new InputMissingError(
+      `${path}: cannot read a dataset (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make one with facegar prepare`,
+    );
   }
   if (!Array.isArray(dataset?.sizes) || !Array.isArray(dataset.images)) throw new UsageError(`${path}: not a facegar prepare dataset (no sizes or images)`);
   const size = dataset.sizes.filter((s) => s >= resolution && Number.isInteger(Math.log2(s / resolution))).sort((a, b) => a - b)[0];
-  if (size === undefined) throw new UsageError(`${dataDir}: no crops of ${resolution}px or a power-of-two multiple (have ${dataset.sizes.join(', ')}); run facegar prepare --size ${resolution}`);
+  if (size === undefined)
+    throw new UsageError(
+      `${dataDir}: no crops of ${resolution}px or a power-of-two multiple (have ${dataset.sizes.join(', ')}); run facegar prepare --size ${resolution}`,
+    );
   if (dataset.images.length < 8) throw new UsageError(`${dataDir}: ${dataset.images.length} images; the measures need at least 8`);
   const largest = Math.max(...dataset.sizes);
-  const crops: RgbaImage[] = [], truthLandmarks: Float32Array[] = [];
+  const crops: RgbaImage[] = [],
+    truthLandmarks: Float32Array[] = [];
   for (const entry of dataset.images) {
     let image = await decodeImageFile(join(dataDir, entry.files[String(size)]));
     while (image.width > resolution) image = halveImage(image);

@@ -27,16 +27,29 @@ export const MICC_HELP = `facegar eval micc --data MICC_DIR --predictions PRED_D
 `;
 
 export async function miccCommand(args: string[], help: string): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    data: { type: 'string' }, predictions: { type: 'string' }, json: { type: 'boolean', default: false },
-    'with-scale': { type: 'boolean', default: false }, 'crop-radius': { type: 'string', default: '95' },
-    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(help); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      data: { type: 'string' },
+      predictions: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'with-scale': { type: 'boolean', default: false },
+      'crop-radius': { type: 'string', default: '95' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return EXIT_CODES.ok;
+  }
   if (!values.data || !values.predictions) throw new UsageError('facegar eval micc needs --data MICC_DIR and --predictions PRED_DIR (try --help)');
   const cropRadiusMm = Number(values['crop-radius']);
   if (!(cropRadiusMm > 0)) throw new UsageError(`Expected a positive number of mm for --crop-radius but received ${values['crop-radius']}`);
-  const dataDir = resolve(values.data), predictionsDir = resolve(values.predictions);
+  const dataDir = resolve(values.data),
+    predictionsDir = resolve(values.predictions);
   let subjects: string[];
   try {
     subjects = (await readdir(dataDir)).filter((name) => /^subject_\d+$/.test(name)).sort();
@@ -60,12 +73,17 @@ export async function miccCommand(args: string[], help: string): Promise<number>
       }
       scan ??= await readMiccScan(join(dataDir, subject));
       const predictedLandmarks = await readPredictedLandmarks(base);
-      const landmarks = scan.landmarks && predictedLandmarks && scan.landmarks.length === predictedLandmarks.length && predictedLandmarks.length >= 9
-        ? { scan: scan.landmarks, predicted: predictedLandmarks } : undefined;
+      const landmarks =
+        scan.landmarks && predictedLandmarks && scan.landmarks.length === predictedLandmarks.length && predictedLandmarks.length >= 9
+          ? { scan: scan.landmarks, predicted: predictedLandmarks }
+          : undefined;
       const result = evaluateMiccScan(scan.mesh.vertices, parseObjMesh(meshText), landmarks, { cropRadiusMm, withScale: values['with-scale'] });
       perSetting.get(setting.name)!.push(result.rmseMm);
       perSubject.push({ subject, setting: setting.name, rmseMm: result.rmseMm, points: result.distances.length, initialisation: result.initialisation });
-      if (!values.quiet) process.stderr.write(`${subject} ${setting.video}: RMSE ${result.rmseMm.toFixed(3)} mm over ${result.distances.length} scan points (${result.initialisation} start)\n`);
+      if (!values.quiet)
+        process.stderr.write(
+          `${subject} ${setting.video}: RMSE ${result.rmseMm.toFixed(3)} mm over ${result.distances.length} scan points (${result.initialisation} start)\n`,
+        );
     }
   }
   const settings: Record<string, MiccSummary> = Object.fromEntries([...perSetting].map(([name, list]) => [name, summarizeMiccRmse(list)]));

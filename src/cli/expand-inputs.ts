@@ -87,8 +87,10 @@ export function checkUniqueStems(inputs: PlannedInput[]): void {
   for (const input of inputs) {
     const other = byStem.get(input.stem);
     if (other) {
-      throw new UsageError(`${other.path} and ${input.path} would both write ${input.stem}.* in the output folder: `
-        + 'give their common folder instead (subfolders are kept in the outputs), or run them with different --out');
+      throw new UsageError(
+        `${other.path} and ${input.path} would both write ${input.stem}.* in the output folder: ` +
+          'give their common folder instead (subfolders are kept in the outputs), or run them with different --out',
+      );
     }
     byStem.set(input.stem, input);
   }
@@ -148,7 +150,9 @@ export function compileGlob(glob: string, label = glob): (path: string) => boole
     // nonegate: a leading "!" is part of a name, as in the shell, not "every file but".
     return picomatch(glob, { posix: true, strictBrackets: true, debug: true, nonegate: true });
   } catch (error) {
-    const reason = String((error as Error)?.message ?? error).split('\n')[0].replace(/^Invalid regular expression: \/.*\/: /, '');
+    const reason = String((error as Error)?.message ?? error)
+      .split('\n')[0]
+      .replace(/^Invalid regular expression: \/.*\/: /, '');
     throw new UsageError(`bad glob "${label}": ${reason}`);
   }
 }

@@ -8,8 +8,16 @@ import { NODE_BACKEND_NAMES } from '../engine/backend-names.ts';
 import { DEFAULT_FIT_CONFIG } from '../fit/fit-config.ts';
 import { MESH_FORMATS, PREDICTION_LAYOUTS } from './mesh-formats.ts';
 import {
-  DEFAULT_GAR_PRESET, DEFAULT_MAX_DECODE_SIDE_PX, GAR_PRESET_NAMES, MACHINE_OPTIONS, MAX_FACES, RECONSTRUCT_SETTING_OPTIONS,
-  oneOf, prepareBatchSettings, readBackendOption, readReconstructRequest,
+  DEFAULT_GAR_PRESET,
+  DEFAULT_MAX_DECODE_SIDE_PX,
+  GAR_PRESET_NAMES,
+  MACHINE_OPTIONS,
+  MAX_FACES,
+  RECONSTRUCT_SETTING_OPTIONS,
+  oneOf,
+  prepareBatchSettings,
+  readBackendOption,
+  readReconstructRequest,
 } from './reconstruct-options.ts';
 import { chooseShard, selectShard, shardSummaryName } from './shard.ts';
 
@@ -169,21 +177,25 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function reconstructCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    out: { type: 'string', short: 'o', default: 'out' },
-    ...RECONSTRUCT_SETTING_OPTIONS,
-    ...MACHINE_OPTIONS,
-    resume: { type: 'boolean', default: false },
-    'same-person': { type: 'boolean', default: false },
-    layout: { type: 'string' },
-    shard: { type: 'string' },
-    'shard-count': { type: 'string' },
-    workers: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', short: 'q', default: false },
-    verbose: { type: 'boolean', short: 'v', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: true });
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      out: { type: 'string', short: 'o', default: 'out' },
+      ...RECONSTRUCT_SETTING_OPTIONS,
+      ...MACHINE_OPTIONS,
+      resume: { type: 'boolean', default: false },
+      'same-person': { type: 'boolean', default: false },
+      layout: { type: 'string' },
+      shard: { type: 'string' },
+      'shard-count': { type: 'string' },
+      workers: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: true },
+  );
   if (values.help) {
     process.stdout.write(RECONSTRUCT_HELP);
     return EXIT_CODES.ok;
@@ -208,7 +220,9 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const inputs = shard ? selectShard(allInputs, shard) : allInputs;
   const showProgress = !values.json && !values.quiet;
   const progress = new BatchProgress(inputs.length, { enabled: showProgress });
-  const printLine = (line: string) => { if (showProgress) progress.log(line); };
+  const printLine = (line: string) => {
+    if (showProgress) progress.log(line);
+  };
   if (shard) printLine(`shard ${shard.index}/${shard.count} (${shard.source}): ${inputs.length} of ${allInputs.length} inputs`);
 
   let lastDownloadLine = 0;
@@ -220,12 +234,16 @@ async function reconstructCommand(args: string[]): Promise<number> {
     onModelProgress: (stage, done, total) => {
       if (!showProgress || Date.now() - lastDownloadLine < 500) return;
       lastDownloadLine = Date.now();
-      printLine(stage === 'download' ? `downloading the morphable model: ${formatBytesProgress(done, total)}` : `preparing the morphable model (first use): ${done}/${total} files`);
+      printLine(
+        stage === 'download'
+          ? `downloading the morphable model: ${formatBytesProgress(done, total)}`
+          : `preparing the morphable model (first use): ${done}/${total} files`,
+      );
     },
   });
   if (settings.gar || settings.landmarkRegressorDir) printLine(rendererReason);
   if (values['same-person']) {
-    if (shard) throw new UsageError('--same-person needs all the person\'s photos in one batch: drop --shard');
+    if (shard) throw new UsageError("--same-person needs all the person's photos in one batch: drop --shard");
     const { preparePersonIdentity } = await import('./person-identity.ts');
     settings.fixedIdentity = await preparePersonIdentity(inputs, settings, model, { resume: values.resume, log: printLine });
   }
@@ -246,14 +264,29 @@ async function reconstructCommand(args: string[]): Promise<number> {
   const ok = outcome.results.filter((r) => r.status === 'ok').length;
   const failed = outcome.results.length - ok;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ version: VERSION, outDir: resolve(values.out), ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}), inputs: inputs.length, ok, failed, skipped: outcome.skipped, exitCode: outcome.exitCode, elapsedMs: Math.round(outcome.elapsedMs), results: outcome.results }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        version: VERSION,
+        outDir: resolve(values.out),
+        ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}),
+        inputs: inputs.length,
+        ok,
+        failed,
+        skipped: outcome.skipped,
+        exitCode: outcome.exitCode,
+        elapsedMs: Math.round(outcome.elapsedMs),
+        results: outcome.results,
+      }) + '\n',
+    );
   } else {
     const reasons = new Map<string, number>();
     for (const r of outcome.results) if (r.status === 'failed') reasons.set(r.code ?? 'internal', (reasons.get(r.code ?? 'internal') ?? 0) + 1);
     const reasonText = failed ? ` (${[...reasons].map(([code, n]) => `${code}: ${n}`).join(', ')})` : '';
     const skippedText = outcome.skipped ? `, ${outcome.skipped} already done` : '';
     const shardText = shard ? ` (shard ${shard.index}/${shard.count})` : '';
-    process.stderr.write(`facegar: ${ok} of ${inputs.length} reconstructed${shardText}${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`);
+    process.stderr.write(
+      `facegar: ${ok} of ${inputs.length} reconstructed${shardText}${skippedText}, ${failed} failed${reasonText} in ${formatDuration(outcome.elapsedMs)} → ${values.out}\n`,
+    );
   }
   return outcome.exitCode;
 }

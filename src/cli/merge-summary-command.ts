@@ -21,10 +21,14 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: true });
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: true },
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT_CODES.ok;
@@ -37,7 +41,11 @@ export async function run(args: string[]): Promise<number> {
   await writeFileAtomic(join(outDir, SUMMARY_FILE), merged.map((line) => JSON.stringify(line) + '\n').join(''));
   const ok = merged.filter((line) => line.status === 'ok').length;
   const exitCode = batchExitCode(merged);
-  if (values.json) process.stdout.write(JSON.stringify({ outDir, parts: parts.length, inputs: merged.length, ok, failed: merged.length - ok, exitCode }) + '\n');
-  else process.stderr.write(`facegar: ${parts.length} summaries merged: ${merged.length} inputs, ${ok} ok, ${merged.length - ok} failed → ${join(positionals[0]!, SUMMARY_FILE)}\n`);
+  if (values.json)
+    process.stdout.write(JSON.stringify({ outDir, parts: parts.length, inputs: merged.length, ok, failed: merged.length - ok, exitCode }) + '\n');
+  else
+    process.stderr.write(
+      `facegar: ${parts.length} summaries merged: ${merged.length} inputs, ${ok} ok, ${merged.length - ok} failed → ${join(positionals[0]!, SUMMARY_FILE)}\n`,
+    );
   return exitCode;
 }

@@ -17,7 +17,9 @@ export function miccFramePath(inputPath: string): string {
   const video = basename(dirname(inputPath));
   const subject = basename(dirname(dirname(inputPath)));
   if (!MICC_SETTINGS.some((setting) => setting.video === video)) {
-    throw new UsageError(`${inputPath}: --layout micc expects frames in …/<subject>/<video>/ with <video> one of ${MICC_SETTINGS.map((s) => s.video).join(', ')}`);
+    throw new UsageError(
+      `${inputPath}: --layout micc expects frames in …/<subject>/<video>/ with <video> one of ${MICC_SETTINGS.map((s) => s.video).join(', ')}`,
+    );
   }
   return `${MICC_FRAMES_DIR}/${subject}/${video}/${basename(inputPath, extname(inputPath))}.f32`;
 }
@@ -32,10 +34,12 @@ export async function writeMiccPredictions(outDir: string, model: MorphableModel
   for (const subject of (await readdir(root).catch(() => [])).sort()) {
     for (const video of (await readdir(join(root, subject)).catch(() => [])).sort()) {
       const names = (await readdir(join(root, subject, video))).filter((name) => name.endsWith('.f32')).sort();
-      const frames = await Promise.all(names.map(async (name) => {
-        const bytes = await readFile(join(root, subject, video, name));
-        return { vertices: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
-      }));
+      const frames = await Promise.all(
+        names.map(async (name) => {
+          const bytes = await readFile(join(root, subject, video, name));
+          return { vertices: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+        }),
+      );
       if (frames.length === 0) continue;
       for (const file of writeMiccPrediction(frames, model, { subject, setting: video })) {
         await makeDirectories(dirname(join(outDir, file.path)));

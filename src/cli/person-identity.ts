@@ -29,7 +29,12 @@ interface PersonFile {
  * identity at a neutral expression), and return the identity for the batch to hold. With
  * `resume`, a person.json made from the same inputs is read back instead.
  */
-export async function preparePersonIdentity(inputs: Pick<InputJob, 'path' | 'stem'>[], settings: BatchSettings, model: MorphableModel, options: { resume: boolean; log: (line: string) => void }): Promise<number[]> {
+export async function preparePersonIdentity(
+  inputs: Pick<InputJob, 'path' | 'stem'>[],
+  settings: BatchSettings,
+  model: MorphableModel,
+  options: { resume: boolean; log: (line: string) => void },
+): Promise<number[]> {
   const personPath = join(settings.outDir, 'person.json');
   const paths = inputs.map((job) => job.path);
   if (options.resume) {
@@ -43,25 +48,45 @@ export async function preparePersonIdentity(inputs: Pick<InputJob, 'path' | 'ste
   const focal = settings.focal ?? 'exif';
   let person;
   try {
-    person = await estimatePersonIdentity(context.reconstructor, async (index) => {
-      const decoded = await decodeImageFileScaled(inputs[index].path, { maxSide: settings.maxDecodeSidePx });
-      const knownFocalPx = typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
-      return { image: decoded.image, knownFocalPx };
-    }, inputs.length, { maxFaces: 1, fit: settings.fit, renderer: settings.renderer ?? 'graphics', garPreset: settings.gar?.preset }, (index, count, outcome) => {
-      options.log(`person: photo ${index + 1}/${count} ${inputs[index].stem}: ${'identity' in outcome ? 'fitted' : `skipped (${outcome.error.message})`}`);
-    });
+    person = await estimatePersonIdentity(
+      context.reconstructor,
+      async (index) => {
+        const decoded = await decodeImageFileScaled(inputs[index].path, { maxSide: settings.maxDecodeSidePx });
+        const knownFocalPx = typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
+        return { image: decoded.image, knownFocalPx };
+      },
+      inputs.length,
+      { maxFaces: 1, fit: settings.fit, renderer: settings.renderer ?? 'graphics', garPreset: settings.gar?.preset },
+      (index, count, outcome) => {
+        options.log(`person: photo ${index + 1}/${count} ${inputs[index].stem}: ${'identity' in outcome ? 'fitted' : `skipped (${outcome.error.message})`}`);
+      },
+    );
   } finally {
     context.reconstructor.dispose();
   }
   const file: PersonFile = {
-    format: PERSON_FORMAT, version: VERSION, inputs: paths, photosUsed: person.photosUsed,
+    format: PERSON_FORMAT,
+    version: VERSION,
+    inputs: paths,
+    photosUsed: person.photosUsed,
     skipped: person.perPhoto.flatMap((p, i) => ('error' in p ? [{ input: paths[i], reason: p.error.message }] : [])),
     identity: Array.from(person.identity, (v) => Number(v.toFixed(6))),
   };
-  await makeDirectories(settings.outDir).catch((error) => { throw notWritable(settings.outDir, error); });
+  await makeDirectories(settings.outDir).catch((error) => {
+    throw notWritable(settings.outDir, error);
+  });
   const vertices = evaluateMorphableModel(model, file.identity, new Float32Array(model.expressionNames.length));
-  const mesh = { positions: vertices, triangles: model.triangles, normals: computeVertexNormalsArray(vertices, model.triangles), uvs: model.uvs, triangleUvIndices: model.triangleUvIndices };
-  await writeFileAtomic(join(settings.outDir, 'person.obj'), meshToObj(mesh, { comment: `facegar ${VERSION}: one identity from ${person.photosUsed} photos, neutral expression, model space, millimetres` }));
+  const mesh = {
+    positions: vertices,
+    triangles: model.triangles,
+    normals: computeVertexNormalsArray(vertices, model.triangles),
+    uvs: model.uvs,
+    triangleUvIndices: model.triangleUvIndices,
+  };
+  await writeFileAtomic(
+    join(settings.outDir, 'person.obj'),
+    meshToObj(mesh, { comment: `facegar ${VERSION}: one identity from ${person.photosUsed} photos, neutral expression, model space, millimetres` }),
+  );
   // Written last: its presence means the person's shape is complete (as <stem>.json for a photo).
   await writeFileAtomic(personPath, formatJson(file));
   options.log(`person.json: one identity from ${person.photosUsed} of ${paths.length} photos; now each photo with it held`);
@@ -80,7 +105,10 @@ async function readPersonFile(path: string, inputs: string[], identityCount: num
   try {
     const file = JSON.parse(bytes.toString('utf8')) as PersonFile;
     const sameInputs = Array.isArray(file.inputs) && file.inputs.length === inputs.length && file.inputs.every((p, i) => p === inputs[i]);
-    const identityOk = Array.isArray(file.identity) && file.identity.length === identityCount && file.identity.every((v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 100);
+    const identityOk =
+      Array.isArray(file.identity) &&
+      file.identity.length === identityCount &&
+      file.identity.every((v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 100);
     return file.format === PERSON_FORMAT && sameInputs && identityOk ? file : undefined;
   } catch {
     return undefined;

@@ -42,7 +42,10 @@ Options:
 `;
 
 interface DatasetImage {
-  id: string; source: string; files: Record<string, string>; landmarks68: number[];
+  id: string;
+  source: string;
+  files: Record<string, string>;
+  landmarks68: number[];
   /** Detector score; absent when the crop was aligned on known (synthetic truth) landmarks. */
   detectionScore?: number;
   /** With --pad: fraction of the largest crop's area that lies outside the original photo (filled by the mirror). */
@@ -54,7 +57,8 @@ interface DatasetImage {
 }
 /** The graphics fit of one face: model coefficients, the pose in the photo, and in the crop frame (invert/crop-frame.ts). */
 interface DatasetFit {
-  identity: number[]; expression: number[];
+  identity: number[];
+  expression: number[];
   photo: { rotation: number[]; anglesDeg: number[]; translationMm: number[]; focalPx: number; principalPointPx: number[] };
   crop: { sizePx: number; principalPointPx: number[]; eulerRad: number[]; pivotPx: number[]; logFocal: number; logDepth: number };
   /** Mean landmark distance between fit and detection (or synthetic truth), over the inter-ocular distance. */
@@ -71,32 +75,64 @@ async function readSourceList(path: string, option: string): Promise<Set<string>
   } catch (error) {
     throw new InputMissingError(`cannot read ${option} list ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return new Set(text.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#')));
+  return new Set(
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#')),
+  );
 }
 
-interface Dataset { format: 1; sizes: number[]; images: DatasetImage[]; skipped: { source: string; reason: string }[] }
+interface Dataset {
+  format: 1;
+  sizes: number[];
+  images: DatasetImage[];
+  skipped: { source: string; reason: string }[];
+}
 
 /** One thing to crop: a photo file or a synthetic render, by its dataset source name. */
-interface PrepareSource { source: string; stem: string; load(): Promise<{ image: RgbaImage; truthLandmarks68?: Float32Array; anglesDeg?: number[] }> }
+interface PrepareSource {
+  source: string;
+  stem: string;
+  load(): Promise<{ image: RgbaImage; truthLandmarks68?: Float32Array; anglesDeg?: number[] }>;
+}
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    out: { type: 'string', short: 'o' }, size: { type: 'string' }, synthetic: { type: 'string' },
-    seed: { type: 'string', default: '0' }, align: { type: 'string', default: 'truth' }, model: { type: 'string', short: 'm' },
-    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
-    verbose: { type: 'boolean', short: 'v', default: false }, fit: { type: 'boolean', default: false },
-    pad: { type: 'string', default: '0' }, 'max-outside': { type: 'string', default: '1' }, include: { type: 'string' }, exclude: { type: 'string' },
-  }, { allowPositionals: true });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      out: { type: 'string', short: 'o' },
+      size: { type: 'string' },
+      synthetic: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      align: { type: 'string', default: 'truth' },
+      model: { type: 'string', short: 'm' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      fit: { type: 'boolean', default: false },
+      pad: { type: 'string', default: '0' },
+      'max-outside': { type: 'string', default: '1' },
+      include: { type: 'string' },
+      exclude: { type: 'string' },
+    },
+    { allowPositionals: true },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.out, '--out <dataset dir>');
   const synthetic = values.synthetic !== undefined;
   if (synthetic && positionals.length !== 0) throw new UsageError('give either a photos directory or --synthetic <n>, not both (try --help)');
   if (!synthetic && positionals.length !== 1) throw new UsageError('give exactly one photos directory (try --help)');
   const sizeText = values.size ?? (synthetic ? '64' : '128');
   const sizes = sizeText.split(',').map((s) => Number(s.trim()));
-  for (const size of sizes) if (!Number.isInteger(size) || size < 8 || size > 4096) throw new UsageError(`Expected integers between 8 and 4096 for --size but received ${sizeText}`);
+  for (const size of sizes)
+    if (!Number.isInteger(size) || size < 8 || size > 4096) throw new UsageError(`Expected integers between 8 and 4096 for --size but received ${sizeText}`);
   const count = Number(values.synthetic);
-  if (synthetic && (!Number.isInteger(count) || count < 1)) throw new UsageError(`Expected a positive integer for --synthetic but received ${values.synthetic}`);
+  if (synthetic && (!Number.isInteger(count) || count < 1))
+    throw new UsageError(`Expected a positive integer for --synthetic but received ${values.synthetic}`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`Expected an integer ≥ 0 for --seed but received ${values.seed}`);
   if (values.align !== 'truth' && values.align !== 'detect') throw new UsageError(`Expected truth or detect for --align but received ${values.align}`);
@@ -125,7 +161,8 @@ export async function run(args: string[]): Promise<number> {
     const renderSize = syntheticRenderSizePx(largest);
     for (let index = 0; index < count; index++) {
       sources.push({
-        source: syntheticSourceName(seed, index), stem: `synthetic-s${seed}-${index}`,
+        source: syntheticSourceName(seed, index),
+        stem: `synthetic-s${seed}-${index}`,
         load: async () => {
           model ??= (await loadMorphableModel({ modelDir: values.model })).model;
           const { image, truth } = renderTrainingFace(model, seed, index, renderSize);
@@ -155,7 +192,8 @@ export async function run(args: string[]): Promise<number> {
   let dataset: Dataset = { format: 1, sizes: [...sizes].sort((a, b) => a - b), images: [], skipped: [] };
   try {
     const previous = JSON.parse(await readFile(datasetPath, 'utf8')) as Dataset;
-    if (previous.sizes.join(',') !== dataset.sizes.join(',')) throw new UsageError(`${values.out} holds crops of sizes ${previous.sizes.join(',')}: use the same --size or another --out`);
+    if (previous.sizes.join(',') !== dataset.sizes.join(','))
+      throw new UsageError(`${values.out} holds crops of sizes ${previous.sizes.join(',')}: use the same --size or another --out`);
     dataset = previous;
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -163,7 +201,8 @@ export async function run(args: string[]): Promise<number> {
   const wantsFit = values.fit;
   const recordsBySource = new Map(dataset.images.map((record) => [record.source, record]));
   const done = new Set([...dataset.images.filter((i) => !wantsFit || i.fit).map((i) => i.source), ...dataset.skipped.map((s) => s.source)]);
-  let detector: { detect(image: RgbaImage): Promise<{ landmarks68: Float32Array; detectionScore: number; mesh468?: Float32Array }[]>; dispose(): void } | undefined;
+  let detector:
+    { detect(image: RgbaImage): Promise<{ landmarks68: Float32Array; detectionScore: number; mesh468?: Float32Array }[]>; dispose(): void } | undefined;
   if (useDetector) {
     const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
     const { createFaceDetector } = await import('../detect/index.ts');
@@ -188,9 +227,23 @@ export async function run(args: string[]): Promise<number> {
       const fit = fitFace(modelTensors, image, landmarks68, {}, undefined, mesh468);
       const { frame, pose } = cropPoseOfPhotoFit(model, fit, faceCropTransform(landmarks68, largest), largest);
       return {
-        identity: list(fit.identity, 5), expression: list(fit.expressionWeights, 5),
-        photo: { rotation: list(fit.rotation, 7), anglesDeg: list(fit.anglesDeg, 3), translationMm: list(fit.translationMm, 3), focalPx: round(fit.focalPx, 3), principalPointPx: list(fit.principalPointPx, 3) },
-        crop: { sizePx: largest, principalPointPx: list(frame.principalPointPx, 4), eulerRad: list(pose.eulerRad, 6), pivotPx: list(pose.pivotPx, 6), logFocal: round(pose.logFocal, 6), logDepth: round(pose.logDepth, 6) },
+        identity: list(fit.identity, 5),
+        expression: list(fit.expressionWeights, 5),
+        photo: {
+          rotation: list(fit.rotation, 7),
+          anglesDeg: list(fit.anglesDeg, 3),
+          translationMm: list(fit.translationMm, 3),
+          focalPx: round(fit.focalPx, 3),
+          principalPointPx: list(fit.principalPointPx, 3),
+        },
+        crop: {
+          sizePx: largest,
+          principalPointPx: list(frame.principalPointPx, 4),
+          eulerRad: list(pose.eulerRad, 6),
+          pivotPx: list(pose.pivotPx, 6),
+          logFocal: round(pose.logFocal, 6),
+          logDepth: round(pose.logDepth, 6),
+        },
         landmarkErrorIod: round(fit.landmarkErrorPx / interOcularDistance(landmarks68), 5),
       };
     };
@@ -238,12 +291,17 @@ export async function run(args: string[]): Promise<number> {
             await writePngAtomic(join(outDir, files[String(size)]), crop);
             if (size === largest) {
               landmarks68 = [];
-              for (let i = 0; i < 68; i++) landmarks68.push(...applyAffine2D(cropFromImage, landmarks[2 * i], landmarks[2 * i + 1]).map((v) => Math.round(v * 100) / 100));
+              for (let i = 0; i < 68; i++)
+                landmarks68.push(...applyAffine2D(cropFromImage, landmarks[2 * i], landmarks[2 * i + 1]).map((v) => Math.round(v * 100) / 100));
             }
           }
-          const outsideFraction = padPx > 0 ? fractionOutsideRect(invertAffine2D(faceCropTransform(landmarks, largest)), largest, largest, original) : undefined;
+          const outsideFraction =
+            padPx > 0 ? fractionOutsideRect(invertAffine2D(faceCropTransform(landmarks, largest)), largest, largest, original) : undefined;
           dataset.images.push({
-            id, source, files, landmarks68,
+            id,
+            source,
+            files,
+            landmarks68,
             ...(outsideFraction !== undefined ? { outsideFraction: Math.round(outsideFraction * 1000) / 1000 } : {}),
             ...(detectionScore !== undefined ? { detectionScore: Math.round(detectionScore * 1000) / 1000 } : {}),
             ...(anglesDeg ? { anglesDeg } : {}),
@@ -262,7 +320,7 @@ export async function run(args: string[]): Promise<number> {
         lastSaved = Date.now();
       }
       if (show) {
-        const filled = Math.round(24 * (index + 1) / sources.length);
+        const filled = Math.round((24 * (index + 1)) / sources.length);
         const elapsed = (Date.now() - started) / 1000;
         const line = `${'█'.repeat(filled)}${'░'.repeat(24 - filled)} ${index + 1}/${sources.length} ${source} (${(processed / elapsed).toFixed(1)}/s)`;
         process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
@@ -274,6 +332,9 @@ export async function run(args: string[]): Promise<number> {
     if (show && process.stderr.isTTY) process.stderr.write('\n');
   }
   await writeFileAtomic(datasetPath, JSON.stringify(dataset, null, 1) + '\n');
-  if (show) process.stderr.write(`facegar prepare: ${dataset.images.length} crops, ${dataset.skipped.length} skipped (${processed} processed now) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${values.out}\n`);
+  if (show)
+    process.stderr.write(
+      `facegar prepare: ${dataset.images.length} crops, ${dataset.skipped.length} skipped (${processed} processed now) in ${((Date.now() - started) / 1000).toFixed(1)} s → ${values.out}\n`,
+    );
   return EXIT_CODES.ok;
 }

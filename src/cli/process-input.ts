@@ -56,7 +56,11 @@ export interface BatchSettings {
   fixedIdentity?: number[];
 }
 
-export interface InputJob { index: number; path: string; stem: string }
+export interface InputJob {
+  index: number;
+  path: string;
+  stem: string;
+}
 
 /** One line of summary.jsonl. */
 export interface InputResult {
@@ -84,8 +88,13 @@ export async function createProcessContext(settings: BatchSettings): Promise<Pro
   const model = decodeCompactModel(await readFile(settings.compactModelPath), settings.compactModelPath);
   const detector = await loadDetectorModelFiles();
   const gar = settings.renderer === 'gar' && settings.gar ? await readGarModelFiles(settings.gar) : undefined;
-  const landmarkRegressor = settings.landmarkRegressorDir ? { ...await readLandmarkRegressorFiles(settings.landmarkRegressorDir), source: settings.landmarkRegressorDir } : undefined;
-  const reconstructor = await Reconstructor.create({ model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) }, { backend: settings.backend });
+  const landmarkRegressor = settings.landmarkRegressorDir
+    ? { ...(await readLandmarkRegressorFiles(settings.landmarkRegressorDir)), source: settings.landmarkRegressorDir }
+    : undefined;
+  const reconstructor = await Reconstructor.create(
+    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+    { backend: settings.backend },
+  );
   return { reconstructor, model, settings };
 }
 
@@ -98,7 +107,11 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
   const timingsMs: Record<string, number> = {};
   const started = performance.now();
   let mark = started;
-  const lap = (name: string) => { const now = performance.now(); timingsMs[name] = now - mark; mark = now; };
+  const lap = (name: string) => {
+    const now = performance.now();
+    timingsMs[name] = now - mark;
+    mark = now;
+  };
   try {
     onProgress?.(0, 'decode');
     const decoded = await decodeImageFileScaled(job.path, { maxSide: settings.maxDecodeSidePx });
@@ -116,7 +129,8 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     });
     timingsMs.detect = raw.timingsMs.detect;
     timingsMs.fit = raw.timingsMs.fit;
-    for (const key of ['align', 'encode', 'landmarks', 'refine', 'regress'] as const) if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
+    for (const key of ['align', 'encode', 'landmarks', 'refine', 'regress'] as const)
+      if (raw.timingsMs[key] !== undefined) timingsMs[key] = raw.timingsMs[key]!;
     mark = performance.now();
     const reconstruction = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight });
 
@@ -139,9 +153,12 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
       for (const format of settings.formats) {
         const name = `${base}.${format}`;
         // The GLB's texture is baked in the pixels the fit was made in: the decoded image and the raw face.
-        const data = format === 'obj' ? meshToObj(mesh, { comment: `facegar ${VERSION}: ${job.path} face ${face.faceNumber}, model space, millimetres` })
-          : format === 'ply' ? meshToPly(mesh)
-            : (await encodeFaceGlb(decoded.image, raw.faces[face.faceNumber - 1], model)).glb;
+        const data =
+          format === 'obj'
+            ? meshToObj(mesh, { comment: `facegar ${VERSION}: ${job.path} face ${face.faceNumber}, model space, millimetres` })
+            : format === 'ply'
+              ? meshToPly(mesh)
+              : (await encodeFaceGlb(decoded.image, raw.faces[face.faceNumber - 1], model)).glb;
         await writeFileAtomic(join(settings.outDir, name), data);
         written[format] = name;
         outputs.push(name);
@@ -156,7 +173,8 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     }
     if (settings.layout === 'now') {
       // NoW images live at …/<subject>/<subset>/<image>.jpg; predictions mirror that under --out.
-      const subset = basename(dirname(job.path)), subject = basename(dirname(dirname(job.path)));
+      const subset = basename(dirname(job.path)),
+        subject = basename(dirname(dirname(job.path)));
       for (const file of writeNowPrediction(reconstruction.faces[0], model, { subject, subset, stem: basename(job.path, extname(job.path)) })) {
         await makeOutputDirectory(dirname(join(settings.outDir, file.path)));
         await writeFileAtomic(join(settings.outDir, file.path), file.bytes);
@@ -175,26 +193,60 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     lap('write');
     timingsMs.total = performance.now() - started;
     const jsonName = `${job.stem}.json`;
-    const json = reconstructionToJson(reconstruction, { input: job.path, outputs: perFaceOutputs.map((o) => ({ ...o, overlay: overlayName })), timingsMs, version: VERSION });
+    const json = reconstructionToJson(reconstruction, {
+      input: job.path,
+      outputs: perFaceOutputs.map((o) => ({ ...o, overlay: overlayName })),
+      timingsMs,
+      version: VERSION,
+    });
     await writeFileAtomic(join(settings.outDir, jsonName), formatJson(json));
     outputs.push(jsonName);
     onProgress?.(1, 'done');
     const meanError = reconstruction.faces[0].landmarkErrorPx;
-    return { input: job.path, stem: job.stem, status: 'ok', exitCode: 0, faces: reconstruction.faces.length, landmarkErrorPx: Number(meanError.toFixed(3)), outputs, timingsMs: roundTimings(timingsMs) };
+    return {
+      input: job.path,
+      stem: job.stem,
+      status: 'ok',
+      exitCode: 0,
+      faces: reconstruction.faces.length,
+      landmarkErrorPx: Number(meanError.toFixed(3)),
+      outputs,
+      timingsMs: roundTimings(timingsMs),
+    };
   } catch (error) {
     timingsMs.total = performance.now() - started;
     if (error instanceof FacegarError) {
       const reason = error.message.includes(job.path) ? error.message : `${job.path}: ${error.message}`;
-      return { input: job.path, stem: job.stem, status: 'failed', code: error.code, exitCode: error.exitCode, reason, outputs: [], timingsMs: roundTimings(timingsMs) };
+      return {
+        input: job.path,
+        stem: job.stem,
+        status: 'failed',
+        code: error.code,
+        exitCode: error.exitCode,
+        reason,
+        outputs: [],
+        timingsMs: roundTimings(timingsMs),
+      };
     }
     const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
-    return { input: job.path, stem: job.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${job.path}: internal error: ${message}`, outputs: [], timingsMs: roundTimings(timingsMs) };
+    return {
+      input: job.path,
+      stem: job.stem,
+      status: 'failed',
+      code: 'internal',
+      exitCode: EXIT_CODES.internal,
+      reason: `${job.path}: internal error: ${message}`,
+      outputs: [],
+      timingsMs: roundTimings(timingsMs),
+    };
   }
 }
 
 /** `mkdir -p` of an output folder; failing is the input's exit 7, as a failing write is. */
 async function makeOutputDirectory(dir: string): Promise<void> {
-  await makeDirectories(dir).catch((error) => { throw notWritable(dir, error); });
+  await makeDirectories(dir).catch((error) => {
+    throw notWritable(dir, error);
+  });
 }
 
 function roundTimings(timings: Record<string, number>): Record<string, number> {

@@ -4,7 +4,17 @@ import { resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
 import { integerOption, parseCommandArgs } from './command-options.ts';
 import { RECONSTRUCT_SETTING_OPTIONS, readReconstructRequest } from './reconstruct-options.ts';
-import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, describeRedisUrl, isDrained, jobIdFor, namedCounts, openQueue, readRedisUrl, type QueueCounts } from './queue-connection.ts';
+import {
+  QUEUE_OPTIONS,
+  QUEUE_OPTIONS_HELP,
+  describeRedisUrl,
+  isDrained,
+  jobIdFor,
+  namedCounts,
+  openQueue,
+  readRedisUrl,
+  type QueueCounts,
+} from './queue-connection.ts';
 
 const HELP = `Usage: facegar queue add <inputs...> --redis <url> --out <dir> [reconstruct options]
        facegar queue status --redis <url> [--wait] [--failed] [--json]
@@ -46,15 +56,19 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function addCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...QUEUE_OPTIONS,
-    ...RECONSTRUCT_SETTING_OPTIONS,
-    out: { type: 'string', short: 'o', default: 'out' },
-    attempts: { type: 'string', default: '3' },
-    backoff: { type: 'string', default: '10' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: true });
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      ...QUEUE_OPTIONS,
+      ...RECONSTRUCT_SETTING_OPTIONS,
+      out: { type: 'string', short: 'o', default: 'out' },
+      attempts: { type: 'string', default: '3' },
+      backoff: { type: 'string', default: '10' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: true },
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT_CODES.ok;
@@ -76,18 +90,27 @@ async function addCommand(args: string[]): Promise<number> {
     const total = async () => Object.values(await queue.getJobCounts()).reduce((sum, n) => sum + n, 0);
     const before = await total();
     for (let start = 0; start < inputs.length; start += ADD_BATCH_SIZE) {
-      await queue.addBulk(inputs.slice(start, start + ADD_BATCH_SIZE).map((input) => {
-        const path = resolve(input.path);
-        return {
-          name: 'reconstruct',
-          data: { path, stem: input.stem, outDir, request },
-          opts: { jobId: jobIdFor(outDir, path), attempts, backoff: { type: 'exponential', delay: backoffMs } },
-        };
-      }));
+      await queue.addBulk(
+        inputs.slice(start, start + ADD_BATCH_SIZE).map((input) => {
+          const path = resolve(input.path);
+          return {
+            name: 'reconstruct',
+            data: { path, stem: input.stem, outDir, request },
+            opts: { jobId: jobIdFor(outDir, path), attempts, backoff: { type: 'exponential', delay: backoffMs } },
+          };
+        }),
+      );
     }
     const added = (await total()) - before;
-    if (values.json) process.stdout.write(JSON.stringify({ queue: values.queue, redis: describeRedisUrl(url), outDir, inputs: inputs.length, added, alreadyQueued: inputs.length - added }) + '\n');
-    else process.stderr.write(`facegar: ${inputs.length} inputs → ${added} new jobs${added < inputs.length ? `, ${inputs.length - added} already queued` : ''} in queue "${values.queue}" at ${describeRedisUrl(url)}, outputs to ${values.out}\n`);
+    if (values.json)
+      process.stdout.write(
+        JSON.stringify({ queue: values.queue, redis: describeRedisUrl(url), outDir, inputs: inputs.length, added, alreadyQueued: inputs.length - added }) +
+          '\n',
+      );
+    else
+      process.stderr.write(
+        `facegar: ${inputs.length} inputs → ${added} new jobs${added < inputs.length ? `, ${inputs.length - added} already queued` : ''} in queue "${values.queue}" at ${describeRedisUrl(url)}, outputs to ${values.out}\n`,
+      );
   } finally {
     await queue.close();
   }
@@ -95,14 +118,18 @@ async function addCommand(args: string[]): Promise<number> {
 }
 
 async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    ...QUEUE_OPTIONS,
-    wait: { type: 'boolean', default: false },
-    failed: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', short: 'q', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: false });
+  const { values } = parseCommandArgs(
+    args,
+    {
+      ...QUEUE_OPTIONS,
+      wait: { type: 'boolean', default: false },
+      failed: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: false },
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT_CODES.ok;
@@ -120,11 +147,19 @@ async function statusCommand(args: string[]): Promise<number> {
       }
       bar.close();
     }
-    const failures = values.failed ? (await queue.getFailed(0, -1)).map((job) => ({ input: job.data.path, reason: job.failedReason, exitCode: job.data.failure?.exitCode ?? EXIT_CODES.internal, attempts: job.attemptsMade })) : undefined;
+    const failures = values.failed
+      ? (await queue.getFailed(0, -1)).map((job) => ({
+          input: job.data.path,
+          reason: job.failedReason,
+          exitCode: job.data.failure?.exitCode ?? EXIT_CODES.internal,
+          attempts: job.attemptsMade,
+        }))
+      : undefined;
     if (values.json) process.stdout.write(JSON.stringify({ queue: values.queue, ...counts, ...(failures ? { failures } : {}) }) + '\n');
     else {
       process.stdout.write(formatCounts(counts) + '\n');
-      for (const failure of failures ?? []) process.stdout.write(`✗ ${failure.reason} [exit ${failure.exitCode}, ${failure.attempts} attempt${failure.attempts === 1 ? '' : 's'}]\n`);
+      for (const failure of failures ?? [])
+        process.stdout.write(`✗ ${failure.reason} [exit ${failure.exitCode}, ${failure.attempts} attempt${failure.attempts === 1 ? '' : 's'}]\n`);
     }
     if (!values.wait) return EXIT_CODES.ok;
     return counts.failed > 0 ? EXIT_CODES.partialBatch : EXIT_CODES.ok;
@@ -141,7 +176,10 @@ export function formatCounts(counts: QueueCounts): string {
 class QueueBar {
   private lastLine = 0;
   private shown = false;
-  constructor(private readonly enabled: boolean, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly enabled: boolean,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   draw(counts: QueueCounts): void {
     if (!this.enabled) return;

@@ -40,8 +40,13 @@ export function readRedisUrl(value: string | undefined): string {
   const url = value ?? process.env.FACEGAR_REDIS_URL;
   if (!url) throw new UsageError('--redis <url> is required (or set FACEGAR_REDIS_URL), e.g. --redis redis://127.0.0.1:6379');
   let parsed: URL;
-  try { parsed = new URL(url); } catch { throw new UsageError(`Expected a URL such as redis://host:6379 for --redis but received ${url}`); }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UsageError(`Expected a redis:// or rediss:// URL for --redis but received ${url}`);
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`Expected a URL such as redis://host:6379 for --redis but received ${url}`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new UsageError(`Expected a redis:// or rediss:// URL for --redis but received ${url}`);
   return url;
 }
 
@@ -63,9 +68,17 @@ export function bullmqConnection(url: string) {
  */
 export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+  });
   let lastError: unknown;
-  client.on('error', (error) => { lastError = error; });
+  client.on('error', (error) => {
+    lastError = error;
+  });
   try {
     await client.connect();
     await withTimeout(client.ping(), timeoutMs);
@@ -80,7 +93,9 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), ms);
+  });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -94,7 +109,13 @@ export async function openQueue(url: string, name: string) {
 }
 
 /** Job counts as the CLI names them: waiting (incl. prioritized), active, retrying (delayed by backoff), done, failed. */
-export interface QueueCounts { waiting: number; active: number; retrying: number; done: number; failed: number }
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  retrying: number;
+  done: number;
+  failed: number;
+}
 
 export function namedCounts(raw: Record<string, number>): QueueCounts {
   return {

@@ -67,9 +67,12 @@ type SettingValues = { [K in keyof typeof RECONSTRUCT_SETTING_OPTIONS]?: string 
 
 /** Check the reconstruction options; one-line UsageErrors name the option. */
 export async function readReconstructRequest(values: SettingValues): Promise<ReconstructRequest> {
-  const formats = String(values.format ?? 'obj').split(',').map((f) => f.trim().toLowerCase());
+  const formats = String(values.format ?? 'obj')
+    .split(',')
+    .map((f) => f.trim().toLowerCase());
   for (const format of formats) {
-    if (!(MESH_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
+    if (!(MESH_FORMATS as readonly string[]).includes(format))
+      throw new UsageError(`Expected one of ${MESH_FORMATS.join(', ')} for --format but received ${format}`);
   }
   const fit = {
     landmarkSteps: optionalIntegerOption(values['landmark-steps'], 'landmark-steps', 0),
@@ -82,13 +85,26 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
   const maxDecodeSidePx = optionalIntegerOption(values['max-decode-side'], 'max-decode-side', 64) ?? DEFAULT_MAX_DECODE_SIDE_PX;
   const focalText = values.focal ?? 'exif';
   const focal = focalText === 'exif' || focalText === 'fit' ? focalText : Number(focalText);
-  if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal))) throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
+  if (typeof focal === 'number' && !(focal > 0 && Number.isFinite(focal)))
+    throw new UsageError(`Expected exif, fit or a positive number of pixels for --focal but received ${values.focal}`);
   oneOf(values.preset, GAR_PRESET_NAMES, '--preset');
   oneOf(values.renderer, RENDERER_NAMES, '--renderer');
   // Options of the graphics path only: with no renderer named they choose it; beside an option of the GAR path they are a mistake.
   const graphicsOption = (['landmark-steps', 'photometric-steps', 'render-size'] as const).find((name) => values[name] !== undefined);
-  const garOption = values.renderer === 'gar' ? '--renderer gar' : values.gar !== undefined ? '--gar' : values.encoder !== undefined ? '--encoder' : values['shape-encoder'] !== undefined ? '--shape-encoder' : values.preset !== undefined && values.renderer === undefined ? '--preset' : undefined;
-  if (graphicsOption && garOption) throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
+  const garOption =
+    values.renderer === 'gar'
+      ? '--renderer gar'
+      : values.gar !== undefined
+        ? '--gar'
+        : values.encoder !== undefined
+          ? '--encoder'
+          : values['shape-encoder'] !== undefined
+            ? '--shape-encoder'
+            : values.preset !== undefined && values.renderer === undefined
+              ? '--preset'
+              : undefined;
+  if (graphicsOption && garOption)
+    throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
   return {
     formats: formats as MeshFormat[],
     maxFaces,
@@ -97,7 +113,9 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     ...(values.gar !== undefined ? { gar: resolve(values.gar) } : {}),
     ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
     ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
-    ...(values['landmark-regressor'] !== undefined ? { landmarkRegressor: values['landmark-regressor'] === 'none' ? 'none' : resolve(values['landmark-regressor']) } : {}),
+    ...(values['landmark-regressor'] !== undefined
+      ? { landmarkRegressor: values['landmark-regressor'] === 'none' ? 'none' : resolve(values['landmark-regressor']) }
+      : {}),
     ...(values.preset !== undefined ? { preset: values.preset as PresetName } : {}),
     maxDecodeSidePx,
     focal,
@@ -130,14 +148,27 @@ export interface MachineSetup {
  * encoder, load (and cache) the morphable model, and decode the GAR's networks once so a bad
  * one ends the command with one line and exit 6 instead of failing in every worker.
  */
-export async function prepareBatchSettings(request: ReconstructRequest, machine: MachineSetup): Promise<{ settings: BatchSettings; rendererReason: string; model: import('../morphable/morphable-model.ts').MorphableModel }> {
+export async function prepareBatchSettings(
+  request: ReconstructRequest,
+  machine: MachineSetup,
+): Promise<{ settings: BatchSettings; rendererReason: string; model: import('../morphable/morphable-model.ts').MorphableModel }> {
   const { chooseLandmarkRegressor, chooseRenderer } = await import('../io/node/gar-models.ts');
-  const choice = await chooseRenderer({ renderer: request.renderer, gar: request.gar, encoder: request.encoder, shapeEncoder: request.shapeEncoder, ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}) });
+  const choice = await chooseRenderer({
+    renderer: request.renderer,
+    gar: request.gar,
+    encoder: request.encoder,
+    shapeEncoder: request.shapeEncoder,
+    ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
+  });
   if (choice.renderer === 'graphics' && request.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
-  if (choice.renderer === 'gar' && request.preset === 'instant' && !choice.encoderDir) throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
+  if (choice.renderer === 'gar' && request.preset === 'instant' && !choice.encoderDir)
+    throw new UsageError('--preset instant needs an encoder (--encoder ENC_DIR)');
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   const loaded = await loadMorphableModel({ modelDir: machine.modelDir, offline: machine.offline || undefined, onProgress: machine.onModelProgress });
-  const gar = choice.renderer === 'gar' ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? DEFAULT_GAR_PRESET } : undefined;
+  const gar =
+    choice.renderer === 'gar'
+      ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? DEFAULT_GAR_PRESET }
+      : undefined;
   if (gar) await checkGarModels(gar, loaded.model, machine.backend);
   const landmarkRegressorDir = await chooseLandmarkRegressor(request.landmarkRegressor);
   if (landmarkRegressorDir) await checkLandmarkRegressor(landmarkRegressorDir, loaded.model, machine.backend);
@@ -155,10 +186,18 @@ export async function prepareBatchSettings(request: ReconstructRequest, machine:
     ...(landmarkRegressorDir ? { landmarkRegressorDir } : {}),
   };
   const landmarks = landmarkRegressorDir ? `, landmarks: regressor ${landmarkRegressorDir}` : '';
-  return { settings, rendererReason: (gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`) + landmarks, model: loaded.model };
+  return {
+    settings,
+    rendererReason: (gar ? `renderer: ${choice.reason}, preset ${gar.preset}` : `renderer: ${choice.reason}`) + landmarks,
+    model: loaded.model,
+  };
 }
 
-async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }, model: import('../morphable/morphable-model.ts').MorphableModel, backend: NodeBackendName | undefined): Promise<void> {
+async function checkGarModels(
+  dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string },
+  model: import('../morphable/morphable-model.ts').MorphableModel,
+  backend: NodeBackendName | undefined,
+): Promise<void> {
   const { readGarModelFiles } = await import('../io/node/gar-models.ts');
   const { decodeGarModels } = await import('../api/gar-models.ts');
   const { initBackend } = await import('../engine/backend.ts');
@@ -167,7 +206,11 @@ async function checkGarModels(dirs: { garDir: string; encoderDir?: string; shape
   decodeGarModels(files, model).dispose();
 }
 
-async function checkLandmarkRegressor(dir: string, model: import('../morphable/morphable-model.ts').MorphableModel, backend: NodeBackendName | undefined): Promise<void> {
+async function checkLandmarkRegressor(
+  dir: string,
+  model: import('../morphable/morphable-model.ts').MorphableModel,
+  backend: NodeBackendName | undefined,
+): Promise<void> {
   const { readLandmarkRegressorFiles } = await import('../io/node/gar-models.ts');
   const { decodeLandmarkRegressor } = await import('../invert/landmark-regressor-checkpoint.ts');
   const { ModelUnavailableError } = await import('../common/errors.ts');
@@ -177,6 +220,8 @@ async function checkLandmarkRegressor(dir: string, model: import('../morphable/m
   try {
     decodeLandmarkRegressor(files.manifest, files.weights, model).regressor.dispose();
   } catch (error) {
-    throw new ModelUnavailableError(`${dir}: cannot load the landmark regressor (${String((error as Error)?.message ?? error).split('\n')[0]})`, { cause: error });
+    throw new ModelUnavailableError(`${dir}: cannot load the landmark regressor (${String((error as Error)?.message ?? error).split('\n')[0]})`, {
+      cause: error,
+    });
   }
 }

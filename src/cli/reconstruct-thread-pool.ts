@@ -36,12 +36,31 @@ export class ReconstructThreadPool {
       return await new Promise<InputResult>((resolveResult) => {
         thread.onResult = resolveResult;
         thread.onProgress = onProgress;
-        thread.onDeath = (reason) => resolveResult({ input: job.path, stem: job.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${job.path}: internal error: ${reason}`, outputs: [], timingsMs: {} });
+        thread.onDeath = (reason) =>
+          resolveResult({
+            input: job.path,
+            stem: job.stem,
+            status: 'failed',
+            code: 'internal',
+            exitCode: EXIT_CODES.internal,
+            reason: `${job.path}: internal error: ${reason}`,
+            outputs: [],
+            timingsMs: {},
+          });
         thread.worker.postMessage({ type: 'job', job } satisfies ToWorker);
       });
     } catch (error) {
       const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
-      return { input: job.path, stem: job.stem, status: 'failed', code: 'internal', exitCode: (error as { exitCode?: number }).exitCode ?? EXIT_CODES.internal, reason: `${job.path}: ${message}`, outputs: [], timingsMs: {} };
+      return {
+        input: job.path,
+        stem: job.stem,
+        status: 'failed',
+        code: 'internal',
+        exitCode: (error as { exitCode?: number }).exitCode ?? EXIT_CODES.internal,
+        reason: `${job.path}: ${message}`,
+        outputs: [],
+        timingsMs: {},
+      };
     } finally {
       thread.busy = false;
       thread.onResult = thread.onProgress = thread.onDeath = undefined;
@@ -70,7 +89,10 @@ export class ReconstructThreadPool {
   private start(settingsKey: string, settings: BatchSettings): PoolThread {
     const worker = new Worker(this.entry, { stdout: false, stderr: true });
     let markReady!: () => void, failReady!: (error: Error) => void;
-    const ready = new Promise<void>((resolveReady, rejectReady) => { markReady = resolveReady; failReady = rejectReady; });
+    const ready = new Promise<void>((resolveReady, rejectReady) => {
+      markReady = resolveReady;
+      failReady = rejectReady;
+    });
     const thread: PoolThread = { worker, settingsKey, ready, busy: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') markReady();

@@ -53,7 +53,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const todo: InputJob[] = [];
   for (const [index, input] of options.inputs.entries()) {
     const earlier = previous.get(input.path);
-    if (earlier && earlier.stem === input.stem && await isComplete(earlier, settings.outDir)) kept.push(earlier);
+    if (earlier && earlier.stem === input.stem && (await isComplete(earlier, settings.outDir))) kept.push(earlier);
     else todo.push({ index, path: input.path, stem: input.stem });
   }
   // The summary restarts with the lines of the inputs that are already done.
@@ -63,7 +63,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const results: InputResult[] = [...kept];
   const onResult = async (job: InputJob, result: InputResult) => {
     // Without its summary line a finished input would be redone on --resume: a failing append (full disk) ends the batch, exit 7.
-    await appendFile(summaryPath, JSON.stringify(result) + '\n').catch((error) => { throw notWritable(summaryPath, error); });
+    await appendFile(summaryPath, JSON.stringify(result) + '\n').catch((error) => {
+      throw notWritable(summaryPath, error);
+    });
     results.push(result);
     progress.finish(job.index, describeResult(result));
   };
@@ -77,7 +79,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   return { results, skipped: kept.length, exitCode: batchExitCode(results), elapsedMs: performance.now() - started };
 }
 
-async function runInThisThread(todo: InputJob[], settings: BatchSettings, progress: BatchProgress, onResult: (job: InputJob, result: InputResult) => Promise<void>): Promise<void> {
+async function runInThisThread(
+  todo: InputJob[],
+  settings: BatchSettings,
+  progress: BatchProgress,
+  onResult: (job: InputJob, result: InputResult) => Promise<void>,
+): Promise<void> {
   const context = await createProcessContext(settings);
   try {
     for (const job of todo) {
@@ -89,7 +96,13 @@ async function runInThisThread(todo: InputJob[], settings: BatchSettings, progre
   }
 }
 
-async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCount: number, progress: BatchProgress, onResult: (job: InputJob, result: InputResult) => Promise<void>): Promise<void> {
+async function runInWorkers(
+  todo: InputJob[],
+  settings: BatchSettings,
+  workerCount: number,
+  progress: BatchProgress,
+  onResult: (job: InputJob, result: InputResult) => Promise<void>,
+): Promise<void> {
   const queue = [...todo];
   const entry = reconstructWorkerEntry();
   const live = new Set<Worker>();
@@ -101,42 +114,54 @@ async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCou
     for (const worker of live) void worker.terminate();
   };
   // One worker per core; a worker that dies takes only its current input down, and a fresh one takes over.
-  const runWorker = () => new Promise<void>((resolveWorker, rejectWorker) => {
-    const worker = new Worker(entry, { stdout: false, stderr: true });
-    live.add(worker);
-    let current: InputJob | undefined;
-    let pending = Promise.resolve();
-    const next = () => {
-      current = queue.shift();
-      if (current) worker.postMessage({ type: 'job', job: current } satisfies ToWorker);
-      else worker.postMessage({ type: 'stop' } satisfies ToWorker);
-    };
-    worker.on('message', (message: FromWorker) => {
-      if (message.type === 'ready') next();
-      else if (message.type === 'progress' && current) progress.update(message.index, current.stem, message.fraction, message.stage);
-      else if (message.type === 'result' && current) {
-        const job = current;
-        pending = pending.then(() => onResult(job, message.result));
-        pending.catch(stopAll);
-        next();
-      } else if (message.type === 'fatal') {
-        stopAll(Object.assign(new Error(message.message), { exitCode: message.exitCode }));
-      }
+  const runWorker = () =>
+    new Promise<void>((resolveWorker, rejectWorker) => {
+      const worker = new Worker(entry, { stdout: false, stderr: true });
+      live.add(worker);
+      let current: InputJob | undefined;
+      let pending = Promise.resolve();
+      const next = () => {
+        current = queue.shift();
+        if (current) worker.postMessage({ type: 'job', job: current } satisfies ToWorker);
+        else worker.postMessage({ type: 'stop' } satisfies ToWorker);
+      };
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') next();
+        else if (message.type === 'progress' && current) progress.update(message.index, current.stem, message.fraction, message.stage);
+        else if (message.type === 'result' && current) {
+          const job = current;
+          pending = pending.then(() => onResult(job, message.result));
+          pending.catch(stopAll);
+          next();
+        } else if (message.type === 'fatal') {
+          stopAll(Object.assign(new Error(message.message), { exitCode: message.exitCode }));
+        }
+      });
+      worker.on('error', () => undefined);
+      worker.on('exit', (code) => {
+        live.delete(worker);
+        const lost = current;
+        current = undefined;
+        if (lost && code !== 0 && !failure) {
+          const lostResult: InputResult = {
+            input: lost.path,
+            stem: lost.stem,
+            status: 'failed',
+            code: 'internal',
+            exitCode: EXIT_CODES.internal,
+            reason: `${lost.path}: internal error: worker exited with code ${code}`,
+            outputs: [],
+            timingsMs: {},
+          };
+          pending = pending.then(() => onResult(lost, lostResult));
+        }
+        pending.then(() => resolveWorker(), rejectWorker);
+      });
+      worker.postMessage({ type: 'init', settings } satisfies ToWorker);
     });
-    worker.on('error', () => undefined);
-    worker.on('exit', (code) => {
-      live.delete(worker);
-      const lost = current;
-      current = undefined;
-      if (lost && code !== 0 && !failure) {
-        const lostResult: InputResult = { input: lost.path, stem: lost.stem, status: 'failed', code: 'internal', exitCode: EXIT_CODES.internal, reason: `${lost.path}: internal error: worker exited with code ${code}`, outputs: [], timingsMs: {} };
-        pending = pending.then(() => onResult(lost, lostResult));
-      }
-      pending.then(() => resolveWorker(), rejectWorker);
-    });
-    worker.postMessage({ type: 'init', settings } satisfies ToWorker);
-  });
-  const lane = async () => { while (queue.length > 0 && !failure) await runWorker().catch(stopAll); };
+  const lane = async () => {
+    while (queue.length > 0 && !failure) await runWorker().catch(stopAll);
+  };
   await Promise.all(Array.from({ length: workerCount }, lane));
   if (failure) throw failure.error;
 }
@@ -148,7 +173,10 @@ async function runInWorkers(todo: InputJob[], settings: BatchSettings, workerCou
 export async function readSummary(path: string): Promise<Map<string, InputResult>> {
   const lines = new Map<string, InputResult>();
   // Not a regular file, or absurdly large: nothing is known to be done.
-  const text = await readRegularFile(path, MAX_SUMMARY_BYTES).then((bytes) => bytes.toString('utf8'), () => '');
+  const text = await readRegularFile(path, MAX_SUMMARY_BYTES).then(
+    (bytes) => bytes.toString('utf8'),
+    () => '',
+  );
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let parsed: unknown;
@@ -184,12 +212,17 @@ export async function readAllSummaries(outDir: string): Promise<Map<string, Inpu
 function summaryLine(value: unknown): InputResult | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const line = value as Record<string, unknown>;
-  const ok = typeof line.input === 'string' && typeof line.stem === 'string'
-    && (line.status === 'ok' || line.status === 'failed') && Number.isInteger(line.exitCode)
-    && Array.isArray(line.outputs) && line.outputs.every((name) => typeof name === 'string')
-    && (line.code === undefined || (typeof line.code === 'string' && line.code in EXIT_CODES))
-    && typeof line.timingsMs === 'object' && line.timingsMs !== null;
-  return ok ? line as unknown as InputResult : undefined;
+  const ok =
+    typeof line.input === 'string' &&
+    typeof line.stem === 'string' &&
+    (line.status === 'ok' || line.status === 'failed') &&
+    Number.isInteger(line.exitCode) &&
+    Array.isArray(line.outputs) &&
+    line.outputs.every((name) => typeof name === 'string') &&
+    (line.code === undefined || (typeof line.code === 'string' && line.code in EXIT_CODES)) &&
+    typeof line.timingsMs === 'object' &&
+    line.timingsMs !== null;
+  return ok ? (line as unknown as InputResult) : undefined;
 }
 
 /**
@@ -200,15 +233,20 @@ async function isComplete(line: InputResult, outDir: string): Promise<boolean> {
   if (line.status !== 'ok' || !line.outputs.includes(`${line.stem}.json`)) return false;
   for (const name of line.outputs) {
     if (!isInsideOutput(name)) return false;
-    if (!(await stat(join(outDir, name)).then((s) => s.isFile(), () => false))) return false;
+    if (
+      !(await stat(join(outDir, name)).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      return false;
   }
   return true;
 }
 
 /** A relative '/'-path that stays below the output folder (no '..', not absolute, no NUL). */
 function isInsideOutput(name: string): boolean {
-  return name !== '' && !name.includes('\0') && !name.includes('\\') && !isAbsolute(name)
-    && posix.normalize(name) === name && !name.split('/').includes('..');
+  return name !== '' && !name.includes('\0') && !name.includes('\\') && !isAbsolute(name) && posix.normalize(name) === name && !name.split('/').includes('..');
 }
 
 /**
@@ -226,7 +264,8 @@ export async function removeStaleTempFiles(outDir: string, stems: ReadonlySet<st
     for (const name of await readdir(folder).catch(() => [] as string[])) {
       const target = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(name)?.[1];
       const named = folder === outDir && names.includes(target ?? '');
-      if (target !== undefined && (named || baseStems.has(stemOfOutput(target)) || baseStems.has(stemOfOutput(target, true)))) await rm(join(folder, name), { force: true });
+      if (target !== undefined && (named || baseStems.has(stemOfOutput(target)) || baseStems.has(stemOfOutput(target, true))))
+        await rm(join(folder, name), { force: true });
     }
   }
 }

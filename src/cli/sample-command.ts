@@ -50,14 +50,30 @@ Options:
 const MIN_PHOTO_CELL_PX = 128;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    gar: { type: 'string' }, out: { type: 'string', short: 'o' }, 'normal-from': { type: 'string', multiple: true },
-    'max-faces': { type: 'string' }, n: { type: 'string' }, latents: { type: 'string', default: '4' }, scale: { type: 'string' },
-    seed: { type: 'string', default: '0' }, truncation: { type: 'string', default: '1' }, generator: { type: 'string', default: 'ema' },
-    model: { type: 'string', short: 'm' }, quiet: { type: 'boolean', short: 'q', default: false },
-    help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: true });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      gar: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      'normal-from': { type: 'string', multiple: true },
+      'max-faces': { type: 'string' },
+      n: { type: 'string' },
+      latents: { type: 'string', default: '4' },
+      scale: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      truncation: { type: 'string', default: '1' },
+      generator: { type: 'string', default: 'ema' },
+      model: { type: 'string', short: 'm' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: true },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.out, '--out <grid.png>');
   const photoArgs = [...(values['normal-from'] ?? []), ...positionals];
   const fromPhotos = values['normal-from'] !== undefined;
@@ -70,7 +86,8 @@ export async function run(args: string[]): Promise<number> {
   const scaleOption = optionalIntegerOption(values.scale, 'scale', 1, 64);
   const seed = integerOption(values.seed, 'seed', 0, 2 ** 31);
   const truncationPsi = Number(values.truncation);
-  if (!Number.isFinite(truncationPsi) || truncationPsi < 0 || truncationPsi > 2) throw new UsageError(`Expected a number between 0 and 2 for --truncation but received ${values.truncation}`);
+  if (!Number.isFinite(truncationPsi) || truncationPsi < 0 || truncationPsi > 2)
+    throw new UsageError(`Expected a number between 0 and 2 for --truncation but received ${values.truncation}`);
   if (values.generator !== 'ema' && values.generator !== 'raw') throw new UsageError(`Expected ema or raw for --generator but received ${values.generator}`);
   const outPath = resolve(values.out);
   // Photos as reconstruct takes them: files, directories (searched recursively), quoted globs.
@@ -96,7 +113,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     generator = decodeGarGenerator(files.gar.manifest, files.gar.weights, values.generator === 'ema' ? 'G_ema' : 'G');
   } catch (error) {
-    throw new UsageError(`${values.gar ?? garDir}: cannot load the ${values.generator === 'ema' ? 'EMA ' : ''}generator (${(error as Error).message.split('\n')[0]})`);
+    throw new UsageError(
+      `${values.gar ?? garDir}: cannot load the ${values.generator === 'ema' ? 'EMA ' : ''}generator (${(error as Error).message.split('\n')[0]})`,
+    );
   }
   try {
     const { model } = await loadMorphableModel({ modelDir: values.model });
@@ -131,7 +150,10 @@ async function findGarDir(gar: string | undefined): Promise<string> {
   if (gar !== undefined && Object.hasOwn(NAMED_GARS, gar)) return (await chooseRenderer({ gar })).garDir!;
   if (gar !== undefined) {
     const dir = resolve(gar);
-    const found = await stat(join(dir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false);
+    const found = await stat(join(dir, CHECKPOINT_MANIFEST)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
     if (!found) throw new InputMissingError(`${gar}: no GAR checkpoint (${CHECKPOINT_MANIFEST}) there; train one with facegar train-gar`);
     return dir;
   }
@@ -140,7 +162,9 @@ async function findGarDir(gar: string | undefined): Promise<string> {
     return choice.garDir!;
   } catch (error) {
     if (!(error instanceof ModelUnavailableError)) throw error;
-    throw new ModelUnavailableError(`no --gar given and no GAR shipped in ${shippedModelsDir()}; pass --gar RUN_DIR (facegar train-gar) or an exported model directory`);
+    throw new ModelUnavailableError(
+      `no --gar given and no GAR shipped in ${shippedModelsDir()}; pass --gar RUN_DIR (facegar train-gar) or an exported model directory`,
+    );
   }
 }
 
@@ -218,7 +242,8 @@ function prependColumn(grid: RgbaImage, cells: RgbaImage[]): RgbaImage {
   const side = grid.height / cells.length;
   const out = createRgbaImage(grid.width + side, grid.height);
   for (let y = 0; y < grid.height; y++) {
-    const cell = cells[Math.floor(y / side)], cellY = y % side;
+    const cell = cells[Math.floor(y / side)],
+      cellY = y % side;
     out.data.set(cell.data.subarray(cellY * side * 4, (cellY + 1) * side * 4), y * out.width * 4);
     out.data.set(grid.data.subarray(y * grid.width * 4, (y + 1) * grid.width * 4), (y * out.width + side) * 4);
   }
@@ -232,7 +257,8 @@ function enlargeNearest(image: RgbaImage, factor: number): RgbaImage {
   const view = new Uint32Array(out.data.buffer, out.data.byteOffset, out.width * out.height);
   const source = new Uint32Array(image.data.buffer.slice(image.data.byteOffset, image.data.byteOffset + image.data.byteLength));
   for (let y = 0; y < out.height; y++) {
-    const sourceRow = Math.floor(y / factor) * image.width, row = y * out.width;
+    const sourceRow = Math.floor(y / factor) * image.width,
+      row = y * out.width;
     for (let x = 0; x < out.width; x++) view[row + x] = source[sourceRow + Math.floor(x / factor)];
   }
   return out;

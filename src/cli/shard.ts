@@ -32,7 +32,8 @@ export function selectShard(inputs: PlannedInput[], shard: Shard): PlannedInput[
 /** "K/N" with 0 ≤ K < N. */
 export function parseShardSpec(spec: string, source = '--shard'): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(spec.trim());
-  const index = Number(match?.[1]), count = Number(match?.[2]);
+  const index = Number(match?.[1]),
+    count = Number(match?.[2]);
   if (!match || count < 1 || index >= count) throw new UsageError(`Expected K/N with 0 ≤ K < N for ${source} but received ${spec}`);
   return { index, count, source };
 }
@@ -52,17 +53,20 @@ export function chooseShard(options: { shard?: string; shardCount?: string }, en
     const count = Number(options.shardCount);
     if (!Number.isInteger(count) || count < 1) throw new UsageError(`Expected integer ≥ 1 for --shard-count but received ${options.shardCount}`);
     const index = env.JOB_COMPLETION_INDEX;
-    if (index === undefined || index === '') throw new UsageError('--shard-count needs JOB_COMPLETION_INDEX (set in a Kubernetes Indexed Job); elsewhere use --shard K/N');
+    if (index === undefined || index === '')
+      throw new UsageError('--shard-count needs JOB_COMPLETION_INDEX (set in a Kubernetes Indexed Job); elsewhere use --shard K/N');
     return parseShardSpec(`${index}/${count}`, 'JOB_COMPLETION_INDEX with --shard-count');
   }
   const taskId = env.SLURM_ARRAY_TASK_ID;
   if (taskId !== undefined && taskId !== '') {
     const count = env.SLURM_ARRAY_TASK_COUNT;
     if (!count) throw new UsageError('SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not: pass --shard K/N');
-    const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0), step = Number(env.SLURM_ARRAY_TASK_STEP ?? 1);
+    const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0),
+      step = Number(env.SLURM_ARRAY_TASK_STEP ?? 1);
     const offset = (Number(taskId) - min) / step;
     // A list such as --array=1,5,9 has no regular step: the index would not be 0 … N−1.
-    if (!Number.isInteger(offset)) throw new UsageError(`SLURM_ARRAY_TASK_ID ${taskId} is not MIN + k·STEP (${min}, ${step}): use --array=0-(N-1), or pass --shard K/N`);
+    if (!Number.isInteger(offset))
+      throw new UsageError(`SLURM_ARRAY_TASK_ID ${taskId} is not MIN + k·STEP (${min}, ${step}): use --array=0-(N-1), or pass --shard K/N`);
     return parseShardSpec(`${offset}/${count}`, 'SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT');
   }
   return undefined;

@@ -35,13 +35,29 @@ Options:
 export const ENCODER_MANIFEST = 'checkpoint.json';
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-      gar: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '2000' }, batch: { type: 'string', default: '8' },
-      seed: { type: 'string', default: '0' }, lr: { type: 'string' }, rerender: { type: 'string', default: '0' },
-      'checkpoint-every': { type: 'string', default: '100' }, resume: { type: 'boolean', default: false }, model: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      gar: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string', default: '2000' },
+      batch: { type: 'string', default: '8' },
+      seed: { type: 'string', default: '0' },
+      lr: { type: 'string' },
+      rerender: { type: 'string', default: '0' },
+      'checkpoint-every': { type: 'string', default: '100' },
+      resume: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.gar, '--gar <run dir>');
   requireOption(values.out, '--out <encoder dir>');
   const steps = integerOption(values.steps, 'steps', 1);
@@ -68,7 +84,10 @@ export async function run(args: string[]): Promise<number> {
   const outDir = resolve(values.out);
   await ensureWritableDirectory(outDir);
   const existing = await readEncoderCheckpoint(outDir);
-  if (existing && !values.resume) throw new UsageError(`${values.out} already holds an encoder checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
+  if (existing && !values.resume)
+    throw new UsageError(
+      `${values.out} already holds an encoder checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`,
+    );
   const { model } = await loadMorphableModel({ modelDir: values.model });
   const generator = decodeGarGenerator(gar.manifest, gar.weights, 'G_ema');
   const resolution = generator.config.resolution;
@@ -78,19 +97,32 @@ export async function run(args: string[]): Promise<number> {
     if (existing) {
       trainer = decodeEncoderTrainer(existing.manifest, existing.weights, generator, sampler);
     } else {
-      const network = encoderNetworkConfig(encoderPresetForResolution(resolution), { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: generator.config.wDim });
+      const network = encoderNetworkConfig(encoderPresetForResolution(resolution), {
+        identityCount: model.identityCount,
+        expressionCount: model.expressionNames.length,
+        wDim: generator.config.wDim,
+      });
       trainer = new EncoderTrainer({ network, generator, sampler, train: { batchSize, seed, rerenderWeight, ...(learningRate ? { learningRate } : {}) } });
       trainer.initialiseOutputStatistics();
     }
   } catch (error) {
     generator.dispose();
-    throw error instanceof Error && !(error instanceof UsageError) && /checkpoint|manifest/.test(error.message) ? new UsageError(`${values.out}: ${error.message}`) : error;
+    throw error instanceof Error && !(error instanceof UsageError) && /checkpoint|manifest/.test(error.message)
+      ? new UsageError(`${values.out}: ${error.message}`)
+      : error;
   }
   await trimLossLog(outDir, trainer.step);
-  const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(line);
+  };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
-  log(`facegar train-encoder: GAR ${values.gar} (step ${gar.manifest.step}, ${resolution}²), ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);
-  const extra = { gar: { step: gar.manifest.step, weightsPath: join(garDir, gar.manifest.weightsPath) }, notes: { command: `facegar train-encoder ${args.join(' ')}` } };
+  log(
+    `facegar train-encoder: GAR ${values.gar} (step ${gar.manifest.step}, ${resolution}²), ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`,
+  );
+  const extra = {
+    gar: { step: gar.manifest.step, weightsPath: join(garDir, gar.manifest.weightsPath) },
+    notes: { command: `facegar train-encoder ${args.join(' ')}` },
+  };
   const started = Date.now();
   const startStep = trainer.step;
   try {
@@ -98,10 +130,12 @@ export async function run(args: string[]): Promise<number> {
       const losses = trainer.trainStep();
       if (!Number.isFinite(losses.total)) throw new UsageError(`the encoder loss diverged at step ${trainer.step} (try a smaller --lr)`);
       await appendFile(join(outDir, 'losses.jsonl'), JSON.stringify({ ...losses, time: new Date().toISOString() }) + '\n');
-      const done = trainer.step - startStep, seconds = (Date.now() - started) / 1000;
-      const eta = (steps - trainer.step) * seconds / done;
-      const width = 24, filled = Math.round(width * trainer.step / steps);
-      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} loss ${losses.total.toFixed(4)} param ${losses.parameter.toFixed(4)} vertex ${losses.vertexMm.toFixed(2)} mm${losses.rerender !== undefined ? ` rerender ${losses.rerender.toFixed(4)}` : ''} ${(done * trainer.config.batchSize / seconds).toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      const done = trainer.step - startStep,
+        seconds = (Date.now() - started) / 1000;
+      const eta = ((steps - trainer.step) * seconds) / done;
+      const width = 24,
+        filled = Math.round((width * trainer.step) / steps);
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} loss ${losses.total.toFixed(4)} param ${losses.parameter.toFixed(4)} vertex ${losses.vertexMm.toFixed(2)} mm${losses.rerender !== undefined ? ` rerender ${losses.rerender.toFixed(4)}` : ''} ${((done * trainer.config.batchSize) / seconds).toFixed(1)} img/s ETA ${Math.round(eta)} s`;
       if (interactive) log(`\r\x1b[2K${line}`);
       else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
       if (trainer.step % every === 0 || trainer.step === steps) await saveEncoderCheckpoint(outDir, trainer, extra);
@@ -119,7 +153,11 @@ export async function run(args: string[]): Promise<number> {
  * Save the encoder trainer into `dir` atomically: weights first, then the manifest naming them,
  * then the previous weights are removed (a crash leaves the previous checkpoint intact).
  */
-export async function saveEncoderCheckpoint(dir: string, trainer: EncoderTrainer, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): Promise<EncoderCheckpointManifest> {
+export async function saveEncoderCheckpoint(
+  dir: string,
+  trainer: EncoderTrainer,
+  extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {},
+): Promise<EncoderCheckpointManifest> {
   const { encodeEncoderCheckpoint } = await import('../invert/encoder-checkpoint.ts');
   const { saveCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
   return saveCheckpointFiles(dir, trainer.step, (weightsPath) => encodeEncoderCheckpoint(trainer, weightsPath, extra), await encoderCheckpointKind());

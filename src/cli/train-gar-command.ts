@@ -44,17 +44,38 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-      data: { type: 'string' }, out: { type: 'string' }, preset: { type: 'string', default: 'tiny' },
-      steps: { type: 'string', default: '1000' }, batch: { type: 'string', default: '4' }, seed: { type: 'string', default: '0' },
-      lr: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '100' }, 'no-path-length': { type: 'boolean', default: false },
-      'r1-gamma': { type: 'string' }, 'normal-estimator': { type: 'string' }, 'normal-weight': { type: 'string' },
-      'landmark-weight': { type: 'string' }, 'landmark-interval': { type: 'string' },
-      'identity-weight': { type: 'string' }, 'identity-interval': { type: 'string' }, embedding: { type: 'string' },
-      resume: { type: 'boolean', default: false }, model: { type: 'string' }, quiet: { type: 'boolean', short: 'q', default: false },
-      help: { type: 'boolean', short: 'h', default: false }, verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      preset: { type: 'string', default: 'tiny' },
+      steps: { type: 'string', default: '1000' },
+      batch: { type: 'string', default: '4' },
+      seed: { type: 'string', default: '0' },
+      lr: { type: 'string' },
+      'checkpoint-every': { type: 'string', default: '100' },
+      'no-path-length': { type: 'boolean', default: false },
+      'r1-gamma': { type: 'string' },
+      'normal-estimator': { type: 'string' },
+      'normal-weight': { type: 'string' },
+      'landmark-weight': { type: 'string' },
+      'landmark-interval': { type: 'string' },
+      'identity-weight': { type: 'string' },
+      'identity-interval': { type: 'string' },
+      embedding: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.data, '--data <dataset dir>');
   requireOption(values.out, '--out <run dir>');
   const steps = integerOption(values.steps, 'steps', 1);
@@ -94,27 +115,56 @@ export async function run(args: string[]): Promise<number> {
   const outDir = resolve(values.out);
   await ensureWritableDirectory(outDir);
   const existing = await readGarCheckpoint(outDir);
-  if (existing && !values.resume) throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
+  if (existing && !values.resume)
+    throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
   const resolution = existing ? existing.manifest.config.network.resolution : network.resolution;
   const realImages = await loadDatasetImages(resolve(values.data), resolution);
   const { model } = await loadMorphableModel({ modelDir: values.model });
   const sampler = new GeometrySampler(model, { resolution });
   const trainer = existing
-    ? decodeGarTrainer({ ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } }, existing.weights, sampler, realImages)
-    : new GarTrainer({ network, sampler, realImages, train: { batchSize, seed, ...(learningRate ? { learningRate } : {}), ...(r1Gamma !== undefined ? { r1Gamma } : {}), ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}), ...consistencyOverrides } });
+    ? decodeGarTrainer(
+        { ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } },
+        existing.weights,
+        sampler,
+        realImages,
+      )
+    : new GarTrainer({
+        network,
+        sampler,
+        realImages,
+        train: {
+          batchSize,
+          seed,
+          ...(learningRate ? { learningRate } : {}),
+          ...(r1Gamma !== undefined ? { r1Gamma } : {}),
+          ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}),
+          ...consistencyOverrides,
+        },
+      });
   const estimatorDir = values['normal-estimator'] ? resolve(values['normal-estimator']) : existing?.manifest.notes?.normalEstimator;
   // The identity network is recorded in the checkpoint's notes, so a resumed run keeps it even if the default changes.
-  const embedding = (values.embedding ?? existing?.manifest.notes?.identityEmbedding ?? (trainer.config.identityWeight > 0 ? DEFAULT_FACE_EMBEDDING_MODEL : undefined)) as FaceEmbeddingModelName | undefined;
-  const consistency = await loadConsistencyJudges(trainer, estimatorDir, embedding).catch((error) => { trainer.dispose(); throw error; });
+  const embedding = (values.embedding ??
+    existing?.manifest.notes?.identityEmbedding ??
+    (trainer.config.identityWeight > 0 ? DEFAULT_FACE_EMBEDDING_MODEL : undefined)) as FaceEmbeddingModelName | undefined;
+  const consistency = await loadConsistencyJudges(trainer, estimatorDir, embedding).catch((error) => {
+    trainer.dispose();
+    throw error;
+  });
   await trimLossLog(outDir, trainer.step);
-  const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(line);
+  };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
-  log(`facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`);
+  log(
+    `facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`,
+  );
 
   const gridRandom = new SeededRandom(1234);
   const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
   const notes: Record<string, string> = {
-    command: `facegar train-gar ${args.join(' ')}`, ...(estimatorDir ? { normalEstimator: estimatorDir } : {}), ...(embedding ? { identityEmbedding: embedding } : {}),
+    command: `facegar train-gar ${args.join(' ')}`,
+    ...(estimatorDir ? { normalEstimator: estimatorDir } : {}),
+    ...(embedding ? { identityEmbedding: embedding } : {}),
   };
   const save = async () => {
     await saveGarCheckpoint(outDir, trainer, notes);
@@ -127,10 +177,12 @@ export async function run(args: string[]): Promise<number> {
     while (trainer.step < steps) {
       const losses = trainer.trainStep();
       await appendFile(join(outDir, 'losses.jsonl'), JSON.stringify({ ...losses, time: new Date().toISOString() }) + '\n');
-      const done = trainer.step - startStep, seconds = (Date.now() - started) / 1000;
-      const imagesPerSecond = done * trainer.config.batchSize / seconds;
-      const eta = (steps - trainer.step) * seconds / done;
-      const width = 24, filled = Math.round(width * trainer.step / steps);
+      const done = trainer.step - startStep,
+        seconds = (Date.now() - started) / 1000;
+      const imagesPerSecond = (done * trainer.config.batchSize) / seconds;
+      const eta = ((steps - trainer.step) * seconds) / done;
+      const width = 24,
+        filled = Math.round((width * trainer.step) / steps);
       const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''}${losses.identity !== undefined ? ` I ${losses.identity.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
       if (interactive) log(`\r\x1b[2K${line}`);
       else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
@@ -151,16 +203,25 @@ export async function run(args: string[]): Promise<number> {
  * `estimatorDir`, FaceMesh from the detector models, the `embedding` identity network from the
  * same models) and hand them to the trainer.
  */
-async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarTrainer, estimatorDir: string | undefined,
-                                     embedding: FaceEmbeddingModelName | undefined): Promise<{ dispose(): void }> {
+async function loadConsistencyJudges(
+  trainer: import('../gar/train-gar.ts').GarTrainer,
+  estimatorDir: string | undefined,
+  embedding: FaceEmbeddingModelName | undefined,
+): Promise<{ dispose(): void }> {
   const disposers: (() => void)[] = [];
-  const release = () => { for (const dispose of disposers.splice(0)) dispose(); };
+  const release = () => {
+    for (const dispose of disposers.splice(0)) dispose();
+  };
   try {
     if (trainer.config.normalWeight > 0) {
       if (!estimatorDir) throw new UsageError('--normal-weight > 0 needs --normal-estimator <dir> (make one with facegar train-normals)');
       const { readCheckpointFiles } = await import('../io/node/checkpoint-files.ts');
       const { decodeNormalEstimator, validateNormalEstimatorManifest } = await import('../gar/normal-estimator-training.ts');
-      const saved = await readCheckpointFiles(estimatorDir, { validate: validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' });
+      const saved = await readCheckpointFiles(estimatorDir, {
+        validate: validateNormalEstimatorManifest,
+        name: 'normal-estimator checkpoint',
+        weightsName: 'normal-estimator weights',
+      });
       if (!saved) throw new InputMissingError(`${estimatorDir}: no normal-estimator checkpoint (checkpoint.json) there`);
       let estimator;
       try {
@@ -170,7 +231,9 @@ async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarT
       }
       if (estimator.config.resolution !== trainer.network.resolution) {
         estimator.dispose();
-        throw new UsageError(`${estimatorDir}: the normal estimator works at ${saved.manifest.config.network.resolution}², the GAR at ${trainer.network.resolution}² (train one with --size ${trainer.network.resolution})`);
+        throw new UsageError(
+          `${estimatorDir}: the normal estimator works at ${saved.manifest.config.network.resolution}², the GAR at ${trainer.network.resolution}² (train one with --size ${trainer.network.resolution})`,
+        );
       }
       trainer.consistency.normalEstimator = estimator;
       disposers.push(() => estimator.dispose());
@@ -182,7 +245,10 @@ async function loadConsistencyJudges(trainer: import('../gar/train-gar.ts').GarT
       const graph = await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh');
       const landmarks = new FaceMeshLandmarks(graph);
       trainer.consistency.landmarks = landmarks;
-      disposers.push(() => { landmarks.dispose(); graph.dispose(); });
+      disposers.push(() => {
+        landmarks.dispose();
+        graph.dispose();
+      });
     }
     if (trainer.config.identityWeight > 0) {
       const { loadFaceEmbeddingModelFile } = await import('../io/node/face-embedding-model.ts');
@@ -207,10 +273,15 @@ async function loadDatasetImages(dataDir: string, resolution: number): Promise<R
   try {
     dataset = JSON.parse(await readFile(join(dataDir, 'dataset.json'), 'utf8'));
   } catch (error) {
-    throw new InputMissingError(`${join(dataDir, 'dataset.json')}: cannot read a dataset (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make one with facegar prepare`);
+    throw new InputMissingError(
+      `${join(dataDir, 'dataset.json')}: cannot read a dataset (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make one with facegar prepare`,
+    );
   }
   const size = dataset.sizes.filter((s) => s >= resolution && Number.isInteger(Math.log2(s / resolution))).sort((a, b) => a - b)[0];
-  if (size === undefined) throw new UsageError(`${dataDir}: no crops of ${resolution}px or a power-of-two multiple (have ${dataset.sizes.join(', ')}); run facegar prepare --size ${resolution}`);
+  if (size === undefined)
+    throw new UsageError(
+      `${dataDir}: no crops of ${resolution}px or a power-of-two multiple (have ${dataset.sizes.join(', ')}); run facegar prepare --size ${resolution}`,
+    );
   if (dataset.images.length === 0) throw new UsageError(`${dataDir}: the dataset has no images`);
   const images: RgbaImage[] = [];
   for (const entry of dataset.images) {

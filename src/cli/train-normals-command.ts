@@ -35,15 +35,31 @@ Options:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    out: { type: 'string' }, steps: { type: 'string', default: '1500' }, size: { type: 'string', default: '64' },
-    faces: { type: 'string', default: '512' }, heldout: { type: 'string', default: '64' }, batch: { type: 'string', default: '8' },
-    lr: { type: 'string' }, seed: { type: 'string', default: '0' }, 'checkpoint-every': { type: 'string', default: '250' },
-    resume: { type: 'boolean', default: false }, evaluate: { type: 'boolean', default: false }, model: { type: 'string' },
-    quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
-    verbose: { type: 'boolean', short: 'v', default: false },
-  }, { allowPositionals: false });
-  if (values.help) { process.stdout.write(HELP); return EXIT_CODES.ok; }
+  const { values } = parseCommandArgs(
+    args,
+    {
+      out: { type: 'string' },
+      steps: { type: 'string', default: '1500' },
+      size: { type: 'string', default: '64' },
+      faces: { type: 'string', default: '512' },
+      heldout: { type: 'string', default: '64' },
+      batch: { type: 'string', default: '8' },
+      lr: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      'checkpoint-every': { type: 'string', default: '250' },
+      resume: { type: 'boolean', default: false },
+      evaluate: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+    },
+    { allowPositionals: false },
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
   requireOption(values.out, '--out <dir>');
   const steps = integerOption(values.steps, 'steps', 1);
   const size = integerOption(values.size, 'size', 8, 512);
@@ -66,7 +82,9 @@ export async function run(args: string[]): Promise<number> {
   await ensureWritableDirectory(outDir);
   const kind = { validate: training.validateNormalEstimatorManifest, name: 'normal-estimator checkpoint', weightsName: 'normal-estimator weights' };
   const existing = await readCheckpointFiles(outDir, kind);
-  const log = (line: string) => { if (!values.quiet) process.stderr.write(line); };
+  const log = (line: string) => {
+    if (!values.quiet) process.stderr.write(line);
+  };
   const { model } = await loadMorphableModel({ modelDir: values.model });
 
   if (values.evaluate) {
@@ -76,14 +94,17 @@ export async function run(args: string[]): Promise<number> {
       const R = estimator.config.resolution;
       const samples = await loadSamples(outDir, model, 'heldout', seed, heldout, R, log);
       const result = training.evaluateNormalEstimator(estimator, samples);
-      process.stdout.write(`${JSON.stringify({ step: existing.manifest.step, resolution: R, heldOutRenders: result.samples, meanAngleDeg: round(result.meanAngleDeg), cosineDistance: round(result.cosineDistance) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ step: existing.manifest.step, resolution: R, heldOutRenders: result.samples, meanAngleDeg: round(result.meanAngleDeg), cosineDistance: round(result.cosineDistance) })}\n`,
+      );
     } finally {
       estimator.dispose();
     }
     return EXIT_CODES.ok;
   }
 
-  if (existing && !values.resume) throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
+  if (existing && !values.resume)
+    throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
   const trainer = existing
     ? training.decodeNormalEstimatorTrainer(existing.manifest, existing.weights)
     : new training.NormalEstimatorTrainer({ resolution: size, seed }, { batchSize, seed, ...(learningRate ? { learningRate } : {}) });
@@ -97,24 +118,40 @@ export async function run(args: string[]): Promise<number> {
     const save = async () => {
       const result = training.evaluateNormalEstimator(trainer.estimator, heldOutSamples);
       heldOut = { ...result, step: trainer.step };
-      await saveCheckpointFiles(outDir, trainer.step, (weightsPath) => training.encodeNormalEstimatorCheckpoint(trainer, weightsPath, { heldOut, notes }), kind);
-      log(`step ${trainer.step}: held-out mean angle ${result.meanAngleDeg.toFixed(2)}° (cosine distance ${result.cosineDistance.toFixed(4)}, ${result.samples} renders)\n`);
+      await saveCheckpointFiles(
+        outDir,
+        trainer.step,
+        (weightsPath) => training.encodeNormalEstimatorCheckpoint(trainer, weightsPath, { heldOut, notes }),
+        kind,
+      );
+      log(
+        `step ${trainer.step}: held-out mean angle ${result.meanAngleDeg.toFixed(2)}° (cosine distance ${result.cosineDistance.toFixed(4)}, ${result.samples} renders)\n`,
+      );
     };
-    log(`facegar train-normals: ${trainSamples.length} training renders at ${R}², ${trainer.estimator.namedParameters().reduce((s, [, v]) => s + v.size, 0)} parameters, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps\n`);
-    const started = Date.now(), startStep = trainer.step;
-    let windowLoss = 0, windowCount = 0;
+    log(
+      `facegar train-normals: ${trainSamples.length} training renders at ${R}², ${trainer.estimator.namedParameters().reduce((s, [, v]) => s + v.size, 0)} parameters, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps\n`,
+    );
+    const started = Date.now(),
+      startStep = trainer.step;
+    let windowLoss = 0,
+      windowCount = 0;
     while (trainer.step < steps) {
       const loss = trainer.trainStep(trainSamples);
-      windowLoss += loss; windowCount++;
+      windowLoss += loss;
+      windowCount++;
       await appendFile(join(outDir, 'losses.jsonl'), JSON.stringify({ step: trainer.step, loss, time: new Date().toISOString() }) + '\n');
       if (trainer.step % every === 0 || trainer.step === steps) {
         const seconds = (Date.now() - started) / 1000;
         log(`step ${trainer.step}/${steps} loss ${(windowLoss / windowCount).toFixed(4)} ${((trainer.step - startStep) / seconds).toFixed(2)} steps/s\n`);
-        windowLoss = 0; windowCount = 0;
+        windowLoss = 0;
+        windowCount = 0;
         await save();
       }
     }
-    if (heldOut) process.stdout.write(`${JSON.stringify({ step: trainer.step, resolution: R, heldOutRenders: heldOut.samples, meanAngleDeg: round(heldOut.meanAngleDeg), cosineDistance: round(heldOut.cosineDistance) })}\n`);
+    if (heldOut)
+      process.stdout.write(
+        `${JSON.stringify({ step: trainer.step, resolution: R, heldOutRenders: heldOut.samples, meanAngleDeg: round(heldOut.meanAngleDeg), cosineDistance: round(heldOut.cosineDistance) })}\n`,
+      );
     log(`facegar train-normals: step ${trainer.step} saved in ${values.out} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   } finally {
     trainer.dispose();
@@ -128,17 +165,28 @@ const round = (x: number) => Math.round(x * 10000) / 10000;
  * The samples of a stream, rendered once and cached in `dir` as one float32 file
  * (per sample: image, normal map, landmarks), written atomically.
  */
-async function loadSamples(dir: string, model: MorphableModel, stream: NormalSampleStream, seed: number, count: number, size: number, log: (line: string) => void): Promise<NormalSample[]> {
+async function loadSamples(
+  dir: string,
+  model: MorphableModel,
+  stream: NormalSampleStream,
+  seed: number,
+  count: number,
+  size: number,
+  log: (line: string) => void,
+): Promise<NormalSample[]> {
   const { renderNormalSample } = await import('../gar/normal-training-data.ts');
   const { writeFileAtomic } = await import('../io/node/atomic-write.ts');
-  const plane = size * size * 3, per = 2 * plane + 136;
+  const plane = size * size * 3,
+    per = 2 * plane + 136;
   const path = join(dir, `samples-${stream}-s${seed}-${size}px-${count}.f32`);
   try {
     const bytes = await readFile(path);
     if (bytes.byteLength === count * per * 4) {
       const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       return Array.from({ length: count }, (_, i) => ({
-        image: values.subarray(i * per, i * per + plane), normalMap: values.subarray(i * per + plane, i * per + 2 * plane), landmarks2d: values.subarray(i * per + 2 * plane, (i + 1) * per),
+        image: values.subarray(i * per, i * per + plane),
+        normalMap: values.subarray(i * per + plane, i * per + 2 * plane),
+        landmarks2d: values.subarray(i * per + 2 * plane, (i + 1) * per),
       }));
     }
   } catch {
@@ -149,7 +197,9 @@ async function loadSamples(dir: string, model: MorphableModel, stream: NormalSam
   const values = new Float32Array(count * per);
   for (let i = 0; i < count; i++) {
     const sample = renderNormalSample(model, stream, seed, i, size);
-    values.set(sample.image, i * per); values.set(sample.normalMap, i * per + plane); values.set(sample.landmarks2d, i * per + 2 * plane);
+    values.set(sample.image, i * per);
+    values.set(sample.normalMap, i * per + plane);
+    values.set(sample.landmarks2d, i * per + 2 * plane);
     samples.push(sample);
     if ((i + 1) % 64 === 0 || i + 1 === count) log(`rendering ${stream} samples: ${i + 1}/${count} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   }

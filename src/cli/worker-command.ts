@@ -9,7 +9,19 @@ import { randomBytes } from 'node:crypto';
 import { EXIT_CODES, FacegarError, QueueUnavailableError } from '../common/errors.ts';
 import { integerOption, optionalIntegerOption, parseCommandArgs } from './command-options.ts';
 import { MACHINE_OPTIONS, prepareBatchSettings, readBackendOption } from './reconstruct-options.ts';
-import { QUEUE_OPTIONS, QUEUE_OPTIONS_HELP, bullmqConnection, checkRedis, describeRedisUrl, isDrained, namedCounts, openQueue, readRedisUrl, withTimeout, type QueueJobData } from './queue-connection.ts';
+import {
+  QUEUE_OPTIONS,
+  QUEUE_OPTIONS_HELP,
+  bullmqConnection,
+  checkRedis,
+  describeRedisUrl,
+  isDrained,
+  namedCounts,
+  openQueue,
+  readRedisUrl,
+  withTimeout,
+  type QueueJobData,
+} from './queue-connection.ts';
 import type { BatchSettings, InputResult } from './process-input.ts';
 
 const HELP = `Usage: facegar worker --redis <url> [options]
@@ -42,17 +54,21 @@ Exit codes: 0 stopped or drained · 2 usage · 6 model unavailable · 10 Redis c
 const NOT_RETRIED = new Set<number>([EXIT_CODES.inputMissing, EXIT_CODES.inputNotImage, EXIT_CODES.noFace]);
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    ...QUEUE_OPTIONS,
-    ...MACHINE_OPTIONS,
-    concurrency: { type: 'string', short: 'c' },
-    'lock-seconds': { type: 'string', default: '60' },
-    'exit-when-empty': { type: 'boolean', default: false },
-    'redis-timeout': { type: 'string', default: '60' },
-    json: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', short: 'q', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, { allowPositionals: false });
+  const { values } = parseCommandArgs(
+    args,
+    {
+      ...QUEUE_OPTIONS,
+      ...MACHINE_OPTIONS,
+      concurrency: { type: 'string', short: 'c' },
+      'lock-seconds': { type: 'string', default: '60' },
+      'exit-when-empty': { type: 'boolean', default: false },
+      'redis-timeout': { type: 'string', default: '60' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    { allowPositionals: false },
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT_CODES.ok;
@@ -89,37 +105,51 @@ export async function run(args: string[]): Promise<number> {
   };
   const record = (data: QueueJobData, result: InputResult) => {
     const path = join(data.outDir, summaryName);
-    return appendFile(path, JSON.stringify(result) + '\n').catch((error) => { throw notWritable(path, error); });
+    return appendFile(path, JSON.stringify(result) + '\n').catch((error) => {
+      throw notWritable(path, error);
+    });
   };
 
   const { Worker, UnrecoverableError } = await import('bullmq');
   let index = 0;
-  const worker = new Worker<QueueJobData, InputResult>(values.queue, async (job) => {
-    const data = job.data;
-    log.event('start', { job: job.id, input: data.path, attempt: job.attemptsMade + 1 });
-    let stage = '';
-    const result = await settingsFor(data).then(async (settings) => {
-      // An earlier attempt killed mid-write left temp files of this input's outputs: remove them.
-      if (job.attemptsStarted > 1) await removeStaleTempFiles(data.outDir, new Set([data.stem]));
-      return pool.run(settings, { index: index++, path: data.path, stem: data.stem }, (fraction, nextStage) => {
-        if (nextStage !== stage) log.event('progress', { job: job.id, input: data.path, stage: (stage = nextStage), fraction: Number(fraction.toFixed(3)) });
-      });
-    }, (error) => failedResult(data, error));
-    if (result.status === 'ok') {
-      await record(data, result);
-      log.event('done', { job: job.id, input: data.path }, describeResult(result));
-      return result;
-    }
-    const attempts = job.opts.attempts ?? 1;
-    if (NOT_RETRIED.has(result.exitCode) || job.attemptsMade + 1 >= attempts) {
-      await record(data, result).catch(() => undefined); // the reason is in the queue too, should the folder be unwritable
-      await job.updateData({ ...data, failure: { code: result.code ?? 'internal', exitCode: result.exitCode } });
-      log.event('failed', { job: job.id, input: data.path, exitCode: result.exitCode, reason: result.reason }, describeResult(result));
-    } else {
-      log.event('retry', { job: job.id, input: data.path, exitCode: result.exitCode, reason: result.reason, attempt: job.attemptsMade + 1, attempts }, `↻ ${result.reason} [exit ${result.exitCode}], attempt ${job.attemptsMade + 1} of ${attempts}`);
-    }
-    throw NOT_RETRIED.has(result.exitCode) ? new UnrecoverableError(result.reason) : new Error(result.reason);
-  }, { connection: bullmqConnection(url), concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 2, autorun: false });
+  const worker = new Worker<QueueJobData, InputResult>(
+    values.queue,
+    async (job) => {
+      const data = job.data;
+      log.event('start', { job: job.id, input: data.path, attempt: job.attemptsMade + 1 });
+      let stage = '';
+      const result = await settingsFor(data).then(
+        async (settings) => {
+          // An earlier attempt killed mid-write left temp files of this input's outputs: remove them.
+          if (job.attemptsStarted > 1) await removeStaleTempFiles(data.outDir, new Set([data.stem]));
+          return pool.run(settings, { index: index++, path: data.path, stem: data.stem }, (fraction, nextStage) => {
+            if (nextStage !== stage)
+              log.event('progress', { job: job.id, input: data.path, stage: (stage = nextStage), fraction: Number(fraction.toFixed(3)) });
+          });
+        },
+        (error) => failedResult(data, error),
+      );
+      if (result.status === 'ok') {
+        await record(data, result);
+        log.event('done', { job: job.id, input: data.path }, describeResult(result));
+        return result;
+      }
+      const attempts = job.opts.attempts ?? 1;
+      if (NOT_RETRIED.has(result.exitCode) || job.attemptsMade + 1 >= attempts) {
+        await record(data, result).catch(() => undefined); // the reason is in the queue too, should the folder be unwritable
+        await job.updateData({ ...data, failure: { code: result.code ?? 'internal', exitCode: result.exitCode } });
+        log.event('failed', { job: job.id, input: data.path, exitCode: result.exitCode, reason: result.reason }, describeResult(result));
+      } else {
+        log.event(
+          'retry',
+          { job: job.id, input: data.path, exitCode: result.exitCode, reason: result.reason, attempt: job.attemptsMade + 1, attempts },
+          `↻ ${result.reason} [exit ${result.exitCode}], attempt ${job.attemptsMade + 1} of ${attempts}`,
+        );
+      }
+      throw NOT_RETRIED.has(result.exitCode) ? new UnrecoverableError(result.reason) : new Error(result.reason);
+    },
+    { connection: bullmqConnection(url), concurrency, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 2, autorun: false },
+  );
   worker.on('error', () => undefined); // connection trouble: the watchdog below decides
 
   const queue = await openQueue(url, values.queue);
@@ -128,8 +158,12 @@ export async function run(args: string[]): Promise<number> {
 
   let lastError = '';
   const stopped = new Promise<number>((resolveStop) => {
-    const stop = (code: number) => { clearInterval(timer); resolveStop(code); };
-    let unreachableSince: number | undefined, checking = false;
+    const stop = (code: number) => {
+      clearInterval(timer);
+      resolveStop(code);
+    };
+    let unreachableSince: number | undefined,
+      checking = false;
     const timer = setInterval(async () => {
       if (checking) return;
       checking = true;
@@ -145,7 +179,11 @@ export async function run(args: string[]): Promise<number> {
         checking = false;
       }
     }, 1000);
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { log.line(`facegar worker: ${signal}, finishing the jobs in hand`); stop(EXIT_CODES.ok); });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const)
+      process.once(signal, () => {
+        log.line(`facegar worker: ${signal}, finishing the jobs in hand`);
+        stop(EXIT_CODES.ok);
+      });
   });
   const exitCode = await stopped;
   // Redis gone: don't wait for BullMQ to hand back jobs it cannot reach; their locks run out and others take them.
@@ -166,7 +204,16 @@ export async function run(args: string[]): Promise<number> {
 function failedResult(data: QueueJobData, error: unknown): InputResult {
   const known = error instanceof FacegarError ? error : undefined;
   const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
-  return { input: data.path, stem: data.stem, status: 'failed', code: known?.code ?? 'internal', exitCode: known?.exitCode ?? EXIT_CODES.internal, reason: `${data.path}: ${known ? '' : 'internal error: '}${message}`, outputs: [], timingsMs: {} };
+  return {
+    input: data.path,
+    stem: data.stem,
+    status: 'failed',
+    code: known?.code ?? 'internal',
+    exitCode: known?.exitCode ?? EXIT_CODES.internal,
+    reason: `${data.path}: ${known ? '' : 'internal error: '}${message}`,
+    outputs: [],
+    timingsMs: {},
+  };
 }
 
 /** Worker output: a line per finished job (stderr), or one JSON object per event (stdout). */

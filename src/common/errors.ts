@@ -36,29 +36,53 @@ export class FacegarError extends Error {
 }
 
 export class UsageError extends FacegarError {
-  constructor(message: string) { super('usage', message); this.name = 'UsageError'; }
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'UsageError';
+  }
 }
 export class InputMissingError extends FacegarError {
-  constructor(message: string, options?: { cause?: unknown }) { super('inputMissing', message, options); this.name = 'InputMissingError'; }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('inputMissing', message, options);
+    this.name = 'InputMissingError';
+  }
 }
 export class NotAnImageError extends FacegarError {
-  constructor(message: string, options?: { cause?: unknown }) { super('inputNotImage', message, options); this.name = 'NotAnImageError'; }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('inputNotImage', message, options);
+    this.name = 'NotAnImageError';
+  }
 }
 export class NoFaceError extends FacegarError {
-  constructor(message: string) { super('noFace', message); this.name = 'NoFaceError'; }
+  constructor(message: string) {
+    super('noFace', message);
+    this.name = 'NoFaceError';
+  }
 }
 export class ModelUnavailableError extends FacegarError {
-  constructor(message: string, options?: { cause?: unknown }) { super('modelUnavailable', message, options); this.name = 'ModelUnavailableError'; }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('modelUnavailable', message, options);
+    this.name = 'ModelUnavailableError';
+  }
 }
 export class OutputNotWritableError extends FacegarError {
-  constructor(message: string, options?: { cause?: unknown }) { super('outputNotWritable', message, options); this.name = 'OutputNotWritableError'; }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('outputNotWritable', message, options);
+    this.name = 'OutputNotWritableError';
+  }
 }
 export class FitFailedError extends FacegarError {
-  constructor(message: string) { super('fitFailed', message); this.name = 'FitFailedError'; }
+  constructor(message: string) {
+    super('fitFailed', message);
+    this.name = 'FitFailedError';
+  }
 }
 
 export class QueueUnavailableError extends FacegarError {
-  constructor(message: string, options?: { cause?: unknown }) { super('queueUnavailable', message, options); this.name = 'QueueUnavailableError'; }
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('queueUnavailable', message, options);
+    this.name = 'QueueUnavailableError';
+  }
 }
 
 /** sharp-style message for a bad option: "Expected X for name but received v of type t". */

@@ -15,11 +15,21 @@ export function createRgbaImage(width: number, height: number): RgbaImage {
 }
 
 /** 2D similarity or affine transform: x' = a*x + b*y + tx, y' = c*x + d*y + ty. */
-export interface Affine2D { a: number; b: number; c: number; d: number; tx: number; ty: number }
+export interface Affine2D {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  tx: number;
+  ty: number;
+}
 
 export function invertAffine2D(m: Affine2D): Affine2D {
   const det = m.a * m.d - m.b * m.c;
-  const a = m.d / det, b = -m.b / det, c = -m.c / det, d = m.a / det;
+  const a = m.d / det,
+    b = -m.b / det,
+    c = -m.c / det,
+    d = m.a / det;
   return { a, b, c, d, tx: -(a * m.tx + b * m.ty), ty: -(c * m.tx + d * m.ty) };
 }
 
@@ -37,22 +47,35 @@ export function warpAffine(source: RgbaImage, outputToSource: Affine2D, width: n
   const dst = out.data;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const cx = x + 0.5, cy = y + 0.5;
+      const cx = x + 0.5,
+        cy = y + 0.5;
       // Source position in continuous coordinates, shifted so integer = pixel centre.
       const sx = outputToSource.a * cx + outputToSource.b * cy + outputToSource.tx - 0.5;
       const sy = outputToSource.c * cx + outputToSource.d * cy + outputToSource.ty - 0.5;
-      const x0 = Math.floor(sx), y0 = Math.floor(sy);
-      const fx = sx - x0, fy = sy - y0;
+      const x0 = Math.floor(sx),
+        y0 = Math.floor(sy);
+      const fx = sx - x0,
+        fy = sy - y0;
       const o = (y * width + x) * 4;
-      let r = 0, g = 0, b = 0, a = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0;
       for (let k = 0; k < 4; k++) {
-        const xi = x0 + (k & 1), yi = y0 + (k >> 1);
+        const xi = x0 + (k & 1),
+          yi = y0 + (k >> 1);
         if (xi < 0 || yi < 0 || xi >= sw || yi >= sh) continue;
-        const w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+        const w = (k & 1 ? fx : 1 - fx) * (k >> 1 ? fy : 1 - fy);
         const i = (yi * sw + xi) * 4;
-        r += w * src[i]; g += w * src[i + 1]; b += w * src[i + 2]; a += w * src[i + 3];
+        r += w * src[i];
+        g += w * src[i + 1];
+        b += w * src[i + 2];
+        a += w * src[i + 3];
       }
-      dst[o] = r; dst[o + 1] = g; dst[o + 2] = b; dst[o + 3] = a;
+      dst[o] = r;
+      dst[o + 1] = g;
+      dst[o + 2] = b;
+      dst[o + 3] = a;
     }
   }
   return out;
@@ -68,7 +91,8 @@ export function downscaleToMaxSide(image: RgbaImage, maxSide: number): { image: 
   // Bilinear sampling alone aliases when shrinking a lot: halve by 2×2 averages first.
   let current = image;
   while (Math.max(current.width, current.height) / 2 >= maxSide) current = halveImage(current);
-  const sx = current.width / width, sy = current.height / height;
+  const sx = current.width / width,
+    sy = current.height / height;
   return { image: warpAffine(current, { a: sx, b: 0, c: 0, d: sy, tx: 0, ty: 0 }, width, height), scale: width / image.width };
 }
 
@@ -77,12 +101,18 @@ export function downscaleToMaxSide(image: RgbaImage, maxSide: number): { image: 
  * so output continuous coordinate u is exactly input coordinate 2u.
  */
 export function halveImage(image: RgbaImage): RgbaImage {
-  const width = Math.max(1, image.width >> 1), height = Math.max(1, image.height >> 1);
+  const width = Math.max(1, image.width >> 1),
+    height = Math.max(1, image.height >> 1);
   const out = createRgbaImage(width, height);
-  const s = image.data, d = out.data, sw = image.width;
+  const s = image.data,
+    d = out.data,
+    sw = image.width;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const i00 = ((2 * y) * sw + 2 * x) * 4, i01 = i00 + 4, i10 = i00 + sw * 4, i11 = i10 + 4;
+      const i00 = (2 * y * sw + 2 * x) * 4,
+        i01 = i00 + 4,
+        i10 = i00 + sw * 4,
+        i11 = i10 + 4;
       const o = (y * width + x) * 4;
       for (let c = 0; c < 4; c++) d[o + c] = (s[i00 + c] + s[i01 + c] + s[i10 + c] + s[i11 + c]) * 0.25;
     }
@@ -119,7 +149,12 @@ export function padImageMirror(image: RgbaImage, padPx: number): RgbaImage {
  * Fraction of a `width`×`height` crop's pixel centres that `cropToImage` maps outside the
  * rectangle [left, left + rectWidth) × [top, top + rectHeight) of the image.
  */
-export function fractionOutsideRect(cropToImage: Affine2D, width: number, height: number, rect: { left: number; top: number; width: number; height: number }): number {
+export function fractionOutsideRect(
+  cropToImage: Affine2D,
+  width: number,
+  height: number,
+  rect: { left: number; top: number; width: number; height: number },
+): number {
   let outside = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

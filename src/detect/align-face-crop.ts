@@ -10,11 +10,16 @@ import { ImagePyramid } from './image-pyramid.ts';
  * usual 5-point templates.
  */
 export const ALIGNED_CROP_TEMPLATE: readonly (readonly [number, number])[] = [
-  [0.37, 0.39], [0.63, 0.39], [0.392, 0.69], [0.608, 0.69],
+  [0.37, 0.39],
+  [0.63, 0.39],
+  [0.392, 0.69],
+  [0.608, 0.69],
 ];
 
-const LEFT_EYE = [36, 37, 38, 39, 40, 41], RIGHT_EYE = [42, 43, 44, 45, 46, 47];
-const MOUTH_LEFT = 48, MOUTH_RIGHT = 54;
+const LEFT_EYE = [36, 37, 38, 39, 40, 41],
+  RIGHT_EYE = [42, 43, 44, 45, 46, 47];
+const MOUTH_LEFT = 48,
+  MOUTH_RIGHT = 54;
 
 /**
  * Cut a canonical `sizePx`×`sizePx` face crop: the similarity transform (rotation,
@@ -53,16 +58,24 @@ export function faceCropTransform(landmarks68: Float32Array, sizePx: number): Af
  */
 export function fitSimilarity2D(from: [number, number][], to: [number, number][]): Affine2D {
   const n = from.length;
-  const fx = from.reduce((s, p) => s + p[0], 0) / n, fy = from.reduce((s, p) => s + p[1], 0) / n;
-  const tx = to.reduce((s, p) => s + p[0], 0) / n, ty = to.reduce((s, p) => s + p[1], 0) / n;
-  let re = 0, im = 0, norm = 0;
+  const fx = from.reduce((s, p) => s + p[0], 0) / n,
+    fy = from.reduce((s, p) => s + p[1], 0) / n;
+  const tx = to.reduce((s, p) => s + p[0], 0) / n,
+    ty = to.reduce((s, p) => s + p[1], 0) / n;
+  let re = 0,
+    im = 0,
+    norm = 0;
   for (let i = 0; i < n; i++) {
-    const px = from[i][0] - fx, py = from[i][1] - fy, qx = to[i][0] - tx, qy = to[i][1] - ty;
+    const px = from[i][0] - fx,
+      py = from[i][1] - fy,
+      qx = to[i][0] - tx,
+      qy = to[i][1] - ty;
     re += px * qx + py * qy;
     im += px * qy - py * qx;
     norm += px * px + py * py;
   }
   if (!(norm > 0)) throw invalidParameterError('landmarks68', 'distinct eye and mouth points', 'coincident points');
-  const a = re / norm, c = im / norm;
+  const a = re / norm,
+    c = im / norm;
   return { a, b: -c, c, d: a, tx: tx - (a * fx - c * fy), ty: ty - (c * fx + a * fy) };
 }

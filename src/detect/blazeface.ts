@@ -6,7 +6,12 @@ import type { ImagePyramid } from './image-pyramid.ts';
 import { rgbInputTensor } from './model-input.ts';
 
 /** Axis-aligned box, top-left corner and size, in pixels. */
-export interface FaceBox { x: number; y: number; width: number; height: number }
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 /** One BlazeFace detection, in the pixels of the image it ran on. */
 export interface BlazeFaceDetection {
@@ -57,7 +62,14 @@ export class BlazeFace {
     const size = this.inputSize;
     // Letterbox: the longer side fills the input, the image sits centred.
     const basePerInput = Math.max(width, height) / size;
-    const inputToBase: Affine2D = { a: basePerInput, b: 0, c: 0, d: basePerInput, tx: (width - size * basePerInput) / 2, ty: (height - size * basePerInput) / 2 };
+    const inputToBase: Affine2D = {
+      a: basePerInput,
+      b: 0,
+      c: 0,
+      d: basePerInput,
+      tx: (width - size * basePerInput) / 2,
+      ty: (height - size * basePerInput) / 2,
+    };
     const input = rgbInputTensor(pyramid.sampleCrop(inputToBase, size, size), -1, 1);
     const { logits, regressors } = await this.run(input);
     input.dispose();
@@ -97,9 +109,13 @@ export class BlazeFace {
     for (let i = 0; i < logits.length; i++) {
       const score = 1 / (1 + Math.exp(-Math.max(-100, Math.min(100, logits[i]))));
       if (score < minScore) continue;
-      const r = i * VALUES_PER_ANCHOR, ax = this.anchors[2 * i], ay = this.anchors[2 * i + 1];
-      const cx = ax + regressors[r], cy = ay + regressors[r + 1];
-      const w = regressors[r + 2], h = regressors[r + 3];
+      const r = i * VALUES_PER_ANCHOR,
+        ax = this.anchors[2 * i],
+        ay = this.anchors[2 * i + 1];
+      const cx = ax + regressors[r],
+        cy = ay + regressors[r + 1];
+      const w = regressors[r + 2],
+        h = regressors[r + 3];
       if (!(w > 0 && h > 0)) continue;
       const keypoints = new Float32Array(12);
       for (let k = 0; k < 6; k++) {
@@ -114,7 +130,10 @@ export class BlazeFace {
 }
 
 function makeAnchors(size: number): Float32Array {
-  const layers = [{ stride: size / 16, perCell: 2 }, { stride: size / 8, perCell: 6 }];
+  const layers = [
+    { stride: size / 16, perCell: 2 },
+    { stride: size / 8, perCell: 6 },
+  ];
   const centres: number[] = [];
   for (const { stride, perCell } of layers) {
     const cells = Math.ceil(size / stride);
@@ -130,7 +149,10 @@ function makeAnchors(size: number): Float32Array {
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
   let offset = 0;
-  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   return out;
 }
 
@@ -155,11 +177,18 @@ function mergeOverlapping(candidates: BlazeFaceDetection[], iouThreshold: number
     const best = remaining[0];
     const group = remaining.filter((c) => boxIoU(best.box, c.box) > iouThreshold);
     remaining = remaining.filter((c) => boxIoU(best.box, c.box) <= iouThreshold && c !== best);
-    let weight = 0, x = 0, y = 0, w = 0, h = 0;
+    let weight = 0,
+      x = 0,
+      y = 0,
+      w = 0,
+      h = 0;
     const keypoints = new Float32Array(12);
     for (const c of group) {
       weight += c.score;
-      x += c.score * c.box.x; y += c.score * c.box.y; w += c.score * c.box.width; h += c.score * c.box.height;
+      x += c.score * c.box.x;
+      y += c.score * c.box.y;
+      w += c.score * c.box.width;
+      h += c.score * c.box.height;
       for (let k = 0; k < 12; k++) keypoints[k] += c.score * c.keypoints[k];
     }
     for (let k = 0; k < 12; k++) keypoints[k] /= weight;

@@ -138,7 +138,8 @@ async function detectFaces(image: RgbaImage, blazeface: BlazeFace, facemesh: Fac
         // Detections come best first: the first one that qualifies is the fallback. A mesh
         // FaceMesh itself doubts may sit off the face: it keeps BlazeFace's box.
         const { x, y, width, height } = detection.box;
-        if (!fallback && detection.score >= settings.fallbackMinDetectionScore) fallback = { ...face, box: { x: x / scaleX, y: y / scaleY, width: width / scaleX, height: height / scaleY } };
+        if (!fallback && detection.score >= settings.fallbackMinDetectionScore)
+          fallback = { ...face, box: { x: x / scaleX, y: y / scaleY, width: width / scaleX, height: height / scaleY } };
         continue;
       }
       // Two detections can converge on one face: keep the first (higher detection score).
@@ -179,15 +180,26 @@ function unscaleMesh(mesh: Float32Array, scaleX: number, scaleY: number): Float3
   const out = new Float32Array(mesh);
   if (scaleX === 1 && scaleY === 1) return out;
   const scaleZ = Math.sqrt(scaleX * scaleY);
-  for (let i = 0; i < out.length; i += 3) { out[i] /= scaleX; out[i + 1] /= scaleY; out[i + 2] /= scaleZ; }
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] /= scaleX;
+    out[i + 1] /= scaleY;
+    out[i + 2] /= scaleZ;
+  }
   return out;
 }
 
 function meshBox(mesh: Float32Array): FaceBox {
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let i = 0; i < MESH_POINT_COUNT; i++) {
-    const x = mesh[3 * i], y = mesh[3 * i + 1];
-    minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+    const x = mesh[3 * i],
+      y = mesh[3 * i + 1];
+    minX = Math.min(minX, x);
+    maxX = Math.max(maxX, x);
+    minY = Math.min(minY, y);
+    maxY = Math.max(maxY, y);
   }
   return { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
 }
@@ -220,8 +232,15 @@ function stripUndefined(config: FaceDetectorConfig): FaceDetectorConfig {
 }
 
 function checkImage(image: RgbaImage): void {
-  const ok = image !== null && typeof image === 'object' && Number.isInteger(image.width) && Number.isInteger(image.height)
-    && image.width >= 0 && image.height >= 0 && image.data instanceof Uint8ClampedArray && image.data.length === image.width * image.height * 4;
+  const ok =
+    image !== null &&
+    typeof image === 'object' &&
+    Number.isInteger(image.width) &&
+    Number.isInteger(image.height) &&
+    image.width >= 0 &&
+    image.height >= 0 &&
+    image.data instanceof Uint8ClampedArray &&
+    image.data.length === image.width * image.height * 4;
   if (!ok) throw invalidParameterError('image', 'an RgbaImage {width, height, data: Uint8ClampedArray of width*height*4}', describe(image));
 }
 

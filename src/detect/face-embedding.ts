@@ -11,11 +11,18 @@ import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
  * mouth corner (the nose point is left out: ALIGNED_CROP_TEMPLATE has none).
  */
 const RECOGNITION_CROP_TEMPLATE: readonly (readonly [number, number])[] = [
-  [38.2946 / 112, 51.6963 / 112], [73.5318 / 112, 51.5014 / 112], [41.5493 / 112, 92.3655 / 112], [70.7299 / 112, 92.2041 / 112],
+  [38.2946 / 112, 51.6963 / 112],
+  [73.5318 / 112, 51.5014 / 112],
+  [41.5493 / 112, 92.3655 / 112],
+  [70.7299 / 112, 92.2041 / 112],
 ];
 
 /** A square inside a crop, fractions of the crop side (x right, y down). */
-export interface CropBox { top: number; left: number; side: number }
+export interface CropBox {
+  top: number;
+  left: number;
+  side: number;
+}
 
 /**
  * Where the recognition network's input square lies inside an aligned crop
@@ -24,7 +31,10 @@ export interface CropBox { top: number; left: number; side: number }
  * rotation it finds is ~0 and is dropped.
  */
 export function recognitionBoxInAlignedCrop(): CropBox {
-  const m = fitSimilarity2D(ALIGNED_CROP_TEMPLATE.map(([x, y]) => [x, y]), RECOGNITION_CROP_TEMPLATE.map(([x, y]) => [x, y]));
+  const m = fitSimilarity2D(
+    ALIGNED_CROP_TEMPLATE.map(([x, y]) => [x, y]),
+    RECOGNITION_CROP_TEMPLATE.map(([x, y]) => [x, y]),
+  );
   const scale = Math.hypot(m.a, m.c); // aligned → recognition, per unit side
   return { left: -m.tx / scale, top: -m.ty / scale, side: 1 / scale };
 }
@@ -94,20 +104,29 @@ export class FaceEmbedder {
   embed(images: tf.Tensor4D): tf.Tensor2D {
     if (this.disposed) throw new Error('FaceEmbedder.embed called after dispose()');
     const [batch, height, width, channels] = images.shape;
-    if (channels !== 3 || height !== width || height < 8 || batch < 1) throw invalidParameterError('images', 'a [B, S, S, 3] tensor with S ≥ 8', JSON.stringify(images.shape));
+    if (channels !== 3 || height !== width || height < 8 || batch < 1)
+      throw invalidParameterError('images', 'a [B, S, S, 3] tensor with S ≥ 8', JSON.stringify(images.shape));
     return tf.tidy(() => {
       const { box, inputScale, inputOffset, outputNode } = this.spec;
       const size = this.inputSize;
       // Resize so the box is `size` pixels wide, then cut it out (bilinear, half-pixel centres).
       const full = Math.round(size / box.side);
-      const top = Math.round(box.top * full), left = Math.round(box.left * full);
+      const top = Math.round(box.top * full),
+        left = Math.round(box.left * full);
       const resized = tf.image.resizeBilinear(images, [full, full], false, true);
-      const clampedTop = Math.max(0, top), clampedLeft = Math.max(0, left);
+      const clampedTop = Math.max(0, top),
+        clampedLeft = Math.max(0, left);
       let square = tf.slice(resized, [0, clampedTop, clampedLeft, 0], [batch, Math.min(size, full - clampedTop), Math.min(size, full - clampedLeft), 3]);
       if (square.shape[1] !== size || square.shape[2] !== size) {
         // A box reaching past the crop: pad with black, as alignFaceCrop pads.
-        const padTop = clampedTop - top, padLeft = clampedLeft - left;
-        square = tf.pad(square, [[0, 0], [padTop, size - square.shape[1] - padTop], [padLeft, size - square.shape[2] - padLeft], [0, 0]]);
+        const padTop = clampedTop - top,
+          padLeft = clampedLeft - left;
+        square = tf.pad(square, [
+          [0, 0],
+          [padTop, size - square.shape[1] - padTop],
+          [padLeft, size - square.shape[2] - padLeft],
+          [0, 0],
+        ]);
       }
       const input = inputScale === 1 && inputOffset === 0 ? square : tf.add(tf.mul(square, inputScale), inputOffset);
       const raw = tf.reshape(this.model.execute(input, outputNode) as tf.Tensor, [batch, -1]) as tf.Tensor2D;
@@ -122,7 +141,8 @@ export class FaceEmbedder {
     const size = crops[0].width;
     const pixels = new Float32Array(crops.length * size * size * 3);
     crops.forEach((crop, k) => {
-      if (crop.width !== size || crop.height !== size) throw invalidParameterError('crops', `square crops of one size (${size}²)`, `${crop.width}×${crop.height}`);
+      if (crop.width !== size || crop.height !== size)
+        throw invalidParameterError('crops', `square crops of one size (${size}²)`, `${crop.width}×${crop.height}`);
       for (let i = 0; i < size * size; i++) for (let c = 0; c < 3; c++) pixels[(k * size * size + i) * 3 + c] = crop.data[4 * i + c] / 255;
     });
     const input = tf.tensor4d(pixels, [crops.length, size, size, 3]);
@@ -145,12 +165,15 @@ export class FaceEmbedder {
 
 /** Check a spec (UsageError naming the field otherwise); returns it. */
 export function validateFaceEmbeddingModelSpec(spec: FaceEmbeddingModelSpec): FaceEmbeddingModelSpec {
-  if (typeof spec?.file !== 'string' || typeof spec.outputNode !== 'string') throw invalidParameterError('spec', '{file, outputNode, …} strings', JSON.stringify(spec));
-  if (!Number.isInteger(spec.inputSize) || spec.inputSize < 16 || spec.inputSize > 1024) throw invalidParameterError('inputSize', 'an integer between 16 and 1024', spec.inputSize);
+  if (typeof spec?.file !== 'string' || typeof spec.outputNode !== 'string')
+    throw invalidParameterError('spec', '{file, outputNode, …} strings', JSON.stringify(spec));
+  if (!Number.isInteger(spec.inputSize) || spec.inputSize < 16 || spec.inputSize > 1024)
+    throw invalidParameterError('inputSize', 'an integer between 16 and 1024', spec.inputSize);
   if (!Number.isFinite(spec.inputScale) || spec.inputScale === 0) throw invalidParameterError('inputScale', 'a finite non-zero number', spec.inputScale);
   if (!Number.isFinite(spec.inputOffset)) throw invalidParameterError('inputOffset', 'a finite number', spec.inputOffset);
   const { top, left, side } = spec.box ?? {};
-  if (![top, left, side].every(Number.isFinite) || !(side > 0.1 && side <= 4)) throw invalidParameterError('box', '{top, left, side} with 0.1 < side ≤ 4', JSON.stringify(spec.box));
+  if (![top, left, side].every(Number.isFinite) || !(side > 0.1 && side <= 4))
+    throw invalidParameterError('box', '{top, left, side} with 0.1 < side ≤ 4', JSON.stringify(spec.box));
   return spec;
 }
 
@@ -159,7 +182,10 @@ export function validateFaceEmbeddingModelSpec(spec: FaceEmbeddingModelSpec): Fa
  * defaults to FACE_EMBEDDING_MODELS[DEFAULT_FACE_EMBEDDING_MODEL] and must name the network
  * the bytes hold. The graph's fixed input size is relaxed so it runs at `spec.inputSize`.
  */
-export async function createFaceEmbedder(bytes: ModelBytes, spec: FaceEmbeddingModelSpec = FACE_EMBEDDING_MODELS[DEFAULT_FACE_EMBEDDING_MODEL]): Promise<FaceEmbedder> {
+export async function createFaceEmbedder(
+  bytes: ModelBytes,
+  spec: FaceEmbeddingModelSpec = FACE_EMBEDDING_MODELS[DEFAULT_FACE_EMBEDDING_MODEL],
+): Promise<FaceEmbedder> {
   validateFaceEmbeddingModelSpec(spec);
   const model = await loadGraphModelFromBytes({ json: withAnyInputSize(bytes.json), weights: bytes.weights }, `face embedding ${spec.file}`);
   try {
@@ -169,12 +195,16 @@ export async function createFaceEmbedder(bytes: ModelBytes, spec: FaceEmbeddingM
   } catch (error) {
     model.dispose();
     if (error instanceof ModelUnavailableError) throw error;
-    throw new ModelUnavailableError(`face embedding ${spec.file}: cannot run the model (${(error as Error).message.split('\n')[0].slice(0, 200)})`, { cause: error });
+    throw new ModelUnavailableError(`face embedding ${spec.file}: cannot run the model (${(error as Error).message.split('\n')[0].slice(0, 200)})`, {
+      cause: error,
+    });
   }
 }
 
-type GraphJson = { modelTopology?: { node?: { op?: string; attr?: { shape?: { shape?: { dim?: { size: string }[] } } } }[] };
-  signature?: { inputs?: Record<string, { tensorShape?: { dim?: { size: string }[] } }> } };
+type GraphJson = {
+  modelTopology?: { node?: { op?: string; attr?: { shape?: { shape?: { dim?: { size: string }[] } } } }[] };
+  signature?: { inputs?: Record<string, { tensorShape?: { dim?: { size: string }[] } }> };
+};
 
 /** A copy of the model JSON whose image inputs accept any height and width (dims 1 and 2 → −1). */
 function withAnyInputSize(json: object): object {

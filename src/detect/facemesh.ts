@@ -8,7 +8,8 @@ import { rgbInputTensor } from './model-input.ts';
 
 export const MESH_POINT_COUNT = 468;
 /** Mesh indices of the outer eye corners, image-left then image-right (upright face). */
-const EYE_CORNER_LEFT = 33, EYE_CORNER_RIGHT = 263;
+const EYE_CORNER_LEFT = 33,
+  EYE_CORNER_RIGHT = 263;
 
 /** One FaceMesh result, in the pixels of the pyramid's base image. */
 export interface MeshFit {
@@ -71,7 +72,8 @@ export class FaceMesh {
     const depthScale = Math.sqrt(Math.abs(m.a * m.d - m.b * m.c));
     const mesh = new Float32Array(MESH_POINT_COUNT * 3);
     for (let i = 0; i < MESH_POINT_COUNT; i++) {
-      const u = meshCrop[3 * i], v = meshCrop[3 * i + 1];
+      const u = meshCrop[3 * i],
+        v = meshCrop[3 * i + 1];
       mesh[3 * i] = m.a * u + m.b * v + m.tx;
       mesh[3 * i + 1] = m.c * u + m.d * v + m.ty;
       mesh[3 * i + 2] = meshCrop[3 * i + 2] * depthScale;
@@ -108,16 +110,27 @@ export class FaceMesh {
 
   /** Square crop around the mesh's x, y extent in the frame where its eye corners are level. */
   cropAroundMesh(mesh: Float32Array, enlarge: number): Affine2D {
-    const l = 3 * EYE_CORNER_LEFT, r = 3 * EYE_CORNER_RIGHT;
+    const l = 3 * EYE_CORNER_LEFT,
+      r = 3 * EYE_CORNER_RIGHT;
     const angle = Math.atan2(mesh[r + 1] - mesh[l + 1], mesh[r] - mesh[l]);
-    const cos = Math.cos(angle), sin = Math.sin(angle);
-    let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+    const cos = Math.cos(angle),
+      sin = Math.sin(angle);
+    let minU = Infinity,
+      maxU = -Infinity,
+      minV = Infinity,
+      maxV = -Infinity;
     for (let i = 0; i < MESH_POINT_COUNT; i++) {
-      const x = mesh[3 * i], y = mesh[3 * i + 1];
-      const u = cos * x + sin * y, v = -sin * x + cos * y;
-      minU = Math.min(minU, u); maxU = Math.max(maxU, u); minV = Math.min(minV, v); maxV = Math.max(maxV, v);
+      const x = mesh[3 * i],
+        y = mesh[3 * i + 1];
+      const u = cos * x + sin * y,
+        v = -sin * x + cos * y;
+      minU = Math.min(minU, u);
+      maxU = Math.max(maxU, u);
+      minV = Math.min(minV, v);
+      maxV = Math.max(maxV, v);
     }
-    const cu = (minU + maxU) / 2, cv = (minV + maxV) / 2;
+    const cu = (minU + maxU) / 2,
+      cv = (minV + maxV) / 2;
     const side = enlarge * Math.max(maxU - minU, maxV - minV);
     return this.squareCrop(cos * cu - sin * cv, sin * cu + cos * cv, side, angle);
   }
@@ -126,8 +139,10 @@ export class FaceMesh {
   private squareCrop(cx: number, cy: number, side: number, angle: number): Affine2D {
     const half = this.inputSize / 2;
     const s = side / this.inputSize;
-    const a = s * Math.cos(angle), c = s * Math.sin(angle);
-    const b = -c, d = a;
+    const a = s * Math.cos(angle),
+      c = s * Math.sin(angle);
+    const b = -c,
+      d = a;
     return { a, b, c, d, tx: cx - half * (a + b), ty: cy - half * (c + d) };
   }
 }

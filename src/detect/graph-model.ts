@@ -11,7 +11,10 @@ export interface ModelBytes {
   weights: Uint8Array[] | ArrayBuffer;
 }
 
-interface WeightsGroup { paths: string[]; weights: tf.io.WeightsManifestEntry[] }
+interface WeightsGroup {
+  paths: string[];
+  weights: tf.io.WeightsManifestEntry[];
+}
 
 const BYTES_PER_DTYPE: Record<string, number> = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1, bool: 1 };
 
@@ -40,14 +43,24 @@ export async function loadGraphModelFromBytes(bytes: ModelBytes, label: string):
   }
 }
 
-type GraphModelJson = { modelTopology?: unknown; weightsManifest?: WeightsGroup[]; format?: string;
-  generatedBy?: string; convertedBy?: string | null; signature?: object; userDefinedMetadata?: Record<string, unknown> };
+type GraphModelJson = {
+  modelTopology?: unknown;
+  weightsManifest?: WeightsGroup[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  signature?: object;
+  userDefinedMetadata?: Record<string, unknown>;
+};
 
 /**
  * Check that `bytes` look like a TF.js graph model whose weights match its manifest
  * (ModelUnavailableError naming `label` otherwise). Returns the parts TF.js needs.
  */
-export function checkModelBytes(bytes: ModelBytes, label: string): { json: GraphModelJson; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer } {
+export function checkModelBytes(
+  bytes: ModelBytes,
+  label: string,
+): { json: GraphModelJson; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer } {
   const json = bytes.json as GraphModelJson;
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
     throw new ModelUnavailableError(`${label}: not a TF.js graph model JSON (no modelTopology or weightsManifest)`);
@@ -72,6 +85,9 @@ function joinWeights(weights: Uint8Array[] | ArrayBuffer): ArrayBuffer {
   const total = weights.reduce((sum, shard) => sum + shard.byteLength, 0);
   const joined = new Uint8Array(total);
   let offset = 0;
-  for (const shard of weights) { joined.set(shard, offset); offset += shard.byteLength; }
+  for (const shard of weights) {
+    joined.set(shard, offset);
+    offset += shard.byteLength;
+  }
   return joined.buffer;
 }

@@ -11,7 +11,9 @@ export class ImagePyramid {
     this.levels = [image];
   }
 
-  get base(): RgbaImage { return this.levels[0]; }
+  get base(): RgbaImage {
+    return this.levels[0];
+  }
 
   /** Level k is the base halved k times; continuous coordinate u there is 2^k·u in the base. */
   level(k: number): RgbaImage {

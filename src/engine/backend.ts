@@ -8,9 +8,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import './generated/register-all-gradients.js';
 import { invalidParameterError, UsageError } from '../common/errors.ts';
 import { registerExtraGradients } from './extra-gradients.ts';
-import {
-  bindEngineKernelsToHeap, engineKernelsMode, loadEngineKernels, type EngineKernelsMode, type WasmHeapAccess,
-} from './simd-kernels.ts';
+import { bindEngineKernelsToHeap, engineKernelsMode, loadEngineKernels, type EngineKernelsMode, type WasmHeapAccess } from './simd-kernels.ts';
 import { installWasmKernels } from './wasm-kernels.ts';
 
 import { BACKEND_NAMES, type BackendName } from './backend-names.ts';
@@ -68,9 +66,10 @@ export function initBackend(options: InitBackendOptions = {}): Promise<BackendNa
 export function describeBackend(): BackendDescription {
   const name = active?.name ?? (tf.getBackend() as BackendName);
   const logicalCpus = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  const threads = name === 'wasm' ? getThreadsCount() : name === 'cpu' ? 1 : logicalCpus ?? 1;
+  const threads = name === 'wasm' ? getThreadsCount() : name === 'cpu' ? 1 : (logicalCpus ?? 1);
   return {
-    name, threads,
+    name,
+    threads,
     ...(name === 'wasm' ? { simd: active?.simd ?? false, engineKernels: engineKernelsMode(tf.backend() as unknown as WasmHeapAccess) } : {}),
     kernelsAdded: name === 'wasm' ? [...wasmKernels] : [],
     gradientsAdded: [...gradientsAdded],

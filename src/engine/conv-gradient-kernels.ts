@@ -6,9 +6,7 @@
 // channels-first input with dy (matMul with transposeA is ~13× slower on wasm, and an
 // im2col concat costs as much as the products).
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  asTensor, convolutionInfo, requireChannelsLast, transposedConvolutionInput,
-} from './kernel-helpers.ts';
+import { asTensor, convolutionInfo, requireChannelsLast, transposedConvolutionInput } from './kernel-helpers.ts';
 import { conv2dBackpropFilterSimd, conv2dBackpropInputSimd, type WasmHeapAccess } from './simd-kernels.ts';
 
 /**
@@ -22,9 +20,17 @@ function conv2dBackpropInput({ inputs, attrs, backend }: { inputs: tf.NamedTenso
   const info = convolutionInfo(a.inputShape, inputs.filter!.shape as [number, number, number, number], a, false);
   if (info.strideHeight === 1 && info.strideWidth === 1) {
     const simd = conv2dBackpropInputSimd(backend as unknown as WasmHeapAccess, inputs.dy!, inputs.filter!, {
-      batch: info.batchSize, inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
-      outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
-      filterHeight: info.filterHeight, filterWidth: info.filterWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+      batch: info.batchSize,
+      inHeight: info.inHeight,
+      inWidth: info.inWidth,
+      inChannels: info.inChannels,
+      outHeight: info.outHeight,
+      outWidth: info.outWidth,
+      outChannels: info.outChannels,
+      filterHeight: info.filterHeight,
+      filterWidth: info.filterWidth,
+      padTop: info.padInfo.top,
+      padLeft: info.padInfo.left,
     });
     if (simd !== null) return simd;
   }
@@ -46,10 +52,12 @@ function flippedFilter(backend: WasmHeapAccess, filter: tf.Tensor4D): tf.Tensor4
   const [kh, kw, cin, cout] = filter.shape;
   const out = backend.makeOutput([kh, kw, cout, cin], 'float32');
   // Views after makeOutput: growing the heap there detaches older ones.
-  const source = backend.typedArrayFromHeap(filter), target = backend.typedArrayFromHeap(out);
+  const source = backend.typedArrayFromHeap(filter),
+    target = backend.typedArrayFromHeap(out);
   for (let r = 0; r < kh; r++) {
     for (let c = 0; c < kw; c++) {
-      const from = ((kh - 1 - r) * kw + (kw - 1 - c)) * cin * cout, to = (r * kw + c) * cout * cin;
+      const from = ((kh - 1 - r) * kw + (kw - 1 - c)) * cin * cout,
+        to = (r * kw + c) * cout * cin;
       for (let i = 0; i < cin; i++) {
         for (let o = 0; o < cout; o++) target[to + o * cin + i] = source[from + i * cout + o]!;
       }
@@ -67,15 +75,32 @@ function flippedFilter(backend: WasmHeapAccess, filter: tf.Tensor4D): tf.Tensor4
  * one flat grid per phase, so every tap's window is a contiguous range of that grid (a cheap
  * row copy, no im2col concat) and dy is zero wherever the range reaches past a valid pixel.
  */
-function conv2dBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
+function conv2dBackpropFilter({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: tf.KernelBackend;
+}): tf.TensorInfo {
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   requireChannelsLast('Conv2DBackpropFilter', a.dataFormat);
   const info = convolutionInfo(inputs.x!.shape as [number, number, number, number], a.filterShape, a, false);
   const simd = conv2dBackpropFilterSimd(backend as unknown as WasmHeapAccess, inputs.x!, inputs.dy!, {
-    batch: info.batchSize, inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
-    outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
-    filterHeight: info.filterHeight, filterWidth: info.filterWidth, strideHeight: info.strideHeight, strideWidth: info.strideWidth,
-    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
   });
   if (simd !== null) return simd;
   return tf.tidy(() => {
@@ -84,8 +109,14 @@ function conv2dBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTens
     const grid = phaseGrid(info);
     const { phases, length } = inputPhases(x, info, grid);
     const dyOnGrid = tf.reshape(
-      tf.pad(dy, [[0, 0], [0, grid.height - info.outHeight], [0, grid.width - info.outWidth], [0, 0]]),
-      [length, info.outChannels]);
+      tf.pad(dy, [
+        [0, 0],
+        [0, grid.height - info.outHeight],
+        [0, grid.width - info.outWidth],
+        [0, 0],
+      ]),
+      [length, info.outChannels],
+    );
     // Every window is `length − maxOffset` long; dy is zero past that (see phaseGrid).
     const used = length - grid.maxOffset;
     const dyUsed = used === length ? dyOnGrid : tf.slice(dyOnGrid, [0, 0], [used, -1]);
@@ -104,7 +135,11 @@ function conv2dBackpropFilter({ inputs, attrs, backend }: { inputs: tf.NamedTens
 }
 
 /** Size of one stride phase of the padded input, as laid out for conv2dBackpropFilter. */
-interface PhaseGrid { height: number; width: number; maxOffset: number }
+interface PhaseGrid {
+  height: number;
+  width: number;
+  maxOffset: number;
+}
 
 /**
  * Rows/columns per phase: enough for the input and for every output pixel shifted by the
@@ -113,7 +148,8 @@ interface PhaseGrid { height: number; width: number; maxOffset: number }
  */
 function phaseGrid(info: tf.backend_util.Conv2DInfo): PhaseGrid {
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, padInfo } = info;
-  const maxRowShift = Math.floor((kh - 1) / sh), maxColumnShift = Math.floor((kw - 1) / sw);
+  const maxRowShift = Math.floor((kh - 1) / sh),
+    maxColumnShift = Math.floor((kw - 1) / sw);
   const paddedHeight = info.inHeight + padInfo.top + Math.max(0, padInfo.bottom);
   const paddedWidth = info.inWidth + padInfo.left + Math.max(0, padInfo.right);
   const height = Math.max(Math.ceil(paddedHeight / sh), info.outHeight + maxRowShift);
@@ -129,16 +165,24 @@ function inputPhases(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, grid: Pha
   const { strideHeight: sh, strideWidth: sw, inChannels: channels, padInfo } = info;
   const [n, h, w] = x.shape;
   const length = n * grid.height * grid.width;
-  const padded = tf.pad(tf.transpose(x, [3, 0, 1, 2]), [[0, 0], [0, 0],
-    [padInfo.top, grid.height * sh - h - padInfo.top], [padInfo.left, grid.width * sw - w - padInfo.left]]);
+  const padded = tf.pad(tf.transpose(x, [3, 0, 1, 2]), [
+    [0, 0],
+    [0, 0],
+    [padInfo.top, grid.height * sh - h - padInfo.top],
+    [padInfo.left, grid.width * sw - w - padInfo.left],
+  ]);
   if (sh === 1 && sw === 1) return { phases: tf.reshape(padded, [1, channels, length]), length };
   const split = tf.reshape(padded, [channels, n, grid.height, sh, grid.width, sw]);
   return { phases: tf.reshape(tf.transpose(split, [3, 5, 0, 1, 2, 4]), [sh * sw, channels, length]), length };
 }
 
 export const conv2dBackpropInputConfig: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
 };
 export const conv2dBackpropFilterConfig: tf.KernelConfig = {
-  kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
 };

@@ -2,9 +2,7 @@
 // ops wasm runs fast: a depthwise convolution of zero-dilated dy for dx, and per filter
 // tap one multiply-and-sum over the input's strided window for dW.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  asTensor, convolutionInfo, requireNoDilation, transposedConvolutionInput,
-} from './kernel-helpers.ts';
+import { asTensor, convolutionInfo, requireNoDilation, transposedConvolutionInput } from './kernel-helpers.ts';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap };
 
@@ -44,15 +42,21 @@ function depthwiseBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, padInfo } = info;
     const [n, , , channels] = x.shape;
     const multiplier = a.filterShape[3];
-    const padded = tf.pad(x, [[0, 0], [padInfo.top, padInfo.bottom], [padInfo.left, padInfo.right], [0, 0]]);
+    const padded = tf.pad(x, [
+      [0, 0],
+      [padInfo.top, padInfo.bottom],
+      [padInfo.left, padInfo.right],
+      [0, 0],
+    ]);
     // dy as [N·outH·outW, C, M], the window as [N·outH·outW, C, 1]: product summed over pixels.
     const dyByChannel = tf.reshape(dy, [n * oh * ow, channels, multiplier]);
     const taps: tf.Tensor[] = [];
     for (let r = 0; r < kh; r++) {
       for (let c = 0; c < kw; c++) {
-        const window = sh === 1 && sw === 1
-          ? tf.slice(padded, [0, r, c, 0], [n, oh, ow, channels])
-          : tf.stridedSlice(padded, [0, r, c, 0], [n, r + (oh - 1) * sh + 1, c + (ow - 1) * sw + 1, channels], [1, sh, sw, 1]);
+        const window =
+          sh === 1 && sw === 1
+            ? tf.slice(padded, [0, r, c, 0], [n, oh, ow, channels])
+            : tf.stridedSlice(padded, [0, r, c, 0], [n, r + (oh - 1) * sh + 1, c + (ow - 1) * sw + 1, channels], [1, sh, sw, 1]);
         taps.push(tf.sum(tf.mul(tf.reshape(window, [n * oh * ow, channels, 1]), dyByChannel), 0));
       }
     }
@@ -61,10 +65,12 @@ function depthwiseBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
 }
 
 export const depthwiseBackpropInputConfig: tf.KernelConfig = {
-  kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm',
+  kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+  backendName: 'wasm',
   kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc,
 };
 export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
-  kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm',
+  kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+  backendName: 'wasm',
   kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc,
 };

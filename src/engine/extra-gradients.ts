@@ -8,14 +8,22 @@ type GradFunc = tf.GradConfig['gradFunc'];
 
 /** Comparisons and logic have zero gradient (TensorFlow's convention); tfjs lacks most. */
 const PIECEWISE_CONSTANT_KERNELS: Array<[string, string[]]> = [
-  [tf.Greater, ['a', 'b']], [tf.Less, ['a', 'b']], [tf.LessEqual, ['a', 'b']],
-  [tf.Equal, ['a', 'b']], [tf.NotEqual, ['a', 'b']], [tf.LogicalAnd, ['a', 'b']],
-  [tf.LogicalOr, ['a', 'b']], [tf.LogicalNot, ['x']], [tf.All, ['x']], [tf.Any, ['x']],
+  [tf.Greater, ['a', 'b']],
+  [tf.Less, ['a', 'b']],
+  [tf.LessEqual, ['a', 'b']],
+  [tf.Equal, ['a', 'b']],
+  [tf.NotEqual, ['a', 'b']],
+  [tf.LogicalAnd, ['a', 'b']],
+  [tf.LogicalOr, ['a', 'b']],
+  [tf.LogicalNot, ['x']],
+  [tf.All, ['x']],
+  [tf.Any, ['x']],
 ];
 
 function zeroGradients(inputNames: string[]): tf.GradConfig {
   return {
-    kernelName: '', inputsToSave: inputNames,
+    kernelName: '',
+    inputsToSave: inputNames,
     gradFunc: (_dy, saved) => Object.fromEntries(inputNames.map((name, i) => [name, () => tf.zeros(saved[i]!.shape, 'float32')])),
   };
 }
@@ -72,8 +80,16 @@ const depthwiseBackpropInputGrad: GradFunc = (ddx, saved, attrs) => {
   const { strides, pad, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   return {
     dy: () => tf.depthwiseConv2d(ddx as tf.Tensor4D, filter, strides, pad as 'same', 'NHWC', dilations, dimRoundingMode),
-    filter: () => tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: ddx as tf.Tensor, dy },
-      { strides, pad, dilations, dimRoundingMode, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
+    filter: () =>
+      tf
+        .engine()
+        .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: ddx as tf.Tensor, dy }, {
+          strides,
+          pad,
+          dilations,
+          dimRoundingMode,
+          filterShape: filter.shape,
+        } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
   };
 };
 
@@ -81,8 +97,16 @@ const depthwiseBackpropFilterGrad: GradFunc = (ddW, saved, attrs) => {
   const [x, dy] = saved as [tf.Tensor4D, tf.Tensor4D];
   const { strides, pad, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   return {
-    x: () => tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: ddW as tf.Tensor },
-      { strides, pad, dilations, dimRoundingMode, inputShape: x.shape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
+    x: () =>
+      tf
+        .engine()
+        .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: ddW as tf.Tensor }, {
+          strides,
+          pad,
+          dilations,
+          dimRoundingMode,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
     dy: () => tf.depthwiseConv2d(x, ddW as tf.Tensor4D, strides, pad as 'same', 'NHWC', dilations, dimRoundingMode),
   };
 };
@@ -144,7 +168,8 @@ const ADDITIONS: tf.GradConfig[] = [
   { kernelName: tf.MaxPoolGrad, inputsToSave: ['dy', 'input', 'output'], gradFunc: maxPoolGradGrad },
   { kernelName: tf.ResizeBilinearGrad, inputsToSave: ['images', 'dy'], gradFunc: resizeGradGrad(tf.image.resizeBilinear) },
   {
-    kernelName: tf.ResizeNearestNeighborGrad, inputsToSave: ['images', 'dy'],
+    kernelName: tf.ResizeNearestNeighborGrad,
+    inputsToSave: ['images', 'dy'],
     gradFunc: resizeGradGrad(tf.image.resizeNearestNeighbor as typeof tf.image.resizeBilinear),
   },
   { kernelName: tf.Conv2DBackpropFilter, inputsToSave: ['x', 'dy'], gradFunc: conv2dBackpropFilterGrad },
@@ -177,5 +202,9 @@ export function registerExtraGradients(): string[] {
 function silently(register: () => void): void {
   const warn = console.warn;
   console.warn = () => {};
-  try { register(); } finally { console.warn = warn; }
+  try {
+    register();
+  } finally {
+    console.warn = warn;
+  }
 }

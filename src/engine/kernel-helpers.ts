@@ -31,8 +31,12 @@ export interface ConvolutionGeometryAttrs {
 }
 
 /** The forward convolution's geometry (NHWC, dilation 1) from a gradient kernel's attributes. */
-export function convolutionInfo(inputShape: [number, number, number, number], filterShape: [number, number, number, number],
-                                attrs: ConvolutionGeometryAttrs, depthwise: boolean): tf.backend_util.Conv2DInfo {
+export function convolutionInfo(
+  inputShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: ConvolutionGeometryAttrs,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(inputShape, filterShape, pair(attrs.strides), 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
 }
 
@@ -40,10 +44,22 @@ export function dilateWithZeros(x: tf.Tensor4D, strideH: number, strideW: number
   const [n, h, w, c] = x.shape;
   let y: tf.Tensor = x;
   if (strideW > 1) {
-    y = tf.pad(tf.reshape(y, [n, h, w, 1, c]), [[0, 0], [0, 0], [0, 0], [0, strideW - 1], [0, 0]]);
+    y = tf.pad(tf.reshape(y, [n, h, w, 1, c]), [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, strideW - 1],
+      [0, 0],
+    ]);
   }
   if (strideH > 1) {
-    y = tf.pad(tf.reshape(y, [n, h, 1, w * strideW, c]), [[0, 0], [0, 0], [0, strideH - 1], [0, 0], [0, 0]]);
+    y = tf.pad(tf.reshape(y, [n, h, 1, w * strideW, c]), [
+      [0, 0],
+      [0, 0],
+      [0, strideH - 1],
+      [0, 0],
+      [0, 0],
+    ]);
   }
   return tf.reshape(y, [n, h * strideH, w * strideW, c]);
 }
@@ -54,16 +70,29 @@ export function dilateWithZeros(x: tf.Tensor4D, strideH: number, strideW: number
  * it as explicit padding instead of paying for a padded copy.
  */
 export function cropForPadding(
-  x: tf.Tensor4D, top: number, bottom: number, left: number, right: number,
+  x: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
 ): { x: tf.Tensor4D; padding: [[0, 0], [number, number], [number, number], [0, 0]] } {
   const [, h, w] = x.shape;
-  const cropTop = Math.max(0, -top), cropBottom = Math.max(0, -bottom);
-  const cropLeft = Math.max(0, -left), cropRight = Math.max(0, -right);
-  const cropped = cropTop + cropBottom + cropLeft + cropRight === 0 ? x
-    : tf.slice(x, [0, cropTop, cropLeft, 0], [-1, h - cropTop - cropBottom, w - cropLeft - cropRight, -1]);
+  const cropTop = Math.max(0, -top),
+    cropBottom = Math.max(0, -bottom);
+  const cropLeft = Math.max(0, -left),
+    cropRight = Math.max(0, -right);
+  const cropped =
+    cropTop + cropBottom + cropLeft + cropRight === 0
+      ? x
+      : tf.slice(x, [0, cropTop, cropLeft, 0], [-1, h - cropTop - cropBottom, w - cropLeft - cropRight, -1]);
   return {
     x: cropped,
-    padding: [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]],
+    padding: [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ],
   };
 }
 

@@ -37,8 +37,10 @@ function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, attrs, backend } = args as unknown as KernelArgs;
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const a = inputs.a!, b = inputs.b!;
-    const aRank = a.shape.length, bRank = b.shape.length;
+    const a = inputs.a!,
+      b = inputs.b!;
+    const aRank = a.shape.length,
+      bRank = b.shape.length;
     const outer = transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2];
     const inner = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
     const right = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
@@ -46,8 +48,11 @@ function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
     if ((!transposeA && !transposeB) || batch * outer * inner * right < EXPLICIT_TRANSPOSE_MIN_MACS) {
       return original(args);
     }
-    const swapLast = (t: tf.Tensor) => tf.transpose(t, [...t.shape.keys()].map((i, _, all) =>
-      i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2));
+    const swapLast = (t: tf.Tensor) =>
+      tf.transpose(
+        t,
+        [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : i === all.length - 2 ? all.length - 1 : all.length - 2)),
+      );
     const transposed = tf.tidy(() => ({
       a: transposeA ? swapLast(asTensor(a)) : undefined,
       b: transposeB ? swapLast(asTensor(b)) : undefined,
@@ -82,7 +87,8 @@ function wrapSlice(original: tf.KernelFunc): tf.KernelFunc {
     const total = tf.util.sizeFromShape(extent);
     if (total === 0) return out;
     // Read both views after makeOutput: growing the heap there detaches older views.
-    const source = wasm.typedArrayFromHeap(x), target = wasm.typedArrayFromHeap(out);
+    const source = wasm.typedArrayFromHeap(x),
+      target = wasm.typedArrayFromHeap(out);
     const strides = [...tf.util.computeStrides(x.shape), 1];
     // The trailing axes that the slice takes whole (plus the first partial one) form one run.
     let inner = x.shape.length - 1;
@@ -118,7 +124,9 @@ function leakyRelu({ inputs, attrs }: KernelArgs): tf.TensorInfo {
 }
 
 export const leakyReluConfig: tf.KernelConfig = {
-  kernelName: tf.LeakyRelu, backendName: 'wasm', kernelFunc: leakyRelu as unknown as tf.KernelFunc,
+  kernelName: tf.LeakyRelu,
+  backendName: 'wasm',
+  kernelFunc: leakyRelu as unknown as tf.KernelFunc,
 };
 
 /** Replacement config for wasm's Slice, wrapping the registered original (kept for strings). */
@@ -128,7 +136,9 @@ export function fastSliceConfigs(): tf.KernelConfig[] {
 }
 
 export const unsortedSegmentSumConfig: tf.KernelConfig = {
-  kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+  kernelName: tf.UnsortedSegmentSum,
+  backendName: 'wasm',
+  kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
 };
 
 /** Replacement configs for wasm's matMul kernels, wrapping the registered originals. */

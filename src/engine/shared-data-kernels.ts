@@ -7,7 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** The parts of the tfjs wasm backend class these kernels use (not in its public types). */
-interface RefCountingBackend { incRef(dataId: tf.DataId): void }
+interface RefCountingBackend {
+  incRef(dataId: tf.DataId): void;
+}
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -39,7 +41,10 @@ function wrapCast(original: tf.KernelFunc): tf.KernelFunc {
 /** Replacement configs for wasm's Identity and Cast, wrapping the registered originals. */
 export function sharedDataConfigs(): tf.KernelConfig[] {
   const configs: tf.KernelConfig[] = [];
-  for (const [kernelName, wrap] of [[tf.Identity, wrapIdentity], [tf.Cast, wrapCast]] as const) {
+  for (const [kernelName, wrap] of [
+    [tf.Identity, wrapIdentity],
+    [tf.Cast, wrapCast],
+  ] as const) {
     const original = tf.getKernel(kernelName, 'wasm');
     if (original !== undefined) configs.push({ ...original, kernelFunc: wrap(original.kernelFunc) });
   }

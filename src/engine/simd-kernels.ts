@@ -8,14 +8,51 @@ import { ENGINE_KERNELS_HEAP_WASM_BASE64, ENGINE_KERNELS_WASM_BASE64 } from './s
 
 /** The kernels; pointers are byte offsets into the memory the instance addresses. */
 interface KernelFunctions {
-  conv2d_backprop_filter_f32(x: number, dy: number, dw: number, batch: number, inH: number, inW: number, inC: number,
-    outH: number, outW: number, outC: number, kH: number, kW: number, strideH: number, strideW: number,
-    padTop: number, padLeft: number): void;
-  conv2d_backprop_input_f32(dyPadded: number, wt: number, dx: number, batch: number, inH: number, inW: number, inC: number,
-    outC: number, kH: number, kW: number): void;
+  conv2d_backprop_filter_f32(
+    x: number,
+    dy: number,
+    dw: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  conv2d_backprop_input_f32(
+    dyPadded: number,
+    wt: number,
+    dx: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outC: number,
+    kH: number,
+    kW: number,
+  ): void;
   transpose_filter_f32(w: number, wt: number, taps: number, inC: number, outC: number): void;
-  pad_spatial_f32(dy: number, padded: number, batch: number, outH: number, outW: number, channels: number,
-    paddedH: number, paddedW: number, top: number, left: number, rows: number, columns: number): void;
+  pad_spatial_f32(
+    dy: number,
+    padded: number,
+    batch: number,
+    outH: number,
+    outW: number,
+    channels: number,
+    paddedH: number,
+    paddedW: number,
+    top: number,
+    left: number,
+    rows: number,
+    columns: number,
+  ): void;
   sum_middle_axis_f32(x: number, out: number, outer: number, middle: number, inner: number): void;
 }
 
@@ -57,11 +94,19 @@ export function loadEngineKernels(): Promise<boolean> {
   if (exports !== undefined && heapModule !== undefined) return Promise.resolve(exports !== null);
   loading ??= Promise.all([
     WebAssembly.instantiate(wasmBytes(ENGINE_KERNELS_WASM_BASE64), {})
-      .then(({ instance }) => { exports ??= instance.exports as unknown as OwnMemoryExports; })
-      .catch(() => { exports ??= null; }),
+      .then(({ instance }) => {
+        exports ??= instance.exports as unknown as OwnMemoryExports;
+      })
+      .catch(() => {
+        exports ??= null;
+      }),
     WebAssembly.compile(wasmBytes(ENGINE_KERNELS_HEAP_WASM_BASE64))
-      .then((module) => { heapModule ??= module; })
-      .catch(() => { heapModule ??= null; }),
+      .then((module) => {
+        heapModule ??= module;
+      })
+      .catch(() => {
+        heapModule ??= null;
+      }),
   ]).then(() => exports !== null);
   return loading;
 }
@@ -159,8 +204,13 @@ interface KernelArrays {
  * copies in the kernels' own memory, outputs copied back. Returns the output tensors, or null
  * when the kernels cannot run here.
  */
-function withKernelArrays(backend: WasmHeapAccess, inputs: tf.TensorInfo[], scratch: number[], outputs: number[][],
-                          body: (arrays: KernelArrays) => void): tf.TensorInfo[] | null {
+function withKernelArrays(
+  backend: WasmHeapAccess,
+  inputs: tf.TensorInfo[],
+  scratch: number[],
+  outputs: number[][],
+  body: (arrays: KernelArrays) => void,
+): tf.TensorInfo[] | null {
   const lengthOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
   const aligned = (length: number) => (length * 4 + 15) & ~15;
   const inPlace = inPlaceKernels(backend);
@@ -171,7 +221,11 @@ function withKernelArrays(backend: WasmHeapAccess, inputs: tf.TensorInfo[], scra
     let done = false;
     try {
       let offset = temporary === null ? 0 : backend.getMemoryOffset!(temporary.dataId);
-      const scratchAt = scratch.map((length) => { const at = offset; offset += aligned(length); return at; });
+      const scratchAt = scratch.map((length) => {
+        const at = offset;
+        offset += aligned(length);
+        return at;
+      });
       body({
         kernels: inPlace.kernels,
         inputs: inputs.map((info) => backend.getMemoryOffset!(info.dataId)),
@@ -190,7 +244,11 @@ function withKernelArrays(backend: WasmHeapAccess, inputs: tf.TensorInfo[], scra
   if (kernels === null) return null;
   const lengths = [...inputs.map((info) => lengthOf(info.shape)), ...scratch, ...outputs.map(lengthOf)];
   let offset = ((kernels.__heap_base.value as number) + 15) & ~15;
-  const offsets = lengths.map((length) => { const at = offset; offset += aligned(length); return at; });
+  const offsets = lengths.map((length) => {
+    const at = offset;
+    offset += aligned(length);
+    return at;
+  });
   const missing = offset - kernels.memory.buffer.byteLength;
   if (missing > 0) kernels.memory.grow(Math.ceil(missing / 65536));
   const heap = new Float32Array(kernels.memory.buffer);
@@ -206,10 +264,19 @@ function withKernelArrays(backend: WasmHeapAccess, inputs: tf.TensorInfo[], scra
 }
 
 export interface FilterGradientGeometry {
-  batch: number; inHeight: number; inWidth: number; inChannels: number;
-  outHeight: number; outWidth: number; outChannels: number;
-  filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number;
-  padTop: number; padLeft: number;
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
 }
 
 /**
@@ -218,22 +285,45 @@ export interface FilterGradientGeometry {
  * tensors of the wasm backend; returns a new wasm tensor [kh, kw, Cin, Cout]. Dilation 1,
  * zero padding given as padTop/padLeft (bottom/right follow from the sizes).
  */
-export function conv2dBackpropFilterSimd(backend: WasmHeapAccess, x: tf.TensorInfo, dy: tf.TensorInfo,
-                                         g: FilterGradientGeometry): tf.TensorInfo | null {
+export function conv2dBackpropFilterSimd(backend: WasmHeapAccess, x: tf.TensorInfo, dy: tf.TensorInfo, g: FilterGradientGeometry): tf.TensorInfo | null {
   if (g.outChannels % 4 !== 0 || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const dwShape = [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels];
   const outs = withKernelArrays(backend, [x, dy], [], [dwShape], ({ kernels, inputs: [xAt, dyAt], outputs: [dwAt], heap }) => {
     heap.fill(0, dwAt! / 4, dwAt! / 4 + dwShape.reduce((a, b) => a * b, 1)); // the kernel adds into dw
-    kernels.conv2d_backprop_filter_f32(xAt!, dyAt!, dwAt!, g.batch, g.inHeight, g.inWidth, g.inChannels,
-      g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft);
+    kernels.conv2d_backprop_filter_f32(
+      xAt!,
+      dyAt!,
+      dwAt!,
+      g.batch,
+      g.inHeight,
+      g.inWidth,
+      g.inChannels,
+      g.outHeight,
+      g.outWidth,
+      g.outChannels,
+      g.filterHeight,
+      g.filterWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.padTop,
+      g.padLeft,
+    );
   });
   return outs === null ? null : outs[0]!;
 }
 
 export interface InputGradientGeometry {
-  batch: number; inHeight: number; inWidth: number; inChannels: number;
-  outHeight: number; outWidth: number; outChannels: number;
-  filterHeight: number; filterWidth: number; padTop: number; padLeft: number;
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  padTop: number;
+  padLeft: number;
 }
 
 /**
@@ -242,23 +332,40 @@ export interface InputGradientGeometry {
  * filter: [kh, kw, Cin, Cout] float32 wasm tensors; returns a new wasm tensor [N, H, W, Cin].
  * Dilation 1, zero padding given as padTop/padLeft (bottom/right follow from the sizes).
  */
-export function conv2dBackpropInputSimd(backend: WasmHeapAccess, dy: tf.TensorInfo, filter: tf.TensorInfo,
-                                        g: InputGradientGeometry): tf.TensorInfo | null {
+export function conv2dBackpropInputSimd(backend: WasmHeapAccess, dy: tf.TensorInfo, filter: tf.TensorInfo, g: InputGradientGeometry): tf.TensorInfo | null {
   // dy sits in the padded grid at (kH − 1 − padTop, kW − 1 − padLeft): both must be ≥ 0.
-  const top = g.filterHeight - 1 - g.padTop, left = g.filterWidth - 1 - g.padLeft;
+  const top = g.filterHeight - 1 - g.padTop,
+    left = g.filterWidth - 1 - g.padLeft;
   if (g.inChannels % 4 !== 0 || top < 0 || left < 0 || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const paddedHeight = g.inHeight + g.filterHeight - 1, paddedWidth = g.inWidth + g.filterWidth - 1;
+  const paddedHeight = g.inHeight + g.filterHeight - 1,
+    paddedWidth = g.inWidth + g.filterWidth - 1;
   const paddedLength = g.batch * paddedHeight * paddedWidth * g.outChannels;
   const filterLength = g.filterHeight * g.filterWidth * g.inChannels * g.outChannels;
   // dy rows and columns that land outside the padded grid never reach dx (negative padding).
-  const rows = Math.min(g.outHeight, paddedHeight - top), columns = Math.min(g.outWidth, paddedWidth - left);
-  const outs = withKernelArrays(backend, [dy, filter], [paddedLength, filterLength], [[g.batch, g.inHeight, g.inWidth, g.inChannels]],
+  const rows = Math.min(g.outHeight, paddedHeight - top),
+    columns = Math.min(g.outWidth, paddedWidth - left);
+  const outs = withKernelArrays(
+    backend,
+    [dy, filter],
+    [paddedLength, filterLength],
+    [[g.batch, g.inHeight, g.inWidth, g.inChannels]],
     ({ kernels, inputs: [dyAt, filterAt], scratch: [paddedAt, transposedAt], outputs: [dxAt] }) => {
       kernels.pad_spatial_f32(dyAt!, paddedAt!, g.batch, g.outHeight, g.outWidth, g.outChannels, paddedHeight, paddedWidth, top, left, rows, columns);
       kernels.transpose_filter_f32(filterAt!, transposedAt!, g.filterHeight * g.filterWidth, g.inChannels, g.outChannels);
-      kernels.conv2d_backprop_input_f32(paddedAt!, transposedAt!, dxAt!, g.batch, g.inHeight, g.inWidth, g.inChannels,
-        g.outChannels, g.filterHeight, g.filterWidth);
-    });
+      kernels.conv2d_backprop_input_f32(
+        paddedAt!,
+        transposedAt!,
+        dxAt!,
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.inChannels,
+        g.outChannels,
+        g.filterHeight,
+        g.filterWidth,
+      );
+    },
+  );
   return outs === null ? null : outs[0]!;
 }
 
@@ -267,8 +374,14 @@ export function conv2dBackpropInputSimd(backend: WasmHeapAccess, dy: tf.TensorIn
  * when it cannot run. x: float32 wasm tensor; returns a new wasm tensor of `outShape`
  * (outer·inner values).
  */
-export function sumMiddleAxisSimd(backend: WasmHeapAccess, x: tf.TensorInfo, outer: number, middle: number, inner: number,
-                                  outShape: number[]): tf.TensorInfo | null {
+export function sumMiddleAxisSimd(
+  backend: WasmHeapAccess,
+  x: tf.TensorInfo,
+  outer: number,
+  middle: number,
+  inner: number,
+  outShape: number[],
+): tf.TensorInfo | null {
   if (x.dtype !== 'float32') return null;
   const outs = withKernelArrays(backend, [x], [], [outShape], ({ kernels, inputs: [xAt], outputs: [outAt] }) => {
     kernels.sum_middle_axis_f32(xAt!, outAt!, outer, middle, inner);

@@ -6,9 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv-gradient-kernels.ts';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-gradient-kernels.ts';
-import {
-  explicitTransposeMatMulConfigs, fastSliceConfigs, fastSumConfigs, leakyReluConfig, unsortedSegmentSumConfig,
-} from './misc-wasm-kernels.ts';
+import { explicitTransposeMatMulConfigs, fastSliceConfigs, fastSumConfigs, leakyReluConfig, unsortedSegmentSumConfig } from './misc-wasm-kernels.ts';
 import { sharedDataConfigs } from './shared-data-kernels.ts';
 
 let installed: string[] | undefined;
@@ -27,10 +25,16 @@ export function builtinWasmKernel(kernelName: string): tf.KernelConfig | undefin
 export function installWasmKernels(): string[] {
   if (installed !== undefined) return installed;
   const configs = [
-    conv2dBackpropInputConfig, conv2dBackpropFilterConfig,
-    depthwiseBackpropInputConfig, depthwiseBackpropFilterConfig,
-    unsortedSegmentSumConfig, leakyReluConfig, ...explicitTransposeMatMulConfigs(), ...fastSliceConfigs(),
-    ...fastSumConfigs(), ...sharedDataConfigs(),
+    conv2dBackpropInputConfig,
+    conv2dBackpropFilterConfig,
+    depthwiseBackpropInputConfig,
+    depthwiseBackpropFilterConfig,
+    unsortedSegmentSumConfig,
+    leakyReluConfig,
+    ...explicitTransposeMatMulConfigs(),
+    ...fastSliceConfigs(),
+    ...fastSumConfigs(),
+    ...sharedDataConfigs(),
   ];
   for (const config of configs) {
     const builtin = tf.getKernel(config.kernelName, 'wasm');

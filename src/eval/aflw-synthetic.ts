@@ -50,7 +50,13 @@ export interface AflwAnnotation {
  * scale f / depth (px per mm).
  * `landmarksModel` [68*3] mm, model space; p_camera = R p + t; u = cx + f·x/(−z), v = cy − f·y/(−z).
  */
-export function aflwAnnotation(landmarksModel: ArrayLike<number>, rotation: ArrayLike<number>, translationMm: ArrayLike<number>, camera: PinholeCamera, anglesDeg: readonly number[]): AflwAnnotation {
+export function aflwAnnotation(
+  landmarksModel: ArrayLike<number>,
+  rotation: ArrayLike<number>,
+  translationMm: ArrayLike<number>,
+  camera: PinholeCamera,
+  anglesDeg: readonly number[],
+): AflwAnnotation {
   const cameraPoints = transformPointsArray(landmarksModel, rotation, translationMm);
   const projected = projectPointsArray(cameraPoints, camera);
   let meanZ = 0;
@@ -63,7 +69,7 @@ export function aflwAnnotation(landmarksModel: ArrayLike<number>, rotation: Arra
     pt3d68[3 * k + 2] = (cameraPoints[3 * k + 2] - meanZ) * pxPerMm;
   }
   const origin = projectPointsArray(translationMm, camera);
-  const radians = anglesDeg.map((a) => a * Math.PI / 180);
+  const radians = anglesDeg.map((a) => (a * Math.PI) / 180);
   const poseParams = Float64Array.from([radians[0], radians[1], radians[2], origin[0] + AFLW_PIXEL_OFFSET, origin[1] + AFLW_PIXEL_OFFSET, 0, pxPerMm]);
   return { pt3d68, poseParams };
 }

@@ -11,7 +11,11 @@ import type { MorphableModel } from '../morphable/morphable-model.ts';
  * paper's supplement): 68-point 2D NME, normalised by sqrt(w·h) of the ground-truth landmarks'
  * bounding box, split by |yaw| into 0–30°, 30–60°, 60–90°, and the mean of the three buckets.
  */
-export const AFLW_YAW_BUCKETS = [[0, 30], [30, 60], [60, 90]] as const;
+export const AFLW_YAW_BUCKETS = [
+  [0, 30],
+  [30, 60],
+  [60, 90],
+] as const;
 
 /**
  * AFLW2000-3D's pixel coordinates are MATLAB's, 1-based: the top-left pixel's centre is (1, 1)
@@ -39,15 +43,20 @@ export function aflwGroundTruth(variables: Map<string, MatArray>): AflwGroundTru
     landmarks2d[2 * k] = points.data[3 * k] - AFLW_PIXEL_OFFSET;
     landmarks2d[2 * k + 1] = points.data[3 * k + 1] - AFLW_PIXEL_OFFSET;
   }
-  return { landmarks2d, yawDeg: pose.data[1] * 180 / Math.PI };
+  return { landmarks2d, yawDeg: (pose.data[1] * 180) / Math.PI };
 }
 
 /** sqrt(width · height) of the bounding box of [68*2] points (px). */
 export function landmarkBoxSize(landmarks2d: ArrayLike<number>): number {
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -Infinity,
+    maxY = -Infinity;
   for (let k = 0; k < landmarks2d.length / 2; k++) {
-    minX = Math.min(minX, landmarks2d[2 * k]); maxX = Math.max(maxX, landmarks2d[2 * k]);
-    minY = Math.min(minY, landmarks2d[2 * k + 1]); maxY = Math.max(maxY, landmarks2d[2 * k + 1]);
+    minX = Math.min(minX, landmarks2d[2 * k]);
+    maxX = Math.max(maxX, landmarks2d[2 * k]);
+    minY = Math.min(minY, landmarks2d[2 * k + 1]);
+    maxY = Math.max(maxY, landmarks2d[2 * k + 1]);
   }
   return Math.sqrt((maxX - minX) * (maxY - minY));
 }
@@ -112,13 +121,30 @@ export function summarizeAflw(samples: AflwSample[]): AflwSummary {
     const landmarkSources: Record<string, number> = {};
     for (const s of ok) if (s.landmarkSource) landmarkSources[s.landmarkSource] = (landmarkSources[s.landmarkSource] ?? 0) + 1;
     const recorded = (field: 'outputNme' | 'detectorNme') => mean(ok.filter((s) => s[field] !== undefined).map((s) => s[field]!));
-    byYaw[key] = { nme: mean(ok.map((s) => s.nme!)), outputNme: recorded('outputNme'), detectorNme: recorded('detectorNme'), images: inBucket.length, failures: inBucket.length - ok.length, landmarkSources };
+    byYaw[key] = {
+      nme: mean(ok.map((s) => s.nme!)),
+      outputNme: recorded('outputNme'),
+      detectorNme: recorded('detectorNme'),
+      images: inBucket.length,
+      failures: inBucket.length - ok.length,
+      landmarkSources,
+    };
   }
-  const bucketMean = (field: 'nme' | 'outputNme' | 'detectorNme') => mean(Object.values(byYaw).map((b) => b[field]).filter(Number.isFinite));
+  const bucketMean = (field: 'nme' | 'outputNme' | 'detectorNme') =>
+    mean(
+      Object.values(byYaw)
+        .map((b) => b[field])
+        .filter(Number.isFinite),
+    );
   const ok = samples.filter((s) => s.ok);
   return {
-    byYaw, meanNme: bucketMean('nme'), meanOutputNme: bucketMean('outputNme'), meanDetectorNme: bucketMean('detectorNme'), overallNme: mean(ok.map((s) => s.nme!)),
-    successRate: samples.length ? ok.length / samples.length : 0, images: samples.length,
+    byYaw,
+    meanNme: bucketMean('nme'),
+    meanOutputNme: bucketMean('outputNme'),
+    meanDetectorNme: bucketMean('detectorNme'),
+    overallNme: mean(ok.map((s) => s.nme!)),
+    successRate: samples.length ? ok.length / samples.length : 0,
+    images: samples.length,
     msPerImage: mean(samples.map((s) => s.ms)),
   };
 }
@@ -128,7 +154,10 @@ export function summarizeAflw(samples: AflwSample[]): AflwSummary {
  * AFLW2000-3D's kind of landmark: fixed points of the 3D face, occluded ones included) of the fitted
  * mesh, projected through the fitted camera. [68*2] px.
  */
-export function fitted3dLandmarks(model: MorphableModel, face: Pick<FaceReconstruction, 'vertices' | 'rotation' | 'translationMm' | 'focalPx' | 'principalPointPx'>): Float32Array {
+export function fitted3dLandmarks(
+  model: MorphableModel,
+  face: Pick<FaceReconstruction, 'vertices' | 'rotation' | 'translationMm' | 'focalPx' | 'principalPointPx'>,
+): Float32Array {
   const points = new Float32Array(68 * 3);
   model.landmarkVertexIndices.forEach((v, k) => points.set(face.vertices.subarray(3 * v, 3 * v + 3), 3 * k));
   const camera = { focalPx: face.focalPx, principalPointPx: face.principalPointPx, width: 0, height: 0 };
@@ -140,15 +169,27 @@ export function fitted3dLandmarks(model: MorphableModel, face: Pick<FaceReconstr
  * its 3D landmarks (fitted3dLandmarks). A user-level failure (no face, failed fit) becomes a
  * failed sample; anything else is rethrown.
  */
-export async function evaluateAflwImage(reconstructor: Reconstructor, name: string, image: RgbaImage, truth: AflwGroundTruth, options: ReconstructOptions = {}): Promise<AflwSample> {
+export async function evaluateAflwImage(
+  reconstructor: Reconstructor,
+  name: string,
+  image: RgbaImage,
+  truth: AflwGroundTruth,
+  options: ReconstructOptions = {},
+): Promise<AflwSample> {
   const started = performance.now();
   try {
     const result = await reconstructor.reconstruct(image, { ...options, maxFaces: 1 });
     const face = result.faces[0];
     return {
-      name, yawDeg: truth.yawDeg, ok: true, nme: aflwNme(fitted3dLandmarks(reconstructor.model, face), truth.landmarks2d),
-      outputNme: aflwNme(face.landmarks2d, truth.landmarks2d), detectorNme: aflwNme(face.detectedLandmarks2d, truth.landmarks2d), meshScore: face.meshScore,
-      landmarkSource: face.landmarkSource, ms: performance.now() - started,
+      name,
+      yawDeg: truth.yawDeg,
+      ok: true,
+      nme: aflwNme(fitted3dLandmarks(reconstructor.model, face), truth.landmarks2d),
+      outputNme: aflwNme(face.landmarks2d, truth.landmarks2d),
+      detectorNme: aflwNme(face.detectedLandmarks2d, truth.landmarks2d),
+      meshScore: face.meshScore,
+      landmarkSource: face.landmarkSource,
+      ms: performance.now() - started,
     };
   } catch (error) {
     if (!(error instanceof FacegarError)) throw error;
@@ -166,11 +207,17 @@ export async function evaluateAflwDetection(detector: FaceDetector, name: string
   const face = (await detector.detect(image))[0];
   const ms = performance.now() - started;
   if (!face) return { name, yawDeg: truth.yawDeg, ok: false, failure: 'noFace', ms };
-  const cx = face.box.x + face.box.width / 2, cy = face.box.y + face.box.height / 2;
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  const cx = face.box.x + face.box.width / 2,
+    cy = face.box.y + face.box.height / 2;
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -Infinity,
+    maxY = -Infinity;
   for (let k = 0; k < 68; k++) {
-    minX = Math.min(minX, truth.landmarks2d[2 * k]); maxX = Math.max(maxX, truth.landmarks2d[2 * k]);
-    minY = Math.min(minY, truth.landmarks2d[2 * k + 1]); maxY = Math.max(maxY, truth.landmarks2d[2 * k + 1]);
+    minX = Math.min(minX, truth.landmarks2d[2 * k]);
+    maxX = Math.max(maxX, truth.landmarks2d[2 * k]);
+    minY = Math.min(minY, truth.landmarks2d[2 * k + 1]);
+    maxY = Math.max(maxY, truth.landmarks2d[2 * k + 1]);
   }
   if (cx < minX || cx > maxX || cy < minY || cy > maxY) return { name, yawDeg: truth.yawDeg, ok: false, failure: 'wrongFace', meshScore: face.meshScore, ms };
   const nme = aflwNme(face.landmarks68, truth.landmarks2d);
@@ -186,10 +233,16 @@ export function formatAflwTable(summary: AflwSummary, what: 'fit' | 'detector' =
   const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(2) : '—').padStart(7);
   const done = what === 'fit' ? 'reconstructed' : 'found';
   const extra = (b: { outputNme: number; detectorNme: number }) => (what === 'fit' ? ` ${pct(b.outputNme)} ${pct(b.detectorNme)}` : '');
-  const lines = [`${'|yaw|'.padEnd(8)} ${(what === 'fit' ? 'NME 3D %' : 'det NME %').padStart(9)}${what === 'fit' ? ` ${'2D %'.padStart(7)} ${'det %'.padStart(7)}` : ''} ${'images'.padStart(7)} ${'failed'.padStart(7)}  ${done}`];
+  const lines = [
+    `${'|yaw|'.padEnd(8)} ${(what === 'fit' ? 'NME 3D %' : 'det NME %').padStart(9)}${what === 'fit' ? ` ${'2D %'.padStart(7)} ${'det %'.padStart(7)}` : ''} ${'images'.padStart(7)} ${'failed'.padStart(7)}  ${done}`,
+  ];
   for (const [key, b] of Object.entries(summary.byYaw)) {
-    const sources = Object.entries(b.landmarkSources).map(([source, n]) => `${source} ${n}`).join(', ');
-    lines.push(`${key.padEnd(8)} ${pct(b.nme).padStart(9)}${extra(b)} ${String(b.images).padStart(7)} ${String(b.failures).padStart(7)}  ${done} ${b.images - b.failures} of ${b.images}${sources ? `; landmarks: ${sources}` : ''}`);
+    const sources = Object.entries(b.landmarkSources)
+      .map(([source, n]) => `${source} ${n}`)
+      .join(', ');
+    lines.push(
+      `${key.padEnd(8)} ${pct(b.nme).padStart(9)}${extra(b)} ${String(b.images).padStart(7)} ${String(b.failures).padStart(7)}  ${done} ${b.images - b.failures} of ${b.images}${sources ? `; landmarks: ${sources}` : ''}`,
+    );
   }
   lines.push(`${'mean'.padEnd(8)} ${pct(summary.meanNme).padStart(9)}${extra({ outputNme: summary.meanOutputNme, detectorNme: summary.meanDetectorNme })}`);
   lines.push(`${'all'.padEnd(8)} ${pct(summary.overallNme).padStart(9)}${what === 'fit' ? ' '.repeat(16) : ''} ${String(summary.images).padStart(7)}`);

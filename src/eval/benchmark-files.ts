@@ -21,10 +21,14 @@ export function parseObjMesh(text: string): PlainMesh {
       vertices.push(Number(parts[1]), Number(parts[2]), Number(parts[3]));
     } else if (line.startsWith('f ')) {
       const count = vertices.length / 3;
-      const ids = line.trim().split(/\s+/).slice(1).map((token) => {
-        const index = parseInt(token.split('/')[0], 10);
-        return index < 0 ? count + index : index - 1;
-      });
+      const ids = line
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .map((token) => {
+          const index = parseInt(token.split('/')[0], 10);
+          return index < 0 ? count + index : index - 1;
+        });
       for (let k = 1; k + 1 < ids.length; k++) triangles.push(ids[0], ids[k], ids[k + 1]);
     }
   }
@@ -48,7 +52,12 @@ export function parsePickedPoints(text: string): Float64Array {
 
 /** A whitespace-separated numeric matrix (one row per line) → flat row-major array. */
 export function parseTextMatrix(text: string): Float64Array {
-  return Float64Array.from(text.split(/\s+/).filter((token) => token.length > 0).map(Number));
+  return Float64Array.from(
+    text
+      .split(/\s+/)
+      .filter((token) => token.length > 0)
+      .map(Number),
+  );
 }
 
 /**
@@ -66,7 +75,11 @@ export function parseNpy(bytes: Uint8Array): { shape: number[]; data: Float64Arr
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*True/.test(header);
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1] ?? '';
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (fortran) throw new RangeError('Fortran-ordered .npy arrays are not supported');
   const count = shape.reduce((a, b) => a * b, 1);
   const little = descr?.[0] !== '>';

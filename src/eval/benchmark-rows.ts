@@ -8,7 +8,11 @@ import { concatSamples, quantile, summarizeErrors } from './error-statistics.ts'
 import { identityCorrelationSummary, medianRelativeError, modesByGeometricEffect, perModeCorrelation } from './identity-metrics.ts';
 
 /** |yaw| buckets (degrees); the last one is closed at its top. */
-export const YAW_BUCKETS = [[0, 30], [30, 60], [60, 90]] as const;
+export const YAW_BUCKETS = [
+  [0, 30],
+  [30, 60],
+  [60, 90],
+] as const;
 /** Identity modes counted in `identityCorrelationTop20`. */
 export const TOP_IDENTITY_MODES = 20;
 
@@ -88,36 +92,72 @@ export function summarizeRows(samples: Record<string, BenchmarkSample[]>, truths
   return Object.entries(samples).map(([name, list]) => summarizeRow(name, list, truths, meanFace, topModes, name !== 'mean-face'));
 }
 
-function summarizeRow(name: string, samples: BenchmarkSample[], truths: BenchmarkTruth[], meanFace: BenchmarkSample[], topModes: number[], fitted: boolean): BenchmarkRow {
+function summarizeRow(
+  name: string,
+  samples: BenchmarkSample[],
+  truths: BenchmarkTruth[],
+  meanFace: BenchmarkSample[],
+  topModes: number[],
+  fitted: boolean,
+): BenchmarkRow {
   const ok = samples.filter((s) => s.ok);
   const pooled = summarizeErrors(concatSamples(ok.map((s) => s.vertexErrorsMm!)));
   const medians = ok.map(imageMedianMm);
   const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN);
   const faceMedianMm = mean(medians);
-  const meanFaceOnSame = mean(ok.map((s) => { const m = meanFace.find((x) => x.index === s.index); return m?.faceErrorsMm ? imageMedianMm(m) : NaN; }));
+  const meanFaceOnSame = mean(
+    ok.map((s) => {
+      const m = meanFace.find((x) => x.index === s.index);
+      return m?.faceErrorsMm ? imageMedianMm(m) : NaN;
+    }),
+  );
   const byYaw: YawBreakdown = {};
   for (const [low, high] of YAW_BUCKETS) {
     const inBucket = ok.filter((s) => Math.abs(s.yawDeg) >= low && (Math.abs(s.yawDeg) < high || high === YAW_BUCKETS[YAW_BUCKETS.length - 1][1]));
     const summary = summarizeErrors(concatSamples(inBucket.map((s) => s.vertexErrorsMm!)));
-    byYaw[`${low}-${high}`] = { faceMedianMm: round(mean(inBucket.map(imageMedianMm))), medianMm: round(summary.median), meanMm: round(summary.mean), p90Mm: round(summary.p90), images: inBucket.length };
+    byYaw[`${low}-${high}`] = {
+      faceMedianMm: round(mean(inBucket.map(imageMedianMm))),
+      medianMm: round(summary.median),
+      meanMm: round(summary.mean),
+      p90Mm: round(summary.p90),
+      images: inBucket.length,
+    };
   }
-  let identityCorrelation: number | null = null, identityCorrelationTop20: number | null = null, focalErrorPct: number | null = null;
+  let identityCorrelation: number | null = null,
+    identityCorrelationTop20: number | null = null,
+    focalErrorPct: number | null = null;
   const withIdentity = ok.filter((s) => s.identity);
   if (fitted && withIdentity.length >= 2) {
-    const perMode = perModeCorrelation(withIdentity.map((s) => s.identity!), withIdentity.map((s) => truths[s.index].identity));
+    const perMode = perModeCorrelation(
+      withIdentity.map((s) => s.identity!),
+      withIdentity.map((s) => truths[s.index].identity),
+    );
     const summary = identityCorrelationSummary(perMode, topModes);
     identityCorrelation = round(summary.allModes);
     identityCorrelationTop20 = round(summary.topModes);
   }
   const withFocal = ok.filter((s) => s.focalPx !== undefined);
-  if (fitted && withFocal.length) focalErrorPct = round(100 * medianRelativeError(withFocal.map((s) => s.focalPx!), withFocal.map((s) => truths[s.index].focalPx)), 2);
+  if (fitted && withFocal.length)
+    focalErrorPct = round(
+      100 *
+        medianRelativeError(
+          withFocal.map((s) => s.focalPx!),
+          withFocal.map((s) => truths[s.index].focalPx),
+        ),
+      2,
+    );
   const nmes = ok.map((s) => s.landmarkNme ?? NaN);
   return {
     name,
-    faceMedianMm: round(faceMedianMm), faceP90Mm: round(medians.length ? quantile(Float64Array.from(medians).sort(), 0.9) : NaN),
+    faceMedianMm: round(faceMedianMm),
+    faceP90Mm: round(medians.length ? quantile(Float64Array.from(medians).sort(), 0.9) : NaN),
     ratioToMeanFace: round(faceMedianMm / meanFaceOnSame),
-    identityCorrelation, identityCorrelationTop20, focalErrorPct,
-    medianMm: round(pooled.median), meanMm: round(pooled.mean), p90Mm: round(pooled.p90),
+    identityCorrelation,
+    identityCorrelationTop20,
+    focalErrorPct,
+    medianMm: round(pooled.median),
+    meanMm: round(pooled.mean),
+    p90Mm: round(pooled.p90),
     landmarkNme: fitted && nmes.length ? round(nmes.reduce((a, b) => a + b, 0) / nmes.length, 4) : null,
     successRate: samples.length ? ok.length / samples.length : 0,
     msPerImage: round(samples.reduce((s, x) => s + x.ms, 0) / Math.max(1, samples.length), 0),
@@ -132,25 +172,64 @@ function round(value: number, digits = 3): number {
 /** Column names and cell texts of the table (shared by the text and Markdown forms). */
 export function benchmarkTableCells(rows: BenchmarkRow[]): { header: string[]; lines: string[][] } {
   const fmt = (v: number | null, digits = 2) => (v === null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
-  const header = ['method', 'median mm', 'p90 mm', '× mean face', 'id r', 'id r top20', 'focal err %', 'NME %', 'success', 'ms/img',
-    ...YAW_BUCKETS.map(([l, h]) => `median ${l}-${h}°`), 'narrow pooled median', 'mean', 'p90'];
-  const lines = rows.map((r) => [r.name, fmt(r.faceMedianMm), fmt(r.faceP90Mm), fmt(r.ratioToMeanFace), fmt(r.identityCorrelation), fmt(r.identityCorrelationTop20),
-    fmt(r.focalErrorPct, 1), r.landmarkNme === null ? '—' : fmt(100 * r.landmarkNme), `${(100 * r.successRate).toFixed(0)} %`, String(r.msPerImage),
-    ...YAW_BUCKETS.map(([l, h]) => { const b = r.byYaw[`${l}-${h}`]; return b.images ? `${fmt(b.faceMedianMm)} (${b.images})` : '—'; }),
-    fmt(r.medianMm), fmt(r.meanMm), fmt(r.p90Mm)]);
+  const header = [
+    'method',
+    'median mm',
+    'p90 mm',
+    '× mean face',
+    'id r',
+    'id r top20',
+    'focal err %',
+    'NME %',
+    'success',
+    'ms/img',
+    ...YAW_BUCKETS.map(([l, h]) => `median ${l}-${h}°`),
+    'narrow pooled median',
+    'mean',
+    'p90',
+  ];
+  const lines = rows.map((r) => [
+    r.name,
+    fmt(r.faceMedianMm),
+    fmt(r.faceP90Mm),
+    fmt(r.ratioToMeanFace),
+    fmt(r.identityCorrelation),
+    fmt(r.identityCorrelationTop20),
+    fmt(r.focalErrorPct, 1),
+    r.landmarkNme === null ? '—' : fmt(100 * r.landmarkNme),
+    `${(100 * r.successRate).toFixed(0)} %`,
+    String(r.msPerImage),
+    ...YAW_BUCKETS.map(([l, h]) => {
+      const b = r.byYaw[`${l}-${h}`];
+      return b.images ? `${fmt(b.faceMedianMm)} (${b.images})` : '—';
+    }),
+    fmt(r.medianMm),
+    fmt(r.meanMm),
+    fmt(r.p90Mm),
+  ]);
   return { header, lines };
 }
 
 /** What the columns mean, one paragraph (under the text table with --explain, in report.md, in the README). */
-export const BENCHMARK_COLUMNS_NOTE = 'median mm: per image, the median per-vertex error over the full face area (9,409 vertices) after a similarity alignment to the truth, then the mean over images; '
-  + 'p90 mm: the 90th percentile over images of those medians; × mean face: median mm over the mean face\'s on the same images; '
-  + 'id r: mean over the identity modes of the correlation across images between fitted and true coefficients (top20: the 20 modes of largest geometric effect); '
-  + 'focal err %: median over images of |f − f_true| / f_true; NME %: mean 2D landmark distance / true inter-ocular distance; median by |yaw|: median mm per bucket (images); '
-  + 'narrow pooled median / mean / p90: the benchmark\'s original columns, all images\' errors on the narrow face area (6,706 vertices, its own alignment) pooled.';
+export const BENCHMARK_COLUMNS_NOTE =
+  'median mm: per image, the median per-vertex error over the full face area (9,409 vertices) after a similarity alignment to the truth, then the mean over images; ' +
+  "p90 mm: the 90th percentile over images of those medians; × mean face: median mm over the mean face's on the same images; " +
+  'id r: mean over the identity modes of the correlation across images between fitted and true coefficients (top20: the 20 modes of largest geometric effect); ' +
+  'focal err %: median over images of |f − f_true| / f_true; NME %: mean 2D landmark distance / true inter-ocular distance; median by |yaw|: median mm per bucket (images); ' +
+  "narrow pooled median / mean / p90: the benchmark's original columns, all images' errors on the narrow face area (6,706 vertices, its own alignment) pooled.";
 
 /** The rows as an aligned text table. */
 export function formatBenchmarkTable(rows: BenchmarkRow[]): string {
   const { header, lines } = benchmarkTableCells(rows);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...lines]
+      .map((l) =>
+        l
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -44,7 +44,9 @@ export interface SetFaceRecord {
  * naming `label` (the file) and the field.
  */
 export function parseSetFace(json: unknown, vertexBytes: Uint8Array, model: MorphableModel, label: string): SetFaceRecord {
-  const fail = (what: string): never => { throw new UsageError(`${label}: ${what}`); };
+  const fail = (what: string): never => {
+    throw new UsageError(`${label}: ${what}`);
+  };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('not a JSON object');
   const record = json as Record<string, unknown>;
   if (record.format !== SET_FACE_FORMAT) fail(`"format" must be "${SET_FACE_FORMAT}"`);
@@ -58,15 +60,18 @@ export function parseSetFace(json: unknown, vertexBytes: Uint8Array, model: Morp
   };
   const scalar = (key: string, range: [number, number]): number => {
     const value = record[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < range[0] || value > range[1]) fail(`"${key}" = ${String(value)} is not a number in [${range[0]}, ${range[1]}]`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < range[0] || value > range[1])
+      fail(`"${key}" = ${String(value)} is not a number in [${range[0]}, ${range[1]}]`);
     return value as number;
   };
-  const width = scalar('width', [1, 1 << 15]), height = scalar('height', [1, 1 << 15]);
+  const width = scalar('width', [1, 1 << 15]),
+    height = scalar('height', [1, 1 << 15]);
   if (!Number.isInteger(width) || !Number.isInteger(height)) fail('"width" and "height" must be integers');
   if (typeof record.image !== 'string' || !/^[\w.-]+$/.test(record.image)) fail('"image" must be a file name in the set folder');
   const identity = numbers('identity', model.identityCount, [-20, 20]);
   const expressionObject = record.expression;
-  if (typeof expressionObject !== 'object' || expressionObject === null || Array.isArray(expressionObject)) fail('"expression" must be an object of name → weight');
+  if (typeof expressionObject !== 'object' || expressionObject === null || Array.isArray(expressionObject))
+    fail('"expression" must be an object of name → weight');
   const expression = new Float32Array(model.expressionNames.length);
   for (const [name, weight] of Object.entries(expressionObject as Record<string, unknown>)) {
     const k = model.expressionNames.indexOf(name);
@@ -75,10 +80,11 @@ export function parseSetFace(json: unknown, vertexBytes: Uint8Array, model: Morp
     expression[k] = weight as number;
   }
   const rotation = Float64Array.from(numbers('rotation', 9, [-1.000001, 1.000001]));
-  for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-    const dot = rotation[a] * rotation[b] + rotation[3 + a] * rotation[3 + b] + rotation[6 + a] * rotation[6 + b];
-    if (Math.abs(dot - (a === b ? 1 : 0)) > 1e-4) fail('"rotation" is not a rotation matrix (columns not orthonormal)');
-  }
+  for (let a = 0; a < 3; a++)
+    for (let b = 0; b < 3; b++) {
+      const dot = rotation[a] * rotation[b] + rotation[3 + a] * rotation[3 + b] + rotation[6 + a] * rotation[6 + b];
+      if (Math.abs(dot - (a === b ? 1 : 0)) > 1e-4) fail('"rotation" is not a rotation matrix (columns not orthonormal)');
+    }
   const translationMm = numbers('translationMm', 3, [-1e6, 1e6]) as [number, number, number];
   if (!(translationMm[2] < 0)) fail('"translationMm"[2] must be negative (the face in front of the camera, which looks down −z)');
   const anglesDeg = numbers('anglesDeg', 3, [-180, 180]) as [number, number, number];
@@ -92,7 +98,8 @@ export function parseSetFace(json: unknown, vertexBytes: Uint8Array, model: Morp
     landmarkVisible = v as boolean[];
   }
   const expectedBytes = model.vertexCount * 3 * 4;
-  if (vertexBytes.byteLength !== expectedBytes) fail(`vertex file has ${vertexBytes.byteLength} bytes, expected ${expectedBytes} (${model.vertexCount} vertices × 3 float32)`);
+  if (vertexBytes.byteLength !== expectedBytes)
+    fail(`vertex file has ${vertexBytes.byteLength} bytes, expected ${expectedBytes} (${model.vertexCount} vertices × 3 float32)`);
   const view = new DataView(vertexBytes.buffer, vertexBytes.byteOffset, vertexBytes.byteLength);
   const verticesModel = new Float32Array(model.vertexCount * 3);
   for (let i = 0; i < verticesModel.length; i++) {
@@ -100,10 +107,24 @@ export function parseSetFace(json: unknown, vertexBytes: Uint8Array, model: Morp
     if (!Number.isFinite(value) || Math.abs(value) > 1e4) fail(`vertex value ${i} = ${value} is not a coordinate in mm`);
     verticesModel[i] = value;
   }
-  const generator = typeof record.generator === 'object' && record.generator !== null ? record.generator as Record<string, unknown> : {};
+  const generator = typeof record.generator === 'object' && record.generator !== null ? (record.generator as Record<string, unknown>) : {};
   return {
-    truth: { verticesModel, identity: Float32Array.from(identity), expression, rotation, translationMm, anglesDeg, focalPx, principalPointPx, landmarks2d, ...(landmarkVisible ? { landmarkVisible } : {}) },
-    imageFile: record.image as string, width, height, generator,
+    truth: {
+      verticesModel,
+      identity: Float32Array.from(identity),
+      expression,
+      rotation,
+      translationMm,
+      anglesDeg,
+      focalPx,
+      principalPointPx,
+      landmarks2d,
+      ...(landmarkVisible ? { landmarkVisible } : {}),
+    },
+    imageFile: record.image as string,
+    width,
+    height,
+    generator,
   };
 }
 
@@ -114,14 +135,29 @@ export function setFaceVertexFile(json: unknown, stem: string): string {
 }
 
 /** A face's JSON record (the inverse of parseSetFace), for writing a set. */
-export function setFaceJson(stem: string, truth: BenchmarkTruth, model: MorphableModel, width: number, height: number, generator: Record<string, unknown>): object {
+export function setFaceJson(
+  stem: string,
+  truth: BenchmarkTruth,
+  model: MorphableModel,
+  width: number,
+  height: number,
+  generator: Record<string, unknown>,
+): object {
   return {
-    format: SET_FACE_FORMAT, version: 1, image: `${stem}.png`, width, height,
+    format: SET_FACE_FORMAT,
+    version: 1,
+    image: `${stem}.png`,
+    width,
+    height,
     identity: Array.from(truth.identity),
     expression: Object.fromEntries(model.expressionNames.map((name, k) => [name, truth.expression[k]])),
-    rotation: Array.from(truth.rotation), translationMm: [...truth.translationMm], anglesDeg: [...truth.anglesDeg],
-    focalPx: truth.focalPx, principalPointPx: [...truth.principalPointPx],
-    landmarks2d: Array.from(truth.landmarks2d), ...(truth.landmarkVisible ? { landmarkVisible: truth.landmarkVisible } : {}),
+    rotation: Array.from(truth.rotation),
+    translationMm: [...truth.translationMm],
+    anglesDeg: [...truth.anglesDeg],
+    focalPx: truth.focalPx,
+    principalPointPx: [...truth.principalPointPx],
+    landmarks2d: Array.from(truth.landmarks2d),
+    ...(truth.landmarkVisible ? { landmarkVisible: truth.landmarkVisible } : {}),
     vertices: { file: `${stem}.f32`, space: 'model', count: model.vertexCount, dtype: 'float32le', unit: 'mm' },
     generator,
   };
@@ -140,6 +176,7 @@ export function parseSetManifest(json: unknown, label: string): string[] {
   const record = json as { format?: unknown; faces?: unknown } | null;
   if (typeof record !== 'object' || record === null || record.format !== SET_FORMAT) throw new UsageError(`${label}: "format" must be "${SET_FORMAT}"`);
   const faces = record.faces;
-  if (!Array.isArray(faces) || faces.length === 0 || !faces.every((f) => typeof f === 'string' && /^[\w.-]+$/.test(f))) throw new UsageError(`${label}: "faces" must be a non-empty list of file stems`);
+  if (!Array.isArray(faces) || faces.length === 0 || !faces.every((f) => typeof f === 'string' && /^[\w.-]+$/.test(f)))
+    throw new UsageError(`${label}: "faces" must be a non-empty list of file stems`);
   return faces as string[];
 }

@@ -23,7 +23,8 @@ export function summarizeErrors(values: ArrayLike<number>): ErrorSummary {
 /** Linear-interpolated quantile of an ascending array. */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   const position = (sorted.length - 1) * q;
-  const low = Math.floor(position), high = Math.ceil(position);
+  const low = Math.floor(position),
+    high = Math.ceil(position);
   return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
@@ -31,6 +32,9 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 export function concatSamples(parts: ArrayLike<number>[]): Float64Array {
   const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
-  for (const part of parts) { out.set(part as ArrayLike<number>, offset); offset += part.length; }
+  for (const part of parts) {
+    out.set(part as ArrayLike<number>, offset);
+    offset += part.length;
+  }
   return out;
 }

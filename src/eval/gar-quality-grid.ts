@@ -22,14 +22,16 @@ export interface QualityGridOptions {
  * shape follow the normal map while the look stays. Opaque RGBA, R-pixel cells on white.
  */
 export function renderQualityGrid(generators: Generator[], sampler: GeometrySampler, options: QualityGridOptions = {}): RgbaImage {
-  const rows = options.rows ?? 4, latents = options.latents ?? 4, gap = options.gapPx ?? 2;
+  const rows = options.rows ?? 4,
+    latents = options.latents ?? 4,
+    gap = options.gapPx ?? 2;
   const R = sampler.config.resolution;
   const random = new SeededRandom(options.seed ?? 0);
   const geometries = Array.from({ length: rows }, () => sampler.sample(random));
   const a = geometries[0];
   const other = sampler.sample(random);
   // Turned the other way (at least 0.5 rad of yaw apart), with another identity.
-  const yaw = Math.abs(a.eulerRad[1]) > 0.25 ? -a.eulerRad[1] : (a.eulerRad[1] >= 0 ? -0.5 : 0.5);
+  const yaw = Math.abs(a.eulerRad[1]) > 0.25 ? -a.eulerRad[1] : a.eulerRad[1] >= 0 ? -0.5 : 0.5;
   const turned: [number, number, number] = [a.eulerRad[0], yaw, a.eulerRad[2]];
   const b: SampledGeometry = { identity: other.identity, expression: a.expression, eulerRad: turned, ...sampler.frame(other.identity, a.expression, turned) };
   const zDim = generators[0].config.zDim;
@@ -45,14 +47,20 @@ export function renderQualityGrid(generators: Generator[], sampler: GeometrySamp
       const x0 = gap + g * (blockWidth + gap);
       for (let row = 0; row < rows; row++) put(grid, normalPixels, row, R, x0, gap + row * R, false);
       for (let column = 0; column < latents; column++) {
-        const images = tf.tidy(() => generator.generate(tf.slice(normalMaps, [0, 0, 0, 0], [rows, R, R, 3]),
-          tf.tile(tf.tensor2d(z.subarray(column * zDim, (column + 1) * zDim), [1, zDim]), [rows, 1]) as tf.Tensor2D));
+        const images = tf.tidy(() =>
+          generator.generate(
+            tf.slice(normalMaps, [0, 0, 0, 0], [rows, R, R, 3]),
+            tf.tile(tf.tensor2d(z.subarray(column * zDim, (column + 1) * zDim), [1, zDim]), [rows, 1]) as tf.Tensor2D,
+          ),
+        );
         const pixels = images.dataSync();
         images.dispose();
         for (let row = 0; row < rows; row++) put(grid, pixels, row, R, x0 + (column + 1) * R, gap + row * R, true);
       }
       // Swap row: same latent (the first column's), geometry A then B.
-      const swapped = tf.tidy(() => generator.generate(tf.gather(normalMaps, [0, rows]), tf.tile(tf.tensor2d(z.subarray(0, zDim), [1, zDim]), [2, 1]) as tf.Tensor2D));
+      const swapped = tf.tidy(() =>
+        generator.generate(tf.gather(normalMaps, [0, rows]), tf.tile(tf.tensor2d(z.subarray(0, zDim), [1, zDim]), [2, 1]) as tf.Tensor2D),
+      );
       const pixels = swapped.dataSync();
       swapped.dispose();
       const y = 2 * gap + rows * R + gap;

@@ -42,14 +42,22 @@ export function kernelInceptionDistance(a: Float32Array[], b: Float32Array[], op
     }
     return out;
   };
-  const kaa = table(a, a), kbb = table(b, b), kab = table(a, b);
+  const kaa = table(a, a),
+    kbb = table(b, b),
+    kab = table(a, b);
   const values: number[] = [];
   for (let s = 0; s < subsets; s++) {
-    const x = pick(a.length, m, random), y = pick(b.length, m, random);
-    let withinX = 0, withinY = 0, between = 0;
+    const x = pick(a.length, m, random),
+      y = pick(b.length, m, random);
+    let withinX = 0,
+      withinY = 0,
+      between = 0;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < m; j++) {
-        if (i !== j) { withinX += kaa[x[i] * a.length + x[j]]; withinY += kbb[y[i] * b.length + y[j]]; }
+        if (i !== j) {
+          withinX += kaa[x[i] * a.length + x[j]];
+          withinY += kbb[y[i] * b.length + y[j]];
+        }
         between += kab[x[i] * b.length + y[j]];
       }
     }

@@ -19,7 +19,14 @@ import { meanNormalAngleDeg, type NormalEstimator } from '../gar/normal-estimato
 import { SeededRandom } from '../common/seeded-random.ts';
 import { cosineSimilarity } from '../detect/face-embedding.ts';
 import {
-  ALL_LANDMARKS, garImagesToRgba, kernelInceptionDistance, landmarkError, landmarksInAlignedCrop, mean, rgbaToUnitTensor, type CropLandmarks,
+  ALL_LANDMARKS,
+  garImagesToRgba,
+  kernelInceptionDistance,
+  landmarkError,
+  landmarksInAlignedCrop,
+  mean,
+  rgbaToUnitTensor,
+  type CropLandmarks,
 } from './gar-quality-measures.ts';
 
 export interface GarQualityConfig {
@@ -39,7 +46,13 @@ export interface GarQualityConfig {
 }
 
 export const DEFAULT_GAR_QUALITY_CONFIG: Readonly<GarQualityConfig> = Object.freeze({
-  count: 200, swaps: 32, kidSubsets: 100, kidSubsetSize: 100, batchSize: 16, seed: 0, refineIterations: 2,
+  count: 200,
+  swaps: 32,
+  kidSubsets: 100,
+  kidSubsetSize: 100,
+  batchSize: 16,
+  seed: 0,
+  refineIterations: 2,
 });
 
 /** Defaults filled in and every field checked (UsageError naming the field otherwise). */
@@ -126,7 +139,12 @@ export function embedCrops(embedder: FaceEmbedder, crops: RgbaImage[], batchSize
 }
 
 /** FaceMesh landmarks of crops against references: the agreement numbers. */
-export async function landmarkAgreement(faceMesh: FaceMesh, crops: RgbaImage[], references: Float32Array[], refineIterations: number): Promise<{ agreement: LandmarkAgreement; found: CropLandmarks[] }> {
+export async function landmarkAgreement(
+  faceMesh: FaceMesh,
+  crops: RgbaImage[],
+  references: Float32Array[],
+  refineIterations: number,
+): Promise<{ agreement: LandmarkAgreement; found: CropLandmarks[] }> {
   const found: CropLandmarks[] = [];
   for (const crop of crops) found.push(await landmarksInAlignedCrop(faceMesh, crop, refineIterations));
   const agreement: LandmarkAgreement = {
@@ -143,14 +161,21 @@ export async function landmarkAgreement(faceMesh: FaceMesh, crops: RgbaImage[], 
  * be in random order) and, when `truthLandmarks` are given ([68*2] per crop, crop pixels),
  * FaceMesh's agreement with them. `realFeatures` from embedCrops.
  */
-export async function measureRealSet(realFeatures: Float32Array[], judges: GarQualityJudges, config: Partial<GarQualityConfig> = {},
-                                     real?: { crops: RgbaImage[]; truthLandmarks: Float32Array[] }): Promise<RealQuality> {
+export async function measureRealSet(
+  realFeatures: Float32Array[],
+  judges: GarQualityJudges,
+  config: Partial<GarQualityConfig> = {},
+  real?: { crops: RgbaImage[]; truthLandmarks: Float32Array[] },
+): Promise<RealQuality> {
   const settings = validateGarQualityConfig(config);
   const timesMs: Record<string, number> = {};
   let started = Date.now();
   const half = Math.floor(realFeatures.length / 2);
-  const { kid, std } = kernelInceptionDistance(cosineScaled(realFeatures.slice(0, half)), cosineScaled(realFeatures.slice(half, 2 * half)),
-    { subsets: settings.kidSubsets, subsetSize: settings.kidSubsetSize, seed: settings.seed });
+  const { kid, std } = kernelInceptionDistance(cosineScaled(realFeatures.slice(0, half)), cosineScaled(realFeatures.slice(half, 2 * half)), {
+    subsets: settings.kidSubsets,
+    subsetSize: settings.kidSubsetSize,
+    seed: settings.seed,
+  });
   timesMs.kid = Date.now() - started;
   let landmarks: LandmarkAgreement | undefined;
   if (real) {
@@ -167,8 +192,13 @@ export async function measureRealSet(realFeatures: Float32Array[], judges: GarQu
  * `sampler` and latents from N(0, 1), both from `config.seed`, so two generators measured with the
  * same seed see the same inputs. No truncation, noise off (as `facegar sample`).
  */
-export async function measureGenerator(generator: Generator, sampler: GeometrySampler, realFeatures: Float32Array[], judges: GarQualityJudges,
-                                       config: Partial<GarQualityConfig> = {}): Promise<GeneratorQuality> {
+export async function measureGenerator(
+  generator: Generator,
+  sampler: GeometrySampler,
+  realFeatures: Float32Array[],
+  judges: GarQualityJudges,
+  config: Partial<GarQualityConfig> = {},
+): Promise<GeneratorQuality> {
   const settings = validateGarQualityConfig(config);
   if (sampler.config.resolution !== generator.config.resolution) {
     throw invalidParameterError('sampler', `a sampler at the generator's resolution ${generator.config.resolution}`, sampler.config.resolution);
@@ -194,10 +224,19 @@ export async function measureGenerator(generator: Generator, sampler: GeometrySa
   const generateMs = Date.now() - started;
   started = Date.now();
   const features = embedCrops(judges.embedder, crops, settings.batchSize);
-  const { kid, std } = kernelInceptionDistance(cosineScaled(features), cosineScaled(realFeatures), { subsets: settings.kidSubsets, subsetSize: settings.kidSubsetSize, seed: settings.seed });
+  const { kid, std } = kernelInceptionDistance(cosineScaled(features), cosineScaled(realFeatures), {
+    subsets: settings.kidSubsets,
+    subsetSize: settings.kidSubsetSize,
+    seed: settings.seed,
+  });
   timesMs.kid = generateMs + Date.now() - started;
   started = Date.now();
-  const { agreement } = await landmarkAgreement(judges.faceMesh, crops, geometries.map((g) => g.landmarks2d), settings.refineIterations);
+  const { agreement } = await landmarkAgreement(
+    judges.faceMesh,
+    crops,
+    geometries.map((g) => g.landmarks2d),
+    settings.refineIterations,
+  );
   timesMs.landmarks = Date.now() - started;
   const result: GeneratorQuality = { kid, kidStd: std, landmarks: agreement, timesMs };
   if (judges.normalEstimator) result.normalAngleDeg = normalAngleSum / settings.count;
@@ -225,9 +264,20 @@ function normalAngle(estimator: NormalEstimator, sampler: GeometrySampler, image
 }
 
 /** `settings.swaps` triplets (w, A), (w, B), (w', A): see GeometrySwapQuality. */
-async function geometrySwap(generator: Generator, sampler: GeometrySampler, judges: GarQualityJudges, settings: GarQualityConfig, random: SeededRandom): Promise<GeometrySwapQuality> {
+async function geometrySwap(
+  generator: Generator,
+  sampler: GeometrySampler,
+  judges: GarQualityJudges,
+  settings: GarQualityConfig,
+  random: SeededRandom,
+): Promise<GeometrySwapQuality> {
   const zDim = generator.config.zDim;
-  const follows: boolean[] = [], own: number[] = [], other: number[] = [], sameLatent: number[] = [], sameGeometry: number[] = [], shift: number[] = [];
+  const follows: boolean[] = [],
+    own: number[] = [],
+    other: number[] = [],
+    sameLatent: number[] = [],
+    sameGeometry: number[] = [],
+    shift: number[] = [];
   const perBatch = Math.max(1, Math.floor(settings.batchSize / 3));
   for (let i = 0; i < settings.swaps; i += perBatch) {
     const n = Math.min(perBatch, settings.swaps - i);
@@ -237,28 +287,41 @@ async function geometrySwap(generator: Generator, sampler: GeometrySampler, judg
       const other = sampler.sample(random);
       return { identity: g.identity, expression: other.expression, eulerRad: other.eulerRad, ...sampler.frame(g.identity, other.expression, other.eulerRad) };
     });
-    const w = random.normals(n * zDim), w2 = random.normals(n * zDim);
+    const w = random.normals(n * zDim),
+      w2 = random.normals(n * zDim);
     const z = new Float32Array(3 * n * zDim);
-    z.set(w, 0); z.set(w, n * zDim); z.set(w2, 2 * n * zDim);
+    z.set(w, 0);
+    z.set(w, n * zDim);
+    z.set(w2, 2 * n * zDim);
     const images = render(generator, sampler, [...a, ...b, ...a], z);
     const crops = garImagesToRgba(images);
     images.dispose();
     const features = embedCrops(judges.embedder, crops, settings.batchSize);
     for (let k = 0; k < n; k++) {
       const [wa, wb, w2a] = [crops[k], crops[n + k], crops[2 * n + k]];
-      const [lwa, lwb, lw2a] = [await landmarksInAlignedCrop(judges.faceMesh, wa, settings.refineIterations),
-        await landmarksInAlignedCrop(judges.faceMesh, wb, settings.refineIterations), await landmarksInAlignedCrop(judges.faceMesh, w2a, settings.refineIterations)];
-      const toOwn = landmarkError(lwb.landmarks68, b[k].landmarks2d), toOther = landmarkError(lwb.landmarks68, a[k].landmarks2d);
-      own.push(toOwn); other.push(toOther); follows.push(toOwn < toOther);
-      const cosLatent = cosineSimilarity(features[k], features[n + k]), cosGeometry = cosineSimilarity(features[k], features[2 * n + k]);
-      sameLatent.push(cosLatent); sameGeometry.push(cosGeometry);
+      const [lwa, lwb, lw2a] = [
+        await landmarksInAlignedCrop(judges.faceMesh, wa, settings.refineIterations),
+        await landmarksInAlignedCrop(judges.faceMesh, wb, settings.refineIterations),
+        await landmarksInAlignedCrop(judges.faceMesh, w2a, settings.refineIterations),
+      ];
+      const toOwn = landmarkError(lwb.landmarks68, b[k].landmarks2d),
+        toOther = landmarkError(lwb.landmarks68, a[k].landmarks2d);
+      own.push(toOwn);
+      other.push(toOther);
+      follows.push(toOwn < toOther);
+      const cosLatent = cosineSimilarity(features[k], features[n + k]),
+        cosGeometry = cosineSimilarity(features[k], features[2 * n + k]);
+      sameLatent.push(cosLatent);
+      sameGeometry.push(cosGeometry);
       shift.push(landmarkError(lw2a.landmarks68, lwa.landmarks68));
     }
   }
   return {
     followsGeometryRate: follows.filter(Boolean).length / follows.length,
-    nmeToOwnGeometry: mean(own), nmeToOtherGeometry: mean(other),
-    cosineSameLatent: mean(sameLatent), cosineSameGeometry: mean(sameGeometry),
+    nmeToOwnGeometry: mean(own),
+    nmeToOtherGeometry: mean(other),
+    cosineSameLatent: mean(sameLatent),
+    cosineSameGeometry: mean(sameGeometry),
     latentKeepsIdentityRate: sameLatent.filter((c, k) => c > sameGeometry[k]).length / sameLatent.length,
     latentLandmarkShift: mean(shift),
   };
@@ -280,15 +343,27 @@ export function formatGarQualityTable(rows: GarQualityRow[]): string {
     ['landmark NME, all 68', (q) => formatNumber(q.landmarks?.nmeAll, 3)],
     ['FaceMesh face score', (q) => formatNumber(q.landmarks?.meanFaceScore, 2)],
     ['swap: landmarks follow geometry', (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.followsGeometryRate * 100, 0)}%` : '—')],
-    ['swap: NME to own / other geometry', (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.nmeToOwnGeometry, 3)} / ${formatNumber(q.swap.nmeToOtherGeometry, 3)}` : '—')],
-    ['swap: cos same w / same geometry', (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.cosineSameLatent, 3)} / ${formatNumber(q.swap.cosineSameGeometry, 3)}` : '—')],
+    [
+      'swap: NME to own / other geometry',
+      (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.nmeToOwnGeometry, 3)} / ${formatNumber(q.swap.nmeToOtherGeometry, 3)}` : '—'),
+    ],
+    [
+      'swap: cos same w / same geometry',
+      (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.cosineSameLatent, 3)} / ${formatNumber(q.swap.cosineSameGeometry, 3)}` : '—'),
+    ],
     ['swap: latent keeps identity', (q) => ('swap' in q && q.swap ? `${formatNumber(q.swap.latentKeepsIdentityRate * 100, 0)}%` : '—')],
     ['latent moves landmarks (NME)', (q) => ('swap' in q && q.swap ? formatNumber(q.swap.latentLandmarkShift, 3) : '—')],
     ['normal angle, degrees', (q) => ('normalAngleDeg' in q ? formatNumber(q.normalAngleDeg, 1) : '—')],
   ];
-  const width = 36, column = 22;
+  const width = 36,
+    column = 22;
   const out = [`${'measure'.padEnd(width)}${rows.map((r) => r.name.padStart(column)).join('')}`];
   for (const [label, cell] of lines) out.push(`${label.padEnd(width)}${rows.map((r) => cell(r.quality).padStart(column)).join('')}`);
-  for (const row of rows) out.push(`time, ${row.name}: ${Object.entries(row.quality.timesMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')}`);
+  for (const row of rows)
+    out.push(
+      `time, ${row.name}: ${Object.entries(row.quality.timesMs)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+        .join(', ')}`,
+    );
   return out.join('\n') + '\n';
 }

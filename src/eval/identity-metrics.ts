@@ -9,12 +9,21 @@ export function pearsonCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): 
   const n = a.length;
   if (n !== b.length) throw new RangeError(`samples differ in length: ${n} and ${b.length}`);
   if (n < 2) return NaN;
-  let meanA = 0, meanB = 0;
-  for (let i = 0; i < n; i++) { meanA += a[i] / n; meanB += b[i] / n; }
-  let ab = 0, aa = 0, bb = 0;
+  let meanA = 0,
+    meanB = 0;
   for (let i = 0; i < n; i++) {
-    const da = a[i] - meanA, db = b[i] - meanB;
-    ab += da * db; aa += da * da; bb += db * db;
+    meanA += a[i] / n;
+    meanB += b[i] / n;
+  }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - meanA,
+      db = b[i] - meanB;
+    ab += da * db;
+    aa += da * da;
+    bb += db * db;
   }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
@@ -27,7 +36,11 @@ export function perModeCorrelation(fitted: ArrayLike<number>[], truth: ArrayLike
   if (fitted.length !== truth.length) throw new RangeError(`${fitted.length} fitted and ${truth.length} true coefficient vectors`);
   const modes = truth[0]?.length ?? 0;
   const out = new Float64Array(modes);
-  for (let k = 0; k < modes; k++) out[k] = pearsonCorrelation(fitted.map((f) => f[k]), truth.map((t) => t[k]));
+  for (let k = 0; k < modes; k++)
+    out[k] = pearsonCorrelation(
+      fitted.map((f) => f[k]),
+      truth.map((t) => t[k]),
+    );
   return out;
 }
 
@@ -37,13 +50,17 @@ export function perModeCorrelation(fitted: ArrayLike<number>[], truth: ArrayLike
  * identity coefficients are N(0, 1) (morphable-model.ts), so the std is 1 and the norm decides.
  */
 export function modesByGeometricEffect(model: MorphableModel, vertexCount = model.vertexCount): number[] {
-  const stride = model.vertexCount * 3, n = Math.min(vertexCount, model.vertexCount) * 3;
+  const stride = model.vertexCount * 3,
+    n = Math.min(vertexCount, model.vertexCount) * 3;
   const effect = Array.from({ length: model.identityCount }, (_, k) => {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += model.identityBasis[k * stride + i] ** 2;
     return Math.sqrt(sum);
   });
-  return effect.map((e, k) => [e, k]).sort((a, b) => b[0] - a[0]).map(([, k]) => k);
+  return effect
+    .map((e, k) => [e, k])
+    .sort((a, b) => b[0] - a[0])
+    .map(([, k]) => k);
 }
 
 /** Mean of per-mode correlations over all modes, and over the modes in `topModes`. */

@@ -19,7 +19,7 @@ export const MICC_SETTINGS = [
   { name: 'outdoor', video: 'PTZ-Outdoor' },
 ] as const;
 
-export type MiccSettingName = typeof MICC_SETTINGS[number]['name'];
+export type MiccSettingName = (typeof MICC_SETTINGS)[number]['name'];
 
 export interface MiccEvaluationConfig {
   /** Crop radius around the nose tip (mm). */
@@ -33,14 +33,20 @@ export interface MiccEvaluationConfig {
 }
 
 export const DEFAULT_MICC_EVALUATION_CONFIG: Readonly<MiccEvaluationConfig> = Object.freeze({
-  cropRadiusMm: 95, withScale: false, icpIterations: 50, noseTipNeighbourRadiusMm: 5, noseTipMinNeighbours: 3,
+  cropRadiusMm: 95,
+  withScale: false,
+  icpIterations: 50,
+  noseTipNeighbourRadiusMm: 5,
+  noseTipMinNeighbours: 3,
 });
 
 export function validateMiccEvaluationConfig(overrides: Partial<MiccEvaluationConfig> = {}): MiccEvaluationConfig {
   const config = { ...DEFAULT_MICC_EVALUATION_CONFIG, ...overrides };
   if (!(config.cropRadiusMm > 0)) throw new RangeError(`cropRadiusMm must be positive, got ${config.cropRadiusMm}`);
-  if (!Number.isInteger(config.icpIterations) || config.icpIterations < 0) throw new RangeError(`icpIterations must be a non-negative integer, got ${config.icpIterations}`);
-  if (!(config.noseTipNeighbourRadiusMm > 0) || !Number.isInteger(config.noseTipMinNeighbours) || config.noseTipMinNeighbours < 0) throw new RangeError('invalid nose-tip neighbourhood');
+  if (!Number.isInteger(config.icpIterations) || config.icpIterations < 0)
+    throw new RangeError(`icpIterations must be a non-negative integer, got ${config.icpIterations}`);
+  if (!(config.noseTipNeighbourRadiusMm > 0) || !Number.isInteger(config.noseTipMinNeighbours) || config.noseTipMinNeighbours < 0)
+    throw new RangeError('invalid nose-tip neighbourhood');
   return config;
 }
 
@@ -55,7 +61,9 @@ export function findNoseTip(points: ArrayLike<number>, radiusMm = 5, minNeighbou
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => points[3 * b + 2] - points[3 * a + 2]);
   const radius2 = radiusMm * radiusMm;
   for (const candidate of order.slice(0, Math.min(n, 2000))) {
-    const x = points[3 * candidate], y = points[3 * candidate + 1], z = points[3 * candidate + 2];
+    const x = points[3 * candidate],
+      y = points[3 * candidate + 1],
+      z = points[3 * candidate + 2];
     let neighbours = 0;
     for (let j = 0; j < n && neighbours < minNeighbours; j++) {
       if (j === candidate) continue;
@@ -96,8 +104,12 @@ export interface MiccLandmarkPairs {
  *   crop radius of its own nose tip to the centroid of the cropped scan (both faces must look
  *   along +z with +y up, as MICC's frontal scans and facegar's model space do).
  */
-export function evaluateMiccScan(scanVertices: ArrayLike<number>, predicted: PlainMesh, landmarks?: MiccLandmarkPairs,
-                                 configOverrides: Partial<MiccEvaluationConfig> = {}): MiccScanResult {
+export function evaluateMiccScan(
+  scanVertices: ArrayLike<number>,
+  predicted: PlainMesh,
+  landmarks?: MiccLandmarkPairs,
+  configOverrides: Partial<MiccEvaluationConfig> = {},
+): MiccScanResult {
   const config = validateMiccEvaluationConfig(configOverrides);
   const noseTip = findNoseTip(scanVertices, config.noseTipNeighbourRadiusMm, config.noseTipMinNeighbours);
   const cropped = cropPointsToSphere(scanVertices, noseTip, config.cropRadiusMm);
@@ -107,8 +119,13 @@ export function evaluateMiccScan(scanVertices: ArrayLike<number>, predicted: Pla
   } else {
     const predictedTip = findNoseTip(predicted.vertices, config.noseTipNeighbourRadiusMm, config.noseTipMinNeighbours);
     const predictedCrop = cropPointsToSphere(predicted.vertices, predictedTip, config.cropRadiusMm);
-    const from = centroid(predictedCrop), to = centroid(cropped);
-    initial = { scale: 1, rotation: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), translation: Float64Array.from([to[0] - from[0], to[1] - from[1], to[2] - from[2]]) };
+    const from = centroid(predictedCrop),
+      to = centroid(cropped);
+    initial = {
+      scale: 1,
+      rotation: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      translation: Float64Array.from([to[0] - from[0], to[1] - from[1], to[2] - from[2]]),
+    };
   }
   const index = new TriangleMeshIndex(predicted.vertices, predicted.triangles);
   const { transform } = alignMeshToPoints(cropped, index, initial, { withScale: config.withScale, maxIterations: config.icpIterations });
@@ -131,7 +148,11 @@ function centroid(points: ArrayLike<number>): [number, number, number] {
 }
 
 /** Mean and population std (mm) of per-subject RMSEs, with the count. */
-export interface MiccSummary { rmseMm: number; stdMm: number; subjects: number }
+export interface MiccSummary {
+  rmseMm: number;
+  stdMm: number;
+  subjects: number;
+}
 
 /** Summarise per-subject RMSEs (one number per subject and setting) as the published tables do: mean ± std over subjects. */
 export function summarizeMiccRmse(values: number[]): MiccSummary {

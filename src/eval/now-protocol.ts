@@ -22,7 +22,7 @@ export function nowCropSphere(scanLandmarks: ArrayLike<number>): { centre: [numb
   const centre = [0, 1, 2].map((a) => noseBottom[a] + 0.3 * (bridge[a] - noseBottom[a])) as [number, number, number];
   const outerEye = Math.hypot(p(0)[0] - p(3)[0], p(0)[1] - p(3)[1], p(0)[2] - p(3)[2]);
   const nose = Math.hypot(bridge[0] - noseBottom[0], bridge[1] - noseBottom[1], bridge[2] - noseBottom[2]);
-  return { centre, radius: 1.4 * (outerEye + nose) / 2 };
+  return { centre, radius: (1.4 * (outerEye + nose)) / 2 };
 }
 
 /** The points [N*3] within `radius` of `centre`. */
@@ -50,9 +50,15 @@ export interface ScanToMeshResult {
  * @param scanVertices [N*3] scan vertices (mm). @param scanLandmarks [7*3] picked points.
  * @param predicted predicted mesh (any unit/frame). @param predictedLandmarks [7*3] on the prediction.
  */
-export function evaluateNowScan(scanVertices: ArrayLike<number>, scanLandmarks: ArrayLike<number>, predicted: PlainMesh, predictedLandmarks: ArrayLike<number>,
-                                icpIterations = 50): ScanToMeshResult {
-  if (scanLandmarks.length !== 21 || predictedLandmarks.length !== 21) throw new RangeError(`NoW needs 7 landmarks on the scan and on the prediction (got ${scanLandmarks.length / 3} and ${predictedLandmarks.length / 3})`);
+export function evaluateNowScan(
+  scanVertices: ArrayLike<number>,
+  scanLandmarks: ArrayLike<number>,
+  predicted: PlainMesh,
+  predictedLandmarks: ArrayLike<number>,
+  icpIterations = 50,
+): ScanToMeshResult {
+  if (scanLandmarks.length !== 21 || predictedLandmarks.length !== 21)
+    throw new RangeError(`NoW needs 7 landmarks on the scan and on the prediction (got ${scanLandmarks.length / 3} and ${predictedLandmarks.length / 3})`);
   const { centre, radius } = nowCropSphere(scanLandmarks);
   const cropped = cropPointsToSphere(scanVertices, centre, radius);
   const initial = estimateSimilarityTransform(predictedLandmarks, scanLandmarks, { withScale: true });

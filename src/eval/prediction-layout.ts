@@ -57,7 +57,10 @@ function meshAndLandmarks(vertices: Float64Array, model: MorphableModel, base: s
     return `${round(positions[3 * v])} ${round(positions[3 * v + 1])} ${round(positions[3 * v + 2])}`;
   });
   const encoder = new TextEncoder();
-  return [{ path: `${base}.obj`, bytes: encoder.encode(obj) }, { path: `${base}.txt`, bytes: encoder.encode(lines.join('\n') + '\n') }];
+  return [
+    { path: `${base}.obj`, bytes: encoder.encode(obj) },
+    { path: `${base}.txt`, bytes: encoder.encode(lines.join('\n') + '\n') },
+  ];
 }
 
 const round = (v: number) => Number(v.toFixed(4));

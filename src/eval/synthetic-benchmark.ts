@@ -44,9 +44,15 @@ export interface SyntheticBenchmarkConfig {
 }
 
 export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose'] as const;
-export type BenchmarkMethod = typeof BENCHMARK_METHODS[number];
+export type BenchmarkMethod = (typeof BENCHMARK_METHODS)[number];
 
-export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({ count: 50, seed: 1, fit: {}, scene: {}, garPreset: 'default' });
+export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({
+  count: 50,
+  seed: 1,
+  fit: {},
+  scene: {},
+  garPreset: 'default',
+});
 
 /** The renderer rows a reconstructor can run: graphics always, the GAR rows when it holds a GAR (encoder row: with an encoder). */
 export function availableBenchmarkMethods(reconstructor: Reconstructor): BenchmarkMethod[] {
@@ -101,16 +107,29 @@ export function landmarkNme(predicted: ArrayLike<number>, truth: Float32Array): 
 
 /** Render `count` studio photos (seeds from {@link benchmarkSceneSeed}); deterministic. */
 export function renderBenchmarkScenes(model: MorphableModel, config: Pick<SyntheticBenchmarkConfig, 'count' | 'seed' | 'scene'>): StudioRender[] {
-  return Array.from({ length: config.count }, (_, index) => renderStudioPhoto(model, sampleStudioScene(model, benchmarkSceneSeed(config.seed, index), config.scene)));
+  return Array.from({ length: config.count }, (_, index) =>
+    renderStudioPhoto(model, sampleStudioScene(model, benchmarkSceneSeed(config.seed, index), config.scene)),
+  );
 }
 
 /** A studio render as a benchmark face. */
 export function studioBenchmarkFace(render: StudioRender, sceneSeed: number): BenchmarkFace {
   const { truth, scene } = render;
   return {
-    image: render.image, sceneSeed, record: studioSceneRecord(scene),
-    truth: { verticesModel: truth.verticesModel, identity: scene.identity, expression: scene.expression, rotation: truth.rotation, translationMm: truth.translationMm,
-      anglesDeg: truth.anglesDeg, focalPx: truth.camera.focalPx, principalPointPx: truth.camera.principalPointPx, landmarks2d: truth.landmarks2d },
+    image: render.image,
+    sceneSeed,
+    record: studioSceneRecord(scene),
+    truth: {
+      verticesModel: truth.verticesModel,
+      identity: scene.identity,
+      expression: scene.expression,
+      rotation: truth.rotation,
+      translationMm: truth.translationMm,
+      anglesDeg: truth.anglesDeg,
+      focalPx: truth.camera.focalPx,
+      principalPointPx: truth.camera.principalPointPx,
+      landmarks2d: truth.landmarks2d,
+    },
   };
 }
 
@@ -118,8 +137,12 @@ export function studioBenchmarkFace(render: StudioRender, sceneSeed: number): Be
  * Run the synthetic benchmark on studio renders: render the photos (seeds from
  * benchmarkSceneSeed), then {@link runBenchmark}.
  */
-export async function runSyntheticBenchmark(model: MorphableModel, reconstructor: Reconstructor | undefined, configOverrides: Partial<SyntheticBenchmarkConfig> = {},
-                                            onImage?: (index: number, count: number, line: string) => void): Promise<SyntheticBenchmarkResult> {
+export async function runSyntheticBenchmark(
+  model: MorphableModel,
+  reconstructor: Reconstructor | undefined,
+  configOverrides: Partial<SyntheticBenchmarkConfig> = {},
+  onImage?: (index: number, count: number, line: string) => void,
+): Promise<SyntheticBenchmarkResult> {
   const config = { ...DEFAULT_SYNTHETIC_BENCHMARK_CONFIG, ...configOverrides };
   if (!Number.isInteger(config.count) || config.count < 1) throw new RangeError(`count must be a positive integer, got ${config.count}`);
   const renders: StudioRender[] = [];
@@ -132,7 +155,7 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
       return studioBenchmarkFace(render, sceneSeed);
     },
   };
-  return { ...await runBenchmark(model, reconstructor, source, config, onImage), renders };
+  return { ...(await runBenchmark(model, reconstructor, source, config, onImage)), renders };
 }
 
 /**
@@ -141,11 +164,17 @@ export async function runSyntheticBenchmark(model: MorphableModel, reconstructor
  * the errors. Always includes a `mean-face` row (the model's neutral shape, no fitting).
  * `onImage` is called after each image with a one-line description.
  */
-export async function runBenchmark(model: MorphableModel, reconstructor: Reconstructor | undefined, source: BenchmarkFaceSource,
-                                   configOverrides: Partial<SyntheticBenchmarkConfig> = {}, onImage?: (index: number, count: number, line: string) => void): Promise<SyntheticBenchmarkResult> {
+export async function runBenchmark(
+  model: MorphableModel,
+  reconstructor: Reconstructor | undefined,
+  source: BenchmarkFaceSource,
+  configOverrides: Partial<SyntheticBenchmarkConfig> = {},
+  onImage?: (index: number, count: number, line: string) => void,
+): Promise<SyntheticBenchmarkResult> {
   const config = { ...DEFAULT_SYNTHETIC_BENCHMARK_CONFIG, ...configOverrides };
-  const narrow = model.narrowFaceVertexCount, full = model.vertexCount;
-  const methods = reconstructor ? config.methods ?? availableBenchmarkMethods(reconstructor) : [];
+  const narrow = model.narrowFaceVertexCount,
+    full = model.vertexCount;
+  const methods = reconstructor ? (config.methods ?? availableBenchmarkMethods(reconstructor)) : [];
   if (reconstructor) {
     const available: BenchmarkMethod[] = [...availableBenchmarkMethods(reconstructor), 'oracle-landmarks', 'true-pose'];
     const missing = methods.find((m) => !available.includes(m));
@@ -159,8 +188,16 @@ export async function runBenchmark(model: MorphableModel, reconstructor: Reconst
     faces.push(face);
     const { truth, sceneSeed } = face;
     const yawDeg = truth.anglesDeg[1];
-    samples['mean-face'].push({ index, sceneSeed, yawDeg, ok: true, ms: 0, vertices: model.neutral,
-      vertexErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, narrow), faceErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, full) });
+    samples['mean-face'].push({
+      index,
+      sceneSeed,
+      yawDeg,
+      ok: true,
+      ms: 0,
+      vertices: model.neutral,
+      vertexErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, narrow),
+      faceErrorsMm: alignedVertexErrorsMm(model.neutral, truth.verticesModel, full),
+    });
     let line = `image ${index + 1}/${source.count} yaw ${yawDeg.toFixed(0)}°; mean-face median ${imageMedianMm(samples['mean-face'][index]).toFixed(2)} mm`;
     for (const method of methods) {
       const started = performance.now();
@@ -169,8 +206,23 @@ export async function runBenchmark(model: MorphableModel, reconstructor: Reconst
         const result = await reconstructor!.reconstruct(face.image, { maxFaces: 1, ...methodOptions(method, config, reconstructor!, model, face) });
         const fitted = result.faces[0];
         sample = {
-          index, sceneSeed, yawDeg, ok: true, ms: performance.now() - started, vertices: fitted.vertices, identity: fitted.identity, focalPx: fitted.focalPx,
-          fit: { vertices: fitted.vertices, rotation: fitted.rotation, translationMm: fitted.translationMm, focalPx: fitted.focalPx, principalPointPx: fitted.principalPointPx, landmarks2d: fitted.landmarks2d, detectedLandmarks2d: fitted.detectedLandmarks2d },
+          index,
+          sceneSeed,
+          yawDeg,
+          ok: true,
+          ms: performance.now() - started,
+          vertices: fitted.vertices,
+          identity: fitted.identity,
+          focalPx: fitted.focalPx,
+          fit: {
+            vertices: fitted.vertices,
+            rotation: fitted.rotation,
+            translationMm: fitted.translationMm,
+            focalPx: fitted.focalPx,
+            principalPointPx: fitted.principalPointPx,
+            landmarks2d: fitted.landmarks2d,
+            detectedLandmarks2d: fitted.detectedLandmarks2d,
+          },
           vertexErrorsMm: alignedVertexErrorsMm(fitted.vertices, truth.verticesModel, narrow),
           faceErrorsMm: alignedVertexErrorsMm(fitted.vertices, truth.verticesModel, full),
           landmarkNme: landmarkNme(fitted.landmarks2d, truth.landmarks2d),
@@ -185,23 +237,51 @@ export async function runBenchmark(model: MorphableModel, reconstructor: Reconst
     }
     onImage?.(index, source.count, line);
   }
-  return { rows: summarizeRows(samples, faces.map((f) => f.truth), model), samples, faces };
+  return {
+    rows: summarizeRows(
+      samples,
+      faces.map((f) => f.truth),
+      model,
+    ),
+    samples,
+    faces,
+  };
 }
 
 /** The reconstruct options of one benchmark row for one photo. */
-function methodOptions(method: BenchmarkMethod, config: SyntheticBenchmarkConfig, reconstructor: Reconstructor, model: MorphableModel, face: BenchmarkFace): ReconstructOptions {
-  const gar = (start?: 'mean' | 'encoder'): ReconstructOptions => ({ renderer: 'gar', garPreset: config.garPreset, garRefine: config.garRefine, ...(start ? { garStart: start } : {}) });
+function methodOptions(
+  method: BenchmarkMethod,
+  config: SyntheticBenchmarkConfig,
+  reconstructor: Reconstructor,
+  model: MorphableModel,
+  face: BenchmarkFace,
+): ReconstructOptions {
+  const gar = (start?: 'mean' | 'encoder'): ReconstructOptions => ({
+    renderer: 'gar',
+    garPreset: config.garPreset,
+    garRefine: config.garRefine,
+    ...(start ? { garStart: start } : {}),
+  });
   switch (method) {
-    case 'graphics': return { renderer: 'graphics', fit: config.fit };
-    case 'gar-mean-init': return gar('mean');
-    case 'gar-encoder-init': return gar('encoder');
+    case 'graphics':
+      return { renderer: 'graphics', fit: config.fit };
+    case 'gar-mean-init':
+      return gar('mean');
+    case 'gar-encoder-init':
+      return gar('encoder');
     case 'oracle-landmarks':
-      return { renderer: 'graphics', fit: { ...config.fit, photometricSteps: 0 }, landmarks68: face.truth.landmarks2d, landmarkVertices: model.landmarkVertexIndices };
+      return {
+        renderer: 'graphics',
+        fit: { ...config.fit, photometricSteps: 0 },
+        landmarks68: face.truth.landmarks2d,
+        landmarkVertices: model.landmarkVertexIndices,
+      };
     case 'true-pose': {
       const { truth } = face;
       const [cx, cy] = truth.principalPointPx;
       // The fits put the principal point at the image centre: a truth elsewhere cannot be held.
-      if (Math.abs(cx - face.image.width / 2) > 0.5 || Math.abs(cy - face.image.height / 2) > 0.5) throw new RangeError(`true-pose needs the true principal point at the image centre, got (${cx}, ${cy})`);
+      if (Math.abs(cx - face.image.width / 2) > 0.5 || Math.abs(cy - face.image.height / 2) > 0.5)
+        throw new RangeError(`true-pose needs the true principal point at the image centre, got (${cx}, ${cy})`);
       const fixedPose = { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.focalPx };
       return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), fixedPose };
     }

@@ -15,7 +15,8 @@ import type { PlainMesh } from './benchmark-files.ts';
 export const VRML_LIMITS = { maxPoints: 5_000_000, maxTriangles: 10_000_000 } as const;
 
 export function parseVrmlMesh(text: string, limits: { maxPoints?: number; maxTriangles?: number } = {}): PlainMesh {
-  const maxPoints = limits.maxPoints ?? VRML_LIMITS.maxPoints, maxTriangles = limits.maxTriangles ?? VRML_LIMITS.maxTriangles;
+  const maxPoints = limits.maxPoints ?? VRML_LIMITS.maxPoints,
+    maxTriangles = limits.maxTriangles ?? VRML_LIMITS.maxTriangles;
   const tokens = tokenizeVrml(text);
   const vertices: number[] = [];
   const triangles: number[] = [];
@@ -34,9 +35,16 @@ export function parseVrmlMesh(text: string, limits: { maxPoints?: number; maxTri
         points = parsed.points;
         k = parsed.next;
       } else if (field === 'coordIndex') {
-        if (tokens[k + 1] !== '[') { indices = [Number(tokens[k + 1])]; k += 2; continue; }
+        if (tokens[k + 1] !== '[') {
+          indices = [Number(tokens[k + 1])];
+          k += 2;
+          continue;
+        }
         const close = matchingClose(tokens, k + 1);
-        indices = tokens.slice(k + 2, close).filter((t) => t !== ',').map(Number);
+        indices = tokens
+          .slice(k + 2, close)
+          .filter((t) => t !== ',')
+          .map(Number);
         k = close + 1;
       } else {
         k = skipFieldValue(tokens, k + 1);
@@ -47,16 +55,21 @@ export function parseVrmlMesh(text: string, limits: { maxPoints?: number; maxTri
     sets++;
     const offset = vertices.length / 3;
     const count = points.length / 3;
-    if (offset + count > maxPoints) throw new RangeError(`the VRML file gives more than ${maxPoints} points (IndexedFaceSet ${sets}; USE repeats a node's points each time)`);
+    if (offset + count > maxPoints)
+      throw new RangeError(`the VRML file gives more than ${maxPoints} points (IndexedFaceSet ${sets}; USE repeats a node's points each time)`);
     for (const v of points) vertices.push(v);
     let polygon: number[] = [];
     const flush = () => {
-      if (triangles.length / 3 + Math.max(0, polygon.length - 2) > maxTriangles) throw new RangeError(`the VRML file gives more than ${maxTriangles} triangles`);
+      if (triangles.length / 3 + Math.max(0, polygon.length - 2) > maxTriangles)
+        throw new RangeError(`the VRML file gives more than ${maxTriangles} triangles`);
       for (let c = 1; c + 1 < polygon.length; c++) triangles.push(offset + polygon[0], offset + polygon[c], offset + polygon[c + 1]);
       polygon = [];
     };
     for (const index of indices) {
-      if (index < 0) { flush(); continue; }
+      if (index < 0) {
+        flush();
+        continue;
+      }
       if (!Number.isInteger(index) || index >= count) throw new RangeError(`VRML coordIndex ${index} outside the ${count} points of IndexedFaceSet ${sets}`);
       polygon.push(index);
     }
@@ -98,14 +111,20 @@ function readCoordinateNode(tokens: string[], start: number, defined: Map<string
     return { points, next: k + 2 };
   }
   let name: string | undefined;
-  if (tokens[k] === 'DEF') { name = tokens[k + 1]; k += 2; }
+  if (tokens[k] === 'DEF') {
+    name = tokens[k + 1];
+    k += 2;
+  }
   if (tokens[k + 1] !== '{') throw new RangeError(`expected a Coordinate node after "coord", got "${tokens[k]}"`);
   const end = matchingClose(tokens, k + 1);
   let points: number[] = [];
   for (let j = k + 2; j < end; j++) {
     if (tokens[j] === 'point' && tokens[j + 1] === '[') {
       const close = matchingClose(tokens, j + 1);
-      points = tokens.slice(j + 2, close).filter((t) => t !== ',').map(Number);
+      points = tokens
+        .slice(j + 2, close)
+        .filter((t) => t !== ',')
+        .map(Number);
       break;
     }
   }

@@ -63,7 +63,12 @@ export class LandmarkCorrespondence {
    * rotation row-major [9] and translation mm, camera). Returns true when any changed; a
    * fixed correspondence never changes.
    */
-  update(coefficients: Float32Array, rotation: ArrayLike<number>, translationMm: ArrayLike<number>, camera: { focalPx: number; principalPointPx: [number, number] }): boolean {
+  update(
+    coefficients: Float32Array,
+    rotation: ArrayLike<number>,
+    translationMm: ArrayLike<number>,
+    camera: { focalPx: number; principalPointPx: [number, number] },
+  ): boolean {
     if (!this.sliding) return false;
     const model = this.model;
     // The face's own +x axis in the image: outward for the left contour, inward for the right.
@@ -76,10 +81,14 @@ export class LandmarkCorrespondence {
       const positions = evaluateVertices(model, coefficients, candidates);
       const pixels = projectPointsArray(transformPointsArray(positions, rotation, translationMm), { ...camera, width: 0, height: 0 });
       const side = landmark < 8 ? -1 : 1;
-      let best = 0, bestScore = -Infinity;
+      let best = 0,
+        bestScore = -Infinity;
       for (let c = 0; c < candidates.length; c++) {
         const score = side * (pixels[2 * c] * outward[0] + pixels[2 * c + 1] * outward[1]);
-        if (score > bestScore) { bestScore = score; best = c; }
+        if (score > bestScore) {
+          bestScore = score;
+          best = c;
+        }
       }
       if (this.vertexIndices[landmark] !== candidates[best]) {
         this.vertexIndices[landmark] = candidates[best];
@@ -106,7 +115,6 @@ export class LandmarkCorrespondence {
     const { neutral, rows } = modelRowsForVertices(this.model, this.vertexIndices);
     return [tf.tensor2d(neutral, [68, 3]), tf.tensor2d(rows, [68 * 3, rows.length / (68 * 3)])];
   }
-
 }
 
 /**
@@ -127,8 +135,11 @@ function contourCandidates(model: MorphableModel, landmarkVertex: number): Uint3
   const [lx, ly, lz] = model.neutral.subarray(landmarkVertex * 3, landmarkVertex * 3 + 3);
   const found: number[] = [];
   for (let v = 0; v < model.vertexCount; v++) {
-    const x = model.neutral[3 * v], y = model.neutral[3 * v + 1], z = model.neutral[3 * v + 2];
-    if (Math.abs(y - ly) <= BAND_HALF_HEIGHT_MM && Math.sign(x) === Math.sign(lx) && Math.abs(x) >= 0.5 * Math.abs(lx) && z >= lz - BAND_DEPTH_BEHIND_MM) found.push(v);
+    const x = model.neutral[3 * v],
+      y = model.neutral[3 * v + 1],
+      z = model.neutral[3 * v + 2];
+    if (Math.abs(y - ly) <= BAND_HALF_HEIGHT_MM && Math.sign(x) === Math.sign(lx) && Math.abs(x) >= 0.5 * Math.abs(lx) && z >= lz - BAND_DEPTH_BEHIND_MM)
+      found.push(v);
   }
   if (!found.includes(landmarkVertex)) found.push(landmarkVertex);
   return Uint32Array.from(found);
@@ -136,7 +147,8 @@ function contourCandidates(model: MorphableModel, landmarkVertex: number): Uint3
 
 /** [N*3] mm: the model's vertices `vertices` for coefficients [K+E] (identity, then expression), without evaluating the rest. */
 export function evaluateVertices(model: MorphableModel, coefficients: Float32Array, vertices: ArrayLike<number>): Float32Array {
-  const V = model.vertexCount, K = model.identityCount;
+  const V = model.vertexCount,
+    K = model.identityCount;
   const out = new Float32Array(vertices.length * 3);
   Array.from(vertices).forEach((vertex, i) => {
     for (let axis = 0; axis < 3; axis++) {

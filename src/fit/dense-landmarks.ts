@@ -21,13 +21,20 @@ export class DenseLandmarkTerm {
 
   /** @param mesh468 [468*3] the detector's mesh (x, y in image pixels, z unused). */
   constructor(model: MorphableModel, mesh468: Float32Array, vertexOfPoint: readonly number[] = DETECTOR_MESH_VERTICES) {
-    const points: number[] = [], vertices: number[] = [];
+    const points: number[] = [],
+      vertices: number[] = [];
     vertexOfPoint.forEach((vertex, point) => {
-      if (vertex >= 0 && vertex < model.vertexCount) { points.push(point); vertices.push(vertex); }
+      if (vertex >= 0 && vertex < model.vertexCount) {
+        points.push(point);
+        vertices.push(vertex);
+      }
     });
     this.pointCount = points.length;
     const detected = new Float32Array(points.length * 2);
-    points.forEach((point, i) => { detected[2 * i] = mesh468[3 * point]; detected[2 * i + 1] = mesh468[3 * point + 1]; });
+    points.forEach((point, i) => {
+      detected[2 * i] = mesh468[3 * point];
+      detected[2 * i + 1] = mesh468[3 * point + 1];
+    });
     const { neutral, rows } = modelRowsForVertices(model, vertices);
     this.detected = tf.tensor2d(detected, [points.length, 2]);
     this.neutral = tf.tensor2d(neutral, [points.length, 3]);
@@ -60,6 +67,9 @@ export function denseTermOfPoints(model: MorphableModel, dense: DensePoints): De
   const count = dense.vertices.length;
   if (dense.points.length !== 2 * count) throw new RangeError(`dense points: ${dense.points.length / 2} points for ${count} vertices`);
   const xyz = new Float32Array(3 * count);
-  for (let k = 0; k < count; k++) { xyz[3 * k] = dense.points[2 * k]; xyz[3 * k + 1] = dense.points[2 * k + 1]; }
+  for (let k = 0; k < count; k++) {
+    xyz[3 * k] = dense.points[2 * k];
+    xyz[3 * k + 1] = dense.points[2 * k + 1];
+  }
   return new DenseLandmarkTerm(model, xyz, Array.from(dense.vertices));
 }

@@ -40,12 +40,17 @@ export const DEFAULT_FACE_TEXTURE_CONFIG: Readonly<FaceTextureConfig> = Object.f
 
 export function validateFaceTextureConfig(overrides: Partial<FaceTextureConfig> = {}): FaceTextureConfig {
   const config = { ...DEFAULT_FACE_TEXTURE_CONFIG, ...overrides };
-  if (!Number.isInteger(config.sizePx) || config.sizePx < 8 || config.sizePx > 8192) throw invalidParameterError('sizePx', 'an integer in [8, 8192]', config.sizePx);
-  if (!(config.minFacingCosine >= -1 && config.minFacingCosine < 1)) throw invalidParameterError('minFacingCosine', 'a number in [-1, 1)', config.minFacingCosine);
-  if (!(config.depthToleranceMm >= 0) || !Number.isFinite(config.depthToleranceMm)) throw invalidParameterError('depthToleranceMm', 'a finite number >= 0', config.depthToleranceMm);
-  if (!Number.isInteger(config.visibilityRasterPx) || config.visibilityRasterPx < 16 || config.visibilityRasterPx > 4096) throw invalidParameterError('visibilityRasterPx', 'an integer in [16, 4096]', config.visibilityRasterPx);
+  if (!Number.isInteger(config.sizePx) || config.sizePx < 8 || config.sizePx > 8192)
+    throw invalidParameterError('sizePx', 'an integer in [8, 8192]', config.sizePx);
+  if (!(config.minFacingCosine >= -1 && config.minFacingCosine < 1))
+    throw invalidParameterError('minFacingCosine', 'a number in [-1, 1)', config.minFacingCosine);
+  if (!(config.depthToleranceMm >= 0) || !Number.isFinite(config.depthToleranceMm))
+    throw invalidParameterError('depthToleranceMm', 'a finite number >= 0', config.depthToleranceMm);
+  if (!Number.isInteger(config.visibilityRasterPx) || config.visibilityRasterPx < 16 || config.visibilityRasterPx > 4096)
+    throw invalidParameterError('visibilityRasterPx', 'an integer in [16, 4096]', config.visibilityRasterPx);
   if (typeof config.mirrorFill !== 'boolean') throw invalidParameterError('mirrorFill', 'a boolean', config.mirrorFill);
-  if (!Number.isInteger(config.dilationPasses) || config.dilationPasses < 0 || config.dilationPasses > 256) throw invalidParameterError('dilationPasses', 'an integer in [0, 256]', config.dilationPasses);
+  if (!Number.isInteger(config.dilationPasses) || config.dilationPasses < 0 || config.dilationPasses > 256)
+    throw invalidParameterError('dilationPasses', 'an integer in [0, 256]', config.dilationPasses);
   return config;
 }
 
@@ -72,10 +77,16 @@ export type TextureModel = Pick<MorphableModel, 'vertexCount' | 'neutral' | 'tri
  * @param model the morphable model (UV layout, triangles; `neutral` for the mirror map).
  * @param mirrorVertices optional precomputed {@link findMirrorVertices} of the model (saves ~50 ms per call).
  */
-export function bakeFaceTexture(photo: RgbaImage, fit: TextureFit, model: TextureModel, overrides: Partial<FaceTextureConfig> = {},
-                                mirrorVertices?: Int32Array): FaceTexture {
+export function bakeFaceTexture(
+  photo: RgbaImage,
+  fit: TextureFit,
+  model: TextureModel,
+  overrides: Partial<FaceTextureConfig> = {},
+  mirrorVertices?: Int32Array,
+): FaceTexture {
   const config = validateFaceTextureConfig(overrides);
-  if (fit.vertices.length !== model.vertexCount * 3) throw invalidParameterError('fit.vertices', `a Float32Array of length ${model.vertexCount * 3}`, fit.vertices.length);
+  if (fit.vertices.length !== model.vertexCount * 3)
+    throw invalidParameterError('fit.vertices', `a Float32Array of length ${model.vertexCount * 3}`, fit.vertices.length);
   const size = config.sizePx;
   const { triangles, uvTriangles } = faceTriangles(model);
 
@@ -93,7 +104,7 @@ export function bakeFaceTexture(photo: RgbaImage, fit: TextureFit, model: Textur
   const cameraPoints = transformPointsArray(fit.vertices, fit.rotation, fit.translationMm);
   const normals = computeVertexNormalsArray(cameraPoints, triangles);
   const visibility = new VisibilityTest(cameraPoints, triangles, fit, photo, config);
-  const mirror = config.mirrorFill ? mirrorVertices ?? findMirrorVertices(model.neutral, model.vertexCount) : undefined;
+  const mirror = config.mirrorFill ? (mirrorVertices ?? findMirrorVertices(model.neutral, model.vertexCount)) : undefined;
 
   const image = createRgbaImage(size, size);
   const source = new Uint8Array(size * size);
@@ -105,9 +116,12 @@ export function bakeFaceTexture(photo: RgbaImage, fit: TextureFit, model: Textur
     if (id === 0) continue;
     inside++;
     const t = 3 * (id - 1);
-    const b1 = uvRaster.barycentrics[2 * p], b2 = uvRaster.barycentrics[2 * p + 1];
+    const b1 = uvRaster.barycentrics[2 * p],
+      b2 = uvRaster.barycentrics[2 * p + 1];
     const weights = [1 - b1 - b2, b1, b2];
-    corners[0] = triangles[t]; corners[1] = triangles[t + 1]; corners[2] = triangles[t + 2];
+    corners[0] = triangles[t];
+    corners[1] = triangles[t + 1];
+    corners[2] = triangles[t + 2];
     if (visibility.sample(corners, weights, cameraPoints, normals, colour)) {
       source[p] = TexelSource.photo;
     } else if (mirror) {
@@ -115,7 +129,10 @@ export function bakeFaceTexture(photo: RgbaImage, fit: TextureFit, model: Textur
       if (visibility.sample(corners, weights, cameraPoints, normals, colour)) source[p] = TexelSource.mirror;
     }
     if (source[p] !== TexelSource.empty) {
-      image.data[4 * p] = colour[0]; image.data[4 * p + 1] = colour[1]; image.data[4 * p + 2] = colour[2]; image.data[4 * p + 3] = 255;
+      image.data[4 * p] = colour[0];
+      image.data[4 * p + 1] = colour[1];
+      image.data[4 * p + 2] = colour[2];
+      image.data[4 * p + 3] = 255;
     }
   }
   const counts = countSources(source);
@@ -137,15 +154,21 @@ export function findMirrorVertices(neutral: Float32Array, vertexCount: number): 
   for (let v = 0; v < vertexCount; v++) {
     const k = key(neutral[3 * v], neutral[3 * v + 1], neutral[3 * v + 2]);
     const cell = grid.get(k);
-    if (cell) cell.push(v); else grid.set(k, [v]);
+    if (cell) cell.push(v);
+    else grid.set(k, [v]);
   }
   const mirror = new Int32Array(vertexCount);
   for (let v = 0; v < vertexCount; v++) {
-    const x = -neutral[3 * v], y = neutral[3 * v + 1], z = neutral[3 * v + 2];
-    let best = -1, bestDistance = Infinity;
+    const x = -neutral[3 * v],
+      y = neutral[3 * v + 1],
+      z = neutral[3 * v + 2];
+    let best = -1,
+      bestDistance = Infinity;
     // Search growing shells of cells until one with a candidate closer than the shell's inner radius.
     for (let radius = 0; radius < 64 && (best < 0 || bestDistance > ((radius - 1) * cellMm) ** 2); radius++) {
-      const cx = Math.floor(x / cellMm), cy = Math.floor(y / cellMm), cz = Math.floor(z / cellMm);
+      const cx = Math.floor(x / cellMm),
+        cy = Math.floor(y / cellMm),
+        cz = Math.floor(z / cellMm);
       for (let dx = -radius; dx <= radius; dx++) {
         for (let dy = -radius; dy <= radius; dy++) {
           for (let dz = -radius; dz <= radius; dz++) {
@@ -154,7 +177,10 @@ export function findMirrorVertices(neutral: Float32Array, vertexCount: number): 
             if (!cell) continue;
             for (const u of cell) {
               const d = (neutral[3 * u] - x) ** 2 + (neutral[3 * u + 1] - y) ** 2 + (neutral[3 * u + 2] - z) ** 2;
-              if (d < bestDistance) { bestDistance = d; best = u; }
+              if (d < bestDistance) {
+                bestDistance = d;
+                best = u;
+              }
             }
           }
         }
@@ -174,7 +200,10 @@ function faceTriangles(model: TextureModel): { triangles: Uint32Array; uvTriangl
   const triangles = new Uint32Array(keep.length * 3);
   const uvTriangles = new Uint32Array(keep.length * 3);
   keep.forEach((t, i) => {
-    for (let k = 0; k < 3; k++) { triangles[3 * i + k] = model.triangles[t + k]; uvTriangles[3 * i + k] = model.triangleUvIndices[t + k]; }
+    for (let k = 0; k < 3; k++) {
+      triangles[3 * i + k] = model.triangles[t + k];
+      uvTriangles[3 * i + k] = model.triangleUvIndices[t + k];
+    }
   });
   return { triangles, uvTriangles };
 }
@@ -189,19 +218,33 @@ class VisibilityTest {
   private readonly surfaceDepthMm: Float32Array;
   private readonly camera: PinholeCamera;
 
-  constructor(cameraPoints: Float32Array, triangles: Uint32Array, fit: TextureFit, private readonly photo: RgbaImage, private readonly config: FaceTextureConfig) {
+  constructor(
+    cameraPoints: Float32Array,
+    triangles: Uint32Array,
+    fit: TextureFit,
+    private readonly photo: RgbaImage,
+    private readonly config: FaceTextureConfig,
+  ) {
     this.camera = { focalPx: fit.focalPx, principalPointPx: [fit.principalPointPx[0], fit.principalPointPx[1]], width: photo.width, height: photo.height };
     // Bounding box of the projected mesh, clamped to the photo, with a margin.
-    let minU = Infinity, minV = Infinity, maxU = -Infinity, maxV = -Infinity;
+    let minU = Infinity,
+      minV = Infinity,
+      maxU = -Infinity,
+      maxV = -Infinity;
     for (let i = 0; i < cameraPoints.length; i += 3) {
       const depth = -cameraPoints[i + 2];
       if (!(depth > 0)) continue;
-      const u = this.camera.principalPointPx[0] + fit.focalPx * cameraPoints[i] / depth;
-      const v = this.camera.principalPointPx[1] - fit.focalPx * cameraPoints[i + 1] / depth;
-      minU = Math.min(minU, u); maxU = Math.max(maxU, u); minV = Math.min(minV, v); maxV = Math.max(maxV, v);
+      const u = this.camera.principalPointPx[0] + (fit.focalPx * cameraPoints[i]) / depth;
+      const v = this.camera.principalPointPx[1] - (fit.focalPx * cameraPoints[i + 1]) / depth;
+      minU = Math.min(minU, u);
+      maxU = Math.max(maxU, u);
+      minV = Math.min(minV, v);
+      maxV = Math.max(maxV, v);
     }
-    minU = Math.max(0, minU - 2); minV = Math.max(0, minV - 2);
-    maxU = Math.min(photo.width, maxU + 2); maxV = Math.min(photo.height, maxV + 2);
+    minU = Math.max(0, minU - 2);
+    minV = Math.max(0, minV - 2);
+    maxU = Math.min(photo.width, maxU + 2);
+    maxV = Math.min(photo.height, maxV + 2);
     const spanPx = Math.max(1, maxU - minU, maxV - minV);
     const scale = Math.min(1, config.visibilityRasterPx / spanPx);
     const width = Math.max(1, Math.ceil((maxU - minU) * scale));
@@ -210,7 +253,8 @@ class VisibilityTest {
     const raster = rasterize(cameraToClipArray(cameraPoints, this.crop), triangles, { width, height });
     // z/w = a − b/w (cameraToClip's OpenGL depth) → w = b / (a − z/w): the surface depth in mm.
     const { near, far } = DEPTH_RANGE_MM;
-    const a = (far + near) / (far - near), b = (2 * far * near) / (far - near);
+    const a = (far + near) / (far - near),
+      b = (2 * far * near) / (far - near);
     this.surfaceDepthMm = new Float32Array(width * height);
     for (let p = 0; p < width * height; p++) {
       const zw = raster.depth[p];
@@ -220,11 +264,21 @@ class VisibilityTest {
 
   /** Colour (0..255 into `out`) of the surface point Σ weights·vertex over `corners`, or false when hidden. */
   sample(corners: number[], weights: number[], cameraPoints: Float32Array, normals: Float32Array, out: number[]): boolean {
-    let x = 0, y = 0, z = 0, nx = 0, ny = 0, nz = 0;
+    let x = 0,
+      y = 0,
+      z = 0,
+      nx = 0,
+      ny = 0,
+      nz = 0;
     for (let k = 0; k < 3; k++) {
-      const v = 3 * corners[k], w = weights[k];
-      x += w * cameraPoints[v]; y += w * cameraPoints[v + 1]; z += w * cameraPoints[v + 2];
-      nx += w * normals[v]; ny += w * normals[v + 1]; nz += w * normals[v + 2];
+      const v = 3 * corners[k],
+        w = weights[k];
+      x += w * cameraPoints[v];
+      y += w * cameraPoints[v + 1];
+      z += w * cameraPoints[v + 2];
+      nx += w * normals[v];
+      ny += w * normals[v + 1];
+      nz += w * normals[v + 2];
     }
     const depth = -z;
     if (!(depth > 0)) return false;
@@ -232,14 +286,15 @@ class VisibilityTest {
     const facing = -(nx * x + ny * y + nz * z) / ((Math.hypot(nx, ny, nz) || 1) * Math.hypot(x, y, z));
     if (!(facing > this.config.minFacingCosine)) return false;
     const crop = this.crop;
-    const cu = crop.principalPointPx[0] + crop.focalPx * x / depth;
-    const cv = crop.principalPointPx[1] - crop.focalPx * y / depth;
-    const ci = Math.floor(cu), cj = Math.floor(cv);
+    const cu = crop.principalPointPx[0] + (crop.focalPx * x) / depth;
+    const cv = crop.principalPointPx[1] - (crop.focalPx * y) / depth;
+    const ci = Math.floor(cu),
+      cj = Math.floor(cv);
     if (ci >= 0 && cj >= 0 && ci < crop.width && cj < crop.height) {
       if (depth > this.surfaceDepthMm[cj * crop.width + ci] + this.config.depthToleranceMm) return false;
     }
-    const u = this.camera.principalPointPx[0] + this.camera.focalPx * x / depth;
-    const v = this.camera.principalPointPx[1] - this.camera.focalPx * y / depth;
+    const u = this.camera.principalPointPx[0] + (this.camera.focalPx * x) / depth;
+    const v = this.camera.principalPointPx[1] - (this.camera.focalPx * y) / depth;
     if (u < 0 || v < 0 || u > this.photo.width || v > this.photo.height) return false;
     sampleBilinear(this.photo, u - 0.5, v - 0.5, out);
     return true;
@@ -249,9 +304,12 @@ class VisibilityTest {
 /** Bilinear RGB at continuous pixel coordinates (pixel centres at integers here), clamped at the edges. */
 function sampleBilinear(image: RgbaImage, x: number, y: number, out: number[]): void {
   const { width, height, data } = image;
-  const x0 = Math.max(0, Math.min(width - 1, Math.floor(x))), y0 = Math.max(0, Math.min(height - 1, Math.floor(y)));
-  const x1 = Math.min(width - 1, x0 + 1), y1 = Math.min(height - 1, y0 + 1);
-  const fx = Math.max(0, Math.min(1, x - x0)), fy = Math.max(0, Math.min(1, y - y0));
+  const x0 = Math.max(0, Math.min(width - 1, Math.floor(x))),
+    y0 = Math.max(0, Math.min(height - 1, Math.floor(y)));
+  const x1 = Math.min(width - 1, x0 + 1),
+    y1 = Math.min(height - 1, y0 + 1);
+  const fx = Math.max(0, Math.min(1, x - x0)),
+    fy = Math.max(0, Math.min(1, y - y0));
   for (let c = 0; c < 3; c++) {
     const top = data[4 * (y0 * width + x0) + c] * (1 - fx) + data[4 * (y0 * width + x1) + c] * fx;
     const bottom = data[4 * (y1 * width + x0) + c] * (1 - fx) + data[4 * (y1 * width + x1) + c] * fx;
@@ -260,8 +318,12 @@ function sampleBilinear(image: RgbaImage, x: number, y: number, out: number[]): 
 }
 
 function countSources(source: Uint8Array): { photo: number; mirror: number } {
-  let photo = 0, mirror = 0;
-  for (const s of source) { if (s === TexelSource.photo) photo++; else if (s === TexelSource.mirror) mirror++; }
+  let photo = 0,
+    mirror = 0;
+  for (const s of source) {
+    if (s === TexelSource.photo) photo++;
+    else if (s === TexelSource.mirror) mirror++;
+  }
   return { photo, mirror };
 }
 
@@ -277,14 +339,21 @@ function fillInsideTexels(image: RgbaImage, source: Uint8Array, insideIdPlusOne:
       for (let i = 0; i < width; i++) {
         const p = j * width + i;
         if (source[p] !== TexelSource.empty) continue;
-        let r = 0, g = 0, b = 0, n = 0;
+        let r = 0,
+          g = 0,
+          b = 0,
+          n = 0;
         for (let dj = -1; dj <= 1; dj++) {
           for (let di = -1; di <= 1; di++) {
-            const x = i + di, y = j + dj;
+            const x = i + di,
+              y = j + dj;
             if (x < 0 || y < 0 || x >= width || y >= height) continue;
             const q = y * width + x;
             if (source[q] === TexelSource.empty) continue;
-            r += data[4 * q]; g += data[4 * q + 1]; b += data[4 * q + 2]; n++;
+            r += data[4 * q];
+            g += data[4 * q + 1];
+            b += data[4 * q + 2];
+            n++;
           }
         }
         if (n > 0) grown.push(p, r / n, g / n, b / n);
@@ -293,19 +362,31 @@ function fillInsideTexels(image: RgbaImage, source: Uint8Array, insideIdPlusOne:
     if (grown.length === 0) break;
     for (let k = 0; k < grown.length; k += 4) {
       const p = grown[k];
-      data[4 * p] = grown[k + 1]; data[4 * p + 1] = grown[k + 2]; data[4 * p + 2] = grown[k + 3]; data[4 * p + 3] = 255;
+      data[4 * p] = grown[k + 1];
+      data[4 * p + 1] = grown[k + 2];
+      data[4 * p + 2] = grown[k + 3];
+      data[4 * p + 3] = 255;
       source[p] = TexelSource.filled;
     }
   }
-  let r = 0, g = 0, b = 0, n = 0;
+  let r = 0,
+    g = 0,
+    b = 0,
+    n = 0;
   for (let p = 0; p < source.length; p++) {
     if (source[p] === TexelSource.empty) continue;
-    r += data[4 * p]; g += data[4 * p + 1]; b += data[4 * p + 2]; n++;
+    r += data[4 * p];
+    g += data[4 * p + 1];
+    b += data[4 * p + 2];
+    n++;
   }
   const mean = n > 0 ? [r / n, g / n, b / n] : [128, 128, 128];
   for (let p = 0; p < source.length; p++) {
     if (source[p] !== TexelSource.empty || insideIdPlusOne[p] === 0) continue;
-    data[4 * p] = mean[0]; data[4 * p + 1] = mean[1]; data[4 * p + 2] = mean[2]; data[4 * p + 3] = 255;
+    data[4 * p] = mean[0];
+    data[4 * p + 1] = mean[1];
+    data[4 * p + 2] = mean[2];
+    data[4 * p + 3] = 255;
     source[p] = TexelSource.filled;
   }
 }

@@ -67,7 +67,15 @@ export interface FitConstraints {
  * @param mesh468 optional [468*3] the detector's FaceMesh points (px) for the dense landmark term.
  * @param constraints other landmark vertices (a landmark regressor's, the oracle's), or a pose held fixed.
  */
-export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Float32Array, configOverrides: Partial<FitConfig> = {}, onProgress?: FitProgress, mesh468?: Float32Array, constraints: FitConstraints = {}): FaceFit {
+export function fitFace(
+  models: ModelTensors,
+  image: RgbaImage,
+  landmarks68: Float32Array,
+  configOverrides: Partial<FitConfig> = {},
+  onProgress?: FitProgress,
+  mesh468?: Float32Array,
+  constraints: FitConstraints = {},
+): FaceFit {
   if (landmarks68.length !== 136) throw new RangeError(`landmarks68 must have 136 numbers, got ${landmarks68.length}`);
   const config = validateFitConfig(configOverrides);
   const model = models.model;
@@ -76,9 +84,14 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
   if (constraints.fixedPose) variables.lockPose(poseVariableValues(constraints.fixedPose, frame));
   if (constraints.fixedIdentity) variables.lockIdentity(constraints.fixedIdentity);
   const correspondence = new LandmarkCorrespondence(model, constraints.landmarkVertices, { slidingContour: config.slidingContour === 1 ? true : undefined });
-  const dense = config.denseLandmarkWeight > 0
-    ? constraints.densePoints ? denseTermOfPoints(model, constraints.densePoints) : mesh468 ? new DenseLandmarkTerm(model, mesh468) : undefined
-    : undefined;
+  const dense =
+    config.denseLandmarkWeight > 0
+      ? constraints.densePoints
+        ? denseTermOfPoints(model, constraints.densePoints)
+        : mesh468
+          ? new DenseLandmarkTerm(model, mesh468)
+          : undefined
+      : undefined;
   let crop: ReturnType<typeof createFaceCrop> | undefined;
   try {
     let started = performance.now();
@@ -90,7 +103,17 @@ export function fitFace(models: ModelTensors, image: RgbaImage, landmarks68: Flo
     let photometricHistory: number[] = [];
     if (config.photometricSteps > 0) {
       crop = createFaceCrop(image, landmarks68, config.renderSizePx);
-      photometricHistory = runPhotometricStage(models, correspondence, variables, frame, crop, landmarks68, config, (s, n) => onProgress?.('photometric', s, n), dense);
+      photometricHistory = runPhotometricStage(
+        models,
+        correspondence,
+        variables,
+        frame,
+        crop,
+        landmarks68,
+        config,
+        (s, n) => onProgress?.('photometric', s, n),
+        dense,
+      );
       checkFinite(photometricHistory, 'photometric');
     }
     const photometricFitMs = performance.now() - started;

@@ -51,14 +51,16 @@ export class FitVariables {
    * from now on, as for one person seen in several photos; expression stays free.
    */
   lockIdentity(identity: Float32Array): void {
-    if (identity.length > this.coefficients.shape[0] || !identity.every(Number.isFinite)) throw new RangeError(`lockIdentity: expected at most ${this.coefficients.shape[0]} finite coefficients, got ${identity.length}`);
+    if (identity.length > this.coefficients.shape[0] || !identity.every(Number.isFinite))
+      throw new RangeError(`lockIdentity: expected at most ${this.coefficients.shape[0]} finite coefficients, got ${identity.length}`);
     this.lockedIdentity = identity;
     this.restoreLocked();
   }
 
   /** Put a locked pose and identity back after an optimiser step moved them (no-op when both are free). */
   restoreLocked(): void {
-    const pose = this.lockedPose, identity = this.lockedIdentity;
+    const pose = this.lockedPose,
+      identity = this.lockedIdentity;
     tf.tidy(() => {
       if (pose) {
         this.angles.assign(tf.tensor1d(pose.angles));

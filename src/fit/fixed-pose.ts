@@ -26,10 +26,12 @@ export interface PoseVariableValues {
  * R·(p − pivot) + (dx·D, dy·D, −D), so (dx·D, dy·D, −D) = t + R·pivot.
  */
 export function poseVariableValues(pose: FixedPose, frame: { pivotMm: ArrayLike<number>; initialDepthMm: number; focalPriorPx: number }): PoseVariableValues {
-  const r = pose.rotation, p = frame.pivotMm;
+  const r = pose.rotation,
+    p = frame.pivotMm;
   const centre = [0, 1, 2].map((row) => pose.translationMm[row] + r[3 * row] * p[0] + r[3 * row + 1] * p[1] + r[3 * row + 2] * p[2]);
   const depth = -centre[2];
-  if (!(depth > 0) || !(pose.focalPx > 0)) throw new RangeError(`a fixed pose needs the face in front of the camera and a positive focal length (depth ${depth} mm, focal ${pose.focalPx} px)`);
+  if (!(depth > 0) || !(pose.focalPx > 0))
+    throw new RangeError(`a fixed pose needs the face in front of the camera and a positive focal length (depth ${depth} mm, focal ${pose.focalPx} px)`);
   return {
     angles: eulerFromRotation(r),
     direction: [centre[0] / depth, centre[1] / depth],

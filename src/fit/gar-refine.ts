@@ -20,7 +20,20 @@ import { estimateYaw } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
 import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { validateGarRefineConfig, type GarRefineConfig } from './gar-refine-config.ts';
-import { CONTOUR_UPDATE_INTERVAL, clampExpression, currentPose, focalTensor, landmarkLoss, landmarkWeights, priorLoss, projectLandmarks, runLandmarkStage, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
+import {
+  CONTOUR_UPDATE_INTERVAL,
+  clampExpression,
+  currentPose,
+  focalTensor,
+  landmarkLoss,
+  landmarkWeights,
+  priorLoss,
+  projectLandmarks,
+  runLandmarkStage,
+  toCameraSpace,
+  updateContour,
+  type FitFrame,
+} from './landmark-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { photometricLoss } from './photometric-stage.ts';
 
@@ -138,22 +151,35 @@ export class GarRefinement {
   private vertexEvaluator: ModelVertexEvaluator | undefined;
   private stepCount = 0;
 
-  constructor(readonly generator: Generator, readonly models: ModelTensors, readonly input: GarRefineInput, config: Partial<GarRefineConfig> = {}) {
+  constructor(
+    readonly generator: Generator,
+    readonly models: ModelTensors,
+    readonly input: GarRefineInput,
+    config: Partial<GarRefineConfig> = {},
+  ) {
     this.config = validateGarRefineConfig(config);
     const R = generator.config.resolution;
-    if (input.crop.width !== R || input.crop.height !== R) throw invalidParameterError('crop', `a ${R}×${R} image (the GAR's resolution)`, `${input.crop.width}×${input.crop.height}`);
+    if (input.crop.width !== R || input.crop.height !== R)
+      throw invalidParameterError('crop', `a ${R}×${R} image (the GAR's resolution)`, `${input.crop.width}×${input.crop.height}`);
     if (input.frame.sizePx !== R) throw invalidParameterError('frame.sizePx', String(R), input.frame.sizePx);
     if (input.landmarks68 && input.landmarks68.length !== 136) throw invalidParameterError('landmarks68', '68 * 2 numbers', input.landmarks68.length);
     const frame = input.frame;
     const start = input.start;
-    const K = models.identityCount, E = models.expressionCount;
+    const K = models.identityCount,
+      E = models.expressionCount;
     const yaw = start ? start.pose.eulerRad[1] : input.landmarks68 ? estimateYaw(input.landmarks68) : 0;
-    const pose = start?.pose ?? { eulerRad: [0, yaw, 0] as [number, number, number], pivotPx: MEAN_PIVOT_PX, logFocal: input.logFocalPriorMean ?? 0, logDepth: 0 };
+    const pose = start?.pose ?? {
+      eulerRad: [0, yaw, 0] as [number, number, number],
+      pivotPx: MEAN_PIVOT_PX,
+      logFocal: input.logFocalPriorMean ?? 0,
+      logDepth: 0,
+    };
     const camera = cropPoseToCamera(pose, frame);
     this.variables = new FitVariables({ modeCount: K + E, yaw, direction: camera.direction });
     tf.tidy(() => {
       if (start) {
-        if (start.identity.length !== K || start.expression.length !== E) throw invalidParameterError('start', `K ${K}, E ${E} coefficients`, `${start.identity.length}, ${start.expression.length}`);
+        if (start.identity.length !== K || start.expression.length !== E)
+          throw invalidParameterError('start', `K ${K}, E ${E} coefficients`, `${start.identity.length}, ${start.expression.length}`);
         const coefficients = new Float32Array(K + E);
         coefficients.set(start.identity);
         coefficients.set(start.expression, K);
@@ -163,21 +189,34 @@ export class GarRefinement {
       this.variables.logDepth.assign(tf.scalar(pose.logDepth));
       this.variables.logFocal.assign(tf.scalar(pose.logFocal));
     });
-    const wStart = start?.w ?? generator.mapping.wAvg.dataSync() as Float32Array;
+    const wStart = start?.w ?? (generator.mapping.wAvg.dataSync() as Float32Array);
     if (wStart.length !== generator.config.wDim) throw invalidParameterError('start.w', `${generator.config.wDim} values`, wStart.length);
     this.w = tf.tidy(() => tf.variable(tf.tensor2d(wStart, [1, wStart.length]))) as tf.Variable<tf.Rank.R2>;
     if (input.identityPrior && (input.identityPrior.mean.length !== K || input.identityPrior.precision.length !== K)) {
-      throw invalidParameterError('identityPrior', `mean and precision of ${K} modes`, `${input.identityPrior.mean.length}, ${input.identityPrior.precision.length}`);
+      throw invalidParameterError(
+        'identityPrior',
+        `mean and precision of ${K} modes`,
+        `${input.identityPrior.mean.length}, ${input.identityPrior.precision.length}`,
+      );
     }
     this.fitFrame = {
-      focalPriorPx: frame.focalRefPx, principalPointPx: frame.principalPointPx, initialDepthMm: frame.depthRefMm, pivotMm: frame.pivotMm, faceSizePx: faceSize(input.landmarks68, R), shapePriorScale: 1,
-      ...(input.identityPrior ? { identityPrior: input.identityPrior } : {}), logFocalPriorMean: input.logFocalPriorMean ?? 0,
+      focalPriorPx: frame.focalRefPx,
+      principalPointPx: frame.principalPointPx,
+      initialDepthMm: frame.depthRefMm,
+      pivotMm: frame.pivotMm,
+      faceSizePx: faceSize(input.landmarks68, R),
+      shapePriorScale: 1,
+      ...(input.identityPrior ? { identityPrior: input.identityPrior } : {}),
+      logFocalPriorMean: input.logFocalPriorMean ?? 0,
     };
     if (input.fixedPose) this.variables.lockPose(poseVariableValues(input.fixedPose, this.fitFrame));
     if (input.fixedIdentity) this.variables.lockIdentity(input.fixedIdentity);
     this.fitConfig = validateFitConfig({
-      landmarkWeight: this.config.landmarkWeight, contourLandmarkWeight: this.config.contourLandmarkWeight,
-      identityPriorWeight: this.config.identityPriorWeight, expressionPriorWeight: this.config.expressionPriorWeight, focalPriorWeight: this.config.focalPriorWeight,
+      landmarkWeight: this.config.landmarkWeight,
+      contourLandmarkWeight: this.config.contourLandmarkWeight,
+      identityPriorWeight: this.config.identityPriorWeight,
+      expressionPriorWeight: this.config.expressionPriorWeight,
+      focalPriorWeight: this.config.focalPriorWeight,
       denseLandmarkWeight: this.config.denseLandmarkWeight,
     });
     this.correspondence = new LandmarkCorrespondence(models.model, input.landmarkVertices);
@@ -188,13 +227,20 @@ export class GarRefinement {
     // Built inside tidy: AdamOptimizer's tf.variable(tf.zerosLike(…)) would otherwise keep the zero tensors alive.
     const adam = (learningRate: number, parameters: [string, tf.Variable][]) => {
       let optimizer!: AdamOptimizer;
-      tf.tidy(() => { optimizer = new AdamOptimizer(parameters, { learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }); });
+      tf.tidy(() => {
+        optimizer = new AdamOptimizer(parameters, { learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+      });
       return optimizer;
     };
     const v = this.variables;
     this.optimizers = {
       shape: adam(this.config.learningRateShape, [['coefficients', v.coefficients]]),
-      pose: adam(this.config.learningRatePose, [['angles', v.angles], ['direction', v.direction], ['logDepth', v.logDepth], ['logFocal', v.logFocal]]),
+      pose: adam(this.config.learningRatePose, [
+        ['angles', v.angles],
+        ['direction', v.direction],
+        ['logDepth', v.logDepth],
+        ['logFocal', v.logFocal],
+      ]),
       latent: adam(this.config.learningRateLatent, [['w', this.w]]),
     };
   }
@@ -205,7 +251,16 @@ export class GarRefinement {
    */
   runLandmarkStage(onStep?: (step: number, total: number) => void): number {
     if (!this.input.landmarks68 || this.config.landmarkStageSteps === 0) return 0;
-    return runLandmarkStage(this.models, this.correspondence, this.variables, this.fitFrame, this.input.landmarks68, { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps }, onStep, this.dense).length;
+    return runLandmarkStage(
+      this.models,
+      this.correspondence,
+      this.variables,
+      this.fitFrame,
+      this.input.landmarks68,
+      { ...this.fitConfig, landmarkSteps: this.config.landmarkStageSteps },
+      onStep,
+      this.dense,
+    ).length;
   }
 
   /** The refined variables, in the order of the optimisers. */
@@ -222,11 +277,19 @@ export class GarRefinement {
     // in JS; only its visible part goes through the differentiable camera, normals and shading.
     const size = this.generator.config.resolution;
     const pose = currentPose(variables, fitFrame);
-    const clipAll = cameraToClipArray(transformPointsArray(vertices.dataSync(), pose.rotation, pose.translationMm), { focalPx: pose.focalPx, principalPointPx: fitFrame.principalPointPx, width: size, height: size });
+    const clipAll = cameraToClipArray(transformPointsArray(vertices.dataSync(), pose.rotation, pose.translationMm), {
+      focalPx: pose.focalPx,
+      principalPointPx: fitFrame.principalPointPx,
+      width: size,
+      height: size,
+    });
     const submesh = garVisibleSubmesh(clipAll, models.model.triangles, size);
     const points = toCameraSpace(gatherRows(vertices, submesh.vertexIds), variables, fitFrame);
     const render = renderSubmeshThroughGar(this.generator, submesh, points, focalTensor(variables, fitFrame), fitFrame.principalPointPx, this.w);
-    const pixel = tf.mul(config.pixelWeight, robustPixelLoss(photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target), config.pixelNoiseReference)) as tf.Scalar;
+    const pixel = tf.mul(
+      config.pixelWeight,
+      robustPixelLoss(photometricLoss(tf.squeeze(render.image, [0]) as tf.Tensor3D, render.mask, this.target), config.pixelNoiseReference),
+    ) as tf.Scalar;
     const landmarkAndPriors = this.detected
       ? landmarkLoss(models, this.correspondence, variables, fitFrame, this.detected, this.weights, this.fitConfig, this.dense)
       : priorLoss(models, variables, this.fitConfig, fitFrame);
@@ -238,7 +301,12 @@ export class GarRefinement {
   evaluate(): GarRefineTerms {
     return tf.tidy(() => {
       const t = this.lossTerms();
-      return { total: t.total.dataSync()[0], pixel: t.pixel.dataSync()[0], landmarkAndPriors: t.landmarkAndPriors.dataSync()[0], latentPrior: t.latentPrior.dataSync()[0] };
+      return {
+        total: t.total.dataSync()[0],
+        pixel: t.pixel.dataSync()[0],
+        landmarkAndPriors: t.landmarkAndPriors.dataSync()[0],
+        latentPrior: t.latentPrior.dataSync()[0],
+      };
     });
   }
 
@@ -264,7 +332,8 @@ export class GarRefinement {
   result(lossHistory: number[], refineMs: number, landmarkStage = { steps: 0, ms: 0 }): GarRefineResult {
     const K = this.models.identityCount;
     const coefficients = this.variables.coefficients.dataSync() as Float32Array;
-    const identity = coefficients.slice(0, K), expressionWeights = coefficients.slice(K);
+    const identity = coefficients.slice(0, K),
+      expressionWeights = coefficients.slice(K);
     const eulerRad = Array.from(this.variables.angles.dataSync()) as [number, number, number];
     const rotation = rotationFromEuler(...eulerRad);
     const depth = this.fitFrame.initialDepthMm * Math.exp(this.variables.logDepth.dataSync()[0]);
@@ -275,14 +344,28 @@ export class GarRefinement {
     let terms!: GarRefineTerms, render!: RgbaImage, landmarks2d!: Float32Array;
     tf.tidy(() => {
       const t = this.lossTerms();
-      terms = { total: t.total.dataSync()[0], pixel: t.pixel.dataSync()[0], landmarkAndPriors: t.landmarkAndPriors.dataSync()[0], latentPrior: t.latentPrior.dataSync()[0] };
+      terms = {
+        total: t.total.dataSync()[0],
+        pixel: t.pixel.dataSync()[0],
+        landmarkAndPriors: t.landmarkAndPriors.dataSync()[0],
+        latentPrior: t.latentPrior.dataSync()[0],
+      };
       render = garTensorToImage(t.render);
       landmarks2d = projectLandmarks(this.correspondence, this.variables, this.fitFrame).dataSync() as Float32Array;
     });
     return {
-      identity, expressionWeights, eulerRad, rotation, translationMm, focalPx: this.fitFrame.focalPriorPx * Math.exp(this.variables.logFocal.dataSync()[0]),
-      w: this.w.dataSync() as Float32Array, vertices: evaluateMorphableModel(this.models.model, identity, expressionWeights), landmarks2d, render,
-      lossHistory: [...lossHistory, terms.total], finalTerms: terms,
+      identity,
+      expressionWeights,
+      eulerRad,
+      rotation,
+      translationMm,
+      focalPx: this.fitFrame.focalPriorPx * Math.exp(this.variables.logFocal.dataSync()[0]),
+      w: this.w.dataSync() as Float32Array,
+      vertices: evaluateMorphableModel(this.models.model, identity, expressionWeights),
+      landmarks2d,
+      render,
+      lossHistory: [...lossHistory, terms.total],
+      finalTerms: terms,
       timingsMs: { landmarks: landmarkStage.ms, refine: refineMs, perStep: lossHistory.length ? refineMs / lossHistory.length : 0 },
       landmarkStageSteps: landmarkStage.steps,
     };
@@ -308,8 +391,14 @@ export class GarRefinement {
  * @param models the morphable model as tensors.
  * @param onStep after each GAR step; `onLandmarkStep` after each landmark-stage step.
  */
-export function refineWithGar(generator: Generator, models: ModelTensors, input: GarRefineInput, config: Partial<GarRefineConfig> = {}, onStep?: (step: number, total: number, loss: number) => void,
-  onLandmarkStep?: (step: number, total: number) => void): GarRefineResult {
+export function refineWithGar(
+  generator: Generator,
+  models: ModelTensors,
+  input: GarRefineInput,
+  config: Partial<GarRefineConfig> = {},
+  onStep?: (step: number, total: number, loss: number) => void,
+  onLandmarkStep?: (step: number, total: number) => void,
+): GarRefineResult {
   const refinement = new GarRefinement(generator, models, input, config);
   try {
     const stageStarted = performance.now();
@@ -344,10 +433,15 @@ export function robustPixelLoss(distance: tf.Scalar, reference: number): tf.Scal
 /** Landmark box size (geometric mean of its sides) in crop pixels; without landmarks, the template's face size. */
 function faceSize(landmarks68: Float32Array | undefined, sizePx: number): number {
   if (!landmarks68) return 0.45 * sizePx;
-  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+  let minU = Infinity,
+    maxU = -Infinity,
+    minV = Infinity,
+    maxV = -Infinity;
   for (let k = 0; k < 68; k++) {
-    minU = Math.min(minU, landmarks68[2 * k]); maxU = Math.max(maxU, landmarks68[2 * k]);
-    minV = Math.min(minV, landmarks68[2 * k + 1]); maxV = Math.max(maxV, landmarks68[2 * k + 1]);
+    minU = Math.min(minU, landmarks68[2 * k]);
+    maxU = Math.max(maxU, landmarks68[2 * k]);
+    minV = Math.min(minV, landmarks68[2 * k + 1]);
+    maxV = Math.max(maxV, landmarks68[2 * k + 1]);
   }
   return Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
 }

@@ -69,7 +69,7 @@ const INNER_POINTS_FIRST = 27;
  */
 export function meshYawDeg(mesh468: Float32Array): number {
   const [l, r] = MESH_EYE_CORNERS.map((i) => 3 * i);
-  return Math.atan2(mesh468[r + 2] - mesh468[l + 2], mesh468[r] - mesh468[l]) * 180 / Math.PI;
+  return (Math.atan2(mesh468[r + 2] - mesh468[l + 2], mesh468[r] - mesh468[l]) * 180) / Math.PI;
 }
 
 /**
@@ -77,9 +77,13 @@ export function meshYawDeg(mesh468: Float32Array): number {
  * eye line, in half eye-widths: ~0 frontal, 1 at an eye corner.
  */
 export function noseShift(landmarks68: Float32Array): number {
-  const x0 = landmarks68[72], y0 = landmarks68[73], x1 = landmarks68[90], y1 = landmarks68[91];
+  const x0 = landmarks68[72],
+    y0 = landmarks68[73],
+    x1 = landmarks68[90],
+    y1 = landmarks68[91];
   const half = Math.max(1e-6, Math.hypot(x1 - x0, y1 - y0) / 2);
-  const ux = (x1 - x0) / (2 * half), uy = (y1 - y0) / (2 * half);
+  const ux = (x1 - x0) / (2 * half),
+    uy = (y1 - y0) / (2 * half);
   return Math.abs((landmarks68[60] - (x0 + x1) / 2) * ux + (landmarks68[61] - (y0 + y1) / 2) * uy) / half;
 }
 
@@ -88,23 +92,43 @@ export function noseShift(landmarks68: Float32Array): number {
  * source replaces. `encoderYawDeg`: that source's yaw; undefined when there is none, and then the
  * source stays 'facemesh' (the assessment still says why the points are doubtful).
  */
-export function assessDetectorLandmarks(evidence: DetectorLandmarkEvidence, encoderYawDeg?: number, config: Partial<LandmarkReliabilityConfig> = {}): LandmarkAssessment {
+export function assessDetectorLandmarks(
+  evidence: DetectorLandmarkEvidence,
+  encoderYawDeg?: number,
+  config: Partial<LandmarkReliabilityConfig> = {},
+): LandmarkAssessment {
   const c = { ...DEFAULT_LANDMARK_RELIABILITY_CONFIG, ...config };
   const meshYaw = evidence.mesh468 && evidence.mesh468.length === 468 * 3 ? meshYawDeg(evidence.mesh468) : undefined;
   const turned = Math.max(Math.abs(meshYaw ?? 0), Math.abs(encoderYawDeg ?? 0));
   const shift = noseShift(evidence.landmarks68);
   const reasons: string[] = [];
   let level: 0 | 1 | 2 = 0; // 0 all detector points, 1 inner points only, 2 none
-  if (evidence.meshScore < c.minMeshScore) { reasons.push(`face score ${evidence.meshScore.toFixed(2)} < ${c.minMeshScore}`); level = 2; }
-  if (shift > c.maxNoseShift) { reasons.push(`nose tip ${shift.toFixed(2)} half eye-widths off centre`); level = 2; }
-  if (turned >= c.fullYawDeg) { reasons.push(`turned ${turned.toFixed(0)}°`); level = 2; }
-  else if (turned >= c.partialYawDeg) { reasons.push(`turned ${turned.toFixed(0)}°`); level = Math.max(level, 1) as 1 | 2; }
+  if (evidence.meshScore < c.minMeshScore) {
+    reasons.push(`face score ${evidence.meshScore.toFixed(2)} < ${c.minMeshScore}`);
+    level = 2;
+  }
+  if (shift > c.maxNoseShift) {
+    reasons.push(`nose tip ${shift.toFixed(2)} half eye-widths off centre`);
+    level = 2;
+  }
+  if (turned >= c.fullYawDeg) {
+    reasons.push(`turned ${turned.toFixed(0)}°`);
+    level = 2;
+  } else if (turned >= c.partialYawDeg) {
+    reasons.push(`turned ${turned.toFixed(0)}°`);
+    level = Math.max(level, 1) as 1 | 2;
+  }
   const keepDetector = new Uint8Array(68).fill(1);
   if (encoderYawDeg !== undefined && level > 0) keepDetector.fill(0, 0, level === 1 ? INNER_POINTS_FIRST : 68);
   const source: LandmarkSource = encoderYawDeg === undefined || level === 0 ? 'facemesh' : level === 1 ? 'facemesh+encoder' : 'encoder';
   return {
-    source, reliable: level === 0, reasons, ...(meshYaw !== undefined ? { meshYawDeg: meshYaw } : {}),
-    ...(encoderYawDeg !== undefined ? { encoderYawDeg } : {}), noseShift: shift, keepDetector,
+    source,
+    reliable: level === 0,
+    reasons,
+    ...(meshYaw !== undefined ? { meshYawDeg: meshYaw } : {}),
+    ...(encoderYawDeg !== undefined ? { encoderYawDeg } : {}),
+    noseShift: shift,
+    keepDetector,
   };
 }
 

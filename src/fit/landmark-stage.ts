@@ -36,7 +36,9 @@ export function landmarkWeights(contourWeight: number): Float32Array {
 
 /** Projected landmarks [68, 2] in original-image pixels. */
 export function projectLandmarks(correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame): tf.Tensor2D {
-  return tf.tidy(() => projectToPixels(toCameraSpace(correspondence.vertices(variables.coefficients), variables, frame), focalTensor(variables, frame), frame.principalPointPx));
+  return tf.tidy(() =>
+    projectToPixels(toCameraSpace(correspondence.vertices(variables.coefficients), variables, frame), focalTensor(variables, frame), frame.principalPointPx),
+  );
 }
 
 /** The variables' pose as plain numbers: p_cam = R p + t (R row-major [9], t mm), and the focal length. */
@@ -60,7 +62,16 @@ export function updateContour(correspondence: LandmarkCorrespondence, variables:
 }
 
 /** Landmark loss + priors, dimensionless. `detected` [68, 2] px, `weights` [68]. */
-export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: tf.Tensor2D, weights: tf.Tensor1D, config: FitConfig, dense?: DenseLandmarkTerm): tf.Scalar {
+export function landmarkLoss(
+  models: ModelTensors,
+  correspondence: LandmarkCorrespondence,
+  variables: FitVariables,
+  frame: FitFrame,
+  detected: tf.Tensor2D,
+  weights: tf.Tensor1D,
+  config: FitConfig,
+  dense?: DenseLandmarkTerm,
+): tf.Scalar {
   return tf.tidy(() => {
     const projected = projectLandmarks(correspondence, variables, frame);
     const residual = tf.div(tf.sub(projected, detected), frame.faceSizePx);
@@ -73,7 +84,12 @@ export function landmarkLoss(models: ModelTensors, correspondence: LandmarkCorre
 }
 
 /** Gaussian priors on identity and expression, and on log focal (centres and scales from `frame`). */
-export function priorLoss(models: ModelTensors, variables: FitVariables, config: FitConfig, frame: Pick<FitFrame, 'shapePriorScale' | 'identityPrior' | 'logFocalPriorMean'> = {}): tf.Scalar {
+export function priorLoss(
+  models: ModelTensors,
+  variables: FitVariables,
+  config: FitConfig,
+  frame: Pick<FitFrame, 'shapePriorScale' | 'identityPrior' | 'logFocalPriorMean'> = {},
+): tf.Scalar {
   return tf.tidy(() => {
     const shapePriorScale = frame.shapePriorScale ?? 1;
     const identity = tf.slice(variables.coefficients, [0], [models.identityCount]);
@@ -103,7 +119,16 @@ export function clampExpression(models: ModelTensors, variables: FitVariables): 
  * Landmark-only fitting: first the rigid pose alone (a third of the steps), then everything but
  * light and albedo. Returns the loss after each step.
  */
-export function runLandmarkStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void, dense?: DenseLandmarkTerm): number[] {
+export function runLandmarkStage(
+  models: ModelTensors,
+  correspondence: LandmarkCorrespondence,
+  variables: FitVariables,
+  frame: FitFrame,
+  detected: Float32Array,
+  config: FitConfig,
+  onStep?: (step: number, total: number) => void,
+  dense?: DenseLandmarkTerm,
+): number[] {
   const history: number[] = [];
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
   const weights = tf.tensor1d(landmarkWeights(config.contourLandmarkWeight));

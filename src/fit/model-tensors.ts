@@ -39,7 +39,6 @@ export class ModelTensors {
     const narrow = model.narrowFaceVertexCount;
     this.narrowNeutral = tf.tensor2d(model.neutral.subarray(0, narrow * 3), [narrow, 3]);
     this.narrowBasis = tf.tensor2d(rows.subarray(0, narrow * 3 * modes), [narrow * 3, modes]);
-
   }
 
   /** Vertices [V, 3] mm for coefficients [K+E]; `narrow` gives only the narrow face area's. */
@@ -60,7 +59,8 @@ export class ModelTensors {
  */
 export function modelRowsForVertices(model: MorphableModel, vertices: ArrayLike<number>): { neutral: Float32Array; rows: Float32Array } {
   const V = model.vertexCount;
-  const K = model.identityCount, E = model.expressionNames.length;
+  const K = model.identityCount,
+    E = model.expressionNames.length;
   const neutral = new Float32Array(vertices.length * 3);
   const rows = new Float32Array(vertices.length * 3 * (K + E));
   for (let k = 0; k < vertices.length; k++) {

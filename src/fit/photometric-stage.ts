@@ -9,7 +9,16 @@ import { renderShaded } from '../shading/render-shaded.ts';
 import type { FitConfig } from './fit-config.ts';
 import type { FitVariables } from './fit-variables.ts';
 import type { ModelTensors } from './model-tensors.ts';
-import { CONTOUR_UPDATE_INTERVAL, clampExpression, focalTensor, landmarkLoss, landmarkWeights, toCameraSpace, updateContour, type FitFrame } from './landmark-stage.ts';
+import {
+  CONTOUR_UPDATE_INTERVAL,
+  clampExpression,
+  focalTensor,
+  landmarkLoss,
+  landmarkWeights,
+  toCameraSpace,
+  updateContour,
+  type FitFrame,
+} from './landmark-stage.ts';
 import type { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { landmarkBounds } from './fit-frame.ts';
 import type { DenseLandmarkTerm } from './dense-landmarks.ts';
@@ -43,7 +52,13 @@ export function createFaceCrop(image: RgbaImage, landmarks68: Float32Array, size
  * Render the narrow face area into the crop with the current variables. Returns the image
  * [S, S, 3] and coverage mask [S, S, 1]; gradients reach all variables.
  */
-export function renderFaceInCrop(models: ModelTensors, variables: FitVariables, frame: FitFrame, crop: FaceCrop, triangles: Uint32Array): { image: tf.Tensor3D; mask: tf.Tensor3D } {
+export function renderFaceInCrop(
+  models: ModelTensors,
+  variables: FitVariables,
+  frame: FitFrame,
+  crop: FaceCrop,
+  triangles: Uint32Array,
+): { image: tf.Tensor3D; mask: tf.Tensor3D } {
   return tf.tidy(() => {
     const vertices = models.vertices(variables.coefficients, 'narrow');
     const cameraPoints = toCameraSpace(vertices, variables, frame);
@@ -85,7 +100,17 @@ export function initialiseAppearance(models: ModelTensors, variables: FitVariabl
  * Landmark + photometric fitting through the graphics renderer (albedo × SH light), every
  * variable free. Returns the total loss after each step.
  */
-export function runPhotometricStage(models: ModelTensors, correspondence: LandmarkCorrespondence, variables: FitVariables, frame: FitFrame, crop: FaceCrop, detected: Float32Array, config: FitConfig, onStep?: (step: number, total: number) => void, dense?: DenseLandmarkTerm): number[] {
+export function runPhotometricStage(
+  models: ModelTensors,
+  correspondence: LandmarkCorrespondence,
+  variables: FitVariables,
+  frame: FitFrame,
+  crop: FaceCrop,
+  detected: Float32Array,
+  config: FitConfig,
+  onStep?: (step: number, total: number) => void,
+  dense?: DenseLandmarkTerm,
+): number[] {
   const triangles = trianglesWithinVertexRange(models.model.triangles, models.model.narrowFaceVertexCount);
   initialiseAppearance(models, variables, frame, crop, triangles);
   const detectedTensor = tf.tensor2d(detected, [68, 2]);
@@ -104,11 +129,14 @@ export function runPhotometricStage(models: ModelTensors, correspondence: Landma
     for (let step = 0; step < config.photometricSteps; step++) {
       if (step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(correspondence, variables, frame);
       const withGeometry = step >= appearanceOnlySteps;
-      const { value, grads } = tf.variableGrads(() => {
-        const { image, mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
-        const photometric = tf.mul(config.photometricWeight, photometricLoss(image, mask, crop.target));
-        return tf.add(photometric, landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config, dense)) as tf.Scalar;
-      }, withGeometry ? [...appearance, ...geometry] : appearance);
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const { image, mask } = renderFaceInCrop(models, variables, frame, crop, triangles);
+          const photometric = tf.mul(config.photometricWeight, photometricLoss(image, mask, crop.target));
+          return tf.add(photometric, landmarkLoss(models, correspondence, variables, frame, detectedTensor, weights, config, dense)) as tf.Scalar;
+        },
+        withGeometry ? [...appearance, ...geometry] : appearance,
+      );
       appearanceOptimizer.applyGradients(appearance.map((v) => ({ name: v.name, tensor: grads[v.name] })));
       if (withGeometry) geometryOptimizer.applyGradients(geometry.map((v) => ({ name: v.name, tensor: grads[v.name] })));
       history.push(value.dataSync()[0]);

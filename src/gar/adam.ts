@@ -25,7 +25,7 @@ export function validateAdamConfig(config: AdamConfig): AdamConfig {
 
 /** The learning rate of step `step` (1-based) with Adam's bias correction folded in. */
 export function adamStepSize(config: AdamConfig, step: number, learningRateScale = 1): number {
-  return config.learningRate * learningRateScale * Math.sqrt(1 - config.beta2 ** step) / (1 - config.beta1 ** step);
+  return (config.learningRate * learningRateScale * Math.sqrt(1 - config.beta2 ** step)) / (1 - config.beta1 ** step);
 }
 
 /**
@@ -68,7 +68,13 @@ export class AdamOptimizer {
 
   /** Moments as (name, variable) pairs for checkpoints: "<param>.m", "<param>.v". */
   namedState(): [string, tf.Variable][] {
-    return this.names.flatMap((name, i) => [[`${name}.m`, this.m[i]], [`${name}.v`, this.v[i]]] as [string, tf.Variable][]);
+    return this.names.flatMap(
+      (name, i) =>
+        [
+          [`${name}.m`, this.m[i]],
+          [`${name}.v`, this.v[i]],
+        ] as [string, tf.Variable][],
+    );
   }
 
   dispose(): void {
@@ -77,7 +83,11 @@ export class AdamOptimizer {
 }
 
 /** First and second moment estimates and the step count of adamStepFlat, one float per parameter. */
-export interface AdamState { m: Float32Array; v: Float32Array; step: number }
+export interface AdamState {
+  m: Float32Array;
+  v: Float32Array;
+  step: number;
+}
 
 export function createAdamState(parameterCount: number): AdamState {
   return { m: new Float32Array(parameterCount), v: new Float32Array(parameterCount), step: 0 };
@@ -93,7 +103,7 @@ export function adamStepFlat(weights: Float32Array, gradient: Float32Array, stat
     const g = gradient[i]!;
     m[i] = beta1 * m[i]! + (1 - beta1) * g;
     v[i] = beta2 * v[i]! + (1 - beta2) * g * g;
-    weights[i] = weights[i]! - stepSize * m[i]! / (Math.sqrt(v[i]!) + epsilon);
+    weights[i] = weights[i]! - (stepSize * m[i]!) / (Math.sqrt(v[i]!) + epsilon);
   }
 }
 

@@ -37,16 +37,27 @@ function groups(trainer: GarTrainer): ParameterGroup[] {
 }
 
 /** Snapshot a trainer: manifest + safetensors bytes (reads weights synchronously). */
-export function encodeGarCheckpoint(trainer: GarTrainer, weightsPath: string, notes?: Record<string, string>): { manifest: GarCheckpointManifest; weights: Uint8Array } {
+export function encodeGarCheckpoint(
+  trainer: GarTrainer,
+  weightsPath: string,
+  notes?: Record<string, string>,
+): { manifest: GarCheckpointManifest; weights: Uint8Array } {
   const manifest: GarCheckpointManifest = {
-    format: CHECKPOINT_FORMAT, className: 'GarTrainer',
+    format: CHECKPOINT_FORMAT,
+    className: 'GarTrainer',
     config: { network: trainer.network, train: trainer.config },
-    step: trainer.step, imagesSeen: trainer.step * trainer.config.batchSize, randomState: trainer.random.state,
+    step: trainer.step,
+    imagesSeen: trainer.step * trainer.config.batchSize,
+    randomState: trainer.random.state,
     pathLengthMean: trainer.pathLengthMean,
     adamSteps: { G: trainer.optimizerG.step, D: trainer.optimizerD.step },
-    weightsPath, ...(notes ? { notes } : {}),
+    weightsPath,
+    ...(notes ? { notes } : {}),
   };
-  return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-gar', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
+  return {
+    manifest,
+    weights: encodeParameterGroups(groups(trainer), { format: 'facegar-gar', step: String(trainer.step), network: JSON.stringify(trainer.network) }),
+  };
 }
 
 /**

@@ -31,7 +31,11 @@ export class DiscriminatorBlock implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return prefixed([['conv0', this.conv0], ['conv1', this.conv1], ['skip', this.skip]]);
+    return prefixed([
+      ['conv0', this.conv0],
+      ['conv1', this.conv1],
+      ['skip', this.skip],
+    ]);
   }
 
   describe(): string {
@@ -77,7 +81,9 @@ export class Discriminator implements ParameterOwner {
     const resolutions = blockResolutions(config).reverse();
     this.fromRgb = new Conv2dLayer({ inChannels: 3, outChannels: channelsAt(config, config.resolution), kernelSize: 1, activation: 'lrelu' }, random);
     for (const resolution of resolutions.slice(0, -1)) {
-      this.blocks.push(new DiscriminatorBlock({ inChannels: channelsAt(config, resolution), outChannels: channelsAt(config, resolution / 2), resolution }, random));
+      this.blocks.push(
+        new DiscriminatorBlock({ inChannels: channelsAt(config, resolution), outChannels: channelsAt(config, resolution / 2), resolution }, random),
+      );
     }
     const c4 = channelsAt(config, 4);
     this.epilogueConv = new Conv2dLayer({ inChannels: c4 + 1, outChannels: c4, kernelSize: 3, activation: 'lrelu' }, random);
@@ -101,8 +107,13 @@ export class Discriminator implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return prefixed([['fromrgb', this.fromRgb], ...this.blocks.map((b) => [`b${b.config.resolution}`, b] as [string, ParameterOwner]),
-      ['epilogue.conv', this.epilogueConv], ['epilogue.fc', this.epilogueFc], ['epilogue.out', this.output]]);
+    return prefixed([
+      ['fromrgb', this.fromRgb],
+      ...this.blocks.map((b) => [`b${b.config.resolution}`, b] as [string, ParameterOwner]),
+      ['epilogue.conv', this.epilogueConv],
+      ['epilogue.fc', this.epilogueFc],
+      ['epilogue.out', this.output],
+    ]);
   }
 
   describe(): string {

@@ -55,8 +55,16 @@ export function garNetworkConfig(preset: string, overrides: Partial<GarNetworkCo
  * Upper bounds of the integer fields: several times the `paper` preset's (StyleGAN2 config-f),
  * so a checkpoint's config (it comes from a file) cannot ask for gigabytes of weights.
  */
-export const GAR_CONFIG_MAXIMA: Readonly<Record<'zDim' | 'wDim' | 'mappingLayers' | 'channelBase' | 'channelMax' | 'injectionHiddenChannels' | 'mbstdGroupSize', number>> = Object.freeze({
-  zDim: 2048, wDim: 2048, mappingLayers: 16, channelBase: 262144, channelMax: 2048, injectionHiddenChannels: 512, mbstdGroupSize: 64,
+export const GAR_CONFIG_MAXIMA: Readonly<
+  Record<'zDim' | 'wDim' | 'mappingLayers' | 'channelBase' | 'channelMax' | 'injectionHiddenChannels' | 'mbstdGroupSize', number>
+> = Object.freeze({
+  zDim: 2048,
+  wDim: 2048,
+  mappingLayers: 16,
+  channelBase: 262144,
+  channelMax: 2048,
+  injectionHiddenChannels: 512,
+  mbstdGroupSize: 64,
 });
 
 /** Check every field; returns the config. */
@@ -65,7 +73,8 @@ export function validateGarNetworkConfig(config: GarNetworkConfig): GarNetworkCo
   const r = config.resolution;
   if (!Number.isInteger(r) || r < 8 || r > 1024 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two between 8 and 1024', r);
   for (const [key, maximum] of Object.entries(GAR_CONFIG_MAXIMA) as [keyof typeof GAR_CONFIG_MAXIMA, number][]) {
-    if (!Number.isInteger(config[key]) || config[key] < 1 || config[key] > maximum) throw invalidParameterError(key, `an integer between 1 and ${maximum}`, config[key]);
+    if (!Number.isInteger(config[key]) || config[key] < 1 || config[key] > maximum)
+      throw invalidParameterError(key, `an integer between 1 and ${maximum}`, config[key]);
   }
   if (!(config.mappingLrMultiplier > 0)) throw invalidParameterError('mappingLrMultiplier', 'a positive number', config.mappingLrMultiplier);
   return config;

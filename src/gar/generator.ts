@@ -29,7 +29,10 @@ export class Generator implements ParameterOwner {
   constructor(config: GarNetworkConfig, seed = 0) {
     this.config = validateGarNetworkConfig({ ...config });
     const random = new SeededRandom(seed);
-    this.mapping = new MappingNetwork({ zDim: config.zDim, wDim: config.wDim, layers: config.mappingLayers, lrMultiplier: config.mappingLrMultiplier, wAvgBeta: 0.995 }, random);
+    this.mapping = new MappingNetwork(
+      { zDim: config.zDim, wDim: config.wDim, layers: config.mappingLayers, lrMultiplier: config.mappingLrMultiplier, wAvgBeta: 0.995 },
+      random,
+    );
     this.synthesis = new SynthesisNetwork(this.config, random);
   }
 
@@ -65,11 +68,16 @@ export class Generator implements ParameterOwner {
 
   /** Trainable variables (everything but w̄). */
   trainableVariables(): tf.Variable[] {
-    return this.namedParameters().filter(([, v]) => v.trainable).map(([, v]) => v);
+    return this.namedParameters()
+      .filter(([, v]) => v.trainable)
+      .map(([, v]) => v);
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return prefixed([['mapping', this.mapping], ['synthesis', this.synthesis]]);
+    return prefixed([
+      ['mapping', this.mapping],
+      ['synthesis', this.synthesis],
+    ]);
   }
 
   describe(): string {

@@ -33,7 +33,9 @@ export class FaceMeshLandmarks {
     ({ inputSize: this.inputSize, meshOutput: this.meshOutput } = faceMeshGraphInfo(model));
     this.model = model;
     const weights = new Float32Array(MESH_POINT_COUNT * 68);
-    IBUG68_FROM_MESH468.forEach((points, k) => { for (const [i, w] of points) weights[i * 68 + k] += w; });
+    IBUG68_FROM_MESH468.forEach((points, k) => {
+      for (const [i, w] of points) weights[i * 68 + k] += w;
+    });
     this.meshToIbug = tf.tensor2d(weights, [MESH_POINT_COUNT, 68]);
   }
 
@@ -41,7 +43,12 @@ export class FaceMeshLandmarks {
   ibug68(images: tf.Tensor4D): tf.Tensor3D {
     return tf.tidy(() => {
       const [n, R] = images.shape;
-      const input = tf.image.resizeBilinear(tf.clipByValue(tf.add(tf.mul(images, 0.5), 0.5), 0, 1) as tf.Tensor4D, [this.inputSize, this.inputSize], false, true);
+      const input = tf.image.resizeBilinear(
+        tf.clipByValue(tf.add(tf.mul(images, 0.5), 0.5), 0, 1) as tf.Tensor4D,
+        [this.inputSize, this.inputSize],
+        false,
+        true,
+      );
       const mesh = tf.reshape(this.model.execute(input, this.meshOutput) as tf.Tensor, [n, MESH_POINT_COUNT, 3]);
       const xy = tf.transpose(tf.slice(mesh, [0, 0, 0], [n, MESH_POINT_COUNT, 2]), [0, 2, 1]); // [N, 2, 468]
       const points = tf.reshape(tf.matMul(tf.reshape(xy, [n * 2, MESH_POINT_COUNT]), this.meshToIbug), [n, 2, 68]);
@@ -96,10 +103,15 @@ export function landmarkTargets(geometries: Pick<SampledGeometry, 'landmarks2d'>
 
 /** Distance between the eye centres (means of iBUG 36–41 and 42–47) of [68*2] points. */
 export function interOcularDistancePx(landmarks2d: ArrayLike<number>): number {
-  let lx = 0, ly = 0, rx = 0, ry = 0;
+  let lx = 0,
+    ly = 0,
+    rx = 0,
+    ry = 0;
   for (let k = 0; k < 6; k++) {
-    lx += landmarks2d[2 * (36 + k)] / 6; ly += landmarks2d[2 * (36 + k) + 1] / 6;
-    rx += landmarks2d[2 * (42 + k)] / 6; ry += landmarks2d[2 * (42 + k) + 1] / 6;
+    lx += landmarks2d[2 * (36 + k)] / 6;
+    ly += landmarks2d[2 * (36 + k) + 1] / 6;
+    rx += landmarks2d[2 * (42 + k)] / 6;
+    ry += landmarks2d[2 * (42 + k) + 1] / 6;
   }
   return Math.hypot(rx - lx, ry - ly);
 }
@@ -109,8 +121,13 @@ export function interOcularDistancePx(landmarks2d: ArrayLike<number>): number {
  * FaceMesh iBUG points of `images` and `targets` [N, 68, 2] (crop pixels), each divided by its
  * sample's inter-ocular distance [N]. 0 when FaceMesh finds the landmarks where the geometry put them.
  */
-export function landmarkConsistencyLoss(landmarks: FaceMeshLandmarks, images: tf.Tensor4D, targets: tf.Tensor3D, interOcularPx: tf.Tensor1D,
-                                        indices: readonly number[] = DEFAULT_CONSISTENCY_LANDMARKS): tf.Scalar {
+export function landmarkConsistencyLoss(
+  landmarks: FaceMeshLandmarks,
+  images: tf.Tensor4D,
+  targets: tf.Tensor3D,
+  interOcularPx: tf.Tensor1D,
+  indices: readonly number[] = DEFAULT_CONSISTENCY_LANDMARKS,
+): tf.Scalar {
   return tf.tidy(() => {
     const chosen = tf.tensor1d(Int32Array.from(indices), 'int32');
     const found = tf.gather(landmarks.ibug68(images), chosen, 1);

@@ -26,7 +26,13 @@ export interface GeometrySamplerConfig {
 }
 
 export const DEFAULT_GEOMETRY_SAMPLER_CONFIG = Object.freeze({
-  yawStd: 0.5, pitchStd: 0.1, rollStd: 0.05, identityStd: 1, expressionProbability: 0.1, expressionMax: 0.7, distanceMm: 600,
+  yawStd: 0.5,
+  pitchStd: 0.1,
+  rollStd: 0.05,
+  identityStd: 1,
+  expressionProbability: 0.1,
+  expressionMax: 0.7,
+  distanceMm: 600,
 });
 
 /** One sampled geometry: the parameters and where its camera puts it in the aligned crop. */
@@ -43,7 +49,8 @@ export interface SampledGeometry {
   landmarks2d: Float32Array;
 }
 
-const LEFT_EYE = [36, 37, 38, 39, 40, 41], RIGHT_EYE = [42, 43, 44, 45, 46, 47];
+const LEFT_EYE = [36, 37, 38, 39, 40, 41],
+  RIGHT_EYE = [42, 43, 44, 45, 46, 47];
 
 /**
  * Draws random face geometry from the morphable model's prior and a pose distribution, framed
@@ -71,7 +78,11 @@ export class GeometrySampler {
   }
 
   /** Place the face for given parameters so its landmarks meet the crop template. */
-  frame(identity: Float32Array, expression: Float32Array, eulerRad: [number, number, number]): Pick<SampledGeometry, 'camera' | 'verticesCamera' | 'landmarks2d'> {
+  frame(
+    identity: Float32Array,
+    expression: Float32Array,
+    eulerRad: [number, number, number],
+  ): Pick<SampledGeometry, 'camera' | 'verticesCamera' | 'landmarks2d'> {
     const { model, config } = this;
     const size = config.resolution;
     const vertices = evaluateMorphableModel(model, identity, expression);
@@ -80,9 +91,11 @@ export class GeometrySampler {
     // Alignment removes in-plane rotation: turn the head about the optical axis by the angle the similarity would.
     const first = fitSimilarity2D(this.templatePoints(projectPointsArray(this.landmarks3d(verticesCamera), camera)), this.templateTargets());
     const angle = Math.atan2(first.c, first.a); // image (y down) angle → camera (y up) rotation by −angle
-    const cos = Math.cos(angle), sin = Math.sin(angle);
+    const cos = Math.cos(angle),
+      sin = Math.sin(angle);
     for (let i = 0; i < verticesCamera.length; i += 3) {
-      const x = verticesCamera[i], y = verticesCamera[i + 1];
+      const x = verticesCamera[i],
+        y = verticesCamera[i + 1];
       verticesCamera[i] = cos * x + sin * y;
       verticesCamera[i + 1] = -sin * x + cos * y;
     }
@@ -90,9 +103,14 @@ export class GeometrySampler {
     const points = this.templatePoints(projectPointsArray(this.landmarks3d(verticesCamera), camera));
     const targets = this.templateTargets();
     const mean = (p: [number, number][]) => p.reduce((s, q) => [s[0] + q[0] / p.length, s[1] + q[1] / p.length], [0, 0]);
-    const [px, py] = mean(points), [qx, qy] = mean(targets);
-    let dot = 0, norm = 0;
-    points.forEach(([x, y], i) => { dot += (x - px) * (targets[i][0] - qx) + (y - py) * (targets[i][1] - qy); norm += (x - px) ** 2 + (y - py) ** 2; });
+    const [px, py] = mean(points),
+      [qx, qy] = mean(targets);
+    let dot = 0,
+      norm = 0;
+    points.forEach(([x, y], i) => {
+      dot += (x - px) * (targets[i][0] - qx) + (y - py) * (targets[i][1] - qy);
+      norm += (x - px) ** 2 + (y - py) ** 2;
+    });
     const scale = dot / norm;
     camera = { ...camera, focalPx: camera.focalPx * scale, principalPointPx: [qx + scale * (size / 2 - px), qy + scale * (size / 2 - py)] };
     const landmarks2d = projectPointsArray(this.landmarks3d(verticesCamera), camera);
@@ -110,12 +128,17 @@ export class GeometrySampler {
 
   /** Rasterise the normal maps of given geometries: [N, R, R, 3]. */
   renderNormalMaps(geometries: Pick<SampledGeometry, 'camera' | 'verticesCamera'>[]): tf.Tensor4D {
-    return tf.tidy(() => tf.stack(geometries.map((g) => {
-      const clip = cameraToClipArray(g.verticesCamera, g.camera);
-      const raster = rasterize(clip, this.model.triangles, { width: g.camera.width, height: g.camera.height }, { cullBackFaces: true });
-      const normals = tf.tensor2d(computeVertexNormalsArray(g.verticesCamera, this.model.triangles), [this.model.vertexCount, 3]);
-      return renderNormalMap(raster, this.model.triangles, normals).image;
-    })) as tf.Tensor4D);
+    return tf.tidy(
+      () =>
+        tf.stack(
+          geometries.map((g) => {
+            const clip = cameraToClipArray(g.verticesCamera, g.camera);
+            const raster = rasterize(clip, this.model.triangles, { width: g.camera.width, height: g.camera.height }, { cullBackFaces: true });
+            const normals = tf.tensor2d(computeVertexNormalsArray(g.verticesCamera, this.model.triangles), [this.model.vertexCount, 3]);
+            return renderNormalMap(raster, this.model.triangles, normals).image;
+          }),
+        ) as tf.Tensor4D,
+    );
   }
 
   private landmarks3d(verticesCamera: Float32Array): Float32Array {
@@ -126,7 +149,12 @@ export class GeometrySampler {
 
   private templatePoints(landmarks2d: Float32Array): [number, number][] {
     const mean = (idx: number[], axis: number) => idx.reduce((s, i) => s + landmarks2d[2 * i + axis], 0) / idx.length;
-    return [[mean(LEFT_EYE, 0), mean(LEFT_EYE, 1)], [mean(RIGHT_EYE, 0), mean(RIGHT_EYE, 1)], [landmarks2d[96], landmarks2d[97]], [landmarks2d[108], landmarks2d[109]]];
+    return [
+      [mean(LEFT_EYE, 0), mean(LEFT_EYE, 1)],
+      [mean(RIGHT_EYE, 0), mean(RIGHT_EYE, 1)],
+      [landmarks2d[96], landmarks2d[97]],
+      [landmarks2d[108], landmarks2d[109]],
+    ];
   }
 
   private templateTargets(): [number, number][] {

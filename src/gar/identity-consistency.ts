@@ -23,9 +23,13 @@ export interface IdentityConsistencyConfig {
 export const DEFAULT_IDENTITY_CONSISTENCY_CONFIG: Readonly<IdentityConsistencyConfig> = Object.freeze({ margin: 0.5, negativeWeight: 1 });
 
 export function validateIdentityConsistencyConfig(config: Partial<IdentityConsistencyConfig>): IdentityConsistencyConfig {
-  const out = { ...DEFAULT_IDENTITY_CONSISTENCY_CONFIG, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) } as IdentityConsistencyConfig;
+  const out = {
+    ...DEFAULT_IDENTITY_CONSISTENCY_CONFIG,
+    ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)),
+  } as IdentityConsistencyConfig;
   if (!(out.margin >= -1 && out.margin <= 1)) throw invalidParameterError('margin', 'a number between -1 and 1', out.margin);
-  if (!(out.negativeWeight >= 0) || !Number.isFinite(out.negativeWeight)) throw invalidParameterError('negativeWeight', 'a finite number ≥ 0', out.negativeWeight);
+  if (!(out.negativeWeight >= 0) || !Number.isFinite(out.negativeWeight))
+    throw invalidParameterError('negativeWeight', 'a finite number ≥ 0', out.negativeWeight);
   return out;
 }
 
@@ -36,16 +40,28 @@ export function validateIdentityConsistencyConfig(config: Partial<IdentityConsis
  * different-group pairs of max(0, cos − margin); a term with no pairs is 0. Differentiable with
  * respect to `images`; ≥ 0, and 0 when every pair is where it should be.
  */
-export function identityContrastiveLoss(embedder: FaceEmbedder, images: tf.Tensor4D, groups: ArrayLike<number>,
-                                        config: Partial<IdentityConsistencyConfig> = {}): tf.Scalar {
+export function identityContrastiveLoss(
+  embedder: FaceEmbedder,
+  images: tf.Tensor4D,
+  groups: ArrayLike<number>,
+  config: Partial<IdentityConsistencyConfig> = {},
+): tf.Scalar {
   const settings = validateIdentityConsistencyConfig(config);
   const n = images.shape[0];
   if (groups.length !== n) throw invalidParameterError('groups', `one group id per image (${n})`, groups.length);
-  const same = new Float32Array(n * n), different = new Float32Array(n * n);
-  let sameCount = 0, differentCount = 0;
+  const same = new Float32Array(n * n),
+    different = new Float32Array(n * n);
+  let sameCount = 0,
+    differentCount = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      if (groups[i] === groups[j]) { same[i * n + j] = 1; sameCount++; } else { different[i * n + j] = 1; differentCount++; }
+      if (groups[i] === groups[j]) {
+        same[i * n + j] = 1;
+        sameCount++;
+      } else {
+        different[i * n + j] = 1;
+        differentCount++;
+      }
     }
   }
   return tf.tidy(() => {
@@ -100,7 +116,12 @@ export function samplePairedGeometries(sampler: GeometrySampler, random: SeededR
   for (let k = 0; k < pairs; k++) {
     const first = sampler.sample(random);
     const other = sampler.sample(random);
-    out.push(first, { identity: first.identity, expression: other.expression, eulerRad: other.eulerRad, ...sampler.frame(first.identity, other.expression, other.eulerRad) });
+    out.push(first, {
+      identity: first.identity,
+      expression: other.expression,
+      eulerRad: other.eulerRad,
+      ...sampler.frame(first.identity, other.expression, other.eulerRad),
+    });
   }
   return out;
 }

@@ -40,7 +40,10 @@ export class FullyConnectedLayer implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return [['weight', this.weight], ['bias', this.bias]];
+    return [
+      ['weight', this.weight],
+      ['bias', this.bias],
+    ];
   }
 
   describe(): string {
@@ -73,7 +76,12 @@ export class Conv2dLayer implements ParameterOwner {
   constructor(config: Conv2dLayerConfig, random: SeededRandom) {
     this.config = { activation: 'linear', bias: true, down: 1, gain: 1, initScale: 1, ...config };
     const { inChannels, outChannels, kernelSize, initScale } = this.config;
-    this.weight = createVariable(random.normals(kernelSize * kernelSize * inChannels * outChannels, initScale), [kernelSize, kernelSize, inChannels, outChannels]);
+    this.weight = createVariable(random.normals(kernelSize * kernelSize * inChannels * outChannels, initScale), [
+      kernelSize,
+      kernelSize,
+      inChannels,
+      outChannels,
+    ]);
     this.bias = this.config.bias ? createVariable(new Float32Array(outChannels), [outChannels]) : undefined;
     this.weightGain = 1 / Math.sqrt(inChannels * kernelSize * kernelSize);
   }
@@ -89,7 +97,12 @@ export class Conv2dLayer implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+    return this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [['weight', this.weight]];
   }
 
   describe(): string {

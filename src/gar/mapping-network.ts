@@ -27,9 +27,17 @@ export class MappingNetwork implements ParameterOwner {
   constructor(config: MappingNetworkConfig, random: SeededRandom) {
     this.config = config;
     for (let i = 0; i < config.layers; i++) {
-      this.layers.push(new FullyConnectedLayer({
-        inFeatures: i === 0 ? config.zDim : config.wDim, outFeatures: config.wDim, activation: 'lrelu', lrMultiplier: config.lrMultiplier,
-      }, random));
+      this.layers.push(
+        new FullyConnectedLayer(
+          {
+            inFeatures: i === 0 ? config.zDim : config.wDim,
+            outFeatures: config.wDim,
+            activation: 'lrelu',
+            lrMultiplier: config.lrMultiplier,
+          },
+          random,
+        ),
+      );
     }
     this.wAvg = createVariable(new Float32Array(config.wDim), [config.wDim], false);
   }

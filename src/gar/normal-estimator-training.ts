@@ -17,7 +17,10 @@ export interface TrainNormalEstimatorConfig {
 }
 
 export const DEFAULT_TRAIN_NORMAL_ESTIMATOR_CONFIG: Readonly<TrainNormalEstimatorConfig> = Object.freeze({
-  batchSize: 8, learningRate: 0.002, mirror: true, seed: 0,
+  batchSize: 8,
+  learningRate: 0.002,
+  mirror: true,
+  seed: 0,
 });
 
 export function validateTrainNormalEstimatorConfig(config: Partial<TrainNormalEstimatorConfig>): TrainNormalEstimatorConfig {
@@ -75,8 +78,14 @@ export class NormalEstimatorTrainer {
  * Mean angle (degrees) and mean cosine distance between the estimator's normals and the truth
  * over the face pixels of `samples`, in batches of `batchSize` (no mirroring).
  */
-export function evaluateNormalEstimator(estimator: NormalEstimator, samples: NormalSample[], batchSize = 16): { meanAngleDeg: number; cosineDistance: number; samples: number } {
-  let angleSum = 0, distanceSum = 0, weight = 0;
+export function evaluateNormalEstimator(
+  estimator: NormalEstimator,
+  samples: NormalSample[],
+  batchSize = 16,
+): { meanAngleDeg: number; cosineDistance: number; samples: number } {
+  let angleSum = 0,
+    distanceSum = 0,
+    weight = 0;
   for (let start = 0; start < samples.length; start += batchSize) {
     const { images, normalMaps } = stackNormalSamples(samples.slice(start, start + batchSize), estimator.config.resolution);
     const predicted = estimator.predict(images);
@@ -105,25 +114,44 @@ export interface NormalEstimatorCheckpointManifest {
 }
 
 function groups(trainer: NormalEstimatorTrainer): ParameterGroup[] {
-  return [['N', trainer.estimator.namedParameters()], ['opt_N', trainer.optimizer.namedState()]];
+  return [
+    ['N', trainer.estimator.namedParameters()],
+    ['opt_N', trainer.optimizer.namedState()],
+  ];
 }
 
 /** Snapshot a trainer: manifest + safetensors bytes. */
-export function encodeNormalEstimatorCheckpoint(trainer: NormalEstimatorTrainer, weightsPath: string, extra: Pick<NormalEstimatorCheckpointManifest, 'heldOut' | 'notes'> = {}):
-  { manifest: NormalEstimatorCheckpointManifest; weights: Uint8Array } {
+export function encodeNormalEstimatorCheckpoint(
+  trainer: NormalEstimatorTrainer,
+  weightsPath: string,
+  extra: Pick<NormalEstimatorCheckpointManifest, 'heldOut' | 'notes'> = {},
+): { manifest: NormalEstimatorCheckpointManifest; weights: Uint8Array } {
   const manifest: NormalEstimatorCheckpointManifest = {
-    format: NORMAL_ESTIMATOR_CHECKPOINT_FORMAT, className: 'NormalEstimator',
+    format: NORMAL_ESTIMATOR_CHECKPOINT_FORMAT,
+    className: 'NormalEstimator',
     config: { network: trainer.estimator.config, train: trainer.config },
-    step: trainer.step, randomState: trainer.random.state, adamStep: trainer.optimizer.step, weightsPath, ...extra,
+    step: trainer.step,
+    randomState: trainer.random.state,
+    adamStep: trainer.optimizer.step,
+    weightsPath,
+    ...extra,
   };
-  return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-normal-estimator', step: String(trainer.step), network: JSON.stringify(trainer.estimator.config) }) };
+  return {
+    manifest,
+    weights: encodeParameterGroups(groups(trainer), {
+      format: 'facegar-normal-estimator',
+      step: String(trainer.step),
+      network: JSON.stringify(trainer.estimator.config),
+    }),
+  };
 }
 
 /** Check a parsed manifest; throws Error with a one-line reason. */
 export function validateNormalEstimatorManifest(value: unknown): NormalEstimatorCheckpointManifest {
   const m = value as NormalEstimatorCheckpointManifest;
   if (!m || typeof m !== 'object') throw new Error('checkpoint manifest is not a JSON object');
-  if (m.format !== NORMAL_ESTIMATOR_CHECKPOINT_FORMAT) throw new Error(`checkpoint format ${String(m.format)} is not supported (expected ${NORMAL_ESTIMATOR_CHECKPOINT_FORMAT})`);
+  if (m.format !== NORMAL_ESTIMATOR_CHECKPOINT_FORMAT)
+    throw new Error(`checkpoint format ${String(m.format)} is not supported (expected ${NORMAL_ESTIMATOR_CHECKPOINT_FORMAT})`);
   if (m.className !== 'NormalEstimator') throw new Error(`checkpoint class ${String(m.className)} is not NormalEstimator`);
   if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step)) throw new Error('checkpoint manifest lacks config or step');
   validateNormalEstimatorConfig(m.config.network);

@@ -17,7 +17,9 @@ export interface NormalEstimatorConfig {
 }
 
 export const DEFAULT_NORMAL_ESTIMATOR_CONFIG: Readonly<NormalEstimatorConfig> = Object.freeze({
-  resolution: 64, channels: [16, 32, 64, 64], seed: 0,
+  resolution: 64,
+  channels: [16, 32, 64, 64],
+  seed: 0,
 });
 
 /** Fill in defaults and check every field; throws UsageError naming the bad one. */
@@ -25,7 +27,8 @@ export function validateNormalEstimatorConfig(config: Partial<NormalEstimatorCon
   const out = { ...DEFAULT_NORMAL_ESTIMATOR_CONFIG, ...config, channels: [...(config.channels ?? DEFAULT_NORMAL_ESTIMATOR_CONFIG.channels)] };
   const r = out.resolution;
   if (!Number.isInteger(r) || r < 8 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two ≥ 8', r);
-  if (out.channels.length < 2 || !out.channels.every((c) => Number.isInteger(c) && c >= 1)) throw invalidParameterError('channels', 'at least two positive integers', out.channels.join(','));
+  if (out.channels.length < 2 || !out.channels.every((c) => Number.isInteger(c) && c >= 1))
+    throw invalidParameterError('channels', 'at least two positive integers', out.channels.join(','));
   if (r >> (out.channels.length - 1) < 2) throw invalidParameterError('channels', `at most ${Math.log2(r)} levels at ${r}²`, out.channels.length);
   if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
   return out;
@@ -48,11 +51,15 @@ export class NormalEstimator implements ParameterOwner {
     const random = new SeededRandom(this.config.seed);
     const c = this.config.channels;
     this.encoder = c.map((channels, level) => [
-      new Conv2dLayer({ inChannels: level === 0 ? 3 : c[level - 1], outChannels: channels, kernelSize: 3, activation: 'lrelu', down: level === 0 ? 1 : 2 }, random),
+      new Conv2dLayer(
+        { inChannels: level === 0 ? 3 : c[level - 1], outChannels: channels, kernelSize: 3, activation: 'lrelu', down: level === 0 ? 1 : 2 },
+        random,
+      ),
       new Conv2dLayer({ inChannels: channels, outChannels: channels, kernelSize: 3, activation: 'lrelu' }, random),
     ]);
-    this.decoder = c.slice(0, -1).map((channels, level) =>
-      new Conv2dLayer({ inChannels: c[level + 1] + channels, outChannels: channels, kernelSize: 3, activation: 'lrelu' }, random));
+    this.decoder = c
+      .slice(0, -1)
+      .map((channels, level) => new Conv2dLayer({ inChannels: c[level + 1] + channels, outChannels: channels, kernelSize: 3, activation: 'lrelu' }, random));
     this.head = new Conv2dLayer({ inChannels: c[0], outChannels: 3, kernelSize: 1 }, random);
   }
 
@@ -84,7 +91,13 @@ export class NormalEstimator implements ParameterOwner {
 
   namedParameters(): [string, tf.Variable][] {
     return prefixed([
-      ...this.encoder.flatMap(([first, second], level) => [[`enc${level}.conv0`, first], [`enc${level}.conv1`, second]] as [string, Conv2dLayer][]),
+      ...this.encoder.flatMap(
+        ([first, second], level) =>
+          [
+            [`enc${level}.conv0`, first],
+            [`enc${level}.conv1`, second],
+          ] as [string, Conv2dLayer][],
+      ),
       ...this.decoder.map((layer, level) => [`dec${level}.conv`, layer] as [string, Conv2dLayer]),
       ['head', this.head],
     ]);
@@ -129,13 +142,17 @@ export function normalCosineLoss(predictedUnit: tf.Tensor4D, targetNormalMaps: t
 
 /** Mean angle in degrees between predicted unit normals and an encoded normal map, over face pixels (plain JS). */
 export function meanNormalAngleDeg(predictedUnit: tf.Tensor4D, targetNormalMaps: tf.Tensor4D): number {
-  const predicted = predictedUnit.dataSync(), target = targetNormalMaps.dataSync();
-  let sum = 0, count = 0;
+  const predicted = predictedUnit.dataSync(),
+    target = targetNormalMaps.dataSync();
+  let sum = 0,
+    count = 0;
   for (let i = 0; i < target.length; i += 3) {
     if (target[i] + target[i + 1] + target[i + 2] <= 1e-6) continue;
-    const tx = target[i] * 2 - 1, ty = target[i + 1] * 2 - 1, tz = target[i + 2] * 2 - 1;
+    const tx = target[i] * 2 - 1,
+      ty = target[i + 1] * 2 - 1,
+      tz = target[i + 2] * 2 - 1;
     const cosine = (predicted[i] * tx + predicted[i + 1] * ty + predicted[i + 2] * tz) / (Math.hypot(tx, ty, tz) || 1);
-    sum += Math.acos(Math.max(-1, Math.min(1, cosine))) * 180 / Math.PI;
+    sum += (Math.acos(Math.max(-1, Math.min(1, cosine))) * 180) / Math.PI;
     count++;
   }
   return count === 0 ? 0 : sum / count;

@@ -38,13 +38,19 @@ export function normalSampleSceneSeed(stream: NormalSampleStream, seed: number, 
  * in pixel space) is a turn of the camera-space points about the optical axis plus a new focal
  * length and principal point. Returns camera-space points (mm) and the crop camera.
  */
-export function cropCamera(verticesCamera: Float32Array, camera: PinholeCamera, cropFromImage: { a: number; b: number; c: number; d: number; tx: number; ty: number }, sizePx: number):
-  { verticesCamera: Float32Array; camera: PinholeCamera } {
+export function cropCamera(
+  verticesCamera: Float32Array,
+  camera: PinholeCamera,
+  cropFromImage: { a: number; b: number; c: number; d: number; tx: number; ty: number },
+  sizePx: number,
+): { verticesCamera: Float32Array; camera: PinholeCamera } {
   const scale = Math.hypot(cropFromImage.a, cropFromImage.c);
-  const cos = cropFromImage.a / scale, sin = cropFromImage.c / scale;
+  const cos = cropFromImage.a / scale,
+    sin = cropFromImage.c / scale;
   const out = new Float32Array(verticesCamera.length);
   for (let i = 0; i < verticesCamera.length; i += 3) {
-    const x = verticesCamera[i], y = verticesCamera[i + 1];
+    const x = verticesCamera[i],
+      y = verticesCamera[i + 1];
     out[i] = cos * x + sin * y; // image y points down, camera y up: the turn flips sign
     out[i + 1] = -sin * x + cos * y;
     out[i + 2] = verticesCamera[i + 2];
@@ -53,7 +59,9 @@ export function cropCamera(verticesCamera: Float32Array, camera: PinholeCamera, 
   return {
     verticesCamera: out,
     camera: {
-      focalPx: camera.focalPx * scale, width: sizePx, height: sizePx,
+      focalPx: camera.focalPx * scale,
+      width: sizePx,
+      height: sizePx,
       principalPointPx: [cropFromImage.a * cx + cropFromImage.b * cy + cropFromImage.tx, cropFromImage.c * cx + cropFromImage.d * cy + cropFromImage.ty],
     },
   };
@@ -74,7 +82,8 @@ export function renderNormalSample(model: MorphableModel, stream: NormalSampleSt
   normalTensor.dispose();
   const landmarks2d = new Float32Array(136);
   for (let i = 0; i < 68; i++) {
-    const x = truth.landmarks2d[2 * i], y = truth.landmarks2d[2 * i + 1];
+    const x = truth.landmarks2d[2 * i],
+      y = truth.landmarks2d[2 * i + 1];
     landmarks2d[2 * i] = cropFromImage.a * x + cropFromImage.b * y + cropFromImage.tx;
     landmarks2d[2 * i + 1] = cropFromImage.c * x + cropFromImage.d * y + cropFromImage.ty;
   }
@@ -85,7 +94,9 @@ export function renderNormalSample(model: MorphableModel, stream: NormalSampleSt
 export function rgbToSigned(image: RgbaImage): Float32Array {
   const out = new Float32Array(image.width * image.height * 3);
   for (let i = 0, j = 0; i < out.length; i += 3, j += 4) {
-    out[i] = image.data[j] / 127.5 - 1; out[i + 1] = image.data[j + 1] / 127.5 - 1; out[i + 2] = image.data[j + 2] / 127.5 - 1;
+    out[i] = image.data[j] / 127.5 - 1;
+    out[i + 1] = image.data[j + 1] / 127.5 - 1;
+    out[i + 2] = image.data[j + 2] / 127.5 - 1;
   }
   return out;
 }
@@ -96,8 +107,10 @@ export function rgbToSigned(image: RgbaImage): Float32Array {
  * its x component negated, background kept 0).
  */
 export function stackNormalSamples(samples: NormalSample[], sizePx: number, random?: SeededRandom): { images: tf.Tensor4D; normalMaps: tf.Tensor4D } {
-  const R = sizePx, plane = R * R * 3;
-  const images = new Float32Array(samples.length * plane), normals = new Float32Array(samples.length * plane);
+  const R = sizePx,
+    plane = R * R * 3;
+  const images = new Float32Array(samples.length * plane),
+    normals = new Float32Array(samples.length * plane);
   samples.forEach((sample, b) => {
     if (sample.image.length !== plane) throw invalidParameterError('samples', `${R}×${R} samples`, sample.image.length / 3);
     const mirror = random !== undefined && random.next() < 0.5;
@@ -106,12 +119,17 @@ export function stackNormalSamples(samples: NormalSample[], sizePx: number, rand
       normals.set(sample.normalMap, b * plane);
       return;
     }
-    for (let y = 0; y < R; y++) for (let x = 0; x < R; x++) {
-      const source = (y * R + (R - 1 - x)) * 3, target = b * plane + (y * R + x) * 3;
-      for (let c = 0; c < 3; c++) { images[target + c] = sample.image[source + c]; normals[target + c] = sample.normalMap[source + c]; }
-      const n = sample.normalMap;
-      if (n[source] + n[source + 1] + n[source + 2] > 1e-6) normals[target] = 1 - n[source];
-    }
+    for (let y = 0; y < R; y++)
+      for (let x = 0; x < R; x++) {
+        const source = (y * R + (R - 1 - x)) * 3,
+          target = b * plane + (y * R + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          images[target + c] = sample.image[source + c];
+          normals[target + c] = sample.normalMap[source + c];
+        }
+        const n = sample.normalMap;
+        if (n[source] + n[source + 1] + n[source + 2] > 1e-6) normals[target] = 1 - n[source];
+      }
   });
   return { images: tf.tensor4d(images, [samples.length, R, R, 3]), normalMaps: tf.tensor4d(normals, [samples.length, R, R, 3]) };
 }

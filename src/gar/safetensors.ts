@@ -34,7 +34,8 @@ export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string
 /** IEEE 754 half-precision bits → the float32 value they denote (exact: every half is a float32). */
 export function halfToFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f, fraction = bits & 0x3ff;
+  const exponent = (bits >> 10) & 0x1f,
+    fraction = bits & 0x3ff;
   if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
@@ -68,7 +69,8 @@ export function readSafetensorsHeader(bytes: Uint8Array): { entries: Safetensors
   if (bytes.length < 8) throw new Error('not a safetensors file (too short)');
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(bytes.length - 8)) throw new Error('not a safetensors file (header length past the end)');
-  if (headerLength > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) throw new Error(`safetensors header of ${headerLength} bytes (at most ${MAX_SAFETENSORS_HEADER_BYTES})`);
+  if (headerLength > BigInt(MAX_SAFETENSORS_HEADER_BYTES))
+    throw new Error(`safetensors header of ${headerLength} bytes (at most ${MAX_SAFETENSORS_HEADER_BYTES})`);
   const dataStart = 8 + Number(headerLength);
   const dataLength = bytes.length - dataStart;
   let header: unknown;
@@ -82,7 +84,8 @@ export function readSafetensorsHeader(bytes: Uint8Array): { entries: Safetensors
   const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) throw new Error('safetensors __metadata__ is not a map of strings');
+      if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string'))
+        throw new Error('safetensors __metadata__ is not a map of strings');
       metadata = value as Record<string, string>;
       continue;
     }
@@ -105,13 +108,16 @@ function readEntry(name: string, value: unknown, dataLength: number): Safetensor
   const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   const size = typeof dtype === 'string' && Object.hasOwn(BYTES_PER_VALUE, dtype) ? BYTES_PER_VALUE[dtype] : undefined;
   if (!size) throw new Error(`tensor ${name}: dtype ${String(dtype)} is not supported (F32 or F16)`);
-  if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every(isCount)) throw new Error(`tensor ${name}: shape ${JSON.stringify(shape)} is not a list of at most ${MAX_RANK} sizes`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) throw new Error(`tensor ${name}: data offsets ${JSON.stringify(offsets)} are not two byte positions`);
+  if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every(isCount))
+    throw new Error(`tensor ${name}: shape ${JSON.stringify(shape)} is not a list of at most ${MAX_RANK} sizes`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
+    throw new Error(`tensor ${name}: data offsets ${JSON.stringify(offsets)} are not two byte positions`);
   const [begin, end] = offsets as number[];
   if (begin > end || end > dataLength) throw new Error(`tensor ${name}: data offsets [${begin}, ${end}] outside the ${dataLength} data bytes`);
   // Sizes multiply in floating point: a huge shape gives a huge product, never a wrapped one.
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (end - begin !== count * size) throw new Error(`tensor ${name}: data offsets do not match its shape [${shape.join(', ')}] (${end - begin} bytes for ${count} ${dtype})`);
+  if (end - begin !== count * size)
+    throw new Error(`tensor ${name}: data offsets do not match its shape [${shape.join(', ')}] (${end - begin} bytes for ${count} ${dtype})`);
   return { name, dtype: dtype as 'F32' | 'F16', shape: shape as number[], count, begin, end };
 }
 

@@ -8,7 +8,11 @@ import { SeededRandom } from '../common/seeded-random.ts';
  * different latents (same latents in every column, so a column shows one appearance over
  * several shapes). normals [rows, R, R, 3] in 0…1; noise off; returns an opaque RGBA image.
  */
-export function renderSampleGrid(generator: Generator, normals: tf.Tensor4D, options: { latentsPerRow?: number; seed?: number; truncationPsi?: number } = {}): RgbaImage {
+export function renderSampleGrid(
+  generator: Generator,
+  normals: tf.Tensor4D,
+  options: { latentsPerRow?: number; seed?: number; truncationPsi?: number } = {},
+): RgbaImage {
   const columns = options.latentsPerRow ?? 4;
   const [rows, R] = normals.shape;
   const random = new SeededRandom(options.seed ?? 0);
@@ -19,7 +23,7 @@ export function renderSampleGrid(generator: Generator, normals: tf.Tensor4D, opt
       for (let x = 0; x < R; x++) {
         const source = ((sample * R + y) * R + x) * 3;
         const target = ((row * R + y) * grid.width + column * R + x) * 4;
-        for (let c = 0; c < 3; c++) grid.data[target + c] = (fromSigned ? (pixels[source + c] + 1) * 127.5 : pixels[source + c] * 255);
+        for (let c = 0; c < 3; c++) grid.data[target + c] = fromSigned ? (pixels[source + c] + 1) * 127.5 : pixels[source + c] * 255;
         grid.data[target + 3] = 255;
       }
     }
@@ -28,7 +32,10 @@ export function renderSampleGrid(generator: Generator, normals: tf.Tensor4D, opt
   for (let row = 0; row < rows; row++) put(normalPixels, row, row, 0, false);
   for (let column = 0; column < columns; column++) {
     const images = tf.tidy(() => {
-      const z = tf.tile(tf.tensor2d(zs.subarray(column * generator.config.zDim, (column + 1) * generator.config.zDim), [1, generator.config.zDim]), [rows, 1]) as tf.Tensor2D;
+      const z = tf.tile(tf.tensor2d(zs.subarray(column * generator.config.zDim, (column + 1) * generator.config.zDim), [1, generator.config.zDim]), [
+        rows,
+        1,
+      ]) as tf.Tensor2D;
       return generator.generate(normals, z, { truncationPsi: options.truncationPsi });
     });
     const pixels = images.dataSync() as Float32Array;

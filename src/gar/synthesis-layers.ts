@@ -58,7 +58,13 @@ export class NormalInjection implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return prefixed([['conv0', this.conv0], ['conv1', this.conv1], ['skip', this.skip], ['scale', this.scaleHead], ['bias', this.biasHead]]);
+    return prefixed([
+      ['conv0', this.conv0],
+      ['conv1', this.conv1],
+      ['skip', this.skip],
+      ['scale', this.scaleHead],
+      ['bias', this.biasHead],
+    ]);
   }
 
   describe(): string {
@@ -116,8 +122,13 @@ export class SynthesisLayer implements ParameterOwner {
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return [...prefixed([['affine', this.affine]]), ['weight', this.weight], ['bias', this.bias], ['noise_strength', this.noiseStrength],
-      ...prefixed([['injection', this.injection]])];
+    return [
+      ...prefixed([['affine', this.affine]]),
+      ['weight', this.weight],
+      ['bias', this.bias],
+      ['noise_strength', this.noiseStrength],
+      ...prefixed([['injection', this.injection]]),
+    ];
   }
 
   describe(): string {

@@ -61,7 +61,13 @@ export class SynthesisBlock implements ParameterOwner {
 
   namedParameters(): [string, tf.Variable][] {
     const out: [string, tf.Variable][] = this.constInput ? [['const', this.constInput]] : prefixed([['conv0', this.conv0!]]);
-    return [...out, ...prefixed([['conv1', this.conv1], ['torgb', this.toRgb]])];
+    return [
+      ...out,
+      ...prefixed([
+        ['conv1', this.conv1],
+        ['torgb', this.toRgb],
+      ]),
+    ];
   }
 
   describe(): string {
@@ -86,7 +92,9 @@ export class SynthesisNetwork implements ParameterOwner {
     let inChannels = 0;
     for (const resolution of blockResolutions(config)) {
       const outChannels = channelsAt(config, resolution);
-      this.blocks.push(new SynthesisBlock({ wDim: config.wDim, inChannels, outChannels, resolution, injectionHiddenChannels: config.injectionHiddenChannels }, random));
+      this.blocks.push(
+        new SynthesisBlock({ wDim: config.wDim, inChannels, outChannels, resolution, injectionHiddenChannels: config.injectionHiddenChannels }, random),
+      );
       inChannels = outChannels;
     }
     this.numWs = this.blocks.reduce((sum, b) => sum + b.numConv, 0) + 1;
@@ -101,7 +109,8 @@ export class SynthesisNetwork implements ParameterOwner {
       const perLayer = tf.unstack(ws, 1) as tf.Tensor2D[];
       const pyramid = new Map<number, tf.Tensor4D>([[R, normals]]);
       for (let r = R / 2; r >= 4; r /= 2) pyramid.set(r, tf.avgPool(pyramid.get(r * 2)!, 2, 2, 'valid'));
-      let x: tf.Tensor4D | null = null, image: tf.Tensor4D | null = null;
+      let x: tf.Tensor4D | null = null,
+        image: tf.Tensor4D | null = null;
       let index = 0;
       for (const block of this.blocks) {
         ({ x, image } = block.apply(x, image, perLayer.slice(index, index + block.numConv + 1), pyramid.get(block.config.resolution)!, noise));

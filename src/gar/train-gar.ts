@@ -42,9 +42,22 @@ export interface TrainGarConfig {
 }
 
 export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze({
-  batchSize: 4, learningRate: 0.0025, r1Gamma: 10, r1Interval: 16, pathLengthWeight: 2, pathLengthInterval: 4,
-  emaKimg: 10, emaRampup: 0.05, styleMixingProbability: 0.9, mirrorReal: true, seed: 0,
-  normalWeight: 0, landmarkWeight: 0, landmarkInterval: 4, identityWeight: 0, identityInterval: 4,
+  batchSize: 4,
+  learningRate: 0.0025,
+  r1Gamma: 10,
+  r1Interval: 16,
+  pathLengthWeight: 2,
+  pathLengthInterval: 4,
+  emaKimg: 10,
+  emaRampup: 0.05,
+  styleMixingProbability: 0.9,
+  mirrorReal: true,
+  seed: 0,
+  normalWeight: 0,
+  landmarkWeight: 0,
+  landmarkInterval: 4,
+  identityWeight: 0,
+  identityInterval: 4,
 });
 
 /** Fill in defaults and check every field; throws UsageError naming the bad one. */
@@ -58,7 +71,8 @@ export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGa
     if (!(out[key] >= 0)) throw invalidParameterError(key, 'a number ≥ 0', out[key]);
   }
   if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
-  if (out.identityWeight > 0 && out.batchSize % 2 !== 0) throw invalidParameterError('batchSize', 'an even number (identityWeight > 0 pairs the samples)', out.batchSize);
+  if (out.identityWeight > 0 && out.batchSize % 2 !== 0)
+    throw invalidParameterError('batchSize', 'an even number (identityWeight > 0 pairs the samples)', out.batchSize);
   return out;
 }
 
@@ -134,7 +148,10 @@ export class GarTrainer {
     this.generatorEma = new Generator(this.network, this.config.seed * 3 + 1);
     this.discriminator = new Discriminator(this.network, this.config.seed * 3 + 2);
     const adam = { learningRate: this.config.learningRate, beta1: 0, beta2: 0.99, epsilon: 1e-8 };
-    this.optimizerG = new AdamOptimizer(this.generator.namedParameters().filter(([, v]) => v.trainable), adam);
+    this.optimizerG = new AdamOptimizer(
+      this.generator.namedParameters().filter(([, v]) => v.trainable),
+      adam,
+    );
     this.optimizerD = new AdamOptimizer(this.discriminator.namedParameters(), adam);
   }
 
@@ -146,25 +163,32 @@ export class GarTrainer {
     const losses: StepLosses = { step: this.step, lossG: 0, lossD: 0 };
 
     // Generator: non-saturating loss (on a batch of pairs when the identity loss is due).
-    const g = this.generatorInputs(batchSize, terms.some(([name]) => name === 'identity'));
+    const g = this.generatorInputs(
+      batchSize,
+      terms.some(([name]) => name === 'identity'),
+    );
     const gVars = this.generator.trainableVariables();
     const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
     const termValues: [ConsistencyName, tf.Scalar][] = [];
     let adversarial: tf.Scalar | undefined;
-    const gResult = tf.variableGrads(() => tf.tidy(() => {
-      let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
-      if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
-      const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
-      let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
-      if (terms.length === 0) return loss;
-      adversarial = tf.keep(tf.clone(loss));
-      for (const [name, weight] of terms) {
-        const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
-        termValues.push([name, tf.keep(tf.clone(value))]);
-        loss = tf.add(loss, tf.mul(value, weight));
-      }
-      return loss;
-    }), gVars);
+    const gResult = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+          if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
+          const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
+          let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+          if (terms.length === 0) return loss;
+          adversarial = tf.keep(tf.clone(loss));
+          for (const [name, weight] of terms) {
+            const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
+            termValues.push([name, tf.keep(tf.clone(value))]);
+            loss = tf.add(loss, tf.mul(value, weight));
+          }
+          return loss;
+        }),
+      gVars,
+    );
     losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
     for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
     tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
@@ -181,14 +205,18 @@ export class GarTrainer {
     const reals = this.realBatch(batchSize);
     const withR1 = this.config.r1Gamma > 0 && this.step % this.config.r1Interval === 0;
     let r1Value: tf.Scalar | undefined;
-    const dResult = tf.variableGrads(() => tf.tidy(() => {
-      const adversarial = tf.add(tf.mean(tf.softplus(this.discriminator.apply(fakes))), tf.mean(tf.softplus(tf.neg(this.discriminator.apply(reals)))));
-      if (!withR1) return adversarial as tf.Scalar;
-      const gradient = tf.grad((x: tf.Tensor) => tf.sum(this.discriminator.apply(x as tf.Tensor4D)))(reals);
-      const penalty = tf.mul(tf.mean(tf.sum(tf.square(gradient), [1, 2, 3])), this.config.r1Gamma / 2);
-      r1Value = tf.keep(tf.clone(penalty)) as tf.Scalar;
-      return tf.add(adversarial, tf.mul(penalty, this.config.r1Interval)) as tf.Scalar;
-    }), this.discriminator.trainableVariables());
+    const dResult = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const adversarial = tf.add(tf.mean(tf.softplus(this.discriminator.apply(fakes))), tf.mean(tf.softplus(tf.neg(this.discriminator.apply(reals)))));
+          if (!withR1) return adversarial as tf.Scalar;
+          const gradient = tf.grad((x: tf.Tensor) => tf.sum(this.discriminator.apply(x as tf.Tensor4D)))(reals);
+          const penalty = tf.mul(tf.mean(tf.sum(tf.square(gradient), [1, 2, 3])), this.config.r1Gamma / 2);
+          r1Value = tf.keep(tf.clone(penalty)) as tf.Scalar;
+          return tf.add(adversarial, tf.mul(penalty, this.config.r1Interval)) as tf.Scalar;
+        }),
+      this.discriminator.trainableVariables(),
+    );
     const total = dResult.value.dataSync()[0];
     if (r1Value) {
       losses.r1 = r1Value.dataSync()[0];
@@ -203,14 +231,20 @@ export class GarTrainer {
     // EMA of G (half-life emaKimg thousand images, ramped up early in training).
     const imagesSeen = this.step * batchSize;
     const emaImages = Math.min(this.config.emaKimg * 1000, imagesSeen * this.config.emaRampup);
-    updateEma(this.generatorEma.namedParameters().map(([, v]) => v), this.generator.namedParameters().map(([, v]) => v), 0.5 ** (batchSize / Math.max(emaImages, 1e-8)));
+    updateEma(
+      this.generatorEma.namedParameters().map(([, v]) => v),
+      this.generator.namedParameters().map(([, v]) => v),
+      0.5 ** (batchSize / Math.max(emaImages, 1e-8)),
+    );
     return losses;
   }
 
   /** The consistency losses due this step and their effective weights (the lazy landmark and identity losses scaled by their intervals). */
   private consistencyTerms(step: number): [ConsistencyName, number][] {
-    const c = this.config, { normalEstimator, landmarks, identity } = this.consistency;
-    if (c.normalWeight > 0 && !normalEstimator) throw invalidParameterError('consistency.normalEstimator', 'a loaded normal estimator (normalWeight > 0)', 'none');
+    const c = this.config,
+      { normalEstimator, landmarks, identity } = this.consistency;
+    if (c.normalWeight > 0 && !normalEstimator)
+      throw invalidParameterError('consistency.normalEstimator', 'a loaded normal estimator (normalWeight > 0)', 'none');
     if (c.landmarkWeight > 0 && !landmarks) throw invalidParameterError('consistency.landmarks', 'a loaded FaceMesh (landmarkWeight > 0)', 'none');
     if (c.identityWeight > 0 && !identity) throw invalidParameterError('consistency.identity', 'an identity loss function (identityWeight > 0)', 'none');
     const terms: [ConsistencyName, number][] = [];
@@ -239,15 +273,19 @@ export class GarTrainer {
     const noiseSeed = this.random.seed();
     let lengths: number[] = [];
     const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
-    const result = tf.variableGrads(() => tf.tidy(() => {
-      const ws = this.generator.mapLatents(inputs.z, inputs.mixing);
-      const projection = tf.div(tf.randomNormal([n, R, R, 3], 0, 1, 'float32', noiseSeed), R);
-      const wsGradient = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(this.generator.synthesize(w as tf.Tensor3D, inputs.normals), projection)))(ws);
-      const pathLengths = tf.sqrt(tf.mean(tf.sum(tf.square(wsGradient), 2), 1)); // [n]
-      lengths = Array.from(pathLengths.dataSync());
-      const penalty = tf.mean(tf.square(tf.sub(pathLengths, this.pathLengthMean)));
-      return tf.mul(penalty, this.config.pathLengthWeight * this.config.pathLengthInterval) as tf.Scalar;
-    }), this.generator.trainableVariables());
+    const result = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const ws = this.generator.mapLatents(inputs.z, inputs.mixing);
+          const projection = tf.div(tf.randomNormal([n, R, R, 3], 0, 1, 'float32', noiseSeed), R);
+          const wsGradient = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(this.generator.synthesize(w as tf.Tensor3D, inputs.normals), projection)))(ws);
+          const pathLengths = tf.sqrt(tf.mean(tf.sum(tf.square(wsGradient), 2), 1)); // [n]
+          lengths = Array.from(pathLengths.dataSync());
+          const penalty = tf.mean(tf.square(tf.sub(pathLengths, this.pathLengthMean)));
+          return tf.mul(penalty, this.config.pathLengthWeight * this.config.pathLengthInterval) as tf.Scalar;
+        }),
+      this.generator.trainableVariables(),
+    );
     const value = result.value.dataSync()[0] / this.config.pathLengthInterval;
     this.optimizerG.apply(gNames.map(([, v]) => result.grads[v.name]));
     tf.dispose([result.value, ...Object.values(result.grads)]);
@@ -280,8 +318,20 @@ export class GarTrainer {
       const cutoff = this.random.next() < 0.5 ? 1 + this.random.integer(numWs - 1) : numWs;
       mixing = { mixingZ: tf.tensor2d(this.random.normals(rows * zDim), [rows, zDim]), mixingCutoff: cutoff };
     }
-    const pairRows = paired ? tf.tensor1d(Int32Array.from({ length: count }, (_, i) => i >> 1), 'int32') : undefined;
-    return { normals, geometries, z, mixing, pairRows, dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : []), ...(pairRows ? [pairRows] : [])]) };
+    const pairRows = paired
+      ? tf.tensor1d(
+          Int32Array.from({ length: count }, (_, i) => i >> 1),
+          'int32',
+        )
+      : undefined;
+    return {
+      normals,
+      geometries,
+      z,
+      mixing,
+      pairRows,
+      dispose: () => tf.dispose([normals, z, ...(mixing.mixingZ ? [mixing.mixingZ] : []), ...(pairRows ? [pairRows] : [])]),
+    };
   }
 
   /** `count` random real crops as [count, R, R, 3] in −1…1, mirrored at random. */

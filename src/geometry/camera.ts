@@ -64,8 +64,8 @@ export function projectPointsArray(pointsCamera: ArrayLike<number>, camera: Pinh
   const out = new Float32Array(n * 2);
   for (let i = 0; i < n; i++) {
     const depth = -pointsCamera[i * 3 + 2];
-    out[i * 2] = camera.principalPointPx[0] + camera.focalPx * pointsCamera[i * 3] / depth;
-    out[i * 2 + 1] = camera.principalPointPx[1] - camera.focalPx * pointsCamera[i * 3 + 1] / depth;
+    out[i * 2] = camera.principalPointPx[0] + (camera.focalPx * pointsCamera[i * 3]) / depth;
+    out[i * 2 + 1] = camera.principalPointPx[1] - (camera.focalPx * pointsCamera[i * 3 + 1]) / depth;
   }
   return out;
 }
@@ -76,7 +76,9 @@ export function transformPointsArray(points: ArrayLike<number>, rotation: ArrayL
   const out = new Float32Array(n * 3);
   const r = rotation;
   for (let i = 0; i < n; i++) {
-    const x = points[i * 3], y = points[i * 3 + 1], z = points[i * 3 + 2];
+    const x = points[i * 3],
+      y = points[i * 3 + 1],
+      z = points[i * 3 + 2];
     out[i * 3] = r[0] * x + r[1] * y + r[2] * z + translationMm[0];
     out[i * 3 + 1] = r[3] * x + r[4] * y + r[5] * z + translationMm[1];
     out[i * 3 + 2] = r[6] * x + r[7] * y + r[8] * z + translationMm[2];
@@ -92,7 +94,9 @@ export function cameraToClipArray(pointsCamera: ArrayLike<number>, camera: Pinho
   const { width, height, focalPx } = camera;
   const [cx, cy] = camera.principalPointPx;
   for (let i = 0; i < n; i++) {
-    const x = pointsCamera[3 * i], y = pointsCamera[3 * i + 1], w = -pointsCamera[3 * i + 2];
+    const x = pointsCamera[3 * i],
+      y = pointsCamera[3 * i + 1],
+      w = -pointsCamera[3 * i + 2];
     clip[4 * i] = (2 / width) * (cx * w + focalPx * x) - w;
     clip[4 * i + 1] = w - (2 / height) * (cy * w - focalPx * y);
     clip[4 * i + 2] = ((far + near) / (far - near)) * w - (2 * far * near) / (far - near);

@@ -1,5 +1,11 @@
 import type { TriangleMeshIndex } from './triangle-mesh-index.ts';
-import { applySimilarityTransform, estimateSimilarityTransform, identityTransform, invertSimilarityTransform, type SimilarityTransform } from './similarity-alignment.ts';
+import {
+  applySimilarityTransform,
+  estimateSimilarityTransform,
+  identityTransform,
+  invertSimilarityTransform,
+  type SimilarityTransform,
+} from './similarity-alignment.ts';
 
 export interface IcpConfig {
   /** Most iterations. */
@@ -16,7 +22,8 @@ export const DEFAULT_ICP_CONFIG: Readonly<IcpConfig> = Object.freeze({ maxIterat
 
 export function validateIcpConfig(config: Partial<IcpConfig> = {}): IcpConfig {
   const out = { ...DEFAULT_ICP_CONFIG, ...config };
-  if (!Number.isInteger(out.maxIterations) || out.maxIterations < 0) throw new RangeError(`maxIterations must be a non-negative integer, got ${out.maxIterations}`);
+  if (!Number.isInteger(out.maxIterations) || out.maxIterations < 0)
+    throw new RangeError(`maxIterations must be a non-negative integer, got ${out.maxIterations}`);
   if (!(out.inlierFraction > 0 && out.inlierFraction <= 1)) throw new RangeError(`inlierFraction must be in (0, 1], got ${out.inlierFraction}`);
   if (!(out.tolerance >= 0)) throw new RangeError(`tolerance must be ≥ 0, got ${out.tolerance}`);
   return out;
@@ -40,7 +47,12 @@ export interface IcpResult {
  * @param mesh index over the moving mesh, in its own coordinates.
  * @param initial starting mesh→points transform (default identity).
  */
-export function alignMeshToPoints(points: ArrayLike<number>, mesh: TriangleMeshIndex, initial: SimilarityTransform = identityTransform(), configOverrides: Partial<IcpConfig> = {}): IcpResult {
+export function alignMeshToPoints(
+  points: ArrayLike<number>,
+  mesh: TriangleMeshIndex,
+  initial: SimilarityTransform = identityTransform(),
+  configOverrides: Partial<IcpConfig> = {},
+): IcpResult {
   const config = validateIcpConfig(configOverrides);
   const n = Math.floor(points.length / 3);
   let transform = initial;
@@ -55,10 +67,14 @@ export function alignMeshToPoints(points: ArrayLike<number>, mesh: TriangleMeshI
     const distances = mesh.distancesFrom(local, meshPoints);
     for (let i = 0; i < n; i++) distances[i] *= transform.scale;
     const threshold = inlierThreshold(distances, config.inlierFraction);
-    let sum = 0, count = 0;
+    let sum = 0,
+      count = 0;
     for (let i = 0; i < n; i++) {
       weights[i] = distances[i] <= threshold ? 1 : 0;
-      if (weights[i]) { sum += distances[i] ** 2; count++; }
+      if (weights[i]) {
+        sum += distances[i] ** 2;
+        count++;
+      }
     }
     return Math.sqrt(sum / Math.max(1, count));
   };
@@ -70,7 +86,11 @@ export function alignMeshToPoints(points: ArrayLike<number>, mesh: TriangleMeshI
     iterations++;
     previousRms = rms;
     rms = evaluate();
-    if (rms > previousRms) { transform = saved; rms = evaluate(); break; }
+    if (rms > previousRms) {
+      transform = saved;
+      rms = evaluate();
+      break;
+    }
     if (previousRms - rms < config.tolerance) break;
   }
   return { transform, rms, iterations };

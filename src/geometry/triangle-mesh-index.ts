@@ -53,7 +53,8 @@ export class TriangleMeshIndex {
     const triangleCount = triangles.length / 3;
     this.triangleCount = triangleCount;
     this.visitedStamp = new Int32Array(triangleCount);
-    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    const lo = [Infinity, Infinity, Infinity],
+      hi = [-Infinity, -Infinity, -Infinity];
     for (let i = 0; i < triangles.length; i++) {
       const v = triangles[i] * 3;
       for (let axis = 0; axis < 3; axis++) {
@@ -61,14 +62,17 @@ export class TriangleMeshIndex {
         hi[axis] = Math.max(hi[axis], this.vertices[v + axis]);
       }
     }
-    if (triangleCount === 0) { lo.fill(0); hi.fill(0); }
+    if (triangleCount === 0) {
+      lo.fill(0);
+      hi.fill(0);
+    }
     const extent = [0, 1, 2].map((axis) => Math.max(hi[axis] - lo[axis], 1e-9));
     const volume = extent[0] * extent[1] * extent[2];
     const cellTarget = Math.max(1, triangleCount / trianglesPerCell);
     // Cubic cells, at least one along each axis; a flat mesh is handled by the max with the 2D estimate.
     const size3d = Math.cbrt(volume / cellTarget);
     const sorted = [...extent].sort((x, y) => y - x);
-    const size2d = Math.sqrt(sorted[0] * sorted[1] / cellTarget);
+    const size2d = Math.sqrt((sorted[0] * sorted[1]) / cellTarget);
     this.cellSize = Math.max(size3d, size2d * 0.5, 1e-9);
     this.dims = [0, 1, 2].map((axis) => Math.min(512, Math.max(1, Math.ceil(extent[axis] / this.cellSize)))) as [number, number, number];
     for (let axis = 0; axis < 3; axis++) {
@@ -81,7 +85,8 @@ export class TriangleMeshIndex {
     const range = new Int32Array(6);
     for (let t = 0; t < triangleCount; t++) {
       this.triangleCellRange(t, range);
-      for (let k = range[2]; k <= range[5]; k++) for (let j = range[1]; j <= range[4]; j++) for (let i = range[0]; i <= range[3]; i++) counts[this.cellIndex(i, j, k) + 1]++;
+      for (let k = range[2]; k <= range[5]; k++)
+        for (let j = range[1]; j <= range[4]; j++) for (let i = range[0]; i <= range[3]; i++) counts[this.cellIndex(i, j, k) + 1]++;
     }
     for (let c = 0; c < cellCount; c++) counts[c + 1] += counts[c];
     this.cellStart = counts;
@@ -89,7 +94,8 @@ export class TriangleMeshIndex {
     const fill = counts.slice(0, cellCount);
     for (let t = 0; t < triangleCount; t++) {
       this.triangleCellRange(t, range);
-      for (let k = range[2]; k <= range[5]; k++) for (let j = range[1]; j <= range[4]; j++) for (let i = range[0]; i <= range[3]; i++) this.cellTriangles[fill[this.cellIndex(i, j, k)]++] = t;
+      for (let k = range[2]; k <= range[5]; k++)
+        for (let j = range[1]; j <= range[4]; j++) for (let i = range[0]; i <= range[3]; i++) this.cellTriangles[fill[this.cellIndex(i, j, k)]++] = t;
     }
   }
 
@@ -104,7 +110,10 @@ export class TriangleMeshIndex {
     result.triangle = -1;
     if (this.triangleCount === 0) return result;
     this.stamp++;
-    if (this.stamp === 0x7fffffff) { this.visitedStamp.fill(0); this.stamp = 1; }
+    if (this.stamp === 0x7fffffff) {
+      this.visitedStamp.fill(0);
+      this.stamp = 1;
+    }
     // q: the query clamped into the grid box; for any x in the box |p−x|² ≥ |p−q|² + |q−x|².
     const p = [x, y, z];
     const q = [0, 0, 0];
@@ -122,7 +131,8 @@ export class TriangleMeshIndex {
       // Nearest possible point outside the visited block of cells.
       let margin = Infinity;
       for (let axis = 0; axis < 3; axis++) {
-        const low = cell[axis] - ring, high = cell[axis] + ring;
+        const low = cell[axis] - ring,
+          high = cell[axis] + ring;
         if (low > 0) margin = Math.min(margin, q[axis] - (this.origin[axis] + low * this.cellSize));
         if (high < this.dims[axis] - 1) margin = Math.min(margin, this.origin[axis] + (high + 1) * this.cellSize - q[axis]);
       }
@@ -180,11 +190,20 @@ export class TriangleMeshIndex {
   }
 
   private testTriangle(t: number, x: number, y: number, z: number): number {
-    const v = this.vertices, tri = this.triangles;
-    const ia = tri[3 * t] * 3, ib = tri[3 * t + 1] * 3, ic = tri[3 * t + 2] * 3;
-    this.a[0] = v[ia]; this.a[1] = v[ia + 1]; this.a[2] = v[ia + 2];
-    this.b[0] = v[ib]; this.b[1] = v[ib + 1]; this.b[2] = v[ib + 2];
-    this.c[0] = v[ic]; this.c[1] = v[ic + 1]; this.c[2] = v[ic + 2];
+    const v = this.vertices,
+      tri = this.triangles;
+    const ia = tri[3 * t] * 3,
+      ib = tri[3 * t + 1] * 3,
+      ic = tri[3 * t + 2] * 3;
+    this.a[0] = v[ia];
+    this.a[1] = v[ia + 1];
+    this.a[2] = v[ia + 2];
+    this.b[0] = v[ib];
+    this.b[1] = v[ib + 1];
+    this.b[2] = v[ib + 2];
+    this.c[0] = v[ic];
+    this.c[1] = v[ic + 1];
+    this.c[2] = v[ic + 2];
     return closestPointOnTriangle(x, y, z, this.a, this.b, this.c, this.candidate);
   }
 
@@ -194,10 +213,12 @@ export class TriangleMeshIndex {
 
   private triangleCellRange(t: number, out: Int32Array): void {
     for (let axis = 0; axis < 3; axis++) {
-      let lo = Infinity, hi = -Infinity;
+      let lo = Infinity,
+        hi = -Infinity;
       for (let corner = 0; corner < 3; corner++) {
         const value = this.vertices[this.triangles[3 * t + corner] * 3 + axis];
-        lo = Math.min(lo, value); hi = Math.max(hi, value);
+        lo = Math.min(lo, value);
+        hi = Math.max(hi, value);
       }
       const last = this.dims[axis] - 1;
       out[axis] = Math.min(last, Math.max(0, Math.floor((lo - this.origin[axis]) / this.cellSize)));

@@ -23,13 +23,16 @@ export function computeVertexNormals(positions: tf.Tensor2D, triangles: Uint32Ar
     const column = (c: number) => tf.slice(positions, [0, c], [vertexCount, 1]) as tf.Tensor2D;
     const [x, y, z] = [column(0), column(1), column(2)];
     const at = (t: tf.Tensor2D, k: number) => gatherRows(t, corner[k]);
-    const e1x = tf.sub(at(x, 1), at(x, 0)), e1y = tf.sub(at(y, 1), at(y, 0)), e1z = tf.sub(at(z, 1), at(z, 0));
-    const e2x = tf.sub(at(x, 2), at(x, 0)), e2y = tf.sub(at(y, 2), at(y, 0)), e2z = tf.sub(at(z, 2), at(z, 0));
-    const faceNormals = tf.concat([
-      tf.sub(tf.mul(e1y, e2z), tf.mul(e1z, e2y)),
-      tf.sub(tf.mul(e1z, e2x), tf.mul(e1x, e2z)),
-      tf.sub(tf.mul(e1x, e2y), tf.mul(e1y, e2x)),
-    ], 1) as tf.Tensor2D;
+    const e1x = tf.sub(at(x, 1), at(x, 0)),
+      e1y = tf.sub(at(y, 1), at(y, 0)),
+      e1z = tf.sub(at(z, 1), at(z, 0));
+    const e2x = tf.sub(at(x, 2), at(x, 0)),
+      e2y = tf.sub(at(y, 2), at(y, 0)),
+      e2z = tf.sub(at(z, 2), at(z, 0));
+    const faceNormals = tf.concat(
+      [tf.sub(tf.mul(e1y, e2z), tf.mul(e1z, e2y)), tf.sub(tf.mul(e1z, e2x), tf.mul(e1x, e2z)), tf.sub(tf.mul(e1x, e2y), tf.mul(e1y, e2x))],
+      1,
+    ) as tf.Tensor2D;
     const allCorners = new Int32Array(3 * faceCount);
     for (let k = 0; k < 3; k++) allCorners.set(corner[k], k * faceCount);
     const sums = scatterAddRows(tf.concat([faceNormals, faceNormals, faceNormals], 0) as tf.Tensor2D, allCorners, vertexCount);
@@ -54,17 +57,31 @@ export function computeVertexNormalsArray(positions: Float32Array, triangles: Ui
   validateTriangles(triangles, vertexCount);
   const sums = new Float64Array(positions.length);
   for (let t = 0; t < triangles.length; t += 3) {
-    const a = 3 * triangles[t], b = 3 * triangles[t + 1], c = 3 * triangles[t + 2];
-    const e1x = positions[b] - positions[a], e1y = positions[b + 1] - positions[a + 1], e1z = positions[b + 2] - positions[a + 2];
-    const e2x = positions[c] - positions[a], e2y = positions[c + 1] - positions[a + 1], e2z = positions[c + 2] - positions[a + 2];
-    const nx = e1y * e2z - e1z * e2y, ny = e1z * e2x - e1x * e2z, nz = e1x * e2y - e1y * e2x;
-    for (const v of [a, b, c]) { sums[v] += nx; sums[v + 1] += ny; sums[v + 2] += nz; }
+    const a = 3 * triangles[t],
+      b = 3 * triangles[t + 1],
+      c = 3 * triangles[t + 2];
+    const e1x = positions[b] - positions[a],
+      e1y = positions[b + 1] - positions[a + 1],
+      e1z = positions[b + 2] - positions[a + 2];
+    const e2x = positions[c] - positions[a],
+      e2y = positions[c + 1] - positions[a + 1],
+      e2z = positions[c + 2] - positions[a + 2];
+    const nx = e1y * e2z - e1z * e2y,
+      ny = e1z * e2x - e1x * e2z,
+      nz = e1x * e2y - e1y * e2x;
+    for (const v of [a, b, c]) {
+      sums[v] += nx;
+      sums[v + 1] += ny;
+      sums[v + 2] += nz;
+    }
   }
   const normals = new Float32Array(positions.length);
   for (let v = 0; v < positions.length; v += 3) {
     const length = Math.hypot(sums[v], sums[v + 1], sums[v + 2]);
     if (length === 0) continue;
-    normals[v] = sums[v] / length; normals[v + 1] = sums[v + 1] / length; normals[v + 2] = sums[v + 2] / length;
+    normals[v] = sums[v] / length;
+    normals[v + 1] = sums[v + 1] / length;
+    normals[v + 2] = sums[v + 2] / length;
   }
   return normals;
 }

@@ -55,7 +55,10 @@ export interface CropPose {
 }
 
 /** Plain numbers of a pose: p_cam = R p + t, the focal length, and the pose's direction vector. */
-export function cropPoseToCamera(pose: CropPose, frame: CropFrame): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number; direction: [number, number] } {
+export function cropPoseToCamera(
+  pose: CropPose,
+  frame: CropFrame,
+): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number; direction: [number, number] } {
   const focalPx = frame.focalRefPx * Math.exp(pose.logFocal);
   const depth = frame.depthRefMm * Math.exp(pose.logDepth);
   const direction = pivotDirection(pose.pivotPx, focalPx, frame);
@@ -68,7 +71,8 @@ export function cropPoseToCamera(pose: CropPose, frame: CropFrame): { rotation: 
 
 /** (x, y)/depth of the pivot from its pixel position (normalised as in CropPose.pivotPx). */
 export function pivotDirection(pivotPx: [number, number], focalPx: number, frame: CropFrame): [number, number] {
-  const u = (pivotPx[0] + 0.5) * frame.sizePx, v = (pivotPx[1] + 0.5) * frame.sizePx;
+  const u = (pivotPx[0] + 0.5) * frame.sizePx,
+    v = (pivotPx[1] + 0.5) * frame.sizePx;
   return [(u - frame.principalPointPx[0]) / focalPx, -(v - frame.principalPointPx[1]) / focalPx];
 }
 
@@ -77,9 +81,15 @@ export function pivotDirection(pivotPx: [number, number], focalPx: number, frame
  * size). The sampler turns the head about the optical axis after posing it; that turn is
  * folded into roll here, measured from the camera-space vertices.
  */
-export function cropPoseOfSample(model: MorphableModel, sample: Pick<SampledGeometry, 'eulerRad' | 'camera' | 'verticesCamera'>, modelVertices: Float32Array, frame: CropFrame): CropPose {
+export function cropPoseOfSample(
+  model: MorphableModel,
+  sample: Pick<SampledGeometry, 'eulerRad' | 'camera' | 'verticesCamera'>,
+  modelVertices: Float32Array,
+  frame: CropFrame,
+): CropPose {
   const posed = transformPointsArray(modelVertices, rotationFromEuler(...sample.eulerRad), [0, 0, 0]);
-  let cross = 0, dot = 0;
+  let cross = 0,
+    dot = 0;
   const camera = sample.verticesCamera;
   for (let i = 0; i < posed.length; i += 3) {
     cross += posed[i] * camera[i + 1] - posed[i + 1] * camera[i];
@@ -88,12 +98,20 @@ export function cropPoseOfSample(model: MorphableModel, sample: Pick<SampledGeom
   const eulerRad: [number, number, number] = [sample.eulerRad[0], sample.eulerRad[1], sample.eulerRad[2] + Math.atan2(cross, dot)];
   const rotation = rotationFromEuler(...eulerRad);
   // t from one vertex: camera = R·p + t.
-  const t = [0, 1, 2].map((r) => camera[r] - (rotation[3 * r] * modelVertices[0] + rotation[3 * r + 1] * modelVertices[1] + rotation[3 * r + 2] * modelVertices[2]));
+  const t = [0, 1, 2].map(
+    (r) => camera[r] - (rotation[3 * r] * modelVertices[0] + rotation[3 * r + 1] * modelVertices[1] + rotation[3 * r + 2] * modelVertices[2]),
+  );
   return cropPoseOfCamera(eulerRad, rotation, t, sample.camera.focalPx, frame);
 }
 
 /** The crop pose of p_cam = rotation · p + translation seen with `focalPx` in `frame`. */
-function cropPoseOfCamera(eulerRad: [number, number, number], rotation: ArrayLike<number>, translationMm: ArrayLike<number>, focalPx: number, frame: CropFrame): CropPose {
+function cropPoseOfCamera(
+  eulerRad: [number, number, number],
+  rotation: ArrayLike<number>,
+  translationMm: ArrayLike<number>,
+  focalPx: number,
+  frame: CropFrame,
+): CropPose {
   const pivotCamera = transformPointsArray(frame.pivotMm, rotation, translationMm);
   const [u, v] = projectPointsArray(pivotCamera, cropCamera(frame, focalPx));
   return {
@@ -108,16 +126,24 @@ function cropPoseOfCamera(eulerRad: [number, number, number], rotation: ArrayLik
  * A camera-space pose turned by `angleRad` about the optical axis (z): what a crop that is a
  * similarity of a photo does to the camera. Returns the turned rotation and translation.
  */
-export function turnAboutOpticalAxis(rotation: ArrayLike<number>, translationMm: ArrayLike<number>, angleRad: number): { rotation: Float64Array; translationMm: [number, number, number] } {
-  const cos = Math.cos(angleRad), sin = Math.sin(angleRad);
+export function turnAboutOpticalAxis(
+  rotation: ArrayLike<number>,
+  translationMm: ArrayLike<number>,
+  angleRad: number,
+): { rotation: Float64Array; translationMm: [number, number, number] } {
+  const cos = Math.cos(angleRad),
+    sin = Math.sin(angleRad);
   const turned = new Float64Array(9);
   for (let column = 0; column < 3; column++) {
-    const x = rotation[column], y = rotation[3 + column];
+    const x = rotation[column],
+      y = rotation[3 + column];
     turned[column] = cos * x - sin * y;
     turned[3 + column] = sin * x + cos * y;
     turned[6 + column] = rotation[6 + column];
   }
-  const tx = translationMm[0], ty = translationMm[1], tz = translationMm[2];
+  const tx = translationMm[0],
+    ty = translationMm[1],
+    tz = translationMm[2];
   return { rotation: turned, translationMm: [cos * tx - sin * ty, sin * tx + cos * ty, tz] };
 }
 
@@ -131,7 +157,10 @@ export function similarityTurnAndScale(cropFromImage: Affine2D): { turnRad: numb
  * photo's centre mapped into the crop) seen from the photo the crop is a similarity of: the pose
  * turned back about the optical axis by the crop's in-plane angle, focal length in photo px.
  */
-export function cropCameraToPhoto(camera: { rotation: ArrayLike<number>; translationMm: ArrayLike<number>; focalPx: number }, cropFromImage: Affine2D): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number } {
+export function cropCameraToPhoto(
+  camera: { rotation: ArrayLike<number>; translationMm: ArrayLike<number>; focalPx: number },
+  cropFromImage: Affine2D,
+): { rotation: Float64Array; translationMm: [number, number, number]; focalPx: number } {
   const { turnRad, scale } = similarityTurnAndScale(cropFromImage);
   return { ...turnAboutOpticalAxis(camera.rotation, camera.translationMm, turnRad), focalPx: camera.focalPx / scale };
 }

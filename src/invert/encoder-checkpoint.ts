@@ -33,25 +33,43 @@ export interface EncoderCheckpointManifest {
 }
 
 function groups(trainer: EncoderTrainer): ParameterGroup[] {
-  return [['E', trainer.encoder.namedParameters()], ['opt_E', trainer.optimizer.namedState()]];
+  return [
+    ['E', trainer.encoder.namedParameters()],
+    ['opt_E', trainer.optimizer.namedState()],
+  ];
 }
 
 /** Snapshot a trainer: manifest + safetensors bytes. */
-export function encodeEncoderCheckpoint(trainer: EncoderTrainer, weightsPath: string, extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {}): { manifest: EncoderCheckpointManifest; weights: Uint8Array } {
+export function encodeEncoderCheckpoint(
+  trainer: EncoderTrainer,
+  weightsPath: string,
+  extra: Pick<EncoderCheckpointManifest, 'gar' | 'notes'> = {},
+): { manifest: EncoderCheckpointManifest; weights: Uint8Array } {
   const manifest: EncoderCheckpointManifest = {
-    format: ENCODER_CHECKPOINT_FORMAT, className: 'EncoderTrainer', config: { network: trainer.network, train: trainer.config },
-    step: trainer.step, randomState: trainer.random.state, adamSteps: trainer.optimizer.step, weightsPath, ...extra,
+    format: ENCODER_CHECKPOINT_FORMAT,
+    className: 'EncoderTrainer',
+    config: { network: trainer.network, train: trainer.config },
+    step: trainer.step,
+    randomState: trainer.random.state,
+    adamSteps: trainer.optimizer.step,
+    weightsPath,
+    ...extra,
   };
-  return { manifest, weights: encodeParameterGroups(groups(trainer), { format: 'facegar-encoder', step: String(trainer.step), network: JSON.stringify(trainer.network) }) };
+  return {
+    manifest,
+    weights: encodeParameterGroups(groups(trainer), { format: 'facegar-encoder', step: String(trainer.step), network: JSON.stringify(trainer.network) }),
+  };
 }
 
 /** Check a parsed manifest; throws Error with a one-line reason. */
 export function validateEncoderCheckpointManifest(value: unknown): EncoderCheckpointManifest {
   const m = value as EncoderCheckpointManifest;
   if (!m || typeof m !== 'object') throw new Error('encoder manifest is not a JSON object');
-  if (m.format !== ENCODER_CHECKPOINT_FORMAT) throw new Error(`encoder checkpoint format ${String(m.format)} is not supported (expected ${ENCODER_CHECKPOINT_FORMAT})`);
+  if (m.format !== ENCODER_CHECKPOINT_FORMAT)
+    throw new Error(`encoder checkpoint format ${String(m.format)} is not supported (expected ${ENCODER_CHECKPOINT_FORMAT})`);
   if (m.className !== 'EncoderTrainer') throw new Error(`checkpoint class ${String(m.className)} is not EncoderTrainer`);
-  if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string') throw new Error('encoder manifest lacks config, step or weightsPath');
+  if (!m.config?.network || !m.config?.train || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string')
+    throw new Error('encoder manifest lacks config, step or weightsPath');
   if (!isPlainWeightsName(m.weightsPath)) throw new Error(`weightsPath ${JSON.stringify(m.weightsPath)} is not a file name beside the manifest`);
   try {
     validateEncoderNetworkConfig(m.config.network);

@@ -31,20 +31,37 @@ export const ENCODER_PRESETS: Readonly<Record<EncoderPresetName, Readonly<Archit
 /** The preset whose resolution is `resolution` (to match a GAR). */
 export function encoderPresetForResolution(resolution: number): EncoderPresetName {
   const name = (Object.keys(ENCODER_PRESETS) as EncoderPresetName[]).find((n) => ENCODER_PRESETS[n].resolution === resolution);
-  if (!name) throw invalidParameterError('resolution', `one of ${Object.values(ENCODER_PRESETS).map((p) => p.resolution).join(', ')}`, resolution);
+  if (!name)
+    throw invalidParameterError(
+      'resolution',
+      `one of ${Object.values(ENCODER_PRESETS)
+        .map((p) => p.resolution)
+        .join(', ')}`,
+      resolution,
+    );
   return name;
 }
 
 /** Preset + output sizes (+ overrides), checked. */
-export function encoderNetworkConfig(preset: string, outputs: Pick<EncoderNetworkConfig, 'identityCount' | 'expressionCount' | 'wDim'>, overrides: Partial<EncoderNetworkConfig> = {}): EncoderNetworkConfig {
+export function encoderNetworkConfig(
+  preset: string,
+  outputs: Pick<EncoderNetworkConfig, 'identityCount' | 'expressionCount' | 'wDim'>,
+  overrides: Partial<EncoderNetworkConfig> = {},
+): EncoderNetworkConfig {
   if (!(preset in ENCODER_PRESETS)) throw invalidParameterError('preset', `one of ${Object.keys(ENCODER_PRESETS).join(', ')}`, preset);
   return validateEncoderNetworkConfig({ ...ENCODER_PRESETS[preset as EncoderPresetName], ...outputs, ...overrides });
 }
 
 /** Upper bounds of the sizes (several times the `paper` preset's): a checkpoint's config comes from a file. */
-export const ENCODER_CONFIG_MAXIMA: Readonly<Record<'channelBase' | 'channelMax' | 'hiddenFeatures' | 'identityCount' | 'expressionCount' | 'wDim', number>> = Object.freeze({
-  channelBase: 262144, channelMax: 2048, hiddenFeatures: 8192, identityCount: 1000, expressionCount: 1000, wDim: 2048,
-});
+export const ENCODER_CONFIG_MAXIMA: Readonly<Record<'channelBase' | 'channelMax' | 'hiddenFeatures' | 'identityCount' | 'expressionCount' | 'wDim', number>> =
+  Object.freeze({
+    channelBase: 262144,
+    channelMax: 2048,
+    hiddenFeatures: 8192,
+    identityCount: 1000,
+    expressionCount: 1000,
+    wDim: 2048,
+  });
 
 export function validateEncoderNetworkConfig(config: EncoderNetworkConfig): EncoderNetworkConfig {
   if (!config || typeof config !== 'object') throw invalidParameterError('network', 'an encoder network config object', config);
@@ -52,7 +69,8 @@ export function validateEncoderNetworkConfig(config: EncoderNetworkConfig): Enco
   if (!Number.isInteger(r) || r < 8 || r > 1024 || (r & (r - 1)) !== 0) throw invalidParameterError('resolution', 'a power of two between 8 and 1024', r);
   for (const [key, maximum] of Object.entries(ENCODER_CONFIG_MAXIMA) as [keyof typeof ENCODER_CONFIG_MAXIMA, number][]) {
     const minimum = key === 'expressionCount' ? 0 : 1;
-    if (!Number.isInteger(config[key]) || config[key] < minimum || config[key] > maximum) throw invalidParameterError(key, `an integer between ${minimum} and ${maximum}`, config[key]);
+    if (!Number.isInteger(config[key]) || config[key] < minimum || config[key] > maximum)
+      throw invalidParameterError(key, `an integer between ${minimum} and ${maximum}`, config[key]);
   }
   return config;
 }

@@ -45,7 +45,8 @@ export class EncoderTrunk implements ParameterOwner {
   apply(crops: tf.Tensor4D, what = 'encoder'): tf.Tensor2D {
     return tf.tidy(() => {
       const R = this.config.resolution;
-      if (crops.shape[1] !== R || crops.shape[2] !== R || crops.shape[3] !== 3) throw new Error(`${what} input must be [N, ${R}, ${R}, 3], got [${crops.shape}]`);
+      if (crops.shape[1] !== R || crops.shape[2] !== R || crops.shape[3] !== 3)
+        throw new Error(`${what} input must be [N, ${R}, ${R}, 3], got [${crops.shape}]`);
       let x = this.stem.apply(crops);
       for (const block of this.blocks) x = block.apply(x);
       return this.hidden.apply(tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D);

@@ -74,22 +74,25 @@ export class FaceEncoder implements ParameterOwner {
       return {
         identity: at(L.identity, this.config.identityCount),
         expression: at(L.expression, this.config.expressionCount).map((x) => 1 / (1 + Math.exp(-x))),
-        pose: { eulerRad: [row[L.euler], row[L.euler + 1], row[L.euler + 2]], pivotPx: [row[L.pivot], row[L.pivot + 1]], logFocal: row[L.logFocal], logDepth: row[L.logDepth] },
+        pose: {
+          eulerRad: [row[L.euler], row[L.euler + 1], row[L.euler + 2]],
+          pivotPx: [row[L.pivot], row[L.pivot + 1]],
+          logFocal: row[L.logFocal],
+          logDepth: row[L.logDepth],
+        },
         w: at(L.w, this.config.wDim),
       };
     });
   }
 
   trainableVariables(): tf.Variable[] {
-    return this.namedParameters().filter(([, v]) => v.trainable).map(([, v]) => v);
+    return this.namedParameters()
+      .filter(([, v]) => v.trainable)
+      .map(([, v]) => v);
   }
 
   namedParameters(): [string, tf.Variable][] {
-    return [
-      ...this.trunk.namedParameters(),
-      ...prefixed([['head', this.head]]),
-      ['output_mean', this.outputMean], ['output_std', this.outputStd],
-    ];
+    return [...this.trunk.namedParameters(), ...prefixed([['head', this.head]]), ['output_mean', this.outputMean], ['output_std', this.outputStd]];
   }
 
   describe(): string {

@@ -2,7 +2,18 @@ export { ENCODER_PRESETS, encoderNetworkConfig, encoderPresetForResolution, enco
 export type { EncoderNetworkConfig, EncoderPresetName } from './encoder-config.ts';
 export { FaceEncoder } from './face-encoder.ts';
 export type { EncoderEstimate } from './face-encoder.ts';
-export { CROP_DEPTH_REF_MM, CROP_FOCAL_PER_SIDE, createCropFrame, cropCamera, cropCameraPoints, cropFocal, cropPoseOfSample, cropPoseToCamera, landmarkPivotMm, pivotDirection } from './crop-frame.ts';
+export {
+  CROP_DEPTH_REF_MM,
+  CROP_FOCAL_PER_SIDE,
+  createCropFrame,
+  cropCamera,
+  cropCameraPoints,
+  cropFocal,
+  cropPoseOfSample,
+  cropPoseToCamera,
+  landmarkPivotMm,
+  pivotDirection,
+} from './crop-frame.ts';
 export type { CropFrame, CropPose, CropPoseTensors } from './crop-frame.ts';
 export { renderThroughGar, imageToGarTensor, garTensorToImage } from './render-through-gar.ts';
 export type { GarRender } from './render-through-gar.ts';

@@ -35,27 +35,50 @@ export interface LandmarkRegressorCheckpointManifest {
 export function validateLandmarkRegressorManifest(value: unknown): LandmarkRegressorCheckpointManifest {
   const m = value as LandmarkRegressorCheckpointManifest;
   if (!m || typeof m !== 'object') throw new Error('landmark regressor manifest is not a JSON object');
-  if (m.format !== LANDMARK_REGRESSOR_CHECKPOINT_FORMAT) throw new Error(`landmark regressor checkpoint format ${String(m.format)} is not supported (expected ${LANDMARK_REGRESSOR_CHECKPOINT_FORMAT})`);
+  if (m.format !== LANDMARK_REGRESSOR_CHECKPOINT_FORMAT)
+    throw new Error(`landmark regressor checkpoint format ${String(m.format)} is not supported (expected ${LANDMARK_REGRESSOR_CHECKPOINT_FORMAT})`);
   if (m.className !== 'LandmarkRegressor') throw new Error(`checkpoint class ${String(m.className)} is not LandmarkRegressor`);
-  if (!m.config?.network || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string') throw new Error('landmark regressor manifest lacks config, step or weightsPath');
+  if (!m.config?.network || !Number.isInteger(m.step) || typeof m.weightsPath !== 'string')
+    throw new Error('landmark regressor manifest lacks config, step or weightsPath');
   validateLandmarkRegressorConfig(m.config.network);
   const count = m.config.network.landmarkCount;
   if (!Array.isArray(m.landmarkVertices) || m.landmarkVertices.length !== count || !m.landmarkVertices.every((v) => Number.isInteger(v) && v >= 0)) {
     throw new Error(`landmarkVertices must be ${count} vertex indices`);
   }
-  if (!m.model || typeof m.model.name !== 'string' || !Number.isInteger(m.model.vertexCount)) throw new Error('landmark regressor manifest lacks model name and vertexCount');
+  if (!m.model || typeof m.model.name !== 'string' || !Number.isInteger(m.model.vertexCount))
+    throw new Error('landmark regressor manifest lacks model name and vertexCount');
   if (m.passes !== undefined && !(Number.isInteger(m.passes) && m.passes >= 1 && m.passes <= 4)) throw new Error('passes must be an integer from 1 to 4');
   if (m.weightsSha256 !== undefined && !/^[0-9a-f]{64}$/i.test(String(m.weightsSha256))) throw new Error('weightsSha256 must be 64 hex digits');
   return m;
 }
 
 /** A regressor's weights and manifest (its landmark vertices index `model`). */
-export function encodeLandmarkRegressorCheckpoint(regressor: LandmarkRegressor, landmarkVertices: ArrayLike<number>, model: Pick<MorphableModel, 'name' | 'vertexCount'>, weightsPath: string, step: number, notes?: Record<string, string>): { manifest: LandmarkRegressorCheckpointManifest; weights: Uint8Array } {
+export function encodeLandmarkRegressorCheckpoint(
+  regressor: LandmarkRegressor,
+  landmarkVertices: ArrayLike<number>,
+  model: Pick<MorphableModel, 'name' | 'vertexCount'>,
+  weightsPath: string,
+  step: number,
+  notes?: Record<string, string>,
+): { manifest: LandmarkRegressorCheckpointManifest; weights: Uint8Array } {
   const manifest: LandmarkRegressorCheckpointManifest = {
-    format: LANDMARK_REGRESSOR_CHECKPOINT_FORMAT, className: 'LandmarkRegressor', config: { network: regressor.config },
-    landmarkVertices: Array.from(landmarkVertices), model: { name: model.name, vertexCount: model.vertexCount }, step, weightsPath, ...(notes ? { notes } : {}),
+    format: LANDMARK_REGRESSOR_CHECKPOINT_FORMAT,
+    className: 'LandmarkRegressor',
+    config: { network: regressor.config },
+    landmarkVertices: Array.from(landmarkVertices),
+    model: { name: model.name, vertexCount: model.vertexCount },
+    step,
+    weightsPath,
+    ...(notes ? { notes } : {}),
   };
-  return { manifest, weights: encodeParameterGroups([['L', regressor.namedParameters()]], { format: 'facegar-landmark-regressor', step: String(step), network: JSON.stringify(regressor.config) }) };
+  return {
+    manifest,
+    weights: encodeParameterGroups([['L', regressor.namedParameters()]], {
+      format: 'facegar-landmark-regressor',
+      step: String(step),
+      network: JSON.stringify(regressor.config),
+    }),
+  };
 }
 
 /** A decoded regressor and the model vertices its points stand for. */
@@ -70,7 +93,11 @@ export interface LoadedLandmarkRegressor {
  * Load a regressor for inference; with `model`, also check its vertices index that model.
  * Throws Error with a one-line reason (the caller turns it into a ModelUnavailableError).
  */
-export function decodeLandmarkRegressor(manifestJson: unknown, weights: Uint8Array, model?: Pick<MorphableModel, 'name' | 'vertexCount'>): LoadedLandmarkRegressor {
+export function decodeLandmarkRegressor(
+  manifestJson: unknown,
+  weights: Uint8Array,
+  model?: Pick<MorphableModel, 'name' | 'vertexCount'>,
+): LoadedLandmarkRegressor {
   const manifest = validateLandmarkRegressorManifest(manifestJson);
   if (model && (manifest.model.vertexCount !== model.vertexCount || manifest.landmarkVertices.some((v) => v >= model.vertexCount))) {
     throw new Error(`its landmark vertices index ${manifest.model.name} (${manifest.model.vertexCount} vertices), not ${model.name} (${model.vertexCount})`);

@@ -16,7 +16,11 @@ export interface LandmarkRegressorConfig extends EncoderTrunkConfig {
  * 0.5–0.8 s), measured with scripts/gpu/encoder-forward-time.ts on the dev box.
  */
 export const DEFAULT_LANDMARK_REGRESSOR_CONFIG: Readonly<LandmarkRegressorConfig> = Object.freeze({
-  resolution: 128, channelBase: 4096, channelMax: 256, hiddenFeatures: 512, landmarkCount: 68,
+  resolution: 128,
+  channelBase: 4096,
+  channelMax: 256,
+  hiddenFeatures: 512,
+  landmarkCount: 68,
 });
 
 export function validateLandmarkRegressorConfig(config: LandmarkRegressorConfig): LandmarkRegressorConfig {
@@ -72,12 +76,15 @@ export class LandmarkRegressor implements ParameterOwner {
     const outputs = this.apply(crops);
     const values = outputs.dataSync() as Float32Array;
     outputs.dispose();
-    const size = this.config.resolution, width = 2 * this.config.landmarkCount;
+    const size = this.config.resolution,
+      width = 2 * this.config.landmarkCount;
     return Array.from({ length: crops.shape[0] }, (_, n) => Float32Array.from(values.subarray(n * width, (n + 1) * width), (v) => (v + 0.5) * size));
   }
 
   trainableVariables(): tf.Variable[] {
-    return this.namedParameters().filter(([, v]) => v.trainable).map(([, v]) => v);
+    return this.namedParameters()
+      .filter(([, v]) => v.trainable)
+      .map(([, v]) => v);
   }
 
   namedParameters(): [string, tf.Variable][] {

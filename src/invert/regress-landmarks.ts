@@ -20,9 +20,11 @@ export interface RegressedLandmarks {
  */
 export function regressLandmarks(regressor: LandmarkRegressor, image: RgbaImage, framing68: Float32Array, passes = 1): RegressedLandmarks {
   if (!Number.isInteger(passes) || passes < 1 || passes > 4) throw invalidParameterError('passes', 'an integer from 1 to 4', passes);
-  if (regressor.config.landmarkCount < 68) throw invalidParameterError('landmark regressor', 'iBUG-68 points first (then any dense points)', `${regressor.config.landmarkCount} points`);
+  if (regressor.config.landmarkCount < 68)
+    throw invalidParameterError('landmark regressor', 'iBUG-68 points first (then any dense points)', `${regressor.config.landmarkCount} points`);
   const cropFromImage: Affine2D[] = [];
-  let framing = framing68, landmarks = framing68;
+  let framing = framing68,
+    landmarks = framing68;
   for (let pass = 0; pass < passes; pass++) {
     // Outside the photo the crop is black (alpha does not reach the network), as in training.
     const aligned = alignFaceCrop(image, framing, regressor.config.resolution);

@@ -30,7 +30,14 @@ export interface GarRender {
  * @param focalPx scalar tensor (crop px).
  * @param w [1, wDim] latent; broadcast to every synthesis layer.
  */
-export function renderThroughGar(generator: Generator, pointsCamera: tf.Tensor2D, focalPx: tf.Scalar, principalPointPx: [number, number], triangles: Uint32Array, w: tf.Tensor2D): GarRender {
+export function renderThroughGar(
+  generator: Generator,
+  pointsCamera: tf.Tensor2D,
+  focalPx: tf.Scalar,
+  principalPointPx: [number, number],
+  triangles: Uint32Array,
+  w: tf.Tensor2D,
+): GarRender {
   return tf.tidy(() => {
     const size = generator.config.resolution;
     const clip = cameraToClip(pointsCamera, focalPx, { principalPointPx, width: size, height: size });
@@ -63,10 +70,18 @@ export function garVisibleSubmesh(positionsClip: Float32Array, triangles: Uint32
  * @param focalPx scalar tensor (crop px).
  * @param w [1, wDim] latent; broadcast to every synthesis layer.
  */
-export function renderSubmeshThroughGar(generator: Generator, submesh: VisibleSubmesh, pointsCamera: tf.Tensor2D, focalPx: tf.Scalar, principalPointPx: [number, number], w: tf.Tensor2D): GarRender {
+export function renderSubmeshThroughGar(
+  generator: Generator,
+  submesh: VisibleSubmesh,
+  pointsCamera: tf.Tensor2D,
+  focalPx: tf.Scalar,
+  principalPointPx: [number, number],
+  w: tf.Tensor2D,
+): GarRender {
   return tf.tidy(() => {
     const size = generator.config.resolution;
-    if (pointsCamera.shape[0] !== submesh.vertexIds.length) throw invalidParameterError('pointsCamera', `[${submesh.vertexIds.length}, 3] (the submesh's vertices)`, pointsCamera.shape);
+    if (pointsCamera.shape[0] !== submesh.vertexIds.length)
+      throw invalidParameterError('pointsCamera', `[${submesh.vertexIds.length}, 3] (the submesh's vertices)`, pointsCamera.shape);
     let map: { image: tf.Tensor3D; mask: tf.Tensor3D };
     if (submesh.vertexIds.length === 0) {
       map = { image: tf.zeros([size, size, 3]), mask: tf.zeros([size, size, 1]) };
@@ -101,13 +116,24 @@ export function vertexNormalsWithJsGradient(positions: tf.Tensor2D, triangles: U
       // Unnormalised sums s_v again (their lengths), then ds = (g − n (n·g)) / |s|.
       const sums = new Float64Array(3 * vertexCount);
       forEachFaceNormal(p, triangles, (a, b, c, nx, ny, nz) => {
-        for (const v of [a, b, c]) { sums[v] += nx; sums[v + 1] += ny; sums[v + 2] += nz; }
+        for (const v of [a, b, c]) {
+          sums[v] += nx;
+          sums[v + 1] += ny;
+          sums[v + 2] += nz;
+        }
       });
       const gradSums = new Float64Array(3 * vertexCount);
       for (let v = 0; v < 3 * vertexCount; v += 3) {
         const length = Math.hypot(sums[v], sums[v + 1], sums[v + 2]);
-        if (length === 0) { gradSums[v] = g[v]; gradSums[v + 1] = g[v + 1]; gradSums[v + 2] = g[v + 2]; continue; }
-        const nx = sums[v] / length, ny = sums[v + 1] / length, nz = sums[v + 2] / length;
+        if (length === 0) {
+          gradSums[v] = g[v];
+          gradSums[v + 1] = g[v + 1];
+          gradSums[v + 2] = g[v + 2];
+          continue;
+        }
+        const nx = sums[v] / length,
+          ny = sums[v + 1] / length,
+          nz = sums[v + 2] / length;
         const along = nx * g[v] + ny * g[v + 1] + nz * g[v + 2];
         gradSums[v] = (g[v] - nx * along) / length;
         gradSums[v + 1] = (g[v + 1] - ny * along) / length;
@@ -117,17 +143,33 @@ export function vertexNormalsWithJsGradient(positions: tf.Tensor2D, triangles: U
       // dL/de1 = e2 × G and dL/de2 = G × e1.
       const gradPositions = new Float32Array(3 * vertexCount);
       for (let t = 0; t < triangles.length; t += 3) {
-        const a = 3 * triangles[t], b = 3 * triangles[t + 1], c = 3 * triangles[t + 2];
+        const a = 3 * triangles[t],
+          b = 3 * triangles[t + 1],
+          c = 3 * triangles[t + 2];
         const gx = gradSums[a] + gradSums[b] + gradSums[c];
         const gy = gradSums[a + 1] + gradSums[b + 1] + gradSums[c + 1];
         const gz = gradSums[a + 2] + gradSums[b + 2] + gradSums[c + 2];
-        const e1x = p[b] - p[a], e1y = p[b + 1] - p[a + 1], e1z = p[b + 2] - p[a + 2];
-        const e2x = p[c] - p[a], e2y = p[c + 1] - p[a + 1], e2z = p[c + 2] - p[a + 2];
-        const d1x = e2y * gz - e2z * gy, d1y = e2z * gx - e2x * gz, d1z = e2x * gy - e2y * gx;
-        const d2x = gy * e1z - gz * e1y, d2y = gz * e1x - gx * e1z, d2z = gx * e1y - gy * e1x;
-        gradPositions[b] += d1x; gradPositions[b + 1] += d1y; gradPositions[b + 2] += d1z;
-        gradPositions[c] += d2x; gradPositions[c + 1] += d2y; gradPositions[c + 2] += d2z;
-        gradPositions[a] -= d1x + d2x; gradPositions[a + 1] -= d1y + d2y; gradPositions[a + 2] -= d1z + d2z;
+        const e1x = p[b] - p[a],
+          e1y = p[b + 1] - p[a + 1],
+          e1z = p[b + 2] - p[a + 2];
+        const e2x = p[c] - p[a],
+          e2y = p[c + 1] - p[a + 1],
+          e2z = p[c + 2] - p[a + 2];
+        const d1x = e2y * gz - e2z * gy,
+          d1y = e2z * gx - e2x * gz,
+          d1z = e2x * gy - e2y * gx;
+        const d2x = gy * e1z - gz * e1y,
+          d2y = gz * e1x - gx * e1z,
+          d2z = gx * e1y - gy * e1x;
+        gradPositions[b] += d1x;
+        gradPositions[b + 1] += d1y;
+        gradPositions[b + 2] += d1z;
+        gradPositions[c] += d2x;
+        gradPositions[c + 1] += d2y;
+        gradPositions[c + 2] += d2z;
+        gradPositions[a] -= d1x + d2x;
+        gradPositions[a + 1] -= d1y + d2y;
+        gradPositions[a + 2] -= d1z + d2z;
       }
       return tf.tensor2d(gradPositions, [vertexCount, 3]);
     };
@@ -137,11 +179,21 @@ export function vertexNormalsWithJsGradient(positions: tf.Tensor2D, triangles: U
 }
 
 /** Calls `visit` with each face's corner offsets (3·index) and its normal (p_b − p_a) × (p_c − p_a). */
-function forEachFaceNormal(p: Float32Array, triangles: Uint32Array, visit: (a: number, b: number, c: number, nx: number, ny: number, nz: number) => void): void {
+function forEachFaceNormal(
+  p: Float32Array,
+  triangles: Uint32Array,
+  visit: (a: number, b: number, c: number, nx: number, ny: number, nz: number) => void,
+): void {
   for (let t = 0; t < triangles.length; t += 3) {
-    const a = 3 * triangles[t], b = 3 * triangles[t + 1], c = 3 * triangles[t + 2];
-    const e1x = p[b] - p[a], e1y = p[b + 1] - p[a + 1], e1z = p[b + 2] - p[a + 2];
-    const e2x = p[c] - p[a], e2y = p[c + 1] - p[a + 1], e2z = p[c + 2] - p[a + 2];
+    const a = 3 * triangles[t],
+      b = 3 * triangles[t + 1],
+      c = 3 * triangles[t + 2];
+    const e1x = p[b] - p[a],
+      e1y = p[b + 1] - p[a + 1],
+      e1z = p[b + 2] - p[a + 2];
+    const e2x = p[c] - p[a],
+      e2y = p[c + 1] - p[a + 1],
+      e2z = p[c + 2] - p[a + 2];
     visit(a, b, c, e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x);
   }
 }

@@ -15,13 +15,17 @@ export class ShapeBasis {
 
   constructor(model: MorphableModel, vertexIndices: Uint32Array) {
     this.vertexIndices = vertexIndices;
-    const K = model.identityCount, E = model.expressionNames.length, modes = K + E, V = model.vertexCount;
+    const K = model.identityCount,
+      E = model.expressionNames.length,
+      modes = K + E,
+      V = model.vertexCount;
     const S = vertexIndices.length;
     const neutral = new Float32Array(S * 3);
     const rows = new Float32Array(S * 3 * modes);
     for (let s = 0; s < S; s++) {
       for (let a = 0; a < 3; a++) {
-        const source = 3 * vertexIndices[s] + a, row = 3 * s + a;
+        const source = 3 * vertexIndices[s] + a,
+          row = 3 * s + a;
         neutral[row] = model.neutral[source];
         for (let k = 0; k < K; k++) rows[row * modes + k] = model.identityBasis[k * V * 3 + source];
         for (let e = 0; e < E; e++) rows[row * modes + K + e] = model.expressionBasis[e * V * 3 + source];

@@ -31,7 +31,15 @@ export interface TrainEncoderConfig {
 }
 
 export const DEFAULT_TRAIN_ENCODER_CONFIG: Readonly<TrainEncoderConfig> = Object.freeze({
-  batchSize: 8, learningRate: 1e-3, seed: 0, parameterWeight: 1, vertexWeight: 0.05, vertexSubsample: 400, rerenderWeight: 0, truncationPsi: 0.8, statisticsSamples: 128,
+  batchSize: 8,
+  learningRate: 1e-3,
+  seed: 0,
+  parameterWeight: 1,
+  vertexWeight: 0.05,
+  vertexSubsample: 400,
+  rerenderWeight: 0,
+  truncationPsi: 0.8,
+  statisticsSamples: 128,
 });
 
 export function validateTrainEncoderConfig(config: Partial<TrainEncoderConfig>): TrainEncoderConfig {
@@ -92,19 +100,32 @@ export class EncoderTrainer {
     const model = options.sampler.model;
     if (options.generator.config.resolution !== R) throw invalidParameterError('generator.resolution', String(R), options.generator.config.resolution);
     if (options.sampler.config.resolution !== R) throw invalidParameterError('sampler.resolution', String(R), options.sampler.config.resolution);
-    if (options.generator.config.wDim !== options.network.wDim) throw invalidParameterError('network.wDim', String(options.generator.config.wDim), options.network.wDim);
+    if (options.generator.config.wDim !== options.network.wDim)
+      throw invalidParameterError('network.wDim', String(options.generator.config.wDim), options.network.wDim);
     if (model.identityCount !== options.network.identityCount || model.expressionNames.length !== options.network.expressionCount) {
-      throw invalidParameterError('network outputs', `K ${model.identityCount}, E ${model.expressionNames.length}`, `K ${options.network.identityCount}, E ${options.network.expressionCount}`);
+      throw invalidParameterError(
+        'network outputs',
+        `K ${model.identityCount}, E ${model.expressionNames.length}`,
+        `K ${options.network.identityCount}, E ${options.network.expressionCount}`,
+      );
     }
     this.generator = options.generator;
     this.sampler = options.sampler;
     this.random = new SeededRandom(this.config.seed);
     this.encoder = new FaceEncoder(this.network, this.config.seed * 2 + 1);
     const pick = new SeededRandom(this.config.seed + 77);
-    this.subsample = new ShapeBasis(model, subsampleVertices(model.narrowFaceVertexCount, this.config.vertexSubsample, () => pick.next()));
+    this.subsample = new ShapeBasis(
+      model,
+      subsampleVertices(model.narrowFaceVertexCount, this.config.vertexSubsample, () => pick.next()),
+    );
     // Built inside tidy: AdamOptimizer's tf.variable(tf.zerosLike(…)) would otherwise keep the zero tensors alive.
     let optimizer!: AdamOptimizer;
-    tf.tidy(() => { optimizer = new AdamOptimizer(this.encoder.namedParameters().filter(([, v]) => v.trainable), { learningRate: this.config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }); });
+    tf.tidy(() => {
+      optimizer = new AdamOptimizer(
+        this.encoder.namedParameters().filter(([, v]) => v.trainable),
+        { learningRate: this.config.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+      );
+    });
     this.optimizer = optimizer;
   }
 
@@ -114,10 +135,16 @@ export class EncoderTrainer {
     const count = this.config.statisticsSamples;
     const batch = this.drawBatch(random, count, false);
     const P = this.encoder.layout.size;
-    const mean = new Float64Array(P), square = new Float64Array(P);
-    for (const row of batch.targets) for (let i = 0; i < P; i++) { mean[i] += row[i] / count; square[i] += row[i] * row[i] / count; }
+    const mean = new Float64Array(P),
+      square = new Float64Array(P);
+    for (const row of batch.targets)
+      for (let i = 0; i < P; i++) {
+        mean[i] += row[i] / count;
+        square[i] += (row[i] * row[i]) / count;
+      }
     const L = this.encoder.layout;
-    const meanOut = new Float32Array(P), stdOut = new Float32Array(P);
+    const meanOut = new Float32Array(P),
+      stdOut = new Float32Array(P);
     for (let i = 0; i < P; i++) {
       const isExpression = i >= L.expression && i < L.euler;
       meanOut[i] = isExpression ? -3 : mean[i];
@@ -135,50 +162,72 @@ export class EncoderTrainer {
     const { batchSize, parameterWeight, vertexWeight, rerenderWeight } = this.config;
     const batch = this.drawBatch(this.random, batchSize, true);
     const L = this.encoder.layout;
-    const P = L.size, E = this.network.expressionCount, K = this.network.identityCount;
+    const P = L.size,
+      E = this.network.expressionCount,
+      K = this.network.identityCount;
     const isExpression = new Float32Array(P);
     isExpression.fill(1, L.expression, L.euler);
     const terms: Record<string, tf.Scalar> = {};
-    const targets = tf.tensor2d(batch.targets.flatMap((r) => Array.from(r)), [batchSize, P]);
+    const targets = tf.tensor2d(
+      batch.targets.flatMap((r) => Array.from(r)),
+      [batchSize, P],
+    );
     const trueVertices = tf.tensor3d(batch.posedSubsample, [batchSize, this.subsample.vertexIndices.length, 3]);
-    const result = tf.variableGrads(() => tf.tidy(() => {
-      const raw = this.encoder.applyRaw(batch.images!);
-      const decoded = this.encoder.destandardise(raw);
-      const expressionMask = tf.tensor1d(isExpression);
-      const otherMask = tf.sub(1, expressionMask);
-      const standardisedTarget = tf.div(tf.sub(targets, this.encoder.outputMean), this.encoder.outputStd);
-      const weightsPred = tf.sigmoid(decoded);
-      const squared = tf.add(
-        tf.mul(tf.square(tf.sub(raw, standardisedTarget)), otherMask),
-        tf.mul(tf.square(tf.div(tf.sub(weightsPred, targets), EXPRESSION_SCALE)), expressionMask),
-      );
-      const parameter = tf.div(tf.sum(squared), batchSize * P) as tf.Scalar;
-      terms.parameter = tf.keep(parameter);
-      // Posed vertices: R(euler)·(v − pivot), translation left to the parameter loss.
-      const coefficients = tf.concat([tf.slice(decoded, [0, L.identity], [batchSize, K]), tf.slice(weightsPred, [0, L.expression], [batchSize, E])], 1) as tf.Tensor2D;
-      const vertices = this.subsample.verticesBatch(coefficients);
-      const pivot = tf.tensor1d(createCropFrame(this.sampler.model, 1).pivotMm);
-      // Slices, not unstack: tfjs's Unpack gradient fails on a batch of one.
-      const posed = tf.stack(Array.from({ length: batchSize }, (_, b) => {
-        const v = tf.reshape(tf.slice(vertices, [b, 0, 0], [1, -1, -1]), [-1, 3]);
-        const rotation = rotationMatrixTensor(tf.reshape(tf.slice(decoded, [b, L.euler], [1, 3]), [3]) as tf.Tensor1D);
-        return tf.matMul(tf.sub(v, pivot), rotation, false, true);
-      }));
-      const vertexMm = tf.mean(tf.sqrt(tf.add(tf.sum(tf.square(tf.sub(posed, trueVertices)), 2), 1e-6))) as tf.Scalar;
-      terms.vertexMm = tf.keep(vertexMm);
-      let total = tf.add(tf.mul(parameterWeight, parameter), tf.mul(vertexWeight, vertexMm)) as tf.Scalar;
-      if (rerenderWeight > 0) {
-        const rerender = this.rerenderLoss(decoded, weightsPred, batch.frames, batch.images!);
-        terms.rerender = tf.keep(rerender);
-        total = tf.add(total, tf.mul(rerenderWeight, rerender));
-      }
-      return total;
-    }), this.encoder.trainableVariables());
+    const result = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const raw = this.encoder.applyRaw(batch.images!);
+          const decoded = this.encoder.destandardise(raw);
+          const expressionMask = tf.tensor1d(isExpression);
+          const otherMask = tf.sub(1, expressionMask);
+          const standardisedTarget = tf.div(tf.sub(targets, this.encoder.outputMean), this.encoder.outputStd);
+          const weightsPred = tf.sigmoid(decoded);
+          const squared = tf.add(
+            tf.mul(tf.square(tf.sub(raw, standardisedTarget)), otherMask),
+            tf.mul(tf.square(tf.div(tf.sub(weightsPred, targets), EXPRESSION_SCALE)), expressionMask),
+          );
+          const parameter = tf.div(tf.sum(squared), batchSize * P) as tf.Scalar;
+          terms.parameter = tf.keep(parameter);
+          // Posed vertices: R(euler)·(v − pivot), translation left to the parameter loss.
+          const coefficients = tf.concat(
+            [tf.slice(decoded, [0, L.identity], [batchSize, K]), tf.slice(weightsPred, [0, L.expression], [batchSize, E])],
+            1,
+          ) as tf.Tensor2D;
+          const vertices = this.subsample.verticesBatch(coefficients);
+          const pivot = tf.tensor1d(createCropFrame(this.sampler.model, 1).pivotMm);
+          // Slices, not unstack: tfjs's Unpack gradient fails on a batch of one.
+          const posed = tf.stack(
+            Array.from({ length: batchSize }, (_, b) => {
+              const v = tf.reshape(tf.slice(vertices, [b, 0, 0], [1, -1, -1]), [-1, 3]);
+              const rotation = rotationMatrixTensor(tf.reshape(tf.slice(decoded, [b, L.euler], [1, 3]), [3]) as tf.Tensor1D);
+              return tf.matMul(tf.sub(v, pivot), rotation, false, true);
+            }),
+          );
+          const vertexMm = tf.mean(tf.sqrt(tf.add(tf.sum(tf.square(tf.sub(posed, trueVertices)), 2), 1e-6))) as tf.Scalar;
+          terms.vertexMm = tf.keep(vertexMm);
+          let total = tf.add(tf.mul(parameterWeight, parameter), tf.mul(vertexWeight, vertexMm)) as tf.Scalar;
+          if (rerenderWeight > 0) {
+            const rerender = this.rerenderLoss(decoded, weightsPred, batch.frames, batch.images!);
+            terms.rerender = tf.keep(rerender);
+            total = tf.add(total, tf.mul(rerenderWeight, rerender));
+          }
+          return total;
+        }),
+      this.encoder.trainableVariables(),
+    );
     const losses: EncoderStepLosses = {
-      step: this.step, total: result.value.dataSync()[0], parameter: terms.parameter.dataSync()[0], vertexMm: terms.vertexMm.dataSync()[0],
+      step: this.step,
+      total: result.value.dataSync()[0],
+      parameter: terms.parameter.dataSync()[0],
+      vertexMm: terms.vertexMm.dataSync()[0],
       ...(terms.rerender ? { rerender: terms.rerender.dataSync()[0] } : {}),
     };
-    this.optimizer.apply(this.encoder.namedParameters().filter(([, v]) => v.trainable).map(([, v]) => result.grads[v.name]));
+    this.optimizer.apply(
+      this.encoder
+        .namedParameters()
+        .filter(([, v]) => v.trainable)
+        .map(([, v]) => result.grads[v.name]),
+    );
     tf.dispose([result.value, ...Object.values(result.grads), ...Object.values(terms), targets, trueVertices, batch.images!]);
     return losses;
   }
@@ -186,8 +235,13 @@ export class EncoderTrainer {
   /** Masked L1 between the GAR render of the predicted parameters and the input images. */
   private rerenderLoss(decoded: tf.Tensor2D, weightsPred: tf.Tensor2D, frames: CropFrame[], images: tf.Tensor4D): tf.Scalar {
     const model = this.sampler.model;
-    this.fullShape ??= new ShapeBasis(model, Uint32Array.from({ length: model.vertexCount }, (_, i) => i));
-    const L = this.encoder.layout, K = this.network.identityCount, E = this.network.expressionCount;
+    this.fullShape ??= new ShapeBasis(
+      model,
+      Uint32Array.from({ length: model.vertexCount }, (_, i) => i),
+    );
+    const L = this.encoder.layout,
+      K = this.network.identityCount,
+      E = this.network.expressionCount;
     const perSample = frames.map((frame, b) => {
       const row = (start: number, count: number, source = decoded) => tf.reshape(tf.slice(source, [b, start], [1, count]), [count]) as tf.Tensor1D;
       const coefficients = tf.concat([row(L.identity, K), row(L.expression, E, weightsPred)]);
@@ -199,7 +253,14 @@ export class EncoderTrainer {
       const direction = tf.mul(tf.sub(pixel, tf.tensor1d(frame.principalPointPx)), tf.div(tf.tensor1d([1, -1]), focal)) as tf.Tensor1D;
       const pose = { angles: row(L.euler, 3), direction, logDepth: tf.reshape(row(L.logDepth, 1), []) as tf.Scalar, logFocal };
       const points = cropCameraPoints(this.fullShape!.vertices(coefficients), pose, frame);
-      const render = renderThroughGar(this.generator, points, focal, frame.principalPointPx, model.triangles, tf.slice(decoded, [b, L.w], [1, this.network.wDim]) as tf.Tensor2D);
+      const render = renderThroughGar(
+        this.generator,
+        points,
+        focal,
+        frame.principalPointPx,
+        model.triangles,
+        tf.slice(decoded, [b, L.w], [1, this.network.wDim]) as tf.Tensor2D,
+      );
       const target = tf.slice(images, [b, 0, 0, 0], [1, -1, -1, -1]);
       const mask = tf.expandDims(render.mask, 0);
       return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(render.image, target)), mask)), tf.add(tf.mul(tf.sum(mask), 3), 1));
@@ -245,7 +306,9 @@ export class EncoderTrainer {
       const rotation = rotationFromEuler(...pose.eulerRad);
       const [px, py, pz] = frame.pivotMm;
       this.subsample.vertexIndices.forEach((v, s) => {
-        const x = vertices[3 * v] - px, y = vertices[3 * v + 1] - py, zz = vertices[3 * v + 2] - pz;
+        const x = vertices[3 * v] - px,
+          y = vertices[3 * v + 1] - py,
+          zz = vertices[3 * v + 2] - pz;
         for (let r = 0; r < 3; r++) posedSubsample[(b * S + s) * 3 + r] = rotation[3 * r] * x + rotation[3 * r + 1] * y + rotation[3 * r + 2] * zz;
       });
       return row;

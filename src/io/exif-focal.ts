@@ -52,7 +52,7 @@ export function focalFromExif(exif: Uint8Array | undefined, width: number, heigh
 
   const focal35 = readNumber(tiff, tags.get(TAG_FOCAL_35MM), little);
   if (focal35 !== undefined && focal35 > 0) {
-    const focalPx = focal35 * Math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM;
+    const focalPx = (focal35 * Math.hypot(width, height)) / FULL_FRAME_DIAGONAL_MM;
     if (plausible(focalPx)) return { focalPx, source: '35mm-equivalent' };
   }
   const focalMm = readNumber(tiff, tags.get(TAG_FOCAL_LENGTH), little);
@@ -64,11 +64,16 @@ export function focalFromExif(exif: Uint8Array | undefined, width: number, heigh
   if (focalMm === undefined || !(focalMm > 0) || !(resolution! > 0) || !mmPerUnit || !(recordedWidth! > 0) || !(recordedHeight! > 0)) return undefined;
   // Sensor pixels of the recorded frame → pixels of this (maybe rotated, maybe downscaled) image.
   const recordedLongSide = Math.max(recordedWidth!, recordedHeight!);
-  const focalPx = focalMm * (resolution! / mmPerUnit) * longSide / recordedLongSide;
+  const focalPx = (focalMm * (resolution! / mmPerUnit) * longSide) / recordedLongSide;
   return plausible(focalPx) ? { focalPx, source: 'focal-plane-resolution' } : undefined;
 }
 
-interface IfdEntry { type: number; count: number; valueOffset: number; entryOffset: number }
+interface IfdEntry {
+  type: number;
+  count: number;
+  valueOffset: number;
+  entryOffset: number;
+}
 
 /** The entries of the IFD at `offset` (tag → entry); undefined when it does not fit in the block. */
 function readIfd(tiff: DataView, offset: number, little: boolean): Map<number, IfdEntry> | undefined {
@@ -78,7 +83,12 @@ function readIfd(tiff: DataView, offset: number, little: boolean): Map<number, I
   const entries = new Map<number, IfdEntry>();
   for (let i = 0; i < count; i++) {
     const at = offset + 2 + 12 * i;
-    entries.set(tiff.getUint16(at, little), { type: tiff.getUint16(at + 2, little), count: tiff.getUint32(at + 4, little), valueOffset: tiff.getUint32(at + 8, little), entryOffset: at + 8 });
+    entries.set(tiff.getUint16(at, little), {
+      type: tiff.getUint16(at + 2, little),
+      count: tiff.getUint32(at + 4, little),
+      valueOffset: tiff.getUint32(at + 8, little),
+      entryOffset: at + 8,
+    });
   }
   return entries;
 }

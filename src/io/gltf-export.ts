@@ -34,8 +34,10 @@ export interface GlbLayout {
 const GLB_MAGIC = 0x46546c67; // "glTF"
 const CHUNK_JSON = 0x4e4f534a; // "JSON"
 const CHUNK_BIN = 0x004e4942; // "BIN\0"
-const FLOAT = 5126, UNSIGNED_INT = 5125;
-const ARRAY_BUFFER = 34962, ELEMENT_ARRAY_BUFFER = 34963;
+const FLOAT = 5126,
+  UNSIGNED_INT = 5125;
+const ARRAY_BUFFER = 34962,
+  ELEMENT_ARRAY_BUFFER = 34963;
 
 /**
  * Write `mesh` as a GLB file. `mesh.positions` [V*3] (mm unless metresPerUnit says otherwise),
@@ -46,7 +48,8 @@ const ARRAY_BUFFER = 34962, ELEMENT_ARRAY_BUFFER = 34963;
 export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: Uint8Array; layout: GlbLayout } {
   const scale = options.metresPerUnit ?? 0.001;
   if (!(scale > 0) || !Number.isFinite(scale)) throw invalidParameterError('metresPerUnit', 'a positive number', scale);
-  if (options.texturePng !== undefined && !isPng(options.texturePng)) throw invalidParameterError('texturePng', 'PNG bytes (\\x89PNG signature)', `${options.texturePng.length} bytes`);
+  if (options.texturePng !== undefined && !isPng(options.texturePng))
+    throw invalidParameterError('texturePng', 'PNG bytes (\\x89PNG signature)', `${options.texturePng.length} bytes`);
   const { positions, triangles, normals, uvs } = mesh;
   if (!(positions instanceof Float32Array) || positions.length % 3 !== 0) throw new UsageError('Expected a Float32Array of length V*3 for mesh.positions');
   if (!(triangles instanceof Uint32Array) || triangles.length % 3 !== 0) throw new UsageError('Expected a Uint32Array of length F*3 for mesh.triangles');
@@ -54,8 +57,9 @@ export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: 
   for (let i = 0; i < triangles.length; i++) {
     if (triangles[i] >= meshVertexCount) throw invalidParameterError(`mesh.triangles[${i}]`, `a vertex index below ${meshVertexCount}`, triangles[i]);
   }
-  if (normals !== undefined && normals.length !== positions.length) throw new UsageError(`Expected a Float32Array of length ${positions.length} for mesh.normals`);
-  const uvIndices = uvs === undefined ? undefined : mesh.triangleUvIndices ?? triangles;
+  if (normals !== undefined && normals.length !== positions.length)
+    throw new UsageError(`Expected a Float32Array of length ${positions.length} for mesh.normals`);
+  const uvIndices = uvs === undefined ? undefined : (mesh.triangleUvIndices ?? triangles);
   if (uvs !== undefined && uvIndices !== undefined) {
     if (uvIndices.length !== triangles.length) throw new UsageError(`Expected a Uint32Array of length ${triangles.length} for mesh.triangleUvIndices`);
     for (let i = 0; i < uvIndices.length; i++) {
@@ -70,13 +74,15 @@ export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: 
   const indices = new Uint32Array(triangles.length);
   const uvCount = uvs ? uvs.length / 2 : 1;
   for (let k = 0; k < triangles.length; k++) {
-    const v = triangles[k], t = uvIndices ? uvIndices[k] : 0;
+    const v = triangles[k],
+      t = uvIndices ? uvIndices[k] : 0;
     const key = v * uvCount + t;
     let index = pairIndex.get(key);
     if (index === undefined) {
       index = sourceVertex.length;
       pairIndex.set(key, index);
-      sourceVertex.push(v); sourceUv.push(t);
+      sourceVertex.push(v);
+      sourceUv.push(t);
     }
     indices[k] = index;
   }
@@ -84,14 +90,16 @@ export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: 
   const outPositions = new Float32Array(vertexCount * 3);
   const outNormals = normals ? new Float32Array(vertexCount * 3) : undefined;
   const outUvs = uvs ? new Float32Array(vertexCount * 2) : undefined;
-  const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
+  const min = [Infinity, Infinity, Infinity],
+    max = [-Infinity, -Infinity, -Infinity];
   for (let i = 0; i < vertexCount; i++) {
     const v = sourceVertex[i];
     for (let a = 0; a < 3; a++) {
       const value = Math.fround(positions[3 * v + a] * scale);
       if (!Number.isFinite(value)) throw invalidParameterError(`mesh.positions[${3 * v + a}]`, 'a finite number', positions[3 * v + a]);
       outPositions[3 * i + a] = value;
-      min[a] = Math.min(min[a], value); max[a] = Math.max(max[a], value);
+      min[a] = Math.min(min[a], value);
+      max[a] = Math.max(max[a], value);
       if (outNormals && normals) outNormals[3 * i + a] = normals[3 * v + a];
     }
     if (outUvs && uvs) {
@@ -131,7 +139,11 @@ export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: 
   const name = options.name ?? 'face';
   const material: Record<string, unknown> = {
     name: `${name}-skin`,
-    pbrMetallicRoughness: { metallicFactor: 0, roughnessFactor: 0.8, ...(textured ? { baseColorTexture: { index: 0 } } : { baseColorFactor: [0.8, 0.8, 0.8, 1] }) },
+    pbrMetallicRoughness: {
+      metallicFactor: 0,
+      roughnessFactor: 0.8,
+      ...(textured ? { baseColorTexture: { index: 0 } } : { baseColorFactor: [0.8, 0.8, 0.8, 1] }),
+    },
   };
   const gltf: Record<string, unknown> = {
     asset: { version: '2.0', generator: options.generator ?? 'facegar' },
@@ -143,11 +155,13 @@ export function meshToGlb(mesh: ExportMesh, options: GlbOptions = {}): { bytes: 
     accessors,
     bufferViews,
     buffers: [{ byteLength: binLength }],
-    ...(textured ? {
-      images: [{ bufferView: views.length - 1, mimeType: 'image/png' }],
-      samplers: [{ magFilter: 9729, minFilter: 9987, wrapS: 33071, wrapT: 33071 }],
-      textures: [{ source: 0, sampler: 0 }],
-    } : {}),
+    ...(textured
+      ? {
+          images: [{ bufferView: views.length - 1, mimeType: 'image/png' }],
+          samplers: [{ magFilter: 9729, minFilter: 9987, wrapS: 33071, wrapT: 33071 }],
+          textures: [{ source: 0, sampler: 0 }],
+        }
+      : {}),
   };
 
   const jsonBytes = new TextEncoder().encode(JSON.stringify(gltf));

@@ -20,10 +20,39 @@ export interface MatArray {
   text?: string;
 }
 
-const MI = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15, UTF8: 16, UTF16: 17, UTF32: 18 } as const;
+const MI = {
+  INT8: 1,
+  UINT8: 2,
+  INT16: 3,
+  UINT16: 4,
+  INT32: 5,
+  UINT32: 6,
+  SINGLE: 7,
+  DOUBLE: 9,
+  INT64: 12,
+  UINT64: 13,
+  MATRIX: 14,
+  COMPRESSED: 15,
+  UTF8: 16,
+  UTF16: 17,
+  UTF32: 18,
+} as const;
 const CLASS_NAMES: Record<number, string> = {
-  1: 'cell', 2: 'struct', 3: 'object', 4: 'char', 5: 'sparse', 6: 'double', 7: 'single', 8: 'int8', 9: 'uint8',
-  10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64',
+  1: 'cell',
+  2: 'struct',
+  3: 'object',
+  4: 'char',
+  5: 'sparse',
+  6: 'double',
+  7: 'single',
+  8: 'int8',
+  9: 'uint8',
+  10: 'int16',
+  11: 'uint16',
+  12: 'int32',
+  13: 'uint32',
+  14: 'int64',
+  15: 'uint64',
 };
 const NUMERIC_CLASSES = new Set([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 
@@ -72,7 +101,12 @@ async function readElements(bytes: Uint8Array, little: boolean, out: Map<string,
   }
 }
 
-interface Tag { type: number; size: number; dataStart: number; small: boolean }
+interface Tag {
+  type: number;
+  size: number;
+  dataStart: number;
+  small: boolean;
+}
 
 function readTag(bytes: Uint8Array, offset: number, little: boolean): Tag {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -119,12 +153,18 @@ function readMatrix(body: Uint8Array, little: boolean): MatArray | undefined {
 function numericValues(type: number, data: Uint8Array, little: boolean): Float64Array {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const read: Record<number, [number, (o: number) => number]> = {
-    [MI.INT8]: [1, (o) => view.getInt8(o)], [MI.UINT8]: [1, (o) => view.getUint8(o)],
-    [MI.INT16]: [2, (o) => view.getInt16(o, little)], [MI.UINT16]: [2, (o) => view.getUint16(o, little)],
-    [MI.INT32]: [4, (o) => view.getInt32(o, little)], [MI.UINT32]: [4, (o) => view.getUint32(o, little)],
-    [MI.SINGLE]: [4, (o) => view.getFloat32(o, little)], [MI.DOUBLE]: [8, (o) => view.getFloat64(o, little)],
-    [MI.INT64]: [8, (o) => Number(view.getBigInt64(o, little))], [MI.UINT64]: [8, (o) => Number(view.getBigUint64(o, little))],
-    [MI.UTF16]: [2, (o) => view.getUint16(o, little)], [MI.UTF32]: [4, (o) => view.getUint32(o, little)],
+    [MI.INT8]: [1, (o) => view.getInt8(o)],
+    [MI.UINT8]: [1, (o) => view.getUint8(o)],
+    [MI.INT16]: [2, (o) => view.getInt16(o, little)],
+    [MI.UINT16]: [2, (o) => view.getUint16(o, little)],
+    [MI.INT32]: [4, (o) => view.getInt32(o, little)],
+    [MI.UINT32]: [4, (o) => view.getUint32(o, little)],
+    [MI.SINGLE]: [4, (o) => view.getFloat32(o, little)],
+    [MI.DOUBLE]: [8, (o) => view.getFloat64(o, little)],
+    [MI.INT64]: [8, (o) => Number(view.getBigInt64(o, little))],
+    [MI.UINT64]: [8, (o) => Number(view.getBigUint64(o, little))],
+    [MI.UTF16]: [2, (o) => view.getUint16(o, little)],
+    [MI.UTF32]: [4, (o) => view.getUint32(o, little)],
   };
   const entry = read[type];
   if (!entry) throw new RangeError(`unsupported .mat data type ${type}`);
@@ -141,7 +181,10 @@ function charCodesToText(codes: Float64Array): string {
   return parts.join('');
 }
 
-interface InflateBudget { limitBytes: number; remainingBytes: number }
+interface InflateBudget {
+  limitBytes: number;
+  remainingBytes: number;
+}
 
 /** zlib-inflate through the platform's DecompressionStream, chunk by chunk, stopping once past the budget. */
 async function inflate(data: Uint8Array, budget: InflateBudget): Promise<Uint8Array> {
@@ -167,7 +210,10 @@ async function inflate(data: Uint8Array, budget: InflateBudget): Promise<Uint8Ar
   budget.remainingBytes -= total;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const chunk of chunks) { out.set(chunk, at); at += chunk.length; }
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
   return out;
 }
 
@@ -194,10 +240,12 @@ export interface MatVariableToWrite {
  * element (needs the platform's CompressionStream), as MATLAB's default `-v7` save does.
  */
 export async function encodeMatFile(variables: MatVariableToWrite[], options: { compress?: boolean; description?: string } = {}): Promise<Uint8Array> {
-  const parts = await Promise.all(variables.map(async (v) => {
-    const raw = matMatrixElement(v);
-    return options.compress ? matDataElement(MI.COMPRESSED, await deflateBytes(raw)) : raw;
-  }));
+  const parts = await Promise.all(
+    variables.map(async (v) => {
+      const raw = matMatrixElement(v);
+      return options.compress ? matDataElement(MI.COMPRESSED, await deflateBytes(raw)) : raw;
+    }),
+  );
   return concatBytes([matFileHeader(options.description ?? 'written by facegar'), ...parts]);
 }
 
@@ -258,13 +306,24 @@ export function matMatrixElement(v: MatVariableToWrite): Uint8Array {
     type = MI.INT32;
     data = new Uint8Array(Int32Array.from(v.data!).buffer);
   }
-  return matDataElement(MI.MATRIX, concatBytes([matDataElement(MI.UINT32, flags), matDataElement(MI.INT32, dims), matDataElement(MI.INT8, new TextEncoder().encode(v.name)), matDataElement(type, data)]));
+  return matDataElement(
+    MI.MATRIX,
+    concatBytes([
+      matDataElement(MI.UINT32, flags),
+      matDataElement(MI.INT32, dims),
+      matDataElement(MI.INT8, new TextEncoder().encode(v.name)),
+      matDataElement(type, data),
+    ]),
+  );
 }
 
 /** The byte arrays one after the other. */
 export function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let offset = 0;
-  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   return out;
 }

@@ -94,7 +94,9 @@ export function meshToPly(mesh: ExportMesh): Uint8Array {
     'format binary_little_endian 1.0',
     'comment facegar mesh, millimetres',
     `element vertex ${counts.vertices}`,
-    'property float x', 'property float y', 'property float z',
+    'property float x',
+    'property float y',
+    'property float z',
     ...(normals ? ['property float nx', 'property float ny', 'property float nz'] : []),
     ...(colors ? ['property uchar red', 'property uchar green', 'property uchar blue'] : []),
     `element face ${counts.triangles}`,
@@ -122,7 +124,9 @@ export function meshToPly(mesh: ExportMesh): Uint8Array {
       o += 12;
     }
     if (colors) {
-      out[o] = colors[p]; out[o + 1] = colors[p + 1]; out[o + 2] = colors[p + 2];
+      out[o] = colors[p];
+      out[o + 1] = colors[p + 1];
+      out[o + 2] = colors[p + 2];
       o += 3;
     }
   }

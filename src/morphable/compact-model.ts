@@ -44,7 +44,11 @@ export function encodeCompactModel(model: MorphableModel): Uint8Array {
   for (let attempt = 0; attempt < 4; attempt++) {
     headerBytes = new TextEncoder().encode(JSON.stringify(headerWithoutOffsets(offsets)));
     let cursor = align4(12 + headerBytes.length);
-    const next = arrays.map((array) => { const at = cursor; cursor = align4(cursor + array.byteLength); return at; });
+    const next = arrays.map((array) => {
+      const at = cursor;
+      cursor = align4(cursor + array.byteLength);
+      return at;
+    });
     if (next.every((value, i) => value === offsets[i])) break;
     offsets = next;
   }
@@ -61,7 +65,9 @@ export function encodeCompactModel(model: MorphableModel): Uint8Array {
 
 /** Decode; throws ModelUnavailableError naming `label` when the bytes are not a valid compact model. */
 export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): MorphableModel {
-  const fail = (why: string): never => { throw new ModelUnavailableError(`${label}: ${why}`); };
+  const fail = (why: string): never => {
+    throw new ModelUnavailableError(`${label}: ${why}`);
+  };
   if (bytes.byteLength < 12) fail('file too short');
   // Copy so arrays are aligned and independent of the caller's buffer.
   const buffer = bytes.slice().buffer;
@@ -78,16 +84,32 @@ export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): 
   }
   const h = header as Header;
   const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
-  if (!h || typeof h !== 'object' || !Array.isArray(h.arrays) || !Array.isArray(h.expressionNames) || !h.expressionNames.every((n) => typeof n === 'string')
-    || ![h.vertexCount, h.identityCount, h.narrowFaceVertexCount].every(count)) fail('corrupt header');
+  if (
+    !h ||
+    typeof h !== 'object' ||
+    !Array.isArray(h.arrays) ||
+    !Array.isArray(h.expressionNames) ||
+    !h.expressionNames.every((n) => typeof n === 'string') ||
+    ![h.vertexCount, h.identityCount, h.narrowFaceVertexCount].every(count)
+  )
+    fail('corrupt header');
   // Sizes are bounded before any product of them is taken (a header can claim anything).
-  if (h.vertexCount > MODEL_LIMITS.maxVertices || h.identityCount > MODEL_LIMITS.maxModes || h.expressionNames.length > MODEL_LIMITS.maxExpressions) fail('sizes out of bounds');
+  if (h.vertexCount > MODEL_LIMITS.maxVertices || h.identityCount > MODEL_LIMITS.maxModes || h.expressionNames.length > MODEL_LIMITS.maxExpressions)
+    fail('sizes out of bounds');
   const arrays = {} as Record<ArrayKey, Float32Array | Uint32Array>;
   for (const entry of h.arrays) {
-    if (!entry || !ARRAY_KEYS.includes(entry.key) || entry.type !== (INDEX_KEYS.includes(entry.key) ? 'u32' : 'f32') || !count(entry.byteOffset) || !count(entry.length)) fail('corrupt array table');
+    if (
+      !entry ||
+      !ARRAY_KEYS.includes(entry.key) ||
+      entry.type !== (INDEX_KEYS.includes(entry.key) ? 'u32' : 'f32') ||
+      !count(entry.byteOffset) ||
+      !count(entry.length)
+    )
+      fail('corrupt array table');
     const end = entry.byteOffset + entry.length * 4;
     if (entry.byteOffset % 4 !== 0 || end > buffer.byteLength) fail(`array ${entry.key} out of bounds (truncated file)`);
-    arrays[entry.key] = entry.type === 'f32' ? new Float32Array(buffer, entry.byteOffset, entry.length) : new Uint32Array(buffer, entry.byteOffset, entry.length);
+    arrays[entry.key] =
+      entry.type === 'f32' ? new Float32Array(buffer, entry.byteOffset, entry.length) : new Uint32Array(buffer, entry.byteOffset, entry.length);
   }
   const V = h.vertexCount;
   const expected: Record<ArrayKey, number> = {
@@ -102,20 +124,23 @@ export function decodeCompactModel(bytes: Uint8Array, label = 'compact model'): 
   for (const key of ARRAY_KEYS) {
     if (!arrays[key] || arrays[key].length !== expected[key]) fail(`array ${key} has the wrong length`);
   }
-  return validateMorphableModel({
-    name: String(h.name),
-    vertexCount: V,
-    identityCount: h.identityCount,
-    expressionNames: h.expressionNames,
-    narrowFaceVertexCount: h.narrowFaceVertexCount,
-    neutral: arrays.neutral as Float32Array,
-    identityBasis: arrays.identityBasis as Float32Array,
-    expressionBasis: arrays.expressionBasis as Float32Array,
-    triangles: arrays.triangles as Uint32Array,
-    uvs: arrays.uvs as Float32Array,
-    triangleUvIndices: arrays.triangleUvIndices as Uint32Array,
-    landmarkVertexIndices: arrays.landmarkVertexIndices as Uint32Array,
-  }, label);
+  return validateMorphableModel(
+    {
+      name: String(h.name),
+      vertexCount: V,
+      identityCount: h.identityCount,
+      expressionNames: h.expressionNames,
+      narrowFaceVertexCount: h.narrowFaceVertexCount,
+      neutral: arrays.neutral as Float32Array,
+      identityBasis: arrays.identityBasis as Float32Array,
+      expressionBasis: arrays.expressionBasis as Float32Array,
+      triangles: arrays.triangles as Uint32Array,
+      uvs: arrays.uvs as Float32Array,
+      triangleUvIndices: arrays.triangleUvIndices as Uint32Array,
+      landmarkVertexIndices: arrays.landmarkVertexIndices as Uint32Array,
+    },
+    label,
+  );
 }
 
 function align4(n: number): number {

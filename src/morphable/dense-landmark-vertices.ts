@@ -9,15 +9,20 @@ import type { MorphableModel } from './morphable-model.ts';
  * 0.63×, + 1000 0.61× (README "Accuracy").
  */
 export function denseLandmarkVertices(model: Pick<MorphableModel, 'neutral' | 'narrowFaceVertexCount' | 'landmarkVertexIndices'>, count: number): number[] {
-  const n = model.narrowFaceVertexCount, p = model.neutral;
+  const n = model.narrowFaceVertexCount,
+    p = model.neutral;
   if (!Number.isInteger(count) || count < 1 || count > n) throw new RangeError(`count must be an integer from 1 to ${n}, got ${count}`);
   const centre = [0, 0, 0];
   for (const v of model.landmarkVertexIndices) for (let a = 0; a < 3; a++) centre[a] += p[3 * v + a] / model.landmarkVertexIndices.length;
   const distance = new Float64Array(n).fill(Infinity);
-  let next = 0, best = Infinity;
+  let next = 0,
+    best = Infinity;
   for (let v = 0; v < n; v++) {
     const d = Math.hypot(p[3 * v] - centre[0], p[3 * v + 1] - centre[1], p[3 * v + 2] - centre[2]);
-    if (d < best) { best = d; next = v; }
+    if (d < best) {
+      best = d;
+      next = v;
+    }
   }
   const chosen: number[] = [];
   while (chosen.length < count) {
@@ -28,7 +33,11 @@ export function denseLandmarkVertices(model: Pick<MorphableModel, 'neutral' | 'n
       if (d < distance[v]) distance[v] = d;
     }
     let farthest = -1;
-    for (let v = 0; v < n; v++) if (distance[v] > far) { far = distance[v]; farthest = v; }
+    for (let v = 0; v < n; v++)
+      if (distance[v] > far) {
+        far = distance[v];
+        farthest = v;
+      }
     next = farthest;
   }
   return chosen;

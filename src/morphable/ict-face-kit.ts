@@ -41,16 +41,22 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
   }
   const expressionNames = indices.expressions;
   const landmarks = indices.idx_to_landmark_verts;
-  if (!Array.isArray(expressionNames) || !expressionNames.every((n) => typeof n === 'string') ||
-      !Array.isArray(landmarks) || landmarks.length !== 68) {
+  if (!Array.isArray(expressionNames) || !expressionNames.every((n) => typeof n === 'string') || !Array.isArray(landmarks) || landmarks.length !== 68) {
     throw new ModelUnavailableError('vertex_indices.json: missing "expressions" or the 68 "idx_to_landmark_verts"');
   }
   // Each expression name becomes a file name: it must name a file in this folder and nothing else.
   const badName = (expressionNames as string[]).find((name) => !PLAIN_FILE_NAME.test(name));
-  if (badName !== undefined) throw new ModelUnavailableError(`vertex_indices.json: expression name ${JSON.stringify(badName.slice(0, 80))} is not a plain file name (letters, digits, _ - .)`);
-  if (expressionNames.length > MODEL_LIMITS.maxExpressions) throw new ModelUnavailableError(`vertex_indices.json: ${expressionNames.length} expressions, expected at most ${MODEL_LIMITS.maxExpressions}`);
+  if (badName !== undefined)
+    throw new ModelUnavailableError(
+      `vertex_indices.json: expression name ${JSON.stringify(badName.slice(0, 80))} is not a plain file name (letters, digits, _ - .)`,
+    );
+  if (expressionNames.length > MODEL_LIMITS.maxExpressions)
+    throw new ModelUnavailableError(`vertex_indices.json: ${expressionNames.length} expressions, expected at most ${MODEL_LIMITS.maxExpressions}`);
   const badLandmark = (landmarks as unknown[]).findIndex((v) => !Number.isInteger(v) || (v as number) < 0 || (v as number) >= ICT_FACEKIT.fullFaceVertexCount);
-  if (badLandmark >= 0) throw new ModelUnavailableError(`vertex_indices.json: landmark ${badLandmark} is vertex ${JSON.stringify(landmarks[badLandmark])}, outside the ${ICT_FACEKIT.fullFaceVertexCount} face-area vertices`);
+  if (badLandmark >= 0)
+    throw new ModelUnavailableError(
+      `vertex_indices.json: landmark ${badLandmark} is vertex ${JSON.stringify(landmarks[badLandmark])}, outside the ${ICT_FACEKIT.fullFaceVertexCount} face-area vertices`,
+    );
 
   const { fullFaceVertexCount: V, identityCount, millimetresPerUnit } = ICT_FACEKIT;
   const total = 1 + identityCount + expressionNames.length;
@@ -67,13 +73,16 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
   }
   const polygonCount = topology.polygonFirstTriangle.length - 1;
   if (polygonCount < ICT_FACEKIT.fullFacePolygonCount) {
-    throw new ModelUnavailableError(`generic_neutral_mesh.obj: ${polygonCount} faces, expected at least the ${ICT_FACEKIT.fullFacePolygonCount} of the face area (truncated or not an ICT-FaceKit file)`);
+    throw new ModelUnavailableError(
+      `generic_neutral_mesh.obj: ${polygonCount} faces, expected at least the ${ICT_FACEKIT.fullFacePolygonCount} of the face area (truncated or not an ICT-FaceKit file)`,
+    );
   }
   const faceTriangleCount = topology.polygonFirstTriangle[ICT_FACEKIT.fullFacePolygonCount];
   const triangles = topology.triangles.slice(0, faceTriangleCount * 3);
   const triangleUvIndices = topology.triangleUvIndices.slice(0, faceTriangleCount * 3);
   for (const vertex of triangles) {
-    if (vertex >= V) throw new ModelUnavailableError('generic_neutral_mesh.obj: face-area polygons reference vertices outside the face area (not the ICT-FaceKit layout)');
+    if (vertex >= V)
+      throw new ModelUnavailableError('generic_neutral_mesh.obj: face-area polygons reference vertices outside the face area (not the ICT-FaceKit layout)');
   }
   tick();
 
@@ -92,24 +101,31 @@ export async function loadIctFaceKit(readText: ModelTextReader, options: { onPro
     }
   };
   const identityBasis = new Float32Array(identityCount * V * 3);
-  await readDeltas(Array.from({ length: identityCount }, (_, m) => identityFileName(m)), identityBasis);
+  await readDeltas(
+    Array.from({ length: identityCount }, (_, m) => identityFileName(m)),
+    identityBasis,
+  );
   const expressionBasis = new Float32Array(expressionNames.length * V * 3);
   await readDeltas(expressionNames as string[], expressionBasis);
 
-  return validateMorphableModel({
-    name: 'ict-facekit-light (full face area)',
-    vertexCount: V,
-    neutral,
-    identityCount,
-    identityBasis,
-    expressionNames: expressionNames as string[],
-    expressionBasis,
-    triangles,
-    uvs: topology.uvs,
-    triangleUvIndices,
-    landmarkVertexIndices: Uint32Array.from(landmarks as number[]),
-    narrowFaceVertexCount: ICT_FACEKIT.narrowFaceVertexCount,
-  }, 'model directory', { mesh: 'generic_neutral_mesh.obj', landmarks: 'vertex_indices.json' });
+  return validateMorphableModel(
+    {
+      name: 'ict-facekit-light (full face area)',
+      vertexCount: V,
+      neutral,
+      identityCount,
+      identityBasis,
+      expressionNames: expressionNames as string[],
+      expressionBasis,
+      triangles,
+      uvs: topology.uvs,
+      triangleUvIndices,
+      landmarkVertexIndices: Uint32Array.from(landmarks as number[]),
+      narrowFaceVertexCount: ICT_FACEKIT.narrowFaceVertexCount,
+    },
+    'model directory',
+    { mesh: 'generic_neutral_mesh.obj', landmarks: 'vertex_indices.json' },
+  );
 
   function checkedPositions(text: string, label: string, count: number): Float32Array {
     const positions = parseObjPositions(text, millimetresPerUnit, count);

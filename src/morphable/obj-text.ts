@@ -12,7 +12,10 @@ export function parseObjPositions(text: string, scale: number, maxVertices = Inf
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     if (text.charCodeAt(start) === 118 /* v */ && text.charCodeAt(start + 1) === 32 /* space */) {
-      const parts = text.slice(start + 2, end).trim().split(/\s+/);
+      const parts = text
+        .slice(start + 2, end)
+        .trim()
+        .split(/\s+/);
       values.push(Number(parts[0]) * scale, Number(parts[1]) * scale, Number(parts[2]) * scale);
       count++;
     }

@@ -16,8 +16,7 @@ export function gatherRows(x: tf.Tensor2D, indices: Int32Array): tf.Tensor2D {
   const gather = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = inputs[0] as tf.Tensor;
     const value = tf.tidy(() => tf.gatherND(input, tf.tensor2d(indices, [indices.length, 1], 'int32')));
-    const gradFunc = (dy: tf.Tensor) => tf.tidy(() =>
-      tf.scatterND(tf.tensor2d(indices, [indices.length, 1], 'int32'), dy, [rowCount, columnCount]));
+    const gradFunc = (dy: tf.Tensor) => tf.tidy(() => tf.scatterND(tf.tensor2d(indices, [indices.length, 1], 'int32'), dy, [rowCount, columnCount]));
     return { value, gradFunc };
   });
   return gather(x) as tf.Tensor2D;

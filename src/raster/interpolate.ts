@@ -50,8 +50,7 @@ const coveredCache = new WeakMap<Rasterization, CoveredPixels>();
  * @param triangles [F*3] uint32, the triangles that were rasterised.
  * @param positionsClip optional [V, 4] float32 clip-space positions, the ones rasterised.
  */
-export function interpolate(attributes: tf.Tensor2D, rasterization: Rasterization, triangles: Uint32Array,
-                            positionsClip?: tf.Tensor2D): Interpolation {
+export function interpolate(attributes: tf.Tensor2D, rasterization: Rasterization, triangles: Uint32Array, positionsClip?: tf.Tensor2D): Interpolation {
   if (attributes.rank !== 2) throw invalidParameterError('attributes', 'a [V, A] tensor', attributes.shape);
   if (positionsClip && (positionsClip.rank !== 2 || positionsClip.shape[1] !== 4 || positionsClip.shape[0] !== attributes.shape[0])) {
     throw invalidParameterError('positionsClip', `a [${attributes.shape[0]}, 4] tensor`, positionsClip.shape);
@@ -65,9 +64,7 @@ export function interpolate(attributes: tf.Tensor2D, rasterization: Rasterizatio
     if (covered.count === 0) {
       values = tf.zeros([0, attributeCount]);
     } else {
-      const weights = positionsClip
-        ? barycentricsFromPositions(positionsClip, covered)
-        : tf.tensor2d(covered.weights, [covered.count, 3]);
+      const weights = positionsClip ? barycentricsFromPositions(positionsClip, covered) : tf.tensor2d(covered.weights, [covered.count, 3]);
       const corners = tf.reshape(gatherRows(attributes, covered.cornerVertices), [covered.count, 3, attributeCount]);
       values = tf.sum(tf.mul(corners, tf.reshape(weights, [covered.count, 3, 1])), 1);
     }
@@ -84,13 +81,20 @@ function barycentricsFromPositions(positionsClip: tf.Tensor2D, covered: CoveredP
   // column is fastest cut as a row of the transpose (a contiguous slice; wasm's strided slice is slow).
   const rows = tf.transpose(positionsClip);
   const column = (c: number) => tf.reshape(tf.slice(rows, [c, 0], [1, vertexCount]), [vertexCount, 1]) as tf.Tensor2D;
-  const x = column(0), y = column(1), w = column(3);
+  const x = column(0),
+    y = column(1),
+    w = column(3);
   // For weight k: q_i = q[(k+1) % 3], q_j = q[(k+2) % 3].
   const atNext = (t: tf.Tensor2D) => tf.reshape(gatherRows(t, covered.nextVertices), [n, 3]);
   const atPrevious = (t: tf.Tensor2D) => tf.reshape(gatherRows(t, covered.previousVertices), [n, 3]);
-  const xi = atNext(x), yi = atNext(y), wi = atNext(w);
-  const xj = atPrevious(x), yj = atPrevious(y), wj = atPrevious(w);
-  const rx = tf.tensor2d(covered.centresX, [n, 1]), ry = tf.tensor2d(covered.centresY, [n, 1]);
+  const xi = atNext(x),
+    yi = atNext(y),
+    wi = atNext(w);
+  const xj = atPrevious(x),
+    yj = atPrevious(y),
+    wj = atPrevious(w);
+  const rx = tf.tensor2d(covered.centresX, [n, 1]),
+    ry = tf.tensor2d(covered.centresY, [n, 1]);
   // r · (q_i × q_j) with r = (rx, ry, 1), q = (x, y, w).
   const crossX = tf.sub(tf.mul(yi, wj), tf.mul(wi, yj));
   const crossY = tf.sub(tf.mul(wi, xj), tf.mul(xi, wj));
@@ -130,9 +134,13 @@ function coveredPixels(rasterization: Rasterization, triangles: Uint32Array, ver
       nextVertices[3 * k + ((c + 2) % 3)] = v;
       previousVertices[3 * k + ((c + 1) % 3)] = v;
     }
-    const b1 = barycentrics[2 * p], b2 = barycentrics[2 * p + 1];
-    weights[3 * k] = 1 - b1 - b2; weights[3 * k + 1] = b1; weights[3 * k + 2] = b2;
-    const col = p % width, row = (p - col) / width;
+    const b1 = barycentrics[2 * p],
+      b2 = barycentrics[2 * p + 1];
+    weights[3 * k] = 1 - b1 - b2;
+    weights[3 * k + 1] = b1;
+    weights[3 * k + 2] = b2;
+    const col = p % width,
+      row = (p - col) / width;
     centresX[k] = ((col + 0.5) / width) * 2 - 1;
     centresY[k] = 1 - ((row + 0.5) / height) * 2;
     pixelIndex[k] = p;

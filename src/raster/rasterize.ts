@@ -49,8 +49,12 @@ const GUARD_BAND_PX = 2 ** 22;
  * @param triangles [F*3] uint32 vertex indices.
  * @param resolution image size in pixels.
  */
-export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
-                          resolution: { width: number; height: number }, options: RasterizeOptions = {}): Rasterization {
+export function rasterize(
+  positionsClip: Float32Array,
+  triangles: Uint32Array,
+  resolution: { width: number; height: number },
+  options: RasterizeOptions = {},
+): Rasterization {
   const { width, height } = resolution;
   validate(positionsClip, triangles, width, height);
   const vertexCount = positionsClip.length / 4;
@@ -64,14 +68,20 @@ export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
   const valid = new Uint8Array(vertexCount);
   let maxAbsPx = Math.max(width, height, 1);
   for (let v = 0; v < vertexCount; v++) {
-    const x = positionsClip[4 * v], y = positionsClip[4 * v + 1], z = positionsClip[4 * v + 2], w = positionsClip[4 * v + 3];
+    const x = positionsClip[4 * v],
+      y = positionsClip[4 * v + 1],
+      z = positionsClip[4 * v + 2],
+      w = positionsClip[4 * v + 3];
     if (!(w > 0)) continue;
     const sx = (x / w + 1) * 0.5 * width;
     const sy = (1 - y / w) * 0.5 * height;
     const zw = z / w;
     if (!Number.isFinite(sx) || !Number.isFinite(sy) || !Number.isFinite(zw)) continue;
     if (Math.abs(sx) > GUARD_BAND_PX || Math.abs(sy) > GUARD_BAND_PX) continue;
-    screenX[v] = sx; screenY[v] = sy; zOverW[v] = zw; valid[v] = 1;
+    screenX[v] = sx;
+    screenY[v] = sy;
+    zOverW[v] = zw;
+    valid[v] = 1;
     maxAbsPx = Math.max(maxAbsPx, Math.abs(sx), Math.abs(sy));
   }
 
@@ -93,26 +103,42 @@ export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
   const triangleCount = triangles.length / 3;
 
   for (let f = 0; f < triangleCount; f++) {
-    const i0 = triangles[3 * f], i1 = triangles[3 * f + 1], i2 = triangles[3 * f + 2];
+    const i0 = triangles[3 * f],
+      i1 = triangles[3 * f + 1],
+      i2 = triangles[3 * f + 2];
     if (!valid[i0] || !valid[i1] || !valid[i2]) continue;
-    const x0 = fixedX[i0], y0 = fixedY[i0];
-    let x1 = fixedX[i1], y1 = fixedY[i1], x2 = fixedX[i2], y2 = fixedY[i2];
+    const x0 = fixedX[i0],
+      y0 = fixedY[i0];
+    let x1 = fixedX[i1],
+      y1 = fixedY[i1],
+      x2 = fixedX[i2],
+      y2 = fixedY[i2];
     let area2 = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0);
     if (area2 === 0) continue;
     // Counter-clockwise in NDC (y up) is negative area here (y down).
     if (cullBackFaces && area2 > 0) continue;
-    let z0 = zOverW[i0], z1 = zOverW[i1], z2 = zOverW[i2];
+    let z0 = zOverW[i0],
+      z1 = zOverW[i1],
+      z2 = zOverW[i2];
     const swapped = area2 < 0;
     if (swapped) {
       // Canonical orientation so that "inside" is E >= 0 for every edge; depth keeps the original order below.
-      let t = x1; x1 = x2; x2 = t;
-      t = y1; y1 = y2; y2 = t;
-      t = z1; z1 = z2; z2 = t;
+      let t = x1;
+      x1 = x2;
+      x2 = t;
+      t = y1;
+      y1 = y2;
+      y2 = t;
+      t = z1;
+      z1 = z2;
+      z2 = t;
       area2 = -area2;
     }
 
-    const minX = Math.min(x0, x1, x2), maxX = Math.max(x0, x1, x2);
-    const minY = Math.min(y0, y1, y2), maxY = Math.max(y0, y1, y2);
+    const minX = Math.min(x0, x1, x2),
+      maxX = Math.max(x0, x1, x2);
+    const minY = Math.min(y0, y1, y2),
+      maxY = Math.max(y0, y1, y2);
     const colStart = Math.max(0, Math.ceil((minX - half) / scale));
     const colEnd = Math.min(width - 1, Math.floor((maxX - half) / scale));
     const rowStart = Math.max(0, Math.ceil((minY - half) / scale));
@@ -120,15 +146,20 @@ export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
     if (colStart > colEnd || rowStart > rowEnd) continue;
 
     // Edge k is opposite vertex k: E_k(p) = (b - a) × (p - a) for the edge a→b.
-    const dx0 = x2 - x1, dy0 = y2 - y1;
-    const dx1 = x0 - x2, dy1 = y0 - y2;
-    const dx2 = x1 - x0, dy2 = y1 - y0;
+    const dx0 = x2 - x1,
+      dy0 = y2 - y1;
+    const dx1 = x0 - x2,
+      dy1 = y0 - y2;
+    const dx2 = x1 - x0,
+      dy2 = y1 - y0;
     // Top-left rule: a "left" edge (going up, dy < 0) or "top" edge (horizontal, going right)
     // includes E = 0; integer E makes "E >= 0" equal to "E > -1".
     const min0 = dy0 < 0 || (dy0 === 0 && dx0 > 0) ? 0 : 1;
     const min1 = dy1 < 0 || (dy1 === 0 && dx1 > 0) ? 0 : 1;
     const min2 = dy2 < 0 || (dy2 === 0 && dx2 > 0) ? 0 : 1;
-    const step0 = -dy0 * scale, step1 = -dy1 * scale, step2 = -dy2 * scale;
+    const step0 = -dy0 * scale,
+      step1 = -dy1 * scale,
+      step2 = -dy2 * scale;
     const px0 = colStart * scale + half;
 
     for (let row = rowStart; row <= rowEnd; row++) {
@@ -159,19 +190,26 @@ export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
   const depth = new Float32Array(pixelCount);
   for (let pixel = 0; pixel < pixelCount; pixel++) {
     const id = triangleIdPlusOne[pixel];
-    if (id === 0) { depth[pixel] = Infinity; continue; }
-    const col = pixel % width, row = (pixel - col) / width;
+    if (id === 0) {
+      depth[pixel] = Infinity;
+      continue;
+    }
+    const col = pixel % width,
+      row = (pixel - col) / width;
     const ndcX = ((col + 0.5) / width) * 2 - 1;
     const ndcY = 1 - ((row + 0.5) / height) * 2;
     const t = 3 * (id - 1);
-    const v0 = 4 * triangles[t], v1 = 4 * triangles[t + 1], v2 = 4 * triangles[t + 2];
+    const v0 = 4 * triangles[t],
+      v1 = 4 * triangles[t + 1],
+      v2 = 4 * triangles[t + 2];
     const [b1, b2] = perspectiveBarycentrics(positionsClip, v0, v1, v2, ndcX, ndcY);
     const b0 = 1 - b1 - b2;
     barycentrics[2 * pixel] = b1;
     barycentrics[2 * pixel + 1] = b2;
     // Clip z and w both interpolate perspective-correctly; unsnapped, unlike the depth test's value.
-    depth[pixel] = (b0 * positionsClip[v0 + 2] + b1 * positionsClip[v1 + 2] + b2 * positionsClip[v2 + 2])
-      / (b0 * positionsClip[v0 + 3] + b1 * positionsClip[v1 + 3] + b2 * positionsClip[v2 + 3]);
+    depth[pixel] =
+      (b0 * positionsClip[v0 + 2] + b1 * positionsClip[v1 + 2] + b2 * positionsClip[v2 + 2]) /
+      (b0 * positionsClip[v0 + 3] + b1 * positionsClip[v1 + 3] + b2 * positionsClip[v2 + 3]);
   }
   return { width, height, triangleIdPlusOne, barycentrics, depth };
 }
@@ -182,11 +220,16 @@ export function rasterize(positionsClip: Float32Array, triangles: Uint32Array,
  * With q_k = (x_k, y_k, w_k) and the ray r = (x, y, 1), weight k is proportional to r · (q_i × q_j)
  * for (k, i, j) cyclic; the same formula `interpolate` differentiates.
  */
-function perspectiveBarycentrics(clip: Float32Array, offset0: number, offset1: number, offset2: number,
-                                 x: number, y: number): [number, number] {
-  const ax = clip[offset0], ay = clip[offset0 + 1], aw = clip[offset0 + 3];
-  const bx = clip[offset1], by = clip[offset1 + 1], bw = clip[offset1 + 3];
-  const cx = clip[offset2], cy = clip[offset2 + 1], cw = clip[offset2 + 3];
+function perspectiveBarycentrics(clip: Float32Array, offset0: number, offset1: number, offset2: number, x: number, y: number): [number, number] {
+  const ax = clip[offset0],
+    ay = clip[offset0 + 1],
+    aw = clip[offset0 + 3];
+  const bx = clip[offset1],
+    by = clip[offset1 + 1],
+    bw = clip[offset1 + 3];
+  const cx = clip[offset2],
+    cy = clip[offset2 + 1],
+    cw = clip[offset2 + 3];
   const d0 = x * (by * cw - bw * cy) + y * (bw * cx - bx * cw) + (bx * cy - by * cx);
   const d1 = x * (cy * aw - cw * ay) + y * (cw * ax - cx * aw) + (cx * ay - cy * ax);
   const d2 = x * (ay * bw - aw * by) + y * (aw * bx - ax * bw) + (ax * by - ay * bx);

@@ -51,8 +51,7 @@ const adjacencyCache = new WeakMap<Uint32Array, VertexTriangles>();
  * @param triangles [F*3] uint32 vertex indices of the rasterised mesh.
  * @param vertexCount V, the mesh's vertex count (every index in `triangles` is below it).
  */
-export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Array, vertexCount: number,
-                               options: VisibleSubmeshOptions = {}): VisibleSubmesh {
+export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Array, vertexCount: number, options: VisibleSubmeshOptions = {}): VisibleSubmesh {
   if (!(triangles instanceof Uint32Array) || triangles.length % 3 !== 0) {
     throw invalidParameterError('triangles', 'a Uint32Array of length 3·F', triangles?.length);
   }
@@ -67,7 +66,10 @@ export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Ar
     const id = triangleIdPlusOne[p];
     if (id === 0) continue;
     if (id > triangleCount) throw invalidParameterError('rasterization.triangleIdPlusOne', `ids up to ${triangleCount}`, id);
-    if (flag[id - 1] === 0) { flag[id - 1] = 1; visibleTriangleCount++; }
+    if (flag[id - 1] === 0) {
+      flag[id - 1] = 1;
+      visibleTriangleCount++;
+    }
   }
   const visible = new Int32Array(visibleTriangleCount);
   for (let f = 0, k = 0; f < triangleCount; f++) if (flag[f] === 1) visible[k++] = f;
@@ -79,7 +81,10 @@ export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Ar
         const v = triangles[3 * f + c];
         for (let i = adjacency.start[v]; i < adjacency.start[v + 1]; i++) {
           const g = adjacency.triangleIds[i];
-          if (flag[g] === 0) { flag[g] = 2; neighbourCount++; }
+          if (flag[g] === 0) {
+            flag[g] = 2;
+            neighbourCount++;
+          }
         }
       }
     }
@@ -95,13 +100,20 @@ export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Ar
       for (let c = 0; c < 3; c++) {
         const v = triangles[3 * f + c];
         if (v >= vertexCount) throw invalidParameterError(`triangles[${3 * f + c}]`, `a vertex index below ${vertexCount}`, v);
-        if (!used[v]) { used[v] = 1; usedCount++; }
+        if (!used[v]) {
+          used[v] = 1;
+          usedCount++;
+        }
       }
     }
   }
   const vertexIds = new Int32Array(usedCount);
   const local = new Int32Array(vertexCount).fill(-1);
-  for (let v = 0, k = 0; v < vertexCount; v++) if (used[v]) { local[v] = k; vertexIds[k++] = v; }
+  for (let v = 0, k = 0; v < vertexCount; v++)
+    if (used[v]) {
+      local[v] = k;
+      vertexIds[k++] = v;
+    }
 
   const submeshTriangles = new Uint32Array(3 * (visibleTriangleCount + neighbourCount));
   const newIdPlusOne = new Int32Array(triangleCount); // mesh triangle → submesh id + 1 (visible ones only)
@@ -119,7 +131,9 @@ export function visibleSubmesh(rasterization: Rasterization, triangles: Uint32Ar
     if (id !== 0) renumbered[p] = newIdPlusOne[id - 1];
   }
   return {
-    vertexIds, triangles: submeshTriangles, visibleTriangleCount,
+    vertexIds,
+    triangles: submeshTriangles,
+    visibleTriangleCount,
     rasterization: { ...rasterization, triangleIdPlusOne: renumbered },
   };
 }

@@ -21,8 +21,12 @@ export interface NormalMap {
  * @param vertexNormalsCamera [V, 3] float32 camera-space vertex normals (need not be unit length).
  * @param positionsClip optional [V, 4] clip-space positions, to let gradients reach them.
  */
-export function renderNormalMap(rasterization: Rasterization, triangles: Uint32Array, vertexNormalsCamera: tf.Tensor2D,
-                                positionsClip?: tf.Tensor2D): NormalMap {
+export function renderNormalMap(
+  rasterization: Rasterization,
+  triangles: Uint32Array,
+  vertexNormalsCamera: tf.Tensor2D,
+  positionsClip?: tf.Tensor2D,
+): NormalMap {
   return tf.tidy(() => {
     const { image: normals, mask } = interpolate(vertexNormalsCamera, rasterization, triangles, positionsClip);
     const unit = renormalisePixelNormals(normals, mask);

@@ -37,11 +37,20 @@ export function sphericalHarmonicsBasis(normals: tf.Tensor2D): tf.Tensor2D {
     const x = tf.slice(normals, [0, 0], [m, 1]);
     const y = tf.slice(normals, [0, 1], [m, 1]);
     const z = tf.slice(normals, [0, 2], [m, 1]);
-    return tf.concat([
-      tf.onesLike(x), tf.mul(y, a), tf.mul(z, a), tf.mul(x, a),
-      tf.mul(tf.mul(x, y), b), tf.mul(tf.mul(y, z), b), tf.mul(tf.sub(tf.mul(tf.square(z), 3), 1), c),
-      tf.mul(tf.mul(x, z), b), tf.mul(tf.sub(tf.square(x), tf.square(y)), d),
-    ], 1) as tf.Tensor2D;
+    return tf.concat(
+      [
+        tf.onesLike(x),
+        tf.mul(y, a),
+        tf.mul(z, a),
+        tf.mul(x, a),
+        tf.mul(tf.mul(x, y), b),
+        tf.mul(tf.mul(y, z), b),
+        tf.mul(tf.sub(tf.mul(tf.square(z), 3), 1), c),
+        tf.mul(tf.mul(x, z), b),
+        tf.mul(tf.sub(tf.square(x), tf.square(y)), d),
+      ],
+      1,
+    ) as tf.Tensor2D;
   });
 }
 

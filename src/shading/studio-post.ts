@@ -20,8 +20,11 @@ export function pointInPolygon(polygon: ArrayLike<number>, x: number, y: number)
   let inside = false;
   const n = polygon.length / 2;
   for (let i = 0, j = n - 1; i < n; j = i++) {
-    const xi = polygon[2 * i], yi = polygon[2 * i + 1], xj = polygon[2 * j], yj = polygon[2 * j + 1];
-    if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) inside = !inside;
+    const xi = polygon[2 * i],
+      yi = polygon[2 * i + 1],
+      xj = polygon[2 * j],
+      yj = polygon[2 * j + 1];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
 }
@@ -51,21 +54,32 @@ function gaussianBlur(values: Float32Array, width: number, height: number, sigma
   const radius = Math.max(1, Math.ceil(3 * sigma));
   const kernel = new Float32Array(2 * radius + 1);
   let sum = 0;
-  for (let i = -radius; i <= radius; i++) { kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma)); sum += kernel[i + radius]; }
+  for (let i = -radius; i <= radius; i++) {
+    kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
+    sum += kernel[i + radius];
+  }
   for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
   const pass = (input: Float32Array, horizontal: boolean) => {
     const output = new Float32Array(input.length);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let i = -radius; i <= radius; i++) {
-        const sx = horizontal ? Math.min(width - 1, Math.max(0, x + i)) : x;
-        const sy = horizontal ? y : Math.min(height - 1, Math.max(0, y + i));
-        const w = kernel[i + radius], s = 3 * (sy * width + sx);
-        r += w * input[s]; g += w * input[s + 1]; b += w * input[s + 2];
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        let r = 0,
+          g = 0,
+          b = 0;
+        for (let i = -radius; i <= radius; i++) {
+          const sx = horizontal ? Math.min(width - 1, Math.max(0, x + i)) : x;
+          const sy = horizontal ? y : Math.min(height - 1, Math.max(0, y + i));
+          const w = kernel[i + radius],
+            s = 3 * (sy * width + sx);
+          r += w * input[s];
+          g += w * input[s + 1];
+          b += w * input[s + 2];
+        }
+        const o = 3 * (y * width + x);
+        output[o] = r;
+        output[o + 1] = g;
+        output[o + 2] = b;
       }
-      const o = 3 * (y * width + x);
-      output[o] = r; output[o + 1] = g; output[o + 2] = b;
-    }
     return output;
   };
   return pass(pass(values, true), false);

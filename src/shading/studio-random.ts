@@ -11,7 +11,7 @@ export class StudioRandom extends SeededRandom {
 
   constructor(seed: number) {
     super(0);
-    this.state = (seed >>> 0) || 0x9e3779b9;
+    this.state = seed >>> 0 || 0x9e3779b9;
   }
 
   /** Standard normal (Box–Muller, the second of each pair kept for the next call). */
@@ -21,7 +21,8 @@ export class StudioRandom extends SeededRandom {
       this.spareNormal = undefined;
       return value;
     }
-    const u = Math.max(this.next(), 1e-12), v = this.next();
+    const u = Math.max(this.next(), 1e-12),
+      v = this.next();
     const radius = Math.sqrt(-2 * Math.log(u));
     this.spareNormal = radius * Math.sin(2 * Math.PI * v);
     return radius * Math.cos(2 * Math.PI * v);

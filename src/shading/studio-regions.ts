@@ -26,20 +26,35 @@ export function computeFaceRegions(model: MorphableModel): FaceRegions {
   };
   const lips: number[] = [];
   let lipZ = 0;
-  for (let k = 48; k < 60; k++) { const p = lm(k); lips.push(p[0], p[1]); lipZ += p[2] / 12; }
-  const brows = [[17, 18, 19, 20, 21], [22, 23, 24, 25, 26]].map((ids) => ids.map(lm));
+  for (let k = 48; k < 60; k++) {
+    const p = lm(k);
+    lips.push(p[0], p[1]);
+    lipZ += p[2] / 12;
+  }
+  const brows = [
+    [17, 18, 19, 20, 21],
+    [22, 23, 24, 25, 26],
+  ].map((ids) => ids.map(lm));
   const browZ = brows.flat().reduce((s, p) => s + p[2], 0) / 10;
-  const noseBottomY = lm(33)[1], chinY = lm(8)[1];
+  const noseBottomY = lm(33)[1],
+    chinY = lm(8)[1];
   const region = new Uint8Array(model.vertexCount);
   const lowerFaceWeight = new Float32Array(model.vertexCount);
   for (let i = 0; i < model.vertexCount; i++) {
-    const x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
-    if (z > lipZ - 12 && pointInPolygon(lips, x, y)) { region[i] = 1; continue; }
+    const x = v[3 * i],
+      y = v[3 * i + 1],
+      z = v[3 * i + 2];
+    if (z > lipZ - 12 && pointInPolygon(lips, x, y)) {
+      region[i] = 1;
+      continue;
+    }
     if (z > browZ - 15) {
       for (const brow of brows) {
         for (let s = 0; s + 1 < brow.length; s++) {
-          const [ax, ay] = brow[s], [bx, by] = brow[s + 1];
-          const dx = bx - ax, dy = by - ay;
+          const [ax, ay] = brow[s],
+            [bx, by] = brow[s + 1];
+          const dx = bx - ax,
+            dy = by - ay;
           const t = Math.min(1, Math.max(0, ((x - ax) * dx + (y - 2 - ay) * dy) / (dx * dx + dy * dy)));
           if (Math.hypot(x - ax - t * dx, y - 2 - ay - t * dy) < 4) region[i] = 2;
         }

@@ -75,7 +75,7 @@ const SHADOW_BIAS_MM = 1.2;
 export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): StudioRender {
   const { width, height } = scene;
   const verticesModel = evaluateMorphableModel(model, scene.identity, scene.expression);
-  const rotation = rotationFromEuler(...(scene.anglesDeg.map((a) => a * Math.PI / 180) as [number, number, number]));
+  const rotation = rotationFromEuler(...(scene.anglesDeg.map((a) => (a * Math.PI) / 180) as [number, number, number]));
   const camera: PinholeCamera = { focalPx: scene.focalPx, principalPointPx: scene.principalPointPx, width, height };
   const cameraPoints = transformPointsArray(verticesModel, rotation, scene.translationMm);
   const triangles = model.triangles;
@@ -94,7 +94,8 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
   const [lx, ly, lz] = scene.light.directionCamera;
   const depthMm = new Float32Array(width * height).fill(Infinity);
   for (let pixel = 0; pixel < width * height; pixel++) {
-    const row = Math.floor(pixel / width), column = pixel - row * width;
+    const row = Math.floor(pixel / width),
+      column = pixel - row * width;
     const id = raster.triangleIdPlusOne[pixel];
     if (id === 0) {
       backgroundColor(scene.background, column, row, width, height, color);
@@ -102,14 +103,24 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
       continue;
     }
     const t = id - 1;
-    const b1 = raster.barycentrics[2 * pixel], b2 = raster.barycentrics[2 * pixel + 1], b0 = 1 - b1 - b2;
-    const ia = 3 * triangles[3 * t], ib = 3 * triangles[3 * t + 1], ic = 3 * triangles[3 * t + 2];
+    const b1 = raster.barycentrics[2 * pixel],
+      b2 = raster.barycentrics[2 * pixel + 1],
+      b0 = 1 - b1 - b2;
+    const ia = 3 * triangles[3 * t],
+      ib = 3 * triangles[3 * t + 1],
+      ic = 3 * triangles[3 * t + 2];
     const at = (array: ArrayLike<number>, k: number) => b0 * array[ia + k] + b1 * array[ib + k] + b2 * array[ic + k];
-    const px = at(cameraPoints, 0), py = at(cameraPoints, 1), pz = at(cameraPoints, 2);
+    const px = at(cameraPoints, 0),
+      py = at(cameraPoints, 1),
+      pz = at(cameraPoints, 2);
     depthMm[pixel] = -pz;
-    let nx = at(normals, 0), ny = at(normals, 1), nz = at(normals, 2);
+    let nx = at(normals, 0),
+      ny = at(normals, 1),
+      nz = at(normals, 2);
     const nLength = Math.hypot(nx, ny, nz) || 1;
-    nx /= nLength; ny /= nLength; nz /= nLength;
+    nx /= nLength;
+    ny /= nLength;
+    nz /= nLength;
     // Texture lives on the neutral shape, so it sticks to the skin under any expression.
     const region = regionAt(regions.region, triangles[3 * t], triangles[3 * t + 1], triangles[3 * t + 2], b0, b1, b2);
     const lowerFace = b0 * regions.lowerFaceWeight[ia / 3] + b1 * regions.lowerFaceWeight[ib / 3] + b2 * regions.lowerFaceWeight[ic / 3];
@@ -118,9 +129,13 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
     const ao = 1 - scene.ambientOcclusion.strength * (1 - (b0 * occlusion[ia / 3] + b1 * occlusion[ib / 3] + b2 * occlusion[ic / 3]));
     const nDotL = Math.max(0, nx * lx + ny * ly + nz * lz);
     const viewLength = Math.hypot(px, py, pz) || 1;
-    let hx = lx - px / viewLength, hy = ly - py / viewLength, hz = lz - pz / viewLength;
+    let hx = lx - px / viewLength,
+      hy = ly - py / viewLength,
+      hz = lz - pz / viewLength;
     const hLength = Math.hypot(hx, hy, hz) || 1;
-    hx /= hLength; hy /= hLength; hz /= hLength;
+    hx /= hLength;
+    hy /= hLength;
+    hz /= hLength;
     const nDotH = Math.max(0, nx * hx + ny * hy + nz * hz);
     const gloss = region === 1 ? 1.6 : region === 2 ? 0.2 : 1;
     const specular = nDotL > 0 ? gloss * scene.specular.strength * nDotH ** scene.specular.shininess * visibility * ao : 0;
@@ -143,8 +158,12 @@ export function renderStudioPhoto(model: MorphableModel, scene: StudioScene): St
 
 /** Face units of the occluders: origin between the eye centres, unit = outer eye corner distance (px). */
 function faceFrame(landmarks2d: Float32Array): { originPx: [number, number]; unitPx: number } {
-  let x = 0, y = 0;
-  for (let k = 36; k < 48; k++) { x += landmarks2d[2 * k] / 12; y += landmarks2d[2 * k + 1] / 12; }
+  let x = 0,
+    y = 0;
+  for (let k = 36; k < 48; k++) {
+    x += landmarks2d[2 * k] / 12;
+    y += landmarks2d[2 * k + 1] / 12;
+  }
   const unitPx = Math.hypot(landmarks2d[2 * 45] - landmarks2d[2 * 36], landmarks2d[2 * 45 + 1] - landmarks2d[2 * 36 + 1]);
   return { originPx: [x, y], unitPx: Math.max(unitPx, 1) };
 }
@@ -163,35 +182,46 @@ function paintEyesAndMouth(linear: Float32Array, depthMm: Float32Array, landmark
   const { width, height } = scene;
   const lightLevel = scene.light.ambient + 0.5 * scene.light.intensity;
   const parts: { first: number; count: number; kind: 'eye' | 'mouth' }[] = [
-    { first: 36, count: 6, kind: 'eye' }, { first: 42, count: 6, kind: 'eye' }, { first: 60, count: 8, kind: 'mouth' },
+    { first: 36, count: 6, kind: 'eye' },
+    { first: 42, count: 6, kind: 'eye' },
+    { first: 60, count: 8, kind: 'mouth' },
   ];
   for (const part of parts) {
     const polygon: number[] = [];
-    let depth = 0, cx = 0, cy = 0;
+    let depth = 0,
+      cx = 0,
+      cy = 0;
     for (let k = part.first; k < part.first + part.count; k++) {
       polygon.push(landmarks2d[2 * k], landmarks2d[2 * k + 1]);
       depth += -landmarks3d[3 * k + 2] / part.count;
-      cx += landmarks2d[2 * k] / part.count; cy += landmarks2d[2 * k + 1] / part.count;
+      cx += landmarks2d[2 * k] / part.count;
+      cy += landmarks2d[2 * k + 1] / part.count;
     }
-    const xs = polygon.filter((_, i) => i % 2 === 0), ys = polygon.filter((_, i) => i % 2 === 1);
-    const minX = Math.max(0, Math.floor(Math.min(...xs))), maxX = Math.min(width - 1, Math.ceil(Math.max(...xs)));
-    const minY = Math.max(0, Math.floor(Math.min(...ys))), maxY = Math.min(height - 1, Math.ceil(Math.max(...ys)));
+    const xs = polygon.filter((_, i) => i % 2 === 0),
+      ys = polygon.filter((_, i) => i % 2 === 1);
+    const minX = Math.max(0, Math.floor(Math.min(...xs))),
+      maxX = Math.min(width - 1, Math.ceil(Math.max(...xs)));
+    const minY = Math.max(0, Math.floor(Math.min(...ys))),
+      maxY = Math.min(height - 1, Math.ceil(Math.max(...ys)));
     const partWidth = Math.hypot(xs[0] - xs[part.count / 2], ys[0] - ys[part.count / 2]);
-    for (let row = minY; row <= maxY; row++) for (let column = minX; column <= maxX; column++) {
-      const pixel = row * width + column;
-      if (!pointInPolygon(polygon, column + 0.5, row + 0.5)) continue;
-      if (depthMm[pixel] < depth + 4) continue; // the mesh in front (eyelid, nose) stays
-      let r: number, g: number, b: number;
-      if (part.kind === 'eye') {
-        const distance = Math.hypot(column + 0.5 - cx, row + 0.5 - cy) / Math.max(partWidth, 1);
-        if (distance < 0.09) [r, g, b] = [0.02, 0.02, 0.02];
-        else if (distance < 0.22) [r, g, b] = scene.irisRgb;
-        else [r, g, b] = [0.7, 0.66, 0.62];
-      } else {
-        const upper = (row + 0.5 - Math.min(...ys)) / Math.max(1, Math.max(...ys) - Math.min(...ys));
-        [r, g, b] = upper < 0.3 ? [0.75, 0.72, 0.62] : [0.18, 0.05, 0.05];
+    for (let row = minY; row <= maxY; row++)
+      for (let column = minX; column <= maxX; column++) {
+        const pixel = row * width + column;
+        if (!pointInPolygon(polygon, column + 0.5, row + 0.5)) continue;
+        if (depthMm[pixel] < depth + 4) continue; // the mesh in front (eyelid, nose) stays
+        let r: number, g: number, b: number;
+        if (part.kind === 'eye') {
+          const distance = Math.hypot(column + 0.5 - cx, row + 0.5 - cy) / Math.max(partWidth, 1);
+          if (distance < 0.09) [r, g, b] = [0.02, 0.02, 0.02];
+          else if (distance < 0.22) [r, g, b] = scene.irisRgb;
+          else [r, g, b] = [0.7, 0.66, 0.62];
+        } else {
+          const upper = (row + 0.5 - Math.min(...ys)) / Math.max(1, Math.max(...ys) - Math.min(...ys));
+          [r, g, b] = upper < 0.3 ? [0.75, 0.72, 0.62] : [0.18, 0.05, 0.05];
+        }
+        linear[3 * pixel] = r * lightLevel;
+        linear[3 * pixel + 1] = g * lightLevel;
+        linear[3 * pixel + 2] = b * lightLevel;
       }
-      linear[3 * pixel] = r * lightLevel; linear[3 * pixel + 1] = g * lightLevel; linear[3 * pixel + 2] = b * lightLevel;
-    }
   }
 }

@@ -14,44 +14,74 @@ export function buildShadowMap(cameraPoints: Float32Array, triangles: Uint32Arra
   const [lx, ly, lz] = towards;
   // u, v span the plane orthogonal to the light.
   const helper = Math.abs(ly) < 0.9 ? [0, 1, 0] : [1, 0, 0];
-  let ux = helper[1] * lz - helper[2] * ly, uy = helper[2] * lx - helper[0] * lz, uz = helper[0] * ly - helper[1] * lx;
+  let ux = helper[1] * lz - helper[2] * ly,
+    uy = helper[2] * lx - helper[0] * lz,
+    uz = helper[0] * ly - helper[1] * lx;
   const uLength = Math.hypot(ux, uy, uz);
-  ux /= uLength; uy /= uLength; uz /= uLength;
-  const vx = ly * uz - lz * uy, vy = lz * ux - lx * uz, vz = lx * uy - ly * ux;
+  ux /= uLength;
+  uy /= uLength;
+  uz /= uLength;
+  const vx = ly * uz - lz * uy,
+    vy = lz * ux - lx * uz,
+    vz = lx * uy - ly * ux;
   const n = cameraPoints.length / 3;
-  const su = new Float64Array(n), sv = new Float64Array(n), sd = new Float64Array(n);
-  let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity, minD = Infinity, maxD = -Infinity;
+  const su = new Float64Array(n),
+    sv = new Float64Array(n),
+    sd = new Float64Array(n);
+  let minU = Infinity,
+    maxU = -Infinity,
+    minV = Infinity,
+    maxV = -Infinity,
+    minD = Infinity,
+    maxD = -Infinity;
   for (let i = 0; i < n; i++) {
-    const x = cameraPoints[3 * i], y = cameraPoints[3 * i + 1], z = cameraPoints[3 * i + 2];
-    su[i] = x * ux + y * uy + z * uz; sv[i] = x * vx + y * vy + z * vz; sd[i] = -(x * lx + y * ly + z * lz);
-    minU = Math.min(minU, su[i]); maxU = Math.max(maxU, su[i]); minV = Math.min(minV, sv[i]); maxV = Math.max(maxV, sv[i]);
-    minD = Math.min(minD, sd[i]); maxD = Math.max(maxD, sd[i]);
+    const x = cameraPoints[3 * i],
+      y = cameraPoints[3 * i + 1],
+      z = cameraPoints[3 * i + 2];
+    su[i] = x * ux + y * uy + z * uz;
+    sv[i] = x * vx + y * vy + z * vz;
+    sd[i] = -(x * lx + y * ly + z * lz);
+    minU = Math.min(minU, su[i]);
+    maxU = Math.max(maxU, su[i]);
+    minV = Math.min(minV, sv[i]);
+    maxV = Math.max(maxV, sv[i]);
+    minD = Math.min(minD, sd[i]);
+    maxD = Math.max(maxD, sd[i]);
   }
-  const centreU = (minU + maxU) / 2, centreV = (minV + maxV) / 2;
-  const half = Math.max(maxU - minU, maxV - minV) / 2 * 1.05 + 1;
+  const centreU = (minU + maxU) / 2,
+    centreV = (minV + maxV) / 2;
+  const half = (Math.max(maxU - minU, maxV - minV) / 2) * 1.05 + 1;
   const depthRange = Math.max(maxD - minD, 1);
   const clip = new Float32Array(n * 4);
   for (let i = 0; i < n; i++) {
     clip[4 * i] = (su[i] - centreU) / half;
     clip[4 * i + 1] = (sv[i] - centreV) / half;
-    clip[4 * i + 2] = 2 * (sd[i] - minD) / depthRange - 1;
+    clip[4 * i + 2] = (2 * (sd[i] - minD)) / depthRange - 1;
     clip[4 * i + 3] = 1;
   }
   const map = rasterize(clip, triangles, { width: size, height: size });
   return {
     visibility(x: number, y: number, z: number, filterRadius = 1): number {
-      const u = x * ux + y * uy + z * uz, v = x * vx + y * vy + z * vz, d = -(x * lx + y * ly + z * lz);
+      const u = x * ux + y * uy + z * uz,
+        v = x * vx + y * vy + z * vz,
+        d = -(x * lx + y * ly + z * lz);
       const column = Math.round(((u - centreU) / half + 1) * 0.5 * size - 0.5);
       const row = Math.round((1 - (v - centreV) / half) * 0.5 * size - 0.5);
-      let lit = 0, total = 0;
-      for (let dy = -filterRadius; dy <= filterRadius; dy++) for (let dx = -filterRadius; dx <= filterRadius; dx++) {
-        const c = column + dx, r = row + dy;
-        total++;
-        if (c < 0 || r < 0 || c >= size || r >= size) { lit++; continue; }
-        const stored = map.depth[r * size + c];
-        const storedMm = stored === Infinity ? Infinity : minD + (stored + 1) / 2 * depthRange;
-        if (d <= storedMm + biasMm) lit++;
-      }
+      let lit = 0,
+        total = 0;
+      for (let dy = -filterRadius; dy <= filterRadius; dy++)
+        for (let dx = -filterRadius; dx <= filterRadius; dx++) {
+          const c = column + dx,
+            r = row + dy;
+          total++;
+          if (c < 0 || r < 0 || c >= size || r >= size) {
+            lit++;
+            continue;
+          }
+          const stored = map.depth[r * size + c];
+          const storedMm = stored === Infinity ? Infinity : minD + ((stored + 1) / 2) * depthRange;
+          if (d <= storedMm + biasMm) lit++;
+        }
       return lit / total;
     },
   };
@@ -75,14 +105,20 @@ export const DEFAULT_AMBIENT_OCCLUSION_CONFIG: Readonly<AmbientOcclusionConfig> 
  * of the nose, nostrils, the lip line and the mouth corners come out darker.
  * `cameraPoints`, `normals` [V*3] (normals unit length), `triangles` [F*3].
  */
-export function computeAmbientOcclusion(cameraPoints: Float32Array, normals: Float32Array, triangles: Uint32Array,
-                                        configOverrides: Partial<AmbientOcclusionConfig> = {}): Float32Array {
+export function computeAmbientOcclusion(
+  cameraPoints: Float32Array,
+  normals: Float32Array,
+  triangles: Uint32Array,
+  configOverrides: Partial<AmbientOcclusionConfig> = {},
+): Float32Array {
   const config = { ...DEFAULT_AMBIENT_OCCLUSION_CONFIG, ...configOverrides };
   const n = cameraPoints.length / 3;
-  const open = new Float64Array(n), weights = new Float64Array(n);
+  const open = new Float64Array(n),
+    weights = new Float64Array(n);
   const golden = Math.PI * (3 - Math.sqrt(5));
   for (let k = 0; k < config.directionCount; k++) {
-    const y = 1 - 2 * (k + 0.5) / config.directionCount, radius = Math.sqrt(1 - y * y);
+    const y = 1 - (2 * (k + 0.5)) / config.directionCount,
+      radius = Math.sqrt(1 - y * y);
     const direction = [radius * Math.cos(golden * k), y, radius * Math.sin(golden * k)];
     const map = buildShadowMap(cameraPoints, triangles, direction, config.mapSizePx, config.biasMm);
     for (let i = 0; i < n; i++) {
@@ -90,7 +126,9 @@ export function computeAmbientOcclusion(cameraPoints: Float32Array, normals: Flo
       if (cosine <= 0) continue;
       weights[i] += cosine;
       // Start the ray a little off the surface so the vertex does not shadow itself.
-      open[i] += cosine * map.visibility(cameraPoints[3 * i] + normals[3 * i], cameraPoints[3 * i + 1] + normals[3 * i + 1], cameraPoints[3 * i + 2] + normals[3 * i + 2], 0);
+      open[i] +=
+        cosine *
+        map.visibility(cameraPoints[3 * i] + normals[3 * i], cameraPoints[3 * i + 1] + normals[3 * i + 1], cameraPoints[3 * i + 2] + normals[3 * i + 2], 0);
     }
   }
   return Float32Array.from(open, (o, i) => (weights[i] > 0 ? o / weights[i] : 1));

@@ -15,11 +15,17 @@ const smooth = (t: number) => t * t * (3 - 2 * t);
 
 /** Trilinear value noise in [0, 1) at (x, y, z) in lattice units. */
 export function valueNoise3(seed: number, x: number, y: number, z: number): number {
-  const xi = Math.floor(x), yi = Math.floor(y), zi = Math.floor(z);
-  const fx = smooth(x - xi), fy = smooth(y - yi), fz = smooth(z - zi);
+  const xi = Math.floor(x),
+    yi = Math.floor(y),
+    zi = Math.floor(z);
+  const fx = smooth(x - xi),
+    fy = smooth(y - yi),
+    fz = smooth(z - zi);
   let result = 0;
   for (let corner = 0; corner < 8; corner++) {
-    const dx = corner & 1, dy = (corner >> 1) & 1, dz = corner >> 2;
+    const dx = corner & 1,
+      dy = (corner >> 1) & 1,
+      dz = corner >> 2;
     const weight = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz);
     result += weight * latticeValue(seed, xi + dx, yi + dy, zi + dz);
   }
@@ -28,10 +34,15 @@ export function valueNoise3(seed: number, x: number, y: number, z: number): numb
 
 /** Sum of `octaves` of value noise, each at twice the frequency and `gain` the amplitude; ≈[0, 1). */
 export function fractalNoise3(seed: number, x: number, y: number, z: number, octaves: number, gain = 0.5): number {
-  let sum = 0, amplitude = 1, norm = 0, frequency = 1;
+  let sum = 0,
+    amplitude = 1,
+    norm = 0,
+    frequency = 1;
   for (let o = 0; o < octaves; o++) {
     sum += amplitude * valueNoise3(seed + o * 1013, x * frequency, y * frequency, z * frequency);
-    norm += amplitude; amplitude *= gain; frequency *= 2;
+    norm += amplitude;
+    amplitude *= gain;
+    frequency *= 2;
   }
   return sum / norm;
 }
@@ -67,12 +78,18 @@ export function skinAlbedo(skin: SkinTexture, x: number, y: number, z: number, r
     shade *= 1 - skin.stubbleAmount * lowerFaceWeight * hair;
   }
   let [r, g, b] = skin.toneRgb;
-  r *= 1 + 0.15 * redness; g *= 1 - 0.05 * redness;
-  if (region === 1) { r *= 0.85; g *= 0.5; b *= 0.55; }
-  else if (region === 2) {
+  r *= 1 + 0.15 * redness;
+  g *= 1 - 0.05 * redness;
+  if (region === 1) {
+    r *= 0.85;
+    g *= 0.5;
+    b *= 0.55;
+  } else if (region === 2) {
     const strand = valueNoise3(skin.seed + 53, x / 0.4, y / 2.5, z / 0.4);
     const dark = 0.25 + 0.2 * strand;
-    r *= dark; g *= dark * 0.9; b *= dark * 0.85;
+    r *= dark;
+    g *= dark * 0.9;
+    b *= dark * 0.85;
   }
   out[0] = Math.min(1, Math.max(0, r * shade));
   out[1] = Math.min(1, Math.max(0, g * shade));

@@ -16,7 +16,8 @@ import { photosDir } from '../helpers/shared-data.ts';
 import { writeTinyGarModels } from '../cli/reconstruct-gar-fixtures.ts';
 import { frameWithFaceAt, loadFacePicture, type FacePicture } from '../helpers/moving-face.ts';
 
-const FRAME_WIDTH = 640, FRAME_HEIGHT = 480;
+const FRAME_WIDTH = 640,
+  FRAME_HEIGHT = 480;
 let model: MorphableModel;
 let picture: FacePicture;
 const frameAt = (offsetPx: number) => frameWithFaceAt(picture, offsetPx, FRAME_WIDTH, FRAME_HEIGHT);
@@ -43,24 +44,37 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
       frames.push(tracked);
     }
     assert.equal(tf.memory().numTensors, tensorsAfterFirst, 'tensors leaked from frame to frame');
-    assert.deepEqual(frames.map((f) => f.followed), [false, true, true, true, true, true, true], 'BlazeFace on the first frame only, then FaceMesh follows');
-    assert.deepEqual(frames.map((f) => f.identityFrames), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      frames.map((f) => f.followed),
+      [false, true, true, true, true, true, true],
+      'BlazeFace on the first frame only, then FaceMesh follows',
+    );
+    assert.deepEqual(
+      frames.map((f) => f.identityFrames),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     // Identity: the mean of the frames so far, so frame n moves it by about 1/n of the newcomer's difference.
     const step = (k: number) => Math.hypot(...Array.from(frames[k].identity, (v, i) => v - frames[k - 1].identity[i]));
     assert.ok(step(6) < step(1), `identity steps shrink: ${step(1).toFixed(4)} → ${step(6).toFixed(4)}`);
     for (const [k, f] of frames.entries()) {
       assert.equal(f.vertices.length, model.vertexCount * 3);
-      const errorPercent = 100 * f.landmarkErrorPx / f.interOcularPx;
+      const errorPercent = (100 * f.landmarkErrorPx) / f.interOcularPx;
       assert.ok(errorPercent < 10, `frame ${k}: landmark error ${errorPercent.toFixed(1)} % of the eye distance`);
     }
     // 30 px of the frame at the face's depth: the mesh's x moves the same way, by centimetres.
     for (let k = 1; k < offsets.length; k++) {
       const movedMm = frames[k].translationMm[0] - frames[k - 1].translationMm[0];
-      assert.ok(Math.sign(movedMm) === Math.sign(offsets[k] - offsets[k - 1]) && Math.abs(movedMm) > 10, `frame ${k}: face moved ${offsets[k] - offsets[k - 1]} px, mesh ${movedMm.toFixed(1)} mm`);
+      assert.ok(
+        Math.sign(movedMm) === Math.sign(offsets[k] - offsets[k - 1]) && Math.abs(movedMm) > 10,
+        `frame ${k}: face moved ${offsets[k] - offsets[k - 1]} px, mesh ${movedMm.toFixed(1)} mm`,
+      );
     }
 
     // A frame without a face: none tracked; the next with a face is searched for afresh.
-    assert.equal(await tracker.track({ width: FRAME_WIDTH, height: FRAME_HEIGHT, data: new Uint8ClampedArray(FRAME_WIDTH * FRAME_HEIGHT * 4).fill(90) }), undefined);
+    assert.equal(
+      await tracker.track({ width: FRAME_WIDTH, height: FRAME_HEIGHT, data: new Uint8ClampedArray(FRAME_WIDTH * FRAME_HEIGHT * 4).fill(90) }),
+      undefined,
+    );
     assert.equal((await tracker.track(frameAt(0)))?.followed, false);
     tracker.reset();
     assert.equal(tracker.identityFrames, 0);
@@ -77,16 +91,26 @@ test('the GAR path reports its landmark stage and GAR steps as stages of their o
   try {
     await writeTinyGarModels(model, join(work, 'gar'), join(work, 'encoder'));
     const detector = await loadDetectorModelFiles();
-    const reconstructor = await Reconstructor.create({ model, detector, gar: await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') }) });
+    const reconstructor = await Reconstructor.create({
+      model,
+      detector,
+      gar: await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') }),
+    });
     const events: { stage: string; stageFraction?: number }[] = [];
     try {
-      await reconstructor.reconstruct(frameAt(0), { garRefine: { landmarkStageSteps: 60, steps: 2 }, onProgress: (e) => events.push({ stage: e.stage, stageFraction: e.stageFraction }) });
+      await reconstructor.reconstruct(frameAt(0), {
+        garRefine: { landmarkStageSteps: 60, steps: 2 },
+        onProgress: (e) => events.push({ stage: e.stage, stageFraction: e.stageFraction }),
+      });
     } finally {
       reconstructor.dispose();
     }
     const stages = events.map((e) => e.stage).filter((s, i, all) => s !== all[i - 1]);
     assert.deepEqual(stages, ['detect', 'landmarks', 'gar']);
-    assert.deepEqual(events.filter((e) => e.stage === 'gar').map((e) => e.stageFraction), [0.5, 1]);
+    assert.deepEqual(
+      events.filter((e) => e.stage === 'gar').map((e) => e.stageFraction),
+      [0.5, 1],
+    );
     assert.equal(events.filter((e) => e.stage === 'landmarks').at(-1)?.stageFraction, 1);
     const withoutEncoder = await Reconstructor.create({ model, detector, gar: await readGarModelFiles({ garDir: join(work, 'gar') }) });
     assert.throws(() => withoutEncoder.createTracker(), ModelUnavailableError);

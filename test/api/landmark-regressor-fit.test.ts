@@ -61,7 +61,10 @@ function oracleFiles(vertexCount = model.vertexCount) {
   for (let k = 0; k < 68; k++) cropPoints.set(applyAffine2D(cropFromImage, truth.landmarks2d[2 * k], truth.landmarks2d[2 * k + 1]), 2 * k);
   const regressor = constantRegressor(cropPoints);
   try {
-    return { ...encodeLandmarkRegressorCheckpoint(regressor, model.landmarkVertexIndices, { name: model.name, vertexCount }, 'w.safetensors', 1), source: 'the oracle' };
+    return {
+      ...encodeLandmarkRegressorCheckpoint(regressor, model.landmarkVertexIndices, { name: model.name, vertexCount }, 'w.safetensors', 1),
+      source: 'the oracle',
+    };
   } finally {
     regressor.dispose();
   }
@@ -73,7 +76,7 @@ function worstDistancePx(a: Float32Array, b: Float32Array): number {
   return worst;
 }
 
-test('graphics path: the fit matches the regressor\'s points with its vertices (default when loaded); facemesh on request; no tensors leak', async () => {
+test("graphics path: the fit matches the regressor's points with its vertices (default when loaded); facemesh on request; no tensors leak", async () => {
   const reconstructor = await Reconstructor.create({ model, detector, landmarkRegressor: oracleFiles() });
   try {
     assert.equal(reconstructor.landmarkRegressorAvailable, true);
@@ -98,14 +101,16 @@ test('graphics path: the fit matches the regressor\'s points with its vertices (
     assert.equal(facemesh.regressedLandmarks2d, undefined);
     assert.equal(faceToJson(facemesh).regressedLandmarks2d, undefined);
     // The fit's projected landmarks are its correspondence's vertices: the regressor's run lies on the truth, FaceMesh's less so.
-    assert.ok(worstDistancePx(face.landmarks2d, truth.landmarks2d) < worstDistancePx(facemesh.landmarks2d, truth.landmarks2d),
-      `worst projected landmark vs truth: regressor ${worstDistancePx(face.landmarks2d, truth.landmarks2d).toFixed(2)} px, facemesh ${worstDistancePx(facemesh.landmarks2d, truth.landmarks2d).toFixed(2)} px`);
+    assert.ok(
+      worstDistancePx(face.landmarks2d, truth.landmarks2d) < worstDistancePx(facemesh.landmarks2d, truth.landmarks2d),
+      `worst projected landmark vs truth: regressor ${worstDistancePx(face.landmarks2d, truth.landmarks2d).toFixed(2)} px, facemesh ${worstDistancePx(facemesh.landmarks2d, truth.landmarks2d).toFixed(2)} px`,
+    );
   } finally {
     reconstructor.dispose();
   }
 });
 
-test('GAR path: the landmark stage matches the regressor\'s points with its vertices; the crops stay cut from the detector\'s', async () => {
+test("GAR path: the landmark stage matches the regressor's points with its vertices; the crops stay cut from the detector's", async () => {
   await writeTinyGarModels(model, join(work, 'gar'), join(work, 'encoder'));
   const gar = await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') });
   const reconstructor = await Reconstructor.create({ model, detector, gar, landmarkRegressor: oracleFiles() });
@@ -120,7 +125,10 @@ test('GAR path: the landmark stage matches the regressor\'s points with its vert
     const error = face.landmarkErrorPx / face.interOcularPx;
     assert.ok(error < 0.02, `mean landmark error vs the regressor's points ${(100 * error).toFixed(2)} % of the eye distance`);
     const facemesh = (await reconstructor.reconstruct(image, { ...refine, landmarks: 'facemesh' })).faces[0];
-    assert.ok(worstDistancePx(face.landmarks2d, truth.landmarks2d) < worstDistancePx(facemesh.landmarks2d, truth.landmarks2d), 'the regressor\'s run lies closer to the truth');
+    assert.ok(
+      worstDistancePx(face.landmarks2d, truth.landmarks2d) < worstDistancePx(facemesh.landmarks2d, truth.landmarks2d),
+      "the regressor's run lies closer to the truth",
+    );
   } finally {
     reconstructor.dispose();
   }
@@ -139,17 +147,21 @@ test('options: regressor landmarks need a regressor, unknown sources are refused
   try {
     // Given points (the benchmark's oracle row) replace the detector: fitted as given, or framing the regressor's crop.
     const fit = { landmarkSteps: 5, photometricSteps: 0 };
-    const given = (await withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarkVertices: model.landmarkVertexIndices })).faces[0];
+    const given = (await withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarkVertices: model.landmarkVertexIndices }))
+      .faces[0];
     assert.equal(given.landmarkSource, 'given');
     const regressed = (await withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarks: 'regressor' })).faces[0];
     assert.equal(regressed.landmarkSource, 'regressor');
-    assert.ok(worstDistancePx(regressed.regressedLandmarks2d!, truth.landmarks2d) < 0.05, 'the given points framed the crop as the detector\'s would');
+    assert.ok(worstDistancePx(regressed.regressedLandmarks2d!, truth.landmarks2d) < 0.05, "the given points framed the crop as the detector's would");
     await assert.rejects(withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks68: detected, landmarks: 'facemesh' }), UsageError);
     await assert.rejects(withOracle.reconstruct(image, { renderer: 'graphics', fit, landmarks: 'given' }), UsageError);
   } finally {
     withOracle.dispose();
   }
-  await assert.rejects(Reconstructor.create({ model, detector, landmarkRegressor: oracleFiles(model.vertexCount + 1) }), (error: unknown) => error instanceof ModelUnavailableError && /the oracle: cannot load the landmark regressor/.test(error.message));
+  await assert.rejects(
+    Reconstructor.create({ model, detector, landmarkRegressor: oracleFiles(model.vertexCount + 1) }),
+    (error: unknown) => error instanceof ModelUnavailableError && /the oracle: cannot load the landmark regressor/.test(error.message),
+  );
 
   const regressor = constantRegressor(new Float32Array(136).map((_, i) => (i % 2 ? 9 : 7) + (i % 7) * 0.3));
   try {

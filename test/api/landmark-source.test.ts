@@ -34,7 +34,9 @@ before(async () => {
   model = await sharedModel();
   work = await mkdtemp(join(tmpdir(), 'facegar-landmark-source-'));
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 /** A turned studio face (200², yaw 70°) and its true camera. */
 function turnedFace() {
@@ -49,14 +51,20 @@ function turnedFace() {
   return { scene, image, truth, project };
 }
 
-const maxDistance = (a: Float32Array, b: Float32Array) => Math.max(...Array.from({ length: a.length / 2 }, (_, k) => Math.hypot(a[2 * k] - b[2 * k], a[2 * k + 1] - b[2 * k + 1])));
+const maxDistance = (a: Float32Array, b: Float32Array) =>
+  Math.max(...Array.from({ length: a.length / 2 }, (_, k) => Math.hypot(a[2 * k] - b[2 * k], a[2 * k + 1] - b[2 * k + 1])));
 
 test('estimateLandmarks: a crop-frame estimate of the true face projects onto the true landmarks in the photo', () => {
   const { scene, truth, project } = turnedFace();
   const detectorPoints = project(defaultLandmarkVertices(model));
   const sizePx = 64;
   const cropFromImage = faceCropTransform(detectorPoints, sizePx);
-  const { pose } = cropPoseOfPhotoFit(model, { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.camera.focalPx, principalPointPx: truth.camera.principalPointPx }, cropFromImage, sizePx);
+  const { pose } = cropPoseOfPhotoFit(
+    model,
+    { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.camera.focalPx, principalPointPx: truth.camera.principalPointPx },
+    cropFromImage,
+    sizePx,
+  );
   const estimate = { identity: scene.identity, expression: scene.expression, pose, w: new Float32Array(0) };
   const size = { width: 200, height: 200 };
   assert.ok(maxDistance(estimateLandmarks(model, estimate, cropFromImage, sizePx, size, model.landmarkVertexIndices), truth.landmarks2d) < 1e-2);
@@ -66,7 +74,10 @@ test('estimateLandmarks: a crop-frame estimate of the true face projects onto th
 test('chooseFitLandmarks: reliable points kept with their estimate; unreliable ones replaced, the estimate carried into the new crop exactly', () => {
   const { image, project } = turnedFace();
   const landmarks68 = project(defaultLandmarkVertices(model));
-  const encoder = new FaceEncoder(encoderNetworkConfig('tiny', { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: 8 }), 11);
+  const encoder = new FaceEncoder(
+    encoderNetworkConfig('tiny', { identityCount: model.identityCount, expressionCount: model.expressionNames.length, wDim: 8 }),
+    11,
+  );
   const sizePx = encoder.config.resolution;
   try {
     const trusting = { reliability: { minMeshScore: 0, partialYawDeg: 181, fullYawDeg: 181, maxNoseShift: 99 } };
@@ -84,7 +95,13 @@ test('chooseFitLandmarks: reliable points kept with their estimate; unreliable o
     const again = estimateLandmarks(model, replaced.estimate, faceCropTransform(replaced.landmarks68, sizePx), sizePx, image);
     assert.ok(maxDistance(again, replaced.landmarks68) < 1e-2, `${maxDistance(again, replaced.landmarks68)} px`);
 
-    const partial = chooseFitLandmarks(model, encoder, image, { landmarks68, meshScore: 0.9 }, { reliability: { partialYawDeg: 0, fullYawDeg: 181, maxNoseShift: 99 }, cropRefinements: 1 });
+    const partial = chooseFitLandmarks(
+      model,
+      encoder,
+      image,
+      { landmarks68, meshScore: 0.9 },
+      { reliability: { partialYawDeg: 0, fullYawDeg: 181, maxNoseShift: 99 }, cropRefinements: 1 },
+    );
     assert.deepEqual([partial.source, partial.encoderPasses], ['facemesh+encoder', 2]);
     assert.deepEqual(Array.from(partial.landmarks68.slice(2 * 27)), Array.from(landmarks68.slice(2 * 27)), 'eyes, nose, mouth: the detector');
     const partialAgain = estimateLandmarks(model, partial.estimate, faceCropTransform(partial.landmarks68, sizePx), sizePx, image);
@@ -114,7 +131,8 @@ test('the GAR path with a shape encoder records the landmark source per face; wi
     assert.equal(json.landmarkSource, 'encoder');
     assert.equal((json.landmarkReliability as { keptDetectorPoints: number }).keptDetectorPoints, 0);
 
-    const trusted = (await withShape.reconstruct(photo, { garPreset: 'instant', landmarkGate: { reliability: { partialYawDeg: 181, fullYawDeg: 181 } } })).faces[0];
+    const trusted = (await withShape.reconstruct(photo, { garPreset: 'instant', landmarkGate: { reliability: { partialYawDeg: 181, fullYawDeg: 181 } } }))
+      .faces[0];
     assert.equal(trusted.landmarkSource, 'facemesh');
     assert.equal(faceToJson(trusted).landmarkSource, 'facemesh');
     // The detector's points are the same either way; the error is measured against them.
@@ -124,7 +142,11 @@ test('the GAR path with a shape encoder records the landmark source per face; wi
     assert.equal(plain.landmarkSource, 'facemesh');
     assert.equal(plain.landmarkAssessment.reliable, true, 'a frontal photo');
     const doubted = (await withoutShape.reconstruct(photo, { garPreset: 'instant', landmarkGate: distrust })).faces[0];
-    assert.deepEqual([doubted.landmarkSource, doubted.landmarkAssessment.reliable], ['facemesh', false], 'no shape encoder: nothing to replace doubtful points with');
+    assert.deepEqual(
+      [doubted.landmarkSource, doubted.landmarkAssessment.reliable],
+      ['facemesh', false],
+      'no shape encoder: nothing to replace doubtful points with',
+    );
   } finally {
     withShape.dispose();
     withoutShape.dispose();

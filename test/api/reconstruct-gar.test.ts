@@ -31,10 +31,16 @@ before(async () => {
   await writeTinyGarModels(model, join(work, 'gar'), join(work, 'encoder'));
   files = await readGarModelFiles({ garDir: join(work, 'gar'), encoderDir: join(work, 'encoder') });
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 async function photo(name: string, rotateDeg = 0): Promise<RgbaImage> {
-  const { data, info } = await sharp(join(photosDir, name)).rotate(rotateDeg, { background: '#808080' }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(join(photosDir, name))
+    .rotate(rotateDeg, { background: '#808080' })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8ClampedArray(data) };
 }
 
@@ -48,9 +54,15 @@ function cameraMismatchPx(face: Awaited<ReturnType<typeof reconstruct>>['faces']
   correspondence.dispose();
   const points = new Float32Array(68 * 3);
   indices.forEach((v, k) => points.set(face.vertices.subarray(3 * v, 3 * v + 3), 3 * k));
-  const projected = projectPointsArray(transformPointsArray(points, face.rotation, face.translationMm), { focalPx: face.focalPx, principalPointPx: face.principalPointPx, width: 1, height: 1 });
+  const projected = projectPointsArray(transformPointsArray(points, face.rotation, face.translationMm), {
+    focalPx: face.focalPx,
+    principalPointPx: face.principalPointPx,
+    width: 1,
+    height: 1,
+  });
   let worst = 0;
-  for (let k = 17; k < 68; k++) worst = Math.max(worst, Math.hypot(projected[2 * k] - face.landmarks2d[2 * k], projected[2 * k + 1] - face.landmarks2d[2 * k + 1]));
+  for (let k = 17; k < 68; k++)
+    worst = Math.max(worst, Math.hypot(projected[2 * k] - face.landmarks2d[2 * k], projected[2 * k + 1] - face.landmarks2d[2 * k + 1]));
   return worst;
 }
 
@@ -75,7 +87,10 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
     const turnedFace = turned.faces[0];
     assert.ok(cameraMismatchPx(turnedFace) < 0.5, `turned photo: ${cameraMismatchPx(turnedFace)} px`);
     // sharp turns the photo clockwise on screen: about the camera's +z (towards the viewer) that is a roll of −25°.
-    assert.ok(Math.abs(turnedFace.anglesDeg[2] - face.anglesDeg[2] + 25) < 8, `roll ${face.anglesDeg[2]} → ${turnedFace.anglesDeg[2]} for a 25° clockwise turn`);
+    assert.ok(
+      Math.abs(turnedFace.anglesDeg[2] - face.anglesDeg[2] + 25) < 8,
+      `roll ${face.anglesDeg[2]} → ${turnedFace.anglesDeg[2]} for a 25° clockwise turn`,
+    );
 
     const graphics = await reconstructor.reconstruct(image, { renderer: 'graphics', fit: { landmarkSteps: 10, photometricSteps: 0 } });
     assert.equal(graphics.faces[0].renderer, 'graphics');

@@ -29,8 +29,9 @@ function sourceFiles(dir: string): string[] {
 /** Static and dynamic import specifiers of a file (type-only imports included: they are dependencies too). */
 function importsOf(path: string): string[] {
   const text = readFileSync(path, 'utf8');
-  return [...text.matchAll(/(?:^|[\s;])(?:import|export)\s[^;'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm)]
-    .map((m) => (m[1] ?? m[2] ?? m[3])!);
+  return [...text.matchAll(/(?:^|[\s;])(?:import|export)\s[^;'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm)].map(
+    (m) => (m[1] ?? m[2] ?? m[3])!,
+  );
 }
 
 /** The layer of a file under src/: the longest documented folder holding it; src/index.ts is api/. */
@@ -43,8 +44,14 @@ function layerOf(path: string, layers: string[]): string | undefined {
 test('docs/ARCHITECTURE.md lists every folder under src/, each once', () => {
   const layers = documentedLayers();
   assert.equal(new Set(layers).size, layers.length);
-  const folders = readdirSync(srcDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.deepEqual(folders.filter((folder) => !layers.includes(folder)), [], 'folders missing from the layer table');
+  const folders = readdirSync(srcDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual(
+    folders.filter((folder) => !layers.includes(folder)),
+    [],
+    'folders missing from the layer table',
+  );
   assert.ok(layers.includes(CORE_LAST_LAYER) && layers.includes('io/node') && layers.includes('cli'));
 });
 
@@ -80,7 +87,12 @@ test('the core imports nothing from Node: node:* and sharp only under src/io/nod
 test('no import cycles between files under src/', () => {
   const graph = new Map<string, string[]>();
   for (const file of sourceFiles(srcDir)) {
-    graph.set(file, importsOf(file).filter((spec) => spec.startsWith('.')).map((spec) => resolve(dirname(file), spec)));
+    graph.set(
+      file,
+      importsOf(file)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => resolve(dirname(file), spec)),
+    );
   }
   const state = new Map<string, 'open' | 'done'>();
   const cycles: string[] = [];

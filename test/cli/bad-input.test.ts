@@ -18,9 +18,11 @@ async function fixtures() {
   await writeFile(join(dir, 'empty.png'), new Uint8Array());
   await sharp(photo).png().toFile(join(dir, 'png-named.jpg'));
   await sharp(photo).ensureAlpha().png().toFile(join(dir, 'rgba.png'));
-  await sharp(photo).grayscale().png({ }).toFile(join(dir, 'gray.png'));
+  await sharp(photo).grayscale().png({}).toFile(join(dir, 'gray.png'));
   await sharp(photo).toColourspace('rgb16').png().toFile(join(dir, 'deep16.png'));
-  await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 120, g: 130, b: 140 } } }).jpeg().toFile(join(dir, 'blank.jpg'));
+  await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 120, g: 130, b: 140 } } })
+    .jpeg()
+    .toFile(join(dir, 'blank.jpg'));
   // EXIF orientation 6: stored rotated, shown upright by viewers.
   await sharp(photo).rotate(-90).withMetadata({ orientation: 6 }).jpeg().toFile(join(dir, 'exif6.jpg'));
   await copyFile(photo, join(dir, 'plain.jpg'));
@@ -33,12 +35,23 @@ test('a batch of good and bad inputs: each bad one gets its own one-line reason 
   const run = await runCli(['reconstruct', dir, join(dir, 'missing.jpg'), '--out', out, ...fast]);
   assert.equal(run.code, 9, run.stderr); // some failed, some succeeded
   assert.ok(!hasStackTrace(run.stderr), run.stderr);
-  const lines = (await readFile(join(out, 'summary.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  const lines = (await readFile(join(out, 'summary.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   const byName = Object.fromEntries(lines.map((line) => [line.input.split('/').pop(), line]));
   const expected: Record<string, [string, number]> = {
-    'notes.jpg': ['failed', 4], 'truncated.jpg': ['failed', 4], 'empty.png': ['failed', 4],
-    'blank.jpg': ['failed', 5], 'missing.jpg': ['failed', 3],
-    'png-named.jpg': ['ok', 0], 'rgba.png': ['ok', 0], 'gray.png': ['ok', 0], 'deep16.png': ['ok', 0], 'exif6.jpg': ['ok', 0], 'plain.jpg': ['ok', 0],
+    'notes.jpg': ['failed', 4],
+    'truncated.jpg': ['failed', 4],
+    'empty.png': ['failed', 4],
+    'blank.jpg': ['failed', 5],
+    'missing.jpg': ['failed', 3],
+    'png-named.jpg': ['ok', 0],
+    'rgba.png': ['ok', 0],
+    'gray.png': ['ok', 0],
+    'deep16.png': ['ok', 0],
+    'exif6.jpg': ['ok', 0],
+    'plain.jpg': ['ok', 0],
   };
   for (const [name, [status, exitCode]] of Object.entries(expected)) {
     assert.equal(byName[name]?.status, status, `${name}: ${JSON.stringify(byName[name])}`);
@@ -59,7 +72,7 @@ test('a batch of good and bad inputs: each bad one gets its own one-line reason 
   assert.match(run.stderr, /facegar: 6 of 11 reconstructed, 5 failed/);
 });
 
-test('single-input failures exit with that failure\'s code', async () => {
+test("single-input failures exit with that failure's code", async () => {
   const dir = await fixtures();
   const out = await mkdtemp(join(tmpdir(), 'facegar-bad-out-'));
   const cases: [string[], number, RegExp][] = [
@@ -87,7 +100,10 @@ test('unwritable output directory and missing model directory: exit 7 and 6, one
   assert.equal(noModel.code, 6, noModel.stderr);
   assert.match(noModel.stderr, /model directory not found/);
   assert.ok(!hasStackTrace(noModel.stderr));
-  assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
 });
 
 test('a 12000×9000 photo is downscaled for the work, and its landmarks come back in original pixels', async () => {
@@ -102,7 +118,8 @@ test('a 12000×9000 photo is downscaled for the work, and its landmarks come bac
   const huge = JSON.parse(await readFile(join(out, 'huge.jpg.json'), 'utf8'));
   const small = JSON.parse(await readFile(join(out, 'small.jpg.json'), 'utf8'));
   assert.deepEqual(huge.imageSize, { width: 12000, height: 9000 });
-  const scaleX = 12000 / (width as number), scaleY = 9000 / (height as number);
+  const scaleX = 12000 / (width as number),
+    scaleY = 9000 / (height as number);
   for (const k of [30, 36, 45, 48, 54]) {
     const dx = huge.detectedLandmarks2d[k][0] / scaleX - small.detectedLandmarks2d[k][0];
     const dy = huge.detectedLandmarks2d[k][1] / scaleY - small.detectedLandmarks2d[k][1];

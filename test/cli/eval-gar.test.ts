@@ -22,7 +22,8 @@ test('facegar eval gar: table or JSON with trained, initial and real rows, a gri
     await initBackend();
     const model = await sharedModel();
     // A held-back set of 8 studio crops at 32² (as prepare --synthetic writes it) and a step-0 tiny run.
-    const data = join(dir, 'heldout'), runDir = join(dir, 'run');
+    const data = join(dir, 'heldout'),
+      runDir = join(dir, 'run');
     await mkdir(join(data, '32'), { recursive: true });
     const images = [];
     const crops = [];
@@ -37,7 +38,12 @@ test('facegar eval gar: table or JSON with trained, initial and real rows, a gri
       crops.push(crop);
     }
     await writeFile(join(data, 'dataset.json'), JSON.stringify({ format: 1, sizes: [32], images, skipped: [] }));
-    const trainer = new GarTrainer({ network: garNetworkConfig('tiny'), train: { batchSize: 2 }, sampler: new GeometrySampler(model, { resolution: 32 }), realImages: crops });
+    const trainer = new GarTrainer({
+      network: garNetworkConfig('tiny'),
+      train: { batchSize: 2 },
+      sampler: new GeometrySampler(model, { resolution: 32 }),
+      realImages: crops,
+    });
     await saveGarCheckpoint(runDir, trainer);
     trainer.dispose();
 
@@ -45,10 +51,16 @@ test('facegar eval gar: table or JSON with trained, initial and real rows, a gri
     const json = await runCli(['eval', 'gar', '--gar', runDir, '--data', data, '--n', '4', '--swaps', '1', '--json', '--out', gridPath]);
     assert.equal(json.code, 0, json.stderr.slice(-2000));
     const report = JSON.parse(json.stdout);
-    assert.deepEqual(report.rows.map((r: { name: string }) => r.name), ['trained (step 0)', 'initial', 'real vs real']);
+    assert.deepEqual(
+      report.rows.map((r: { name: string }) => r.name),
+      ['trained (step 0)', 'initial', 'real vs real'],
+    );
     // At step 0 the EMA generator is the initial one: the same numbers.
     assert.equal(report.rows[0].quality.kid, report.rows[1].quality.kid);
-    assert.ok(report.rows[2].quality.landmarks.nmeInner < report.rows[1].quality.landmarks.nmeInner, 'FaceMesh agrees with real crops better than with an untrained G');
+    assert.ok(
+      report.rows[2].quality.landmarks.nmeInner < report.rows[1].quality.landmarks.nmeInner,
+      'FaceMesh agrees with real crops better than with an untrained G',
+    );
     assert.equal(report.realCount, 8);
     const grid = await decodeImageFile(gridPath);
     assert.equal(grid.height, 5 * 32 + 6, '4 rows + the swap row');

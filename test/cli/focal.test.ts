@@ -15,7 +15,10 @@ test('reconstruct holds the focal length from EXIF, from --focal N, or estimates
   try {
     const photo = join(dir, 'exif100.jpg');
     // 100 mm on a full-frame diagonal: 100 · hypot(423, 594) / hypot(36, 24) = 1685.4 px (the estimate's prior is 1.5 × 594 = 891) for this 423×594 photo.
-    await sharp(join(photosDir, '000002.jpg')).withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } }).jpeg().toFile(photo);
+    await sharp(join(photosDir, '000002.jpg'))
+      .withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } })
+      .jpeg()
+      .toFile(photo);
     const pose = async (out: string, extra: string[]) => {
       const run = await runCli(['reconstruct', photo, '--out', join(dir, out), ...FAST, ...extra]);
       assert.equal(run.code, 0, run.stderr);

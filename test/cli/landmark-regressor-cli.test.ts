@@ -31,13 +31,17 @@ before(async () => {
     regressor.dispose();
   }
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 const graphics = ['--renderer', 'graphics', '--landmark-steps', '10', '--photometric-steps', '0', '--workers', '1'];
 
 test('--landmark-regressor DIR fits its points (JSON landmarkSource, regressedLandmarks2d); a shipped one is the default; none = FaceMesh', async () => {
   const photo = join(photosDir, '000033.jpg');
-  const given = await runCli(['reconstruct', photo, '--out', join(work, 'given'), '--landmark-regressor', regressorDir, ...graphics], { env: { FACEGAR_SHIPPED_MODELS_DIR: join(work, 'none') } });
+  const given = await runCli(['reconstruct', photo, '--out', join(work, 'given'), '--landmark-regressor', regressorDir, ...graphics], {
+    env: { FACEGAR_SHIPPED_MODELS_DIR: join(work, 'none') },
+  });
   assert.equal(given.code, 0, given.stderr.slice(-600));
   assert.match(given.stdout + given.stderr, /landmarks: regressor .*landmarks-tiny/);
   const json = JSON.parse(await readFile(join(work, 'given', '000033.jpg.json'), 'utf8'));
@@ -49,7 +53,9 @@ test('--landmark-regressor DIR fits its points (JSON landmarkSource, regressedLa
   assert.equal(byDefault.code, 0, byDefault.stderr.slice(-600));
   assert.equal(JSON.parse(await readFile(join(work, 'default', '000033.jpg.json'), 'utf8')).landmarkSource, 'regressor');
 
-  const none = await runCli(['reconstruct', photo, '--out', join(work, 'none-out'), '--landmark-regressor', 'none', ...graphics], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
+  const none = await runCli(['reconstruct', photo, '--out', join(work, 'none-out'), '--landmark-regressor', 'none', ...graphics], {
+    env: { FACEGAR_SHIPPED_MODELS_DIR: shipped },
+  });
   assert.equal(none.code, 0, none.stderr.slice(-600));
   const plain = JSON.parse(await readFile(join(work, 'none-out', '000033.jpg.json'), 'utf8'));
   assert.equal(plain.landmarkSource, 'facemesh');

@@ -35,12 +35,19 @@ test('all 17 example photos reconstruct; landmarks agree with the detector and w
     assert.ok(json.pose.focalPx > 0);
     for (const stage of ['decode', 'detect', 'fit', 'write', 'total']) assert.ok(json.timingsMs[stage] >= 0, stage);
     // Mean of the projected-vs-detected distances, recomputed here from the two point lists.
-    const mean = json.landmarks2d.reduce((s: number, [x, y]: number[], k: number) => s + Math.hypot(x - json.detectedLandmarks2d[k][0], y - json.detectedLandmarks2d[k][1]), 0) / 68;
+    const mean =
+      json.landmarks2d.reduce(
+        (s: number, [x, y]: number[], k: number) => s + Math.hypot(x - json.detectedLandmarks2d[k][0], y - json.detectedLandmarks2d[k][1]),
+        0,
+      ) / 68;
     assert.ok(Math.abs(mean - json.landmarkErrorPx) < 0.05);
     const errorRatio = json.landmarkErrorPx / json.interOcularPx;
 
     // Projected eye centres, nose tip and mouth corners vs the reference 5-point detections.
-    const reference = (await readFile(join(detectionsDir, `${photoName}.txt`), 'utf8')).trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
+    const reference = (await readFile(join(detectionsDir, `${photoName}.txt`), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/).map(Number));
     const p = json.landmarks2d as number[][];
     const centre = (first: number) => [0, 1].map((axis) => p.slice(first, first + 6).reduce((s, q) => s + q[axis], 0) / 6);
     const ours = [centre(36), centre(42), p[30], p[48], p[54]];

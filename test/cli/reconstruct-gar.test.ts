@@ -27,29 +27,64 @@ before(async () => {
   await mkdir(empty);
   await writeTinyGarModels(await sharedModel(), garDir, encoderDir);
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 const distance = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1]);
 
 describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
   test('--gar --encoder --preset fast writes every output; the JSON has the GAR fields, stage timings and image-pixel landmarks', async () => {
     const out = join(work, 'out');
-    const run = await runCli(['reconstruct', join(photosDir, '000002.jpg'), '--gar', garDir, '--encoder', encoderDir, '--preset', 'fast', '--format', 'obj,ply,glb', '--out', out, '--workers', '1']);
+    const run = await runCli([
+      'reconstruct',
+      join(photosDir, '000002.jpg'),
+      '--gar',
+      garDir,
+      '--encoder',
+      encoderDir,
+      '--preset',
+      'fast',
+      '--format',
+      'obj,ply,glb',
+      '--out',
+      out,
+      '--workers',
+      '1',
+    ]);
     assert.equal(run.code, 0, run.stderr.slice(-600));
     assert.ok(!hasStackTrace(run.stderr));
     assert.match(run.stderr, /renderer: GAR .*preset fast/);
-    for (const name of ['000002.jpg.obj', '000002.jpg.ply', '000002.jpg.glb', '000002.jpg.json', '000002.jpg.overlay.png', '000002.jpg.gar.png', 'summary.jsonl']) {
+    for (const name of [
+      '000002.jpg.obj',
+      '000002.jpg.ply',
+      '000002.jpg.glb',
+      '000002.jpg.json',
+      '000002.jpg.overlay.png',
+      '000002.jpg.gar.png',
+      'summary.jsonl',
+    ]) {
       assert.ok((await stat(join(out, name))).size > 0, `${name} written`);
     }
     const json = JSON.parse(await readFile(join(out, '000002.jpg.json'), 'utf8'));
     assert.equal(json.renderer, 'gar');
-    assert.deepEqual({ preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, cropSizePx: json.gar.cropSizePx }, { preset: 'fast', start: 'encoder', steps: 20, cropSizePx: 32 });
+    assert.deepEqual(
+      { preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, cropSizePx: json.gar.cropSizePx },
+      { preset: 'fast', start: 'encoder', steps: 20, cropSizePx: 32 },
+    );
     assert.equal(json.gar.w.length, 128);
     for (const key of ['total', 'pixel', 'landmarkAndPriors', 'latentPrior']) assert.ok(Number.isFinite(json.finalLoss[key]), `finalLoss.${key}`);
     assert.ok(json.finalLoss.pixel > 0 && json.finalLoss.landmarkAndPriors > 0);
     assert.ok(json.gar.lossHistory.last < json.gar.lossHistory.first, 'refinement lowered the loss');
-    for (const key of ['decode', 'detect', 'fit', 'align', 'encode', 'landmarks', 'refine', 'write', 'total']) assert.ok(json.timingsMs[key] >= 0, `timingsMs.${key}`);
-    assert.deepEqual(json.outputs, { obj: '000002.jpg.obj', ply: '000002.jpg.ply', glb: '000002.jpg.glb', gar: '000002.jpg.gar.png', overlay: '000002.jpg.overlay.png' });
+    for (const key of ['decode', 'detect', 'fit', 'align', 'encode', 'landmarks', 'refine', 'write', 'total'])
+      assert.ok(json.timingsMs[key] >= 0, `timingsMs.${key}`);
+    assert.deepEqual(json.outputs, {
+      obj: '000002.jpg.obj',
+      ply: '000002.jpg.ply',
+      glb: '000002.jpg.glb',
+      gar: '000002.jpg.gar.png',
+      overlay: '000002.jpg.overlay.png',
+    });
     assert.equal(json.light, undefined, 'no SH light on the GAR path');
     // Landmarks in original-image pixels, near the detector's; the error field agrees with them.
     assert.equal(json.landmarks2d.length, 68);
@@ -68,7 +103,10 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
 
   test('--renderer gar finds the shipped GAR + encoder; --preset instant runs the encoder alone', async () => {
     const out = join(work, 'out-shipped');
-    const run = await runCli(['reconstruct', join(photosDir, '000006.jpg'), '--renderer', 'gar', '--preset', 'instant', '--out', out, '--workers', '1', '--json'], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
+    const run = await runCli(
+      ['reconstruct', join(photosDir, '000006.jpg'), '--renderer', 'gar', '--preset', 'instant', '--out', out, '--workers', '1', '--json'],
+      { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } },
+    );
     assert.equal(run.code, 0, run.stderr.slice(-600));
     const json = JSON.parse(await readFile(join(out, '000006.jpg.json'), 'utf8'));
     assert.deepEqual([json.renderer, json.gar.preset, json.gar.steps, json.gar.start], ['gar', 'instant', 0, 'encoder']);
@@ -81,7 +119,10 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     const byDefault = await runCli(['reconstruct', photo, '--preset', 'instant', '--out', join(work, 'o-default'), '--workers', '1', '--json'], { env });
     assert.equal(byDefault.code, 0, byDefault.stderr.slice(-600));
     assert.equal(JSON.parse(await readFile(join(work, 'o-default', '000006.jpg.json'), 'utf8')).renderer, 'gar');
-    const graphics = await runCli(['reconstruct', photo, '--landmark-steps', '30', '--photometric-steps', '0', '--out', join(work, 'o-graphics'), '--workers', '1', '--json'], { env });
+    const graphics = await runCli(
+      ['reconstruct', photo, '--landmark-steps', '30', '--photometric-steps', '0', '--out', join(work, 'o-graphics'), '--workers', '1', '--json'],
+      { env },
+    );
     assert.equal(graphics.code, 0, graphics.stderr.slice(-600));
     assert.equal(JSON.parse(await readFile(join(work, 'o-graphics', '000006.jpg.json'), 'utf8')).renderer, 'graphics');
     const clashes = [
@@ -137,7 +178,10 @@ describe('renderer choice (models lookup)', () => {
   test('--gar studio|real picks a shipped GAR by name, with the shipped encoder; a missing one is exit 6', async () => {
     const studio = await chooseRenderer({ modelsDir: shipped, gar: 'studio' });
     assert.deepEqual([studio.renderer, studio.garDir, studio.encoderDir], ['gar', garDir, encoderDir]);
-    await assert.rejects(chooseRenderer({ modelsDir: shipped, gar: 'real' }), (error: Error) => error instanceof ModelUnavailableError && /--gar real: .*gar-real-64 is not shipped/.test(error.message));
+    await assert.rejects(
+      chooseRenderer({ modelsDir: shipped, gar: 'real' }),
+      (error: Error) => error instanceof ModelUnavailableError && /--gar real: .*gar-real-64 is not shipped/.test(error.message),
+    );
     const realDir = join(shipped, 'gar-real-64');
     await cp(garDir, realDir, { recursive: true });
     try {
@@ -151,7 +195,7 @@ describe('renderer choice (models lookup)', () => {
   });
 });
 
-test('readGarModelFiles checks the weights against the manifest\'s SHA-256 when it has one', async () => {
+test("readGarModelFiles checks the weights against the manifest's SHA-256 when it has one", async () => {
   const dir = join(work, 'checksummed');
   await mkdir(dir);
   const weights = await readFile(join(garDir, 'gar.safetensors'));
@@ -163,4 +207,3 @@ test('readGarModelFiles checks the weights against the manifest\'s SHA-256 when 
   await assert.rejects(readGarModelFiles({ garDir: dir }), (error: Error) => error instanceof ModelUnavailableError && /SHA-256/.test(error.message));
   await assert.rejects(readGarModelFiles({ garDir: garDir, encoderDir: join(work, 'nowhere') }), ModelUnavailableError);
 });
-

@@ -12,7 +12,18 @@ test('reconstruct --layout now writes predictions where facegar eval now looks f
   await mkdir(imageDir, { recursive: true });
   await copyFile(join(photosDir, '000033.jpg'), join(imageDir, 'IMG_0101.jpg'));
   const out = join(root, 'predictions');
-  const run = await runCli(['reconstruct', join(root, 'iphone_pictures'), '--out', out, '--layout', 'now', '--landmark-steps', '60', '--photometric-steps', '0']);
+  const run = await runCli([
+    'reconstruct',
+    join(root, 'iphone_pictures'),
+    '--out',
+    out,
+    '--layout',
+    'now',
+    '--landmark-steps',
+    '60',
+    '--photometric-steps',
+    '0',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const prefix = join(out, 'FaMoS_180424_03335_TA', 'multiview_neutral', 'IMG_0101');
   const obj = await readFile(`${prefix}.obj`, 'utf8');
@@ -23,7 +34,7 @@ test('reconstruct --layout now writes predictions where facegar eval now looks f
   assert.equal(bad.code, 2);
 });
 
-test('reconstruct --layout micc averages each video folder\'s frames into the prediction facegar eval micc reads', async () => {
+test("reconstruct --layout micc averages each video folder's frames into the prediction facegar eval micc reads", async () => {
   const root = await mkdtemp(join(tmpdir(), 'facegar-micc-'));
   const video = join(root, 'frames', 'subject_01', 'Indoor-Cooperative');
   await mkdir(video, { recursive: true });
@@ -32,10 +43,16 @@ test('reconstruct --layout micc averages each video folder\'s frames into the pr
   const out = join(root, 'predictions');
   const run = await runCli(['reconstruct', join(root, 'frames'), '--out', out, '--layout', 'micc', '--landmark-steps', '40', '--photometric-steps', '0']);
   assert.equal(run.code, 0, run.stderr);
-  const frame = async (name: string) => new Float32Array((await readFile(join(out, 'micc-frames', 'subject_01', 'Indoor-Cooperative', `${name}.f32`))).buffer.slice(0));
+  const frame = async (name: string) =>
+    new Float32Array((await readFile(join(out, 'micc-frames', 'subject_01', 'Indoor-Cooperative', `${name}.f32`))).buffer.slice(0));
   const [a, b] = [await frame('frame0001'), await frame('frame0002')];
   const obj = await readFile(join(out, 'subject_01', 'Indoor-Cooperative.obj'), 'utf8');
-  const firstVertex = obj.split('\n').find((line) => line.startsWith('v '))!.split(/\s+/).slice(1, 4).map(Number);
+  const firstVertex = obj
+    .split('\n')
+    .find((line) => line.startsWith('v '))!
+    .split(/\s+/)
+    .slice(1, 4)
+    .map(Number);
   for (let axis = 0; axis < 3; axis++) assert.ok(Math.abs(firstVertex[axis] - (a[axis] + b[axis]) / 2) < 0.01, `axis ${axis}`);
   assert.equal((await readFile(join(out, 'subject_01', 'Indoor-Cooperative.txt'), 'utf8')).trim().split('\n').length, 7);
 

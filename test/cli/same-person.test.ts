@@ -22,15 +22,23 @@ test('reconstruct --same-person holds one identity over all photos, writes perso
     assert.equal(run.code, 9, run.stderr); // some inputs failed (exit 9), as without --same-person
     assert.ok(!hasStackTrace(run.stderr));
     assert.match(run.stderr, /person\.json: one identity from 2 of 3 photos/);
-    const person = JSON.parse(await readFile(join(out, 'person.json'), 'utf8')) as { format: string; photosUsed: number; identity: number[]; skipped: { input: string }[] };
+    const person = JSON.parse(await readFile(join(out, 'person.json'), 'utf8')) as {
+      format: string;
+      photosUsed: number;
+      identity: number[];
+      skipped: { input: string }[];
+    };
     assert.equal(person.format, 'facegar-person');
     assert.equal(person.photosUsed, 2);
     assert.equal(person.identity.length, 100);
     assert.ok(person.skipped[0].input.endsWith('zz-not-a-photo.jpg'));
     assert.ok(Math.hypot(...person.identity) > 0.1, 'the identity is fitted, not the mean face');
     assert.match(await readFile(join(out, 'person.obj'), 'utf8'), /^v /m);
-    const identities = await Promise.all(['000002.jpg', '000037.jpg'].map(async (name) => (JSON.parse(await readFile(join(out, `${name}.json`), 'utf8')).faces[0].identity as number[])));
-    for (const identity of identities) identity.forEach((v, k) => assert.ok(Math.abs(v - person.identity[k]) < 1e-4, `mode ${k}: ${v} vs ${person.identity[k]}`));
+    const identities = await Promise.all(
+      ['000002.jpg', '000037.jpg'].map(async (name) => JSON.parse(await readFile(join(out, `${name}.json`), 'utf8')).faces[0].identity as number[]),
+    );
+    for (const identity of identities)
+      identity.forEach((v, k) => assert.ok(Math.abs(v - person.identity[k]) < 1e-4, `mode ${k}: ${v} vs ${person.identity[k]}`));
 
     // Each photo alone gets its own identity: the held one differs from both.
     const alone = join(dir, 'alone');

@@ -31,14 +31,22 @@ before(async () => {
   twoFaces = join(work, 'two-faces.png');
   const small = await sharp(join(photosDir, '000006.jpg')).resize(205, 297).toBuffer();
   await sharp({ create: { width: 423 + 205 + 40, height: 594, channels: 3, background: { r: 128, g: 128, b: 128 } } })
-    .composite([{ input: join(photosDir, '000002.jpg'), left: 0, top: 0 }, { input: small, left: 423 + 40, top: 150 }])
-    .png().toFile(twoFaces);
+    .composite([
+      { input: join(photosDir, '000002.jpg'), left: 0, top: 0 },
+      { input: small, left: 423 + 40, top: 150 },
+    ])
+    .png()
+    .toFile(twoFaces);
   notes = join(work, 'notes.jpg');
   await writeFile(notes, 'not a photo\n');
   blank = join(work, 'blank.jpg');
-  await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 200, b: 200 } } }).jpeg().toFile(blank);
+  await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 200, b: 200 } } })
+    .jpeg()
+    .toFile(blank);
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 /** RGB of pixel (x, y) of cell (row, column), cells `side` px. */
 function cellPixel(grid: RgbaImage, side: number, row: number, column: number, x: number, y: number): number[] {
@@ -51,7 +59,8 @@ function cellDistance(a: RgbaImage, sideA: number, cellA: [number, number], b: R
   let sum = 0;
   for (let y = 0; y < R; y++) {
     for (let x = 0; x < R; x++) {
-      const p = cellPixel(a, sideA, ...cellA, x * sideA / R, y * sideA / R), q = cellPixel(b, sideB, ...cellB, x * sideB / R, y * sideB / R);
+      const p = cellPixel(a, sideA, ...cellA, (x * sideA) / R, (y * sideA) / R),
+        q = cellPixel(b, sideB, ...cellB, (x * sideB) / R, (y * sideB) / R);
       for (let c = 0; c < 3; c++) sum += Math.abs(p[c] - q[c]);
     }
   }
@@ -70,34 +79,52 @@ describe('facegar sample --normal-from (tiny random GAR)', () => {
     const side = 128;
     assert.deepEqual([single.width, single.height], [4 * side, side], 'crop + normal map + 2 renders, one row');
     // Nearest-neighbour enlargement: each 4×4 block is one colour.
-    for (const [x, y] of [[200, 40], [77, 90], [300, 3]]) {
+    for (const [x, y] of [
+      [200, 40],
+      [77, 90],
+      [300, 3],
+    ]) {
       const base = cellPixel(single, 1, 0, 0, x - (x % 4), y - (y % 4));
       assert.deepEqual(cellPixel(single, 1, 0, 0, x, y), base, `block at ${x}, ${y}`);
     }
     // Normal map (column 1): background in the corners; the face (normal towards the camera:
     // blue n_z·0.5+0.5 > ½) on the forehead, cheeks, nose and chin where the aligned crop puts
     // them (the eyes and the open mouth are holes in the mesh, as in training).
-    for (const [x, y] of [[0, 0], [side - 1, 0], [0, side - 1], [side - 1, side - 1]]) assert.deepEqual(cellPixel(single, side, 0, 1, x, y), [0, 0, 0], `normal-map corner ${x}, ${y}`);
+    for (const [x, y] of [
+      [0, 0],
+      [side - 1, 0],
+      [0, side - 1],
+      [side - 1, side - 1],
+    ])
+      assert.deepEqual(cellPixel(single, side, 0, 1, x, y), [0, 0, 0], `normal-map corner ${x}, ${y}`);
     const [leftEye, rightEye, leftMouth] = ALIGNED_CROP_TEMPLATE;
     const facePoints: [string, number, number][] = [
-      ['forehead', 0.5, leftEye[1] - 0.12], ['left cheek', leftEye[0], leftEye[1] + 0.12], ['right cheek', rightEye[0], rightEye[1] + 0.12],
-      ['nose', 0.5, (leftEye[1] + leftMouth[1]) / 2], ['chin', 0.5, leftMouth[1] + 0.12],
+      ['forehead', 0.5, leftEye[1] - 0.12],
+      ['left cheek', leftEye[0], leftEye[1] + 0.12],
+      ['right cheek', rightEye[0], rightEye[1] + 0.12],
+      ['nose', 0.5, (leftEye[1] + leftMouth[1]) / 2],
+      ['chin', 0.5, leftMouth[1] + 0.12],
     ];
     for (const [name, fx, fy] of facePoints) {
       const pixel = cellPixel(single, side, 0, 1, Math.round(fx * side), Math.round(fy * side));
       assert.ok(pixel[2] > 128, `normal map at the ${name} (${fx}, ${fy}): ${pixel}`);
     }
-    let covered = 0, total = 0;
+    let covered = 0,
+      total = 0;
     for (let y = Math.round(0.25 * side); y < Math.round(0.8 * side); y++) {
       for (let x = Math.round(0.3 * side); x < Math.round(0.7 * side); x++, total++) if (cellPixel(single, side, 0, 1, x, y).some((v) => v > 0)) covered++;
     }
     assert.ok(covered > 0.8 * total, `the face's centre is mesh: ${covered} of ${total} px covered`);
     // The crop (column 0) is a photo, not a flat fill; the renders differ from each other and from the normal map.
-    let spread = 0, renders = 0, fromNormals = 0;
+    let spread = 0,
+      renders = 0,
+      fromNormals = 0;
     for (let y = 0; y < side; y += 4) {
       for (let x = 0; x < side; x += 4) {
-        const crop = cellPixel(single, side, 0, 0, x, y), normal = cellPixel(single, side, 0, 1, x, y);
-        const first = cellPixel(single, side, 0, 2, x, y), second = cellPixel(single, side, 0, 3, x, y);
+        const crop = cellPixel(single, side, 0, 0, x, y),
+          normal = cellPixel(single, side, 0, 1, x, y);
+        const first = cellPixel(single, side, 0, 2, x, y),
+          second = cellPixel(single, side, 0, 3, x, y);
         for (let c = 0; c < 3; c++) {
           spread += Math.abs(crop[c] - cellPixel(single, side, 0, 0, 64, 64)[c]);
           renders += Math.abs(first[c] - second[c]);
@@ -113,14 +140,17 @@ describe('facegar sample --normal-from (tiny random GAR)', () => {
   test('the shipped GAR by default; two faces in a photo give two rows, the larger first; --scale 1', async () => {
     assert.ok(single, 'needs the first test');
     const out = join(work, 'two.png');
-    const run = await runCli(['sample', '--normal-from', twoFaces, '--latents', '2', '--scale', '1', '--out', out, '-q'], { env: { FACEGAR_SHIPPED_MODELS_DIR: shipped } });
+    const run = await runCli(['sample', '--normal-from', twoFaces, '--latents', '2', '--scale', '1', '--out', out, '-q'], {
+      env: { FACEGAR_SHIPPED_MODELS_DIR: shipped },
+    });
     assert.equal(run.code, 0, run.stderr.slice(-600));
     assert.equal(run.stderr, '', '--quiet');
     const grid = await decodeImageFile(out);
     assert.deepEqual([grid.width, grid.height], [4 * R, 2 * R]);
     // Row 0 is 000002 (the larger face): its crop and normal map match the single-photo run's;
     // row 1 (000006) does not.
-    const larger = cellDistance(grid, R, [0, 0], single, 128, [0, 0]), smaller = cellDistance(grid, R, [1, 0], single, 128, [0, 0]);
+    const larger = cellDistance(grid, R, [0, 0], single, 128, [0, 0]),
+      smaller = cellDistance(grid, R, [1, 0], single, 128, [0, 0]);
     assert.ok(larger < 12 && smaller > 2 * larger, `crop distance to the single run: row 0 ${larger.toFixed(1)}, row 1 ${smaller.toFixed(1)}`);
     const normals = cellDistance(grid, R, [0, 1], single, 128, [0, 1]);
     assert.ok(normals < 12, `normal-map distance of row 0 to the single run: ${normals.toFixed(1)}`);

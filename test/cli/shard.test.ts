@@ -26,17 +26,31 @@ test('the N shards partition the inputs exactly, and agree wherever the folder i
   assert.equal(inputs.length, 300);
   for (const count of [1, 2, 3, 7, 16]) {
     const shards = Array.from({ length: count }, (_, index) => selectShard(inputs, { index, count, source: 'test' }));
-    const taken = shards.flat().map((input) => input.path).sort();
+    const taken = shards
+      .flat()
+      .map((input) => input.path)
+      .sort();
     assert.deepEqual(taken, inputs.map((input) => input.path).sort(), `N=${count}: every input in exactly one shard`);
     if (count <= 7) for (const shard of shards) assert.ok(shard.length > 0, `N=${count}: no shard empty`);
     // Another machine that mounts the data elsewhere, or finds the same files through a glob, takes the same share.
     for (const [index, shard] of shards.entries()) {
-      assert.deepEqual(selectShard(moved, { index, count, source: 'test' }).map((i) => i.relativePath), shard.map((i) => i.relativePath));
-      assert.deepEqual(selectShard(globbed, { index, count, source: 'test' }).map((i) => i.relativePath).sort(), shard.map((i) => i.relativePath).sort());
+      assert.deepEqual(
+        selectShard(moved, { index, count, source: 'test' }).map((i) => i.relativePath),
+        shard.map((i) => i.relativePath),
+      );
+      assert.deepEqual(
+        selectShard(globbed, { index, count, source: 'test' })
+          .map((i) => i.relativePath)
+          .sort(),
+        shard.map((i) => i.relativePath).sort(),
+      );
     }
   }
   // The documented rule: first 32 bits of SHA-256 of the relative path, modulo N.
-  assert.equal(shardOfPath('set0/right/img0.png', 1000), (await import('node:crypto')).createHash('sha256').update('set0/right/img0.png').digest().readUInt32BE(0) % 1000);
+  assert.equal(
+    shardOfPath('set0/right/img0.png', 1000),
+    (await import('node:crypto')).createHash('sha256').update('set0/right/img0.png').digest().readUInt32BE(0) % 1000,
+  );
   await rm(root, { recursive: true, force: true });
 });
 
@@ -63,12 +77,25 @@ const fast = ['--renderer', 'graphics', '--landmark-steps', '20', '--photometric
 function runArrayTask(index: number, count: number, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('bash', [join(repositoryRoot, 'docs/cluster/facegar-array.sbatch')], {
-      env: { ...process.env, FACEGAR_MODEL_DIR: modelDir, FACEGAR_CACHE_DIR: testCacheDir, SLURM_ARRAY_TASK_ID: String(index), SLURM_ARRAY_TASK_COUNT: String(count), FACEGAR: `${process.execPath} ${join(repositoryRoot, 'bin/facegar.mjs')}`, ...env },
+      env: {
+        ...process.env,
+        FACEGAR_MODEL_DIR: modelDir,
+        FACEGAR_CACHE_DIR: testCacheDir,
+        SLURM_ARRAY_TASK_ID: String(index),
+        SLURM_ARRAY_TASK_COUNT: String(count),
+        FACEGAR: `${process.execPath} ${join(repositoryRoot, 'bin/facegar.mjs')}`,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -81,8 +108,17 @@ test('the Slurm array script: two tasks side by side in one folder each do their
   const out = await mkdtemp(join(tmpdir(), 'facegar-shard-out-'));
   const env = { INPUTS: dir, OUT: out, EXTRA_ARGS: ['--json', ...fast].join(' ') };
   const runs = await Promise.all([0, 1].map((index) => runArrayTask(index, 2, env)));
-  const reports = runs.map((run) => { assert.equal(run.code, 0, run.stderr); return JSON.parse(run.stdout); });
-  assert.deepEqual(reports.map((r) => r.shard), [{ index: 0, count: 2 }, { index: 1, count: 2 }]);
+  const reports = runs.map((run) => {
+    assert.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout);
+  });
+  assert.deepEqual(
+    reports.map((r) => r.shard),
+    [
+      { index: 0, count: 2 },
+      { index: 1, count: 2 },
+    ],
+  );
   const done = reports.flatMap((r) => r.results.map((line: { input: string }) => line.input)).sort();
   assert.deepEqual(done, (await readdir(dir)).map((name) => join(dir, name)).sort(), 'together the shards did every input once');
   const names = await readdir(out);
@@ -98,8 +134,14 @@ test('the Slurm array script: two tasks side by side in one folder each do their
   const merged = await runCli(['merge-summary', out, '--json']);
   assert.equal(merged.code, 9, merged.stderr); // one input is broken
   assert.deepEqual({ ...JSON.parse(merged.stdout), outDir: undefined }, { outDir: undefined, parts: 2, inputs: 7, ok: 6, failed: 1, exitCode: 9 });
-  const lines = (await readFile(join(out, 'summary.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
-  assert.deepEqual(lines.map((line) => line.input), [...done].sort());
+  const lines = (await readFile(join(out, 'summary.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    lines.map((line) => line.input),
+    [...done].sort(),
+  );
   assert.equal(lines.find((line) => line.input.endsWith('broken.jpg')).exitCode, 4);
   await Promise.all([dir, out].map((path) => rm(path, { recursive: true, force: true })));
 });
@@ -111,7 +153,12 @@ test('the Kubernetes Indexed Job manifest runs as many shards as --shard-count s
   assert.equal(Number(/--shard-count (\d+)/.exec(manifest)?.[1]), completions);
   assert.match(manifest, /restartPolicy: Never/);
   const shell = /status=\$\?;.*$/m.exec(manifest)![0];
-  for (const [code, expected] of [[0, 0], [9, 0], [5, 5], [1, 1]]) {
+  for (const [code, expected] of [
+    [0, 0],
+    [9, 0],
+    [5, 5],
+    [1, 1],
+  ]) {
     const run = spawnSync('sh', ['-c', `(exit ${code}); ${shell}`]);
     assert.equal(run.status, expected, `exit ${code}`);
   }

@@ -25,7 +25,14 @@ test('--version matches package.json', async () => {
 });
 
 test('usage errors: one line, exit code 2, no stack trace', async () => {
-  for (const args of [[], ['frobnicate'], ['reconstruct'], ['reconstruct', 'x.jpg', '--format', 'fbx'], ['reconstruct', 'x.jpg', '--max-faces', 'zero'], ['reconstruct', 'x.jpg', '--bogus']]) {
+  for (const args of [
+    [],
+    ['frobnicate'],
+    ['reconstruct'],
+    ['reconstruct', 'x.jpg', '--format', 'fbx'],
+    ['reconstruct', 'x.jpg', '--max-faces', 'zero'],
+    ['reconstruct', 'x.jpg', '--bogus'],
+  ]) {
     const run = await runCli(args);
     assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.ok(!hasStackTrace(run.stderr), run.stderr);

@@ -17,9 +17,15 @@ test('padImageMirror mirrors about the edges, repeatedly for wide pads', () => {
   // The original sits at (2, 2).
   for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) assert.equal(red(padded, x + 2, y + 2), y * 3 + x);
   // Left of column 0 comes column 0, then column 1 (edge pixel repeated once, as a mirror).
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((x) => red(padded, x, 2)), [1, 0, 0, 1, 2, 2, 1]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6].map((x) => red(padded, x, 2)),
+    [1, 0, 0, 1, 2, 2, 1],
+  );
   // Rows: above row 0 come row 0 then row 1; a 2-row image mirrored twice over.
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((y) => red(padded, 2, y)), [3, 0, 0, 3, 3, 0]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((y) => red(padded, 2, y)),
+    [3, 0, 0, 3, 3, 0],
+  );
   assert.throws(() => padImageMirror(image, -1), /non-negative integer/);
 });
 

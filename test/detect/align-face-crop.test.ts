@@ -9,11 +9,24 @@ const SIZE = 128;
 /** iBUG-68 landmarks whose eye points average to, and mouth corners sit at, `imageFromCrop`(template). */
 function landmarksFromTemplate(imageFromCrop: Affine2D): Float32Array {
   const landmarks = new Float32Array(136);
-  const put = (i: number, [x, y]: [number, number]) => { landmarks[2 * i] = x; landmarks[2 * i + 1] = y; };
+  const put = (i: number, [x, y]: [number, number]) => {
+    landmarks[2 * i] = x;
+    landmarks[2 * i + 1] = y;
+  };
   const at = (k: number) => applyAffine2D(imageFromCrop, ALIGNED_CROP_TEMPLATE[k][0] * SIZE, ALIGNED_CROP_TEMPLATE[k][1] * SIZE);
   // Eye points spread symmetrically around the centre, so their mean is the centre.
-  const ring: [number, number][] = [[-6, 0], [-3, -2], [3, -2], [6, 0], [3, 2], [-3, 2]];
-  for (const [eye, first] of [[0, 36], [1, 42]] as const) {
+  const ring: [number, number][] = [
+    [-6, 0],
+    [-3, -2],
+    [3, -2],
+    [6, 0],
+    [3, 2],
+    [-3, 2],
+  ];
+  for (const [eye, first] of [
+    [0, 36],
+    [1, 42],
+  ] as const) {
     const [cx, cy] = at(eye);
     ring.forEach(([dx, dy], j) => put(first + j, [cx + dx, cy + dy]));
   }
@@ -23,21 +36,37 @@ function landmarksFromTemplate(imageFromCrop: Affine2D): Float32Array {
 }
 
 test('recovers a known similarity exactly and samples the image through it', () => {
-  const angle = 0.4, scale = 2.5;
-  const imageFromCrop: Affine2D = { a: scale * Math.cos(angle), b: -scale * Math.sin(angle), c: scale * Math.sin(angle), d: scale * Math.cos(angle), tx: 140, ty: 60 };
+  const angle = 0.4,
+    scale = 2.5;
+  const imageFromCrop: Affine2D = {
+    a: scale * Math.cos(angle),
+    b: -scale * Math.sin(angle),
+    c: scale * Math.sin(angle),
+    d: scale * Math.cos(angle),
+    tx: 140,
+    ty: 60,
+  };
   // A horizontal colour ramp makes every pixel's source position visible.
   const image = createRgbaImage(500, 500);
-  for (let y = 0; y < 500; y++) for (let x = 0; x < 500; x++) {
-    const o = (y * 500 + x) * 4;
-    image.data[o] = x / 2; image.data[o + 1] = y / 2; image.data[o + 3] = 255;
-  }
+  for (let y = 0; y < 500; y++)
+    for (let x = 0; x < 500; x++) {
+      const o = (y * 500 + x) * 4;
+      image.data[o] = x / 2;
+      image.data[o + 1] = y / 2;
+      image.data[o + 3] = 255;
+    }
   const { crop, cropFromImage } = alignFaceCrop(image, landmarksFromTemplate(imageFromCrop), SIZE);
   const expected = invertAffine2D(imageFromCrop);
   // Float32 landmarks: agree to about 1e-5 pixels.
-  for (const key of ['a', 'b', 'c', 'd', 'tx', 'ty'] as const) assert.ok(Math.abs(cropFromImage[key] - expected[key]) < 1e-4, `${key}: ${cropFromImage[key]} vs ${expected[key]}`);
+  for (const key of ['a', 'b', 'c', 'd', 'tx', 'ty'] as const)
+    assert.ok(Math.abs(cropFromImage[key] - expected[key]) < 1e-4, `${key}: ${cropFromImage[key]} vs ${expected[key]}`);
   assert.equal(crop.width, SIZE);
   assert.equal(crop.height, SIZE);
-  for (const [u, v] of [[10, 10], [64, 64], [100, 30]]) {
+  for (const [u, v] of [
+    [10, 10],
+    [64, 64],
+    [100, 30],
+  ]) {
     const [x, y] = applyAffine2D(imageFromCrop, u + 0.5, v + 0.5);
     const o = (v * SIZE + u) * 4;
     // Averaged pyramid level and bilinear sampling: within a couple of grey levels of the ramp.
@@ -46,7 +75,12 @@ test('recovers a known similarity exactly and samples the image through it', () 
 });
 
 test('fitSimilarity2D is least squares: noise on one point shifts the fit only partly', () => {
-  const from: [number, number][] = [[0, 0], [10, 0], [0, 10], [10, 10]];
+  const from: [number, number][] = [
+    [0, 0],
+    [10, 0],
+    [0, 10],
+    [10, 10],
+  ];
   const to = from.map(([x, y]) => [2 * x + 5, 2 * y - 3] as [number, number]);
   to[3] = [to[3][0] + 4, to[3][1]];
   const m = fitSimilarity2D(from, to);

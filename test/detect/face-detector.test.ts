@@ -45,7 +45,9 @@ describe('example photos', () => {
       const faces = await detector.detect(image);
       assert.equal(faces.length, 1, `${photo.name}: ${faces.length} faces`);
       const error = normalisedMeanError(fivePointsFromIbug68(faces[0].landmarks68), await readFivePoints(photo.name));
-      t.diagnostic(`${photo.name} ${image.width}x${image.height} error/IOD ${error.toFixed(4)} detection ${faces[0].detectionScore.toFixed(2)} mesh ${faces[0].meshScore.toFixed(2)}`);
+      t.diagnostic(
+        `${photo.name} ${image.width}x${image.height} error/IOD ${error.toFixed(4)} detection ${faces[0].detectionScore.toFixed(2)} mesh ${faces[0].meshScore.toFixed(2)}`,
+      );
       assert.ok(error < 0.1, `${photo.name}: mean error ${error.toFixed(3)} of the inter-ocular distance`);
       assert.ok(faces[0].meshScore > 0.5 && faces[0].detectionScore >= 0.5, `${photo.name}: low scores`);
       errors.push(error);
@@ -59,17 +61,22 @@ describe('example photos', () => {
   test('landmarks and mesh are laid out as iBUG-68 on an upright face', async () => {
     const [face] = await detector.detect(await decodeImageFile((await listExamplePhotos())[0].path));
     const L = face.landmarks68;
-    const x = (i: number) => L[2 * i], y = (i: number) => L[2 * i + 1];
+    const x = (i: number) => L[2 * i],
+      y = (i: number) => L[2 * i + 1];
     for (let i = 0; i < 8; i++) assert.ok(y(i + 1) > y(i) && y(15 - i) > y(16 - i), `jaw descends to the chin at point ${i + 1}`);
     assert.ok(x(0) < x(8) && x(8) < x(16), 'jaw runs image-left to image-right');
-    assert.ok([0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16].every((i) => y(8) > y(i)), 'chin is the lowest jaw point');
+    assert.ok(
+      [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16].every((i) => y(8) > y(i)),
+      'chin is the lowest jaw point',
+    );
     assert.ok(x(36) < x(39) && x(39) < x(42) && x(42) < x(45), 'eye corners left to right');
     assert.ok(x(17) < x(21) && x(22) < x(26) && y(19) < y(37), 'brows over the eyes');
     assert.ok(y(27) < y(30) && y(30) < y(33) && y(33) < y(51) && y(51) < y(57) && y(57) < y(8), 'bridge, tip, nostrils, lips, chin downwards');
     assert.ok(x(48) < x(51) && x(51) < x(54) && y(62) < y(66), 'mouth corners and lips');
     const box = face.box;
     for (let i = 0; i < 468; i++) {
-      const px = face.mesh468[3 * i], py = face.mesh468[3 * i + 1];
+      const px = face.mesh468[3 * i],
+        py = face.mesh468[3 * i + 1];
       assert.ok(px >= box.x - 1e-3 && px <= box.x + box.width + 1e-3 && py >= box.y - 1e-3 && py <= box.y + box.height + 1e-3, 'box holds the mesh');
     }
   });
@@ -103,11 +110,21 @@ describe('several, none, large', () => {
   test('a face rotated 50 degrees in the image plane keeps accurate landmarks', async () => {
     const photo = (await listExamplePhotos()).find((p) => p.name === '000114.jpg')!;
     const image = await decodeImageFile(photo.path);
-    const angle = (50 * Math.PI) / 180, cos = Math.cos(angle), sin = Math.sin(angle);
-    const cx = image.width / 2, cy = image.height / 2;
+    const angle = (50 * Math.PI) / 180,
+      cos = Math.cos(angle),
+      sin = Math.sin(angle);
+    const cx = image.width / 2,
+      cy = image.height / 2;
     // Rotate about the centre on a canvas of the same size: output → source is the inverse rotation.
-    const rotated = warpAffine(image, { a: cos, b: sin, c: -sin, d: cos, tx: cx - cos * cx - sin * cy, ty: cy + sin * cx - cos * cy }, image.width, image.height);
-    const reference = (await readFivePoints(photo.name)).map(([x, y]) => [cos * (x - cx) - sin * (y - cy) + cx, sin * (x - cx) + cos * (y - cy) + cy] as [number, number]);
+    const rotated = warpAffine(
+      image,
+      { a: cos, b: sin, c: -sin, d: cos, tx: cx - cos * cx - sin * cy, ty: cy + sin * cx - cos * cy },
+      image.width,
+      image.height,
+    );
+    const reference = (await readFivePoints(photo.name)).map(
+      ([x, y]) => [cos * (x - cx) - sin * (y - cy) + cx, sin * (x - cx) + cos * (y - cy) + cy] as [number, number],
+    );
     const faces = await detector.detect(rotated);
     assert.equal(faces.length, 1);
     const error = normalisedMeanError(fivePointsFromIbug68(faces[0].landmarks68), reference);
@@ -122,7 +139,7 @@ describe('several, none, large', () => {
     assert.deepEqual(await detector.detect(createRgbaImage(3, 2)), []);
   });
 
-  test('a 4000 px upscaled photo gives the small photo\'s landmarks times the scale', async (t) => {
+  test("a 4000 px upscaled photo gives the small photo's landmarks times the scale", async (t) => {
     const photo = (await listExamplePhotos()).find((p) => p.name === '000114.jpg')!;
     const small = await decodeImageFile(photo.path);
     const scale = 4000 / small.width;
@@ -138,7 +155,15 @@ describe('several, none, large', () => {
     t.diagnostic(`large/scale vs small: ${error.toFixed(4)} of the inter-ocular distance`);
     assert.ok(error < 0.03, `error ${error.toFixed(4)}`);
     // Depth follows the same scale: compare the spread of z.
-    const spread = (f: DetectedFace) => { let lo = Infinity, hi = -Infinity; for (let i = 2; i < f.mesh468.length; i += 3) { lo = Math.min(lo, f.mesh468[i]); hi = Math.max(hi, f.mesh468[i]); } return hi - lo; };
+    const spread = (f: DetectedFace) => {
+      let lo = Infinity,
+        hi = -Infinity;
+      for (let i = 2; i < f.mesh468.length; i += 3) {
+        lo = Math.min(lo, f.mesh468[i]);
+        hi = Math.max(hi, f.mesh468[i]);
+      }
+      return hi - lo;
+    };
     const ratio = spread(largeFaces[0]) / scale / spread(smallFace);
     assert.ok(Math.abs(ratio - 1) < 0.1, `z spread ratio ${ratio.toFixed(3)}`);
   });
@@ -179,7 +204,8 @@ test('track() follows a face that moved 60 px since the last frame as well as a 
   const [fresh] = await detector.detect(moved);
   assert.ok(tracked);
   let meanPx = 0;
-  for (let k = 0; k < 68; k++) meanPx += Math.hypot(tracked.landmarks68[2 * k] - fresh.landmarks68[2 * k], tracked.landmarks68[2 * k + 1] - fresh.landmarks68[2 * k + 1]) / 68;
+  for (let k = 0; k < 68; k++)
+    meanPx += Math.hypot(tracked.landmarks68[2 * k] - fresh.landmarks68[2 * k], tracked.landmarks68[2 * k + 1] - fresh.landmarks68[2 * k + 1]) / 68;
   const eyes = Math.hypot(fresh.landmarks68[2 * 45] - fresh.landmarks68[2 * 36], fresh.landmarks68[2 * 45 + 1] - fresh.landmarks68[2 * 36 + 1]);
   assert.ok(meanPx < 0.05 * eyes, `tracked vs detected: ${meanPx.toFixed(1)} px (eye corners ${eyes.toFixed(0)} px apart)`);
   assert.equal(await detector.track!({ width: 640, height: 480, data: new Uint8ClampedArray(640 * 480 * 4).fill(90) }, first), undefined);
@@ -203,13 +229,19 @@ describe('turned faces', () => {
     }
   });
 
-  test('a profile FaceMesh rejects is kept as a fallback face with its low mesh score and BlazeFace\'s box; off at fallbackMinDetectionScore 1', async () => {
+  test("a profile FaceMesh rejects is kept as a fallback face with its low mesh score and BlazeFace's box; off at fallbackMinDetectionScore 1", async () => {
     const model = await sharedModel();
     const strict = await createFaceDetector(files, { fallbackMinDetectionScore: 1 });
     try {
       let fallbacks = 0;
       // Studio renders at 82–89° of yaw: BlazeFace finds such faces, FaceMesh's face flag often falls below 0.25.
-      for (const [index, yawDeg] of [[0, 88], [1, -86], [2, 84], [3, -82], [4, 89]] as const) {
+      for (const [index, yawDeg] of [
+        [0, 88],
+        [1, -86],
+        [2, 84],
+        [3, -82],
+        [4, 89],
+      ] as const) {
         const { image, truth } = renderStudioPhoto(model, sampleStudioScene(model, 900 + index, { width: 300, height: 300, yawDeg }));
         const found = await detector.detect(image);
         const strictFound = await strict.detect(image);
@@ -217,11 +249,13 @@ describe('turned faces', () => {
         const face = found[0];
         if (!face || face.meshScore >= DEFAULT_FACE_DETECTOR_CONFIG.minMeshScore) continue;
         fallbacks++;
-        assert.equal(strictFound.length, 0, 'without the fallback FaceMesh\'s flag drops the face');
+        assert.equal(strictFound.length, 0, "without the fallback FaceMesh's flag drops the face");
         assert.equal(found.length, 1, 'one fallback face at most');
         assert.ok(face.detectionScore >= DEFAULT_FACE_DETECTOR_CONFIG.fallbackMinDetectionScore);
-        const cx = face.box.x + face.box.width / 2, cy = face.box.y + face.box.height / 2;
-        const xs = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k]), ys = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k + 1]);
+        const cx = face.box.x + face.box.width / 2,
+          cy = face.box.y + face.box.height / 2;
+        const xs = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k]),
+          ys = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k + 1]);
         assert.ok(cx > Math.min(...xs) && cx < Math.max(...xs) && cy > Math.min(...ys) && cy < Math.max(...ys), 'the box is on the face');
       }
       assert.ok(fallbacks >= 1, 'at least one of five profiles needs the fallback');

@@ -8,7 +8,13 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { ModelUnavailableError } from '../../src/common/errors.ts';
 import { invertAffine2D, warpAffine, type RgbaImage } from '../../src/common/image.ts';
 import { ALIGNED_CROP_TEMPLATE, fitSimilarity2D } from '../../src/detect/align-face-crop.ts';
-import { cosineSimilarity, createFaceEmbedder, FACE_EMBEDDING_MODELS, recognitionBoxInAlignedCrop, type FaceEmbedder } from '../../src/detect/face-embedding.ts';
+import {
+  cosineSimilarity,
+  createFaceEmbedder,
+  FACE_EMBEDDING_MODELS,
+  recognitionBoxInAlignedCrop,
+  type FaceEmbedder,
+} from '../../src/detect/face-embedding.ts';
 import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { listExamplePhotos, readFivePoints } from './photo-data.ts';
@@ -60,8 +66,14 @@ test('same face (mirror, 3 px shift) embeds closer than any two different exampl
   for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) different.push(cosineSimilarity(a[i], a[j]));
   const worstDifferent = Math.max(...different);
   for (let i = 0; i < a.length; i++) {
-    assert.ok(cosineSimilarity(a[i], m[i]) > worstDifferent, `${photos[i].name}: mirror ${cosineSimilarity(a[i], m[i]).toFixed(3)} vs different up to ${worstDifferent.toFixed(3)}`);
-    assert.ok(cosineSimilarity(a[i], s[i]) > worstDifferent, `${photos[i].name}: shift ${cosineSimilarity(a[i], s[i]).toFixed(3)} vs different up to ${worstDifferent.toFixed(3)}`);
+    assert.ok(
+      cosineSimilarity(a[i], m[i]) > worstDifferent,
+      `${photos[i].name}: mirror ${cosineSimilarity(a[i], m[i]).toFixed(3)} vs different up to ${worstDifferent.toFixed(3)}`,
+    );
+    assert.ok(
+      cosineSimilarity(a[i], s[i]) > worstDifferent,
+      `${photos[i].name}: shift ${cosineSimilarity(a[i], s[i]).toFixed(3)} vs different up to ${worstDifferent.toFixed(3)}`,
+    );
   }
 });
 
@@ -74,7 +86,10 @@ test('embed is differentiable on the backend: finite, non-zero pixel gradients, 
   const values = gradient.dataSync();
   assert.deepEqual(gradient.shape, [2, 32, 32, 3]);
   assert.ok(values.every(Number.isFinite), 'finite');
-  assert.ok(values.some((v) => v !== 0), 'non-zero');
+  assert.ok(
+    values.some((v) => v !== 0),
+    'non-zero',
+  );
   tf.dispose([images, target, gradient]);
   assert.equal(tf.memory().numTensors, before);
 });
@@ -90,7 +105,10 @@ test('the MobileFaceNet row loads too (192-d); a folder without the model is a o
   }
   const empty = await mkdtemp(join(tmpdir(), 'facegar-embedding-'));
   try {
-    await assert.rejects(loadFaceEmbeddingModelFile({ modelsDir: empty }), (error) => error instanceof ModelUnavailableError && error.message.includes(join(empty, 'faceres.json')) && !error.message.includes('\n'));
+    await assert.rejects(
+      loadFaceEmbeddingModelFile({ modelsDir: empty }),
+      (error) => error instanceof ModelUnavailableError && error.message.includes(join(empty, 'faceres.json')) && !error.message.includes('\n'),
+    );
   } finally {
     await rm(empty, { recursive: true, force: true });
   }

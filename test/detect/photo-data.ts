@@ -13,7 +13,10 @@ export async function listExamplePhotos(): Promise<{ name: string; path: string 
 
 export async function readFivePoints(photoName: string): Promise<FivePoints> {
   const text = await readFile(join(detectionsDir, photoName.replace(/\.jpg$/, '.txt')), 'utf8');
-  return text.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
 }
 
 /** The same 5 points taken from iBUG-68 landmarks (eye = mean of its 6 points). */

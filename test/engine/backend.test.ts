@@ -12,8 +12,10 @@ test('initBackend picks FACEGAR_BACKEND or, in Node without tfjs-node, wasm', as
 });
 
 test('an unknown backend name is a usage error naming the option', async () => {
-  await assert.rejects(initBackend({ backend: 'cuda' as never }), (error: unknown) =>
-    error instanceof UsageError && /backend/.test(error.message) && /cuda/.test(error.message));
+  await assert.rejects(
+    initBackend({ backend: 'cuda' as never }),
+    (error: unknown) => error instanceof UsageError && /backend/.test(error.message) && /cuda/.test(error.message),
+  );
 });
 
 test('tensorflow (tfjs-node, not installed) fails with a usage error when named', async () => {

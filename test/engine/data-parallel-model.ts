@@ -13,11 +13,12 @@ export function createModel(options: { seed?: number } = {}): DataParallelModel 
   const [w1, b1, w2] = variables as [tf.Variable<tf.Rank.R4>, tf.Variable<tf.Rank.R1>, tf.Variable<tf.Rank.R4>];
   return {
     variables,
-    loss: (batch) => tf.tidy(() => {
-      const h = tf.leakyRelu(tf.add(tf.conv2d(batch.x as tf.Tensor4D, w1, 1, 'same'), b1), 0.2) as tf.Tensor4D;
-      const y = tf.conv2d(h, w2, 2, 'same');
-      return tf.mean(tf.square(tf.sub(y, batch.target!)));
-    }),
+    loss: (batch) =>
+      tf.tidy(() => {
+        const h = tf.leakyRelu(tf.add(tf.conv2d(batch.x as tf.Tensor4D, w1, 1, 'same'), b1), 0.2) as tf.Tensor4D;
+        const y = tf.conv2d(h, w2, 2, 'same');
+        return tf.mean(tf.square(tf.sub(y, batch.target!)));
+      }),
     dispose: () => tf.dispose(variables),
   };
 }

@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../src/common/errors.ts';
 import {
-  createDataParallelTrainer, splitBatch, validateDataParallelConfig, DEFAULT_DATA_PARALLEL_CONFIG,
-  type DataParallelTrainer, type TrainingBatch,
+  createDataParallelTrainer,
+  splitBatch,
+  validateDataParallelConfig,
+  DEFAULT_DATA_PARALLEL_CONFIG,
+  type DataParallelTrainer,
+  type TrainingBatch,
 } from '../../bench/data-parallel.ts';
 import { randomValues, relativeError } from './helpers.ts';
 
@@ -26,14 +30,19 @@ describe('data-parallel training in worker threads', () => {
       createDataParallelTrainer({ modulePath, workers: 2, update: 'main' }),
     ]);
   });
-  after(async () => { await Promise.all([one, two, twoMain].map((t) => t?.close())); });
+  after(async () => {
+    await Promise.all([one, two, twoMain].map((t) => t?.close()));
+  });
 
   test('2-worker gradient equals the 1-worker gradient on the same batch (uneven split 3 = 2 + 1)', async () => {
     assert.equal(two.parameterCount, 3 * 3 * 2 * 4 + 4 + 3 * 3 * 4 * 3);
     const single = await one.gradients(makeBatch(3, 5));
     const split = await two.gradients(makeBatch(3, 5));
     assert.equal(split.gradient.length, one.parameterCount);
-    assert.ok(single.gradient.some((g) => Math.abs(g) > 1e-3), 'gradient is not trivially zero');
+    assert.ok(
+      single.gradient.some((g) => Math.abs(g) > 1e-3),
+      'gradient is not trivially zero',
+    );
     const error = relativeError(split.gradient, single.gradient);
     assert.ok(error < 1e-5, `relative error ${error}`);
     assert.ok(Math.abs(split.loss - single.loss) < 1e-5 * Math.abs(single.loss), `loss ${split.loss} vs ${single.loss}`);
@@ -53,7 +62,10 @@ describe('data-parallel training in worker threads', () => {
 
   test('splitBatch shares samples evenly and keeps their order', () => {
     const shards = splitBatch({ v: { data: Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), shape: [5, 2] } }, 2);
-    assert.deepEqual(shards.map((s) => s.size), [3, 2]);
+    assert.deepEqual(
+      shards.map((s) => s.size),
+      [3, 2],
+    );
     assert.deepEqual([...shards[1]!.batch.v!.data], [6, 7, 8, 9]);
     assert.deepEqual(shards[1]!.batch.v!.shape, [2, 2]);
     assert.throws(() => splitBatch(makeBatch(1, 1), 2), UsageError);
@@ -61,11 +73,16 @@ describe('data-parallel training in worker threads', () => {
 
   test('bad configuration is a usage error', () => {
     assert.throws(() => validateDataParallelConfig({ ...DEFAULT_DATA_PARALLEL_CONFIG, modulePath, workers: 0 }), UsageError);
-    assert.throws(() => validateDataParallelConfig({ ...DEFAULT_DATA_PARALLEL_CONFIG, modulePath, adam: { ...DEFAULT_DATA_PARALLEL_CONFIG.adam, learningRate: -1 } }), UsageError);
+    assert.throws(
+      () => validateDataParallelConfig({ ...DEFAULT_DATA_PARALLEL_CONFIG, modulePath, adam: { ...DEFAULT_DATA_PARALLEL_CONFIG.adam, learningRate: -1 } }),
+      UsageError,
+    );
   });
 
   test('a module without createModel fails with a clear error and no worker left running', async () => {
-    await assert.rejects(createDataParallelTrainer({ modulePath: fileURLToPath(new URL('./helpers.ts', import.meta.url)), workers: 1 }),
-      /does not export createModel/);
+    await assert.rejects(
+      createDataParallelTrainer({ modulePath: fileURLToPath(new URL('./helpers.ts', import.meta.url)), workers: 1 }),
+      /does not export createModel/,
+    );
   });
 });

@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { randomTensor, relativeError, valuesOn, wasmVsCpu } from './helpers.ts';
 
-before(async () => { await initBackend({ backend: 'wasm' }); });
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+});
 
 describe('Slice on wasm without the input copy', () => {
   const cases: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
@@ -29,7 +31,10 @@ describe('Slice on wasm without the input copy', () => {
       return [tf.cast(tf.slice(ints, [1, 1, 2], [2, 3, 3]), 'float32'), tf.cast(tf.slice(tf.greater(ints, 50), [1, 0, 0], [2, 5, 2]), 'float32')];
     };
     const [expected, actual] = [await valuesOn('cpu', compute), await valuesOn('wasm', compute)];
-    assert.deepEqual(actual.map((a) => [...a]), expected.map((e) => [...e]));
+    assert.deepEqual(
+      actual.map((a) => [...a]),
+      expected.map((e) => [...e]),
+    );
     const sliced = tf.slice(tf.tensor([1, 2, 3, 4], [2, 2], 'int32'), [1, 0], [1, 2]);
     assert.equal(sliced.dtype, 'int32');
     assert.deepEqual([...sliced.dataSync()], [3, 4]);

@@ -9,7 +9,14 @@ export function randomValues(size: number, seed: number): Float32Array {
 }
 
 export function randomTensor(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape, 'float32');
+  return tf.tensor(
+    randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+    'float32',
+  );
 }
 
 /** Run `compute` (which builds its own tensors) on one backend; return its outputs' values. */
@@ -26,7 +33,8 @@ export async function valuesOn(backend: 'cpu' | 'wasm', compute: () => tf.Tensor
 /** max |a − b| / max |b|: relative to the reference's scale, not per element. */
 export function relativeError(actual: Float32Array, expected: Float32Array): number {
   if (actual.length !== expected.length) return Infinity;
-  let maxDiff = 0, scale = 0;
+  let maxDiff = 0,
+    scale = 0;
   for (let i = 0; i < expected.length; i++) {
     maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - expected[i]!));
     scale = Math.max(scale, Math.abs(expected[i]!));
@@ -50,10 +58,12 @@ export function gradientVsFiniteDifferences(f: (x: tf.Tensor) => tf.Scalar, x: t
   const analytic = tf.tidy(() => tf.grad(f)(x).dataSync() as Float32Array);
   const base = x.dataSync().slice() as Float32Array;
   const numeric = new Float32Array(base.length);
-  const evaluate = (i: number, delta: number) => tf.tidy(() => {
-    const shifted = base.slice(); shifted[i]! += delta;
-    return f(tf.tensor(shifted, x.shape)).dataSync()[0]!;
-  });
+  const evaluate = (i: number, delta: number) =>
+    tf.tidy(() => {
+      const shifted = base.slice();
+      shifted[i]! += delta;
+      return f(tf.tensor(shifted, x.shape)).dataSync()[0]!;
+    });
   for (let i = 0; i < base.length; i++) numeric[i] = (evaluate(i, eps) - evaluate(i, -eps)) / (2 * eps);
   return relativeError(analytic, numeric);
 }

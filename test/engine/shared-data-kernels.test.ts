@@ -9,7 +9,9 @@ import { GAR_PRESETS } from '../../src/gar/gar-config.ts';
 import { Generator } from '../../src/gar/generator.ts';
 import { randomTensor, randomValues, wasmVsCpu } from './helpers.ts';
 
-before(async () => { await initBackend({ backend: 'wasm' }); });
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+});
 
 /** All orderings of [0, …, n). */
 function permutations(n: number): number[][] {
@@ -126,4 +128,3 @@ describe('a GAR generator forward+backward with shared Identity/Cast', () => {
     assert.ok(error < 1e-4, `relative error ${error}`);
   });
 });
-

@@ -7,14 +7,18 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { reductionBlock } from '../../src/engine/misc-wasm-kernels.ts';
-import {
-  conv2dBackpropInputSimd, engineKernelsAvailable, engineKernelsMode, setInPlaceKernels, type WasmHeapAccess,
-} from '../../src/engine/simd-kernels.ts';
+import { conv2dBackpropInputSimd, engineKernelsAvailable, engineKernelsMode, setInPlaceKernels, type WasmHeapAccess } from '../../src/engine/simd-kernels.ts';
 import { ENGINE_KERNELS_HEAP_WASM_BASE64, ENGINE_KERNELS_WASM_BASE64 } from '../../src/engine/simd/engine-kernels-wasm.ts';
 import { gradientVsFiniteDifferences, randomTensor, relativeError, valuesOn, wasmVsCpu } from './helpers.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-interface FilterCase { x: [number, number, number, number]; kernel: [number, number]; cout: number; stride: number | [number, number]; pad: Pad }
+interface FilterCase {
+  x: [number, number, number, number];
+  kernel: [number, number];
+  cout: number;
+  stride: number | [number, number];
+  pad: Pad;
+}
 
 // Output channels a multiple of 4 (the SIMD kernel's condition); input channels cover the
 // kernel's 4-channel tiles with remainders and its 16-channel blocks.
@@ -25,13 +29,26 @@ const FILTER_CASES: FilterCase[] = [
   { x: [1, 10, 10, 1], kernel: [3, 3], cout: 4, stride: 2, pad: 'valid' },
   { x: [1, 8, 8, 6], kernel: [5, 5], cout: 16, stride: [2, 1], pad: 'same' },
   { x: [2, 6, 6, 18], kernel: [1, 1], cout: 36, stride: 1, pad: 'valid' },
-  { x: [1, 7, 8, 2], kernel: [3, 2], cout: 4, stride: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [1, 7, 8, 2],
+    kernel: [3, 2],
+    cout: 4,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [1, 16, 16, 64], kernel: [3, 3], cout: 64, stride: 1, pad: 'same' },
 ];
 
 const root = resolve(import.meta.dirname, '../..');
 
-before(async () => { await initBackend({ backend: 'wasm' }); });
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+});
 
 // Stride 1 (the kernel's case) with input channels a multiple of 4: 8-channel tiles with a
 // 4-channel remainder, widths with 1–3 pixels left over, batch 2, even, 1×1 and 5×5 filters,
@@ -42,7 +59,18 @@ const INPUT_CASES: FilterCase[] = [
   { x: [1, 10, 6, 20], kernel: [3, 3], cout: 17, stride: 1, pad: 'valid' },
   { x: [1, 8, 8, 8], kernel: [5, 5], cout: 16, stride: 1, pad: 'same' },
   { x: [2, 6, 5, 36], kernel: [1, 1], cout: 18, stride: 1, pad: 'valid' },
-  { x: [1, 7, 8, 4], kernel: [3, 2], cout: 4, stride: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [1, 7, 8, 4],
+    kernel: [3, 2],
+    cout: 4,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [1, 6, 6, 8], kernel: [2, 2], cout: 8, stride: 1, pad: 'same' },
   { x: [1, 16, 16, 64], kernel: [3, 3], cout: 64, stride: 1, pad: 'same' },
   { x: [1, 9, 9, 3], kernel: [3, 3], cout: 8, stride: 1, pad: 'same' },
@@ -53,8 +81,12 @@ const INPUT_CASES: FilterCase[] = [
 // browser's shared heap).
 for (const mode of ['in place', 'copying'] as const) {
   describe(`SIMD kernels, ${mode}`, () => {
-    before(() => { setInPlaceKernels(mode === 'in place'); });
-    after(() => { setInPlaceKernels(true); });
+    before(() => {
+      setInPlaceKernels(mode === 'in place');
+    });
+    after(() => {
+      setInPlaceKernels(true);
+    });
 
     describe('SIMD Conv2DBackpropFilter', () => {
       test('runs here (Node 20 has WebAssembly SIMD)', () => {
@@ -112,8 +144,17 @@ for (const mode of ['in place', 'copying'] as const) {
           const filter = randomTensor([3, 3, 12, 20], 55) as tf.Tensor4D;
           if (!direct) return tf.conv2dTranspose(dy, filter, shape, 1, 'same');
           const out = conv2dBackpropInputSimd(tf.backend() as unknown as WasmHeapAccess, dy, filter, {
-            batch: 2, inHeight: 11, inWidth: 13, inChannels: 12, outHeight: 11, outWidth: 13, outChannels: 20,
-            filterHeight: 3, filterWidth: 3, padTop: 1, padLeft: 1,
+            batch: 2,
+            inHeight: 11,
+            inWidth: 13,
+            inChannels: 12,
+            outHeight: 11,
+            outWidth: 13,
+            outChannels: 20,
+            filterHeight: 3,
+            filterWidth: 3,
+            padTop: 1,
+            padLeft: 1,
           });
           assert.notEqual(out, null, 'SIMD kernel did not run');
           return tf.engine().makeTensorFromTensorInfo(out!);
@@ -175,7 +216,11 @@ describe('in-place kernels on the tfjs heap', () => {
     const backend = tf.backend() as unknown as WasmHeapAccess;
     assert.equal(engineKernelsMode(backend), 'in-place');
     setInPlaceKernels(false);
-    try { assert.equal(engineKernelsMode(backend), 'copying'); } finally { setInPlaceKernels(true); }
+    try {
+      assert.equal(engineKernelsMode(backend), 'copying');
+    } finally {
+      setInPlaceKernels(true);
+    }
   });
 
   test('write only their outputs: tensors allocated around them keep their values; the scratch buffer is freed', () => {
@@ -187,8 +232,15 @@ describe('in-place kernels on the tfjs heap', () => {
     const grads = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))))([x, filter]);
     const summed = tf.tidy(() => tf.sum(tf.tile(x, [1, 40, 1, 1]), [0, 1, 2])); // large enough for the SIMD sum
     assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), dataIdsBefore + 3, 'a temporary buffer was left');
-    for (const [i, t] of sentinelValues.entries()) assert.ok(t.dataSync().every((v) => v === 7.25 + i), `sentinel ${i} overwritten`);
-    assert.ok(middle.dataSync().every((v) => v === -3.5), 'a tensor between the inputs was overwritten');
+    for (const [i, t] of sentinelValues.entries())
+      assert.ok(
+        t.dataSync().every((v) => v === 7.25 + i),
+        `sentinel ${i} overwritten`,
+      );
+    assert.ok(
+      middle.dataSync().every((v) => v === -3.5),
+      'a tensor between the inputs was overwritten',
+    );
     tf.dispose([...sentinelValues, x, filter, middle, ...grads, summed]);
   });
 });
@@ -204,8 +256,12 @@ describe('engine-kernels.wasm', () => {
 
   // The committed bytes come from Debian's clang 14.0.6; another clang may emit other (valid) code.
   const clang = spawnSync('clang', ['--version'], { encoding: 'utf8' });
-  const skip = clang.status !== 0 ? 'clang not installed (apt-get install clang lld)'
-    : !/version 14\.0\.6/.test(clang.stdout) ? `built with clang 14.0.6, found ${clang.stdout.split('\n')[0]}` : false;
+  const skip =
+    clang.status !== 0
+      ? 'clang not installed (apt-get install clang lld)'
+      : !/version 14\.0\.6/.test(clang.stdout)
+        ? `built with clang 14.0.6, found ${clang.stdout.split('\n')[0]}`
+        : false;
   test('rebuilding from the C sources reproduces the committed bytes', { skip }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'facegar-wasm-'));
     try {

@@ -25,7 +25,10 @@ test('spreadYawsDeg: |yaw| covers 0–90° evenly, every prefix too; determinist
   for (const n of [6, 30, 90]) {
     const bins = [0, 0, 0];
     for (const y of yaws.slice(0, n)) bins[Math.floor(Math.abs(y) / 30)]++;
-    assert.ok(bins.every((b) => Math.abs(b - n / 3) <= 1), `first ${n}: ${bins} per 30° bin`);
+    assert.ok(
+      bins.every((b) => Math.abs(b - n / 3) <= 1),
+      `first ${n}: ${bins} per 30° bin`,
+    );
   }
   const sorted = yaws.map(Math.abs).sort((a, b) => a - b);
   const largestGap = Math.max(sorted[0], ...sorted.slice(1).map((v, i) => v - sorted[i]), 90 - sorted[sorted.length - 1]);
@@ -56,10 +59,12 @@ test('aflwAnnotation from a posed mesh: x, y are the projection + the 1-based of
   const camera = { focalPx: 800, principalPointPx: [200, 150] as [number, number], width: 400, height: 300 };
   const { pt3d68, poseParams } = aflwAnnotation(landmarksModel, [1, 0, 0, 0, 1, 0, 0, 0, 1], [0, 0, -1000], camera, [5, -60, 2]);
   // p_cam = p + t: u = cx + f·x/(1000 − z), v = cy − f·y/(1000 − z).
-  const x = landmarksModel[0], y = landmarksModel[1], zc = landmarksModel[2] - 1000;
-  assert.ok(Math.abs(pt3d68[0] - (200 + 800 * x / -zc + AFLW_PIXEL_OFFSET)) < 1e-4);
-  assert.ok(Math.abs(pt3d68[1] - (150 - 800 * y / -zc + AFLW_PIXEL_OFFSET)) < 1e-4);
-  assert.ok(Math.abs(poseParams[1] + 60 * Math.PI / 180) < 1e-12);
+  const x = landmarksModel[0],
+    y = landmarksModel[1],
+    zc = landmarksModel[2] - 1000;
+  assert.ok(Math.abs(pt3d68[0] - (200 + (800 * x) / -zc + AFLW_PIXEL_OFFSET)) < 1e-4);
+  assert.ok(Math.abs(pt3d68[1] - (150 - (800 * y) / -zc + AFLW_PIXEL_OFFSET)) < 1e-4);
+  assert.ok(Math.abs(poseParams[1] + (60 * Math.PI) / 180) < 1e-12);
   assert.ok(Math.abs(poseParams[6] - 0.8) < 1e-3, 'scale ≈ f / depth px per mm');
 });
 
@@ -74,7 +79,10 @@ test('facegar eval aflw2000 --write-synthetic (studio renders, and a rendered se
     assert.deepEqual(names, ['image00001.jpg', 'image00001.mat', 'image00002.jpg', 'image00002.mat', 'image00003.jpg', 'image00003.mat', 'synthetic-set.json']);
     const manifest = JSON.parse(await readFile(join(out, 'synthetic-set.json'), 'utf8'));
     const yaws = spreadYawsDeg(3, 4);
-    assert.deepEqual(manifest.images.map((i: { yawDeg: number }) => i.yawDeg), yaws.map((y) => Number(y.toFixed(3))));
+    assert.deepEqual(
+      manifest.images.map((i: { yawDeg: number }) => i.yawDeg),
+      yaws.map((y) => Number(y.toFixed(3))),
+    );
     const info = await sharp(join(out, 'image00002.jpg')).metadata();
     assert.deepEqual([info.format, info.width, info.height], ['jpeg', 256, 256]);
     const truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(join(out, 'image00002.mat')))));
@@ -83,7 +91,18 @@ test('facegar eval aflw2000 --write-synthetic (studio renders, and a rendered se
     const detect = await runCli(['eval', 'aflw2000', '--data', out, '--detect-only', '--json']);
     assert.equal(detect.code, 0, detect.stderr.slice(0, 2000));
     const result = JSON.parse(detect.stdout);
-    assert.deepEqual(Object.values(result.byYaw).map((b) => (b as { images: number }).images), yaws.map((y) => Math.floor(Math.abs(y) / 30)).reduce((bins, b) => { bins[b]++; return bins; }, [0, 0, 0]));
+    assert.deepEqual(
+      Object.values(result.byYaw).map((b) => (b as { images: number }).images),
+      yaws
+        .map((y) => Math.floor(Math.abs(y) / 30))
+        .reduce(
+          (bins, b) => {
+            bins[b]++;
+            return bins;
+          },
+          [0, 0, 0],
+        ),
+    );
     const frontal = result.samples.find((s: { yawDeg: number }) => Math.abs(s.yawDeg) < 30);
     assert.ok(frontal.ok && frontal.nme > 0 && frontal.nme < 0.08, `frontal face: ${JSON.stringify(frontal)}`);
     const table = await runCli(['eval', 'aflw2000', '--data', out, '--detect-only', '--quiet']);

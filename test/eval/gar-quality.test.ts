@@ -36,7 +36,8 @@ test('KID: the hand-computed two-point case, ~0 for one distribution, large for 
 
 test('landmark error: distances over the chosen points divided by the outer-eye-corner distance', () => {
   const reference = new Float32Array(136);
-  reference[72] = 10; reference[90] = 30; // eye corners 36 and 45, 20 px apart on y = 0
+  reference[72] = 10;
+  reference[90] = 30; // eye corners 36 and 45, 20 px apart on y = 0
   const found = reference.slice();
   for (let k = 17; k < 68; k++) found[2 * k + 1] += 2; // inner points 2 px lower
   assert.ok(Math.abs(landmarkError(found, reference) - 0.1) < 1e-6);
@@ -58,11 +59,17 @@ async function sharedJudges() {
   await initBackend();
   if (!judges) {
     const files = await loadDetectorModelFiles();
-    judges = { embedder: await createFaceEmbedder(await loadFaceEmbeddingModelFile()), faceMesh: new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh')) };
+    judges = {
+      embedder: await createFaceEmbedder(await loadFaceEmbeddingModelFile()),
+      faceMesh: new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh')),
+    };
   }
   return judges;
 }
-test.after(() => { judges?.embedder.dispose(); judges?.faceMesh.dispose(); });
+test.after(() => {
+  judges?.embedder.dispose();
+  judges?.faceMesh.dispose();
+});
 
 test('FaceMesh finds a studio face where its model landmarks are; a flat grey crop is no face', async () => {
   const { faceMesh } = await sharedJudges();
@@ -82,7 +89,11 @@ test('measureGenerator on a tiny random generator: every measure, deterministic 
   const sampler = new GeometrySampler(model, { resolution: 32 });
   const normalEstimator = new NormalEstimator({ resolution: 32, channels: [4, 4] });
   const real = Array.from({ length: 8 }, (_, i) => studioCrop(model, 1, i, 32));
-  const realFeatures = embedCrops(embedder, real.map((r) => r.crop), 4);
+  const realFeatures = embedCrops(
+    embedder,
+    real.map((r) => r.crop),
+    4,
+  );
   const config = { count: 6, swaps: 2, kidSubsets: 4, kidSubsetSize: 4, batchSize: 6, refineIterations: 1, seed: 5 };
   const before = tf.memory().numTensors;
   const first = await measureGenerator(generator, sampler, realFeatures, { embedder, faceMesh, normalEstimator }, config);
@@ -98,10 +109,16 @@ test('measureGenerator on a tiny random generator: every measure, deterministic 
   assert.ok(first.normalAngleDeg! > 0 && first.normalAngleDeg! < 180, `normal angle ${first.normalAngleDeg}`);
   assert.ok(first.timesMs.kid > 0 && first.timesMs.landmarks > 0 && first.timesMs.swap > 0);
 
-  const floor = await measureRealSet(realFeatures, { embedder, faceMesh }, config, { crops: real.map((r) => r.crop), truthLandmarks: real.map((r) => r.landmarks68) });
+  const floor = await measureRealSet(realFeatures, { embedder, faceMesh }, config, {
+    crops: real.map((r) => r.crop),
+    truthLandmarks: real.map((r) => r.landmarks68),
+  });
   assert.ok(floor.kid < first.kid, `real-vs-real ${floor.kid} below a random generator's ${first.kid}`);
   assert.ok(floor.landmarks!.nmeInner < first.landmarks.nmeInner, `real ${floor.landmarks!.nmeInner} vs random ${first.landmarks.nmeInner}`);
-  const table = formatGarQualityTable([{ name: 'random', quality: first }, { name: 'real vs real', quality: floor }]);
+  const table = formatGarQualityTable([
+    { name: 'random', quality: first },
+    { name: 'real vs real', quality: floor },
+  ]);
   assert.match(table, /KID ×10³/);
   assert.match(table, /random/);
 

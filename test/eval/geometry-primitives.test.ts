@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closestPointOnTriangle } from '../../src/geometry/point-triangle-distance.ts';
 import { TriangleMeshIndex } from '../../src/geometry/triangle-mesh-index.ts';
-import { applySimilarityTransform, estimateSimilarityTransform, invertSimilarityTransform, composeSimilarityTransforms, rotationAngleDeg } from '../../src/geometry/similarity-alignment.ts';
+import {
+  applySimilarityTransform,
+  estimateSimilarityTransform,
+  invertSimilarityTransform,
+  composeSimilarityTransforms,
+  rotationAngleDeg,
+} from '../../src/geometry/similarity-alignment.ts';
 import { alignMeshToPoints } from '../../src/geometry/icp.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { trianglesWithinVertexRange } from '../../src/morphable/morphable-model.ts';
@@ -33,13 +39,31 @@ function referenceDistanceSquared(p: V3, a: V3, b: V3, c: V3): number {
 }
 
 test('closest point on a triangle matches the reference in all seven Voronoi regions', () => {
-  const a: V3 = [0, 0, 0], b: V3 = [4, 0, 0], c: V3 = [1, 3, 0];
+  const a: V3 = [0, 0, 0],
+    b: V3 = [4, 0, 0],
+    c: V3 = [1, 3, 0];
   const out = new Float64Array(3);
   // One point per region: near each vertex, beyond each edge, above the face.
   const cases: [V3, V3][] = [
-    [[-1, -1, 1], a], [[5, -1, 0.5], b], [[1, 4, -2], c],
-    [[2, -2, 0], [2, 0, 0]], [[0, 2, 0], [0.6, 1.8, 0]], [[4, 3, 0], [2.5, 1.5, 0]],
-    [[1.5, 1, 2], [1.5, 1, 0]],
+    [[-1, -1, 1], a],
+    [[5, -1, 0.5], b],
+    [[1, 4, -2], c],
+    [
+      [2, -2, 0],
+      [2, 0, 0],
+    ],
+    [
+      [0, 2, 0],
+      [0.6, 1.8, 0],
+    ],
+    [
+      [4, 3, 0],
+      [2.5, 1.5, 0],
+    ],
+    [
+      [1.5, 1, 2],
+      [1.5, 1, 0],
+    ],
   ];
   for (const [p, expected] of cases) {
     const d2 = closestPointOnTriangle(p[0], p[1], p[2], a, b, c, out);
@@ -74,11 +98,22 @@ test('mesh index gives the same closest distances as testing every triangle', as
     const p: V3 = [base[0] + random.uniform(-spread, spread), base[1] + random.uniform(-spread, spread), base[2] + random.uniform(-spread, spread)];
     let best = Infinity;
     for (let t = 0; t < triangles.length / 3; t++) {
-      best = Math.min(best, closestPointOnTriangle(p[0], p[1], p[2], vertex(triangles[3 * t]), vertex(triangles[3 * t + 1]), vertex(triangles[3 * t + 2]), out));
+      best = Math.min(
+        best,
+        closestPointOnTriangle(p[0], p[1], p[2], vertex(triangles[3 * t]), vertex(triangles[3 * t + 1]), vertex(triangles[3 * t + 2]), out),
+      );
     }
     index.closestPoint(p[0], p[1], p[2], result);
     assert.ok(Math.abs(result.distance - Math.sqrt(best)) < 1e-9, `trial ${trial}: ${result.distance} vs ${Math.sqrt(best)}`);
-    const back = closestPointOnTriangle(p[0], p[1], p[2], vertex(triangles[3 * result.triangle]), vertex(triangles[3 * result.triangle + 1]), vertex(triangles[3 * result.triangle + 2]), out);
+    const back = closestPointOnTriangle(
+      p[0],
+      p[1],
+      p[2],
+      vertex(triangles[3 * result.triangle]),
+      vertex(triangles[3 * result.triangle + 1]),
+      vertex(triangles[3 * result.triangle + 2]),
+      out,
+    );
     assert.ok(Math.abs(Math.sqrt(back) - result.distance) < 1e-9, 'reported triangle holds the closest point');
   }
 });
@@ -116,7 +151,10 @@ test('similarity alignment recovers a known transform, with and without scale, a
   // Outliers with zero weight change nothing.
   const corrupted = Float64Array.from(target);
   const weights = new Float64Array(50).fill(1);
-  for (let i = 0; i < 5; i++) { corrupted[3 * i] += 500; weights[i] = 0; }
+  for (let i = 0; i < 5; i++) {
+    corrupted[3 * i] += 500;
+    weights[i] = 0;
+  }
   const robust = estimateSimilarityTransform(source, corrupted, { weights });
   assert.ok(Math.abs(robust.scale - 1.37) < 1e-9);
   // A mirrored target never yields a reflection.

@@ -24,15 +24,23 @@ const toObj = (vertices: ArrayLike<number>, triangles: Uint32Array) => {
 const toWrl = (vertices: ArrayLike<number>, triangles: Uint32Array) => {
   const points = Array.from({ length: vertices.length / 3 }, (_, v) => `${vertices[3 * v]} ${vertices[3 * v + 1]} ${vertices[3 * v + 2]}`).join(',\n');
   const faces = Array.from({ length: triangles.length / 3 }, (_, t) => `${triangles[3 * t]}, ${triangles[3 * t + 1]}, ${triangles[3 * t + 2]}, -1`).join(',\n');
-  return `#VRML V2.0 utf8\n# a scan\nTransform { children [ Shape { appearance Appearance { texture ImageTexture { url "tex.png" } }\n` +
+  return (
+    `#VRML V2.0 utf8\n# a scan\nTransform { children [ Shape { appearance Appearance { texture ImageTexture { url "tex.png" } }\n` +
     `geometry IndexedFaceSet { solid FALSE creaseAngle 0.5\ncoord DEF scanCoord Coordinate { point [\n${points}\n] }\n` +
-    `texCoord TextureCoordinate { point [ 0 0, 1 0 ] }\ncoordIndex [\n${faces}\n] texCoordIndex [ 0, 1, 0, -1 ] } } ] }\n`;
+    `texCoord TextureCoordinate { point [ 0 0, 1 0 ] }\ncoordIndex [\n${faces}\n] texCoordIndex [ 0, 1, 0, -1 ] } } ] }\n`
+  );
 };
-const toPp = (points: ArrayLike<number>) => `<!DOCTYPE PickedPoints>\n<PickedPoints>\n` +
-  Array.from({ length: points.length / 3 }, (_, k) => ` <point x="${points[3 * k]}" y="${points[3 * k + 1]}" z="${points[3 * k + 2]}" active="1" name="${k}"/>\n`).join('') + '</PickedPoints>\n';
+const toPp = (points: ArrayLike<number>) =>
+  `<!DOCTYPE PickedPoints>\n<PickedPoints>\n` +
+  Array.from(
+    { length: points.length / 3 },
+    (_, k) => ` <point x="${points[3 * k]}" y="${points[3 * k + 1]}" z="${points[3 * k + 2]}" active="1" name="${k}"/>\n`,
+  ).join('') +
+  '</PickedPoints>\n';
 
 test('VRML reader: IndexedFaceSets with DEF/USE, comments, quads and ignored fields', () => {
-  const text = `#VRML V2.0 utf8\nShape { geometry IndexedFaceSet { ccw TRUE coord DEF c Coordinate { point [ 0 0 0, 1 0 0, 1 1 0, 0 1 0 ] } # comment\n` +
+  const text =
+    `#VRML V2.0 utf8\nShape { geometry IndexedFaceSet { ccw TRUE coord DEF c Coordinate { point [ 0 0 0, 1 0 0, 1 1 0, 0 1 0 ] } # comment\n` +
     `normal Normal { vector [ 0 0 1 ] } coordIndex [ 0 1 2 3 -1 ] } }\nShape { geometry IndexedFaceSet { coord USE c coordIndex [ 2, 1, 0, -1 ] } }\n`;
   const mesh = parseVrmlMesh(text);
   assert.equal(mesh.vertices.length, 24);
@@ -65,7 +73,9 @@ async function fakeSubject() {
   const scan = Float64Array.from([...surface, ...spike, ...shoulder]);
   const cropped = cropPointsToSphere(scan, trueTip, 95);
   const expectedRmse = rootMeanSquare(new TriangleMeshIndex(clean, triangles).distancesFrom(cropped));
-  const landmarks = Float64Array.from(NOW_LANDMARK_IBUG_INDICES.flatMap((k) => Array.from(clean.slice(3 * model.landmarkVertexIndices[k], 3 * model.landmarkVertexIndices[k] + 3))));
+  const landmarks = Float64Array.from(
+    NOW_LANDMARK_IBUG_INDICES.flatMap((k) => Array.from(clean.slice(3 * model.landmarkVertexIndices[k], 3 * model.landmarkVertexIndices[k] + 3))),
+  );
   return { model, clean, triangles, scan, scanTriangles: triangles, cropCount: cropped.length / 3, expectedRmse, landmarks, trueTip };
 }
 
@@ -85,7 +95,10 @@ test('MICC protocol: known rigid transforms, noise, outliers and crop give the k
   // Landmark start: a large pose (centroid start would not converge), landmarks off by 2 mm.
   const large = { scale: 1, rotation: rotationFromEuler(30 * deg, 70 * deg, -20 * deg), translation: Float64Array.from([100, 40, -300]) };
   const far = { vertices: applySimilarityTransform(s.clean, large), triangles: s.triangles };
-  const predictedLandmarks = applySimilarityTransform(s.landmarks.map((v, i) => v + (i % 3 === 1 ? 2 : 0)), large);
+  const predictedLandmarks = applySimilarityTransform(
+    s.landmarks.map((v, i) => v + (i % 3 === 1 ? 2 : 0)),
+    large,
+  );
   const byLandmarks = evaluateMiccScan(s.scan, far, { scan: s.landmarks, predicted: predictedLandmarks });
   assert.ok(Math.abs(byLandmarks.rmseMm - s.expectedRmse) < 0.02, `landmark RMSE ${byLandmarks.rmseMm} vs ${s.expectedRmse}`);
   // A wrong shape scores worse: a prediction 10 % too wide.
@@ -97,7 +110,8 @@ test('facegar eval micc reads subject folders (OBJ and VRML scans) and reports p
   const s = await fakeSubject();
   const dir = await mkdtemp(join(tmpdir(), 'facegar-micc-'));
   try {
-    const data = join(dir, 'micc'), predictions = join(dir, 'pred');
+    const data = join(dir, 'micc'),
+      predictions = join(dir, 'pred');
     await mkdir(join(data, 'subject_01', 'Model', 'frontal1', 'obj'), { recursive: true });
     await writeFile(join(data, 'subject_01', 'Model', 'frontal1', 'obj', '110920150452.obj'), toObj(s.scan, s.scanTriangles));
     await writeFile(join(data, 'subject_01', 'Model', 'frontal1', 'obj', '110920150452_picked_points.pp'), toPp(s.landmarks));
@@ -109,7 +123,10 @@ test('facegar eval micc reads subject folders (OBJ and VRML scans) and reports p
     await mkdir(join(predictions, 'subject_02'), { recursive: true });
     await writeFile(join(predictions, 'subject_01', 'Indoor-Cooperative.obj'), toObj(applySimilarityTransform(s.clean, large), s.triangles));
     const landmarks = applySimilarityTransform(s.landmarks, large);
-    await writeFile(join(predictions, 'subject_01', 'Indoor-Cooperative.txt'), Array.from({ length: 7 }, (_, k) => Array.from(landmarks.slice(3 * k, 3 * k + 3)).join(' ')).join('\n'));
+    await writeFile(
+      join(predictions, 'subject_01', 'Indoor-Cooperative.txt'),
+      Array.from({ length: 7 }, (_, k) => Array.from(landmarks.slice(3 * k, 3 * k + 3)).join(' ')).join('\n'),
+    );
     await writeFile(join(predictions, 'subject_02', 'PTZ-Outdoor.obj'), toObj(applySimilarityTransform(s.clean, small), s.triangles));
     const run = await runCli(['eval', 'micc', '--data', data, '--predictions', predictions, '--json', '--quiet']);
     assert.equal(run.code, 0, run.stderr);
@@ -119,7 +136,10 @@ test('facegar eval micc reads subject folders (OBJ and VRML scans) and reports p
     assert.equal(result.settings.cooperative.subjects, 1);
     assert.equal(result.settings.indoor.subjects, 0);
     assert.equal(result.settings.outdoor.subjects, 1);
-    assert.deepEqual(result.perSubject.map((r: { initialisation: string }) => r.initialisation), ['landmarks', 'centroid']);
+    assert.deepEqual(
+      result.perSubject.map((r: { initialisation: string }) => r.initialisation),
+      ['landmarks', 'centroid'],
+    );
     assert.ok(Math.abs(result.settings.cooperative.rmseMm - s.expectedRmse) < 0.02, `cooperative ${result.settings.cooperative.rmseMm}`);
     assert.ok(Math.abs(result.settings.outdoor.rmseMm - s.expectedRmse) < 0.02, `outdoor ${result.settings.outdoor.rmseMm}`);
     assert.ok(Math.abs(result.overall.rmseMm - s.expectedRmse) < 0.02);

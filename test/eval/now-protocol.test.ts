@@ -34,8 +34,13 @@ const toObj = (vertices: ArrayLike<number>, triangles?: Uint32Array) => {
   if (triangles) for (let t = 0; t < triangles.length; t += 3) text += `f ${triangles[t] + 1} ${triangles[t + 1] + 1} ${triangles[t + 2] + 1}\n`;
   return text;
 };
-const toPp = (points: ArrayLike<number>) => `<!DOCTYPE PickedPoints>\n<PickedPoints>\n <DocumentData>\n  <DataFileName name="scan.obj"/>\n </DocumentData>\n` +
-  Array.from({ length: points.length / 3 }, (_, k) => ` <point x="${points[3 * k]}" y="${points[3 * k + 1]}" z="${points[3 * k + 2]}" active="1" name="${k}"/>\n`).join('') + '</PickedPoints>\n';
+const toPp = (points: ArrayLike<number>) =>
+  `<!DOCTYPE PickedPoints>\n<PickedPoints>\n <DocumentData>\n  <DataFileName name="scan.obj"/>\n </DocumentData>\n` +
+  Array.from(
+    { length: points.length / 3 },
+    (_, k) => ` <point x="${points[3 * k]}" y="${points[3 * k + 1]}" z="${points[3 * k + 2]}" active="1" name="${k}"/>\n`,
+  ).join('') +
+  '</PickedPoints>\n';
 
 /**
  * A fake NoW subject: the scan is the model's neutral face with each vertex pushed along its
@@ -55,11 +60,16 @@ async function fakeSubject() {
     displacement[v] = v % 100 === 0 ? 8 : sigma * random.normal();
     for (let k = 0; k < 3; k++) scan[3 * v + k] += displacement[v] * normals[3 * v + k];
   }
-  const scanLandmarks = Float64Array.from(NOW_LANDMARK_IBUG_INDICES.flatMap((k) => Array.from(vertices.slice(3 * model.landmarkVertexIndices[k], 3 * model.landmarkVertexIndices[k] + 3))));
+  const scanLandmarks = Float64Array.from(
+    NOW_LANDMARK_IBUG_INDICES.flatMap((k) => Array.from(vertices.slice(3 * model.landmarkVertexIndices[k], 3 * model.landmarkVertexIndices[k] + 3))),
+  );
   const truth = { scale: 0.001, rotation: rotationFromEuler(0.2, -0.4, 0.1), translation: Float64Array.from([0.01, -0.02, 0.3]) };
   const predicted = { vertices: applySimilarityTransform(vertices, truth), triangles };
   // The predicted landmarks are a little off (a real method never hits them exactly): ICP must fix it.
-  const predictedLandmarks = applySimilarityTransform(scanLandmarks.map((v, i) => v + (i % 3 === 0 ? 1.5 : 0)), truth);
+  const predictedLandmarks = applySimilarityTransform(
+    scanLandmarks.map((v, i) => v + (i % 3 === 0 ? 1.5 : 0)),
+    truth,
+  );
   // Expected: |displacement| of the scan points inside the crop.
   const { centre, radius } = nowCropSphere(scanLandmarks);
   const kept: number[] = [];
@@ -82,7 +92,7 @@ test('NoW crop keeps the sphere around the face centre', () => {
   const landmarks = [-45, 35, 86, -15, 35, 90, 15, 35, 90, 45, 35, 86, 0, -12, 115, -25, -40, 95, 25, -40, 95];
   const { centre, radius } = nowCropSphere(landmarks);
   assert.ok(Math.abs(centre[1] - (-12 + 0.3 * 47)) < 1e-9);
-  assert.ok(Math.abs(radius - 1.4 * (90 + Math.hypot(47, 25)) / 2) < 1e-9);
+  assert.ok(Math.abs(radius - (1.4 * (90 + Math.hypot(47, 25))) / 2) < 1e-9);
   assert.equal(cropPointsToSphere([0, 0, 0, 1000, 0, 0], centre, 1e9).length, 6);
 });
 
@@ -102,17 +112,26 @@ test('facegar eval now reads the published layout and reports per subset', async
   const s = await fakeSubject();
   const dir = await mkdtemp(join(tmpdir(), 'facegar-now-'));
   try {
-    const data = join(dir, 'now'), predictions = join(dir, 'pred');
+    const data = join(dir, 'now'),
+      predictions = join(dir, 'pred');
     await mkdir(join(data, 'scans', 'FaMoS_001'), { recursive: true });
     await mkdir(join(data, 'scans_lmks_onlypp', 'FaMoS_001'), { recursive: true });
     await writeFile(join(data, 'scans', 'FaMoS_001', 'natural_head_rotation.000001.obj'), toObj(s.scan, s.scanTriangles));
     await writeFile(join(data, 'scans_lmks_onlypp', 'FaMoS_001', 'natural_head_rotation.000001_picked_points.pp'), toPp(s.scanLandmarks));
-    await writeFile(join(data, 'imagepathsvalidation.txt'), 'FaMoS_001/multiview_neutral/IMG_0001.jpg\nFaMoS_001/selfie/IMG_0002.jpg\nFaMoS_001/selfie/IMG_0003.jpg\n');
-    for (const [subset, stem, format] of [['multiview_neutral', 'IMG_0001', 'npy'], ['selfie', 'IMG_0002', 'txt']]) {
+    await writeFile(
+      join(data, 'imagepathsvalidation.txt'),
+      'FaMoS_001/multiview_neutral/IMG_0001.jpg\nFaMoS_001/selfie/IMG_0002.jpg\nFaMoS_001/selfie/IMG_0003.jpg\n',
+    );
+    for (const [subset, stem, format] of [
+      ['multiview_neutral', 'IMG_0001', 'npy'],
+      ['selfie', 'IMG_0002', 'txt'],
+    ]) {
       await mkdir(join(predictions, 'FaMoS_001', subset), { recursive: true });
       await writeFile(join(predictions, 'FaMoS_001', subset, `${stem}.obj`), toObj(s.predicted.vertices, s.predicted.triangles));
-      const landmarks = format === 'npy' ? writeNpy(s.predictedLandmarks, [7, 3])
-        : Array.from({ length: 7 }, (_, k) => Array.from(s.predictedLandmarks.slice(3 * k, 3 * k + 3)).join(' ')).join('\n');
+      const landmarks =
+        format === 'npy'
+          ? writeNpy(s.predictedLandmarks, [7, 3])
+          : Array.from({ length: 7 }, (_, k) => Array.from(s.predictedLandmarks.slice(3 * k, 3 * k + 3)).join(' ')).join('\n');
       await writeFile(join(predictions, 'FaMoS_001', subset, `${stem}.${format}`), landmarks);
     }
     const run = await runCli(['eval', 'now', '--data', data, '--predictions', predictions, '--json', '--quiet']);

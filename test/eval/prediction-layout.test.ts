@@ -23,13 +23,25 @@ test('prediction writers produce the layouts eval now and eval micc read', async
   const offset = neutral.map((v, i) => v + (i % 3 === 2 ? 3 : 0));
   const back = neutral.map((v, i) => v - (i % 3 === 2 ? 3 : 0));
   const nowFiles = writeNowPrediction({ vertices: neutral }, model, { subject: 'FaMoS_001', subset: 'selfie', stem: 'IMG_0002' });
-  assert.deepEqual(nowFiles.map((f) => f.path), ['FaMoS_001/selfie/IMG_0002.obj', 'FaMoS_001/selfie/IMG_0002.txt']);
+  assert.deepEqual(
+    nowFiles.map((f) => f.path),
+    ['FaMoS_001/selfie/IMG_0002.obj', 'FaMoS_001/selfie/IMG_0002.txt'],
+  );
   const miccFiles = writeMiccPrediction([{ vertices: offset }, { vertices: back }], model, { subject: 'subject_01', setting: 'indoor' });
-  assert.deepEqual(miccFiles.map((f) => f.path), ['subject_01/PTZ-Indoor.obj', 'subject_01/PTZ-Indoor.txt']);
+  assert.deepEqual(
+    miccFiles.map((f) => f.path),
+    ['subject_01/PTZ-Indoor.obj', 'subject_01/PTZ-Indoor.txt'],
+  );
   const landmarkLines = new TextDecoder().decode(miccFiles[1].bytes).trim().split('\n');
   assert.equal(landmarkLines.length, 7);
   const nose = model.landmarkVertexIndices[NOW_LANDMARK_IBUG_INDICES[4]];
-  assert.deepEqual(landmarkLines[4].split(' ').map(Number).map((v) => Math.round(v * 100)), [0, 1, 2].map((a) => Math.round(neutral[3 * nose + a] * 100)));
+  assert.deepEqual(
+    landmarkLines[4]
+      .split(' ')
+      .map(Number)
+      .map((v) => Math.round(v * 100)),
+    [0, 1, 2].map((a) => Math.round(neutral[3 * nose + a] * 100)),
+  );
   assert.throws(() => writeMiccPrediction([{ vertices: neutral }], model, { subject: 'subject_01', setting: 'garden' }), /unknown MICC setting/);
   assert.throws(() => writeNowPrediction({ vertices: neutral }, model, { subject: '../x', subset: 'selfie', stem: 'a' }), /one path component/);
 
@@ -37,7 +49,10 @@ test('prediction writers produce the layouts eval now and eval micc read', async
   try {
     // Scans: the neutral face itself (NoW: narrow area + 7 picked points; MICC: full area, OBJ).
     const scanObj = meshToObj({ positions: Float32Array.from(neutral), triangles: model.triangles });
-    const picked = NOW_LANDMARK_IBUG_INDICES.map((k) => { const v = model.landmarkVertexIndices[k]; return `<point x="${neutral[3 * v]}" y="${neutral[3 * v + 1]}" z="${neutral[3 * v + 2]}" name="${k}"/>`; }).join('\n');
+    const picked = NOW_LANDMARK_IBUG_INDICES.map((k) => {
+      const v = model.landmarkVertexIndices[k];
+      return `<point x="${neutral[3 * v]}" y="${neutral[3 * v + 1]}" z="${neutral[3 * v + 2]}" name="${k}"/>`;
+    }).join('\n');
     await mkdir(join(dir, 'now', 'scans', 'FaMoS_001'), { recursive: true });
     await mkdir(join(dir, 'now', 'scans_lmks_onlypp', 'FaMoS_001'), { recursive: true });
     await writeFile(join(dir, 'now', 'scans', 'FaMoS_001', 'scan.obj'), scanObj);

@@ -17,8 +17,30 @@ const skip = blender.status === 0 ? false : 'blender is not on PATH (apt-get ins
 test('render-cycles-set.py: one 64² face whose truth reads back and matches the model', { skip }, async () => {
   const out = await mkdtemp(join(tmpdir(), 'facegar-cycles-'));
   try {
-    const run = spawnSync('blender', ['-b', '--python', join(repositoryRoot, 'scripts/render-cycles-set.py'), '--', '--model', modelDir, '--out', out, '--count', '1', '--seed', '3', '--size', '64', '--samples', '2', '--threads', '1'],
-      { encoding: 'utf8', timeout: 300_000 });
+    const run = spawnSync(
+      'blender',
+      [
+        '-b',
+        '--python',
+        join(repositoryRoot, 'scripts/render-cycles-set.py'),
+        '--',
+        '--model',
+        modelDir,
+        '--out',
+        out,
+        '--count',
+        '1',
+        '--seed',
+        '3',
+        '--size',
+        '64',
+        '--samples',
+        '2',
+        '--threads',
+        '1',
+      ],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
     assert.equal(run.status, 0, run.stdout.slice(-800) + run.stderr.slice(-800));
     const model = await sharedModel();
     const source = await syntheticSetSource(out, model);
@@ -31,7 +53,10 @@ test('render-cycles-set.py: one 64² face whose truth reads back and matches the
     for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - truth.verticesModel[i]));
     assert.ok(worst < 1e-2, `Blender's vertices are the model's at its coefficients (largest difference ${worst} mm)`);
     assert.ok(Math.abs(truth.anglesDeg[1]) <= 75 && truth.focalPx >= 64 && truth.focalPx <= 3.5 * 64);
-    const inside = Array.from({ length: 68 }, (_, k) => truth.landmarks2d[2 * k] >= 0 && truth.landmarks2d[2 * k] < 64 && truth.landmarks2d[2 * k + 1] >= 0 && truth.landmarks2d[2 * k + 1] < 64);
+    const inside = Array.from(
+      { length: 68 },
+      (_, k) => truth.landmarks2d[2 * k] >= 0 && truth.landmarks2d[2 * k] < 64 && truth.landmarks2d[2 * k + 1] >= 0 && truth.landmarks2d[2 * k + 1] < 64,
+    );
     assert.ok(inside.every(Boolean), 'the face is in the frame');
     assert.equal(truth.landmarkVisible?.length, 68);
   } finally {

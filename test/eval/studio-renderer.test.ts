@@ -12,7 +12,8 @@ import { StudioRandom } from '../../src/shading/studio-random.ts';
 import { sharedModel } from '../helpers/model.ts';
 
 test('seeded random and seed hashing are deterministic and distinct per stream', () => {
-  const a = new StudioRandom(7), b = new StudioRandom(7);
+  const a = new StudioRandom(7),
+    b = new StudioRandom(7);
   for (let i = 0; i < 100; i++) assert.equal(a.next(), b.next());
   assert.notEqual(hashSeed('benchmark', 1, 0), hashSeed('train', 1, 0));
   assert.notEqual(hashSeed('benchmark', 1, 0), hashSeed('benchmark', 1, 1));
@@ -43,10 +44,11 @@ test('studio photo: deterministic for a seed, a lit face over a background, trut
   // The nose tip shows shading variation (texture + light), not a flat colour.
   const nose = [Math.round(truth.landmarks2d[2 * 30]), Math.round(truth.landmarks2d[2 * 30 + 1])];
   const values: number[] = [];
-  for (let dy = -15; dy <= 15; dy++) for (let dx = -15; dx <= 15; dx++) {
-    const i = 4 * ((nose[1] + dy) * 256 + nose[0] + dx);
-    values.push(image.data[i] + image.data[i + 1] + image.data[i + 2]);
-  }
+  for (let dy = -15; dy <= 15; dy++)
+    for (let dx = -15; dx <= 15; dx++) {
+      const i = 4 * ((nose[1] + dy) * 256 + nose[0] + dx);
+      values.push(image.data[i] + image.data[i + 1] + image.data[i + 2]);
+    }
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
   const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
   assert.ok(std > 3, `face patch std ${std}`);
@@ -71,29 +73,36 @@ test('JPEG round trip: standard tables scaled by quality, 8×8 blocking, 4:2:0 c
   assert.equal(jpegQuantisationTable(50, false)[0], 16, 'quality 50 is the Annex K table');
   assert.equal(jpegQuantisationTable(75, false)[0], 8);
   assert.equal(jpegQuantisationTable(50, true)[63], 99);
-  const width = 64, height = 64;
+  const width = 64,
+    height = 64;
   const random = new StudioRandom(3);
   const source = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let k = 0; k < 3; k++) source[3 * (y * width + x) + k] = 60 + 2 * x + y + 25 * random.normal();
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let k = 0; k < 3; k++) source[3 * (y * width + x) + k] = 60 + 2 * x + y + 25 * random.normal();
   const errorAt = (quality: number) => {
     const copy = source.slice();
     jpegRoundTrip(copy, width, height, quality);
     return { copy, rms: Math.sqrt(copy.reduce((s, v, i) => s + (v - Math.min(255, Math.max(0, source[i]))) ** 2, 0) / copy.length) };
   };
-  const high = errorAt(95), low = errorAt(60);
+  const high = errorAt(95),
+    low = errorAt(60);
   assert.ok(high.rms > 0.5 && high.rms < low.rms, `rms q95 ${high.rms}, q60 ${low.rms}`);
   // Blocking: on a smooth image, the output's jumps across 8-pixel block borders stray from the
   // input's more than jumps inside blocks do.
   const smoothImage = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let k = 0; k < 3; k++) smoothImage[3 * (y * width + x) + k] = 120 + 60 * Math.sin(x / 9 + k) * Math.cos(y / 11);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let k = 0; k < 3; k++) smoothImage[3 * (y * width + x) + k] = 120 + 60 * Math.sin(x / 9 + k) * Math.cos(y / 11);
   const blocky = smoothImage.slice();
   jpegRoundTrip(blocky, width, height, 40);
-  let across = 0, inside = 0;
-  for (let y = 0; y < height; y++) for (let x = 0; x + 1 < width; x++) {
-    const p = 3 * (y * width + x);
-    const jump = Math.abs((blocky[p + 1] - smoothImage[p + 1]) - (blocky[p + 4] - smoothImage[p + 4]));
-    if (x % 8 === 7) across += jump / (height * 7); else inside += jump / (height * 56);
-  }
+  let across = 0,
+    inside = 0;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x + 1 < width; x++) {
+      const p = 3 * (y * width + x);
+      const jump = Math.abs(blocky[p + 1] - smoothImage[p + 1] - (blocky[p + 4] - smoothImage[p + 4]));
+      if (x % 8 === 7) across += jump / (height * 7);
+      else inside += jump / (height * 56);
+    }
   assert.ok(across > 1.5 * inside, `block edges ${across} vs inside ${inside}`);
   // One red pixel on grey: its colour spreads to neighbours (chroma at half resolution), its luma stays put.
   const dot = new Float32Array(16 * 16 * 3).fill(128);
@@ -112,7 +121,9 @@ test('ambient occlusion: darker in the eye sockets and beside the nose than on t
   const occlusion = computeAmbientOcclusion(model.neutral, normals, triangles, { directionCount: 16, mapSizePx: 128 });
   const at = (k: number) => occlusion[model.landmarkVertexIndices[k]];
   assert.ok(occlusion.every((v) => v >= 0 && v <= 1));
-  const noseTip = at(30), innerEyeCorners = (at(39) + at(42)) / 2, noseWings = (at(31) + at(35)) / 2;
+  const noseTip = at(30),
+    innerEyeCorners = (at(39) + at(42)) / 2,
+    noseWings = (at(31) + at(35)) / 2;
   assert.ok(noseTip > 0.9, `nose tip open (${noseTip})`);
   assert.ok(innerEyeCorners < noseTip - 0.1, `inner eye corners ${innerEyeCorners} vs nose tip ${noseTip}`);
   assert.ok(noseWings < noseTip - 0.05, `nose wings ${noseWings} vs nose tip ${noseTip}`);
@@ -139,10 +150,12 @@ test('occluders: a hand covers skin-coloured pixels near the jaw, hair strands a
   const hairFraction = hairCoverage.reduce((s, c) => s + c, 0) / hairCoverage.length;
   assert.ok(hairFraction > 0.003 && hairFraction < 0.1, `hair area ${hairFraction}`);
   // Renders with and without the occluders differ; the record is plain JSON and complete.
-  const plain = renderStudioPhoto(model, base).image.data, occluded = renderStudioPhoto(model, withHand).image.data;
+  const plain = renderStudioPhoto(model, base).image.data,
+    occluded = renderStudioPhoto(model, withHand).image.data;
   const changed = plain.filter((v, i) => Math.abs(v - occluded[i]) > 30).length / plain.length;
   assert.ok(changed > 0.01, `the hand shows in the render (${changed})`);
   const record = studioSceneRecord(withHand);
   assert.deepEqual(JSON.parse(JSON.stringify(record)), record);
-  for (const key of ['identity', 'expression', 'anglesDeg', 'light', 'specular', 'skin', 'irisRgb', 'background', 'post', 'ambientOcclusion', 'occluders']) assert.ok(key in record, key);
+  for (const key of ['identity', 'expression', 'anglesDeg', 'light', 'specular', 'skin', 'irisRgb', 'background', 'post', 'ambientOcclusion', 'occluders'])
+    assert.ok(key in record, key);
 });

@@ -33,8 +33,14 @@ test('aligned vertex errors ignore a similarity transform and see a known deform
   assert.ok(Math.abs(bumpedErrors.mean - 2) < 0.05, `mean ${bumpedErrors.mean}`);
   // NME: every landmark off by 10 % of the inter-ocular distance.
   const truth = new Float32Array(136);
-  for (let k = 36; k < 42; k++) { truth[2 * k] = 100; truth[2 * k + 1] = 100; }
-  for (let k = 42; k < 48; k++) { truth[2 * k] = 160; truth[2 * k + 1] = 100; }
+  for (let k = 36; k < 42; k++) {
+    truth[2 * k] = 100;
+    truth[2 * k + 1] = 100;
+  }
+  for (let k = 42; k < 48; k++) {
+    truth[2 * k] = 160;
+    truth[2 * k + 1] = 100;
+  }
   const predicted = truth.map((v, i) => (i % 2 ? v + 6 : v));
   assert.ok(Math.abs(landmarkNme(predicted, truth) - 0.1) < 1e-6);
   // Benchmark seeds come from their own stream.
@@ -48,9 +54,14 @@ test('synthetic benchmark on 3 images through the library path', async () => {
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles() });
   const lines: string[] = [];
   try {
-    const result = await runSyntheticBenchmark(model, reconstructor, { count: 3, seed: 1, fit: { landmarkSteps: 40, photometricSteps: 0 } }, (_i, _n, line) => lines.push(line));
+    const result = await runSyntheticBenchmark(model, reconstructor, { count: 3, seed: 1, fit: { landmarkSteps: 40, photometricSteps: 0 } }, (_i, _n, line) =>
+      lines.push(line),
+    );
     assert.equal(lines.length, 3);
-    assert.deepEqual(result.rows.map((r) => r.name), ['mean-face', 'graphics']);
+    assert.deepEqual(
+      result.rows.map((r) => r.name),
+      ['mean-face', 'graphics'],
+    );
     const [meanFace, graphics] = result.rows;
     assert.equal(meanFace.successRate, 1);
     assert.equal(meanFace.landmarkNme, null);
@@ -70,10 +81,27 @@ test('synthetic benchmark on 3 images through the library path', async () => {
 
 test('facegar eval synthetic --json prints the rows; bad options are usage errors', async () => {
   // --renderer graphics: the rows stay the same whether or not a GAR ships under models/.
-  const run = await runCli(['eval', 'synthetic', '--n', '1', '--seed', '2', '--renderer', 'graphics', '--landmark-steps', '20', '--photometric-steps', '0', '--json']);
+  const run = await runCli([
+    'eval',
+    'synthetic',
+    '--n',
+    '1',
+    '--seed',
+    '2',
+    '--renderer',
+    'graphics',
+    '--landmark-steps',
+    '20',
+    '--photometric-steps',
+    '0',
+    '--json',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const parsed = JSON.parse(run.stdout);
-  assert.deepEqual(parsed.rows.map((r: { name: string }) => r.name), ['mean-face', 'graphics']);
+  assert.deepEqual(
+    parsed.rows.map((r: { name: string }) => r.name),
+    ['mean-face', 'graphics'],
+  );
   for (const key of ['medianMm', 'meanMm', 'p90Mm', 'landmarkNme', 'successRate', 'msPerImage', 'byYaw']) assert.ok(key in parsed.rows[0], key);
   assert.match(run.stderr, /image 1\/1/);
   const bad = await runCli(['eval', 'synthetic', '--n', '0']);

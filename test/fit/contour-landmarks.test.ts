@@ -50,7 +50,8 @@ test('a sliding contour moves the far-side jaw to the outline and leaves the chi
     // model's own contour vertex, and on average clearly further (the cheek's outline).
     let gainPx = 0;
     for (let k = 11; k <= 16; k++) {
-      const slid = pixels[2 * correspondence.vertexIndices[k]], own = pixels[2 * model.landmarkVertexIndices[k]];
+      const slid = pixels[2 * correspondence.vertexIndices[k]],
+        own = pixels[2 * model.landmarkVertexIndices[k]];
       assert.ok(slid >= own - 1e-3, `jaw ${k}: slid ${slid} px, own ${own} px`);
       gainPx += (slid - own) / 6;
     }
@@ -76,14 +77,24 @@ test('reported landmarks are the fitted mesh projected, and the error is their m
   try {
     for (const slidingContour of [0, 1]) {
       const fit = fitFace(tensors, createRgbaImage(camera.width, camera.height), detected, { landmarkSteps: 40, photometricSteps: 0, slidingContour });
-      const fitted = projectPointsArray(transformPointsArray(fit.vertices, fit.rotation, fit.translationMm), { ...camera, focalPx: fit.focalPx, principalPointPx: fit.principalPointPx });
+      const fitted = projectPointsArray(transformPointsArray(fit.vertices, fit.rotation, fit.translationMm), {
+        ...camera,
+        focalPx: fit.focalPx,
+        principalPointPx: fit.principalPointPx,
+      });
       // Which vertices stand in for the landmarks at the final pose.
       const correspondence = new LandmarkCorrespondence(model, undefined, { slidingContour: slidingContour === 1 });
-      correspondence.update(new Float32Array([...fit.identity, ...fit.expressionWeights]), fit.rotation, fit.translationMm, { focalPx: fit.focalPx, principalPointPx: fit.principalPointPx });
+      correspondence.update(new Float32Array([...fit.identity, ...fit.expressionWeights]), fit.rotation, fit.translationMm, {
+        focalPx: fit.focalPx,
+        principalPointPx: fit.principalPointPx,
+      });
       let errorSum = 0;
       for (let k = 0; k < 68; k++) {
         const v = correspondence.vertexIndices[k];
-        assert.ok(Math.abs(fit.landmarks2d[2 * k] - fitted[2 * v]) < 0.05 && Math.abs(fit.landmarks2d[2 * k + 1] - fitted[2 * v + 1]) < 0.05, `sliding ${slidingContour}, landmark ${k}`);
+        assert.ok(
+          Math.abs(fit.landmarks2d[2 * k] - fitted[2 * v]) < 0.05 && Math.abs(fit.landmarks2d[2 * k + 1] - fitted[2 * v + 1]) < 0.05,
+          `sliding ${slidingContour}, landmark ${k}`,
+        );
         errorSum += Math.hypot(fit.landmarks2d[2 * k] - detected[2 * k], fit.landmarks2d[2 * k + 1] - detected[2 * k + 1]);
       }
       correspondence.dispose();

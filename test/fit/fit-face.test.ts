@@ -29,7 +29,10 @@ async function syntheticLandmarks(yawDeg: number) {
   correspondence.update(coefficients, rotation, translation, camera);
   correspondence.dispose();
   const landmarks = new Float32Array(136);
-  correspondence.vertexIndices.forEach((v, k) => { landmarks[2 * k] = pixels[2 * v]; landmarks[2 * k + 1] = pixels[2 * v + 1]; });
+  correspondence.vertexIndices.forEach((v, k) => {
+    landmarks[2 * k] = pixels[2 * v];
+    landmarks[2 * k + 1] = pixels[2 * v + 1];
+  });
   return { model, landmarks, image: createRgbaImage(camera.width, camera.height) };
 }
 
@@ -49,7 +52,7 @@ test('landmark fitting recovers pose of a synthetic face (yaw 0°, 30°, 55°) t
       assert.ok(innerError < 1, `yaw ${yawDeg}: inner landmark error ${innerError} px`);
       assert.ok(fit.landmarkErrorPx < 1.5, `yaw ${yawDeg}: landmark error ${fit.landmarkErrorPx} px`);
       assert.ok(Math.abs(fit.anglesDeg[1] - yawDeg) < 4, `yaw ${yawDeg}: fitted ${fit.anglesDeg[1]}`);
-      assert.ok(Math.abs(fit.anglesDeg[0] - 0.08 * 180 / Math.PI) < 4, `pitch ${fit.anglesDeg[0]}`);
+      assert.ok(Math.abs(fit.anglesDeg[0] - (0.08 * 180) / Math.PI) < 4, `pitch ${fit.anglesDeg[0]}`);
       assert.ok(fit.lossHistory.landmark.at(-1)! < fit.lossHistory.landmark[0] / 10);
       assert.ok(fit.expressionWeights.every((w) => w >= 0 && w <= 1));
       assert.equal(fit.vertices.length, model.vertexCount * 3);
@@ -96,8 +99,10 @@ test('a fit that turns NaN stops with FitFailedError (exit code 8), leaking noth
     const { landmarks, image } = await syntheticLandmarks(0);
     landmarks[10] = Number.NaN;
     const before = tf.memory().numTensors;
-    assert.throws(() => fitFace(tensors, image, landmarks, { landmarkSteps: 20, photometricSteps: 0 }), (error: unknown) =>
-      error instanceof FitFailedError && error.exitCode === 8 && /diverged/.test(error.message));
+    assert.throws(
+      () => fitFace(tensors, image, landmarks, { landmarkSteps: 20, photometricSteps: 0 }),
+      (error: unknown) => error instanceof FitFailedError && error.exitCode === 8 && /diverged/.test(error.message),
+    );
     assert.equal(tf.memory().numTensors, before);
   } finally {
     tensors.dispose();
@@ -111,18 +116,34 @@ test('the dense FaceMesh term is zero at the truth and grows when the points mov
   const { DETECTOR_MESH_VERTICES } = await import('../../src/morphable/detector-landmark-vertices.ts');
   const { FitVariables } = await import('../../src/fit/fit-variables.ts');
   // Mean face straight ahead: variables at rest put the pivot on the optical axis at depth D0.
-  const frame = { focalPriorPx: 800, principalPointPx: [256, 256] as [number, number], initialDepthMm: 600, pivotMm: [0, 0, 0] as [number, number, number], faceSizePx: 150 };
+  const frame = {
+    focalPriorPx: 800,
+    principalPointPx: [256, 256] as [number, number],
+    initialDepthMm: 600,
+    pivotMm: [0, 0, 0] as [number, number, number],
+    faceSizePx: 150,
+  };
   const camera = { focalPx: 800, principalPointPx: [256, 256] as [number, number], width: 512, height: 512 };
   const pixels = projectPointsArray(transformPointsArray(model.neutral, rotationFromEuler(0, 0, 0), [0, 0, -600]), camera);
   const mesh468 = new Float32Array(468 * 3);
-  DETECTOR_MESH_VERTICES.forEach((vertex, point) => { if (vertex >= 0) { mesh468[3 * point] = pixels[2 * vertex]; mesh468[3 * point + 1] = pixels[2 * vertex + 1]; } });
+  DETECTOR_MESH_VERTICES.forEach((vertex, point) => {
+    if (vertex >= 0) {
+      mesh468[3 * point] = pixels[2 * vertex];
+      mesh468[3 * point + 1] = pixels[2 * vertex + 1];
+    }
+  });
   const variables = new FitVariables({ modeCount: 153, yaw: 0, direction: [0, 0] });
   const atTruth = new DenseLandmarkTerm(model, mesh468);
   assert.ok(atTruth.pointCount > 400);
   const zero = tf.tidy(() => atTruth.loss(variables, frame).dataSync()[0]);
-  const shifted = new DenseLandmarkTerm(model, mesh468.map((value, i) => (i % 3 === 0 ? value + 3 : value)));
+  const shifted = new DenseLandmarkTerm(
+    model,
+    mesh468.map((value, i) => (i % 3 === 0 ? value + 3 : value)),
+  );
   const moved = tf.tidy(() => shifted.loss(variables, frame).dataSync()[0]);
   assert.ok(zero < 1e-8, `loss at the truth ${zero}`);
   assert.ok(Math.abs(moved - (3 / 150) ** 2) < 1e-6, `loss for a 3 px shift ${moved}`);
-  atTruth.dispose(); shifted.dispose(); variables.dispose();
+  atTruth.dispose();
+  shifted.dispose();
+  variables.dispose();
 });

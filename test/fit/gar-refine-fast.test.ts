@@ -28,7 +28,8 @@ before(async () => {
 
 /** Largest |a − b| over the largest |a|. */
 function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): { difference: number; scale: number } {
-  let difference = 0, scale = 0;
+  let difference = 0,
+    scale = 0;
   for (let i = 0; i < a.length; i++) {
     difference = Math.max(difference, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(a[i]));
@@ -45,9 +46,12 @@ describe('fast GAR refinement pieces', () => {
     const evaluator = new ModelVertexEvaluator(models);
     const before = tf.memory().numTensors;
     const loss = (vertices: (c: tf.Tensor1D) => tf.Tensor2D) => (c: tf.Tensor) => tf.sum(tf.mul(vertices(c as tf.Tensor1D), projection));
-    const [fast, plain] = [(c: tf.Tensor1D) => evaluator.vertices(c), (c: tf.Tensor1D) => models.vertices(c)].map((vertices) => tf.tidy(() => ({
-      value: vertices(coefficients).dataSync(), gradient: tf.grad(loss(vertices))(coefficients).dataSync(),
-    })));
+    const [fast, plain] = [(c: tf.Tensor1D) => evaluator.vertices(c), (c: tf.Tensor1D) => models.vertices(c)].map((vertices) =>
+      tf.tidy(() => ({
+        value: vertices(coefficients).dataSync(),
+        gradient: tf.grad(loss(vertices))(coefficients).dataSync(),
+      })),
+    );
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     const values = relativeDifference(plain.value, fast.value);
     assert.ok(values.difference < 1e-5 * values.scale, `vertices differ by ${values.difference} mm`);
@@ -68,10 +72,14 @@ describe('fast GAR refinement pieces', () => {
     const triangles = Uint32Array.from(kept);
     const points = tf.tensor2d(model.neutral.subarray(0, 3 * vertexCount), [vertexCount, 3]);
     const projection = tf.randomNormal([vertexCount, 3], 0, 1, 'float32', 6);
-    const [fast, plain] = [vertexNormalsWithJsGradient, computeVertexNormals].map((normals) => tf.tidy(() => ({
-      value: normals(points, triangles).dataSync(),
-      gradient: tf.grad((p: tf.Tensor) => tf.sum(tf.mul(normals(p as tf.Tensor2D, triangles), projection)))(points).dataSync(),
-    })));
+    const [fast, plain] = [vertexNormalsWithJsGradient, computeVertexNormals].map((normals) =>
+      tf.tidy(() => ({
+        value: normals(points, triangles).dataSync(),
+        gradient: tf
+          .grad((p: tf.Tensor) => tf.sum(tf.mul(normals(p as tf.Tensor2D, triangles), projection)))(points)
+          .dataSync(),
+      })),
+    );
     const values = relativeDifference(plain.value, fast.value);
     assert.ok(values.difference < 1e-5, `normals differ by ${values.difference}`);
     assert.deepEqual([...fast.value.subarray(3 * 17, 3 * 17 + 3)], [0, 0, 0]);
@@ -99,12 +107,14 @@ describe('fast GAR refinement pieces', () => {
     };
     const submesh = (pointsCamera: tf.Tensor2D, focalPx: tf.Scalar) => renderThroughGar(generator, pointsCamera, focalPx, principalPointPx, model.triangles, w);
     const before = tf.memory().numTensors;
-    const [fast, plain] = [submesh, wholeMesh].map((render) => tf.tidy(() => {
-      const { image, normals } = render(points, focal);
-      const loss = (p: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(render(p as tf.Tensor2D, f as tf.Scalar).image, projection));
-      const [gradientPoints, gradientFocal] = tf.grads(loss)([points, focal]);
-      return { image: image.dataSync(), normals: normals.dataSync(), gradientPoints: gradientPoints.dataSync(), gradientFocal: gradientFocal.dataSync()[0] };
-    }));
+    const [fast, plain] = [submesh, wholeMesh].map((render) =>
+      tf.tidy(() => {
+        const { image, normals } = render(points, focal);
+        const loss = (p: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(render(p as tf.Tensor2D, f as tf.Scalar).image, projection));
+        const [gradientPoints, gradientFocal] = tf.grads(loss)([points, focal]);
+        return { image: image.dataSync(), normals: normals.dataSync(), gradientPoints: gradientPoints.dataSync(), gradientFocal: gradientFocal.dataSync()[0] };
+      }),
+    );
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     let covered = 0;
     for (let i = 2; i < plain.normals.length; i += 3) if (plain.normals[i] > 0) covered++;
@@ -113,7 +123,10 @@ describe('fast GAR refinement pieces', () => {
       const { difference, scale } = relativeDifference(plain[key], fast[key]);
       assert.ok(scale > 0 && difference < 1e-4 * scale, `${key} differs by ${difference} of ${scale}`);
     }
-    assert.ok(Math.abs(plain.gradientFocal - fast.gradientFocal) < 1e-4 * Math.abs(plain.gradientFocal), `focal gradient ${plain.gradientFocal} vs ${fast.gradientFocal}`);
+    assert.ok(
+      Math.abs(plain.gradientFocal - fast.gradientFocal) < 1e-4 * Math.abs(plain.gradientFocal),
+      `focal gradient ${plain.gradientFocal} vs ${fast.gradientFocal}`,
+    );
     generator.dispose();
     tf.dispose([points, focal, w, projection]);
   });

@@ -60,7 +60,8 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   test('the landmark stage before the GAR steps puts the model landmarks on the detected ones', () => {
     const landmarkError = (landmarks2d: Float32Array) => {
       let sum = 0;
-      for (let k = 0; k < 68; k++) sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
+      for (let k = 0; k < 68; k++)
+        sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
       return sum;
     };
     const without = refineWithGar(generator, models, input, { steps: 0, landmarkStageSteps: 0 });
@@ -69,7 +70,10 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.ok(staged.landmarkStageSteps > 20 && staged.landmarkStageSteps <= 200, `${staged.landmarkStageSteps} steps`);
     assert.ok(staged.timingsMs.landmarks > 0);
     // 32-px crop: the mean face, frontal, is off by pixels; the fitted one by a fraction of one.
-    assert.ok(landmarkError(staged.landmarks2d) < 0.5 * landmarkError(without.landmarks2d), `${landmarkError(without.landmarks2d)} → ${landmarkError(staged.landmarks2d)} px`);
+    assert.ok(
+      landmarkError(staged.landmarks2d) < 0.5 * landmarkError(without.landmarks2d),
+      `${landmarkError(without.landmarks2d)} → ${landmarkError(staged.landmarks2d)} px`,
+    );
     assert.ok(landmarkError(staged.landmarks2d) < 0.6, `${landmarkError(staged.landmarks2d)} px`);
   });
 
@@ -80,15 +84,23 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     const projection = tf.randomNormal([1, 32, 32, 3], 0, 1, 'float32', 3);
     const w = tf.tidy(() => tf.expandDims(generator.mapping.wAvg, 0)) as tf.Tensor2D;
     const focal = cropFocal({ logFocal: tf.scalar(0) }, frame);
-    const f = (points: tf.Tensor) => tf.tidy(() => tf.sum(tf.mul(renderThroughGar(generator, points as tf.Tensor2D, focal, frame.principalPointPx, model.triangles, w).image, projection)));
+    const f = (points: tf.Tensor) =>
+      tf.tidy(() => tf.sum(tf.mul(renderThroughGar(generator, points as tf.Tensor2D, focal, frame.principalPointPx, model.triangles, w).image, projection)));
     const gradient = tf.tidy(() => tf.grad(f)(base));
     const g = gradient.arraySync() as number[][];
     const norms = g.map((row) => Math.hypot(...row));
-    const top = norms.map((n, i) => [n, i]).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, i]) => i);
+    const top = norms
+      .map((n, i) => [n, i])
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, 3)
+      .map(([, i]) => i);
     assert.ok(norms[top[0]] > 0, 'some vertex has a gradient');
     for (const vertex of top) {
       const direction = new Float32Array(model.vertexCount * 3);
-      direction.set(g[vertex].map((x) => x / norms[vertex]), 3 * vertex);
+      direction.set(
+        g[vertex].map((x) => x / norms[vertex]),
+        3 * vertex,
+      );
       const epsilon = 0.02; // mm: far below a pixel, so coverage stays put
       const value = (sign: number) => tf.tidy(() => f(tf.add(base, tf.mul(tf.tensor2d(direction, [model.vertexCount, 3]), sign * epsilon))).dataSync()[0]);
       const numeric = (value(1) - value(-1)) / (2 * epsilon);
@@ -113,7 +125,12 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     close(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: 2 * distance }), 0.01 * distance, 'below the reference: d');
     close(pixelTerm({ pixelWeight: 0.01, pixelNoiseReference: distance / 2 }), 0.01 * (distance - distance / 4), 'd = 2r: 2r − r/2');
     // Hand-computed with r = 0.2: d ≤ r → d; d > r → 0.4 − 0.04 / d, slope 0.04 / d².
-    for (const [d, expected, slope] of [[0.1, 0.1, 1], [0.2, 0.2, 1], [0.4, 0.3, 0.25], [0.8, 0.35, 0.0625]]) {
+    for (const [d, expected, slope] of [
+      [0.1, 0.1, 1],
+      [0.2, 0.2, 1],
+      [0.4, 0.3, 0.25],
+      [0.8, 0.35, 0.0625],
+    ]) {
       const { value, grad } = tf.valueAndGrad((x: tf.Scalar) => robustPixelLoss(x, 0.2))(tf.scalar(d));
       close(value.dataSync()[0], expected, `value at ${d}`);
       close(grad.dataSync()[0], slope, `slope at ${d}`);
@@ -155,8 +172,13 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
       const v = refinement.variables;
       // Each quantity: its variable and the entries of it that belong to the quantity.
       const quantities: [string, tf.Variable, number, number][] = [
-        ['identity', v.coefficients, 0, K], ['expression', v.coefficients, K, models.expressionCount],
-        ['rotation', v.angles, 0, 3], ['translation (pivot direction)', v.direction, 0, 2], ['depth', v.logDepth, 0, 1], ['focal', v.logFocal, 0, 1], ['w', refinement.w, 0, generator.config.wDim],
+        ['identity', v.coefficients, 0, K],
+        ['expression', v.coefficients, K, models.expressionCount],
+        ['rotation', v.angles, 0, 3],
+        ['translation (pivot direction)', v.direction, 0, 2],
+        ['depth', v.logDepth, 0, 1],
+        ['focal', v.logFocal, 0, 1],
+        ['w', refinement.w, 0, generator.config.wDim],
       ];
       const { value, grads } = tf.variableGrads(() => tf.tidy(() => refinement.lossTerms().total), refinement.refinedVariables());
       const loss = value.dataSync()[0];

@@ -5,7 +5,10 @@ import { assessDetectorLandmarks, blendLandmarks, DEFAULT_LANDMARK_RELIABILITY_C
 /** iBUG-68 points of a face whose outer eye corners sit at x = 40 and 60 (y 50) and nose tip at `noseX`. */
 function landmarks(noseX: number): Float32Array {
   const points = new Float32Array(136);
-  for (let k = 0; k < 68; k++) { points[2 * k] = 40 + (k % 20); points[2 * k + 1] = 40 + k; }
+  for (let k = 0; k < 68; k++) {
+    points[2 * k] = 40 + (k % 20);
+    points[2 * k + 1] = 40 + k;
+  }
   points.set([40, 50], 72); // 36: image-left outer eye corner
   points.set([60, 50], 90); // 45: image-right outer eye corner
   points.set([noseX, 62], 60); // 30: nose tip
@@ -32,8 +35,11 @@ test('meshYawDeg: the eye-corner line turned out of the image plane, signed; nos
 test('assessDetectorLandmarks: reliable frontal, partial at 45°, all replaced past 60°, at a low face score or an implausible nose', () => {
   const frontal = assessDetectorLandmarks({ landmarks68: landmarks(51), meshScore: 0.99, mesh468: mesh(50, 5) }, 3);
   assert.deepEqual([frontal.source, frontal.reliable, frontal.reasons], ['facemesh', true, []]);
-  assert.equal(frontal.keepDetector.reduce((s, k) => s + k, 0), 68);
-  assert.ok(Math.abs(frontal.meshYawDeg! - Math.atan2(5, 50) * 180 / Math.PI) < 1e-9);
+  assert.equal(
+    frontal.keepDetector.reduce((s, k) => s + k, 0),
+    68,
+  );
+  assert.ok(Math.abs(frontal.meshYawDeg! - (Math.atan2(5, 50) * 180) / Math.PI) < 1e-9);
 
   // FaceMesh says 40°, the encoder 50°: the larger counts; jaw line and brows (0–26) are replaced.
   const partial = assessDetectorLandmarks({ landmarks68: landmarks(55), meshScore: 0.99, mesh468: mesh(50, 42) }, -50);
@@ -51,19 +57,26 @@ test('assessDetectorLandmarks: reliable frontal, partial at 45°, all replaced p
     const a = assessDetectorLandmarks(evidence, encoderYaw);
     assert.equal(a.source, 'encoder', JSON.stringify(a.reasons));
     assert.match(a.reasons.join(), reason);
-    assert.equal(a.keepDetector.reduce((s, k) => s + k, 0), 0);
+    assert.equal(
+      a.keepDetector.reduce((s, k) => s + k, 0),
+      0,
+    );
   }
   // Without a pose-robust source the detector's points are all there is: still said to be doubtful.
   const alone = assessDetectorLandmarks({ landmarks68: landmarks(52), meshScore: 0.3 });
   assert.deepEqual([alone.source, alone.reliable, alone.encoderYawDeg], ['facemesh', false, undefined]);
-  assert.equal(alone.keepDetector.reduce((s, k) => s + k, 0), 68);
+  assert.equal(
+    alone.keepDetector.reduce((s, k) => s + k, 0),
+    68,
+  );
   // Thresholds are configurable.
   assert.equal(assessDetectorLandmarks({ landmarks68: landmarks(52), meshScore: 0.3 }, 0, { minMeshScore: 0.2 }).source, 'facemesh');
   assert.equal(DEFAULT_LANDMARK_RELIABILITY_CONFIG.partialYawDeg, 45);
 });
 
 test('blendLandmarks takes each point from the source its mask names', () => {
-  const a = new Float32Array(136).fill(1), b = new Float32Array(136).fill(2);
+  const a = new Float32Array(136).fill(1),
+    b = new Float32Array(136).fill(2);
   const keep = new Uint8Array(68);
   keep[3] = 1;
   const blended = blendLandmarks(a, b, keep);

@@ -5,7 +5,13 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { loadGraphModelFromBytes } from '../../src/detect/graph-model.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { GAR_PRESETS, Generator, GeometrySampler, SeededRandom } from '../../src/gar/index.ts';
-import { FaceMeshLandmarks, interOcularDistancePx, landmarkConsistencyLoss, landmarkTargets, normalConsistencyLoss } from '../../src/gar/geometry-consistency.ts';
+import {
+  FaceMeshLandmarks,
+  interOcularDistancePx,
+  landmarkConsistencyLoss,
+  landmarkTargets,
+  normalConsistencyLoss,
+} from '../../src/gar/geometry-consistency.ts';
 import { NormalEstimator } from '../../src/gar/normal-estimator.ts';
 import { renderNormalSample, stackNormalSamples, type NormalSample } from '../../src/gar/normal-training-data.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -27,9 +33,12 @@ describe('geometry-consistency losses', () => {
     const other = landmarkTargets([...studio.slice(1), studio[0]]);
     const shifted = { ...own, points: tf.add(own.points, tf.mul(tf.expandDims(tf.expandDims(own.interOcularPx, 1), 2), 0.3)) as tf.Tensor3D };
     try {
-      const loss = (t: { points: tf.Tensor3D; interOcularPx: tf.Tensor1D }) => tf.tidy(() => landmarkConsistencyLoss(landmarks, images, t.points, t.interOcularPx).dataSync()[0]);
+      const loss = (t: { points: tf.Tensor3D; interOcularPx: tf.Tensor1D }) =>
+        tf.tidy(() => landmarkConsistencyLoss(landmarks, images, t.points, t.interOcularPx).dataSync()[0]);
       const tensors = tf.memory().numTensors;
-      const match = loss(own), mismatch = loss(other), moved = loss(shifted);
+      const match = loss(own),
+        mismatch = loss(other),
+        moved = loss(shifted);
       assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
       // Measured: ~0.14 (FaceMesh on 64² crops upsampled to 192²), ~0.28 for another face.
       assert.ok(match < 0.25, `matching loss ${match}`);
@@ -54,11 +63,19 @@ describe('geometry-consistency losses', () => {
     const estimatorBefore = estimator.namedParameters().map(([, v]) => Array.from(v.dataSync()));
     try {
       const tensors = tf.memory().numTensors;
-      const { value, grads } = tf.variableGrads(() => normalConsistencyLoss(estimator, generator.generate(normals, z), normals), generator.trainableVariables());
+      const { value, grads } = tf.variableGrads(
+        () => normalConsistencyLoss(estimator, generator.generate(normals, z), normals),
+        generator.trainableVariables(),
+      );
       const loss = value.dataSync()[0];
       assert.ok(loss > 0 && loss < 2, `loss ${loss}`);
-      const reached = generator.namedParameters().filter(([, v]) => v.trainable && grads[v.name] && tf.tidy(() => tf.max(tf.abs(grads[v.name])).dataSync()[0]) > 0);
-      assert.ok(reached.some(([name]) => name.startsWith('synthesis')) && reached.some(([name]) => name.startsWith('mapping')), 'gradients reach synthesis and mapping');
+      const reached = generator
+        .namedParameters()
+        .filter(([, v]) => v.trainable && grads[v.name] && tf.tidy(() => tf.max(tf.abs(grads[v.name])).dataSync()[0]) > 0);
+      assert.ok(
+        reached.some(([name]) => name.startsWith('synthesis')) && reached.some(([name]) => name.startsWith('mapping')),
+        'gradients reach synthesis and mapping',
+      );
       tf.dispose([value, ...Object.values(grads)]);
       assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
       estimator.namedParameters().forEach(([name, v], i) => assert.deepEqual(Array.from(v.dataSync()), estimatorBefore[i], name));

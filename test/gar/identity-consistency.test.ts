@@ -12,7 +12,11 @@ import { Generator } from '../../src/gar/generator.ts';
 import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
 import { SeededRandom } from '../../src/common/seeded-random.ts';
 import {
-  createIdentityConsistencyLoss, identityContrastiveLoss, identityGroups, samplePairedGeometries, validateIdentityConsistencyConfig,
+  createIdentityConsistencyLoss,
+  identityContrastiveLoss,
+  identityGroups,
+  samplePairedGeometries,
+  validateIdentityConsistencyConfig,
 } from '../../src/gar/identity-consistency.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { listExamplePhotos, readFivePoints } from '../detect/photo-data.ts';
@@ -32,19 +36,30 @@ async function photoTensor(index: number, mirror = false): Promise<tf.Tensor4D> 
   const to = ALIGNED_CROP_TEMPLATE.map(([x, y]) => [x * 64, y * 64] as [number, number]);
   const crop: RgbaImage = warpAffine(await decodeImageFile(photo.path), invertAffine2D(fitSimilarity2D([p[0], p[1], p[3], p[4]], to)), 64, 64);
   const values = new Float32Array(64 * 64 * 3);
-  for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) for (let c = 0; c < 3; c++) {
-    values[(y * 64 + x) * 3 + c] = crop.data[(y * 64 + (mirror ? 63 - x : x)) * 4 + c] / 127.5 - 1;
-  }
+  for (let y = 0; y < 64; y++)
+    for (let x = 0; x < 64; x++)
+      for (let c = 0; c < 3; c++) {
+        values[(y * 64 + x) * 3 + c] = crop.data[(y * 64 + (mirror ? 63 - x : x)) * 4 + c] / 127.5 - 1;
+      }
   return tf.tensor4d(values, [1, 64, 64, 3]);
 }
 
 test('lower for a batch of matching pairs (photo, its mirror) than for the same groups over four different people', async () => {
   const e = await sharedEmbedder();
-  const [a, aMirror, b, bMirror, c, d] = await Promise.all([photoTensor(0), photoTensor(0, true), photoTensor(1), photoTensor(1, true), photoTensor(2), photoTensor(3)]);
+  const [a, aMirror, b, bMirror, c, d] = await Promise.all([
+    photoTensor(0),
+    photoTensor(0, true),
+    photoTensor(1),
+    photoTensor(1, true),
+    photoTensor(2),
+    photoTensor(3),
+  ]);
   const groups = [0, 0, 1, 1];
-  const matching = tf.concat([a, aMirror, b, bMirror]) as tf.Tensor4D, mismatched = tf.concat([a, c, b, d]) as tf.Tensor4D;
+  const matching = tf.concat([a, aMirror, b, bMirror]) as tf.Tensor4D,
+    mismatched = tf.concat([a, c, b, d]) as tf.Tensor4D;
   const before = tf.memory().numTensors;
-  const low = identityContrastiveLoss(e, matching, groups), high = identityContrastiveLoss(e, mismatched, groups);
+  const low = identityContrastiveLoss(e, matching, groups),
+    high = identityContrastiveLoss(e, mismatched, groups);
   const [lowValue, highValue] = [low.dataSync()[0], high.dataSync()[0]];
   tf.dispose([low, high]);
   assert.equal(tf.memory().numTensors, before, 'no tensors left');
@@ -78,11 +93,15 @@ test('the hook groups by (ws, identity) and its gradient reaches the generator v
   const loss = createIdentityConsistencyLoss(e);
   const before = tf.memory().numTensors;
   let groups: number[] = [];
-  const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-    const ws = generator.mapLatents(zTensor);
-    groups = identityGroups(ws, geometries);
-    return loss(generator.synthesize(ws, normals), ws, geometries);
-  }), generator.trainableVariables());
+  const { value, grads } = tf.variableGrads(
+    () =>
+      tf.tidy(() => {
+        const ws = generator.mapLatents(zTensor);
+        groups = identityGroups(ws, geometries);
+        return loss(generator.synthesize(ws, normals), ws, geometries);
+      }),
+    generator.trainableVariables(),
+  );
   assert.deepEqual(groups, [0, 0, 1, 1]);
   assert.ok(Number.isFinite(value.dataSync()[0]) && value.dataSync()[0] >= 0);
   const norms = Object.entries(grads).map(([name, g]) => [name, tf.tidy(() => tf.norm(g).dataSync()[0])] as const);
@@ -90,10 +109,19 @@ test('the hook groups by (ws, identity) and its gradient reaches the generator v
   const reached = new Set(norms.filter(([, n]) => n > 0).map(([name]) => name));
   for (const part of ['mapping', 'synthesis']) {
     const variables = generator.namedParameters().filter(([path, v]) => path.startsWith(part) && v.trainable);
-    assert.ok(variables.some(([, v]) => reached.has(v.name)), `a non-zero gradient reaches the ${part} network`);
+    assert.ok(
+      variables.some(([, v]) => reached.has(v.name)),
+      `a non-zero gradient reaches the ${part} network`,
+    );
   }
-  assert.ok(norms.every(([, n]) => Number.isFinite(n)), 'finite gradients');
-  assert.ok(norms.filter(([, n]) => n > 0).length > norms.length / 2, `gradients reach the generator: ${norms.filter(([, n]) => n > 0).length}/${norms.length} non-zero`);
+  assert.ok(
+    norms.every(([, n]) => Number.isFinite(n)),
+    'finite gradients',
+  );
+  assert.ok(
+    norms.filter(([, n]) => n > 0).length > norms.length / 2,
+    `gradients reach the generator: ${norms.filter(([, n]) => n > 0).length}/${norms.length} non-zero`,
+  );
   tf.dispose([value, ...Object.values(grads)]);
   assert.equal(tf.memory().numTensors, before, 'no tensors left');
   tf.dispose([normals, zTensor]);

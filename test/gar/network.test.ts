@@ -3,11 +3,27 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import {
-  Discriminator, GAR_PRESETS, Generator, MappingNetwork, SeededRandom, SynthesisLayer, ToRgbLayer, NormalInjection,
-  formatModelSummary, minibatchStddev, modulatedConv2d, garNetworkConfig, decodeSafetensors, encodeSafetensors, blockResolutions, channelsAt,
+  Discriminator,
+  GAR_PRESETS,
+  Generator,
+  MappingNetwork,
+  SeededRandom,
+  SynthesisLayer,
+  ToRgbLayer,
+  NormalInjection,
+  formatModelSummary,
+  minibatchStddev,
+  modulatedConv2d,
+  garNetworkConfig,
+  decodeSafetensors,
+  encodeSafetensors,
+  blockResolutions,
+  channelsAt,
 } from '../../src/gar/index.ts';
 
-before(async () => { await initBackend({ backend: 'wasm' }); });
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+});
 const tiny = GAR_PRESETS.tiny;
 const randomTensor = (shape: number[], seed: number) => tf.tensor(new SeededRandom(seed).normals(shape.reduce((a, b) => a * b, 1)), shape);
 
@@ -56,19 +72,22 @@ describe('layers and networks (tiny preset)', () => {
   });
 
   test('generator: image shape, numWs from blocks, deterministic for a seed, no tensor leak', () => {
-    const g = new Generator(tiny, 5), g2 = new Generator(tiny, 5);
+    const g = new Generator(tiny, 5),
+      g2 = new Generator(tiny, 5);
     assert.equal(g.numWs, 8); // 4² (1 conv) + 3 blocks × 2 convs + final toRGB
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const normals = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
       const z = randomTensor([2, tiny.zDim], 7) as tf.Tensor2D;
-      const a = g.generate(normals, z), b = g2.generate(normals, z);
+      const a = g.generate(normals, z),
+        b = g2.generate(normals, z);
       assert.deepEqual(a.shape, [2, 32, 32, 3]);
       assert.equal(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], 0);
     });
     assert.equal(tf.memory().numTensors, before);
     assert.match(formatModelSummary(g), /synthesis\.b32\.conv1[\s\S]*total\s+\d+/);
-    g.dispose(); g2.dispose();
+    g.dispose();
+    g2.dispose();
   });
 
   test('normal injection: changing the normal map changes the image; same normals, same image', () => {
@@ -77,7 +96,9 @@ describe('layers and networks (tiny preset)', () => {
       const z = randomTensor([1, tiny.zDim], 1) as tf.Tensor2D;
       const flat = tf.concat([tf.fill([1, 32, 16, 3], 0.5), tf.zeros([1, 32, 16, 3])], 2) as tf.Tensor4D;
       const other = tf.concat([tf.zeros([1, 32, 16, 3]), tf.fill([1, 32, 16, 3], 0.9)], 2) as tf.Tensor4D;
-      const a = g.generate(flat, z), b = g.generate(other, z), again = g.generate(flat, z);
+      const a = g.generate(flat, z),
+        b = g.generate(other, z),
+        again = g.generate(flat, z);
       assert.ok(tf.mean(tf.abs(tf.sub(a, b))).dataSync()[0] > 1e-3);
       assert.equal(tf.max(tf.abs(tf.sub(a, again))).dataSync()[0], 0);
     });
@@ -148,7 +169,13 @@ describe('layers and networks (tiny preset)', () => {
   });
 
   test('safetensors round trip', () => {
-    const bytes = encodeSafetensors([{ name: 'a', shape: [2, 2], values: new Float32Array([1, 2, 3, 4]) }, { name: 'b', shape: [1], values: new Float32Array([5]) }], { k: 'v' });
+    const bytes = encodeSafetensors(
+      [
+        { name: 'a', shape: [2, 2], values: new Float32Array([1, 2, 3, 4]) },
+        { name: 'b', shape: [1], values: new Float32Array([5]) },
+      ],
+      { k: 'v' },
+    );
     const { tensors, metadata } = decodeSafetensors(bytes);
     assert.deepEqual(Array.from(tensors.get('a')!.values), [1, 2, 3, 4]);
     assert.deepEqual(tensors.get('b')!.shape, [1]);

@@ -4,7 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { GeometrySampler, SeededRandom } from '../../src/gar/index.ts';
 import { NormalEstimator, decodeNormalMap, meanNormalAngleDeg, normalCosineLoss } from '../../src/gar/normal-estimator.ts';
-import { NormalEstimatorTrainer, decodeNormalEstimator, decodeNormalEstimatorTrainer, encodeNormalEstimatorCheckpoint, evaluateNormalEstimator } from '../../src/gar/normal-estimator-training.ts';
+import {
+  NormalEstimatorTrainer,
+  decodeNormalEstimator,
+  decodeNormalEstimatorTrainer,
+  encodeNormalEstimatorCheckpoint,
+  evaluateNormalEstimator,
+} from '../../src/gar/normal-estimator-training.ts';
 import { cropCamera, renderNormalSample, stackNormalSamples, type NormalSample } from '../../src/gar/normal-training-data.ts';
 import { parameterCount } from '../../src/gar/parameters.ts';
 import { projectPointsArray } from '../../src/geometry/camera.ts';
@@ -66,17 +72,24 @@ describe('normal estimator', () => {
   test('mirroring flips the image and negates the normal x', () => {
     const [sample] = easySamples(1, 6);
     let mirrored;
-    for (let seed = 0; ; seed++) { // find a seed whose first draw mirrors
-      if (new SeededRandom(seed).next() < 0.5) { mirrored = stackNormalSamples([sample], 16, new SeededRandom(seed)); break; }
+    for (let seed = 0; ; seed++) {
+      // find a seed whose first draw mirrors
+      if (new SeededRandom(seed).next() < 0.5) {
+        mirrored = stackNormalSamples([sample], 16, new SeededRandom(seed));
+        break;
+      }
     }
-    const n = mirrored.normalMaps.dataSync(), im = mirrored.images.dataSync();
-    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
-      const s = (y * 16 + 15 - x) * 3, t = (y * 16 + x) * 3;
-      assert.equal(im[t], sample.image[s]);
-      const face = sample.normalMap[s] + sample.normalMap[s + 1] + sample.normalMap[s + 2] > 0;
-      assert.ok(Math.abs(n[t] - (face ? 1 - sample.normalMap[s] : 0)) < 1e-6);
-      assert.equal(n[t + 1], sample.normalMap[s + 1]);
-    }
+    const n = mirrored.normalMaps.dataSync(),
+      im = mirrored.images.dataSync();
+    for (let y = 0; y < 16; y++)
+      for (let x = 0; x < 16; x++) {
+        const s = (y * 16 + 15 - x) * 3,
+          t = (y * 16 + x) * 3;
+        assert.equal(im[t], sample.image[s]);
+        const face = sample.normalMap[s] + sample.normalMap[s + 1] + sample.normalMap[s + 2] > 0;
+        assert.ok(Math.abs(n[t] - (face ? 1 - sample.normalMap[s] : 0)) < 1e-6);
+        assert.equal(n[t + 1], sample.normalMap[s + 1]);
+      }
     tf.dispose([mirrored.images, mirrored.normalMaps]);
   });
 
@@ -101,7 +114,9 @@ describe('normal estimator', () => {
         assert.equal(resumed.step, 1); // fitBatch steps Adam only; trainStep counts steps
         assert.equal(resumed.optimizer.step, 27);
         assert.equal(resumed.random.state, trainer.random.state);
-        resumed.estimator.namedParameters().forEach(([name, v], i) => assert.deepEqual(v.dataSync(), trainer.estimator.namedParameters()[i][1].dataSync(), name));
+        resumed.estimator
+          .namedParameters()
+          .forEach(([name, v], i) => assert.deepEqual(v.dataSync(), trainer.estimator.namedParameters()[i][1].dataSync(), name));
         // Resumed and original continue identically.
         assert.equal(resumed.trainStep(samples), trainer.trainStep(samples));
         const before = evaluateNormalEstimator(estimator, samples, 3);
@@ -121,12 +136,15 @@ describe('normal estimator', () => {
     const random = new SeededRandom(9);
     const points = Float32Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? -500 - 50 * random.next() : 80 * (random.next() - 0.5)));
     const camera = { focalPx: 700, principalPointPx: [130, 120] as [number, number], width: 256, height: 256 };
-    const angle = 0.3, scale = 0.4;
+    const angle = 0.3,
+      scale = 0.4;
     const affine = { a: scale * Math.cos(angle), b: -scale * Math.sin(angle), c: scale * Math.sin(angle), d: scale * Math.cos(angle), tx: -12, ty: 7 };
     const framed = cropCamera(points, camera, affine, 64);
-    const before = projectPointsArray(points, camera), after = projectPointsArray(framed.verticesCamera, framed.camera);
+    const before = projectPointsArray(points, camera),
+      after = projectPointsArray(framed.verticesCamera, framed.camera);
     for (let i = 0; i < 10; i++) {
-      const x = before[2 * i], y = before[2 * i + 1];
+      const x = before[2 * i],
+        y = before[2 * i + 1];
       assert.ok(Math.abs(after[2 * i] - (affine.a * x + affine.b * y + affine.tx)) < 1e-3);
       assert.ok(Math.abs(after[2 * i + 1] - (affine.c * x + affine.d * y + affine.ty)) < 1e-3);
     }

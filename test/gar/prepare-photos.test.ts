@@ -23,17 +23,37 @@ test('facegar prepare --pad, --max-outside, --include, --exclude', async () => {
     const included = await runCli(['prepare', photos, '--out', join(dir, 'held'), '--size', '32', '--include', join(dir, 'held-out.txt')]);
     assert.equal(included.code, 0, included.stderr);
     const held = JSON.parse(await readFile(join(dir, 'held', 'dataset.json'), 'utf8'));
-    assert.deepEqual([...held.images, ...held.skipped].map((i: { source: string }) => i.source), [names[0]]);
+    assert.deepEqual(
+      [...held.images, ...held.skipped].map((i: { source: string }) => i.source),
+      [names[0]],
+    );
 
     // Every canonical crop of a photo cut to its face box leaves some of the crop outside it:
     // with --max-outside 0 every found face is skipped, with the reason.
-    const strict = await runCli(['prepare', photos, '--out', join(dir, 'strict'), '--size', '32', '--pad', '0.3', '--max-outside', '0', '--include', join(dir, 'held-out.txt')]);
+    const strict = await runCli([
+      'prepare',
+      photos,
+      '--out',
+      join(dir, 'strict'),
+      '--size',
+      '32',
+      '--pad',
+      '0.3',
+      '--max-outside',
+      '0',
+      '--include',
+      join(dir, 'held-out.txt'),
+    ]);
     assert.equal(strict.code, 0, strict.stderr);
     const strictSet = JSON.parse(await readFile(join(dir, 'strict', 'dataset.json'), 'utf8'));
     if (strictSet.images.length === 0) assert.match(strictSet.skipped[0].reason, /outside the photo|no face/);
     else assert.equal(strictSet.images[0].outsideFraction, 0);
 
-    for (const bad of [['--pad', '-1'], ['--max-outside', '2'], ['--include', join(dir, 'missing.txt')]]) {
+    for (const bad of [
+      ['--pad', '-1'],
+      ['--max-outside', '2'],
+      ['--include', join(dir, 'missing.txt')],
+    ]) {
       const run = await runCli(['prepare', photos, '--out', join(dir, 'bad'), '--size', '32', ...bad]);
       assert.equal(run.code, bad[0] === '--include' ? 3 : 2, `${bad.join(' ')}: ${run.stderr}`);
       assert.ok(!hasStackTrace(run.stderr));

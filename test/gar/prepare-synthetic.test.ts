@@ -9,7 +9,7 @@ import { trainingSceneSeed, syntheticRenderSizePx } from '../../src/gar/syntheti
 import { ALIGNED_CROP_TEMPLATE } from '../../src/detect/align-face-crop.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 
-test('training scenes use their own seed stream, never the benchmark\'s', () => {
+test("training scenes use their own seed stream, never the benchmark's", () => {
   const training = new Set(Array.from({ length: 200 }, (_, i) => trainingSceneSeed(1, i)));
   assert.equal(training.size, 200);
   for (let i = 0; i < 200; i++) assert.ok(!training.has(benchmarkSceneSeed(1, i)), `benchmark scene ${i} is in the training stream`);
@@ -29,14 +29,18 @@ test('facegar prepare --synthetic 3: aligned crops on the template, dataset.json
     assert.deepEqual(dataset.sizes, [32, 64]);
     assert.equal(dataset.images.length, 3);
     assert.deepEqual(dataset.skipped, []);
-    assert.deepEqual(dataset.images.map((i: { source: string }) => i.source), ['synthetic:train:5:0', 'synthetic:train:5:1', 'synthetic:train:5:2']);
+    assert.deepEqual(
+      dataset.images.map((i: { source: string }) => i.source),
+      ['synthetic:train:5:0', 'synthetic:train:5:1', 'synthetic:train:5:2'],
+    );
     assert.deepEqual((await readdir(join(out, '32'))).length, 3);
     for (const entry of dataset.images) {
       assert.equal(entry.landmarks68.length, 136);
       assert.equal(entry.anglesDeg.length, 3);
       assert.equal(entry.detectionScore, undefined, 'truth alignment has no detector score');
       // Truth alignment puts the eye centres (landmark means, crop px of the largest size) on the template.
-      const eye = (from: number) => [0, 1].map((axis) => Array.from({ length: 6 }, (_, k) => entry.landmarks68[2 * (from + k) + axis]).reduce((a, b) => a + b, 0) / 6 / 64);
+      const eye = (from: number) =>
+        [0, 1].map((axis) => Array.from({ length: 6 }, (_, k) => entry.landmarks68[2 * (from + k) + axis]).reduce((a, b) => a + b, 0) / 6 / 64);
       const [left, right] = [eye(36), eye(42)];
       const mouthY = (entry.landmarks68[97] + entry.landmarks68[109]) / 2 / 64;
       assert.ok(Math.abs((left[1] + right[1]) / 2 - ALIGNED_CROP_TEMPLATE[0][1]) < 0.03, `eye height ${left[1]}, ${right[1]}`);

@@ -9,7 +9,8 @@ import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 test('facegar sample on a 2-step tiny run: grid of normal map | renders, seeded, typed errors', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-sample-'));
   try {
-    const data = join(dir, 'ds'), runDir = join(dir, 'run');
+    const data = join(dir, 'ds'),
+      runDir = join(dir, 'run');
     const prepared = await runCli(['prepare', '--synthetic', '4', '--out', data, '--size', '32', '-q']);
     assert.equal(prepared.code, 0, prepared.stderr);
     const trained = await runCli(['train-gar', '--data', data, '--out', runDir, '--steps', '2', '--batch', '2', '--checkpoint-every', '2', '-q']);
@@ -30,16 +31,19 @@ test('facegar sample on a 2-step tiny run: grid of normal map | renders, seeded,
       assert.ok(pixel(16, row * 32 + 16)[2] > 128, `row ${row} normal-map centre ${pixel(16, row * 32 + 16)}`);
     }
     // Render columns differ from each other (different latents) and from the normal map.
-    let differs = 0, fromNormals = 0;
-    for (let y = 0; y < 96; y++) for (let x = 0; x < 32; x++) {
-      for (let c = 0; c < 3; c++) {
-        differs += Math.abs(pixel(32 + x, y)[c] - pixel(64 + x, y)[c]);
-        fromNormals += Math.abs(pixel(32 + x, y)[c] - pixel(x, y)[c]);
+    let differs = 0,
+      fromNormals = 0;
+    for (let y = 0; y < 96; y++)
+      for (let x = 0; x < 32; x++) {
+        for (let c = 0; c < 3; c++) {
+          differs += Math.abs(pixel(32 + x, y)[c] - pixel(64 + x, y)[c]);
+          fromNormals += Math.abs(pixel(32 + x, y)[c] - pixel(x, y)[c]);
+        }
       }
-    }
     assert.ok(differs > 0 && fromNormals > 0, `${differs} ${fromNormals}`);
 
-    const again = join(dir, 'again.png'), other = join(dir, 'other.png');
+    const again = join(dir, 'again.png'),
+      other = join(dir, 'other.png');
     assert.equal((await runCli(['sample', '--gar', runDir, '--out', again, '--n', '3', '--latents', '2', '--seed', '4', '-q'])).code, 0);
     assert.deepEqual(await readFile(again), await readFile(gridPath), 'same seed, same grid');
     assert.equal((await runCli(['sample', '--gar', runDir, '--out', other, '--n', '3', '--latents', '2', '--seed', '5', '-q'])).code, 0);

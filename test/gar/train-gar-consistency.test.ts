@@ -18,7 +18,6 @@ before(async () => {
   landmarks = new FaceMeshLandmarks(await loadGraphModelFromBytes((await loadDetectorModelFiles()).facemesh, 'facemesh'));
 });
 
-
 const base = { batchSize: 2, r1Interval: 2, pathLengthInterval: 2, seed: 5 };
 const weightsOf = (trainer: GarTrainer) => trainer.generator.namedParameters().map(([, v]) => Array.from(v.dataSync()));
 
@@ -26,10 +25,16 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
   test('normal, landmark (lazy) and identity-hook losses run, are logged, move G, leak nothing', () => {
     const reals = flatCrops(4, 1);
     const estimator = new NormalEstimator({ resolution: 32, channels: [8, 8], seed: 1 });
-    const trainer = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train: { ...base, normalWeight: 1, landmarkWeight: 0.5, landmarkInterval: 2, identityWeight: 0.1, identityInterval: 1 } });
+    const trainer = new GarTrainer({
+      network: GAR_PRESETS.tiny,
+      sampler,
+      realImages: reals,
+      train: { ...base, normalWeight: 1, landmarkWeight: 0.5, landmarkInterval: 2, identityWeight: 0.1, identityInterval: 1 },
+    });
     let identityCalls = 0;
     trainer.consistency = {
-      normalEstimator: estimator, landmarks,
+      normalEstimator: estimator,
+      landmarks,
       identity: (images, ws, geometries) => {
         identityCalls++;
         assert.equal(geometries.length, ws.shape[0]);
@@ -98,7 +103,12 @@ describe('GAR training with geometry-consistency losses (tiny)', () => {
         resumed.dispose();
       }
       // The lead's resume: the old checkpoint with the losses switched on.
-      const withLosses = decodeGarTrainer({ ...old, config: { ...old.config, train: { ...old.config.train, normalWeight: 0.5, identityWeight: 0.2, identityInterval: 2 } } }, weights, sampler, reals);
+      const withLosses = decodeGarTrainer(
+        { ...old, config: { ...old.config, train: { ...old.config.train, normalWeight: 0.5, identityWeight: 0.2, identityInterval: 2 } } },
+        weights,
+        sampler,
+        reals,
+      );
       try {
         withLosses.consistency = { normalEstimator: estimator, identity: (images) => tf.mean(tf.square(images)) as tf.Scalar };
         const step = withLosses.trainStep();

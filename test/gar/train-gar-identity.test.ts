@@ -27,12 +27,16 @@ after(() => embedder?.dispose());
 /** Flat two-tone crops (as written by the trainer tests before the identity loss existed). */
 
 const base: Partial<TrainGarConfig> = { batchSize: 2, r1Interval: 2, pathLengthInterval: 2, seed: 5 };
-const parameters = (trainer: GarTrainer) => [...trainer.generator.namedParameters(), ...trainer.discriminator.namedParameters()].map(([, v]) => Array.from(v.dataSync()));
+const parameters = (trainer: GarTrainer) =>
+  [...trainer.generator.namedParameters(), ...trainer.discriminator.namedParameters()].map(([, v]) => Array.from(v.dataSync()));
 
 /** Record the gradients G's optimiser is given (copied out as arrays, by variable path), step by step. */
 function recordGeneratorGradients(trainer: GarTrainer): Map<string, Float32Array>[] {
   const steps: Map<string, Float32Array>[] = [];
-  const names = trainer.generator.namedParameters().filter(([, v]) => v.trainable).map(([path]) => path);
+  const names = trainer.generator
+    .namedParameters()
+    .filter(([, v]) => v.trainable)
+    .map(([path]) => path);
   const apply = trainer.optimizerG.apply.bind(trainer.optimizerG);
   trainer.optimizerG.apply = (grads, learningRateScale) => {
     steps.push(new Map(grads.map((g, i) => [names[i], (g?.dataSync().slice() ?? new Float32Array(0)) as Float32Array])));
@@ -51,9 +55,15 @@ describe('GAR training with the identity contrastive loss (tiny)', () => {
     // G's gradients is the identity loss's own gradient.
     const withLoss = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train });
     const zeroed = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train });
-    withLoss.consistency = { identity: (images, ws, geometries) => { calls.push({ groups: identityGroups(ws, geometries), geometries }); return loss(images, ws, geometries); } };
+    withLoss.consistency = {
+      identity: (images, ws, geometries) => {
+        calls.push({ groups: identityGroups(ws, geometries), geometries });
+        return loss(images, ws, geometries);
+      },
+    };
     zeroed.consistency = { identity: (images, ws, geometries) => tf.mul(loss(images, ws, geometries), 0) as tf.Scalar };
-    const gradients = recordGeneratorGradients(withLoss), zeroedGradients = recordGeneratorGradients(zeroed);
+    const gradients = recordGeneratorGradients(withLoss),
+      zeroedGradients = recordGeneratorGradients(zeroed);
     try {
       const first = withLoss.trainStep();
       assert.equal(first.identity, undefined, 'lazy: not on step 1 of interval 2');
@@ -92,10 +102,18 @@ describe('GAR training with the identity contrastive loss (tiny)', () => {
     const reals = flatCrops(4, 1);
     const off = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train: { ...base, identityInterval: 1 } });
     const notDue = new GarTrainer({ network: GAR_PRESETS.tiny, sampler, realImages: reals, train: { ...base, identityWeight: 0.5, identityInterval: 1000 } });
-    notDue.consistency = { identity: () => { throw new Error('identity loss called off its interval'); } };
+    notDue.consistency = {
+      identity: () => {
+        throw new Error('identity loss called off its interval');
+      },
+    };
     try {
       const states: number[] = [];
-      const losses = [1, 2].map(() => { const l = off.trainStep(); states.push(off.random.state); return l; });
+      const losses = [1, 2].map(() => {
+        const l = off.trainStep();
+        states.push(off.random.state);
+        return l;
+      });
       // The random stream of this run as the trainer drew it before pairing existed (commit a816954):
       // a change here means runs without the identity loss no longer resume on their old stream.
       assert.deepEqual(states, [474360159, 4017772370]);
@@ -118,7 +136,10 @@ describe('GAR training with the identity contrastive loss (tiny)', () => {
       await mkdir(join(data, '32'), { recursive: true });
       const images = flatCrops(4, 9).map((image, i) => ({ id: `f${i}`, files: { 32: `32/f${i}.png` }, image }));
       for (const { files, image } of images) await writeFile(join(data, files[32]), await encodePng(image));
-      await writeFile(join(data, 'dataset.json'), JSON.stringify({ format: 1, sizes: [32], images: images.map(({ id, files }) => ({ id, files })), skipped: [] }));
+      await writeFile(
+        join(data, 'dataset.json'),
+        JSON.stringify({ format: 1, sizes: [32], images: images.map(({ id, files }) => ({ id, files })), skipped: [] }),
+      );
       const run = join(dir, 'run');
       const common = ['train-gar', '--data', data, '--out', run, '--batch', '2', '--checkpoint-every', '2', '--no-path-length'];
       const bad = await runCli([...common, '--steps', '2', '--identity-weight', '1', '--embedding', 'arcface']);
@@ -134,9 +155,19 @@ describe('GAR training with the identity contrastive loss (tiny)', () => {
       assert.equal(manifest.notes.identityEmbedding, 'faceres');
       const resumed = await runCli([...common, '--steps', '4', '--resume']);
       assert.equal(resumed.code, 0, resumed.stderr);
-      const lines = (await readFile(join(run, 'losses.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-      assert.deepEqual(lines.map((l) => l.step), [1, 2, 3, 4]);
-      assert.deepEqual(lines.map((l) => typeof l.identity), ['undefined', 'number', 'undefined', 'number'], 'identity every 2nd step, also after resume');
+      const lines = (await readFile(join(run, 'losses.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        lines.map((l) => l.step),
+        [1, 2, 3, 4],
+      );
+      assert.deepEqual(
+        lines.map((l) => typeof l.identity),
+        ['undefined', 'number', 'undefined', 'number'],
+        'identity every 2nd step, also after resume',
+      );
       assert.equal(JSON.parse(await readFile(join(run, 'checkpoint.json'), 'utf8')).notes.identityEmbedding, 'faceres');
     } finally {
       await rm(dir, { recursive: true, force: true });

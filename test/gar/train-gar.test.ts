@@ -22,11 +22,15 @@ function fakeCrops(count: number, size: number, seed: number): RgbaImage[] {
   return Array.from({ length: count }, () => {
     const image = createRgbaImage(size, size);
     const [r, g, b, cx, cy] = [random.next(), random.next(), random.next(), random.next() * size, random.next() * size];
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-      const fall = Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (size * size / 8));
-      const i = (y * size + x) * 4;
-      image.data[i] = 255 * r * fall; image.data[i + 1] = 255 * g * fall; image.data[i + 2] = 255 * b; image.data[i + 3] = 255;
-    }
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const fall = Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / ((size * size) / 8));
+        const i = (y * size + x) * 4;
+        image.data[i] = 255 * r * fall;
+        image.data[i + 1] = 255 * g * fall;
+        image.data[i + 2] = 255 * b;
+        image.data[i + 3] = 255;
+      }
     return image;
   });
 }

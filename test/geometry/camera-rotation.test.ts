@@ -6,7 +6,11 @@ import { eulerFromRotation, rotationFromEuler, rotationMatrixTensor } from '../.
 import { cameraToClip, cameraToClipArray, projectPointsArray, projectToPixels } from '../../src/geometry/camera.ts';
 
 test('Euler rotation is orthonormal, right-handed, and inverts back to its angles', () => {
-  for (const angles of [[0.1, -0.7, 0.2], [-0.4, 1.2, -0.3], [0, 0, 0]] as [number, number, number][]) {
+  for (const angles of [
+    [0.1, -0.7, 0.2],
+    [-0.4, 1.2, -0.3],
+    [0, 0, 0],
+  ] as [number, number, number][]) {
     const r = rotationFromEuler(...angles);
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
@@ -43,7 +47,7 @@ test('projection: a point on the optical axis lands on the principal point; clip
   assert.deepEqual(Array.from(pixels.subarray(0, 2)), [320, 240]);
   // +x right, +y up in camera space → u grows, v shrinks.
   assert.ok(pixels[2] > 320 && pixels[3] < 240);
-  assert.ok(Math.abs(pixels[2] - (320 + 800 * 50 / 500)) < 1e-4);
+  assert.ok(Math.abs(pixels[2] - (320 + (800 * 50) / 500)) < 1e-4);
   const tensorPixels = projectToPixels(tf.tensor2d(points, [3, 3]), 800, camera.principalPointPx).dataSync();
   Array.from(tensorPixels).forEach((value, i) => assert.ok(Math.abs(value - pixels[i]) < 1e-3));
   // Clip → NDC → pixel must give the same pixels; tensor and array clip agree.

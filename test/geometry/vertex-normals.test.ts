@@ -38,7 +38,11 @@ test('area weighting, isolated vertices and a hand-computed case', async () => {
   const length = Math.sqrt(272);
   assert.ok(Math.abs(normals[0] - 4 / length) < 1e-6 && Math.abs(normals[2] - 16 / length) < 1e-6);
   assert.deepEqual(Array.from(normals.subarray(12, 15)), [0, 0, 0]);
-  const gradient = tf.tidy(() => tf.grad((p: tf.Tensor) => tf.sum(computeVertexNormals(p as tf.Tensor2D, triangles)))(tf.tensor2d(positions, [5, 3])).dataSync());
+  const gradient = tf.tidy(() =>
+    tf
+      .grad((p: tf.Tensor) => tf.sum(computeVertexNormals(p as tf.Tensor2D, triangles)))(tf.tensor2d(positions, [5, 3]))
+      .dataSync(),
+  );
   assert.ok(Array.from(gradient).every(Number.isFinite), 'finite gradient with an isolated vertex');
   assert.deepEqual(Array.from(gradient.subarray(12, 15)), [0, 0, 0]);
 });
@@ -53,7 +57,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const random = seededRandom(3);
       const positions = sphere.positions.map((c) => c * (1 + 0.2 * random()));
       const vertexCount = positions.length / 3;
-      const weights = tf.tensor2d(Float32Array.from({ length: positions.length }, () => random() * 2 - 1), [vertexCount, 3]);
+      const weights = tf.tensor2d(
+        Float32Array.from({ length: positions.length }, () => random() * 2 - 1),
+        [vertexCount, 3],
+      );
       const loss = (p: tf.Tensor2D) => tf.sum(tf.mul(computeVertexNormals(p, sphere.triangles), weights)) as tf.Scalar;
       const input = tf.tensor2d(positions, [vertexCount, 3]);
       const before = tf.memory().numTensors;
@@ -66,10 +73,12 @@ for (const backend of ['wasm', 'cpu'] as const) {
       let scale = 0;
       const numeric = new Float64Array(positions.length);
       for (let i = 0; i < positions.length; i++) {
-        const evalAt = (delta: number) => tf.tidy(() => {
-          const shifted = Float32Array.from(positions); shifted[i] += delta;
-          return loss(tf.tensor2d(shifted, [vertexCount, 3])).dataSync()[0];
-        });
+        const evalAt = (delta: number) =>
+          tf.tidy(() => {
+            const shifted = Float32Array.from(positions);
+            shifted[i] += delta;
+            return loss(tf.tensor2d(shifted, [vertexCount, 3])).dataSync()[0];
+          });
         numeric[i] = (evalAt(eps) - evalAt(-eps)) / (2 * eps);
         scale = Math.max(scale, Math.abs(numeric[i]));
       }

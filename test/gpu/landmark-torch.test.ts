@@ -22,7 +22,8 @@ const python = process.env.FACEGAR_TORCH_PYTHON ?? '/usr/bin/python3';
 const hasTorch = spawnSync(python, ['-c', 'import torch, numpy, PIL'], { stdio: 'ignore' }).status === 0;
 const skip = hasTorch ? false : `no torch for ${python} (apt-get install python3-torch python3-numpy python3-pil)`;
 const NETWORK: LandmarkRegressorConfig = { resolution: 16, channelBase: 128, channelMax: 16, hiddenFeatures: 16, landmarkCount: 68 };
-const SEED = 3, COUNT = 4;
+const SEED = 3,
+  COUNT = 4;
 
 let dir = '';
 let crops: Uint8Array;
@@ -39,9 +40,15 @@ before(async () => {
   await writeFile(join(dir, 'fixture_landmark_crops.npy'), encodeNpy({ dtype: 'u1', shape: [COUNT, 16, 16, 3], values: crops }));
   await writeFile(join(dir, 'fixture_landmark_raw_outputs.npy'), encodeNpy({ dtype: 'f4', shape: [COUNT, 136], values: raw }));
 });
-after(async () => { if (dir) await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
 
-const input = () => tf.tensor4d(Float32Array.from(crops, (v) => v / 127.5 - 1), [COUNT, 16, 16, 3]);
+const input = () =>
+  tf.tensor4d(
+    Float32Array.from(crops, (v) => v / 127.5 - 1),
+    [COUNT, 16, 16, 3],
+  );
 
 test('torch LandmarkRegressor = TF.js from the same seed; its export loads in TF.js with the same outputs; trainer checks', { skip }, async () => {
   const checked = await runProcess(python, ['scripts/gpu/test_landmark_training.py', dir]);
@@ -53,14 +60,21 @@ test('torch LandmarkRegressor = TF.js from the same seed; its export loads in TF
   const { regressor, landmarkVertices, manifest } = decodeLandmarkRegressor(files.manifest, files.weights, { name: 'test', vertexCount: 400 });
   try {
     assert.equal(manifest.passes, 2);
-    assert.deepEqual(Array.from(landmarkVertices), Array.from({ length: 68 }, (_, k) => 5 * k));
+    assert.deepEqual(
+      Array.from(landmarkVertices),
+      Array.from({ length: 68 }, (_, k) => 5 * k),
+    );
     const reference = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as { raw: number[][] };
     const x = input();
     const raw = regressor.applyRaw(x);
     const values = raw.arraySync() as number[][];
     tf.dispose([x, raw]);
     let worst = 0;
-    values.forEach((row, n) => row.forEach((v, k) => { worst = Math.max(worst, Math.abs(v - reference.raw[n][k])); }));
+    values.forEach((row, n) =>
+      row.forEach((v, k) => {
+        worst = Math.max(worst, Math.abs(v - reference.raw[n][k]));
+      }),
+    );
     assert.ok(worst < 1e-3, `TS vs torch export: ${worst}`);
   } finally {
     regressor.dispose();

@@ -25,7 +25,8 @@ test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded s
       const crop = createRgbaImage(128, 128);
       const tint = [random.integer(200), random.integer(200), random.integer(200)];
       for (let p = 0; p < 128 * 128; p++) {
-        const x = p % 128, y = Math.floor(p / 128);
+        const x = p % 128,
+          y = Math.floor(p / 128);
         crop.data.set([tint[0] + x / 4, tint[1] + y / 4, tint[2] + (x + y) / 8, 255], p * 4);
       }
       return crop;
@@ -42,7 +43,9 @@ test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded s
     assert.equal(index.offsets.length, 4);
     assert.equal(index.offsets[3], bin.length);
     for (const [k, source] of index.sources.entries()) {
-      const { data: rgb, info } = await sharp(bin.subarray(index.offsets[k], index.offsets[k + 1])).raw().toBuffer({ resolveWithObject: true });
+      const { data: rgb, info } = await sharp(bin.subarray(index.offsets[k], index.offsets[k + 1]))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3]);
       const expected = halveImage(crops[Number(source.match(/(\d)\.jpg/)![1])]);
       let worst = 0;
@@ -50,9 +53,31 @@ test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded s
       assert.ok(worst <= 12, `crop ${k}: WebP q85 within 12 levels of the halved crop, got ${worst}`);
     }
 
-    const subset = await runScript('scripts/gpu/pack-crops.ts', ['--data', data, '--out', join(dir, 'sub'), '--resolution', '64', '--max-count', '2', '--seed', '1']);
+    const subset = await runScript('scripts/gpu/pack-crops.ts', [
+      '--data',
+      data,
+      '--out',
+      join(dir, 'sub'),
+      '--resolution',
+      '64',
+      '--max-count',
+      '2',
+      '--seed',
+      '1',
+    ]);
     assert.equal(subset.code, 0, subset.stderr);
-    const again = await runScript('scripts/gpu/pack-crops.ts', ['--data', data, '--out', join(dir, 'sub2'), '--resolution', '64', '--max-count', '2', '--seed', '1']);
+    const again = await runScript('scripts/gpu/pack-crops.ts', [
+      '--data',
+      data,
+      '--out',
+      join(dir, 'sub2'),
+      '--resolution',
+      '64',
+      '--max-count',
+      '2',
+      '--seed',
+      '1',
+    ]);
     assert.equal(again.code, 0, again.stderr);
     const [a, b] = [JSON.parse(await readFile(join(dir, 'sub.json'), 'utf8')), JSON.parse(await readFile(join(dir, 'sub2.json'), 'utf8'))];
     assert.equal(a.count, 2);
@@ -62,7 +87,7 @@ test('pack-crops: WebP crops halved to the resolution, exclusions and a seeded s
   }
 });
 
-test('export-normal-maps: sheets + exact mask decode to the sampler\'s maps within 2 levels; landmarks and pairs', async () => {
+test("export-normal-maps: sheets + exact mask decode to the sampler's maps within 2 levels; landmarks and pairs", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-normal-pool-'));
   try {
     const out = join(dir, 'maps');
@@ -72,7 +97,10 @@ test('export-normal-maps: sheets + exact mask decode to the sampler\'s maps with
     const bin = await readFile(`${out}.bin`);
     assert.equal(index.count, 6);
     assert.equal(index.paired, true);
-    const section = (name: string) => { const s = index.sections.find((x: { name: string }) => x.name === name); return bin.subarray(s.offset, s.offset + s.length); };
+    const section = (name: string) => {
+      const s = index.sections.find((x: { name: string }) => x.name === name);
+      return bin.subarray(s.offset, s.offset + s.length);
+    };
     const { data: sheet, info } = await sharp(section('sheet0')).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [6 * 32, 32], 'one row of 6 tiles');
     const maskBytes = inflateSync(section('mask'));
@@ -82,14 +110,20 @@ test('export-normal-maps: sheets + exact mask decode to the sampler\'s maps with
     await initBackend();
     const sampler = new GeometrySampler(await sharedModel(), { resolution: 32 });
     const random = new SeededRandom(4);
-    const geometries = [...samplePairedGeometries(sampler, random, 1), ...samplePairedGeometries(sampler, random, 1), ...samplePairedGeometries(sampler, random, 1)];
+    const geometries = [
+      ...samplePairedGeometries(sampler, random, 1),
+      ...samplePairedGeometries(sampler, random, 1),
+      ...samplePairedGeometries(sampler, random, 1),
+    ];
     const maps = sampler.renderNormalMaps(geometries);
     const expected = maps.dataSync();
     maps.dispose();
-    let worst = 0, faces = 0;
+    let worst = 0,
+      faces = 0;
     for (let k = 0; k < 6; k++) {
       for (let p = 0; p < 32 * 32; p++) {
-        const bit = k * 1024 + p, face = (maskBytes[bit >> 3] >> (bit & 7)) & 1;
+        const bit = k * 1024 + p,
+          face = (maskBytes[bit >> 3] >> (bit & 7)) & 1;
         const e = expected.subarray((k * 1024 + p) * 3, (k * 1024 + p) * 3 + 3);
         assert.equal(face, e[0] + e[1] + e[2] > 1e-6 ? 1 : 0, `map ${k} pixel ${p}: mask`);
         if (!face) continue;
@@ -99,7 +133,7 @@ test('export-normal-maps: sheets + exact mask decode to the sampler\'s maps with
       }
       for (let i = 0; i < 136; i++) {
         const half = landmarks.readUInt16LE((k * 136 + i) * 2);
-        const value = (half & 0x3ff | 0x400) * 2 ** (((half >> 10) & 0x1f) - 25);
+        const value = ((half & 0x3ff) | 0x400) * 2 ** (((half >> 10) & 0x1f) - 25);
         assert.ok(Math.abs(value - geometries[k].landmarks2d[i]) <= 0.02, `map ${k} landmark value ${i}: ${value} vs ${geometries[k].landmarks2d[i]}`);
       }
     }

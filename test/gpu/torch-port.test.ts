@@ -25,7 +25,9 @@ before(async () => {
   const made = await runScript('scripts/gpu/export-gar-parity.ts', ['--preset', 'small', '--out', fixtures]);
   assert.equal(made.code, 0, made.stderr);
 });
-after(async () => { if (fixtures) await rm(fixtures, { recursive: true, force: true }); });
+after(async () => {
+  if (fixtures) await rm(fixtures, { recursive: true, force: true });
+});
 
 test('torch GAR = TF.js GAR: generator, discriminator, normal estimator within 1e-3', { skip }, async () => {
   const checked = await runProcess(python, ['scripts/gpu/test_gar_parity.py', join(fixtures, 'parity-small.safetensors'), '--device', 'cpu']);
@@ -42,11 +44,14 @@ test('torch training: 2 steps export a GAR TF.js renders alike; 1 + 1 resumed st
     // A tiny prepared dataset (8 crops at 64²) and a pool of 8 normal maps.
     const data = join(dir, 'ds');
     const random = new SeededRandom(2);
-    await writePreparedDataset(data, Array.from({ length: 8 }, () => {
-      const crop = createRgbaImage(64, 64);
-      for (let p = 0; p < crop.data.length; p += 4) crop.data.set([random.integer(256), random.integer(256), random.integer(256), 255], p);
-      return crop;
-    }));
+    await writePreparedDataset(
+      data,
+      Array.from({ length: 8 }, () => {
+        const crop = createRgbaImage(64, 64);
+        for (let p = 0; p < crop.data.length; p += 4) crop.data.set([random.integer(256), random.integer(256), random.integer(256), 255], p);
+        return crop;
+      }),
+    );
     for (const [script, args] of [
       ['scripts/gpu/pack-crops.ts', ['--data', data, '--out', join(dir, 'crops-64')]],
       ['scripts/gpu/export-normal-maps.ts', ['--out', join(dir, 'maps-64'), '--count', '8']],
@@ -54,16 +59,43 @@ test('torch training: 2 steps export a GAR TF.js renders alike; 1 + 1 resumed st
       const run = await runScript(script, [...args]);
       assert.equal(run.code, 0, `${script}: ${run.stderr}`);
     }
-    const train = (out: string, steps: number, extra: string[] = []) => runProcess(python, [
-      'scripts/gpu/train_gar.py', '--crops', join(dir, 'crops-64'), '--normal-maps', join(dir, 'maps-64'), '--out', out,
-      '--batch', '4', '--steps', String(steps), '--r1-interval', '2', '--log-every', '1', '--device', 'cpu', ...extra]);
+    const train = (out: string, steps: number, extra: string[] = []) =>
+      runProcess(python, [
+        'scripts/gpu/train_gar.py',
+        '--crops',
+        join(dir, 'crops-64'),
+        '--normal-maps',
+        join(dir, 'maps-64'),
+        '--out',
+        out,
+        '--batch',
+        '4',
+        '--steps',
+        String(steps),
+        '--r1-interval',
+        '2',
+        '--log-every',
+        '1',
+        '--device',
+        'cpu',
+        ...extra,
+      ]);
     const straight = await train(join(dir, 'a'), 2, ['--export', join(dir, 'gar')]);
     assert.equal(straight.code, 0, straight.stdout + straight.stderr);
     assert.match(straight.stdout, /step 2 .*r1 /, 'R1 ran on step 2');
 
     // The export loads the way `facegar sample --gar` loads it, and renders as torch does.
     const render = join(dir, 'torch-render.safetensors');
-    const rendered = await runProcess(python, ['scripts/gpu/test_gar_parity.py', join(fixtures, 'parity-small.safetensors'), '--render-export', join(dir, 'gar'), '--to', render, '--device', 'cpu']);
+    const rendered = await runProcess(python, [
+      'scripts/gpu/test_gar_parity.py',
+      join(fixtures, 'parity-small.safetensors'),
+      '--render-export',
+      join(dir, 'gar'),
+      '--to',
+      render,
+      '--device',
+      'cpu',
+    ]);
     assert.equal(rendered.code, 0, rendered.stdout + rendered.stderr);
     const compared = await runScript('scripts/gpu/export-gar-parity.ts', ['--check-export', join(dir, 'gar'), '--torch-render', render]);
     assert.equal(compared.code, 0, compared.stdout + compared.stderr);
@@ -83,7 +115,10 @@ test('torch training: 2 steps export a GAR TF.js renders alike; 1 + 1 resumed st
     assert.equal(b.manifest.step, 2);
     assert.deepEqual(b.manifest.adamSteps, a.manifest.adamSteps);
     assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
-    assert.ok([...a.tensors.keys()].some((k) => k.startsWith('opt_D.')), 'Adam moments are saved');
+    assert.ok(
+      [...a.tensors.keys()].some((k) => k.startsWith('opt_D.')),
+      'Adam moments are saved',
+    );
     for (const [name, t] of a.tensors) assert.deepEqual(b.tensors.get(name)!.values, t.values, `${name} after resuming`);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -16,16 +16,35 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   return runFacegar(args, { ...options, env: testEnv(options.env) });
 }
 
-export interface RunningCli { child: ChildProcess; stderr: () => string; exited: Promise<CliRun> }
+export interface RunningCli {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<CliRun>;
+}
 
 /** Start `facegar ...args` and hand each stdout line to `onLine` as it comes; `exited` settles at the end. */
-export function startCli(args: string[], onLine: (line: string) => void, options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): RunningCli {
+export function startCli(
+  args: string[],
+  onLine: (line: string) => void,
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): RunningCli {
   const child = spawnFacegar(args, { env: testEnv(options.env) });
   const started = performance.now();
-  let stdout = '', stderr = '';
-  createInterface({ input: child.stdout }).on('line', (line) => { stdout += line + '\n'; onLine(line); });
-  child.stderr.on('data', (d) => { stderr += d; });
+  let stdout = '',
+    stderr = '';
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    stdout += line + '\n';
+    onLine(line);
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000);
-  const exited = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started }); }));
+  const exited = new Promise<CliRun>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started });
+    }),
+  );
   return { child, stderr: () => stderr, exited };
 }

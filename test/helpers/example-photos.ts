@@ -6,7 +6,10 @@ import { photosDir } from './shared-data.ts';
 export async function copyExamplePhotos(dir: string, count: number): Promise<string> {
   const photos = join(dir, 'photos');
   await mkdir(photos);
-  const examples = (await readdir(photosDir)).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, count);
+  const examples = (await readdir(photosDir))
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .slice(0, count);
   for (const f of examples) await copyFile(join(photosDir, f), join(photos, f));
   return photos;
 }

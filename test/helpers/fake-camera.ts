@@ -18,8 +18,13 @@ export interface FakeCameraOptions {
  * 80 % of the frame height and moved left and right by `driftPx`. Returns the per-frame horizontal
  * offsets (px), so a test can compare what a tracker saw with what was drawn.
  */
-export async function writeFakeCameraVideo(path: string, photos: string[], options: FakeCameraOptions = {}): Promise<{ offsetsPx: number[]; frameCount: number }> {
-  const width = options.width ?? 640, height = options.height ?? 480;
+export async function writeFakeCameraVideo(
+  path: string,
+  photos: string[],
+  options: FakeCameraOptions = {},
+): Promise<{ offsetsPx: number[]; frameCount: number }> {
+  const width = options.width ?? 640,
+    height = options.height ?? 480;
   const framesPerPhoto = options.framesPerPhoto ?? 30;
   const chunks: Uint8Array[] = [Buffer.from(`YUV4MPEG2 W${width} H${height} F${options.framesPerSecond ?? 15}:1 Ip A1:1 C420jpeg\n`)];
   const offsetsPx: number[] = [];
@@ -37,9 +42,10 @@ export async function writeFakeCameraVideo(path: string, photos: string[], optio
 
 /** RGBA → planar Y, U, V (U and V averaged over 2×2 blocks), BT.601 studio range. */
 function rgbaToI420(rgba: Uint8ClampedArray, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height * 3 / 2);
+  const out = new Uint8Array((width * height * 3) / 2);
   const chromaWidth = width / 2;
-  const uOffset = width * height, vOffset = uOffset + (width * height) / 4;
+  const uOffset = width * height,
+    vOffset = uOffset + (width * height) / 4;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = 4 * (y * width + x);
@@ -48,10 +54,19 @@ function rgbaToI420(rgba: Uint8ClampedArray, width: number, height: number): Uin
   }
   for (let y = 0; y < height; y += 2) {
     for (let x = 0; x < width; x += 2) {
-      let r = 0, g = 0, b = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+      let r = 0,
+        g = 0,
+        b = 0;
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]) {
         const i = 4 * ((y + dy) * width + x + dx);
-        r += rgba[i] / 4; g += rgba[i + 1] / 4; b += rgba[i + 2] / 4;
+        r += rgba[i] / 4;
+        g += rgba[i + 1] / 4;
+        b += rgba[i + 2] / 4;
       }
       const c = (y / 2) * chromaWidth + x / 2;
       out[uOffset + c] = Math.round(128 - 0.148 * r - 0.291 * g + 0.439 * b);

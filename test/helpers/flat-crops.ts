@@ -7,7 +7,12 @@ export function flatCrops(count: number, seed: number): RgbaImage[] {
   return Array.from({ length: count }, () => {
     const image = createRgbaImage(32, 32);
     const shade = 255 * random.next();
-    for (let i = 0; i < image.data.length; i += 4) { image.data[i] = shade; image.data[i + 1] = 128; image.data[i + 2] = 255 - shade; image.data[i + 3] = 255; }
+    for (let i = 0; i < image.data.length; i += 4) {
+      image.data[i] = shade;
+      image.data[i + 1] = 128;
+      image.data[i + 2] = 255 - shade;
+      image.data[i + 3] = 255;
+    }
     return image;
   });
 }

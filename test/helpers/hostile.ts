@@ -19,9 +19,14 @@ export function testHostileCases(cases: HostileCase[]): void {
   for (const hostile of cases) {
     test(`${hostile.item}. ${hostile.title}`, async (t) => {
       const outcome = await runHostileCase(hostile, hostileCaseData(), 600_000);
-      if (outcome.skipped) { t.skip(outcome.skipped); return; }
+      if (outcome.skipped) {
+        t.skip(outcome.skipped);
+        return;
+      }
       for (const [i, step] of outcome.steps.entries()) {
-        t.diagnostic(`${outcome.name}${outcome.steps.length > 1 ? ` step ${i + 1}` : ''}: exit ${step.code ?? step.signal}, ${(step.wallMs / 1000).toFixed(1)} s, peak ${((step.peakRssBytes ?? NaN) / 2 ** 20).toFixed(0)} MiB`);
+        t.diagnostic(
+          `${outcome.name}${outcome.steps.length > 1 ? ` step ${i + 1}` : ''}: exit ${step.code ?? step.signal}, ${(step.wallMs / 1000).toFixed(1)} s, peak ${((step.peakRssBytes ?? NaN) / 2 ** 20).toFixed(0)} MiB`,
+        );
       }
       assert.deepEqual(outcome.problems, []);
     });

@@ -20,12 +20,22 @@ export function runProcess(program: string, args: string[], options: { timeoutMs
       env: { ...process.env, FACEGAR_MODEL_DIR: modelDir, FACEGAR_CACHE_DIR: testCacheDir, FACEGAR_OFFLINE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', (error) => { stderr += String(error); });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', (error) => {
+      stderr += String(error);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started }); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started });
+    });
   });
 }
 
@@ -37,8 +47,13 @@ export async function writePreparedDataset(dir: string, crops: RgbaImage[]): Pro
   const size = crops[0].width;
   await mkdir(join(dir, String(size)), { recursive: true });
   for (const [i, crop] of crops.entries()) await writeFile(join(dir, String(size), `${i}.png`), await encodePng(crop));
-  await writeFile(join(dir, 'dataset.json'), JSON.stringify({
-    format: 1, sizes: [size], skipped: [],
-    images: crops.map((_, i) => ({ id: String(i), source: `dir/photo${i}.jpg`, files: { [size]: `${size}/${i}.png` }, landmarks68: [] })),
-  }));
+  await writeFile(
+    join(dir, 'dataset.json'),
+    JSON.stringify({
+      format: 1,
+      sizes: [size],
+      skipped: [],
+      images: crops.map((_, i) => ({ id: String(i), source: `dir/photo${i}.jpg`, files: { [size]: `${size}/${i}.png` }, landmarks68: [] })),
+    }),
+  );
 }

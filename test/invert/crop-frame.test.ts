@@ -17,7 +17,8 @@ test('cropPoseOfPhotoFit: every vertex lands where the photo pose puts it, mappe
   const vertices = evaluateMorphableModel(model, new Float32Array(model.identityBasis.length / (model.vertexCount * 3)).fill(0.5), new Float32Array(0));
   const rotation = rotationFromEuler(0.2, -0.5, 0.1);
   const photo = { rotation, translationMm: [30, -12, -700] as [number, number, number], focalPx: 1400, principalPointPx: [400, 300] as [number, number] };
-  const turn = 0.35, scale = 0.18; // a similarity photo → 128-px crop, turned and shifted
+  const turn = 0.35,
+    scale = 0.18; // a similarity photo → 128-px crop, turned and shifted
   const cropFromImage = { a: scale * Math.cos(turn), b: -scale * Math.sin(turn), c: scale * Math.sin(turn), d: scale * Math.cos(turn), tx: -20, ty: 15 };
   const { frame, pose } = cropPoseOfPhotoFit(model, photo, cropFromImage, 128);
   const photoPixels = projectPointsArray(transformPointsArray(vertices, rotation, photo.translationMm), { ...photo, width: 800, height: 600 });
@@ -60,7 +61,8 @@ test('facegar prepare --fit: the graphics fit of every face, added on resume to 
       model.landmarkVertexIndices.forEach((v, k) => landmarkPoints.set(vertices.subarray(3 * v, 3 * v + 3), 3 * k));
       const projected = projectPointsArray(transformPointsArray(landmarkPoints, camera.rotation, camera.translationMm), cropCamera(frame, camera.focalPx));
       let error = 0;
-      for (let k = 17; k < 68; k++) error += Math.hypot(projected[2 * k] - record.landmarks68[2 * k], projected[2 * k + 1] - record.landmarks68[2 * k + 1]) / 51;
+      for (let k = 17; k < 68; k++)
+        error += Math.hypot(projected[2 * k] - record.landmarks68[2 * k], projected[2 * k + 1] - record.landmarks68[2 * k + 1]) / 51;
       const eyes = Math.hypot(record.landmarks68[2 * 45] - record.landmarks68[2 * 36], record.landmarks68[2 * 45 + 1] - record.landmarks68[2 * 36 + 1]);
       assert.ok(error / eyes < 0.1, `inner landmarks off by ${(error / eyes).toFixed(3)} of the eye-corner distance`);
     }

@@ -11,7 +11,15 @@ import { transformPointsArray } from '../../src/geometry/camera.ts';
 import { evaluateMorphableModel, type MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { saveGarCheckpoint } from '../../src/io/node/checkpoint-files.ts';
 import {
-  EncoderTrainer, FaceEncoder, createCropFrame, cropPoseOfSample, cropPoseToCamera, decodeEncoderTrainer, decodeFaceEncoder, encodeEncoderCheckpoint, encoderNetworkConfig,
+  EncoderTrainer,
+  FaceEncoder,
+  createCropFrame,
+  cropPoseOfSample,
+  cropPoseToCamera,
+  decodeEncoderTrainer,
+  decodeFaceEncoder,
+  encodeEncoderCheckpoint,
+  encoderNetworkConfig,
 } from '../../src/invert/index.ts';
 import { run as trainEncoder } from '../../src/cli/train-encoder-command.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -61,7 +69,10 @@ describe('face encoder', () => {
       assert.equal(estimates[0].expression.length, model.expressionNames.length);
       assert.equal(estimates[0].w.length, GAR_PRESETS.tiny.wDim);
       assert.ok(estimates[0].expression.every((e) => e > 0 && e < 1));
-      assert.ok(estimates[0].expression.every((e) => e < 0.2), 'expressions start near zero');
+      assert.ok(
+        estimates[0].expression.every((e) => e < 0.2),
+        'expressions start near zero',
+      );
       assert.notDeepEqual(estimates[0].identity, estimates[1].identity, 'different crops, different outputs');
       assert.throws(() => encoder.applyRaw(tf.zeros([1, 16, 16, 3])), /32, 32, 3/);
     } finally {
@@ -89,7 +100,8 @@ describe('face encoder', () => {
         assert.equal(resumed.step, 2);
         const again = resumed.trainStep();
         assert.equal(again.total, next.total, 'resumed step gives the same loss');
-        const a = trainer.encoder.namedParameters(), b = resumed.encoder.namedParameters();
+        const a = trainer.encoder.namedParameters(),
+          b = resumed.encoder.namedParameters();
         a.forEach(([name, v], i) => assert.deepEqual(b[i][1].dataSync(), v.dataSync(), name));
       } finally {
         resumed.dispose();
@@ -99,7 +111,8 @@ describe('face encoder', () => {
         const crops = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
         // The decoded encoder equals the trainer's at checkpoint time: compare with a fresh decode's trainer weights.
         const fromTrainer = decodeEncoderTrainer(manifest, weights, generator, sampler);
-        const x = encoder.apply(crops), y = fromTrainer.encoder.apply(crops);
+        const x = encoder.apply(crops),
+          y = fromTrainer.encoder.apply(crops);
         assert.deepEqual(x.dataSync(), y.dataSync());
         tf.dispose([crops, x, y]);
         fromTrainer.dispose();
@@ -114,7 +127,12 @@ describe('face encoder', () => {
 
   test('the re-render loss runs and has gradients', () => {
     const generator = new Generator(GAR_PRESETS.tiny, 9);
-    const trainer = new EncoderTrainer({ network: encoderNetworkConfig('tiny', outputs()), train: { batchSize: 1, seed: 1, statisticsSamples: 4, vertexSubsample: 32, rerenderWeight: 1 }, generator, sampler });
+    const trainer = new EncoderTrainer({
+      network: encoderNetworkConfig('tiny', outputs()),
+      train: { batchSize: 1, seed: 1, statisticsSamples: 4, vertexSubsample: 32, rerenderWeight: 1 },
+      generator,
+      sampler,
+    });
     try {
       trainer.initialiseOutputStatistics();
       const head = trainer.encoder.head.weight.dataSync().slice();
@@ -141,7 +159,10 @@ describe('facegar train-encoder', () => {
     const out = join(dir, 'enc');
     process.env.FACEGAR_CACHE_DIR ??= testCacheDir; // in-process CLI runs: the test model cache
     try {
-      assert.equal(await trainEncoder(['--gar', join(dir, 'gar'), '--out', out, '--steps', '2', '--batch', '2', '--checkpoint-every', '2', '-q', '--model', modelDir]), 0);
+      assert.equal(
+        await trainEncoder(['--gar', join(dir, 'gar'), '--out', out, '--steps', '2', '--batch', '2', '--checkpoint-every', '2', '-q', '--model', modelDir]),
+        0,
+      );
       assert.deepEqual((await readdir(out)).sort(), ['checkpoint-00000002.safetensors', 'checkpoint.json', 'losses.jsonl']);
       const manifest = JSON.parse(await readFile(join(out, 'checkpoint.json'), 'utf8'));
       assert.equal(manifest.step, 2);

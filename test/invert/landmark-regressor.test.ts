@@ -9,7 +9,11 @@ import { initBackend } from '../../src/engine/backend.ts';
 import { ModelUnavailableError } from '../../src/common/errors.ts';
 import { FaceEncoder } from '../../src/invert/face-encoder.ts';
 import { LandmarkRegressor, type LandmarkRegressorConfig } from '../../src/invert/landmark-regressor.ts';
-import { decodeLandmarkRegressor, encodeLandmarkRegressorCheckpoint, validateLandmarkRegressorManifest } from '../../src/invert/landmark-regressor-checkpoint.ts';
+import {
+  decodeLandmarkRegressor,
+  encodeLandmarkRegressorCheckpoint,
+  validateLandmarkRegressorManifest,
+} from '../../src/invert/landmark-regressor-checkpoint.ts';
 import { chooseLandmarkRegressor, readLandmarkRegressorFiles } from '../../src/io/node/gar-models.ts';
 
 const CONFIG: LandmarkRegressorConfig = { resolution: 16, channelBase: 128, channelMax: 16, hiddenFeatures: 16, landmarkCount: 68 };
@@ -23,12 +27,15 @@ before(async () => {
 const crops = (n: number) => tf.randomUniform([n, 16, 16, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
 
 describe('landmark regressor', () => {
-  test('shares the face encoder\'s trunk: same parameter names and, from the same seed, the same initial weights', () => {
+  test("shares the face encoder's trunk: same parameter names and, from the same seed, the same initial weights", () => {
     const encoder = new FaceEncoder({ ...CONFIG, identityCount: 3, expressionCount: 2, wDim: 4 }, 9);
     const regressor = new LandmarkRegressor(CONFIG, 9);
     try {
       const trunk = encoder.trunk.namedParameters();
-      assert.deepEqual(encoder.namedParameters().map(([n]) => n), [...trunk.map(([n]) => n), 'head.weight', 'head.bias', 'output_mean', 'output_std']);
+      assert.deepEqual(
+        encoder.namedParameters().map(([n]) => n),
+        [...trunk.map(([n]) => n), 'head.weight', 'head.bias', 'output_mean', 'output_std'],
+      );
       assert.ok(trunk.some(([n]) => n === 'stem.weight') && trunk.some(([n]) => n === 'b16.conv0.weight') && trunk.some(([n]) => n === 'hidden.weight'));
       const regressorTrunk = new Map(regressor.trunk.namedParameters());
       for (const [name, v] of trunk) assert.deepEqual(regressorTrunk.get(name)!.dataSync(), v.dataSync(), name);
@@ -76,9 +83,18 @@ describe('landmark regressor', () => {
       loaded.regressor.dispose();
       assert.deepEqual(b, a);
       assert.deepEqual(Array.from(loaded.landmarkVertices), VERTICES);
-      assert.throws(() => decodeLandmarkRegressor(manifest, weights, { name: 'other', vertexCount: 300 }), /index test model \(500 vertices\), not other \(300\)/);
-      assert.throws(() => validateLandmarkRegressorManifest({ ...manifest, className: 'EncoderTrainer' }), /checkpoint class EncoderTrainer is not LandmarkRegressor/);
-      assert.throws(() => validateLandmarkRegressorManifest({ ...manifest, landmarkVertices: VERTICES.slice(1) }), /landmarkVertices must be 68 vertex indices/);
+      assert.throws(
+        () => decodeLandmarkRegressor(manifest, weights, { name: 'other', vertexCount: 300 }),
+        /index test model \(500 vertices\), not other \(300\)/,
+      );
+      assert.throws(
+        () => validateLandmarkRegressorManifest({ ...manifest, className: 'EncoderTrainer' }),
+        /checkpoint class EncoderTrainer is not LandmarkRegressor/,
+      );
+      assert.throws(
+        () => validateLandmarkRegressorManifest({ ...manifest, landmarkVertices: VERTICES.slice(1) }),
+        /landmarkVertices must be 68 vertex indices/,
+      );
       assert.throws(() => validateLandmarkRegressorManifest({ ...manifest, config: { network: { ...CONFIG, resolution: 24 } } }), /resolution/);
       assert.throws(() => validateLandmarkRegressorManifest({ ...manifest, weightsSha256: 'abc' }), /weightsSha256 must be 64 hex digits/);
     } finally {
@@ -105,7 +121,10 @@ describe('landmark regressor files', () => {
       const damaged = await readFile(join(folder, 'landmarks.safetensors'));
       damaged[damaged.length - 1] ^= 1;
       await writeFile(join(folder, 'landmarks.safetensors'), damaged);
-      await assert.rejects(readLandmarkRegressorFiles(folder), (error: unknown) => error instanceof ModelUnavailableError && error.exitCode === 6 && /do not match the SHA-256/.test(error.message));
+      await assert.rejects(
+        readLandmarkRegressorFiles(folder),
+        (error: unknown) => error instanceof ModelUnavailableError && error.exitCode === 6 && /do not match the SHA-256/.test(error.message),
+      );
       await assert.rejects(readLandmarkRegressorFiles(join(dir, 'missing')), (error: unknown) => error instanceof ModelUnavailableError);
 
       assert.equal(await chooseLandmarkRegressor('none', join(dir, 'models')), undefined);

@@ -7,8 +7,12 @@ import { ensureWritableDirectory, tempPathFor, writeFileAtomic } from '../../src
 import { OutputNotWritableError, EXIT_CODES } from '../../src/common/errors.ts';
 
 let dir: string;
-before(async () => { dir = await mkdtemp(join(tmpdir(), 'facegar-atomic-')); });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'facegar-atomic-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 test('writes strings as UTF-8 and bytes as given, replacing old content, leaving no temp file', async () => {
   const target = join(dir, 'mesh.obj');
@@ -21,7 +25,8 @@ test('writes strings as UTF-8 and bytes as given, replacing old content, leaving
 });
 
 test('temp names are hidden, in the same directory, and unique', () => {
-  const a = tempPathFor(join(dir, 'x.png')), b = tempPathFor(join(dir, 'x.png'));
+  const a = tempPathFor(join(dir, 'x.png')),
+    b = tempPathFor(join(dir, 'x.png'));
   assert.notEqual(a, b);
   assert.match(a, new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\.x\\.png\\.${process.pid}\\.[0-9a-f]{8}\\.tmp$`));
 });
@@ -31,7 +36,10 @@ test('concurrent writes to one path end with one complete version and no temp fi
   const versions = Array.from({ length: 8 }, (_, i) => `${i}`.repeat(100_000));
   await Promise.all(versions.map((v) => writeFileAtomic(target, v)));
   assert.ok(versions.includes(await readFile(target, 'utf8')));
-  assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
 });
 
 test('a path under a regular file fails with OutputNotWritableError naming it', async () => {
@@ -49,8 +57,10 @@ test('a path under a regular file fails with OutputNotWritableError naming it', 
 test('a failed rename (target is a directory) removes the temp file', async () => {
   const sub = join(dir, 'rename-fail');
   await mkdir(join(sub, 'taken'), { recursive: true });
-  await assert.rejects(writeFileAtomic(join(sub, 'taken'), 'data'), (e: unknown) =>
-    e instanceof OutputNotWritableError && /taken: cannot write \(E(ISDIR|EXIST|NOTEMPTY)\)$/.test(e.message));
+  await assert.rejects(
+    writeFileAtomic(join(sub, 'taken'), 'data'),
+    (e: unknown) => e instanceof OutputNotWritableError && /taken: cannot write \(E(ISDIR|EXIST|NOTEMPTY)\)$/.test(e.message),
+  );
   assert.deepEqual(await readdir(sub), ['taken']);
 });
 
@@ -67,9 +77,10 @@ test('ensureWritableDirectory creates nested folders and rejects unusable paths'
 
   const file = join(dir, 'not-a-dir');
   await writeFile(file, 'x');
-  await assert.rejects(ensureWritableDirectory(file), (e: unknown) =>
-    e instanceof OutputNotWritableError && e.message === `${file}: cannot write (ENOTDIR)`);
-  await assert.rejects(ensureWritableDirectory(join(file, 'sub')), (e: unknown) =>
-    e instanceof OutputNotWritableError && e.message === `${join(file, 'sub')}: cannot write (ENOTDIR)`);
+  await assert.rejects(ensureWritableDirectory(file), (e: unknown) => e instanceof OutputNotWritableError && e.message === `${file}: cannot write (ENOTDIR)`);
+  await assert.rejects(
+    ensureWritableDirectory(join(file, 'sub')),
+    (e: unknown) => e instanceof OutputNotWritableError && e.message === `${join(file, 'sub')}: cannot write (ENOTDIR)`,
+  );
   await assert.rejects(ensureWritableDirectory('/proc/facegar-test-dir'), OutputNotWritableError);
 });

@@ -22,7 +22,10 @@ test('ICT-FaceKit bundle lists the neutral mesh, 100 identities, the 53 expressi
     ...vertexIndices.expressions.map((name) => `${name}.obj`),
     'vertex_indices.json',
   ];
-  assert.deepEqual(ICT_FACEKIT_BUNDLE.files.map((f) => f.path), expected);
+  assert.deepEqual(
+    ICT_FACEKIT_BUNDLE.files.map((f) => f.path),
+    expected,
+  );
   assert.match(ICT_FACEKIT_COMMIT, /^[0-9a-f]{40}$/);
   for (const url of ICT_FACEKIT_BUNDLE.baseUrls) {
     assert.ok(url.startsWith('https://') && url.includes(ICT_FACEKIT_COMMIT) && url.endsWith('/FaceXModel/'), url);
@@ -33,14 +36,16 @@ test('ICT-FaceKit checksums and sizes match the shared (gzipped) copy', async ()
   const mismatches: string[] = [];
   // A few files at a time: 155 files, ~395 MB uncompressed.
   const files = [...ICT_FACEKIT_BUNDLE.files];
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let file = files.shift(); file; file = files.shift()) {
-      const bytes = file.path.endsWith('.obj')
-        ? await gunzipAsync(await readFile(join(modelDir, `${file.path}.gz`)))
-        : await readFile(join(modelDir, file.path));
-      if (sha256(bytes) !== file.sha256 || bytes.length !== file.bytes) mismatches.push(file.path);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let file = files.shift(); file; file = files.shift()) {
+        const bytes = file.path.endsWith('.obj')
+          ? await gunzipAsync(await readFile(join(modelDir, `${file.path}.gz`)))
+          : await readFile(join(modelDir, file.path));
+        if (sha256(bytes) !== file.sha256 || bytes.length !== file.bytes) mismatches.push(file.path);
+      }
+    }),
+  );
   assert.deepEqual(mismatches, []);
 });
 

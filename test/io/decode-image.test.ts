@@ -9,8 +9,12 @@ import { EXIT_CODES, InputMissingError, NotAnImageError, UsageError } from '../.
 import type { RgbaImage } from '../../src/common/image.ts';
 
 let dir: string;
-before(async () => { dir = await mkdtemp(join(tmpdir(), 'facegar-decode-')); });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'facegar-decode-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** A deterministic RGB test card: smooth gradients, so JPEG keeps it close. */
 function testCard(width: number, height: number): Uint8Array {
@@ -18,7 +22,9 @@ function testCard(width: number, height: number): Uint8Array {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = 3 * (y * width + x);
-      rgb[i] = (x * 255) / (width - 1); rgb[i + 1] = (y * 255) / (height - 1); rgb[i + 2] = 128;
+      rgb[i] = (x * 255) / (width - 1);
+      rgb[i + 1] = (y * 255) / (height - 1);
+      rgb[i + 2] = 128;
     }
   }
   return rgb;
@@ -62,9 +68,16 @@ test('missing, directory, empty and text inputs fail with typed one-line errors'
 
 test('truncated JPEG and PNG fail instead of decoding as a partly grey image', async () => {
   const card = testCard(96, 64);
-  const jpeg = await sharp(card, { raw: { width: 96, height: 64, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-  const png = await sharp(card, { raw: { width: 96, height: 64, channels: 3 } }).png().toBuffer();
-  for (const [name, bytes] of [['cut.jpg', jpeg], ['cut.png', png]] as const) {
+  const jpeg = await sharp(card, { raw: { width: 96, height: 64, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const png = await sharp(card, { raw: { width: 96, height: 64, channels: 3 } })
+    .png()
+    .toBuffer();
+  for (const [name, bytes] of [
+    ['cut.jpg', jpeg],
+    ['cut.png', png],
+  ] as const) {
     for (const fraction of [0.5, 0.9]) {
       const path = await fixture(`${fraction}-${name}`, bytes.subarray(0, Math.floor(bytes.length * fraction)));
       await rejectsNaming(decodeImageFile(path), NotAnImageError, path, 4);
@@ -75,7 +88,9 @@ test('truncated JPEG and PNG fail instead of decoding as a partly grey image', a
 
 test('content decides the format: a PNG named .jpg decodes exactly; RGBA keeps alpha', async () => {
   const rgba = new Uint8Array(5 * 3 * 4).map((_, i) => (i * 53 + 7) % 256);
-  const png = await sharp(rgba, { raw: { width: 5, height: 3, channels: 4 } }).png().toBuffer();
+  const png = await sharp(rgba, { raw: { width: 5, height: 3, channels: 4 } })
+    .png()
+    .toBuffer();
   const image = await decodeImageFile(await fixture('really-a-png.jpg', png));
   assert.equal(image.width, 5);
   assert.equal(image.height, 3);
@@ -85,11 +100,20 @@ test('content decides the format: a PNG named .jpg decodes exactly; RGBA keeps a
 
 test('grayscale JPEG and PNG come out as opaque RGBA with R = G = B', async () => {
   const gray = new Uint8Array(32 * 16).map((_, i) => (i % 32) * 8);
-  const grayPng = await sharp(gray, { raw: { width: 32, height: 16, channels: 1 } }).toColourspace('b-w').png().toBuffer();
-  const grayJpeg = await sharp(gray, { raw: { width: 32, height: 16, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer();
+  const grayPng = await sharp(gray, { raw: { width: 32, height: 16, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+  const grayJpeg = await sharp(gray, { raw: { width: 32, height: 16, channels: 1 } })
+    .toColourspace('b-w')
+    .jpeg({ quality: 95 })
+    .toBuffer();
   assert.equal((await sharp(grayPng).metadata()).channels, 1, 'fixture is a one-channel PNG');
   assert.equal((await sharp(grayJpeg).metadata()).channels, 1, 'fixture is a one-channel JPEG');
-  for (const [bytes, tolerance] of [[grayPng, 0], [grayJpeg, 6]] as const) {
+  for (const [bytes, tolerance] of [
+    [grayPng, 0],
+    [grayJpeg, 6],
+  ] as const) {
     const image = await decodeImageBytes(bytes, 'gray');
     assert.equal(image.data.length, 32 * 16 * 4);
     for (let i = 0; i < 32 * 16; i++) {
@@ -102,12 +126,16 @@ test('grayscale JPEG and PNG come out as opaque RGBA with R = G = B', async () =
 
 test('16-bit PNG becomes 8-bit with values within 1 of v * 255 / 65535', async () => {
   const values = new Uint16Array([0, 65535, 257, 32768, 1000, 50000, 12345, 65280, 255, 40000, 20000, 60000]);
-  const png16 = await sharp(values, { raw: { width: 4, height: 1, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const png16 = await sharp(values, { raw: { width: 4, height: 1, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
   assert.equal((await sharp(png16).metadata()).depth, 'ushort', 'fixture is 16-bit');
   const image = await decodeImageBytes(png16, 'deep');
   for (let p = 0; p < 4; p++) {
     for (let c = 0; c < 3; c++) {
-      const got = image.data[4 * p + c], want = (values[3 * p + c] * 255) / 65535;
+      const got = image.data[4 * p + c],
+        want = (values[3 * p + c] * 255) / 65535;
       assert.ok(Math.abs(got - want) < 1, `pixel ${p} channel ${c}: ${got} vs ${want}`);
     }
     assert.equal(image.data[4 * p + 3], 255);
@@ -123,7 +151,10 @@ test('EXIF orientation 6 is applied: sides swap and the top-left block ends top-
   for (let y = 0; y < 40; y++) {
     for (let x = 0; x < 60; x++) stored.set(x < 30 && y < 20 ? [230, 20, 20] : [20, 20, 230], 3 * (y * 60 + x));
   }
-  const jpeg = await sharp(stored, { raw: { width: 60, height: 40, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  const jpeg = await sharp(stored, { raw: { width: 60, height: 40, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   assert.equal((await sharp(jpeg).metadata()).orientation, 6);
   const path = await fixture('rotated.jpg', jpeg);
   const image = await decodeImageFile(path);
@@ -143,7 +174,12 @@ test('EXIF orientation 6 is applied: sides swap and the top-left block ends top-
 });
 
 test('maxSide leaves small images alone and rejects bad values', async () => {
-  const path = await fixture('small.png', await sharp(testCard(20, 10), { raw: { width: 20, height: 10, channels: 3 } }).png().toBuffer());
+  const path = await fixture(
+    'small.png',
+    await sharp(testCard(20, 10), { raw: { width: 20, height: 10, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
   const result = await decodeImageFileScaled(path, { maxSide: 20 });
   assert.equal(result.scale, 1);
   assert.deepEqual(result.image, await decodeImageFile(path));
@@ -154,10 +190,14 @@ test('maxSide leaves small images alone and rejects bad values', async () => {
 
 test('a 12000x9000 JPEG decodes in full, and with maxSide maps back to original pixels', async () => {
   // Grey canvas with one red square at original pixels x 9000..9600, y 3000..3600.
-  const square = await sharp({ create: { width: 600, height: 600, channels: 3, background: { r: 220, g: 10, b: 10 } } }).png().toBuffer();
+  const square = await sharp({ create: { width: 600, height: 600, channels: 3, background: { r: 220, g: 10, b: 10 } } })
+    .png()
+    .toBuffer();
   let start = performance.now();
   const jpeg = await sharp({ create: { width: 12000, height: 9000, channels: 3, background: { r: 90, g: 90, b: 90 } } })
-    .composite([{ input: square, left: 9000, top: 3000 }]).jpeg({ quality: 80 }).toBuffer();
+    .composite([{ input: square, left: 9000, top: 3000 }])
+    .jpeg({ quality: 80 })
+    .toBuffer();
   const path = await fixture('huge.jpg', jpeg);
   const generateMs = performance.now() - start;
 
@@ -179,6 +219,8 @@ test('a 12000x9000 JPEG decodes in full, and with maxSide maps back to original 
   assert.ok(at(9300, 3300)[0] > 180, 'square centre is red');
   assert.ok(at(9030, 3030)[0] > 180 && at(9570, 3570)[0] > 180, 'just inside the corners is red');
   assert.ok(at(8950, 3300)[0] < 120 && at(9650, 3300)[0] < 120 && at(9300, 2950)[0] < 120, 'just outside is grey');
-  console.log(`12000x9000 JPEG (${(jpeg.length / 1e6).toFixed(1)} MB): made in ${generateMs.toFixed(0)} ms, `
-    + `full decode ${fullMs.toFixed(0)} ms (rss ${rssMb.toFixed(0)} MB), maxSide 2000 decode ${scaledMs.toFixed(0)} ms`);
+  console.log(
+    `12000x9000 JPEG (${(jpeg.length / 1e6).toFixed(1)} MB): made in ${generateMs.toFixed(0)} ms, ` +
+      `full decode ${fullMs.toFixed(0)} ms (rss ${rssMb.toFixed(0)} MB), maxSide 2000 decode ${scaledMs.toFixed(0)} ms`,
+  );
 });

@@ -43,7 +43,14 @@ test('first use downloads the ICT-FaceKit model from its (local stand-in) reposi
   try {
     const cacheDir = await mkdtemp(join(tmpdir(), 'facegar-download-'));
     const progress: number[] = [];
-    const first = await loadMorphableModel({ cacheDir, baseUrls: [url], offline: false, onProgress: (stage, done) => { if (stage === 'download') progress.push(done); } });
+    const first = await loadMorphableModel({
+      cacheDir,
+      baseUrls: [url],
+      offline: false,
+      onProgress: (stage, done) => {
+        if (stage === 'download') progress.push(done);
+      },
+    });
     assert.equal(first.model.vertexCount, 9409);
     assert.equal(requests.length, 155);
     assert.ok(progress.length > 0 && progress.at(-1)! > 300e6, 'download progress reported');

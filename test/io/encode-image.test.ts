@@ -9,8 +9,12 @@ import { OutputNotWritableError, UsageError } from '../../src/common/errors.ts';
 import { createRgbaImage, type RgbaImage } from '../../src/common/image.ts';
 
 let dir: string;
-before(async () => { dir = await mkdtemp(join(tmpdir(), 'facegar-encode-')); });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'facegar-encode-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 function noiseImage(width: number, height: number): RgbaImage {
   const image = createRgbaImage(width, height);

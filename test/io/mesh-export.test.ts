@@ -4,13 +4,15 @@ import { meshToObj, meshToPly, type ExportMesh } from '../../src/io/mesh-export.
 import { UsageError } from '../../src/common/errors.ts';
 import { seededRandom } from '../helpers/seeded-random.ts';
 
-
 function randomMesh(vertexCount: number, triangleCount: number, uvCount: number, seed: number): Required<ExportMesh> {
   const r = seededRandom(seed);
   const positions = new Float32Array(vertexCount * 3).map(() => (r() - 0.5) * 200);
   const normals = new Float32Array(vertexCount * 3);
   for (let i = 0; i < vertexCount; i++) {
-    const x = r() - 0.5, y = r() - 0.5, z = r() - 0.5, n = Math.hypot(x, y, z) || 1;
+    const x = r() - 0.5,
+      y = r() - 0.5,
+      z = r() - 0.5,
+      n = Math.hypot(x, y, z) || 1;
     normals.set([x / n, y / n, z / n], 3 * i);
   }
   const triangles = new Uint32Array(triangleCount * 3).map(() => Math.floor(r() * vertexCount));
@@ -21,9 +23,14 @@ function randomMesh(vertexCount: number, triangleCount: number, uvCount: number,
 }
 
 interface ParsedObj {
-  positions: number[]; colors: number[]; uvs: number[]; normals: number[];
+  positions: number[];
+  colors: number[];
+  uvs: number[];
+  normals: number[];
   faces: { v: number[]; vt: (number | undefined)[]; vn: (number | undefined)[] }[];
-  comments: string[]; mtllib?: string; usemtl?: string;
+  comments: string[];
+  mtllib?: string;
+  usemtl?: string;
 }
 
 /** Tiny OBJ reader for the subset meshToObj writes (1-based indices turned 0-based). */
@@ -64,11 +71,23 @@ test('OBJ with every attribute parses back to the same mesh (10k vertices)', () 
   assertClose(obj.positions, mesh.positions, 0.5e-4 + 1e-9, 'positions (mm)');
   assertClose(obj.normals, mesh.normals, 0.5e-5 + 1e-9, 'normals');
   assertClose(obj.uvs, mesh.uvs, 0.5e-5 + 1e-9, 'uvs');
-  assert.deepEqual(obj.colors.map((c) => Math.round(c * 255)), Array.from(mesh.colors));
+  assert.deepEqual(
+    obj.colors.map((c) => Math.round(c * 255)),
+    Array.from(mesh.colors),
+  );
   assert.equal(obj.faces.length, 20_000);
-  assert.deepEqual(obj.faces.flatMap((f) => f.v), Array.from(mesh.triangles));
-  assert.deepEqual(obj.faces.flatMap((f) => f.vt), Array.from(mesh.triangleUvIndices));
-  assert.deepEqual(obj.faces.flatMap((f) => f.vn), Array.from(mesh.triangles));
+  assert.deepEqual(
+    obj.faces.flatMap((f) => f.v),
+    Array.from(mesh.triangles),
+  );
+  assert.deepEqual(
+    obj.faces.flatMap((f) => f.vt),
+    Array.from(mesh.triangleUvIndices),
+  );
+  assert.deepEqual(
+    obj.faces.flatMap((f) => f.vn),
+    Array.from(mesh.triangles),
+  );
   assert.deepEqual(obj.comments, ['facegar test', 'second line']);
   assert.equal(obj.mtllib, 'face.mtl');
   assert.equal(obj.usemtl, 'skin');
@@ -86,7 +105,10 @@ test('OBJ face syntax follows the attributes given', () => {
   assert.match(meshToObj({ ...base, normals: full.normals }), /^f (\d+)\/\/\1 (\d+)\/\/\2 (\d+)\/\/\3$/m);
   // Per-vertex UVs (no triangleUvIndices): vt index equals the vertex index.
   const perVertexUv = parseObj(meshToObj({ ...base, uvs: full.uvs }));
-  assert.deepEqual(perVertexUv.faces.flatMap((f) => f.vt), Array.from(full.triangles));
+  assert.deepEqual(
+    perVertexUv.faces.flatMap((f) => f.vt),
+    Array.from(full.triangles),
+  );
   assert.ok(!meshToObj(base).includes('mtllib') && !meshToObj(base).includes('#'));
 });
 
@@ -95,7 +117,9 @@ test('OBJ numbers are compact and rounded, never exponent or -0', () => {
     positions: new Float32Array([12.5, -0, 1 / 3, 1e-7, -2, 100]),
     triangles: new Uint32Array([0, 1, 0]),
   };
-  const lines = meshToObj(mesh).split('\n').filter((l) => l.startsWith('v '));
+  const lines = meshToObj(mesh)
+    .split('\n')
+    .filter((l) => l.startsWith('v '));
   assert.deepEqual(lines, ['v 12.5 0 0.3333', 'v 0 -2 100']);
 });
 
@@ -128,7 +152,10 @@ test('bad meshes are rejected with a UsageError naming the field', () => {
   ];
   for (const [change, message] of cases) {
     const bad = { ...ok, ...change } as ExportMesh;
-    assert.throws(() => meshToObj(bad), (e: unknown) => e instanceof UsageError && message.test(e.message));
+    assert.throws(
+      () => meshToObj(bad),
+      (e: unknown) => e instanceof UsageError && message.test(e.message),
+    );
     assert.throws(() => meshToPly(bad), UsageError);
   }
   assert.throws(() => meshToObj(ok, { materialName: 'a\nb' }), UsageError);
@@ -142,7 +169,11 @@ function parsePly(bytes: Uint8Array): ExportMesh {
   assert.equal(header[1], 'format binary_little_endian 1.0');
   const vertexCount = Number(header.find((l) => l.startsWith('element vertex '))!.split(' ')[2]);
   const faceCount = Number(header.find((l) => l.startsWith('element face '))!.split(' ')[2]);
-  const vertexProps = header.slice(header.findIndex((l) => l.startsWith('element vertex')) + 1, header.findIndex((l) => l.startsWith('element face')))
+  const vertexProps = header
+    .slice(
+      header.findIndex((l) => l.startsWith('element vertex')) + 1,
+      header.findIndex((l) => l.startsWith('element face')),
+    )
     .map((l) => l.split(' '));
   assert.deepEqual(header[header.findIndex((l) => l.startsWith('element face')) + 1], 'property list uchar uint vertex_indices');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -155,18 +186,24 @@ function parsePly(bytes: Uint8Array): ExportMesh {
     for (const [, type, name] of vertexProps) {
       const axis = 'xyz'.indexOf(name.slice(-1)) >= 0 && name.length <= 2 ? 'xyz'.indexOf(name.slice(-1)) : ['red', 'green', 'blue'].indexOf(name);
       if (type === 'float') {
-        const value = view.getFloat32(o, true); o += 4;
+        const value = view.getFloat32(o, true);
+        o += 4;
         (name.startsWith('n') ? normals! : positions)[3 * i + axis] = value;
       } else {
         assert.equal(type, 'uchar');
-        colors![3 * i + axis] = bytes[o]; o += 1;
+        colors![3 * i + axis] = bytes[o];
+        o += 1;
       }
     }
   }
   const triangles = new Uint32Array(faceCount * 3);
   for (let f = 0; f < faceCount; f++) {
-    assert.equal(bytes[o], 3); o += 1;
-    for (let k = 0; k < 3; k++) { triangles[3 * f + k] = view.getUint32(o, true); o += 4; }
+    assert.equal(bytes[o], 3);
+    o += 1;
+    for (let k = 0; k < 3; k++) {
+      triangles[3 * f + k] = view.getUint32(o, true);
+      o += 4;
+    }
   }
   assert.equal(o, bytes.length, 'no trailing bytes');
   return { positions, triangles, normals, colors };

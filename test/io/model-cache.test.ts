@@ -33,11 +33,17 @@ before(async () => {
     requests.push(req.url!);
     const [, route, ...rest] = req.url!.split('/');
     const body = contents.get(rest.map(decodeURIComponent).join('/'));
-    if (!body || !['good', 'corrupt', 'cut'].includes(route)) { res.writeHead(404).end('not found'); return; }
+    if (!body || !['good', 'corrupt', 'cut'].includes(route)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
     res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
     if (route === 'good') res.end(body);
-    else if (route === 'corrupt') { const bad = Buffer.from(body); bad[bad.length >> 1] ^= 0xff; res.end(bad); }
-    else res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+    else if (route === 'corrupt') {
+      const bad = Buffer.from(body);
+      bad[bad.length >> 1] ^= 0xff;
+      res.end(bad);
+    } else res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -59,7 +65,10 @@ function bundle(name: string, routes: string[], withSizes = true): RemoteBundle 
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 test('downloads, verifies and reports progress; a second call is a cache hit with no request', async () => {
@@ -74,11 +83,16 @@ test('downloads, verifies and reports progress; a second call is a cache hit wit
   const total = [...contents.values()].reduce((s, b) => s + b.length, 0);
   const last = progress.at(-1)!;
   assert.deepEqual(last.slice(0, 2), [total, total]);
-  assert.ok(progress.every(([d, t], i) => d <= t && (i === 0 || d >= progress[i - 1][0])), 'monotone, never past the total');
+  assert.ok(
+    progress.every(([d, t], i) => d <= t && (i === 0 || d >= progress[i - 1][0])),
+    'monotone, never past the total',
+  );
   assert.deepEqual([...new Set(progress.map((p) => p[2]))], ['a.json', 'b.bin', 'sub/c.obj']);
 
   requests.length = 0;
-  const neverFetch = (() => { throw new Error('fetched on a cache hit'); }) as unknown as typeof fetch;
+  const neverFetch = (() => {
+    throw new Error('fetched on a cache hit');
+  }) as unknown as typeof fetch;
   assert.equal(await ensureBundle(bundle('demo', ['good'], false), { cacheDir, fetchImpl: neverFetch }), dir);
   assert.equal(await ensureBundle(bundle('demo', ['good'], false), { cacheDir, offline: true }), dir);
   assert.deepEqual(requests, []);
@@ -96,14 +110,20 @@ test('files already in place are verified by hash, not downloaded again; a damag
   await writeFile(join(dir, 'sub/c.obj'), damaged); // same size, wrong bytes, no marker
   requests.length = 0;
   await ensureBundle(bundle('demo', ['good']), { cacheDir });
-  assert.deepEqual(requests.map((r) => r.split('/').slice(2).join('/')), ['sub/c.obj']);
+  assert.deepEqual(
+    requests.map((r) => r.split('/').slice(2).join('/')),
+    ['sub/c.obj'],
+  );
   assert.deepEqual(await readFile(join(dir, 'sub/c.obj')), contents.get('sub/c.obj'));
 
   // With a valid marker, a file whose size changed is caught too.
   await writeFile(join(dir, 'a.json'), 'short');
   requests.length = 0;
   await ensureBundle(bundle('demo', ['good']), { cacheDir });
-  assert.deepEqual(requests.map((r) => r.split('/').slice(2).join('/')), ['a.json']);
+  assert.deepEqual(
+    requests.map((r) => r.split('/').slice(2).join('/')),
+    ['a.json'],
+  );
 });
 
 test('a checksum mismatch names the file and both hashes and deletes the download', async () => {
@@ -153,7 +173,8 @@ test('offline with files missing makes no request and says how to provide the fi
   try {
     await assert.rejects(ensureBundle(bundle('demo', ['good']), { cacheDir }), check);
   } finally {
-    if (saved === undefined) delete process.env.FACEGAR_OFFLINE; else process.env.FACEGAR_OFFLINE = saved;
+    if (saved === undefined) delete process.env.FACEGAR_OFFLINE;
+    else process.env.FACEGAR_OFFLINE = saved;
   }
   assert.deepEqual(requests, []);
 });
@@ -167,7 +188,13 @@ test('an unwritable cache directory gives OutputNotWritableError; bad bundles ar
     await assert.rejects(ensureBundle(bad, { cacheDir: join(root, 'bad') }), /path/);
   }
   await assert.rejects(ensureBundle({ ...bundle('..', ['good']) }, { cacheDir: join(root, 'bad') }), /bundle\.name/);
-  assert.equal(await stat(join(root, 'bad')).then(() => true, () => false), false);
+  assert.equal(
+    await stat(join(root, 'bad')).then(
+      () => true,
+      () => false,
+    ),
+    false,
+  );
 });
 
 test('defaultCacheDir: FACEGAR_CACHE_DIR, then XDG_CACHE_HOME/facegar, then ~/.cache/facegar', () => {
@@ -181,8 +208,12 @@ test('defaultCacheDir: FACEGAR_CACHE_DIR, then XDG_CACHE_HOME/facegar, then ~/.c
     delete process.env.XDG_CACHE_HOME;
     assert.equal(defaultCacheDir(), join(homedir(), '.cache', 'facegar'));
   } finally {
-    for (const [key, value] of [['FACEGAR_CACHE_DIR', saved.a], ['XDG_CACHE_HOME', saved.b]] as const) {
-      if (value === undefined) delete process.env[key]; else process.env[key] = value;
+    for (const [key, value] of [
+      ['FACEGAR_CACHE_DIR', saved.a],
+      ['XDG_CACHE_HOME', saved.b],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
     }
   }
 });

@@ -12,7 +12,7 @@ test('float16: exact halves stay exact, others round to the nearest half (ties t
   assert.equal(halfToFloat(floatToHalfBits(1e6)), Infinity);
   assert.equal(halfToFloat(floatToHalfBits(2 ** -26)), 0);
   for (let i = 0; i < 1000; i++) {
-    const v = (Math.sin(i * 12.9898) * 43758.5453 % 1) * 2 ** ((i % 30) - 15);
+    const v = ((Math.sin(i * 12.9898) * 43758.5453) % 1) * 2 ** ((i % 30) - 15);
     const decoded = halfToFloat(floatToHalfBits(v));
     assert.ok(Math.abs(decoded - v) <= Math.max(Math.abs(v) * 2 ** -11, 2 ** -25) * 1.0001, `${v} → ${decoded}`);
   }

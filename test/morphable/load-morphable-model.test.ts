@@ -10,7 +10,11 @@ import { evaluateMorphableModel } from '../../src/morphable/morphable-model.ts';
 import { ModelUnavailableError } from '../../src/common/errors.ts';
 
 // The 68 Multi-PIE landmark vertices as listed in the model's README.
-const README_LANDMARKS = [1225, 1888, 1052, 367, 1719, 1722, 2199, 1447, 966, 3661, 4390, 3927, 3924, 2608, 3272, 4088, 3443, 268, 493, 1914, 2044, 1401, 3615, 4240, 4114, 2734, 2509, 978, 4527, 4942, 4857, 1140, 2075, 1147, 4269, 3360, 1507, 1542, 1537, 1528, 1518, 1511, 3742, 3751, 3756, 3721, 3725, 3732, 5708, 5695, 2081, 0, 4275, 6200, 6213, 6346, 6461, 5518, 5957, 5841, 5702, 5711, 5533, 6216, 6207, 6470, 5517, 5966];
+const README_LANDMARKS = [
+  1225, 1888, 1052, 367, 1719, 1722, 2199, 1447, 966, 3661, 4390, 3927, 3924, 2608, 3272, 4088, 3443, 268, 493, 1914, 2044, 1401, 3615, 4240, 4114, 2734, 2509,
+  978, 4527, 4942, 4857, 1140, 2075, 1147, 4269, 3360, 1507, 1542, 1537, 1528, 1518, 1511, 3742, 3751, 3756, 3721, 3725, 3732, 5708, 5695, 2081, 0, 4275, 6200,
+  6213, 6346, 6461, 5518, 5957, 5841, 5702, 5711, 5533, 6216, 6207, 6470, 5517, 5966,
+];
 
 test('ICT-FaceKit loads from .obj.gz files, then from the compact cache in well under a second', async () => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'facegar-cache-'));
@@ -61,8 +65,10 @@ async function copyOfModel(): Promise<string> {
 
 test('missing or corrupt model files give ModelUnavailableError naming the file', async () => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'facegar-cache-'));
-  await assert.rejects(loadMorphableModel({ modelDir: '/nonexistent/model', cacheDir }), (error: unknown) =>
-    error instanceof ModelUnavailableError && /\/nonexistent\/model: model directory not found/.test(error.message) && error.exitCode === 6);
+  await assert.rejects(
+    loadMorphableModel({ modelDir: '/nonexistent/model', cacheDir }),
+    (error: unknown) => error instanceof ModelUnavailableError && /\/nonexistent\/model: model directory not found/.test(error.message) && error.exitCode === 6,
+  );
 
   const missing = await copyOfModel();
   await rm(join(missing, 'identity042.obj.gz'));

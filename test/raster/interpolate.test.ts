@@ -6,7 +6,8 @@ import { rasterize } from '../../src/raster/rasterize.ts';
 import { interpolate } from '../../src/raster/interpolate.ts';
 import { icosphere, projectPerspective, seededRandom, translate } from './mesh-fixtures.ts';
 
-const width = 24, height = 20;
+const width = 24,
+  height = 20;
 
 /** A tilted quad (two triangles) in front of a perspective camera, strongly varying w. */
 function tiltedQuad(): { model: Float32Array; clip: Float32Array; triangles: Uint32Array } {
@@ -22,7 +23,9 @@ test('interpolated model positions project back onto the pixel centres (perspect
   const positions = tf.tensor2d(clip, [4, 4]);
   const { image, mask } = interpolate(attributes, r, triangles);
   const fromPositions = interpolate(attributes, r, triangles, positions);
-  const values = image.dataSync(), maskValues = mask.dataSync(), values2 = fromPositions.image.dataSync();
+  const values = image.dataSync(),
+    maskValues = mask.dataSync(),
+    values2 = fromPositions.image.dataSync();
   assert.deepEqual(image.shape, [height, width, 3]);
   assert.deepEqual(mask.shape, [height, width, 1]);
   let covered = 0;
@@ -54,7 +57,11 @@ test('interpolate equals a hand computation on one affine triangle', async () =>
   const clip = Float32Array.from([-1, 1, 0, 1, 1, 1, 0, 1, -1, -1, 0, 1]);
   const triangles = Uint32Array.from([0, 1, 2]);
   const r = rasterize(clip, triangles, { width: 4, height: 4 });
-  const attributes = tf.tensor2d([[10, 0], [20, 1], [40, 2]]);
+  const attributes = tf.tensor2d([
+    [10, 0],
+    [20, 1],
+    [40, 2],
+  ]);
   const { image, mask } = interpolate(attributes, r, triangles);
   const values = image.dataSync();
   // Pixel (col 1, row 0): NDC (-0.25, 0.75): b1 = (x+1)/2 = 0.375, b2 = (1-y)/2 = 0.125, b0 = 0.5.
@@ -69,8 +76,10 @@ test('interpolate equals a hand computation on one affine triangle', async () =>
 function finiteDifferences(loss: (x: tf.Tensor2D) => tf.Scalar, x: Float32Array, shape: [number, number], eps: number): Float64Array {
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const plus = Float32Array.from(x); plus[i] += eps;
-    const minus = Float32Array.from(x); minus[i] -= eps;
+    const plus = Float32Array.from(x);
+    plus[i] += eps;
+    const minus = Float32Array.from(x);
+    minus[i] -= eps;
     const lp = tf.tidy(() => loss(tf.tensor2d(plus, shape)).dataSync()[0]);
     const lm = tf.tidy(() => loss(tf.tensor2d(minus, shape)).dataSync()[0]);
     out[i] = (lp - lm) / (2 * eps);
@@ -95,16 +104,19 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const r = rasterize(clip, triangles, { width, height });
       const random = seededRandom(5);
       const attributeValues = Float32Array.from({ length: 4 * 2 }, () => random() * 2 - 1);
-      const pixelWeights = tf.tensor3d(Float32Array.from({ length: width * height * 2 }, () => random()), [height, width, 2]);
+      const pixelWeights = tf.tensor3d(
+        Float32Array.from({ length: width * height * 2 }, () => random()),
+        [height, width, 2],
+      );
       const attributes = tf.tensor2d(attributeValues, [4, 2]);
       const positions = tf.tensor2d(clip, [4, 4]);
       // A non-linear loss, so the gradient depends on the values.
-      const lossOf = (a: tf.Tensor2D, p: tf.Tensor2D) =>
-        tf.sum(tf.mul(tf.square(interpolate(a, r, triangles, p).image), pixelWeights)) as tf.Scalar;
+      const lossOf = (a: tf.Tensor2D, p: tf.Tensor2D) => tf.sum(tf.mul(tf.square(interpolate(a, r, triangles, p).image), pixelWeights)) as tf.Scalar;
 
       const before = tf.memory().numTensors;
       const [gradAttributes, gradPositions] = tf.grads((a: tf.Tensor, p: tf.Tensor) => lossOf(a as tf.Tensor2D, p as tf.Tensor2D))([attributes, positions]);
-      const analyticAttributes = gradAttributes.dataSync() as Float32Array, analyticPositions = gradPositions.dataSync() as Float32Array;
+      const analyticAttributes = gradAttributes.dataSync() as Float32Array,
+        analyticPositions = gradPositions.dataSync() as Float32Array;
       tf.dispose([gradAttributes, gradPositions]);
       assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
 

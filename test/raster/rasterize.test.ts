@@ -4,7 +4,12 @@ import { rasterize } from '../../src/raster/rasterize.ts';
 import { FacegarError } from '../../src/common/errors.ts';
 import { icosphere, projectPerspective, seededRandom, translate } from './mesh-fixtures.ts';
 
-interface Reference { ids: Int32Array; barycentrics: Float64Array; depth: Float64Array; minEdgeDistancePx: Float64Array }
+interface Reference {
+  ids: Int32Array;
+  barycentrics: Float64Array;
+  depth: Float64Array;
+  minEdgeDistancePx: Float64Array;
+}
 
 /**
  * Brute force: every pixel centre against every triangle, with exact-as-float64 edge functions
@@ -29,12 +34,15 @@ function referenceRasterize(clip: Float32Array, triangles: Uint32Array, width: n
     const s = Math.sign(area);
     for (let row = 0; row < height; row++) {
       for (let col = 0; col < width; col++) {
-        const px = col + 0.5, py = row + 0.5;
+        const px = col + 0.5,
+          py = row + 0.5;
         const e = [0, 0, 0];
         let inside = true;
         for (let k = 0; k < 3; k++) {
-          const a = (k + 1) % 3, b = (k + 2) % 3;
-          const dx = sx[b] - sx[a], dy = sy[b] - sy[a];
+          const a = (k + 1) % 3,
+            b = (k + 2) % 3;
+          const dx = sx[b] - sx[a],
+            dy = sy[b] - sy[a];
           e[k] = dx * (py - sy[a]) - dy * (px - sx[a]);
           const p = row * width + col;
           minEdgeDistancePx[p] = Math.min(minEdgeDistancePx[p], Math.abs(e[k]) / Math.hypot(dx, dy));
@@ -72,7 +80,8 @@ function gridSoup(seed: number, width: number, height: number, triangleCount: nu
     const sx = Math.round((random() * (width + 16) - 8) * gridDivisions) / gridDivisions;
     const sy = Math.round((random() * (height + 16) - 8) * gridDivisions) / gridDivisions;
     const w = behind ? -1 : [0.5, 1, 2, 4][Math.floor(random() * 4)];
-    const ndcX = (sx / width) * 2 - 1, ndcY = 1 - (sy / height) * 2;
+    const ndcX = (sx / width) * 2 - 1,
+      ndcY = 1 - (sy / height) * 2;
     const ndcZ = Math.round((random() * 1.8 - 0.9) * 1024) / 1024;
     positions.push(ndcX * w, ndcY * w, ndcZ * w, w);
     return positions.length / 4 - 1;
@@ -93,13 +102,16 @@ function gridSoup(seed: number, width: number, height: number, triangleCount: nu
   return [Float32Array.from(positions), Uint32Array.from(triangles)];
 }
 
-function assertMatchesReference(clip: Float32Array, triangles: Uint32Array, width: number, height: number,
-                                nearEdgePx = 0): number {
+function assertMatchesReference(clip: Float32Array, triangles: Uint32Array, width: number, height: number, nearEdgePx = 0): number {
   const result = rasterize(clip, triangles, { width, height });
   const expected = referenceRasterize(clip, triangles, width, height);
-  let covered = 0, skippedNearEdge = 0;
+  let covered = 0,
+    skippedNearEdge = 0;
   for (let p = 0; p < width * height; p++) {
-    if (expected.minEdgeDistancePx[p] < nearEdgePx) { skippedNearEdge++; continue; }
+    if (expected.minEdgeDistancePx[p] < nearEdgePx) {
+      skippedNearEdge++;
+      continue;
+    }
     assert.equal(result.triangleIdPlusOne[p], expected.ids[p], `triangle id at pixel ${p % width},${Math.floor(p / width)}`);
     if (expected.ids[p] === 0) {
       assert.equal(result.depth[p], Infinity);
@@ -115,7 +127,12 @@ function assertMatchesReference(clip: Float32Array, triangles: Uint32Array, widt
 }
 
 test('rasterize matches a brute-force reference on grid-aligned soups (ties exact)', () => {
-  for (const [seed, divisions] of [[1, 8], [2, 2], [3, 1], [4, 16]]) {
+  for (const [seed, divisions] of [
+    [1, 8],
+    [2, 2],
+    [3, 1],
+    [4, 16],
+  ]) {
     const [clip, triangles] = gridSoup(seed, 64, 32, 40, divisions);
     const covered = assertMatchesReference(clip, triangles, 64, 32);
     assert.ok(covered > 500, `seed ${seed} covers ${covered} pixels`);
@@ -154,11 +171,14 @@ function clipFromPixels(points: number[][], width: number, height: number): Floa
 }
 
 test('a watertight mesh covers each pixel centre exactly once (edges and vertices on pixel centres)', () => {
-  const width = 40, height = 36;
+  const width = 40,
+    height = 36;
   const random = seededRandom(11);
   for (const jitter of [0, 0.4]) {
     // 8×8 quads, corners on pixel centres, split along alternating diagonals; interior vertices jittered.
-    const n = 8, spacing = 4, origin = 4.5;
+    const n = 8,
+      spacing = 4,
+      origin = 4.5;
     const points: number[][] = [];
     for (let j = 0; j <= n; j++) {
       for (let i = 0; i <= n; i++) {
@@ -171,15 +191,20 @@ test('a watertight mesh covers each pixel centre exactly once (edges and vertice
     const triangles: number[] = [];
     for (let j = 0; j < n; j++) {
       for (let i = 0; i < n; i++) {
-        const a = j * (n + 1) + i, b = a + 1, c = a + n + 1, d = c + 1;
-        if ((i + j) % 2 === 0) triangles.push(a, c, b, b, c, d); else triangles.push(a, c, d, a, d, b);
+        const a = j * (n + 1) + i,
+          b = a + 1,
+          c = a + n + 1,
+          d = c + 1;
+        if ((i + j) % 2 === 0) triangles.push(a, c, b, b, c, d);
+        else triangles.push(a, c, d, a, d, b);
       }
     }
     const clip = clipFromPixels(points, width, height);
     const counts = coverageCounts(clip, Uint32Array.from(triangles), width, height);
     for (let row = 0; row < height; row++) {
       for (let col = 0; col < width; col++) {
-        const x = col + 0.5, y = row + 0.5;
+        const x = col + 0.5,
+          y = row + 0.5;
         const inside = x > origin && x < origin + n * spacing && y > origin && y < origin + n * spacing;
         const count = counts[row * width + col];
         if (inside) assert.equal(count, 1, `pixel ${col},${row} (jitter ${jitter})`);
@@ -195,8 +220,10 @@ test('a watertight mesh covers each pixel centre exactly once (edges and vertice
   const fanPoints = [centre, ...ring.slice(0, 7)];
   const fan: number[] = [];
   for (let k = 0; k < 7; k++) {
-    const a = 1 + k, b = 1 + ((k + 1) % 7);
-    if (k % 2) fan.push(0, a, b); else fan.push(0, b, a);
+    const a = 1 + k,
+      b = 1 + ((k + 1) % 7);
+    if (k % 2) fan.push(0, a, b);
+    else fan.push(0, b, a);
   }
   const fanCounts = coverageCounts(clipFromPixels(fanPoints, width, height), Uint32Array.from(fan), width, height);
   assert.equal(fanCounts[18 * width + 20], 1);
@@ -208,7 +235,8 @@ test('a watertight mesh covers each pixel centre exactly once (edges and vertice
 });
 
 test('image orientation, depth order, culling and skipped triangles', () => {
-  const width = 16, height = 8;
+  const width = 16,
+    height = 8;
   // Counter-clockwise in NDC, in the top-left quadrant.
   const topLeft = Float32Array.from([-1, 0, 0.5, 1, 0, 0, 0.5, 1, -1, 1, 0.5, 1]);
   const r = rasterize(topLeft, Uint32Array.from([0, 1, 2]), { width, height });
@@ -223,7 +251,10 @@ test('image orientation, depth order, culling and skipped triangles', () => {
   // Two full-screen triangles; the nearer one wins wherever both cover, whatever the order.
   const far = [-3, -3, 0.8, 1, 3, -3, 0.8, 1, 0, 3, 0.8, 1];
   const near = [-3, -3, -0.2, 1, 3, -3, -0.2, 1, 0, 3, -0.2, 1];
-  for (const [positions, nearId] of [[[...far, ...near], 2], [[...near, ...far], 1]] as const) {
+  for (const [positions, nearId] of [
+    [[...far, ...near], 2],
+    [[...near, ...far], 1],
+  ] as const) {
     const out = rasterize(Float32Array.from(positions), Uint32Array.from([0, 1, 2, 3, 4, 5]), { width, height });
     for (let p = 0; p < width * height; p++) assert.equal(out.triangleIdPlusOne[p], nearId);
   }

@@ -69,7 +69,8 @@ test('normals and interpolation on the submesh equal those of the whole mesh (va
   const subNormals = computeVertexNormalsArray(subPositions, submesh.triangles);
   for (let t = 0; t < submesh.visibleTriangleCount; t++) {
     for (let c = 0; c < 3; c++) {
-      const local = submesh.triangles[3 * t + c], v = submesh.vertexIds[local];
+      const local = submesh.triangles[3 * t + c],
+        v = submesh.vertexIds[local];
       for (let k = 0; k < 3; k++) assert.ok(Math.abs(subNormals[3 * local + k] - fullNormals[3 * v + k]) < 1e-6, `normal of vertex ${v}`);
     }
   }
@@ -80,12 +81,20 @@ test('normals and interpolation on the submesh equal those of the whole mesh (va
   const weights = tf.randomNormal([size, size, 3], 0, 1, 'float32', 5);
   const ids = tf.tensor1d(submesh.vertexIds, 'int32');
   const full = (a: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(interpolate(a as tf.Tensor2D, rasterization, sphere.triangles, q as tf.Tensor2D).image, weights));
-  const cut = (a: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(interpolate(tf.gather(a, ids) as tf.Tensor2D, submesh.rasterization, submesh.triangles, tf.gather(q, ids) as tf.Tensor2D).image, weights));
+  const cut = (a: tf.Tensor, q: tf.Tensor) =>
+    tf.sum(tf.mul(interpolate(tf.gather(a, ids) as tf.Tensor2D, submesh.rasterization, submesh.triangles, tf.gather(q, ids) as tf.Tensor2D).image, weights));
   const [fullValue, cutValue] = [full, cut].map((f) => tf.tidy(() => f(attributes, clipTensor).dataSync()[0]));
   assert.ok(Math.abs(fullValue - cutValue) < 1e-4 * Math.abs(fullValue), `${fullValue} vs ${cutValue}`);
-  const [fullGrads, cutGrads] = [full, cut].map((f) => tf.tidy(() => tf.grads(f)([attributes, clipTensor]).map((g) => g.dataSync())));
+  const [fullGrads, cutGrads] = [full, cut].map((f) =>
+    tf.tidy(() =>
+      tf
+        .grads(f)([attributes, clipTensor])
+        .map((g) => g.dataSync()),
+    ),
+  );
   for (let k = 0; k < 2; k++) {
-    let maxDifference = 0, maxValue = 0;
+    let maxDifference = 0,
+      maxValue = 0;
     for (let i = 0; i < fullGrads[k].length; i++) {
       maxDifference = Math.max(maxDifference, Math.abs(fullGrads[k][i] - cutGrads[k][i]));
       maxValue = Math.max(maxValue, Math.abs(fullGrads[k][i]));

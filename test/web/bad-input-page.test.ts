@@ -14,10 +14,18 @@ import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/sh
 
 // Same browser and launch style as demo-page.test.ts (not imported: importing a test file runs its tests).
 const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
   // A fake camera (a test pattern, no face): whether the page may use it is up to the context's permissions.
-  '--use-fake-device-for-media-stream'];
+  '--use-fake-device-for-media-stream',
+];
 /** A short fit: this file checks the page's behaviour, not the fit's accuracy. */
 const FIT = { landmarkSteps: 40, photometricSteps: 2 };
 const artifactsDir = join(repositoryRoot, 'test-artifacts');
@@ -37,7 +45,12 @@ before(async () => {
   profileDir = await mkdtemp(join(tmpdir(), 'facegar-chromium-'));
   workDir = await mkdtemp(join(tmpdir(), 'facegar-bad-input-'));
   // No camera permission is granted to the page at first: getUserMedia is denied.
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 } });
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1200, height: 900 },
+  });
   await context.clearPermissions();
   await mkdir(artifactsDir, { recursive: true });
   page = await context.newPage();
@@ -68,12 +81,14 @@ async function pick(path: string): Promise<{ state: string; message: string; mes
 async function assertMessageShown(pattern: RegExp): Promise<void> {
   assert.ok(await page!.isVisible('#message'), 'the message box is visible');
   assert.ok(await page!.isVisible('#drop'), 'the photo input is still there');
-  assert.match(await page!.textContent('#message') ?? '', pattern);
+  assert.match((await page!.textContent('#message')) ?? '', pattern);
 }
 
 test('a photo without a face says so on the page, and the page stays usable', { timeout: 90_000 }, async () => {
   const blank = join(workDir, 'blank.png');
-  await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(blank);
+  await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .png()
+    .toFile(blank);
   const result = await pick(blank);
   assert.equal(result.state, 'failed');
   assert.equal(result.messageKind, 'error');
@@ -91,17 +106,20 @@ test('a photo without a face says so on the page, and the page stays usable', { 
   const again = await pick(blank);
   assert.equal(again.state, 'failed');
   await assertMessageShown(/^blank\.png: no face found/);
-  assert.equal(await page!.locator('#downloads a').count(), 0, 'the previous photo\'s downloads are gone');
+  assert.equal(await page!.locator('#downloads a').count(), 0, "the previous photo's downloads are gone");
   assert.equal(await page!.textContent('#summary'), '');
   assert.equal(await page!.evaluate(() => (globalThis as unknown as { facegar: { meshVertexCount?: number } }).facegar.meshVertexCount), undefined);
   assert.deepEqual(pageErrors, []);
 });
 
 test('a photo over the pixel limit gets the size message', { timeout: 60_000 }, async () => {
-  const width = 10_000, height = Math.floor(MAX_PIXELS / width) + 1;
+  const width = 10_000,
+    height = Math.floor(MAX_PIXELS / width) + 1;
   const huge = join(workDir, 'huge.png');
   // Uniform colour: tiny on disk, over the limit once decoded.
-  await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 180, b: 160 } } }).png({ compressionLevel: 9 }).toFile(huge);
+  await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 180, b: 160 } } })
+    .png({ compressionLevel: 9 })
+    .toFile(huge);
   assert.ok((await stat(huge)).size < 2e6, 'the huge test photo stays small on disk');
   const result = await pick(huge);
   assert.equal(result.state, 'failed');
@@ -111,7 +129,10 @@ test('a photo over the pixel limit gets the size message', { timeout: 60_000 }, 
 });
 
 test('a denied webcam gives a message on the page; an allowed one takes a photo', { timeout: 60_000 }, async () => {
-  await page!.evaluate(() => { document.getElementById('message')!.className = ''; document.getElementById('message')!.textContent = ''; });
+  await page!.evaluate(() => {
+    document.getElementById('message')!.className = '';
+    document.getElementById('message')!.textContent = '';
+  });
   await page!.click('#webcam');
   await page!.waitForFunction(() => document.getElementById('message')!.className === 'error', undefined, { timeout: 20_000 });
   await assertMessageShown(/^The webcam was denied: allow camera access for this page, or pick a photo instead\.$/);
@@ -125,16 +146,24 @@ test('a denied webcam gives a message on the page; an allowed one takes a photo'
   assert.ok(await page!.isVisible('#video'));
   assert.equal(await page!.textContent('#message'), '', 'the denial message is gone once the camera runs');
   await page!.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 20_000 });
-  await page!.evaluate(() => { document.body.dataset.state = 'ready'; });
+  await page!.evaluate(() => {
+    document.body.dataset.state = 'ready';
+  });
   await page!.click('#capture');
-  await page!.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? '') && document.getElementById('message')!.textContent !== '', undefined, { timeout: 60_000 });
+  await page!.waitForFunction(
+    () => ['done', 'failed'].includes(document.body.dataset.state ?? '') && document.getElementById('message')!.textContent !== '',
+    undefined,
+    { timeout: 60_000 },
+  );
   await assertMessageShown(/^webcam\.png: no face found in this photo\./);
   assert.deepEqual(pageErrors, []);
 });
 
 test('the webcam button when the browser has no camera API gives a message on the page', { timeout: 30_000 }, async () => {
   // An insecure origin or an old browser: navigator.mediaDevices is missing.
-  await page!.evaluate(() => { Object.defineProperty(navigator, 'mediaDevices', { value: undefined, configurable: true }); });
+  await page!.evaluate(() => {
+    Object.defineProperty(navigator, 'mediaDevices', { value: undefined, configurable: true });
+  });
   await page!.click('#webcam');
   await assertMessageShown(/^The webcam could not be started: this browser offers no camera access here/);
   assert.deepEqual(pageErrors, []);

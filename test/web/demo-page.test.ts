@@ -16,8 +16,16 @@ import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/sh
 import { sharedModel } from '../helpers/model.ts';
 
 export const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const PHOTOS = ['000002.jpg', '000031.jpg'];
 /** The same fit options on the page (?fit=) and in Node. */
 const FIT = { landmarkSteps: 200, photometricSteps: 16 };
@@ -33,7 +41,13 @@ before(async () => {
   }
   server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true }, photosDir });
   profileDir = await mkdtemp(join(tmpdir(), 'facegar-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, acceptDownloads: true, viewport: { width: 1200, height: 900 } });
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    acceptDownloads: true,
+    viewport: { width: 1200, height: 900 },
+  });
   await mkdir(artifactsDir, { recursive: true });
 });
 
@@ -77,7 +91,9 @@ test('the demo page reconstructs two example photos like the Node library does',
       await page.setInputFiles('#file', path);
       await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
-      const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][] }; meshVertexCount: number } }).facegar);
+      const exposed = await page.evaluate(
+        () => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][] }; meshVertexCount: number } }).facegar,
+      );
 
       // The GLB the page offers: the whole mesh, textured.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
@@ -105,53 +121,83 @@ test('the demo page reconstructs two example photos like the Node library does',
 /** Worst distance (px) between two [68] × [x, y] landmark sets, the second flat. */
 function worstLandmarkDistancePx(page: number[][], node: Float32Array): number {
   let worstPx = 0;
-  page.forEach(([x, y], k) => { worstPx = Math.max(worstPx, Math.hypot(x - node[2 * k], y - node[2 * k + 1])); });
+  page.forEach(([x, y], k) => {
+    worstPx = Math.max(worstPx, Math.hypot(x - node[2 * k], y - node[2 * k + 1]));
+  });
   return worstPx;
 }
 
-test('the GAR path on the page: the encoder\'s estimate first, then the refinement, landmarks as the CLI\'s within 0.5 px (EXIF focal length read alike)', { timeout: 240_000 }, async () => {
-  const photo = '000031-exif.jpg', preset = 'fast';
-  // An example photo whose EXIF gives the focal length (100 mm full-frame equivalent): the CLI holds the fit to it, and so must the page.
-  const dir = await mkdtemp(join(tmpdir(), 'facegar-exif-'));
-  const path = join(dir, photo);
-  await sharp(join(photosDir, '000031.jpg')).withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } }).jpeg({ quality: 95 }).toFile(path);
-  const model = await sharedModel();
-  const choice = await chooseRenderer({ renderer: 'gar' });
-  const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
-  // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
-  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
-  const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
-  try {
-    assert.equal(await page.inputValue('#mode'), `gar:${preset}`);
-    await page.setInputFiles('#file', path);
-    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 200_000 });
-    assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
-    const exposed = await page.evaluate(() => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; pose: { focalPx: number; focalSource: string }; faces: { renderer: string; gar: { preset: string } }[] }; estimate?: { shownAfterMs: number }; timingsMs: Record<string, number> } }).facegar);
-    assert.ok(exposed.estimate, 'the encoder\'s estimate was shown');
-    assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
-    assert.equal(exposed.result.faces[0].renderer, 'gar');
-    assert.equal(exposed.result.faces[0].gar.preset, preset);
-    for (const stage of ['detect', 'encode', 'landmarks', 'refine', 'texture']) assert.equal(await page.evaluate((id) => (document.getElementById(id) as HTMLProgressElement).value, `p-${stage}`), 1, `${stage} bar full`);
-    // The crop beside the GAR's render: two 64² panels enlarged 4×, one pixel column of gap.
-    assert.deepEqual(await page.evaluate(() => { const c = document.getElementById('gar-canvas') as HTMLCanvasElement; return [c.width, c.height]; }), [2 * 256 + 4, 256]);
-    assert.ok(await page.isVisible('#gar-canvas'));
+test(
+  "the GAR path on the page: the encoder's estimate first, then the refinement, landmarks as the CLI's within 0.5 px (EXIF focal length read alike)",
+  { timeout: 240_000 },
+  async () => {
+    const photo = '000031-exif.jpg',
+      preset = 'fast';
+    // An example photo whose EXIF gives the focal length (100 mm full-frame equivalent): the CLI holds the fit to it, and so must the page.
+    const dir = await mkdtemp(join(tmpdir(), 'facegar-exif-'));
+    const path = join(dir, photo);
+    await sharp(join(photosDir, '000031.jpg'))
+      .withExif({ IFD2: { FocalLengthIn35mmFilm: '100' } })
+      .jpeg({ quality: 95 })
+      .toFile(path);
+    const model = await sharedModel();
+    const choice = await chooseRenderer({ renderer: 'gar' });
+    const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
+    // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
+    const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
+    const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
+    try {
+      assert.equal(await page.inputValue('#mode'), `gar:${preset}`);
+      await page.setInputFiles('#file', path);
+      await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 200_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
+      const exposed = await page.evaluate(
+        () =>
+          (
+            globalThis as unknown as {
+              facegar: {
+                result: { landmarks2d: number[][]; pose: { focalPx: number; focalSource: string }; faces: { renderer: string; gar: { preset: string } }[] };
+                estimate?: { shownAfterMs: number };
+                timingsMs: Record<string, number>;
+              };
+            }
+          ).facegar,
+      );
+      assert.ok(exposed.estimate, "the encoder's estimate was shown");
+      assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
+      assert.equal(exposed.result.faces[0].renderer, 'gar');
+      assert.equal(exposed.result.faces[0].gar.preset, preset);
+      for (const stage of ['detect', 'encode', 'landmarks', 'refine', 'texture'])
+        assert.equal(await page.evaluate((id) => (document.getElementById(id) as HTMLProgressElement).value, `p-${stage}`), 1, `${stage} bar full`);
+      // The crop beside the GAR's render: two 64² panels enlarged 4×, one pixel column of gap.
+      assert.deepEqual(
+        await page.evaluate(() => {
+          const c = document.getElementById('gar-canvas') as HTMLCanvasElement;
+          return [c.width, c.height];
+        }),
+        [2 * 256 + 4, 256],
+      );
+      assert.ok(await page.isVisible('#gar-canvas'));
 
-    const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
-    assert.ok(decoded.exifFocalPx, 'the test photo carries an EXIF focal length');
-    const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset, knownFocalPx: decoded.exifFocalPx });
-    const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
-    assert.equal(exposed.result.pose.focalSource, 'known', 'the page read the focal length from EXIF');
-    assert.ok(Math.abs(exposed.result.pose.focalPx / node.focalPx - 1) < 1e-3, `focal: page ${exposed.result.pose.focalPx}, Node ${node.focalPx}`);
-    const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
-    console.log(`# ${photo} GAR ${preset}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; page ${exposed.timingsMs.photoToMesh} ms photo to mesh, estimate shown after ${exposed.estimate.shownAfterMs} ms`);
-    assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
-    await page.screenshot({ path: join(artifactsDir, 'web-demo-gar.png') });
-  } finally {
-    reconstructor.dispose();
-    await page.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+      const decoded = await decodeImageFileScaled(path, { maxSide: 2048 });
+      assert.ok(decoded.exifFocalPx, 'the test photo carries an EXIF focal length');
+      const raw = await reconstructor.reconstruct(decoded.image, { maxFaces: 1, renderer: 'gar', garPreset: preset, knownFocalPx: decoded.exifFocalPx });
+      const node = rescaleReconstruction(raw, 1 / decoded.scale, { width: decoded.originalWidth, height: decoded.originalHeight }).faces[0];
+      assert.equal(exposed.result.pose.focalSource, 'known', 'the page read the focal length from EXIF');
+      assert.ok(Math.abs(exposed.result.pose.focalPx / node.focalPx - 1) < 1e-3, `focal: page ${exposed.result.pose.focalPx}, Node ${node.focalPx}`);
+      const worstPx = worstLandmarkDistancePx(exposed.result.landmarks2d, node.landmarks2d);
+      console.log(
+        `# ${photo} GAR ${preset}: page vs Node landmarks, worst ${worstPx.toFixed(3)} px; page ${exposed.timingsMs.photoToMesh} ms photo to mesh, estimate shown after ${exposed.estimate.shownAfterMs} ms`,
+      );
+      assert.ok(worstPx < 0.5, `${photo}: page vs Node landmarks differ by up to ${worstPx.toFixed(2)} px`);
+      await page.screenshot({ path: join(artifactsDir, 'web-demo-gar.png') });
+    } finally {
+      reconstructor.dispose();
+      await page.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('bad input on the page gives a message on the page', { timeout: 60_000 }, async () => {
   const page = await openPage();
@@ -161,7 +207,7 @@ test('bad input on the page gives a message on the page', { timeout: 60_000 }, a
     await writeFile(notImage, 'this is text, not a photo\n');
     await page.setInputFiles('#file', notImage);
     await page.waitForFunction(() => document.body.dataset.state === 'failed', undefined, { timeout: 20_000 });
-    assert.match(await page.textContent('#message') ?? '', /notes\.jpg: not an image/);
+    assert.match((await page.textContent('#message')) ?? '', /notes\.jpg: not an image/);
     await rm(dir, { recursive: true, force: true });
   } finally {
     await page.close();

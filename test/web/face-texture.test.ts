@@ -23,12 +23,16 @@ function paintedSymmetric(x: number, y: number, z: number): [number, number, num
 }
 
 function fitFor(model: MorphableModel, yawDeg: number): TextureFit {
-  const rotation = Float64Array.from(rotationFromEuler(0, yawDeg * Math.PI / 180, 0));
+  const rotation = Float64Array.from(rotationFromEuler(0, (yawDeg * Math.PI) / 180, 0));
   return { vertices: model.neutral, rotation, translationMm: [0, 20, -700], focalPx: 900, principalPointPx: [PHOTO_PX / 2, PHOTO_PX / 2] };
 }
 
 /** Render the neutral mesh as the camera sees it, each pixel coloured by `paint` at the visible surface point. */
-function renderPhoto(model: MorphableModel, fit: TextureFit, paint: (corner: { uv: number[]; position: number[] }[], weights: number[]) => [number, number, number]): RgbaImage {
+function renderPhoto(
+  model: MorphableModel,
+  fit: TextureFit,
+  paint: (corner: { uv: number[]; position: number[] }[], weights: number[]) => [number, number, number],
+): RgbaImage {
   const photo = createRgbaImage(PHOTO_PX, PHOTO_PX);
   photo.data.fill(30);
   const cameraPoints = transformPointsArray(fit.vertices, fit.rotation, fit.translationMm);
@@ -38,9 +42,11 @@ function renderPhoto(model: MorphableModel, fit: TextureFit, paint: (corner: { u
     const id = raster.triangleIdPlusOne[p];
     if (id === 0) continue;
     const t = 3 * (id - 1);
-    const b1 = raster.barycentrics[2 * p], b2 = raster.barycentrics[2 * p + 1];
+    const b1 = raster.barycentrics[2 * p],
+      b2 = raster.barycentrics[2 * p + 1];
     const corners = [0, 1, 2].map((k) => {
-      const v = model.triangles[t + k], uv = model.triangleUvIndices[t + k];
+      const v = model.triangles[t + k],
+        uv = model.triangleUvIndices[t + k];
       return { uv: [model.uvs[2 * uv], model.uvs[2 * uv + 1]], position: [model.neutral[3 * v], model.neutral[3 * v + 1], model.neutral[3 * v + 2]] };
     });
     const rgb = paint(corners, [1 - b1 - b2, b1, b2]);
@@ -53,8 +59,13 @@ const mix = (corners: { uv: number[]; position: number[] }[], weights: number[],
   corners.reduce((sum, corner, k) => sum + weights[k] * corner[key][axis], 0);
 
 /** Mean absolute RGB error over texels of the given source, against `expected` at each texel. */
-function meanError(texture: ReturnType<typeof bakeFaceTexture>, wanted: number, expected: (p: number) => [number, number, number] | undefined): { error: number; count: number } {
-  let sum = 0, count = 0;
+function meanError(
+  texture: ReturnType<typeof bakeFaceTexture>,
+  wanted: number,
+  expected: (p: number) => [number, number, number] | undefined,
+): { error: number; count: number } {
+  let sum = 0,
+    count = 0;
   for (let p = 0; p < texture.source.length; p++) {
     if (texture.source[p] !== wanted) continue;
     const rgb = expected(p);
@@ -74,8 +85,10 @@ test('a frontal photo of a painted mesh bakes back to the painted texture', asyn
   assert.ok(texture.coverage.photo > 0.5, `photo coverage ${texture.coverage.photo}`);
   // Texel centre → OBJ UV: u = (i + 0.5) / W, v = 1 − (j + 0.5) / H (row 0 at the top).
   const expected = (p: number) => {
-    const i = p % TEXTURE_PX, j = Math.floor(p / TEXTURE_PX);
-    const u = (i + 0.5) / TEXTURE_PX, v = 1 - (j + 0.5) / TEXTURE_PX;
+    const i = p % TEXTURE_PX,
+      j = Math.floor(p / TEXTURE_PX);
+    const u = (i + 0.5) / TEXTURE_PX,
+      v = 1 - (j + 0.5) / TEXTURE_PX;
     // Skip texels near a checker edge, where a pixel of the photo straddles two squares.
     const near = (x: number) => Math.abs(x * 8 - Math.round(x * 8)) < 0.15;
     return near(u) || near(v) ? undefined : paintedUv(u, v);
@@ -92,7 +105,9 @@ test('a frontal photo of a painted mesh bakes back to the painted texture', asyn
 test('a turned head: the hidden side is filled from the mirrored side with the right colours', async () => {
   const model = await sharedModel();
   const fit = fitFor(model, 55);
-  const photo = renderPhoto(model, fit, (corners, w) => paintedSymmetric(mix(corners, w, 'position', 0), mix(corners, w, 'position', 1), mix(corners, w, 'position', 2)));
+  const photo = renderPhoto(model, fit, (corners, w) =>
+    paintedSymmetric(mix(corners, w, 'position', 0), mix(corners, w, 'position', 1), mix(corners, w, 'position', 2)),
+  );
   const texture = bakeFaceTexture(photo, fit, model, { sizePx: TEXTURE_PX });
   assert.ok(texture.coverage.mirror > 0.1, `mirror coverage ${texture.coverage.mirror}`);
   assert.ok(texture.coverage.photo > 0.3, `photo coverage ${texture.coverage.photo}`);
@@ -104,7 +119,8 @@ test('a turned head: the hidden side is filled from the mirrored side with the r
   const expected = (p: number): [number, number, number] | undefined => {
     const id = uvRaster.triangleIdPlusOne[p];
     if (id === 0) return undefined;
-    const b1 = uvRaster.barycentrics[2 * p], b2 = uvRaster.barycentrics[2 * p + 1];
+    const b1 = uvRaster.barycentrics[2 * p],
+      b2 = uvRaster.barycentrics[2 * p + 1];
     const w = [1 - b1 - b2, b1, b2];
     const point = [0, 1, 2].map((axis) => w.reduce((s, wk, k) => s + wk * model.neutral[3 * model.triangles[3 * (id - 1) + k] + axis], 0));
     return paintedSymmetric(point[0], point[1], point[2]);
@@ -123,10 +139,15 @@ test('a turned head: the hidden side is filled from the mirrored side with the r
 test('the mirror map of the symmetric ICT face pairs vertices across x = 0', async () => {
   const model = await sharedModel();
   const mirror = findMirrorVertices(model.neutral, model.vertexCount);
-  let worstMm = 0, involutive = 0;
+  let worstMm = 0,
+    involutive = 0;
   for (let v = 0; v < model.vertexCount; v++) {
     const m = mirror[v];
-    const d = Math.hypot(model.neutral[3 * m] + model.neutral[3 * v], model.neutral[3 * m + 1] - model.neutral[3 * v + 1], model.neutral[3 * m + 2] - model.neutral[3 * v + 2]);
+    const d = Math.hypot(
+      model.neutral[3 * m] + model.neutral[3 * v],
+      model.neutral[3 * m + 1] - model.neutral[3 * v + 1],
+      model.neutral[3 * m + 2] - model.neutral[3 * v + 2],
+    );
     worstMm = Math.max(worstMm, d);
     if (mirror[m] === v) involutive++;
   }

@@ -14,7 +14,7 @@ import { sharedModel } from '../helpers/model.ts';
 
 async function facePng(): Promise<Uint8Array> {
   const image = createRgbaImage(64, 64);
-  for (let p = 0; p < 64 * 64; p++) image.data.set([p % 64 * 4, Math.floor(p / 64) * 4, 128, 255], 4 * p);
+  for (let p = 0; p < 64 * 64; p++) image.data.set([(p % 64) * 4, Math.floor(p / 64) * 4, 128, 255], 4 * p);
   return encodePng(image);
 }
 
@@ -22,7 +22,10 @@ test('a GLB of the face mesh parses back with its counts, bounds, UVs and textur
   const model = await sharedModel();
   const normals = computeVertexNormalsArray(model.neutral, model.triangles);
   const texturePng = await facePng();
-  const { bytes, layout } = meshToGlb({ positions: model.neutral, triangles: model.triangles, normals, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices }, { texturePng });
+  const { bytes, layout } = meshToGlb(
+    { positions: model.neutral, triangles: model.triangles, normals, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices },
+    { texturePng },
+  );
 
   // Container: magic, version 2, total length, chunks 4-byte aligned.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -47,8 +50,12 @@ test('a GLB of the face mesh parses back with its counts, bounds, UVs and textur
   assert.equal(primitive.getAttribute('NORMAL')!.getCount(), pairs.size);
   // Bounds in metres equal the model's in millimetres / 1000.
   for (let axis = 0; axis < 3; axis++) {
-    let lo = Infinity, hi = -Infinity;
-    for (let v = 0; v < model.vertexCount; v++) { lo = Math.min(lo, model.neutral[3 * v + axis]); hi = Math.max(hi, model.neutral[3 * v + axis]); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let v = 0; v < model.vertexCount; v++) {
+      lo = Math.min(lo, model.neutral[3 * v + axis]);
+      hi = Math.max(hi, model.neutral[3 * v + axis]);
+    }
     assert.ok(Math.abs(position.getMin([])[axis] - lo / 1000) < 1e-6);
     assert.ok(Math.abs(position.getMax([])[axis] - hi / 1000) < 1e-6);
   }
@@ -80,36 +87,45 @@ test('GLB without texture or UVs still writes a valid untextured mesh; bad PNG b
 
 // Blender (Debian package) imports the GLB with its texture when it is installed; CI may lack it.
 const blender = ['/usr/bin/blender'].find((path) => existsSync(path));
-test('Blender imports the GLB with vertices, UVs and the texture image', { skip: blender ? false : 'blender not installed (apt-get install blender)' }, async () => {
-  const model = await sharedModel();
-  const normals = computeVertexNormalsArray(model.neutral, model.triangles);
-  const { bytes, layout } = meshToGlb({ positions: model.neutral, triangles: model.triangles, normals, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices }, { texturePng: await facePng() });
-  const dir = await mkdtemp(join(tmpdir(), 'facegar-glb-'));
-  try {
-    const path = join(dir, 'face.glb');
-    await writeFile(path, bytes);
-    const script = [
-      'import bpy, json, numpy',
-      // Debian bookworm pairs Blender 3.4 with numpy 1.24, which dropped the np.bool alias its glTF importer uses.
-      'numpy.bool = getattr(numpy, "bool", bool)',
-      'bpy.ops.wm.read_factory_settings(use_empty=True)',
-      `bpy.ops.import_scene.gltf(filepath=${JSON.stringify(path)})`,
-      'obj = [o for o in bpy.context.scene.objects if o.type == "MESH"][0]',
-      'images = [i for i in bpy.data.images if i.size[0] > 0]',
-      'print("RESULT " + json.dumps({"vertices": len(obj.data.vertices), "polygons": len(obj.data.polygons), "uvLayers": len(obj.data.uv_layers), "images": [list(i.size) for i in images]}))',
-    ].join('\n');
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(blender!, ['-b', '--factory-startup', '--python-expr', script], { maxBuffer: 1 << 24 }, (error, out) => (error ? reject(error) : resolve(out)));
-    });
-    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    assert.ok(line, `Blender printed no result: ${stdout.slice(-500)}`);
-    const result = JSON.parse(line.slice(7));
-    // Blender merges the duplicated seam vertices back when it can; either count is a faithful import.
-    assert.ok(result.vertices === layout.vertexCount || result.vertices === model.vertexCount, `Blender vertices ${result.vertices}`);
-    assert.equal(result.polygons, model.triangles.length / 3);
-    assert.equal(result.uvLayers, 1);
-    assert.deepEqual(result.images, [[64, 64]]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'Blender imports the GLB with vertices, UVs and the texture image',
+  { skip: blender ? false : 'blender not installed (apt-get install blender)' },
+  async () => {
+    const model = await sharedModel();
+    const normals = computeVertexNormalsArray(model.neutral, model.triangles);
+    const { bytes, layout } = meshToGlb(
+      { positions: model.neutral, triangles: model.triangles, normals, uvs: model.uvs, triangleUvIndices: model.triangleUvIndices },
+      { texturePng: await facePng() },
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'facegar-glb-'));
+    try {
+      const path = join(dir, 'face.glb');
+      await writeFile(path, bytes);
+      const script = [
+        'import bpy, json, numpy',
+        // Debian bookworm pairs Blender 3.4 with numpy 1.24, which dropped the np.bool alias its glTF importer uses.
+        'numpy.bool = getattr(numpy, "bool", bool)',
+        'bpy.ops.wm.read_factory_settings(use_empty=True)',
+        `bpy.ops.import_scene.gltf(filepath=${JSON.stringify(path)})`,
+        'obj = [o for o in bpy.context.scene.objects if o.type == "MESH"][0]',
+        'images = [i for i in bpy.data.images if i.size[0] > 0]',
+        'print("RESULT " + json.dumps({"vertices": len(obj.data.vertices), "polygons": len(obj.data.polygons), "uvLayers": len(obj.data.uv_layers), "images": [list(i.size) for i in images]}))',
+      ].join('\n');
+      const stdout = await new Promise<string>((resolve, reject) => {
+        execFile(blender!, ['-b', '--factory-startup', '--python-expr', script], { maxBuffer: 1 << 24 }, (error, out) =>
+          error ? reject(error) : resolve(out),
+        );
+      });
+      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      assert.ok(line, `Blender printed no result: ${stdout.slice(-500)}`);
+      const result = JSON.parse(line.slice(7));
+      // Blender merges the duplicated seam vertices back when it can; either count is a faithful import.
+      assert.ok(result.vertices === layout.vertexCount || result.vertices === model.vertexCount, `Blender vertices ${result.vertices}`);
+      assert.equal(result.polygons, model.triangles.length / 3);
+      assert.equal(result.uvLayers, 1);
+      assert.deepEqual(result.images, [[64, 64]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -29,9 +29,20 @@ before(async () => {
   await writeFakeCameraVideo(video, [join(photosDir, '000002.jpg')], { framesPerPhoto: 40, driftPx: DRIFT_PX });
   server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true }, photosDir });
   context = await chromium.launchPersistentContext(join(workDir, 'profile'), {
-    executablePath: CHROMIUM_PATH, headless: true, viewport: { width: 1200, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    viewport: { width: 1200, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${video}`,
+    ],
   });
   await context.grantPermissions(['camera'], { origin: new URL(server.url).origin });
 });
@@ -42,18 +53,20 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-test('live mode follows the fake camera\'s face: the mesh moves, the identity settles, frames per second are shown', { timeout: 240_000 }, async () => {
+test("live mode follows the fake camera's face: the mesh moves, the identity settles, frames per second are shown", { timeout: 240_000 }, async () => {
   const page = await context!.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
   try {
     await page.goto(`${server!.url}?backend=wasm`);
     await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
-    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', await page.textContent('#message') ?? '');
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', (await page.textContent('#message')) ?? '');
     await page.click('#live');
-    await page.waitForFunction((n) => ((globalThis as unknown as { facegar: { live?: LiveStats } }).facegar.live?.framesWithFace ?? 0) >= n, FRAMES, { timeout: 180_000 });
+    await page.waitForFunction((n) => ((globalThis as unknown as { facegar: { live?: LiveStats } }).facegar.live?.framesWithFace ?? 0) >= n, FRAMES, {
+      timeout: 180_000,
+    });
     const live = await page.evaluate(() => (globalThis as unknown as { facegar: { live: LiveStats } }).facegar.live);
-    const stats = await page.textContent('#live-stats') ?? '';
+    const stats = (await page.textContent('#live-stats')) ?? '';
     await mkdir(join(repositoryRoot, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(repositoryRoot, 'test-artifacts', 'web-live.png') });
     await page.click('#live');
@@ -64,7 +77,10 @@ test('live mode follows the fake camera\'s face: the mesh moves, the identity se
     const recent = live.recent;
     assert.ok(recent.length >= FRAMES);
     // Identity: accumulated, so frame n moves it by about 1/n of a new estimate's difference; later steps are smaller.
-    assert.deepEqual(recent.map((r) => r.identityFrames).slice(0, FRAMES), Array.from({ length: FRAMES }, (_, k) => k + 1));
+    assert.deepEqual(
+      recent.map((r) => r.identityFrames).slice(0, FRAMES),
+      Array.from({ length: FRAMES }, (_, k) => k + 1),
+    );
     const identityStep = (k: number) => Math.hypot(...recent[k].identityFirst.map((v, i) => v - recent[k - 1].identityFirst[i]));
     const early = (identityStep(1) + identityStep(2) + identityStep(3)) / 3;
     const late = (identityStep(FRAMES - 3) + identityStep(FRAMES - 2) + identityStep(FRAMES - 1)) / 3;
@@ -76,7 +92,9 @@ test('live mode follows the fake camera\'s face: the mesh moves, the identity se
     const errorsPercent = recent.map((r) => r.landmarkErrorPercent).sort((a, b) => a - b);
     const median = errorsPercent[errorsPercent.length >> 1];
     assert.ok(median < 15, `the mesh's landmarks stay on the face: median ${median.toFixed(1)} % of the eye distance`);
-    console.log(`# live: ${live.fps.toFixed(1)} frames/s (wasm, this machine), ${live.framesWithFace} frames, x span ${rangeMm.toFixed(0)} mm, median landmark error ${median.toFixed(1)} %, identity step ${early.toFixed(4)} → ${late.toFixed(4)}`);
+    console.log(
+      `# live: ${live.fps.toFixed(1)} frames/s (wasm, this machine), ${live.framesWithFace} frames, x span ${rangeMm.toFixed(0)} mm, median landmark error ${median.toFixed(1)} %, identity step ${early.toFixed(4)} → ${late.toFixed(4)}`,
+    );
     assert.deepEqual(errors, []);
   } finally {
     await page.close();

@@ -19,7 +19,9 @@ before(async () => {
   await writeFile(join(distDir, 'index.html'), '<!doctype html><title>facegar</title>');
   server = await startDemoServer({ port: 0, build: false, distDir, model: { modelDir, cacheDir: testCacheDir, offline: true } });
 });
-after(async () => { await server?.close(); });
+after(async () => {
+  await server?.close();
+});
 
 /** A raw HTTP/1.1 exchange (fetch cannot send a forged Host header or odd methods). */
 function rawRequest(port: number, head: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
@@ -27,7 +29,9 @@ function rawRequest(port: number, head: string): Promise<{ status: number; heade
     const socket = connect(port, '127.0.0.1', () => socket.write(head));
     let data = '';
     socket.setEncoding('latin1');
-    socket.on('data', (chunk) => { data += chunk; });
+    socket.on('data', (chunk) => {
+      data += chunk;
+    });
     socket.on('error', reject);
     socket.on('end', () => {
       const [headText, ...rest] = data.split('\r\n\r\n');
@@ -41,7 +45,12 @@ function rawRequest(port: number, head: string): Promise<{ status: number; heade
 const port = () => Number(new URL(server!.url).port);
 
 test('every answer carries a content type, nosniff and the CSP; files come with their length', async () => {
-  for (const [path, status, type] of [['/', 200, 'text/html'], ['/models/ict-facekit.fgmm', 200, 'application/octet-stream'], ['/nothing-here', 404, 'text/plain'], ['/../../etc/passwd', 404, 'text/plain']] as const) {
+  for (const [path, status, type] of [
+    ['/', 200, 'text/html'],
+    ['/models/ict-facekit.fgmm', 200, 'application/octet-stream'],
+    ['/nothing-here', 404, 'text/plain'],
+    ['/../../etc/passwd', 404, 'text/plain'],
+  ] as const) {
     const response = await fetch(new URL(path, server!.url));
     assert.equal(response.status, status, path);
     assert.match(response.headers.get('content-type') ?? '', new RegExp(`^${type}`), path);
@@ -76,38 +85,66 @@ test('methods other than GET and HEAD get 405 with Allow; a foreign Host header 
 
 /** Resident memory (bytes) of a process, from /proc. */
 function residentBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
-test('sixty stalled downloads of the model do not load it sixty times into the server\'s memory', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'web/serve.ts'), '--port', '0', '--no-build'], {
-    cwd: repositoryRoot, env: { ...process.env, FACEGAR_MODEL_DIR: modelDir, FACEGAR_CACHE_DIR: testCacheDir, FACEGAR_OFFLINE: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const sockets: Socket[] = [];
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => { out += d; const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//); if (m) resolve(m[0]); });
-      child.on('exit', (code) => reject(new Error(`demo server exited with ${code}`)));
+test(
+  "sixty stalled downloads of the model do not load it sixty times into the server's memory",
+  { skip: process.platform !== 'linux' && 'reads /proc' },
+  async (t) => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(repositoryRoot, 'web/serve.ts'), '--port', '0', '--no-build'], {
+      cwd: repositoryRoot,
+      env: { ...process.env, FACEGAR_MODEL_DIR: modelDir, FACEGAR_CACHE_DIR: testCacheDir, FACEGAR_OFFLINE: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const serverPort = Number(new URL(url).port);
-    const fileBytes = Number((await fetch(new URL('/models/ict-facekit.fgmm', url), { method: 'HEAD' })).headers.get('content-length'));
-    const before = residentBytes(child.pid!);
-    // Each client asks for the 18 MB model, takes the first bytes, then stops reading.
-    await Promise.all(Array.from({ length: 60 }, () => new Promise<void>((resolve, reject) => {
-      const socket = connect(serverPort, '127.0.0.1', () => socket.write(`GET /models/ict-facekit.fgmm HTTP/1.1\r\nHost: 127.0.0.1:${serverPort}\r\n\r\n`));
-      sockets.push(socket);
-      socket.once('data', () => { socket.pause(); resolve(); });
-      socket.on('error', reject);
-    })));
-    await new Promise((r) => setTimeout(r, 1000)); // let the server fill what it buffers per connection
-    const grownBytes = residentBytes(child.pid!) - before;
-    t.diagnostic(`server resident memory ${(before / 2 ** 20).toFixed(0)} MiB before, +${(grownBytes / 2 ** 20).toFixed(0)} MiB with 60 stalled downloads of ${(fileBytes / 2 ** 20).toFixed(0)} MiB`);
-    // Reading the whole file per request took 60 × 18 MB ≈ 1.1 GB; streaming keeps a buffer per connection.
-    assert.ok(grownBytes < 3 * fileBytes, `server memory grew by ${(grownBytes / 2 ** 20).toFixed(0)} MiB for 60 stalled ${(fileBytes / 2 ** 20).toFixed(0)} MiB downloads`);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    child.kill();
-  }
-});
+    const sockets: Socket[] = [];
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+          if (m) resolve(m[0]);
+        });
+        child.on('exit', (code) => reject(new Error(`demo server exited with ${code}`)));
+      });
+      const serverPort = Number(new URL(url).port);
+      const fileBytes = Number((await fetch(new URL('/models/ict-facekit.fgmm', url), { method: 'HEAD' })).headers.get('content-length'));
+      const before = residentBytes(child.pid!);
+      // Each client asks for the 18 MB model, takes the first bytes, then stops reading.
+      await Promise.all(
+        Array.from(
+          { length: 60 },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const socket = connect(serverPort, '127.0.0.1', () =>
+                socket.write(`GET /models/ict-facekit.fgmm HTTP/1.1\r\nHost: 127.0.0.1:${serverPort}\r\n\r\n`),
+              );
+              sockets.push(socket);
+              socket.once('data', () => {
+                socket.pause();
+                resolve();
+              });
+              socket.on('error', reject);
+            }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 1000)); // let the server fill what it buffers per connection
+      const grownBytes = residentBytes(child.pid!) - before;
+      t.diagnostic(
+        `server resident memory ${(before / 2 ** 20).toFixed(0)} MiB before, +${(grownBytes / 2 ** 20).toFixed(0)} MiB with 60 stalled downloads of ${(fileBytes / 2 ** 20).toFixed(0)} MiB`,
+      );
+      // Reading the whole file per request took 60 × 18 MB ≈ 1.1 GB; streaming keeps a buffer per connection.
+      assert.ok(
+        grownBytes < 3 * fileBytes,
+        `server memory grew by ${(grownBytes / 2 ** 20).toFixed(0)} MiB for 60 stalled ${(fileBytes / 2 ** 20).toFixed(0)} MiB downloads`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      child.kill();
+    }
+  },
+);

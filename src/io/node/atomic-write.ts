@@ -69,7 +69,9 @@ export async function makeDirectories(dir: string): Promise<void> {
     const parent = dirname(dir);
     if (code !== 'ENOENT' || parent === dir) throw error;
     await makeDirectories(parent);
-    await mkdir(dir).catch((again) => { if (again.code !== 'EEXIST') throw again; });
+    await mkdir(dir).catch((again) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
   }
 }
 
@@ -84,7 +86,11 @@ export function notWritable(path: string, error: unknown): OutputNotWritableErro
 async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
-    try { await handle.sync(); } finally { await handle.close(); }
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   } catch {
     // The data is already in place; only durability across a power cut is at stake.
   }

@@ -24,7 +24,11 @@ export interface CheckpointKind<M extends { weightsPath: string }> {
   weightsName: string;
 }
 
-const GAR_CHECKPOINT: CheckpointKind<GarCheckpointManifest> = { validate: validateGarCheckpointManifest, name: 'GAR checkpoint', weightsName: 'checkpoint weights' };
+const GAR_CHECKPOINT: CheckpointKind<GarCheckpointManifest> = {
+  validate: validateGarCheckpointManifest,
+  name: 'GAR checkpoint',
+  weightsName: 'checkpoint weights',
+};
 
 /** Save the trainer's state into `dir` atomically; returns the manifest written. */
 export async function saveGarCheckpoint(dir: string, trainer: GarTrainer, notes?: Record<string, string>): Promise<GarCheckpointManifest> {
@@ -42,7 +46,10 @@ export async function readGarCheckpoint(dir: string): Promise<{ manifest: GarChe
  * manifest and weight bytes; weights first, then the manifest, then the previous weights go.
  */
 export async function saveCheckpointFiles<M extends { weightsPath: string }>(
-  dir: string, step: number, encode: (weightsPath: string) => { manifest: M; weights: Uint8Array }, kind: CheckpointKind<M>,
+  dir: string,
+  step: number,
+  encode: (weightsPath: string) => { manifest: M; weights: Uint8Array },
+  kind: CheckpointKind<M>,
 ): Promise<M> {
   const previous = await readManifestIfAny(dir, kind);
   const weightsPath = `checkpoint-${String(step).padStart(8, '0')}.safetensors`;
@@ -63,16 +70,20 @@ const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
  * The weights file must be a regular file inside `dir` (the manifests' validators allow only a
  * plain file name; checked again here), of at most MAX_WEIGHTS_FILE_BYTES.
  */
-export async function readCheckpointFiles<M extends { weightsPath: string }>(dir: string, kind: CheckpointKind<M>): Promise<{ manifest: M; weights: Uint8Array } | undefined> {
+export async function readCheckpointFiles<M extends { weightsPath: string }>(
+  dir: string,
+  kind: CheckpointKind<M>,
+): Promise<{ manifest: M; weights: Uint8Array } | undefined> {
   const manifest = await readManifestIfAny(dir, kind);
   if (!manifest) return undefined;
   const path = resolve(dir, manifest.weightsPath);
-  if (dirname(path) !== resolve(dir)) throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: weightsPath ${manifest.weightsPath} leaves the checkpoint folder (refused)`);
+  if (dirname(path) !== resolve(dir))
+    throw new UsageError(`${join(dir, CHECKPOINT_MANIFEST)}: weightsPath ${manifest.weightsPath} leaves the checkpoint folder (refused)`);
   let weights: Uint8Array;
   try {
     weights = new Uint8Array(await readRegularFile(path, MAX_WEIGHTS_FILE_BYTES));
   } catch (error) {
-    const reason = error instanceof UnreadableFileError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error';
+    const reason = error instanceof UnreadableFileError ? error.message : ((error as NodeJS.ErrnoException).code ?? 'error');
     throw new InputMissingError(`${path}: cannot read the ${kind.weightsName} (${reason})`, { cause: error });
   }
   return { manifest, weights };
@@ -84,7 +95,7 @@ async function readManifestIfAny<M extends { weightsPath: string }>(dir: string,
     text = (await readRegularFile(join(dir, CHECKPOINT_MANIFEST), MAX_MANIFEST_BYTES)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    const reason = error instanceof UnreadableFileError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error';
+    const reason = error instanceof UnreadableFileError ? error.message : ((error as NodeJS.ErrnoException).code ?? 'error');
     throw new InputMissingError(`${join(dir, CHECKPOINT_MANIFEST)}: cannot read (${reason})`, { cause: error });
   }
   try {

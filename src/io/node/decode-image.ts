@@ -117,11 +117,7 @@ function decoderOptions(limitInputPixels: number): SharpOptions {
 }
 
 async function decodeRaw(pipeline: Sharp): Promise<RgbaImage> {
-  const { data, info } = await pipeline
-    .toColourspace('srgb')
-    .ensureAlpha()
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 4 || data.length !== info.width * info.height * 4) {
     throw new Error(`unexpected decoder output ${info.width}x${info.height}x${info.channels}`);
   }
@@ -139,10 +135,13 @@ function checkDecodeOptions(options: DecodeOptions): void {
 
 /** Turn sharp's multi-line messages into one line that says what is wrong with the file. */
 function decodeError(error: unknown, label: string, pixelLimit: number): NotAnImageError {
-  const reason = String((error as Error)?.message ?? error).split('\n')[0].trim();
+  const reason = String((error as Error)?.message ?? error)
+    .split('\n')[0]
+    .trim();
   let message: string;
   if (/unsupported image format|bad seek|no size/i.test(reason)) message = `${label}: not an image (unrecognised format)`;
-  else if (/pixel limit/i.test(reason)) message = `${label}: image too large to decode (over ${pixelLimit} pixels${pixelLimit === MAX_FULL_DECODE_PIXELS ? '; decode it with maxSide' : ''})`;
+  else if (/pixel limit/i.test(reason))
+    message = `${label}: image too large to decode (over ${pixelLimit} pixels${pixelLimit === MAX_FULL_DECODE_PIXELS ? '; decode it with maxSide' : ''})`;
   else if (/premature end|truncat|read error|corrupt|invalid|bad/i.test(reason)) message = `${label}: damaged or truncated image data (${reason})`;
   else message = `${label}: not a readable image (${reason})`;
   return new NotAnImageError(message, { cause: error });

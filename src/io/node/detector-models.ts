@@ -44,14 +44,16 @@ export async function loadDetectorModelFiles(options: LoadDetectorModelOptions =
   const usePackage = options.usePackage ?? true;
   const shipped = usePackage && existsSync(join(SHIPPED_DETECTOR_DIR, `${DETECTOR_MODEL_NAMES.blazeface}.json`)) ? SHIPPED_DETECTOR_DIR : undefined;
   const fromPackage = usePackage ? installedModelsDir() : undefined;
-  const dir = options.modelsDir ?? shipped ?? fromPackage ?? await ensureBundle(
-    options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE,
-    { cacheDir: options.cacheDir, offline: options.offline, onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined },
-  );
-  const [blazeface, facemesh] = await Promise.all([
-    readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface),
-    readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh),
-  ]);
+  const dir =
+    options.modelsDir ??
+    shipped ??
+    fromPackage ??
+    (await ensureBundle(options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE, {
+      cacheDir: options.cacheDir,
+      offline: options.offline,
+      onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined,
+    }));
+  const [blazeface, facemesh] = await Promise.all([readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface), readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh)]);
   return { blazeface, facemesh };
 }
 
@@ -73,23 +75,27 @@ export async function readModelBytes(dir: string, name: string): Promise<ModelBy
     json = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code ?? `not valid JSON (${(error as Error).message.split('\n')[0]})`;
+    const reason = code === 'ENOENT' ? 'no such file' : (code ?? `not valid JSON (${(error as Error).message.split('\n')[0]})`);
     throw new ModelUnavailableError(`${jsonPath}: cannot load model (${reason})`, { cause: error });
   }
   const paths = Array.isArray(json?.weightsManifest) ? json.weightsManifest.flatMap((group) => (Array.isArray(group?.paths) ? group.paths : [])) : [];
   if (paths.length === 0 || !paths.every((p): p is string => typeof p === 'string')) {
     throw new ModelUnavailableError(`${jsonPath}: not a TF.js graph model (no weightsManifest paths)`);
   }
-  const weights = await Promise.all(paths.map(async (path) => {
-    const weightPath = join(dir, path);
-    try {
-      const bytes = await readFile(weightPath);
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new ModelUnavailableError(`${weightPath}: cannot load model weights (${code === 'ENOENT' ? 'no such file' : code ?? 'read error'})`, { cause: error });
-    }
-  }));
+  const weights = await Promise.all(
+    paths.map(async (path) => {
+      const weightPath = join(dir, path);
+      try {
+        const bytes = await readFile(weightPath);
+        return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new ModelUnavailableError(`${weightPath}: cannot load model weights (${code === 'ENOENT' ? 'no such file' : (code ?? 'read error')})`, {
+          cause: error,
+        });
+      }
+    }),
+  );
   // Catch a truncated or mismatched download here, where the message can name the file.
   const { weightData } = checkModelBytes({ json, weights }, jsonPath);
   return { json, weights: weightData };

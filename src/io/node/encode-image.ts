@@ -26,8 +26,8 @@ export async function writePngAtomic(path: string, image: RgbaImage): Promise<vo
 
 function checkImage(image: RgbaImage): void {
   const { width, height, data } = image ?? {};
-  const ok = Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0
-    && data instanceof Uint8ClampedArray && data.length === width * height * 4;
+  const ok =
+    Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 && data instanceof Uint8ClampedArray && data.length === width * height * 4;
   if (!ok) {
     const got = data instanceof Uint8ClampedArray ? `${width}x${height} with ${data.length} bytes` : `${width}x${height} without a Uint8ClampedArray`;
     throw new UsageError(`Expected an RgbaImage with data of length width*height*4 for image but received ${got}`);

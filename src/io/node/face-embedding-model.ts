@@ -18,10 +18,14 @@ export interface LoadFaceEmbeddingOptions extends LoadDetectorModelOptions {
  */
 export async function loadFaceEmbeddingModelFile(options: LoadFaceEmbeddingOptions = {}): Promise<ModelBytes> {
   const spec = FACE_EMBEDDING_MODELS[options.name ?? DEFAULT_FACE_EMBEDDING_MODEL];
-  const fromPackage = options.usePackage ?? true ? installedModelsDir() : undefined;
-  const dir = options.modelsDir ?? fromPackage ?? await ensureBundle(
-    options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE,
-    { cacheDir: options.cacheDir, offline: options.offline, onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined },
-  );
+  const fromPackage = (options.usePackage ?? true) ? installedModelsDir() : undefined;
+  const dir =
+    options.modelsDir ??
+    fromPackage ??
+    (await ensureBundle(options.baseUrls ? { ...HUMAN_MODELS_BUNDLE, baseUrls: options.baseUrls } : HUMAN_MODELS_BUNDLE, {
+      cacheDir: options.cacheDir,
+      offline: options.offline,
+      onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined,
+    }));
   return readModelBytes(dir, spec.file);
 }

@@ -11,16 +11,24 @@ import { encodePng } from './encode-image.ts';
  * possibly downscaled photo with the fit in its pixels, i.e. before rescaleReconstruction).
  * @returns GLB bytes (positions in metres, normals, UVs, base colour texture) and the texture's PNG bytes.
  */
-export async function encodeFaceGlb(photo: RgbaImage, face: TextureFit, model: MorphableModel, texture: Partial<FaceTextureConfig> = {},
-                                    mirrorVertices?: Int32Array): Promise<{ glb: Uint8Array; texturePng: Uint8Array }> {
+export async function encodeFaceGlb(
+  photo: RgbaImage,
+  face: TextureFit,
+  model: MorphableModel,
+  texture: Partial<FaceTextureConfig> = {},
+  mirrorVertices?: Int32Array,
+): Promise<{ glb: Uint8Array; texturePng: Uint8Array }> {
   const baked = bakeFaceTexture(photo, face, model, texture, mirrorVertices);
   const texturePng = await encodePng(baked.image);
-  const { bytes } = meshToGlb({
-    positions: face.vertices,
-    triangles: model.triangles,
-    normals: computeVertexNormalsArray(face.vertices, model.triangles),
-    uvs: model.uvs,
-    triangleUvIndices: model.triangleUvIndices,
-  }, { texturePng });
+  const { bytes } = meshToGlb(
+    {
+      positions: face.vertices,
+      triangles: model.triangles,
+      normals: computeVertexNormalsArray(face.vertices, model.triangles),
+      uvs: model.uvs,
+      triangleUvIndices: model.triangleUvIndices,
+    },
+    { texturePng },
+  );
   return { glb: bytes, texturePng };
 }

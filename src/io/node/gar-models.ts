@@ -32,9 +32,7 @@ export const SHIPPED_LANDMARK_REGRESSOR_NAMES = [] as const;
 
 /** `$FACEGAR_SHIPPED_MODELS_DIR`, else the repository's `models/` folder. */
 export function shippedModelsDir(): string {
-  return process.env.FACEGAR_SHIPPED_MODELS_DIR
-    ? resolve(process.env.FACEGAR_SHIPPED_MODELS_DIR)
-    : PACKAGE_MODELS_DIR;
+  return process.env.FACEGAR_SHIPPED_MODELS_DIR ? resolve(process.env.FACEGAR_SHIPPED_MODELS_DIR) : PACKAGE_MODELS_DIR;
 }
 
 export interface RendererRequest {
@@ -71,19 +69,23 @@ export interface RendererChoice {
  */
 export async function chooseRenderer(request: RendererRequest): Promise<RendererChoice> {
   const choice = await chooseGarNetworks(request);
-  if (request.shapeEncoder !== undefined && choice.renderer === 'graphics') throw new UsageError('--shape-encoder belongs to the GAR path: drop it or --renderer graphics');
+  if (request.shapeEncoder !== undefined && choice.renderer === 'graphics')
+    throw new UsageError('--shape-encoder belongs to the GAR path: drop it or --renderer graphics');
   if (choice.renderer !== 'gar' || !choice.encoderDir || request.shapeEncoder === 'none') return choice;
-  const shapeEncoderDir = request.shapeEncoder !== undefined
-    ? resolve(request.shapeEncoder)
-    : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
+  const shapeEncoderDir =
+    request.shapeEncoder !== undefined
+      ? resolve(request.shapeEncoder)
+      : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
   return shapeEncoderDir ? { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` } : choice;
 }
 
 async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoice> {
   const { renderer } = request;
-  if (renderer !== undefined && renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for --renderer but received ${renderer}`);
+  if (renderer !== undefined && renderer !== 'gar' && renderer !== 'graphics')
+    throw new UsageError(`Expected gar or graphics for --renderer but received ${renderer}`);
   if (renderer === 'graphics') {
-    if (request.gar !== undefined || request.encoder !== undefined) throw new UsageError('--gar and --encoder belong to the GAR path: drop them or --renderer graphics');
+    if (request.gar !== undefined || request.encoder !== undefined)
+      throw new UsageError('--gar and --encoder belong to the GAR path: drop them or --renderer graphics');
     return { renderer: 'graphics', reason: 'graphics renderer (--renderer graphics)' };
   }
   const modelsDir = request.modelsDir ?? shippedModelsDir();
@@ -91,15 +93,31 @@ async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoi
     // A name picks a shipped GAR; the shipped encoder comes with it unless --encoder says otherwise.
     const name = request.gar as GarName;
     const garDir = join(modelsDir, NAMED_GARS[name]);
-    if (!await stat(join(garDir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false)) throw new ModelUnavailableError(`--gar ${name}: ${garDir} is not shipped here (names: ${Object.keys(NAMED_GARS).join(', ')}; or pass a GAR directory)`);
+    if (
+      !(await stat(join(garDir, CHECKPOINT_MANIFEST)).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      throw new ModelUnavailableError(`--gar ${name}: ${garDir} is not shipped here (names: ${Object.keys(NAMED_GARS).join(', ')}; or pass a GAR directory)`);
     const encoderDir = request.encoder !== undefined ? resolve(request.encoder) : await findShipped(modelsDir, 'encoder-', SHIPPED_ENCODER_NAMES);
     const licence = name === 'real' ? ' (trained on real photos: non-commercial research use only)' : '';
-    return { renderer: 'gar', garDir, encoderDir, reason: `shipped GAR "${name}" ${garDir}${licence}${encoderDir ? `, encoder ${encoderDir}` : ', no encoder (refinement from the mean face)'}` };
+    return {
+      renderer: 'gar',
+      garDir,
+      encoderDir,
+      reason: `shipped GAR "${name}" ${garDir}${licence}${encoderDir ? `, encoder ${encoderDir}` : ', no encoder (refinement from the mean face)'}`,
+    };
   }
   if (request.gar !== undefined) {
     const garDir = resolve(request.gar);
     const encoderDir = request.encoder !== undefined ? resolve(request.encoder) : undefined;
-    return { renderer: 'gar', garDir, encoderDir, reason: `GAR ${request.gar}${encoderDir ? `, encoder ${request.encoder}` : ', no encoder (refinement from the mean face)'}` };
+    return {
+      renderer: 'gar',
+      garDir,
+      encoderDir,
+      reason: `GAR ${request.gar}${encoderDir ? `, encoder ${request.encoder}` : ', no encoder (refinement from the mean face)'}`,
+    };
   }
   const shippedGar = await findShipped(modelsDir, 'gar-', SHIPPED_GAR_NAMES);
   if (request.encoder !== undefined) {
@@ -110,11 +128,18 @@ async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoi
   if (wanted === 'graphics') return { renderer: 'graphics', reason: 'graphics renderer (the default)' };
   const shippedEncoder = await findShipped(modelsDir, 'encoder-', SHIPPED_ENCODER_NAMES);
   if (renderer === 'gar') {
-    if (!shippedGar) throw new ModelUnavailableError(`--renderer gar: no GAR found (none shipped in ${modelsDir}); pass --gar RUN_DIR (made by facegar train-gar)`);
-    return { renderer: 'gar', garDir: shippedGar, encoderDir: shippedEncoder, reason: `shipped GAR ${shippedGar}${shippedEncoder ? ` and encoder ${shippedEncoder}` : ', no encoder (refinement from the mean face)'}` };
+    if (!shippedGar)
+      throw new ModelUnavailableError(`--renderer gar: no GAR found (none shipped in ${modelsDir}); pass --gar RUN_DIR (made by facegar train-gar)`);
+    return {
+      renderer: 'gar',
+      garDir: shippedGar,
+      encoderDir: shippedEncoder,
+      reason: `shipped GAR ${shippedGar}${shippedEncoder ? ` and encoder ${shippedEncoder}` : ', no encoder (refinement from the mean face)'}`,
+    };
   }
   // The default says GAR: only with both shipped networks, else the baseline.
-  if (shippedGar && shippedEncoder) return { renderer: 'gar', garDir: shippedGar, encoderDir: shippedEncoder, reason: `shipped GAR ${shippedGar} and encoder ${shippedEncoder} (the default)` };
+  if (shippedGar && shippedEncoder)
+    return { renderer: 'gar', garDir: shippedGar, encoderDir: shippedEncoder, reason: `shipped GAR ${shippedGar} and encoder ${shippedEncoder} (the default)` };
   return { renderer: 'graphics', reason: `graphics renderer (no shipped GAR and encoder in ${modelsDir})` };
 }
 
@@ -124,7 +149,13 @@ async function findShipped(modelsDir: string, prefix: string, preferred: readonl
   const candidates = [...preferred.filter((n) => names.includes(n)), ...names.filter((n) => n.startsWith(prefix) && !preferred.includes(n)).sort()];
   for (const name of candidates) {
     const dir = join(modelsDir, name);
-    if (await stat(join(dir, CHECKPOINT_MANIFEST)).then((s) => s.isFile(), () => false)) return dir;
+    if (
+      await stat(join(dir, CHECKPOINT_MANIFEST)).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return dir;
   }
   return undefined;
 }
@@ -141,9 +172,12 @@ export async function chooseLandmarkRegressor(request: string | undefined, model
 }
 
 /** chooseLandmarkRegressor's directory read (ReconstructorResources.landmarkRegressor, `source` = the directory); undefined for none. */
-export async function readChosenLandmarkRegressor(request: string | undefined, modelsDir?: string): Promise<(CheckpointBytes & { source: string }) | undefined> {
+export async function readChosenLandmarkRegressor(
+  request: string | undefined,
+  modelsDir?: string,
+): Promise<(CheckpointBytes & { source: string }) | undefined> {
   const dir = await chooseLandmarkRegressor(request, modelsDir);
-  return dir ? { ...await readLandmarkRegressorFiles(dir), source: dir } : undefined;
+  return dir ? { ...(await readLandmarkRegressorFiles(dir)), source: dir } : undefined;
 }
 
 /** The landmark regressor's checkpoint files; ModelUnavailableError (exit 6) as readGarModelFiles. */
@@ -151,9 +185,21 @@ export async function readLandmarkRegressorFiles(dir: string): Promise<Checkpoin
   return readCheckpointDir(dir, LANDMARK_KIND, 'landmark regressor', 'scripts/gpu/train_landmarks.py');
 }
 
-const LANDMARK_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateLandmarkRegressorManifest(v), name: 'landmark regressor checkpoint', weightsName: 'landmark regressor weights' };
-const GAR_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateGarCheckpointManifest(v), name: 'GAR checkpoint', weightsName: 'GAR weights' };
-const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) => validateEncoderCheckpointManifest(v), name: 'encoder checkpoint', weightsName: 'encoder weights' };
+const LANDMARK_KIND: CheckpointKind<{ weightsPath: string }> = {
+  validate: (v) => validateLandmarkRegressorManifest(v),
+  name: 'landmark regressor checkpoint',
+  weightsName: 'landmark regressor weights',
+};
+const GAR_KIND: CheckpointKind<{ weightsPath: string }> = {
+  validate: (v) => validateGarCheckpointManifest(v),
+  name: 'GAR checkpoint',
+  weightsName: 'GAR weights',
+};
+const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = {
+  validate: (v) => validateEncoderCheckpointManifest(v),
+  name: 'encoder checkpoint',
+  weightsName: 'encoder weights',
+};
 
 /**
  * Read the GAR (and encoder) checkpoint files. Any missing, unreadable or malformed manifest or
@@ -164,9 +210,14 @@ const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = { validate: (v) =>
 export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }): Promise<GarModelFiles> {
   const gar = await readCheckpointDir(dirs.garDir, GAR_KIND, 'GAR', 'facegar train-gar');
   const encoder = dirs.encoderDir ? await readCheckpointDir(dirs.encoderDir, ENCODER_KIND, 'encoder', 'facegar train-encoder') : undefined;
-  const shapeEncoder = dirs.shapeEncoderDir ? await readCheckpointDir(dirs.shapeEncoderDir, ENCODER_KIND, 'shape encoder', 'scripts/gpu/train_shape_encoder.py') : undefined;
+  const shapeEncoder = dirs.shapeEncoderDir
+    ? await readCheckpointDir(dirs.shapeEncoderDir, ENCODER_KIND, 'shape encoder', 'scripts/gpu/train_shape_encoder.py')
+    : undefined;
   return {
-    gar, encoder, garSource: dirs.garDir, ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}),
+    gar,
+    encoder,
+    garSource: dirs.garDir,
+    ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}),
     ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: dirs.shapeEncoderDir } : {}),
   };
 }
@@ -183,7 +234,9 @@ async function readCheckpointDir(dir: string, kind: CheckpointKind<{ weightsPath
   // Shipped models carry their weights' SHA-256 (scripts/export-gar.ts): a damaged file is caught here.
   const expected = (files.manifest as { weightsSha256?: unknown }).weightsSha256;
   if (typeof expected === 'string' && createHash('sha256').update(files.weights).digest('hex') !== expected.toLowerCase()) {
-    throw new ModelUnavailableError(`${join(dir, files.manifest.weightsPath)}: the ${what} weights do not match the SHA-256 in ${CHECKPOINT_MANIFEST} (damaged or replaced file)`);
+    throw new ModelUnavailableError(
+      `${join(dir, files.manifest.weightsPath)}: the ${what} weights do not match the SHA-256 in ${CHECKPOINT_MANIFEST} (damaged or replaced file)`,
+    );
   }
   return files;
 }

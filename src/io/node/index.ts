@@ -15,8 +15,16 @@ export { defaultCacheDir, ensureBundle } from './model-cache.ts';
 export type { RemoteBundle, RemoteFile, EnsureBundleOptions } from './model-cache.ts';
 export { ICT_FACEKIT_BUNDLE, HUMAN_MODELS_BUNDLE } from './bundles.ts';
 export {
-  chooseLandmarkRegressor, chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readLandmarkRegressorFiles, shippedModelsDir,
-  SHIPPED_GAR_NAMES, SHIPPED_ENCODER_NAMES, SHIPPED_SHAPE_ENCODER_NAMES, SHIPPED_LANDMARK_REGRESSOR_NAMES,
+  chooseLandmarkRegressor,
+  chooseRenderer,
+  readChosenLandmarkRegressor,
+  readGarModelFiles,
+  readLandmarkRegressorFiles,
+  shippedModelsDir,
+  SHIPPED_GAR_NAMES,
+  SHIPPED_ENCODER_NAMES,
+  SHIPPED_SHAPE_ENCODER_NAMES,
+  SHIPPED_LANDMARK_REGRESSOR_NAMES,
 } from './gar-models.ts';
 export type { RendererChoice, RendererRequest } from './gar-models.ts';
 
@@ -27,11 +35,16 @@ export type { RendererChoice, RendererRequest } from './gar-models.ts';
  * default renderer is gar), and a landmark regressor (`landmarkRegressor`: a directory or 'none';
  * by default the shipped one, if any).
  */
-export async function loadReconstructorResources(options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> & { landmarkRegressor?: string } = {}): Promise<ReconstructorResources> {
+export async function loadReconstructorResources(
+  options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> & { landmarkRegressor?: string } = {},
+): Promise<ReconstructorResources> {
   const choice = await chooseRenderer(options);
   const [{ model }, detector, gar, landmarkRegressor] = await Promise.all([
-    loadMorphableModel(options), loadDetectorModelFiles(),
-    choice.renderer === 'gar' ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir }) : undefined,
+    loadMorphableModel(options),
+    loadDetectorModelFiles(),
+    choice.renderer === 'gar'
+      ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir })
+      : undefined,
     readChosenLandmarkRegressor(options.landmarkRegressor),
   ]);
   return { model, detector, ...(gar ? { gar } : {}), ...(landmarkRegressor ? { landmarkRegressor } : {}) };

@@ -67,7 +67,10 @@ async function resolveSourceDir(options: LoadMorphableModelOptions, cacheDir: st
   const explicit = options.modelDir ?? process.env.FACEGAR_MODEL_DIR;
   if (explicit) {
     const dir = resolve(explicit);
-    const isDirectory = await stat(dir).then((s) => s.isDirectory(), () => false);
+    const isDirectory = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     if (!isDirectory) {
       const from = options.modelDir ? '--model' : 'FACEGAR_MODEL_DIR';
       throw new ModelUnavailableError(`${dir}: model directory not found (from ${from})`);
@@ -100,7 +103,8 @@ export function directoryReader(dir: string): ModelTextReader {
     const candidates = name.includes('.') ? [name] : [`${name}.obj`, `${name}.obj.gz`];
     for (const candidate of candidates) {
       const path = resolve(root, candidate);
-      if (relative(root, path).startsWith('..') || dirname(path) !== root) throw new ModelUnavailableError(`${candidate}: a model file outside the model directory ${root} (refused)`);
+      if (relative(root, path).startsWith('..') || dirname(path) !== root)
+        throw new ModelUnavailableError(`${candidate}: a model file outside the model directory ${root} (refused)`);
       let bytes: Buffer;
       try {
         bytes = await readRegularFile(path, MAX_MODEL_FILE_BYTES);
@@ -114,7 +118,9 @@ export function directoryReader(dir: string): ModelTextReader {
           bytes = await gunzipAsync(bytes, { maxOutputLength: MAX_MODEL_FILE_BYTES });
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-            throw new ModelUnavailableError(`${path}: inflates to more than ${formatBytes(MAX_MODEL_FILE_BYTES)} (a gzip bomb, or not a model file)`, { cause: error });
+            throw new ModelUnavailableError(`${path}: inflates to more than ${formatBytes(MAX_MODEL_FILE_BYTES)} (a gzip bomb, or not a model file)`, {
+              cause: error,
+            });
           }
           throw new ModelUnavailableError(`${path}: corrupt gzip data`, { cause: error });
         }

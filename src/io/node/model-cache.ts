@@ -77,9 +77,10 @@ export async function ensureBundle(bundle: RemoteBundle, options: EnsureBundleOp
     const offline = options.offline ?? process.env.FACEGAR_OFFLINE === '1';
     if (offline) {
       throw new ModelUnavailableError(
-        `${bundle.name}: ${missing.length} of ${bundle.files.length} files missing from ${dir} (first: ${missing[0].path}) `
-        + `and downloads are off (offline); pass --model DIR or set FACEGAR_MODEL_DIR to a folder with the files, `
-        + `put them in ${dir}, or run once online`);
+        `${bundle.name}: ${missing.length} of ${bundle.files.length} files missing from ${dir} (first: ${missing[0].path}) ` +
+          `and downloads are off (offline); pass --model DIR or set FACEGAR_MODEL_DIR to a folder with the files, ` +
+          `put them in ${dir}, or run once online`,
+      );
     }
     await downloadAll(bundle, missing, dir, options);
   }
@@ -96,9 +97,16 @@ async function downloadAll(bundle: RemoteBundle, files: RemoteFile[], dir: strin
   let totalBytes = files.reduce((sum, f) => sum + (f.bytes ?? 0), 0);
   let doneBytes = 0;
   const progress = {
-    addTotal(extra: number) { totalBytes += extra; },
-    advance(bytes: number, file: string) { doneBytes += bytes; options.onProgress?.(doneBytes, totalBytes, file); },
-    rewind(bytes: number) { doneBytes -= bytes; },
+    addTotal(extra: number) {
+      totalBytes += extra;
+    },
+    advance(bytes: number, file: string) {
+      doneBytes += bytes;
+      options.onProgress?.(doneBytes, totalBytes, file);
+    },
+    rewind(bytes: number) {
+      doneBytes -= bytes;
+    },
   };
   for (const file of files) {
     const finalPath = join(dir, file.path);
@@ -111,7 +119,11 @@ async function downloadAll(bundle: RemoteBundle, files: RemoteFile[], dir: strin
   }
 }
 
-interface Progress { addTotal(extra: number): void; advance(bytes: number, file: string): void; rewind(bytes: number): void }
+interface Progress {
+  addTotal(extra: number): void;
+  advance(bytes: number, file: string): void;
+  rewind(bytes: number): void;
+}
 
 /** Try each base URL in turn; the first that yields the right bytes wins. */
 async function downloadOne(bundle: RemoteBundle, file: RemoteFile, finalPath: string, fetchImpl: typeof fetch, progress: Progress): Promise<void> {
@@ -123,12 +135,16 @@ async function downloadOne(bundle: RemoteBundle, file: RemoteFile, finalPath: st
     const tempPath = `${finalPath}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
     let received = 0;
     try {
-      const sha256 = await fetchToFile(url, tempPath, fetchImpl, file, progress, (n) => { received += n; });
+      const sha256 = await fetchToFile(url, tempPath, fetchImpl, file, progress, (n) => {
+        received += n;
+      });
       if (sha256 !== file.sha256) {
         checksumFailure ??= `checksum mismatch from ${url} (expected sha256 ${file.sha256}, got ${sha256}); download deleted`;
         throw new Error('checksum mismatch');
       }
-      await rename(tempPath, finalPath).catch((error) => { throw new WriteFailure(finalPath, error); });
+      await rename(tempPath, finalPath).catch((error) => {
+        throw new WriteFailure(finalPath, error);
+      });
       return;
     } catch (error) {
       await rm(tempPath, { force: true }).catch(() => undefined);
@@ -147,12 +163,22 @@ async function downloadOne(bundle: RemoteBundle, file: RemoteFile, finalPath: st
 
 /** A local file-system failure while downloading: reported as OutputNotWritableError, not retried. */
 class WriteFailure extends Error {
-  constructor(readonly path: string, cause: unknown) { super(`cannot write ${path}`, { cause }); }
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${path}`, { cause });
+  }
 }
 
 /** Stream `url` into `tempPath`, hashing as it goes. Rejects on HTTP errors, cut connections and stalls. */
 async function fetchToFile(
-  url: string, tempPath: string, fetchImpl: typeof fetch, file: RemoteFile, progress: Progress, onBytes: (n: number) => void,
+  url: string,
+  tempPath: string,
+  fetchImpl: typeof fetch,
+  file: RemoteFile,
+  progress: Progress,
+  onBytes: (n: number) => void,
 ): Promise<string> {
   const abort = new AbortController();
   let stallTimer = setTimeout(() => abort.abort(new Error('stalled')), STALL_TIMEOUT_MS);
@@ -171,16 +197,22 @@ async function fetchToFile(
       if (Number.isFinite(length) && length > 0) progress.addTotal(length);
     }
     const hash = createHash('sha256');
-    const handle = await open(tempPath, 'wx', 0o644).catch((error) => { throw new WriteFailure(tempPath, error); });
+    const handle = await open(tempPath, 'wx', 0o644).catch((error) => {
+      throw new WriteFailure(tempPath, error);
+    });
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         resetStallTimer();
         hash.update(chunk);
-        await handle.write(chunk).catch((error) => { throw new WriteFailure(tempPath, error); });
+        await handle.write(chunk).catch((error) => {
+          throw new WriteFailure(tempPath, error);
+        });
         onBytes(chunk.length);
         progress.advance(chunk.length, file.path);
       }
-      await handle.sync().catch((error) => { throw new WriteFailure(tempPath, error); });
+      await handle.sync().catch((error) => {
+        throw new WriteFailure(tempPath, error);
+      });
     } finally {
       await handle.close();
     }

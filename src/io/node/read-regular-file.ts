@@ -8,7 +8,10 @@ import { constants } from 'node:fs';
 
 /** Why a path was not read: not a regular file, or larger than allowed. File-system errors (ENOENT, EACCES, …) pass through as they are. */
 export class UnreadableFileError extends Error {
-  constructor(readonly code: 'ENOTREG' | 'EISDIR' | 'EFBIG', message: string) {
+  constructor(
+    readonly code: 'ENOTREG' | 'EISDIR' | 'EFBIG',
+    message: string,
+  ) {
     super(message);
     this.name = 'UnreadableFileError';
   }
@@ -64,7 +67,11 @@ function fileKind(info: { isFIFO(): boolean; isSocket(): boolean; isCharacterDev
 /** "64 MiB", "1.5 GiB", "900 KiB": for limits in messages. */
 export function formatBytes(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB'];
-  let value = bytes, unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  let value = bytes,
+    unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }

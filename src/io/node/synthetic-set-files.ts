@@ -38,8 +38,12 @@ export async function listSetFaces(dir: string): Promise<string[]> {
   } catch {
     throw new InputMissingError(`test set folder not found: ${dir}`);
   }
-  if (names.includes('set.json')) return parseSetManifest(parseJson(await readBytes(join(dir, 'set.json'), 'set manifest'), join(dir, 'set.json')), join(dir, 'set.json'));
-  const stems = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+  if (names.includes('set.json'))
+    return parseSetManifest(parseJson(await readBytes(join(dir, 'set.json'), 'set manifest'), join(dir, 'set.json')), join(dir, 'set.json'));
+  const stems = names
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => n.slice(0, -5))
+    .sort();
   if (stems.length === 0) throw new InputMissingError(`no set.json and no face .json files in ${dir}`);
   return stems;
 }
@@ -52,7 +56,8 @@ export async function readSetFace(dir: string, stem: string, model: MorphableMod
   const parsed = parseSetFace(json, await readBytes(vertexPath, 'face vertices'), model, jsonPath);
   const imagePath = join(dir, parsed.imageFile);
   const image = await decodeImageBytes(await readBytes(imagePath, 'face photo'), imagePath);
-  if (image.width !== parsed.width || image.height !== parsed.height) throw new UsageError(`${imagePath}: ${image.width}×${image.height} pixels, but ${stem}.json says ${parsed.width}×${parsed.height}`);
+  if (image.width !== parsed.width || image.height !== parsed.height)
+    throw new UsageError(`${imagePath}: ${image.width}×${image.height} pixels, but ${stem}.json says ${parsed.width}×${parsed.height}`);
   const index = parsed.generator.index;
   return { image, truth: parsed.truth, sceneSeed: typeof index === 'number' ? index : position, record: { face: stem, generator: parsed.generator } };
 }
@@ -64,7 +69,12 @@ export async function syntheticSetSource(dir: string, model: MorphableModel, max
 }
 
 /** Write benchmark faces as a set (NNNN.png, NNNN.json, NNNN.f32, set.json); atomic per file. */
-export async function writeSyntheticSet(dir: string, faces: Iterable<BenchmarkFace>, model: MorphableModel, generator: Record<string, unknown>): Promise<string[]> {
+export async function writeSyntheticSet(
+  dir: string,
+  faces: Iterable<BenchmarkFace>,
+  model: MorphableModel,
+  generator: Record<string, unknown>,
+): Promise<string[]> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (error) {
@@ -76,7 +86,12 @@ export async function writeSyntheticSet(dir: string, faces: Iterable<BenchmarkFa
     const stem = String(position).padStart(4, '0');
     await writePngAtomic(join(dir, `${stem}.png`), face.image);
     await writeFileAtomic(join(dir, `${stem}.f32`), vertexBytes(face.truth.verticesModel.subarray(0, model.vertexCount * 3)));
-    const json = setFaceJson(stem, face.truth, model, face.image.width, face.image.height, { ...generator, index: face.sceneSeed, position, scene: face.record });
+    const json = setFaceJson(stem, face.truth, model, face.image.width, face.image.height, {
+      ...generator,
+      index: face.sceneSeed,
+      position,
+      scene: face.record,
+    });
     await writeFileAtomic(join(dir, `${stem}.json`), JSON.stringify(json) + '\n');
     stems.push(stem);
     position++;
