@@ -81,15 +81,13 @@ const depthwiseBackpropInputGrad: GradFunc = (ddx, saved, attrs) => {
   return {
     dy: () => tf.depthwiseConv2d(ddx as tf.Tensor4D, filter, strides, pad as 'same', 'NHWC', dilations, dimRoundingMode),
     filter: () =>
-      tf
-        .engine()
-        .runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: ddx as tf.Tensor, dy }, {
-          strides,
-          pad,
-          dilations,
-          dimRoundingMode,
-          filterShape: filter.shape,
-        } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
+      tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: ddx as tf.Tensor, dy }, {
+        strides,
+        pad,
+        dilations,
+        dimRoundingMode,
+        filterShape: filter.shape,
+      } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
   };
 };
 
@@ -98,15 +96,13 @@ const depthwiseBackpropFilterGrad: GradFunc = (ddW, saved, attrs) => {
   const { strides, pad, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   return {
     x: () =>
-      tf
-        .engine()
-        .runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: ddW as tf.Tensor }, {
-          strides,
-          pad,
-          dilations,
-          dimRoundingMode,
-          inputShape: x.shape,
-        } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
+      tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: ddW as tf.Tensor }, {
+        strides,
+        pad,
+        dilations,
+        dimRoundingMode,
+        inputShape: x.shape,
+      } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor,
     dy: () => tf.depthwiseConv2d(x, ddW as tf.Tensor4D, strides, pad as 'same', 'NHWC', dilations, dimRoundingMode),
   };
 };
