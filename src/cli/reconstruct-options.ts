@@ -8,6 +8,7 @@ import { MESH_FORMATS, type MeshFormat } from './mesh-formats.ts';
 import { DEFAULT_MAX_FACES, RENDERER_NAMES, type RendererName } from '../api/default-renderer.ts';
 import { NODE_BACKEND_NAMES, type NodeBackendName } from '../engine/backend-names.ts';
 import { GAR_REFINE_PRESETS, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import { isGarName } from '../io/node/named-gars.ts';
 
 /** Photos with a longer side than this are downscaled on decode (results stay in original pixels). */
 export const DEFAULT_MAX_DECODE_SIDE_PX = 4096;
@@ -110,7 +111,8 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     maxFaces,
     fit: Object.fromEntries(Object.entries(fit).filter(([, v]) => v !== undefined)),
     ...(values.renderer !== undefined ? { renderer: values.renderer as RendererName } : {}),
-    ...(values.gar !== undefined ? { gar: resolve(values.gar) } : {}),
+    // A shipped GAR's name (studio, real) stays a name; a folder becomes absolute.
+    ...(values.gar !== undefined ? { gar: isGarName(values.gar) ? values.gar : resolve(values.gar) } : {}),
     ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
     ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
     ...(values['landmark-regressor'] !== undefined

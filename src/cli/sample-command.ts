@@ -145,9 +145,9 @@ export async function run(args: string[]): Promise<number> {
  * (exit 6 when none is shipped).
  */
 async function findGarDir(gar: string | undefined): Promise<string> {
-  const { NAMED_GARS, chooseRenderer, shippedModelsDir } = await import('../io/node/gar-models.ts');
+  const { chooseRenderer, isGarName, shippedModelsDir } = await import('../io/node/gar-models.ts');
   const { CHECKPOINT_MANIFEST } = await import('../io/node/checkpoint-files.ts');
-  if (gar !== undefined && Object.hasOwn(NAMED_GARS, gar)) return (await chooseRenderer({ gar })).garDir!;
+  if (gar !== undefined && isGarName(gar)) return (await chooseRenderer({ gar })).garDir!;
   if (gar !== undefined) {
     const dir = resolve(gar);
     const found = await stat(join(dir, CHECKPOINT_MANIFEST)).then(

@@ -113,6 +113,20 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.equal(json.gar.lossHistory.values, 1);
   });
 
+  test('--gar studio runs the shipped GAR by name from any folder; --gar real says it is not shipped (exit 6)', async () => {
+    const env = { FACEGAR_SHIPPED_MODELS_DIR: shipped };
+    const named = await runCli(
+      ['reconstruct', join(photosDir, '000006.jpg'), '--gar', 'studio', '--preset', 'instant', '--out', join(work, 'o-named'), '--workers', '1', '-q'],
+      { env },
+    );
+    assert.equal(named.code, 0, named.stderr.slice(-600));
+    assert.equal(JSON.parse(await readFile(join(work, 'o-named', '000006.jpg.json'), 'utf8')).renderer, 'gar');
+    const missing = await runCli(['reconstruct', join(photosDir, '000006.jpg'), '--gar', 'real', '--out', join(work, 'o-real'), '--workers', '1'], { env });
+    assert.equal(missing.code, 6, missing.stderr);
+    assert.match(missing.stderr, /--gar real: .*not shipped here/);
+    assert.ok(!hasStackTrace(missing.stderr));
+  });
+
   test('with no option the shipped GAR runs; graphics-only options choose the graphics path, and clash with a named GAR path', async () => {
     const photo = join(photosDir, '000006.jpg');
     const env = { FACEGAR_SHIPPED_MODELS_DIR: shipped };

@@ -12,18 +12,14 @@ import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
 import { validateLandmarkRegressorManifest } from '../../invert/landmark-regressor-checkpoint.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
+import { NAMED_GARS, isGarName } from './named-gars.ts';
 import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
 
 export { DEFAULT_RENDERER } from '../../api/default-renderer.ts';
 
 /** The shipped models' folder names, in order of preference; other `gar-*` / `encoder-*` folders come after, by name. */
 export const SHIPPED_GAR_NAMES = ['gar-small'] as const;
-/**
- * Shipped GARs by the name --gar takes: studio (the default; trained on this project's renders,
- * MIT) and real (fine-tuned on real photos of UTKFace/LFW: non-commercial research use only).
- */
-export const NAMED_GARS = { studio: 'gar-small', real: 'gar-real-64' } as const;
-export type GarName = keyof typeof NAMED_GARS;
+export { NAMED_GARS, isGarName, type GarName } from './named-gars.ts';
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
 /** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
 export const SHIPPED_SHAPE_ENCODER_NAMES = ['shape-encoder-128'] as const;
@@ -89,9 +85,9 @@ async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoi
     return { renderer: 'graphics', reason: 'graphics renderer (--renderer graphics)' };
   }
   const modelsDir = request.modelsDir ?? shippedModelsDir();
-  if (request.gar !== undefined && Object.hasOwn(NAMED_GARS, request.gar)) {
+  if (request.gar !== undefined && isGarName(request.gar)) {
     // A name picks a shipped GAR; the shipped encoder comes with it unless --encoder says otherwise.
-    const name = request.gar as GarName;
+    const name = request.gar;
     const garDir = join(modelsDir, NAMED_GARS[name]);
     if (
       !(await stat(join(garDir, CHECKPOINT_MANIFEST)).then(
