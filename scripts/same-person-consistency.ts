@@ -37,7 +37,8 @@ for (const file of (await readdir(outDir)).filter((f) => f.endsWith('.json')).so
   const json = JSON.parse(await readFile(join(outDir, file), 'utf8')) as { identity?: number[] };
   if (!json.identity) continue;
   const stem = file.slice(0, -'.json'.length);
-  const person = stem.replace(/_\d{4}$/, '');
+  // Output stems keep the photo's extension (Person_Name_0001.jpg.json).
+  const person = stem.replace(/\.[a-z0-9]+$/i, '').replace(/_\d{4}$/, '');
   const vertices = evaluateMorphableModel(model, json.identity, new Float32Array(model.expressionNames.length));
   entries.push({ person, stem, shape: Float64Array.from(vertices.subarray(0, faceVertices * 3)) });
 }
