@@ -5,9 +5,8 @@ import { formatJson } from '../api/result-json.ts';
 import { meshToObj } from '../io/mesh-export.ts';
 import { makeDirectories, notWritable, writeFileAtomic } from '../io/node/atomic-write.ts';
 import { decodeImageFileScaled } from '../io/node/decode-image.ts';
-import { computeVertexNormalsArray } from '../geometry/vertex-normals.ts';
 import { evaluateMorphableModel, type MorphableModel } from '../morphable/morphable-model.ts';
-import { createProcessContext, type BatchSettings, type InputJob } from './process-input.ts';
+import { createProcessContext, knownFocalOf, modelMesh, type BatchSettings, type InputJob } from './process-input.ts';
 import { VERSION } from './version.ts';
 
 const PERSON_FORMAT = 'facegar-person';
@@ -45,15 +44,13 @@ export async function preparePersonIdentity(
     }
   }
   const context = await createProcessContext(settings);
-  const focal = settings.focal ?? 'exif';
   let person;
   try {
     person = await estimatePersonIdentity(
       context.reconstructor,
       async (index) => {
         const decoded = await decodeImageFileScaled(inputs[index].path, { maxSide: settings.maxDecodeSidePx });
-        const knownFocalPx = typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
-        return { image: decoded.image, knownFocalPx };
+        return { image: decoded.image, knownFocalPx: knownFocalOf(settings, decoded) };
       },
       inputs.length,
       { maxFaces: 1, fit: settings.fit, renderer: settings.renderer ?? 'graphics', garPreset: settings.gar?.preset },
@@ -76,13 +73,7 @@ export async function preparePersonIdentity(
     throw notWritable(settings.outDir, error);
   });
   const vertices = evaluateMorphableModel(model, file.identity, new Float32Array(model.expressionNames.length));
-  const mesh = {
-    positions: vertices,
-    triangles: model.triangles,
-    normals: computeVertexNormalsArray(vertices, model.triangles),
-    uvs: model.uvs,
-    triangleUvIndices: model.triangleUvIndices,
-  };
+  const mesh = modelMesh(model, vertices);
   await writeFileAtomic(
     join(settings.outDir, 'person.obj'),
     meshToObj(mesh, { comment: `facegar ${VERSION}: one identity from ${person.photosUsed} photos, neutral expression, model space, millimetres` }),

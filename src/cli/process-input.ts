@@ -116,8 +116,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     onProgress?.(0, 'decode');
     const decoded = await decodeImageFileScaled(job.path, { maxSide: settings.maxDecodeSidePx });
     lap('decode');
-    const focal = settings.focal ?? 'exif';
-    const knownFocalPx = typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
+    const knownFocalPx = knownFocalOf(settings, decoded);
     const raw = await reconstructor.reconstruct(decoded.image, {
       knownFocalPx,
       maxFaces: settings.maxFaces,
@@ -142,13 +141,7 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
     const single = reconstruction.faces.length === 1;
     for (const face of reconstruction.faces) {
       const base = single ? job.stem : `${job.stem}.face${face.faceNumber}`;
-      const mesh = {
-        positions: face.vertices,
-        triangles: model.triangles,
-        normals: computeVertexNormalsArray(face.vertices, model.triangles),
-        uvs: model.uvs,
-        triangleUvIndices: model.triangleUvIndices,
-      };
+      const mesh = modelMesh(model, face.vertices);
       const written: Record<string, string> = {};
       for (const format of settings.formats) {
         const name = `${base}.${format}`;
@@ -240,6 +233,23 @@ export async function processInput(job: InputJob, context: ProcessContext, onPro
       timingsMs: roundTimings(timingsMs),
     };
   }
+}
+
+/** The focal length (px of the decoded photo) a batch holds for one photo: --focal N scaled like its pixels, its EXIF's with 'exif', else none (fitted). */
+export function knownFocalOf(settings: Pick<BatchSettings, 'focal'>, decoded: { scale: number; exifFocalPx?: number }): number | undefined {
+  const focal = settings.focal ?? 'exif';
+  return typeof focal === 'number' ? focal * decoded.scale : focal === 'exif' ? decoded.exifFocalPx : undefined;
+}
+
+/** The model's mesh (topology, normals, UVs) at `vertices`, model space: what the mesh files hold. */
+export function modelMesh(model: MorphableModel, vertices: Float32Array) {
+  return {
+    positions: vertices,
+    triangles: model.triangles,
+    normals: computeVertexNormalsArray(vertices, model.triangles),
+    uvs: model.uvs,
+    triangleUvIndices: model.triangleUvIndices,
+  };
 }
 
 /** `mkdir -p` of an output folder; failing is the input's exit 7, as a failing write is. */
