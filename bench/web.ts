@@ -3,7 +3,9 @@
 // frames per second with a fake camera, and screenshots of each mode. Headless Debian Chromium.
 // Prints one JSON object.
 // Usage: node --import tsx bench/web.ts [--photos 000002.jpg,000031.jpg] [--modes gar:instant,gar:fast,…,graphics]
-//   [--backends wasm,webgl] [--slow-timeout-s 120] [--live-s 15] [--screenshots docs/images]
+//   [--backends wasm,webgl] [--slow-timeout-s 120] [--live-s 15] [--live-trackers '[{},{"encoderInterval":1}]'] [--camera-fps 15]
+//   [--screenshots docs/images]
+// --live-trackers: live mode once per tracker option set (the page's ?live=), one after the other in this run.
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +41,10 @@ export interface BenchWebOptions {
   slowTimeoutMs?: number;
   /** Seconds of live mode (wasm, fake camera); 0 = none. */
   liveSeconds?: number;
+  /** The fake camera's frame rate (15 by default): live mode cannot track more frames per second than it delivers. */
+  cameraFps?: number;
+  /** Live mode once per option set of the tracker (default: one run with the page's defaults). */
+  liveTrackers?: Record<string, number>[];
   /** Write web-photo-gar.png, web-photo-graphics.png and web-live.png here. */
   screenshotsDir?: string;
 }
@@ -57,7 +63,7 @@ export async function benchWeb(options: BenchWebOptions = {}): Promise<Record<st
   const backends = options.backends ?? ['wasm'];
   const workDir = await mkdtemp(join(tmpdir(), 'facegar-bench-'));
   const camera = join(workDir, 'camera.y4m');
-  await writeFakeCameraVideo(camera, [join(photosDir, photos[0])], { framesPerPhoto: 40 });
+  await writeFakeCameraVideo(camera, [join(photosDir, photos[0])], { framesPerPhoto: 40, framesPerSecond: options.cameraFps ?? 15 });
   const server = await startDemoServer({ port: 0, model: { modelDir, cacheDir: testCacheDir, offline: true } });
   const context = await chromium.launchPersistentContext(join(workDir, 'profile'), {
     executablePath: CHROMIUM_PATH,
@@ -120,8 +126,12 @@ export async function benchWeb(options: BenchWebOptions = {}): Promise<Record<st
       perBackend[backend] = { probeMs, modes: results };
     }
 
-    let live: Record<string, unknown> | undefined;
-    if ((options.liveSeconds ?? 10) > 0) live = await benchLive(context, server.url, options.liveSeconds ?? 10, options.screenshotsDir);
+    const live: Record<string, unknown>[] = [];
+    if ((options.liveSeconds ?? 10) > 0) {
+      for (const [k, tracker] of (options.liveTrackers ?? [{}]).entries()) {
+        live.push(await benchLive(context, server.url, options.liveSeconds ?? 10, tracker, k === 0 ? options.screenshotsDir : undefined));
+      }
+    }
 
     return {
       chromium: context.browser()?.version() ?? 'persistent context',
@@ -149,10 +159,16 @@ async function openPage(page: Page, url: string): Promise<number> {
 }
 
 /** Live mode on wasm for `seconds`: frames per second after the first frame (which searches the whole frame), per-frame times. */
-async function benchLive(context: BrowserContext, url: string, seconds: number, screenshotsDir?: string): Promise<Record<string, unknown>> {
+async function benchLive(
+  context: BrowserContext,
+  url: string,
+  seconds: number,
+  tracker: Record<string, number>,
+  screenshotsDir?: string,
+): Promise<Record<string, unknown>> {
   const page = await context.newPage();
   try {
-    await openPage(page, `${url}?backend=wasm`);
+    await openPage(page, `${url}?backend=wasm&live=${encodeURIComponent(JSON.stringify(tracker))}`);
     await page.click('#live');
     await page.waitForFunction(() => ((globalThis as unknown as { facegar: Exposed }).facegar.live?.framesWithFace ?? 0) >= 1, undefined, { timeout: 120_000 });
     await page.waitForTimeout(seconds * 1000);
@@ -163,10 +179,12 @@ async function benchLive(context: BrowserContext, url: string, seconds: number, 
     const spanMs = followed.length > 1 ? followed[followed.length - 1].atMs - followed[0].atMs : 0;
     return {
       backend: 'wasm',
+      tracker,
       framesWithFace: stats.framesWithFace,
       framesPerSecond: spanMs > 0 ? Number((((followed.length - 1) * 1000) / spanMs).toFixed(2)) : 0,
       pageFps: Number(stats.fps.toFixed(2)),
       lastFrameMs: stats.last?.timingsMs,
+      lastEncodeMs: stats.lastEncodeMs,
       medianLandmarkErrorPercent: Number(median(followed.map((r) => r.landmarkErrorPercent)).toFixed(2)),
     };
   } finally {
@@ -182,6 +200,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       backends: { type: 'string' },
       'slow-timeout-s': { type: 'string' },
       'live-s': { type: 'string' },
+      'live-trackers': { type: 'string' },
+      'camera-fps': { type: 'string' },
       screenshots: { type: 'string' },
     },
   });
@@ -200,6 +220,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
         backends: list(values.backends),
         slowTimeoutMs: values['slow-timeout-s'] ? 1000 * Number(values['slow-timeout-s']) : undefined,
         liveSeconds: values['live-s'] ? Number(values['live-s']) : undefined,
+        cameraFps: values['camera-fps'] ? Number(values['camera-fps']) : undefined,
+        liveTrackers: values['live-trackers'] ? (JSON.parse(values['live-trackers']) as Record<string, number>[]) : undefined,
         screenshotsDir: values.screenshots ? resolve(values.screenshots) : undefined,
       }),
       null,

@@ -19,6 +19,8 @@ import { EXIF_SEARCH_BYTES, jpegExifBlock } from './jpeg-exif.ts';
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? 'models/ict-facekit.fgmm', location.href).href;
 const fit = params.get('fit') ? JSON.parse(params.get('fit')!) : undefined;
+/** Live mode's tracker options (`?live={"encoderInterval":1}`), checked by the worker. */
+const liveTracker = params.get('live') ? JSON.parse(params.get('live')!) : undefined;
 /** A photo far past its expected time: this many times the wasm estimate, plus the slack. */
 const SLOW_FACTOR = 3;
 const SLOW_SLACK_MS = 5000;
@@ -406,8 +408,8 @@ const live = new LiveMode({
   video: $<HTMLVideoElement>('live-video'),
   canvas: $<HTMLCanvasElement>('live-canvas'),
   viewer,
-  track: (frame) => client!.ask({ type: 'track', frame }, [frame]),
-  reset: () => client!.ask({ type: 'track-reset' }),
+  track: (frame) => client!.queue({ type: 'track', frame }, [frame]),
+  reset: () => client!.ask({ type: 'track-reset', tracker: liveTracker }),
   triangles: () => triangles,
   onFrame: (stats) => {
     exposed.live = stats;
@@ -415,7 +417,7 @@ const live = new LiveMode({
     $('live-stats').textContent =
       `live: ${stats.fps.toFixed(1)} frames/s on ${ready?.backend} · ${stats.framesWithFace}/${stats.frames} frames with a face` +
       (last
-        ? ` · identity from ${last.identityFrames} frames · landmark error ${last.landmarkErrorPercent.toFixed(1)} % · per frame: detect ${Math.round(last.timingsMs.detect)} ms, encoder ${Math.round(last.timingsMs.encode)} ms, landmark steps ${Math.round(last.timingsMs.landmarks)} ms`
+        ? ` · identity from ${last.identityFrames} frames · landmark error ${last.landmarkErrorPercent.toFixed(1)} % · per frame: detect ${Math.round(last.timingsMs.detect)} ms, landmark steps ${Math.round(last.timingsMs.landmarks)} ms, encoder ${Math.round(stats.lastEncodeMs ?? 0)} ms on the frames it runs on`
         : '');
   },
   onError: (message) => {

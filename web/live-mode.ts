@@ -15,6 +15,8 @@ export interface LiveStats {
   frames: number;
   framesWithFace: number;
   fps: number;
+  /** The encoder's time on the last frame it ran on (it runs on every few frames only). */
+  lastEncodeMs?: number;
   last?: Omit<TrackedFrame, 'vertices' | 'landmarks2d' | 'detectedLandmarks2d' | 'identity'> & { identityFirst: number[] };
   /** The last RECENT_FRAMES frames with a face: when (ms since start), where, how well fitted, and the identity's first coefficients. */
   recent: {
@@ -23,6 +25,7 @@ export interface LiveStats {
     yawDeg: number;
     landmarkErrorPercent: number;
     identityFrames: number;
+    encoded: boolean;
     identityFirst: number[];
   }[];
 }
@@ -47,6 +50,7 @@ export class LiveMode {
   private readonly doneAt: number[] = [];
   private startedMs = 0;
   private loopDone: Promise<void> = Promise.resolve();
+  private lastGrab: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly parts: LiveModeParts) {}
 
@@ -60,10 +64,15 @@ export class LiveMode {
     const { video } = this.parts;
     video.srcObject = stream;
     await video.play().catch(() => undefined);
-    Object.assign(this.stats, { running: true, frames: 0, framesWithFace: 0, fps: 0, last: undefined, recent: [] });
+    Object.assign(this.stats, { running: true, frames: 0, framesWithFace: 0, fps: 0, lastEncodeMs: undefined, last: undefined, recent: [] });
     this.doneAt.length = 0;
     this.startedMs = performance.now();
-    await this.parts.reset();
+    const answer = await this.parts.reset();
+    if (answer.type === 'error') {
+      this.stats.running = false;
+      this.parts.onError(`Live mode did not start: ${answer.message}`);
+      return;
+    }
     this.loopDone = this.loop();
   }
 
@@ -74,20 +83,25 @@ export class LiveMode {
     return this.loopDone;
   }
 
-  /** Frames in a pipeline of one: the worker tracks the next frame while this one is drawn. */
+  /**
+   * Frames in a pipeline of two: while the page draws one answer and grabs the next frame, the
+   * worker already tracks the frame queued behind it, so it never waits for the page (on the
+   * 2-core machine it waited about 19 ms a frame with one in flight, `bench/web.ts`).
+   */
   private async loop(): Promise<void> {
     const { viewer } = this.parts;
-    let next = this.trackNextFrame();
+    const inFlight = [this.trackNextFrame(), this.trackNextFrame()];
     while (this.stats.running) {
       let response: WorkerResponse | undefined;
       try {
-        response = await next;
+        response = await inFlight.shift();
       } catch (error) {
         if (this.stats.running) this.parts.onError(`Live mode stopped: ${(error as Error).message}`);
         this.stats.running = false;
+        await Promise.allSettled(inFlight);
         return;
       }
-      next = this.stats.running ? this.trackNextFrame() : Promise.resolve(undefined);
+      inFlight.push(this.stats.running ? this.trackNextFrame() : Promise.resolve(undefined));
       if (!response || !this.stats.running) continue;
       if (response.type === 'error') {
         this.stats.running = false;
@@ -113,12 +127,14 @@ export class LiveMode {
         const { vertices, landmarks2d, detectedLandmarks2d, identity, ...rest } = frame;
         const identityFirst = Array.from(identity.subarray(0, 8));
         this.stats.last = { ...rest, identityFirst };
+        if (frame.encoded) this.stats.lastEncodeMs = frame.timingsMs.encode;
         this.stats.recent.push({
           atMs: Math.round(now - this.startedMs),
           translationMm: frame.translationMm,
           yawDeg: frame.anglesDeg[1],
           landmarkErrorPercent: frame.landmarkErrorPercent,
           identityFrames: frame.identityFrames,
+          encoded: frame.encoded,
           identityFirst,
         });
         if (this.stats.recent.length > RECENT_FRAMES) this.stats.recent.shift();
@@ -126,24 +142,33 @@ export class LiveMode {
       this.drawLandmarks(frame);
       this.parts.onFrame(this.stats);
     }
-    // stop() resolves once the worker has answered the frame in flight.
-    await next.catch(() => undefined);
+    // stop() resolves once the worker has answered the frames in flight.
+    await Promise.allSettled(inFlight);
   }
 
-  /** The video's current frame, scaled down, sent to the worker; undefined after a short wait while the video has none yet. */
-  private async trackNextFrame(): Promise<WorkerResponse | undefined> {
+  /**
+   * The video's current frame, scaled down, sent to the worker; undefined after a short wait while
+   * the video has none yet. Frames are grabbed one after another, so they reach the worker in the
+   * order of the calls.
+   */
+  private trackNextFrame(): Promise<WorkerResponse | undefined> {
+    const bitmap = this.lastGrab.then(() => this.grabFrame());
+    this.lastGrab = bitmap.catch(() => undefined);
+    return bitmap.then((frame) => (frame ? this.parts.track(frame) : undefined));
+  }
+
+  private async grabFrame(): Promise<ImageBitmap | undefined> {
     const { video } = this.parts;
     if (video.readyState < 2 || video.videoWidth === 0) {
       await sleep(30);
       return undefined;
     }
     const scale = Math.min(1, MAX_FRAME_WIDTH_PX / video.videoWidth);
-    const bitmap = await createImageBitmap(video, {
+    return createImageBitmap(video, {
       resizeWidth: Math.round(video.videoWidth * scale),
       resizeHeight: Math.round(video.videoHeight * scale),
       resizeQuality: 'medium',
     });
-    return this.parts.track(bitmap);
   }
 
   /** The detector's landmarks (green) and the mesh's (red) over the video, in the frame's pixels. */

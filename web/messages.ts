@@ -1,5 +1,5 @@
 // Messages between the page and its worker (structured-cloned; typed arrays travel as they are).
-import type { FitConfig, GarModelFiles, GarRefinePresetName, RendererName, RgbaImage } from '../src/index.ts';
+import type { FaceTrackerConfig, FitConfig, GarModelFiles, GarRefinePresetName, RendererName, RgbaImage } from '../src/index.ts';
 import type { BackendChoice } from './backend-probe.ts';
 
 /** What the page asks for a photo: the renderer and, on the GAR path, the preset (as the CLI's --renderer, --preset). */
@@ -16,7 +16,8 @@ export type WorkerRequest =
   | { type: 'init'; backend?: string; wasmPath: string; modelBytes: ArrayBuffer; detector: unknown; networks?: GarModelFiles }
   | { type: 'reconstruct'; image: RgbaImage; scale: number; originalSize: { width: number; height: number }; name: string; settings: PhotoSettings }
   | { type: 'track'; frame: ImageBitmap }
-  | { type: 'track-reset' };
+  /** `tracker`: the tracker's options (the page's `?live=` JSON); a new tracker is made with them. */
+  | { type: 'track-reset'; tracker?: FaceTrackerConfig };
 
 export interface ResultFiles {
   names: { glb: string; obj: string; mtl: string; texture: string; json: string };
@@ -45,6 +46,8 @@ export interface TrackedFrame {
   landmarkErrorPercent: number;
   anglesDeg: [number, number, number];
   identityFrames: number;
+  /** Whether the encoder ran on this frame (on a face found anew, then every few frames). */
+  encoded: boolean;
   /** First number of the accumulated identity (the test watches it settle). */
   identity: Float32Array;
   timingsMs: { detect: number; encode: number; landmarks: number; total: number };

@@ -40,8 +40,14 @@ let mirrorVertices: Int32Array | undefined;
 const post = (message: WorkerResponse, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
 const progress = (stage: ProgressStage, fraction: number) => post({ type: 'progress', stage, fraction });
 
-self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
-  const request = event.data;
+// One message at a time, in order of arrival: an async handler would otherwise start the next
+// queued frame at the first await of the last, and two frames would share the tracker's state.
+let handled: Promise<void> = Promise.resolve();
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  handled = handled.then(() => handle(event.data));
+};
+
+async function handle(request: WorkerRequest): Promise<void> {
   try {
     if (request.type === 'init') {
       const choice = await chooseBackend(request.backend as BackendName | undefined, request.wasmPath);
@@ -63,6 +69,11 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     } else if (request.type === 'track') {
       await trackFrame(request.frame);
     } else if (request.type === 'track-reset') {
+      if (request.tracker && reconstructor) {
+        const next = reconstructor.createTracker(request.tracker); // throws on unknown or out-of-range options
+        tracker?.dispose();
+        tracker = next;
+      }
       tracker?.reset();
       post({ type: 'tracked' });
     }
@@ -71,7 +82,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
     post({ type: 'error', code: known ? (error as FacegarError).code : 'internal', message: known ? message : `internal error: ${message}` });
   }
-};
+}
 
 /**
  * The detector, remembering its last answer: the GAR path reconstructs a photo twice (the
@@ -214,7 +225,7 @@ function exportMesh(vertices: Float32Array) {
   };
 }
 
-/** One webcam frame: follow the face (encoder + a few landmark steps), send the mesh and pose. */
+/** One webcam frame: follow the face (a few landmark steps; the encoder every few frames), send the mesh and pose. */
 async function trackFrame(bitmap: ImageBitmap): Promise<void> {
   if (!reconstructor) throw new Error('the worker was not initialised');
   tracker ??= reconstructor.createTracker();
@@ -244,6 +255,7 @@ async function trackFrame(bitmap: ImageBitmap): Promise<void> {
         landmarkErrorPercent: (100 * face.landmarkErrorPx) / face.interOcularPx,
         anglesDeg: face.anglesDeg,
         identityFrames: face.identityFrames,
+        encoded: face.encoded,
         identity: face.identity,
         timingsMs: face.timingsMs,
       },

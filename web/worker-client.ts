@@ -1,4 +1,5 @@
-// The page's side of the worker: one request at a time, progress and the encoder's estimate as
+// The page's side of the worker: one request at a time (live mode's frames may queue a few, answered
+// in order, as the worker handles its messages one after another), progress and the encoder's estimate as
 // events, and a restart on another backend (a worker busy in a long fit cannot be interrupted:
 // it is terminated and a fresh one loads the same models).
 import type { WorkerRequest, WorkerResponse } from './messages.ts';
@@ -16,7 +17,8 @@ export class WorkerReplacedError extends Error {
 
 export class WorkerClient {
   private worker: Worker | undefined;
-  private pending: { resolve: (response: WorkerResponse) => void; reject: (error: Error) => void } | undefined;
+  /** Requests sent and not yet answered, oldest first. */
+  private pending: { resolve: (response: WorkerResponse) => void; reject: (error: Error) => void }[] = [];
 
   /** `init` without its backend, kept to start the same models again; its buffers are copied, never transferred. */
   constructor(
@@ -34,37 +36,42 @@ export class WorkerClient {
     worker.onerror = (event) => {
       const message = `The reconstruction worker failed: ${event.message || 'unknown error'}`;
       const pending = this.pending;
-      this.pending = undefined;
-      if (pending) pending.reject(new Error(message));
+      this.pending = [];
+      if (pending.length > 0) for (const request of pending) request.reject(new Error(message));
       else this.onFailure(message);
     };
     worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
       if (worker !== this.worker) return;
       const response = event.data;
       if (response.type === 'progress' || response.type === 'estimate') this.onEvent(response);
-      else {
-        const pending = this.pending;
-        this.pending = undefined;
-        pending?.resolve(response);
-      }
+      else this.pending.shift()?.resolve(response);
     };
     const response = await this.ask({ ...this.init, backend });
     if (response.type !== 'ready') throw new Error(response.type === 'error' ? response.message : 'unexpected worker reply');
     return response;
   }
 
-  /** Send one request and wait for its answer ('result', 'tracked', 'error', …). */
+  /** Send one request and wait for its answer ('result', 'tracked', 'error', …); rejects while another is unanswered. */
   ask(request: WorkerRequest, transfer: Transferable[] = []): Promise<WorkerResponse> {
+    return this.queue(request, transfer, 1);
+  }
+
+  /**
+   * Send a request behind at most `depth` - 1 unanswered ones (the worker answers in order). Live
+   * mode keeps two frames queued so the worker starts the next as soon as it answers one, instead
+   * of waiting for the page to draw and grab another frame.
+   */
+  queue(request: WorkerRequest, transfer: Transferable[] = [], depth = 2): Promise<WorkerResponse> {
     if (!this.worker) return Promise.reject(new Error('the reconstruction worker is not running'));
-    if (this.pending) return Promise.reject(new Error('the reconstruction worker is busy'));
+    if (this.pending.length >= depth) return Promise.reject(new Error('the reconstruction worker is busy'));
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending.push({ resolve, reject });
       this.worker!.postMessage(request, transfer);
     });
   }
 
   get busy(): boolean {
-    return this.pending !== undefined;
+    return this.pending.length > 0;
   }
 
   /** End the worker now; what it owed rejects with WorkerReplacedError. */
@@ -72,7 +79,7 @@ export class WorkerClient {
     this.worker?.terminate();
     this.worker = undefined;
     const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(new WorkerReplacedError());
+    this.pending = [];
+    for (const request of pending) request.reject(new WorkerReplacedError());
   }
 }

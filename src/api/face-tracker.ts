@@ -1,8 +1,8 @@
 // Live video: one face followed from frame to frame. Each frame: FaceMesh in a crop around the
 // previous frame's mesh (BlazeFace only when the face is first found or lost), the encoder on the
-// aligned crop, then a few landmark steps on pose and expression from the previous frame's. The
-// identity is the running mean of the encoder's estimates, so the face's shape settles over
-// frames while pose and expression follow every frame.
+// aligned crop (on a face found anew, then every few frames), then a few landmark steps on pose and
+// expression from the previous frame's. The identity is the running mean of the encoder's
+// estimates, so the face's shape settles over frames while pose and expression follow every frame.
 import * as tf from '@tensorflow/tfjs-core';
 import { invalidParameterError } from '../common/errors.ts';
 import { applyAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts';
@@ -19,7 +19,7 @@ import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, cropPoseToCamera, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
-import { evaluateMorphableModel } from '../morphable/morphable-model.ts';
+import { addModes, evaluateMorphableModel } from '../morphable/morphable-model.ts';
 import { interOcularDistance } from './inter-ocular-distance.ts';
 
 export interface FaceTrackerConfig {
@@ -31,6 +31,12 @@ export interface FaceTrackerConfig {
   identityFrames?: number;
   /** Adam learning rate of a followed frame's landmark steps (a face found anew gets the landmark stage's, 0.03). Default 0.01. */
   learningRate?: number;
+  /**
+   * The encoder runs on a face found anew and then on every this-many-th followed frame. A followed
+   * frame takes its pose from the last one, so the encoder adds only to the identity's mean there,
+   * and it is half of a frame's time (`bench/tracker.ts`). 1: every frame. Default 4.
+   */
+  encoderInterval?: number;
 }
 
 export const DEFAULT_FACE_TRACKER_CONFIG: Readonly<Required<FaceTrackerConfig>> = Object.freeze({
@@ -38,6 +44,7 @@ export const DEFAULT_FACE_TRACKER_CONFIG: Readonly<Required<FaceTrackerConfig>> 
   acquireSteps: 40,
   identityFrames: 100,
   learningRate: 0.01,
+  encoderInterval: 4,
 });
 
 /**
@@ -65,6 +72,8 @@ export interface TrackedFace extends Pick<
   identityFrames: number;
   /** False when the face was searched for with BlazeFace this frame (first frame, or lost). */
   followed: boolean;
+  /** Whether the encoder ran on this frame (see `encoderInterval`). */
+  encoded: boolean;
   timingsMs: { detect: number; encode: number; landmarks: number; total: number };
 }
 
@@ -82,6 +91,9 @@ export class FaceTracker {
   private state: { variables: FitVariables; frame: FitFrame; imageWidth: number; imageHeight: number } | undefined;
   private identityMean: Float32Array;
   private identityCount = 0;
+  private followedSinceEncoder = 0;
+  /** Neutral plus the identity modes at the current mean (mm); only the expression is added per frame. */
+  private identityShape: Float32Array | undefined;
 
   constructor(
     private readonly models: ModelTensors,
@@ -115,12 +127,17 @@ export class FaceTracker {
     const detectMs = performance.now() - started;
 
     // The encoder's identity joins the running mean; the fit below holds the identity at the mean.
-    const { estimate, cropFromImage } = this.encode(frame, face.landmarks68);
-    this.identityCount = Math.min(this.identityCount + 1, this.config.identityFrames);
-    for (let k = 0; k < this.identityMean.length; k++) this.identityMean[k] += (estimate.identity[k] - this.identityMean[k]) / this.identityCount;
+    const encoded = !followed || ++this.followedSinceEncoder >= this.config.encoderInterval;
+    if (encoded) {
+      this.followedSinceEncoder = 0;
+      const { estimate, cropFromImage } = this.encode(frame, face.landmarks68);
+      this.identityCount = Math.min(this.identityCount + 1, this.config.identityFrames);
+      for (let k = 0; k < this.identityMean.length; k++) this.identityMean[k] += (estimate.identity[k] - this.identityMean[k]) / this.identityCount;
+      this.identityShape = undefined;
+      if (!followed) this.acquire(frame, face.landmarks68, estimate, cropFromImage);
+    }
     const encodeMs = performance.now() - started - detectMs;
 
-    if (!followed) this.acquire(frame, face.landmarks68, estimate, cropFromImage);
     const { variables, frame: fitFrame } = this.state!;
     const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks68);
     fitFrame.faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
@@ -140,8 +157,11 @@ export class FaceTracker {
     const toDegrees = 180 / Math.PI;
     const [pitch, yaw, roll] = eulerFromRotation(rotation);
     const identity = this.identityMean.slice();
+    this.identityShape ??= evaluateMorphableModel(this.models.model, identity, []);
+    const vertices = this.identityShape.slice();
+    addModes(vertices, this.models.model.expressionBasis, expressionWeights);
     return {
-      vertices: evaluateMorphableModel(this.models.model, identity, expressionWeights),
+      vertices,
       identity,
       expressionWeights,
       rotation,
@@ -155,6 +175,7 @@ export class FaceTracker {
       interOcularPx: interOcularDistance(face.landmarks68),
       identityFrames: this.identityCount,
       followed,
+      encoded,
       timingsMs: { detect: detectMs, encode: encodeMs, landmarks: landmarksMs, total: performance.now() - started },
     };
   }
@@ -165,6 +186,7 @@ export class FaceTracker {
     this.dropPose();
     this.identityMean.fill(0);
     this.identityCount = 0;
+    this.identityShape = undefined;
   }
 
   dispose(): void {
@@ -294,8 +316,9 @@ function validateTrackerConfig(config: FaceTrackerConfig): Required<FaceTrackerC
     if (!(key in DEFAULT_FACE_TRACKER_CONFIG)) throw invalidParameterError(`tracker option ${key}`, 'a known option', key);
     out[key] = value;
   }
-  for (const key of ['landmarkSteps', 'acquireSteps', 'identityFrames'] as const) {
-    if (!Number.isInteger(out[key]) || out[key] < (key === 'identityFrames' ? 1 : 0)) throw invalidParameterError(key, 'a non-negative integer', out[key]);
+  for (const key of ['landmarkSteps', 'acquireSteps', 'identityFrames', 'encoderInterval'] as const) {
+    if (!Number.isInteger(out[key]) || out[key] < (key === 'identityFrames' || key === 'encoderInterval' ? 1 : 0))
+      throw invalidParameterError(key, 'a non-negative integer', out[key]);
   }
   if (!(out.learningRate > 0 && Number.isFinite(out.learningRate))) throw invalidParameterError('learningRate', 'a positive number', out.learningRate);
   return out;

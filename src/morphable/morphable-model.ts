@@ -50,7 +50,8 @@ export function evaluateMorphableModel(
   return target;
 }
 
-function addModes(target: Float32Array, basis: Float32Array, weights: ArrayLike<number>, size: number): void {
+/** Add Σ weights[m] · basis[m] to `target` in place; each basis mode is `size` values long. */
+export function addModes(target: Float32Array, basis: Float32Array, weights: ArrayLike<number>, size: number = target.length): void {
   for (let mode = 0; mode < weights.length; mode++) {
     const weight = weights[mode];
     if (weight === 0) continue;

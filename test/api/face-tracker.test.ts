@@ -10,7 +10,7 @@ import { Reconstructor, ModelUnavailableError, UsageError, type TrackedFace } fr
 import { initBackend } from '../../src/engine/backend.ts';
 import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
+import { evaluateMorphableModel, type MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { photosDir } from '../helpers/shared-data.ts';
 import { writeTinyGarModels } from '../cli/reconstruct-gar-fixtures.ts';
@@ -32,7 +32,7 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
   const choice = await chooseRenderer({ renderer: 'gar' });
   const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar });
-  const tracker = reconstructor.createTracker();
+  const tracker = reconstructor.createTracker({ encoderInterval: 1 });
   try {
     const offsets = [0, 30, 60, 30, 0, -30, -60];
     const frames: TrackedFace[] = [];
@@ -80,6 +80,42 @@ test('a tracker follows a moving face: the mesh moves with it, the identity is a
     assert.equal(tracker.identityFrames, 0);
     assert.equal((await tracker.track(frameAt(0)))?.identityFrames, 1);
     assert.throws(() => reconstructor.createTracker({ landmarkSteps: -1 }), UsageError);
+    assert.throws(() => reconstructor.createTracker({ encoderInterval: 0 }), UsageError);
+
+    // The default runs the encoder on the frame where the face is found, then on every 4th; the
+    // frames between add nothing to the identity, yet the mesh still follows the face.
+    const everyFourth = reconstructor.createTracker();
+    try {
+      const tracked: TrackedFace[] = [];
+      for (const offset of offsets) tracked.push((await everyFourth.track(frameAt(offset)))!);
+      assert.deepEqual(
+        tracked.map((f) => f.encoded),
+        [true, false, false, false, true, false, false],
+      );
+      assert.deepEqual(
+        tracked.map((f) => f.identityFrames),
+        [1, 1, 1, 1, 2, 2, 2],
+      );
+      assert.deepEqual(tracked[2].identity, tracked[1].identity, 'identity unchanged between encoder frames');
+      assert.notDeepEqual(tracked[4].identity, tracked[3].identity, 'identity moves when the encoder runs');
+      for (let k = 1; k < offsets.length; k++) {
+        const movedMm = tracked[k].translationMm[0] - tracked[k - 1].translationMm[0];
+        assert.ok(
+          Math.sign(movedMm) === Math.sign(offsets[k] - offsets[k - 1]) && Math.abs(movedMm) > 10,
+          `every 4th, frame ${k}: mesh moved ${movedMm.toFixed(1)} mm`,
+        );
+        const errorPercent = (100 * tracked[k].landmarkErrorPx) / tracked[k].interOcularPx;
+        assert.ok(errorPercent < 10, `every 4th, frame ${k}: landmark error ${errorPercent.toFixed(1)} %`);
+      }
+      // The cached identity shape plus this frame's expression is the model evaluated afresh.
+      const last = tracked[offsets.length - 1];
+      const fresh = evaluateMorphableModel(model, last.identity, last.expressionWeights);
+      let worstMm = 0;
+      for (let i = 0; i < fresh.length; i++) worstMm = Math.max(worstMm, Math.abs(fresh[i] - last.vertices[i]));
+      assert.ok(worstMm < 1e-3, `vertices match a fresh evaluation: ${worstMm} mm`);
+    } finally {
+      everyFourth.dispose();
+    }
   } finally {
     tracker.dispose();
     reconstructor.dispose();

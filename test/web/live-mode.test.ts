@@ -14,8 +14,9 @@ import { writeFakeCameraVideo } from '../helpers/fake-camera.ts';
 import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/shared-data.ts';
 
 const CHROMIUM_PATH = process.env.FACEGAR_CHROMIUM ?? '/usr/bin/chromium';
-/** Frames with a face to wait for: enough for the identity's mean to settle visibly. */
+/** Frames with a face to wait for, and encoder estimates in the identity's mean: enough for it to settle visibly. */
 const FRAMES = 12;
+const IDENTITY_FRAMES = 8;
 const DRIFT_PX = 60;
 
 let server: Awaited<ReturnType<typeof startDemoServer>> | undefined;
@@ -62,9 +63,14 @@ test("live mode follows the fake camera's face: the mesh moves, the identity set
     await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready', (await page.textContent('#message')) ?? '');
     await page.click('#live');
-    await page.waitForFunction((n) => ((globalThis as unknown as { facegar: { live?: LiveStats } }).facegar.live?.framesWithFace ?? 0) >= n, FRAMES, {
-      timeout: 180_000,
-    });
+    await page.waitForFunction(
+      ([frames, identityFrames]) => {
+        const live = (globalThis as unknown as { facegar: { live?: LiveStats } }).facegar.live;
+        return (live?.framesWithFace ?? 0) >= frames && (live?.last?.identityFrames ?? 0) >= identityFrames;
+      },
+      [FRAMES, IDENTITY_FRAMES],
+      { timeout: 180_000 },
+    );
     const live = await page.evaluate(() => (globalThis as unknown as { facegar: { live: LiveStats } }).facegar.live);
     const stats = (await page.textContent('#live-stats')) ?? '';
     await mkdir(join(repositoryRoot, 'test-artifacts'), { recursive: true });
@@ -76,14 +82,18 @@ test("live mode follows the fake camera's face: the mesh moves, the identity set
     assert.ok(live.fps > 0, 'frames per second measured');
     const recent = live.recent;
     assert.ok(recent.length >= FRAMES);
-    // Identity: accumulated, so frame n moves it by about 1/n of a new estimate's difference; later steps are smaller.
-    assert.deepEqual(
-      recent.map((r) => r.identityFrames).slice(0, FRAMES),
-      Array.from({ length: FRAMES }, (_, k) => k + 1),
-    );
-    const identityStep = (k: number) => Math.hypot(...recent[k].identityFirst.map((v, i) => v - recent[k - 1].identityFirst[i]));
+    // Identity: accumulated from the frames the encoder ran on (the first, then every few), each
+    // adding one to the count; frame n of those moves it by about 1/n of a new estimate's difference.
+    assert.equal(recent[0].encoded, true, 'the encoder runs on the frame where the face is found');
+    for (let k = 1; k < recent.length; k++) {
+      assert.equal(recent[k].identityFrames - recent[k - 1].identityFrames, recent[k].encoded ? 1 : 0, `frame ${k}: identity count`);
+    }
+    assert.ok(recent.filter((r) => !r.encoded).length > recent.filter((r) => r.encoded).length, 'the encoder skips most followed frames');
+    const encoded = recent.filter((r) => r.encoded);
+    const identityStep = (k: number) => Math.hypot(...encoded[k].identityFirst.map((v, i) => v - encoded[k - 1].identityFirst[i]));
+    const n = encoded.length;
     const early = (identityStep(1) + identityStep(2) + identityStep(3)) / 3;
-    const late = (identityStep(FRAMES - 3) + identityStep(FRAMES - 2) + identityStep(FRAMES - 1)) / 3;
+    const late = (identityStep(n - 3) + identityStep(n - 2) + identityStep(n - 1)) / 3;
     assert.ok(late < early, `identity steps shrink as frames accumulate: early ${early.toFixed(4)}, late ${late.toFixed(4)}`);
     // The face drifts ±60 px at about 1.2 m (focal ≈ 1.5 × 640 px): the mesh's x moves tens of millimetres.
     const xs = recent.map((r) => r.translationMm[0]);
@@ -95,6 +105,25 @@ test("live mode follows the fake camera's face: the mesh moves, the identity set
     console.log(
       `# live: ${live.fps.toFixed(1)} frames/s (wasm, this machine), ${live.framesWithFace} frames, x span ${rangeMm.toFixed(0)} mm, median landmark error ${median.toFixed(1)} %, identity step ${early.toFixed(4)} → ${late.toFixed(4)}`,
     );
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});
+
+test("live mode's tracker options from the address (?live=) are checked: a bad one says why and leaves the page ready", { timeout: 120_000 }, async () => {
+  const page = await context!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
+  try {
+    await page.goto(`${server!.url}?backend=wasm&live=${encodeURIComponent(JSON.stringify({ encoderInterval: 0 }))}`);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 90_000 });
+    await page.click('#live');
+    await page.waitForFunction(() => (document.querySelector('#message')?.textContent ?? '').includes('Live mode did not start'), undefined, {
+      timeout: 60_000,
+    });
+    assert.match((await page.textContent('#message')) ?? '', /Live mode did not start: .*encoderInterval/);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', undefined, { timeout: 30_000 });
     assert.deepEqual(errors, []);
   } finally {
     await page.close();
