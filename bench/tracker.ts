@@ -2,7 +2,7 @@
 // photo drifting ±60 px across a 640×480 frame in a 40-frame cycle, tracked every `stride`-th
 // frame (a stride of 7 is what ~2 tracked frames per second of a 15 fps camera see). Prints the
 // median and worst landmark error (% of the eye distance) and the per-frame wall and CPU times.
-// Usage: node --import tsx bench/tracker.ts [--photo 000002.jpg] [--stride 7] [--frames 40] [--steps 4] [--rate 0.01]
+// Usage: node --import tsx bench/tracker.ts [--photo 000002.jpg] [--stride 7] [--frames 40] [--steps 4] [--rate 0.01] [--encoder-interval 4]
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,11 +12,15 @@ import { driftOffsetPx, frameWithFaceAt, loadFacePicture } from '../test/helpers
 import { photosDir } from '../test/helpers/shared-data.ts';
 
 export async function benchTracker(
-  options: { photo?: string; stride?: number; frames?: number; landmarkSteps?: number; learningRate?: number } = {},
+  options: { photo?: string; stride?: number; frames?: number; landmarkSteps?: number; learningRate?: number; encoderInterval?: number } = {},
 ): Promise<Record<string, unknown>> {
   await initBackend({ backend: 'wasm' });
   const reconstructor = await Reconstructor.create(await loadReconstructorResources({ renderer: 'gar' }));
-  const tracker = reconstructor.createTracker({ landmarkSteps: options.landmarkSteps, learningRate: options.learningRate });
+  const tracker = reconstructor.createTracker({
+    landmarkSteps: options.landmarkSteps,
+    learningRate: options.learningRate,
+    encoderInterval: options.encoderInterval,
+  });
   const picture = await loadFacePicture(join(photosDir, options.photo ?? '000002.jpg'), 384);
   const stride = options.stride ?? 7;
   const errorsPercent: number[] = [];
@@ -45,6 +49,7 @@ export async function benchTracker(
   const round = (v: number) => Math.round(v * 100) / 100;
   return {
     stride,
+    encoderInterval: options.encoderInterval ?? 4,
     frames: errorsPercent.length + lost,
     lost,
     landmarkErrorPercent: { median: round(sorted(errorsPercent)[errorsPercent.length >> 1]), worst: round(Math.max(...errorsPercent)) },
@@ -56,7 +61,14 @@ export async function benchTracker(
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { photo: { type: 'string' }, stride: { type: 'string' }, frames: { type: 'string' }, steps: { type: 'string' }, rate: { type: 'string' } },
+    options: {
+      photo: { type: 'string' },
+      stride: { type: 'string' },
+      frames: { type: 'string' },
+      steps: { type: 'string' },
+      rate: { type: 'string' },
+      'encoder-interval': { type: 'string' },
+    },
   });
   const number = (value?: string) => (value === undefined ? undefined : Number(value));
   console.log(
@@ -67,6 +79,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
         frames: number(values.frames),
         landmarkSteps: number(values.steps),
         learningRate: number(values.rate),
+        encoderInterval: number(values['encoder-interval']),
       }),
     ),
   );
