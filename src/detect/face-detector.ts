@@ -1,6 +1,6 @@
 import { initBackend } from '../engine/backend.ts';
 import { invalidParameterError } from '../common/errors.ts';
-import type { RgbaImage } from '../common/image.ts';
+import { applyAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts';
 import { BlazeFace, boxIoU, type FaceBox } from './blazeface.ts';
 import { FaceMesh, MESH_POINT_COUNT } from './facemesh.ts';
 import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
@@ -107,10 +107,18 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       if (image.width === 0 || image.height === 0) return undefined;
       const { detectionImage, scaleX, scaleY } = imageForDetection(image, settings.maxDetectionSide);
       const pyramid = new ImagePyramid(detectionImage);
-      let fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(unscaleMesh(previous.mesh468, 1 / scaleX, 1 / scaleY), settings.cropEnlarge));
+      let crop = facemesh.cropAroundMesh(unscaleMesh(previous.mesh468, 1 / scaleX, 1 / scaleY), settings.cropEnlarge);
+      let fit = await facemesh.fitInCrop(pyramid, crop);
       // A face that moved far since the last frame sits off-centre in that crop, and FaceMesh then
-      // leaves its points near the old place (with a full score): re-crop around the new mesh.
-      for (let i = 0; i < settings.refineIterations; i++) fit = await facemesh.fitInCrop(pyramid, facemesh.cropAroundMesh(fit.mesh, settings.cropEnlarge));
+      // leaves its points near the old place (with a full score): re-crop around the new mesh,
+      // unless that crop is the same one within a small fraction of its side (a face that hardly
+      // moved; another pass would cost a FaceMesh run for the same points).
+      for (let i = 0; i < settings.refineIterations; i++) {
+        const next = facemesh.cropAroundMesh(fit.mesh, settings.cropEnlarge);
+        if (cropCornersMoveFraction(crop, next, facemesh.inputSize) < SAME_CROP_FRACTION) break;
+        crop = next;
+        fit = await facemesh.fitInCrop(pyramid, crop);
+      }
       if (fit.score < settings.minMeshScore) return undefined;
       return faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score);
     },
@@ -247,4 +255,23 @@ function checkImage(image: RgbaImage): void {
 function describe(image: RgbaImage): string {
   if (image === null || typeof image !== 'object') return String(image);
   return `{width: ${image.width}, height: ${image.height}, data length ${image.data?.length}}`;
+}
+
+/** Crops whose corners move less than this fraction of the side are taken as the same crop when tracking. */
+const SAME_CROP_FRACTION = 0.02;
+
+/** The largest distance a corner of a square crop (crop px → image px) moves from `from` to `to`, as a fraction of `from`'s side. */
+export function cropCornersMoveFraction(from: Affine2D, to: Affine2D, cropSidePx: number): number {
+  let worst = 0;
+  for (const [x, y] of [
+    [0, 0],
+    [cropSidePx, 0],
+    [0, cropSidePx],
+    [cropSidePx, cropSidePx],
+  ]) {
+    const [fx, fy] = applyAffine2D(from, x, y);
+    const [tx, ty] = applyAffine2D(to, x, y);
+    worst = Math.max(worst, Math.hypot(tx - fx, ty - fy));
+  }
+  return worst / (cropSidePx * Math.hypot(from.a, from.c));
 }

@@ -6,6 +6,7 @@ import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { boxIoU } from '../../src/detect/blazeface.ts';
+import { cropCornersMoveFraction } from '../../src/detect/face-detector.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
@@ -263,4 +264,16 @@ describe('turned faces', () => {
       strict.dispose();
     }
   });
+});
+
+test("tracking's same-crop test: corner movement as a fraction of the crop's side", () => {
+  // A 192-px crop of a 384-px square at (100, 50): crop px → image px scale 2.
+  const crop = { a: 2, b: 0, c: 0, d: 2, tx: 100, ty: 50 };
+  assert.equal(cropCornersMoveFraction(crop, crop, 192), 0);
+  // Shifted 7.68 px right: 2 % of the 384-px side.
+  assert.ok(Math.abs(cropCornersMoveFraction(crop, { ...crop, tx: 107.68 }, 192) - 0.02) < 1e-12);
+  // Scaled about its top-left corner by 1.1: the far corner moves 0.1 × √2 of the side.
+  assert.ok(Math.abs(cropCornersMoveFraction(crop, { ...crop, a: 2.2, d: 2.2 }, 192) - 0.1 * Math.SQRT2) < 1e-12);
+  // Turned 90° about the top-left corner: the far corner moves √2 × its diagonal, 2 sides.
+  assert.ok(Math.abs(cropCornersMoveFraction(crop, { a: 0, b: -2, c: 2, d: 0, tx: 100, ty: 50 }, 192) - 2) < 1e-12);
 });
