@@ -4,7 +4,7 @@
 // viewer, the numbers, and offers the downloads. Live mode follows the webcam's face in 3D.
 // URL options: ?model=<url of the compact model> ?backend=wasm|webgl|cpu ?renderer=gar|graphics
 // ?preset=instant|fast|default|quality ?fit=<JSON of FitConfig overrides: the graphics path>
-import { loadCompactModelBytes, loadGraphModelBytes, loadNetworkFiles, type NetworkList } from './model-store.ts';
+import { loadCompactModelBytes, loadGraphModelBytes, loadLandmarkMap, loadNetworkFiles, type NetworkList } from './model-store.ts';
 import { MeshViewer } from './viewer.ts';
 import type { PhotoSettings, ProgressStage, WorkerResponse } from './messages.ts';
 import { MAX_FILE_BYTES, MAX_FIT_SIDE_PX, MAX_PIXELS } from './limits.ts';
@@ -95,7 +95,11 @@ async function start(): Promise<void> {
     const { bytes, fromCache } = await loadCompactModelBytes(modelUrl, status);
     setProgress('model', 0.4);
     const detectorBase = new URL('detector/', location.href).href;
-    const [blazeface, facemesh] = await Promise.all([loadGraphModelBytes(detectorBase, 'blazeface'), loadGraphModelBytes(detectorBase, 'facemesh')]);
+    const [blazeface, facemesh, landmarkMap] = await Promise.all([
+      loadGraphModelBytes(detectorBase, 'blazeface'),
+      loadGraphModelBytes(detectorBase, 'facemesh'),
+      loadLandmarkMap(detectorBase),
+    ]);
     // The GAR path's networks are optional: without them the graphics path still runs.
     let networkProblem: string | undefined;
     const networks = await loadNetworkFiles(new URL('models/', location.href).href, status).catch((error: Error) => {
@@ -109,7 +113,7 @@ async function start(): Promise<void> {
         type: 'init',
         wasmPath: new URL('wasm/', location.href).href,
         modelBytes: bytes,
-        detector: { blazeface, facemesh },
+        detector: { blazeface, facemesh, ...(landmarkMap ? { landmarkMap } : {}) },
         networks: networks.files,
       },
       onWorkerEvent,

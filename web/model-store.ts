@@ -52,6 +52,17 @@ export async function loadGraphModelBytes(base: string, name: string): Promise<M
   return { json, weights };
 }
 
+/**
+ * The detector's landmark map (FaceMesh's mesh → the model's own 68 landmarks), as the CLI uses it;
+ * undefined when the server has none (the page then fits FaceMesh's points, as before the map).
+ */
+export async function loadLandmarkMap(base: string): Promise<Uint8Array | undefined> {
+  const response = await fetch(`${base}facemesh-landmark-map.bin`);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`The landmark map could not be loaded from ${base} (HTTP ${response.status}).`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 /** The server's list of networks (web/serve.ts: the GAR and encoder the CLI's lookup finds). */
 export interface NetworkList {
   gar?: string;

@@ -11,6 +11,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseRenderer, loadMorphableModel, type LoadMorphableModelOptions } from '../src/io/node/index.ts';
 import { DEFAULT_RENDERER } from '../src/index.ts';
+import { SHIPPED_LANDMARK_MAP } from '../src/io/node/detector-models.ts';
 import { buildDemo, DEFAULT_DIST_DIR } from './build.ts';
 
 const require = createRequire(import.meta.url);
@@ -88,6 +89,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     [/^\/photos\/([\w-]+\.jpg)$/, (m) => join(photosDir, m[1])],
     [/^\/wasm\/(tfjs-backend-wasm[\w-]*\.wasm)$/, (m) => join(wasmDir, m[1])],
     [/^\/detector\/((?:blazeface|facemesh)\.(?:json|bin))$/, (m) => join(detectorDir, m[1])],
+    [/^\/detector\/facemesh-landmark-map\.bin$/, () => SHIPPED_LANDMARK_MAP],
     [/^\/models\/ict-facekit\.fgmm$/, () => compactPath],
     [/^\/models\/networks\.json$/, () => join(distDir, 'networks.json')],
     [/^\/models\/([\w.-]+)\/(checkpoint\.json|[\w.-]+\.safetensors)$/, (m) => join(networks.dir(m[1]), m[2])],

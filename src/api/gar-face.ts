@@ -40,6 +40,8 @@ export interface GarFaceOptions {
    * `landmarks68`, as the encoders were trained.
    */
   fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number>; dense?: DensePoints };
+  /** The model vertex under each of `landmarks68` when they are not FaceMesh's points on the calibrated vertices (the landmark map's: the model's own). */
+  landmarkVertices?: ArrayLike<number>;
   /** What the detector said of this face besides its landmarks; with a shape encoder, decides whether they are followed (api/landmark-source.ts). */
   detection?: { meshScore: number; mesh468?: Float32Array };
   /** Thresholds of that decision. */
@@ -104,7 +106,16 @@ export function reconstructFaceWithGar(
   // With a shape encoder, its estimate (made first) judges the detector's landmarks and replaces unreliable ones.
   const choice =
     start === 'encoder' && models.shapeEncoder && options.detection && !options.fitLandmarks
-      ? chooseFitLandmarks(modelTensors.model, models.shapeEncoder, image, { landmarks68, ...options.detection }, options.landmarkGate)
+      ? chooseFitLandmarks(
+          modelTensors.model,
+          models.shapeEncoder,
+          image,
+          { landmarks68, ...options.detection },
+          {
+            ...options.landmarkGate,
+            ...(options.landmarkVertices ? { landmarkVertices: options.landmarkVertices } : {}),
+          },
+        )
       : undefined;
   landmarks68 = choice?.landmarks68 ?? landmarks68;
   const shapeMs = lap();
@@ -155,7 +166,7 @@ export function reconstructFaceWithGar(
       start: estimate,
       fixedPose,
       ...(options.fixedIdentity ? { fixedIdentity: options.fixedIdentity } : {}),
-      ...(options.fitLandmarks ? { landmarkVertices: options.fitLandmarks.vertices } : {}),
+      ...(options.fitLandmarks || options.landmarkVertices ? { landmarkVertices: options.fitLandmarks?.vertices ?? options.landmarkVertices } : {}),
       ...(densePoints ? { densePoints } : {}),
       ...(identityPrior ? { identityPrior } : {}),
       ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),

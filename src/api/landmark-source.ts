@@ -26,6 +26,8 @@ export interface LandmarkGateOptions {
    * landmarks its estimate implies and estimate again (each time one more encoder pass). Default 0.
    */
   cropRefinements?: number;
+  /** The model vertex under each of the detector's 68 points (default: FaceMesh's calibration); the encoder's points are those vertices too. */
+  landmarkVertices?: ArrayLike<number>;
 }
 
 export interface LandmarkChoice {
@@ -111,7 +113,8 @@ export function chooseFitLandmarks(
   let { estimate, cropFromImage } = estimateFromLandmarks(encoder, image, evidence.landmarks68);
   const assessment = assessDetectorLandmarks(evidence, (estimate.pose.eulerRad[1] * 180) / Math.PI, options.reliability);
   if (assessment.source === 'facemesh') return { landmarks68: evidence.landmarks68, source: 'facemesh', assessment, estimate, encoderPasses: 1 };
-  const implied = () => blendLandmarks(evidence.landmarks68, estimateLandmarks(model, estimate, cropFromImage, sizePx, image), assessment.keepDetector);
+  const implied = () =>
+    blendLandmarks(evidence.landmarks68, estimateLandmarks(model, estimate, cropFromImage, sizePx, image, options.landmarkVertices), assessment.keepDetector);
   let landmarks68 = implied();
   const refinements = options.cropRefinements ?? 0;
   for (let i = 0; i < refinements; i++) {

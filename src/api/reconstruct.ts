@@ -86,6 +86,13 @@ export interface ReconstructOptions {
   landmarks?: LandmarkSourceName;
   /** Regressor passes: 2 re-cuts the crop around the first pass's points. Default: the regressor's checkpoint says (else 1). */
   landmarkPasses?: number;
+  /**
+   * With landmarks 'facemesh' and a detector that has a landmark map (DetectorModelFiles.landmarkMap):
+   * fit the map's points, the model's own 68 landmarks read from the whole FaceMesh mesh (occluded
+   * ones included, on the model's own vertices), and cut the crops from them. false: FaceMesh's 68
+   * points on the calibrated vertices, as before the map. Default true.
+   */
+  landmarkMap?: boolean;
   /** GAR path with a shape encoder: when the detector's landmarks count as unreliable (api/landmark-source.ts). */
   landmarkGate?: LandmarkGateOptions;
   /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
@@ -112,6 +119,8 @@ export interface FaceReconstruction extends FaceFit {
   landmarkSource: LandmarkSourceName | Exclude<LandmarkSource, 'facemesh'>;
   /** [68*2] the landmark regressor's points (px), iBUG-68 order, when it ran. */
   regressedLandmarks2d?: Float32Array;
+  /** The detector's points came through the landmark map (the model's own 68 landmarks read from FaceMesh's mesh; see ReconstructOptions.landmarkMap). */
+  landmarkMap?: boolean;
   /** Distance between the detected eye centres (px); landmark errors are often quoted relative to it. */
   interOcularPx: number;
   /** Expression name → weight. */
@@ -236,15 +245,22 @@ export class Reconstructor {
       const regressed =
         landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
       regressMs += performance.now() - regressStarted;
+      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false ? face.modelLandmarks68 : undefined;
+      const modelVertices = this.modelTensors.model.landmarkVertexIndices;
       const fitLandmarks: FitLandmarks | undefined = regressed
         ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
         : options.landmarkVertices
           ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices }
           : undefined;
-      const source = { landmarkSource, ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}) };
+      const source = {
+        landmarkSource,
+        ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}),
+        ...(mapped ? { landmarkMap: true } : {}),
+      };
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
-        const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, face.landmarks68, {
+        // With the map, its points frame the crops (as the shape encoder's training crops were framed, by the model's own landmarks) and are fitted.
+        const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, mapped ?? face.landmarks68, {
           preset: options.garPreset,
           refine: options.garRefine,
           start: options.garStart,
@@ -252,6 +268,7 @@ export class Reconstructor {
           fixedIdentity: options.fixedIdentity,
           knownFocalPx,
           fitLandmarks,
+          ...(mapped ? { landmarkVertices: modelVertices } : {}),
           onLandmarkStep: (step, total) => report('landmarks', (0.1 * step) / total, step / total),
           onStep: (step, total) => report('gar', 0.1 + (0.9 * step) / total, step / total),
           // The gate judges the detector's own points: not given ones (diagnostics), not a regressor's.
@@ -276,13 +293,18 @@ export class Reconstructor {
         const fit = fitFace(
           this.modelTensors,
           image,
-          fitLandmarks?.landmarks68 ?? face.landmarks68,
+          fitLandmarks?.landmarks68 ?? mapped ?? face.landmarks68,
           { ...options.fit, ...known, ...denseWeight },
           (stage, step, total) => {
             report(stage, stage === 'landmarks' ? (0.4 * step) / total : 0.4 + (0.6 * step) / total, step / total);
           },
           face.mesh468.length ? face.mesh468 : undefined,
-          { landmarkVertices: fitLandmarks?.vertices, fixedPose: options.fixedPose, densePoints: fitLandmarks?.dense, fixedIdentity: options.fixedIdentity },
+          {
+            landmarkVertices: fitLandmarks?.vertices ?? (mapped ? modelVertices : undefined),
+            fixedPose: options.fixedPose,
+            densePoints: fitLandmarks?.dense,
+            fixedIdentity: options.fixedIdentity,
+          },
         );
         faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source });
       }

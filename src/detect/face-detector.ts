@@ -5,6 +5,7 @@ import { BlazeFace, boxIoU, type FaceBox } from './blazeface.ts';
 import { FaceMesh, MESH_POINT_COUNT } from './facemesh.ts';
 import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
 import { meshToIbug68 } from './ibug68.ts';
+import { applyMeshLandmarkMap, decodeMeshLandmarkMap } from './mesh-landmark-map.ts';
 import { ImagePyramid } from './image-pyramid.ts';
 
 export interface FaceDetectorConfig {
@@ -52,6 +53,11 @@ export interface DetectorModelFiles {
   blazeface: ModelBytes;
   /** MediaPipe FaceMesh (`facemesh.json`, 192 px crop, 468 points). */
   facemesh: ModelBytes;
+  /**
+   * The map from FaceMesh's mesh to the model's own 68 landmarks (`facemesh-landmark-map.bin`, see
+   * mesh-landmark-map.ts); with it each face also gets `modelLandmarks68`.
+   */
+  landmarkMap?: Uint8Array;
 }
 
 export interface DetectedFace {
@@ -65,6 +71,12 @@ export interface DetectedFace {
   mesh468: Float32Array;
   /** [68 * 2] iBUG-68 x, y in original image pixels (jaw = visible silhouette). */
   landmarks68: Float32Array;
+  /**
+   * [68 * 2] where the morphable model's own 68 landmark vertices project (occluded ones included,
+   * the jaw on the model's fixed vertices), read from the whole mesh by the landmark map; only
+   * when the detector has one.
+   */
+  modelLandmarks68?: Float32Array;
 }
 
 export interface FaceDetector {
@@ -83,6 +95,11 @@ export interface FaceDetector {
 /** Load BlazeFace and FaceMesh from bytes and return a detector (initialises the tensor backend). */
 export async function createFaceDetector(files: DetectorModelFiles, config: FaceDetectorConfig = {}): Promise<FaceDetector> {
   const settings = checkConfig(config);
+  const landmarkMap = files.landmarkMap ? decodeMeshLandmarkMap(files.landmarkMap, 'facemesh-landmark-map.bin') : undefined;
+  const withModelLandmarks = (face: DetectedFace | undefined): DetectedFace | undefined =>
+    face && landmarkMap && face.mesh468.length === MESH_POINT_COUNT * 3
+      ? { ...face, modelLandmarks68: applyMeshLandmarkMap(landmarkMap, face.mesh468, face.landmarks68) }
+      : face;
   await initBackend();
   const blazeface = new BlazeFace(await loadGraphModelFromBytes(files.blazeface, 'blazeface'));
   let facemesh: FaceMesh;
@@ -99,7 +116,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       checkImage(image);
       const callSettings = options.maxFaces === undefined ? settings : checkConfig({ ...settings, maxFaces: options.maxFaces });
       if (image.width === 0 || image.height === 0) return [];
-      return detectFaces(image, blazeface, facemesh, callSettings);
+      return (await detectFaces(image, blazeface, facemesh, callSettings)).map((face) => withModelLandmarks(face)!);
     },
     async track(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined> {
       if (disposed) throw new Error('FaceDetector.track called after dispose()');
@@ -120,7 +137,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
         fit = await facemesh.fitInCrop(pyramid, crop);
       }
       if (fit.score < settings.minMeshScore) return undefined;
-      return faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score);
+      return withModelLandmarks(faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score));
     },
     dispose(): void {
       if (disposed) return;

