@@ -17,7 +17,7 @@ import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails }
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 import { interOcularDistance } from './inter-ocular-distance.ts';
-import type { LandmarkGateOptions } from './landmark-source.ts';
+import { mappedLandmarks, type LandmarkGateOptions } from './landmark-source.ts';
 import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
 
 export type { RendererName } from './default-renderer.ts';
@@ -87,8 +87,8 @@ export interface ReconstructOptions {
   /** Regressor passes: 2 re-cuts the crop around the first pass's points. Default: the regressor's checkpoint says (else 1). */
   landmarkPasses?: number;
   /**
-   * With landmarks 'facemesh' and a detector that has a landmark map (DetectorModelFiles.landmarkMap):
-   * fit the map's points, the model's own 68 landmarks read from the whole FaceMesh mesh (occluded
+   * With landmarks 'facemesh' and a detector that has a landmark map (DetectorModelFiles.landmarkMap),
+   * on a face turned LANDMARK_MAP_FROM_YAW_DEG or more: fit the map's points, the model's own 68 landmarks read from the whole FaceMesh mesh (occluded
    * ones included, on the model's own vertices), and cut the crops from them. false: FaceMesh's 68
    * points on the calibrated vertices, as before the map. Default true.
    */
@@ -245,7 +245,7 @@ export class Reconstructor {
       const regressed =
         landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
       regressMs += performance.now() - regressStarted;
-      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false ? face.modelLandmarks68 : undefined;
+      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false ? mappedLandmarks(face) : undefined;
       const modelVertices = this.modelTensors.model.landmarkVertexIndices;
       const fitLandmarks: FitLandmarks | undefined = regressed
         ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)

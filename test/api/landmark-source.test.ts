@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { chooseFitLandmarks, estimateFromLandmarks, estimateLandmarks } from '../../src/api/landmark-source.ts';
+import { chooseFitLandmarks, estimateFromLandmarks, estimateLandmarks, LANDMARK_MAP_FROM_YAW_DEG, mappedLandmarks } from '../../src/api/landmark-source.ts';
 import { Reconstructor } from '../../src/api/reconstruct.ts';
 import { faceToJson } from '../../src/api/result-json.ts';
 import type { RgbaImage } from '../../src/common/image.ts';
@@ -152,3 +152,50 @@ test('the GAR path with a shape encoder records the landmark source per face; wi
     withoutShape.dispose();
   }
 });
+
+test("the landmark map's points are taken from LANDMARK_MAP_FROM_YAW_DEG of FaceMesh's own yaw on, and only when the detector made them", () => {
+  const faceTurned = (yawDeg: number, withMap: boolean) => {
+    const mesh468 = new Float32Array(468 * 3);
+    // FaceMesh's outer eye corners 33 and 263: 2 units apart in x, their depth difference sets the yaw.
+    mesh468.set([-1, 0, 0], 3 * 33);
+    mesh468.set([1, 0, 2 * Math.tan((yawDeg * Math.PI) / 180)], 3 * 263);
+    const modelLandmarks68 = new Float32Array(136).fill(7);
+    return {
+      box: { x: 0, y: 0, width: 1, height: 1 },
+      detectionScore: 1,
+      meshScore: 1,
+      mesh468,
+      landmarks68: new Float32Array(136),
+      ...(withMap ? { modelLandmarks68 } : {}),
+    };
+  };
+  assert.equal(mappedLandmarks(faceTurned(LANDMARK_MAP_FROM_YAW_DEG - 5, true)), undefined);
+  assert.equal(mappedLandmarks(faceTurned(LANDMARK_MAP_FROM_YAW_DEG + 5, true))?.[0], 7);
+  assert.equal(mappedLandmarks(faceTurned(-(LANDMARK_MAP_FROM_YAW_DEG + 5), true))?.[0], 7);
+  assert.equal(mappedLandmarks(faceTurned(LANDMARK_MAP_FROM_YAW_DEG + 5, false)), undefined);
+});
+
+test(
+  'reconstruct fits the landmark map on a turned face (JSON says so), FaceMesh on a frontal one, and not at all with landmarkMap false',
+  { timeout: 120_000 },
+  async () => {
+    const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles() });
+    try {
+      const fit = { landmarkSteps: 60, photometricSteps: 0 };
+      const render = (yawDeg: number) =>
+        renderStudioPhoto(model, sampleStudioScene(model, 4242 + yawDeg, { width: 400, height: 400, maxYawDeg: 90, yawDeg })).image;
+      const turned = (await reconstructor.reconstruct(render(55), { renderer: 'graphics', fit })).faces[0];
+      assert.equal(turned.landmarkMap, true);
+      assert.equal(faceToJson(turned).landmarkMap, true);
+      // The fit follows the map's points with the model's own landmark vertices.
+      assert.ok((100 * turned.landmarkErrorPx) / turned.interOcularPx < 15, `landmark error ${turned.landmarkErrorPx.toFixed(1)} px`);
+      const without = (await reconstructor.reconstruct(render(55), { renderer: 'graphics', fit, landmarkMap: false })).faces[0];
+      assert.equal(without.landmarkMap, undefined);
+      assert.equal(faceToJson(without).landmarkMap, undefined);
+      const frontal = (await reconstructor.reconstruct(render(5), { renderer: 'graphics', fit })).faces[0];
+      assert.equal(frontal.landmarkMap, undefined);
+    } finally {
+      reconstructor.dispose();
+    }
+  },
+);
