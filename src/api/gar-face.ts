@@ -40,7 +40,11 @@ export interface GarFaceOptions {
    * `landmarks68`, as the encoders were trained.
    */
   fitLandmarks?: { landmarks68: Float32Array; vertices: ArrayLike<number>; dense?: DensePoints };
-  /** The model vertex under each of `landmarks68` when they are not FaceMesh's points on the calibrated vertices (the landmark map's: the model's own). */
+  /**
+   * The model vertex under each of `landmarks68` when they are not FaceMesh's points on the
+   * calibrated vertices (the landmark map's: the model's own); where the gate replaces such points,
+   * the encoder's are averaged with them (LandmarkGateOptions.averageReplaced).
+   */
   landmarkVertices?: ArrayLike<number>;
   /** What the detector said of this face besides its landmarks; with a shape encoder, decides whether they are followed (api/landmark-source.ts). */
   detection?: { meshScore: number; mesh468?: Float32Array };
@@ -113,7 +117,7 @@ export function reconstructFaceWithGar(
           { landmarks68, ...options.detection },
           {
             ...options.landmarkGate,
-            ...(options.landmarkVertices ? { landmarkVertices: options.landmarkVertices } : {}),
+            ...(options.landmarkVertices ? { landmarkVertices: options.landmarkVertices, averageReplaced: true } : {}),
           },
         )
       : undefined;

@@ -45,6 +45,13 @@ export interface LandmarkGateOptions {
   cropRefinements?: number;
   /** The model vertex under each of the detector's 68 points (default: FaceMesh's calibration); the encoder's points are those vertices too. */
   landmarkVertices?: ArrayLike<number>;
+  /**
+   * Where the detector's points are replaced, put the mean of the encoder's and the detector's
+   * instead of the encoder's alone: for the landmark map's points, which stay usable on turned
+   * faces (on the Cycles tuning set seed 3: NME 13.21 % of the eye distance against 14.43 with
+   * the encoder's alone, 3D error 3.54 against 3.56 mm).
+   */
+  averageReplaced?: boolean;
 }
 
 export interface LandmarkChoice {
@@ -130,8 +137,11 @@ export function chooseFitLandmarks(
   let { estimate, cropFromImage } = estimateFromLandmarks(encoder, image, evidence.landmarks68);
   const assessment = assessDetectorLandmarks(evidence, (estimate.pose.eulerRad[1] * 180) / Math.PI, options.reliability);
   if (assessment.source === 'facemesh') return { landmarks68: evidence.landmarks68, source: 'facemesh', assessment, estimate, encoderPasses: 1 };
-  const implied = () =>
-    blendLandmarks(evidence.landmarks68, estimateLandmarks(model, estimate, cropFromImage, sizePx, image, options.landmarkVertices), assessment.keepDetector);
+  const implied = () => {
+    const fromEncoder = estimateLandmarks(model, estimate, cropFromImage, sizePx, image, options.landmarkVertices);
+    if (options.averageReplaced) for (let i = 0; i < 136; i++) fromEncoder[i] = 0.5 * (fromEncoder[i] + evidence.landmarks68[i]);
+    return blendLandmarks(evidence.landmarks68, fromEncoder, assessment.keepDetector);
+  };
   let landmarks68 = implied();
   const refinements = options.cropRefinements ?? 0;
   for (let i = 0; i < refinements; i++) {

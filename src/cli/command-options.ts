@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../common/errors.ts';
 
@@ -57,4 +58,10 @@ export function nonNegativeNumberOption(value: string | undefined, name: string)
   const number = Number(value);
   if (!(number >= 0)) throw new UsageError(`Expected a number ≥ 0 for --${name} but received ${value}`);
   return number;
+}
+
+/** --landmark-map: undefined (the shipped map), 'none' → false, else the file's absolute path. */
+export function landmarkMapOption(value: string | undefined): string | false | undefined {
+  if (value === undefined) return undefined;
+  return value === 'none' ? false : resolve(value);
 }

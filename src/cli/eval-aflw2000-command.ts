@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, InputMissingError, UsageError } from '../common/errors.ts';
-import { integerOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
 import { readBenchmarkFile } from './eval-files.ts';
 
 /** Largest annotation file read (bytes): AFLW2000-3D's are about 2 KB. */
@@ -15,7 +15,7 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   roll, …] in radians). Each image is reconstructed through the normal library path (detection
   included; the largest face is scored; a miss counts as a failure), with the renderer and
   networks \`facegar reconstruct\` would use (the same --renderer, --gar, --encoder,
-  --shape-encoder, --landmark-regressor, --preset options). Reports the 68-point NME (mean 2D distance of the fit's
+  --shape-encoder, --landmark-regressor, --landmark-map, --preset options). Reports the 68-point NME (mean 2D distance of the fit's
   3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
   included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
   bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
@@ -57,6 +57,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       'landmark-steps': { type: 'string' },
       'photometric-steps': { type: 'string' },
       'landmark-regressor': { type: 'string' },
+      'landmark-map': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
@@ -126,7 +127,10 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const { createFaceDetector } = await import('../detect/index.ts');
   const { initBackend } = await import('../engine/backend.ts');
   const { aflwGroundTruth, evaluateAflwDetection, evaluateAflwImage, formatAflwTable, summarizeAflw } = await import('../eval/aflw2000-protocol.ts');
-  const [{ model }, detectorFiles] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
+  const [{ model }, detectorFiles] = await Promise.all([
+    loadMorphableModel({ modelDir: values.model }),
+    loadDetectorModelFiles({ landmarkMap: landmarkMapOption(values['landmark-map']) }),
+  ]);
   const readTruth = async (entry: { mat: string }) => {
     const matPath = join(dataDir, entry.mat);
     try {

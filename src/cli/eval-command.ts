@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
-import { integerOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
 import { validateGarRefineConfig } from '../fit/gar-refine-config.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
@@ -67,11 +67,15 @@ Options of synthetic:
       --methods <list>       [string] rows, comma-separated: graphics, gar-mean-init, gar-encoder-init,
                              oracle-landmarks, true-pose (default: graphics, every GAR row a GAR/encoder
                              is found for, and oracle-landmarks)
+      --oracle-noise <f>     [number] oracle-landmarks row: add Gaussian noise of this standard deviation,
+                             as a fraction of the true landmark box's size, to each true point
+                             (how accurate landmarks must be; default: 0)
       --renderer <name>      [string] graphics | gar: only that renderer's rows (default: both)
       --gar <dir>            [string] GAR run or model dir, or studio | real (shipped, see reconstruct --help)
                              (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
+      --landmark-map <file>  [string] every row but oracle-landmarks: the landmark map, or none (default: the shipped one)
       --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:
                              the shipped models/landmarks-*, if any)
       --preset <name>        [string] GAR rows: fast | default | quality (default: default)
@@ -121,6 +125,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       encoder: { type: 'string' },
       'shape-encoder': { type: 'string' },
       'landmark-regressor': { type: 'string' },
+      'landmark-map': { type: 'string' },
       preset: { type: 'string', default: 'default' },
       'gar-steps': { type: 'string' },
       'gar-refine': { type: 'string' },
@@ -130,6 +135,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       backend: { type: 'string' },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
+      'oracle-noise': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
@@ -154,6 +160,8 @@ async function syntheticCommand(args: string[]): Promise<number> {
     const bad = methods.find((m) => !(BENCHMARK_METHODS as readonly string[]).includes(m));
     if (bad !== undefined) throw new UsageError(`Expected ${BENCHMARK_METHODS.join(', ')} in --methods but received ${bad}`);
   }
+  const oracleNoise = values['oracle-noise'] === undefined ? 0 : Number(values['oracle-noise']);
+  if (!(oracleNoise >= 0 && oracleNoise <= 1)) throw new UsageError(`Expected a number in [0, 1] for --oracle-noise but received ${values['oracle-noise']}`);
   if (!['fast', 'default', 'quality'].includes(values.preset))
     throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
   const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
@@ -214,7 +222,10 @@ async function syntheticCommand(args: string[]): Promise<number> {
     }
     if (choice) gar = await readGarModelFiles(choice as typeof choice & { garDir: string });
   }
-  const [{ model }, detector] = await Promise.all([loadMorphableModel({ modelDir: values.model }), loadDetectorModelFiles()]);
+  const [{ model }, detector] = await Promise.all([
+    loadMorphableModel({ modelDir: values.model }),
+    loadDetectorModelFiles({ landmarkMap: landmarkMapOption(values['landmark-map']) }),
+  ]);
   // Read the set's file list before the networks load: a wrong folder fails fast.
   const setSource =
     values.set === undefined
@@ -239,7 +250,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`,
     );
   try {
-    const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine };
+    const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine, oracleNoise };
     const onImage = (_index: number, _count: number, line: string) => {
       if (!values.quiet) process.stderr.write(`${line}\n`);
     };

@@ -109,6 +109,9 @@ Options:
                              68 points, cut from the detector's crop, the fit matches with the model's own
                              landmark vertices; none = the detector's landmarks (default: models/landmarks-*
                              when shipped, else none)
+      --landmark-map <file>  [string] both paths: the map from FaceMesh's mesh to the model's own 68 landmarks,
+                             followed on faces turned 25° or more; none = FaceMesh's points throughout
+                             (default: models/detector/facemesh-landmark-map.bin)
       --preset <name>        [string] GAR path: ${GAR_PRESET_NAMES.join(' | ')} (instant: encoder only) (default: ${DEFAULT_GAR_PRESET})
       --workers <n>          [number] worker threads (default: number of cores, ${availableParallelism()} here)
       --shard <K/N>          [string] take only shard K of N (0-based): the inputs whose path below its folder

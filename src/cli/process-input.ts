@@ -52,6 +52,8 @@ export interface BatchSettings {
   focal?: number | 'exif' | 'fit';
   /** A landmark regressor (absolute directory): both paths fit its points instead of the detector's. */
   landmarkRegressorDir?: string;
+  /** The landmark map: an absolute file, or false for none (default: the shipped one). */
+  landmarkMap?: string | false;
   /** --same-person: every face's identity is held at these coefficients (cli/person-identity.ts). */
   fixedIdentity?: number[];
 }
@@ -86,7 +88,7 @@ export interface ProcessContext {
 
 export async function createProcessContext(settings: BatchSettings): Promise<ProcessContext> {
   const model = decodeCompactModel(await readFile(settings.compactModelPath), settings.compactModelPath);
-  const detector = await loadDetectorModelFiles();
+  const detector = await loadDetectorModelFiles({ landmarkMap: settings.landmarkMap });
   const gar = settings.renderer === 'gar' && settings.gar ? await readGarModelFiles(settings.gar) : undefined;
   const landmarkRegressor = settings.landmarkRegressorDir
     ? { ...(await readLandmarkRegressorFiles(settings.landmarkRegressorDir)), source: settings.landmarkRegressorDir }

@@ -24,6 +24,7 @@ export const RECONSTRUCT_SETTING_OPTIONS = {
   encoder: { type: 'string' },
   'shape-encoder': { type: 'string' },
   'landmark-regressor': { type: 'string' },
+  'landmark-map': { type: 'string' },
   preset: { type: 'string' },
   'landmark-steps': { type: 'string' },
   'photometric-steps': { type: 'string' },
@@ -56,6 +57,8 @@ export interface ReconstructRequest {
   shapeEncoder?: string;
   /** A directory, or 'none' for the detector's landmarks; absent = the shipped one, when there is one. */
   landmarkRegressor?: string;
+  /** A file, or 'none' for FaceMesh's points throughout; absent = the shipped map. */
+  landmarkMap?: string;
   preset?: PresetName;
   maxDecodeSidePx: number;
   /** Pixels of the original photos, 'exif' (from each photo's EXIF, else estimated) or 'fit' (always estimated). */
@@ -118,6 +121,7 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     ...(values['landmark-regressor'] !== undefined
       ? { landmarkRegressor: values['landmark-regressor'] === 'none' ? 'none' : resolve(values['landmark-regressor']) }
       : {}),
+    ...(values['landmark-map'] !== undefined ? { landmarkMap: values['landmark-map'] === 'none' ? 'none' : resolve(values['landmark-map']) } : {}),
     ...(values.preset !== undefined ? { preset: values.preset as PresetName } : {}),
     maxDecodeSidePx,
     focal,
@@ -181,6 +185,7 @@ export async function prepareBatchSettings(
     fit: request.fit,
     renderer: choice.renderer,
     gar,
+    ...(request.landmarkMap !== undefined ? { landmarkMap: request.landmarkMap === 'none' ? (false as const) : request.landmarkMap } : {}),
     compactModelPath: loaded.compactPath,
     backend: machine.backend,
     maxDecodeSidePx: request.maxDecodeSidePx,

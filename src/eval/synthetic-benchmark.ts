@@ -5,7 +5,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../geometry/similarity-alignment.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
-import { hashSeed } from '../common/seeded-random.ts';
+import { hashSeed, SeededRandom } from '../common/seeded-random.ts';
 import { renderStudioPhoto, type StudioRender } from '../shading/studio-renderer.ts';
 import { sampleStudioScene, studioSceneRecord, type StudioSceneConfig } from '../shading/studio-scene.ts';
 import type { BenchmarkTruth } from './benchmark-set.ts';
@@ -41,6 +41,11 @@ export interface SyntheticBenchmarkConfig {
   garPreset: GarRefinePresetName;
   /** GAR rows: overrides of the preset (e.g. fewer steps in tests). */
   garRefine?: Partial<GarRefineConfig>;
+  /**
+   * oracle-landmarks row: Gaussian noise added to each true point, its standard deviation this
+   * fraction of the true 68-point box's size (sqrt(w·h)), seeded per image. Default 0.
+   */
+  oracleNoise?: number;
 }
 
 export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose'] as const;
@@ -273,7 +278,7 @@ function methodOptions(
       return {
         renderer: 'graphics',
         fit: { ...config.fit, photometricSteps: 0 },
-        landmarks68: face.truth.landmarks2d,
+        landmarks68: config.oracleNoise ? noisyLandmarks(face.truth.landmarks2d, config.oracleNoise, face.sceneSeed) : face.truth.landmarks2d,
         landmarkVertices: model.landmarkVertexIndices,
       };
     case 'true-pose': {
@@ -286,4 +291,21 @@ function methodOptions(
       return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), fixedPose };
     }
   }
+}
+
+/** [68*2] the points moved by Gaussian noise of `fraction` × their box size (sqrt(w·h)), drawn from `seed` (the image's). */
+export function noisyLandmarks(landmarks2d: Float32Array, fraction: number, seed: number): Float32Array {
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
+  for (let k = 0; k < 68; k++) {
+    minX = Math.min(minX, landmarks2d[2 * k]);
+    maxX = Math.max(maxX, landmarks2d[2 * k]);
+    minY = Math.min(minY, landmarks2d[2 * k + 1]);
+    maxY = Math.max(maxY, landmarks2d[2 * k + 1]);
+  }
+  const sigmaPx = fraction * Math.sqrt((maxX - minX) * (maxY - minY));
+  const random = new SeededRandom(hashSeed('oracle-noise', seed));
+  return Float32Array.from(landmarks2d, (v) => v + sigmaPx * random.normal());
 }

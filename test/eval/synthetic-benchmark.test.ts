@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { alignedVertexErrorsMm, benchmarkSceneSeed, formatBenchmarkTable, landmarkNme, runSyntheticBenchmark } from '../../src/eval/synthetic-benchmark.ts';
+import {
+  alignedVertexErrorsMm,
+  benchmarkSceneSeed,
+  formatBenchmarkTable,
+  landmarkNme,
+  runSyntheticBenchmark,
+  noisyLandmarks,
+} from '../../src/eval/synthetic-benchmark.ts';
 import { summarizeErrors } from '../../src/eval/error-statistics.ts';
 import { applySimilarityTransform } from '../../src/geometry/similarity-alignment.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
@@ -110,4 +117,17 @@ test('facegar eval synthetic --json prints the rows; bad options are usage error
   const help = await runCli(['eval', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /facegar eval synthetic/);
+});
+
+test('--oracle-noise: the true points moved by seeded Gaussian noise of the asked fraction of their box', () => {
+  // 68 points on a 100 × 64 px box (size sqrt(100 · 64) = 80 px).
+  const truth = Float32Array.from({ length: 136 }, (_, i) => (i % 2 === 0 ? ((i / 2) % 2 === 0 ? 0 : 100) : ((i - 1) / 2) % 3 === 0 ? 0 : 64));
+  const noisy = noisyLandmarks(truth, 0.02, 7);
+  assert.deepEqual(noisy, noisyLandmarks(truth, 0.02, 7), 'the same seed, the same noise');
+  assert.notDeepEqual(noisy, noisyLandmarks(truth, 0.02, 8), 'another image, other noise');
+  let sum = 0;
+  for (let i = 0; i < 136; i++) sum += (noisy[i] - truth[i]) ** 2;
+  const sigmaPx = Math.sqrt(sum / 136);
+  // Expected 0.02 × 80 = 1.6 px; 136 draws put the estimate within about ±20 %.
+  assert.ok(sigmaPx > 1.6 * 0.7 && sigmaPx < 1.6 * 1.3, `noise ${sigmaPx.toFixed(2)} px, expected 1.6`);
 });
