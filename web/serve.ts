@@ -9,9 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chooseRenderer, loadMorphableModel, type LoadMorphableModelOptions } from '../src/io/node/index.ts';
+import { chooseRenderer, loadMorphableModel, SHIPPED_LANDMARK_MAP, type LoadMorphableModelOptions } from '../src/io/node/index.ts';
 import { DEFAULT_RENDERER } from '../src/index.ts';
-import { SHIPPED_LANDMARK_MAP } from '../src/io/node/detector-models.ts';
 import { buildDemo, DEFAULT_DIST_DIR } from './build.ts';
 
 const require = createRequire(import.meta.url);

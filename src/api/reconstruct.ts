@@ -121,6 +121,8 @@ export interface FaceReconstruction extends FaceFit {
   regressedLandmarks2d?: Float32Array;
   /** The detector's points came through the landmark map (the model's own 68 landmarks read from FaceMesh's mesh; see ReconstructOptions.landmarkMap). */
   landmarkMap?: boolean;
+  /** [68*2] the landmark map's points (px), iBUG-68 order, when the fit followed them. */
+  mappedLandmarks2d?: Float32Array;
   /** Distance between the detected eye centres (px); landmark errors are often quoted relative to it. */
   interOcularPx: number;
   /** Expression name → weight. */
@@ -255,7 +257,7 @@ export class Reconstructor {
       const source = {
         landmarkSource,
         ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}),
-        ...(mapped ? { landmarkMap: true } : {}),
+        ...(mapped ? { landmarkMap: true, mappedLandmarks2d: mapped } : {}),
       };
       if (renderer === 'gar') {
         // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).

@@ -16,6 +16,7 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     detectedLandmarks2d: points(face.detectedLandmarks2d),
     landmarkSource: face.landmarkSource,
     ...(face.landmarkMap ? { landmarkMap: true } : {}),
+    ...(face.mappedLandmarks2d ? { mappedLandmarks2d: points(face.mappedLandmarks2d) } : {}),
     ...(face.regressedLandmarks2d ? { regressedLandmarks2d: points(face.regressedLandmarks2d) } : {}),
     landmarkErrorPx: round(face.landmarkErrorPx, 3),
     landmarkReliability: landmarkReliability(face.landmarkAssessment),
@@ -102,7 +103,7 @@ export function reconstructionToJson(
     conventions: {
       pixels: 'original image, origin top-left, pixel centres at +0.5',
       landmarks:
-        "iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched, which landmarkSource names: facemesh (the detector, detectedLandmarks2d); regressor (regressedLandmarks2d, the landmark regressor's model vertices); given (the points passed in, as detectedLandmarks2d); encoder (the shape encoder's estimate, projected, where the detector's points looked unreliable: landmarkReliability); facemesh+encoder (the detector's eyes, nose and mouth, the encoder's jaw line and brows); landmarkMap true: the detector's points were read through the landmark map (the model's own 68 landmarks from FaceMesh's whole mesh, occluded ones included)",
+        "iBUG-68 order; landmarkErrorPx: projected vs the landmarks the fit matched, which landmarkSource names: facemesh (the detector, detectedLandmarks2d); regressor (regressedLandmarks2d, the landmark regressor's model vertices); given (the points passed in, as detectedLandmarks2d); encoder (the shape encoder's estimate, projected, where the detector's points looked unreliable: landmarkReliability); facemesh+encoder (the detector's eyes, nose and mouth, the encoder's jaw line and brows); landmarkMap true: the detector's points were read through the landmark map (the model's own 68 landmarks from FaceMesh's whole mesh, occluded ones included): mappedLandmarks2d, which the fit matched (with landmarkSource facemesh)",
       pose: 'p_camera = rotation · p_model + translationMm; camera looks down -z, +y up; u = cx + f·x/(-z), v = cy - f·y/(-z)',
       mesh: 'model space, millimetres, right-handed, +y up',
       ...(reconstruction.faces.some((face) => face.gar)

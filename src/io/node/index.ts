@@ -6,7 +6,7 @@ import { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, type Re
 
 export { loadMorphableModel, directoryReader } from './load-morphable-model.ts';
 export type { LoadMorphableModelOptions, LoadedMorphableModel } from './load-morphable-model.ts';
-export { loadDetectorModelFiles } from './detector-models.ts';
+export { loadDetectorModelFiles, SHIPPED_LANDMARK_MAP } from './detector-models.ts';
 export { decodeImageFile, decodeImageBytes, decodeImageFileScaled, decodeImageBytesScaled } from './decode-image.ts';
 export type { DecodeOptions, DecodedImage } from './decode-image.ts';
 export { encodePng, writePngAtomic } from './encode-image.ts';
