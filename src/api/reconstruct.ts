@@ -247,7 +247,8 @@ export class Reconstructor {
       const regressed =
         landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
       regressMs += performance.now() - regressStarted;
-      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false ? mappedLandmarks(face) : undefined;
+      // Caller-given vertices (diagnostics) pair with the detector's own points: no map then.
+      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false && !options.landmarkVertices ? mappedLandmarks(face) : undefined;
       const modelVertices = this.modelTensors.model.landmarkVertexIndices;
       const fitLandmarks: FitLandmarks | undefined = regressed
         ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
