@@ -74,7 +74,7 @@ export interface DetectedFace {
   /**
    * [68 * 2] where the morphable model's own 68 landmark vertices project (occluded ones included,
    * the jaw on the model's fixed vertices), read from the whole mesh by the landmark map; only
-   * when the detector has one.
+   * when the detector has one, and from detect() (track() follows FaceMesh's own points).
    */
   modelLandmarks68?: Float32Array;
 }
@@ -96,8 +96,8 @@ export interface FaceDetector {
 export async function createFaceDetector(files: DetectorModelFiles, config: FaceDetectorConfig = {}): Promise<FaceDetector> {
   const settings = checkConfig(config);
   const landmarkMap = files.landmarkMap ? decodeMeshLandmarkMap(files.landmarkMap, 'facemesh-landmark-map.bin') : undefined;
-  const withModelLandmarks = (face: DetectedFace | undefined): DetectedFace | undefined =>
-    face && landmarkMap && face.mesh468.length === MESH_POINT_COUNT * 3
+  const withModelLandmarks = (face: DetectedFace): DetectedFace =>
+    landmarkMap && face.mesh468.length === MESH_POINT_COUNT * 3
       ? { ...face, modelLandmarks68: applyMeshLandmarkMap(landmarkMap, face.mesh468, face.landmarks68) }
       : face;
   await initBackend();
@@ -116,7 +116,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       checkImage(image);
       const callSettings = options.maxFaces === undefined ? settings : checkConfig({ ...settings, maxFaces: options.maxFaces });
       if (image.width === 0 || image.height === 0) return [];
-      return (await detectFaces(image, blazeface, facemesh, callSettings)).map((face) => withModelLandmarks(face)!);
+      return (await detectFaces(image, blazeface, facemesh, callSettings)).map(withModelLandmarks);
     },
     async track(image: RgbaImage, previous: DetectedFace): Promise<DetectedFace | undefined> {
       if (disposed) throw new Error('FaceDetector.track called after dispose()');
@@ -137,7 +137,8 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
         fit = await facemesh.fitInCrop(pyramid, crop);
       }
       if (fit.score < settings.minMeshScore) return undefined;
-      return withModelLandmarks(faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score));
+      // No landmark map here: the live tracker follows FaceMesh's own points every frame.
+      return faceFromMesh(unscaleMesh(fit.mesh, scaleX, scaleY), previous.detectionScore, fit.score);
     },
     dispose(): void {
       if (disposed) return;

@@ -51,8 +51,11 @@ function faceFrame(landmarks68: ArrayLike<number>): FaceFrame {
 
 /** [MESH_MAP_FEATURE_COUNT] the mesh (x, y px; z in the same scale) in the face frame, z about its mean, then 1. */
 export function meshMapFeatures(mesh468: ArrayLike<number>, landmarks68: ArrayLike<number>): Float32Array {
+  return featuresInFrame(mesh468, faceFrame(landmarks68));
+}
+
+function featuresInFrame(mesh468: ArrayLike<number>, { centre, scale, cos, sin }: FaceFrame): Float32Array {
   if (mesh468.length !== MESH_POINT_COUNT * 3) throw invalidParameterError('mesh468', `${MESH_POINT_COUNT * 3} numbers`, mesh468.length);
-  const { centre, scale, cos, sin } = faceFrame(landmarks68);
   let meanZ = 0;
   for (let i = 0; i < MESH_POINT_COUNT; i++) meanZ += mesh468[3 * i + 2] / MESH_POINT_COUNT;
   const features = new Float32Array(MESH_MAP_FEATURE_COUNT);
@@ -82,7 +85,8 @@ export function pointsToFaceFrame(points68: ArrayLike<number>, landmarks68: Arra
 
 /** [136] the model's 68 landmarks (photo px) the map reads in a face's FaceMesh points. */
 export function applyMeshLandmarkMap(map: MeshLandmarkMap, mesh468: ArrayLike<number>, landmarks68: ArrayLike<number>): Float32Array {
-  const features = meshMapFeatures(mesh468, landmarks68);
+  const frame = faceFrame(landmarks68);
+  const features = featuresInFrame(mesh468, frame);
   const inFrame = new Float64Array(OUTPUT_COUNT);
   for (let f = 0; f < MESH_MAP_FEATURE_COUNT; f++) {
     const x = features[f];
@@ -90,7 +94,7 @@ export function applyMeshLandmarkMap(map: MeshLandmarkMap, mesh468: ArrayLike<nu
     const row = f * OUTPUT_COUNT;
     for (let o = 0; o < OUTPUT_COUNT; o++) inFrame[o] += x * map.weights[row + o];
   }
-  const { centre, scale, cos, sin } = faceFrame(landmarks68);
+  const { centre, scale, cos, sin } = frame;
   const out = new Float32Array(OUTPUT_COUNT);
   for (let k = 0; k < 68; k++) {
     const u = inFrame[2 * k] * scale,

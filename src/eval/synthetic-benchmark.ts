@@ -8,6 +8,7 @@ import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { hashSeed, SeededRandom } from '../common/seeded-random.ts';
 import { renderStudioPhoto, type StudioRender } from '../shading/studio-renderer.ts';
 import { sampleStudioScene, studioSceneRecord, type StudioSceneConfig } from '../shading/studio-scene.ts';
+import { landmarkBoxSize } from './aflw2000-protocol.ts';
 import type { BenchmarkTruth } from './benchmark-set.ts';
 import { imageMedianMm, summarizeRows, type BenchmarkRow, type BenchmarkSample } from './benchmark-rows.ts';
 
@@ -295,17 +296,7 @@ function methodOptions(
 
 /** [68*2] the points moved by Gaussian noise of `fraction` × their box size (sqrt(w·h)), drawn from `seed` (the image's). */
 export function noisyLandmarks(landmarks2d: Float32Array, fraction: number, seed: number): Float32Array {
-  let minX = Infinity,
-    maxX = -Infinity,
-    minY = Infinity,
-    maxY = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    minX = Math.min(minX, landmarks2d[2 * k]);
-    maxX = Math.max(maxX, landmarks2d[2 * k]);
-    minY = Math.min(minY, landmarks2d[2 * k + 1]);
-    maxY = Math.max(maxY, landmarks2d[2 * k + 1]);
-  }
-  const sigmaPx = fraction * Math.sqrt((maxX - minX) * (maxY - minY));
+  const sigmaPx = fraction * landmarkBoxSize(landmarks2d);
   const random = new SeededRandom(hashSeed('oracle-noise', seed));
   return Float32Array.from(landmarks2d, (v) => v + sigmaPx * random.normal());
 }

@@ -16,7 +16,7 @@ import { gatherRows } from '../raster/gather-rows.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { denseTermOfPoints, type DenseLandmarkTerm, type DensePoints } from './dense-landmarks.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
-import { estimateYaw } from './fit-frame.ts';
+import { estimateYaw, landmarkBounds } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
 import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { validateGarRefineConfig, type GarRefineConfig } from './gar-refine-config.ts';
@@ -433,15 +433,6 @@ export function robustPixelLoss(distance: tf.Scalar, reference: number): tf.Scal
 /** Landmark box size (geometric mean of its sides) in crop pixels; without landmarks, the template's face size. */
 function faceSize(landmarks68: Float32Array | undefined, sizePx: number): number {
   if (!landmarks68) return 0.45 * sizePx;
-  let minU = Infinity,
-    maxU = -Infinity,
-    minV = Infinity,
-    maxV = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    minU = Math.min(minU, landmarks68[2 * k]);
-    maxU = Math.max(maxU, landmarks68[2 * k]);
-    minV = Math.min(minV, landmarks68[2 * k + 1]);
-    maxV = Math.max(maxV, landmarks68[2 * k + 1]);
-  }
+  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
   return Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
 }
