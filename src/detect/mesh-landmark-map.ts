@@ -6,6 +6,7 @@
 // (`scripts/fit-mesh-landmark-map.ts`); applying it is one matrix product.
 import { invalidParameterError } from '../common/errors.ts';
 import { MESH_POINT_COUNT } from './facemesh.ts';
+import { meshToIbug68 } from './ibug68.ts';
 
 /** Inputs per face: the mesh's x, y, z in the face's own frame, then a constant. */
 export const MESH_MAP_FEATURE_COUNT = MESH_POINT_COUNT * 3 + 1;
@@ -101,6 +102,24 @@ export function applyMeshLandmarkMap(map: MeshLandmarkMap, mesh468: ArrayLike<nu
       v = inFrame[2 * k + 1] * scale;
     out[2 * k] = centre[0] + cos * u - sin * v;
     out[2 * k + 1] = centre[1] + sin * u + cos * v;
+  }
+  return out;
+}
+
+/**
+ * [136] the map's 68 points (photo px) from a mesh FaceMesh fitted in a mirrored crop: its points
+ * are in photo pixels, so they form the mirror image of a face. Read the map on that mirror image
+ * (x negated, a proper face again) and mirror the points back, each to its own name.
+ */
+export function applyMeshLandmarkMapMirrored(map: MeshLandmarkMap, mirroredMesh468: ArrayLike<number>): Float32Array {
+  const reflected = Float32Array.from(mirroredMesh468);
+  for (let i = 0; i < reflected.length; i += 3) reflected[i] = -reflected[i];
+  const points = applyMeshLandmarkMap(map, reflected, meshToIbug68(reflected));
+  const out = new Float32Array(OUTPUT_COUNT);
+  for (let k = 0; k < 68; k++) {
+    const mirror = IBUG68_MIRROR[k];
+    out[2 * k] = -points[2 * mirror];
+    out[2 * k + 1] = points[2 * mirror + 1];
   }
   return out;
 }

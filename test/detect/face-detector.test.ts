@@ -7,6 +7,7 @@ import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { boxIoU } from '../../src/detect/blazeface.ts';
 import { cropCornersMoveFraction } from '../../src/detect/face-detector.ts';
+import { IBUG68_MIRROR } from '../../src/detect/mesh-landmark-map.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
@@ -265,6 +266,66 @@ describe('turned faces', () => {
     }
   });
 });
+
+test(
+  'mirrorLandmarkMap: the map also reads FaceMesh in the mirrored crop, so a photo and its mirror image get mirror-image points',
+  { timeout: 60_000 },
+  async () => {
+    await assert.rejects(
+      createFaceDetector(files, { mirrorLandmarkMap: 'yes' as unknown as boolean }),
+      (e) => e instanceof UsageError && /mirrorLandmarkMap/.test(e.message),
+    );
+    const model = await sharedModel();
+    const single = await createFaceDetector(files, { mirrorLandmarkMap: false });
+    try {
+      let disagreementMirrored = 0,
+        disagreementSingle = 0,
+        averagingMovesPx = 0,
+        eyeDistancePx = 0;
+      for (const [index, yawDeg] of [
+        [0, 40],
+        [1, -55],
+      ] as const) {
+        const { image } = renderStudioPhoto(model, sampleStudioScene(model, 950 + index, { width: 360, height: 360, yawDeg }));
+        const flipped = createRgbaImage(image.width, image.height);
+        for (let y = 0; y < image.height; y++)
+          for (let x = 0; x < image.width; x++)
+            flipped.data.set(image.data.subarray(4 * (y * image.width + x), 4 * (y * image.width + x + 1)), 4 * (y * image.width + image.width - 1 - x));
+        // Mean distance between a photo's points and its mirror image's points mirrored back, by name.
+        const disagreement = async (found: FaceDetector) => {
+          const [a] = await found.detect(image);
+          const [b] = await found.detect(flipped);
+          assert.ok(a?.modelLandmarks68 && b?.modelLandmarks68);
+          let sum = 0;
+          for (let k = 0; k < 68; k++) {
+            const m = IBUG68_MIRROR[k];
+            sum +=
+              Math.hypot(a.modelLandmarks68[2 * k] - (image.width - b.modelLandmarks68[2 * m]), a.modelLandmarks68[2 * k + 1] - b.modelLandmarks68[2 * m + 1]) /
+              68;
+          }
+          return { sum, points: a.modelLandmarks68 };
+        };
+        const mirrored = await disagreement(detector);
+        const plain = await disagreement(single);
+        disagreementMirrored += mirrored.sum;
+        disagreementSingle += plain.sum;
+        for (let k = 0; k < 68; k++)
+          averagingMovesPx += Math.hypot(mirrored.points[2 * k] - plain.points[2 * k], mirrored.points[2 * k + 1] - plain.points[2 * k + 1]) / 68;
+        eyeDistancePx += Math.hypot(plain.points[90] - plain.points[72], plain.points[91] - plain.points[73]);
+      }
+      assert.ok(
+        disagreementMirrored < 0.85 * disagreementSingle,
+        `photo vs mirror photo: ${disagreementMirrored.toFixed(2)} px with the mirrored reading, ${disagreementSingle.toFixed(2)} px without`,
+      );
+      assert.ok(
+        averagingMovesPx > 0 && averagingMovesPx < 0.1 * eyeDistancePx,
+        `the average moves points ${averagingMovesPx.toFixed(2)} px (eyes ${eyeDistancePx.toFixed(0)} px apart)`,
+      );
+    } finally {
+      single.dispose();
+    }
+  },
+);
 
 test("tracking's same-crop test: corner movement as a fraction of the crop's side", () => {
   // A 192-px crop of a 384-px square at (100, 50): crop px → image px scale 2.

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyMeshLandmarkMap,
+  applyMeshLandmarkMapMirrored,
   decodeMeshLandmarkMap,
   encodeMeshLandmarkMap,
   fitRidge,
@@ -71,6 +72,32 @@ test('the map works in the face frame: a map that copies mesh points gives them 
     const [x, y] = move(before[2 * k], before[2 * k + 1]);
     assert.ok(Math.hypot(after[2 * k] - x, after[2 * k + 1] - y) < 1e-2, `point ${k} moved with the face`);
   }
+});
+
+test('the mirrored reading: a mesh FaceMesh returns through a mirrored crop reads as the mirror of its own reading, left and right names swapped', () => {
+  // FaceMesh in a mirrored crop sees the mirror image of the face; its points, taken back to photo
+  // pixels, are a proper face mesh reflected about the crop's axis with each point keeping the
+  // name it has on the mirror image. Here: a mesh P, reflected about x = W / 2.
+  const width = 500;
+  const mesh = new Float32Array(468 * 3);
+  for (let i = 0; i < 468; i++) {
+    const a = (i * 2.399) % (2 * Math.PI),
+      r = 40 + ((i * 7) % 30);
+    mesh.set([230 + r * Math.cos(a), 220 + 1.3 * r * Math.sin(a) + 0.2 * r * Math.cos(a), ((i * 13) % 17) - 8], 3 * i);
+  }
+  const weights = Float32Array.from({ length: MESH_MAP_FEATURE_COUNT * 136 }, (_, i) => Math.sin(i * 12.9898) * 0.01);
+  const reading = applyMeshLandmarkMap({ weights }, mesh, meshToIbug68(mesh));
+  const mirrored = applyMeshLandmarkMapMirrored(
+    { weights },
+    Float32Array.from(mesh, (v, i) => (i % 3 === 0 ? width - v : v)),
+  );
+  let leftRightApart = 0;
+  for (let k = 0; k < 68; k++) {
+    const m = IBUG68_MIRROR[k];
+    assert.ok(Math.hypot(mirrored[2 * k] - (width - reading[2 * m]), mirrored[2 * k + 1] - reading[2 * m + 1]) < 1e-2, `point ${k}`);
+    leftRightApart += Math.hypot(reading[2 * k] - reading[2 * m], reading[2 * k + 1] - reading[2 * m + 1]);
+  }
+  assert.ok(leftRightApart > 10, 'left and right points differ, so a wrong name would show');
 });
 
 test('map files: the round trip keeps the weights; a wrong size, NaN or a huge weight is refused', async () => {
