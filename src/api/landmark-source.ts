@@ -22,10 +22,11 @@ import type { MorphableModel } from '../morphable/morphable-model.ts';
 
 /**
  * |yaw| (degrees, FaceMesh's own) from which a fit follows the landmark map's points instead of
- * FaceMesh's on their calibrated vertices. Below it the calibration does as well or better: on a
- * Blender Cycles tuning set (seed 2, not the test set) FaceMesh's frontal points are nearer the
- * model's landmarks than the map's (2.84 vs 2.92 % NME at 0–15°, 3.03 vs 2.96 % at 15–25°), which
- * wins from 25° on (4.09 vs 2.86 % at 25–30°, 7.31 vs 5.28 % past 30°; scripts/fit-mesh-landmark-map.ts).
+ * FaceMesh's on their calibrated vertices. Turned faces need the map (on the Cycles tuning sets,
+ * 4.09 vs 2.86 % NME at 25–30°, 7.31 vs 5.28 % past 30°). On frontal renders the map is as good or
+ * better, but on the example photos following it below 25° moved the fitted eyes, nose and mouth
+ * corners away from the reference detections (5-point agreement 0.069 vs 0.053 of the eye
+ * distance; docs/tuning.md): renders do not teach it how FaceMesh behaves on real frontal faces.
  */
 export const LANDMARK_MAP_FROM_YAW_DEG = 25;
 
