@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RgbaImage } from '../src/common/image.ts';
+import { mirrorImage, type RgbaImage } from '../src/common/image.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
 import {
   applyMeshLandmarkMap,
@@ -57,18 +57,6 @@ await initBackend({ backend: 'wasm' });
 const detector = await createFaceDetector(await loadDetectorModelFiles());
 const cache: Record<string, Detection[]> = values.cache && existsSync(values.cache) ? JSON.parse(await readFile(values.cache, 'utf8')) : {};
 
-function mirrored(image: RgbaImage): RgbaImage {
-  const data = new Uint8ClampedArray(image.data.length);
-  for (let y = 0; y < image.height; y++) {
-    for (let x = 0; x < image.width; x++) {
-      const from = 4 * (y * image.width + x),
-        to = 4 * (y * image.width + image.width - 1 - x);
-      data.set(image.data.subarray(from, from + 4), to);
-    }
-  }
-  return { width: image.width, height: image.height, data };
-}
-
 /** The truth seen in the mirrored photo: x → width − x (pixel centres at i + 0.5), left and right points swapped. */
 function mirroredTruth(truth: ArrayLike<number>, width: number): number[] {
   const out = new Array<number>(136);
@@ -91,7 +79,7 @@ async function detectFolder(dir: string, faceDetector: FaceDetector, withMirror:
     const truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(matPath))));
     const image = await decodeImageFile(join(dir, name));
     const views: [string, RgbaImage, number[], number][] = [[name, image, Array.from(truth.landmarks2d), truth.yawDeg]];
-    if (withMirror) views.push([`${name} (mirrored)`, mirrored(image), mirroredTruth(truth.landmarks2d, image.width), -truth.yawDeg]);
+    if (withMirror) views.push([`${name} (mirrored)`, mirrorImage(image), mirroredTruth(truth.landmarks2d, image.width), -truth.yawDeg]);
     for (const [viewName, view, truth68, yawDeg] of views) {
       const face = (await faceDetector.detect(view))[0];
       if (!face) continue;

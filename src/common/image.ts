@@ -14,6 +14,18 @@ export function createRgbaImage(width: number, height: number): RgbaImage {
   return { width, height, data: new Uint8ClampedArray(width * height * 4) };
 }
 
+/** A copy of `image` flipped left to right (pixel x → width − 1 − x). */
+export function mirrorImage(image: RgbaImage): RgbaImage {
+  const out = createRgbaImage(image.width, image.height);
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const from = 4 * (y * image.width + x);
+      out.data.set(image.data.subarray(from, from + 4), 4 * (y * image.width + image.width - 1 - x));
+    }
+  }
+  return out;
+}
+
 /** 2D similarity or affine transform: x' = a*x + b*y + tx, y' = c*x + d*y + ty. */
 export interface Affine2D {
   a: number;

@@ -10,7 +10,7 @@ import { cropCornersMoveFraction } from '../../src/detect/face-detector.ts';
 import { IBUG68_MIRROR } from '../../src/detect/mesh-landmark-map.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
-import { createRgbaImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
+import { createRgbaImage, mirrorImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
 import { UsageError } from '../../src/common/errors.ts';
 import type { DetectorModelFiles } from '../../src/detect/face-detector.ts';
 import { join } from 'node:path';
@@ -287,10 +287,7 @@ test(
         [1, -55],
       ] as const) {
         const { image } = renderStudioPhoto(model, sampleStudioScene(model, 950 + index, { width: 360, height: 360, yawDeg }));
-        const flipped = createRgbaImage(image.width, image.height);
-        for (let y = 0; y < image.height; y++)
-          for (let x = 0; x < image.width; x++)
-            flipped.data.set(image.data.subarray(4 * (y * image.width + x), 4 * (y * image.width + x + 1)), 4 * (y * image.width + image.width - 1 - x));
+        const flipped = mirrorImage(image);
         // Mean distance between a photo's points and its mirror image's points mirrored back, by name.
         const disagreement = async (found: FaceDetector) => {
           const [a] = await found.detect(image);

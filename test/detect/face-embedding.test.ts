@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { ModelUnavailableError } from '../../src/common/errors.ts';
-import { invertAffine2D, warpAffine, type RgbaImage } from '../../src/common/image.ts';
+import { invertAffine2D, mirrorImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
 import { ALIGNED_CROP_TEMPLATE, fitSimilarity2D } from '../../src/detect/align-face-crop.ts';
 import {
   cosineSimilarity,
@@ -29,16 +29,6 @@ async function alignedCrop(path: string, name: string, shiftPx = 0): Promise<Rgb
   return warpAffine(await decodeImageFile(path), invertAffine2D(fitSimilarity2D(from, to)), CROP_PX, CROP_PX);
 }
 
-function mirrored(image: RgbaImage): RgbaImage {
-  const data = new Uint8ClampedArray(image.data.length);
-  for (let y = 0; y < image.height; y++) {
-    for (let x = 0; x < image.width; x++) {
-      data.set(image.data.subarray((y * image.width + image.width - 1 - x) * 4, (y * image.width + image.width - x) * 4), (y * image.width + x) * 4);
-    }
-  }
-  return { width: image.width, height: image.height, data };
-}
-
 let embedder: FaceEmbedder | undefined;
 async function sharedEmbedder(): Promise<FaceEmbedder> {
   await initBackend();
@@ -59,7 +49,7 @@ test('same face (mirror, 3 px shift) embeds closer than any two different exampl
   const photos = (await listExamplePhotos()).slice(0, 6);
   const crops = await Promise.all(photos.map((p) => alignedCrop(p.path, p.name)));
   const shifted = await Promise.all(photos.map((p) => alignedCrop(p.path, p.name, 3)));
-  const [a, m, s] = [crops, crops.map(mirrored), shifted].map((set) => e.embedImages(set));
+  const [a, m, s] = [crops, crops.map(mirrorImage), shifted].map((set) => e.embedImages(set));
   assert.equal(a[0].length, e.dimension);
   for (const v of a) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-4, 'unit length');
   const different: number[] = [];
