@@ -1,5 +1,5 @@
 // What keeping turned faces costs: the detector with and without its fallback for faces FaceMesh
-// rejects, and the landmark gate of the GAR path (api/landmark-source.ts) beside the shape
+// rejects (and without the landmark map's mirrored FaceMesh pass), and the landmark gate of the GAR path (api/landmark-source.ts) beside the shape
 // encoder's estimate it needs anyway, on studio renders with |yaw| spread over 0–90°. CPU time of
 // this process (one wasm thread), so other processes on a shared machine do not count.
 // Run: node --import tsx bench/profiles.ts [--encoder models/encoder-small] [--n 12]
@@ -26,6 +26,7 @@ const files = await loadDetectorModelFiles();
 const detectors = {
   fallback: await createFaceDetector(files),
   strict: await createFaceDetector(files, { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 }),
+  singleReading: await createFaceDetector(files, { mirrorLandmarkMap: false }),
 };
 const manifest = JSON.parse(await readFile(join(values.encoder!, 'checkpoint.json'), 'utf8'));
 const encoder = decodeFaceEncoder(manifest, new Uint8Array(await readFile(join(values.encoder!, manifest.weightsPath))));
@@ -33,13 +34,14 @@ const count = Number(values.n);
 const renders = Array.from({ length: count }, (_, i) => renderSyntheticAflwImage(model, i, { count, seed: 7 }));
 await detectors.fallback.detect(renders[0].image); // warm-up
 await detectors.strict.detect(renders[0].image);
+await detectors.singleReading.detect(renders[0].image);
 estimateFromLandmarks(
   encoder,
   renders[0].image,
   new Float32Array(136).map((_, i) => 200 + (i % 2 ? 3 : 5) * (i % 17)),
 );
 
-const times: Record<string, number[]> = { detectFallback: [], detectStrict: [], estimate: [], gate: [], gateRefined: [] };
+const times: Record<string, number[]> = { detectFallback: [], detectStrict: [], detectSingleReading: [], estimate: [], gate: [], gateRefined: [] };
 const sources: Record<string, number> = {};
 let kept = 0;
 for (const render of renders) {
@@ -54,6 +56,9 @@ for (const render of renders) {
     started = cpuMs();
     found = await detectors.fallback.detect(render.image);
     if (pass) times.detectFallback.push(cpuMs() - started);
+    started = cpuMs();
+    await detectors.singleReading.detect(render.image);
+    if (pass) times.detectSingleReading.push(cpuMs() - started);
   }
   if (found.length > strictFound.length) kept++;
   const face = found[0];
@@ -73,6 +78,7 @@ const line = (name: string, what: string) => console.log(`${what.padEnd(72)} med
 console.log(`${count} studio renders 450², |yaw| spread over 0–90° (seed 7); encoder ${values.encoder} (${encoder.config.resolution}²)`);
 line('detectStrict', 'detector, fallback and second search off');
 line('detectFallback', `detector, both on (kept ${kept} faces more)`);
+line('detectSingleReading', 'detector, both on, the landmark map read once (no mirrored FaceMesh pass)');
 line('estimate', 'shape encoder estimate (the GAR path runs it anyway)');
 line(
   'gate',
