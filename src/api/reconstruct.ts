@@ -6,22 +6,35 @@ import { createFaceDetector, type DetectedFace, type DetectorModelFiles, type Fa
 import { ModelTensors } from '../fit/model-tensors.ts';
 import { fitFace, type FaceFit } from '../fit/fit-face.ts';
 import type { DensePoints } from '../fit/dense-landmarks.ts';
-import type { FitConfig } from '../fit/fit-config.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
-import type { FixedPose } from '../fit/fixed-pose.ts';
-import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { regressLandmarks } from '../invert/regress-landmarks.ts';
 import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
-import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar, type GarFaceDetails } from './gar-face.ts';
+import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
 import { FaceTracker, type FaceTrackerConfig } from './face-tracker.ts';
 import { interOcularDistance } from './inter-ocular-distance.ts';
-import { mappedLandmarks, type LandmarkGateOptions } from './landmark-source.ts';
-import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
+import { mappedLandmarks } from './landmark-source.ts';
+import { assessDetectorLandmarks } from '../fit/landmark-reliability.ts';
+import {
+  LANDMARK_SOURCE_NAMES,
+  type FaceReconstruction,
+  type LandmarkSourceName,
+  type Reconstruction,
+  type ReconstructOptions,
+  type ReconstructStage,
+} from './reconstruction-types.ts';
 
 export type { RendererName } from './default-renderer.ts';
 export { interOcularDistance } from './inter-ocular-distance.ts';
+export {
+  LANDMARK_SOURCE_NAMES,
+  type FaceReconstruction,
+  type LandmarkSourceName,
+  type Reconstruction,
+  type ReconstructOptions,
+  type ReconstructStage,
+} from './reconstruction-types.ts';
 
 /** What a reconstructor needs: the morphable model and the detector's model files (or a ready detector). */
 export interface ReconstructorResources {
@@ -34,114 +47,26 @@ export interface ReconstructorResources {
 }
 
 /** Where the 68 landmarks a fit matches come from: the detector (FaceMesh), a landmark regressor, or the caller (`landmarks68`). */
-export type LandmarkSourceName = 'facemesh' | 'regressor' | 'given';
-export const LANDMARK_SOURCE_NAMES: readonly LandmarkSourceName[] = ['facemesh', 'regressor', 'given'];
-
 export interface ReconstructorConfig {
   /** Tensor backend; default chosen by the engine (wasm in Node). */
   backend?: BackendName;
   detector?: FaceDetectorConfig;
 }
 
-export interface ReconstructOptions {
-  /** Most faces to reconstruct, largest first. Default DEFAULT_MAX_FACES (4). */
-  maxFaces?: number;
-  /** Default: 'gar' when the reconstructor holds a GAR, else 'graphics'. */
-  renderer?: RendererName;
-  /** Overrides of DEFAULT_FIT_CONFIG (graphics path). */
-  fit?: Partial<FitConfig>;
-  /** GAR path: refinement preset (`instant` = encoder only). Default `default`. */
-  garPreset?: GarRefinePresetName;
-  /** GAR path: overrides of the preset's refinement config. */
-  garRefine?: Partial<GarRefineConfig>;
-  /** GAR path: start from the encoder's estimate (default when there is an encoder) or the mean face and w̄. */
-  garStart?: 'encoder' | 'mean';
-  /**
-   * The camera's focal length in pixels of `image`, when known (EXIF, calibration): both paths
-   * hold the fit to it instead of estimating it. Default: estimated.
-   */
-  knownFocalPx?: number;
-  /**
-   * Diagnostics: fit one face to these [68*2] iBUG-68 points (px) instead of running the detector
-   * (no FaceMesh points, so no dense landmark term). The benchmark's oracle-landmarks row passes
-   * the true projected landmarks.
-   */
-  landmarks68?: Float32Array;
-  /** The model vertex under each of the 68 landmarks the fit matches (default: calibrated for the detector); a landmark regressor brings its own. */
-  landmarkVertices?: ArrayLike<number>;
-  /** Diagnostics: hold the head pose and focal length at these (the photo's camera, principal point at its centre). */
-  fixedPose?: FixedPose;
-  /**
-   * Hold every face's identity coefficients at these (100 for ICT-FaceKit): one person's shape,
-   * known from other photos (Reconstructor.reconstructPerson); expression, pose and camera are
-   * fitted as usual.
-   */
-  fixedIdentity?: Float32Array;
-  /**
-   * The landmarks both paths fit: 'regressor' (default when the reconstructor holds one) cuts a
-   * crop from the detector's points (or `landmarks68`) and fits the regressor's 68 points with its
-   * model vertices, occluded ones included (no detector calibration, no sliding contour);
-   * 'facemesh' fits the detector's points; 'given' (the default with `landmarks68`) fits those.
-   */
-  landmarks?: LandmarkSourceName;
-  /** Regressor passes: 2 re-cuts the crop around the first pass's points. Default: the regressor's checkpoint says (else 1). */
-  landmarkPasses?: number;
-  /**
-   * With landmarks 'facemesh' and a detector that has a landmark map (DetectorModelFiles.landmarkMap),
-   * on a face turned LANDMARK_MAP_FROM_YAW_DEG or more: fit the map's points, the model's own 68 landmarks read from the whole FaceMesh mesh (occluded
-   * ones included, on the model's own vertices), and cut the crops from them. false: FaceMesh's 68
-   * points on the calibrated vertices, as before the map. Default true.
-   */
-  landmarkMap?: boolean;
-  /** GAR path with a shape encoder: when the detector's landmarks count as unreliable (api/landmark-source.ts). */
-  landmarkGate?: LandmarkGateOptions;
-  /** Called as work advances; `fraction` of the whole image's work in [0, 1], `stageFraction` of this stage for this face. */
-  onProgress?: (event: { stage: ReconstructStage; face: number; faceCount: number; fraction: number; stageFraction?: number }) => void;
-}
-
-export type ReconstructStage = 'detect' | 'landmarks' | 'photometric' | 'gar';
-
-/** One reconstructed face: the fit plus what the detector saw. */
-export interface FaceReconstruction extends FaceFit {
-  /** 1 = largest face in the photo. */
-  faceNumber: number;
-  box: { x: number; y: number; width: number; height: number };
-  detectionScore: number;
-  meshScore: number;
-  /** [68*2] detector landmarks (px), iBUG-68 order. */
-  detectedLandmarks2d: Float32Array;
-  /**
-   * Which landmarks the fit matched (landmarkErrorPx is measured against them): 'facemesh' (the
-   * detector), 'regressor', 'given', or, on the GAR path with a shape encoder when the detector's
-   * points looked unreliable, 'encoder' (the landmarks the shape encoder's estimate implies) or
-   * 'facemesh+encoder' (the detector's eyes, nose and mouth, the encoder's jaw line and brows).
-   */
-  landmarkSource: LandmarkSourceName | Exclude<LandmarkSource, 'facemesh'>;
-  /** [68*2] the landmark regressor's points (px), iBUG-68 order, when it ran. */
-  regressedLandmarks2d?: Float32Array;
-  /** The detector's points came through the landmark map (the model's own 68 landmarks read from FaceMesh's mesh; see ReconstructOptions.landmarkMap). */
-  landmarkMap?: boolean;
-  /** [68*2] the landmark map's points (px), iBUG-68 order, when the fit followed them. */
-  mappedLandmarks2d?: Float32Array;
-  /** Distance between the detected eye centres (px); landmark errors are often quoted relative to it. */
-  interOcularPx: number;
-  /** Expression name → weight. */
-  expression: Record<string, number>;
-  /** The renderer the fit ran through. */
+/** The options of one reconstruct() call once checked, with their defaults filled. */
+interface ReconstructSettings {
+  maxFaces: number;
   renderer: RendererName;
-  /** GAR path only: crop, render, latent, loss terms, per-stage timings. */
-  gar?: GarFaceDetails;
-  /** Where focalPx comes from: 'known' (given, e.g. from EXIF) or 'fit' (estimated from the photo). */
-  focalSource: 'known' | 'fit';
-  /** Whether the detector's landmarks looked reliable, and why not. */
-  landmarkAssessment: LandmarkAssessment;
+  knownFocalPx: number | undefined;
+  landmarkSource: LandmarkSourceName;
+  /** Landmark regressor passes. */
+  passes: number;
 }
 
-export interface Reconstruction {
-  imageSize: { width: number; height: number };
-  faces: FaceReconstruction[];
-  /** GAR path: also `align`, `encode`, `landmarks`, `refine`; with a landmark regressor, `regress`; summed over faces (parts of `fit`). */
-  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; landmarks?: number; refine?: number; regress?: number };
+/** Time spent per stage over the faces of one image, ms. */
+interface FaceTimings {
+  gar: { align: number; encode: number; landmarks: number; refine: number };
+  regressMs: number;
 }
 
 /**
@@ -204,15 +129,37 @@ export class Reconstructor {
 
   /** Detect faces (largest first) and fit each. Throws NoFaceError when none is found. */
   async reconstruct(image: RgbaImage, options: ReconstructOptions = {}): Promise<Reconstruction> {
+    const settings = this.checkOptions(options);
+    const started = performance.now();
+    options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
+    const detected = options.landmarks68
+      ? [faceFromLandmarks(options.landmarks68)]
+      : (await this.detector.detect(image, { maxFaces: settings.maxFaces })).slice(0, settings.maxFaces);
+    const detectMs = performance.now() - started;
+    if (detected.length === 0) throw new NoFaceError('no face found');
+    const timings: FaceTimings = { gar: { align: 0, encode: 0, landmarks: 0, refine: 0 }, regressMs: 0 };
+    const faces = detected.map((face, index) => this.reconstructFace(image, face, index, detected.length, options, settings, timings));
+    const total = performance.now() - started;
+    const timingsMs = {
+      detect: detectMs,
+      fit: total - detectMs,
+      total,
+      ...(settings.renderer === 'gar' ? timings.gar : {}),
+      ...(settings.landmarkSource === 'regressor' ? { regress: timings.regressMs } : {}),
+    };
+    return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
+  }
+
+  /** Check the options against each other and this reconstructor's models (UsageError, ModelUnavailableError); the defaults they leave open, filled. */
+  private checkOptions(options: ReconstructOptions): ReconstructSettings {
     const maxFaces = options.maxFaces ?? DEFAULT_MAX_FACES;
     if (!Number.isInteger(maxFaces) || maxFaces < 1) throw new UsageError(`Expected positive integer for maxFaces but received ${maxFaces}`);
     const renderer = options.renderer ?? (this.garModels ? 'gar' : 'graphics');
     if (renderer !== 'gar' && renderer !== 'graphics') throw new UsageError(`Expected gar or graphics for renderer but received ${String(renderer)}`);
-    const garModels = this.garModels;
     const knownFocalPx = options.knownFocalPx;
     if (knownFocalPx !== undefined && !(knownFocalPx > 0 && Number.isFinite(knownFocalPx)))
       throw new UsageError(`Expected a positive number for knownFocalPx but received ${knownFocalPx}`);
-    if (renderer === 'gar' && !garModels)
+    if (renderer === 'gar' && !this.garModels)
       throw new ModelUnavailableError('the GAR renderer was asked for, but this reconstructor was created without a GAR (resources.gar)');
     const landmarkSource = options.landmarks ?? (options.landmarks68 ? 'given' : this.landmarkRegressor ? 'regressor' : 'facemesh');
     if (!LANDMARK_SOURCE_NAMES.includes(landmarkSource))
@@ -224,103 +171,97 @@ export class Reconstructor {
       throw new ModelUnavailableError(
         'regressor landmarks were asked for, but this reconstructor was created without a landmark regressor (resources.landmarkRegressor)',
       );
-    const passes = options.landmarkPasses ?? this.landmarkRegressor?.manifest.passes ?? 1;
-    const started = performance.now();
-    options.onProgress?.({ stage: 'detect', face: 0, faceCount: 0, fraction: 0 });
     if (options.landmarks68 && options.landmarks68.length !== 136)
       throw new UsageError(`Expected 136 numbers for landmarks68 but received ${options.landmarks68.length}`);
     if (options.fixedIdentity && (options.fixedIdentity.length !== this.modelTensors.identityCount || !options.fixedIdentity.every(Number.isFinite))) {
       throw new UsageError(`Expected ${this.modelTensors.identityCount} finite numbers for fixedIdentity but received ${options.fixedIdentity.length}`);
     }
-    const detected = options.landmarks68 ? [faceFromLandmarks(options.landmarks68)] : (await this.detector.detect(image, { maxFaces })).slice(0, maxFaces);
-    const detectMs = performance.now() - started;
-    if (detected.length === 0) throw new NoFaceError('no face found');
-    const faces: FaceReconstruction[] = [];
-    const garTimings = { align: 0, encode: 0, landmarks: 0, refine: 0 };
-    let regressMs = 0;
-    detected.forEach((face, index) => {
-      const report = (stage: ReconstructStage, part: number, stageFraction: number) => {
-        options.onProgress?.({ stage, face: index + 1, faceCount: detected.length, fraction: 0.05 + (0.95 * (index + part)) / detected.length, stageFraction });
-      };
-      // The regressor's crop is cut from the detector's points; its points, with its vertices, are what the fit matches.
-      const regressStarted = performance.now();
-      const regressed =
-        landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, passes).landmarks : undefined;
-      regressMs += performance.now() - regressStarted;
-      // Caller-given vertices (diagnostics) pair with the detector's own points: no map then.
-      const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false && !options.landmarkVertices ? mappedLandmarks(face) : undefined;
-      const modelVertices = this.modelTensors.model.landmarkVertexIndices;
-      const fitLandmarks: FitLandmarks | undefined = regressed
-        ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
-        : options.landmarkVertices
-          ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices }
-          : undefined;
-      const source = {
-        landmarkSource,
-        ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}),
-        ...(mapped ? { landmarkMap: true, mappedLandmarks2d: mapped } : {}),
-      };
-      if (renderer === 'gar') {
-        // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
-        // With the map, its points frame the crops (as the shape encoder's training crops were framed, by the model's own landmarks) and are fitted.
-        const fit = reconstructFaceWithGar(garModels!, this.modelTensors, image, mapped ?? face.landmarks68, {
-          preset: options.garPreset,
-          refine: options.garRefine,
-          start: options.garStart,
-          fixedPose: options.fixedPose,
-          fixedIdentity: options.fixedIdentity,
-          knownFocalPx,
-          fitLandmarks,
-          ...(mapped ? { landmarkVertices: modelVertices } : {}),
-          onLandmarkStep: (step, total) => report('landmarks', (0.1 * step) / total, step / total),
-          onStep: (step, total) => report('gar', 0.1 + (0.9 * step) / total, step / total),
-          // The gate judges the detector's own points: not given ones (diagnostics), not a regressor's.
-          ...(landmarkSource === 'facemesh' ? { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate } : {}),
-        });
-        for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) garTimings[key] += fit.gar.timingsMs[key];
-        faces.push({
-          ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'),
-          ...source,
-          renderer: 'gar',
-          gar: fit.gar,
-          ...(fit.landmarkSource !== 'facemesh' ? { landmarkSource: fit.landmarkSource } : {}),
-          ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}),
-        });
-      } else {
-        const known = knownFocalPx
-          ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT }
-          : {};
-        // A regressor's dense points are the dense term, at its own weight unless the options give one.
-        const denseWeight =
-          fitLandmarks?.dense && options.fit?.denseLandmarkWeight === undefined ? { denseLandmarkWeight: REGRESSED_DENSE_LANDMARK_WEIGHT } : {};
-        const fit = fitFace(
-          this.modelTensors,
-          image,
-          fitLandmarks?.landmarks68 ?? mapped ?? face.landmarks68,
-          { ...options.fit, ...known, ...denseWeight },
-          (stage, step, total) => {
-            report(stage, stage === 'landmarks' ? (0.4 * step) / total : 0.4 + (0.6 * step) / total, step / total);
-          },
-          face.mesh468.length ? face.mesh468 : undefined,
-          {
-            landmarkVertices: fitLandmarks?.vertices ?? (mapped ? modelVertices : undefined),
-            fixedPose: options.fixedPose,
-            densePoints: fitLandmarks?.dense,
-            fixedIdentity: options.fixedIdentity,
-          },
-        );
-        faces.push({ ...this.describe(fit, face, index + 1, knownFocalPx ? 'known' : 'fit'), ...source });
-      }
-    });
-    const total = performance.now() - started;
-    const timingsMs = {
-      detect: detectMs,
-      fit: total - detectMs,
-      total,
-      ...(renderer === 'gar' ? garTimings : {}),
-      ...(landmarkSource === 'regressor' ? { regress: regressMs } : {}),
+    const passes = options.landmarkPasses ?? this.landmarkRegressor?.manifest.passes ?? 1;
+    return { maxFaces, renderer, knownFocalPx, landmarkSource, passes };
+  }
+
+  /** Fit one detected face (the `index`-th of `faceCount`) on the path the settings name; adds its time to `timings`. */
+  private reconstructFace(
+    image: RgbaImage,
+    face: DetectedFace,
+    index: number,
+    faceCount: number,
+    options: ReconstructOptions,
+    settings: ReconstructSettings,
+    timings: FaceTimings,
+  ): FaceReconstruction {
+    const { renderer, knownFocalPx, landmarkSource } = settings;
+    const report = (stage: ReconstructStage, part: number, stageFraction: number) => {
+      options.onProgress?.({ stage, face: index + 1, faceCount, fraction: 0.05 + (0.95 * (index + part)) / faceCount, stageFraction });
     };
-    return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
+    // The regressor's crop is cut from the detector's points; its points, with its vertices, are what the fit matches.
+    const regressStarted = performance.now();
+    const regressed =
+      landmarkSource === 'regressor' ? regressLandmarks(this.landmarkRegressor!.regressor, image, face.landmarks68, settings.passes).landmarks : undefined;
+    timings.regressMs += performance.now() - regressStarted;
+    // Caller-given vertices (diagnostics) pair with the detector's own points: no map then.
+    const mapped = landmarkSource === 'facemesh' && options.landmarkMap !== false && !options.landmarkVertices ? mappedLandmarks(face) : undefined;
+    const modelVertices = this.modelTensors.model.landmarkVertexIndices;
+    const fitLandmarks: FitLandmarks | undefined = regressed
+      ? splitRegressedPoints(regressed, this.landmarkRegressor!.landmarkVertices)
+      : options.landmarkVertices
+        ? { landmarks68: face.landmarks68, vertices: options.landmarkVertices }
+        : undefined;
+    const source = {
+      landmarkSource,
+      ...(fitLandmarks && regressed ? { regressedLandmarks2d: fitLandmarks.landmarks68 } : {}),
+      ...(mapped ? { landmarkMap: true, mappedLandmarks2d: mapped } : {}),
+    };
+    const focalSource = knownFocalPx ? 'known' : 'fit';
+    if (renderer === 'gar') {
+      // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
+      // With the map, its points frame the crops (as the shape encoder's training crops were framed, by the model's own landmarks) and are fitted.
+      const fit = reconstructFaceWithGar(this.garModels!, this.modelTensors, image, mapped ?? face.landmarks68, {
+        preset: options.garPreset,
+        refine: options.garRefine,
+        start: options.garStart,
+        fixedPose: options.fixedPose,
+        fixedIdentity: options.fixedIdentity,
+        knownFocalPx,
+        fitLandmarks,
+        ...(mapped ? { landmarkVertices: modelVertices } : {}),
+        onLandmarkStep: (step, total) => report('landmarks', (0.1 * step) / total, step / total),
+        onStep: (step, total) => report('gar', 0.1 + (0.9 * step) / total, step / total),
+        // The gate judges the detector's own points: not given ones (diagnostics), not a regressor's.
+        ...(landmarkSource === 'facemesh' ? { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate } : {}),
+      });
+      for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) timings.gar[key] += fit.gar.timingsMs[key];
+      return {
+        ...this.describe(fit, face, index + 1, focalSource),
+        ...source,
+        renderer: 'gar',
+        gar: fit.gar,
+        ...(fit.landmarkSource !== 'facemesh' ? { landmarkSource: fit.landmarkSource } : {}),
+        ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}),
+      };
+    }
+    const known = knownFocalPx
+      ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT }
+      : {};
+    // A regressor's dense points are the dense term, at its own weight unless the options give one.
+    const denseWeight = fitLandmarks?.dense && options.fit?.denseLandmarkWeight === undefined ? { denseLandmarkWeight: REGRESSED_DENSE_LANDMARK_WEIGHT } : {};
+    const fit = fitFace(
+      this.modelTensors,
+      image,
+      fitLandmarks?.landmarks68 ?? mapped ?? face.landmarks68,
+      { ...options.fit, ...known, ...denseWeight },
+      (stage, step, total) => {
+        report(stage, stage === 'landmarks' ? (0.4 * step) / total : 0.4 + (0.6 * step) / total, step / total);
+      },
+      face.mesh468.length ? face.mesh468 : undefined,
+      {
+        landmarkVertices: fitLandmarks?.vertices ?? (mapped ? modelVertices : undefined),
+        fixedPose: options.fixedPose,
+        densePoints: fitLandmarks?.dense,
+        fixedIdentity: options.fixedIdentity,
+      },
+    );
+    return { ...this.describe(fit, face, index + 1, focalSource), ...source };
   }
 
   /**
