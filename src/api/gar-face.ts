@@ -12,6 +12,7 @@ import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, cropCameraToPhoto, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
+import { combineIdentityEstimates } from '../invert/identity-regressor.ts';
 import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
@@ -29,6 +30,12 @@ export interface GarFaceOptions {
   fixedPose?: FixedPose;
   /** Hold the identity coefficients at these (see ReconstructOptions.fixedIdentity). */
   fixedIdentity?: Float32Array;
+  /**
+   * Another estimate of the identity with its per-mode error (the identity regressor's): it joins
+   * the identity prior, weighted against the shape encoder's estimate (or the model's N(0, 1) prior
+   * without one) by precision.
+   */
+  identityEstimate?: { mean: Float32Array; errorStd: Float32Array };
   onStep?: (step: number, total: number) => void;
   /** The camera's focal length in photo pixels when known (EXIF, calibration): the fit keeps it. */
   knownFocalPx?: number;
@@ -147,14 +154,19 @@ export function reconstructFaceWithGar(
   const encodeMs = lap() + shapeMs;
   const fixedPose = options.fixedPose && cropFixedPose(options.fixedPose, cropFromImage);
   const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
-  const identityPrior =
+  const encoderPrior =
     shapeEncoder && estimate
       ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
       : undefined;
+  const regressed = options.identityEstimate && { mean: options.identityEstimate.mean, precision: options.identityEstimate.errorStd.map((e) => 1 / (e * e)) };
+  const modelPrior = { mean: new Float32Array(modelTensors.identityCount), precision: new Float32Array(modelTensors.identityCount).fill(1) };
+  const identityPrior = regressed ? combineIdentityEstimates(encoderPrior ?? modelPrior, regressed) : encoderPrior;
+  // The fit starts where its prior is centred.
+  if (regressed && estimate) estimate = { ...estimate, identity: identityPrior!.mean };
   // A known focal length, in crop pixels, replaces the estimate: start there and hold it.
   const knownLogFocal = options.knownFocalPx ? Math.log((options.knownFocalPx * similarityTurnAndScale(cropFromImage).scale) / frame.focalRefPx) : undefined;
   if (knownLogFocal !== undefined && estimate) estimate = { ...estimate, pose: { ...estimate.pose, logFocal: knownLogFocal } };
-  const logFocalPriorMean = knownLogFocal ?? (identityPrior ? estimate!.pose.logFocal : undefined);
+  const logFocalPriorMean = knownLogFocal ?? (encoderPrior ? estimate!.pose.logFocal : undefined);
   const dense = options.fitLandmarks?.dense;
   const densePoints = dense && {
     vertices: dense.vertices,

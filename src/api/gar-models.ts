@@ -7,6 +7,7 @@ import type { Generator } from '../gar/generator.ts';
 import { decodeFaceEncoder } from '../invert/encoder-checkpoint.ts';
 import type { FaceEncoder } from '../invert/face-encoder.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
+import type { ModelBytes } from '../detect/graph-model.ts';
 
 /** One checkpoint as read from disk: the parsed checkpoint.json and its safetensors bytes. */
 export interface CheckpointBytes {
@@ -27,10 +28,17 @@ export interface GarModelFiles {
    * fit and centres the identity prior; the GAR encoder then supplies only w.
    */
   shapeEncoder?: CheckpointBytes;
+  /**
+   * The identity regressor (src/invert/identity-regressor.ts; its file's bytes) and the face
+   * embedding network it reads (FaceRes): its estimate joins the identity prior. Decoded by
+   * Reconstructor.create, since the embedding network loads asynchronously.
+   */
+  identityRegressor?: { weights: Uint8Array; embedding: ModelBytes };
   /** Where they came from, for messages (e.g. a directory). */
   garSource?: string;
   encoderSource?: string;
   shapeEncoderSource?: string;
+  identityRegressorSource?: string;
 }
 
 /** The decoded networks. Owns tensors: dispose(). */

@@ -9,6 +9,14 @@ import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
 import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { regressLandmarks } from '../invert/regress-landmarks.ts';
+import {
+  decodeIdentityRegressor,
+  estimateIdentity,
+  MESH_VALUE_COUNT,
+  type IdentityRegressor,
+  type LoadedIdentityRegressor,
+} from '../invert/identity-regressor.ts';
+import { createFaceEmbedder } from '../detect/face-embedding.ts';
 import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
@@ -81,6 +89,7 @@ export class Reconstructor {
   private readonly ownsDetector: boolean;
   private readonly garModels: GarModels | undefined;
   private readonly landmarkRegressor: LoadedLandmarkRegressor | undefined;
+  private readonly identityRegressor: LoadedIdentityRegressor | undefined;
 
   private constructor(
     model: MorphableModel,
@@ -89,6 +98,7 @@ export class Reconstructor {
     ownsDetector: boolean,
     garModels: GarModels | undefined,
     landmarkRegressor: LoadedLandmarkRegressor | undefined,
+    identityRegressor: LoadedIdentityRegressor | undefined,
   ) {
     this.model = model;
     this.modelTensors = modelTensors;
@@ -96,6 +106,7 @@ export class Reconstructor {
     this.ownsDetector = ownsDetector;
     this.garModels = garModels;
     this.landmarkRegressor = landmarkRegressor;
+    this.identityRegressor = identityRegressor;
   }
 
   /** Throws ModelUnavailableError when the GAR, encoder or landmark regressor checkpoints cannot be decoded or do not fit together. */
@@ -103,17 +114,20 @@ export class Reconstructor {
     await initBackend({ backend: config.backend });
     const garModels = resources.gar ? decodeGarModels(resources.gar, resources.model) : undefined;
     let landmarkRegressor: LoadedLandmarkRegressor | undefined;
+    let identityRegressor: LoadedIdentityRegressor | undefined;
     const ready = 'detect' in resources.detector;
     let detector: FaceDetector;
     try {
       landmarkRegressor = resources.landmarkRegressor && decodeRegressor(resources.landmarkRegressor, resources.model);
+      identityRegressor = resources.gar?.identityRegressor && (await loadIdentityRegressor(resources.gar, resources.model));
       detector = ready ? (resources.detector as FaceDetector) : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
     } catch (error) {
       garModels?.dispose();
       landmarkRegressor?.regressor.dispose();
+      identityRegressor?.embedder.dispose();
       throw error;
     }
-    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready, garModels, landmarkRegressor);
+    return new Reconstructor(resources.model, new ModelTensors(resources.model), detector, !ready, garModels, landmarkRegressor, identityRegressor);
   }
 
   /** Whether a landmark regressor is loaded (then the default landmark source). */
@@ -216,7 +230,15 @@ export class Reconstructor {
     if (renderer === 'gar') {
       // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
       // With the map, its points frame the crops (as the shape encoder's training crops were framed, by the model's own landmarks) and are fitted.
+      // The identity regressor reads the detector's own points and mesh (not given points: diagnostics), and only informs a fit that moves identity.
+      const identityStarted = performance.now();
+      const identityEstimate =
+        this.identityRegressor && landmarkSource === 'facemesh' && face.mesh468.length === MESH_VALUE_COUNT && !options.fixedIdentity
+          ? estimateIdentity(this.identityRegressor, image, face.landmarks68, face.mesh468)
+          : undefined;
+      const identityMs = performance.now() - identityStarted;
       const fit = reconstructFaceWithGar(this.garModels!, this.modelTensors, image, mapped ?? face.landmarks68, {
+        ...(identityEstimate ? { identityEstimate } : {}),
         preset: options.garPreset,
         refine: options.garRefine,
         start: options.garStart,
@@ -231,6 +253,7 @@ export class Reconstructor {
         ...(landmarkSource === 'facemesh' ? { detection: { meshScore: face.meshScore, mesh468: face.mesh468 }, landmarkGate: options.landmarkGate } : {}),
       });
       for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) timings.gar[key] += fit.gar.timingsMs[key];
+      timings.gar.encode += identityMs;
       return {
         ...this.describe(fit, face, index + 1, focalSource),
         ...source,
@@ -300,6 +323,7 @@ export class Reconstructor {
     this.modelTensors.dispose();
     this.garModels?.dispose();
     this.landmarkRegressor?.regressor.dispose();
+    this.identityRegressor?.embedder.dispose();
     if (this.ownsDetector) this.detector.dispose();
   }
 }
@@ -329,6 +353,31 @@ function splitRegressedPoints(points: Float32Array, vertices: Uint32Array): FitL
 function faceFromLandmarks(landmarks68: Float32Array): DetectedFace {
   const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
   return { box: { x: minU, y: minV, width: maxU - minU, height: maxV - minV }, detectionScore: 1, meshScore: 1, mesh468: new Float32Array(0), landmarks68 };
+}
+
+async function loadIdentityRegressor(files: GarModelFiles, model: MorphableModel): Promise<LoadedIdentityRegressor> {
+  const source = files.identityRegressorSource ?? 'the identity regressor';
+  let regressor: IdentityRegressor;
+  try {
+    regressor = decodeIdentityRegressor(files.identityRegressor!.weights, source);
+  } catch (error) {
+    throw new ModelUnavailableError(
+      `${source}: cannot load the identity regressor (${String((error as Error)?.message ?? error)
+        .split('\n')[0]
+        .slice(0, 300)})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (regressor.identityCount !== model.identityCount)
+    throw new ModelUnavailableError(`${source}: ${regressor.identityCount} identity outputs vs the model's ${model.identityCount}`);
+  const embedder = await createFaceEmbedder(files.identityRegressor!.embedding);
+  if (embedder.dimension !== regressor.embeddingDimension) {
+    embedder.dispose();
+    throw new ModelUnavailableError(`${source}: fitted on ${regressor.embeddingDimension}-long embeddings, the embedding network gives ${embedder.dimension}`);
+  }
+  return { regressor, embedder };
 }
 
 function decodeRegressor(files: CheckpointBytes & { source?: string }, model: MorphableModel): LoadedLandmarkRegressor {

@@ -15,7 +15,7 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   roll, …] in radians). Each image is reconstructed through the normal library path (detection
   included; the largest face is scored; a miss counts as a failure), with the renderer and
   networks \`facegar reconstruct\` would use (the same --renderer, --gar, --encoder,
-  --shape-encoder, --landmark-regressor, --landmark-map, --preset options). Reports the 68-point NME (mean 2D distance of the fit's
+  --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options). Reports the 68-point NME (mean 2D distance of the fit's
   3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
   included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
   bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
@@ -51,6 +51,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       gar: { type: 'string' },
       encoder: { type: 'string' },
       'shape-encoder': { type: 'string' },
+      'identity-regressor': { type: 'string' },
       preset: { type: 'string' },
       model: { type: 'string', short: 'm' },
       backend: { type: 'string' },
@@ -143,7 +144,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const detectorConfig = values['strict-detector'] ? { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 } : {};
   const samples = [];
   if (values['detect-only']) {
-    for (const name of ['renderer', 'gar', 'encoder', 'shape-encoder', 'landmark-regressor', 'preset', 'landmark-steps', 'photometric-steps'] as const)
+    for (const name of ['renderer', 'gar', 'encoder', 'shape-encoder', 'identity-regressor', 'landmark-regressor', 'preset', 'landmark-steps', 'photometric-steps'] as const)
       if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
     await initBackend({ backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
     const detector = await createFaceDetector(detectorFiles, detectorConfig);
@@ -167,6 +168,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       gar: values.gar,
       encoder: values.encoder,
       shapeEncoder: values['shape-encoder'],
+      identityRegressor: values['identity-regressor'],
       ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
     });
     if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');

@@ -75,6 +75,8 @@ Options of synthetic:
                              (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
+      --identity-regressor <dir> [string] GAR encoder row: identity regressor dir, or none (default: the shipped
+                             one, with a shape encoder)
       --landmark-map <file>  [string] every row but oracle-landmarks: the landmark map, or none (default: the shipped one)
       --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:
                              the shipped models/landmarks-*, if any)
@@ -124,6 +126,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       gar: { type: 'string' },
       encoder: { type: 'string' },
       'shape-encoder': { type: 'string' },
+      'identity-regressor': { type: 'string' },
       'landmark-regressor': { type: 'string' },
       'landmark-map': { type: 'string' },
       preset: { type: 'string', default: 'default' },
@@ -215,7 +218,13 @@ async function syntheticCommand(args: string[]): Promise<number> {
   if (values.renderer !== 'graphics') {
     let choice: Awaited<ReturnType<typeof chooseRenderer>> | undefined;
     try {
-      choice = await chooseRenderer({ renderer: 'gar', gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'] });
+      choice = await chooseRenderer({
+        renderer: 'gar',
+        gar: values.gar,
+        encoder: values.encoder,
+        shapeEncoder: values['shape-encoder'],
+        identityRegressor: values['identity-regressor'],
+      });
     } catch (error) {
       // No GAR anywhere: the graphics row alone, unless a GAR row was asked for.
       if (!(error instanceof ModelUnavailableError) || wantsGar) throw error;

@@ -33,7 +33,7 @@ export interface BatchSettings {
   /** Default graphics. */
   renderer?: RendererName;
   /** The GAR path's networks (absolute directories; no encoder = refinement from the mean face) and preset. */
-  gar?: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; preset: GarRefinePresetName };
+  gar?: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; identityRegressorDir?: string; preset: GarRefinePresetName };
   /** The compact model file prepared by the main thread. */
   compactModelPath: string;
   backend?: BackendName;

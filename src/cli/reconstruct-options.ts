@@ -23,6 +23,7 @@ export const RECONSTRUCT_SETTING_OPTIONS = {
   gar: { type: 'string' },
   encoder: { type: 'string' },
   'shape-encoder': { type: 'string' },
+  'identity-regressor': { type: 'string' },
   'landmark-regressor': { type: 'string' },
   'landmark-map': { type: 'string' },
   preset: { type: 'string' },
@@ -55,6 +56,8 @@ export interface ReconstructRequest {
   encoder?: string;
   /** A directory, or 'none' for no shape encoder. */
   shapeEncoder?: string;
+  /** A directory, or 'none' for no identity regressor. */
+  identityRegressor?: string;
   /** A directory, or 'none' for the detector's landmarks; absent = the shipped one, when there is one. */
   landmarkRegressor?: string;
   /** A file, or 'none' for FaceMesh's points throughout; absent = the shipped map. */
@@ -104,9 +107,11 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
           ? '--encoder'
           : values['shape-encoder'] !== undefined
             ? '--shape-encoder'
-            : values.preset !== undefined && values.renderer === undefined
-              ? '--preset'
-              : undefined;
+            : values['identity-regressor'] !== undefined
+              ? '--identity-regressor'
+              : values.preset !== undefined && values.renderer === undefined
+                ? '--preset'
+                : undefined;
   if (graphicsOption && garOption)
     throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
   return {
@@ -118,6 +123,9 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
     ...(values.gar !== undefined ? { gar: isGarName(values.gar) ? values.gar : resolve(values.gar) } : {}),
     ...(values.encoder !== undefined ? { encoder: resolve(values.encoder) } : {}),
     ...(values['shape-encoder'] !== undefined ? { shapeEncoder: values['shape-encoder'] === 'none' ? 'none' : resolve(values['shape-encoder']) } : {}),
+    ...(values['identity-regressor'] !== undefined
+      ? { identityRegressor: values['identity-regressor'] === 'none' ? 'none' : resolve(values['identity-regressor']) }
+      : {}),
     ...(values['landmark-regressor'] !== undefined
       ? { landmarkRegressor: values['landmark-regressor'] === 'none' ? 'none' : resolve(values['landmark-regressor']) }
       : {}),
@@ -164,6 +172,7 @@ export async function prepareBatchSettings(
     gar: request.gar,
     encoder: request.encoder,
     shapeEncoder: request.shapeEncoder,
+    identityRegressor: request.identityRegressor,
     ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
   });
   if (choice.renderer === 'graphics' && request.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
@@ -173,7 +182,13 @@ export async function prepareBatchSettings(
   const loaded = await loadMorphableModel({ modelDir: machine.modelDir, offline: machine.offline || undefined, onProgress: machine.onModelProgress });
   const gar =
     choice.renderer === 'gar'
-      ? { garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir, preset: request.preset ?? DEFAULT_GAR_PRESET }
+      ? {
+          garDir: choice.garDir!,
+          encoderDir: choice.encoderDir,
+          shapeEncoderDir: choice.shapeEncoderDir,
+          ...(choice.identityRegressorDir ? { identityRegressorDir: choice.identityRegressorDir } : {}),
+          preset: request.preset ?? DEFAULT_GAR_PRESET,
+        }
       : undefined;
   if (gar) await checkGarModels(gar, loaded.model, machine.backend);
   const landmarkRegressorDir = await chooseLandmarkRegressor(request.landmarkRegressor);
@@ -201,7 +216,7 @@ export async function prepareBatchSettings(
 }
 
 async function checkGarModels(
-  dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string },
+  dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; identityRegressorDir?: string },
   model: import('../morphable/morphable-model.ts').MorphableModel,
   backend: NodeBackendName | undefined,
 ): Promise<void> {

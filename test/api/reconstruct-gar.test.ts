@@ -16,6 +16,8 @@ import { projectPointsArray, transformPointsArray } from '../../src/geometry/cam
 import { readGarModelFiles } from '../../src/io/node/gar-models.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { loadReconstructorResources } from '../../src/io/node/index.ts';
+import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
+import { encodeIdentityRegressor, featureCount, MESH_VALUE_COUNT } from '../../src/invert/identity-regressor.ts';
 import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { modelDir, photosDir, testCacheDir } from '../helpers/shared-data.ts';
@@ -98,6 +100,50 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
     assert.equal(graphics.faces[0].gar, undefined);
   } finally {
     reconstructor.dispose();
+  }
+});
+
+test('an identity regressor joins the identity prior: a confident estimate becomes the start; fixed identities and given landmarks ignore it', async () => {
+  const K = model.identityCount,
+    D = 1024; // FaceRes's embedding length
+  const F = featureCount(D);
+  const target = Float32Array.from({ length: K }, (_, k) => Math.sin(k + 1));
+  const weights = new Float32Array((F + 1) * K);
+  weights.set(target, F * K); // no feature weight: the constant alone, so the estimate is `target` for every face
+  const regressor = {
+    embeddingDimension: D,
+    identityCount: K,
+    referenceMesh: Float32Array.from({ length: MESH_VALUE_COUNT }, (_, i) => Math.cos(i)),
+    featureMean: new Float32Array(F),
+    featureScale: new Float32Array(F).fill(1),
+    weights,
+    errorStd: new Float32Array(K).fill(1e-3),
+  };
+  const withRegressor = { ...files, identityRegressor: { weights: encodeIdentityRegressor(regressor), embedding: await loadFaceEmbeddingModelFile() } };
+  const detector = await loadDetectorModelFiles();
+  const image = await photo('000033.jpg');
+  const [plain, regressed] = await Promise.all([
+    Reconstructor.create({ model, detector, gar: files }),
+    Reconstructor.create({ model, detector, gar: withRegressor }),
+  ]);
+  try {
+    const distance = (identity: Float32Array) => Math.max(...Array.from(identity, (v, k) => Math.abs(v - target[k])));
+    const without = (await plain.reconstruct(image, { garPreset: 'instant' })).faces[0];
+    const face = (await regressed.reconstruct(image, { garPreset: 'instant' })).faces[0];
+    assert.ok(distance(without.identity) > 0.3, 'the tiny encoder alone does not land on the target');
+    assert.ok(distance(face.identity) < 1e-3, `with the regressor the start is its estimate (off by ${distance(face.identity)})`);
+    const fixed = new Float32Array(K);
+    assert.ok((await regressed.reconstruct(image, { garPreset: 'instant', fixedIdentity: fixed })).faces[0].identity.every((v) => v === 0));
+    const given = (await regressed.reconstruct(image, { garPreset: 'instant', landmarks68: face.detectedLandmarks2d })).faces[0];
+    assert.ok(distance(given.identity) > 0.3, 'given landmarks (no FaceMesh mesh) leave the regressor out');
+    const wrongSize = {
+      ...withRegressor,
+      identityRegressor: { ...withRegressor.identityRegressor, weights: withRegressor.identityRegressor.weights.slice(8) },
+    };
+    await assert.rejects(Reconstructor.create({ model, detector, gar: wrongSize }), ModelUnavailableError);
+  } finally {
+    plain.dispose();
+    regressed.dispose();
   }
 });
 

@@ -3,7 +3,7 @@
 // and the safetensors file it names (a training run directory or a shipped model directory; a
 // shipped GAR may hold only the EMA generator's weights).
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FacegarError, ModelUnavailableError, UsageError } from '../../common/errors.ts';
 import type { CheckpointBytes, GarModelFiles } from '../../api/gar-models.ts';
@@ -11,6 +11,8 @@ import { DEFAULT_RENDERER, type RendererName } from '../../api/default-renderer.
 import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
 import { validateLandmarkRegressorManifest } from '../../invert/landmark-regressor-checkpoint.ts';
+import type { ModelBytes } from '../../detect/graph-model.ts';
+import { loadFaceEmbeddingModelFile } from './face-embedding-model.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
 import { NAMED_GARS, isGarName } from './named-gars.ts';
 import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
@@ -23,6 +25,11 @@ export { NAMED_GARS, isGarName, type GarName } from './named-gars.ts';
 export const SHIPPED_ENCODER_NAMES = ['encoder-small'] as const;
 /** Shape encoders (identity, expression, pose, camera from renders of known geometry; `shape-encoder-*`). */
 export const SHIPPED_SHAPE_ENCODER_NAMES = ['shape-encoder-128'] as const;
+/** Identity regressors (identity from the face embedding and FaceMesh's mesh, scripts/fit-identity-regressor.ts). */
+export const SHIPPED_IDENTITY_REGRESSOR_NAMES = ['identity-regressor'] as const;
+export const IDENTITY_REGRESSOR_FILE = 'identity-regressor.bin';
+/** Largest identity regressor file read (the shipped one is about 1 MB). */
+const MAX_IDENTITY_REGRESSOR_BYTES = 64 * 1024 * 1024;
 /** Landmark regressors (68 model landmark vertices from a crop, trained on renders; `landmarks-*`). */
 export const SHIPPED_LANDMARK_REGRESSOR_NAMES = [] as const;
 
@@ -40,6 +47,8 @@ export interface RendererRequest {
   encoder?: string;
   /** --shape-encoder DIR, or 'none' for no shape encoder; absent = the shipped one, when the GAR path starts from an encoder. */
   shapeEncoder?: string;
+  /** --identity-regressor DIR, or 'none'; absent = the shipped one, with a shape encoder. */
+  identityRegressor?: string;
   /** Where shipped models are looked for (default shippedModelsDir()). */
   modelsDir?: string;
   /** Default DEFAULT_RENDERER. */
@@ -53,6 +62,8 @@ export interface RendererChoice {
   encoderDir?: string;
   /** The shape encoder's directory: starts the fit and centres its identity prior (with an encoder only). */
   shapeEncoderDir?: string;
+  /** The identity regressor's directory (IDENTITY_REGRESSOR_FILE there): its estimate joins the identity prior. */
+  identityRegressorDir?: string;
   /** One line saying why, for progress output. */
   reason: string;
 }
@@ -67,12 +78,36 @@ export async function chooseRenderer(request: RendererRequest): Promise<Renderer
   const choice = await chooseGarNetworks(request);
   if (request.shapeEncoder !== undefined && choice.renderer === 'graphics')
     throw new UsageError('--shape-encoder belongs to the GAR path: drop it or --renderer graphics');
+  if (request.identityRegressor !== undefined && request.identityRegressor !== 'none' && (choice.renderer === 'graphics' || request.shapeEncoder === 'none'))
+    throw new UsageError('--identity-regressor joins the shape encoder on the GAR path: drop it, or drop --renderer graphics / --shape-encoder none');
   if (choice.renderer !== 'gar' || !choice.encoderDir || request.shapeEncoder === 'none') return choice;
   const shapeEncoderDir =
     request.shapeEncoder !== undefined
       ? resolve(request.shapeEncoder)
       : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
-  return shapeEncoderDir ? { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` } : choice;
+  if (!shapeEncoderDir) return choice;
+  const withShape = { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` };
+  if (request.identityRegressor === 'none') return withShape;
+  const identityRegressorDir =
+    request.identityRegressor !== undefined
+      ? resolve(request.identityRegressor)
+      : await findShippedFile(request.modelsDir ?? shippedModelsDir(), SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
+  return identityRegressorDir ? { ...withShape, identityRegressorDir, reason: `${withShape.reason}, identity regressor ${identityRegressorDir}` } : withShape;
+}
+
+/** The first preferred folder of `modelsDir` holding `file`; undefined when none. */
+async function findShippedFile(modelsDir: string, preferred: readonly string[], file: string): Promise<string | undefined> {
+  for (const name of preferred) {
+    const dir = join(modelsDir, name);
+    if (
+      await stat(join(dir, file)).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return dir;
+  }
+  return undefined;
 }
 
 async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoice> {
@@ -203,7 +238,12 @@ const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = {
  * one), is a ModelUnavailableError (exit 6) naming the directory. The weights themselves
  * are checked when decoded (decodeGarModels, also exit 6).
  */
-export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }): Promise<GarModelFiles> {
+export async function readGarModelFiles(dirs: {
+  garDir: string;
+  encoderDir?: string;
+  shapeEncoderDir?: string;
+  identityRegressorDir?: string;
+}): Promise<GarModelFiles> {
   const gar = await readCheckpointDir(dirs.garDir, GAR_KIND, 'GAR', 'facegar train-gar');
   const encoder = dirs.encoderDir ? await readCheckpointDir(dirs.encoderDir, ENCODER_KIND, 'encoder', 'facegar train-encoder') : undefined;
   const shapeEncoder = dirs.shapeEncoderDir
@@ -215,7 +255,45 @@ export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: str
     garSource: dirs.garDir,
     ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}),
     ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: dirs.shapeEncoderDir } : {}),
+    ...(dirs.identityRegressorDir
+      ? {
+          identityRegressor: await readIdentityRegressorFiles(dirs.identityRegressorDir),
+          identityRegressorSource: join(dirs.identityRegressorDir, IDENTITY_REGRESSOR_FILE),
+        }
+      : {}),
   };
+}
+
+/**
+ * The identity regressor's file (checked against the SHA-256 in its manifest.json when there is
+ * one) and the face embedding network it reads; ModelUnavailableError (exit 6) when either is
+ * missing, too large or damaged.
+ */
+export async function readIdentityRegressorFiles(dir: string): Promise<{ weights: Uint8Array; embedding: ModelBytes }> {
+  const path = join(dir, IDENTITY_REGRESSOR_FILE);
+  const size = await stat(path).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => -1,
+  );
+  if (size < 0) throw new ModelUnavailableError(`${path}: no identity regressor there; make one with scripts/fit-identity-regressor.ts`);
+  if (size > MAX_IDENTITY_REGRESSOR_BYTES)
+    throw new ModelUnavailableError(`${path}: ${size} bytes, more than an identity regressor's ${MAX_IDENTITY_REGRESSOR_BYTES}`);
+  const weights = new Uint8Array(await readFile(path));
+  const manifest = await readFile(join(dir, 'manifest.json'), 'utf8').then(
+    (text) => JSON.parse(text) as { sha256?: unknown },
+    () => undefined,
+  );
+  if (typeof manifest?.sha256 === 'string' && createHash('sha256').update(weights).digest('hex') !== manifest.sha256.toLowerCase())
+    throw new ModelUnavailableError(`${path}: does not match the SHA-256 in manifest.json (damaged or replaced file)`);
+  const embedding = await loadFaceEmbeddingModelFile().catch((error: unknown) => {
+    throw new ModelUnavailableError(
+      `the identity regressor needs the FaceRes embedding network: ${String((error as Error)?.message ?? error).split('\n')[0]}`,
+      {
+        cause: error,
+      },
+    );
+  });
+  return { weights, embedding };
 }
 
 async function readCheckpointDir(dir: string, kind: CheckpointKind<{ weightsPath: string }>, what: string, maker: string): Promise<CheckpointBytes> {

@@ -43,7 +43,12 @@ export async function loadReconstructorResources(
     loadMorphableModel(options),
     loadDetectorModelFiles(),
     choice.renderer === 'gar'
-      ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir })
+      ? readGarModelFiles({
+          garDir: choice.garDir!,
+          encoderDir: choice.encoderDir,
+          shapeEncoderDir: choice.shapeEncoderDir,
+          identityRegressorDir: choice.identityRegressorDir,
+        })
       : undefined,
     readChosenLandmarkRegressor(options.landmarkRegressor),
   ]);

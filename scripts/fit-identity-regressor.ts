@@ -1,0 +1,269 @@
+/**
+ * Fit the identity regressor (src/invert/identity-regressor.ts) on renders with known identity:
+ * folders in the synthetic-set layout (`scripts/render-cycles-set.py` writes Blender Cycles ones)
+ * and studio renders made here (`--studio SEED:COUNT`, scene seeds benchmarkSceneSeed(SEED, i);
+ * the benchmark's own test stream is seed 1, so train on others). For each photo: the detector's
+ * largest face, the FaceRes embedding of its aligned crop and FaceMesh's mesh. The ridge weight is
+ * chosen on the --holdout folders (the geometric-effect-weighted squared coefficient error: about
+ * the mean squared vertex error), and the per-mode error there is stored with the weights. --eval
+ * folders get the identity-shape error (the identity alone, no expression, after similarity
+ * alignment, median over the 9,409 face-area vertices) beside the mean face's, and the per-mode
+ * correlation with the truth.
+ *
+ *   node --import tsx scripts/fit-identity-regressor.ts --train DIR[,DIR] [--studio SEED:COUNT[,…]]
+ *     --holdout DIR[,DIR] [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
+ *
+ * --cache keeps each photo's embedding and mesh (one JSON line per photo, keyed by folder and name),
+ * so refitting is quick.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { RgbaImage } from '../src/common/image.ts';
+import { createFaceEmbedder, type FaceEmbedder } from '../src/detect/face-embedding.ts';
+import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
+import { initBackend } from '../src/engine/backend.ts';
+import { pearsonCorrelation, modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
+import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../src/eval/synthetic-benchmark.ts';
+import {
+  EMBEDDING_CROP_PX,
+  encodeIdentityRegressor,
+  faceEmbedding,
+  featureCount,
+  fitIdentityRegressor,
+  identityFeatures,
+  meanAlignedMesh,
+  MESH_VALUE_COUNT,
+  regressIdentity,
+  type IdentityRegressor,
+} from '../src/invert/identity-regressor.ts';
+import { decodeImageFile } from '../src/io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
+import { loadFaceEmbeddingModelFile } from '../src/io/node/face-embedding-model.ts';
+import { loadMorphableModel } from '../src/io/node/index.ts';
+import type { MorphableModel } from '../src/morphable/morphable-model.ts';
+import { sampleStudioScene } from '../src/shading/studio-scene.ts';
+import { renderStudioPhoto } from '../src/shading/studio-renderer.ts';
+
+const FACE_AREA_VERTICES = 9409;
+
+interface Sample {
+  key: string;
+  identity: number[];
+  embedding: number[];
+  mesh: number[];
+}
+
+const { values } = parseArgs({
+  options: {
+    train: { type: 'string', default: '' },
+    studio: { type: 'string', default: '' },
+    holdout: { type: 'string' },
+    eval: { type: 'string', default: '' },
+    'eval-studio': { type: 'string', default: '' },
+    cache: { type: 'string' },
+    lambdas: { type: 'string', default: '1000,3000,10000,30000,100000' },
+    out: { type: 'string' },
+  },
+});
+if (!values.holdout) throw new Error('--holdout DIR[,DIR] is needed (the ridge weight and the stored errors come from it)');
+await initBackend({ backend: 'wasm' });
+const { model } = await loadMorphableModel();
+const detector = await createFaceDetector(await loadDetectorModelFiles());
+const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile());
+const cached = new Map<string, Sample | null>();
+if (values.cache && existsSync(values.cache))
+  for (const line of (await readFile(values.cache, 'utf8')).split('\n'))
+    if (line) {
+      const row = JSON.parse(line) as Sample & { missed?: boolean };
+      cached.set(row.key, row.missed ? null : row);
+    }
+
+async function sampleOf(key: string, identity: ArrayLike<number>, image: () => Promise<RgbaImage>, faceDetector: FaceDetector, faceEmbedder: FaceEmbedder) {
+  if (cached.has(key)) return cached.get(key)!;
+  const photo = await image();
+  const face = (await faceDetector.detect(photo))[0];
+  const round = (a: ArrayLike<number>, digits: number) => Array.from(a, (v) => Number(v.toFixed(digits)));
+  const sample: Sample | null = face
+    ? {
+        key,
+        identity: round(identity, 5),
+        embedding: round(faceEmbedding(faceEmbedder, photo, face.landmarks68), 6),
+        mesh: round(face.mesh468, 3),
+      }
+    : null;
+  cached.set(key, sample);
+  if (values.cache) await appendFile(values.cache, JSON.stringify(sample ?? { key, missed: true }) + '\n');
+  return sample;
+}
+
+async function folderSamples(dir: string): Promise<Sample[]> {
+  const names = (await readdir(dir)).filter((n) => /^\d+\.json$/.test(n)).sort();
+  const out: Sample[] = [];
+  for (const [index, name] of names.entries()) {
+    const truth = JSON.parse(await readFile(join(dir, name), 'utf8')) as { image: string; identity: number[] };
+    if (typeof truth.image !== 'string' || basename(truth.image) !== truth.image || !Array.isArray(truth.identity))
+      throw new Error(`${join(dir, name)}: not a synthetic-set face (image file name and identity array needed)`);
+    const sample = await sampleOf(`${basename(dir)}/${name}`, truth.identity, () => decodeImageFile(join(dir, truth.image)), detector, embedder);
+    if (sample) out.push(sample);
+    if ((index + 1) % 100 === 0) console.error(`${dir}: ${index + 1} of ${names.length}`);
+  }
+  return out;
+}
+
+async function studioSamples(spec: string): Promise<Sample[]> {
+  const [seed, count] = spec.split(':').map(Number);
+  if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) throw new Error(`--studio wants SEED:COUNT, not ${spec}`);
+  const out: Sample[] = [];
+  for (let i = 0; i < count; i++) {
+    const scene = sampleStudioScene(model, benchmarkSceneSeed(seed, i));
+    const render = () => Promise.resolve(renderStudioPhoto(model, scene).image);
+    const sample = await sampleOf(`studio-${seed}/${i}`, scene.identity, render, detector, embedder);
+    if (sample) out.push(sample);
+    if ((i + 1) % 200 === 0) console.error(`studio ${seed}: ${i + 1} of ${count}`);
+  }
+  return out;
+}
+
+async function gather(list: string, studio = ''): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for (const dir of list.split(',').filter(Boolean)) out.push(...(await folderSamples(dir)));
+  for (const spec of studio.split(',').filter(Boolean)) out.push(...(await studioSamples(spec)));
+  return out;
+}
+
+function fit(samples: Sample[], reference: Float32Array, lambda: number): IdentityRegressor {
+  const D = samples[0].embedding.length,
+    F = featureCount(D),
+    K = samples[0].identity.length;
+  const features = new Float32Array(samples.length * F),
+    identities = new Float32Array(samples.length * K);
+  samples.forEach((s, n) => {
+    features.set(identityFeatures(s.embedding, s.mesh, reference), n * F);
+    identities.set(s.identity, n * K);
+  });
+  return fitIdentityRegressor(features, identities, samples.length, D, reference, lambda);
+}
+
+/** Squared coefficient errors per mode, averaged over the samples. */
+function modeSquaredErrors(regressor: IdentityRegressor, samples: Sample[]): Float64Array {
+  const sums = new Float64Array(regressor.identityCount);
+  for (const s of samples) regressIdentity(regressor, s.embedding, s.mesh).forEach((p, k) => (sums[k] += (p - s.identity[k]) ** 2 / samples.length));
+  return sums;
+}
+
+function modeEffects(m: MorphableModel): Float64Array {
+  const stride = m.vertexCount * 3;
+  return Float64Array.from({ length: m.identityCount }, (_, k) => {
+    let sum = 0;
+    for (let i = 0; i < FACE_AREA_VERTICES * 3; i++) sum += m.identityBasis[k * stride + i] ** 2;
+    return sum;
+  });
+}
+
+function identityShape(m: MorphableModel, identity: ArrayLike<number>): Float64Array {
+  const n = FACE_AREA_VERTICES * 3,
+    stride = m.vertexCount * 3;
+  const out = Float64Array.from(m.neutral.subarray(0, n));
+  for (let k = 0; k < m.identityCount; k++) {
+    const c = identity[k];
+    if (c !== 0) for (let i = 0; i < n; i++) out[i] += c * m.identityBasis[k * stride + i];
+  }
+  return out;
+}
+
+function median(values: Float64Array): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+}
+
+function evaluate(regressor: IdentityRegressor, samples: Sample[]) {
+  let error = 0,
+    meanFaceError = 0;
+  const predicted = samples.map((s) => regressIdentity(regressor, s.embedding, s.mesh));
+  samples.forEach((s, n) => {
+    const truth = identityShape(model, s.identity);
+    error += median(alignedVertexErrorsMm(identityShape(model, predicted[n]), truth, FACE_AREA_VERTICES)) / samples.length;
+    meanFaceError += median(alignedVertexErrorsMm(identityShape(model, new Float32Array(model.identityCount)), truth, FACE_AREA_VERTICES)) / samples.length;
+  });
+  const top20 = modesByGeometricEffect(model, FACE_AREA_VERTICES).slice(0, 20);
+  const r = (modes: number[]) =>
+    modes.reduce(
+      (sum, k) =>
+        sum +
+        pearsonCorrelation(
+          predicted.map((p) => p[k]),
+          samples.map((s) => s.identity[k]),
+        ),
+      0,
+    ) / modes.length;
+  return {
+    photos: samples.length,
+    identityShapeMm: Number(error.toFixed(3)),
+    meanFaceMm: Number(meanFaceError.toFixed(3)),
+    ratioToMeanFace: Number((error / meanFaceError).toFixed(3)),
+    identityCorrelation: Number(r([...Array(model.identityCount).keys()]).toFixed(3)),
+    identityCorrelationTop20: Number(r(top20).toFixed(3)),
+  };
+}
+
+const train = await gather(values.train!, values.studio);
+const holdout = await gather(values.holdout);
+if (train.length < 50 || holdout.length < 10) throw new Error(`too few faces: ${train.length} training, ${holdout.length} held out`);
+if (train[0].mesh.length !== MESH_VALUE_COUNT) throw new Error('cached meshes are not 468 × 3');
+const meshes = new Float32Array(train.length * MESH_VALUE_COUNT);
+train.forEach((s, n) => meshes.set(s.mesh, n * MESH_VALUE_COUNT));
+const reference = meanAlignedMesh(meshes, train.length);
+const effects = modeEffects(model);
+const tried: { lambda: number; weightedError: number; regressor: IdentityRegressor; errors: Float64Array }[] = [];
+for (const lambda of values.lambdas!.split(',').map(Number)) {
+  const regressor = fit(train, reference, lambda);
+  const errors = modeSquaredErrors(regressor, holdout);
+  const weightedError = errors.reduce((sum, e, k) => sum + e * effects[k], 0);
+  console.error(`lambda ${lambda}: effect-weighted squared error ${weightedError.toFixed(1)} mm² on ${holdout.length} held-out faces`);
+  tried.push({ lambda, weightedError, regressor, errors });
+}
+const best = tried.reduce((a, b) => (b.weightedError < a.weightedError ? b : a));
+const regressor = { ...best.regressor, errorStd: Float32Array.from(best.errors, (e) => Math.sqrt(e)) };
+const report: Record<string, unknown> = {
+  trainingFaces: train.length,
+  heldOutFaces: holdout.length,
+  lambda: best.lambda,
+  holdout: evaluate(regressor, holdout),
+  eval: {},
+};
+for (const dir of values.eval!.split(',').filter(Boolean))
+  (report.eval as Record<string, unknown>)[basename(dir)] = evaluate(regressor, await folderSamples(dir));
+if (values.out) {
+  await mkdir(values.out, { recursive: true });
+  const bytes = encodeIdentityRegressor(regressor);
+  await writeFile(join(values.out, 'identity-regressor.bin'), bytes);
+  const manifest = {
+    format: 'facegar-identity-regressor-1',
+    embedding: 'faceres',
+    embeddingCropPx: EMBEDDING_CROP_PX,
+    features: "FaceRes embedding of the detector's aligned crop, then FaceMesh's 468 points similarity-aligned to the reference, minus it",
+    outputs: `${regressor.identityCount} ICT-FaceKit identity coefficients`,
+    lambda: best.lambda,
+    trainingFaces: train.length,
+    trainingSources: [
+      ...values
+        .train!.split(',')
+        .filter(Boolean)
+        .map((dir) => basename(dir)),
+      ...values
+        .studio!.split(',')
+        .filter(Boolean)
+        .map((s) => `studio ${s}`),
+    ],
+    heldOut: values.holdout.split(',').map((dir) => basename(dir)),
+    report,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  await writeFile(join(values.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+}
+detector.dispose();
+embedder.dispose();
+console.log(JSON.stringify(report, null, 1));

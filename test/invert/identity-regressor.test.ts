@@ -1,0 +1,141 @@
+// The identity regressor: pose-free mesh features, the ridge fit, the file format and the prior combination.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeededRandom } from '../../src/common/seeded-random.ts';
+import { rotationFromEuler } from '../../src/geometry/rotation.ts';
+import {
+  combineIdentityEstimates,
+  decodeIdentityRegressor,
+  encodeIdentityRegressor,
+  featureCount,
+  fitIdentityRegressor,
+  identityFeatures,
+  meanAlignedMesh,
+  meshShapeResidual,
+  MESH_VALUE_COUNT,
+  regressIdentity,
+  type IdentityRegressor,
+} from '../../src/invert/identity-regressor.ts';
+
+const random = new SeededRandom(7);
+const randomArray = (n: number, scale = 1) => Float32Array.from({ length: n }, () => scale * random.normal());
+
+/** The mesh turned, scaled and moved as a whole. */
+function moved(mesh: Float32Array, pitch: number, yaw: number, roll: number, scale: number, shift: [number, number, number]): Float32Array {
+  const r = rotationFromEuler(pitch, yaw, roll);
+  const out = new Float32Array(mesh.length);
+  for (let i = 0; i < mesh.length; i += 3) {
+    const [x, y, z] = [mesh[i], mesh[i + 1], mesh[i + 2]];
+    for (let a = 0; a < 3; a++) out[i + a] = scale * (r[3 * a] * x + r[3 * a + 1] * y + r[3 * a + 2] * z) + shift[a];
+  }
+  return out;
+}
+
+test('the mesh feature keeps shape and drops pose, size and place', () => {
+  const reference = randomArray(MESH_VALUE_COUNT, 50);
+  const mesh = Float32Array.from(reference, (v) => v + 2 * random.normal());
+  const residual = meshShapeResidual(mesh, reference);
+  const posed = meshShapeResidual(moved(mesh, 0.3, -0.9, 0.2, 2.5, [300, -40, 900]), reference);
+  const worst = residual.reduce((m, v, i) => Math.max(m, Math.abs(v - posed[i])), 0);
+  assert.ok(worst < 1e-2, `residual changed by ${worst} under a similarity`);
+  // A shape change is not removed: the residual of a wider face differs.
+  const wider = Float32Array.from(mesh, (v, i) => (i % 3 === 0 ? 1.2 * v : v));
+  const change = meshShapeResidual(wider, reference).reduce((m, v, i) => Math.max(m, Math.abs(v - residual[i])), 0);
+  assert.ok(change > 1, `a 20 % wider mesh moved the residual by only ${change}`);
+  assert.throws(() => meshShapeResidual(new Float32Array(10), reference), /1404 numbers/);
+});
+
+test('the mean aligned mesh of posed copies of one mesh is that mesh (up to a similarity)', () => {
+  const mesh = randomArray(MESH_VALUE_COUNT, 50);
+  const rows = 4;
+  const meshes = new Float32Array(rows * MESH_VALUE_COUNT);
+  for (let n = 0; n < rows; n++) meshes.set(moved(mesh, 0.1 * n, -0.2 * n, 0.05 * n, 1 + 0.1 * n, [10 * n, 0, 500]), n * MESH_VALUE_COUNT);
+  const mean = meanAlignedMesh(meshes, rows);
+  const residual = meshShapeResidual(mesh, mean);
+  assert.ok(residual.every((v) => Math.abs(v) < 1e-2));
+});
+
+test('the ridge fit recovers a linear map from embedding and mesh to identity; predictions are clamped to ±5', () => {
+  const D = 8,
+    K = 3,
+    rows = 400;
+  const F = featureCount(D);
+  const reference = randomArray(MESH_VALUE_COUNT, 50);
+  // Identity = A · embedding (the mesh carries nothing here), plus a constant.
+  const map = randomArray(D * K);
+  const embeddings: Float32Array[] = [],
+    meshes: Float32Array[] = [];
+  const features = new Float32Array(rows * F),
+    identities = new Float32Array(rows * K);
+  for (let n = 0; n < rows; n++) {
+    const embedding = randomArray(D);
+    const mesh = moved(
+      Float32Array.from(reference, (v) => v + 0.5 * random.normal()),
+      0.2 * random.normal(),
+      0.5 * random.normal(),
+      0,
+      1,
+      [0, 0, 600],
+    );
+    embeddings.push(embedding);
+    meshes.push(mesh);
+    features.set(identityFeatures(embedding, mesh, reference), n * F);
+    for (let k = 0; k < K; k++) {
+      let sum = 0.5;
+      for (let d = 0; d < D; d++) sum += map[d * K + k] * embedding[d];
+      identities[n * K + k] = sum;
+    }
+  }
+  const regressor = fitIdentityRegressor(features, identities, rows, D, reference, 1e-3);
+  const worst = embeddings.reduce((m, embedding, n) => {
+    const predicted = regressIdentity(regressor, embedding, meshes[n]);
+    return Math.max(m, ...Array.from(predicted, (p, k) => (Math.abs(identities[n * K + k]) < 5 ? Math.abs(p - identities[n * K + k]) : 0)));
+  }, 0);
+  assert.ok(worst < 0.05, `largest error ${worst}`);
+  const huge = regressIdentity(
+    regressor,
+    Float32Array.from(embeddings[0], (v) => 1000 * v),
+    meshes[0],
+  );
+  assert.ok(huge.every((v) => Math.abs(v) <= 5) && huge.some((v) => Math.abs(v) === 5));
+  assert.throws(() => regressIdentity(regressor, new Float32Array(D + 1), meshes[0]), /8 numbers/);
+});
+
+test('a regressor survives its file format; damaged files are refused', () => {
+  const D = 4,
+    K = 2,
+    F = featureCount(D);
+  const regressor: IdentityRegressor = {
+    embeddingDimension: D,
+    identityCount: K,
+    referenceMesh: randomArray(MESH_VALUE_COUNT),
+    featureMean: randomArray(F),
+    featureScale: Float32Array.from(randomArray(F), (v) => 1 + Math.abs(v)),
+    weights: randomArray((F + 1) * K),
+    errorStd: Float32Array.from([0.5, 0.9]),
+  };
+  const bytes = encodeIdentityRegressor(regressor);
+  assert.deepEqual(decodeIdentityRegressor(bytes), regressor);
+  assert.throws(() => decodeIdentityRegressor(bytes.slice(0, bytes.length - 4)), /bytes/);
+  const wrongMagic = bytes.slice();
+  wrongMagic[0] ^= 0xff;
+  assert.throws(() => decodeIdentityRegressor(wrongMagic), /identity regressor/);
+  const notFinite = bytes.slice();
+  new DataView(notFinite.buffer).setFloat32(16, NaN, true);
+  assert.throws(() => decodeIdentityRegressor(notFinite), /finite/);
+  const zeroError = bytes.slice();
+  new DataView(zeroError.buffer).setFloat32(zeroError.length - 4, 0, true);
+  assert.throws(() => decodeIdentityRegressor(zeroError), /positive/);
+});
+
+test('two estimates combine by precision: hand-computed values', () => {
+  const combined = combineIdentityEstimates(
+    { mean: Float32Array.from([0, 2]), precision: Float32Array.from([1, 3]) },
+    { mean: Float32Array.from([4, -2]), precision: Float32Array.from([3, 1]) },
+  );
+  assert.deepEqual(Array.from(combined.mean), [3, 1]); // (0·1 + 4·3)/4, (2·3 − 2·1)/4
+  assert.deepEqual(Array.from(combined.precision), [4, 4]);
+  assert.throws(() =>
+    combineIdentityEstimates({ mean: new Float32Array(2), precision: new Float32Array(2) }, { mean: new Float32Array(3), precision: new Float32Array(3) }),
+  );
+});
