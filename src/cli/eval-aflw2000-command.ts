@@ -144,7 +144,17 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const detectorConfig = values['strict-detector'] ? { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 } : {};
   const samples = [];
   if (values['detect-only']) {
-    for (const name of ['renderer', 'gar', 'encoder', 'shape-encoder', 'identity-regressor', 'landmark-regressor', 'preset', 'landmark-steps', 'photometric-steps'] as const)
+    for (const name of [
+      'renderer',
+      'gar',
+      'encoder',
+      'shape-encoder',
+      'identity-regressor',
+      'landmark-regressor',
+      'preset',
+      'landmark-steps',
+      'photometric-steps',
+    ] as const)
       if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
     await initBackend({ backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
     const detector = await createFaceDetector(detectorFiles, detectorConfig);
