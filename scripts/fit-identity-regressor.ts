@@ -221,8 +221,9 @@ const tried: { lambda: number; weightedError: number; regressor: IdentityRegress
 for (const lambda of values.lambdas!.split(',').map(Number)) {
   const regressor = fit(train, reference, lambda);
   const errors = modeSquaredErrors(regressor, holdout);
-  const weightedError = errors.reduce((sum, e, k) => sum + e * effects[k], 0);
-  console.error(`lambda ${lambda}: effect-weighted squared error ${weightedError.toFixed(1)} mm² on ${holdout.length} held-out faces`);
+  // Σ_k error_k² · ‖basis_k‖² over the face area, per vertex: the mean squared vertex error, were the modes' errors independent.
+  const weightedError = errors.reduce((sum, e, k) => sum + (e * effects[k]) / FACE_AREA_VERTICES, 0);
+  console.error(`lambda ${lambda}: mean squared vertex error ${weightedError.toFixed(2)} mm² (unaligned) on ${holdout.length} held-out faces`);
   tried.push({ lambda, weightedError, regressor, errors });
 }
 const best = tried.reduce((a, b) => (b.weightedError < a.weightedError ? b : a));
@@ -236,6 +237,8 @@ const report: Record<string, unknown> = {
 };
 for (const dir of values.eval!.split(',').filter(Boolean))
   (report.eval as Record<string, unknown>)[basename(dir)] = evaluate(regressor, await folderSamples(dir));
+for (const spec of values['eval-studio']!.split(',').filter(Boolean))
+  (report.eval as Record<string, unknown>)[`studio ${spec}`] = evaluate(regressor, await studioSamples(spec));
 if (values.out) {
   await mkdir(values.out, { recursive: true });
   const bytes = encodeIdentityRegressor(regressor);

@@ -256,7 +256,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   if (!values.quiet && gar)
     process.stderr.write(
-      `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}, preset ${values.preset}\n`,
+      `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}${gar.shapeEncoderSource ? `, shape encoder ${gar.shapeEncoderSource}` : ''}${gar.identityRegressorSource ? `, identity regressor ${gar.identityRegressorSource}` : ''}, preset ${values.preset}\n`,
     );
   try {
     const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine, oracleNoise };

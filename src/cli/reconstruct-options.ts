@@ -173,6 +173,7 @@ export async function prepareBatchSettings(
     encoder: request.encoder,
     shapeEncoder: request.shapeEncoder,
     identityRegressor: request.identityRegressor,
+    offline: machine.offline || undefined,
     ...(request.graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
   });
   if (choice.renderer === 'graphics' && request.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');

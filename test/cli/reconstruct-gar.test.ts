@@ -209,6 +209,41 @@ describe('renderer choice (models lookup)', () => {
   });
 });
 
+test('the shipped identity regressor joins a shape encoder by default; none and explicit folders as asked; its file is checked on reading', async () => {
+  const shapeDir = join(shipped, 'shape-encoder-128');
+  const regressorDir = join(shipped, 'identity-regressor');
+  await cp(encoderDir, shapeDir, { recursive: true });
+  await mkdir(regressorDir);
+  try {
+    const withoutFile = await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar' });
+    assert.deepEqual([withoutFile.shapeEncoderDir, withoutFile.identityRegressorDir], [shapeDir, undefined], 'a folder without its file is not a regressor');
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    await writeFile(join(regressorDir, 'identity-regressor.bin'), bytes);
+    const chosen = await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar', offline: true }); // FaceRes is installed here (a development dependency)
+    assert.equal(chosen.identityRegressorDir, regressorDir);
+    assert.match(chosen.reason, /identity regressor/);
+    assert.equal((await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar', identityRegressor: 'none' })).identityRegressorDir, undefined);
+    assert.equal(
+      (await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar', shapeEncoder: 'none' })).identityRegressorDir,
+      undefined,
+      'it joins a shape encoder',
+    );
+    await assert.rejects(chooseRenderer({ modelsDir: shipped, renderer: 'graphics', identityRegressor: regressorDir }), UsageError);
+    const files = await readGarModelFiles(chosen as typeof chosen & { garDir: string });
+    assert.deepEqual(Array.from(files.identityRegressor!.weights), [1, 2, 3, 4]);
+    assert.ok(JSON.stringify(files.identityRegressor!.embedding.json).includes('global_pooling'), 'FaceRes comes along');
+    await writeFile(join(regressorDir, 'manifest.json'), JSON.stringify({ sha256: '0'.repeat(64) }));
+    await assert.rejects(
+      readGarModelFiles(chosen as typeof chosen & { garDir: string }),
+      (error: Error) => error instanceof ModelUnavailableError && /SHA-256/.test(error.message),
+    );
+    await assert.rejects(readGarModelFiles({ garDir, identityRegressorDir: join(work, 'nowhere') }), ModelUnavailableError);
+  } finally {
+    await rm(shapeDir, { recursive: true, force: true });
+    await rm(regressorDir, { recursive: true, force: true });
+  }
+});
+
 test("readGarModelFiles checks the weights against the manifest's SHA-256 when it has one", async () => {
   const dir = join(work, 'checksummed');
   await mkdir(dir);

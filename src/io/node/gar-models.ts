@@ -12,7 +12,7 @@ import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
 import { validateLandmarkRegressorManifest } from '../../invert/landmark-regressor-checkpoint.ts';
 import type { ModelBytes } from '../../detect/graph-model.ts';
-import { loadFaceEmbeddingModelFile } from './face-embedding-model.ts';
+import { faceEmbeddingModelAtHand, loadFaceEmbeddingModelFile } from './face-embedding-model.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
 import { NAMED_GARS, isGarName } from './named-gars.ts';
 import { CHECKPOINT_MANIFEST, readCheckpointFiles, type CheckpointKind } from './checkpoint-files.ts';
@@ -49,6 +49,8 @@ export interface RendererRequest {
   shapeEncoder?: string;
   /** --identity-regressor DIR, or 'none'; absent = the shipped one, with a shape encoder. */
   identityRegressor?: string;
+  /** Downloads are off (default from FACEGAR_OFFLINE=1): a shipped identity regressor whose FaceRes network is not at hand is left out. */
+  offline?: boolean;
   /** Where shipped models are looked for (default shippedModelsDir()). */
   modelsDir?: string;
   /** Default DEFAULT_RENDERER. */
@@ -88,11 +90,17 @@ export async function chooseRenderer(request: RendererRequest): Promise<Renderer
   if (!shapeEncoderDir) return choice;
   const withShape = { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` };
   if (request.identityRegressor === 'none') return withShape;
-  const identityRegressorDir =
-    request.identityRegressor !== undefined
-      ? resolve(request.identityRegressor)
-      : await findShippedFile(request.modelsDir ?? shippedModelsDir(), SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
-  return identityRegressorDir ? { ...withShape, identityRegressorDir, reason: `${withShape.reason}, identity regressor ${identityRegressorDir}` } : withShape;
+  if (request.identityRegressor !== undefined) {
+    const identityRegressorDir = resolve(request.identityRegressor);
+    return { ...withShape, identityRegressorDir, reason: `${withShape.reason}, identity regressor ${identityRegressorDir}` };
+  }
+  const shipped = await findShippedFile(request.modelsDir ?? shippedModelsDir(), SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
+  if (!shipped) return withShape;
+  // The shipped regressor reads FaceRes, which an installed package downloads on first use: offline without it, the fit goes on without the regressor and says so.
+  const offline = request.offline ?? process.env.FACEGAR_OFFLINE === '1';
+  if (offline && !(await faceEmbeddingModelAtHand()))
+    return { ...withShape, reason: `${withShape.reason}, no identity regressor (its FaceRes network is not installed or cached, and downloads are off)` };
+  return { ...withShape, identityRegressorDir: shipped, reason: `${withShape.reason}, identity regressor ${shipped}` };
 }
 
 /** The first preferred folder of `modelsDir` holding `file`; undefined when none. */
