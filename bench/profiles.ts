@@ -1,6 +1,6 @@
 // What keeping turned faces costs: the detector with and without its fallback for faces FaceMesh
 // rejects (and without the landmark map's mirrored FaceMesh pass), and the landmark gate of the GAR path (api/landmark-source.ts) beside the shape
-// encoder's estimate it needs anyway, on studio renders with |yaw| spread over 0–90°. CPU time of
+// encoder's estimate it needs anyway, and the identity regressor's estimate (FaceRes pass + linear map), on studio renders with |yaw| spread over 0–90°. CPU time of
 // this process (one wasm thread), so other processes on a shared machine do not count.
 // Run: node --import tsx bench/profiles.ts [--encoder models/encoder-small] [--n 12]
 import { readFile } from 'node:fs/promises';
@@ -13,8 +13,17 @@ import { renderSyntheticAflwImage } from '../src/eval/aflw-synthetic.ts';
 import { decodeFaceEncoder } from '../src/invert/encoder-checkpoint.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
+import { readIdentityRegressorFiles } from '../src/io/node/gar-models.ts';
+import { createFaceEmbedder } from '../src/detect/face-embedding.ts';
+import { decodeIdentityRegressor, estimateIdentity } from '../src/invert/identity-regressor.ts';
 
-const { values } = parseArgs({ options: { encoder: { type: 'string', default: 'models/encoder-small' }, n: { type: 'string', default: '12' } } });
+const { values } = parseArgs({
+  options: {
+    encoder: { type: 'string', default: 'models/encoder-small' },
+    'identity-regressor': { type: 'string', default: 'models/identity-regressor' },
+    n: { type: 'string', default: '12' },
+  },
+});
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -30,6 +39,8 @@ const detectors = {
 };
 const manifest = JSON.parse(await readFile(join(values.encoder!, 'checkpoint.json'), 'utf8'));
 const encoder = decodeFaceEncoder(manifest, new Uint8Array(await readFile(join(values.encoder!, manifest.weightsPath))));
+const regressorFiles = await readIdentityRegressorFiles(values['identity-regressor']!);
+const identityRegressor = { regressor: decodeIdentityRegressor(regressorFiles.weights), embedder: await createFaceEmbedder(regressorFiles.embedding) };
 const count = Number(values.n);
 const renders = Array.from({ length: count }, (_, i) => renderSyntheticAflwImage(model, i, { count, seed: 7 }));
 await detectors.fallback.detect(renders[0].image); // warm-up
@@ -41,7 +52,16 @@ estimateFromLandmarks(
   new Float32Array(136).map((_, i) => 200 + (i % 2 ? 3 : 5) * (i % 17)),
 );
 
-const times: Record<string, number[]> = { detectFallback: [], detectStrict: [], detectSingleReading: [], estimate: [], gate: [], gateRefined: [] };
+const times: Record<string, number[]> = {
+  detectFallback: [],
+  detectStrict: [],
+  detectSingleReading: [],
+  estimate: [],
+  gate: [],
+  gateRefined: [],
+  identity: [],
+};
+let identityWarm = false;
 const sources: Record<string, number> = {};
 let kept = 0;
 for (const render of renders) {
@@ -73,6 +93,10 @@ for (const render of renders) {
   started = cpuMs();
   chooseFitLandmarks(model, encoder, render.image, face, { cropRefinements: 1 });
   times.gateRefined.push(cpuMs() - started);
+  if (!identityWarm) identityWarm = Boolean(estimateIdentity(identityRegressor, render.image, face.landmarks68, face.mesh468)); // warm-up
+  started = cpuMs();
+  estimateIdentity(identityRegressor, render.image, face.landmarks68, face.mesh468);
+  times.identity.push(cpuMs() - started);
 }
 const line = (name: string, what: string) => console.log(`${what.padEnd(72)} median ${median(times[name]).toFixed(1)} ms CPU`);
 console.log(`${count} studio renders 450², |yaw| spread over 0–90° (seed 7); encoder ${values.encoder} (${encoder.config.resolution}²)`);
@@ -87,5 +111,7 @@ line(
     .join(', ')})`,
 );
 line('gateRefined', 'estimate + landmark gate, one crop refinement');
+line('identity', 'identity regressor estimate (FaceRes on the aligned crop, then its linear map)');
 for (const d of Object.values(detectors)) d.dispose();
 encoder.dispose();
+identityRegressor.embedder.dispose();

@@ -11,7 +11,7 @@
  * correlation with the truth.
  *
  *   node --import tsx scripts/fit-identity-regressor.ts --train DIR[,DIR] [--studio SEED:COUNT[,…]]
- *     --holdout DIR[,DIR] [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
+ *     --holdout DIR[,DIR] | --holdout-studio SEED:COUNT [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
  *
  * --cache keeps each photo's embedding and mesh (one JSON line per photo, keyed by folder and name),
  * so refitting is quick.
@@ -60,7 +60,8 @@ const { values } = parseArgs({
   options: {
     train: { type: 'string', default: '' },
     studio: { type: 'string', default: '' },
-    holdout: { type: 'string' },
+    holdout: { type: 'string', default: '' },
+    'holdout-studio': { type: 'string', default: '' },
     eval: { type: 'string', default: '' },
     'eval-studio': { type: 'string', default: '' },
     cache: { type: 'string' },
@@ -68,7 +69,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-if (!values.holdout) throw new Error('--holdout DIR[,DIR] is needed (the ridge weight and the stored errors come from it)');
+if (!values.holdout && !values['holdout-studio'])
+  throw new Error('--holdout DIR[,DIR] or --holdout-studio SEED:COUNT is needed (the ridge weight and the stored errors come from it)');
 await initBackend({ backend: 'wasm' });
 const { model } = await loadMorphableModel();
 const detector = await createFaceDetector(await loadDetectorModelFiles());
@@ -210,7 +212,7 @@ function evaluate(regressor: IdentityRegressor, samples: Sample[]) {
 }
 
 const train = await gather(values.train!, values.studio);
-const holdout = await gather(values.holdout);
+const holdout = await gather(values.holdout!, values['holdout-studio']);
 if (train.length < 50 || holdout.length < 10) throw new Error(`too few faces: ${train.length} training, ${holdout.length} held out`);
 if (train[0].mesh.length !== MESH_VALUE_COUNT) throw new Error('cached meshes are not 468 × 3');
 const meshes = new Float32Array(train.length * MESH_VALUE_COUNT);
@@ -261,7 +263,15 @@ if (values.out) {
         .filter(Boolean)
         .map((s) => `studio ${s}`),
     ],
-    heldOut: values.holdout.split(',').map((dir) => basename(dir)),
+    heldOut: [
+      ...values
+        .holdout!.split(',')
+        .filter(Boolean)
+        .map((dir) => basename(dir)),
+      ...values['holdout-studio']!.split(',')
+        .filter(Boolean)
+        .map((s) => `studio ${s}`),
+    ],
     report,
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };

@@ -1,6 +1,11 @@
 // The identity regressor: pose-free mesh features, the ridge fit, the file format and the prior combination.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runScript } from '../helpers/scripts.ts';
 import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import {
@@ -138,4 +143,34 @@ test('two estimates combine by precision: hand-computed values', () => {
   assert.throws(() =>
     combineIdentityEstimates({ mean: new Float32Array(2), precision: new Float32Array(2) }, { mean: new Float32Array(3), precision: new Float32Array(3) }),
   );
+});
+
+test('scripts/fit-identity-regressor.ts fits a regressor on studio renders that the pipeline can read, with its errors measured on others', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'facegar-identity-regressor-'));
+  try {
+    const run = await runScript(
+      'scripts/fit-identity-regressor.ts',
+      ['--studio', '11:60', '--holdout-studio', '12:12', '--lambdas', '300,3000', '--out', out],
+      {
+        timeoutMs: 600_000,
+      },
+    );
+    assert.equal(run.code, 0, run.stderr.slice(-2000));
+    const bytes = new Uint8Array(await readFile(join(out, 'identity-regressor.bin')));
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.sha256, createHash('sha256').update(bytes).digest('hex'));
+    assert.deepEqual(manifest.heldOut, ['studio 12:12']);
+    const regressor = decodeIdentityRegressor(bytes);
+    assert.equal(regressor.embeddingDimension, 1024);
+    assert.equal(regressor.identityCount, 100);
+    assert.ok(
+      regressor.errorStd.every((e) => e > 0.05 && e < 5),
+      'per-mode errors in prior units, measured on the held-out renders',
+    );
+    const report = JSON.parse(run.stdout);
+    assert.ok([300, 3000].includes(report.lambda));
+    assert.ok(report.holdout.ratioToMeanFace > 0.3 && report.holdout.ratioToMeanFace < 3, JSON.stringify(report.holdout));
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 });

@@ -94,28 +94,13 @@ export async function chooseRenderer(request: RendererRequest): Promise<Renderer
     const identityRegressorDir = resolve(request.identityRegressor);
     return { ...withShape, identityRegressorDir, reason: `${withShape.reason}, identity regressor ${identityRegressorDir}` };
   }
-  const shipped = await findShippedFile(request.modelsDir ?? shippedModelsDir(), SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
+  const shipped = await findShipped(request.modelsDir ?? shippedModelsDir(), 'identity-regressor', SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
   if (!shipped) return withShape;
   // The shipped regressor reads FaceRes, which an installed package downloads on first use: offline without it, the fit goes on without the regressor and says so.
   const offline = request.offline ?? process.env.FACEGAR_OFFLINE === '1';
   if (offline && !(await faceEmbeddingModelAtHand()))
     return { ...withShape, reason: `${withShape.reason}, no identity regressor (its FaceRes network is not installed or cached, and downloads are off)` };
   return { ...withShape, identityRegressorDir: shipped, reason: `${withShape.reason}, identity regressor ${shipped}` };
-}
-
-/** The first preferred folder of `modelsDir` holding `file`; undefined when none. */
-async function findShippedFile(modelsDir: string, preferred: readonly string[], file: string): Promise<string | undefined> {
-  for (const name of preferred) {
-    const dir = join(modelsDir, name);
-    if (
-      await stat(join(dir, file)).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return dir;
-  }
-  return undefined;
 }
 
 async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoice> {
@@ -182,14 +167,14 @@ async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoi
   return { renderer: 'graphics', reason: `graphics renderer (no shipped GAR and encoder in ${modelsDir})` };
 }
 
-/** The first shipped checkpoint directory: preferred names first, then `<prefix>*` by name; undefined when none. */
-async function findShipped(modelsDir: string, prefix: string, preferred: readonly string[]): Promise<string | undefined> {
+/** The first shipped directory holding `file` (a checkpoint by default): preferred names first, then `<prefix>*` by name; undefined when none. */
+async function findShipped(modelsDir: string, prefix: string, preferred: readonly string[], file = CHECKPOINT_MANIFEST): Promise<string | undefined> {
   const names = await readdir(modelsDir).catch(() => [] as string[]);
   const candidates = [...preferred.filter((n) => names.includes(n)), ...names.filter((n) => n.startsWith(prefix) && !preferred.includes(n)).sort()];
   for (const name of candidates) {
     const dir = join(modelsDir, name);
     if (
-      await stat(join(dir, CHECKPOINT_MANIFEST)).then(
+      await stat(join(dir, file)).then(
         (s) => s.isFile(),
         () => false,
       )
