@@ -43,7 +43,8 @@ import { decodeImageFile } from '../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadFaceEmbeddingModelFile } from '../src/io/node/face-embedding-model.ts';
 import { loadMorphableModel } from '../src/io/node/index.ts';
-import type { MorphableModel } from '../src/morphable/morphable-model.ts';
+import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/morphable-model.ts';
+import { quantile } from '../src/eval/error-statistics.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
 import { renderStudioPhoto } from '../src/shading/studio-renderer.ts';
 
@@ -165,30 +166,17 @@ function modeEffects(m: MorphableModel): Float64Array {
   });
 }
 
-function identityShape(m: MorphableModel, identity: ArrayLike<number>): Float64Array {
-  const n = FACE_AREA_VERTICES * 3,
-    stride = m.vertexCount * 3;
-  const out = Float64Array.from(m.neutral.subarray(0, n));
-  for (let k = 0; k < m.identityCount; k++) {
-    const c = identity[k];
-    if (c !== 0) for (let i = 0; i < n; i++) out[i] += c * m.identityBasis[k * stride + i];
-  }
-  return out;
-}
-
-function median(values: Float64Array): number {
-  const sorted = Float64Array.from(values).sort();
-  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-}
-
 function evaluate(regressor: IdentityRegressor, samples: Sample[]) {
   let error = 0,
     meanFaceError = 0;
   const predicted = samples.map((s) => regressIdentity(regressor, s.embedding, s.mesh));
+  const noExpression = new Float32Array(model.expressionNames.length);
+  const identityShape = (identity: ArrayLike<number>) => evaluateMorphableModel(model, identity, noExpression);
+  const median = (errors: Float64Array) => quantile(errors.sort(), 0.5);
   samples.forEach((s, n) => {
-    const truth = identityShape(model, s.identity);
-    error += median(alignedVertexErrorsMm(identityShape(model, predicted[n]), truth, FACE_AREA_VERTICES)) / samples.length;
-    meanFaceError += median(alignedVertexErrorsMm(identityShape(model, new Float32Array(model.identityCount)), truth, FACE_AREA_VERTICES)) / samples.length;
+    const truth = identityShape(s.identity);
+    error += median(alignedVertexErrorsMm(identityShape(predicted[n]), truth, FACE_AREA_VERTICES)) / samples.length;
+    meanFaceError += median(alignedVertexErrorsMm(identityShape(new Float32Array(model.identityCount)), truth, FACE_AREA_VERTICES)) / samples.length;
   });
   const top20 = modesByGeometricEffect(model, FACE_AREA_VERTICES).slice(0, 20);
   const r = (modes: number[]) =>
