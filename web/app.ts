@@ -102,9 +102,9 @@ async function start(): Promise<void> {
     ]);
     // The GAR path's networks are optional: without them the graphics path still runs.
     let networkProblem: string | undefined;
-    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status).catch((error: Error) => {
+    const networks = await loadNetworkFiles(new URL('models/', location.href).href, status, detectorBase).catch((error: Error) => {
       networkProblem = error.message;
-      return { files: undefined, list: {} as NetworkList, fromCache: false };
+      return { files: undefined, list: {} as NetworkList, fromCache: false, identityRegressorProblem: undefined };
     });
     setProgress('model', 0.7);
     client = new WorkerClient(
@@ -130,7 +130,14 @@ async function start(): Promise<void> {
     showStagesFor(photoSettings());
     networkProblem ??= ready!.garError;
     if (networkProblem) showMessage(`${networkProblem} The graphics path runs without the GAR networks.`, 'info');
-    const garText = ready!.gar ? ` + ${networks.list.gar}${networks.list.encoder ? `, ${networks.list.encoder}` : ''}` : '';
+    else if (networks.identityRegressorProblem) showMessage(`${networks.identityRegressorProblem} The GAR path runs without the identity regressor.`, 'info');
+    const garNames = [
+      networks.list.gar,
+      networks.list.encoder,
+      networks.list.shapeEncoder,
+      networks.files?.identityRegressor && networks.list.identityRegressor,
+    ];
+    const garText = ready!.gar ? ` + ${garNames.filter(Boolean).join(', ')}` : '';
     status(`ICT-FaceKit${garText} (${fromCache && (networks.fromCache || !networks.files) ? 'browser cache' : 'downloaded, now cached'})`);
     state('ready');
   } catch (error) {

@@ -1,7 +1,7 @@
 // Where the page's models come from: the morphable model (facegar's compact file) from a URL,
-// kept in Cache Storage so a second visit needs no network; the GAR path's networks (GAR and
-// encoder checkpoints, listed by the server's networks.json), their weights kept the same way;
-// the detector's graph models from the demo server.
+// kept in Cache Storage so a second visit needs no network; the GAR path's networks (GAR, encoder
+// and shape-encoder checkpoints and the identity regressor, listed by the server's networks.json),
+// their weights kept the same way; the detector's graph models from the demo server.
 import type { CheckpointBytes, GarModelFiles } from '../src/index.ts';
 
 const CACHE_NAME = 'facegar-models-v1';
@@ -39,13 +39,13 @@ interface ModelBytes {
 /** A TF.js graph model (`<base><name>.json` and the weight shards its manifest lists) as bytes. */
 export async function loadGraphModelBytes(base: string, name: string): Promise<ModelBytes> {
   const response = await fetch(`${base}${name}.json`);
-  if (!response.ok) throw new Error(`The face detector model ${name} could not be loaded from ${base} (HTTP ${response.status}).`);
+  if (!response.ok) throw new Error(`The network ${name} could not be loaded from ${base} (HTTP ${response.status}).`);
   const json = (await response.json()) as { weightsManifest?: { paths: string[] }[] };
   const paths = (json.weightsManifest ?? []).flatMap((group) => group.paths);
   const weights = await Promise.all(
     paths.map(async (path) => {
       const shard = await fetch(`${base}${path}`);
-      if (!shard.ok) throw new Error(`The face detector weights ${path} could not be loaded (HTTP ${shard.status}).`);
+      if (!shard.ok) throw new Error(`The weights ${path} of ${name} could not be loaded (HTTP ${shard.status}).`);
       return new Uint8Array(await shard.arrayBuffer());
     }),
   );
@@ -68,60 +68,88 @@ export interface NetworkList {
   gar?: string;
   encoder?: string;
   shapeEncoder?: string;
+  /** The identity regressor's folder (its manifest.json and identity-regressor.bin), with a shape encoder only. */
+  identityRegressor?: string;
   /** The CLI's default renderer ('gar' or 'graphics'). */
   defaultRenderer?: string;
 }
 
 /**
  * The GAR, encoder and shape-encoder checkpoints named by `<base>networks.json` (each `<base><folder>/checkpoint.json`
- * and the weights file it names), or undefined when the server lists none (the page then runs the
- * graphics path only). Weights come from Cache Storage when this URL with this SHA-256 was cached
- * before, else from the network; weights whose SHA-256 differs from the manifest's are refused.
+ * and the weights file it names), and the identity regressor (`<base><folder>/manifest.json`,
+ * `identity-regressor.bin`, with the FaceRes network from `detectorBase`), or undefined when the
+ * server lists none (the page then runs the graphics path only). Weights come from Cache Storage
+ * when this URL with this SHA-256 was cached before, else from the network; weights whose SHA-256
+ * differs from the manifest's are refused. A regressor that does not load is left out (the fit
+ * runs without it, as the CLI's does offline) and `identityRegressorProblem` says why.
  */
 export async function loadNetworkFiles(
   base: string,
   onProgress: (text: string) => void,
-): Promise<{ files?: GarModelFiles; list: NetworkList; fromCache: boolean }> {
+  detectorBase = new URL('../detector/', base).href,
+): Promise<{ files?: GarModelFiles; list: NetworkList; fromCache: boolean; identityRegressorProblem?: string }> {
   const listResponse = await fetch(`${base}networks.json`).catch(() => undefined);
   const list: NetworkList = listResponse?.ok ? await listResponse.json() : {};
   if (!list.gar) return { list, fromCache: false };
   const cache = 'caches' in globalThis ? await caches.open(CACHE_NAME).catch(() => undefined) : undefined;
   let fromCache = true;
-  const checkpoint = async (folder: string, what: string): Promise<CheckpointBytes> => {
-    const manifestUrl = new URL(`${folder}/checkpoint.json`, base).href;
-    const response = await fetch(manifestUrl).catch(() => undefined);
-    if (!response?.ok) throw new Error(`The ${what} could not be loaded from ${manifestUrl} (${response ? `HTTP ${response.status}` : 'network error'}).`);
-    const manifest = (await response.json()) as { weightsPath?: unknown; weightsSha256?: unknown };
-    if (typeof manifest.weightsPath !== 'string') throw new Error(`${manifestUrl}: not a facegar checkpoint (no weightsPath).`);
-    const sha256 = typeof manifest.weightsSha256 === 'string' ? manifest.weightsSha256.toLowerCase() : undefined;
-    const weightsUrl = new URL(manifest.weightsPath, manifestUrl).href;
+  const manifestOf = async <T>(url: string, what: string): Promise<T> => {
+    const response = await fetch(url).catch(() => undefined);
+    if (!response?.ok) throw new Error(`The ${what} could not be loaded from ${url} (${response ? `HTTP ${response.status}` : 'network error'}).`);
+    return (await response.json()) as T;
+  };
+  const weightsAt = async (weightsUrl: string, sha256: string | undefined, what: string): Promise<Uint8Array> => {
     // The SHA-256 in the key: a replaced model is fetched again, not served stale from the cache.
     const key = `${weightsUrl}?sha256=${sha256 ?? 'none'}`;
     const cached = await cache?.match(key);
-    let weights: Uint8Array;
-    if (cached) {
-      weights = new Uint8Array(await cached.arrayBuffer());
-    } else {
-      fromCache = false;
-      onProgress(`${what}: downloading ${weightsUrl}`);
-      const fetched = await fetch(weightsUrl).catch(() => undefined);
-      if (!fetched?.ok)
-        throw new Error(`The ${what} weights could not be downloaded from ${weightsUrl} (${fetched ? `HTTP ${fetched.status}` : 'network error'}).`);
-      weights = new Uint8Array(await fetched.arrayBuffer());
-      const actual = sha256 === undefined ? undefined : await sha256Hex(weights);
-      if (actual !== undefined && actual !== sha256)
-        throw new Error(`${weightsUrl}: the ${what} weights do not match the SHA-256 in checkpoint.json (damaged or replaced file).`);
-      await cache?.put(key, new Response(weights.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
-    }
-    return { manifest, weights };
+    if (cached) return new Uint8Array(await cached.arrayBuffer());
+    fromCache = false;
+    onProgress(`${what}: downloading ${weightsUrl}`);
+    const fetched = await fetch(weightsUrl).catch(() => undefined);
+    if (!fetched?.ok)
+      throw new Error(`The ${what} weights could not be downloaded from ${weightsUrl} (${fetched ? `HTTP ${fetched.status}` : 'network error'}).`);
+    const weights = new Uint8Array(await fetched.arrayBuffer());
+    const actual = sha256 === undefined ? undefined : await sha256Hex(weights);
+    if (actual !== undefined && actual !== sha256)
+      throw new Error(`${weightsUrl}: the ${what} weights do not match the SHA-256 in their manifest (damaged or replaced file).`);
+    await cache?.put(key, new Response(weights.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
+    return weights;
+  };
+  const sha256Field = (manifest: { weightsSha256?: unknown; sha256?: unknown }, field: 'weightsSha256' | 'sha256') =>
+    typeof manifest[field] === 'string' ? (manifest[field] as string).toLowerCase() : undefined;
+  const checkpoint = async (folder: string, what: string): Promise<CheckpointBytes> => {
+    const manifestUrl = new URL(`${folder}/checkpoint.json`, base).href;
+    const manifest = await manifestOf<{ weightsPath?: unknown; weightsSha256?: unknown }>(manifestUrl, what);
+    if (typeof manifest.weightsPath !== 'string') throw new Error(`${manifestUrl}: not a facegar checkpoint (no weightsPath).`);
+    return { manifest, weights: await weightsAt(new URL(manifest.weightsPath, manifestUrl).href, sha256Field(manifest, 'weightsSha256'), what) };
   };
   const gar = await checkpoint(list.gar, 'GAR');
   const encoder = list.encoder ? await checkpoint(list.encoder, 'encoder') : undefined;
   const shapeEncoder = list.shapeEncoder ? await checkpoint(list.shapeEncoder, 'shape encoder') : undefined;
+  let identityRegressor: GarModelFiles['identityRegressor'];
+  let identityRegressorProblem: string | undefined;
+  if (list.identityRegressor && shapeEncoder) {
+    try {
+      const manifestUrl = new URL(`${list.identityRegressor}/manifest.json`, base).href;
+      const manifest = await manifestOf<{ sha256?: unknown }>(manifestUrl, 'identity regressor');
+      const weights = await weightsAt(new URL('identity-regressor.bin', manifestUrl).href, sha256Field(manifest, 'sha256'), 'identity regressor');
+      identityRegressor = { weights, embedding: await loadGraphModelBytes(detectorBase, 'faceres') };
+    } catch (error) {
+      identityRegressorProblem = (error as Error).message;
+    }
+  }
   return {
-    files: { gar, encoder, garSource: list.gar, encoderSource: list.encoder, ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: list.shapeEncoder } : {}) },
+    files: {
+      gar,
+      encoder,
+      garSource: list.gar,
+      encoderSource: list.encoder,
+      ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: list.shapeEncoder } : {}),
+      ...(identityRegressor ? { identityRegressor, identityRegressorSource: list.identityRegressor } : {}),
+    },
     list,
     fromCache,
+    ...(identityRegressorProblem ? { identityRegressorProblem } : {}),
   };
 }
 

@@ -87,11 +87,11 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     [/^\/(index\.html|app\.js|worker\.js|embed\.html|embed\.js)$/, (m) => join(distDir, m[1])],
     [/^\/photos\/([\w-]+\.jpg)$/, (m) => join(photosDir, m[1])],
     [/^\/wasm\/(tfjs-backend-wasm[\w-]*\.wasm)$/, (m) => join(wasmDir, m[1])],
-    [/^\/detector\/((?:blazeface|facemesh)\.(?:json|bin))$/, (m) => join(detectorDir, m[1])],
+    [/^\/detector\/((?:blazeface|facemesh|faceres)\.(?:json|bin))$/, (m) => join(detectorDir, m[1])],
     [/^\/detector\/facemesh-landmark-map\.bin$/, () => SHIPPED_LANDMARK_MAP],
     [/^\/models\/ict-facekit\.fgmm$/, () => compactPath],
     [/^\/models\/networks\.json$/, () => join(distDir, 'networks.json')],
-    [/^\/models\/([\w.-]+)\/(checkpoint\.json|[\w.-]+\.safetensors)$/, (m) => join(networks.dir(m[1]), m[2])],
+    [/^\/models\/([\w.-]+)\/(checkpoint\.json|[\w.-]+\.safetensors|manifest\.json|identity-regressor\.bin)$/, (m) => join(networks.dir(m[1]), m[2])],
   ];
   let port = 0;
   const server = createServer((request, response) => {
@@ -161,13 +161,22 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
 /** The GAR and encoder the CLI's default lookup finds, for the page: folder names and where they are. */
 async function findNetworks(
   modelsDir?: string,
-): Promise<{ list: { gar?: string; encoder?: string; shapeEncoder?: string; defaultRenderer: string }; dir: (name: string) => string }> {
+): Promise<{
+  list: { gar?: string; encoder?: string; shapeEncoder?: string; identityRegressor?: string; defaultRenderer: string };
+  dir: (name: string) => string;
+}> {
   const dirs = new Map<string, string>();
   const choice = await chooseRenderer({ renderer: 'gar', modelsDir }).catch(() => undefined);
-  for (const dir of [choice?.garDir, choice?.encoderDir, choice?.shapeEncoderDir]) if (dir) dirs.set(basename(dir), dir);
+  for (const dir of [choice?.garDir, choice?.encoderDir, choice?.shapeEncoderDir, choice?.identityRegressorDir]) if (dir) dirs.set(basename(dir), dir);
   const name = (dir?: string) => (dir ? basename(dir) : undefined);
   return {
-    list: { gar: name(choice?.garDir), encoder: name(choice?.encoderDir), shapeEncoder: name(choice?.shapeEncoderDir), defaultRenderer: DEFAULT_RENDERER },
+    list: {
+      gar: name(choice?.garDir),
+      encoder: name(choice?.encoderDir),
+      shapeEncoder: name(choice?.shapeEncoderDir),
+      identityRegressor: name(choice?.identityRegressorDir),
+      defaultRenderer: DEFAULT_RENDERER,
+    },
     // Thrown where the request picks its file: a 404.
     dir: (folder) => {
       const dir = dirs.get(folder);

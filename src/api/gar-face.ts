@@ -64,6 +64,8 @@ export interface GarFaceDetails {
   preset: GarRefinePresetName;
   start: 'encoder' | 'mean';
   steps: number;
+  /** Whether an identity regressor's estimate joined the identity prior (and the start). */
+  identityRegressor: boolean;
   /** The aligned crop (GAR resolution², opaque) and the final GAR render of the fit in it. */
   crop: RgbaImage;
   render: RgbaImage;
@@ -227,6 +229,7 @@ export function reconstructFaceWithGar(
       preset,
       start,
       steps: config.steps,
+      identityRegressor: Boolean(regressed),
       crop,
       render: refined.render,
       cropFromImage,

@@ -136,9 +136,17 @@ export class Reconstructor {
   }
 
   /** Whether the GAR path is available, and with an encoder. */
-  get garAvailable(): { gar: boolean; encoder: boolean; resolution?: number; garStep?: number } {
+  get garAvailable(): { gar: boolean; encoder: boolean; identityRegressor: boolean; resolution?: number; garStep?: number } {
     const m = this.garModels;
-    return m ? { gar: true, encoder: Boolean(m.encoder), resolution: m.generator.config.resolution, garStep: m.garStep } : { gar: false, encoder: false };
+    return m
+      ? {
+          gar: true,
+          encoder: Boolean(m.encoder),
+          identityRegressor: Boolean(this.identityRegressor),
+          resolution: m.generator.config.resolution,
+          garStep: m.garStep,
+        }
+      : { gar: false, encoder: false, identityRegressor: false };
   }
 
   /** Detect faces (largest first) and fit each. Throws NoFaceError when none is found. */

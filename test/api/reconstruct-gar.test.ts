@@ -72,7 +72,7 @@ function cameraMismatchPx(face: Awaited<ReturnType<typeof reconstruct>>['faces']
 test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo pixels, also on a photo turned in plane; no tensors leak", async () => {
   const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar: files });
   try {
-    assert.deepEqual(reconstructor.garAvailable, { gar: true, encoder: true, resolution: 32, garStep: 7 });
+    assert.deepEqual(reconstructor.garAvailable, { gar: true, encoder: true, identityRegressor: false, resolution: 32, garStep: 7 });
     const image = await photo('000033.jpg');
     await reconstructor.reconstruct(image, { garPreset: 'instant' }); // warm-up: backends create a few lasting constants on first use
     const before = tf.memory().numTensors;
@@ -132,10 +132,13 @@ test('an identity regressor joins the identity prior: a confident estimate becom
     const face = (await regressed.reconstruct(image, { garPreset: 'instant' })).faces[0];
     assert.ok(distance(without.identity) > 0.3, 'the tiny encoder alone does not land on the target');
     assert.ok(distance(face.identity) < 1e-3, `with the regressor the start is its estimate (off by ${distance(face.identity)})`);
+    assert.deepEqual([plain.garAvailable.identityRegressor, regressed.garAvailable.identityRegressor], [false, true]);
+    assert.deepEqual([without.gar!.identityRegressor, face.gar!.identityRegressor], [false, true], 'each face says whether the regressor informed it');
     const fixed = new Float32Array(K);
     assert.ok((await regressed.reconstruct(image, { garPreset: 'instant', fixedIdentity: fixed })).faces[0].identity.every((v) => v === 0));
     const given = (await regressed.reconstruct(image, { garPreset: 'instant', landmarks68: face.detectedLandmarks2d })).faces[0];
     assert.ok(distance(given.identity) > 0.3, 'given landmarks (no FaceMesh mesh) leave the regressor out');
+    assert.equal(given.gar!.identityRegressor, false);
     const wrongSize = {
       ...withRegressor,
       identityRegressor: { ...withRegressor.identityRegressor, weights: withRegressor.identityRegressor.weights.slice(8) },

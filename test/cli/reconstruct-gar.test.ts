@@ -55,6 +55,7 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     assert.equal(run.code, 0, run.stderr.slice(-600));
     assert.ok(!hasStackTrace(run.stderr));
     assert.match(run.stderr, /renderer: GAR .*preset fast/);
+    assert.match(run.stderr, /identity regressor /, 'the renderer line names the identity regressor');
     for (const name of [
       '000002.jpg.obj',
       '000002.jpg.ply',
@@ -69,8 +70,9 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     const json = JSON.parse(await readFile(join(out, '000002.jpg.json'), 'utf8'));
     assert.equal(json.renderer, 'gar');
     assert.deepEqual(
-      { preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, cropSizePx: json.gar.cropSizePx },
-      { preset: 'fast', start: 'encoder', steps: 20, cropSizePx: 32 },
+      { preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, identityRegressor: json.gar.identityRegressor, cropSizePx: json.gar.cropSizePx },
+      // The shipped shape encoder and identity regressor join any GAR + encoder by default.
+      { preset: 'fast', start: 'encoder', steps: 20, identityRegressor: true, cropSizePx: 32 },
     );
     assert.equal(json.gar.w.length, 128);
     for (const key of ['total', 'pixel', 'landmarkAndPriors', 'latentPrior']) assert.ok(Number.isFinite(json.finalLoss[key]), `finalLoss.${key}`);

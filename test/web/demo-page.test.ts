@@ -142,7 +142,12 @@ test(
       .toFile(path);
     const model = await sharedModel();
     const choice = await chooseRenderer({ renderer: 'gar' });
-    const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
+    const gar = await readGarModelFiles({
+      garDir: choice.garDir!,
+      encoderDir: choice.encoderDir,
+      shapeEncoderDir: choice.shapeEncoderDir,
+      identityRegressorDir: choice.identityRegressorDir,
+    });
     // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
     const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
     const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
@@ -156,7 +161,11 @@ test(
           (
             globalThis as unknown as {
               facegar: {
-                result: { landmarks2d: number[][]; pose: { focalPx: number; focalSource: string }; faces: { renderer: string; gar: { preset: string } }[] };
+                result: {
+                  landmarks2d: number[][];
+                  pose: { focalPx: number; focalSource: string };
+                  faces: { renderer: string; gar: { preset: string; identityRegressor: boolean } }[];
+                };
                 estimate?: { shownAfterMs: number };
                 timingsMs: Record<string, number>;
               };
@@ -167,6 +176,9 @@ test(
       assert.ok(exposed.estimate.shownAfterMs < exposed.timingsMs.photoToMesh, 'the estimate came before the refined result');
       assert.equal(exposed.result.faces[0].renderer, 'gar');
       assert.equal(exposed.result.faces[0].gar.preset, preset);
+      // The CLI's choice includes the shipped identity regressor (FaceRes is installed): the page loads and uses it too.
+      assert.ok(choice.identityRegressorDir, 'the CLI chooses the shipped identity regressor');
+      assert.equal(exposed.result.faces[0].gar.identityRegressor, true, 'the page used the identity regressor');
       for (const stage of ['detect', 'encode', 'landmarks', 'refine', 'texture'])
         assert.equal(await page.evaluate((id) => (document.getElementById(id) as HTMLProgressElement).value, `p-${stage}`), 1, `${stage} bar full`);
       // The crop beside the GAR's render: two 64² panels enlarged 4×, one pixel column of gap.

@@ -148,3 +148,22 @@ test(
     }
   },
 );
+
+test("networks.json lists the CLI's identity regressor beside the shape encoder, and its files and FaceRes are served as they are on disk", async () => {
+  const base = server!.url;
+  const list = (await (await fetch(new URL('/models/networks.json', base))).json()) as { shapeEncoder?: string; identityRegressor?: string };
+  assert.ok(list.shapeEncoder, 'a shape encoder is listed');
+  assert.equal(list.identityRegressor, 'identity-regressor');
+  const served = async (path: string) => new Uint8Array(await (await fetch(new URL(path, base))).arrayBuffer());
+  const onDisk = (path: string) => new Uint8Array(readFileSync(path));
+  assert.deepEqual(
+    await served('/models/identity-regressor/identity-regressor.bin'),
+    onDisk(join(repositoryRoot, 'models/identity-regressor/identity-regressor.bin')),
+  );
+  const manifest = JSON.parse(new TextDecoder().decode(await served('/models/identity-regressor/manifest.json'))) as { sha256: string };
+  assert.match(manifest.sha256, /^[0-9a-f]{64}$/);
+  const faceres = JSON.parse(new TextDecoder().decode(await served('/detector/faceres.json'))) as { weightsManifest: { paths: string[] }[] };
+  assert.equal((await fetch(new URL(`/detector/${faceres.weightsManifest[0].paths[0]}`, base))).status, 200);
+  // Only the regressor's own two files: nothing else of its folder.
+  assert.equal((await fetch(new URL('/models/identity-regressor/MODEL_CARD.md', base))).status, 404);
+});
