@@ -159,9 +159,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
 }
 
 /** The GAR and encoder the CLI's default lookup finds, for the page: folder names and where they are. */
-async function findNetworks(
-  modelsDir?: string,
-): Promise<{
+async function findNetworks(modelsDir?: string): Promise<{
   list: { gar?: string; encoder?: string; shapeEncoder?: string; identityRegressor?: string; defaultRenderer: string };
   dir: (name: string) => string;
 }> {
