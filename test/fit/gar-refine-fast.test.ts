@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { GAR_PRESETS, Generator } from '../../src/gar/index.ts';
 import { ModelTensors } from '../../src/fit/model-tensors.ts';
-import { ModelVertexEvaluator } from '../../src/fit/gar-refine.ts';
+import { ModelVertexEvaluator } from '../../src/fit/model-vertex-evaluator.ts';
 import { cameraToClip, transformPointsArray } from '../../src/geometry/camera.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import { computeVertexNormals } from '../../src/geometry/vertex-normals.ts';
