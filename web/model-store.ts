@@ -115,13 +115,12 @@ export async function loadNetworkFiles(
     await cache?.put(key, new Response(weights.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
     return weights;
   };
-  const sha256Field = (manifest: { weightsSha256?: unknown; sha256?: unknown }, field: 'weightsSha256' | 'sha256') =>
-    typeof manifest[field] === 'string' ? (manifest[field] as string).toLowerCase() : undefined;
+  const hex = (sha256: unknown) => (typeof sha256 === 'string' ? sha256.toLowerCase() : undefined);
   const checkpoint = async (folder: string, what: string): Promise<CheckpointBytes> => {
     const manifestUrl = new URL(`${folder}/checkpoint.json`, base).href;
     const manifest = await manifestOf<{ weightsPath?: unknown; weightsSha256?: unknown }>(manifestUrl, what);
     if (typeof manifest.weightsPath !== 'string') throw new Error(`${manifestUrl}: not a facegar checkpoint (no weightsPath).`);
-    return { manifest, weights: await weightsAt(new URL(manifest.weightsPath, manifestUrl).href, sha256Field(manifest, 'weightsSha256'), what) };
+    return { manifest, weights: await weightsAt(new URL(manifest.weightsPath, manifestUrl).href, hex(manifest.weightsSha256), what) };
   };
   const gar = await checkpoint(list.gar, 'GAR');
   const encoder = list.encoder ? await checkpoint(list.encoder, 'encoder') : undefined;
@@ -132,7 +131,7 @@ export async function loadNetworkFiles(
     try {
       const manifestUrl = new URL(`${list.identityRegressor}/manifest.json`, base).href;
       const manifest = await manifestOf<{ sha256?: unknown }>(manifestUrl, 'identity regressor');
-      const weights = await weightsAt(new URL('identity-regressor.bin', manifestUrl).href, sha256Field(manifest, 'sha256'), 'identity regressor');
+      const weights = await weightsAt(new URL('identity-regressor.bin', manifestUrl).href, hex(manifest.sha256), 'identity regressor');
       identityRegressor = { weights, embedding: await loadGraphModelBytes(detectorBase, 'faceres') };
     } catch (error) {
       identityRegressorProblem = (error as Error).message;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chooseRenderer, loadMorphableModel, SHIPPED_LANDMARK_MAP, type LoadMorphableModelOptions } from '../src/io/node/index.ts';
 import { DEFAULT_RENDERER } from '../src/index.ts';
 import { buildDemo, DEFAULT_DIST_DIR } from './build.ts';
+import type { NetworkList } from './model-store.ts';
 
 const require = createRequire(import.meta.url);
 const webDir = dirname(fileURLToPath(import.meta.url));
@@ -158,11 +159,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
   };
 }
 
-/** The GAR and encoder the CLI's default lookup finds, for the page: folder names and where they are. */
-async function findNetworks(modelsDir?: string): Promise<{
-  list: { gar?: string; encoder?: string; shapeEncoder?: string; identityRegressor?: string; defaultRenderer: string };
-  dir: (name: string) => string;
-}> {
+/** The networks the CLI's default lookup finds, for the page (web/model-store.ts reads the list): folder names and where they are. */
+async function findNetworks(modelsDir?: string): Promise<{ list: NetworkList; dir: (name: string) => string }> {
   const dirs = new Map<string, string>();
   const choice = await chooseRenderer({ renderer: 'gar', modelsDir }).catch(() => undefined);
   for (const dir of [choice?.garDir, choice?.encoderDir, choice?.shapeEncoderDir, choice?.identityRegressorDir]) if (dir) dirs.set(basename(dir), dir);
