@@ -1,4 +1,4 @@
-import type { Affine2D, RgbaImage } from '../common/image.ts';
+import type { RgbaImage } from '../common/image.ts';
 import { ModelUnavailableError, NoFaceError, UsageError } from '../common/errors.ts';
 import { initBackend, type BackendName } from '../engine/backend.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
@@ -7,16 +7,10 @@ import { ModelTensors } from '../fit/model-tensors.ts';
 import { fitFace, type FaceFit } from '../fit/fit-face.ts';
 import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
-import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
+import type { LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { regressLandmarks } from '../invert/regress-landmarks.ts';
-import {
-  decodeIdentityRegressor,
-  estimateIdentity,
-  MESH_VALUE_COUNT,
-  type IdentityRegressor,
-  type LoadedIdentityRegressor,
-} from '../invert/identity-regressor.ts';
-import { createFaceEmbedder } from '../detect/face-embedding.ts';
+import { estimateIdentity, MESH_VALUE_COUNT, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
+import { loadIdentityRegressor, loadLandmarkRegressor } from './regressor-loading.ts';
 import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
@@ -35,6 +29,7 @@ import {
 
 export type { RendererName } from './default-renderer.ts';
 export { interOcularDistance } from './inter-ocular-distance.ts';
+export { rescaleReconstruction } from './rescale-reconstruction.ts';
 export {
   LANDMARK_SOURCE_NAMES,
   type FaceReconstruction,
@@ -118,7 +113,7 @@ export class Reconstructor {
     const ready = 'detect' in resources.detector;
     let detector: FaceDetector;
     try {
-      landmarkRegressor = resources.landmarkRegressor && decodeRegressor(resources.landmarkRegressor, resources.model);
+      landmarkRegressor = resources.landmarkRegressor && loadLandmarkRegressor(resources.landmarkRegressor, resources.model);
       identityRegressor = resources.gar?.identityRegressor && (await loadIdentityRegressor(resources.gar, resources.model));
       detector = ready ? (resources.detector as FaceDetector) : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
     } catch (error) {
@@ -363,44 +358,6 @@ function faceFromLandmarks(landmarks68: Float32Array): DetectedFace {
   return { box: { x: minU, y: minV, width: maxU - minU, height: maxV - minV }, detectionScore: 1, meshScore: 1, mesh468: new Float32Array(0), landmarks68 };
 }
 
-async function loadIdentityRegressor(files: GarModelFiles, model: MorphableModel): Promise<LoadedIdentityRegressor> {
-  const source = files.identityRegressorSource ?? 'the identity regressor';
-  let regressor: IdentityRegressor;
-  try {
-    regressor = decodeIdentityRegressor(files.identityRegressor!.weights, source);
-  } catch (error) {
-    throw new ModelUnavailableError(
-      `${source}: cannot load the identity regressor (${String((error as Error)?.message ?? error)
-        .split('\n')[0]
-        .slice(0, 300)})`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (regressor.identityCount !== model.identityCount)
-    throw new ModelUnavailableError(`${source}: ${regressor.identityCount} identity outputs vs the model's ${model.identityCount}`);
-  const embedder = await createFaceEmbedder(files.identityRegressor!.embedding);
-  if (embedder.dimension !== regressor.embeddingDimension) {
-    embedder.dispose();
-    throw new ModelUnavailableError(`${source}: fitted on ${regressor.embeddingDimension}-long embeddings, the embedding network gives ${embedder.dimension}`);
-  }
-  return { regressor, embedder };
-}
-
-function decodeRegressor(files: CheckpointBytes & { source?: string }, model: MorphableModel): LoadedLandmarkRegressor {
-  try {
-    return decodeLandmarkRegressor(files.manifest, files.weights, model);
-  } catch (error) {
-    throw new ModelUnavailableError(
-      `${files.source ?? 'the landmark regressor checkpoint'}: cannot load the landmark regressor (${String((error as Error)?.message ?? error)
-        .split('\n')[0]
-        .slice(0, 300)})`,
-      { cause: error },
-    );
-  }
-}
-
 /** One-shot convenience: create a reconstructor, reconstruct one image, dispose. */
 export async function reconstruct(
   image: RgbaImage,
@@ -413,35 +370,4 @@ export async function reconstruct(
   } finally {
     reconstructor.dispose();
   }
-}
-
-/**
- * Express a reconstruction made on a resized copy of a photo in the original photo's pixels:
- * `factor` = original size / resized size. The 3D pose is unchanged (same rays); 2D
- * quantities and the camera intrinsics scale.
- */
-export function rescaleReconstruction(reconstruction: Reconstruction, factor: number, originalSize: { width: number; height: number }): Reconstruction {
-  if (factor === 1) return reconstruction;
-  const scalePoints = (points: Float32Array) => points.map((value) => value * factor);
-  return {
-    ...reconstruction,
-    imageSize: { ...originalSize },
-    faces: reconstruction.faces.map((face) => ({
-      ...face,
-      landmarks2d: scalePoints(face.landmarks2d),
-      detectedLandmarks2d: scalePoints(face.detectedLandmarks2d),
-      ...(face.regressedLandmarks2d ? { regressedLandmarks2d: scalePoints(face.regressedLandmarks2d) } : {}),
-      landmarkErrorPx: face.landmarkErrorPx * factor,
-      interOcularPx: face.interOcularPx * factor,
-      box: { x: face.box.x * factor, y: face.box.y * factor, width: face.box.width * factor, height: face.box.height * factor },
-      focalPx: face.focalPx * factor,
-      principalPointPx: [face.principalPointPx[0] * factor, face.principalPointPx[1] * factor],
-      ...(face.gar ? { gar: { ...face.gar, cropFromImage: scaleAffineInput(face.gar.cropFromImage, 1 / factor) } } : {}),
-    })),
-  };
-}
-
-/** m ∘ (x ↦ k·x): the same map for input points given in pixels k times smaller. */
-function scaleAffineInput(m: Affine2D, k: number): Affine2D {
-  return { a: m.a * k, b: m.b * k, c: m.c * k, d: m.d * k, tx: m.tx, ty: m.ty };
 }
