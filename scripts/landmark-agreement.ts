@@ -6,7 +6,8 @@
  *   node --import tsx scripts/landmark-agreement.ts '{"identityPriorWeight": 1e-5}'
  *   node --import tsx scripts/landmark-agreement.ts --renderer gar [--preset fast] [--gar DIR --encoder DIR] ['{GAR refine overrides}']
  *   ... [--landmark-regressor DIR|none] (default: the shipped one, if any): the landmark error is then vs the
- *   regressor's points (the fit's landmarkSource); the 5-point agreement is with the reference detections either way
+ *   regressor's points (the fit's landmarkSource); the 5-point agreement is with the reference detections either way;
+ *   ... [--identity-regressor DIR|none] (default: the shipped one, as the CLI chooses)
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -25,12 +26,19 @@ const { values, positionals } = parseArgs({
     gar: { type: 'string' },
     encoder: { type: 'string' },
     'landmark-regressor': { type: 'string' },
+    'identity-regressor': { type: 'string' },
   },
 });
 const fit = JSON.parse(positionals[0] ?? '{}') as Record<string, number>;
 const renderer = values.renderer as 'gar' | 'graphics' | undefined;
 const reconstructor = await Reconstructor.create(
-  await loadReconstructorResources({ renderer, gar: values.gar, encoder: values.encoder, landmarkRegressor: values['landmark-regressor'] }),
+  await loadReconstructorResources({
+    renderer,
+    gar: values.gar,
+    encoder: values.encoder,
+    landmarkRegressor: values['landmark-regressor'],
+    identityRegressor: values['identity-regressor'],
+  }),
 );
 const options = {
   fit,

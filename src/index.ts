@@ -8,6 +8,7 @@ export { DEFAULT_RENDERER } from './api/default-renderer.ts';
 export type { RendererName } from './api/default-renderer.ts';
 export { decodeGarModels } from './api/gar-models.ts';
 export type { CheckpointBytes, GarModelFiles, GarModels } from './api/gar-models.ts';
+export type { IdentityRegressorFiles } from './api/regressor-loading.ts';
 export { reconstructFaceWithGar, renderGarComparison } from './api/gar-face.ts';
 export type { GarFaceDetails, GarFaceFit, GarFaceOptions } from './api/gar-face.ts';
 export { FaceTracker, DEFAULT_FACE_TRACKER_CONFIG } from './api/face-tracker.ts';

@@ -104,7 +104,7 @@ async function start(): Promise<void> {
     let networkProblem: string | undefined;
     const networks = await loadNetworkFiles(new URL('models/', location.href).href, status, detectorBase).catch((error: Error) => {
       networkProblem = error.message;
-      return { files: undefined, list: {} as NetworkList, fromCache: false, identityRegressorProblem: undefined };
+      return { files: undefined, identityRegressor: undefined, list: {} as NetworkList, fromCache: false, identityRegressorProblem: undefined };
     });
     setProgress('model', 0.7);
     client = new WorkerClient(
@@ -115,6 +115,7 @@ async function start(): Promise<void> {
         modelBytes: bytes,
         detector: { blazeface, facemesh, ...(landmarkMap ? { landmarkMap } : {}) },
         networks: networks.files,
+        ...(networks.identityRegressor ? { identityRegressor: networks.identityRegressor } : {}),
       },
       onWorkerEvent,
       (message) => {
@@ -130,13 +131,8 @@ async function start(): Promise<void> {
     showStagesFor(photoSettings());
     networkProblem ??= ready!.garError;
     if (networkProblem) showMessage(`${networkProblem} The graphics path runs without the GAR networks.`, 'info');
-    else if (networks.identityRegressorProblem) showMessage(`${networks.identityRegressorProblem} The GAR path runs without the identity regressor.`, 'info');
-    const garNames = [
-      networks.list.gar,
-      networks.list.encoder,
-      networks.list.shapeEncoder,
-      networks.files?.identityRegressor && networks.list.identityRegressor,
-    ];
+    else if (networks.identityRegressorProblem) showMessage(`${networks.identityRegressorProblem} The fit runs without the identity regressor.`, 'info');
+    const garNames = [networks.list.gar, networks.list.encoder, networks.list.shapeEncoder, networks.identityRegressor && networks.list.identityRegressor];
     const garText = ready!.gar ? ` + ${garNames.filter(Boolean).join(', ')}` : '';
     status(`ICT-FaceKit${garText} (${fromCache && (networks.fromCache || !networks.files) ? 'browser cache' : 'downloaded, now cached'})`);
     state('ready');

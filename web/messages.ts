@@ -1,5 +1,5 @@
 // Messages between the page and its worker (structured-cloned; typed arrays travel as they are).
-import type { FaceTrackerConfig, FitConfig, GarModelFiles, GarRefinePresetName, RendererName, RgbaImage } from '../src/index.ts';
+import type { FaceTrackerConfig, FitConfig, GarModelFiles, GarRefinePresetName, IdentityRegressorFiles, RendererName, RgbaImage } from '../src/index.ts';
 import type { BackendChoice } from './backend-probe.ts';
 
 /** What the page asks for a photo: the renderer and, on the GAR path, the preset (as the CLI's --renderer, --preset). */
@@ -13,7 +13,15 @@ export interface PhotoSettings {
 }
 
 export type WorkerRequest =
-  | { type: 'init'; backend?: string; wasmPath: string; modelBytes: ArrayBuffer; detector: unknown; networks?: GarModelFiles }
+  | {
+      type: 'init';
+      backend?: string;
+      wasmPath: string;
+      modelBytes: ArrayBuffer;
+      detector: unknown;
+      networks?: GarModelFiles;
+      identityRegressor?: IdentityRegressorFiles;
+    }
   | { type: 'reconstruct'; image: RgbaImage; scale: number; originalSize: { width: number; height: number }; name: string; settings: PhotoSettings }
   | { type: 'track'; frame: ImageBitmap }
   /** `tracker`: the tracker's options (the page's `?live=` JSON); a new tracker is made with them. */

@@ -2,7 +2,7 @@
 // kept in Cache Storage so a second visit needs no network; the GAR path's networks (GAR, encoder
 // and shape-encoder checkpoints and the identity regressor, listed by the server's networks.json),
 // their weights kept the same way; the detector's graph models from the demo server.
-import type { CheckpointBytes, GarModelFiles } from '../src/index.ts';
+import type { CheckpointBytes, GarModelFiles, IdentityRegressorFiles } from '../src/index.ts';
 
 const CACHE_NAME = 'facegar-models-v1';
 
@@ -76,7 +76,7 @@ export interface NetworkList {
 
 /**
  * The GAR, encoder and shape-encoder checkpoints named by `<base>networks.json` (each `<base><folder>/checkpoint.json`
- * and the weights file it names), and the identity regressor (`<base><folder>/manifest.json`,
+ * and the weights file it names), and the identity regressor (ReconstructorResources.identityRegressor: both paths use it) (`<base><folder>/manifest.json`,
  * `identity-regressor.bin`, with the FaceRes network from `detectorBase`), or undefined when the
  * server lists none (the page then runs the graphics path only). Weights come from Cache Storage
  * when this URL with this SHA-256 was cached before, else from the network; weights whose SHA-256
@@ -87,7 +87,7 @@ export async function loadNetworkFiles(
   base: string,
   onProgress: (text: string) => void,
   detectorBase = new URL('../detector/', base).href,
-): Promise<{ files?: GarModelFiles; list: NetworkList; fromCache: boolean; identityRegressorProblem?: string }> {
+): Promise<{ files?: GarModelFiles; identityRegressor?: IdentityRegressorFiles; list: NetworkList; fromCache: boolean; identityRegressorProblem?: string }> {
   const listResponse = await fetch(`${base}networks.json`).catch(() => undefined);
   const list: NetworkList = listResponse?.ok ? await listResponse.json() : {};
   if (!list.gar) return { list, fromCache: false };
@@ -125,14 +125,14 @@ export async function loadNetworkFiles(
   const gar = await checkpoint(list.gar, 'GAR');
   const encoder = list.encoder ? await checkpoint(list.encoder, 'encoder') : undefined;
   const shapeEncoder = list.shapeEncoder ? await checkpoint(list.shapeEncoder, 'shape encoder') : undefined;
-  let identityRegressor: GarModelFiles['identityRegressor'];
+  let identityRegressor: IdentityRegressorFiles | undefined;
   let identityRegressorProblem: string | undefined;
   if (list.identityRegressor && shapeEncoder) {
     try {
       const manifestUrl = new URL(`${list.identityRegressor}/manifest.json`, base).href;
       const manifest = await manifestOf<{ sha256?: unknown }>(manifestUrl, 'identity regressor');
       const weights = await weightsAt(new URL('identity-regressor.bin', manifestUrl).href, hex(manifest.sha256), 'identity regressor');
-      identityRegressor = { weights, embedding: await loadGraphModelBytes(detectorBase, 'faceres') };
+      identityRegressor = { weights, embedding: await loadGraphModelBytes(detectorBase, 'faceres'), source: list.identityRegressor };
     } catch (error) {
       identityRegressorProblem = (error as Error).message;
     }
@@ -144,8 +144,8 @@ export async function loadNetworkFiles(
       garSource: list.gar,
       encoderSource: list.encoder,
       ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: list.shapeEncoder } : {}),
-      ...(identityRegressor ? { identityRegressor, identityRegressorSource: list.identityRegressor } : {}),
     },
+    ...(identityRegressor ? { identityRegressor } : {}),
     list,
     fromCache,
     ...(identityRegressorProblem ? { identityRegressorProblem } : {}),

@@ -56,8 +56,9 @@ async function handle(request: WorkerRequest): Promise<void> {
       const detector = rememberLastDetection(await createFaceDetector(request.detector as DetectorModelFiles));
       // Networks that do not decode (or do not fit the model) leave the graphics path usable.
       let garError: string | undefined;
-      reconstructor = await Reconstructor.create({ model, detector, gar: request.networks }).catch(async (error) => {
-        if (!(error instanceof ModelUnavailableError) || !request.networks) throw error;
+      const identityRegressor = request.identityRegressor ? { identityRegressor: request.identityRegressor } : {};
+      reconstructor = await Reconstructor.create({ model, detector, gar: request.networks, ...identityRegressor }).catch(async (error) => {
+        if (!(error instanceof ModelUnavailableError) || !(request.networks || request.identityRegressor)) throw error;
         garError = error.message;
         return Reconstructor.create({ model: model!, detector });
       });

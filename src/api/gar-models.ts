@@ -28,17 +28,10 @@ export interface GarModelFiles {
    * fit and centres the identity prior; the GAR encoder then supplies only w.
    */
   shapeEncoder?: CheckpointBytes;
-  /**
-   * The identity regressor (src/invert/identity-regressor.ts; its file's bytes) and the face
-   * embedding network it reads (FaceRes): its estimate joins the identity prior. Decoded by
-   * Reconstructor.create, since the embedding network loads asynchronously.
-   */
-  identityRegressor?: { weights: Uint8Array; embedding: ModelBytes };
   /** Where they came from, for messages (e.g. a directory). */
   garSource?: string;
   encoderSource?: string;
   shapeEncoderSource?: string;
-  identityRegressorSource?: string;
 }
 
 /** The decoded networks. Owns tensors: dispose(). */

@@ -9,8 +9,8 @@ import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
 import type { LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { regressLandmarks } from '../invert/regress-landmarks.ts';
-import { estimateIdentity, MESH_VALUE_COUNT, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
-import { loadIdentityRegressor, loadLandmarkRegressor } from './regressor-loading.ts';
+import { combineIdentityEstimates, estimateIdentity, MESH_VALUE_COUNT, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
+import { loadIdentityRegressor, loadLandmarkRegressor, type IdentityRegressorFiles } from './regressor-loading.ts';
 import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar } from './gar-face.ts';
 import { DEFAULT_MAX_FACES, type RendererName } from './default-renderer.ts';
@@ -47,6 +47,11 @@ export interface ReconstructorResources {
   gar?: GarModelFiles;
   /** A landmark regressor's checkpoint (`source` names it in messages): both paths fit its points. */
   landmarkRegressor?: CheckpointBytes & { source?: string };
+  /**
+   * The identity regressor and its embedding network: on either path, its estimate of the
+   * identity centres the fit's identity prior (on the GAR path, joined with the shape encoder's).
+   */
+  identityRegressor?: IdentityRegressorFiles;
 }
 
 /** Where the 68 landmarks a fit matches come from: the detector (FaceMesh), a landmark regressor, or the caller (`landmarks68`). */
@@ -70,6 +75,8 @@ interface ReconstructSettings {
 interface FaceTimings {
   gar: { align: number; encode: number; landmarks: number; refine: number };
   regressMs: number;
+  /** The identity regressor on the graphics path (the GAR path counts it in `encode`). */
+  identityMs: number;
 }
 
 /**
@@ -114,7 +121,7 @@ export class Reconstructor {
     let detector: FaceDetector;
     try {
       landmarkRegressor = resources.landmarkRegressor && loadLandmarkRegressor(resources.landmarkRegressor, resources.model);
-      identityRegressor = resources.gar?.identityRegressor && (await loadIdentityRegressor(resources.gar, resources.model));
+      identityRegressor = resources.identityRegressor && (await loadIdentityRegressor(resources.identityRegressor, resources.model));
       detector = ready ? (resources.detector as FaceDetector) : await createFaceDetector(resources.detector as DetectorModelFiles, config.detector);
     } catch (error) {
       garModels?.dispose();
@@ -128,6 +135,11 @@ export class Reconstructor {
   /** Whether a landmark regressor is loaded (then the default landmark source). */
   get landmarkRegressorAvailable(): boolean {
     return Boolean(this.landmarkRegressor);
+  }
+
+  /** Whether an identity regressor is loaded (then it informs every fit from the detector's points). */
+  get identityRegressorAvailable(): boolean {
+    return Boolean(this.identityRegressor);
   }
 
   /** Whether the GAR path is available, and with an encoder. */
@@ -154,7 +166,7 @@ export class Reconstructor {
       : (await this.detector.detect(image, { maxFaces: settings.maxFaces })).slice(0, settings.maxFaces);
     const detectMs = performance.now() - started;
     if (detected.length === 0) throw new NoFaceError('no face found');
-    const timings: FaceTimings = { gar: { align: 0, encode: 0, landmarks: 0, refine: 0 }, regressMs: 0 };
+    const timings: FaceTimings = { gar: { align: 0, encode: 0, landmarks: 0, refine: 0 }, regressMs: 0, identityMs: 0 };
     const faces = detected.map((face, index) => this.reconstructFace(image, face, index, detected.length, options, settings, timings));
     const total = performance.now() - started;
     const timingsMs = {
@@ -163,6 +175,7 @@ export class Reconstructor {
       total,
       ...(settings.renderer === 'gar' ? timings.gar : {}),
       ...(settings.landmarkSource === 'regressor' ? { regress: timings.regressMs } : {}),
+      ...(settings.renderer === 'graphics' && this.identityRegressor ? { identity: timings.identityMs } : {}),
     };
     return { imageSize: { width: image.width, height: image.height }, faces, timingsMs };
   }
@@ -230,16 +243,16 @@ export class Reconstructor {
       ...(mapped ? { landmarkMap: true, mappedLandmarks2d: mapped } : {}),
     };
     const focalSource = knownFocalPx ? 'known' : 'fit';
+    // The identity regressor reads the detector's own points and mesh (not given points: diagnostics), and only informs a fit that moves identity.
+    const identityStarted = performance.now();
+    const identityEstimate =
+      this.identityRegressor && landmarkSource === 'facemesh' && face.mesh468.length === MESH_VALUE_COUNT && !options.fixedIdentity
+        ? estimateIdentity(this.identityRegressor, image, face.landmarks68, face.mesh468)
+        : undefined;
+    const identityMs = performance.now() - identityStarted;
     if (renderer === 'gar') {
       // The landmark stage takes about a tenth of a default-preset face (4.4 of 39 s in bench/web.ts's runs).
       // With the map, its points frame the crops (as the shape encoder's training crops were framed, by the model's own landmarks) and are fitted.
-      // The identity regressor reads the detector's own points and mesh (not given points: diagnostics), and only informs a fit that moves identity.
-      const identityStarted = performance.now();
-      const identityEstimate =
-        this.identityRegressor && landmarkSource === 'facemesh' && face.mesh468.length === MESH_VALUE_COUNT && !options.fixedIdentity
-          ? estimateIdentity(this.identityRegressor, image, face.landmarks68, face.mesh468)
-          : undefined;
-      const identityMs = performance.now() - identityStarted;
       const fit = reconstructFaceWithGar(this.garModels!, this.modelTensors, image, mapped ?? face.landmarks68, {
         ...(identityEstimate ? { identityEstimate } : {}),
         preset: options.garPreset,
@@ -258,7 +271,7 @@ export class Reconstructor {
       for (const key of ['align', 'encode', 'landmarks', 'refine'] as const) timings.gar[key] += fit.gar.timingsMs[key];
       timings.gar.encode += identityMs;
       return {
-        ...this.describe(fit, face, index + 1, focalSource),
+        ...this.describe(fit, face, index + 1, focalSource, fit.gar.identityRegressor),
         ...source,
         renderer: 'gar',
         gar: fit.gar,
@@ -266,6 +279,7 @@ export class Reconstructor {
         ...(fit.landmarkAssessment ? { landmarkAssessment: fit.landmarkAssessment } : {}),
       };
     }
+    timings.identityMs += identityMs;
     const known = knownFocalPx
       ? { focalPriorPerImageSide: knownFocalPx / Math.max(image.width, image.height), focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT }
       : {};
@@ -285,9 +299,10 @@ export class Reconstructor {
         fixedPose: options.fixedPose,
         densePoints: fitLandmarks?.dense,
         fixedIdentity: options.fixedIdentity,
+        ...(identityEstimate ? { identityPrior: regressedIdentityPrior(identityEstimate) } : {}),
       },
     );
-    return { ...this.describe(fit, face, index + 1, focalSource), ...source };
+    return { ...this.describe(fit, face, index + 1, focalSource, Boolean(identityEstimate)), ...source };
   }
 
   /**
@@ -300,7 +315,7 @@ export class Reconstructor {
     return new FaceTracker(this.modelTensors, this.detector, encoder, config);
   }
 
-  private describe(fit: FaceFit, face: DetectedFace, faceNumber: number, focalSource: 'known' | 'fit'): FaceReconstruction {
+  private describe(fit: FaceFit, face: DetectedFace, faceNumber: number, focalSource: 'known' | 'fit', identityRegressor: boolean): FaceReconstruction {
     const expression: Record<string, number> = {};
     this.model.expressionNames.forEach((name, i) => {
       expression[name] = fit.expressionWeights[i];
@@ -316,6 +331,7 @@ export class Reconstructor {
       expression,
       renderer: 'graphics',
       focalSource,
+      identityRegressor,
       // The graphics path has no pose-robust source: it follows the detector, and says how far to trust it.
       landmarkSource: 'facemesh',
       landmarkAssessment: assessDetectorLandmarks({ landmarks68: face.landmarks68, meshScore: face.meshScore, mesh468: face.mesh468 }),
@@ -370,4 +386,13 @@ export async function reconstruct(
   } finally {
     reconstructor.dispose();
   }
+}
+
+/** The graphics path's identity prior: the regressor's estimate joined with the model's own N(0, 1), by precision; the fit starts at its centre. */
+function regressedIdentityPrior(estimate: { mean: Float32Array; errorStd: Float32Array }): { mean: Float32Array; precision: Float32Array } {
+  const count = estimate.mean.length;
+  return combineIdentityEstimates(
+    { mean: new Float32Array(count), precision: new Float32Array(count).fill(1) },
+    { mean: estimate.mean, precision: estimate.errorStd.map((e) => 1 / (e * e)) },
+  );
 }

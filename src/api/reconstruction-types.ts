@@ -102,6 +102,8 @@ export interface FaceReconstruction extends FaceFit {
   gar?: GarFaceDetails;
   /** Where focalPx comes from: 'known' (given, e.g. from EXIF) or 'fit' (estimated from the photo). */
   focalSource: 'known' | 'fit';
+  /** Whether the identity regressor's estimate centred the fit's identity prior (either renderer). */
+  identityRegressor: boolean;
   /** Whether the detector's landmarks looked reliable, and why not. */
   landmarkAssessment: LandmarkAssessment;
 }
@@ -109,6 +111,19 @@ export interface FaceReconstruction extends FaceFit {
 export interface Reconstruction {
   imageSize: { width: number; height: number };
   faces: FaceReconstruction[];
-  /** GAR path: also `align`, `encode`, `landmarks`, `refine`; with a landmark regressor, `regress`; summed over faces (parts of `fit`). */
-  timingsMs: { detect: number; fit: number; total: number; align?: number; encode?: number; landmarks?: number; refine?: number; regress?: number };
+  /**
+   * GAR path: also `align`, `encode` (the identity regressor's time included), `landmarks`, `refine`; graphics path with
+   * the identity regressor: `identity`; with a landmark regressor, `regress`; summed over faces (parts of `fit`).
+   */
+  timingsMs: {
+    detect: number;
+    fit: number;
+    total: number;
+    align?: number;
+    encode?: number;
+    landmarks?: number;
+    refine?: number;
+    regress?: number;
+    identity?: number;
+  };
 }

@@ -5,7 +5,8 @@ import type { MorphableModel } from '../morphable/morphable-model.ts';
 import { createFaceEmbedder } from '../detect/face-embedding.ts';
 import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { decodeIdentityRegressor, type IdentityRegressor, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
-import type { CheckpointBytes, GarModelFiles } from './gar-models.ts';
+import type { ModelBytes } from '../detect/graph-model.ts';
+import type { CheckpointBytes } from './gar-models.ts';
 
 /** `source: cannot load the <what> (first line of the cause)`, keeping the cause. */
 function cannotLoad(source: string, what: string, error: unknown): ModelUnavailableError {
@@ -15,18 +16,28 @@ function cannotLoad(source: string, what: string, error: unknown): ModelUnavaila
   return new ModelUnavailableError(`${source}: cannot load the ${what} (${reason})`, { cause: error });
 }
 
+/**
+ * The identity regressor's file (src/invert/identity-regressor.ts) and the face embedding
+ * network it reads (FaceRes); `source` names them in messages (e.g. the file's path).
+ */
+export interface IdentityRegressorFiles {
+  weights: Uint8Array;
+  embedding: ModelBytes;
+  source?: string;
+}
+
 /** The identity regressor of `files` with its embedding network, checked against the model. */
-export async function loadIdentityRegressor(files: GarModelFiles, model: MorphableModel): Promise<LoadedIdentityRegressor> {
-  const source = files.identityRegressorSource ?? 'the identity regressor';
+export async function loadIdentityRegressor(files: IdentityRegressorFiles, model: MorphableModel): Promise<LoadedIdentityRegressor> {
+  const source = files.source ?? 'the identity regressor';
   let regressor: IdentityRegressor;
   try {
-    regressor = decodeIdentityRegressor(files.identityRegressor!.weights, source);
+    regressor = decodeIdentityRegressor(files.weights, source);
   } catch (error) {
     throw cannotLoad(source, 'identity regressor', error);
   }
   if (regressor.identityCount !== model.identityCount)
     throw new ModelUnavailableError(`${source}: ${regressor.identityCount} identity outputs vs the model's ${model.identityCount}`);
-  const embedder = await createFaceEmbedder(files.identityRegressor!.embedding);
+  const embedder = await createFaceEmbedder(files.embedding);
   if (embedder.dimension !== regressor.embeddingDimension) {
     embedder.dispose();
     throw new ModelUnavailableError(`${source}: fitted on ${regressor.embeddingDimension}-long embeddings, the embedding network gives ${embedder.dimension}`);

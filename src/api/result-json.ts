@@ -21,6 +21,7 @@ export function faceToJson(face: FaceReconstruction): Record<string, unknown> {
     landmarkErrorPx: round(face.landmarkErrorPx, 3),
     landmarkReliability: landmarkReliability(face.landmarkAssessment),
     interOcularPx: round(face.interOcularPx, 2),
+    identityRegressor: face.identityRegressor,
     identity: Array.from(face.identity, (v) => round(v, 5)),
     expression: Object.fromEntries(Object.entries(face.expression).map(([name, weight]) => [name, round(weight, 5)])),
     pose: {

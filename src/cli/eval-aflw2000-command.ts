@@ -171,7 +171,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       detector.dispose();
     }
   } else {
-    const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles } = await import('../io/node/gar-models.ts');
+    const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readIdentityRegressorFiles } = await import('../io/node/gar-models.ts');
     const graphicsOption = Object.keys(fit).length > 0;
     const choice = await chooseRenderer({
       renderer: values.renderer,
@@ -186,8 +186,9 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       throw new UsageError('--landmark-steps and --photometric-steps belong to the graphics path (try --renderer graphics)');
     const gar = choice.renderer === 'gar' ? await readGarModelFiles(choice as typeof choice & { garDir: string }) : undefined;
     const landmarkRegressor = await readChosenLandmarkRegressor(values['landmark-regressor']);
+    const identityRegressor = choice.identityRegressorDir ? await readIdentityRegressorFiles(choice.identityRegressorDir) : undefined;
     const reconstructor = await Reconstructor.create(
-      { model, detector: detectorFiles, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+      { model, detector: detectorFiles, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}), ...(identityRegressor ? { identityRegressor } : {}) },
       { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined, detector: detectorConfig },
     );
     log(`renderer: ${choice.reason}${gar ? `, preset ${values.preset ?? 'default'}` : ''}`);

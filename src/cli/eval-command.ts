@@ -75,8 +75,8 @@ Options of synthetic:
                              (default: the shipped models/gar-small, if any)
       --encoder <dir>        [string] encoder dir (default: the shipped models/encoder-small with the shipped GAR)
       --shape-encoder <dir>  [string] GAR encoder row: shape encoder dir, or none (default: the shipped one, if any)
-      --identity-regressor <dir> [string] GAR encoder row: identity regressor dir, or none (default: the shipped
-                             one, with a shape encoder)
+      --identity-regressor <dir> [string] the graphics and GAR rows (not oracle-landmarks): identity regressor dir,
+                             or none (default: the shipped one; on the GAR rows, with a shape encoder)
       --landmark-map <file>  [string] every row but oracle-landmarks: the landmark map, or none (default: the shipped one)
       --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:
                              the shipped models/landmarks-*, if any)
@@ -212,25 +212,22 @@ async function syntheticCommand(args: string[]): Promise<number> {
   const { loadDetectorModelFiles } = await import('../io/node/detector-models.ts');
   const { Reconstructor } = await import('../api/reconstruct.ts');
   const { runSyntheticBenchmark, runBenchmark, formatBenchmarkTable } = await import('../eval/synthetic-benchmark.ts');
-  const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles } = await import('../io/node/gar-models.ts');
+  const { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readIdentityRegressorFiles } = await import('../io/node/gar-models.ts');
   const { ModelUnavailableError } = await import('../common/errors.ts');
   let gar: Awaited<ReturnType<typeof readGarModelFiles>> | undefined;
+  let choice: Awaited<ReturnType<typeof chooseRenderer>> | undefined;
+  const request = { identityRegressor: values['identity-regressor'] };
   if (values.renderer !== 'graphics') {
-    let choice: Awaited<ReturnType<typeof chooseRenderer>> | undefined;
     try {
-      choice = await chooseRenderer({
-        renderer: 'gar',
-        gar: values.gar,
-        encoder: values.encoder,
-        shapeEncoder: values['shape-encoder'],
-        identityRegressor: values['identity-regressor'],
-      });
+      choice = await chooseRenderer({ ...request, renderer: 'gar', gar: values.gar, encoder: values.encoder, shapeEncoder: values['shape-encoder'] });
     } catch (error) {
       // No GAR anywhere: the graphics row alone, unless a GAR row was asked for.
       if (!(error instanceof ModelUnavailableError) || wantsGar) throw error;
     }
     if (choice) gar = await readGarModelFiles(choice as typeof choice & { garDir: string });
   }
+  choice ??= await chooseRenderer({ ...request, renderer: 'graphics' });
+  const identityRegressor = choice.identityRegressorDir ? await readIdentityRegressorFiles(choice.identityRegressorDir) : undefined;
   const [{ model }, detector] = await Promise.all([
     loadMorphableModel({ modelDir: values.model }),
     loadDetectorModelFiles({ landmarkMap: landmarkMapOption(values['landmark-map']) }),
@@ -242,7 +239,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       : await (await import('../io/node/synthetic-set-files.ts')).syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : count);
   const landmarkRegressor = await readChosenLandmarkRegressor(values['landmark-regressor']);
   const reconstructor = await Reconstructor.create(
-    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}), ...(identityRegressor ? { identityRegressor } : {}) },
     { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined },
   );
   if (methods === undefined && values.renderer === 'gar')
@@ -256,8 +253,9 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   if (!values.quiet && gar)
     process.stderr.write(
-      `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}${gar.shapeEncoderSource ? `, shape encoder ${gar.shapeEncoderSource}` : ''}${gar.identityRegressorSource ? `, identity regressor ${gar.identityRegressorSource}` : ''}, preset ${values.preset}\n`,
+      `GAR ${gar.garSource} (step ${reconstructor.garAvailable.garStep}, ${reconstructor.garAvailable.resolution}²)${gar.encoderSource ? `, encoder ${gar.encoderSource}` : ''}${gar.shapeEncoderSource ? `, shape encoder ${gar.shapeEncoderSource}` : ''}, preset ${values.preset}\n`,
     );
+  if (!values.quiet && identityRegressor) process.stderr.write(`identity regressor ${identityRegressor.source}\n`);
   try {
     const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine, oracleNoise };
     const onImage = (_index: number, _count: number, line: string) => {

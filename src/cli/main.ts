@@ -105,10 +105,11 @@ Options:
       --shape-encoder <dir>  [string] GAR path: a shape encoder (identity, expression, pose, camera from renders of
                              known geometry) that starts the fit and centres its identity prior; none = without
                              (default: models/shape-encoder-* when shipped, with an encoder)
-      --identity-regressor <dir> [string] GAR path, with a shape encoder: identity from the face-recognition
-                             embedding (FaceRes) and FaceMesh's mesh, fitted on renders
-                             (scripts/fit-identity-regressor.ts); joins the identity prior; none = without
-                             (default: models/identity-regressor when shipped)
+      --identity-regressor <dir> [string] both paths: identity from the face-recognition embedding (FaceRes)
+                             and FaceMesh's mesh, fitted on renders (scripts/fit-identity-regressor.ts); centres
+                             the fit's identity prior (GAR path: joined with the shape encoder's); none = without
+                             (default: models/identity-regressor when shipped, on the graphics path or beside a
+                             shape encoder)
       --landmark-regressor <dir> [string] both paths: a landmark regressor (scripts/gpu/train_landmarks.py) whose
                              68 points, cut from the detector's crop, the fit matches with the model's own
                              landmark vertices; none = the detector's landmarks (default: models/landmarks-*

@@ -9,7 +9,7 @@ import type { FitConfig } from '../fit/fit-config.ts';
 import type { GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import type { RendererName } from '../api/reconstruct.ts';
 import { renderGarComparison } from '../api/gar-face.ts';
-import { readGarModelFiles, readLandmarkRegressorFiles } from '../io/node/gar-models.ts';
+import { readGarModelFiles, readIdentityRegressorFiles, readLandmarkRegressorFiles } from '../io/node/gar-models.ts';
 import { renderOverlay } from '../fit/render-overlay.ts';
 import { meshToObj, meshToPly } from '../io/mesh-export.ts';
 import { encodeFaceGlb } from '../io/node/face-glb.ts';
@@ -33,7 +33,9 @@ export interface BatchSettings {
   /** Default graphics. */
   renderer?: RendererName;
   /** The GAR path's networks (absolute directories; no encoder = refinement from the mean face) and preset. */
-  gar?: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; identityRegressorDir?: string; preset: GarRefinePresetName };
+  gar?: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; preset: GarRefinePresetName };
+  /** The identity regressor (absolute directory): on either path its estimate centres the fit's identity prior. */
+  identityRegressorDir?: string;
   /** The compact model file prepared by the main thread. */
   compactModelPath: string;
   backend?: BackendName;
@@ -93,8 +95,9 @@ export async function createProcessContext(settings: BatchSettings): Promise<Pro
   const landmarkRegressor = settings.landmarkRegressorDir
     ? { ...(await readLandmarkRegressorFiles(settings.landmarkRegressorDir)), source: settings.landmarkRegressorDir }
     : undefined;
+  const identityRegressor = settings.identityRegressorDir ? await readIdentityRegressorFiles(settings.identityRegressorDir) : undefined;
   const reconstructor = await Reconstructor.create(
-    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}) },
+    { model, detector, gar, ...(landmarkRegressor ? { landmarkRegressor } : {}), ...(identityRegressor ? { identityRegressor } : {}) },
     { backend: settings.backend },
   );
   return { reconstructor, model, settings };

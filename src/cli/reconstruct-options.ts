@@ -107,11 +107,9 @@ export async function readReconstructRequest(values: SettingValues): Promise<Rec
           ? '--encoder'
           : values['shape-encoder'] !== undefined
             ? '--shape-encoder'
-            : values['identity-regressor'] !== undefined
-              ? '--identity-regressor'
-              : values.preset !== undefined && values.renderer === undefined
-                ? '--preset'
-                : undefined;
+            : values.preset !== undefined && values.renderer === undefined
+              ? '--preset'
+              : undefined;
   if (graphicsOption && garOption)
     throw new UsageError(`--${graphicsOption} belongs to the graphics path and ${garOption} to the GAR path: use one (--renderer graphics or gar)`);
   return {
@@ -187,11 +185,11 @@ export async function prepareBatchSettings(
           garDir: choice.garDir!,
           encoderDir: choice.encoderDir,
           shapeEncoderDir: choice.shapeEncoderDir,
-          ...(choice.identityRegressorDir ? { identityRegressorDir: choice.identityRegressorDir } : {}),
           preset: request.preset ?? DEFAULT_GAR_PRESET,
         }
       : undefined;
   if (gar) await checkGarModels(gar, loaded.model, machine.backend);
+  if (choice.identityRegressorDir) await checkIdentityRegressor(choice.identityRegressorDir, loaded.model);
   const landmarkRegressorDir = await chooseLandmarkRegressor(request.landmarkRegressor);
   if (landmarkRegressorDir) await checkLandmarkRegressor(landmarkRegressorDir, loaded.model, machine.backend);
   const settings: BatchSettings = {
@@ -207,6 +205,7 @@ export async function prepareBatchSettings(
     maxDecodeSidePx: request.maxDecodeSidePx,
     focal: request.focal,
     ...(landmarkRegressorDir ? { landmarkRegressorDir } : {}),
+    ...(choice.identityRegressorDir ? { identityRegressorDir: choice.identityRegressorDir } : {}),
   };
   const landmarks = landmarkRegressorDir ? `, landmarks: regressor ${landmarkRegressorDir}` : '';
   return {
@@ -217,7 +216,7 @@ export async function prepareBatchSettings(
 }
 
 async function checkGarModels(
-  dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string; identityRegressorDir?: string },
+  dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string },
   model: import('../morphable/morphable-model.ts').MorphableModel,
   backend: NodeBackendName | undefined,
 ): Promise<void> {
@@ -227,6 +226,24 @@ async function checkGarModels(
   const files = await readGarModelFiles(dirs);
   await initBackend({ backend });
   decodeGarModels(files, model).dispose();
+}
+
+/** The identity regressor's file read (size, SHA-256, FaceRes at hand) and decoded once here, so a bad one ends the command with exit 6. */
+async function checkIdentityRegressor(dir: string, model: import('../morphable/morphable-model.ts').MorphableModel): Promise<void> {
+  const { readIdentityRegressorFiles } = await import('../io/node/gar-models.ts');
+  const { decodeIdentityRegressor } = await import('../invert/identity-regressor.ts');
+  const { ModelUnavailableError } = await import('../common/errors.ts');
+  const files = await readIdentityRegressorFiles(dir);
+  let identityCount: number;
+  try {
+    identityCount = decodeIdentityRegressor(files.weights, files.source).identityCount;
+  } catch (error) {
+    throw new ModelUnavailableError(`${files.source}: cannot load the identity regressor (${String((error as Error)?.message ?? error).split('\n')[0]})`, {
+      cause: error,
+    });
+  }
+  if (identityCount !== model.identityCount)
+    throw new ModelUnavailableError(`${files.source}: ${identityCount} identity outputs vs the model's ${model.identityCount}`);
 }
 
 async function checkLandmarkRegressor(

@@ -55,6 +55,8 @@ export interface FitConstraints {
   densePoints?: DensePoints;
   /** Hold the identity coefficients at these (one person's joint estimate from several photos); expression, pose and camera stay free. */
   fixedIdentity?: Float32Array;
+  /** Centre and per-mode precision of the identity prior (FitFrame.identityPrior; default N(0, 1)); the fit starts at its centre. */
+  identityPrior?: { mean: Float32Array; precision: Float32Array };
 }
 
 /**
@@ -82,6 +84,13 @@ export function fitFace(
   const { frame, direction } = createFitFrame(model, landmarks68, image, config.focalPriorPerImageSide);
   const variables = new FitVariables({ modeCount: models.identityCount + models.expressionCount, yaw: estimateYaw(landmarks68), direction });
   if (constraints.fixedPose) variables.lockPose(poseVariableValues(constraints.fixedPose, frame));
+  if (constraints.identityPrior) {
+    const { mean, precision } = constraints.identityPrior;
+    if (mean.length !== models.identityCount || precision.length !== models.identityCount || !precision.every((p) => p > 0 && Number.isFinite(p)))
+      throw new RangeError(`identityPrior: expected ${models.identityCount} means and positive precisions, got ${mean.length} and ${precision.length}`);
+    frame.identityPrior = constraints.identityPrior;
+    variables.setIdentity(constraints.identityPrior.mean);
+  }
   if (constraints.fixedIdentity) variables.lockIdentity(constraints.fixedIdentity);
   const correspondence = new LandmarkCorrespondence(model, constraints.landmarkVertices, { slidingContour: config.slidingContour === 1 ? true : undefined });
   const dense =

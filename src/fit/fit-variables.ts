@@ -57,6 +57,16 @@ export class FitVariables {
     this.restoreLocked();
   }
 
+  /** Start the identity coefficients (the first `identity.length` of `coefficients`) at `identity`; they stay free. */
+  setIdentity(identity: Float32Array): void {
+    if (identity.length > this.coefficients.shape[0] || !identity.every(Number.isFinite))
+      throw new RangeError(`setIdentity: expected at most ${this.coefficients.shape[0]} finite coefficients, got ${identity.length}`);
+    tf.tidy(() => {
+      const rest = tf.slice(this.coefficients, [identity.length], [this.coefficients.shape[0] - identity.length]);
+      this.coefficients.assign(tf.concat([tf.tensor1d(identity), rest]));
+    });
+  }
+
   /** Put a locked pose and identity back after an optimiser step moved them (no-op when both are free). */
   restoreLocked(): void {
     const pose = this.lockedPose,

@@ -19,6 +19,7 @@ import { loadReconstructorResources } from '../../src/io/node/index.ts';
 import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
 import { encodeIdentityRegressor, featureCount, MESH_VALUE_COUNT } from '../../src/invert/identity-regressor.ts';
 import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
+import { faceToJson } from '../../src/api/result-json.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { modelDir, photosDir, testCacheDir } from '../helpers/shared-data.ts';
 import { writeTinyGarModels } from '../cli/reconstruct-gar-fixtures.ts';
@@ -103,7 +104,7 @@ test("reconstruct(image, { renderer: 'gar' }): the encoder's estimate in photo p
   }
 });
 
-test('an identity regressor joins the identity prior: a confident estimate becomes the start; fixed identities and given landmarks ignore it', async () => {
+test('an identity regressor centres the identity prior on both paths: a confident estimate becomes the start; fixed identities and given landmarks ignore it', async () => {
   const K = model.identityCount,
     D = 1024; // FaceRes's embedding length
   const F = featureCount(D);
@@ -119,12 +120,12 @@ test('an identity regressor joins the identity prior: a confident estimate becom
     weights,
     errorStd: new Float32Array(K).fill(1e-3),
   };
-  const withRegressor = { ...files, identityRegressor: { weights: encodeIdentityRegressor(regressor), embedding: await loadFaceEmbeddingModelFile() } };
+  const identityRegressor = { weights: encodeIdentityRegressor(regressor), embedding: await loadFaceEmbeddingModelFile(), source: 'constant regressor' };
   const detector = await loadDetectorModelFiles();
   const image = await photo('000033.jpg');
   const [plain, regressed] = await Promise.all([
     Reconstructor.create({ model, detector, gar: files }),
-    Reconstructor.create({ model, detector, gar: withRegressor }),
+    Reconstructor.create({ model, detector, gar: files, identityRegressor }),
   ]);
   try {
     const distance = (identity: Float32Array) => Math.max(...Array.from(identity, (v, k) => Math.abs(v - target[k])));
@@ -134,16 +135,27 @@ test('an identity regressor joins the identity prior: a confident estimate becom
     assert.ok(distance(face.identity) < 1e-3, `with the regressor the start is its estimate (off by ${distance(face.identity)})`);
     assert.deepEqual([plain.garAvailable.identityRegressor, regressed.garAvailable.identityRegressor], [false, true]);
     assert.deepEqual([without.gar!.identityRegressor, face.gar!.identityRegressor], [false, true], 'each face says whether the regressor informed it');
+    assert.deepEqual([without.identityRegressor, face.identityRegressor], [false, true]);
+    // The graphics path: the confident estimate is its prior's centre and start; the landmarks cannot pull it away.
+    const graphicsOptions = { renderer: 'graphics' as const, fit: { landmarkSteps: 30, photometricSteps: 0 } };
+    const [graphicsWithout, graphicsFace] = [
+      (await plain.reconstruct(image, graphicsOptions)).faces[0],
+      (await regressed.reconstruct(image, graphicsOptions)).faces[0],
+    ];
+    assert.ok(distance(graphicsWithout.identity) > 0.3, 'the graphics fit alone does not land on the target');
+    assert.ok(distance(graphicsFace.identity) < 0.05, `graphics path with the regressor: off by ${distance(graphicsFace.identity)}`);
+    assert.deepEqual([graphicsWithout.identityRegressor, graphicsFace.identityRegressor], [false, true]);
+    assert.equal(faceToJson(graphicsFace).identityRegressor, true, 'the JSON says so');
     const fixed = new Float32Array(K);
     assert.ok((await regressed.reconstruct(image, { garPreset: 'instant', fixedIdentity: fixed })).faces[0].identity.every((v) => v === 0));
     const given = (await regressed.reconstruct(image, { garPreset: 'instant', landmarks68: face.detectedLandmarks2d })).faces[0];
     assert.ok(distance(given.identity) > 0.3, 'given landmarks (no FaceMesh mesh) leave the regressor out');
     assert.equal(given.gar!.identityRegressor, false);
-    const wrongSize = {
-      ...withRegressor,
-      identityRegressor: { ...withRegressor.identityRegressor, weights: withRegressor.identityRegressor.weights.slice(8) },
-    };
-    await assert.rejects(Reconstructor.create({ model, detector, gar: wrongSize }), ModelUnavailableError);
+    const wrongSize = { ...identityRegressor, weights: identityRegressor.weights.slice(8) };
+    await assert.rejects(
+      Reconstructor.create({ model, detector, identityRegressor: wrongSize }),
+      (error: Error) => error instanceof ModelUnavailableError && /constant regressor/.test(error.message),
+    );
   } finally {
     plain.dispose();
     regressed.dispose();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createHash } from 'node:crypto';
-import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
+import { chooseRenderer, readGarModelFiles, readIdentityRegressorFiles } from '../../src/io/node/gar-models.ts';
 import { ModelUnavailableError, UsageError } from '../../src/common/errors.ts';
 import { hasStackTrace, runCli } from '../helpers/cli.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -211,7 +211,7 @@ describe('renderer choice (models lookup)', () => {
   });
 });
 
-test('the shipped identity regressor joins a shape encoder by default; none and explicit folders as asked; its file is checked on reading', async () => {
+test('the shipped identity regressor: by default on the graphics path and beside a shape encoder; none and explicit folders as asked; its file is checked on reading', async () => {
   const shapeDir = join(shipped, 'shape-encoder-128');
   const regressorDir = join(shipped, 'identity-regressor');
   await cp(encoderDir, shapeDir, { recursive: true });
@@ -228,18 +228,20 @@ test('the shipped identity regressor joins a shape encoder by default; none and 
     assert.equal(
       (await chooseRenderer({ modelsDir: shipped, defaultRenderer: 'gar', shapeEncoder: 'none' })).identityRegressorDir,
       undefined,
-      'it joins a shape encoder',
+      'on the GAR path, by default only beside a shape encoder',
     );
-    await assert.rejects(chooseRenderer({ modelsDir: shipped, renderer: 'graphics', identityRegressor: regressorDir }), UsageError);
-    const files = await readGarModelFiles(chosen as typeof chosen & { garDir: string });
-    assert.deepEqual(Array.from(files.identityRegressor!.weights), [1, 2, 3, 4]);
-    assert.ok(JSON.stringify(files.identityRegressor!.embedding.json).includes('global_pooling'), 'FaceRes comes along');
+    const graphics = await chooseRenderer({ modelsDir: shipped, renderer: 'graphics', offline: true });
+    assert.deepEqual([graphics.renderer, graphics.identityRegressorDir], ['graphics', regressorDir], 'the graphics path takes it by default');
+    assert.equal((await chooseRenderer({ modelsDir: shipped, renderer: 'graphics', identityRegressor: 'none' })).identityRegressorDir, undefined);
+    const elsewhere = join(work, 'elsewhere');
+    assert.equal((await chooseRenderer({ modelsDir: shipped, renderer: 'graphics', identityRegressor: elsewhere })).identityRegressorDir, elsewhere);
+    const files = await readIdentityRegressorFiles(chosen.identityRegressorDir!);
+    assert.deepEqual(Array.from(files.weights), [1, 2, 3, 4]);
+    assert.equal(files.source, join(regressorDir, 'identity-regressor.bin'));
+    assert.ok(JSON.stringify(files.embedding.json).includes('global_pooling'), 'FaceRes comes along');
     await writeFile(join(regressorDir, 'manifest.json'), JSON.stringify({ sha256: '0'.repeat(64) }));
-    await assert.rejects(
-      readGarModelFiles(chosen as typeof chosen & { garDir: string }),
-      (error: Error) => error instanceof ModelUnavailableError && /SHA-256/.test(error.message),
-    );
-    await assert.rejects(readGarModelFiles({ garDir, identityRegressorDir: join(work, 'nowhere') }), ModelUnavailableError);
+    await assert.rejects(readIdentityRegressorFiles(regressorDir), (error: Error) => error instanceof ModelUnavailableError && /SHA-256/.test(error.message));
+    await assert.rejects(readIdentityRegressorFiles(join(work, 'nowhere')), ModelUnavailableError);
   } finally {
     await rm(shapeDir, { recursive: true, force: true });
     await rm(regressorDir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { startDemoServer } from '../../web/serve.ts';
 import { Reconstructor, rescaleReconstruction } from '../../src/api/reconstruct.ts';
 import { decodeImageFileScaled } from '../../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import { chooseRenderer, readGarModelFiles } from '../../src/io/node/gar-models.ts';
+import { chooseRenderer, readGarModelFiles, readIdentityRegressorFiles } from '../../src/io/node/gar-models.ts';
 import { modelDir, photosDir, repositoryRoot, testCacheDir } from '../helpers/shared-data.ts';
 import { sharedModel } from '../helpers/model.ts';
 
@@ -81,7 +81,11 @@ function glbPositionCount(bytes: Uint8Array): { vertices: number; hasTexture: bo
 test('the demo page reconstructs two example photos like the Node library does', { timeout: 170_000 }, async () => {
   const model = await sharedModel();
   const expectedVertices = new Set(Array.from(model.triangles, (v, k) => v * 1e6 + model.triangleUvIndices[k])).size;
-  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles() }, { backend: 'wasm' });
+  // The page's graphics path uses the identity regressor the server offers, as the CLI's graphics path chooses it.
+  const { identityRegressorDir } = await chooseRenderer({ renderer: 'graphics' });
+  assert.ok(identityRegressorDir, 'the CLI chooses the shipped identity regressor for the graphics path');
+  const identityRegressor = await readIdentityRegressorFiles(identityRegressorDir);
+  const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), identityRegressor }, { backend: 'wasm' });
   const page = await openPage();
   try {
     const backend = await page.textContent('#backend');
@@ -92,8 +96,9 @@ test('the demo page reconstructs two example photos like the Node library does',
       await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
       assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', `${photo}: ${await page.textContent('#message')}`);
       const exposed = await page.evaluate(
-        () => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][] }; meshVertexCount: number } }).facegar,
+        () => (globalThis as unknown as { facegar: { result: { landmarks2d: number[][]; identityRegressor: boolean }; meshVertexCount: number } }).facegar,
       );
+      assert.equal(exposed.result.identityRegressor, true, `${photo}: the page's graphics fit used the identity regressor`);
 
       // The GLB the page offers: the whole mesh, textured.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
@@ -142,14 +147,10 @@ test(
       .toFile(path);
     const model = await sharedModel();
     const choice = await chooseRenderer({ renderer: 'gar' });
-    const gar = await readGarModelFiles({
-      garDir: choice.garDir!,
-      encoderDir: choice.encoderDir,
-      shapeEncoderDir: choice.shapeEncoderDir,
-      identityRegressorDir: choice.identityRegressorDir,
-    });
+    const gar = await readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir });
+    const identityRegressor = await readIdentityRegressorFiles(choice.identityRegressorDir!);
     // What `facegar reconstruct --preset fast` runs (src/cli/process-input.ts): decode, reconstruct, rescale.
-    const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar }, { backend: 'wasm' });
+    const reconstructor = await Reconstructor.create({ model, detector: await loadDetectorModelFiles(), gar, identityRegressor }, { backend: 'wasm' });
     const page = await openPage(`?backend=wasm&renderer=gar&preset=${preset}`);
     try {
       assert.equal(await page.inputValue('#mode'), `gar:${preset}`);

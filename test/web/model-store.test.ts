@@ -42,9 +42,9 @@ test('the page loads the identity regressor and FaceRes beside the GAR networks,
     const progress: string[] = [];
     const loaded = await withServer(modelsDir, (base) => loadNetworkFiles(new URL('models/', base).href, (text) => progress.push(text)));
     assert.equal(loaded.identityRegressorProblem, undefined);
-    assert.equal(loaded.files?.identityRegressorSource, 'identity-regressor');
-    assert.deepEqual(loaded.files!.identityRegressor!.weights, new Uint8Array(await readFile(join(shipped, 'identity-regressor/identity-regressor.bin'))));
-    assert.ok(JSON.stringify(loaded.files!.identityRegressor!.embedding.json).includes('global_pooling'), 'FaceRes came from /detector/');
+    assert.equal(loaded.identityRegressor?.source, 'identity-regressor');
+    assert.deepEqual(loaded.identityRegressor!.weights, new Uint8Array(await readFile(join(shipped, 'identity-regressor/identity-regressor.bin'))));
+    assert.ok(JSON.stringify(loaded.identityRegressor!.embedding.json).includes('global_pooling'), 'FaceRes came from /detector/');
     assert.ok(loaded.files!.shapeEncoder, 'the shape encoder it joins');
     assert.ok(progress.some((line) => line.startsWith('identity regressor: downloading')));
   } finally {
@@ -59,7 +59,7 @@ test('a damaged identity regressor (SHA-256 differs from its manifest) is left o
   try {
     const loaded = await withServer(modelsDir, (base) => loadNetworkFiles(new URL('models/', base).href, () => {}));
     assert.ok(loaded.files?.gar && loaded.files.encoder && loaded.files.shapeEncoder, 'GAR, encoder and shape encoder loaded');
-    assert.equal(loaded.files.identityRegressor, undefined);
+    assert.equal(loaded.identityRegressor, undefined);
     assert.match(loaded.identityRegressorProblem ?? '', /identity regressor weights do not match the SHA-256/);
   } finally {
     await rm(modelsDir, { recursive: true, force: true });

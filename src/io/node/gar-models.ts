@@ -11,7 +11,7 @@ import { DEFAULT_RENDERER, type RendererName } from '../../api/default-renderer.
 import { validateGarCheckpointManifest } from '../../gar/checkpoint.ts';
 import { validateEncoderCheckpointManifest } from '../../invert/encoder-checkpoint.ts';
 import { validateLandmarkRegressorManifest } from '../../invert/landmark-regressor-checkpoint.ts';
-import type { ModelBytes } from '../../detect/graph-model.ts';
+import type { IdentityRegressorFiles } from '../../api/regressor-loading.ts';
 import { faceEmbeddingModelAtHand, loadFaceEmbeddingModelFile } from './face-embedding-model.ts';
 import { PACKAGE_MODELS_DIR } from './package-models-dir.ts';
 import { NAMED_GARS, isGarName } from './named-gars.ts';
@@ -47,7 +47,7 @@ export interface RendererRequest {
   encoder?: string;
   /** --shape-encoder DIR, or 'none' for no shape encoder; absent = the shipped one, when the GAR path starts from an encoder. */
   shapeEncoder?: string;
-  /** --identity-regressor DIR, or 'none'; absent = the shipped one, with a shape encoder. */
+  /** --identity-regressor DIR, or 'none'; absent = the shipped one, on the graphics path or beside a shape encoder. */
   identityRegressor?: string;
   /** Downloads are off (default from FACEGAR_OFFLINE=1): a shipped identity regressor whose FaceRes network is not at hand is left out. */
   offline?: boolean;
@@ -64,7 +64,7 @@ export interface RendererChoice {
   encoderDir?: string;
   /** The shape encoder's directory: starts the fit and centres its identity prior (with an encoder only). */
   shapeEncoderDir?: string;
-  /** The identity regressor's directory (IDENTITY_REGRESSOR_FILE there): its estimate joins the identity prior. */
+  /** The identity regressor's directory (IDENTITY_REGRESSOR_FILE there), either path: its estimate centres the identity prior. */
   identityRegressorDir?: string;
   /** One line saying why, for progress output. */
   reason: string;
@@ -80,20 +80,15 @@ export async function chooseRenderer(request: RendererRequest): Promise<Renderer
   const choice = await chooseGarNetworks(request);
   if (request.shapeEncoder !== undefined && choice.renderer === 'graphics')
     throw new UsageError('--shape-encoder belongs to the GAR path: drop it or --renderer graphics');
-  if (request.identityRegressor !== undefined && request.identityRegressor !== 'none' && (choice.renderer === 'graphics' || request.shapeEncoder === 'none'))
-    throw new UsageError('--identity-regressor joins the shape encoder on the GAR path: drop it, or drop --renderer graphics / --shape-encoder none');
-  if (choice.renderer !== 'gar' || !choice.encoderDir || request.shapeEncoder === 'none') return choice;
-  const shapeEncoderDir =
-    request.shapeEncoder !== undefined
-      ? resolve(request.shapeEncoder)
-      : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
-  if (!shapeEncoderDir) return choice;
-  const withShape = { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` };
+  const withShape = choice.renderer === 'gar' && choice.encoderDir && request.shapeEncoder !== 'none' ? await addShapeEncoder(choice, request) : choice;
+  // On the GAR path the shipped regressor joins a shape encoder's estimate; on the graphics path it centres the fit's own prior.
+  const regressorByDefault = withShape.renderer === 'graphics' || withShape.shapeEncoderDir !== undefined;
   if (request.identityRegressor === 'none') return withShape;
   if (request.identityRegressor !== undefined) {
     const identityRegressorDir = resolve(request.identityRegressor);
     return { ...withShape, identityRegressorDir, reason: `${withShape.reason}, identity regressor ${identityRegressorDir}` };
   }
+  if (!regressorByDefault) return withShape;
   const shipped = await findShipped(request.modelsDir ?? shippedModelsDir(), 'identity-regressor', SHIPPED_IDENTITY_REGRESSOR_NAMES, IDENTITY_REGRESSOR_FILE);
   if (!shipped) return withShape;
   // The shipped regressor reads FaceRes, which an installed package downloads on first use: offline without it, the fit goes on without the regressor and says so.
@@ -101,6 +96,15 @@ export async function chooseRenderer(request: RendererRequest): Promise<Renderer
   if (offline && !(await faceEmbeddingModelAtHand()))
     return { ...withShape, reason: `${withShape.reason}, no identity regressor (its FaceRes network is not installed or cached, and downloads are off)` };
   return { ...withShape, identityRegressorDir: shipped, reason: `${withShape.reason}, identity regressor ${shipped}` };
+}
+
+/** The GAR choice with the shape encoder `request` names, else the shipped one (unchanged when there is none). */
+async function addShapeEncoder(choice: RendererChoice, request: RendererRequest): Promise<RendererChoice> {
+  const shapeEncoderDir =
+    request.shapeEncoder !== undefined
+      ? resolve(request.shapeEncoder)
+      : await findShipped(request.modelsDir ?? shippedModelsDir(), 'shape-encoder-', SHIPPED_SHAPE_ENCODER_NAMES);
+  return shapeEncoderDir ? { ...choice, shapeEncoderDir, reason: `${choice.reason}, shape encoder ${shapeEncoderDir}` } : choice;
 }
 
 async function chooseGarNetworks(request: RendererRequest): Promise<RendererChoice> {
@@ -231,12 +235,7 @@ const ENCODER_KIND: CheckpointKind<{ weightsPath: string }> = {
  * one), is a ModelUnavailableError (exit 6) naming the directory. The weights themselves
  * are checked when decoded (decodeGarModels, also exit 6).
  */
-export async function readGarModelFiles(dirs: {
-  garDir: string;
-  encoderDir?: string;
-  shapeEncoderDir?: string;
-  identityRegressorDir?: string;
-}): Promise<GarModelFiles> {
+export async function readGarModelFiles(dirs: { garDir: string; encoderDir?: string; shapeEncoderDir?: string }): Promise<GarModelFiles> {
   const gar = await readCheckpointDir(dirs.garDir, GAR_KIND, 'GAR', 'facegar train-gar');
   const encoder = dirs.encoderDir ? await readCheckpointDir(dirs.encoderDir, ENCODER_KIND, 'encoder', 'facegar train-encoder') : undefined;
   const shapeEncoder = dirs.shapeEncoderDir
@@ -248,12 +247,6 @@ export async function readGarModelFiles(dirs: {
     garSource: dirs.garDir,
     ...(dirs.encoderDir ? { encoderSource: dirs.encoderDir } : {}),
     ...(shapeEncoder ? { shapeEncoder, shapeEncoderSource: dirs.shapeEncoderDir } : {}),
-    ...(dirs.identityRegressorDir
-      ? {
-          identityRegressor: await readIdentityRegressorFiles(dirs.identityRegressorDir),
-          identityRegressorSource: join(dirs.identityRegressorDir, IDENTITY_REGRESSOR_FILE),
-        }
-      : {}),
   };
 }
 
@@ -262,7 +255,7 @@ export async function readGarModelFiles(dirs: {
  * one) and the face embedding network it reads; ModelUnavailableError (exit 6) when either is
  * missing, too large or damaged.
  */
-export async function readIdentityRegressorFiles(dir: string): Promise<{ weights: Uint8Array; embedding: ModelBytes }> {
+export async function readIdentityRegressorFiles(dir: string): Promise<IdentityRegressorFiles & { source: string }> {
   const path = join(dir, IDENTITY_REGRESSOR_FILE);
   const size = await stat(path).then(
     (s) => (s.isFile() ? s.size : -1),
@@ -286,7 +279,7 @@ export async function readIdentityRegressorFiles(dir: string): Promise<{ weights
       },
     );
   });
-  return { weights, embedding };
+  return { weights, embedding, source: path };
 }
 
 async function readCheckpointDir(dir: string, kind: CheckpointKind<{ weightsPath: string }>, what: string, maker: string): Promise<CheckpointBytes> {

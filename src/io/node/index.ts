@@ -2,7 +2,7 @@
 import { loadMorphableModel, type LoadMorphableModelOptions } from './load-morphable-model.ts';
 import { loadDetectorModelFiles } from './detector-models.ts';
 import type { ReconstructorResources } from '../../api/reconstruct.ts';
-import { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, type RendererRequest } from './gar-models.ts';
+import { chooseRenderer, readChosenLandmarkRegressor, readGarModelFiles, readIdentityRegressorFiles, type RendererRequest } from './gar-models.ts';
 
 export { loadMorphableModel, directoryReader } from './load-morphable-model.ts';
 export type { LoadMorphableModelOptions, LoadedMorphableModel } from './load-morphable-model.ts';
@@ -32,25 +32,28 @@ export type { RendererChoice, RendererRequest } from './gar-models.ts';
  * Load everything a Reconstructor needs from the default places (see loadMorphableModel), with
  * the GAR and encoder checkpoints when the CLI's lookup picks the GAR path (see chooseRenderer:
  * `renderer`, `gar`, `encoder` as the CLI's options; by default the shipped models when the
- * default renderer is gar), and a landmark regressor (`landmarkRegressor`: a directory or 'none';
- * by default the shipped one, if any).
+ * default renderer is gar), a landmark regressor (`landmarkRegressor`: a directory or 'none';
+ * by default the shipped one, if any) and the identity regressor chooseRenderer picks
+ * (`identityRegressor`: a directory or 'none').
  */
 export async function loadReconstructorResources(
   options: LoadMorphableModelOptions & Omit<RendererRequest, 'modelsDir' | 'defaultRenderer'> & { landmarkRegressor?: string } = {},
 ): Promise<ReconstructorResources> {
   const choice = await chooseRenderer(options);
-  const [{ model }, detector, gar, landmarkRegressor] = await Promise.all([
+  const [{ model }, detector, gar, landmarkRegressor, identityRegressor] = await Promise.all([
     loadMorphableModel(options),
     loadDetectorModelFiles(),
     choice.renderer === 'gar'
-      ? readGarModelFiles({
-          garDir: choice.garDir!,
-          encoderDir: choice.encoderDir,
-          shapeEncoderDir: choice.shapeEncoderDir,
-          identityRegressorDir: choice.identityRegressorDir,
-        })
+      ? readGarModelFiles({ garDir: choice.garDir!, encoderDir: choice.encoderDir, shapeEncoderDir: choice.shapeEncoderDir })
       : undefined,
     readChosenLandmarkRegressor(options.landmarkRegressor),
+    choice.identityRegressorDir ? readIdentityRegressorFiles(choice.identityRegressorDir) : undefined,
   ]);
-  return { model, detector, ...(gar ? { gar } : {}), ...(landmarkRegressor ? { landmarkRegressor } : {}) };
+  return {
+    model,
+    detector,
+    ...(gar ? { gar } : {}),
+    ...(landmarkRegressor ? { landmarkRegressor } : {}),
+    ...(identityRegressor ? { identityRegressor } : {}),
+  };
 }
