@@ -13,8 +13,9 @@
  *   node --import tsx scripts/fit-identity-regressor.ts --train DIR[,DIR] [--studio SEED:COUNT[,…]]
  *     --holdout DIR[,DIR] | --holdout-studio SEED:COUNT [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
  *
- * --cache keeps each photo's embedding and mesh (one JSON line per photo, keyed by folder and name),
- * so refitting is quick.
+ * --cache keeps each photo's embedding (and its mirrored crop's) and mesh (one JSON line per photo,
+ * keyed by folder and name), so refitting is quick. --embedding flip-average (an experiment, no --out)
+ * fits on the mean of the two embeddings.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promise
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RgbaImage } from '../src/common/image.ts';
+import { alignFaceCrop } from '../src/detect/align-face-crop.ts';
 import { createFaceEmbedder, type FaceEmbedder } from '../src/detect/face-embedding.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
 import { initBackend } from '../src/engine/backend.ts';
@@ -30,7 +32,6 @@ import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../src/eval/synthetic
 import {
   EMBEDDING_CROP_PX,
   encodeIdentityRegressor,
-  faceEmbedding,
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
@@ -54,6 +55,8 @@ interface Sample {
   key: string;
   identity: number[];
   embedding: number[];
+  /** The embedding of the mirrored crop (kept for the --embedding flip-average experiment). */
+  embeddingFlipped?: number[];
   mesh: number[];
 }
 
@@ -67,9 +70,14 @@ const { values } = parseArgs({
     'eval-studio': { type: 'string', default: '' },
     cache: { type: 'string' },
     lambdas: { type: 'string', default: '1000,3000,10000,30000,100000' },
+    /** plain: the crop's embedding (what src/invert/identity-regressor.ts computes); flip-average: its mean with the mirrored crop's (an experiment). */
+    embedding: { type: 'string', default: 'plain' },
     out: { type: 'string' },
   },
 });
+if (values.embedding !== 'plain' && values.embedding !== 'flip-average') throw new Error(`--embedding plain|flip-average, not ${values.embedding}`);
+if (values.embedding !== 'plain' && values.out)
+  throw new Error('--embedding flip-average is an experiment: the regressor file and the pipeline read the plain embedding');
 if (!values.holdout && !values['holdout-studio'])
   throw new Error('--holdout DIR[,DIR] or --holdout-studio SEED:COUNT is needed (the ridge weight and the stored errors come from it)');
 await initBackend({ backend: 'wasm' });
@@ -89,17 +97,38 @@ async function sampleOf(key: string, identity: ArrayLike<number>, image: () => P
   const photo = await image();
   const face = (await faceDetector.detect(photo))[0];
   const round = (a: ArrayLike<number>, digits: number) => Array.from(a, (v) => Number(v.toFixed(digits)));
+  const crop = face && alignFaceCrop(photo, face.landmarks68, EMBEDDING_CROP_PX).crop;
+  const embeddings = crop ? faceEmbedder.embedImages([crop, mirrored(crop)]) : [];
   const sample: Sample | null = face
     ? {
         key,
         identity: round(identity, 5),
-        embedding: round(faceEmbedding(faceEmbedder, photo, face.landmarks68), 6),
+        embedding: round(embeddings[0], 6),
+        embeddingFlipped: round(embeddings[1], 6),
         mesh: round(face.mesh468, 3),
       }
     : null;
   cached.set(key, sample);
   if (values.cache) await appendFile(values.cache, JSON.stringify(sample ?? { key, missed: true }) + '\n');
   return sample;
+}
+
+function mirrored(image: RgbaImage): RgbaImage {
+  const data = new Uint8ClampedArray(image.data.length);
+  for (let y = 0; y < image.height; y++)
+    for (let x = 0; x < image.width; x++) {
+      const from = 4 * (y * image.width + x),
+        to = 4 * (y * image.width + image.width - 1 - x);
+      for (let c = 0; c < 4; c++) data[to + c] = image.data[from + c];
+    }
+  return { width: image.width, height: image.height, data };
+}
+
+/** The embedding the fit uses, per --embedding. */
+function embeddingOf(sample: Sample): number[] {
+  if (values.embedding === 'plain') return sample.embedding;
+  if (!sample.embeddingFlipped) throw new Error(`${sample.key}: cached without the mirrored crop's embedding; remove it from the cache`);
+  return sample.embedding.map((v, i) => (v + sample.embeddingFlipped![i]) / 2);
 }
 
 async function folderSamples(dir: string): Promise<Sample[]> {
@@ -144,7 +173,7 @@ function fit(samples: Sample[], reference: Float32Array, lambda: number): Identi
   const features = new Float32Array(samples.length * F),
     identities = new Float32Array(samples.length * K);
   samples.forEach((s, n) => {
-    features.set(identityFeatures(s.embedding, s.mesh, reference), n * F);
+    features.set(identityFeatures(embeddingOf(s), s.mesh, reference), n * F);
     identities.set(s.identity, n * K);
   });
   return fitIdentityRegressor(features, identities, samples.length, D, reference, lambda);
@@ -153,7 +182,7 @@ function fit(samples: Sample[], reference: Float32Array, lambda: number): Identi
 /** Squared coefficient errors per mode, averaged over the samples. */
 function modeSquaredErrors(regressor: IdentityRegressor, samples: Sample[]): Float64Array {
   const sums = new Float64Array(regressor.identityCount);
-  for (const s of samples) regressIdentity(regressor, s.embedding, s.mesh).forEach((p, k) => (sums[k] += (p - s.identity[k]) ** 2 / samples.length));
+  for (const s of samples) regressIdentity(regressor, embeddingOf(s), s.mesh).forEach((p, k) => (sums[k] += (p - s.identity[k]) ** 2 / samples.length));
   return sums;
 }
 
@@ -169,7 +198,7 @@ function modeEffects(m: MorphableModel): Float64Array {
 function evaluate(regressor: IdentityRegressor, samples: Sample[]) {
   let error = 0,
     meanFaceError = 0;
-  const predicted = samples.map((s) => regressIdentity(regressor, s.embedding, s.mesh));
+  const predicted = samples.map((s) => regressIdentity(regressor, embeddingOf(s), s.mesh));
   const noExpression = new Float32Array(model.expressionNames.length);
   const identityShape = (identity: ArrayLike<number>) => evaluateMorphableModel(model, identity, noExpression);
   const median = (errors: Float64Array) => quantile(errors.sort(), 0.5);
