@@ -10,7 +10,7 @@ import { alignFaceCrop } from '../detect/align-face-crop.ts';
 import type { DetectedFace, FaceDetector } from '../detect/index.ts';
 import { LandmarkCorrespondence } from '../fit/contour-landmarks.ts';
 import { validateFitConfig, type FitConfig } from '../fit/fit-config.ts';
-import { createFitFrame, landmarkBounds } from '../fit/fit-frame.ts';
+import { createFitFrame, landmarkBoxSizePx } from '../fit/fit-frame.ts';
 import { FitVariables } from '../fit/fit-variables.ts';
 import { currentPose, landmarkLoss, landmarkWeights, projectLandmarks, type FitFrame } from '../fit/landmark-stage.ts';
 import type { ModelTensors } from '../fit/model-tensors.ts';
@@ -139,8 +139,7 @@ export class FaceTracker {
     const encodeMs = performance.now() - started - detectMs;
 
     const { variables, frame: fitFrame } = this.state!;
-    const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks68);
-    fitFrame.faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
+    fitFrame.faceSizePx = landmarkBoxSizePx(face.landmarks68);
     if (followed) {
       this.recentre(face.landmarks68);
       this.landmarkSteps(face.landmarks68, this.config.landmarkSteps, this.config.learningRate, false);

@@ -33,8 +33,7 @@ export function createFitFrame(
     meanU += landmarks68[k * 2] / 68;
     meanV += landmarks68[k * 2 + 1] / 68;
   }
-  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
-  const faceSizePx = Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
+  const faceSizePx = landmarkBoxSizePx(landmarks68);
   const top = landmark3d(NOSE_BRIDGE_TOP),
     chin = landmark3d(CHIN);
   const length3dMm = Math.hypot(top[0] - chin[0], top[1] - chin[1], top[2] - chin[2]);
@@ -60,6 +59,12 @@ export function estimateYaw(landmarks68: Float32Array): number {
 }
 
 /** The bounding box of [68*2] landmarks (px). */
+/** The landmark box's size, the geometric mean of its sides (each at least 1 px): the scale landmark residuals are divided by. */
+export function landmarkBoxSizePx(landmarks68: Float32Array): number {
+  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
+  return Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
+}
+
 export function landmarkBounds(landmarks68: Float32Array): { minU: number; maxU: number; minV: number; maxV: number } {
   let minU = Infinity,
     maxU = -Infinity,

@@ -22,7 +22,7 @@ export interface GarRefineConfig {
   pixelWeight: number;
   /**
    * Mean colour distance r (GAR −1…1 units, covered pixels) above which the pixel loss d turns
-   * into 2r − r²/d, its pull falling as (r / d)² (robustPixelLoss in gar-refine.ts). 0 = d as is.
+   * into 2r − r²/d, its pull falling as (r / d)² (robustPixelLoss in robust-pixel-loss.ts). 0 = d as is.
    */
   pixelNoiseReference: number;
   landmarkWeight: number;

@@ -16,7 +16,7 @@ import { gatherRows } from '../raster/gather-rows.ts';
 import { LandmarkCorrespondence } from './contour-landmarks.ts';
 import { denseTermOfPoints, type DenseLandmarkTerm, type DensePoints } from './dense-landmarks.ts';
 import { validateFitConfig, type FitConfig } from './fit-config.ts';
-import { estimateYaw, landmarkBounds } from './fit-frame.ts';
+import { estimateYaw, landmarkBoxSizePx } from './fit-frame.ts';
 import { FitVariables } from './fit-variables.ts';
 import { poseVariableValues, type FixedPose } from './fixed-pose.ts';
 import { validateGarRefineConfig, type GarRefineConfig } from './gar-refine-config.ts';
@@ -37,6 +37,7 @@ import {
 import type { ModelTensors } from './model-tensors.ts';
 import { ModelVertexEvaluator } from './model-vertex-evaluator.ts';
 import { photometricLoss } from './photometric-stage.ts';
+import { robustPixelLoss } from './robust-pixel-loss.ts';
 
 export interface GarRefineInput {
   /** The aligned crop (alignFaceCrop), generator.resolution² pixels. */
@@ -388,21 +389,7 @@ export function refineWithGar(
   }
 }
 
-/**
- * The mean colour distance d made robust: d up to the reference r, then 2r − r²/d, whose slope
- * falls as (r / d)². That is inverse-variance weighting with the noise level estimated from the
- * residual: a photo unlike the GAR's training renders (a real photo, for a GAR trained on studio
- * renders) leaves a large residual, and its pixel loss then pulls the mesh less against the
- * landmarks. r = 0: d as is.
- */
-export function robustPixelLoss(distance: tf.Scalar, reference: number): tf.Scalar {
-  if (reference === 0) return distance;
-  return tf.tidy(() => tf.where(tf.greater(distance, reference), tf.sub(2 * reference, tf.div(reference * reference, distance)), distance) as tf.Scalar);
-}
-
-/** Landmark box size (geometric mean of its sides) in crop pixels; without landmarks, the template's face size. */
+/** Landmark box size in crop pixels; without landmarks, the template's face size. */
 function faceSize(landmarks68: Float32Array | undefined, sizePx: number): number {
-  if (!landmarks68) return 0.45 * sizePx;
-  const { minU, maxU, minV, maxV } = landmarkBounds(landmarks68);
-  return Math.sqrt(Math.max(1, maxU - minU) * Math.max(1, maxV - minV));
+  return landmarks68 ? landmarkBoxSizePx(landmarks68) : 0.45 * sizePx;
 }
