@@ -15,6 +15,7 @@ import type { GarRefinePresetName, RendererName } from '../src/index.ts';
 // Straight from its module: the library's entry would bring TF.js into the page's own bundle.
 import { focalFromExif } from '../src/index.ts';
 import { EXIF_SEARCH_BYTES, jpegExifBlock } from './jpeg-exif.ts';
+import { drawImage, replaceDownloadLinks, resultSummary, toImageData } from './result-panel.ts';
 
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? 'models/ict-facekit.fgmm', location.href).href;
@@ -312,35 +313,12 @@ async function showResult(result: Extract<WorkerResponse, { type: 'result' }>, p
   fitRenderToPhoto();
   if (result.garComparison) showGarComparison(result.garComparison, `aligned crop · the GAR's render of the fit (preset ${settings.preset})`);
   const vertexCount = await viewer.show(files.glb);
-  const pose = json.pose as { anglesDeg: { pitch: number; yaw: number; roll: number } };
   const timings = json.timingsMs as Record<string, number>;
   exposed.result = json;
   exposed.meshVertexCount = vertexCount;
   exposed.timingsMs = { ...timings, photoToMesh: Math.round(photoToMeshMs) };
-  const fitText = settings.renderer === 'gar' ? `GAR path, preset ${settings.preset}` : 'graphics path';
-  const stageText = ['encode', 'landmarks', 'refine']
-    .filter((k) => timings[k] !== undefined)
-    .map((k) => `${k} ${Math.round(timings[k])} ms`)
-    .join(', ');
-  $('summary').textContent =
-    `${fitText} on ${ready?.backend}: landmark error ${json.landmarkErrorPx} px (${((100 * (json.landmarkErrorPx as number)) / (json.interOcularPx as number)).toFixed(1)} % of the eye distance) · ` +
-    `yaw ${pose.anglesDeg.yaw.toFixed(0)}°, pitch ${pose.anglesDeg.pitch.toFixed(0)}° · texture: ${(100 * result.coverage.photo).toFixed(0)} % seen, ${(100 * result.coverage.mirror).toFixed(0)} % mirrored · ` +
-    `times: detect ${Math.round(timings.detect)} ms, fit ${Math.round(timings.fit)} ms${stageText ? ` (${stageText})` : ''}, texture ${Math.round(timings.texture)} ms, photo to mesh ${Math.round(photoToMeshMs)} ms`;
-  const downloads = $('downloads');
-  downloads.replaceChildren();
-  const link = (name: string, data: BlobPart, type: string, id: string) => {
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([data], { type }));
-    a.download = name;
-    a.id = id;
-    a.textContent = name;
-    downloads.appendChild(a);
-  };
-  link(files.names.glb, files.glb as BlobPart, 'model/gltf-binary', 'download-glb');
-  link(files.names.obj, files.obj, 'text/plain', 'download-obj');
-  link(files.names.mtl, files.mtl, 'text/plain', 'download-mtl');
-  link(files.names.texture, files.texturePng as BlobPart, 'image/png', 'download-texture');
-  link(files.names.json, files.json, 'application/json', 'download-json');
+  $('summary').textContent = resultSummary(json, settings, ready?.backend, result.coverage, photoToMeshMs);
+  replaceDownloadLinks($('downloads'), files);
 }
 
 /** Forget the previous photo's result, so a failure never shows beside another photo's mesh and downloads. */
@@ -365,16 +343,6 @@ function showGarComparison(image: { width: number; height: number; data: Uint8Cl
   drawImage($('gar-canvas'), toImageData(image));
   $('gar-caption').textContent = caption;
   $('gar-panel').classList.add('shown');
-}
-
-function toImageData(image: { width: number; height: number; data: Uint8ClampedArray }): ImageData {
-  return new ImageData(new Uint8ClampedArray(image.data), image.width, image.height);
-}
-
-function drawImage(canvas: HTMLCanvasElement, image: ImageData): void {
-  canvas.width = image.width;
-  canvas.height = image.height;
-  canvas.getContext('2d')!.putImageData(image, 0, 0);
 }
 
 function fitRenderToPhoto(): void {
