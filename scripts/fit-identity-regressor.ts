@@ -14,15 +14,16 @@
  *     --holdout DIR[,DIR] | --holdout-studio SEED:COUNT [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
  *
  * --cache keeps each photo's embedding (and its mirrored crop's) and mesh (one JSON line per photo,
- * keyed by folder and name), so refitting is quick. --embedding flip-average (an experiment, no --out)
- * fits on the mean of the two embeddings.
+ * keyed by folder and name), so refitting is quick. --embedding mirror-average (the default) fits on
+ * the mean of the two embeddings (a version-2 file; the pipeline then embeds both crops too),
+ * --embedding crop on the crop's alone (version 1).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RgbaImage } from '../src/common/image.ts';
+import { mirrorImage, type RgbaImage } from '../src/common/image.ts';
 import { alignFaceCrop } from '../src/detect/align-face-crop.ts';
 import { createFaceEmbedder, type FaceEmbedder } from '../src/detect/face-embedding.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
@@ -55,8 +56,8 @@ interface Sample {
   key: string;
   identity: number[];
   embedding: number[];
-  /** The embedding of the mirrored crop (kept for the --embedding flip-average experiment). */
-  embeddingFlipped?: number[];
+  /** The embedding of the mirrored crop (--embedding mirror-average). */
+  embeddingMirrored?: number[];
   mesh: number[];
 }
 
@@ -70,14 +71,13 @@ const { values } = parseArgs({
     'eval-studio': { type: 'string', default: '' },
     cache: { type: 'string' },
     lambdas: { type: 'string', default: '1000,3000,10000,30000,100000' },
-    /** plain: the crop's embedding (what src/invert/identity-regressor.ts computes); flip-average: its mean with the mirrored crop's (an experiment). */
-    embedding: { type: 'string', default: 'plain' },
+    /** crop: the crop's embedding (a version-1 file); mirror-average: its mean with the mirrored crop's (version 2, the default). */
+    embedding: { type: 'string', default: 'mirror-average' },
     out: { type: 'string' },
   },
 });
-if (values.embedding !== 'plain' && values.embedding !== 'flip-average') throw new Error(`--embedding plain|flip-average, not ${values.embedding}`);
-if (values.embedding !== 'plain' && values.out)
-  throw new Error('--embedding flip-average is an experiment: the regressor file and the pipeline read the plain embedding');
+if (values.embedding !== 'crop' && values.embedding !== 'mirror-average') throw new Error(`--embedding crop|mirror-average, not ${values.embedding}`);
+const mirrorAverage = values.embedding === 'mirror-average';
 if (!values.holdout && !values['holdout-studio'])
   throw new Error('--holdout DIR[,DIR] or --holdout-studio SEED:COUNT is needed (the ridge weight and the stored errors come from it)');
 await initBackend({ backend: 'wasm' });
@@ -98,13 +98,13 @@ async function sampleOf(key: string, identity: ArrayLike<number>, image: () => P
   const face = (await faceDetector.detect(photo))[0];
   const round = (a: ArrayLike<number>, digits: number) => Array.from(a, (v) => Number(v.toFixed(digits)));
   const crop = face && alignFaceCrop(photo, face.landmarks68, EMBEDDING_CROP_PX).crop;
-  const embeddings = crop ? faceEmbedder.embedImages([crop, mirrored(crop)]) : [];
+  const embeddings = crop ? faceEmbedder.embedImages([crop, mirrorImage(crop)]) : [];
   const sample: Sample | null = face
     ? {
         key,
         identity: round(identity, 5),
         embedding: round(embeddings[0], 6),
-        embeddingFlipped: round(embeddings[1], 6),
+        embeddingMirrored: round(embeddings[1], 6),
         mesh: round(face.mesh468, 3),
       }
     : null;
@@ -113,22 +113,11 @@ async function sampleOf(key: string, identity: ArrayLike<number>, image: () => P
   return sample;
 }
 
-function mirrored(image: RgbaImage): RgbaImage {
-  const data = new Uint8ClampedArray(image.data.length);
-  for (let y = 0; y < image.height; y++)
-    for (let x = 0; x < image.width; x++) {
-      const from = 4 * (y * image.width + x),
-        to = 4 * (y * image.width + image.width - 1 - x);
-      for (let c = 0; c < 4; c++) data[to + c] = image.data[from + c];
-    }
-  return { width: image.width, height: image.height, data };
-}
-
 /** The embedding the fit uses, per --embedding. */
 function embeddingOf(sample: Sample): number[] {
-  if (values.embedding === 'plain') return sample.embedding;
-  if (!sample.embeddingFlipped) throw new Error(`${sample.key}: cached without the mirrored crop's embedding; remove it from the cache`);
-  return sample.embedding.map((v, i) => (v + sample.embeddingFlipped![i]) / 2);
+  if (values.embedding === 'crop') return sample.embedding;
+  if (!sample.embeddingMirrored) throw new Error(`${sample.key}: cached without the mirrored crop's embedding; remove it from the cache`);
+  return sample.embedding.map((v, i) => (v + sample.embeddingMirrored![i]) / 2);
 }
 
 async function folderSamples(dir: string): Promise<Sample[]> {
@@ -176,7 +165,7 @@ function fit(samples: Sample[], reference: Float32Array, lambda: number): Identi
     features.set(identityFeatures(embeddingOf(s), s.mesh, reference), n * F);
     identities.set(s.identity, n * K);
   });
-  return fitIdentityRegressor(features, identities, samples.length, D, reference, lambda);
+  return { ...fitIdentityRegressor(features, identities, samples.length, D, reference, lambda), mirrorAverage };
 }
 
 /** Squared coefficient errors per mode, averaged over the samples. */
@@ -263,10 +252,10 @@ if (values.out) {
   const bytes = encodeIdentityRegressor(regressor);
   await writeFile(join(values.out, 'identity-regressor.bin'), bytes);
   const manifest = {
-    format: 'facegar-identity-regressor-1',
+    format: `facegar-identity-regressor-${mirrorAverage ? 2 : 1}`,
     embedding: 'faceres',
     embeddingCropPx: EMBEDDING_CROP_PX,
-    features: "FaceRes embedding of the detector's aligned crop, then FaceMesh's 468 points similarity-aligned to the reference, minus it",
+    features: `FaceRes embedding of the detector's aligned crop${mirrorAverage ? " (the mean of the crop's and its mirror image's)" : ''}, then FaceMesh's 468 points similarity-aligned to the reference, minus it`,
     outputs: `${regressor.identityCount} ICT-FaceKit identity coefficients`,
     lambda: best.lambda,
     trainingFaces: train.length,

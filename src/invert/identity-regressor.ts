@@ -3,7 +3,7 @@
 // beyond the 68 landmarks, as MICA takes shape from recognition features. Its per-mode error on
 // held-out renders goes with it, so a fit can weigh it against its other sources.
 import { invalidParameterError } from '../common/errors.ts';
-import type { RgbaImage } from '../common/image.ts';
+import { mirrorImage, type RgbaImage } from '../common/image.ts';
 import { alignFaceCrop } from '../detect/align-face-crop.ts';
 import type { FaceEmbedder } from '../detect/face-embedding.ts';
 import { fitRidge } from '../detect/mesh-landmark-map.ts';
@@ -13,7 +13,9 @@ export const MESH_VALUE_COUNT = 468 * 3;
 /** Side of the aligned crop (alignFaceCrop) the embedding is taken from; the embedder resizes it to its own input. */
 export const EMBEDDING_CROP_PX = 128;
 const MAGIC = 0x52494746; // "FGIR" little-endian
-const VERSION = 1;
+/** Version 1: the crop's embedding is the feature; version 2: the mean of the crop's and its mirror image's. */
+const VERSION_CROP = 1;
+const VERSION_MIRROR_AVERAGE = 2;
 const HEADER_BYTES = 16;
 /** Coefficients beyond this many prior standard deviations are not an identity the model means. */
 const MAX_ABS_COEFFICIENT = 5;
@@ -32,6 +34,8 @@ export interface IdentityRegressor {
   weights: Float32Array;
   /** [K] root-mean-square error per mode on renders it was not fitted on (prior std units). */
   errorStd: Float32Array;
+  /** Its embedding feature is the mean of the crop's and the mirrored crop's embeddings (less of the embedding's noise); default false. */
+  mirrorAverage?: boolean;
 }
 
 /** A decoded regressor with the embedding network it reads. */
@@ -40,9 +44,12 @@ export interface LoadedIdentityRegressor {
   embedder: FaceEmbedder;
 }
 
-/** The embedding the regressor reads: of the crop aligned by the detector's 68 points. */
-export function faceEmbedding(embedder: FaceEmbedder, image: RgbaImage, landmarks68: Float32Array): Float32Array {
-  return embedder.embedImages([alignFaceCrop(image, landmarks68, EMBEDDING_CROP_PX).crop])[0];
+/** The embedding the regressor reads: of the crop aligned by the detector's 68 points, or (`mirrorAverage`) its mean with the mirrored crop's. */
+export function faceEmbedding(embedder: FaceEmbedder, image: RgbaImage, landmarks68: Float32Array, mirrorAverage = false): Float32Array {
+  const crop = alignFaceCrop(image, landmarks68, EMBEDDING_CROP_PX).crop;
+  if (!mirrorAverage) return embedder.embedImages([crop])[0];
+  const [plain, mirrored] = embedder.embedImages([crop, mirrorImage(crop)]);
+  return plain.map((value, i) => (value + mirrored[i]) / 2);
 }
 
 /** One face's identity estimate with the regressor's per-mode error, from the photo, the detector's 68 points and FaceMesh's mesh. */
@@ -52,7 +59,8 @@ export function estimateIdentity(
   landmarks68: Float32Array,
   mesh468: ArrayLike<number>,
 ): { mean: Float32Array; errorStd: Float32Array } {
-  return { mean: regressIdentity(loaded.regressor, faceEmbedding(loaded.embedder, image, landmarks68), mesh468), errorStd: loaded.regressor.errorStd };
+  const embedding = faceEmbedding(loaded.embedder, image, landmarks68, loaded.regressor.mirrorAverage);
+  return { mean: regressIdentity(loaded.regressor, embedding, mesh468), errorStd: loaded.regressor.errorStd };
 }
 
 export function featureCount(embeddingDimension: number): number {
@@ -162,14 +170,14 @@ export function combineIdentityEstimates(
   return { mean, precision };
 }
 
-/** Bytes of a regressor: a 16-byte header (magic, version, embedding length, modes), then float32 arrays. */
+/** Bytes of a regressor: a 16-byte header (magic, version: 1 crop or 2 mirror-average embedding, embedding length, modes), then float32 arrays. */
 export function encodeIdentityRegressor(regressor: IdentityRegressor): Uint8Array {
   const arrays = [regressor.referenceMesh, regressor.featureMean, regressor.featureScale, regressor.weights, regressor.errorStd];
   const floats = arrays.reduce((sum, a) => sum + a.length, 0);
   const bytes = new Uint8Array(HEADER_BYTES + 4 * floats);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
-  view.setUint32(4, VERSION, true);
+  view.setUint32(4, regressor.mirrorAverage ? VERSION_MIRROR_AVERAGE : VERSION_CROP, true);
   view.setUint32(8, regressor.embeddingDimension, true);
   view.setUint32(12, regressor.identityCount, true);
   let offset = HEADER_BYTES;
@@ -185,8 +193,9 @@ export function encodeIdentityRegressor(regressor: IdentityRegressor): Uint8Arra
 export function decodeIdentityRegressor(bytes: Uint8Array, source = 'identity regressor'): IdentityRegressor {
   if (bytes.byteLength < HEADER_BYTES) throw invalidParameterError(source, `at least ${HEADER_BYTES} bytes`, `${bytes.byteLength} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION)
-    throw invalidParameterError(source, `a facegar identity regressor, version ${VERSION}`, 'another file');
+  const version = view.getUint32(4, true);
+  if (view.getUint32(0, true) !== MAGIC || (version !== VERSION_CROP && version !== VERSION_MIRROR_AVERAGE))
+    throw invalidParameterError(source, `a facegar identity regressor, version ${VERSION_CROP} or ${VERSION_MIRROR_AVERAGE}`, 'another file');
   const embeddingDimension = view.getUint32(8, true),
     identityCount = view.getUint32(12, true);
   if (embeddingDimension < 1 || embeddingDimension > 4096 || identityCount < 1 || identityCount > 1000)
@@ -206,5 +215,5 @@ export function decodeIdentityRegressor(bytes: Uint8Array, source = 'identity re
     return out;
   });
   if (!featureScale.every((s) => s > 0) || !errorStd.every((e) => e > 0)) throw invalidParameterError(source, 'positive scales and errors', 'a value ≤ 0');
-  return { embeddingDimension, identityCount, referenceMesh, featureMean, featureScale, weights, errorStd };
+  return { embeddingDimension, identityCount, referenceMesh, featureMean, featureScale, weights, errorStd, mirrorAverage: version === VERSION_MIRROR_AVERAGE };
 }

@@ -6,12 +6,23 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/scripts.ts';
+import { photosDir } from '../helpers/shared-data.ts';
+import { mirrorImage } from '../../src/common/image.ts';
+import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
+import { createFaceEmbedder } from '../../src/detect/face-embedding.ts';
+import { createFaceDetector } from '../../src/detect/index.ts';
+import { initBackend } from '../../src/engine/backend.ts';
+import { decodeImageFile } from '../../src/io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
 import { SeededRandom } from '../../src/common/seeded-random.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import {
   combineIdentityEstimates,
   decodeIdentityRegressor,
+  EMBEDDING_CROP_PX,
   encodeIdentityRegressor,
+  faceEmbedding,
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
@@ -118,9 +129,20 @@ test('a regressor survives its file format; damaged files are refused', () => {
     featureScale: Float32Array.from(randomArray(F), (v) => 1 + Math.abs(v)),
     weights: randomArray((F + 1) * K),
     errorStd: Float32Array.from([0.5, 0.9]),
+    mirrorAverage: false,
   };
   const bytes = encodeIdentityRegressor(regressor);
   assert.deepEqual(decodeIdentityRegressor(bytes), regressor);
+  const mirrorAverage = encodeIdentityRegressor({ ...regressor, mirrorAverage: true });
+  assert.deepEqual(
+    [new DataView(bytes.buffer).getUint32(4, true), new DataView(mirrorAverage.buffer).getUint32(4, true)],
+    [1, 2],
+    'the version says which embedding',
+  );
+  assert.deepEqual(decodeIdentityRegressor(mirrorAverage), { ...regressor, mirrorAverage: true });
+  const unknownVersion = bytes.slice();
+  new DataView(unknownVersion.buffer).setUint32(4, 3, true);
+  assert.throws(() => decodeIdentityRegressor(unknownVersion), /version 1 or 2/);
   assert.throws(() => decodeIdentityRegressor(bytes.slice(0, bytes.length - 4)), /bytes/);
   const wrongMagic = bytes.slice();
   wrongMagic[0] ^= 0xff;
@@ -161,6 +183,8 @@ test('scripts/fit-identity-regressor.ts fits a regressor on studio renders that 
     assert.equal(manifest.sha256, createHash('sha256').update(bytes).digest('hex'));
     assert.deepEqual(manifest.heldOut, ['studio 12:12']);
     const regressor = decodeIdentityRegressor(bytes);
+    assert.equal(regressor.mirrorAverage, true, 'mirror-average by default');
+    assert.equal(manifest.format, 'facegar-identity-regressor-2');
     assert.equal(regressor.embeddingDimension, 1024);
     assert.equal(regressor.identityCount, 100);
     assert.ok(
@@ -172,5 +196,27 @@ test('scripts/fit-identity-regressor.ts fits a regressor on studio renders that 
     assert.ok(report.holdout.ratioToMeanFace > 0.3 && report.holdout.ratioToMeanFace < 3, JSON.stringify(report.holdout));
   } finally {
     await rm(out, { recursive: true, force: true });
+  }
+});
+
+test("the mirror-average embedding is the mean of the aligned crop's and its mirror image's", async () => {
+  await initBackend({ backend: 'wasm' });
+  const [embedder, detector] = await Promise.all([
+    loadFaceEmbeddingModelFile().then(createFaceEmbedder),
+    loadDetectorModelFiles().then((files) => createFaceDetector(files)),
+  ]);
+  try {
+    const image = await decodeImageFile(join(photosDir, '000002.jpg'));
+    const { landmarks68 } = (await detector.detect(image))[0];
+    const crop = alignFaceCrop(image, landmarks68, EMBEDDING_CROP_PX).crop;
+    const [plain, mirrored] = [embedder.embedImages([crop])[0], embedder.embedImages([mirrorImage(crop)])[0]];
+    const averaged = faceEmbedding(embedder, image, landmarks68, true);
+    assert.deepEqual(faceEmbedding(embedder, image, landmarks68), plain);
+    const worst = Math.max(...Array.from(averaged, (v, i) => Math.abs(v - (plain[i] + mirrored[i]) / 2)));
+    assert.ok(worst < 1e-5, `off by ${worst}`);
+    assert.ok(Math.max(...Array.from(plain, (v, i) => Math.abs(v - mirrored[i]))) > 1e-3, 'the mirror image embeds differently');
+  } finally {
+    embedder.dispose();
+    detector.dispose();
   }
 });
