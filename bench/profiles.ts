@@ -1,6 +1,6 @@
 // What keeping turned faces costs: the detector with and without its fallback for faces FaceMesh
 // rejects (and without the landmark map's mirrored FaceMesh pass), and the landmark gate of the GAR path (api/landmark-source.ts) beside the shape
-// encoder's estimate it needs anyway, and the identity regressor's estimate (FaceRes pass + linear map), on studio renders with |yaw| spread over 0–90°. CPU time of
+// encoder's estimate it needs anyway, and the identity regressor's estimate (FaceRes passes + linear map), on studio renders with |yaw| spread over 0–90°. CPU time of
 // this process (one wasm thread), so other processes on a shared machine do not count.
 // Run: node --import tsx bench/profiles.ts [--encoder models/encoder-small] [--n 12]
 import { readFile } from 'node:fs/promises';
@@ -111,7 +111,7 @@ line(
     .join(', ')})`,
 );
 line('gateRefined', 'estimate + landmark gate, one crop refinement');
-line('identity', 'identity regressor estimate (FaceRes on the aligned crop, then its linear map)');
+line('identity', 'identity regressor estimate (FaceRes on the aligned crop and, version 2, its mirror image; the linear map)');
 for (const d of Object.values(detectors)) d.dispose();
 encoder.dispose();
 identityRegressor.embedder.dispose();
