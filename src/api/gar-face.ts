@@ -12,7 +12,7 @@ import type { ModelTensors } from '../fit/model-tensors.ts';
 import { eulerFromRotation } from '../geometry/rotation.ts';
 import { createCropFrame, cropCameraToPhoto, similarityTurnAndScale, turnAboutOpticalAxis } from '../invert/crop-frame.ts';
 import type { EncoderEstimate, FaceEncoder } from '../invert/face-encoder.ts';
-import { combineIdentityEstimates } from '../invert/identity-regressor.ts';
+import { joinRegressedIdentity } from '../invert/identity-regressor.ts';
 import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { imageToGarTensor } from '../invert/render-through-gar.ts';
 import { assessDetectorLandmarks, type LandmarkAssessment, type LandmarkSource } from '../fit/landmark-reliability.ts';
@@ -160,9 +160,8 @@ export function reconstructFaceWithGar(
     shapeEncoder && estimate
       ? { mean: estimate.identity, precision: (shapeEncoder.identityErrorStd ?? new Float32Array(estimate.identity.length).fill(1)).map((e) => 1 / (e * e)) }
       : undefined;
-  const regressed = options.identityEstimate && { mean: options.identityEstimate.mean, precision: options.identityEstimate.errorStd.map((e) => 1 / (e * e)) };
-  const modelPrior = { mean: new Float32Array(modelTensors.identityCount), precision: new Float32Array(modelTensors.identityCount).fill(1) };
-  const identityPrior = regressed ? combineIdentityEstimates(encoderPrior ?? modelPrior, regressed) : encoderPrior;
+  const regressed = options.identityEstimate;
+  const identityPrior = regressed ? joinRegressedIdentity(regressed, encoderPrior) : encoderPrior;
   // The fit starts where its prior is centred.
   if (regressed && estimate) estimate = { ...estimate, identity: identityPrior!.mean };
   // A known focal length, in crop pixels, replaces the estimate: start there and hold it.

@@ -9,7 +9,7 @@ import type { DensePoints } from '../fit/dense-landmarks.ts';
 import { landmarkBounds } from '../fit/fit-frame.ts';
 import type { LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { regressLandmarks } from '../invert/regress-landmarks.ts';
-import { combineIdentityEstimates, estimateIdentity, MESH_VALUE_COUNT, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
+import { estimateIdentity, joinRegressedIdentity, MESH_VALUE_COUNT, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
 import { loadIdentityRegressor, loadLandmarkRegressor, type IdentityRegressorFiles } from './regressor-loading.ts';
 import { decodeGarModels, type CheckpointBytes, type GarModelFiles, type GarModels } from './gar-models.ts';
 import { KNOWN_FOCAL_PRIOR_WEIGHT, reconstructFaceWithGar } from './gar-face.ts';
@@ -299,7 +299,7 @@ export class Reconstructor {
         fixedPose: options.fixedPose,
         densePoints: fitLandmarks?.dense,
         fixedIdentity: options.fixedIdentity,
-        ...(identityEstimate ? { identityPrior: regressedIdentityPrior(identityEstimate) } : {}),
+        ...(identityEstimate ? { identityPrior: joinRegressedIdentity(identityEstimate) } : {}),
       },
     );
     return { ...this.describe(fit, face, index + 1, focalSource, Boolean(identityEstimate)), ...source };
@@ -386,13 +386,4 @@ export async function reconstruct(
   } finally {
     reconstructor.dispose();
   }
-}
-
-/** The graphics path's identity prior: the regressor's estimate joined with the model's own N(0, 1), by precision; the fit starts at its centre. */
-function regressedIdentityPrior(estimate: { mean: Float32Array; errorStd: Float32Array }): { mean: Float32Array; precision: Float32Array } {
-  const count = estimate.mean.length;
-  return combineIdentityEstimates(
-    { mean: new Float32Array(count), precision: new Float32Array(count).fill(1) },
-    { mean: estimate.mean, precision: estimate.errorStd.map((e) => 1 / (e * e)) },
-  );
 }

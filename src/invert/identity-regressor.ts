@@ -217,3 +217,13 @@ export function decodeIdentityRegressor(bytes: Uint8Array, source = 'identity re
   if (!featureScale.every((s) => s > 0) || !errorStd.every((e) => e > 0)) throw invalidParameterError(source, 'positive scales and errors', 'a value ≤ 0');
   return { embeddingDimension, identityCount, referenceMesh, featureMean, featureScale, weights, errorStd, mirrorAverage: version === VERSION_MIRROR_AVERAGE };
 }
+
+/** `base` (default the model's own N(0, 1)) joined by precision with a regressor's estimate, whose precision is one over its squared error. */
+export function joinRegressedIdentity(
+  estimate: { mean: Float32Array; errorStd: Float32Array },
+  base?: { mean: Float32Array; precision: Float32Array },
+): { mean: Float32Array; precision: Float32Array } {
+  const count = estimate.mean.length;
+  const prior = base ?? { mean: new Float32Array(count), precision: new Float32Array(count).fill(1) };
+  return combineIdentityEstimates(prior, { mean: estimate.mean, precision: estimate.errorStd.map((e) => 1 / (e * e)) });
+}
