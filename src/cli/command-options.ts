@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { LandmarkGateOptions } from '../api/landmark-source.ts';
 import { UsageError } from '../common/errors.ts';
+import { DEFAULT_LANDMARK_RELIABILITY_CONFIG, type LandmarkReliabilityConfig } from '../fit/landmark-reliability.ts';
 
 type ParseArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>;
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -64,4 +66,42 @@ export function nonNegativeNumberOption(value: string | undefined, name: string)
 export function landmarkMapOption(value: string | undefined): string | false | undefined {
   if (value === undefined) return undefined;
   return value === 'none' ? false : resolve(value);
+}
+
+/**
+ * --landmark-gate: a JSON object of the turned-face gate's options (api/landmark-source.ts), for
+ * measuring them: `cropRefinements` (0–3) and `reliability` (numeric thresholds of
+ * fit/landmark-reliability.ts).
+ */
+export function landmarkGateOption(value: string | undefined): LandmarkGateOptions | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`Expected a JSON object for --landmark-gate but received ${value}`);
+  const out: LandmarkGateOptions = {};
+  for (const [key, field] of Object.entries(parsed)) {
+    if (key === 'cropRefinements') {
+      if (!Number.isInteger(field) || (field as number) < 0 || (field as number) > 3)
+        throw new UsageError(`Expected an integer from 0 to 3 for --landmark-gate cropRefinements but received ${JSON.stringify(field)}`);
+      out.cropRefinements = field as number;
+    } else if (key === 'reliability') {
+      if (typeof field !== 'object' || field === null || Array.isArray(field))
+        throw new UsageError(`Expected an object for --landmark-gate reliability but received ${JSON.stringify(field)}`);
+      const reliability: Partial<LandmarkReliabilityConfig> = {};
+      for (const [name, threshold] of Object.entries(field)) {
+        if (!(name in DEFAULT_LANDMARK_RELIABILITY_CONFIG))
+          throw new UsageError(`Unknown --landmark-gate reliability field ${name} (expected ${Object.keys(DEFAULT_LANDMARK_RELIABILITY_CONFIG).join(', ')})`);
+        if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0)
+          throw new UsageError(`Expected a number ≥ 0 for --landmark-gate reliability.${name} but received ${JSON.stringify(threshold)}`);
+        reliability[name as keyof LandmarkReliabilityConfig] = threshold;
+      }
+      out.reliability = reliability;
+    } else throw new UsageError(`Unknown --landmark-gate field ${key} (expected cropRefinements, reliability)`);
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, InputMissingError, UsageError } from '../common/errors.ts';
-import { integerOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
 import { readBenchmarkFile } from './eval-files.ts';
 
 /** Largest annotation file read (bytes): AFLW2000-3D's are about 2 KB. */
@@ -15,7 +15,8 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   roll, …] in radians). Each image is reconstructed through the normal library path (detection
   included; the largest face is scored; a miss counts as a failure), with the renderer and
   networks \`facegar reconstruct\` would use (the same --renderer, --gar, --encoder,
-  --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options). Reports the 68-point NME (mean 2D distance of the fit's
+  --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options; --landmark-gate JSON sets the turned-face
+  gate's cropRefinements and reliability thresholds, e.g. '{"cropRefinements": 1}'). Reports the 68-point NME (mean 2D distance of the fit's
   3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
   included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
   bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
@@ -59,6 +60,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       'photometric-steps': { type: 'string' },
       'landmark-regressor': { type: 'string' },
       'landmark-map': { type: 'string' },
+      'landmark-gate': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
@@ -103,6 +105,8 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const presets = ['instant', 'fast', 'default', 'quality'];
   if (values.preset !== undefined && !presets.includes(values.preset))
     throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
+
+  const landmarkGate = landmarkGateOption(values['landmark-gate']);
 
   const dataDir = resolve(values.data);
   let names: string[];
@@ -154,6 +158,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       'preset',
       'landmark-steps',
       'photometric-steps',
+      'landmark-gate',
     ] as const)
       if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
     await initBackend({ backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
@@ -192,7 +197,12 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       { backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined, detector: detectorConfig },
     );
     log(`renderer: ${choice.reason}${gar ? `, preset ${values.preset ?? 'default'}` : ''}`);
-    const options = { renderer: choice.renderer, fit, garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' | undefined };
+    const options = {
+      renderer: choice.renderer,
+      fit,
+      garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' | undefined,
+      ...(landmarkGate ? { landmarkGate } : {}),
+    };
     try {
       for (const [index, entry] of selected.entries()) {
         const truth = await readTruth(entry);

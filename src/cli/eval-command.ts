@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
-import { integerOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
 import { validateGarRefineConfig } from '../fit/gar-refine-config.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
@@ -84,6 +84,8 @@ Options of synthetic:
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
                              '{"pixelWeight": 0.03, "landmarkStageSteps": 0}' (fields: fit/gar-refine-config.ts)
+      --landmark-gate <json> [string] GAR rows: the turned-face gate's options, e.g. '{"cropRefinements": 1}'
+                             (cropRefinements 0–3; reliability: thresholds of fit/landmark-reliability.ts)
       --landmark-steps <n>   [number] landmark-stage iterations (default: the fit's default)
       --photometric-steps <n> [number] photometric-stage iterations (default: the fit's default)
   -m, --model <dir>          [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache, download)
@@ -132,6 +134,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       preset: { type: 'string', default: 'default' },
       'gar-steps': { type: 'string' },
       'gar-refine': { type: 'string' },
+      'landmark-gate': { type: 'string' },
       'landmark-steps': { type: 'string' },
       'photometric-steps': { type: 'string' },
       model: { type: 'string', short: 'm' },
@@ -180,6 +183,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
     validateGarRefineConfig(garRefine, values.preset);
   }
   if (garSteps !== undefined) garRefine.steps = garSteps;
+  const landmarkGate = landmarkGateOption(values['landmark-gate']);
   const wantsGar =
     values.renderer === 'gar' || values.gar !== undefined || values.encoder !== undefined || (methods?.some((m) => m.startsWith('gar-')) ?? false);
   if (values.renderer === 'graphics' && wantsGar) throw new UsageError('--renderer graphics excludes the GAR rows (--gar, --encoder, gar-* methods)');
@@ -257,7 +261,16 @@ async function syntheticCommand(args: string[]): Promise<number> {
     );
   if (!values.quiet && identityRegressor) process.stderr.write(`identity regressor ${identityRegressor.source}\n`);
   try {
-    const config = { count, seed, fit, methods, garPreset: values.preset as 'fast' | 'default' | 'quality', garRefine, oracleNoise };
+    const config = {
+      count,
+      seed,
+      fit,
+      methods,
+      garPreset: values.preset as 'fast' | 'default' | 'quality',
+      garRefine,
+      oracleNoise,
+      ...(landmarkGate ? { landmarkGate } : {}),
+    };
     const onImage = (_index: number, _count: number, line: string) => {
       if (!values.quiet) process.stderr.write(`${line}\n`);
     };

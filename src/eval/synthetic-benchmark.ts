@@ -1,3 +1,4 @@
+import type { LandmarkGateOptions } from '../api/landmark-source.ts';
 import { interOcularDistance, type ReconstructOptions, type Reconstructor } from '../api/reconstruct.ts';
 import type { RgbaImage } from '../common/image.ts';
 import { FacegarError } from '../common/errors.ts';
@@ -42,6 +43,8 @@ export interface SyntheticBenchmarkConfig {
   garPreset: GarRefinePresetName;
   /** GAR rows: overrides of the preset (e.g. fewer steps in tests). */
   garRefine?: Partial<GarRefineConfig>;
+  /** GAR rows: options of the turned-face landmark gate (api/landmark-source.ts). */
+  landmarkGate?: LandmarkGateOptions;
   /**
    * oracle-landmarks row: Gaussian noise added to each true point, its standard deviation this
    * fraction of the true 68-point box's size (sqrt(w·h)), seeded per image. Default 0.
@@ -266,6 +269,7 @@ function methodOptions(
     renderer: 'gar',
     garPreset: config.garPreset,
     garRefine: config.garRefine,
+    ...(config.landmarkGate ? { landmarkGate: config.landmarkGate } : {}),
     ...(start ? { garStart: start } : {}),
   });
   switch (method) {
