@@ -8,6 +8,7 @@
  *   ... [--landmark-regressor DIR|none] (default: the shipped one, if any): the landmark error is then vs the
  *   regressor's points (the fit's landmarkSource); the 5-point agreement is with the reference detections either way;
  *   ... [--identity-regressor DIR|none] (default: the shipped one, as the CLI chooses)
+ *   ... [--landmark-map FILE|none] (default: the shipped one)
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -16,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { Reconstructor } from '../src/api/reconstruct.ts';
 import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { decodeImageFile } from '../src/io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
+import { landmarkMapOption } from '../src/cli/command-options.ts';
 
 const photosDir = join(process.env.FACEGAR_SHARED_DIR ?? resolve(fileURLToPath(new URL('../../shared', import.meta.url))), 'photos/examples');
 const { values, positionals } = parseArgs({
@@ -27,19 +30,20 @@ const { values, positionals } = parseArgs({
     encoder: { type: 'string' },
     'landmark-regressor': { type: 'string' },
     'identity-regressor': { type: 'string' },
+    'landmark-map': { type: 'string' },
   },
 });
 const fit = JSON.parse(positionals[0] ?? '{}') as Record<string, number>;
 const renderer = values.renderer as 'gar' | 'graphics' | undefined;
-const reconstructor = await Reconstructor.create(
-  await loadReconstructorResources({
-    renderer,
-    gar: values.gar,
-    encoder: values.encoder,
-    landmarkRegressor: values['landmark-regressor'],
-    identityRegressor: values['identity-regressor'],
-  }),
-);
+const resources = await loadReconstructorResources({
+  renderer,
+  gar: values.gar,
+  encoder: values.encoder,
+  landmarkRegressor: values['landmark-regressor'],
+  identityRegressor: values['identity-regressor'],
+});
+if (values['landmark-map'] !== undefined) resources.detector = await loadDetectorModelFiles({ landmarkMap: landmarkMapOption(values['landmark-map']) });
+const reconstructor = await Reconstructor.create(resources);
 const options = {
   fit,
   ...(renderer === 'gar' ? { garRefine: fit } : {}),
