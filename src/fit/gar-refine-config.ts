@@ -26,7 +26,11 @@ export interface GarRefineConfig {
    */
   pixelNoiseReference: number;
   landmarkWeight: number;
-  /** Weight of the 17 jaw-contour landmarks relative to the inner ones. */
+  /**
+   * Weight of the 17 jaw-contour landmarks relative to the inner ones. Lower than the graphics
+   * path's: with the identity regressor centring the prior, the detector's jaw (its least accurate
+   * points) bends the shape more than it informs it (docs/tuning.md).
+   */
   contourLandmarkWeight: number;
   identityPriorWeight: number;
   expressionPriorWeight: number;
@@ -47,7 +51,7 @@ const BASE: GarRefineConfig = {
   pixelWeight: 0.01,
   pixelNoiseReference: 0.2,
   landmarkWeight: 1,
-  contourLandmarkWeight: 0.6,
+  contourLandmarkWeight: 0.25,
   identityPriorWeight: 1.5e-6,
   expressionPriorWeight: 3e-5,
   focalPriorWeight: 0.1,
