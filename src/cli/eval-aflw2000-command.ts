@@ -15,8 +15,9 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   roll, …] in radians). Each image is reconstructed through the normal library path (detection
   included; the largest face is scored; a miss counts as a failure), with the renderer and
   networks \`facegar reconstruct\` would use (the same --renderer, --gar, --encoder,
-  --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options; --landmark-gate JSON sets the turned-face
-  gate's cropRefinements and reliability thresholds, e.g. '{"cropRefinements": 1}'). Reports the 68-point NME (mean 2D distance of the fit's
+  --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options;
+  on the GAR path --landmark-gate JSON sets the turned-face gate's cropRefinements and reliability
+  thresholds, e.g. '{"cropRefinements": 1}'). Reports the 68-point NME (mean 2D distance of the fit's
   3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
   included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
   bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
@@ -187,6 +188,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       ...(graphicsOption ? { defaultRenderer: 'graphics' as const } : {}),
     });
     if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
+    if (choice.renderer === 'graphics' && landmarkGate) throw new UsageError('--landmark-gate belongs to the GAR path (try --renderer gar)');
     if (choice.renderer === 'gar' && graphicsOption)
       throw new UsageError('--landmark-steps and --photometric-steps belong to the graphics path (try --renderer graphics)');
     const gar = choice.renderer === 'gar' ? await readGarModelFiles(choice as typeof choice & { garDir: string }) : undefined;
