@@ -162,8 +162,11 @@ test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are 
     assert.ok(key in byName.graphics, key);
   assert.equal(byName['mean-face'].ratioToMeanFace, 1);
   assert.equal(byName['mean-face'].identityCorrelation, null);
+  // Fed the detector's points, the oracle row would score about 1×; on these two faces the true points
+  // give about half (0.49× with the landmark map fitted on Cycles seeds 10–11, 0.50× with seeds 10–13),
+  // so 0.5 was too tight a bound for a test that checks the oracle row is fed the truth.
   assert.ok(
-    byName['oracle-landmarks'].landmarkNme < 0.5 * byName.graphics.landmarkNme,
+    byName['oracle-landmarks'].landmarkNme < 0.7 * byName.graphics.landmarkNme,
     `oracle NME ${byName['oracle-landmarks'].landmarkNme} vs detector ${byName.graphics.landmarkNme}`,
   );
   assert.equal(byName['true-pose'].focalErrorPct, 0);
