@@ -28,7 +28,7 @@ import { alignFaceCrop } from '../src/detect/align-face-crop.ts';
 import { createFaceEmbedder, type FaceEmbedder } from '../src/detect/face-embedding.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
 import { initBackend } from '../src/engine/backend.ts';
-import { pearsonCorrelation, modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
+import { identityModeSquaredEffects, pearsonCorrelation, modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
 import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../src/eval/synthetic-benchmark.ts';
 import {
   EMBEDDING_CROP_PX,
@@ -175,15 +175,6 @@ function modeSquaredErrors(regressor: IdentityRegressor, samples: Sample[]): Flo
   return sums;
 }
 
-function modeEffects(m: MorphableModel): Float64Array {
-  const stride = m.vertexCount * 3;
-  return Float64Array.from({ length: m.identityCount }, (_, k) => {
-    let sum = 0;
-    for (let i = 0; i < FACE_AREA_VERTICES * 3; i++) sum += m.identityBasis[k * stride + i] ** 2;
-    return sum;
-  });
-}
-
 function evaluate(regressor: IdentityRegressor, samples: Sample[]) {
   let error = 0,
     meanFaceError = 0;
@@ -224,7 +215,7 @@ if (train[0].mesh.length !== MESH_VALUE_COUNT) throw new Error('cached meshes ar
 const meshes = new Float32Array(train.length * MESH_VALUE_COUNT);
 train.forEach((s, n) => meshes.set(s.mesh, n * MESH_VALUE_COUNT));
 const reference = meanAlignedMesh(meshes, train.length);
-const effects = modeEffects(model);
+const effects = identityModeSquaredEffects(model, FACE_AREA_VERTICES);
 const tried: { lambda: number; weightedError: number; regressor: IdentityRegressor; errors: Float64Array }[] = [];
 for (const lambda of values.lambdas!.split(',').map(Number)) {
   const regressor = fit(train, reference, lambda);

@@ -20,15 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mirrorImage, type RgbaImage } from '../src/common/image.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
-import {
-  applyMeshLandmarkMap,
-  encodeMeshLandmarkMap,
-  fitRidge,
-  IBUG68_MIRROR,
-  MESH_MAP_FEATURE_COUNT,
-  meshMapFeatures,
-  pointsToFaceFrame,
-} from '../src/detect/mesh-landmark-map.ts';
+import { applyMeshLandmarkMap, encodeMeshLandmarkMap, fitMeshLandmarkMap, IBUG68_MIRROR, MESH_MAP_FEATURE_COUNT } from '../src/detect/mesh-landmark-map.ts';
 import { initBackend } from '../src/engine/backend.ts';
 import { aflwGroundTruth, aflwNme, aflwYawBucket, AFLW_YAW_BUCKETS } from '../src/eval/aflw2000-protocol.ts';
 import { parseMatFile } from '../src/io/mat-file.ts';
@@ -92,16 +84,6 @@ async function detectFolder(dir: string, faceDetector: FaceDetector, withMirror:
   return found;
 }
 
-function fit(rows: Detection[], lambda: number): Float32Array {
-  const features = new Float32Array(rows.length * MESH_MAP_FEATURE_COUNT);
-  const targets = new Float32Array(rows.length * 136);
-  rows.forEach((row, n) => {
-    features.set(meshMapFeatures(row.mesh468, row.landmarks68), n * MESH_MAP_FEATURE_COUNT);
-    targets.set(pointsToFaceFrame(row.truth68, row.landmarks68), n * 136);
-  });
-  return fitRidge(features, targets, rows.length, lambda, MESH_MAP_FEATURE_COUNT - 1);
-}
-
 /** Mean NME (%) per |yaw| bucket and overall: FaceMesh's 68 points, and the map's (when given). */
 function nmeByBucket(rows: Detection[], weights?: Float32Array, digits = 2): Record<string, number> {
   const sums = new Map<string, { sum: number; count: number }>();
@@ -129,13 +111,13 @@ const heldOut = train.filter((_, i) => Math.floor(i / 2) % 5 === 0);
 const fitting = train.filter((_, i) => Math.floor(i / 2) % 5 !== 0);
 const tried: { lambda: number; nme: number }[] = [];
 for (const lambda of values.lambdas!.split(',').map(Number)) {
-  const nme = nmeByBucket(heldOut, fit(fitting, lambda), 4).all;
+  const nme = nmeByBucket(heldOut, fitMeshLandmarkMap(fitting, lambda), 4).all;
   console.error(`lambda ${lambda}: NME ${nme.toFixed(4)} % on ${heldOut.length} held-out training views`);
   tried.push({ lambda, nme });
 }
 const lowest = Math.min(...tried.map((t) => t.nme));
 const best = tried.filter((t) => t.nme <= 1.01 * lowest).sort((a, b) => b.lambda - a.lambda)[0];
-const weights = fit(train, best.lambda);
+const weights = fitMeshLandmarkMap(train, best.lambda);
 const report: Record<string, unknown> = { trainingViews: train.length, lambda: best.lambda, heldOutNmePercent: best.nme, eval: {} };
 for (const dir of values.eval?.split(',') ?? []) {
   const rows = await detectFolder(dir, detector, false);

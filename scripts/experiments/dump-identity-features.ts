@@ -13,6 +13,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { identityModeSquaredEffects } from '../../src/eval/identity-metrics.ts';
 import { identityFeatures, meanAlignedMesh, MESH_VALUE_COUNT } from '../../src/invert/identity-regressor.ts';
 import { loadMorphableModel } from '../../src/io/node/index.ts';
 
@@ -48,12 +49,7 @@ samples.forEach((s, n) => {
   identities.set(s.identity, n * 100);
 });
 const { model } = await loadMorphableModel();
-const stride = model.vertexCount * 3;
-const effects = Array.from({ length: model.identityCount }, (_, k) => {
-  let sum = 0;
-  for (let i = 0; i < FACE_AREA_VERTICES * 3; i++) sum += model.identityBasis[k * stride + i] ** 2;
-  return sum;
-});
+const effects = Array.from(identityModeSquaredEffects(model, FACE_AREA_VERTICES));
 await mkdir(values.out, { recursive: true });
 await writeFile(join(values.out, 'X.f32'), new Uint8Array(features.buffer));
 await writeFile(join(values.out, 'Y.f32'), new Uint8Array(identities.buffer));

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { applyMeshLandmarkMap, fitRidge, MESH_MAP_FEATURE_COUNT, meshMapFeatures, pointsToFaceFrame } from '../../src/detect/mesh-landmark-map.ts';
+import { applyMeshLandmarkMap, fitMeshLandmarkMap } from '../../src/detect/mesh-landmark-map.ts';
 import { aflwNme, aflwYawBucket } from '../../src/eval/aflw2000-protocol.ts';
 import { meshYawDeg } from '../../src/fit/landmark-reliability.ts';
 
@@ -32,15 +32,6 @@ const folder = (dir: string, mirrored: boolean): Detection[] => {
 };
 const train = values.train.split(',').flatMap((dir) => folder(dir, true));
 
-function fit(rows: Detection[], lambda: number): Float32Array {
-  const features = new Float32Array(rows.length * MESH_MAP_FEATURE_COUNT),
-    targets = new Float32Array(rows.length * 136);
-  rows.forEach((row, n) => {
-    features.set(meshMapFeatures(row.mesh468, row.landmarks68), n * MESH_MAP_FEATURE_COUNT);
-    targets.set(pointsToFaceFrame(row.truth68, row.landmarks68), n * 136);
-  });
-  return fitRidge(features, targets, rows.length, lambda, MESH_MAP_FEATURE_COUNT - 1);
-}
 function byBin(rows: Detection[], points: (row: Detection) => Float32Array): string {
   const sums = new Map<string, number[]>();
   for (const row of rows) {
@@ -54,14 +45,14 @@ function byBin(rows: Detection[], points: (row: Detection) => Float32Array): str
     })
     .join('  ');
 }
-const global = fit(train, 3);
+const global = fitMeshLandmarkMap(train, 3);
 const mapped = (weights: Float32Array, row: Detection) => applyMeshLandmarkMap({ weights }, row.mesh468, row.landmarks68);
 for (const dir of values.eval.split(',')) {
   const rows = folder(dir, false);
   console.log(`${dir}: global map λ 3: ${byBin(rows, (row) => mapped(global, row))}`);
   for (const fromYaw of [25, 35, 45])
     for (const lambda of [3, 10, 30]) {
-      const profile = fit(
+      const profile = fitMeshLandmarkMap(
         train.filter((row) => Math.abs(row.meshYawDeg) >= fromYaw - 10),
         lambda,
       );

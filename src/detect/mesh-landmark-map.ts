@@ -146,6 +146,24 @@ export function encodeMeshLandmarkMap(map: MeshLandmarkMap): Uint8Array {
   return bytes;
 }
 
+/** One training view of the map: FaceMesh's output on a photo and the model's true 68 landmarks there (px). */
+export interface MeshLandmarkMapView {
+  mesh468: ArrayLike<number>;
+  landmarks68: ArrayLike<number>;
+  truth68: ArrayLike<number>;
+}
+
+/** The map's weights fitted by ridge regression (weight `lambda`, the constant unpenalised) on these views. */
+export function fitMeshLandmarkMap(views: readonly MeshLandmarkMapView[], lambda: number): Float32Array {
+  const features = new Float32Array(views.length * MESH_MAP_FEATURE_COUNT);
+  const targets = new Float32Array(views.length * 136);
+  views.forEach((view, n) => {
+    features.set(meshMapFeatures(view.mesh468, view.landmarks68), n * MESH_MAP_FEATURE_COUNT);
+    targets.set(pointsToFaceFrame(view.truth68, view.landmarks68), n * 136);
+  });
+  return fitRidge(features, targets, views.length, lambda, MESH_MAP_FEATURE_COUNT - 1);
+}
+
 /**
  * Ridge regression: the W minimising Σ‖x W − y‖² + λ‖W‖² over the rows (the constant's row not
  * penalised). `features` [N × F] and `targets` [N × T] row-major; solved by Cholesky on XᵀX + λI.

@@ -45,22 +45,28 @@ export function perModeCorrelation(fitted: ArrayLike<number>[], truth: ArrayLike
 }
 
 /**
+ * Each identity mode's squared geometric effect: Σ of its basis entries² over the first
+ * `vertexCount` vertices (mm² per unit coefficient²). With independent N(0, 1) coefficient errors
+ * e_k, Σ_k e_k² · effect_k / vertexCount is the mean squared vertex error.
+ */
+export function identityModeSquaredEffects(model: MorphableModel, vertexCount = model.vertexCount): Float64Array {
+  const stride = model.vertexCount * 3,
+    n = Math.min(vertexCount, model.vertexCount) * 3;
+  return Float64Array.from({ length: model.identityCount }, (_, k) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += model.identityBasis[k * stride + i] ** 2;
+    return sum;
+  });
+}
+
+/**
  * Identity modes ordered by geometric effect, largest first: the norm of the mode's basis over
  * the first `vertexCount` vertices (mm per unit coefficient) times its prior std. ICT-FaceKit's
  * identity coefficients are N(0, 1) (morphable-model.ts), so the std is 1 and the norm decides.
  */
 export function modesByGeometricEffect(model: MorphableModel, vertexCount = model.vertexCount): number[] {
-  const stride = model.vertexCount * 3,
-    n = Math.min(vertexCount, model.vertexCount) * 3;
-  const effect = Array.from({ length: model.identityCount }, (_, k) => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += model.identityBasis[k * stride + i] ** 2;
-    return Math.sqrt(sum);
-  });
-  return effect
-    .map((e, k) => [e, k])
-    .sort((a, b) => b[0] - a[0])
-    .map(([, k]) => k);
+  const effects = identityModeSquaredEffects(model, vertexCount);
+  return Array.from(effects.keys()).sort((a, b) => effects[b] - effects[a]);
 }
 
 /** Mean of per-mode correlations over all modes, and over the modes in `topModes`. */
