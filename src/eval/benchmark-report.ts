@@ -206,6 +206,7 @@ export function benchmarkReportJson(result: SyntheticBenchmarkResult, commandLin
       narrowMedianMm: s.vertexErrorsMm ? summarizeErrors(s.vertexErrorsMm).median : null,
       landmarkNme: s.landmarkNme ?? null,
       focalPx: s.focalPx ?? null,
+      trueFocalPx: result.faces[s.index]?.truth.focalPx ?? null,
     })),
   );
   const scenes = result.faces.map((face, index) => ({ index, ...face.record }));

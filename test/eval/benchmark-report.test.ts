@@ -94,7 +94,7 @@ test('contact sheet: render | overlay pairs; the overlay of a perfect fit change
   // One fitted image with errors 0.5 and 1 mm: median 0.75 mm, NME 2 %, half the images fitted; no mean-face row, so no ratio.
   assert.match(markdown, /\| graphics \| 0\.75 \| 0\.75 \| — \| — \| — \| — \| 2\.00 \| 50 % \|/);
   assert.match(markdown, /\| 2 \| 0 \| 5\.0 \| graphics \| failed \(noFace\) \|/);
-  const json = benchmarkReportJson(result, 'x') as { images: { ok: boolean; medianMm: number | null }[] };
+  const json = benchmarkReportJson(result, 'x') as { images: { ok: boolean; medianMm: number | null; focalPx: number | null; trueFocalPx: number | null }[] };
   assert.deepEqual(
     json.images.map((i) => [i.ok, i.medianMm]),
     [
@@ -102,6 +102,15 @@ test('contact sheet: render | overlay pairs; the overlay of a perfect fit change
       [false, null],
     ],
   );
+  // Each image carries its true focal length beside the fitted one (scripts/focal-shape-check.ts reads both; these samples have no fitted one).
+  assert.deepEqual(
+    json.images.map((i) => [i.focalPx, i.trueFocalPx]),
+    [
+      [null, faces[0].truth.focalPx],
+      [null, faces[1].truth.focalPx],
+    ],
+  );
+  assert.notEqual(faces[0].truth.focalPx, faces[1].truth.focalPx);
   const scenes = (json as unknown as { scenes: { index: number; anglesDeg: number[]; identity: number[]; post: { jpegQuality: number } }[] }).scenes;
   assert.equal(scenes.length, 2);
   assert.deepEqual(JSON.parse(JSON.stringify(scenes)), scenes, 'scene records are plain JSON');

@@ -1,0 +1,61 @@
+// scripts/focal-shape-check.ts: the shape error against the focal error, read from a report.json.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runScript } from '../helpers/scripts.ts';
+
+const script = 'scripts/focal-shape-check.ts';
+
+/** A report of 8 images: the fit's shape error grows with its focal error; with the true camera held it is constant. */
+function reportOf(withTrueFocal = true) {
+  const images = [];
+  for (let index = 0; index < 8; index++) {
+    const trueFocalPx = 1000;
+    images.push({ method: 'mean-face', index, ok: true, medianMm: 4, focalPx: null, ...(withTrueFocal ? { trueFocalPx } : {}) });
+    // Focal error 0, 5, …, 35 %; shape 2.0, 2.2, … 3.4 mm (ratio 0.5 … 0.85).
+    images.push({
+      method: 'gar-encoder-init',
+      index,
+      ok: true,
+      medianMm: 2 + 0.2 * index,
+      focalPx: trueFocalPx * (1 + 0.05 * index),
+      ...(withTrueFocal ? { trueFocalPx } : {}),
+    });
+    images.push({ method: 'true-pose', index, ok: true, medianMm: 3, focalPx: trueFocalPx, ...(withTrueFocal ? { trueFocalPx } : {}) });
+  }
+  return { images };
+}
+
+test('focal-shape-check: correlation and halves from the per-image records; bad reports exit with a message', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-focal-'));
+  try {
+    const path = join(dir, 'report.json');
+    await writeFile(path, JSON.stringify(reportOf()));
+    const run = await runScript(script, [path, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const [row] = JSON.parse(run.stdout);
+    assert.equal(row.method, 'gar-encoder-init');
+    assert.equal(row.images, 8);
+    assert.equal(row.spearmanFocalErrorVsShapeRatio, 1);
+    // Smaller half: images 0–3, ratios 0.5, 0.55, 0.6, 0.65 → 0.575; its middle focal error (index 2) 10 %.
+    assert.deepEqual(row.smallerFocalErrors, { images: 4, medianFocalErrorPct: 10, meanRatioToMeanFace: 0.575, truePoseMeanRatio: 0.75 });
+    assert.deepEqual(row.largerFocalErrors, { images: 4, medianFocalErrorPct: 30, meanRatioToMeanFace: 0.775, truePoseMeanRatio: 0.75 });
+    const text = await runScript(script, [path]);
+    assert.match(text.stdout, /gar-encoder-init: 8 images; Spearman\(focal error, shape error ÷ mean face's\) = 1/);
+    assert.match(text.stdout, /with the true camera held 0\.75×/);
+
+    await writeFile(path, JSON.stringify(reportOf(false)));
+    const old = await runScript(script, [path]);
+    assert.equal(old.code, 2);
+    assert.match(old.stderr, /no trueFocalPx/);
+    await writeFile(path, '{not json');
+    const broken = await runScript(script, [path]);
+    assert.equal(broken.code, 3);
+    assert.match(broken.stderr, /not a readable report\.json/);
+    assert.equal((await runScript(script, [])).code, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
