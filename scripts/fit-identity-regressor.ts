@@ -13,6 +13,16 @@
  *   node --import tsx scripts/fit-identity-regressor.ts --train DIR[,DIR] [--studio SEED:COUNT[,…]]
  *     --holdout DIR[,DIR] | --holdout-studio SEED:COUNT [--eval DIR[,DIR]] [--eval-studio SEED:COUNT] [--cache FILE.jsonl] [--lambdas 1000,3000,10000,30000] [--out DIR]
  *
+ * --same-person DIR adds real photos without 3D truth, named like LFW's (Person_Name_0001.jpg): the
+ * fit also asks that one person's photos map to one identity (IdentityInvariance), with each weight
+ * of --same-person-weights. People in --exclude FILE (the held-out list, data/heldout-real-faces.txt)
+ * are never used for fitting: their photos measure how far apart one person's regressed identities
+ * lie against other people's (1 = it says nothing about who it is). An eighth of the other people
+ * (by a hash of the name) are kept for choosing the weight: the one with the lowest such ratio there
+ * among those whose held-out render error is within --render-tolerance of the lowest.
+ *
+ *   … --same-person FACES/lfw --exclude data/heldout-real-faces.txt --same-person-weights 0,0.3,1,3 [--max-per-person 6]
+ *
  * --cache keeps each photo's embedding (and its mirrored crop's) and mesh (one JSON line per photo,
  * keyed by folder and name), so refitting is quick. --embedding mirror-average (the default) fits on
  * the mean of the two embeddings (a version-2 file; the pipeline then embeds both crops too),
@@ -36,6 +46,7 @@ import {
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
+  type IdentityInvariance,
   meanAlignedMesh,
   MESH_VALUE_COUNT,
   regressIdentity,
@@ -74,6 +85,11 @@ const { values } = parseArgs({
     /** crop: the crop's embedding (a version-1 file); mirror-average: its mean with the mirrored crop's (version 2, the default). */
     embedding: { type: 'string', default: 'mirror-average' },
     out: { type: 'string' },
+    'same-person': { type: 'string', default: '' },
+    exclude: { type: 'string', default: '' },
+    'max-per-person': { type: 'string', default: '6' },
+    'same-person-weights': { type: 'string', default: '0' },
+    'render-tolerance': { type: 'string', default: '0.02' },
   },
 });
 if (values.embedding !== 'crop' && values.embedding !== 'mirror-average') throw new Error(`--embedding crop|mirror-average, not ${values.embedding}`);
@@ -155,7 +171,95 @@ async function gather(list: string, studio = ''): Promise<Sample[]> {
   return out;
 }
 
-function fit(samples: Sample[], reference: Float32Array, lambda: number): IdentityRegressor {
+/** Real photos of people (no 3D truth), grouped by person: for fitting, for choosing the weight, and held out. */
+interface SamePersonSets {
+  fitting: Sample[][];
+  choosing: Sample[][];
+  heldOut: Sample[][];
+}
+
+async function samePersonSets(dir: string, excludeFile: string, maxPerPerson: number): Promise<SamePersonSets> {
+  const personOf = (file: string) => file.replace(/_\d{4}\.(jpe?g|png)$/i, '');
+  const excluded = new Set<string>();
+  if (excludeFile)
+    for (const line of (await readFile(excludeFile, 'utf8')).split('\n')) if (line && !line.startsWith('#')) excluded.add(personOf(basename(line.trim())));
+  const byPerson = new Map<string, string[]>();
+  for (const file of (await readdir(dir)).filter((f) => /_\d{4}\.(jpe?g|png)$/i.test(f)).sort())
+    byPerson.set(personOf(file), [...(byPerson.get(personOf(file)) ?? []), file]);
+  const sets: SamePersonSets = { fitting: [], choosing: [], heldOut: [] };
+  const people = [...byPerson].filter(([, files]) => files.length >= 2);
+  for (const [index, [person, files]] of people.entries()) {
+    const group: Sample[] = [];
+    for (const file of files.slice(0, maxPerPerson)) {
+      const sample = await sampleOf(`same-person/${basename(dir)}/${file}`, [], () => decodeImageFile(join(dir, file)), detector, embedder);
+      if (sample) group.push(sample);
+    }
+    if (group.length < 2) continue;
+    if (excluded.has(person)) sets.heldOut.push(group);
+    else if (createHash('sha256').update(`choose:${person}`).digest()[0] < 32) sets.choosing.push(group);
+    else sets.fitting.push(group);
+    if ((index + 1) % 100 === 0) console.error(`${dir}: ${index + 1} of ${people.length} people`);
+  }
+  return sets;
+}
+
+/** Each photo's raw features minus its person's mean: the rows of the invariance term. */
+function invarianceOf(groups: Sample[][], reference: Float32Array, weight: number): IdentityInvariance | undefined {
+  if (weight === 0 || groups.length === 0) return undefined;
+  const F = featureCount(groups[0][0].embedding.length);
+  const rows = groups.reduce((n, g) => n + g.length, 0);
+  const differences = new Float32Array(rows * F);
+  let row = 0;
+  for (const group of groups) {
+    const features = group.map((s) => identityFeatures(embeddingOf(s), s.mesh, reference));
+    const mean = new Float64Array(F);
+    for (const f of features) for (let i = 0; i < F; i++) mean[i] += f[i] / group.length;
+    for (const f of features)
+      differences.set(
+        Float32Array.from(f, (v, i) => v - mean[i]),
+        row++ * F,
+      );
+  }
+  return { differences, rows, weight };
+}
+
+/**
+ * How far apart one person's regressed identities lie against other people's (the identity
+ * modes' geometric effect weights the coefficient differences: about the RMS vertex distance),
+ * and how often a photo's nearest other photo is its person's.
+ */
+function samePersonAgreement(regressor: IdentityRegressor, groups: Sample[][], effects: Float64Array) {
+  const photos = groups.flatMap((group, person) => group.map((s) => ({ person, identity: regressIdentity(regressor, embeddingOf(s), s.mesh) })));
+  const distance = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((sum, v, k) => sum + effects[k] * (v - b[k]) ** 2, 0) / FACE_AREA_VERTICES);
+  let same = 0,
+    sameCount = 0,
+    other = 0,
+    otherCount = 0,
+    nearestSame = 0;
+  for (const [i, a] of photos.entries()) {
+    let nearest = Infinity,
+      nearestPerson = -1;
+    for (const [j, b] of photos.entries()) {
+      if (i === j) continue;
+      const d = distance(a.identity, b.identity);
+      if (d < nearest) [nearest, nearestPerson] = [d, b.person];
+      if (j < i) continue;
+      if (a.person === b.person) [same, sameCount] = [same + d, sameCount + 1];
+      else [other, otherCount] = [other + d, otherCount + 1];
+    }
+    if (nearestPerson === a.person) nearestSame++;
+  }
+  const chance = groups.reduce((sum, g) => sum + g.length * (g.length - 1), 0) / photos.length / (photos.length - 1);
+  return {
+    people: groups.length,
+    photos: photos.length,
+    samePersonOverOtherDistance: Number((same / sameCount / (other / otherCount)).toFixed(3)),
+    nearestIsSamePerson: Number((nearestSame / photos.length).toFixed(3)),
+    chance: Number(chance.toFixed(3)),
+  };
+}
+
+function fit(samples: Sample[], reference: Float32Array, lambda: number, invariance?: IdentityInvariance): IdentityRegressor {
   const D = samples[0].embedding.length,
     F = featureCount(D),
     K = samples[0].identity.length;
@@ -165,7 +269,7 @@ function fit(samples: Sample[], reference: Float32Array, lambda: number): Identi
     features.set(identityFeatures(embeddingOf(s), s.mesh, reference), n * F);
     identities.set(s.identity, n * K);
   });
-  return { ...fitIdentityRegressor(features, identities, samples.length, D, reference, lambda), mirrorAverage };
+  return { ...fitIdentityRegressor(features, identities, samples.length, D, reference, lambda, invariance), mirrorAverage };
 }
 
 /** Squared coefficient errors per mode, averaged over the samples. */
@@ -216,16 +320,46 @@ const meshes = new Float32Array(train.length * MESH_VALUE_COUNT);
 train.forEach((s, n) => meshes.set(s.mesh, n * MESH_VALUE_COUNT));
 const reference = meanAlignedMesh(meshes, train.length);
 const effects = identityModeSquaredEffects(model, FACE_AREA_VERTICES);
-const tried: { lambda: number; weightedError: number; regressor: IdentityRegressor; errors: Float64Array }[] = [];
-for (const lambda of values.lambdas!.split(',').map(Number)) {
-  const regressor = fit(train, reference, lambda);
-  const errors = modeSquaredErrors(regressor, holdout);
-  // Σ_k error_k² · ‖basis_k‖² over the face area, per vertex: the mean squared vertex error, were the modes' errors independent.
-  const weightedError = errors.reduce((sum, e, k) => sum + (e * effects[k]) / FACE_AREA_VERTICES, 0);
-  console.error(`lambda ${lambda}: mean squared vertex error ${weightedError.toFixed(2)} mm² (unaligned) on ${holdout.length} held-out faces`);
-  tried.push({ lambda, weightedError, regressor, errors });
+const samePersonWeights = values['same-person-weights']!.split(',').map(Number);
+if (samePersonWeights.some((w) => !(w >= 0))) throw new Error(`--same-person-weights wants numbers ≥ 0, not ${values['same-person-weights']}`);
+const renderTolerance = Number(values['render-tolerance']);
+const maxPerPerson = Number(values['max-per-person']);
+if (!Number.isInteger(maxPerPerson) || maxPerPerson < 2) throw new Error(`--max-per-person wants an integer ≥ 2, not ${values['max-per-person']}`);
+const real = values['same-person'] ? await samePersonSets(values['same-person'], values.exclude!, maxPerPerson) : undefined;
+if (real) console.error(`same-person photos: ${real.fitting.length} people fit, ${real.choosing.length} choose the weight, ${real.heldOut.length} held out`);
+interface Tried {
+  lambda: number;
+  samePersonWeight: number;
+  weightedError: number;
+  regressor: IdentityRegressor;
+  errors: Float64Array;
+  choosing?: ReturnType<typeof samePersonAgreement>;
 }
-const best = tried.reduce((a, b) => (b.weightedError < a.weightedError ? b : a));
+const tried: Tried[] = [];
+for (const samePersonWeight of real ? samePersonWeights : [0]) {
+  const invariance = real && invarianceOf(real.fitting, reference, samePersonWeight);
+  const byLambda: Tried[] = [];
+  for (const lambda of values.lambdas!.split(',').map(Number)) {
+    const regressor = fit(train, reference, lambda, invariance);
+    const errors = modeSquaredErrors(regressor, holdout);
+    // Σ_k error_k² · ‖basis_k‖² over the face area, per vertex: the mean squared vertex error, were the modes' errors independent.
+    const weightedError = errors.reduce((sum, e, k) => sum + (e * effects[k]) / FACE_AREA_VERTICES, 0);
+    console.error(
+      `lambda ${lambda}, same-person weight ${samePersonWeight}: mean squared vertex error ${weightedError.toFixed(2)} mm² (unaligned) on ${holdout.length} held-out faces`,
+    );
+    byLambda.push({ lambda, samePersonWeight, weightedError, regressor, errors });
+  }
+  const bestLambda = byLambda.reduce((a, b) => (b.weightedError < a.weightedError ? b : a));
+  if (real) {
+    bestLambda.choosing = samePersonAgreement(bestLambda.regressor, real.choosing, effects);
+    console.error(`  same-person weight ${samePersonWeight}, lambda ${bestLambda.lambda}: ${JSON.stringify(bestLambda.choosing)}`);
+  }
+  tried.push(bestLambda);
+}
+const lowestError = Math.min(...tried.map((t) => t.weightedError));
+const best = tried
+  .filter((t) => t.weightedError <= lowestError * (1 + renderTolerance))
+  .reduce((a, b) => ((b.choosing?.samePersonOverOtherDistance ?? Infinity) < (a.choosing?.samePersonOverOtherDistance ?? Infinity) ? b : a));
 const regressor = { ...best.regressor, errorStd: Float32Array.from(best.errors, (e) => Math.sqrt(e)) };
 const report: Record<string, unknown> = {
   trainingFaces: train.length,
@@ -234,6 +368,17 @@ const report: Record<string, unknown> = {
   holdout: evaluate(regressor, holdout),
   eval: {},
 };
+if (real) {
+  report.samePersonWeight = best.samePersonWeight;
+  report.samePersonFitting = { people: real.fitting.length, photos: real.fitting.reduce((n, g) => n + g.length, 0) };
+  report.samePersonTried = tried.map((t) => ({
+    samePersonWeight: t.samePersonWeight,
+    lambda: t.lambda,
+    heldOutRenderError: Number(t.weightedError.toFixed(3)),
+    choosing: t.choosing,
+  }));
+  if (real.heldOut.length >= 2) report.samePersonHeldOut = samePersonAgreement(regressor, real.heldOut, effects);
+}
 for (const dir of values.eval!.split(',').filter(Boolean))
   (report.eval as Record<string, unknown>)[basename(dir)] = evaluate(regressor, await folderSamples(dir));
 for (const spec of values['eval-studio']!.split(',').filter(Boolean))
@@ -249,6 +394,12 @@ if (values.out) {
     features: `FaceRes embedding of the detector's aligned crop${mirrorAverage ? " (the mean of the crop's and its mirror image's)" : ''}, then FaceMesh's 468 points similarity-aligned to the reference, minus it`,
     outputs: `${regressor.identityCount} ICT-FaceKit identity coefficients`,
     lambda: best.lambda,
+    ...(real && best.samePersonWeight > 0
+      ? {
+          samePersonWeight: best.samePersonWeight,
+          samePersonPhotos: `${basename(values['same-person']!)}: ${(report.samePersonFitting as { photos: number }).photos} photos of ${real.fitting.length} people (no 3D truth; one identity per person asked)`,
+        }
+      : {}),
     trainingFaces: train.length,
     trainingSources: [
       ...values

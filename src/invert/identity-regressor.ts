@@ -100,9 +100,20 @@ export function regressIdentity(regressor: IdentityRegressor, embedding: ArrayLi
 }
 
 /**
+ * Photos without 3D truth that must map to one identity: each row is one photo's raw features
+ * minus the mean of its person's photos (same-person photos differ in pose, expression, light and
+ * camera, not in identity). The fit adds `weight` × Σ‖difference · W‖² to its loss.
+ */
+export interface IdentityInvariance {
+  differences: Float32Array;
+  rows: number;
+  weight: number;
+}
+
+/**
  * Fit the regressor: `features` [N × F] raw (identityFeatures), `identities` [N × K]; standardise,
- * then ridge with weight `lambda` (the constant unpenalised). `errorStd` is left at 1 for the caller
- * to measure on held-out faces.
+ * then ridge with weight `lambda` (the constant unpenalised), with the `invariance` term when given.
+ * `errorStd` is left at 1 for the caller to measure on held-out faces.
  */
 export function fitIdentityRegressor(
   features: Float32Array,
@@ -111,6 +122,7 @@ export function fitIdentityRegressor(
   embeddingDimension: number,
   referenceMesh: Float32Array,
   lambda: number,
+  invariance?: IdentityInvariance,
 ): IdentityRegressor {
   const F = featureCount(embeddingDimension);
   const K = identities.length / rows;
@@ -129,12 +141,22 @@ export function fitIdentityRegressor(
     featureMean[i] = mean;
     featureScale[i] = Math.sqrt(Math.max(sumSquares / rows - mean * mean, 0)) + 1e-6;
   }
-  const standardised = new Float32Array(rows * (F + 1));
+  // The invariance term is least squares too: rows √weight · difference / scale with target 0 and no constant.
+  const extraRows = invariance ? invariance.rows : 0;
+  if (invariance && invariance.differences.length !== extraRows * F)
+    throw invalidParameterError('invariance.differences', `${extraRows} rows of ${F}`, invariance.differences.length);
+  if (invariance && !(invariance.weight >= 0)) throw invalidParameterError('invariance.weight', 'a number ≥ 0', invariance.weight);
+  const standardised = new Float32Array((rows + extraRows) * (F + 1));
   for (let n = 0; n < rows; n++) {
     for (let i = 0; i < F; i++) standardised[n * (F + 1) + i] = (features[n * F + i] - featureMean[i]) / featureScale[i];
     standardised[n * (F + 1) + F] = 1;
   }
-  const weights = fitRidge(standardised, identities, rows, lambda, F);
+  const rootWeight = Math.sqrt(invariance?.weight ?? 0);
+  for (let n = 0; n < extraRows; n++)
+    for (let i = 0; i < F; i++) standardised[(rows + n) * (F + 1) + i] = (rootWeight * invariance!.differences[n * F + i]) / featureScale[i];
+  const targets = new Float32Array((rows + extraRows) * K);
+  targets.set(identities);
+  const weights = fitRidge(standardised, targets, rows + extraRows, lambda, F);
   return { embeddingDimension, identityCount: K, referenceMesh, featureMean, featureScale, weights, errorStd: new Float32Array(K).fill(1) };
 }
 

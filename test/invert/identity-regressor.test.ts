@@ -117,6 +117,44 @@ test('the ridge fit recovers a linear map from embedding and mesh to identity; p
   assert.throws(() => regressIdentity(regressor, new Float32Array(D + 1), meshes[0]), /8 numbers/);
 });
 
+test('the same-person term makes the regressor ignore what varies within a person', () => {
+  // Rendered faces: identity = embedding[0]; embedding[1] tracks it loosely (as light or expression
+  // can track shape in a render set), so plain ridge leans on it. Real photos of one person differ
+  // along embedding[1] alone: the invariance term must take that lean away.
+  const D = 4,
+    rows = 300,
+    F = featureCount(D);
+  const reference = randomArray(MESH_VALUE_COUNT, 50);
+  const features = new Float32Array(rows * F),
+    identities = new Float32Array(rows);
+  for (let n = 0; n < rows; n++) {
+    const identity = random.normal();
+    const embedding = Float32Array.of(identity + 0.7 * random.normal(), identity + 0.3 * random.normal(), random.normal(), random.normal());
+    features.set(identityFeatures(embedding, reference, reference), n * F);
+    identities[n] = identity;
+  }
+  const personRows = 50;
+  const differences = new Float32Array(personRows * F);
+  for (let n = 0; n < personRows; n++) differences[n * F + 1] = 2 * random.normal();
+  const plain = fitIdentityRegressor(features, identities, rows, D, reference, 1);
+  const invariant = fitIdentityRegressor(features, identities, rows, D, reference, 1, { differences, rows: personRows, weight: 100 });
+  // The change of the prediction when only embedding[1] moves by 1.
+  const lean = (r: IdentityRegressor) => regressIdentity(r, Float32Array.of(0, 1, 0, 0), reference)[0] - regressIdentity(r, new Float32Array(D), reference)[0];
+  assert.ok(lean(plain) > 0.4, `plain ridge leans ${lean(plain)} on the tracking feature`);
+  assert.ok(Math.abs(lean(invariant)) < 0.05 * lean(plain), `with the term it still leans ${lean(invariant)}`);
+  // It still reads identity from embedding[0].
+  const fromIdentity = regressIdentity(invariant, Float32Array.of(1, 0, 0, 0), reference)[0] - regressIdentity(invariant, new Float32Array(D), reference)[0];
+  assert.ok(fromIdentity > 0.3, `identity feature weight ${fromIdentity}`);
+  // Weight 0 is plain ridge; malformed terms are refused.
+  const zero = fitIdentityRegressor(features, identities, rows, D, reference, 1, { differences, rows: personRows, weight: 0 });
+  assert.ok(Math.abs(lean(zero) - lean(plain)) < 1e-4);
+  assert.throws(
+    () => fitIdentityRegressor(features, identities, rows, D, reference, 1, { differences: new Float32Array(3), rows: personRows, weight: 1 }),
+    /rows of/,
+  );
+  assert.throws(() => fitIdentityRegressor(features, identities, rows, D, reference, 1, { differences, rows: personRows, weight: -1 }), /≥ 0/);
+});
+
 test('a regressor survives its file format; damaged files are refused', () => {
   const D = 4,
     K = 2,
