@@ -1,13 +1,14 @@
 // Does a wrong focal length bend the fitted shape? A single photo hardly shows focal length
 // (a longer lens further away draws nearly the same face), so a fit may miss it; what matters is
-// whether the shape pays for that. Reads the report of
-//   facegar eval synthetic --set SET --methods gar-encoder-init,true-pose --report DIR
-// and prints, for each fitted row: how the per-image shape error (over the mean face's on the same
-// image) correlates with the focal error |f / f_true − 1| (Spearman), the shape error of the images
-// with the smaller and the larger half of focal errors, and, where the report has a `true-pose` row
-// (the same fit with the true rotation, translation and focal length held), how much holding the
-// true camera changes each half.
-//   node --import tsx scripts/focal-shape-check.ts DIR/report.json [--json]
+// whether the shape pays for that. Reads the reports of
+//   facegar eval synthetic --set SET --methods gar-encoder-init,true-focal,true-pose --report DIR
+// (or of several runs on the same set, e.g. one per row) and prints, for each fitted row: how the
+// per-image shape error (over the mean face's on the same image) correlates with the focal error
+// |f / f_true − 1| (Spearman), the shape error of the images with the smaller and the larger half
+// of focal errors, and, where the reports have the diagnostic rows, the same images' shape error
+// when the fit was told the true focal length (`true-focal`, as EXIF tells it) or held at the true
+// rotation, translation and focal length (`true-pose`).
+//   node --import tsx scripts/focal-shape-check.ts DIR/report.json [DIR2/report.json …] [--json]
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
@@ -21,30 +22,38 @@ interface ImageRecord {
 }
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-if (positionals.length !== 1) {
-  process.stderr.write('usage: node --import tsx scripts/focal-shape-check.ts REPORT.json [--json]\n');
-  process.exit(2);
-}
-let report: { images?: ImageRecord[] };
-try {
-  report = JSON.parse(await readFile(positionals[0], 'utf8'));
-} catch (error) {
-  process.stderr.write(`${positionals[0]}: not a readable report.json (${(error as Error).message})\n`);
-  process.exit(3);
-}
-const images = Array.isArray(report.images) ? report.images : [];
-if (!images.some((image) => typeof image.trueFocalPx === 'number')) {
-  process.stderr.write(`${positionals[0]}: no trueFocalPx per image (a report from before that field; run the eval again)\n`);
+if (positionals.length < 1) {
+  process.stderr.write('usage: node --import tsx scripts/focal-shape-check.ts REPORT.json [REPORT.json …] [--json]\n');
   process.exit(2);
 }
 const byMethod = new Map<string, Map<number, ImageRecord>>();
-for (const image of images) {
-  if (!byMethod.has(image.method)) byMethod.set(image.method, new Map());
-  byMethod.get(image.method)!.set(image.index, image);
+for (const path of positionals) {
+  let report: { images?: ImageRecord[] };
+  try {
+    report = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    process.stderr.write(`${path}: not a readable report.json (${(error as Error).message})\n`);
+    process.exit(3);
+  }
+  const images = Array.isArray(report.images) ? report.images : [];
+  if (!images.some((image) => typeof image.trueFocalPx === 'number')) {
+    process.stderr.write(`${path}: no trueFocalPx per image (a report from before that field; run the eval again)\n`);
+    process.exit(2);
+  }
+  for (const image of images) {
+    const known = byMethod.get(image.method)?.get(image.index);
+    // Every report has a mean-face row: the same set gives the same one, another set does not.
+    if (image.method === 'mean-face' && known && (known.medianMm !== image.medianMm || known.trueFocalPx !== image.trueFocalPx)) {
+      process.stderr.write(`${path}: image ${image.index} differs from the earlier report's: the reports are not of one set\n`);
+      process.exit(2);
+    }
+    if (!byMethod.has(image.method)) byMethod.set(image.method, new Map());
+    byMethod.get(image.method)!.set(image.index, image);
+  }
 }
 const meanFace = byMethod.get('mean-face');
 if (!meanFace) {
-  process.stderr.write(`${positionals[0]}: no mean-face row\n`);
+  process.stderr.write(`${positionals.join(', ')}: no mean-face row\n`);
   process.exit(2);
 }
 
@@ -72,30 +81,37 @@ function pearson(a: number[], b: number[]): number {
 const mean = (x: number[]) => (x.length ? x.reduce((s, v) => s + v, 0) / x.length : NaN);
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
+const DIAGNOSTIC_ROWS = ['true-focal', 'true-pose'] as const;
 const results = [];
-const truePose = byMethod.get('true-pose');
 for (const [method, records] of byMethod) {
-  if (method === 'mean-face' || method === 'true-pose') continue;
+  if (method === 'mean-face' || (DIAGNOSTIC_ROWS as readonly string[]).includes(method)) continue;
   const rows = [...records.values()]
     .filter((r) => r.ok && r.medianMm != null && r.focalPx != null && r.trueFocalPx && meanFace.get(r.index)?.medianMm != null)
     .map((r) => ({
       index: r.index,
       focalError: Math.abs(r.focalPx! / r.trueFocalPx! - 1),
       ratio: r.medianMm! / meanFace.get(r.index)!.medianMm!,
-      truePoseRatio:
-        truePose?.get(r.index)?.ok && truePose.get(r.index)!.medianMm != null ? truePose.get(r.index)!.medianMm! / meanFace.get(r.index)!.medianMm! : undefined,
+      diagnostic: Object.fromEntries(
+        DIAGNOSTIC_ROWS.map((name) => {
+          const record = byMethod.get(name)?.get(r.index);
+          return [name, record?.ok && record.medianMm != null ? record.medianMm / meanFace.get(r.index)!.medianMm! : undefined];
+        }),
+      ) as Record<(typeof DIAGNOSTIC_ROWS)[number], number | undefined>,
     }));
   if (rows.length < 6) continue;
   const sorted = [...rows].sort((a, b) => a.focalError - b.focalError);
   const halves = [sorted.slice(0, sorted.length >> 1), sorted.slice(sorted.length >> 1)];
   const half = (group: typeof rows) => {
-    const paired = group.filter((r) => r.truePoseRatio !== undefined);
-    return {
+    const out: Record<string, number> = {
       images: group.length,
       medianFocalErrorPct: round(100 * group[group.length >> 1].focalError, 1),
       meanRatioToMeanFace: round(mean(group.map((r) => r.ratio))),
-      ...(paired.length ? { truePoseMeanRatio: round(mean(paired.map((r) => r.truePoseRatio!))) } : {}),
     };
+    // Only where every image of the half has the diagnostic row, so the means cover the same images.
+    for (const name of DIAGNOSTIC_ROWS)
+      if (group.every((r) => r.diagnostic[name] !== undefined))
+        out[name === 'true-pose' ? 'truePoseMeanRatio' : 'trueFocalMeanRatio'] = round(mean(group.map((r) => r.diagnostic[name]!)));
+    return out;
   };
   results.push({
     method,
@@ -115,6 +131,7 @@ else
     ] as const)
       console.log(
         `  ${name}: median focal error ${h.medianFocalErrorPct} %, shape ${h.meanRatioToMeanFace}× the mean face` +
+          ('trueFocalMeanRatio' in h ? `, told the true focal length ${h.trueFocalMeanRatio}×` : '') +
           ('truePoseMeanRatio' in h ? `, with the true camera held ${h.truePoseMeanRatio}×` : ''),
       );
   }

@@ -40,8 +40,10 @@ facegar eval synthetic [options]
   (graphics-renderer fit), gar-mean-init (GAR refinement from the mean face and w̄) and
   gar-encoder-init (GAR refinement from the encoder's estimate; needs an encoder). Diagnostics:
   oracle-landmarks (the graphics path's landmark stage fed the true 2D landmarks, the model's own
-  landmark vertices, no detector; on by default) and true-pose (the default fit, GAR when there is
-  one, with the true pose and focal length held fixed; ask for it with --methods).
+  landmark vertices, no detector; on by default), true-pose (the default fit, GAR when there is
+  one, with the true pose and focal length held fixed) and true-focal (the default fit told the
+  true focal length as a known one, as EXIF would; the pose is fitted); ask for these two with
+  --methods.
 
 facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--json]
   NOW_DIR as published: imagepathsvalidation.txt (lines …/<subject>/<subset>/<file>.jpg),
@@ -65,8 +67,8 @@ Options of synthetic:
       --write-set <dir>      [string] write --n studio renders (--seed) in that layout and exit
       --seed <n>             [number] benchmark seed (default: 1)
       --methods <list>       [string] rows, comma-separated: graphics, gar-mean-init, gar-encoder-init,
-                             oracle-landmarks, true-pose (default: graphics, every GAR row a GAR/encoder
-                             is found for, and oracle-landmarks)
+                             oracle-landmarks, true-pose, true-focal (default: graphics, every GAR row a
+                             GAR/encoder is found for, and oracle-landmarks)
       --oracle-noise <f>     [number] oracle-landmarks row: add Gaussian noise of this standard deviation,
                              as a fraction of the true landmark box's size, to each true point
                              (how accurate landmarks must be; default: 0)

@@ -98,12 +98,13 @@ const SERIES_RGB: Record<string, [number, number, number]> = {
   'gar-encoder-init': [60, 170, 90],
   'oracle-landmarks': [200, 60, 160],
   'true-pose': [120, 90, 40],
+  'true-focal': [40, 170, 190],
 };
 
 /**
  * Histogram PNG of the per-vertex errors (mm, full face area) of every successful image, one bar
  * colour per method (mean-face grey, graphics orange, GAR rows blue/green, oracle-landmarks
- * magenta, true-pose brown), 0.25 mm bins up to 10 mm.
+ * magenta, true-pose brown, true-focal teal), 0.25 mm bins up to 10 mm.
  */
 export function renderBenchmarkHistogram(result: SyntheticBenchmarkResult): RgbaImage {
   const series: HistogramSeries[] = Object.entries(result.samples).map(([name, samples]) => ({
@@ -187,6 +188,7 @@ function colourName(rgb: [number, number, number]): string {
     '60,170,90': 'green',
     '200,60,160': 'magenta',
     '120,90,40': 'brown',
+    '40,170,190': 'teal',
   };
   return names[rgb.join(',')] ?? 'purple';
 }

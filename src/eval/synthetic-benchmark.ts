@@ -35,8 +35,10 @@ export interface SyntheticBenchmarkConfig {
    * refinement from the mean face and w̄), `gar-encoder-init` (GAR refinement from the encoder's
    * estimate), the paper's three variants; and two diagnostics: `oracle-landmarks` (the graphics
    * path's landmark stage alone, fed the true 2D landmarks with the model's own landmark vertices,
-   * no detector) and `true-pose` (the default fit, GAR when the reconstructor holds one, with the
-   * true pose and focal length held fixed). Default: graphics, plus the GAR rows the reconstructor can run.
+   * no detector), `true-pose` (the default fit, GAR when the reconstructor holds one, with the
+   * true pose and focal length held fixed) and `true-focal` (the default fit told the true focal
+   * length as a known one, `knownFocalPx`, as EXIF would; pose free). Default: graphics, plus the
+   * GAR rows the reconstructor can run.
    */
   methods?: BenchmarkMethod[];
   /** GAR rows: refinement preset. Default `default`. */
@@ -52,7 +54,7 @@ export interface SyntheticBenchmarkConfig {
   oracleNoise?: number;
 }
 
-export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose'] as const;
+export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose', 'true-focal'] as const;
 export type BenchmarkMethod = (typeof BENCHMARK_METHODS)[number];
 
 export const DEFAULT_SYNTHETIC_BENCHMARK_CONFIG: Readonly<SyntheticBenchmarkConfig> = Object.freeze({
@@ -185,7 +187,7 @@ export async function runBenchmark(
     full = model.vertexCount;
   const methods = reconstructor ? (config.methods ?? availableBenchmarkMethods(reconstructor)) : [];
   if (reconstructor) {
-    const available: BenchmarkMethod[] = [...availableBenchmarkMethods(reconstructor), 'oracle-landmarks', 'true-pose'];
+    const available: BenchmarkMethod[] = [...availableBenchmarkMethods(reconstructor), 'oracle-landmarks', 'true-pose', 'true-focal'];
     const missing = methods.find((m) => !available.includes(m));
     if (missing) throw new RangeError(`method ${missing} needs ${missing === 'gar-encoder-init' ? 'an encoder' : 'a GAR'} in the reconstructor`);
   }
@@ -295,6 +297,9 @@ function methodOptions(
       const fixedPose = { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.focalPx };
       return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), fixedPose };
     }
+    case 'true-focal':
+      // Does a wrong focal length bend the shape? The same fit, told the focal length as EXIF tells it.
+      return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), knownFocalPx: face.truth.focalPx };
   }
 }
 

@@ -117,7 +117,7 @@ test('a face record round-trips; bad fields are one-line errors naming the field
   assert.throws(() => parseSetFace(json, bytes.subarray(0, 12), model, 'x.json'), /vertex file has 12 bytes, expected 112908/);
 });
 
-test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are far closer than the detector; true-pose has no focal error', async () => {
+test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are far closer than the detector; true-pose has no focal error, true-focal about none', async () => {
   const dir = join(work, 'studio');
   const common = [
     '--seed',
@@ -125,7 +125,7 @@ test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are 
     '--renderer',
     'graphics',
     '--methods',
-    'graphics,oracle-landmarks,true-pose',
+    'graphics,oracle-landmarks,true-pose,true-focal',
     '--landmark-steps',
     '60',
     '--photometric-steps',
@@ -146,7 +146,7 @@ test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are 
   const rows = withoutTime(live.stdout);
   assert.deepEqual(withoutTime(fromSet.stdout), rows);
   const byName = Object.fromEntries(rows.map((r: { name: string }) => [r.name, r]));
-  assert.deepEqual(Object.keys(byName), ['mean-face', 'graphics', 'oracle-landmarks', 'true-pose']);
+  assert.deepEqual(Object.keys(byName), ['mean-face', 'graphics', 'oracle-landmarks', 'true-pose', 'true-focal']);
   for (const key of [
     'faceMedianMm',
     'faceP90Mm',
@@ -171,6 +171,9 @@ test('--write-set then --set gives the on-the-fly numbers; oracle landmarks are 
   );
   assert.equal(byName['true-pose'].focalErrorPct, 0);
   assert.ok(byName.graphics.focalErrorPct > 0);
+  // Told the focal length as a known one (as EXIF tells it), the fit keeps it within a few percent; its pose stays free.
+  assert.ok(byName['true-focal'].focalErrorPct < 2, `true-focal focal error ${byName['true-focal'].focalErrorPct} %`);
+  assert.ok(byName['true-focal'].focalErrorPct < byName.graphics.focalErrorPct);
   assert.deepEqual(Object.keys(byName.graphics.byYaw), ['0-30', '30-60', '60-90']);
 });
 
