@@ -345,7 +345,7 @@ for (const samePersonWeight of real ? samePersonWeights : [0]) {
     // Σ_k error_k² · ‖basis_k‖² over the face area, per vertex: the mean squared vertex error, were the modes' errors independent.
     const weightedError = errors.reduce((sum, e, k) => sum + (e * effects[k]) / FACE_AREA_VERTICES, 0);
     console.error(
-      `lambda ${lambda}, same-person weight ${samePersonWeight}: mean squared vertex error ${weightedError.toFixed(2)} mm² (unaligned) on ${holdout.length} held-out faces`,
+      `lambda ${lambda}${real ? `, same-person weight ${samePersonWeight}` : ''}: mean squared vertex error ${weightedError.toFixed(2)} mm² (unaligned) on ${holdout.length} held-out faces`,
     );
     byLambda.push({ lambda, samePersonWeight, weightedError, regressor, errors });
   }
