@@ -33,7 +33,7 @@ export interface SyntheticBenchmarkConfig {
   /**
    * Methods compared, each a row: `graphics` (graphics-renderer fit), `gar-mean-init` (GAR
    * refinement from the mean face and w̄), `gar-encoder-init` (GAR refinement from the encoder's
-   * estimate), the paper's three variants; and two diagnostics: `oracle-landmarks` (the graphics
+   * estimate), the paper's three variants; and three diagnostics: `oracle-landmarks` (the graphics
    * path's landmark stage alone, fed the true 2D landmarks with the model's own landmark vertices,
    * no detector), `true-pose` (the default fit, GAR when the reconstructor holds one, with the
    * true pose and focal length held fixed) and `true-focal` (the default fit told the true focal
