@@ -6,7 +6,7 @@ import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
 import { boxIoU } from '../../src/detect/blazeface.ts';
-import { cropCornersMoveFraction } from '../../src/detect/face-detector.ts';
+import { averageMirroredIbug68, cropCornersMoveFraction } from '../../src/detect/face-detector.ts';
 import { IBUG68_MIRROR } from '../../src/detect/mesh-landmark-map.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
@@ -320,6 +320,65 @@ test(
       );
     } finally {
       single.dispose();
+    }
+  },
+);
+
+test('averageMirroredIbug68: each point with its mirror partner of the mirrored fit', () => {
+  const direct = Float32Array.from({ length: 136 }, (_, i) => i);
+  // A mirrored fit that found the same points puts each at its partner's name: the mean is the points.
+  const sameFound = new Float32Array(136);
+  for (let k = 0; k < 68; k++) [sameFound[2 * IBUG68_MIRROR[k]], sameFound[2 * IBUG68_MIRROR[k] + 1]] = [direct[2 * k], direct[2 * k + 1]];
+  assert.deepEqual(averageMirroredIbug68(direct, sameFound), direct);
+  // Left eye's outer corner (36) pairs with the right eye's (45).
+  const shifted = Float32Array.from(sameFound);
+  shifted[2 * 45] += 4;
+  shifted[2 * 45 + 1] -= 2;
+  const mean = averageMirroredIbug68(direct, shifted);
+  assert.deepEqual([mean[72], mean[73]], [direct[72] + 2, direct[73] - 1]);
+  assert.equal(mean[90], direct[90]);
+  assert.throws(() => averageMirroredIbug68(direct, new Float32Array(10)), /136 numbers/);
+});
+
+test(
+  "mirrorFaceMeshLandmarks: FaceMesh's own 68 points averaged with the mirrored pass, so a photo and its mirror image agree better",
+  { timeout: 60_000 },
+  async () => {
+    await assert.rejects(
+      createFaceDetector(files, { mirrorFaceMeshLandmarks: 1 as unknown as boolean }),
+      (e) => e instanceof UsageError && /mirrorFaceMeshLandmarks/.test(e.message),
+    );
+    const model = await sharedModel();
+    const plainDetector = await createFaceDetector(files, { mirrorFaceMeshLandmarks: false });
+    try {
+      let disagreementAveraged = 0,
+        disagreementPlain = 0;
+      for (const [index, yawDeg] of [
+        [0, 8],
+        [1, -18],
+      ] as const) {
+        const { image } = renderStudioPhoto(model, sampleStudioScene(model, 960 + index, { width: 360, height: 360, yawDeg }));
+        const flipped = mirrorImage(image);
+        const disagreement = async (found: FaceDetector) => {
+          const [a] = await found.detect(image);
+          const [b] = await found.detect(flipped);
+          assert.ok(a && b);
+          let sum = 0;
+          for (let k = 0; k < 68; k++) {
+            const m = IBUG68_MIRROR[k];
+            sum += Math.hypot(a.landmarks68[2 * k] - (image.width - b.landmarks68[2 * m]), a.landmarks68[2 * k + 1] - b.landmarks68[2 * m + 1]) / 68;
+          }
+          return sum;
+        };
+        disagreementAveraged += await disagreement(detector);
+        disagreementPlain += await disagreement(plainDetector);
+      }
+      assert.ok(
+        disagreementAveraged < 0.85 * disagreementPlain,
+        `photo vs mirror photo: ${disagreementAveraged.toFixed(2)} px averaged, ${disagreementPlain.toFixed(2)} px without`,
+      );
+    } finally {
+      plainDetector.dispose();
     }
   },
 );
