@@ -267,6 +267,27 @@ describe('turned faces', () => {
   });
 });
 
+/**
+ * Mean distance (px) between a photo's points and its mirror image's points mirrored back, by
+ * name; `pick` chooses which of a face's point sets. Also returns the photo's points.
+ */
+async function mirrorDisagreementPx(
+  found: FaceDetector,
+  image: RgbaImage,
+  pick: (face: DetectedFace) => Float32Array | undefined,
+): Promise<{ meanPx: number; points: Float32Array }> {
+  const [a] = await found.detect(image);
+  const [b] = await found.detect(mirrorImage(image));
+  const [pa, pb] = [a && pick(a), b && pick(b)];
+  assert.ok(pa && pb, 'a face with those points in the photo and in its mirror image');
+  let sum = 0;
+  for (let k = 0; k < 68; k++) {
+    const m = IBUG68_MIRROR[k];
+    sum += Math.hypot(pa[2 * k] - (image.width - pb[2 * m]), pa[2 * k + 1] - pb[2 * m + 1]) / 68;
+  }
+  return { meanPx: sum, points: pa };
+}
+
 test(
   'mirrorLandmarkMap: the map also reads FaceMesh in the mirrored crop, so a photo and its mirror image get mirror-image points',
   { timeout: 60_000 },
@@ -287,25 +308,10 @@ test(
         [1, -55],
       ] as const) {
         const { image } = renderStudioPhoto(model, sampleStudioScene(model, 950 + index, { width: 360, height: 360, yawDeg }));
-        const flipped = mirrorImage(image);
-        // Mean distance between a photo's points and its mirror image's points mirrored back, by name.
-        const disagreement = async (found: FaceDetector) => {
-          const [a] = await found.detect(image);
-          const [b] = await found.detect(flipped);
-          assert.ok(a?.modelLandmarks68 && b?.modelLandmarks68);
-          let sum = 0;
-          for (let k = 0; k < 68; k++) {
-            const m = IBUG68_MIRROR[k];
-            sum +=
-              Math.hypot(a.modelLandmarks68[2 * k] - (image.width - b.modelLandmarks68[2 * m]), a.modelLandmarks68[2 * k + 1] - b.modelLandmarks68[2 * m + 1]) /
-              68;
-          }
-          return { sum, points: a.modelLandmarks68 };
-        };
-        const mirrored = await disagreement(detector);
-        const plain = await disagreement(single);
-        disagreementMirrored += mirrored.sum;
-        disagreementSingle += plain.sum;
+        const mirrored = await mirrorDisagreementPx(detector, image, (face) => face.modelLandmarks68);
+        const plain = await mirrorDisagreementPx(single, image, (face) => face.modelLandmarks68);
+        disagreementMirrored += mirrored.meanPx;
+        disagreementSingle += plain.meanPx;
         for (let k = 0; k < 68; k++)
           averagingMovesPx += Math.hypot(mirrored.points[2 * k] - plain.points[2 * k], mirrored.points[2 * k + 1] - plain.points[2 * k + 1]) / 68;
         eyeDistancePx += Math.hypot(plain.points[90] - plain.points[72], plain.points[91] - plain.points[73]);
@@ -358,20 +364,8 @@ test(
         [1, -18],
       ] as const) {
         const { image } = renderStudioPhoto(model, sampleStudioScene(model, 960 + index, { width: 360, height: 360, yawDeg }));
-        const flipped = mirrorImage(image);
-        const disagreement = async (found: FaceDetector) => {
-          const [a] = await found.detect(image);
-          const [b] = await found.detect(flipped);
-          assert.ok(a && b);
-          let sum = 0;
-          for (let k = 0; k < 68; k++) {
-            const m = IBUG68_MIRROR[k];
-            sum += Math.hypot(a.landmarks68[2 * k] - (image.width - b.landmarks68[2 * m]), a.landmarks68[2 * k + 1] - b.landmarks68[2 * m + 1]) / 68;
-          }
-          return sum;
-        };
-        disagreementAveraged += await disagreement(detector);
-        disagreementPlain += await disagreement(plainDetector);
+        disagreementAveraged += (await mirrorDisagreementPx(detector, image, (face) => face.landmarks68)).meanPx;
+        disagreementPlain += (await mirrorDisagreementPx(plainDetector, image, (face) => face.landmarks68)).meanPx;
       }
       assert.ok(
         disagreementAveraged < 0.85 * disagreementPlain,
