@@ -86,7 +86,10 @@ export interface DetectedFace {
   meshScore: number;
   /** [468 * 3] MediaPipe mesh: x, y in original image pixels, z relative depth in the same scale (smaller = nearer). */
   mesh468: Float32Array;
-  /** [68 * 2] iBUG-68 x, y in original image pixels (jaw = visible silhouette). */
+  /**
+   * [68 * 2] iBUG-68 x, y in original image pixels (jaw = visible silhouette); from detect() with a
+   * landmark map, the mean of FaceMesh's direct and mirrored passes (mirrorFaceMeshLandmarks).
+   */
   landmarks68: Float32Array;
   /**
    * [68 * 2] where the morphable model's own 68 landmark vertices project (occluded ones included,
@@ -135,7 +138,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       if (!landmarkMap) return faces;
       const withModelLandmarks: DetectedFace[] = [];
       for (const face of faces) {
-        const read = await modelLandmarks(
+        const read = await mapAndMirrorReadings(
           landmarkMap,
           face,
           callSettings.mirrorLandmarkMap ? { facemesh, pyramid, ...detection, settings: callSettings } : undefined,
@@ -181,7 +184,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
  * face's crop (when that fit passes minMeshScore), and with `mirrorFaceMeshLandmarks` FaceMesh's
  * own 68 points averaged the same way (`landmarks68`).
  */
-async function modelLandmarks(
+async function mapAndMirrorReadings(
   map: MeshLandmarkMap,
   face: DetectedFace,
   mirror?: { facemesh: FaceMesh; pyramid: ImagePyramid; scaleX: number; scaleY: number; settings: Required<FaceDetectorConfig> },
