@@ -11,6 +11,7 @@
 //   node --import tsx scripts/focal-shape-check.ts DIR/report.json [DIR2/report.json …] [--json]
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { pearsonCorrelation } from '../src/eval/identity-metrics.ts';
 
 interface ImageRecord {
   method: string;
@@ -69,15 +70,6 @@ function ranks(values: number[]): number[] {
   }
   return out;
 }
-function pearson(a: number[], b: number[]): number {
-  const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
-  const [ma, mb] = [mean(a), mean(b)];
-  let ab = 0,
-    aa = 0,
-    bb = 0;
-  a.forEach((v, i) => ((ab += (v - ma) * (b[i] - mb)), (aa += (v - ma) ** 2), (bb += (b[i] - mb) ** 2)));
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
 const mean = (x: number[]) => (x.length ? x.reduce((s, v) => s + v, 0) / x.length : NaN);
 const round = (v: number, digits = 3) => Number(v.toFixed(digits));
 
@@ -116,7 +108,7 @@ for (const [method, records] of byMethod) {
   results.push({
     method,
     images: rows.length,
-    spearmanFocalErrorVsShapeRatio: round(pearson(ranks(rows.map((r) => r.focalError)), ranks(rows.map((r) => r.ratio)))),
+    spearmanFocalErrorVsShapeRatio: round(pearsonCorrelation(ranks(rows.map((r) => r.focalError)), ranks(rows.map((r) => r.ratio)))),
     smallerFocalErrors: half(halves[0]),
     largerFocalErrors: half(halves[1]),
   });

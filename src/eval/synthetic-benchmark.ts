@@ -274,6 +274,8 @@ function methodOptions(
     ...(config.landmarkGate ? { landmarkGate: config.landmarkGate } : {}),
     ...(start ? { garStart: start } : {}),
   });
+  // The diagnostic rows' fit: the GAR path when the reconstructor holds a GAR, else the graphics path.
+  const defaultFit = (): ReconstructOptions => (reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit });
   switch (method) {
     case 'graphics':
       return { renderer: 'graphics', fit: config.fit };
@@ -295,11 +297,11 @@ function methodOptions(
       if (Math.abs(cx - face.image.width / 2) > 0.5 || Math.abs(cy - face.image.height / 2) > 0.5)
         throw new RangeError(`true-pose needs the true principal point at the image centre, got (${cx}, ${cy})`);
       const fixedPose = { rotation: truth.rotation, translationMm: truth.translationMm, focalPx: truth.focalPx };
-      return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), fixedPose };
+      return { ...defaultFit(), fixedPose };
     }
     case 'true-focal':
       // Does a wrong focal length bend the shape? The same fit, told the focal length as EXIF tells it.
-      return { ...(reconstructor.garAvailable.gar ? gar() : { renderer: 'graphics', fit: config.fit }), knownFocalPx: face.truth.focalPx };
+      return { ...defaultFit(), knownFocalPx: face.truth.focalPx };
   }
 }
 
