@@ -267,6 +267,12 @@ describe('turned faces', () => {
   });
 });
 
+/** 360² studio renders turned by each of `yawsDeg`, scene seeds firstSeed, firstSeed + 1, … */
+async function studioRendersAtYaw(firstSeed: number, yawsDeg: number[]): Promise<RgbaImage[]> {
+  const model = await sharedModel();
+  return yawsDeg.map((yawDeg, index) => renderStudioPhoto(model, sampleStudioScene(model, firstSeed + index, { width: 360, height: 360, yawDeg })).image);
+}
+
 /**
  * Mean distance (px) between a photo's points and its mirror image's points mirrored back, by
  * name; `pick` chooses which of a face's point sets. Also returns the photo's points.
@@ -296,18 +302,13 @@ test(
       createFaceDetector(files, { mirrorLandmarkMap: 'yes' as unknown as boolean }),
       (e) => e instanceof UsageError && /mirrorLandmarkMap/.test(e.message),
     );
-    const model = await sharedModel();
     const single = await createFaceDetector(files, { mirrorLandmarkMap: false });
     try {
       let disagreementMirrored = 0,
         disagreementSingle = 0,
         averagingMovesPx = 0,
         eyeDistancePx = 0;
-      for (const [index, yawDeg] of [
-        [0, 40],
-        [1, -55],
-      ] as const) {
-        const { image } = renderStudioPhoto(model, sampleStudioScene(model, 950 + index, { width: 360, height: 360, yawDeg }));
+      for (const image of await studioRendersAtYaw(950, [40, -55])) {
         const mirrored = await mirrorDisagreementPx(detector, image, (face) => face.modelLandmarks68);
         const plain = await mirrorDisagreementPx(single, image, (face) => face.modelLandmarks68);
         disagreementMirrored += mirrored.meanPx;
@@ -354,16 +355,11 @@ test(
       createFaceDetector(files, { mirrorFaceMeshLandmarks: 1 as unknown as boolean }),
       (e) => e instanceof UsageError && /mirrorFaceMeshLandmarks/.test(e.message),
     );
-    const model = await sharedModel();
     const plainDetector = await createFaceDetector(files, { mirrorFaceMeshLandmarks: false });
     try {
       let disagreementAveraged = 0,
         disagreementPlain = 0;
-      for (const [index, yawDeg] of [
-        [0, 8],
-        [1, -18],
-      ] as const) {
-        const { image } = renderStudioPhoto(model, sampleStudioScene(model, 960 + index, { width: 360, height: 360, yawDeg }));
+      for (const image of await studioRendersAtYaw(960, [8, -18])) {
         disagreementAveraged += (await mirrorDisagreementPx(detector, image, (face) => face.landmarks68)).meanPx;
         disagreementPlain += (await mirrorDisagreementPx(plainDetector, image, (face) => face.landmarks68)).meanPx;
       }
