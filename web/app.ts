@@ -3,7 +3,7 @@
 // once, then the refinement's progress, the overlay, the GAR's render beside the crop, a 3D
 // viewer, the numbers, and offers the downloads. Live mode follows the webcam's face in 3D.
 // URL options: ?model=<url of the compact model> ?backend=wasm|webgl|cpu ?renderer=gar|graphics
-// ?preset=instant|fast|default|quality ?fit=<JSON of FitConfig overrides: the graphics path>
+// ?preset=instant|fast|default|quality|shading ?fit=<JSON of FitConfig overrides: the graphics path>
 import { loadCompactModelBytes, loadGraphModelBytes, loadLandmarkMap, loadNetworkFiles, type NetworkList } from './model-store.ts';
 import { MeshViewer } from './viewer.ts';
 import type { PhotoSettings, ProgressStage, WorkerResponse } from './messages.ts';

@@ -64,6 +64,8 @@ export interface GarFaceDetails {
   preset: GarRefinePresetName;
   start: 'encoder' | 'mean';
   steps: number;
+  /** Steps of the shading stage that ran (0: off, or no landmarks). */
+  shadingSteps: number;
   /** Whether an identity regressor's estimate joined the identity prior (and the start). */
   identityRegressor: boolean;
   /** The aligned crop (GAR resolution², opaque) and the final GAR render of the fit in it. */
@@ -185,6 +187,7 @@ export function reconstructFaceWithGar(
       ...(options.fixedIdentity ? { fixedIdentity: options.fixedIdentity } : {}),
       ...(options.fitLandmarks || options.landmarkVertices ? { landmarkVertices: options.fitLandmarks?.vertices ?? options.landmarkVertices } : {}),
       ...(densePoints ? { densePoints } : {}),
+      ...(config.shadingSteps ? { shadingCrop: opaque(alignFaceCrop(image, landmarks68, config.shadingSizePx).crop) } : {}),
       ...(identityPrior ? { identityPrior } : {}),
       ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
     },
@@ -228,6 +231,7 @@ export function reconstructFaceWithGar(
       preset,
       start,
       steps: config.steps,
+      shadingSteps: refined.shadingStageSteps,
       identityRegressor: Boolean(regressed),
       crop,
       render: refined.render,

@@ -71,6 +71,7 @@ function garFields(gar: GarFaceDetails): Record<string, unknown> {
       preset: gar.preset,
       start: gar.start,
       steps: gar.steps,
+      shadingSteps: gar.shadingSteps,
       identityRegressor: gar.identityRegressor,
       cropSizePx: gar.crop.width,
       lossHistory: { first: round(gar.lossHistory[0], 8), last: round(gar.lossHistory.at(-1) as number, 8), values: gar.lossHistory.length },

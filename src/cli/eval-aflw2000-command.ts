@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, InputMissingError, UsageError } from '../common/errors.ts';
 import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
 import { readBenchmarkFile } from './eval-files.ts';
+import type { GarRefinePresetName } from '../fit/gar-refine-config.ts';
 
 /** Largest annotation file read (bytes): AFLW2000-3D's are about 2 KB. */
 const MAX_MAT_FILE_BYTES = 16 * 1024 * 1024;
@@ -103,7 +104,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
   const fit: Record<string, number> = {};
   if (values['landmark-steps'] !== undefined) fit.landmarkSteps = integerOption(values['landmark-steps'], 'landmark-steps', 0);
   if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
-  const presets = ['instant', 'fast', 'default', 'quality'];
+  const presets = ['instant', 'fast', 'default', 'quality', 'shading'];
   if (values.preset !== undefined && !presets.includes(values.preset))
     throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
 
@@ -202,7 +203,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
     const options = {
       renderer: choice.renderer,
       fit,
-      garPreset: values.preset as 'instant' | 'fast' | 'default' | 'quality' | undefined,
+      garPreset: values.preset as GarRefinePresetName | undefined,
       ...(landmarkGate ? { landmarkGate } : {}),
     };
     try {

@@ -82,7 +82,7 @@ Options of synthetic:
       --landmark-map <file>  [string] every row but oracle-landmarks: the landmark map, or none (default: the shipped one)
       --landmark-regressor <dir> [string] every row but oracle-landmarks fits its points: dir, or none (default:
                              the shipped models/landmarks-*, if any)
-      --preset <name>        [string] GAR rows: fast | default | quality (default: default)
+      --preset <name>        [string] GAR rows: fast | default | quality | shading (default: default)
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
                              '{"pixelWeight": 0.03, "landmarkStageSteps": 0}' (fields: fit/gar-refine-config.ts)
@@ -170,8 +170,8 @@ async function syntheticCommand(args: string[]): Promise<number> {
   }
   const oracleNoise = values['oracle-noise'] === undefined ? 0 : Number(values['oracle-noise']);
   if (!(oracleNoise >= 0 && oracleNoise <= 1)) throw new UsageError(`Expected a number in [0, 1] for --oracle-noise but received ${values['oracle-noise']}`);
-  if (!['fast', 'default', 'quality'].includes(values.preset))
-    throw new UsageError(`Expected fast, default or quality for --preset but received ${values.preset}`);
+  if (!['fast', 'default', 'quality', 'shading'].includes(values.preset))
+    throw new UsageError(`Expected fast, default, quality or shading for --preset but received ${values.preset}`);
   const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
   let garRefine: Record<string, number> = {};
   if (values['gar-refine'] !== undefined) {
@@ -268,7 +268,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       seed,
       fit,
       methods,
-      garPreset: values.preset as 'fast' | 'default' | 'quality',
+      garPreset: values.preset as 'fast' | 'default' | 'quality' | 'shading',
       garRefine,
       oracleNoise,
       ...(landmarkGate ? { landmarkGate } : {}),

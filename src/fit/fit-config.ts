@@ -18,6 +18,8 @@ export interface FitConfig {
    */
   slidingContour: number;
   photometricWeight: number;
+  /** Adam rate of the shape coefficients in the photometric stage, as a fraction of learningRate. */
+  photometricShapeRateFraction: number;
   landmarkWeight: number;
   /** Weight of the dense FaceMesh-point term (used when the detector's 468-point mesh is given; 0 = off). */
   denseLandmarkWeight: number;
@@ -39,6 +41,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   contourLandmarkWeight: 0.6,
   slidingContour: 0,
   photometricWeight: 0.005,
+  photometricShapeRateFraction: 0.1,
   landmarkWeight: 1,
   denseLandmarkWeight: 0,
   // Priors chosen on studio renders with known geometry: docs/tuning.md.

@@ -36,7 +36,7 @@ import {
 } from './landmark-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { ModelVertexEvaluator } from './model-vertex-evaluator.ts';
-import { photometricLoss } from './photometric-stage.ts';
+import { photometricLoss, runPhotometricStage, type FaceCrop } from './photometric-stage.ts';
 import { robustPixelLoss } from './robust-pixel-loss.ts';
 
 export interface GarRefineInput {
@@ -60,6 +60,8 @@ export interface GarRefineInput {
   fixedPose?: FixedPose;
   /** Hold the identity coefficients at these (one person's joint estimate from several photos). */
   fixedIdentity?: Float32Array;
+  /** The same aligned crop at `shadingSizePx` for the shading stage; default `crop`. */
+  shadingCrop?: RgbaImage;
 }
 
 /** Loss terms of one evaluation (each already multiplied by its weight). */
@@ -95,6 +97,8 @@ export interface GarRefineResult {
   timingsMs: { landmarks: number; refine: number; perStep: number };
   /** Steps the landmark stage ran (it stops once converged). */
   landmarkStageSteps: number;
+  /** Steps the shading stage ran. */
+  shadingStageSteps: number;
 }
 
 /** The mean face pivot's crop position GeometrySampler framing gives, (u/S − ½, v/S − ½) (measured over 200 samples). */
@@ -234,6 +238,45 @@ export class GarRefinement {
     ).length;
   }
 
+  /**
+   * The shading stage: the graphics renderer's photometric stage (fit/photometric-stage.ts) in
+   * this refinement's crop frame, pose held. Returns its loss after each step (none without
+   * landmarks or with `shadingSteps` 0).
+   */
+  runShadingStage(): number[] {
+    const steps = this.config.shadingSteps;
+    if (steps === 0 || !this.input.landmarks68) return [];
+    const source = this.input.shadingCrop ?? this.input.crop;
+    const rgb = new Float32Array(source.width * source.height * 3);
+    for (let p = 0; p < source.width * source.height; p++) for (let c = 0; c < 3; c++) rgb[3 * p + c] = source.data[4 * p + c] / 255;
+    const crop: FaceCrop = {
+      sizePx: source.width,
+      originPx: [0, 0],
+      scale: source.width / this.generator.config.resolution,
+      target: tf.tensor3d(rgb, [source.height, source.width, 3]),
+    };
+    try {
+      return runPhotometricStage(
+        this.models,
+        this.correspondence,
+        this.variables,
+        this.fitFrame,
+        crop,
+        this.input.landmarks68,
+        {
+          ...this.fitConfig,
+          photometricSteps: steps,
+          photometricWeight: this.config.shadingWeight,
+          photometricShapeRateFraction: this.config.shadingShapeRateFraction,
+        },
+        undefined,
+        this.dense,
+      );
+    } finally {
+      crop.target.dispose();
+    }
+  }
+
   /** The refined variables, in the order of the optimisers. */
   refinedVariables(): tf.Variable[] {
     const v = this.variables;
@@ -300,7 +343,7 @@ export class GarRefinement {
   }
 
   /** The current state as plain numbers, with the final render and loss terms. */
-  result(lossHistory: number[], refineMs: number, landmarkStage = { steps: 0, ms: 0 }): GarRefineResult {
+  result(lossHistory: number[], refineMs: number, landmarkStage = { steps: 0, ms: 0 }, shadingStageSteps = 0): GarRefineResult {
     const K = this.models.identityCount;
     const coefficients = this.variables.coefficients.dataSync() as Float32Array;
     const identity = coefficients.slice(0, K),
@@ -339,6 +382,7 @@ export class GarRefinement {
       finalTerms: terms,
       timingsMs: { landmarks: landmarkStage.ms, refine: refineMs, perStep: lossHistory.length ? refineMs / lossHistory.length : 0 },
       landmarkStageSteps: landmarkStage.steps,
+      shadingStageSteps,
     };
   }
 
@@ -355,7 +399,8 @@ export class GarRefinement {
 
 /**
  * Refine a face through the GAR: the landmark stage (`config.landmarkStageSteps`), then
- * `config.steps` Adam steps through the GAR, from `input.start` (or the mean face and w̄).
+ * `config.steps` Adam steps through the GAR, from `input.start` (or the mean face and w̄), then
+ * the shading stage (`config.shadingSteps`).
  * Deterministic; leaves no tensors behind; throws FitFailedError on a NaN loss.
  *
  * @param generator the GAR generator (EMA weights), frozen: only the face's variables move.
@@ -383,7 +428,9 @@ export function refineWithGar(
       history.push(loss);
       onStep?.(step + 1, refinement.config.steps, loss);
     }
-    return refinement.result(history, performance.now() - started, landmarkStage);
+    const shading = refinement.runShadingStage();
+    if (shading.some((loss) => !Number.isFinite(loss))) throw new FitFailedError('the shading stage diverged');
+    return refinement.result(history, performance.now() - started, landmarkStage, shading.length);
   } finally {
     refinement.dispose();
   }

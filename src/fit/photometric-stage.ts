@@ -120,7 +120,7 @@ export function runPhotometricStage(
   // (a 2° drift moves landmarks by pixels); the shape coefficients get a small rate and wait
   // while light and albedo settle during the first third.
   const appearanceOptimizer = tf.train.adam(config.learningRate * 2);
-  const geometryOptimizer = tf.train.adam(config.learningRate * 0.1);
+  const geometryOptimizer = tf.train.adam(config.learningRate * config.photometricShapeRateFraction);
   const appearance = [variables.light, variables.albedo];
   const geometry = [variables.coefficients];
   const appearanceOnlySteps = Math.round(config.photometricSteps / 3);

@@ -70,9 +70,16 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
     const json = JSON.parse(await readFile(join(out, '000002.jpg.json'), 'utf8'));
     assert.equal(json.renderer, 'gar');
     assert.deepEqual(
-      { preset: json.gar.preset, start: json.gar.start, steps: json.gar.steps, identityRegressor: json.gar.identityRegressor, cropSizePx: json.gar.cropSizePx },
-      // The shipped shape encoder and identity regressor join any GAR + encoder by default.
-      { preset: 'fast', start: 'encoder', steps: 20, identityRegressor: true, cropSizePx: 32 },
+      {
+        preset: json.gar.preset,
+        start: json.gar.start,
+        steps: json.gar.steps,
+        shadingSteps: json.gar.shadingSteps,
+        identityRegressor: json.gar.identityRegressor,
+        cropSizePx: json.gar.cropSizePx,
+      },
+      // The shipped shape encoder and identity regressor join any GAR + encoder by default; `fast` has no shading stage.
+      { preset: 'fast', start: 'encoder', steps: 20, shadingSteps: 0, identityRegressor: true, cropSizePx: 32 },
     );
     assert.equal(json.gar.w.length, 128);
     for (const key of ['total', 'pixel', 'landmarkAndPriors', 'latentPrior']) assert.ok(Number.isFinite(json.finalLoss[key]), `finalLoss.${key}`);

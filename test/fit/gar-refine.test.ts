@@ -8,24 +8,25 @@ import { GAR_PRESETS, Generator } from '../../src/gar/index.ts';
 import { ModelTensors } from '../../src/fit/model-tensors.ts';
 import { GarRefinement, refineWithGar, type GarRefineInput } from '../../src/fit/gar-refine.ts';
 import { robustPixelLoss } from '../../src/fit/robust-pixel-loss.ts';
+import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { validateGarRefineConfig } from '../../src/fit/gar-refine-config.ts';
 import { createCropFrame, cropFocal, cropPoseToCamera, renderThroughGar } from '../../src/invert/index.ts';
 import { transformPointsArray } from '../../src/geometry/camera.ts';
 import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
-import type { MorphableModel } from '../../src/morphable/morphable-model.ts';
 import { sharedModel } from '../helpers/model.ts';
 
 let model: MorphableModel;
 let models: ModelTensors;
 let generator: Generator;
 let input: GarRefineInput;
+let render: ReturnType<typeof renderStudioPhoto>;
 before(async () => {
   await initBackend({ backend: 'wasm' });
   model = await sharedModel();
   models = new ModelTensors(model);
   generator = new Generator(GAR_PRESETS.tiny, 21);
-  const render = renderStudioPhoto(model, sampleStudioScene(model, 12345, { width: 160, height: 160, maxYawDeg: 20 }));
+  render = renderStudioPhoto(model, sampleStudioScene(model, 12345, { width: 160, height: 160, maxYawDeg: 20 }));
   const { crop, cropFromImage } = alignFaceCrop(render.image, render.truth.landmarks2d, 32);
   const landmarks68 = new Float32Array(136);
   for (let k = 0; k < 68; k++) landmarks68.set(applyAffine2D(cropFromImage, render.truth.landmarks2d[2 * k], render.truth.landmarks2d[2 * k + 1]), 2 * k);
@@ -39,6 +40,10 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.ok(validateGarRefineConfig({}, 'quality').steps > validateGarRefineConfig().steps);
     assert.throws(() => validateGarRefineConfig({}, 'slow'), /fast, default, quality/);
     assert.throws(() => validateGarRefineConfig({ steps: -1 }), /steps/);
+    assert.equal(validateGarRefineConfig().shadingSteps, 0, 'the default runs no shading stage');
+    assert.ok(validateGarRefineConfig({}, 'shading').shadingSteps > 0);
+    assert.throws(() => validateGarRefineConfig({ shadingSteps: 2.5 }), /shadingSteps/);
+    assert.throws(() => validateGarRefineConfig({ shadingSizePx: 8 }), /shadingSizePx/);
     assert.throws(() => new GarRefinement(generator, models, { ...input, crop: { width: 16, height: 16, data: new Uint8ClampedArray(1024) } }), /32×32/);
   });
 
@@ -199,6 +204,35 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
       tf.dispose([value, ...Object.values(grads)]);
     } finally {
       refinement.dispose();
+    }
+  });
+
+  test('the shading stage after the GAR steps lowers its loss and moves the shape, and holds the pose', () => {
+    const base = { steps: 0, landmarkStageSteps: 60 };
+    refineWithGar(generator, models, input, { ...base, shadingSteps: 1 }); // warm-up
+    const before = tf.memory().numTensors;
+    const without = refineWithGar(generator, models, input, base);
+    const shaded = refineWithGar(generator, models, input, { ...base, shadingSteps: 12, shadingShapeRateFraction: 1 });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.equal(without.shadingStageSteps, 0);
+    assert.equal(shaded.shadingStageSteps, 12);
+    assert.deepEqual(shaded.eulerRad, without.eulerRad);
+    assert.deepEqual(shaded.translationMm, without.translationMm);
+    const moved = Math.max(...shaded.identity.map((v, i) => Math.abs(v - without.identity[i])));
+    assert.ok(moved > 1e-3, `identity moved ${moved}`);
+    assert.ok(shaded.vertices.every(Number.isFinite));
+
+    // Its own loss falls, also on a shading crop at twice the GAR crop's resolution (the same alignment).
+    for (const shadingCrop of [undefined, alignFaceCrop(render.image, render.truth.landmarks2d, 64).crop]) {
+      const refinement = new GarRefinement(generator, models, { ...input, ...(shadingCrop ? { shadingCrop } : {}) }, { ...base, shadingSteps: 12 });
+      try {
+        refinement.runLandmarkStage();
+        const history = refinement.runShadingStage();
+        assert.equal(history.length, 12);
+        assert.ok(history[11] < history[0], `shading loss ${history[0]} → ${history[11]}`);
+      } finally {
+        refinement.dispose();
+      }
     }
   });
 });
