@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
 import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
-import { validateGarRefineConfig } from '../fit/gar-refine-config.ts';
+import { validateGarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
 import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
@@ -268,7 +268,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       seed,
       fit,
       methods,
-      garPreset: values.preset as 'fast' | 'default' | 'quality' | 'shading',
+      garPreset: values.preset as GarRefinePresetName,
       garRefine,
       oracleNoise,
       ...(landmarkGate ? { landmarkGate } : {}),

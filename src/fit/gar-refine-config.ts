@@ -43,6 +43,7 @@ export interface GarRefineConfig {
    * against the aligned crop at `shadingSizePx`, landmarks and priors kept, the shape free. 0 = none.
    */
   shadingSteps: number;
+  /** Weight of the shading stage's colour distance (mean over covered pixels, colours 0…1), beside the landmark term. */
   shadingWeight: number;
   /** Adam rate of the shape coefficients in the shading stage, as a fraction of the graphics fit's learningRate. */
   shadingShapeRateFraction: number;
