@@ -138,6 +138,8 @@ export class GarRefinement {
       throw invalidParameterError('crop', `a ${R}×${R} image (the GAR's resolution)`, `${input.crop.width}×${input.crop.height}`);
     if (input.frame.sizePx !== R) throw invalidParameterError('frame.sizePx', String(R), input.frame.sizePx);
     if (input.landmarks68 && input.landmarks68.length !== 136) throw invalidParameterError('landmarks68', '68 * 2 numbers', input.landmarks68.length);
+    if (input.shadingCrop && input.shadingCrop.width !== input.shadingCrop.height)
+      throw invalidParameterError('shadingCrop', 'a square image', `${input.shadingCrop.width}×${input.shadingCrop.height}`);
     const frame = input.frame;
     const start = input.start;
     const K = models.identityCount,

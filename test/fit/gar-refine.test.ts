@@ -45,6 +45,10 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.throws(() => validateGarRefineConfig({ shadingSteps: 2.5 }), /shadingSteps/);
     assert.throws(() => validateGarRefineConfig({ shadingSizePx: 8 }), /shadingSizePx/);
     assert.throws(() => new GarRefinement(generator, models, { ...input, crop: { width: 16, height: 16, data: new Uint8ClampedArray(1024) } }), /32×32/);
+    assert.throws(
+      () => new GarRefinement(generator, models, { ...input, shadingCrop: { width: 64, height: 32, data: new Uint8ClampedArray(8192) } }),
+      /square/,
+    );
   });
 
   test('a few steps lower the loss, results are finite, no tensor leaks', () => {
