@@ -36,7 +36,7 @@ import {
 } from './landmark-stage.ts';
 import type { ModelTensors } from './model-tensors.ts';
 import { ModelVertexEvaluator } from './model-vertex-evaluator.ts';
-import { photometricLoss, runPhotometricStage, type FaceCrop } from './photometric-stage.ts';
+import { photometricLoss, rgbTensor, runPhotometricStage, type FaceCrop } from './photometric-stage.ts';
 import { robustPixelLoss } from './robust-pixel-loss.ts';
 
 export interface GarRefineInput {
@@ -249,14 +249,7 @@ export class GarRefinement {
     const steps = this.config.shadingSteps;
     if (steps === 0 || !this.input.landmarks68) return [];
     const source = this.input.shadingCrop ?? this.input.crop;
-    const rgb = new Float32Array(source.width * source.height * 3);
-    for (let p = 0; p < source.width * source.height; p++) for (let c = 0; c < 3; c++) rgb[3 * p + c] = source.data[4 * p + c] / 255;
-    const crop: FaceCrop = {
-      sizePx: source.width,
-      originPx: [0, 0],
-      scale: source.width / this.generator.config.resolution,
-      target: tf.tensor3d(rgb, [source.height, source.width, 3]),
-    };
+    const crop: FaceCrop = { sizePx: source.width, originPx: [0, 0], scale: source.width / this.generator.config.resolution, target: rgbTensor(source) };
     try {
       return runPhotometricStage(
         this.models,

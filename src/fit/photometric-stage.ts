@@ -40,12 +40,14 @@ export function createFaceCrop(image: RgbaImage, landmarks68: Float32Array, size
   const originPx: [number, number] = [(minU + maxU) / 2 - side / 2, (minV + maxV) / 2 - side / 2];
   const scale = sizePx / side;
   const outputToSource: Affine2D = { a: 1 / scale, b: 0, c: 0, d: 1 / scale, tx: originPx[0], ty: originPx[1] };
-  const crop = warpAffine(image, outputToSource, sizePx, sizePx);
-  const rgb = new Float32Array(sizePx * sizePx * 3);
-  for (let p = 0; p < sizePx * sizePx; p++) {
-    for (let c = 0; c < 3; c++) rgb[3 * p + c] = crop.data[4 * p + c] / 255;
-  }
-  return { sizePx, originPx, scale, target: tf.tensor3d(rgb, [sizePx, sizePx, 3]) };
+  return { sizePx, originPx, scale, target: rgbTensor(warpAffine(image, outputToSource, sizePx, sizePx)) };
+}
+
+/** [H, W, 3] an image's colours, 0..1 (alpha dropped). */
+export function rgbTensor(image: RgbaImage): tf.Tensor3D {
+  const rgb = new Float32Array(image.width * image.height * 3);
+  for (let p = 0; p < image.width * image.height; p++) for (let c = 0; c < 3; c++) rgb[3 * p + c] = image.data[4 * p + c] / 255;
+  return tf.tensor3d(rgb, [image.height, image.width, 3]);
 }
 
 /**
