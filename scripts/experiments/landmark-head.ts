@@ -65,6 +65,9 @@ if (!lambdas.every((l) => l > 0)) throw new Error(`--lambdas: positive numbers, 
 interface Sample {
   key: string;
   yawDeg: number;
+  /** Synthetic-set layout only (facegar's Euler convention): the true pitch and the encoder's, degrees. */
+  pitchDeg?: number;
+  encoderPitchDeg?: number;
   trunk: number[];
   implied: number[];
   detector: number[];
@@ -97,7 +100,9 @@ if (values.cache && existsSync(values.cache))
     }
 
 /** A folder's photos with their true 68 points (image px) and yaw, in either layout. */
-async function folderPhotos(dir: string): Promise<{ name: string; load: () => Promise<{ image: RgbaImage; truth: ArrayLike<number>; yawDeg: number }> }[]> {
+async function folderPhotos(
+  dir: string,
+): Promise<{ name: string; load: () => Promise<{ image: RgbaImage; truth: ArrayLike<number>; yawDeg: number; pitchDeg?: number }> }[]> {
   const names = await readdir(dir);
   if (names.some((n) => n.endsWith('.mat')))
     return names
@@ -115,12 +120,19 @@ async function folderPhotos(dir: string): Promise<{ name: string; load: () => Pr
     name: stem,
     load: async () => {
       const face = await source.face(index);
-      return { image: face.image, truth: face.truth.landmarks2d, yawDeg: face.truth.anglesDeg[1] };
+      return { image: face.image, truth: face.truth.landmarks2d, yawDeg: face.truth.anglesDeg[1], pitchDeg: face.truth.anglesDeg[0] };
     },
   }));
 }
 
-async function sampleOf(key: string, image: RgbaImage, truth: ArrayLike<number>, yawDeg: number, faceDetector: typeof detector): Promise<Sample | null> {
+async function sampleOf(
+  key: string,
+  image: RgbaImage,
+  truth: ArrayLike<number>,
+  yawDeg: number,
+  pitchDeg: number | undefined,
+  faceDetector: typeof detector,
+): Promise<Sample | null> {
   const face = (await faceDetector.detect(image))[0];
   if (!face) return null;
   const evidence = mappedLandmarks(face) ?? face.landmarks68;
@@ -139,7 +151,8 @@ async function sampleOf(key: string, image: RgbaImage, truth: ArrayLike<number>,
     for (let k = 0; k < 68; k++) out.push(...applyAffine2D(cropFromImage, points[2 * k], points[2 * k + 1]));
     return out;
   };
-  return { key, yawDeg, trunk: Array.from(trunkFeatures), implied: toCrop(implied), detector: toCrop(evidence), truth: toCrop(truth) };
+  const pitch = pitchDeg === undefined ? {} : { pitchDeg, encoderPitchDeg: (estimate.pose.eulerRad[0] * 180) / Math.PI };
+  return { key, yawDeg, ...pitch, trunk: Array.from(trunkFeatures), implied: toCrop(implied), detector: toCrop(evidence), truth: toCrop(truth) };
 }
 
 async function gather(list: string, training = false): Promise<Sample[]> {
@@ -153,8 +166,8 @@ async function gather(list: string, training = false): Promise<Sample[]> {
       const key = `${mapName}${basename(resolve(dir))}/${photo.name}`;
       let sample = cached.get(key);
       if (sample === undefined) {
-        const { image, truth, yawDeg } = await photo.load();
-        sample = await sampleOf(key, image, truth, yawDeg, faceDetector);
+        const { image, truth, yawDeg, pitchDeg } = await photo.load();
+        sample = await sampleOf(key, image, truth, yawDeg, pitchDeg, faceDetector);
         cached.set(key, sample);
         if (values.cache) await appendFile(values.cache, JSON.stringify(sample ?? { key, missed: true }) + '\n');
       }
@@ -233,6 +246,7 @@ const predict = (head: Head) => (s: Sample) => {
   });
 };
 const mean = (s: Sample) => s.implied.map((v, i) => 0.5 * (v + s.detector[i]));
+const blend = (w: number) => (s: Sample) => s.detector.map((v, i) => v + w * (s.implied[i] - v));
 
 const train = await gather(values.train, true);
 const tune = await gather(values.tune);
@@ -251,11 +265,30 @@ for (const [name, samples] of [['tuning', tune] as const, ...evaluations]) {
     implied: table(samples, (s) => s.implied),
     map: table(samples, (s) => s.detector),
     'implied and map averaged (the GAR path now)': table(samples, mean),
+    // Other shares w of the implied points in map + w (implied − map): the mean is w 0.5.
+    ...Object.fromEntries([0.2, 0.35, 0.65].map((w) => [`map + ${w} (implied − map)`, table(samples, blend(w))])),
     head: table(samples, predict(best!.head)),
   };
   process.stdout.write(`\n${name} (${samples.length} photos; NME % by |yaw|, faces)\n`);
   for (const [row, cells] of Object.entries(report[name]))
     process.stdout.write(`  ${row.padEnd(44)} ${ROW_BUCKETS.map((b) => `${b}: ${cells[b].nme.toFixed(2)} (${cells[b].faces})`).join('  ')}\n`);
+}
+// How well the encoder reads pitch, below and from 45° of yaw: the slope of its pitch on the true one, and their correlation.
+for (const [name, samples] of [['tuning', tune] as const, ...evaluations]) {
+  for (const turned of [false, true]) {
+    const rows = samples.filter((s) => s.pitchDeg !== undefined && Math.abs(s.yawDeg) >= TURNED_DEG === turned);
+    if (rows.length < 3) continue;
+    const t = rows.map((s) => s.pitchDeg!),
+      e = rows.map((s) => s.encoderPitchDeg!);
+    const average = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const [mt, me] = [average(t), average(e)];
+    const cov = average(t.map((v, i) => (v - mt) * (e[i] - me))),
+      vt = average(t.map((v) => (v - mt) ** 2)),
+      ve = average(e.map((v) => (v - me) ** 2));
+    process.stdout.write(
+      `${name}, ${turned ? `≥${TURNED_DEG}` : `<${TURNED_DEG}`}° of yaw (${rows.length} photos): encoder pitch on true pitch, slope ${(cov / vt).toFixed(2)}, correlation ${(cov / Math.sqrt(vt * ve)).toFixed(2)}\n`,
+    );
+  }
 }
 process.stdout.write(`\nchosen λ ${best!.lambda}\n`);
 encoder.dispose();
