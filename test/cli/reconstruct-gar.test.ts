@@ -248,6 +248,11 @@ test('the shipped identity regressor: by default on the graphics path and beside
     assert.ok(JSON.stringify(files.embedding.json).includes('global_pooling'), 'FaceRes comes along');
     await writeFile(join(regressorDir, 'manifest.json'), JSON.stringify({ sha256: '0'.repeat(64) }));
     await assert.rejects(readIdentityRegressorFiles(regressorDir), (error: Error) => error instanceof ModelUnavailableError && /SHA-256/.test(error.message));
+    await writeFile(join(regressorDir, 'manifest.json'), '{"sha256": ');
+    await assert.rejects(
+      readIdentityRegressorFiles(regressorDir),
+      (error: Error) => error instanceof ModelUnavailableError && /manifest.json: not valid JSON/.test(error.message),
+    );
     await assert.rejects(readIdentityRegressorFiles(join(work, 'nowhere')), ModelUnavailableError);
   } finally {
     await rm(shapeDir, { recursive: true, force: true });

@@ -265,10 +265,14 @@ export async function readIdentityRegressorFiles(dir: string): Promise<IdentityR
   if (size > MAX_IDENTITY_REGRESSOR_BYTES)
     throw new ModelUnavailableError(`${path}: ${size} bytes, more than an identity regressor's ${MAX_IDENTITY_REGRESSOR_BYTES}`);
   const weights = new Uint8Array(await readFile(path));
-  const manifest = await readFile(join(dir, 'manifest.json'), 'utf8').then(
-    (text) => JSON.parse(text) as { sha256?: unknown },
-    () => undefined,
-  );
+  const manifestPath = join(dir, 'manifest.json');
+  const manifestText = await readFile(manifestPath, 'utf8').catch(() => undefined);
+  let manifest: { sha256?: unknown } | undefined;
+  try {
+    manifest = manifestText === undefined ? undefined : ((JSON.parse(manifestText) as { sha256?: unknown } | null) ?? undefined);
+  } catch {
+    throw new ModelUnavailableError(`${manifestPath}: not valid JSON (a damaged identity regressor manifest)`);
+  }
   if (typeof manifest?.sha256 === 'string' && createHash('sha256').update(weights).digest('hex') !== manifest.sha256.toLowerCase())
     throw new ModelUnavailableError(`${path}: does not match the SHA-256 in manifest.json (damaged or replaced file)`);
   const embedding = await loadFaceEmbeddingModelFile().catch((error: unknown) => {
