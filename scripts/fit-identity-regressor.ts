@@ -29,7 +29,6 @@
  * --embedding crop on the crop's alone (version 1).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,6 +59,7 @@ import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/mo
 import { quantile } from '../src/eval/error-statistics.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
 import { renderStudioPhoto } from '../src/shading/studio-renderer.ts';
+import { readKeyedCache } from './keyed-cache.ts';
 
 const FACE_AREA_VERTICES = 9409;
 
@@ -100,13 +100,7 @@ await initBackend({ backend: 'wasm' });
 const { model } = await loadMorphableModel();
 const detector = await createFaceDetector(await loadDetectorModelFiles());
 const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile());
-const cached = new Map<string, Sample | null>();
-if (values.cache && existsSync(values.cache))
-  for (const line of (await readFile(values.cache, 'utf8')).split('\n'))
-    if (line) {
-      const row = JSON.parse(line) as Sample & { missed?: boolean };
-      cached.set(row.key, row.missed ? null : row);
-    }
+const cached = await readKeyedCache<Sample>(values.cache);
 
 async function sampleOf(key: string, identity: ArrayLike<number>, image: () => Promise<RgbaImage>, faceDetector: FaceDetector, faceEmbedder: FaceEmbedder) {
   if (cached.has(key)) return cached.get(key)!;

@@ -19,7 +19,6 @@
  * its points there are better than on photos it has not seen. --cache keeps each photo's inputs
  * (one JSON line per photo, keyed by map, folder name and photo).
  */
-import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +39,7 @@ import { shippedModelsDir } from '../../src/io/node/gar-models.ts';
 import { loadMorphableModel } from '../../src/io/node/index.ts';
 import { parseMatFile } from '../../src/io/mat-file.ts';
 import { syntheticSetSource } from '../../src/io/node/synthetic-set-files.ts';
+import { readKeyedCache } from '../keyed-cache.ts';
 
 const { values } = parseArgs({
   options: {
@@ -91,13 +91,7 @@ const detector = await createFaceDetector(await loadDetectorModelFiles());
 const trainMap = values['train-landmark-map'];
 const trainDetector = trainMap ? await createFaceDetector(await loadDetectorModelFiles({ landmarkMap: resolve(trainMap) })) : detector;
 
-const cached = new Map<string, Sample | null>();
-if (values.cache && existsSync(values.cache))
-  for (const line of (await readFile(values.cache, 'utf8')).split('\n'))
-    if (line) {
-      const row = JSON.parse(line) as Sample & { missed?: boolean };
-      cached.set(row.key, row.missed ? null : row);
-    }
+const cached = await readKeyedCache<Sample>(values.cache);
 
 /** A folder's photos with their true 68 points (image px) and yaw, in either layout. */
 async function folderPhotos(
