@@ -90,6 +90,27 @@ interface Dataset {
   skipped: { source: string; reason: string }[];
 }
 
+/** A dataset.json's contents when they have the index's shape (format 1, sizes, images, skipped), else undefined. */
+function parseDatasetIndex(text: string): Dataset | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const dataset = parsed as Partial<Dataset> | null;
+  const skipped = dataset?.skipped ?? [];
+  const valid =
+    (dataset?.format ?? 1) === 1 &&
+    Array.isArray(dataset?.sizes) &&
+    dataset.sizes.every((size) => Number.isInteger(size)) &&
+    Array.isArray(dataset.images) &&
+    dataset.images.every((image) => typeof image?.source === 'string') &&
+    Array.isArray(skipped) &&
+    skipped.every((entry) => typeof entry?.source === 'string');
+  return valid ? ({ ...dataset, format: 1, skipped } as Dataset) : undefined;
+}
+
 /** One thing to crop: a photo file or a synthetic render, by its dataset source name. */
 interface PrepareSource {
   source: string;
@@ -190,13 +211,17 @@ export async function run(args: string[]): Promise<number> {
   for (const size of sizes) await ensureWritableDirectory(join(outDir, String(size)));
   const datasetPath = join(outDir, 'dataset.json');
   let dataset: Dataset = { format: 1, sizes: [...sizes].sort((a, b) => a - b), images: [], skipped: [] };
-  try {
-    const previous = JSON.parse(await readFile(datasetPath, 'utf8')) as Dataset;
+  const previousText = await readFile(datasetPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new UsageError(`${datasetPath}: cannot read the dataset index (${error.code ?? error.message})`);
+  });
+  if (previousText !== undefined) {
+    // A damaged index is refused, not replaced: starting over would silently redo hours of work.
+    const previous = parseDatasetIndex(previousText);
+    if (!previous) throw new UsageError(`${datasetPath} is damaged (not a facegar dataset index): repair or move it away to start over, or use another --out`);
     if (previous.sizes.join(',') !== dataset.sizes.join(','))
       throw new UsageError(`${values.out} holds crops of sizes ${previous.sizes.join(',')}: use the same --size or another --out`);
     dataset = previous;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
   }
   const wantsFit = values.fit;
   const recordsBySource = new Map(dataset.images.map((record) => [record.source, record]));

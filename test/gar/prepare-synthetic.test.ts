@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, hasStackTrace } from '../helpers/cli.ts';
@@ -58,6 +58,16 @@ test('facegar prepare --synthetic 3: aligned crops on the template, dataset.json
     const grown = JSON.parse(await readFile(join(out, 'dataset.json'), 'utf8'));
     assert.equal(grown.images.length, 4, 'resume renders only the missing face');
     assert.deepEqual(grown.images.slice(0, 3), dataset.images);
+
+    // A damaged index is refused with the reason, and left as it was: starting over would redo the work silently.
+    const damaged = '{"format": 1, "sizes": [32, 64], "images": [';
+    await writeFile(join(out, 'dataset.json'), damaged);
+    const refused = await runCli(['prepare', '--synthetic', '5', '--out', out, '--size', '32,64', '--seed', '5', '-q']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /dataset\.json is damaged/);
+    assert.ok(!hasStackTrace(refused.stderr));
+    assert.equal(await readFile(join(out, 'dataset.json'), 'utf8'), damaged);
+    await writeFile(join(out, 'dataset.json'), JSON.stringify(grown));
 
     // Same seed and sizes (the render side follows the largest size), same pixels.
     const other = join(dir, 'ds2');
