@@ -18,7 +18,7 @@ crop (similarity transform from the eye centres and mouth corners) and writes, a
   <out>/dataset.json      images (files, landmarks in crop pixels of the largest size, source,
                           with --fit the graphics-path fit), skipped photos and why
 Running again on the same --out continues where it stopped (and with --fit, fits the crops
-an earlier run prepared without).
+an earlier run prepared without); a damaged dataset.json is refused (exit 2), not replaced.
 
 Options:
   -o, --out <dir>       [string] dataset directory (required)
