@@ -23,7 +23,7 @@ import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { estimateLandmarks, mappedLandmarks } from '../../src/api/landmark-source.ts';
+import { estimateFromLandmarks, estimateLandmarks, mappedLandmarks } from '../../src/api/landmark-source.ts';
 import { applyAffine2D, type RgbaImage } from '../../src/common/image.ts';
 import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
 import { createFaceDetector } from '../../src/detect/index.ts';
@@ -68,6 +68,10 @@ interface Sample {
   /** Synthetic-set layout only (facegar's Euler convention): the true pitch and the encoder's, degrees. */
   pitchDeg?: number;
   encoderPitchDeg?: number;
+  /** FaceMesh's face score. */
+  meshScore?: number;
+  /** The implied points after cutting the crop again around the previous pass's implied points, 1–3 times (crop px of the first crop). */
+  recropped?: number[][];
   trunk: number[];
   implied: number[];
   detector: number[];
@@ -146,7 +150,24 @@ async function sampleOf(
     return out;
   };
   const pitch = pitchDeg === undefined ? {} : { pitchDeg, encoderPitchDeg: (estimate.pose.eulerRad[0] * 180) / Math.PI };
-  return { key, yawDeg, ...pitch, trunk: Array.from(trunkFeatures), implied: toCrop(implied), detector: toCrop(evidence), truth: toCrop(truth) };
+  // What landmarkGate.cropRefinements does: estimate again on the crop the implied points cut.
+  const recropped: number[][] = [];
+  for (let pass = 0, points = implied; pass < 3; pass++) {
+    const again = estimateFromLandmarks(encoder, image, points);
+    points = estimateLandmarks(model, again.estimate, again.cropFromImage, sizePx, image, model.landmarkVertexIndices);
+    recropped.push(toCrop(points));
+  }
+  return {
+    key,
+    yawDeg,
+    ...pitch,
+    meshScore: face.meshScore,
+    recropped,
+    trunk: Array.from(trunkFeatures),
+    implied: toCrop(implied),
+    detector: toCrop(evidence),
+    truth: toCrop(truth),
+  };
 }
 
 async function gather(list: string, training = false): Promise<Sample[]> {
@@ -281,6 +302,21 @@ for (const [name, samples] of [['tuning', tune] as const, ...evaluations]) {
       ve = average(e.map((v) => (v - me) ** 2));
     process.stdout.write(
       `${name}, ${turned ? `≥${TURNED_DEG}` : `<${TURNED_DEG}`}° of yaw (${rows.length} photos): encoder pitch on true pitch, slope ${(cov / vt).toFixed(2)}, correlation ${(cov / Math.sqrt(vt * ve)).toFixed(2)}\n`,
+    );
+  }
+}
+// Cutting the crop again around the encoder's own points (cropRefinements), and the faces FaceMesh scores below 0.5.
+for (const [name, samples] of [['tuning', tune] as const, ...evaluations]) {
+  const turned = samples.filter((s) => Math.abs(s.yawDeg) >= TURNED_DEG && s.recropped && s.meshScore !== undefined);
+  if (turned.length === 0) continue;
+  const meanNme = (rows: Sample[], pick: (s: Sample) => ArrayLike<number>) => rows.reduce((sum, s) => sum + nmePercent(pick(s), s.truth), 0) / rows.length;
+  const passes = [0, 1, 2, 3].map((k) => meanNme(turned, (s) => (k === 0 ? s.implied : s.recropped![k - 1])).toFixed(2));
+  process.stdout.write(`${name}, turned ≥${TURNED_DEG}° (${turned.length}): implied points after 0–3 re-crops ${passes.join(' / ')} %\n`);
+  for (const low of [true, false]) {
+    const rows = turned.filter((s) => s.meshScore! < 0.5 === low);
+    if (rows.length === 0) continue;
+    process.stdout.write(
+      `  FaceMesh score ${low ? '< 0.5' : '≥ 0.5'} (${rows.length}): map ${meanNme(rows, (s) => s.detector).toFixed(2)}, implied ${meanNme(rows, (s) => s.implied).toFixed(2)}, mean ${meanNme(rows, mean).toFixed(2)} %\n`,
     );
   }
 }
