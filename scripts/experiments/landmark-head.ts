@@ -130,6 +130,7 @@ async function sampleOf(
   yawDeg: number,
   pitchDeg: number | undefined,
   faceDetector: typeof detector,
+  scored: boolean,
 ): Promise<Sample | null> {
   const face = (await faceDetector.detect(image))[0];
   if (!face) return null;
@@ -150,9 +151,10 @@ async function sampleOf(
     return out;
   };
   const pitch = pitchDeg === undefined ? {} : { pitchDeg, encoderPitchDeg: (estimate.pose.eulerRad[0] * 180) / Math.PI };
-  // What landmarkGate.cropRefinements does: estimate again on the crop the implied points cut.
+  // What landmarkGate.cropRefinements does: estimate again on the crop the implied points cut
+  // (three encoder passes more, so only for the photos it is reported on).
   const recropped: number[][] = [];
-  for (let pass = 0, points = implied; pass < 3; pass++) {
+  for (let pass = 0, points = implied; scored && pass < 3; pass++) {
     const again = estimateFromLandmarks(encoder, image, points);
     points = estimateLandmarks(model, again.estimate, again.cropFromImage, sizePx, image, model.landmarkVertexIndices);
     recropped.push(toCrop(points));
@@ -162,7 +164,7 @@ async function sampleOf(
     yawDeg,
     ...pitch,
     meshScore: face.meshScore,
-    recropped,
+    ...(scored ? { recropped } : {}),
     trunk: Array.from(trunkFeatures),
     implied: toCrop(implied),
     detector: toCrop(evidence),
@@ -182,7 +184,7 @@ async function gather(list: string, training = false): Promise<Sample[]> {
       let sample = cached.get(key);
       if (sample === undefined) {
         const { image, truth, yawDeg, pitchDeg } = await photo.load();
-        sample = await sampleOf(key, image, truth, yawDeg, pitchDeg, faceDetector);
+        sample = await sampleOf(key, image, truth, yawDeg, pitchDeg, faceDetector, !training);
         cached.set(key, sample);
         if (values.cache) await appendFile(values.cache, JSON.stringify(sample ?? { key, missed: true }) + '\n');
       }
@@ -260,8 +262,8 @@ const predict = (head: Head) => (s: Sample) => {
     return value + sizePx * sum;
   });
 };
-const mean = (s: Sample) => s.implied.map((v, i) => 0.5 * (v + s.detector[i]));
 const blend = (w: number) => (s: Sample) => s.detector.map((v, i) => v + w * (s.implied[i] - v));
+const mean = blend(0.5);
 
 const train = await gather(values.train, true);
 const tune = await gather(values.tune);
