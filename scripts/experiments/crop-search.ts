@@ -1,0 +1,192 @@
+/**
+ * Experiment (not shipped): does FaceMesh read a turned face better from another crop? For each
+ * photo of folders in AFLW2000-3D's layout, the detector runs as shipped (its landmark map's 68
+ * points, read in the crop and its mirror image, are the baseline); then FaceMesh is fitted again in
+ * 81 crops around the detected mesh (side × 0.87 / 1 / 1.17, centre moved ±10 % of the side across
+ * and ±8 % down, turned ±12°), each read through the map directly and mirrored as the detector
+ * does. Printed: the NME (% of the true box) by |yaw| bin, turned 45° or more, and with a FaceMesh
+ * face score below 0.5, for the baseline and for ways of choosing or pooling the crops (the
+ * highest face score, the top k by score, score-weighted, one kind of perturbation at a time).
+ * docs/tuning.md ("Crop search for turned faces") has the result.
+ *
+ *   node --import tsx scripts/experiments/crop-search.ts --data DIR[,DIR] [--landmark-map FILE] [--cache FILE.jsonl]
+ *
+ * --cache keeps each photo's readings (one JSON line per photo, keyed by folder and photo name), so
+ * a rerun only prints.
+ */
+import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Affine2D } from '../../src/common/image.ts';
+import { FaceMesh } from '../../src/detect/facemesh.ts';
+import { loadGraphModelFromBytes } from '../../src/detect/graph-model.ts';
+import { meshToIbug68 } from '../../src/detect/ibug68.ts';
+import { ImagePyramid } from '../../src/detect/image-pyramid.ts';
+import { createFaceDetector } from '../../src/detect/index.ts';
+import { applyMeshLandmarkMap, applyMeshLandmarkMapMirrored, decodeMeshLandmarkMap } from '../../src/detect/mesh-landmark-map.ts';
+import { initBackend } from '../../src/engine/backend.ts';
+import { aflwGroundTruth, aflwNme, aflwYawBucket } from '../../src/eval/aflw2000-protocol.ts';
+import { parseMatFile } from '../../src/io/mat-file.ts';
+import { decodeImageFile } from '../../src/io/node/decode-image.ts';
+import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { readKeyedCache } from '../keyed-cache.ts';
+
+const { values } = parseArgs({ options: { data: { type: 'string' }, 'landmark-map': { type: 'string' }, cache: { type: 'string' } } });
+if (!values.data) {
+  process.stderr.write('usage: node --import tsx scripts/experiments/crop-search.ts --data DIR[,DIR] [--landmark-map FILE] [--cache FILE.jsonl]\n');
+  process.exit(2);
+}
+
+/** One crop: its perturbation (side factor, shift across, shift down, turn in degrees), FaceMesh's scores and the map's two readings. */
+interface CropReading {
+  perturbation: [number, number, number, number];
+  score: number;
+  mirroredScore: number;
+  direct: number[];
+  mirrored: number[];
+}
+interface Row {
+  key: string;
+  yawDeg: number;
+  truth68: number[];
+  baseline?: { score: number; points: number[] };
+  crops?: CropReading[];
+}
+
+const SIDE_FACTORS = [0.87, 1, 1.17];
+const SHIFTS_ACROSS = [-0.1, 0, 0.1];
+const SHIFTS_DOWN = [-0.08, 0, 0.08];
+const TURNS_DEG = [-12, 0, 12];
+
+/** `crop` (crop px → photo px) with its side × `sideFactor`, its centre moved by fractions of the side along its own axes, turned by `turnDeg`. */
+function perturbCrop(crop: Affine2D, sidePx: number, [sideFactor, across, down, turnDeg]: readonly number[]): Affine2D {
+  const half = sidePx / 2;
+  const centreX = crop.a * half + crop.b * half + crop.tx + (crop.a * across + crop.b * down) * sidePx;
+  const centreY = crop.c * half + crop.d * half + crop.ty + (crop.c * across + crop.d * down) * sidePx;
+  const turn = (turnDeg * Math.PI) / 180;
+  const cos = Math.cos(turn),
+    sin = Math.sin(turn);
+  const a = sideFactor * (crop.a * cos + crop.b * sin),
+    b = sideFactor * (crop.b * cos - crop.a * sin);
+  const c = sideFactor * (crop.c * cos + crop.d * sin),
+    d = sideFactor * (crop.d * cos - crop.c * sin);
+  return { a, b, c, d, tx: centreX - half * (a + b), ty: centreY - half * (c + d) };
+}
+
+const rounded = (values: ArrayLike<number>) => Array.from(values, (v) => Math.round(v * 100) / 100);
+
+async function gather(): Promise<Row[]> {
+  await initBackend({ backend: 'wasm' });
+  const files = await loadDetectorModelFiles(values['landmark-map'] ? { landmarkMap: values['landmark-map'] } : {});
+  if (!files.landmarkMap) throw new Error('the experiment needs a landmark map (--landmark-map FILE)');
+  const map = decodeMeshLandmarkMap(files.landmarkMap);
+  const detector = await createFaceDetector(files);
+  const facemesh = new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh'));
+  const cached = await readKeyedCache<Row>(values.cache);
+  const rows: Row[] = [];
+  for (const dir of values.data!.split(',')) {
+    const names = (await readdir(dir)).filter((name) => /\.(jpg|png)$/i.test(name)).sort();
+    for (const [index, name] of names.entries()) {
+      const key = `${basename(dir)}/${name}`;
+      const known = cached.get(key);
+      if (known) {
+        rows.push(known);
+        continue;
+      }
+      const matPath = join(dir, name.replace(/\.[^.]+$/, '.mat'));
+      if (!existsSync(matPath)) continue;
+      const truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(matPath))));
+      const image = await decodeImageFile(join(dir, name));
+      const row: Row = { key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
+      const face = (await detector.detect(image))[0];
+      if (face?.modelLandmarks68) {
+        row.baseline = { score: face.meshScore, points: rounded(face.modelLandmarks68) };
+        const pyramid = new ImagePyramid(image);
+        const side = facemesh.inputSize;
+        const around = facemesh.cropAroundMesh(face.mesh468, 1.5);
+        row.crops = [];
+        for (const sideFactor of SIDE_FACTORS)
+          for (const across of SHIFTS_ACROSS)
+            for (const down of SHIFTS_DOWN)
+              for (const turnDeg of TURNS_DEG) {
+                const perturbation: CropReading['perturbation'] = [sideFactor, across, down, turnDeg];
+                const crop = perturbCrop(around, side, perturbation);
+                const fit = await facemesh.fitInCrop(pyramid, crop);
+                // The same crop read right to left, as the detector's mirrored pass cuts it.
+                const mirroredCrop: Affine2D = { a: -crop.a, b: crop.b, c: -crop.c, d: crop.d, tx: crop.tx + crop.a * side, ty: crop.ty + crop.c * side };
+                const mirroredFit = await facemesh.fitInCrop(pyramid, mirroredCrop);
+                row.crops.push({
+                  perturbation,
+                  score: Math.round(fit.score * 1000) / 1000,
+                  mirroredScore: Math.round(mirroredFit.score * 1000) / 1000,
+                  direct: rounded(applyMeshLandmarkMap(map, fit.mesh, meshToIbug68(fit.mesh))),
+                  mirrored: rounded(applyMeshLandmarkMapMirrored(map, mirroredFit.mesh)),
+                });
+              }
+      }
+      if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
+      rows.push(row);
+      if ((index + 1) % 20 === 0) process.stderr.write(`${dir}: ${index + 1} of ${names.length}\n`);
+    }
+  }
+  detector.dispose();
+  facemesh.dispose();
+  return rows;
+}
+
+function mean(readings: readonly number[][], weights?: readonly number[]): number[] {
+  const out = new Array<number>(136).fill(0);
+  let total = 0;
+  readings.forEach((reading, i) => {
+    const weight = weights ? weights[i] : 1;
+    total += weight;
+    for (let k = 0; k < 136; k++) out[k] += weight * reading[k];
+  });
+  return out.map((v) => v / total);
+}
+/** A crop's points as the detector would take them: the mean of both readings when the mirrored fit passes FaceMesh's 0.25. */
+const cropPoints = (crop: CropReading) => (crop.mirroredScore >= 0.25 ? mean([crop.direct, crop.mirrored]) : crop.direct);
+const byScore = (crops: CropReading[]) => [...crops].sort((p, q) => q.score + q.mirroredScore - p.score - p.mirroredScore);
+const only = (crops: CropReading[], keep: (p: CropReading['perturbation']) => boolean) => mean(crops.filter((c) => keep(c.perturbation)).map(cropPoints));
+
+type Found = Required<Row>;
+const STRATEGIES: [string, (row: Found) => number[]][] = [
+  ['detector (shipped)', (row) => row.baseline.points],
+  ['re-cut, unperturbed', (row) => only(row.crops, ([s, x, y, t]) => s === 1 && x === 0 && y === 0 && t === 0)],
+  ['highest score', (row) => cropPoints(byScore(row.crops)[0])],
+  ['top 5 by score', (row) => mean(byScore(row.crops).slice(0, 5).map(cropPoints))],
+  ['top 15 by score', (row) => mean(byScore(row.crops).slice(0, 15).map(cropPoints))],
+  ['all 81', (row) => mean(row.crops.map(cropPoints))],
+  [
+    'score⁴-weighted',
+    (row) =>
+      mean(
+        row.crops.map(cropPoints),
+        row.crops.map((c) => (c.score + c.mirroredScore) ** 4 + 1e-6),
+      ),
+  ],
+  ['side only', (row) => only(row.crops, ([, x, y, t]) => x === 0 && y === 0 && t === 0)],
+  ['shift only', (row) => only(row.crops, ([s, , , t]) => s === 1 && t === 0)],
+  ['turn only', (row) => only(row.crops, ([s, x, y]) => s === 1 && x === 0 && y === 0)],
+];
+const GROUPS: [string, (row: Found) => boolean][] = [
+  ['0-30°', (row) => aflwYawBucket(row.yawDeg) === '0-30'],
+  ['30-60°', (row) => aflwYawBucket(row.yawDeg) === '30-60'],
+  ['60-90°', (row) => aflwYawBucket(row.yawDeg) === '60-90'],
+  ['≥45°', (row) => Math.abs(row.yawDeg) >= 45],
+  ['score<0.5', (row) => row.baseline.score < 0.5],
+];
+
+const rows = await gather();
+const found = rows.filter((row): row is Found => row.baseline !== undefined && row.crops !== undefined);
+console.log(`${found.length} of ${rows.length} photos with a face; NME % of the true box (photos)`);
+console.log(['choice'.padEnd(22), ...GROUPS.map(([name]) => name.padStart(13)), '  mean of bins'].join(''));
+for (const [name, points] of STRATEGIES) {
+  const cells = GROUPS.map(([, inGroup]) => {
+    const nmes = found.filter(inGroup).map((row) => 100 * aflwNme(points(row), row.truth68));
+    return { nme: nmes.reduce((a, b) => a + b, 0) / Math.max(1, nmes.length), count: nmes.length };
+  });
+  const meanOfBins = (cells[0].nme + cells[1].nme + cells[2].nme) / 3;
+  console.log([name.padEnd(22), ...cells.map((c) => `${c.nme.toFixed(2)} (${c.count})`.padStart(13)), `  ${meanOfBins.toFixed(2)}`].join(''));
+}
