@@ -7,6 +7,9 @@
  * does. Printed: the NME (% of the true box) by |yaw| bin, turned 45° or more, and with a FaceMesh
  * face score below 0.5, for the baseline and for ways of choosing or pooling the crops (the
  * highest face score, the top k by score, score-weighted, one kind of perturbation at a time).
+ * Then, for the shipped detector's points, the NME left once each face's own offset, offset and
+ * scale, or similarity to the truth is removed: how much of the error is where the points sit as a
+ * whole rather than their shape.
  * docs/tuning.md ("Crop search for turned faces") has the result.
  *
  *   node --import tsx scripts/experiments/crop-search.ts --data DIR[,DIR] [--landmark-map FILE] [--cache FILE.jsonl]
@@ -189,4 +192,59 @@ for (const [name, points] of STRATEGIES) {
   });
   const meanOfBins = (cells[0].nme + cells[1].nme + cells[2].nme) / 3;
   console.log([name.padEnd(22), ...cells.map((c) => `${c.nme.toFixed(2)} (${c.count})`.padStart(13)), `  ${meanOfBins.toFixed(2)}`].join(''));
+}
+
+/** `points` [136] moved (and with `scale`, scaled; with `turn`, also turned) onto `truth` by least squares. */
+function alignedTo(points: readonly number[], truth: readonly number[], scale: boolean, turn: boolean): number[] {
+  const centre = (p: readonly number[]) => {
+    let x = 0,
+      y = 0;
+    for (let k = 0; k < 68; k++) {
+      x += p[2 * k];
+      y += p[2 * k + 1];
+    }
+    return [x / 68, y / 68];
+  };
+  const [px, py] = centre(points),
+    [tx, ty] = centre(truth);
+  // Complex least squares: truth − its centre ≈ (a + ib)(points − their centre).
+  let dot = 0,
+    cross = 0,
+    norm = 0;
+  for (let k = 0; k < 68; k++) {
+    const ux = points[2 * k] - px,
+      uy = points[2 * k + 1] - py,
+      vx = truth[2 * k] - tx,
+      vy = truth[2 * k + 1] - ty;
+    dot += ux * vx + uy * vy;
+    cross += ux * vy - uy * vx;
+    norm += ux * ux + uy * uy;
+  }
+  // Without the turn, the scale is the complex factor's modulus; without the scale, the identity.
+  const a = !scale ? 1 : turn ? dot / norm : Math.hypot(dot, cross) / norm;
+  const b = scale && turn ? cross / norm : 0;
+  const out = new Array<number>(136);
+  for (let k = 0; k < 68; k++) {
+    const ux = points[2 * k] - px,
+      uy = points[2 * k + 1] - py;
+    out[2 * k] = tx + a * ux - b * uy;
+    out[2 * k + 1] = ty + b * ux + a * uy;
+  }
+  return out;
+}
+console.log("\nthe detector as shipped, once each face's own error of position is removed:");
+for (const [name, scale, turn] of [
+  ['as it is', false, false],
+  ['offset removed', false, false],
+  ['offset and scale', true, false],
+  ['offset, scale, turn', true, true],
+] as const) {
+  const bins = GROUPS.slice(0, 3).map(([, inGroup]) => {
+    const nmes = found.filter(inGroup).map((row) => {
+      const points = name === 'as it is' ? row.baseline.points : alignedTo(row.baseline.points, row.truth68, scale, turn);
+      return 100 * aflwNme(points, row.truth68);
+    });
+    return nmes.reduce((x, y) => x + y, 0) / Math.max(1, nmes.length);
+  });
+  console.log([name.padEnd(22), ...bins.map((nme, i) => `${GROUPS[i][0]} ${nme.toFixed(2)}`.padStart(14))].join(''));
 }
