@@ -8,8 +8,8 @@
  * face score below 0.5, for the baseline and for ways of choosing or pooling the crops (the
  * highest face score, the top k by score, score-weighted, one kind of perturbation at a time).
  * Then, for the shipped detector's points, the NME left once each face's own offset, offset and
- * scale, or similarity to the truth is removed: how much of the error is where the points sit as a
- * whole rather than their shape.
+ * scale, or similarity to the truth is removed (how much of the error is where the points sit as a
+ * whole rather than their shape), and the mean and spread of that offset per bin (is it a bias?).
  * docs/tuning.md ("Crop search for turned faces") has the result.
  *
  *   node --import tsx scripts/experiments/crop-search.ts --data DIR[,DIR] [--landmark-map FILE] [--cache FILE.jsonl]
@@ -29,7 +29,7 @@ import { ImagePyramid } from '../../src/detect/image-pyramid.ts';
 import { createFaceDetector } from '../../src/detect/index.ts';
 import { applyMeshLandmarkMap, applyMeshLandmarkMapMirrored, decodeMeshLandmarkMap } from '../../src/detect/mesh-landmark-map.ts';
 import { initBackend } from '../../src/engine/backend.ts';
-import { aflwGroundTruth, aflwNme, aflwYawBucket } from '../../src/eval/aflw2000-protocol.ts';
+import { aflwGroundTruth, aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
 import { parseMatFile } from '../../src/io/mat-file.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
@@ -247,4 +247,28 @@ for (const [name, scale, turn] of [
     return nmes.reduce((x, y) => x + y, 0) / Math.max(1, nmes.length);
   });
   console.log([name.padEnd(22), ...bins.map((nme, i) => `${GROUPS[i][0]} ${nme.toFixed(2)}`.padStart(14))].join(''));
+}
+// Is the offset a bias? Its mean and spread per bin, across the face signed by the side it turns to.
+const centroid = (points: readonly number[]) => {
+  let x = 0,
+    y = 0;
+  for (let k = 0; k < 68; k++) {
+    x += points[2 * k];
+    y += points[2 * k + 1];
+  }
+  return [x / 68, y / 68];
+};
+for (const [bin, inGroup] of GROUPS.slice(0, 3)) {
+  const offsets = found.filter(inGroup).map((row) => {
+    const [px, py] = centroid(row.baseline.points),
+      [tx, ty] = centroid(row.truth68);
+    const box = landmarkBoxSize(row.truth68);
+    return [(100 * Math.sign(row.yawDeg) * (px - tx)) / box, (100 * (py - ty)) / box];
+  });
+  const stats = (axis: number) => {
+    const values = offsets.map((o) => o[axis]);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    return `${mean.toFixed(2)} ± ${Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length).toFixed(2)}`;
+  };
+  console.log(`${bin}: offset of the points' centre, % of the box: across (towards the turn) ${stats(0)}, down ${stats(1)}`);
 }
