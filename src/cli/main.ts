@@ -97,8 +97,8 @@ Options:
       --renderer <name>      [string] ${RENDERER_NAMES.join(' | ')} (default: ${DEFAULT_RENDERER}; gar needs a GAR)
       --gar <dir|name>       [string] GAR run dir (facegar train-gar) or model dir, or a shipped GAR by name:
                              studio = models/gar-small (the default; trained on this project's renders, MIT),
-                             real = models/gar-real-64 (fine-tuned on real photos of UTKFace and LFW, whose
-                             licences make its weights NON-COMMERCIAL RESEARCH USE ONLY; see README "Licences")
+                             real = models/gar-real-64 (fine-tuned on real photos of LFW, whose
+                             licence makes its weights NON-COMMERCIAL RESEARCH USE ONLY; see README "Licences")
                              ($FACEGAR_SHIPPED_MODELS_DIR replaces models/)
       --encoder <dir>        [string] encoder dir (facegar train-encoder) (default: models/encoder-small with
                              the shipped GAR; none with --gar: refinement starts from the mean face)

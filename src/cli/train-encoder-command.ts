@@ -27,6 +27,9 @@ Options:
       --rerender <x>      [number] weight of the re-render consistency loss, 0 = off (default: 0)
       --checkpoint-every <n> [number] steps between checkpoints (default: 100)
       --resume            [boolean] continue from the encoder dir's checkpoint (required if one exists)
+      --init-from <dir>   [string] a new run starts from this encoder's weights (a checkpoint or an
+                        exported folder such as models/encoder-small), with fresh optimiser state:
+                        fine-tune an encoder for another GAR of the same resolution
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet             [boolean] no progress
   -h, --help              [boolean] this help
@@ -47,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       rerender: { type: 'string', default: '0' },
       'checkpoint-every': { type: 'string', default: '100' },
       resume: { type: 'boolean', default: false },
+      'init-from': { type: 'string' },
       model: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -74,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
   const { encoderNetworkConfig, encoderPresetForResolution } = await import('../invert/encoder-config.ts');
   const { EncoderTrainer } = await import('../invert/train-encoder.ts');
-  const { decodeEncoderTrainer } = await import('../invert/encoder-checkpoint.ts');
+  const { decodeEncoderTrainer, encoderTrainerFrom } = await import('../invert/encoder-checkpoint.ts');
   const { ensureWritableDirectory } = await import('../io/node/atomic-write.ts');
 
   await initBackend();
@@ -88,25 +92,33 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(
       `${values.out} already holds an encoder checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`,
     );
+  const initFrom = values['init-from'] === undefined || existing ? undefined : await readEncoderCheckpoint(resolve(values['init-from']));
+  if (values['init-from'] !== undefined && !existing && !initFrom)
+    throw new InputMissingError(`${values['init-from']}: no encoder checkpoint (${ENCODER_MANIFEST}) there`);
   const { model } = await loadMorphableModel({ modelDir: values.model });
   const generator = decodeGarGenerator(gar.manifest, gar.weights, 'G_ema');
   const resolution = generator.config.resolution;
   const sampler = new GeometrySampler(model, { resolution });
   let trainer: EncoderTrainer;
   try {
+    const train = { batchSize, seed, rerenderWeight, ...(learningRate ? { learningRate } : {}) };
     if (existing) {
+      // A resumed run goes on from its own weights: --init-from only starts new runs.
       trainer = decodeEncoderTrainer(existing.manifest, existing.weights, generator, sampler);
+    } else if (initFrom) {
+      trainer = encoderTrainerFrom(initFrom.manifest, initFrom.weights, generator, sampler, train);
     } else {
       const network = encoderNetworkConfig(encoderPresetForResolution(resolution), {
         identityCount: model.identityCount,
         expressionCount: model.expressionNames.length,
         wDim: generator.config.wDim,
       });
-      trainer = new EncoderTrainer({ network, generator, sampler, train: { batchSize, seed, rerenderWeight, ...(learningRate ? { learningRate } : {}) } });
+      trainer = new EncoderTrainer({ network, generator, sampler, train });
       trainer.initialiseOutputStatistics();
     }
   } catch (error) {
     generator.dispose();
+    if (initFrom && error instanceof Error && !(error instanceof UsageError)) throw new UsageError(`--init-from ${values['init-from']}: ${error.message}`);
     throw error instanceof Error && !(error instanceof UsageError) && /checkpoint|manifest/.test(error.message)
       ? new UsageError(`${values.out}: ${error.message}`)
       : error;

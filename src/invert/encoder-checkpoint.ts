@@ -97,6 +97,29 @@ export function decodeEncoderTrainer(manifestJson: unknown, weights: Uint8Array,
   return trainer;
 }
 
+/**
+ * A new trainer (step 0, fresh optimiser moments and random stream, `train` settings) whose encoder
+ * starts from a saved one's weights and output standardisation: fine-tuning an encoder for another
+ * GAR of the same resolution and latent size. Throws a one-line Error when the networks differ.
+ */
+export function encoderTrainerFrom(
+  manifestJson: unknown,
+  weights: Uint8Array,
+  generator: Generator,
+  sampler: GeometrySampler,
+  train: Partial<TrainEncoderConfig>,
+): EncoderTrainer {
+  const manifest = validateEncoderCheckpointManifest(manifestJson);
+  const network = manifest.config.network;
+  if (network.resolution !== generator.config.resolution || network.wDim !== generator.config.wDim)
+    throw new Error(
+      `the encoder takes ${network.resolution}² crops and w of ${network.wDim}, the GAR draws ${generator.config.resolution}² with w of ${generator.config.wDim}`,
+    );
+  checkWeightsCover(weights, 'E', encoderWeightLowerBound(network));
+  const trainer = new EncoderTrainer({ network, train, generator, sampler });
+  return restoreParameterGroups(trainer, [['E', trainer.encoder.namedParameters()]], weights);
+}
+
 /** Load only the encoder (for inference). */
 export function decodeFaceEncoder(manifestJson: unknown, weights: Uint8Array): FaceEncoder {
   const manifest = validateEncoderCheckpointManifest(manifestJson);

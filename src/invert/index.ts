@@ -20,5 +20,11 @@ export type { GarRender } from './render-through-gar.ts';
 export { ShapeBasis, subsampleVertices } from './shape-basis.ts';
 export { EncoderTrainer, DEFAULT_TRAIN_ENCODER_CONFIG, validateTrainEncoderConfig, directionOfPose } from './train-encoder.ts';
 export type { TrainEncoderConfig, EncoderStepLosses } from './train-encoder.ts';
-export { encodeEncoderCheckpoint, decodeEncoderTrainer, decodeFaceEncoder, validateEncoderCheckpointManifest } from './encoder-checkpoint.ts';
+export {
+  encodeEncoderCheckpoint,
+  decodeEncoderTrainer,
+  decodeFaceEncoder,
+  encoderTrainerFrom,
+  validateEncoderCheckpointManifest,
+} from './encoder-checkpoint.ts';
 export type { EncoderCheckpointManifest } from './encoder-checkpoint.ts';

@@ -20,6 +20,7 @@ import {
   decodeFaceEncoder,
   encodeEncoderCheckpoint,
   encoderNetworkConfig,
+  encoderTrainerFrom,
 } from '../../src/invert/index.ts';
 import { run as trainEncoder } from '../../src/cli/train-encoder-command.ts';
 import { sharedModel } from '../helpers/model.ts';
@@ -174,6 +175,60 @@ describe('facegar train-encoder', () => {
       assert.deepEqual((await readdir(out)).sort(), ['checkpoint-00000003.safetensors', 'checkpoint.json', 'losses.jsonl']);
       assert.equal((await readFile(join(out, 'losses.jsonl'), 'utf8')).trim().split('\n').length, 3);
       await assert.rejects(trainEncoder(['--gar', join(dir, 'nothing'), '--out', join(dir, 'e2'), '-q']), /no GAR checkpoint/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--init-from starts a new run from another encoder: its weights and standardisation, step 0, fresh optimiser', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'facegar-enc-init-'));
+    const reals = Array.from({ length: 4 }, () => createRgbaImage(32, 32));
+    const gar = new GarTrainer({ network: GAR_PRESETS.tiny, train: { batchSize: 2, seed: 1 }, sampler, realImages: reals });
+    try {
+      await saveGarCheckpoint(join(dir, 'gar'), gar);
+    } finally {
+      gar.dispose();
+    }
+    process.env.FACEGAR_CACHE_DIR ??= testCacheDir;
+    const common = ['--gar', join(dir, 'gar'), '--batch', '2', '-q', '--model', modelDir];
+    const weightsOf = async (encoderDir: string) => {
+      const manifest = JSON.parse(await readFile(join(encoderDir, 'checkpoint.json'), 'utf8'));
+      const encoder = decodeFaceEncoder(manifest, new Uint8Array(await readFile(join(encoderDir, manifest.weightsPath))));
+      try {
+        return { manifest, mean: encoder.outputMean.dataSync().slice(), head: encoder.head.weight.dataSync().slice() };
+      } finally {
+        encoder.dispose();
+      }
+    };
+    try {
+      assert.equal(await trainEncoder([...common, '--out', join(dir, 'source'), '--steps', '3', '--seed', '4']), 0);
+      assert.equal(await trainEncoder([...common, '--out', join(dir, 'tuned'), '--steps', '1', '--lr', '1e-6', '--init-from', join(dir, 'source')]), 0);
+      const source = await weightsOf(join(dir, 'source'));
+      const tuned = await weightsOf(join(dir, 'tuned'));
+      assert.equal(tuned.manifest.step, 1);
+      assert.equal(tuned.manifest.adamSteps, 1);
+      assert.deepEqual(tuned.mean, source.mean, "the output standardisation is the source encoder's, not drawn again");
+      // One step at lr 1e-6 moves each weight by about 1e-6: the start was the source's weights.
+      let largest = 0;
+      for (let i = 0; i < source.head.length; i++) largest = Math.max(largest, Math.abs(tuned.head[i] - source.head[i]));
+      assert.ok(largest > 0 && largest < 1e-5, `largest head change ${largest}`);
+      // A fresh run from the same seed starts elsewhere.
+      assert.equal(await trainEncoder([...common, '--out', join(dir, 'fresh'), '--steps', '1', '--lr', '1e-6']), 0);
+      const fresh = await weightsOf(join(dir, 'fresh'));
+      assert.ok(fresh.head.some((v, i) => Math.abs(v - source.head[i]) > 1e-3));
+      await assert.rejects(trainEncoder([...common, '--out', join(dir, 'e2'), '--init-from', join(dir, 'nothing')]), /nothing: no encoder checkpoint/);
+      await assert.rejects(
+        trainEncoder([...common, '--out', join(dir, 'e3'), '--init-from', join(dir, 'gar')]),
+        /gar\/checkpoint.json: not a facegar encoder checkpoint/,
+      );
+      // An encoder for another resolution is refused before any weight is read.
+      const larger = new Generator({ ...GAR_PRESETS.tiny, resolution: 64 }, 1);
+      try {
+        const weights = new Uint8Array(await readFile(join(dir, 'source', source.manifest.weightsPath)));
+        assert.throws(() => encoderTrainerFrom(source.manifest, weights, larger, sampler, {}), /takes 32² crops and w of \d+, the GAR draws 64²/);
+      } finally {
+        larger.dispose();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
