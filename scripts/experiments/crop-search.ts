@@ -194,19 +194,21 @@ for (const [name, points] of STRATEGIES) {
   console.log([name.padEnd(22), ...cells.map((c) => `${c.nme.toFixed(2)} (${c.count})`.padStart(13)), `  ${meanOfBins.toFixed(2)}`].join(''));
 }
 
+/** The mean of 68 points [136]: [x, y]. */
+function centroid(points: readonly number[]): [number, number] {
+  let x = 0,
+    y = 0;
+  for (let k = 0; k < 68; k++) {
+    x += points[2 * k];
+    y += points[2 * k + 1];
+  }
+  return [x / 68, y / 68];
+}
+
 /** `points` [136] moved (and with `scale`, scaled; with `turn`, also turned) onto `truth` by least squares. */
 function alignedTo(points: readonly number[], truth: readonly number[], scale: boolean, turn: boolean): number[] {
-  const centre = (p: readonly number[]) => {
-    let x = 0,
-      y = 0;
-    for (let k = 0; k < 68; k++) {
-      x += p[2 * k];
-      y += p[2 * k + 1];
-    }
-    return [x / 68, y / 68];
-  };
-  const [px, py] = centre(points),
-    [tx, ty] = centre(truth);
+  const [px, py] = centroid(points),
+    [tx, ty] = centroid(truth);
   // Complex least squares: truth − its centre ≈ (a + ib)(points − their centre).
   let dot = 0,
     cross = 0,
@@ -249,15 +251,6 @@ for (const [name, scale, turn] of [
   console.log([name.padEnd(22), ...bins.map((nme, i) => `${GROUPS[i][0]} ${nme.toFixed(2)}`.padStart(14))].join(''));
 }
 // Is the offset a bias? Its mean and spread per bin, across the face signed by the side it turns to.
-const centroid = (points: readonly number[]) => {
-  let x = 0,
-    y = 0;
-  for (let k = 0; k < 68; k++) {
-    x += points[2 * k];
-    y += points[2 * k + 1];
-  }
-  return [x / 68, y / 68];
-};
 for (const [bin, inGroup] of GROUPS.slice(0, 3)) {
   const offsets = found.filter(inGroup).map((row) => {
     const [px, py] = centroid(row.baseline.points),

@@ -147,16 +147,21 @@ describe('face encoder', () => {
   });
 });
 
+/** A freshly initialised tiny GAR's checkpoint in `dir` (what train-encoder reads). */
+async function saveTinyGar(dir: string): Promise<void> {
+  const reals = Array.from({ length: 4 }, () => createRgbaImage(32, 32));
+  const gar = new GarTrainer({ network: GAR_PRESETS.tiny, train: { batchSize: 2, seed: 1 }, sampler, realImages: reals });
+  try {
+    await saveGarCheckpoint(dir, gar);
+  } finally {
+    gar.dispose();
+  }
+}
+
 describe('facegar train-encoder', () => {
   test('trains 2 steps on a tiny GAR, writes a checkpoint, refuses to overwrite, resumes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'facegar-enc-'));
-    const reals = Array.from({ length: 4 }, () => createRgbaImage(32, 32));
-    const gar = new GarTrainer({ network: GAR_PRESETS.tiny, train: { batchSize: 2, seed: 1 }, sampler, realImages: reals });
-    try {
-      await saveGarCheckpoint(join(dir, 'gar'), gar);
-    } finally {
-      gar.dispose();
-    }
+    await saveTinyGar(join(dir, 'gar'));
     const out = join(dir, 'enc');
     process.env.FACEGAR_CACHE_DIR ??= testCacheDir; // in-process CLI runs: the test model cache
     try {
@@ -182,13 +187,7 @@ describe('facegar train-encoder', () => {
 
   test('--init-from starts a new run from another encoder: its weights and standardisation, step 0, fresh optimiser', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'facegar-enc-init-'));
-    const reals = Array.from({ length: 4 }, () => createRgbaImage(32, 32));
-    const gar = new GarTrainer({ network: GAR_PRESETS.tiny, train: { batchSize: 2, seed: 1 }, sampler, realImages: reals });
-    try {
-      await saveGarCheckpoint(join(dir, 'gar'), gar);
-    } finally {
-      gar.dispose();
-    }
+    await saveTinyGar(join(dir, 'gar'));
     process.env.FACEGAR_CACHE_DIR ??= testCacheDir;
     const common = ['--gar', join(dir, 'gar'), '--batch', '2', '-q', '--model', modelDir];
     const weightsOf = async (encoderDir: string) => {
