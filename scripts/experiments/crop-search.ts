@@ -116,9 +116,7 @@ async function gather(): Promise<Row[]> {
                 const perturbation: CropReading['perturbation'] = [sideFactor, across, down, turnDeg];
                 const crop = perturbCrop(around, side, perturbation);
                 const fit = await facemesh.fitInCrop(pyramid, crop);
-                // The same crop read right to left, as the detector's mirrored pass cuts it.
-                const mirroredCrop: Affine2D = { a: -crop.a, b: crop.b, c: -crop.c, d: crop.d, tx: crop.tx + crop.a * side, ty: crop.ty + crop.c * side };
-                const mirroredFit = await facemesh.fitInCrop(pyramid, mirroredCrop);
+                const mirroredFit = await facemesh.fitInCrop(pyramid, facemesh.mirroredCrop(crop));
                 row.crops.push({
                   perturbation,
                   score: Math.round(fit.score * 1000) / 1000,

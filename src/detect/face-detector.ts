@@ -194,10 +194,7 @@ async function mapAndMirrorReadings(
   if (!mirror) return { modelLandmarks68: direct };
   const { facemesh, pyramid, scaleX, scaleY, settings } = mirror;
   const crop = facemesh.cropAroundMesh(unscaleMesh(face.mesh468, 1 / scaleX, 1 / scaleY), settings.cropEnlarge);
-  // The same crop read right to left: crop x → side − x.
-  const side = facemesh.inputSize;
-  const mirroredCrop: Affine2D = { a: -crop.a, b: crop.b, c: -crop.c, d: crop.d, tx: crop.tx + crop.a * side, ty: crop.ty + crop.c * side };
-  const fit = await facemesh.fitInCrop(pyramid, mirroredCrop);
+  const fit = await facemesh.fitInCrop(pyramid, facemesh.mirroredCrop(crop));
   if (fit.score < settings.minMeshScore) return { modelLandmarks68: direct };
   const mirroredMesh = unscaleMesh(fit.mesh, scaleX, scaleY);
   const mirrored = applyMeshLandmarkMapMirrored(map, mirroredMesh);

@@ -135,6 +135,13 @@ export class FaceMesh {
     return this.squareCrop(cos * cu - sin * cv, sin * cu + cos * cv, side, angle);
   }
 
+  /** The same square crop read right to left (crop x → side − x): FaceMesh fitted in the mirror image of `cropToBase`. */
+  mirroredCrop(cropToBase: Affine2D): Affine2D {
+    const m = cropToBase,
+      side = this.inputSize;
+    return { a: -m.a, b: m.b, c: -m.c, d: m.d, tx: m.tx + m.a * side, ty: m.ty + m.c * side };
+  }
+
   /** Crop pixels → base pixels for a square of `side` base pixels centred at (cx, cy), x axis along `angle`. */
   private squareCrop(cx: number, cy: number, side: number, angle: number): Affine2D {
     const half = this.inputSize / 2;
