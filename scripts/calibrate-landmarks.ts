@@ -11,11 +11,22 @@
  * term. `--open-mouths` more renders open the mouth (jawOpen, half of them with a smile): with
  * closed lips the upper and lower inner-lip vertices project to the same pixels, and a
  * calibration on the scenes' mostly closed mouths alone put inner-lip points 66–67 on the upper
- * lip, which open mouths then expose. Output: src/morphable/detector-landmark-vertices.ts.
+ * lip, which open mouths then expose. `--set DIR[,DIR…]` adds photos of test-set folders (the
+ * layout `facegar eval synthetic --set` reads, e.g. Blender Cycles renders from
+ * scripts/render-cycles-set.py): FaceMesh places its points differently on different renderers,
+ * and its placement on Cycles renders is closer to its placement on real photos (docs/tuning.md,
+ * "Landmark vertices"). Only photos whose points the fit follows with these vertices count: FaceMesh
+ * accepted the face and reads it as turned less than LANDMARK_MAP_FROM_YAW_DEG (the landmark map's
+ * points and the model's own vertices take over from there), and the face is truly turned less
+ * than 40° (a face FaceMesh misreads as frontal is the shape encoder's gate's case, and its points
+ * are not where the face is). Output: src/morphable/detector-landmark-vertices.ts.
  *
- *   node --import tsx scripts/calibrate-landmarks.ts [--count 80] [--open-mouths 40] [--seed 1]
+ * `--check DIR[,DIR…]` then scores the vertices in use and the new ones on other sets (the same
+ * photos count), and `--no-write` leaves the file as it is.
+ *
+ *   node --import tsx scripts/calibrate-landmarks.ts [--count 80] [--open-mouths 40] [--seed 1] [--set DIR[,DIR…]] [--check DIR[,DIR…]] [--no-write]
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/engine/backend.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
@@ -28,6 +39,13 @@ import { hashSeed } from '../src/common/seeded-random.ts';
 import { StudioRandom } from '../src/shading/studio-random.ts';
 import { projectPointsArray, transformPointsArray } from '../src/geometry/camera.ts';
 import { interOcularDistance } from '../src/api/reconstruct.ts';
+import { LANDMARK_MAP_FROM_YAW_DEG } from '../src/api/landmark-source.ts';
+import { meshYawDeg } from '../src/fit/landmark-reliability.ts';
+import { listSetFaces, readSetFace } from '../src/io/node/synthetic-set-files.ts';
+import type { RgbaImage } from '../src/common/image.ts';
+import type { PinholeCamera } from '../src/geometry/camera.ts';
+import type { DetectedFace } from '../src/detect/index.ts';
+import { DETECTOR_LANDMARK_VERTICES } from '../src/morphable/detector-landmark-vertices.ts';
 
 const argument = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -36,6 +54,15 @@ const argument = (name: string, fallback: number) => {
 const count = argument('--count', 80);
 const openMouths = argument('--open-mouths', 40);
 const seed = argument('--seed', 1);
+const setAt = process.argv.indexOf('--set');
+const setDirs = setAt > 0 ? process.argv[setAt + 1].split(',').filter(Boolean) : [];
+const checkAt = process.argv.indexOf('--check');
+const checkDirs = checkAt > 0 ? process.argv[checkAt + 1].split(',').filter(Boolean) : [];
+const write = !process.argv.includes('--no-write');
+/** The vertices in use when the script started, for --check. */
+const verticesInUse = Array.from(DETECTOR_LANDMARK_VERTICES);
+/** Past this true yaw a face FaceMesh reads as near-frontal is one it misreads (see above). */
+const MAX_TRUE_YAW_DEG = 40;
 
 await initBackend();
 const { model } = await loadMorphableModel();
@@ -62,17 +89,35 @@ function openMouth(expression: Float32Array, random: StudioRandom): void {
     expression[expressionIndex('mouthSmile_R')] = smile;
   }
 }
-let used = 0;
-for (let i = 0; i < count + openMouths; i++) {
-  // Unoccluded faces: the question is where the detector puts a point it can see.
-  const scene = sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 });
-  if (i >= count) openMouth(scene.expression, new StudioRandom(hashSeed('calibration-mouth', seed, i)));
-  const render = renderStudioPhoto(model, scene);
-  const face = (await detector.detect(render.image))[0];
-  if (!face) continue;
-  const { truth } = render;
-  const pixels = projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), truth.camera);
-  const scale = interOcularDistance(truth.landmarks2d);
+let used = 0,
+  seen = 0;
+/** The face whose points these vertices serve: FaceMesh's, read as turned less than the map's start. */
+async function detectCounted(image: RgbaImage): Promise<DetectedFace | undefined> {
+  const face = (await detector.detect(image))[0];
+  return face && Math.abs(meshYawDeg(face.mesh468)) < LANDMARK_MAP_FROM_YAW_DEG ? face : undefined;
+}
+/** A set's photos turned less than MAX_TRUE_YAW_DEG, with every vertex's true pixel position. */
+async function* setPhotos(dir: string): AsyncGenerator<{ image: RgbaImage; pixels: Float32Array; landmarks2d: Float32Array } | undefined> {
+  const stems = await listSetFaces(dir);
+  for (let i = 0; i < stems.length; i++) {
+    const { image, truth } = await readSetFace(dir, stems[i], model, i);
+    if (Math.abs(truth.anglesDeg[1]) >= MAX_TRUE_YAW_DEG) {
+      yield undefined;
+      continue;
+    }
+    const camera: PinholeCamera = { focalPx: truth.focalPx, principalPointPx: truth.principalPointPx, width: image.width, height: image.height };
+    yield {
+      image,
+      pixels: projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), camera),
+      landmarks2d: truth.landmarks2d,
+    };
+  }
+}
+/** Add one photo's detections against its true geometry (pixels of every vertex) to the sums; false when it does not count. */
+async function accumulate(image: RgbaImage, pixels: Float32Array, landmarks2d: Float32Array): Promise<boolean> {
+  const face = await detectCounted(image);
+  if (!face) return false;
+  const scale = interOcularDistance(landmarks2d);
   for (let k = 0; k < 68; k++) {
     const x = face.landmarks68[2 * k],
       y = face.landmarks68[2 * k + 1];
@@ -87,8 +132,34 @@ for (let i = 0; i < count + openMouths; i++) {
     const row = j * V;
     for (let v = 0; v < V; v++) denseSums[row + v] += Math.hypot(pixels[2 * v] - x, pixels[2 * v + 1] - y) / scale;
   });
-  used++;
-  process.stderr.write(`\rcalibration photos: ${used}/${i + 1}`);
+  return true;
+}
+const sources: string[] = [];
+for (let i = 0; i < count + openMouths; i++) {
+  // Unoccluded faces: the question is where the detector puts a point it can see.
+  const scene = sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 });
+  if (i >= count) openMouth(scene.expression, new StudioRandom(hashSeed('calibration-mouth', seed, i)));
+  const { truth, image } = renderStudioPhoto(model, scene);
+  seen++;
+  if (
+    Math.abs(truth.anglesDeg[1]) < MAX_TRUE_YAW_DEG &&
+    (await accumulate(
+      image,
+      projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), truth.camera),
+      truth.landmarks2d,
+    ))
+  )
+    used++;
+  process.stderr.write(`\rcalibration photos: ${used}/${seen}`);
+}
+if (count + openMouths > 0) sources.push(`studio renders, seed ${seed}: ${count} as drawn, ${openMouths} with the mouth opened`);
+for (const dir of setDirs) {
+  for await (const photo of setPhotos(dir)) {
+    seen++;
+    if (photo && (await accumulate(photo.image, photo.pixels, photo.landmarks2d))) used++;
+    process.stderr.write(`\rcalibration photos: ${used}/${seen}`);
+  }
+  sources.push(`the set ${basename(dir)}`);
 }
 process.stderr.write('\n');
 const vertices = Array.from(model.landmarkVertexIndices);
@@ -125,18 +196,60 @@ console.log(
   `FaceMesh points (${densePoints.length}, face oval excluded): mean distance to their vertices ${(100 * denseError).toFixed(2)} % of the eye distance`,
 );
 
+/** Mean distance (% of the eye distance) of the inner points and of the jaw to their vertices. */
+function meanDistances(face: DetectedFace, pixels: Float32Array, scale: number, of: readonly number[]): [number, number] {
+  let inner = 0,
+    jaw = 0;
+  for (let k = 0; k < 68; k++) {
+    const d = Math.hypot(pixels[2 * of[k]] - face.landmarks68[2 * k], pixels[2 * of[k] + 1] - face.landmarks68[2 * k + 1]) / scale;
+    if (k < 17) jaw += d / 17;
+    else inner += d / 51;
+  }
+  return [100 * inner, 100 * jaw];
+}
+for (const dir of checkDirs) {
+  const sums = [0, 0, 0, 0];
+  let checked = 0;
+  for await (const photo of setPhotos(dir)) {
+    const face = photo && (await detectCounted(photo.image));
+    if (!photo || !face) continue;
+    const scale = interOcularDistance(photo.landmarks2d);
+    [...meanDistances(face, photo.pixels, scale, verticesInUse), ...meanDistances(face, photo.pixels, scale, vertices)].forEach((d, i) => (sums[i] += d));
+    checked++;
+  }
+  const [innerBefore, jawBeforeCheck, innerAfter, jawAfterCheck] = sums.map((sum) => (sum / checked).toFixed(2));
+  console.log(
+    `check ${basename(dir)} (${checked} photos): inner landmarks ${innerBefore} % of the eye distance from the vertices in use, ${innerAfter} % from the new ones; jaw ${jawBeforeCheck} → ${jawAfterCheck} %`,
+  );
+}
+if (!write) process.exit(0);
+
 const out = resolve(fileURLToPath(new URL('../src/morphable/detector-landmark-vertices.ts', import.meta.url)));
+/** Comment lines of at most 100 characters. */
+const commentLines = (text: string) =>
+  text
+    .split(' ')
+    .reduce<string[]>((lines, word) => {
+      const last = lines.length - 1;
+      if (last >= 0 && lines[last].length + word.length + 1 <= 97) lines[last] += ` ${word}`;
+      else lines.push(word);
+      return lines;
+    }, [])
+    .map((line) => `// ${line}`)
+    .join('\n');
+const header = commentLines(
+  `Generated by scripts/calibrate-landmarks.ts (--count ${count} --open-mouths ${openMouths} --seed ${seed}${setDirs.length ? ` --set ${setDirs.map((d) => basename(d)).join(',')}` : ''}); do not edit by hand. ` +
+    `ICT-FaceKit face-area vertex for each iBUG-68 point as the FaceMesh-based detector places it: chosen on ${used} photos with known geometry ` +
+    `(${sources.join('; ')}) whose points the fit follows with these vertices, by mean distance to the detections (inner points 17–67: ` +
+    `${(100 * before).toFixed(2)} % → ${(100 * after).toFixed(2)} % of the eye distance with the model's own vertices → these; jaw points 0–16: ` +
+    `${(100 * jawBefore).toFixed(2)} % → ${(100 * jawAfter).toFixed(2)} %). The jaw stays fixed during fitting.`,
+);
 await writeFileAtomic(
   out,
-  `// Generated by scripts/calibrate-landmarks.ts (--count ${count} --open-mouths ${openMouths} --seed ${seed}); do not edit by hand.
-// ICT-FaceKit face-area vertex for each iBUG-68 point as the FaceMesh-based detector places it:
-// chosen on ${used} studio renders with known geometry (mean distance to the detections, inner
-// points 17–67: ${(100 * before).toFixed(2)} % → ${(100 * after).toFixed(2)} % of the eye distance; jaw points 0–16:
-// ${(100 * jawBefore).toFixed(2)} % → ${(100 * jawAfter).toFixed(2)} %). The jaw stays fixed during fitting.
+  `${header}
 export const DETECTOR_LANDMARK_VERTICES: readonly number[] = [${vertices.join(', ')}];
 
-// The vertex under each of FaceMesh's 468 points, chosen the same way (mean distance
-// ${(100 * denseError).toFixed(2)} % of the eye distance); -1 for the face-oval ring, which follows the outline.
+${commentLines(`The vertex under each of FaceMesh's 468 points, chosen the same way (mean distance ${(100 * denseError).toFixed(2)} % of the eye distance); -1 for the face-oval ring, which follows the outline.`)}
 export const DETECTOR_MESH_VERTICES: readonly number[] = [${denseVertices.join(', ')}];
 `,
 );
