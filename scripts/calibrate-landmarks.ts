@@ -54,10 +54,19 @@ const argument = (name: string, fallback: number) => {
 const count = argument('--count', 80);
 const openMouths = argument('--open-mouths', 40);
 const seed = argument('--seed', 1);
-const setAt = process.argv.indexOf('--set');
-const setDirs = setAt > 0 ? process.argv[setAt + 1].split(',').filter(Boolean) : [];
-const checkAt = process.argv.indexOf('--check');
-const checkDirs = checkAt > 0 ? process.argv[checkAt + 1].split(',').filter(Boolean) : [];
+/** The folders listed after `name` (comma-separated); [] without it; usage error and exit 2 when its value is missing. */
+function folderList(name: string): string[] {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return [];
+  const value = process.argv[at + 1];
+  if (value === undefined || value.startsWith('--')) {
+    process.stderr.write(`${name} needs a comma-separated list of set folders\n`);
+    process.exit(2);
+  }
+  return value.split(',').filter(Boolean);
+}
+const setDirs = folderList('--set');
+const checkDirs = folderList('--check');
 const write = !process.argv.includes('--no-write');
 /** The vertices in use when the script started, for --check. */
 const verticesInUse = Array.from(DETECTOR_LANDMARK_VERTICES);
@@ -162,6 +171,10 @@ for (const dir of setDirs) {
   sources.push(`the set ${basename(dir)}`);
 }
 process.stderr.write('\n');
+if (used === 0) {
+  process.stderr.write('no photo counted: nothing to calibrate on (see the filters above)\n');
+  process.exit(1);
+}
 const vertices = Array.from(model.landmarkVertexIndices);
 let before = 0,
   after = 0,
@@ -216,6 +229,10 @@ for (const dir of checkDirs) {
     const scale = interOcularDistance(photo.landmarks2d);
     [...meanDistances(face, photo.pixels, scale, verticesInUse), ...meanDistances(face, photo.pixels, scale, vertices)].forEach((d, i) => (sums[i] += d));
     checked++;
+  }
+  if (checked === 0) {
+    console.log(`check ${basename(dir)}: no photo counted`);
+    continue;
   }
   const [innerBefore, jawBeforeCheck, innerAfter, jawAfterCheck] = sums.map((sum) => (sum / checked).toFixed(2));
   console.log(
