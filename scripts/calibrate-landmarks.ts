@@ -45,6 +45,7 @@ import { listSetFaces, readSetFace } from '../src/io/node/synthetic-set-files.ts
 import type { RgbaImage } from '../src/common/image.ts';
 import type { PinholeCamera } from '../src/geometry/camera.ts';
 import type { DetectedFace } from '../src/detect/index.ts';
+import type { BenchmarkTruth } from '../src/eval/benchmark-set.ts';
 import { DETECTOR_LANDMARK_VERTICES } from '../src/morphable/detector-landmark-vertices.ts';
 
 const argument = (name: string, fallback: number) => {
@@ -105,27 +106,47 @@ async function detectCounted(image: RgbaImage): Promise<DetectedFace | undefined
   const face = (await detector.detect(image))[0];
   return face && Math.abs(meshYawDeg(face.mesh468)) < LANDMARK_MAP_FROM_YAW_DEG ? face : undefined;
 }
-/** A set's photos turned less than MAX_TRUE_YAW_DEG, with every vertex's true pixel position. */
-async function* setPhotos(dir: string): AsyncGenerator<{ image: RgbaImage; pixels: Float32Array; landmarks2d: Float32Array } | undefined> {
+/** A photo with known geometry: every vertex's true pixel position, the true landmarks and yaw. */
+interface TruthPhoto {
+  image: RgbaImage;
+  pixels: Float32Array;
+  landmarks2d: Float32Array;
+  yawDeg: number;
+}
+function truthPhoto(
+  image: RgbaImage,
+  truth: Pick<BenchmarkTruth, 'verticesModel' | 'rotation' | 'translationMm' | 'anglesDeg' | 'landmarks2d' | 'focalPx' | 'principalPointPx'>,
+): TruthPhoto {
+  const camera: PinholeCamera = { focalPx: truth.focalPx, principalPointPx: truth.principalPointPx, width: image.width, height: image.height };
+  const pixels = projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), camera);
+  return { image, pixels, landmarks2d: truth.landmarks2d, yawDeg: truth.anglesDeg[1] };
+}
+/** The studio renders: `count` as drawn, then `openMouths` with the mouth opened. */
+function* studioPhotos(): Generator<TruthPhoto> {
+  for (let i = 0; i < count + openMouths; i++) {
+    // Unoccluded faces: the question is where the detector puts a point it can see.
+    const scene = sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 });
+    if (i >= count) openMouth(scene.expression, new StudioRandom(hashSeed('calibration-mouth', seed, i)));
+    const { image, truth } = renderStudioPhoto(model, scene);
+    yield truthPhoto(image, { ...truth, focalPx: truth.camera.focalPx, principalPointPx: truth.camera.principalPointPx });
+  }
+}
+async function* setPhotos(dir: string): AsyncGenerator<TruthPhoto> {
   const stems = await listSetFaces(dir);
   for (let i = 0; i < stems.length; i++) {
     const { image, truth } = await readSetFace(dir, stems[i], model, i);
-    if (Math.abs(truth.anglesDeg[1]) >= MAX_TRUE_YAW_DEG) {
-      yield undefined;
-      continue;
-    }
-    const camera: PinholeCamera = { focalPx: truth.focalPx, principalPointPx: truth.principalPointPx, width: image.width, height: image.height };
-    yield {
-      image,
-      pixels: projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), camera),
-      landmarks2d: truth.landmarks2d,
-    };
+    yield truthPhoto(image, truth);
   }
 }
-/** Add one photo's detections against its true geometry (pixels of every vertex) to the sums; false when it does not count. */
-async function accumulate(image: RgbaImage, pixels: Float32Array, landmarks2d: Float32Array): Promise<boolean> {
-  const face = await detectCounted(image);
+/** The detected face of a photo that counts (turned less than MAX_TRUE_YAW_DEG, FaceMesh's points followed), else undefined. */
+async function countedFace(photo: TruthPhoto): Promise<DetectedFace | undefined> {
+  return Math.abs(photo.yawDeg) < MAX_TRUE_YAW_DEG ? detectCounted(photo.image) : undefined;
+}
+/** Add one photo's detections against its true geometry to the sums; false when it does not count. */
+async function accumulate(photo: TruthPhoto): Promise<boolean> {
+  const face = await countedFace(photo);
   if (!face) return false;
+  const { pixels, landmarks2d } = photo;
   const scale = interOcularDistance(landmarks2d);
   for (let k = 0; k < 68; k++) {
     const x = face.landmarks68[2 * k],
@@ -144,32 +165,17 @@ async function accumulate(image: RgbaImage, pixels: Float32Array, landmarks2d: F
   return true;
 }
 const sources: string[] = [];
-for (let i = 0; i < count + openMouths; i++) {
-  // Unoccluded faces: the question is where the detector puts a point it can see.
-  const scene = sampleStudioScene(model, hashSeed('calibration', seed, i), { hairProbability: 0, handProbability: 0 });
-  if (i >= count) openMouth(scene.expression, new StudioRandom(hashSeed('calibration-mouth', seed, i)));
-  const { truth, image } = renderStudioPhoto(model, scene);
-  seen++;
-  if (
-    Math.abs(truth.anglesDeg[1]) < MAX_TRUE_YAW_DEG &&
-    (await accumulate(
-      image,
-      projectPointsArray(transformPointsArray(truth.verticesModel, truth.rotation, truth.translationMm), truth.camera),
-      truth.landmarks2d,
-    ))
-  )
-    used++;
-  process.stderr.write(`\rcalibration photos: ${used}/${seen}`);
-}
-if (count + openMouths > 0) sources.push(`studio renders, seed ${seed}: ${count} as drawn, ${openMouths} with the mouth opened`);
-for (const dir of setDirs) {
-  for await (const photo of setPhotos(dir)) {
+/** Add every photo of `photos` that counts; `label` names them in the generated file. */
+async function calibrateOn(photos: Iterable<TruthPhoto> | AsyncIterable<TruthPhoto>, label: string): Promise<void> {
+  for await (const photo of photos) {
     seen++;
-    if (photo && (await accumulate(photo.image, photo.pixels, photo.landmarks2d))) used++;
+    if (await accumulate(photo)) used++;
     process.stderr.write(`\rcalibration photos: ${used}/${seen}`);
   }
-  sources.push(`the set ${basename(dir)}`);
+  sources.push(label);
 }
+if (count + openMouths > 0) await calibrateOn(studioPhotos(), `studio renders, seed ${seed}: ${count} as drawn, ${openMouths} with the mouth opened`);
+for (const dir of setDirs) await calibrateOn(setPhotos(dir), `the set ${basename(dir)}`);
 process.stderr.write('\n');
 if (used === 0) {
   process.stderr.write('no photo counted: nothing to calibrate on (see the filters above)\n');
@@ -224,8 +230,8 @@ for (const dir of checkDirs) {
   const sums = [0, 0, 0, 0];
   let checked = 0;
   for await (const photo of setPhotos(dir)) {
-    const face = photo && (await detectCounted(photo.image));
-    if (!photo || !face) continue;
+    const face = await countedFace(photo);
+    if (!face) continue;
     const scale = interOcularDistance(photo.landmarks2d);
     [...meanDistances(face, photo.pixels, scale, verticesInUse), ...meanDistances(face, photo.pixels, scale, vertices)].forEach((d, i) => (sums[i] += d));
     checked++;
@@ -258,8 +264,8 @@ const header = commentLines(
   `Generated by scripts/calibrate-landmarks.ts (--count ${count} --open-mouths ${openMouths} --seed ${seed}${setDirs.length ? ` --set ${setDirs.map((d) => basename(d)).join(',')}` : ''}); do not edit by hand. ` +
     `ICT-FaceKit face-area vertex for each iBUG-68 point as the FaceMesh-based detector places it: chosen on ${used} photos with known geometry ` +
     `(${sources.join('; ')}) whose points the fit follows with these vertices, by mean distance to the detections (inner points 17–67: ` +
-    `${(100 * before).toFixed(2)} % → ${(100 * after).toFixed(2)} % of the eye distance with the model's own vertices → these; jaw points 0–16: ` +
-    `${(100 * jawBefore).toFixed(2)} % → ${(100 * jawAfter).toFixed(2)} %). The jaw stays fixed during fitting.`,
+    `${(100 * after).toFixed(2)} % of the eye distance from these, ${(100 * before).toFixed(2)} % from the model's own landmark vertices; jaw points 0–16: ` +
+    `${(100 * jawAfter).toFixed(2)} % and ${(100 * jawBefore).toFixed(2)} %). The jaw stays fixed during fitting.`,
 );
 await writeFileAtomic(
   out,

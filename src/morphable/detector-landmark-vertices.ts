@@ -4,9 +4,9 @@
 // it: chosen on 477 photos with known geometry (studio renders, seed 1: 0 as drawn, 40 with the
 // mouth opened; the set cycles-seed10-train; the set cycles-seed11-train; the set
 // cycles-seed12-train; the set cycles-seed13-train) whose points the fit follows with these
-// vertices, by mean distance to the detections (inner points 17–67: 5.60 % → 4.16 % of the eye
-// distance with the model's own vertices → these; jaw points 0–16: 10.38 % → 7.80 %). The jaw stays
-// fixed during fitting.
+// vertices, by mean distance to the detections (inner points 17–67: 4.16 % of the eye distance from
+// these, 5.60 % from the model's own landmark vertices; jaw points 0–16: 7.80 % and 10.38 %). The
+// jaw stays fixed during fitting.
 export const DETECTOR_LANDMARK_VERTICES: readonly number[] = [
   1225, 1237, 1240, 1896, 1456, 770, 2200, 1442, 962, 3656, 4391, 3011, 3670, 4096, 3458, 3455, 3443, 431, 286, 482, 1417, 2006, 4206, 3631, 2723, 2527, 2509,
   971, 979, 4839, 4857, 4617, 2088, 4920, 4282, 5082, 556, 1578, 1573, 626, 1558, 1551, 2867, 3787, 3791, 2797, 3765, 3772, 5920, 5719, 2081, 0, 4275, 6224,
