@@ -82,6 +82,9 @@ export interface TrackedFace extends Pick<
  * `Reconstructor.createTracker()` (it needs the encoder of the GAR path); call `track(frame)` per
  * frame, `reset()` for a new person, `dispose()` at the end. Leaves no tensors behind per frame.
  */
+/** The tracker's jaw weight relative to the inner points (the graphics fit's former weight). */
+const TRACKER_CONTOUR_LANDMARK_WEIGHT = 0.6;
+
 export class FaceTracker {
   private readonly config: Required<FaceTrackerConfig>;
   private readonly fitConfig: FitConfig;
@@ -102,7 +105,9 @@ export class FaceTracker {
     config: FaceTrackerConfig = {},
   ) {
     this.config = validateTrackerConfig(config);
-    this.fitConfig = validateFitConfig({});
+    // The live overlay follows the detected jaw as before: the single-photo fits' lower jaw weight
+    // was chosen for 3D error, which a tracker's frames have no truth to measure.
+    this.fitConfig = validateFitConfig({ contourLandmarkWeight: TRACKER_CONTOUR_LANDMARK_WEIGHT });
     this.correspondence = new LandmarkCorrespondence(models.model);
     this.weights = tf.tensor1d(landmarkWeights(this.fitConfig.contourLandmarkWeight));
     this.identityMean = new Float32Array(models.identityCount);

@@ -9,7 +9,11 @@ export interface FitConfig {
   /** Side of the square face crop the photometric stage renders, in pixels. */
   renderSizePx: number;
   learningRate: number;
-  /** Weight of the 17 jaw-contour landmarks relative to the inner ones. */
+  /**
+   * Weight of the 17 jaw-contour landmarks relative to the inner ones. The detector's jaw is its
+   * least accurate part and, with the identity regressor centring the prior, bends the shape more
+   * than it tells about it; below 0.25 the fitted jaw leaves real photos' outlines (docs/tuning.md).
+   */
   contourLandmarkWeight: number;
   /**
    * 1 = slide the jaw landmarks to the mesh's outline under the current pose even when the model
@@ -38,7 +42,7 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   photometricSteps: 16,
   renderSizePx: 128,
   learningRate: 0.03,
-  contourLandmarkWeight: 0.6,
+  contourLandmarkWeight: 0.25,
   slidingContour: 0,
   photometricWeight: 0.005,
   photometricShapeRateFraction: 0.1,

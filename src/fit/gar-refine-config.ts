@@ -27,8 +27,8 @@ export interface GarRefineConfig {
   pixelNoiseReference: number;
   landmarkWeight: number;
   /**
-   * Weight of the 17 jaw-contour landmarks relative to the inner ones. Lower than the graphics
-   * path's: with the identity regressor centring the prior, the detector's jaw (its least accurate
+   * Weight of the 17 jaw-contour landmarks relative to the inner ones, as on the graphics path:
+   * with the identity regressor centring the prior, the detector's jaw (its least accurate
    * points) bends the shape more than it informs it (docs/tuning.md).
    */
   contourLandmarkWeight: number;
