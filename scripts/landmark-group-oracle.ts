@@ -133,6 +133,18 @@ for (const dir of values.set.split(',').filter(Boolean)) {
       variants.push([`detected, true ${group}`, points, vertices]);
     }
     variants.push(['detected, moved as a whole onto the truth', similarityMoved(detected, truePoints), detectorVertices]);
+    const mapped = found[0].modelLandmarks68;
+    if (mapped) {
+      // The landmark map's jaw (read from the whole mesh, on the model's own jaw vertices) in place of FaceMesh's outline.
+      const points = new Float32Array(detected),
+        vertices = [...detectorVertices];
+      for (const k of GROUPS.jaw) {
+        points[2 * k] = mapped[2 * k];
+        points[2 * k + 1] = mapped[2 * k + 1];
+        vertices[k] = modelVertices[k];
+      }
+      variants.push(["detected, the landmark map's jaw", points, vertices]);
+    }
     try {
       for (const [name, points, vertices] of variants) record[name] = errorMm(await fittedVertices(image, points, vertices), truth.verticesModel);
     } catch (error) {
