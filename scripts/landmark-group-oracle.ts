@@ -20,8 +20,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Reconstructor } from '../src/api/reconstruct.ts';
-import type { RgbaImage } from '../src/common/image.ts';
+import { applyAffine2D, type RgbaImage } from '../src/common/image.ts';
 import { FacegarError } from '../src/common/errors.ts';
+import { fitSimilarity2D } from '../src/detect/align-face-crop.ts';
 import { createFaceDetector } from '../src/detect/face-detector.ts';
 import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
@@ -66,39 +67,9 @@ async function fittedVertices(image: RgbaImage, landmarks68: Float32Array, landm
 
 /** `points` [136] moved by the 2D similarity (scale, turn, shift) that maps them best, in least squares, onto `target`. */
 function similarityMoved(points: Float32Array, target: Float32Array): Float32Array {
-  const n = points.length / 2;
-  let px = 0,
-    py = 0,
-    tx = 0,
-    ty = 0;
-  for (let k = 0; k < n; k++) {
-    px += points[2 * k];
-    py += points[2 * k + 1];
-    tx += target[2 * k];
-    ty += target[2 * k + 1];
-  }
-  [px, py, tx, ty] = [px / n, py / n, tx / n, ty / n];
-  let a = 0,
-    b = 0,
-    norm = 0;
-  for (let k = 0; k < n; k++) {
-    const x = points[2 * k] - px,
-      y = points[2 * k + 1] - py,
-      u = target[2 * k] - tx,
-      v = target[2 * k + 1] - ty;
-    a += x * u + y * v;
-    b += x * v - y * u;
-    norm += x * x + y * y;
-  }
-  [a, b] = [a / norm, b / norm];
-  const out = new Float32Array(points.length);
-  for (let k = 0; k < n; k++) {
-    const x = points[2 * k] - px,
-      y = points[2 * k + 1] - py;
-    out[2 * k] = a * x - b * y + tx;
-    out[2 * k + 1] = b * x + a * y + ty;
-  }
-  return out;
+  const pairs = (v: Float32Array) => Array.from({ length: v.length / 2 }, (_, k) => [v[2 * k], v[2 * k + 1]] as [number, number]);
+  const move = fitSimilarity2D(pairs(points), pairs(target));
+  return Float32Array.from(pairs(points).flatMap(([x, y]) => applyAffine2D(move, x, y)));
 }
 
 const ratios = new Map<string, number[]>();

@@ -4,29 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.ts';
-import { runScript } from '../helpers/scripts.ts';
+import { runScript, runScriptOnOneFaceSet } from '../helpers/scripts.ts';
 
 const script = 'scripts/landmark-group-oracle.ts';
 
 test('landmark-group-oracle: every row on a one-face studio set; the true points beat the mean face; usage errors exit 2', { timeout: 240_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'facegar-group-oracle-'));
   try {
-    const written = await runCli(['eval', 'synthetic', '--write-set', join(dir, 'set'), '--n', '1', '--seed', '3', '--quiet']);
-    assert.equal(written.code, 0, written.stderr.slice(-400));
-    const run = await runScript(script, ['--set', join(dir, 'set'), '--max-yaw', '90', '--json', join(dir, 'groups.json')], { timeoutMs: 200_000 });
-    assert.equal(run.code, 0, run.stderr.slice(-600));
-    const rows = new Map(
-      run.stdout
-        .trim()
-        .split('\n')
-        .map((line) => {
-          const match = /^(.+?)\s+([\d.]+) × the mean face \(mean over (\d+) faces\)$/.exec(line);
-          assert.ok(match, `line "${line}"`);
-          assert.equal(match[3], '1');
-          return [match[1], Number(match[2])] as const;
-        }),
-    );
+    const rows = await runScriptOnOneFaceSet(script, dir, ['--max-yaw', '90', '--json', join(dir, 'groups.json')], '× the mean face');
     assert.deepEqual(
       [...rows.keys()],
       [
