@@ -40,10 +40,10 @@ facegar eval synthetic [options]
   (graphics-renderer fit), gar-mean-init (GAR refinement from the mean face and w̄) and
   gar-encoder-init (GAR refinement from the encoder's estimate; needs an encoder). Diagnostics:
   oracle-landmarks (the graphics path's landmark stage fed the true 2D landmarks, the model's own
-  landmark vertices, no detector, the jaw weighted 0.6 as exact points earn; on by default), true-pose (the default fit, GAR when there is
-  one, with the true pose and focal length held fixed) and true-focal (the default fit told the
-  true focal length as a known one, as EXIF would; the pose is fitted); ask for these two with
-  --methods.
+  landmark vertices, no detector, the jaw weighted 0.6 as exact points earn; on by default),
+  true-pose (the default fit, GAR when there is one, with the true pose and focal length held
+  fixed) and true-focal (the default fit told the true focal length as a known one, as EXIF would;
+  the pose is fitted); ask for these two with --methods.
 
 facegar eval now --data NOW_DIR --predictions PRED_DIR [--image-list FILE] [--json]
   NOW_DIR as published: imagepathsvalidation.txt (lines …/<subject>/<subset>/<file>.jpg),
