@@ -77,14 +77,14 @@ export interface TrackedFace extends Pick<
   timingsMs: { detect: number; encode: number; landmarks: number; total: number };
 }
 
+/** The tracker's jaw weight relative to the inner points (the graphics fit's former weight). */
+const TRACKER_CONTOUR_LANDMARK_WEIGHT = 0.6;
+
 /**
  * Follows one face through video frames (the largest when it is first found). Create with
  * `Reconstructor.createTracker()` (it needs the encoder of the GAR path); call `track(frame)` per
  * frame, `reset()` for a new person, `dispose()` at the end. Leaves no tensors behind per frame.
  */
-/** The tracker's jaw weight relative to the inner points (the graphics fit's former weight). */
-const TRACKER_CONTOUR_LANDMARK_WEIGHT = 0.6;
-
 export class FaceTracker {
   private readonly config: Required<FaceTrackerConfig>;
   private readonly fitConfig: FitConfig;
