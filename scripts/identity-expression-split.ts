@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Reconstructor } from '../src/api/reconstruct.ts';
 import { FacegarError } from '../src/common/errors.ts';
+import { summarizeErrors } from '../src/eval/error-statistics.ts';
 import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { chooseRenderer, readGarModelFiles, readIdentityRegressorFiles } from '../src/io/node/gar-models.ts';
@@ -30,8 +31,7 @@ const identityRegressor = choice.identityRegressorDir ? await readIdentityRegres
 const [{ model }, detector] = await Promise.all([loadMorphableModel(), loadDetectorModelFiles()]);
 const source = await syntheticSetSource(resolve(values.set), model, values.n === undefined ? Infinity : Number(values.n));
 const reconstructor = await Reconstructor.create({ model, detector, gar, ...(identityRegressor ? { identityRegressor } : {}) });
-const median = (v: ArrayLike<number>) => Array.from(v).sort((a, b) => a - b)[Math.floor(v.length / 2)];
-const errorMm = (vertices: Float32Array, truth: Float32Array) => median(alignedVertexErrorsMm(vertices, truth, model.vertexCount));
+const errorMm = (vertices: Float32Array, truth: Float32Array) => summarizeErrors(alignedVertexErrorsMm(vertices, truth, model.vertexCount)).median;
 const noIdentity = new Float32Array(model.identityCount);
 const noExpression = new Float32Array(model.expressionNames.length);
 const rows = [

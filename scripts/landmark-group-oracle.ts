@@ -24,6 +24,7 @@ import { applyAffine2D, type RgbaImage } from '../src/common/image.ts';
 import { FacegarError } from '../src/common/errors.ts';
 import { fitSimilarity2D } from '../src/detect/align-face-crop.ts';
 import { createFaceDetector } from '../src/detect/face-detector.ts';
+import { summarizeErrors } from '../src/eval/error-statistics.ts';
 import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
@@ -57,12 +58,24 @@ const detector = await createFaceDetector(detectorFiles);
 const reconstructor = await Reconstructor.create({ model, detector: detectorFiles });
 const modelVertices = Array.from(model.landmarkVertexIndices);
 const detectorVertices = [...DETECTOR_LANDMARK_VERTICES];
-const median = (v: ArrayLike<number>) => Array.from(v).sort((a, b) => a - b)[Math.floor(v.length / 2)];
-const errorMm = (vertices: Float32Array, truth: Float32Array) => median(alignedVertexErrorsMm(vertices, truth, model.vertexCount));
+/** The benchmark's per-image error: the median over the full face area after similarity alignment. */
+const errorMm = (vertices: Float32Array, truth: Float32Array) => summarizeErrors(alignedVertexErrorsMm(vertices, truth, model.vertexCount)).median;
 
 async function fittedVertices(image: RgbaImage, landmarks68: Float32Array, landmarkVertices: number[]): Promise<Float32Array> {
   const result = await reconstructor.reconstruct(image, { maxFaces: 1, renderer: 'graphics', fit: { photometricSteps: 0 }, landmarks68, landmarkVertices });
   return result.faces[0].vertices;
+}
+
+/** The detector's points with `indices` taken from `source` (points on the model's own landmark vertices), and the vertices under them. */
+function withGroupFrom(detected: Float32Array, indices: number[], source: Float32Array): [Float32Array, number[]] {
+  const points = new Float32Array(detected),
+    vertices = [...detectorVertices];
+  for (const k of indices) {
+    points[2 * k] = source[2 * k];
+    points[2 * k + 1] = source[2 * k + 1];
+    vertices[k] = modelVertices[k];
+  }
+  return [points, vertices];
 }
 
 /** `points` [136] moved by the 2D similarity (scale, turn, shift) that maps them best, in least squares, onto `target`. */
@@ -72,7 +85,6 @@ function similarityMoved(points: Float32Array, target: Float32Array): Float32Arr
   return Float32Array.from(pairs(points).flatMap(([x, y]) => applyAffine2D(move, x, y)));
 }
 
-const ratios = new Map<string, number[]>();
 const records: Record<string, number | string>[] = [];
 for (const dir of values.set.split(',').filter(Boolean)) {
   const source = await syntheticSetSource(resolve(dir), model, perSet);
@@ -93,39 +105,17 @@ for (const dir of values.set.split(',').filter(Boolean)) {
       ['detected', detected, detectorVertices],
       ['true (oracle)', truePoints, modelVertices],
     ];
-    for (const [group, indices] of Object.entries(GROUPS)) {
-      const points = new Float32Array(detected),
-        vertices = [...detectorVertices];
-      for (const k of indices) {
-        points[2 * k] = truePoints[2 * k];
-        points[2 * k + 1] = truePoints[2 * k + 1];
-        vertices[k] = modelVertices[k];
-      }
-      variants.push([`detected, true ${group}`, points, vertices]);
-    }
+    for (const [group, indices] of Object.entries(GROUPS)) variants.push([`detected, true ${group}`, ...withGroupFrom(detected, indices, truePoints)]);
     variants.push(['detected, moved as a whole onto the truth', similarityMoved(detected, truePoints), detectorVertices]);
+    // The landmark map's jaw (read from the whole mesh, on the model's own jaw vertices) in place of FaceMesh's outline.
     const mapped = found[0].modelLandmarks68;
-    if (mapped) {
-      // The landmark map's jaw (read from the whole mesh, on the model's own jaw vertices) in place of FaceMesh's outline.
-      const points = new Float32Array(detected),
-        vertices = [...detectorVertices];
-      for (const k of GROUPS.jaw) {
-        points[2 * k] = mapped[2 * k];
-        points[2 * k + 1] = mapped[2 * k + 1];
-        vertices[k] = modelVertices[k];
-      }
-      variants.push(["detected, the landmark map's jaw", points, vertices]);
-    }
+    if (mapped) variants.push(["detected, the landmark map's jaw", ...withGroupFrom(detected, GROUPS.jaw, mapped)]);
     try {
       for (const [name, points, vertices] of variants) record[name] = errorMm(await fittedVertices(image, points, vertices), truth.verticesModel);
     } catch (error) {
       if (!(error instanceof FacegarError)) throw error;
       process.stderr.write(`${dir} ${source.stems[index]}: ${error.message}, skipped\n`);
       continue;
-    }
-    for (const [name] of variants) {
-      if (!ratios.has(name)) ratios.set(name, []);
-      ratios.get(name)!.push((record[name] as number) / meanFaceMm);
     }
     records.push(record);
     process.stderr.write(
@@ -137,8 +127,14 @@ if (records.length === 0) {
   process.stderr.write(`no face under ${maxYawDeg}° of yaw was found in ${values.set}\n`);
   process.exit(1);
 }
-for (const [name, list] of ratios)
-  process.stdout.write(`${name.padEnd(44)} ${(list.reduce((a, b) => a + b, 0) / list.length).toFixed(3)} × the mean face (mean over ${list.length} faces)\n`);
+// Every row over the faces that have it (the map's row needs the map's reading).
+const rowNames = [...new Set(records.flatMap((record) => Object.keys(record)))].filter((name) => !['set', 'face', 'yawDeg', 'mean face'].includes(name));
+for (const name of rowNames) {
+  const ratios = records.filter((record) => name in record).map((record) => (record[name] as number) / (record['mean face'] as number));
+  process.stdout.write(
+    `${name.padEnd(44)} ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(3)} × the mean face (mean over ${ratios.length} faces)\n`,
+  );
+}
 if (values.json) await writeFile(values.json, JSON.stringify(records));
 reconstructor.dispose();
 detector.dispose();
