@@ -37,6 +37,9 @@ Options:
       --identity-interval <n> [number] G steps between identity-loss evaluations (lazy) (default: 4)
       --embedding <name>  [string] faceres | mobilefacenet: the identity network (default: faceres; remembered on resume)
                           With --resume, these seven (and only these) override the checkpoint's settings.
+      --init-from <dir>   [string] a new run starts its generator from this GAR (a run dir or an exported
+                          model such as models/gar-small), with a fresh discriminator: fine-tuning on
+                          your photos. The network is that GAR's; --preset is ignored
       --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet             [boolean] no progress
@@ -65,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
       'identity-interval': { type: 'string' },
       embedding: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      'init-from': { type: 'string' },
       model: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -102,7 +106,7 @@ export async function run(args: string[]): Promise<number> {
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   const { GeometrySampler } = await import('../gar/geometry-sampler.ts');
   const { GarTrainer } = await import('../gar/train-gar.ts');
-  const { decodeGarTrainer } = await import('../gar/checkpoint.ts');
+  const { decodeGarTrainer, garTrainerFrom } = await import('../gar/checkpoint.ts');
   const { readGarCheckpoint, saveGarCheckpoint, trimLossLog } = await import('../io/node/checkpoint-files.ts');
   const { renderSampleGrid } = await import('../gar/sample-grid.ts');
   const { SeededRandom } = await import('../common/seeded-random.ts');
@@ -117,30 +121,38 @@ export async function run(args: string[]): Promise<number> {
   const existing = await readGarCheckpoint(outDir);
   if (existing && !values.resume)
     throw new UsageError(`${values.out} already holds a checkpoint at step ${existing.manifest.step}: pass --resume to continue it, or choose another --out`);
-  const resolution = existing ? existing.manifest.config.network.resolution : network.resolution;
+  // A resumed run goes on from its own weights: --init-from only starts new runs.
+  const initFrom = values['init-from'] === undefined || existing ? undefined : await readGarCheckpoint(resolve(values['init-from']));
+  if (values['init-from'] !== undefined && !existing && !initFrom)
+    throw new InputMissingError(`${values['init-from']}: no GAR checkpoint (checkpoint.json) there`);
+  const resolution = (existing ?? initFrom)?.manifest.config.network.resolution ?? network.resolution;
   const realImages = await loadDatasetImages(resolve(values.data), resolution);
   const { model } = await loadMorphableModel({ modelDir: values.model });
   const sampler = new GeometrySampler(model, { resolution });
-  const trainer = existing
-    ? decodeGarTrainer(
-        { ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } },
-        existing.weights,
-        sampler,
-        realImages,
-      )
-    : new GarTrainer({
-        network,
-        sampler,
-        realImages,
-        train: {
-          batchSize,
-          seed,
-          ...(learningRate ? { learningRate } : {}),
-          ...(r1Gamma !== undefined ? { r1Gamma } : {}),
-          ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}),
-          ...consistencyOverrides,
-        },
-      });
+  const train = {
+    batchSize,
+    seed,
+    ...(learningRate ? { learningRate } : {}),
+    ...(r1Gamma !== undefined ? { r1Gamma } : {}),
+    ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}),
+    ...consistencyOverrides,
+  };
+  let trainer: import('../gar/train-gar.ts').GarTrainer;
+  try {
+    trainer = existing
+      ? decodeGarTrainer(
+          { ...existing.manifest, config: { ...existing.manifest.config, train: { ...existing.manifest.config.train, ...consistencyOverrides } } },
+          existing.weights,
+          sampler,
+          realImages,
+        )
+      : initFrom
+        ? garTrainerFrom(initFrom.manifest, initFrom.weights, sampler, realImages, train)
+        : new GarTrainer({ network, sampler, realImages, train });
+  } catch (error) {
+    if (initFrom && error instanceof Error && !(error instanceof UsageError)) throw new UsageError(`--init-from ${values['init-from']}: ${error.message}`);
+    throw error;
+  }
   const estimatorDir = values['normal-estimator'] ? resolve(values['normal-estimator']) : existing?.manifest.notes?.normalEstimator;
   // The identity network is recorded in the checkpoint's notes, so a resumed run keeps it even if the default changes.
   const embedding = (values.embedding ??
@@ -156,13 +168,18 @@ export async function run(args: string[]): Promise<number> {
   };
   const interactive = Boolean(process.stderr.isTTY) && !values.quiet;
   log(
-    `facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`,
+    `facegar train-gar: ${realImages.length} images at ${resolution}², preset ${existing ? 'from checkpoint' : initFrom ? `from ${values['init-from']}` : values.preset}, ${existing ? `resuming at step ${trainer.step}` : 'new run'}, target ${steps} steps, batch ${trainer.config.batchSize}\n`,
   );
 
   const gridRandom = new SeededRandom(1234);
   const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
   const notes: Record<string, string> = {
     command: `facegar train-gar ${args.join(' ')}`,
+    ...(initFrom
+      ? { initFrom: `${values['init-from']} (generator at its step ${initFrom.manifest.step}; discriminator fresh)` }
+      : existing?.manifest.notes?.initFrom
+        ? { initFrom: existing.manifest.notes.initFrom }
+        : {}),
     ...(estimatorDir ? { normalEstimator: estimatorDir } : {}),
     ...(embedding ? { identityEmbedding: embedding } : {}),
   };

@@ -98,6 +98,33 @@ export function decodeGarTrainer(manifestJson: unknown, weights: Uint8Array, sam
   return trainer;
 }
 
+/**
+ * A new trainer whose generator (and its EMA copy) start from a saved GAR's weights, the EMA
+ * ones where the checkpoint has them (an exported model holds only those); the discriminator,
+ * the optimisers and the step start fresh, with `train` as the new run's settings. This is
+ * fine-tuning a shipped GAR on other photos: the network is the checkpoint's, whatever preset
+ * the new run names.
+ */
+export function garTrainerFrom(
+  manifestJson: unknown,
+  weights: Uint8Array,
+  sampler: GeometrySampler,
+  realImages: RgbaImage[],
+  train: Partial<TrainGarConfig>,
+): GarTrainer {
+  const manifest = validateGarCheckpointManifest(manifestJson);
+  checkWeightsCover(weights, 'G_ema', garGeneratorWeightLowerBound(manifest.config.network));
+  const trainer = new GarTrainer({ network: manifest.config.network, train, sampler, realImages });
+  return restoreParameterGroups(
+    trainer,
+    [
+      ['G_ema', trainer.generator.namedParameters()],
+      ['G_ema', trainer.generatorEma.namedParameters()],
+    ],
+    weights,
+  );
+}
+
 /** Load only a generator (the EMA weights by default) from a checkpoint, for sampling and fitting. */
 export function decodeGarGenerator(manifestJson: unknown, weights: Uint8Array, which: 'G_ema' | 'G' = 'G_ema'): Generator {
   const manifest = validateGarCheckpointManifest(manifestJson);

@@ -12,7 +12,7 @@ export { formatModelSummary } from './model-summary.ts';
 export { GeometrySampler, DEFAULT_GEOMETRY_SAMPLER_CONFIG } from './geometry-sampler.ts';
 export { GarTrainer, DEFAULT_TRAIN_GAR_CONFIG, validateTrainGarConfig } from './train-gar.ts';
 export type { TrainGarConfig, StepLosses } from './train-gar.ts';
-export { encodeGarCheckpoint, decodeGarTrainer, decodeGarGenerator, validateGarCheckpointManifest } from './checkpoint.ts';
+export { encodeGarCheckpoint, decodeGarTrainer, garTrainerFrom, decodeGarGenerator, validateGarCheckpointManifest } from './checkpoint.ts';
 export type { GarCheckpointManifest } from './checkpoint.ts';
 export { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 export { renderSampleGrid } from './sample-grid.ts';

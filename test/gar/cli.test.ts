@@ -31,6 +31,18 @@ test('facegar prepare then train-gar (tiny), refuse to overwrite, resume', async
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(JSON.parse(await readFile(join(run, 'checkpoint.json'), 'utf8')).step, 3);
     assert.equal((await readFile(join(run, 'losses.jsonl'), 'utf8')).trim().split('\n').length, 3);
+
+    // A new run fine-tunes that GAR: the step starts again and the checkpoint says where from.
+    const tuned = join(dir, 'tuned');
+    const fromRun = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', tuned, '--init-from', run, '--steps', '1', '--batch', '2']);
+    assert.equal(fromRun.code, 0, fromRun.stderr);
+    const tunedManifest = JSON.parse(await readFile(join(tuned, 'checkpoint.json'), 'utf8'));
+    assert.equal(tunedManifest.step, 1);
+    assert.match(tunedManifest.notes.initFrom, /step 3; discriminator fresh/);
+    const missing = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', join(dir, 'none'), '--init-from', join(dir, 'ds')]);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /no GAR checkpoint/);
+    assert.ok(!hasStackTrace(missing.stderr));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

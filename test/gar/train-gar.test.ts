@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.ts';
 import { createRgbaImage, type RgbaImage } from '../../src/common/image.ts';
-import { GAR_PRESETS, GarTrainer, GeometrySampler, SeededRandom, decodeGarGenerator, decodeGarTrainer, renderSampleGrid } from '../../src/gar/index.ts';
+import {
+  GAR_PRESETS,
+  GarTrainer,
+  GeometrySampler,
+  SeededRandom,
+  decodeGarGenerator,
+  decodeGarTrainer,
+  encodeGarCheckpoint,
+  garTrainerFrom,
+  renderSampleGrid,
+} from '../../src/gar/index.ts';
 import { readGarCheckpoint, saveGarCheckpoint } from '../../src/io/node/checkpoint-files.ts';
 import { sharedModel } from '../helpers/model.ts';
 
@@ -85,6 +95,41 @@ describe('GAR training (tiny)', () => {
     } finally {
       trainer.dispose();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a new run started from a trained GAR: its EMA generator in G and G_ema, a fresh discriminator, step 0, the new settings', () => {
+    const reals = fakeCrops(4, 32, 3);
+    const source = new GarTrainer({ network: GAR_PRESETS.tiny, train, sampler, realImages: reals });
+    try {
+      source.trainStep();
+      source.trainStep();
+      const { manifest, weights } = encodeGarCheckpoint(source, 'weights.safetensors');
+      const emaWeights = source.generatorEma.namedParameters().map(([, v]) => Array.from(v.dataSync()));
+      const fresh = new GarTrainer({ network: GAR_PRESETS.tiny, train: { ...train, seed: 5 }, sampler, realImages: reals });
+      const tuned = garTrainerFrom(manifest, weights, sampler, reals, { ...train, seed: 5, learningRate: 0.001 });
+      try {
+        assert.deepEqual(weightsOf(tuned), emaWeights, 'G starts at the source EMA weights');
+        assert.deepEqual(
+          tuned.generatorEma.namedParameters().map(([, v]) => Array.from(v.dataSync())),
+          emaWeights,
+        );
+        assert.notDeepEqual(weightsOf(tuned), weightsOf(source), "not the source's raw G (it moved past its EMA)");
+        const discriminatorOf = (t: GarTrainer) => t.discriminator.namedParameters().map(([, v]) => Array.from(v.dataSync()));
+        assert.deepEqual(discriminatorOf(tuned), discriminatorOf(fresh), 'the discriminator starts as a new run with that seed does');
+        assert.equal(tuned.step, 0);
+        assert.equal(tuned.optimizerG.step, 0);
+        assert.equal(tuned.config.learningRate, 0.001);
+        const losses = tuned.trainStep();
+        assert.ok(Number.isFinite(losses.lossG) && Number.isFinite(losses.lossD));
+      } finally {
+        tuned.dispose();
+        fresh.dispose();
+      }
+      const other = new GeometrySampler(sampler.model, { resolution: 64 });
+      assert.throws(() => garTrainerFrom(manifest, weights, other, fakeCrops(2, 64, 1), train), /64/);
+    } finally {
+      source.dispose();
     }
   });
 
