@@ -140,7 +140,8 @@ async function main(args: string[]): Promise<number> {
   try {
     for (let s = 1; s <= steps; s++) {
       const losses = trainer.trainStep();
-      if (s % 50 === 0 || s === steps) log(`GAR step ${s}/${steps}: G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)} (${seconds(phase)} s)`);
+      if (s % 50 === 0 || s === steps)
+        log(`GAR step ${s}/${steps}: G ${losses.lossG?.toFixed(3) ?? 'frozen'} D ${losses.lossD.toFixed(3)} (${seconds(phase)} s)`);
     }
     const trainSeconds = seconds(phase);
 

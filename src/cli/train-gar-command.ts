@@ -40,6 +40,9 @@ Options:
       --init-from <dir>   [string] a new run starts its generator from this GAR (a run dir or an exported
                           model such as models/gar-small), with a fresh discriminator: fine-tuning on
                           your photos. The network is that GAR's; --preset is ignored
+      --freeze-generator <n> [number] the first n steps train the discriminator alone, the generator held:
+                          with --init-from, the fresh discriminator catches up before it moves the
+                          generator (default: 0)
       --resume            [boolean] continue from the run dir's checkpoint (required if one exists)
       --model <dir>       [string] ICT-FaceKit model directory (default: $FACEGAR_MODEL_DIR, cache)
   -q, --quiet             [boolean] no progress
@@ -69,6 +72,7 @@ export async function run(args: string[]): Promise<number> {
       embedding: { type: 'string' },
       resume: { type: 'boolean', default: false },
       'init-from': { type: 'string' },
+      'freeze-generator': { type: 'string', default: '0' },
       model: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -85,6 +89,7 @@ export async function run(args: string[]): Promise<number> {
   const steps = integerOption(values.steps, 'steps', 1);
   const batchSize = integerOption(values.batch, 'batch', 1);
   const seed = integerOption(values.seed, 'seed', 0);
+  const generatorFrozenSteps = integerOption(values['freeze-generator'], 'freeze-generator', 0);
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const learningRate = optionalPositiveNumberOption(values.lr, 'lr');
   const r1Gamma = values['r1-gamma'] === undefined ? undefined : nonNegativeNumberOption(values['r1-gamma'], 'r1-gamma');
@@ -132,6 +137,7 @@ export async function run(args: string[]): Promise<number> {
   const train = {
     batchSize,
     seed,
+    generatorFrozenSteps,
     ...(learningRate ? { learningRate } : {}),
     ...(r1Gamma !== undefined ? { r1Gamma } : {}),
     ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}),
@@ -200,7 +206,7 @@ export async function run(args: string[]): Promise<number> {
       const eta = ((steps - trainer.step) * seconds) / done;
       const width = 24,
         filled = Math.round((width * trainer.step) / steps);
-      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG.toFixed(3)} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''}${losses.identity !== undefined ? ` I ${losses.identity.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
+      const line = `${'█'.repeat(filled)}${'░'.repeat(width - filled)} step ${trainer.step}/${steps} G ${losses.lossG?.toFixed(3) ?? 'frozen'} D ${losses.lossD.toFixed(3)}${losses.r1 !== undefined ? ` R1 ${losses.r1.toFixed(3)}` : ''}${losses.normal !== undefined ? ` N ${losses.normal.toFixed(3)}` : ''}${losses.landmark !== undefined ? ` L ${losses.landmark.toFixed(3)}` : ''}${losses.identity !== undefined ? ` I ${losses.identity.toFixed(3)}` : ''} ${imagesPerSecond.toFixed(1)} img/s ETA ${Math.round(eta)} s`;
       if (interactive) log(`\r\x1b[2K${line}`);
       else if (trainer.step % every === 0 || trainer.step === steps) log(line + '\n');
       if (trainer.step % every === 0 || trainer.step === steps) await save();

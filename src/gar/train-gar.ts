@@ -39,6 +39,11 @@ export interface TrainGarConfig {
    */
   identityWeight: number;
   identityInterval: number;
+  /**
+   * Steps 1…N train D alone, G and its EMA held: a fresh discriminator catches up with a trained
+   * generator before its gradients move it (fine-tuning, `garTrainerFrom`). 0 = off.
+   */
+  generatorFrozenSteps: number;
 }
 
 export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze({
@@ -58,6 +63,7 @@ export const DEFAULT_TRAIN_GAR_CONFIG: Readonly<TrainGarConfig> = Object.freeze(
   landmarkInterval: 4,
   identityWeight: 0,
   identityInterval: 4,
+  generatorFrozenSteps: 0,
 });
 
 /** Fill in defaults and check every field; throws UsageError naming the bad one. */
@@ -71,6 +77,8 @@ export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGa
     if (!(out[key] >= 0)) throw invalidParameterError(key, 'a number ≥ 0', out[key]);
   }
   if (!Number.isInteger(out.seed)) throw invalidParameterError('seed', 'an integer', out.seed);
+  if (!Number.isInteger(out.generatorFrozenSteps) || out.generatorFrozenSteps < 0)
+    throw invalidParameterError('generatorFrozenSteps', 'an integer ≥ 0', out.generatorFrozenSteps);
   if (out.identityWeight > 0 && out.batchSize % 2 !== 0)
     throw invalidParameterError('batchSize', 'an even number (identityWeight > 0 pairs the samples)', out.batchSize);
   return out;
@@ -78,8 +86,8 @@ export function validateTrainGarConfig(config: Partial<TrainGarConfig>): TrainGa
 
 export interface StepLosses {
   step: number;
-  /** Non-saturating G loss, mean softplus(−D(G(z))). */
-  lossG: number;
+  /** Non-saturating G loss, mean softplus(−D(G(z))); absent on steps where G is frozen (`generatorFrozenSteps`). */
+  lossG?: number;
   /** D loss, mean softplus(D(fake)) + softplus(−D(real)). */
   lossD: number;
   /** γ/2·|∇D(real)|² on steps where R1 ran. */
@@ -155,48 +163,51 @@ export class GarTrainer {
     this.optimizerD = new AdamOptimizer(this.discriminator.namedParameters(), adam);
   }
 
-  /** One G step and one D step (with R1 / path length on their intervals). */
+  /** One G step (none while `generatorFrozenSteps` lasts) and one D step (with R1 / path length on their intervals). */
   trainStep(): StepLosses {
     const { batchSize } = this.config;
     const terms = this.consistencyTerms(this.step + 1); // checks the judges before any state changes
     this.step++;
-    const losses: StepLosses = { step: this.step, lossG: 0, lossD: 0 };
+    const losses: StepLosses = { step: this.step, lossD: 0 };
 
-    // Generator: non-saturating loss (on a batch of pairs when the identity loss is due).
-    const g = this.generatorInputs(
-      batchSize,
-      terms.some(([name]) => name === 'identity'),
-    );
-    const gVars = this.generator.trainableVariables();
-    const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
-    const termValues: [ConsistencyName, tf.Scalar][] = [];
-    let adversarial: tf.Scalar | undefined;
-    const gResult = tf.variableGrads(
-      () =>
-        tf.tidy(() => {
-          let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
-          if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
-          const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
-          let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
-          if (terms.length === 0) return loss;
-          adversarial = tf.keep(tf.clone(loss));
-          for (const [name, weight] of terms) {
-            const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
-            termValues.push([name, tf.keep(tf.clone(value))]);
-            loss = tf.add(loss, tf.mul(value, weight));
-          }
-          return loss;
-        }),
-      gVars,
-    );
-    losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
-    for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
-    tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
-    this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
-    tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
+    // Generator: non-saturating loss (on a batch of pairs when the identity loss is due); held while frozen.
+    const generatorTrains = this.step > this.config.generatorFrozenSteps;
+    if (generatorTrains) {
+      const g = this.generatorInputs(
+        batchSize,
+        terms.some(([name]) => name === 'identity'),
+      );
+      const gVars = this.generator.trainableVariables();
+      const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
+      const termValues: [ConsistencyName, tf.Scalar][] = [];
+      let adversarial: tf.Scalar | undefined;
+      const gResult = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+            if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
+            const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
+            let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+            if (terms.length === 0) return loss;
+            adversarial = tf.keep(tf.clone(loss));
+            for (const [name, weight] of terms) {
+              const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
+              termValues.push([name, tf.keep(tf.clone(value))]);
+              loss = tf.add(loss, tf.mul(value, weight));
+            }
+            return loss;
+          }),
+        gVars,
+      );
+      losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
+      for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
+      tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
+      this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
+      tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
 
-    if (this.config.pathLengthWeight > 0 && this.step % this.config.pathLengthInterval === 0) losses.pathLength = this.pathLengthStep();
-    g.dispose();
+      if (this.config.pathLengthWeight > 0 && this.step % this.config.pathLengthInterval === 0) losses.pathLength = this.pathLengthStep();
+      g.dispose();
+    }
 
     // Discriminator: fakes (no gradient to G) vs reals, plus lazy R1 on reals.
     const d = this.generatorInputs(batchSize);
@@ -229,13 +240,15 @@ export class GarTrainer {
     tf.dispose([dResult.value, ...Object.values(dResult.grads), fakes, reals]);
 
     // EMA of G (half-life emaKimg thousand images, ramped up early in training).
-    const imagesSeen = this.step * batchSize;
-    const emaImages = Math.min(this.config.emaKimg * 1000, imagesSeen * this.config.emaRampup);
-    updateEma(
-      this.generatorEma.namedParameters().map(([, v]) => v),
-      this.generator.namedParameters().map(([, v]) => v),
-      0.5 ** (batchSize / Math.max(emaImages, 1e-8)),
-    );
+    if (generatorTrains) {
+      const imagesSeen = this.step * batchSize;
+      const emaImages = Math.min(this.config.emaKimg * 1000, imagesSeen * this.config.emaRampup);
+      updateEma(
+        this.generatorEma.namedParameters().map(([, v]) => v),
+        this.generator.namedParameters().map(([, v]) => v),
+        0.5 ** (batchSize / Math.max(emaImages, 1e-8)),
+      );
+    }
     return losses;
   }
 

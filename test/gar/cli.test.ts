@@ -34,10 +34,33 @@ test('facegar prepare then train-gar (tiny), refuse to overwrite, resume', async
 
     // A new run fine-tunes that GAR: the step starts again and the checkpoint says where from.
     const tuned = join(dir, 'tuned');
-    const fromRun = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', tuned, '--init-from', run, '--steps', '1', '--batch', '2']);
+    const fromRun = await runCli([
+      'train-gar',
+      '--data',
+      join(dir, 'ds'),
+      '--out',
+      tuned,
+      '--init-from',
+      run,
+      '--freeze-generator',
+      '1',
+      '--steps',
+      '2',
+      '--batch',
+      '2',
+    ]);
     assert.equal(fromRun.code, 0, fromRun.stderr);
     const tunedManifest = JSON.parse(await readFile(join(tuned, 'checkpoint.json'), 'utf8'));
-    assert.equal(tunedManifest.step, 1);
+    assert.equal(tunedManifest.step, 2);
+    const tunedLosses = (await readFile(join(tuned, 'losses.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      tunedLosses.map((entry) => 'lossG' in entry),
+      [false, true],
+      'step 1 trains the discriminator alone',
+    );
     assert.match(tunedManifest.notes.initFrom, /step 3; discriminator fresh/);
     const missing = await runCli(['train-gar', '--data', join(dir, 'ds'), '--out', join(dir, 'none'), '--init-from', join(dir, 'ds')]);
     assert.equal(missing.code, 3, missing.stderr);

@@ -98,7 +98,7 @@ describe('GAR training (tiny)', () => {
     }
   });
 
-  test('a new run started from a trained GAR: its EMA generator in G and G_ema, a fresh discriminator, step 0, the new settings', () => {
+  test('a new run started from a trained GAR: its EMA generator in G and G_ema, a fresh discriminator, step 0, the new settings, G held while frozen', () => {
     const reals = fakeCrops(4, 32, 3);
     const source = new GarTrainer({ network: GAR_PRESETS.tiny, train, sampler, realImages: reals });
     try {
@@ -107,7 +107,7 @@ describe('GAR training (tiny)', () => {
       const { manifest, weights } = encodeGarCheckpoint(source, 'weights.safetensors');
       const emaWeights = source.generatorEma.namedParameters().map(([, v]) => Array.from(v.dataSync()));
       const fresh = new GarTrainer({ network: GAR_PRESETS.tiny, train: { ...train, seed: 5 }, sampler, realImages: reals });
-      const tuned = garTrainerFrom(manifest, weights, sampler, reals, { ...train, seed: 5, learningRate: 0.001 });
+      const tuned = garTrainerFrom(manifest, weights, sampler, reals, { ...train, seed: 5, learningRate: 0.001, generatorFrozenSteps: 1 });
       try {
         assert.deepEqual(weightsOf(tuned), emaWeights, 'G starts at the source EMA weights');
         assert.deepEqual(
@@ -120,8 +120,15 @@ describe('GAR training (tiny)', () => {
         assert.equal(tuned.step, 0);
         assert.equal(tuned.optimizerG.step, 0);
         assert.equal(tuned.config.learningRate, 0.001);
+        // Step 1 trains D alone: G and its EMA stay at the source's weights.
+        const frozen = tuned.trainStep();
+        assert.equal(frozen.lossG, undefined);
+        assert.ok(Number.isFinite(frozen.lossD));
+        assert.deepEqual(weightsOf(tuned), emaWeights, 'G held while frozen');
+        assert.notDeepEqual(discriminatorOf(tuned), discriminatorOf(fresh), 'D trained while G was frozen');
         const losses = tuned.trainStep();
         assert.ok(Number.isFinite(losses.lossG) && Number.isFinite(losses.lossD));
+        assert.notDeepEqual(weightsOf(tuned), emaWeights, 'G trains after the frozen steps');
       } finally {
         tuned.dispose();
         fresh.dispose();
