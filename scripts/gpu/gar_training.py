@@ -169,7 +169,8 @@ class GarTrainer:
     def update_ema(self):
         batch = self.config['batchSize']
         images_seen = self.step * batch
-        ema_images = min(self.config['emaKimg'] * 1000, images_seen * self.config['emaRampup'])
+        half_life = self.config['emaKimg'] * 1000
+        ema_images = min(half_life, images_seen * self.config['emaRampup']) if self.config['emaRampup'] > 0 else half_life  # 0: no ramp-up (as train-gar.ts)
         beta = 0.5 ** (batch / max(ema_images, 1e-8))
         ema_params = [p for _, p in self.G_ema.named_parameters()]
         params = [p for _, p in self.G.named_parameters()]

@@ -40,6 +40,9 @@ Options:
       --init-from <dir>   [string] a new run starts its generator from this GAR (a run dir or an exported
                           model such as models/gar-small), with a fresh discriminator: fine-tuning on
                           your photos. The network is that GAR's; --preset is ignored
+      --ema-kimg <x>      [number] half-life of the generator's moving average, thousands of images (default: 10)
+      --ema-rampup <x>    [number] the half-life is at most this fraction of the images seen; 0 = none
+                          (default: 0.05, and 0 with --init-from: the average starts as that GAR)
       --freeze-generator <n> [number] the first n steps train the discriminator alone, the generator held:
                           with --init-from, the fresh discriminator catches up before it moves the
                           generator (default: 0)
@@ -73,6 +76,8 @@ export async function run(args: string[]): Promise<number> {
       resume: { type: 'boolean', default: false },
       'init-from': { type: 'string' },
       'freeze-generator': { type: 'string', default: '0' },
+      'ema-kimg': { type: 'string' },
+      'ema-rampup': { type: 'string' },
       model: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -90,6 +95,8 @@ export async function run(args: string[]): Promise<number> {
   const batchSize = integerOption(values.batch, 'batch', 1);
   const seed = integerOption(values.seed, 'seed', 0);
   const generatorFrozenSteps = integerOption(values['freeze-generator'], 'freeze-generator', 0);
+  const emaKimg = optionalPositiveNumberOption(values['ema-kimg'], 'ema-kimg');
+  const emaRampup = values['ema-rampup'] === undefined ? undefined : nonNegativeNumberOption(values['ema-rampup'], 'ema-rampup');
   const every = integerOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const learningRate = optionalPositiveNumberOption(values.lr, 'lr');
   const r1Gamma = values['r1-gamma'] === undefined ? undefined : nonNegativeNumberOption(values['r1-gamma'], 'r1-gamma');
@@ -138,6 +145,8 @@ export async function run(args: string[]): Promise<number> {
     batchSize,
     seed,
     generatorFrozenSteps,
+    ...(emaKimg ? { emaKimg } : {}),
+    ...(emaRampup !== undefined ? { emaRampup } : initFrom ? { emaRampup: 0 } : {}),
     ...(learningRate ? { learningRate } : {}),
     ...(r1Gamma !== undefined ? { r1Gamma } : {}),
     ...(values['no-path-length'] ? { pathLengthWeight: 0 } : {}),

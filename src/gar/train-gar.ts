@@ -20,7 +20,11 @@ export interface TrainGarConfig {
   /** Path-length regularisation weight (0 = off) and its lazy interval (G steps). */
   pathLengthWeight: number;
   pathLengthInterval: number;
-  /** EMA half-life of G in thousands of images, with StyleGAN2's ramp-up (fraction of images seen). */
+  /**
+   * EMA half-life of G in thousands of images, with StyleGAN2's ramp-up (the half-life is at most
+   * this fraction of the images seen; 0 = no ramp-up, as StyleGAN2-ADA does when it resumes from a
+   * trained network: a fine-tune's EMA starts as that network and keeps it from the first step).
+   */
   emaKimg: number;
   emaRampup: number;
   /** Probability of mixing two latents in one sample. */
@@ -242,7 +246,8 @@ export class GarTrainer {
     // EMA of G (half-life emaKimg thousand images, ramped up early in training).
     if (generatorTrains) {
       const imagesSeen = this.step * batchSize;
-      const emaImages = Math.min(this.config.emaKimg * 1000, imagesSeen * this.config.emaRampup);
+      const halfLife = this.config.emaKimg * 1000;
+      const emaImages = this.config.emaRampup > 0 ? Math.min(halfLife, imagesSeen * this.config.emaRampup) : halfLife;
       updateEma(
         this.generatorEma.namedParameters().map(([, v]) => v),
         this.generator.namedParameters().map(([, v]) => v),

@@ -107,7 +107,14 @@ describe('GAR training (tiny)', () => {
       const { manifest, weights } = encodeGarCheckpoint(source, 'weights.safetensors');
       const emaWeights = source.generatorEma.namedParameters().map(([, v]) => Array.from(v.dataSync()));
       const fresh = new GarTrainer({ network: GAR_PRESETS.tiny, train: { ...train, seed: 5 }, sampler, realImages: reals });
-      const tuned = garTrainerFrom(manifest, weights, sampler, reals, { ...train, seed: 5, learningRate: 0.001, generatorFrozenSteps: 1 });
+      const tuned = garTrainerFrom(manifest, weights, sampler, reals, {
+        ...train,
+        seed: 5,
+        learningRate: 0.001,
+        generatorFrozenSteps: 1,
+        emaKimg: 0.004,
+        emaRampup: 0,
+      });
       try {
         assert.deepEqual(weightsOf(tuned), emaWeights, 'G starts at the source EMA weights');
         assert.deepEqual(
@@ -129,6 +136,18 @@ describe('GAR training (tiny)', () => {
         const losses = tuned.trainStep();
         assert.ok(Number.isFinite(losses.lossG) && Number.isFinite(losses.lossD));
         assert.notDeepEqual(weightsOf(tuned), emaWeights, 'G trains after the frozen steps');
+        // No ramp-up: the EMA's half-life is 4 images from the first step (β = 0.5^(2/4) at batch 2), not ~0.
+        const beta = 0.5 ** (2 / 4);
+        const trained = weightsOf(tuned);
+        const trainable = tuned.generator.namedParameters().map(([, v]) => v.trainable);
+        tuned.generatorEma.namedParameters().forEach(([name, v], i) => {
+          if (!trainable[i]) return; // w̄ is copied, not averaged
+          const ema = v.dataSync();
+          for (let k = 0; k < ema.length; k++) {
+            const expected = beta * emaWeights[i][k] + (1 - beta) * trained[i][k];
+            assert.ok(Math.abs(ema[k] - expected) <= 1e-6 * (1 + Math.abs(expected)), `${name}[${k}]: ${ema[k]} against ${expected}`);
+          }
+        });
       } finally {
         tuned.dispose();
         fresh.dispose();
