@@ -188,13 +188,13 @@ export async function run(args: string[]): Promise<number> {
 
   const gridRandom = new SeededRandom(1234);
   const gridNormals = sampler.renderNormalMaps(Array.from({ length: 4 }, () => sampler.sample(gridRandom)));
+  // Where the run's generator came from, kept on resume.
+  const initFromNote = initFrom
+    ? `${values['init-from']} (generator at its step ${initFrom.manifest.step}; discriminator fresh)`
+    : existing?.manifest.notes?.initFrom;
   const notes: Record<string, string> = {
     command: `facegar train-gar ${args.join(' ')}`,
-    ...(initFrom
-      ? { initFrom: `${values['init-from']} (generator at its step ${initFrom.manifest.step}; discriminator fresh)` }
-      : existing?.manifest.notes?.initFrom
-        ? { initFrom: existing.manifest.notes.initFrom }
-        : {}),
+    ...(initFromNote ? { initFrom: initFromNote } : {}),
     ...(estimatorDir ? { normalEstimator: estimatorDir } : {}),
     ...(embedding ? { identityEmbedding: embedding } : {}),
   };

@@ -174,44 +174,9 @@ export class GarTrainer {
     this.step++;
     const losses: StepLosses = { step: this.step, lossD: 0 };
 
-    // Generator: non-saturating loss (on a batch of pairs when the identity loss is due); held while frozen.
+    // Generator, held while frozen; then the discriminator.
     const generatorTrains = this.step > this.config.generatorFrozenSteps;
-    if (generatorTrains) {
-      const g = this.generatorInputs(
-        batchSize,
-        terms.some(([name]) => name === 'identity'),
-      );
-      const gVars = this.generator.trainableVariables();
-      const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
-      const termValues: [ConsistencyName, tf.Scalar][] = [];
-      let adversarial: tf.Scalar | undefined;
-      const gResult = tf.variableGrads(
-        () =>
-          tf.tidy(() => {
-            let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
-            if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
-            const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
-            let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
-            if (terms.length === 0) return loss;
-            adversarial = tf.keep(tf.clone(loss));
-            for (const [name, weight] of terms) {
-              const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
-              termValues.push([name, tf.keep(tf.clone(value))]);
-              loss = tf.add(loss, tf.mul(value, weight));
-            }
-            return loss;
-          }),
-        gVars,
-      );
-      losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
-      for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
-      tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
-      this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
-      tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
-
-      if (this.config.pathLengthWeight > 0 && this.step % this.config.pathLengthInterval === 0) losses.pathLength = this.pathLengthStep();
-      g.dispose();
-    }
+    if (generatorTrains) this.generatorStep(terms, losses);
 
     // Discriminator: fakes (no gradient to G) vs reals, plus lazy R1 on reals.
     const d = this.generatorInputs(batchSize);
@@ -243,18 +208,60 @@ export class GarTrainer {
     this.optimizerD.apply(this.discriminator.namedParameters().map(([, v]) => dResult.grads[v.name]));
     tf.dispose([dResult.value, ...Object.values(dResult.grads), fakes, reals]);
 
-    // EMA of G (half-life emaKimg thousand images, ramped up early in training).
-    if (generatorTrains) {
-      const imagesSeen = this.step * batchSize;
-      const halfLife = this.config.emaKimg * 1000;
-      const emaImages = this.config.emaRampup > 0 ? Math.min(halfLife, imagesSeen * this.config.emaRampup) : halfLife;
-      updateEma(
-        this.generatorEma.namedParameters().map(([, v]) => v),
-        this.generator.namedParameters().map(([, v]) => v),
-        0.5 ** (batchSize / Math.max(emaImages, 1e-8)),
-      );
-    }
+    if (generatorTrains) this.updateGeneratorEma();
     return losses;
+  }
+
+  /** One G step: non-saturating loss plus the due consistency terms (on a batch of pairs when the identity loss is due), and path length on its interval. */
+  private generatorStep(terms: [ConsistencyName, number][], losses: StepLosses): void {
+    const { batchSize } = this.config;
+    const g = this.generatorInputs(
+      batchSize,
+      terms.some(([name]) => name === 'identity'),
+    );
+    const gVars = this.generator.trainableVariables();
+    const gNames = this.generator.namedParameters().filter(([, v]) => v.trainable);
+    const termValues: [ConsistencyName, tf.Scalar][] = [];
+    let adversarial: tf.Scalar | undefined;
+    const gResult = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          let ws = this.generator.mapLatents(g.z, { ...g.mixing, updateWAvg: true });
+          if (g.pairRows) ws = tf.gather(ws, g.pairRows); // one w per pair, exactly equal in both rows
+          const images = this.generator.synthesize(ws, g.normals, { kind: 'random', random: this.random });
+          let loss = tf.mean(tf.softplus(tf.neg(this.discriminator.apply(images)))) as tf.Scalar;
+          if (terms.length === 0) return loss;
+          adversarial = tf.keep(tf.clone(loss));
+          for (const [name, weight] of terms) {
+            const value = this.consistencyLoss(name, images, ws, g.normals, g.geometries);
+            termValues.push([name, tf.keep(tf.clone(value))]);
+            loss = tf.add(loss, tf.mul(value, weight));
+          }
+          return loss;
+        }),
+      gVars,
+    );
+    losses.lossG = (adversarial ?? gResult.value).dataSync()[0];
+    for (const [name, value] of termValues) losses[name] = value.dataSync()[0];
+    tf.dispose([...(adversarial ? [adversarial] : []), ...termValues.map(([, v]) => v)]);
+    this.optimizerG.apply(gNames.map(([, v]) => gResult.grads[v.name]));
+    tf.dispose([gResult.value, ...Object.values(gResult.grads)]);
+
+    if (this.config.pathLengthWeight > 0 && this.step % this.config.pathLengthInterval === 0) losses.pathLength = this.pathLengthStep();
+    g.dispose();
+  }
+
+  /** EMA of G: half-life emaKimg thousand images, ramped up early in training unless emaRampup is 0. */
+  private updateGeneratorEma(): void {
+    const { batchSize } = this.config;
+    const imagesSeen = this.step * batchSize;
+    const halfLife = this.config.emaKimg * 1000;
+    const emaImages = this.config.emaRampup > 0 ? Math.min(halfLife, imagesSeen * this.config.emaRampup) : halfLife;
+    updateEma(
+      this.generatorEma.namedParameters().map(([, v]) => v),
+      this.generator.namedParameters().map(([, v]) => v),
+      0.5 ** (batchSize / Math.max(emaImages, 1e-8)),
+    );
   }
 
   /** The consistency losses due this step and their effective weights (the lazy landmark and identity losses scaled by their intervals). */
