@@ -14,13 +14,19 @@ export interface IdentityConsistencyConfig {
   margin: number;
   /** Weight of the push term against the pull term. */
   negativeWeight: number;
+  /**
+   * The training hook embeds at most this many renders (the first ones: whole pairs). FaceRes's
+   * gradients cost about 60 MB of wasm memory per image, and at batch 32, on the steps that also
+   * run the landmark loss, the whole batch passed wasm's 4 GB and aborted.
+   */
+  maxImages: number;
 }
 
 /**
  * Margin 0.5: FaceRes cosines of two different people on the example photos average ~0.35
  * (same person, mirrored or shifted: ~0.9), so 0.5 asks no more separation than real faces have.
  */
-export const DEFAULT_IDENTITY_CONSISTENCY_CONFIG: Readonly<IdentityConsistencyConfig> = Object.freeze({ margin: 0.5, negativeWeight: 1 });
+export const DEFAULT_IDENTITY_CONSISTENCY_CONFIG: Readonly<IdentityConsistencyConfig> = Object.freeze({ margin: 0.5, negativeWeight: 1, maxImages: 8 });
 
 export function validateIdentityConsistencyConfig(config: Partial<IdentityConsistencyConfig>): IdentityConsistencyConfig {
   const out = {
@@ -30,6 +36,8 @@ export function validateIdentityConsistencyConfig(config: Partial<IdentityConsis
   if (!(out.margin >= -1 && out.margin <= 1)) throw invalidParameterError('margin', 'a number between -1 and 1', out.margin);
   if (!(out.negativeWeight >= 0) || !Number.isFinite(out.negativeWeight))
     throw invalidParameterError('negativeWeight', 'a finite number ≥ 0', out.negativeWeight);
+  if (!Number.isInteger(out.maxImages) || out.maxImages < 2 || out.maxImages % 2 !== 0)
+    throw invalidParameterError('maxImages', 'an even integer ≥ 2 (whole pairs)', out.maxImages);
   return out;
 }
 
@@ -99,11 +107,20 @@ export function identityGroups(ws: tf.Tensor3D, geometries: Pick<SampledGeometry
  * The loss as train-gar's identity hook (`GeometryConsistencyModels.identity`): groups from ws and
  * the geometries' identity coefficients, then identityContrastiveLoss. It pulls only where the batch
  * holds pairs (same z and identity coefficients, other pose or expression): GarTrainer generates
- * such batches with samplePairedGeometries on the steps it calls the hook. The embedder stays the caller's.
+ * such batches with samplePairedGeometries on the steps it calls the hook. Only the first
+ * `maxImages` renders are embedded (pairs are adjacent rows, so whole pairs). The embedder stays the caller's.
  */
 export function createIdentityConsistencyLoss(embedder: FaceEmbedder, config: Partial<IdentityConsistencyConfig> = {}): IdentityConsistencyLoss {
   const settings = validateIdentityConsistencyConfig(config);
-  return (images, ws, geometries) => identityContrastiveLoss(embedder, images, identityGroups(ws, geometries), settings);
+  return (images, ws, geometries) => {
+    const kept = Math.min(images.shape[0], settings.maxImages);
+    if (kept === images.shape[0]) return identityContrastiveLoss(embedder, images, identityGroups(ws, geometries), settings);
+    return tf.tidy(() => {
+      const keptWs = tf.slice(ws, 0, kept);
+      const groups = identityGroups(keptWs, geometries.slice(0, kept));
+      return identityContrastiveLoss(embedder, tf.slice(images, 0, kept), groups, settings);
+    });
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-mod
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { garNetworkConfig } from '../../src/gar/gar-config.ts';
 import { Generator } from '../../src/gar/generator.ts';
-import { GeometrySampler } from '../../src/gar/geometry-sampler.ts';
+import { GeometrySampler, type SampledGeometry } from '../../src/gar/geometry-sampler.ts';
 import { SeededRandom } from '../../src/common/seeded-random.ts';
 import {
   createIdentityConsistencyLoss,
@@ -126,4 +126,22 @@ test('the hook groups by (ws, identity) and its gradient reaches the generator v
   assert.equal(tf.memory().numTensors, before, 'no tensors left');
   tf.dispose([normals, zTensor]);
   generator.dispose();
+});
+
+test('the hook embeds only the first maxImages renders, whole pairs, and refuses an odd cap', async () => {
+  const e = await sharedEmbedder();
+  const [a, aMirror, c, d] = await Promise.all([photoTensor(0), photoTensor(0, true), photoTensor(2), photoTensor(3)]);
+  // Rows 0–1 a matching pair; rows 2–3 a pair of two different people, which would add a pull if embedded.
+  const images = tf.concat([a, aMirror, c, d]) as tf.Tensor4D;
+  const identity = new Float32Array([1, 2]);
+  const geometries = [0, 0, 1, 1].map((k) => ({ identity: k === 0 ? identity : identity.map((v) => v + 1) })) as unknown as SampledGeometry[];
+  const ws = tf.tensor3d([0, 0, 0, 0, 1, 1, 1, 1], [4, 1, 2]);
+  const capped = createIdentityConsistencyLoss(e, { maxImages: 2 })(images, ws, geometries);
+  const firstPair = identityContrastiveLoss(e, tf.slice(images, 0, 2), [0, 0]);
+  const whole = createIdentityConsistencyLoss(e, { maxImages: 4 })(images, ws, geometries);
+  const [cappedValue, firstPairValue, wholeValue] = [capped.dataSync()[0], firstPair.dataSync()[0], whole.dataSync()[0]];
+  assert.ok(Math.abs(cappedValue - firstPairValue) < 1e-6, `capped ${cappedValue} equals the first pair's loss ${firstPairValue}`);
+  assert.ok(wholeValue > cappedValue + 0.05, `the mismatched second pair counts when embedded: ${wholeValue.toFixed(3)} vs ${cappedValue.toFixed(3)}`);
+  tf.dispose([a, aMirror, c, d, images, ws, capped, firstPair, whole]);
+  assert.throws(() => validateIdentityConsistencyConfig({ maxImages: 3 }), /maxImages/);
 });
