@@ -306,8 +306,24 @@ export function reportError(error: unknown, verbose: boolean): number {
     return error.exitCode;
   }
   const exitCode = (error as { exitCode?: unknown })?.exitCode;
-  const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
-  process.stderr.write(`facegar: internal error: ${message}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+  process.stderr.write(`facegar: ${internalErrorLine(error)}${verbose ? '' : ' (run with --verbose for details)'}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
   return typeof exitCode === 'number' ? exitCode : EXIT_CODES.internal;
+}
+
+/**
+ * The one line for an error facegar did not anticipate. The wasm backend's runtime reports a
+ * failed allocation only as "Aborted()" (no assertions in its release build), which says nothing
+ * to a user; the likely cause and what to change go beside it.
+ */
+export function internalErrorLine(error: unknown): string {
+  const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+  if (/^Aborted\(/.test(message)) {
+    return (
+      `internal error: the wasm tensor backend aborted (${message.split('.')[0]}), most often because it ran out of memory: ` +
+      'wasm addresses at most 4 GB. Use a smaller --batch (training) or fewer --workers, or a native backend (FACEGAR_BACKEND=tensorflow); ' +
+      'a training run resumes from its last checkpoint with --resume'
+    );
+  }
+  return `internal error: ${message}`;
 }

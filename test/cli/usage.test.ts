@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runCli, hasStackTrace } from '../helpers/cli.ts';
 import { repositoryRoot } from '../helpers/shared-data.ts';
 import { VERSION } from '../../src/cli/version.ts';
+import { internalErrorLine } from '../../src/cli/main.ts';
 
 test('facegar --help and reconstruct --help document the commands and options', async () => {
   const main = await runCli(['--help']);
@@ -38,4 +39,14 @@ test('usage errors: one line, exit code 2, no stack trace', async () => {
     assert.ok(!hasStackTrace(run.stderr), run.stderr);
     if (args.length > 0) assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
   }
+});
+
+test('an abort of the wasm runtime is reported as the likely memory limit, with what to change', () => {
+  const line = internalErrorLine(new Error('Aborted(). Build with -sASSERTIONS for more info.'));
+  assert.match(line, /^internal error: the wasm tensor backend aborted \(Aborted\(\)\)/);
+  assert.match(line, /out of memory/);
+  assert.match(line, /--batch/);
+  assert.match(line, /--resume/);
+  assert.equal(internalErrorLine(new Error('something else\nsecond line')), 'internal error: something else');
+  assert.equal(internalErrorLine('a string'), 'internal error: a string');
 });
