@@ -17,7 +17,8 @@ export interface IdentityConsistencyConfig {
   /**
    * The training hook embeds at most this many renders (the first ones: whole pairs). FaceRes's
    * gradients cost about 60 MB of wasm memory per image, and at batch 32, on the steps that also
-   * run the landmark loss, the whole batch passed wasm's 4 GB and aborted.
+   * run the landmark loss, the whole batch passed wasm's 4 GB and aborted. The loss is a mean over
+   * pairs, so the cap only makes it noisier; the PyTorch port (scripts/gpu) embeds the whole batch.
    */
   maxImages: number;
 }
