@@ -113,15 +113,12 @@ export function identityGroups(ws: tf.Tensor3D, geometries: Pick<SampledGeometry
  */
 export function createIdentityConsistencyLoss(embedder: FaceEmbedder, config: Partial<IdentityConsistencyConfig> = {}): IdentityConsistencyLoss {
   const settings = validateIdentityConsistencyConfig(config);
-  return (images, ws, geometries) => {
-    const kept = Math.min(images.shape[0], settings.maxImages);
-    if (kept === images.shape[0]) return identityContrastiveLoss(embedder, images, identityGroups(ws, geometries), settings);
-    return tf.tidy(() => {
-      const keptWs = tf.slice(ws, 0, kept);
-      const groups = identityGroups(keptWs, geometries.slice(0, kept));
+  return (images, ws, geometries) =>
+    tf.tidy(() => {
+      const kept = Math.min(images.shape[0], settings.maxImages);
+      const groups = identityGroups(tf.slice(ws, 0, kept), geometries.slice(0, kept));
       return identityContrastiveLoss(embedder, tf.slice(images, 0, kept), groups, settings);
     });
-  };
 }
 
 /**
