@@ -14,8 +14,8 @@ import { decodeFaceEncoder } from '../src/invert/encoder-checkpoint.ts';
 import { loadDetectorModelFiles } from '../src/io/node/detector-models.ts';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 import { readIdentityRegressorFiles } from '../src/io/node/gar-models.ts';
-import { createFaceEmbedder } from '../src/detect/face-embedding.ts';
-import { decodeIdentityRegressor, estimateIdentity } from '../src/invert/identity-regressor.ts';
+import { loadIdentityRegressor } from '../src/api/regressor-loading.ts';
+import { estimateIdentity } from '../src/invert/identity-regressor.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +40,8 @@ const detectors = {
 const manifest = JSON.parse(await readFile(join(values.encoder!, 'checkpoint.json'), 'utf8'));
 const encoder = decodeFaceEncoder(manifest, new Uint8Array(await readFile(join(values.encoder!, manifest.weightsPath))));
 const regressorFiles = await readIdentityRegressorFiles(values['identity-regressor']!);
-const identityRegressor = { regressor: decodeIdentityRegressor(regressorFiles.weights), embedder: await createFaceEmbedder(regressorFiles.embedding) };
+// As the pipeline loads it: the file says the size FaceRes runs at.
+const identityRegressor = await loadIdentityRegressor(regressorFiles, model);
 const count = Number(values.n);
 const renders = Array.from({ length: count }, (_, i) => renderSyntheticAflwImage(model, i, { count, seed: 7 }));
 await detectors.fallback.detect(renders[0].image); // warm-up
@@ -111,7 +112,10 @@ line(
     .join(', ')})`,
 );
 line('gateRefined', 'estimate + landmark gate, one crop refinement');
-line('identity', 'identity regressor estimate (FaceRes on the aligned crop and, version 2, its mirror image; the linear map)');
+line(
+  'identity',
+  `identity regressor estimate (FaceRes at ${identityRegressor.embedder.inputSize}² on the aligned crop and, version 2 and 3, its mirror image; the linear map)`,
+);
 for (const d of Object.values(detectors)) d.dispose();
 encoder.dispose();
 identityRegressor.embedder.dispose();

@@ -25,8 +25,9 @@
  *
  * --cache keeps each photo's embedding (and its mirrored crop's) and mesh (one JSON line per photo,
  * keyed by folder and name), so refitting is quick. --embedding mirror-average (the default) fits on
- * the mean of the two embeddings (a version-2 file; the pipeline then embeds both crops too),
- * --embedding crop on the crop's alone (version 1).
+ * the mean of the two embeddings (the pipeline then embeds both crops too), --embedding crop on the
+ * crop's alone (version 1). --embedding-size 224 (the default) runs FaceRes at its training size (a
+ * version-3 file); 112 as versions 1 and 2 did. A cache holds one size.
  */
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -34,7 +35,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mirrorImage, type RgbaImage } from '../src/common/image.ts';
 import { alignFaceCrop } from '../src/detect/align-face-crop.ts';
-import { createFaceEmbedder, type FaceEmbedder } from '../src/detect/face-embedding.ts';
+import { createFaceEmbedder, FACE_EMBEDDING_MODELS, type FaceEmbedder } from '../src/detect/face-embedding.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
 import { initBackend } from '../src/engine/backend.ts';
 import { identityModeSquaredEffects, pearsonCorrelation, modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
@@ -42,6 +43,7 @@ import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../src/eval/synthetic
 import {
   EMBEDDING_CROP_PX,
   encodeIdentityRegressor,
+  FULL_EMBEDDING_INPUT_PX,
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
@@ -70,6 +72,8 @@ interface Sample {
   /** The embedding of the mirrored crop (--embedding mirror-average). */
   embeddingMirrored?: number[];
   mesh: number[];
+  /** The side FaceRes ran at (absent in caches from before --embedding-size: 112). */
+  embeddingInputPx?: number;
 }
 
 const { values } = parseArgs({
@@ -84,6 +88,8 @@ const { values } = parseArgs({
     lambdas: { type: 'string', default: '1000,3000,10000,30000,100000' },
     /** crop: the crop's embedding (a version-1 file); mirror-average: its mean with the mirrored crop's (version 2, the default). */
     embedding: { type: 'string', default: 'mirror-average' },
+    /** Side FaceRes runs at: 224 (its training size; a version-3 file, mirror-average only; the default) or 112 (versions 1 and 2). */
+    'embedding-size': { type: 'string', default: '224' },
     out: { type: 'string' },
     'same-person': { type: 'string', default: '' },
     exclude: { type: 'string', default: '' },
@@ -94,16 +100,29 @@ const { values } = parseArgs({
 });
 if (values.embedding !== 'crop' && values.embedding !== 'mirror-average') throw new Error(`--embedding crop|mirror-average, not ${values.embedding}`);
 const mirrorAverage = values.embedding === 'mirror-average';
+const embeddingInputPx = Number(values['embedding-size']);
+if (embeddingInputPx !== 112 && embeddingInputPx !== FULL_EMBEDDING_INPUT_PX)
+  throw new Error(`--embedding-size 112|${FULL_EMBEDDING_INPUT_PX}, not ${values['embedding-size']}`);
+if (embeddingInputPx === FULL_EMBEDDING_INPUT_PX && !mirrorAverage)
+  throw new Error(`--embedding-size ${FULL_EMBEDDING_INPUT_PX} needs --embedding mirror-average`);
 if (!values.holdout && !values['holdout-studio'])
   throw new Error('--holdout DIR[,DIR] or --holdout-studio SEED:COUNT is needed (the ridge weight and the stored errors come from it)');
 await initBackend({ backend: 'wasm' });
 const { model } = await loadMorphableModel();
 const detector = await createFaceDetector(await loadDetectorModelFiles());
-const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile());
+const embedder = await createFaceEmbedder(await loadFaceEmbeddingModelFile(), { ...FACE_EMBEDDING_MODELS.faceres, inputSize: embeddingInputPx });
 const cached = await readKeyedCache<Sample>(values.cache);
 
 async function sampleOf(key: string, identity: ArrayLike<number>, image: () => Promise<RgbaImage>, faceDetector: FaceDetector, faceEmbedder: FaceEmbedder) {
-  if (cached.has(key)) return cached.get(key)!;
+  if (cached.has(key)) {
+    const known = cached.get(key)!;
+    // Embeddings at another size are other features: a cache must not mix them.
+    if (known && (known.embeddingInputPx ?? 112) !== embeddingInputPx)
+      throw new Error(
+        `${values.cache}: ${key} was embedded at ${known.embeddingInputPx ?? 112}², not --embedding-size ${embeddingInputPx}; use another --cache`,
+      );
+    return known;
+  }
   const photo = await image();
   const face = (await faceDetector.detect(photo))[0];
   const round = (a: ArrayLike<number>, digits: number) => Array.from(a, (v) => Number(v.toFixed(digits)));
@@ -115,6 +134,7 @@ async function sampleOf(key: string, identity: ArrayLike<number>, image: () => P
         identity: round(identity, 5),
         embedding: round(embeddings[0], 6),
         embeddingMirrored: round(embeddings[1], 6),
+        embeddingInputPx,
         mesh: round(face.mesh468, 3),
       }
     : null;
@@ -263,7 +283,11 @@ function fit(samples: Sample[], reference: Float32Array, lambda: number, invaria
     features.set(identityFeatures(embeddingOf(s), s.mesh, reference), n * F);
     identities.set(s.identity, n * K);
   });
-  return { ...fitIdentityRegressor(features, identities, samples.length, D, reference, lambda, invariance), mirrorAverage };
+  return {
+    ...fitIdentityRegressor(features, identities, samples.length, D, reference, lambda, invariance),
+    mirrorAverage,
+    ...(embeddingInputPx === FULL_EMBEDDING_INPUT_PX ? { embeddingInputPx } : {}),
+  };
 }
 
 /** Squared coefficient errors per mode, averaged over the samples. */
@@ -382,9 +406,10 @@ if (values.out) {
   const bytes = encodeIdentityRegressor(regressor);
   await writeFile(join(values.out, 'identity-regressor.bin'), bytes);
   const manifest = {
-    format: `facegar-identity-regressor-${mirrorAverage ? 2 : 1}`,
+    format: `facegar-identity-regressor-${embeddingInputPx === FULL_EMBEDDING_INPUT_PX ? 3 : mirrorAverage ? 2 : 1}`,
     embedding: 'faceres',
     embeddingCropPx: EMBEDDING_CROP_PX,
+    embeddingInputPx,
     features: `FaceRes embedding of the detector's aligned crop${mirrorAverage ? " (the mean of the crop's and its mirror image's)" : ''}, then FaceMesh's 468 points similarity-aligned to the reference, minus it`,
     outputs: `${regressor.identityCount} ICT-FaceKit identity coefficients`,
     lambda: best.lambda,

@@ -2,7 +2,7 @@
 // ModelUnavailableError naming the file.
 import { ModelUnavailableError } from '../common/errors.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
-import { createFaceEmbedder } from '../detect/face-embedding.ts';
+import { createFaceEmbedder, DEFAULT_FACE_EMBEDDING_MODEL, FACE_EMBEDDING_MODELS } from '../detect/face-embedding.ts';
 import { decodeLandmarkRegressor, type LoadedLandmarkRegressor } from '../invert/landmark-regressor-checkpoint.ts';
 import { decodeIdentityRegressor, type IdentityRegressor, type LoadedIdentityRegressor } from '../invert/identity-regressor.ts';
 import type { ModelBytes } from '../detect/graph-model.ts';
@@ -37,7 +37,8 @@ export async function loadIdentityRegressor(files: IdentityRegressorFiles, model
   }
   if (regressor.identityCount !== model.identityCount)
     throw new ModelUnavailableError(`${source}: ${regressor.identityCount} identity outputs vs the model's ${model.identityCount}`);
-  const embedder = await createFaceEmbedder(files.embedding);
+  const spec = FACE_EMBEDDING_MODELS[DEFAULT_FACE_EMBEDDING_MODEL];
+  const embedder = await createFaceEmbedder(files.embedding, regressor.embeddingInputPx ? { ...spec, inputSize: regressor.embeddingInputPx } : spec);
   if (embedder.dimension !== regressor.embeddingDimension) {
     embedder.dispose();
     throw new ModelUnavailableError(`${source}: fitted on ${regressor.embeddingDimension}-long embeddings, the embedding network gives ${embedder.dimension}`);

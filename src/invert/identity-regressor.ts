@@ -13,9 +13,19 @@ export const MESH_VALUE_COUNT = 468 * 3;
 /** Side of the aligned crop (alignFaceCrop) the embedding is taken from; the embedder resizes it to its own input. */
 export const EMBEDDING_CROP_PX = 128;
 const MAGIC = 0x52494746; // "FGIR" little-endian
-/** Version 1: the crop's embedding is the feature; version 2: the mean of the crop's and its mirror image's. */
+/**
+ * Version 1: the crop's embedding is the feature; version 2: the mean of the crop's and its mirror
+ * image's; version 3: as 2, with the embedding network run at FULL_EMBEDDING_INPUT_PX.
+ */
 const VERSION_CROP = 1;
 const VERSION_MIRROR_AVERAGE = 2;
+const VERSION_MIRROR_AVERAGE_FULL_SIZE = 3;
+/**
+ * FaceRes's own training size. Run at 224² instead of facegar's usual 112², its embedding finds
+ * a held-out LFW photo's other photo of the same person 86 % of the time instead of 51 %
+ * (scripts/experiments/embedding-variants.ts; docs/tuning.md).
+ */
+export const FULL_EMBEDDING_INPUT_PX = 224;
 const HEADER_BYTES = 16;
 /** Coefficients beyond this many prior standard deviations are not an identity the model means. */
 const MAX_ABS_COEFFICIENT = 5;
@@ -36,6 +46,8 @@ export interface IdentityRegressor {
   errorStd: Float32Array;
   /** Its embedding feature is the mean of the crop's and the mirrored crop's embeddings (less of the embedding's noise); default false. */
   mirrorAverage?: boolean;
+  /** Side the embedding network runs at (its spec's inputSize); absent: the network's default (112 for FaceRes). Only FULL_EMBEDDING_INPUT_PX is stored besides. */
+  embeddingInputPx?: number;
 }
 
 /** A decoded regressor with the embedding network it reads. */
@@ -192,14 +204,25 @@ export function combineIdentityEstimates(
   return { mean, precision };
 }
 
-/** Bytes of a regressor: a 16-byte header (magic, version: 1 crop or 2 mirror-average embedding, embedding length, modes), then float32 arrays. */
+function versionOf(regressor: IdentityRegressor): number {
+  if (regressor.embeddingInputPx === FULL_EMBEDDING_INPUT_PX) {
+    if (!regressor.mirrorAverage)
+      throw invalidParameterError('identity regressor', `a mirror-average embedding at ${FULL_EMBEDDING_INPUT_PX}²`, 'a single crop');
+    return VERSION_MIRROR_AVERAGE_FULL_SIZE;
+  }
+  if (regressor.embeddingInputPx !== undefined)
+    throw invalidParameterError('embeddingInputPx', `${FULL_EMBEDDING_INPUT_PX} or absent`, regressor.embeddingInputPx);
+  return regressor.mirrorAverage ? VERSION_MIRROR_AVERAGE : VERSION_CROP;
+}
+
+/** Bytes of a regressor: a 16-byte header (magic, version: 1 crop, 2 mirror-average, 3 mirror-average at 224², embedding length, modes), then float32 arrays. */
 export function encodeIdentityRegressor(regressor: IdentityRegressor): Uint8Array {
   const arrays = [regressor.referenceMesh, regressor.featureMean, regressor.featureScale, regressor.weights, regressor.errorStd];
   const floats = arrays.reduce((sum, a) => sum + a.length, 0);
   const bytes = new Uint8Array(HEADER_BYTES + 4 * floats);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
-  view.setUint32(4, regressor.mirrorAverage ? VERSION_MIRROR_AVERAGE : VERSION_CROP, true);
+  view.setUint32(4, versionOf(regressor), true);
   view.setUint32(8, regressor.embeddingDimension, true);
   view.setUint32(12, regressor.identityCount, true);
   let offset = HEADER_BYTES;
@@ -216,8 +239,8 @@ export function decodeIdentityRegressor(bytes: Uint8Array, source = 'identity re
   if (bytes.byteLength < HEADER_BYTES) throw invalidParameterError(source, `at least ${HEADER_BYTES} bytes`, `${bytes.byteLength} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
-  if (view.getUint32(0, true) !== MAGIC || (version !== VERSION_CROP && version !== VERSION_MIRROR_AVERAGE))
-    throw invalidParameterError(source, `a facegar identity regressor, version ${VERSION_CROP} or ${VERSION_MIRROR_AVERAGE}`, 'another file');
+  if (view.getUint32(0, true) !== MAGIC || ![VERSION_CROP, VERSION_MIRROR_AVERAGE, VERSION_MIRROR_AVERAGE_FULL_SIZE].includes(version))
+    throw invalidParameterError(source, `a facegar identity regressor, version ${VERSION_CROP}–${VERSION_MIRROR_AVERAGE_FULL_SIZE}`, 'another file');
   const embeddingDimension = view.getUint32(8, true),
     identityCount = view.getUint32(12, true);
   if (embeddingDimension < 1 || embeddingDimension > 4096 || identityCount < 1 || identityCount > 1000)
@@ -237,7 +260,17 @@ export function decodeIdentityRegressor(bytes: Uint8Array, source = 'identity re
     return out;
   });
   if (!featureScale.every((s) => s > 0) || !errorStd.every((e) => e > 0)) throw invalidParameterError(source, 'positive scales and errors', 'a value ≤ 0');
-  return { embeddingDimension, identityCount, referenceMesh, featureMean, featureScale, weights, errorStd, mirrorAverage: version === VERSION_MIRROR_AVERAGE };
+  return {
+    embeddingDimension,
+    identityCount,
+    referenceMesh,
+    featureMean,
+    featureScale,
+    weights,
+    errorStd,
+    mirrorAverage: version !== VERSION_CROP,
+    ...(version === VERSION_MIRROR_AVERAGE_FULL_SIZE ? { embeddingInputPx: FULL_EMBEDDING_INPUT_PX } : {}),
+  };
 }
 
 /** `base` (default the model's own N(0, 1)) joined by precision with a regressor's estimate, whose precision is one over its squared error. */

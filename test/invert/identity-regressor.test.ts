@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../helpers/scripts.ts';
@@ -16,6 +16,8 @@ import { decodeImageFile } from '../../src/io/node/decode-image.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { loadFaceEmbeddingModelFile } from '../../src/io/node/face-embedding-model.ts';
 import { SeededRandom } from '../../src/common/seeded-random.ts';
+import { loadIdentityRegressor } from '../../src/api/regressor-loading.ts';
+import { sharedModel } from '../helpers/model.ts';
 import { rotationFromEuler } from '../../src/geometry/rotation.ts';
 import {
   combineIdentityEstimates,
@@ -23,6 +25,7 @@ import {
   EMBEDDING_CROP_PX,
   encodeIdentityRegressor,
   faceEmbedding,
+  FULL_EMBEDDING_INPUT_PX,
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
@@ -178,9 +181,15 @@ test('a regressor survives its file format; damaged files are refused', () => {
     'the version says which embedding',
   );
   assert.deepEqual(decodeIdentityRegressor(mirrorAverage), { ...regressor, mirrorAverage: true });
+  // Version 3: the embedding network runs at FaceRes's training size, and the loader must know.
+  const fullSize = encodeIdentityRegressor({ ...regressor, mirrorAverage: true, embeddingInputPx: FULL_EMBEDDING_INPUT_PX });
+  assert.equal(new DataView(fullSize.buffer).getUint32(4, true), 3);
+  assert.deepEqual(decodeIdentityRegressor(fullSize), { ...regressor, mirrorAverage: true, embeddingInputPx: FULL_EMBEDDING_INPUT_PX });
+  assert.throws(() => encodeIdentityRegressor({ ...regressor, embeddingInputPx: FULL_EMBEDDING_INPUT_PX }), /mirror-average/);
+  assert.throws(() => encodeIdentityRegressor({ ...regressor, mirrorAverage: true, embeddingInputPx: 160 }), /embeddingInputPx/);
   const unknownVersion = bytes.slice();
-  new DataView(unknownVersion.buffer).setUint32(4, 3, true);
-  assert.throws(() => decodeIdentityRegressor(unknownVersion), /version 1 or 2/);
+  new DataView(unknownVersion.buffer).setUint32(4, 4, true);
+  assert.throws(() => decodeIdentityRegressor(unknownVersion), /version 1–3/);
   assert.throws(() => decodeIdentityRegressor(bytes.slice(0, bytes.length - 4)), /bytes/);
   const wrongMagic = bytes.slice();
   wrongMagic[0] ^= 0xff;
@@ -222,7 +231,8 @@ test('scripts/fit-identity-regressor.ts fits a regressor on studio renders that 
     assert.deepEqual(manifest.heldOut, ['studio 12:12']);
     const regressor = decodeIdentityRegressor(bytes);
     assert.equal(regressor.mirrorAverage, true, 'mirror-average by default');
-    assert.equal(manifest.format, 'facegar-identity-regressor-2');
+    assert.equal(regressor.embeddingInputPx, FULL_EMBEDDING_INPUT_PX, 'FaceRes at its training size by default');
+    assert.equal(manifest.format, 'facegar-identity-regressor-3');
     assert.equal(regressor.embeddingDimension, 1024);
     assert.equal(regressor.identityCount, 100);
     assert.ok(
@@ -234,6 +244,23 @@ test('scripts/fit-identity-regressor.ts fits a regressor on studio renders that 
     assert.ok(report.holdout.ratioToMeanFace > 0.3 && report.holdout.ratioToMeanFace < 3, JSON.stringify(report.holdout));
   } finally {
     await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('scripts/fit-identity-regressor.ts refuses a feature cache made at another FaceRes size', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'facegar-identity-cache-'));
+  try {
+    const cache = join(dir, 'features.jsonl');
+    // One cached studio face as a 112² (version-2) run wrote it: no size field.
+    const sample = { key: 'studio-12/0', identity: [0], embedding: [0], embeddingMirrored: [0], mesh: [0] };
+    await writeFile(cache, JSON.stringify(sample) + '\n');
+    const run = await runScript('scripts/fit-identity-regressor.ts', ['--studio', '12:1', '--holdout-studio', '12:1', '--cache', cache], {
+      timeoutMs: 200_000,
+    });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /studio-12\/0 was embedded at 112², not --embedding-size 224/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
@@ -256,5 +283,39 @@ test("the mirror-average embedding is the mean of the aligned crop's and its mir
   } finally {
     embedder.dispose();
     detector.dispose();
+  }
+});
+
+test('a version-3 regressor gets FaceRes run at 224², a version-2 one at 112²', async () => {
+  await initBackend();
+  const model = await sharedModel();
+  const D = 1024,
+    K = model.identityCount,
+    F = featureCount(D);
+  const regressor: IdentityRegressor = {
+    embeddingDimension: D,
+    identityCount: K,
+    referenceMesh: new Float32Array(MESH_VALUE_COUNT),
+    featureMean: new Float32Array(F),
+    featureScale: new Float32Array(F).fill(1),
+    weights: new Float32Array((F + 1) * K),
+    errorStd: new Float32Array(K).fill(1),
+    mirrorAverage: true,
+  };
+  const embedding = await loadFaceEmbeddingModelFile();
+  for (const [embeddingInputPx, expected] of [
+    [undefined, 112],
+    [FULL_EMBEDDING_INPUT_PX, 224],
+  ] as const) {
+    const loaded = await loadIdentityRegressor(
+      { weights: encodeIdentityRegressor({ ...regressor, ...(embeddingInputPx ? { embeddingInputPx } : {}) }), embedding },
+      model,
+    );
+    try {
+      assert.equal(loaded.embedder.inputSize, expected);
+      assert.equal(loaded.regressor.embeddingInputPx, embeddingInputPx);
+    } finally {
+      loaded.embedder.dispose();
+    }
   }
 });
