@@ -9,20 +9,17 @@
  *
  *   node --import tsx scripts/experiments/blazeface-profile-offset.ts --data SETS/aflw-c2,SETS/aflw-c3 [--cache F.jsonl]
  */
-import { appendFile, readdir, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BlazeFace } from '../../src/detect/blazeface.ts';
 import { loadGraphModelFromBytes } from '../../src/detect/graph-model.ts';
 import { ImagePyramid } from '../../src/detect/image-pyramid.ts';
 import { createFaceDetector } from '../../src/detect/index.ts';
 import { initBackend } from '../../src/engine/backend.ts';
-import { aflwGroundTruth, aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
-import { parseMatFile } from '../../src/io/mat-file.ts';
-import { decodeImageFile } from '../../src/io/node/decode-image.ts';
+import { aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { readKeyedCache } from '../keyed-cache.ts';
+import { aflwFolderPhotos } from './aflw-folders.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, cache: { type: 'string' } } });
 if (!values.data) throw new Error('--data DIR[,DIR] (AFLW2000-3D layout) is needed');
@@ -53,34 +50,28 @@ async function gather(): Promise<Row[]> {
   const blazeface = new BlazeFace(await loadGraphModelFromBytes(files.blazeface, 'blazeface'));
   const cached = await readKeyedCache<Row>(values.cache);
   const rows: Row[] = [];
-  for (const dir of values.data!.split(',')) {
-    const names = (await readdir(dir)).filter((name) => /\.(jpg|png)$/i.test(name)).sort();
-    for (const name of names) {
-      const key = `${basename(dir)}/${name}`;
-      const known = cached.get(key);
-      if (known) {
-        rows.push(known);
-        continue;
-      }
-      const matPath = join(dir, name.replace(/\.[^.]+$/, '.mat'));
-      if (!existsSync(matPath)) continue;
-      const truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(matPath))));
-      const image = await decodeImageFile(join(dir, name));
-      const row: Row = { key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
-      const face = (await detector.detect(image))[0];
-      if (face?.modelLandmarks68) {
-        row.map = rounded(face.modelLandmarks68);
-        row.meshScore = Math.round(face.meshScore * 1000) / 1000;
-        const detections = await blazeface.detect(new ImagePyramid(image), { minScore: 0.2, maxDetections: 6, iouThreshold: 0.3 });
-        const best = detections.map((d) => ({ d, iou: overlap(d.box, face.box) })).sort((p, q) => q.iou - p.iou)[0];
-        if (best && best.iou > 0.1) {
-          row.keypoints = rounded(best.d.keypoints);
-          row.blazeScore = Math.round(best.d.score * 1000) / 1000;
-        }
-      }
-      if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
-      rows.push(row);
+  for (const photo of await aflwFolderPhotos(values.data!)) {
+    const known = cached.get(photo.key);
+    if (known) {
+      rows.push(known);
+      continue;
     }
+    const truth = await photo.truth();
+    const image = await photo.image();
+    const row: Row = { key: photo.key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
+    const face = (await detector.detect(image))[0];
+    if (face?.modelLandmarks68) {
+      row.map = rounded(face.modelLandmarks68);
+      row.meshScore = Math.round(face.meshScore * 1000) / 1000;
+      const detections = await blazeface.detect(new ImagePyramid(image), { minScore: 0.2, maxDetections: 6, iouThreshold: 0.3 });
+      const best = detections.map((d) => ({ d, iou: overlap(d.box, face.box) })).sort((p, q) => q.iou - p.iou)[0];
+      if (best && best.iou > 0.1) {
+        row.keypoints = rounded(best.d.keypoints);
+        row.blazeScore = Math.round(best.d.score * 1000) / 1000;
+      }
+    }
+    if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
+    rows.push(row);
   }
   detector.dispose();
   blazeface.dispose();

@@ -17,9 +17,7 @@
  * --cache keeps each photo's readings (one JSON line per photo, keyed by folder and photo name), so
  * a rerun only prints.
  */
-import { appendFile, readdir, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Affine2D } from '../../src/common/image.ts';
 import { FaceMesh } from '../../src/detect/facemesh.ts';
@@ -29,11 +27,10 @@ import { ImagePyramid } from '../../src/detect/image-pyramid.ts';
 import { createFaceDetector } from '../../src/detect/index.ts';
 import { applyMeshLandmarkMap, applyMeshLandmarkMapMirrored, decodeMeshLandmarkMap } from '../../src/detect/mesh-landmark-map.ts';
 import { initBackend } from '../../src/engine/backend.ts';
-import { aflwGroundTruth, aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
-import { parseMatFile } from '../../src/io/mat-file.ts';
-import { decodeImageFile } from '../../src/io/node/decode-image.ts';
+import { aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { readKeyedCache } from '../keyed-cache.ts';
+import { aflwFolderPhotos } from './aflw-folders.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, 'landmark-map': { type: 'string' }, cache: { type: 'string' } } });
 if (!values.data) {
@@ -88,48 +85,42 @@ async function gather(): Promise<Row[]> {
   const facemesh = new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh'));
   const cached = await readKeyedCache<Row>(values.cache);
   const rows: Row[] = [];
-  for (const dir of values.data!.split(',')) {
-    const names = (await readdir(dir)).filter((name) => /\.(jpg|png)$/i.test(name)).sort();
-    for (const [index, name] of names.entries()) {
-      const key = `${basename(dir)}/${name}`;
-      const known = cached.get(key);
-      if (known) {
-        rows.push(known);
-        continue;
-      }
-      const matPath = join(dir, name.replace(/\.[^.]+$/, '.mat'));
-      if (!existsSync(matPath)) continue;
-      const truth = aflwGroundTruth(await parseMatFile(new Uint8Array(await readFile(matPath))));
-      const image = await decodeImageFile(join(dir, name));
-      const row: Row = { key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
-      const face = (await detector.detect(image))[0];
-      if (face?.modelLandmarks68) {
-        row.baseline = { score: face.meshScore, points: rounded(face.modelLandmarks68) };
-        const pyramid = new ImagePyramid(image);
-        const side = facemesh.inputSize;
-        const around = facemesh.cropAroundMesh(face.mesh468, 1.5);
-        row.crops = [];
-        for (const sideFactor of SIDE_FACTORS)
-          for (const across of SHIFTS_ACROSS)
-            for (const down of SHIFTS_DOWN)
-              for (const turnDeg of TURNS_DEG) {
-                const perturbation: CropReading['perturbation'] = [sideFactor, across, down, turnDeg];
-                const crop = perturbCrop(around, side, perturbation);
-                const fit = await facemesh.fitInCrop(pyramid, crop);
-                const mirroredFit = await facemesh.fitInCrop(pyramid, facemesh.mirroredCrop(crop));
-                row.crops.push({
-                  perturbation,
-                  score: Math.round(fit.score * 1000) / 1000,
-                  mirroredScore: Math.round(mirroredFit.score * 1000) / 1000,
-                  direct: rounded(applyMeshLandmarkMap(map, fit.mesh, meshToIbug68(fit.mesh))),
-                  mirrored: rounded(applyMeshLandmarkMapMirrored(map, mirroredFit.mesh)),
-                });
-              }
-      }
-      if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
-      rows.push(row);
-      if ((index + 1) % 20 === 0) process.stderr.write(`${dir}: ${index + 1} of ${names.length}\n`);
+  for (const photo of await aflwFolderPhotos(values.data!)) {
+    const known = cached.get(photo.key);
+    if (known) {
+      rows.push(known);
+      continue;
     }
+    const truth = await photo.truth();
+    const image = await photo.image();
+    const row: Row = { key: photo.key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
+    const face = (await detector.detect(image))[0];
+    if (face?.modelLandmarks68) {
+      row.baseline = { score: face.meshScore, points: rounded(face.modelLandmarks68) };
+      const pyramid = new ImagePyramid(image);
+      const side = facemesh.inputSize;
+      const around = facemesh.cropAroundMesh(face.mesh468, 1.5);
+      row.crops = [];
+      for (const sideFactor of SIDE_FACTORS)
+        for (const across of SHIFTS_ACROSS)
+          for (const down of SHIFTS_DOWN)
+            for (const turnDeg of TURNS_DEG) {
+              const perturbation: CropReading['perturbation'] = [sideFactor, across, down, turnDeg];
+              const crop = perturbCrop(around, side, perturbation);
+              const fit = await facemesh.fitInCrop(pyramid, crop);
+              const mirroredFit = await facemesh.fitInCrop(pyramid, facemesh.mirroredCrop(crop));
+              row.crops.push({
+                perturbation,
+                score: Math.round(fit.score * 1000) / 1000,
+                mirroredScore: Math.round(mirroredFit.score * 1000) / 1000,
+                direct: rounded(applyMeshLandmarkMap(map, fit.mesh, meshToIbug68(fit.mesh))),
+                mirrored: rounded(applyMeshLandmarkMapMirrored(map, mirroredFit.mesh)),
+              });
+            }
+    }
+    if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
+    rows.push(row);
+    if ((photo.index + 1) % 20 === 0) process.stderr.write(`${photo.folder}: ${photo.index + 1} of ${photo.folderCount}\n`);
   }
   detector.dispose();
   facemesh.dispose();
