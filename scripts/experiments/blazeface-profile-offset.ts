@@ -9,7 +9,6 @@
  *
  *   node --import tsx scripts/experiments/blazeface-profile-offset.ts --data SETS/aflw-c2,SETS/aflw-c3 [--cache F.jsonl]
  */
-import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BlazeFace } from '../../src/detect/blazeface.ts';
 import { loadGraphModelFromBytes } from '../../src/detect/graph-model.ts';
@@ -18,8 +17,7 @@ import { createFaceDetector } from '../../src/detect/index.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import { readKeyedCache } from '../keyed-cache.ts';
-import { aflwFolderPhotos } from './aflw-folders.ts';
+import { gatherAflwRows, rounded } from './aflw-folders.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, cache: { type: 'string' } } });
 if (!values.data) throw new Error('--data DIR[,DIR] (AFLW2000-3D layout) is needed');
@@ -35,8 +33,6 @@ interface Row {
   blazeScore?: number;
 }
 
-const rounded = (values: ArrayLike<number>) => Array.from(values, (v) => Math.round(v * 100) / 100);
-
 function overlap(a: { x: number; y: number; width: number; height: number }, b: typeof a): number {
   const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
   const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
@@ -48,31 +44,18 @@ async function gather(): Promise<Row[]> {
   const files = await loadDetectorModelFiles({});
   const detector = await createFaceDetector(files);
   const blazeface = new BlazeFace(await loadGraphModelFromBytes(files.blazeface, 'blazeface'));
-  const cached = await readKeyedCache<Row>(values.cache);
-  const rows: Row[] = [];
-  for (const photo of await aflwFolderPhotos(values.data!)) {
-    const known = cached.get(photo.key);
-    if (known) {
-      rows.push(known);
-      continue;
-    }
-    const truth = await photo.truth();
-    const image = await photo.image();
-    const row: Row = { key: photo.key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
+  const rows = await gatherAflwRows<Row>(values.data!, values.cache, async (row, image) => {
     const face = (await detector.detect(image))[0];
-    if (face?.modelLandmarks68) {
-      row.map = rounded(face.modelLandmarks68);
-      row.meshScore = Math.round(face.meshScore * 1000) / 1000;
-      const detections = await blazeface.detect(new ImagePyramid(image), { minScore: 0.2, maxDetections: 6, iouThreshold: 0.3 });
-      const best = detections.map((d) => ({ d, iou: overlap(d.box, face.box) })).sort((p, q) => q.iou - p.iou)[0];
-      if (best && best.iou > 0.1) {
-        row.keypoints = rounded(best.d.keypoints);
-        row.blazeScore = Math.round(best.d.score * 1000) / 1000;
-      }
+    if (!face?.modelLandmarks68) return row;
+    const found: Row = { ...row, map: rounded(face.modelLandmarks68), meshScore: Math.round(face.meshScore * 1000) / 1000 };
+    const detections = await blazeface.detect(new ImagePyramid(image), { minScore: 0.2, maxDetections: 6, iouThreshold: 0.3 });
+    const best = detections.map((d) => ({ d, iou: overlap(d.box, face.box) })).sort((p, q) => q.iou - p.iou)[0];
+    if (best && best.iou > 0.1) {
+      found.keypoints = rounded(best.d.keypoints);
+      found.blazeScore = Math.round(best.d.score * 1000) / 1000;
     }
-    if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
-    rows.push(row);
-  }
+    return found;
+  });
   detector.dispose();
   blazeface.dispose();
   return rows;

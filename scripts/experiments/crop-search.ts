@@ -17,7 +17,6 @@
  * --cache keeps each photo's readings (one JSON line per photo, keyed by folder and photo name), so
  * a rerun only prints.
  */
-import { appendFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Affine2D } from '../../src/common/image.ts';
 import { FaceMesh } from '../../src/detect/facemesh.ts';
@@ -29,8 +28,7 @@ import { applyMeshLandmarkMap, applyMeshLandmarkMapMirrored, decodeMeshLandmarkM
 import { initBackend } from '../../src/engine/backend.ts';
 import { aflwNme, aflwYawBucket, landmarkBoxSize } from '../../src/eval/aflw2000-protocol.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
-import { readKeyedCache } from '../keyed-cache.ts';
-import { aflwFolderPhotos } from './aflw-folders.ts';
+import { gatherAflwRows, rounded } from './aflw-folders.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, 'landmark-map': { type: 'string' }, cache: { type: 'string' } } });
 if (!values.data) {
@@ -74,8 +72,6 @@ function perturbCrop(crop: Affine2D, sidePx: number, [sideFactor, across, down, 
   return { a, b, c, d, tx: centreX - half * (a + b), ty: centreY - half * (c + d) };
 }
 
-const rounded = (values: ArrayLike<number>) => Array.from(values, (v) => Math.round(v * 100) / 100);
-
 async function gather(): Promise<Row[]> {
   await initBackend({ backend: 'wasm' });
   const files = await loadDetectorModelFiles(values['landmark-map'] ? { landmarkMap: values['landmark-map'] } : {});
@@ -83,24 +79,16 @@ async function gather(): Promise<Row[]> {
   const map = decodeMeshLandmarkMap(files.landmarkMap);
   const detector = await createFaceDetector(files);
   const facemesh = new FaceMesh(await loadGraphModelFromBytes(files.facemesh, 'facemesh'));
-  const cached = await readKeyedCache<Row>(values.cache);
-  const rows: Row[] = [];
-  for (const photo of await aflwFolderPhotos(values.data!)) {
-    const known = cached.get(photo.key);
-    if (known) {
-      rows.push(known);
-      continue;
-    }
-    const truth = await photo.truth();
-    const image = await photo.image();
-    const row: Row = { key: photo.key, yawDeg: truth.yawDeg, truth68: rounded(truth.landmarks2d) };
+  const rows = await gatherAflwRows<Row>(values.data!, values.cache, async (base, image) => {
+    const row: Row = { ...base };
     const face = (await detector.detect(image))[0];
     if (face?.modelLandmarks68) {
       row.baseline = { score: face.meshScore, points: rounded(face.modelLandmarks68) };
       const pyramid = new ImagePyramid(image);
       const side = facemesh.inputSize;
       const around = facemesh.cropAroundMesh(face.mesh468, 1.5);
-      row.crops = [];
+      const crops: CropReading[] = [];
+      row.crops = crops;
       for (const sideFactor of SIDE_FACTORS)
         for (const across of SHIFTS_ACROSS)
           for (const down of SHIFTS_DOWN)
@@ -109,7 +97,7 @@ async function gather(): Promise<Row[]> {
               const crop = perturbCrop(around, side, perturbation);
               const fit = await facemesh.fitInCrop(pyramid, crop);
               const mirroredFit = await facemesh.fitInCrop(pyramid, facemesh.mirroredCrop(crop));
-              row.crops.push({
+              crops.push({
                 perturbation,
                 score: Math.round(fit.score * 1000) / 1000,
                 mirroredScore: Math.round(mirroredFit.score * 1000) / 1000,
@@ -118,10 +106,8 @@ async function gather(): Promise<Row[]> {
               });
             }
     }
-    if (values.cache) await appendFile(values.cache, JSON.stringify(row) + '\n');
-    rows.push(row);
-    if ((photo.index + 1) % 20 === 0) process.stderr.write(`${photo.folder}: ${photo.index + 1} of ${photo.folderCount}\n`);
-  }
+    return row;
+  });
   detector.dispose();
   facemesh.dispose();
   return rows;
