@@ -38,12 +38,13 @@ import { alignFaceCrop } from '../src/detect/align-face-crop.ts';
 import { createFaceEmbedder, FACE_EMBEDDING_MODELS, type FaceEmbedder } from '../src/detect/face-embedding.ts';
 import { createFaceDetector, type FaceDetector } from '../src/detect/index.ts';
 import { initBackend } from '../src/engine/backend.ts';
-import { identityModeSquaredEffects, pearsonCorrelation, modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
+import { identityModeSquaredEffects, pearsonCorrelation, modesByGeometricEffect, samePersonStatistics } from '../src/eval/identity-metrics.ts';
 import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../src/eval/synthetic-benchmark.ts';
 import {
   EMBEDDING_CROP_PX,
   encodeIdentityRegressor,
   FULL_EMBEDDING_INPUT_PX,
+  identityRegressorVersion,
   featureCount,
   fitIdentityRegressor,
   identityFeatures,
@@ -101,8 +102,10 @@ const { values } = parseArgs({
 if (values.embedding !== 'crop' && values.embedding !== 'mirror-average') throw new Error(`--embedding crop|mirror-average, not ${values.embedding}`);
 const mirrorAverage = values.embedding === 'mirror-average';
 const embeddingInputPx = Number(values['embedding-size']);
-if (embeddingInputPx !== 112 && embeddingInputPx !== FULL_EMBEDDING_INPUT_PX)
-  throw new Error(`--embedding-size 112|${FULL_EMBEDDING_INPUT_PX}, not ${values['embedding-size']}`);
+/** FaceRes's size in facegar's embedding spec, which versions 1 and 2 ran at. */
+const SPEC_INPUT_PX = FACE_EMBEDDING_MODELS.faceres.inputSize;
+if (embeddingInputPx !== SPEC_INPUT_PX && embeddingInputPx !== FULL_EMBEDDING_INPUT_PX)
+  throw new Error(`--embedding-size ${SPEC_INPUT_PX}|${FULL_EMBEDDING_INPUT_PX}, not ${values['embedding-size']}`);
 if (embeddingInputPx === FULL_EMBEDDING_INPUT_PX && !mirrorAverage)
   throw new Error(`--embedding-size ${FULL_EMBEDDING_INPUT_PX} needs --embedding mirror-average`);
 if (!values.holdout && !values['holdout-studio'])
@@ -117,9 +120,9 @@ async function sampleOf(key: string, identity: ArrayLike<number>, image: () => P
   if (cached.has(key)) {
     const known = cached.get(key)!;
     // Embeddings at another size are other features: a cache must not mix them.
-    if (known && (known.embeddingInputPx ?? 112) !== embeddingInputPx)
+    if (known && (known.embeddingInputPx ?? SPEC_INPUT_PX) !== embeddingInputPx)
       throw new Error(
-        `${values.cache}: ${key} was embedded at ${known.embeddingInputPx ?? 112}², not --embedding-size ${embeddingInputPx}; use another --cache`,
+        `${values.cache}: ${key} was embedded at ${known.embeddingInputPx ?? SPEC_INPUT_PX}², not --embedding-size ${embeddingInputPx}; use another --cache`,
       );
     return known;
   }
@@ -245,31 +248,16 @@ function invarianceOf(groups: Sample[][], reference: Float32Array, weight: numbe
 function samePersonAgreement(regressor: IdentityRegressor, groups: Sample[][], effects: Float64Array) {
   const photos = groups.flatMap((group, person) => group.map((s) => ({ person, identity: regressIdentity(regressor, embeddingOf(s), s.mesh) })));
   const distance = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((sum, v, k) => sum + effects[k] * (v - b[k]) ** 2, 0) / FACE_AREA_VERTICES);
-  let same = 0,
-    sameCount = 0,
-    other = 0,
-    otherCount = 0,
-    nearestSame = 0;
-  for (const [i, a] of photos.entries()) {
-    let nearest = Infinity,
-      nearestPerson = -1;
-    for (const [j, b] of photos.entries()) {
-      if (i === j) continue;
-      const d = distance(a.identity, b.identity);
-      if (d < nearest) [nearest, nearestPerson] = [d, b.person];
-      if (j < i) continue;
-      if (a.person === b.person) [same, sameCount] = [same + d, sameCount + 1];
-      else [other, otherCount] = [other + d, otherCount + 1];
-    }
-    if (nearestPerson === a.person) nearestSame++;
-  }
-  const chance = groups.reduce((sum, g) => sum + g.length * (g.length - 1), 0) / photos.length / (photos.length - 1);
+  const statistics = samePersonStatistics(
+    photos.map((p) => p.person),
+    (i, j) => distance(photos[i].identity, photos[j].identity),
+  );
   return {
     people: groups.length,
     photos: photos.length,
-    samePersonOverOtherDistance: Number((same / sameCount / (other / otherCount)).toFixed(3)),
-    nearestIsSamePerson: Number((nearestSame / photos.length).toFixed(3)),
-    chance: Number(chance.toFixed(3)),
+    samePersonOverOtherDistance: Number(statistics.ratio.toFixed(3)),
+    nearestIsSamePerson: Number(statistics.nearestIsSamePerson.toFixed(3)),
+    chance: Number(statistics.chance.toFixed(3)),
   };
 }
 
@@ -406,7 +394,7 @@ if (values.out) {
   const bytes = encodeIdentityRegressor(regressor);
   await writeFile(join(values.out, 'identity-regressor.bin'), bytes);
   const manifest = {
-    format: `facegar-identity-regressor-${embeddingInputPx === FULL_EMBEDDING_INPUT_PX ? 3 : mirrorAverage ? 2 : 1}`,
+    format: `facegar-identity-regressor-${identityRegressorVersion(regressor)}`,
     embedding: 'faceres',
     embeddingCropPx: EMBEDDING_CROP_PX,
     embeddingInputPx,

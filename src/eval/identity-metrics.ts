@@ -82,3 +82,41 @@ export function medianRelativeError(fitted: number[], truth: number[]): number {
   const errors = Float64Array.from(fitted, (f, i) => Math.abs(f - truth[i]) / truth[i]).sort();
   return quantile(errors, 0.5);
 }
+
+/**
+ * Whether estimates tell people apart, from photos labelled by person and a distance between
+ * any two: the mean same-person distance over the mean other-person distance (1 = they say
+ * nothing about who it is), how often a photo's nearest other photo is its person's, and that
+ * rate by chance (a random other photo).
+ */
+export function samePersonStatistics(
+  persons: readonly (string | number)[],
+  distance: (i: number, j: number) => number,
+): { samePersonMean: number; otherPersonMean: number; ratio: number; nearestIsSamePerson: number; chance: number } {
+  const n = persons.length;
+  const counts = new Map<string | number, number>();
+  for (const p of persons) counts.set(p, (counts.get(p) ?? 0) + 1);
+  const table = new Float64Array(n * n);
+  let same = 0,
+    sameCount = 0,
+    other = 0,
+    otherCount = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const d = distance(i, j);
+      table[i * n + j] = table[j * n + i] = d;
+      if (persons[i] === persons[j]) [same, sameCount] = [same + d, sameCount + 1];
+      else [other, otherCount] = [other + d, otherCount + 1];
+    }
+  let nearestSame = 0,
+    chance = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    for (let j = 0; j < n; j++) if (j !== i && (best < 0 || table[i * n + j] < table[i * n + best])) best = j;
+    if (best >= 0 && persons[best] === persons[i]) nearestSame++;
+    chance += (counts.get(persons[i])! - 1) / (n - 1);
+  }
+  const samePersonMean = same / sameCount,
+    otherPersonMean = other / otherCount;
+  return { samePersonMean, otherPersonMean, ratio: samePersonMean / otherPersonMean, nearestIsSamePerson: nearestSame / n, chance: chance / n };
+}

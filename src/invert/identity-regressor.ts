@@ -204,7 +204,8 @@ export function combineIdentityEstimates(
   return { mean, precision };
 }
 
-function versionOf(regressor: IdentityRegressor): number {
+/** The file version a regressor is written as (1 crop, 2 mirror-average, 3 mirror-average at FULL_EMBEDDING_INPUT_PX); throws for a combination no version holds. */
+export function identityRegressorVersion(regressor: IdentityRegressor): number {
   if (regressor.embeddingInputPx === FULL_EMBEDDING_INPUT_PX) {
     if (!regressor.mirrorAverage)
       throw invalidParameterError('identity regressor', `a mirror-average embedding at ${FULL_EMBEDDING_INPUT_PX}²`, 'a single crop');
@@ -222,7 +223,7 @@ export function encodeIdentityRegressor(regressor: IdentityRegressor): Uint8Arra
   const bytes = new Uint8Array(HEADER_BYTES + 4 * floats);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
-  view.setUint32(4, versionOf(regressor), true);
+  view.setUint32(4, identityRegressorVersion(regressor), true);
   view.setUint32(8, regressor.embeddingDimension, true);
   view.setUint32(12, regressor.identityCount, true);
   let offset = HEADER_BYTES;
