@@ -68,6 +68,22 @@ export function landmarkMapOption(value: string | undefined): string | false | u
   return value === 'none' ? false : resolve(value);
 }
 
+/** A JSON object option of numbers (--gar-refine, --fit): parsed, or a usage error naming the option. */
+export function numberObjectOption(value: string | undefined, name: string): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`Expected a JSON object for --${name} but received ${value}`);
+  for (const [key, field] of Object.entries(parsed))
+    if (typeof field !== 'number') throw new UsageError(`Expected a number for --${name} ${key} but received ${JSON.stringify(field)}`);
+  return parsed as Record<string, number>;
+}
+
 /**
  * --landmark-gate: a JSON object of the turned-face gate's options (api/landmark-source.ts), for
  * measuring them: `cropRefinements` (0–3) and `reliability` (numeric thresholds of

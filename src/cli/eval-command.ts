@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, UsageError } from '../common/errors.ts';
-import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkGateOption, landmarkMapOption, numberObjectOption, parseCommandArgs } from './command-options.ts';
 import { validateGarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import { validateFitConfig } from '../fit/fit-config.ts';
 import { parseObjMesh, parsePickedPoints } from '../eval/benchmark-files.ts';
 import { firstWithExtension, formatMm as fmt, readOptional, readPredictedLandmarks, readText } from './eval-files.ts';
 import { MICC_HELP, miccCommand } from './eval-micc-command.ts';
@@ -86,6 +87,8 @@ Options of synthetic:
       --gar-steps <n>        [number] GAR rows: refinement steps instead of the preset's
       --gar-refine <json>    [string] GAR rows: overrides of the preset's refinement config, e.g.
                              '{"pixelWeight": 0.03, "landmarkStageSteps": 0}' (fields: fit/gar-refine-config.ts)
+      --fit <json>           [string] graphics and oracle-landmarks rows: overrides of the graphics fit's config,
+                             e.g. '{"identityPriorWeight": 6e-6}' (fields: fit/fit-config.ts)
       --landmark-gate <json> [string] GAR rows: the turned-face gate's options, e.g. '{"cropRefinements": 1}'
                              (cropRefinements 0–3; reliability: thresholds of fit/landmark-reliability.ts)
       --landmark-steps <n>   [number] landmark-stage iterations (default: the fit's default)
@@ -136,6 +139,7 @@ async function syntheticCommand(args: string[]): Promise<number> {
       preset: { type: 'string', default: 'default' },
       'gar-steps': { type: 'string' },
       'gar-refine': { type: 'string' },
+      fit: { type: 'string' },
       'landmark-gate': { type: 'string' },
       'landmark-steps': { type: 'string' },
       'photometric-steps': { type: 'string' },
@@ -173,17 +177,8 @@ async function syntheticCommand(args: string[]): Promise<number> {
   if (!['fast', 'default', 'quality', 'shading'].includes(values.preset))
     throw new UsageError(`Expected fast, default, quality or shading for --preset but received ${values.preset}`);
   const garSteps = values['gar-steps'] === undefined ? undefined : integerOption(values['gar-steps'], 'gar-steps', 0);
-  let garRefine: Record<string, number> = {};
-  if (values['gar-refine'] !== undefined) {
-    try {
-      garRefine = JSON.parse(values['gar-refine']);
-    } catch {
-      throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
-    }
-    if (typeof garRefine !== 'object' || garRefine === null || Array.isArray(garRefine))
-      throw new UsageError(`Expected a JSON object for --gar-refine but received ${values['gar-refine']}`);
-    validateGarRefineConfig(garRefine, values.preset);
-  }
+  const garRefine = numberObjectOption(values['gar-refine'], 'gar-refine') ?? {};
+  validateGarRefineConfig(garRefine, values.preset);
   if (garSteps !== undefined) garRefine.steps = garSteps;
   const landmarkGate = landmarkGateOption(values['landmark-gate']);
   const wantsGar =
@@ -192,9 +187,10 @@ async function syntheticCommand(args: string[]): Promise<number> {
   const backend = values.backend ?? process.env.FACEGAR_BACKEND;
   if (backend !== undefined && !['wasm', 'cpu', 'tensorflow'].includes(backend))
     throw new UsageError(`Expected one of wasm, cpu, tensorflow for --backend but received ${backend}`);
-  const fit: Record<string, number> = {};
+  const fit = numberObjectOption(values.fit, 'fit') ?? {};
   if (values['landmark-steps'] !== undefined) fit.landmarkSteps = integerOption(values['landmark-steps'], 'landmark-steps', 0);
   if (values['photometric-steps'] !== undefined) fit.photometricSteps = integerOption(values['photometric-steps'], 'photometric-steps', 0);
+  validateFitConfig(fit);
 
   const { loadMorphableModel } = await import('../io/node/load-morphable-model.ts');
   if (values['write-set'] !== undefined) {

@@ -111,6 +111,31 @@ test('facegar eval synthetic --json prints the rows; bad options are usage error
   );
   for (const key of ['medianMm', 'meanMm', 'p90Mm', 'landmarkNme', 'successRate', 'msPerImage', 'byYaw']) assert.ok(key in parsed.rows[0], key);
   assert.match(run.stderr, /image 1\/1/);
+  // --fit reaches the graphics fit: a prior this strong pins the identity to the prior's centre.
+  const pinned = await runCli([
+    'eval',
+    'synthetic',
+    '--n',
+    '1',
+    '--seed',
+    '2',
+    '--renderer',
+    'graphics',
+    '--landmark-steps',
+    '20',
+    '--photometric-steps',
+    '0',
+    '--fit',
+    '{"identityPriorWeight": 10}',
+    '--json',
+  ]);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  assert.notEqual(JSON.parse(pinned.stdout).rows[1].medianMm, parsed.rows[1].medianMm);
+  for (const fit of ['{"identityPriorWeigth": 1}', '{"identityPriorWeight": "1"}', '[1]']) {
+    const refused = await runCli(['eval', 'synthetic', '--n', '1', '--fit', fit]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--fit|identityPriorWeigth/);
+  }
   const bad = await runCli(['eval', 'synthetic', '--n', '0']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^facegar: Expected integer ≥ 1 for --n/);
