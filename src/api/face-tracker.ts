@@ -79,6 +79,11 @@ export interface TrackedFace extends Pick<
 
 /** The tracker's jaw weight relative to the inner points (the graphics fit's former weight). */
 const TRACKER_CONTOUR_LANDMARK_WEIGHT = 0.6;
+/**
+ * The tracker's identity prior weight (the graphics fit's former weight): the still-photo fits
+ * raised theirs where the identity regressor centres the prior; the tracker's prior is N(0, 1).
+ */
+const TRACKER_IDENTITY_PRIOR_WEIGHT = 1.5e-6;
 
 /**
  * Follows one face through video frames (the largest when it is first found). Create with
@@ -107,7 +112,7 @@ export class FaceTracker {
     this.config = validateTrackerConfig(config);
     // The live overlay follows the detected jaw as before: the single-photo fits' lower jaw weight
     // was chosen for 3D error, which a tracker's frames have no truth to measure.
-    this.fitConfig = validateFitConfig({ contourLandmarkWeight: TRACKER_CONTOUR_LANDMARK_WEIGHT });
+    this.fitConfig = validateFitConfig({ contourLandmarkWeight: TRACKER_CONTOUR_LANDMARK_WEIGHT, identityPriorWeight: TRACKER_IDENTITY_PRIOR_WEIGHT });
     this.correspondence = new LandmarkCorrespondence(models.model);
     this.weights = tf.tensor1d(landmarkWeights(this.fitConfig.contourLandmarkWeight));
     this.identityMean = new Float32Array(models.identityCount);

@@ -48,8 +48,9 @@ export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   photometricShapeRateFraction: 0.1,
   landmarkWeight: 1,
   denseLandmarkWeight: 0,
-  // Priors chosen on studio renders with known geometry: docs/tuning.md.
-  identityPriorWeight: 1.5e-6,
+  // Priors chosen on renders with known geometry, the identity's with the identity regressor
+  // centring it (bounded by the example photos' landmark agreement): docs/tuning.md.
+  identityPriorWeight: 6e-6,
   expressionPriorWeight: 3e-5,
   turnedFacePriorGain: 8,
   focalPriorWeight: 0.1,

@@ -63,7 +63,7 @@ const BASE: GarRefineConfig = {
   pixelNoiseReference: 0.2,
   landmarkWeight: 1,
   contourLandmarkWeight: 0.25,
-  identityPriorWeight: 1.5e-6,
+  identityPriorWeight: 6e-6,
   expressionPriorWeight: 3e-5,
   focalPriorWeight: 0.1,
   latentPriorWeight: 1e-3,
@@ -84,7 +84,8 @@ const BASE: GarRefineConfig = {
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
   instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },
-  fast: { ...BASE, landmarkStageSteps: 100, steps: 20, learningRateShape: 0.05, learningRateLatent: 0.03 },
+  // fast keeps the weaker identity prior: with 6e-6 its fewer steps leave an example photo above 3 % (docs/tuning.md).
+  fast: { ...BASE, landmarkStageSteps: 100, steps: 20, learningRateShape: 0.05, learningRateLatent: 0.03, identityPriorWeight: 1.5e-6 },
   default: BASE,
   quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRateLatent: 0.012 },
   shading: { ...BASE, steps: 30, shadingSteps: 60 },
