@@ -68,9 +68,8 @@ export function landmarkMapOption(value: string | undefined): string | false | u
   return value === 'none' ? false : resolve(value);
 }
 
-/** A JSON object option of numbers (--gar-refine, --fit): parsed, or a usage error naming the option. */
-export function numberObjectOption(value: string | undefined, name: string): Record<string, number> | undefined {
-  if (value === undefined) return undefined;
+/** A JSON object option: parsed, or a usage error naming the option. */
+function jsonObjectOption(value: string, name: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -79,6 +78,13 @@ export function numberObjectOption(value: string | undefined, name: string): Rec
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new UsageError(`Expected a JSON object for --${name} but received ${value}`);
+  return parsed as Record<string, unknown>;
+}
+
+/** A JSON object option of numbers (--gar-refine, --fit): parsed, or a usage error naming the option. */
+export function numberObjectOption(value: string | undefined, name: string): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const parsed = jsonObjectOption(value, name);
   for (const [key, field] of Object.entries(parsed))
     if (typeof field !== 'number') throw new UsageError(`Expected a number for --${name} ${key} but received ${JSON.stringify(field)}`);
   return parsed as Record<string, number>;
@@ -91,14 +97,7 @@ export function numberObjectOption(value: string | undefined, name: string): Rec
  */
 export function landmarkGateOption(value: string | undefined): LandmarkGateOptions | undefined {
   if (value === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new UsageError(`Expected a JSON object for --landmark-gate but received ${value}`);
+  const parsed = jsonObjectOption(value, 'landmark-gate');
   const out: LandmarkGateOptions = {};
   for (const [key, field] of Object.entries(parsed)) {
     if (key === 'cropRefinements') {

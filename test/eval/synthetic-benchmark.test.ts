@@ -88,7 +88,7 @@ test('synthetic benchmark on 3 images through the library path', async () => {
 
 test('facegar eval synthetic --json prints the rows; bad options are usage errors', async () => {
   // --renderer graphics: the rows stay the same whether or not a GAR ships under models/.
-  const run = await runCli([
+  const quickGraphics = [
     'eval',
     'synthetic',
     '--n',
@@ -102,7 +102,8 @@ test('facegar eval synthetic --json prints the rows; bad options are usage error
     '--photometric-steps',
     '0',
     '--json',
-  ]);
+  ];
+  const run = await runCli(quickGraphics);
   assert.equal(run.code, 0, run.stderr);
   const parsed = JSON.parse(run.stdout);
   assert.deepEqual(
@@ -112,23 +113,7 @@ test('facegar eval synthetic --json prints the rows; bad options are usage error
   for (const key of ['medianMm', 'meanMm', 'p90Mm', 'landmarkNme', 'successRate', 'msPerImage', 'byYaw']) assert.ok(key in parsed.rows[0], key);
   assert.match(run.stderr, /image 1\/1/);
   // --fit reaches the graphics fit: a prior this strong pins the identity to the prior's centre.
-  const pinned = await runCli([
-    'eval',
-    'synthetic',
-    '--n',
-    '1',
-    '--seed',
-    '2',
-    '--renderer',
-    'graphics',
-    '--landmark-steps',
-    '20',
-    '--photometric-steps',
-    '0',
-    '--fit',
-    '{"identityPriorWeight": 10}',
-    '--json',
-  ]);
+  const pinned = await runCli([...quickGraphics, '--fit', '{"identityPriorWeight": 10}']);
   assert.equal(pinned.code, 0, pinned.stderr);
   assert.notEqual(JSON.parse(pinned.stdout).rows[1].medianMm, parsed.rows[1].medianMm);
   for (const fit of ['{"identityPriorWeigth": 1}', '{"identityPriorWeight": "1"}', '[1]']) {
