@@ -9,7 +9,7 @@ import { applyAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts
 import { alignFaceCrop } from '../detect/align-face-crop.ts';
 import type { DetectedFace, FaceDetector } from '../detect/index.ts';
 import { LandmarkCorrespondence } from '../fit/contour-landmarks.ts';
-import { validateFitConfig, type FitConfig } from '../fit/fit-config.ts';
+import { UNCENTRED_IDENTITY_PRIOR_WEIGHT, validateFitConfig, type FitConfig } from '../fit/fit-config.ts';
 import { createFitFrame, landmarkBoxSizePx } from '../fit/fit-frame.ts';
 import { FitVariables } from '../fit/fit-variables.ts';
 import { currentPose, landmarkLoss, landmarkWeights, projectLandmarks, type FitFrame } from '../fit/landmark-stage.ts';
@@ -79,11 +79,6 @@ export interface TrackedFace extends Pick<
 
 /** The tracker's jaw weight relative to the inner points (the graphics fit's former weight). */
 const TRACKER_CONTOUR_LANDMARK_WEIGHT = 0.6;
-/**
- * The tracker's identity prior weight (the graphics fit's former weight): the still-photo fits
- * raised theirs where the identity regressor centres the prior; the tracker's prior is N(0, 1).
- */
-const TRACKER_IDENTITY_PRIOR_WEIGHT = 1.5e-6;
 
 /**
  * Follows one face through video frames (the largest when it is first found). Create with
@@ -112,7 +107,7 @@ export class FaceTracker {
     this.config = validateTrackerConfig(config);
     // The live overlay follows the detected jaw as before: the single-photo fits' lower jaw weight
     // was chosen for 3D error, which a tracker's frames have no truth to measure.
-    this.fitConfig = validateFitConfig({ contourLandmarkWeight: TRACKER_CONTOUR_LANDMARK_WEIGHT, identityPriorWeight: TRACKER_IDENTITY_PRIOR_WEIGHT });
+    this.fitConfig = validateFitConfig({ contourLandmarkWeight: TRACKER_CONTOUR_LANDMARK_WEIGHT, identityPriorWeight: UNCENTRED_IDENTITY_PRIOR_WEIGHT });
     this.correspondence = new LandmarkCorrespondence(models.model);
     this.weights = tf.tensor1d(landmarkWeights(this.fitConfig.contourLandmarkWeight));
     this.identityMean = new Float32Array(models.identityCount);

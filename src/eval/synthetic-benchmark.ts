@@ -2,7 +2,7 @@ import type { LandmarkGateOptions } from '../api/landmark-source.ts';
 import { interOcularDistance, type ReconstructOptions, type Reconstructor } from '../api/reconstruct.ts';
 import type { RgbaImage } from '../common/image.ts';
 import { FacegarError } from '../common/errors.ts';
-import type { FitConfig } from '../fit/fit-config.ts';
+import { UNCENTRED_IDENTITY_PRIOR_WEIGHT, type FitConfig } from '../fit/fit-config.ts';
 import type { GarRefineConfig, GarRefinePresetName } from '../fit/gar-refine-config.ts';
 import { applySimilarityTransform, estimateSimilarityTransform } from '../geometry/similarity-alignment.ts';
 import type { MorphableModel } from '../morphable/morphable-model.ts';
@@ -61,12 +61,6 @@ export interface SyntheticBenchmarkConfig {
  * (Cycles test set 2.17 mm at 0.6, 2.25 at 0.25).
  */
 const ORACLE_CONTOUR_LANDMARK_WEIGHT = 0.6;
-/**
- * The oracle row's identity prior weight: the graphics fit's former weight. The fits raised theirs
- * where the identity regressor centres the prior; the oracle's prior is N(0, 1), and exact points
- * need no stronger pull towards the mean face (the row stays what exact points give).
- */
-const ORACLE_IDENTITY_PRIOR_WEIGHT = 1.5e-6;
 
 export const BENCHMARK_METHODS = ['graphics', 'gar-mean-init', 'gar-encoder-init', 'oracle-landmarks', 'true-pose', 'true-focal'] as const;
 export type BenchmarkMethod = (typeof BENCHMARK_METHODS)[number];
@@ -300,7 +294,12 @@ function methodOptions(
     case 'oracle-landmarks':
       return {
         renderer: 'graphics',
-        fit: { contourLandmarkWeight: ORACLE_CONTOUR_LANDMARK_WEIGHT, identityPriorWeight: ORACLE_IDENTITY_PRIOR_WEIGHT, ...config.fit, photometricSteps: 0 },
+        fit: {
+          contourLandmarkWeight: ORACLE_CONTOUR_LANDMARK_WEIGHT,
+          identityPriorWeight: UNCENTRED_IDENTITY_PRIOR_WEIGHT,
+          ...config.fit,
+          photometricSteps: 0,
+        },
         landmarks68: config.oracleNoise ? noisyLandmarks(face.truth.landmarks2d, config.oracleNoise, face.sceneSeed) : face.truth.landmarks2d,
         landmarkVertices: model.landmarkVertexIndices,
       };

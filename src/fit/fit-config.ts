@@ -37,6 +37,14 @@ export interface FitConfig {
   focalPriorPerImageSide: number;
 }
 
+/**
+ * The identity prior weight for a prior the identity regressor does not centre (the model's
+ * N(0, 1): the live tracker, the benchmark's oracle row). The still-photo fits weight their
+ * regressor-centred prior 6e-6; uncentred, a stronger pull towards the mean face was no better on
+ * detected points and worse on exact ones (docs/tuning.md).
+ */
+export const UNCENTRED_IDENTITY_PRIOR_WEIGHT = 1.5e-6;
+
 export const DEFAULT_FIT_CONFIG: Readonly<FitConfig> = Object.freeze({
   landmarkSteps: 200,
   photometricSteps: 16,
