@@ -17,7 +17,8 @@ import { alignFaceCrop } from '../../src/detect/align-face-crop.ts';
 import { createFaceDetector } from '../../src/detect/index.ts';
 import { initBackend } from '../../src/engine/backend.ts';
 import { quantile } from '../../src/eval/error-statistics.ts';
-import { modesByGeometricEffect, pearsonCorrelation } from '../../src/eval/identity-metrics.ts';
+import { identityCorrelationSummary, modesByGeometricEffect, perModeCorrelation } from '../../src/eval/identity-metrics.ts';
+import { interOcularDistance } from '../../src/api/inter-ocular-distance.ts';
 import { alignedVertexErrorsMm, benchmarkSceneSeed } from '../../src/eval/synthetic-benchmark.ts';
 import { EMBEDDING_CROP_PX, regressIdentity } from '../../src/invert/identity-regressor.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
@@ -47,13 +48,18 @@ const { model } = await loadMorphableModel();
 const loaded = await loadIdentityRegressor(await readIdentityRegressorFiles(values.regressor ?? join(shippedModelsDir(), 'identity-regressor')), model);
 const detector = await createFaceDetector(await loadDetectorModelFiles());
 
-/** The 68 points moved by a similarity about their centroid: the crop then moves the other way. */
+/**
+ * The 68 points moved by a similarity about their centroid (shifts in eye distances, between the
+ * eye centres): the crop cut from them then moves the other way.
+ */
 function jittered(points: Float32Array, dx: number, dy: number, s: number, angle: number): Float32Array {
   let cx = 0,
     cy = 0;
-  for (let i = 0; i < 68; i++) ((cx += points[2 * i] / 68), (cy += points[2 * i + 1] / 68));
-  const eye = (i: number) => points[2 * i];
-  const eyeDistance = Math.hypot(eye(45) - eye(36), points[91] - points[73]);
+  for (let i = 0; i < 68; i++) {
+    cx += points[2 * i] / 68;
+    cy += points[2 * i + 1] / 68;
+  }
+  const eyeDistance = interOcularDistance(points);
   const out = new Float32Array(136);
   const c = Math.cos(angle) * s,
     d = Math.sin(angle) * s;
@@ -124,16 +130,14 @@ const noExpression = new Float32Array(model.expressionNames.length);
 const shape = (identity: ArrayLike<number>) => evaluateMorphableModel(model, identity, noExpression);
 const medianError = (a: ArrayLike<number>, truth: Float32Array) => quantile(alignedVertexErrorsMm(shape(a), truth, FACE_AREA_VERTICES).sort(), 0.5);
 const top20 = modesByGeometricEffect(model, FACE_AREA_VERTICES).slice(0, 20);
-const correlation = (pick: (r: Row) => ArrayLike<number>, modes: number[]) =>
-  modes.reduce(
-    (sum, k) =>
-      sum +
-      pearsonCorrelation(
-        rows.map((r) => pick(r)[k]),
-        rows.map((r) => r.truth[k]),
-      ),
-    0,
-  ) / modes.length;
+const correlation = (pick: (r: Row) => ArrayLike<number>) =>
+  identityCorrelationSummary(
+    perModeCorrelation(
+      rows.map(pick),
+      rows.map((r) => r.truth),
+    ),
+    top20,
+  );
 let meanFace = 0;
 const errors = { plain: 0, jitterMean: 0 };
 for (const r of rows) {
@@ -143,10 +147,9 @@ for (const r of rows) {
   errors.jitterMean += medianError(r.jitterMean, truth) / rows.length;
 }
 console.log(`${rows.length} faces; mean face ${meanFace.toFixed(3)} mm`);
-for (const key of ['plain', 'jitterMean'] as const)
+for (const key of ['plain', 'jitterMean'] as const) {
+  const r = correlation((row) => row[key]);
   console.log(
-    `${key.padEnd(10)} ${errors[key].toFixed(3)} mm, ${(errors[key] / meanFace).toFixed(3)}× the mean face, id r ${correlation(
-      (r) => r[key],
-      [...Array(model.identityCount).keys()],
-    ).toFixed(3)}, top20 ${correlation((r) => r[key], top20).toFixed(3)}`,
+    `${key.padEnd(10)} ${errors[key].toFixed(3)} mm, ${(errors[key] / meanFace).toFixed(3)}× the mean face, id r ${r.allModes.toFixed(3)}, top20 ${r.topModes.toFixed(3)}`,
   );
+}
