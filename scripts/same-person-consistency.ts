@@ -34,9 +34,19 @@ interface Entry {
   shape: Float64Array;
 }
 const entries: Entry[] = [];
-for (const file of (await readdir(outDir)).filter((f) => f.endsWith('.json')).sort()) {
-  const json = JSON.parse(await readFile(join(outDir, file), 'utf8')) as { identity?: number[] };
-  if (!json.identity) continue;
+const names = await readdir(outDir).catch((error: NodeJS.ErrnoException) => {
+  process.stderr.write(`${outDir}: cannot read the folder (${error.code ?? error.message}); give the --out folder of facegar reconstruct\n`);
+  process.exit(3);
+});
+for (const file of names.filter((f) => f.endsWith('.json')).sort()) {
+  let json: { identity?: unknown };
+  try {
+    json = JSON.parse(await readFile(join(outDir, file), 'utf8')) as { identity?: unknown };
+  } catch (error) {
+    process.stderr.write(`${join(outDir, file)}: skipped, not a readable JSON file (${(error as Error).message.split('\n')[0]})\n`);
+    continue;
+  }
+  if (!Array.isArray(json.identity) || json.identity.length !== model.identityCount || !json.identity.every(Number.isFinite)) continue;
   const stem = file.slice(0, -'.json'.length);
   // Output stems keep the photo's extension (Person_Name_0001.jpg.json).
   const person = stem.replace(/\.[a-z0-9]+$/i, '').replace(/_\d{4}$/, '');
