@@ -56,6 +56,8 @@ def parse_args():
     parser.add_argument('--size', type=int, default=512)
     parser.add_argument('--samples', type=int, default=32)
     parser.add_argument('--threads', type=int, default=0, help='render threads (0 = all)')
+    parser.add_argument('--photos-per-person', type=int, default=1,
+                        help='N > 1: faces N*p ... N*p+N-1 are one person (identity, skin tone, iris) in N scenes of their own')
     args = parser.parse_args(argv)
     if not args.model:
         parser.error('--model or FACEGAR_MODEL_DIR is needed')
@@ -116,8 +118,9 @@ SKIN_TONES = [(0.87, 0.70, 0.60), (0.80, 0.60, 0.48), (0.70, 0.50, 0.38), (0.58,
 IRIS_COLOURS = [(0.25, 0.14, 0.06), (0.12, 0.07, 0.03), (0.22, 0.35, 0.50), (0.25, 0.35, 0.20), (0.40, 0.30, 0.15)]
 
 
-def sample_scene(model, seed, index, size):
-    """Every random choice of one face, from (seed, index) alone."""
+def sample_scene(model, seed, index, size, photos_per_person=1):
+    """Every random choice of one face, from (seed, index) alone; with photos_per_person N > 1 the
+    person (identity, skin tone, iris colour) comes from (seed, index // N) and the rest stays the face's."""
     rng = np.random.default_rng([seed, index, 0xFACE])
     u = lambda low, high: float(rng.uniform(low, high))
     identity = rng.normal(size=100)
@@ -138,7 +141,7 @@ def sample_scene(model, seed, index, size):
                        'distanceMm': u(700, 2500), 'sizeMm': u(150, 1200), 'softnessDeg': u(1, 15),
                        'colour': [1 + temperature, 1, 1 - temperature + u(-0.05, 0.05)], 'strength': u(0.5, 1.0) if k == 0 else u(0.1, 0.5)})
     tone = np.array(SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]) * rng.uniform(0.9, 1.1, size=3)
-    return {
+    scene = {
         'identity': identity, 'expression': expression, 'anglesDeg': angles, 'focalPx': focal, 'distanceMm': distance, 'shiftMm': shift,
         'lights': lights, 'world': {'colour': list(rng.uniform(0.2, 1.0, size=3)), 'strength': u(0.05, 0.35)},
         'background': {'kind': ['flat', 'gradient', 'noise', 'checker'][int(rng.integers(4))], 'colourA': list(rng.uniform(0.03, 0.8, size=3)),
@@ -149,6 +152,14 @@ def sample_scene(model, seed, index, size):
         'irisColour': list(np.array(IRIS_COLOURS[int(rng.integers(len(IRIS_COLOURS)))]) * u(0.7, 1.3)),
         'exposure': u(-0.4, 0.4),
     }
+    if photos_per_person > 1:
+        # Drawn after the face's own choices, which stay as they are for N = 1.
+        person_rng = np.random.default_rng([seed, index // photos_per_person, 0x9E750])
+        scene['identity'] = person_rng.normal(size=100)
+        tone = np.array(SKIN_TONES[int(person_rng.integers(len(SKIN_TONES)))]) * person_rng.uniform(0.9, 1.1, size=3)
+        scene['skin']['tone'] = list(np.clip(tone, 0, 1))
+        scene['irisColour'] = list(np.array(IRIS_COLOURS[int(person_rng.integers(len(IRIS_COLOURS)))]) * person_rng.uniform(0.7, 1.3))
+    return scene
 
 
 def region_weights(model):
@@ -472,7 +483,7 @@ def main():
         if os.path.exists(os.path.join(args.out, stem + '.json')):
             continue
         started = time.time()
-        spec = sample_scene(model, args.seed, index, size)
+        spec = sample_scene(model, args.seed, index, size, args.photos_per_person)
         vertices = model['neutral'] + np.tensordot(spec['identity'], model['identity'], 1) + np.tensordot(spec['expression'], model['expression'], 1)
         pitch, yaw, roll = (math.radians(a) for a in spec['anglesDeg'])
         rotation = rotation_from_euler(pitch, yaw, roll)
@@ -501,7 +512,8 @@ def main():
             'landmarks2d': landmarks_2d.ravel().tolist(), 'landmarkVisible': visible,
             'vertices': {'file': stem + '.f32', 'space': 'model', 'count': FULL_FACE_VERTICES, 'dtype': 'float32le', 'unit': 'mm'},
             'generator': {'name': 'blender-cycles', 'scriptVersion': SCRIPT_VERSION, 'blender': bpy.app.version_string, 'seed': args.seed, 'index': index,
-                          'samples': args.samples, 'scene': {k: v for k, v in spec.items() if k not in ('identity', 'expression')}},
+                          'samples': args.samples, 'scene': {k: v for k, v in spec.items() if k not in ('identity', 'expression')},
+                          **({'person': index // args.photos_per_person, 'photosPerPerson': args.photos_per_person} if args.photos_per_person > 1 else {})},
             'renderSeconds': round(time.time() - started, 1),
         }
         write_atomic(os.path.join(args.out, stem + '.json'), json.dumps(truth, indent=1) + '\n')

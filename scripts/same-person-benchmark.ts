@@ -9,9 +9,14 @@
  *             ratio to the model's mean shape;
  * plus the identity correlation over the 20 modes of largest geometric effect. Seeds
  * hash("same-person", --seed, person, photo); not the seeds of the README's benchmark.
+ * `--set DIR` takes the photos from a synthetic set instead (a folder `eval synthetic --set` reads,
+ * e.g. `render-cycles-set.py --photos-per-person N`): faces with the same true identity are one
+ * person, in the set's order.
  *
  *   node --import tsx scripts/same-person-benchmark.ts [--persons 8] [--photos 4] [--seed 1] [--renderer graphics|gar] [--json]
+ *   node --import tsx scripts/same-person-benchmark.ts --set DIR [--renderer graphics|gar] [--json]
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Reconstructor, type Reconstruction } from '../src/api/reconstruct.ts';
 import { reconstructPerson } from '../src/api/reconstruct-person.ts';
@@ -19,6 +24,8 @@ import { hashSeed } from '../src/common/seeded-random.ts';
 import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
 import { modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
 import { loadReconstructorResources } from '../src/io/node/index.ts';
+import { syntheticSetSource } from '../src/io/node/synthetic-set-files.ts';
+import type { RgbaImage } from '../src/common/image.ts';
 import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/morphable-model.ts';
 import { renderStudioPhoto, type StudioRender } from '../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     photos: { type: 'string', default: '4' },
     seed: { type: 'string', default: '1' },
     renderer: { type: 'string', default: 'graphics' },
+    set: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -62,26 +70,56 @@ const rows: Record<'alone' | 'joint', Row> = {
   joint: { posed: [], posedMeanFace: [], identity: [], identityMeanFace: [], fitted: [], truths: [] },
 };
 const meanShape = neutralOf(new Float32Array(model.identityCount));
-function score(row: Row, render: StudioRender, vertices: Float32Array, identity: Float32Array): void {
-  const truthNeutral = neutralOf(render.scene.identity);
-  row.posed.push(median(alignedVertexErrorsMm(vertices, render.truth.verticesModel, model.vertexCount)));
-  row.posedMeanFace.push(median(alignedVertexErrorsMm(model.neutral, render.truth.verticesModel, model.vertexCount)));
+/** One photo of a person with its truth: the true identity and posed vertices (model space, mm). */
+interface PersonPhotoTruth {
+  image: RgbaImage;
+  identity: Float32Array;
+  verticesModel: Float32Array;
+}
+function score(row: Row, photo: PersonPhotoTruth, vertices: Float32Array, identity: Float32Array): void {
+  const truthNeutral = neutralOf(photo.identity);
+  row.posed.push(median(alignedVertexErrorsMm(vertices, photo.verticesModel, model.vertexCount)));
+  row.posedMeanFace.push(median(alignedVertexErrorsMm(model.neutral, photo.verticesModel, model.vertexCount)));
   row.identity.push(median(alignedVertexErrorsMm(neutralOf(identity), truthNeutral, model.vertexCount)));
   row.identityMeanFace.push(median(alignedVertexErrorsMm(meanShape, truthNeutral, model.vertexCount)));
   row.fitted.push(identity);
-  row.truths.push(render.scene.identity);
+  row.truths.push(photo.identity);
 }
 
-for (let person = 0; person < persons; person++) {
+const studioPerson = (person: number): PersonPhotoTruth[] => {
   const first = sampleStudioScene(model, hashSeed('same-person', seed, person, 0));
-  const renders = Array.from({ length: photos }, (_, photo) => {
+  return Array.from({ length: photos }, (_, photo) => {
     const scene = photo === 0 ? first : { ...sampleStudioScene(model, hashSeed('same-person', seed, person, photo)), identity: first.identity };
-    return renderStudioPhoto(model, scene);
+    const render: StudioRender = renderStudioPhoto(model, scene);
+    return { image: render.image, identity: scene.identity, verticesModel: render.truth.verticesModel };
   });
+};
+// A set's faces, grouped into persons by their true identity (consecutive faces sharing it).
+const setPersons: PersonPhotoTruth[][] = [];
+if (values.set) {
+  const source = await syntheticSetSource(resolve(values.set), model);
+  for (let index = 0; index < source.count; index++) {
+    const { image, truth } = await source.face(index);
+    const last = setPersons.at(-1);
+    const photo = { image, identity: truth.identity, verticesModel: truth.verticesModel };
+    if (last && last[0].identity.every((v, i) => v === truth.identity[i])) last.push(photo);
+    else setPersons.push([photo]);
+  }
+  const several = setPersons.filter((p) => p.length >= 2);
+  if (several.length < 2) {
+    process.stderr.write(`${values.set}: fewer than 2 persons with 2 or more photos (render it with render-cycles-set.py --photos-per-person N)\n`);
+    process.exit(2);
+  }
+  setPersons.splice(0, setPersons.length, ...several);
+}
+const personCount = values.set ? setPersons.length : persons;
+
+for (let person = 0; person < personCount; person++) {
+  const renders = values.set ? setPersons[person] : studioPerson(person);
   const options = { renderer, maxFaces: 1 } as const;
   const alone: (Reconstruction | undefined)[] = [];
   for (const render of renders) alone.push(await reconstructor.reconstruct(render.image, options).catch(() => undefined));
-  const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, photos, options);
+  const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, renders.length, options);
   renders.forEach((render, i) => {
     const a = alone[i],
       j = joint.photos[i];
@@ -89,7 +127,7 @@ for (let person = 0; person < persons; person++) {
     score(rows.alone, render, a.faces[0].vertices, a.faces[0].identity);
     score(rows.joint, render, j.reconstruction.faces[0].vertices, j.reconstruction.faces[0].identity);
   });
-  process.stderr.write(`person ${person + 1}/${persons}: ${joint.person.photosUsed}/${photos} photos with a face\n`);
+  process.stderr.write(`person ${person + 1}/${personCount}: ${joint.person.photosUsed}/${renders.length} photos with a face\n`);
 }
 
 function correlation(a: number[], b: number[]): number {
@@ -128,9 +166,12 @@ const summary = Object.fromEntries(
   ]),
 );
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ persons, photosPerPerson: photos, seed, renderer, rows: summary })}\n`);
+  process.stdout.write(
+    `${JSON.stringify(values.set ? { set: values.set, persons: personCount, renderer, rows: summary } : { persons, photosPerPerson: photos, seed, renderer, rows: summary })}\n`,
+  );
 } else {
-  console.log(`${persons} persons × ${photos} studio photos (seed ${seed}), ${renderer} path; means over the ${summary.alone.photos} photos both rows fitted`);
+  const what = values.set ? `${personCount} persons of ${values.set}` : `${persons} persons × ${photos} studio photos (seed ${seed})`;
+  console.log(`${what}, ${renderer} path; means over the ${summary.alone.photos} photos both rows fitted`);
   console.log('row    posed mm  × mean face  identity mm  × mean shape  id r top20');
   for (const [name, s] of Object.entries(summary)) {
     console.log(

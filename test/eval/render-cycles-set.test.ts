@@ -63,3 +63,22 @@ test('render-cycles-set.py: one 64² face whose truth reads back and matches the
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test('render-cycles-set.py --photos-per-person 2: faces 0 and 1 are one person in two scenes, face 2 another', { skip }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'facegar-cycles-persons-'));
+  try {
+    const args = ['--model', modelDir, '--out', out, '--count', '3', '--seed', '5', '--size', '48', '--samples', '1', '--threads', '1'];
+    const run = spawnSync('blender', ['-b', '--python', join(repositoryRoot, 'scripts/render-cycles-set.py'), '--', ...args, '--photos-per-person', '2'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(run.status, 0, run.stdout.slice(-800) + run.stderr.slice(-800));
+    const source = await syntheticSetSource(out, await sharedModel());
+    const faces = await Promise.all([0, 1, 2].map((i) => source.face(i)));
+    assert.deepEqual(faces[1].truth.identity, faces[0].truth.identity, 'one person');
+    assert.notDeepEqual(faces[2].truth.identity, faces[0].truth.identity, 'the next person');
+    assert.notDeepEqual(faces[1].truth.anglesDeg, faces[0].truth.anglesDeg, 'each photo its own pose');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
