@@ -15,6 +15,8 @@
  *
  *   node --import tsx scripts/same-person-benchmark.ts [--persons 8] [--photos 4] [--seed 1] [--renderer graphics|gar] [--json]
  *   node --import tsx scripts/same-person-benchmark.ts --set DIR [--renderer graphics|gar] [--json]
+ * `--joint-gar-refine JSON` overrides the GAR refinement of the joint fit only (its first pass divides
+ * the identity prior's weight by the number of photos).
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     renderer: { type: 'string', default: 'graphics' },
     set: { type: 'string' },
+    'joint-gar-refine': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -119,7 +122,10 @@ for (let person = 0; person < personCount; person++) {
   const options = { renderer, maxFaces: 1 } as const;
   const alone: (Reconstruction | undefined)[] = [];
   for (const render of renders) alone.push(await reconstructor.reconstruct(render.image, options).catch(() => undefined));
-  const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, renders.length, options);
+  const joint = await reconstructPerson(reconstructor, (i) => renders[i].image, renders.length, {
+    ...options,
+    ...(values['joint-gar-refine'] ? { garRefine: JSON.parse(values['joint-gar-refine']) as Record<string, number> } : {}),
+  });
   renders.forEach((render, i) => {
     const a = alone[i],
       j = joint.photos[i];
