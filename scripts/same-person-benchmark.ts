@@ -15,6 +15,7 @@
  *
  *   node --import tsx scripts/same-person-benchmark.ts [--persons 8] [--photos 4] [--seed 1] [--renderer graphics|gar] [--json]
  *   node --import tsx scripts/same-person-benchmark.ts --set DIR [--renderer graphics|gar] [--json]
+ * `--figure OUT.png` draws the first 4 persons' photos as error heat maps, each alone then joint.
  * `--joint-gar-refine JSON` overrides the GAR refinement of the joint fit only (its first pass divides
  * the identity prior's weight by the number of photos).
  */
@@ -27,7 +28,9 @@ import { alignedVertexErrorsMm } from '../src/eval/synthetic-benchmark.ts';
 import { modesByGeometricEffect } from '../src/eval/identity-metrics.ts';
 import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { syntheticSetSource } from '../src/io/node/synthetic-set-files.ts';
-import type { RgbaImage } from '../src/common/image.ts';
+import { createRgbaImage, warpAffine, type RgbaImage } from '../src/common/image.ts';
+import { drawText, renderErrorHeatmap } from '../src/eval/report-drawing.ts';
+import { writePngAtomic } from '../src/io/node/encode-image.ts';
 import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/morphable-model.ts';
 import { renderStudioPhoto, type StudioRender } from '../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../src/shading/studio-scene.ts';
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     renderer: { type: 'string', default: 'graphics' },
     set: { type: 'string' },
     'joint-gar-refine': { type: 'string' },
+    figure: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -117,6 +121,31 @@ if (values.set) {
 }
 const personCount = values.set ? setPersons.length : persons;
 
+/** --figure: per drawn person, per photo, the alone and joint heat maps (cells of FIGURE_CELL_PX). */
+const FIGURE_PERSONS = 4,
+  FIGURE_CELL_PX = 192,
+  FIGURE_MAX_MM = 5;
+const figureRows: { alone: RgbaImage; joint: RgbaImage; aloneMm: number; jointMm: number }[][] = [];
+/** The heat map of one fit, cut to a square around the fitted face (1.6 × its landmark box). */
+function heatmapCell(photo: PersonPhotoTruth, face: Reconstruction['faces'][number]): { image: RgbaImage; medianMm: number } {
+  const errors = alignedVertexErrorsMm(face.vertices, photo.verticesModel, model.vertexCount);
+  const full = renderErrorHeatmap(photo.image, { ...face, detectedLandmarks2d: face.landmarks2d }, errors, model, FIGURE_MAX_MM);
+  let minU = Infinity,
+    maxU = -Infinity,
+    minV = Infinity,
+    maxV = -Infinity;
+  for (let k = 0; k < 68; k++) {
+    minU = Math.min(minU, face.landmarks2d[2 * k]);
+    maxU = Math.max(maxU, face.landmarks2d[2 * k]);
+    minV = Math.min(minV, face.landmarks2d[2 * k + 1]);
+    maxV = Math.max(maxV, face.landmarks2d[2 * k + 1]);
+  }
+  const side = 1.6 * Math.max(maxU - minU, maxV - minV),
+    step = side / FIGURE_CELL_PX;
+  const image = warpAffine(full, { a: step, b: 0, c: 0, d: step, tx: (minU + maxU - side) / 2, ty: (minV + maxV - side) / 2 }, FIGURE_CELL_PX, FIGURE_CELL_PX);
+  return { image, medianMm: median(errors) };
+}
+
 for (let person = 0; person < personCount; person++) {
   const renders = values.set ? setPersons[person] : studioPerson(person);
   const options = { renderer, maxFaces: 1 } as const;
@@ -132,6 +161,11 @@ for (let person = 0; person < personCount; person++) {
     if (!a || !('reconstruction' in j)) return; // both rows score the same photos
     score(rows.alone, render, a.faces[0].vertices, a.faces[0].identity);
     score(rows.joint, render, j.reconstruction.faces[0].vertices, j.reconstruction.faces[0].identity);
+    if (values.figure && person < FIGURE_PERSONS) {
+      const aloneCell = heatmapCell(render, a.faces[0]),
+        jointCell = heatmapCell(render, j.reconstruction.faces[0]);
+      (figureRows[person] ??= []).push({ alone: aloneCell.image, joint: jointCell.image, aloneMm: aloneCell.medianMm, jointMm: jointCell.medianMm });
+    }
   });
   process.stderr.write(`person ${person + 1}/${personCount}: ${joint.person.photosUsed}/${renders.length} photos with a face\n`);
 }
@@ -184,5 +218,27 @@ if (values.json) {
       `${name.padEnd(7)}${s.posedMm.toFixed(2).padStart(8)}${s.posedRatioToMeanFace.toFixed(3).padStart(13)}${s.identityMm.toFixed(2).padStart(13)}${s.identityRatioToMeanShape.toFixed(3).padStart(14)}${s.identityCorrelationTop20.toFixed(2).padStart(12)}`,
     );
   }
+}
+if (values.figure && figureRows.length > 0) {
+  const columns = Math.max(...figureRows.map((row) => row.length)) * 2,
+    gap = 4;
+  const figure = createRgbaImage(columns * (FIGURE_CELL_PX + gap), figureRows.length * (FIGURE_CELL_PX + gap));
+  for (let i = 3; i < figure.data.length; i += 4) figure.data[i] = 255;
+  figureRows.forEach((row, r) =>
+    row.forEach((cell, c) =>
+      (['alone', 'joint'] as const).forEach((kind, k) => {
+        const left = (2 * c + k) * (FIGURE_CELL_PX + gap),
+          top = r * (FIGURE_CELL_PX + gap),
+          image = cell[kind];
+        for (let y = 0; y < FIGURE_CELL_PX; y++)
+          figure.data.set(image.data.subarray(y * FIGURE_CELL_PX * 4, (y + 1) * FIGURE_CELL_PX * 4), ((top + y) * figure.width + left) * 4);
+        // The report font has digits only: the caption says which cell is which.
+        const label = `${(kind === 'alone' ? cell.aloneMm : cell.jointMm).toFixed(2)} mm`;
+        drawText(figure, label, left + 4, top + 4, [255, 255, 255], 2);
+      }),
+    ),
+  );
+  await writePngAtomic(values.figure, figure);
+  process.stderr.write(`figure: ${values.figure}\n`);
 }
 reconstructor.dispose();
