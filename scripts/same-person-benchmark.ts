@@ -30,6 +30,7 @@ import { loadReconstructorResources } from '../src/io/node/index.ts';
 import { syntheticSetSource } from '../src/io/node/synthetic-set-files.ts';
 import { createRgbaImage, warpAffine, type RgbaImage } from '../src/common/image.ts';
 import { drawText, renderErrorHeatmap } from '../src/eval/report-drawing.ts';
+import { landmarkBounds } from '../src/fit/fit-frame.ts';
 import { writePngAtomic } from '../src/io/node/encode-image.ts';
 import { evaluateMorphableModel, type MorphableModel } from '../src/morphable/morphable-model.ts';
 import { renderStudioPhoto, type StudioRender } from '../src/shading/studio-renderer.ts';
@@ -130,16 +131,7 @@ const figureRows: { alone: RgbaImage; joint: RgbaImage; aloneMm: number; jointMm
 function heatmapCell(photo: PersonPhotoTruth, face: Reconstruction['faces'][number]): { image: RgbaImage; medianMm: number } {
   const errors = alignedVertexErrorsMm(face.vertices, photo.verticesModel, model.vertexCount);
   const full = renderErrorHeatmap(photo.image, { ...face, detectedLandmarks2d: face.landmarks2d }, errors, model, FIGURE_MAX_MM);
-  let minU = Infinity,
-    maxU = -Infinity,
-    minV = Infinity,
-    maxV = -Infinity;
-  for (let k = 0; k < 68; k++) {
-    minU = Math.min(minU, face.landmarks2d[2 * k]);
-    maxU = Math.max(maxU, face.landmarks2d[2 * k]);
-    minV = Math.min(minV, face.landmarks2d[2 * k + 1]);
-    maxV = Math.max(maxV, face.landmarks2d[2 * k + 1]);
-  }
+  const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks2d);
   const side = 1.6 * Math.max(maxU - minU, maxV - minV),
     step = side / FIGURE_CELL_PX;
   const image = warpAffine(full, { a: step, b: 0, c: 0, d: step, tx: (minU + maxU - side) / 2, ty: (minV + maxV - side) / 2 }, FIGURE_CELL_PX, FIGURE_CELL_PX);
