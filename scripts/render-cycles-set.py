@@ -61,6 +61,8 @@ def parse_args():
     args = parser.parse_args(argv)
     if not args.model:
         parser.error('--model or FACEGAR_MODEL_DIR is needed')
+    if args.photos_per_person < 1:
+        parser.error(f'--photos-per-person must be 1 or more (got {args.photos_per_person})')
     return args
 
 
