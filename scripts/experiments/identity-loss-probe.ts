@@ -115,15 +115,16 @@ for (let f = 0; f < faces.length; f++) {
   );
   variables.lockPose(pose);
   const photoEmbedding = tf.tidy(() => loaded.embedder.embed(tf.expandDims(faceCrop.target, 0) as tf.Tensor4D));
+  /** Cosine between the photo's embedding and that of the current render pasted over the crop (differentiable). */
+  const renderedCosine = () =>
+    tf.tidy(() => {
+      const { image, mask } = renderFaceInCrop(models, variables, frame, faceCrop, triangles);
+      const pasted = tf.add(tf.mul(image, mask), tf.mul(faceCrop.target, tf.sub(1, mask)));
+      return tf.sum(tf.mul(loaded.embedder.embed(tf.expandDims(pasted, 0) as tf.Tensor4D), photoEmbedding)) as tf.Scalar;
+    });
   const cosineFor = (identity: Float32Array, withGradient = false): { cosine: number; gradient?: Float32Array } => {
     tf.tidy(() => variables.coefficients.assign(tf.tensor1d(coefficientsOf(identity))));
-    const loss = () =>
-      tf.tidy(() => {
-        const { image, mask } = renderFaceInCrop(models, variables, frame, faceCrop, triangles);
-        const pasted = tf.add(tf.mul(image, mask), tf.mul(faceCrop.target, tf.sub(1, mask)));
-        const embedding = loaded.embedder.embed(tf.expandDims(pasted, 0) as tf.Tensor4D);
-        return tf.sum(tf.mul(embedding, photoEmbedding)) as tf.Scalar;
-      });
+    const loss = renderedCosine;
     if (!withGradient) {
       const value = loss();
       const cosine = value.dataSync()[0];
@@ -188,9 +189,7 @@ for (let f = 0; f < faces.length; f++) {
       const { value, grads } = tf.variableGrads(
         () =>
           tf.tidy(() => {
-            const { image, mask: covered } = renderFaceInCrop(models, variables, frame, faceCrop, triangles);
-            const pasted = tf.add(tf.mul(image, covered), tf.mul(faceCrop.target, tf.sub(1, covered)));
-            const cosine = tf.sum(tf.mul(loaded.embedder.embed(tf.expandDims(pasted, 0) as tf.Tensor4D), photoEmbedding));
+            const cosine = renderedCosine();
             const identity = tf.slice(variables.coefficients, [0], [K]);
             const priorTerm = tf.mul(priorWeight, tf.sum(tf.mul(precision, tf.square(tf.sub(identity, prior)))));
             return tf.add(tf.mul(weight, tf.sub(1, cosine)), priorTerm) as tf.Scalar;
@@ -231,4 +230,4 @@ console.log(`truth > other face's truth: ${share((r) => (r.photoVsTruth as numbe
 console.log(`gradient at the regressed identity points towards the truth: ${share((r) => (r.gradientTowardsTruth as number) > 0)}`);
 detector.dispose();
 loaded.embedder.dispose();
-models.dispose?.();
+models.dispose();
