@@ -126,9 +126,10 @@ const personCount = values.set ? setPersons.length : persons;
 const FIGURE_PERSONS = 4,
   FIGURE_CELL_PX = 192,
   FIGURE_MAX_MM = 5;
-const figureRows: { alone: RgbaImage; joint: RgbaImage; aloneMm: number; jointMm: number }[][] = [];
+type FigureCell = { image: RgbaImage; medianMm: number };
+const figureRows: { alone: FigureCell; joint: FigureCell }[][] = [];
 /** The heat map of one fit, cut to a square around the fitted face (1.6 × its landmark box). */
-function heatmapCell(photo: PersonPhotoTruth, face: Reconstruction['faces'][number]): { image: RgbaImage; medianMm: number } {
+function heatmapCell(photo: PersonPhotoTruth, face: Reconstruction['faces'][number]): FigureCell {
   const errors = alignedVertexErrorsMm(face.vertices, photo.verticesModel, model.vertexCount);
   const full = renderErrorHeatmap(photo.image, { ...face, detectedLandmarks2d: face.landmarks2d }, errors, model, FIGURE_MAX_MM);
   const { minU, maxU, minV, maxV } = landmarkBounds(face.landmarks2d);
@@ -154,9 +155,7 @@ for (let person = 0; person < personCount; person++) {
     score(rows.alone, render, a.faces[0].vertices, a.faces[0].identity);
     score(rows.joint, render, j.reconstruction.faces[0].vertices, j.reconstruction.faces[0].identity);
     if (values.figure && person < FIGURE_PERSONS) {
-      const aloneCell = heatmapCell(render, a.faces[0]),
-        jointCell = heatmapCell(render, j.reconstruction.faces[0]);
-      (figureRows[person] ??= []).push({ alone: aloneCell.image, joint: jointCell.image, aloneMm: aloneCell.medianMm, jointMm: jointCell.medianMm });
+      (figureRows[person] ??= []).push({ alone: heatmapCell(render, a.faces[0]), joint: heatmapCell(render, j.reconstruction.faces[0]) });
     }
   });
   process.stderr.write(`person ${person + 1}/${personCount}: ${joint.person.photosUsed}/${renders.length} photos with a face\n`);
@@ -221,12 +220,11 @@ if (values.figure && figureRows.length > 0) {
       (['alone', 'joint'] as const).forEach((kind, k) => {
         const left = (2 * c + k) * (FIGURE_CELL_PX + gap),
           top = r * (FIGURE_CELL_PX + gap),
-          image = cell[kind];
+          { image, medianMm } = cell[kind];
         for (let y = 0; y < FIGURE_CELL_PX; y++)
           figure.data.set(image.data.subarray(y * FIGURE_CELL_PX * 4, (y + 1) * FIGURE_CELL_PX * 4), ((top + y) * figure.width + left) * 4);
         // The report font has digits only: the caption says which cell is which.
-        const label = `${(kind === 'alone' ? cell.aloneMm : cell.jointMm).toFixed(2)} mm`;
-        drawText(figure, label, left + 4, top + 4, [255, 255, 255], 2);
+        drawText(figure, `${medianMm.toFixed(2)} mm`, left + 4, top + 4, [255, 255, 255], 2);
       }),
     ),
   );
