@@ -156,6 +156,7 @@ export function reconstructFaceWithGar(
     }
   }
   const encodeMs = lap() + shapeMs;
+  const refineConfig = choice && choice.source !== 'facemesh' ? { ...config, pixelWeight: config.pixelWeight * config.replacedLandmarkPixelFactor } : config;
   const fixedPose = options.fixedPose && cropFixedPose(options.fixedPose, cropFromImage);
   const shapeEncoder = start === 'encoder' ? models.shapeEncoder : undefined;
   const encoderPrior =
@@ -191,7 +192,7 @@ export function reconstructFaceWithGar(
       ...(identityPrior ? { identityPrior } : {}),
       ...(logFocalPriorMean !== undefined ? { logFocalPriorMean } : {}),
     },
-    knownLogFocal !== undefined ? { ...config, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : config,
+    knownLogFocal !== undefined ? { ...refineConfig, focalPriorWeight: KNOWN_FOCAL_PRIOR_WEIGHT } : refineConfig,
     options.onStep && ((step, total) => options.onStep!(step, total)),
     options.onLandmarkStep,
   );

@@ -2,9 +2,9 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT_CODES, FacegarError, InputMissingError, UsageError } from '../common/errors.ts';
-import { integerOption, landmarkGateOption, landmarkMapOption, parseCommandArgs } from './command-options.ts';
+import { integerOption, landmarkGateOption, landmarkMapOption, numberObjectOption, parseCommandArgs } from './command-options.ts';
 import { readBenchmarkFile } from './eval-files.ts';
-import type { GarRefinePresetName } from '../fit/gar-refine-config.ts';
+import { validateGarRefineConfig, type GarRefinePresetName } from '../fit/gar-refine-config.ts';
 
 /** Largest annotation file read (bytes): AFLW2000-3D's are about 2 KB. */
 const MAX_MAT_FILE_BYTES = 16 * 1024 * 1024;
@@ -18,7 +18,8 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   networks \`facegar reconstruct\` would use (the same --renderer, --gar, --encoder,
   --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options;
   on the GAR path --landmark-gate JSON sets the turned-face gate's cropRefinements and reliability
-  thresholds, e.g. '{"cropRefinements": 1}'). Reports the 68-point NME (mean 2D distance of the fit's
+  thresholds, e.g. '{"cropRefinements": 1}', and --gar-refine JSON overrides the preset's
+  refinement config as in eval synthetic, e.g. '{"pixelWeight": 0.03}'). Reports the 68-point NME (mean 2D distance of the fit's
   3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
   included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
   bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
@@ -63,6 +64,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       'landmark-regressor': { type: 'string' },
       'landmark-map': { type: 'string' },
       'landmark-gate': { type: 'string' },
+      'gar-refine': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
@@ -109,6 +111,8 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
     throw new UsageError(`Expected one of ${presets.join(', ')} for --preset but received ${values.preset}`);
 
   const landmarkGate = landmarkGateOption(values['landmark-gate']);
+  const garRefine = numberObjectOption(values['gar-refine'], 'gar-refine');
+  if (garRefine) validateGarRefineConfig(garRefine, values.preset);
 
   const dataDir = resolve(values.data);
   let names: string[];
@@ -161,6 +165,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       'landmark-steps',
       'photometric-steps',
       'landmark-gate',
+      'gar-refine',
     ] as const)
       if (values[name] !== undefined) throw new UsageError(`--${name} has no effect with --detect-only`);
     await initBackend({ backend: backend as 'wasm' | 'cpu' | 'tensorflow' | undefined });
@@ -190,6 +195,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
     });
     if (choice.renderer === 'graphics' && values.preset !== undefined) throw new UsageError('--preset belongs to the GAR path (try --renderer gar)');
     if (choice.renderer === 'graphics' && landmarkGate) throw new UsageError('--landmark-gate belongs to the GAR path (try --renderer gar)');
+    if (choice.renderer === 'graphics' && garRefine) throw new UsageError('--gar-refine belongs to the GAR path (try --renderer gar)');
     if (choice.renderer === 'gar' && graphicsOption)
       throw new UsageError('--landmark-steps and --photometric-steps belong to the graphics path (try --renderer graphics)');
     const gar = choice.renderer === 'gar' ? await readGarModelFiles(choice as typeof choice & { garDir: string }) : undefined;
@@ -204,6 +210,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       renderer: choice.renderer,
       fit,
       garPreset: values.preset as GarRefinePresetName | undefined,
+      ...(garRefine ? { garRefine } : {}),
       ...(landmarkGate ? { landmarkGate } : {}),
     };
     try {

@@ -21,6 +21,13 @@ export interface GarRefineConfig {
   learningRateLatent: number;
   pixelWeight: number;
   /**
+   * Multiplies `pixelWeight` on a face whose detector landmarks the turned-face gate replaced
+   * (landmark source 'encoder' or 'facemesh+encoder', api/landmark-source.ts). 10 places such
+   * faces' 2D landmarks better (AFLW2000-3D's NME) but their 3D shape worse, so it stays 1
+   * (docs/tuning.md).
+   */
+  replacedLandmarkPixelFactor: number;
+  /**
    * Mean colour distance r (GAR −1…1 units, covered pixels) above which the pixel loss d turns
    * into 2r − r²/d, its pull falling as (r / d)² (robustPixelLoss in robust-pixel-loss.ts). 0 = d as is.
    */
@@ -60,6 +67,7 @@ const BASE: GarRefineConfig = {
   learningRatePose: 0.002,
   learningRateLatent: 0.02,
   pixelWeight: 0.01,
+  replacedLandmarkPixelFactor: 1,
   pixelNoiseReference: 0.2,
   landmarkWeight: 1,
   contourLandmarkWeight: 0.25,

@@ -138,6 +138,15 @@ test('the GAR path with a shape encoder records the landmark source per face; wi
     // The detector's points are the same either way; the error is measured against them.
     assert.deepEqual(Array.from(replaced.detectedLandmarks2d), Array.from(trusted.detectedLandmarks2d));
 
+    // Where the gate replaced the points, the refinement's pixel weight is multiplied by replacedLandmarkPixelFactor.
+    const pixelTerm = async (landmarkGate: typeof distrust, replacedLandmarkPixelFactor: number) =>
+      (await withShape.reconstruct(photo, { landmarkGate, garRefine: { landmarkStageSteps: 0, steps: 2, pixelWeight: 0.01, replacedLandmarkPixelFactor } }))
+        .faces[0].gar!.finalTerms.pixel;
+    const trust = { reliability: { partialYawDeg: 181, fullYawDeg: 181 } };
+    assert.equal(await pixelTerm(distrust, 0), 0);
+    assert.ok((await pixelTerm(distrust, 10)) > 0);
+    assert.ok((await pixelTerm(trust, 0)) > 0, 'the detector trusted: pixelWeight as given');
+
     const plain = (await withoutShape.reconstruct(photo, { garPreset: 'instant' })).faces[0];
     assert.equal(plain.landmarkSource, 'facemesh');
     assert.equal(plain.landmarkAssessment.reliable, true, 'a frontal photo');
