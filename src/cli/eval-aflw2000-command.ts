@@ -27,8 +27,8 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   many faces were reconstructed per bucket, and how often each landmark source was used. --limit
   takes the first N images in name order. --detect-only runs the detector alone: recall per
   bucket and the NME of the detector's 68 points. --strict-detector turns off the detector's
-  second search and its fallback for faces FaceMesh rejects (what facegar did before it kept
-  profiles). Also takes --model, --backend, --landmark-steps, --photometric-steps (graphics
+  second search, its search in the padded photo and its fallback for faces FaceMesh rejects
+  (what facegar did before it kept profiles). Also takes --model, --backend, --landmark-steps, --photometric-steps (graphics
   path), --quiet.
   --write-synthetic DIR writes such a folder from studio renders with exact geometry: --n images
   of --size² px whose |yaw| is spread evenly over 0–90° (every prefix too), scene seeds
@@ -151,7 +151,7 @@ export async function aflw2000Command(args: string[], help: string): Promise<num
       throw new UsageError(`${matPath}: ${(error as Error).message}`);
     }
   };
-  const detectorConfig = values['strict-detector'] ? { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1 } : {};
+  const detectorConfig = values['strict-detector'] ? { fallbackMinDetectionScore: 1, retryMinDetectionScore: 1, paddedSearchFraction: 0 } : {};
   const samples = [];
   if (values['detect-only']) {
     for (const name of [

@@ -1,6 +1,6 @@
 import { initBackend } from '../engine/backend.ts';
 import { invalidParameterError } from '../common/errors.ts';
-import { applyAffine2D, type Affine2D, type RgbaImage } from '../common/image.ts';
+import { applyAffine2D, createRgbaImage, type Affine2D, type RgbaImage } from '../common/image.ts';
 import { BlazeFace, boxIoU, type FaceBox } from './blazeface.ts';
 import { FaceMesh, MESH_POINT_COUNT } from './facemesh.ts';
 import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
@@ -28,6 +28,13 @@ export interface FaceDetectorConfig {
    * is unsure of (turned, odd skin), checked by the mesh. 1 or above minDetectionScore turns it off.
    */
   retryMinDetectionScore?: number;
+  /**
+   * When both searches found nothing, one more in the photo padded on every side by this fraction
+   * of its longer side (mid grey): BlazeFace misses faces that fill the frame or run off its edge
+   * (on two Blender Cycles sets it found 21 of the 22 faces missed; README, "Turned faces and
+   * profiles"). 0 turns it off.
+   */
+  paddedSearchFraction?: number;
   /** Images with a longer side above this many pixels are downscaled for detection; results are in original pixels. */
   maxDetectionSide?: number;
   /** Re-crops around the previous mesh after the first FaceMesh pass. */
@@ -57,6 +64,7 @@ export const DEFAULT_FACE_DETECTOR_CONFIG: Readonly<Required<FaceDetectorConfig>
   minMeshScore: 0.25,
   fallbackMinDetectionScore: 0.6,
   retryMinDetectionScore: 0.2,
+  paddedSearchFraction: 0.25,
   maxDetectionSide: 1024,
   refineIterations: 2,
   cropEnlarge: 1.5,
@@ -133,17 +141,27 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       const callSettings = options.maxFaces === undefined ? settings : checkConfig({ ...settings, maxFaces: options.maxFaces });
       if (image.width === 0 || image.height === 0) return [];
       const detection = imageForDetection(image, callSettings.maxDetectionSide);
-      const pyramid = new ImagePyramid(detection.detectionImage);
-      const faces = await detectFaces(pyramid, detection.scaleX, detection.scaleY, blazeface, facemesh, callSettings);
-      if (!landmarkMap) return faces;
+      let pyramid = new ImagePyramid(detection.detectionImage);
+      let faces = await detectFaces(pyramid, detection.scaleX, detection.scaleY, blazeface, facemesh, callSettings);
+      // The padded search works in the padded photo throughout (its mirrored readings too), then shifts back.
+      let padPx = 0;
+      if (faces.length === 0 && callSettings.paddedSearchFraction > 0) {
+        const { width, height } = detection.detectionImage;
+        padPx = Math.round(callSettings.paddedSearchFraction * Math.max(width, height));
+        pyramid = new ImagePyramid(padImage(detection.detectionImage, padPx));
+        faces = await detectFaces(pyramid, detection.scaleX, detection.scaleY, blazeface, facemesh, callSettings);
+      }
       const withModelLandmarks: DetectedFace[] = [];
       for (const face of faces) {
-        const read = await mapAndMirrorReadings(
-          landmarkMap,
-          face,
-          callSettings.mirrorLandmarkMap ? { facemesh, pyramid, ...detection, settings: callSettings } : undefined,
-        );
-        withModelLandmarks.push(read ? { ...face, ...read } : face);
+        const read = landmarkMap
+          ? await mapAndMirrorReadings(
+              landmarkMap,
+              face,
+              callSettings.mirrorLandmarkMap ? { facemesh, pyramid, ...detection, settings: callSettings } : undefined,
+            )
+          : undefined;
+        const found = read ? { ...face, ...read } : face;
+        withModelLandmarks.push(padPx ? shiftFace(found, padPx / detection.scaleX, padPx / detection.scaleY) : found);
       }
       return withModelLandmarks;
     },
@@ -269,6 +287,35 @@ function imageForDetection(image: RgbaImage, maxSide: number): { detectionImage:
   return { detectionImage: new ImagePyramid(image).sampleCrop(detectionToImage, width, height), scaleX: width / image.width, scaleY: height / image.height };
 }
 
+/** `image` with `padPx` rows and columns of mid grey around it (opaque). */
+function padImage(image: RgbaImage, padPx: number): RgbaImage {
+  const out = createRgbaImage(image.width + 2 * padPx, image.height + 2 * padPx);
+  out.data.fill(128);
+  for (let i = 3; i < out.data.length; i += 4) out.data[i] = 255;
+  for (let y = 0; y < image.height; y++)
+    out.data.set(image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4), ((y + padPx) * out.width + padPx) * 4);
+  return out;
+}
+
+/** A face found in a padded photo, moved into the photo's own pixels (x − dx, y − dy; z kept). */
+function shiftFace(face: DetectedFace, dx: number, dy: number): DetectedFace {
+  const shiftPoints = (points: Float32Array, stride: number) => {
+    const out = new Float32Array(points);
+    for (let i = 0; i < out.length; i += stride) {
+      out[i] -= dx;
+      out[i + 1] -= dy;
+    }
+    return out;
+  };
+  return {
+    ...face,
+    box: { ...face.box, x: face.box.x - dx, y: face.box.y - dy },
+    mesh468: shiftPoints(face.mesh468, 3),
+    landmarks68: shiftPoints(face.landmarks68, 2),
+    ...(face.modelLandmarks68 ? { modelLandmarks68: shiftPoints(face.modelLandmarks68, 2) } : {}),
+  };
+}
+
 function faceFromMesh(mesh468: Float32Array, detectionScore: number, meshScore: number): DetectedFace {
   return { box: meshBox(mesh468), detectionScore, meshScore, mesh468, landmarks68: meshToIbug68(mesh468) };
 }
@@ -319,6 +366,7 @@ function checkConfig(config: FaceDetectorConfig): Required<FaceDetectorConfig> {
   fraction('minMeshScore');
   fraction('fallbackMinDetectionScore');
   fraction('retryMinDetectionScore');
+  fraction('paddedSearchFraction');
   if (typeof settings.cropEnlarge !== 'number' || !(settings.cropEnlarge >= 1 && settings.cropEnlarge <= 4)) {
     throw invalidParameterError('cropEnlarge', 'a number between 1 and 4', settings.cropEnlarge);
   }

@@ -15,7 +15,7 @@ import { UsageError } from '../../src/common/errors.ts';
 import type { DetectorModelFiles } from '../../src/detect/face-detector.ts';
 import { join } from 'node:path';
 import { frameWithFaceAt, loadFacePicture } from '../helpers/moving-face.ts';
-import { photosDir } from '../helpers/shared-data.ts';
+import { photosDir, sharedDir } from '../helpers/shared-data.ts';
 import { fivePointsFromIbug68, listExamplePhotos, normalisedMeanError, readFivePoints, type FivePoints } from './photo-data.ts';
 
 let files: DetectorModelFiles;
@@ -383,4 +383,34 @@ test("tracking's same-crop test: corner movement as a fraction of the crop's sid
   assert.ok(Math.abs(cropCornersMoveFraction(crop, { ...crop, a: 2.2, d: 2.2 }, 192) - 0.1 * Math.SQRT2) < 1e-12);
   // Turned 90° about the top-left corner: the far corner moves √2 × its diagonal, 2 sides.
   assert.ok(Math.abs(cropCornersMoveFraction(crop, { a: 0, b: -2, c: 2, d: 0, tx: 100, ty: 50 }, 192) - 2) < 1e-12);
+});
+
+test('a face that fills a tight crop is found by the search in the padded photo, in the photo’s own pixels', async () => {
+  // A UTKFace crop (160 px, the face to its edges) that BlazeFace misses as it is.
+  const image = await decodeImageFile(join(sharedDir, 'faces/utkface/38_0_1_20170116201824880.jpg'));
+  const unpadded = await createFaceDetector(files, { paddedSearchFraction: 0 });
+  try {
+    assert.equal((await unpadded.detect(image)).length, 0, 'missed without the padded search');
+    const [face] = await detector.detect(image);
+    assert.ok(face, 'found with it');
+    // The same search by hand: pad by a quarter of the side, detect, move back.
+    const padPx = Math.round(DEFAULT_FACE_DETECTOR_CONFIG.paddedSearchFraction * Math.max(image.width, image.height));
+    const canvas = createRgbaImage(image.width + 2 * padPx, image.height + 2 * padPx);
+    canvas.data.fill(128);
+    for (let i = 3; i < canvas.data.length; i += 4) canvas.data[i] = 255;
+    paste(canvas, image, padPx, padPx);
+    const [byHand] = await unpadded.detect(canvas);
+    for (const [name, points] of [
+      ['landmarks68', face.landmarks68],
+      ['modelLandmarks68', face.modelLandmarks68!],
+    ] as const) {
+      const expected = name === 'landmarks68' ? byHand.landmarks68 : byHand.modelLandmarks68!;
+      points.forEach((v, i) => assert.ok(Math.abs(v + padPx - expected[i]) < 1e-3, `${name}[${i}]: ${v} + ${padPx} vs ${expected[i]}`));
+    }
+    assert.ok(Math.abs(face.box.x + padPx - byHand.box.x) < 1e-3 && Math.abs(face.box.y + padPx - byHand.box.y) < 1e-3);
+    // The eyes lie inside the photo.
+    for (const k of [36, 45]) assert.ok(face.landmarks68[2 * k] > 0 && face.landmarks68[2 * k] < image.width, `point ${k}`);
+  } finally {
+    unpadded.dispose();
+  }
 });
