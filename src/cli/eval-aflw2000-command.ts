@@ -19,17 +19,18 @@ facegar eval aflw2000 --write-synthetic DIR [--n 90] [--seed 1] [--size 450] [--
   --shape-encoder, --identity-regressor, --landmark-regressor, --landmark-map, --preset options;
   on the GAR path --landmark-gate JSON sets the turned-face gate's cropRefinements and reliability
   thresholds, e.g. '{"cropRefinements": 1}', and --gar-refine JSON overrides the preset's
-  refinement config as in eval synthetic, e.g. '{"pixelWeight": 0.03}'). Reports the 68-point NME (mean 2D distance of the fit's
-  3D landmarks, the model's 68 landmark vertices projected through its camera, occluded ones
-  included, to pt3d_68 x, y over sqrt(w·h) of the ground-truth landmarks' box, in %) per |yaw|
-  bucket 0–30°, 30–60°, 60–90°, their mean, beside the NME of the fit's reported landmarks2d
-  (2D %: the vertices calibrated to the detector) and of the detector's own points (det %), how
-  many faces were reconstructed per bucket, and how often each landmark source was used. --limit
+  refinement config as in eval synthetic, e.g. '{"replacedLandmarkPixelFactor": 10}'). Reports
+  the 68-point NME (mean 2D distance of the fit's 3D landmarks, the model's 68 landmark vertices
+  projected through its camera, occluded ones included, to pt3d_68 x, y over sqrt(w·h) of the
+  ground-truth landmarks' box, in %) per |yaw| bucket 0–30°, 30–60°, 60–90°, their mean,
+  beside the NME of the fit's reported landmarks2d (2D %: the vertices calibrated to the
+  detector) and of the detector's own points (det %), how many faces were reconstructed per
+  bucket, and how often each landmark source was used. --limit
   takes the first N images in name order. --detect-only runs the detector alone: recall per
   bucket and the NME of the detector's 68 points. --strict-detector turns off the detector's
   second search, its search in the padded photo and its fallback for faces FaceMesh rejects
-  (what facegar did before it kept profiles). Also takes --model, --backend, --landmark-steps, --photometric-steps (graphics
-  path), --quiet.
+  (what facegar did before it kept profiles). Also takes --model, --backend, --landmark-steps,
+  --photometric-steps (graphics path), --quiet.
   --write-synthetic DIR writes such a folder from studio renders with exact geometry: --n images
   of --size² px whose |yaw| is spread evenly over 0–90° (every prefix too), scene seeds
   hash("aflw-synthetic", --seed, index), plus synthetic-set.json (each image's yaw and scene).
