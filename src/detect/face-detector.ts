@@ -1,6 +1,6 @@
 import { initBackend } from '../engine/backend.ts';
 import { invalidParameterError } from '../common/errors.ts';
-import { applyAffine2D, createRgbaImage, type Affine2D, type RgbaImage } from '../common/image.ts';
+import { applyAffine2D, padImageMirror, type Affine2D, type RgbaImage } from '../common/image.ts';
 import { BlazeFace, boxIoU, type FaceBox } from './blazeface.ts';
 import { FaceMesh, MESH_POINT_COUNT } from './facemesh.ts';
 import { loadGraphModelFromBytes, type ModelBytes } from './graph-model.ts';
@@ -30,9 +30,9 @@ export interface FaceDetectorConfig {
   retryMinDetectionScore?: number;
   /**
    * When both searches found nothing, one more in the photo padded on every side by this fraction
-   * of its longer side (mid grey): BlazeFace misses faces that fill the frame or run off its edge
-   * (on two Blender Cycles sets it found 21 of the 22 faces missed; README, "Turned faces and
-   * profiles"). 0 turns it off.
+   * of its longer side (mirrored about its edges, padImageMirror): BlazeFace misses faces that fill
+   * the frame or run off its edge (on two Blender Cycles sets it found 20 of the 22 faces missed;
+   * README, "Turned faces and profiles"). 0 turns it off.
    */
   paddedSearchFraction?: number;
   /** Images with a longer side above this many pixels are downscaled for detection; results are in original pixels. */
@@ -148,7 +148,7 @@ export async function createFaceDetector(files: DetectorModelFiles, config: Face
       if (faces.length === 0 && callSettings.paddedSearchFraction > 0) {
         const { width, height } = detection.detectionImage;
         padPx = Math.round(callSettings.paddedSearchFraction * Math.max(width, height));
-        pyramid = new ImagePyramid(padImage(detection.detectionImage, padPx));
+        pyramid = new ImagePyramid(padImageMirror(detection.detectionImage, padPx));
         faces = await detectFaces(pyramid, detection.scaleX, detection.scaleY, blazeface, facemesh, callSettings);
       }
       const withModelLandmarks: DetectedFace[] = [];
@@ -285,16 +285,6 @@ function imageForDetection(image: RgbaImage, maxSide: number): { detectionImage:
   const height = Math.max(1, Math.round((image.height * maxSide) / longer));
   const detectionToImage = { a: image.width / width, b: 0, c: 0, d: image.height / height, tx: 0, ty: 0 };
   return { detectionImage: new ImagePyramid(image).sampleCrop(detectionToImage, width, height), scaleX: width / image.width, scaleY: height / image.height };
-}
-
-/** `image` with `padPx` rows and columns of mid grey around it (opaque). */
-function padImage(image: RgbaImage, padPx: number): RgbaImage {
-  const out = createRgbaImage(image.width + 2 * padPx, image.height + 2 * padPx);
-  out.data.fill(128);
-  for (let i = 3; i < out.data.length; i += 4) out.data[i] = 255;
-  for (let y = 0; y < image.height; y++)
-    out.data.set(image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4), ((y + padPx) * out.width + padPx) * 4);
-  return out;
 }
 
 /** A face found in a padded photo, moved into the photo's own pixels (x − dx, y − dy; z kept). */

@@ -10,7 +10,7 @@ import { averageMirroredIbug68, cropCornersMoveFraction } from '../../src/detect
 import { IBUG68_MIRROR } from '../../src/detect/mesh-landmark-map.ts';
 import { loadDetectorModelFiles } from '../../src/io/node/detector-models.ts';
 import { decodeImageFile } from '../../src/io/node/decode-image.ts';
-import { createRgbaImage, mirrorImage, warpAffine, type RgbaImage } from '../../src/common/image.ts';
+import { createRgbaImage, mirrorImage, padImageMirror, warpAffine, type RgbaImage } from '../../src/common/image.ts';
 import { UsageError } from '../../src/common/errors.ts';
 import type { DetectorModelFiles } from '../../src/detect/face-detector.ts';
 import { join } from 'node:path';
@@ -393,12 +393,9 @@ test('a face that fills a tight crop is found by the search in the padded photo,
     assert.equal((await unpadded.detect(image)).length, 0, 'missed without the padded search');
     const [face] = await detector.detect(image);
     assert.ok(face, 'found with it');
-    // The same search by hand: pad by a quarter of the side, detect, move back.
+    // The same search by hand: pad by a quarter of the side (mirrored, as the detector does), detect, move back.
     const padPx = Math.round(DEFAULT_FACE_DETECTOR_CONFIG.paddedSearchFraction * Math.max(image.width, image.height));
-    const canvas = createRgbaImage(image.width + 2 * padPx, image.height + 2 * padPx);
-    canvas.data.fill(128);
-    for (let i = 3; i < canvas.data.length; i += 4) canvas.data[i] = 255;
-    paste(canvas, image, padPx, padPx);
+    const canvas = padImageMirror(image, padPx);
     const [byHand] = await unpadded.detect(canvas);
     for (const [name, points] of [
       ['landmarks68', face.landmarks68],
