@@ -66,6 +66,8 @@ export interface GarFaceDetails {
   steps: number;
   /** Steps of the shading stage that ran (0: off, or no landmarks). */
   shadingSteps: number;
+  /** Steps of the settle stage that ran (identity held; 0: off, or no landmarks). */
+  settleSteps: number;
   /** Whether an identity regressor's estimate joined the identity prior (and the start). */
   identityRegressor: boolean;
   /** The aligned crop (GAR resolution², opaque) and the final GAR render of the fit in it. */
@@ -233,6 +235,7 @@ export function reconstructFaceWithGar(
       start,
       steps: config.steps,
       shadingSteps: refined.shadingStageSteps,
+      settleSteps: refined.settleStageSteps,
       identityRegressor: Boolean(regressed),
       crop,
       render: refined.render,

@@ -72,6 +72,7 @@ function garFields(gar: GarFaceDetails): Record<string, unknown> {
       start: gar.start,
       steps: gar.steps,
       shadingSteps: gar.shadingSteps,
+      settleSteps: gar.settleSteps,
       identityRegressor: gar.identityRegressor,
       cropSizePx: gar.crop.width,
       lossHistory: { first: round(gar.lossHistory[0], 8), last: round(gar.lossHistory.at(-1) as number, 8), values: gar.lossHistory.length },

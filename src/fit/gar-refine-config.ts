@@ -56,6 +56,11 @@ export interface GarRefineConfig {
   shadingShapeRateFraction: number;
   /** Side of the crop the shading stage renders (the same alignment as the GAR's crop, resampled). */
   shadingSizePx: number;
+  /**
+   * Landmark-stage steps at the very end (after the GAR steps and the shading stage) with the
+   * identity held where those left it: pose and expression settle onto the detector's points. 0 = none.
+   */
+  settleSteps: number;
 }
 
 export type GarRefinePresetName = 'instant' | 'fast' | 'default' | 'quality' | 'shading';
@@ -80,6 +85,7 @@ const BASE: GarRefineConfig = {
   shadingWeight: 0.05,
   shadingShapeRateFraction: 0.3,
   shadingSizePx: 128,
+  settleSteps: 0,
 };
 
 /**
@@ -108,7 +114,7 @@ export function validateGarRefineConfig(overrides: Partial<GarRefineConfig> = {}
     if (!(key in BASE)) throw invalidParameterError(`GAR refine option ${key}`, 'a known option', key);
     out[key] = value;
   }
-  for (const key of ['steps', 'landmarkStageSteps', 'shadingSteps'] as const)
+  for (const key of ['steps', 'landmarkStageSteps', 'shadingSteps', 'settleSteps'] as const)
     if (!Number.isInteger(out[key]) || out[key] < 0) throw invalidParameterError(key, 'a non-negative integer', out[key]);
   if (!Number.isInteger(out.shadingSizePx) || out.shadingSizePx < 16 || out.shadingSizePx > 512)
     throw invalidParameterError('shadingSizePx', 'an integer from 16 to 512', out.shadingSizePx);

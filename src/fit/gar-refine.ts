@@ -99,6 +99,8 @@ export interface GarRefineResult {
   landmarkStageSteps: number;
   /** Steps the shading stage ran. */
   shadingStageSteps: number;
+  /** Steps the settle stage ran (identity held, pose and expression onto the landmarks). */
+  settleStageSteps: number;
 }
 
 /** The mean face pivot's crop position GeometrySampler framing gives, (u/S − ½, v/S − ½) (measured over 200 samples). */
@@ -272,6 +274,34 @@ export class GarRefinement {
     }
   }
 
+  /**
+   * The settle stage: Adam steps of the landmark term and priors alone (no render), on the GAR
+   * steps' shape and pose optimisers, with the identity held where the stages before left it, so
+   * that pose and expression settle onto the detector's points. Returns the steps it ran.
+   */
+  runSettleStage(): number {
+    const detected = this.detected;
+    if (this.config.settleSteps === 0 || !detected) return 0;
+    const v = this.variables;
+    v.lockIdentity((v.coefficients.dataSync() as Float32Array).slice(0, this.models.identityCount));
+    for (let step = 0; step < this.config.settleSteps; step++) {
+      if (step % CONTOUR_UPDATE_INTERVAL === 0) updateContour(this.correspondence, v, this.fitFrame);
+      const { value, grads } = tf.variableGrads(
+        () => landmarkLoss(this.models, this.correspondence, v, this.fitFrame, detected, this.weights, this.fitConfig, this.dense),
+        [v.coefficients, v.angles, v.direction, v.logDepth, v.logFocal],
+      );
+      const g = (variable: tf.Variable) => grads[variable.name];
+      this.optimizers.shape.apply([g(v.coefficients)]);
+      this.optimizers.pose.apply([g(v.angles), g(v.direction), g(v.logDepth), g(v.logFocal)]);
+      const loss = value.dataSync()[0];
+      tf.dispose([value, ...Object.values(grads)]);
+      if (!Number.isFinite(loss)) throw new FitFailedError(`the settle stage diverged (loss ${loss} at step ${step + 1})`);
+      v.restoreLocked();
+      clampExpression(this.models, v);
+    }
+    return this.config.settleSteps;
+  }
+
   /** The refined variables, in the order of the optimisers. */
   refinedVariables(): tf.Variable[] {
     const v = this.variables;
@@ -338,7 +368,7 @@ export class GarRefinement {
   }
 
   /** The current state as plain numbers, with the final render and loss terms. */
-  result(lossHistory: number[], refineMs: number, landmarkStage = { steps: 0, ms: 0 }, shadingStageSteps = 0): GarRefineResult {
+  result(lossHistory: number[], refineMs: number, landmarkStage = { steps: 0, ms: 0 }, shadingStageSteps = 0, settleStageSteps = 0): GarRefineResult {
     const K = this.models.identityCount;
     const coefficients = this.variables.coefficients.dataSync() as Float32Array;
     const identity = coefficients.slice(0, K),
@@ -378,6 +408,7 @@ export class GarRefinement {
       timingsMs: { landmarks: landmarkStage.ms, refine: refineMs, perStep: lossHistory.length ? refineMs / lossHistory.length : 0 },
       landmarkStageSteps: landmarkStage.steps,
       shadingStageSteps,
+      settleStageSteps,
     };
   }
 
@@ -395,7 +426,7 @@ export class GarRefinement {
 /**
  * Refine a face through the GAR: the landmark stage (`config.landmarkStageSteps`), then
  * `config.steps` Adam steps through the GAR, from `input.start` (or the mean face and w̄), then
- * the shading stage (`config.shadingSteps`).
+ * the shading stage (`config.shadingSteps`), then the settle stage (`config.settleSteps`).
  * Deterministic; leaves no tensors behind; throws FitFailedError on a NaN loss.
  *
  * @param generator the GAR generator (EMA weights), frozen: only the face's variables move.
@@ -425,7 +456,8 @@ export function refineWithGar(
     }
     const shading = refinement.runShadingStage();
     if (shading.some((loss) => !Number.isFinite(loss))) throw new FitFailedError('the shading stage diverged');
-    return refinement.result(history, performance.now() - started, landmarkStage, shading.length);
+    const settleSteps = refinement.runSettleStage();
+    return refinement.result(history, performance.now() - started, landmarkStage, shading.length, settleSteps);
   } finally {
     refinement.dispose();
   }

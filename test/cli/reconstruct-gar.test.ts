@@ -75,11 +75,12 @@ describe('facegar reconstruct, GAR path (tiny random GAR + encoder)', () => {
         start: json.gar.start,
         steps: json.gar.steps,
         shadingSteps: json.gar.shadingSteps,
+        settleSteps: json.gar.settleSteps,
         identityRegressor: json.gar.identityRegressor,
         cropSizePx: json.gar.cropSizePx,
       },
       // The shipped shape encoder and identity regressor join any GAR + encoder by default; `fast` has no shading stage.
-      { preset: 'fast', start: 'encoder', steps: 20, shadingSteps: 0, identityRegressor: true, cropSizePx: 32 },
+      { preset: 'fast', start: 'encoder', steps: 20, shadingSteps: 0, settleSteps: 0, identityRegressor: true, cropSizePx: 32 },
     );
     assert.equal(json.gar.w.length, 128);
     for (const key of ['total', 'pixel', 'landmarkAndPriors', 'latentPrior']) assert.ok(Number.isFinite(json.finalLoss[key]), `finalLoss.${key}`);

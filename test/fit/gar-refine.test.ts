@@ -239,4 +239,27 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
       }
     }
   });
+
+  test('settle steps after the shading stage keep its identity and bring the landmarks back to the detected points', () => {
+    const landmarkError = (landmarks2d: Float32Array) => {
+      let sum = 0;
+      for (let k = 0; k < 68; k++)
+        sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
+      return sum;
+    };
+    const base = { steps: 0, landmarkStageSteps: 60, shadingSteps: 12, shadingShapeRateFraction: 1, shadingWeight: 0.5 };
+    const shaded = refineWithGar(generator, models, input, base);
+    const before = tf.memory().numTensors;
+    const settled = refineWithGar(generator, models, input, { ...base, settleSteps: 60 });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.deepEqual(Array.from(settled.identity), Array.from(shaded.identity), 'the identity stays where the shading stage left it');
+    assert.ok(
+      landmarkError(settled.landmarks2d) < landmarkError(shaded.landmarks2d),
+      `landmark error ${landmarkError(shaded.landmarks2d)} → ${landmarkError(settled.landmarks2d)} px`,
+    );
+    assert.equal(shaded.settleStageSteps, 0);
+    assert.equal(settled.settleStageSteps, 60);
+    assert.ok(settled.vertices.every(Number.isFinite));
+    assert.throws(() => validateGarRefineConfig({ settleSteps: 1.5 }), /settleSteps/);
+  });
 });
