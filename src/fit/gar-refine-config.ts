@@ -90,17 +90,19 @@ const BASE: GarRefineConfig = {
 
 /**
  * Presets: `instant` (no refinement: the encoder's estimate as is, for video-rate use), `fast`
- * (a 100-step landmark stage, 20 GAR steps with larger shape and latent rates), `default`
- * (200 + 60), `quality` (200 + 200, smaller shape and latent rates), `shading` (200 + 30, then 60
- * steps of the shading stage: a closer 3D shape on renders with known geometry, but the fit leaves
- * the detector's points on real photos by about 1 % of the eye distance more).
+ * (a 100-step landmark stage, 20 GAR steps with larger shape and latent rates), `default` (200
+ * landmark steps + 30 GAR steps, then 60 steps of the shading stage, which reads the cheeks and
+ * forehead, then 100 settle steps that bring pose and expression back onto the detector's points
+ * with the identity held), `quality` (200 + 200 GAR steps, smaller shape and latent rates, no
+ * shading stage), `shading` (the default without the settle stage: the fit leaves the detector's
+ * points on real photos by about 1 % of the eye distance more).
  * The measurements that chose these numbers: docs/tuning.md.
  */
 export const GAR_REFINE_PRESETS: Readonly<Record<GarRefinePresetName, Readonly<GarRefineConfig>>> = Object.freeze({
   instant: { ...BASE, landmarkStageSteps: 0, steps: 0 },
   // fast keeps the weaker identity prior: with 6e-6 its fewer steps leave an example photo above 3 % (docs/tuning.md).
   fast: { ...BASE, landmarkStageSteps: 100, steps: 20, learningRateShape: 0.05, learningRateLatent: 0.03, identityPriorWeight: 1.5e-6 },
-  default: BASE,
+  default: { ...BASE, steps: 30, shadingSteps: 60, settleSteps: 100 },
   quality: { ...BASE, steps: 200, learningRateShape: 0.02, learningRateLatent: 0.012 },
   shading: { ...BASE, steps: 30, shadingSteps: 60 },
 });

@@ -135,7 +135,7 @@ test('the GAR path reports its landmark stage and GAR steps as stages of their o
     const events: { stage: string; stageFraction?: number }[] = [];
     try {
       await reconstructor.reconstruct(frameAt(0), {
-        garRefine: { landmarkStageSteps: 60, steps: 2 },
+        garRefine: { landmarkStageSteps: 60, steps: 2, shadingSteps: 0, settleSteps: 0 },
         onProgress: (e) => events.push({ stage: e.stage, stageFraction: e.stageFraction }),
       });
     } finally {

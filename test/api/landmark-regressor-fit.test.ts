@@ -116,7 +116,7 @@ test("GAR path: the landmark stage matches the regressor's points with its verti
   const reconstructor = await Reconstructor.create({ model, detector, gar, landmarkRegressor: oracleFiles() });
   try {
     // No GAR steps: Adam's first steps through a random tiny GAR move every variable by its rate.
-    const refine = { garRefine: { landmarkStageSteps: 120, steps: 0 }, garStart: 'mean' as const };
+    const refine = { garRefine: { landmarkStageSteps: 120, steps: 0, shadingSteps: 0, settleSteps: 0 }, garStart: 'mean' as const };
     const face = (await reconstructor.reconstruct(image, refine)).faces[0];
     assert.equal(face.renderer, 'gar');
     assert.equal(face.landmarkSource, 'regressor');

@@ -16,6 +16,10 @@ import { renderStudioPhoto } from '../../src/shading/studio-renderer.ts';
 import { sampleStudioScene } from '../../src/shading/studio-scene.ts';
 import { sharedModel } from '../helpers/model.ts';
 
+// The default preset ends with the shading and settle stages; the tests of the GAR steps and of the
+// landmark stage turn those off, and the stage tests turn on what they test.
+const GAR_STEPS_ONLY = { shadingSteps: 0, settleSteps: 0 } as const;
+
 let model: MorphableModel;
 let models: ModelTensors;
 let generator: Generator;
@@ -40,8 +44,10 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.ok(validateGarRefineConfig({}, 'quality').steps > validateGarRefineConfig().steps);
     assert.throws(() => validateGarRefineConfig({}, 'slow'), /fast, default, quality/);
     assert.throws(() => validateGarRefineConfig({ steps: -1 }), /steps/);
-    assert.equal(validateGarRefineConfig().shadingSteps, 0, 'the default runs no shading stage');
+    assert.ok(validateGarRefineConfig().shadingSteps > 0 && validateGarRefineConfig().settleSteps > 0, 'the default shades, then settles');
+    assert.equal(validateGarRefineConfig({}, 'quality').shadingSteps, 0);
     assert.ok(validateGarRefineConfig({}, 'shading').shadingSteps > 0);
+    assert.equal(validateGarRefineConfig({}, 'shading').settleSteps, 0);
     assert.throws(() => validateGarRefineConfig({ shadingSteps: 2.5 }), /shadingSteps/);
     assert.throws(() => validateGarRefineConfig({ shadingSizePx: 8 }), /shadingSizePx/);
     assert.throws(() => new GarRefinement(generator, models, { ...input, crop: { width: 16, height: 16, data: new Uint8ClampedArray(1024) } }), /32×32/);
@@ -52,9 +58,9 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('a few steps lower the loss, results are finite, no tensor leaks', () => {
-    refineWithGar(generator, models, input, { steps: 1 }); // warm-up: backends create a few lasting constants on first use
+    refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 1 }); // warm-up: backends create a few lasting constants on first use
     const before = tf.memory().numTensors;
-    const result = refineWithGar(generator, models, input, { steps: 8, landmarkStageSteps: 0 }, () => {});
+    const result = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 8, landmarkStageSteps: 0 }, () => {});
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.equal(result.lossHistory.length, 9);
     assert.ok(result.lossHistory[8] < 0.8 * result.lossHistory[0], `loss ${result.lossHistory[0]} → ${result.lossHistory[8]}`);
@@ -63,7 +69,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
     assert.ok(result.finalTerms.pixel > 0 && result.finalTerms.landmarkAndPriors > 0);
     assert.ok(result.expressionWeights.every((e) => e >= 0 && e <= 1));
     // Deterministic.
-    const again = refineWithGar(generator, models, input, { steps: 8, landmarkStageSteps: 0 });
+    const again = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 8, landmarkStageSteps: 0 });
     assert.deepEqual(again.lossHistory, result.lossHistory);
   });
 
@@ -74,8 +80,8 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
         sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
       return sum;
     };
-    const without = refineWithGar(generator, models, input, { steps: 0, landmarkStageSteps: 0 });
-    const staged = refineWithGar(generator, models, input, { steps: 0, landmarkStageSteps: 200 });
+    const without = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 0, landmarkStageSteps: 0 });
+    const staged = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 0, landmarkStageSteps: 200 });
     assert.equal(without.landmarkStageSteps, 0);
     assert.ok(staged.landmarkStageSteps > 20 && staged.landmarkStageSteps <= 200, `${staged.landmarkStageSteps} steps`);
     assert.ok(staged.timingsMs.landmarks > 0);
@@ -212,7 +218,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('the shading stage after the GAR steps lowers its loss and moves the shape, and holds the pose', () => {
-    const base = { steps: 0, landmarkStageSteps: 60 };
+    const base = { ...GAR_STEPS_ONLY, steps: 0, landmarkStageSteps: 60 };
     refineWithGar(generator, models, input, { ...base, shadingSteps: 1 }); // warm-up
     const before = tf.memory().numTensors;
     const without = refineWithGar(generator, models, input, base);
@@ -247,7 +253,7 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
         sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
       return sum;
     };
-    const base = { steps: 0, landmarkStageSteps: 60, shadingSteps: 12, shadingShapeRateFraction: 1, shadingWeight: 0.5 };
+    const base = { steps: 0, landmarkStageSteps: 60, shadingSteps: 12, shadingShapeRateFraction: 1, shadingWeight: 0.5, settleSteps: 0 };
     const shaded = refineWithGar(generator, models, input, base);
     const before = tf.memory().numTensors;
     const settled = refineWithGar(generator, models, input, { ...base, settleSteps: 60 });
