@@ -140,8 +140,12 @@ test('the GAR path with a shape encoder records the landmark source per face; wi
 
     // Where the gate replaced the points, the refinement's pixel weight is multiplied by replacedLandmarkPixelFactor.
     const pixelTerm = async (landmarkGate: typeof distrust, replacedLandmarkPixelFactor: number) =>
-      (await withShape.reconstruct(photo, { landmarkGate, garRefine: { landmarkStageSteps: 0, steps: 2, shadingSteps: 0, settleSteps: 0, pixelWeight: 0.01, replacedLandmarkPixelFactor } }))
-        .faces[0].gar!.finalTerms.pixel;
+      (
+        await withShape.reconstruct(photo, {
+          landmarkGate,
+          garRefine: { landmarkStageSteps: 0, steps: 2, shadingSteps: 0, settleSteps: 0, pixelWeight: 0.01, replacedLandmarkPixelFactor },
+        })
+      ).faces[0].gar!.finalTerms.pixel;
     const trust = { reliability: { partialYawDeg: 181, fullYawDeg: 181 } };
     assert.equal(await pixelTerm(distrust, 0), 0);
     assert.ok((await pixelTerm(distrust, 10)) > 0);
