@@ -38,6 +38,13 @@ before(async () => {
   input = { crop, landmarks68, frame: createCropFrame(model, 32, principal) };
 });
 
+/** Mean distance (crop px) of fitted landmarks from the input's detected ones. */
+function landmarkError(landmarks2d: Float32Array): number {
+  let sum = 0;
+  for (let k = 0; k < 68; k++) sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
+  return sum;
+}
+
 describe('GAR refinement (random tiny GAR, studio render)', () => {
   test('presets validate; unknown options and bad inputs are usage errors', () => {
     assert.equal(validateGarRefineConfig({}, 'fast').steps, 20);
@@ -74,12 +81,6 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('the landmark stage before the GAR steps puts the model landmarks on the detected ones', () => {
-    const landmarkError = (landmarks2d: Float32Array) => {
-      let sum = 0;
-      for (let k = 0; k < 68; k++)
-        sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
-      return sum;
-    };
     const without = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 0, landmarkStageSteps: 0 });
     const staged = refineWithGar(generator, models, input, { ...GAR_STEPS_ONLY, steps: 0, landmarkStageSteps: 200 });
     assert.equal(without.landmarkStageSteps, 0);
@@ -247,12 +248,6 @@ describe('GAR refinement (random tiny GAR, studio render)', () => {
   });
 
   test('settle steps after the shading stage keep its identity and bring the landmarks back to the detected points', () => {
-    const landmarkError = (landmarks2d: Float32Array) => {
-      let sum = 0;
-      for (let k = 0; k < 68; k++)
-        sum += Math.hypot(landmarks2d[2 * k] - input.landmarks68![2 * k], landmarks2d[2 * k + 1] - input.landmarks68![2 * k + 1]) / 68;
-      return sum;
-    };
     const base = { steps: 0, landmarkStageSteps: 60, shadingSteps: 12, shadingShapeRateFraction: 1, shadingWeight: 0.5, settleSteps: 0 };
     const shaded = refineWithGar(generator, models, input, base);
     const before = tf.memory().numTensors;
